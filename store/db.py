@@ -1,0 +1,125 @@
+"""Lazy SQLAlchemy engine and session factory for the order store; nothing connects at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.settings import get_settings
+
+_engine: Engine | None = None
+_session_factory: sessionmaker[Session] | None = None
+
+
+def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` with the order store's per-dialect setup.
+
+    For SQLite the parent folder of the file is created, foreign keys are enforced and transactions
+    are begun explicitly, so SAVEPOINTs work (the pysqlite recipe from the SQLAlchemy docs).
+
+    Args:
+        url: SQLAlchemy URL.
+        echo: Log SQL statements.
+        **kwargs: Passed to `sqlalchemy.create_engine`.
+
+    Returns:
+        A new engine (the caller disposes it).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("timeout", 30)
+        engine = create_engine(url, echo=echo, connect_args=connect_args, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # let SQLAlchemy emit BEGIN itself
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, echo=echo, **kwargs)
+
+
+def get_engine() -> Engine:
+    """Return the process-wide engine, created from `store.settings` on first use.
+
+    Returns:
+        The shared engine.
+    """
+    global _engine
+    if _engine is None:
+        settings = get_settings()
+        _engine = make_engine(settings.database_url, echo=settings.echo_sql)
+    return _engine
+
+
+def get_session_factory() -> sessionmaker[Session]:
+    """Return the process-wide session factory bound to `get_engine`.
+
+    Returns:
+        A sessionmaker whose sessions keep loaded values after commit.
+    """
+    global _session_factory
+    if _session_factory is None:
+        _session_factory = sessionmaker(bind=get_engine(), expire_on_commit=False)
+    return _session_factory
+
+
+def reset_engine() -> None:
+    """Dispose the shared engine and forget it (tests, or after changing ``SHOP_DATABASE_URL``)."""
+    global _engine, _session_factory
+    if _engine is not None:
+        _engine.dispose()
+    _engine = None
+    _session_factory = None
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
+    """Run one unit of work: commit when the block succeeds, roll back when it raises.
+
+    Args:
+        factory: Session factory to use; the shared one when None.
+
+    Yields:
+        An open session.
+    """
+    session = (factory or get_session_factory())()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def is_migrated(engine: Engine) -> bool:
+    """Tell whether the store's tables exist in the database behind ``engine``.
+
+    Args:
+        engine: Engine to inspect.
+
+    Returns:
+        True when the ``orders`` and ``products`` tables exist.
+    """
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        return inspector.has_table("orders") and inspector.has_table("products")

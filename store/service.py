@@ -1,0 +1,1742 @@
+"""`OrderStore`: the order store's business API (access rule, returns, shipping, ...) used by actions and gateway."""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from store import models as m
+from store.errors import (
+    InvalidInput,
+    NotAllowed,
+    NotAuthorized,
+    ProductNotFound,
+    ReturnNotFound,
+    StoreNotFound,
+    UnknownDestination,
+    VerificationFailed,
+    VerificationLocked,
+)
+from store.normalize import (
+    COUNTRY_NAMES,
+    compact_postcode,
+    detect_postcode_country,
+    normalize_country,
+    normalize_email,
+    normalize_order_number,
+    normalize_postcode,
+    normalize_rma,
+    parse_address,
+    parse_amount,
+)
+from store.records import (
+    Address,
+    AddressChange,
+    CancelResult,
+    CatalogueTerms,
+    HandoffTicket,
+    Invoice,
+    InvoiceLine,
+    OrderLineInfo,
+    OrderSummary,
+    PaymentInfo,
+    PaymentMethodInfo,
+    ProductInfo,
+    RefundInfo,
+    ReturnableLine,
+    ReturnEligibility,
+    ReturnInfo,
+    ReturnLineInfo,
+    ReturnPolicy,
+    ShippingMethodInfo,
+    ShippingQuote,
+    ShippingZoneInfo,
+    StockInfo,
+    StoreInfo,
+    StoreStockInfo,
+    TrackingEvent,
+    TrackingInfo,
+    VerifiedOrder,
+)
+from store.settings import Settings
+
+#: Failed verifications a conversation may make before it is locked.
+MAX_FAILED_VERIFICATIONS = 3
+#: Order statuses in which an order can still be cancelled or have its address changed.
+CHANGEABLE_STATUSES = frozenset({"placed", "paid", "payment_failed"})
+#: EU member states (VAT at the UK rate is shown on their invoices too: the shop is UK-based, OSS-registered).
+EU_COUNTRIES = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
+)
+#: VAT rate included in prices for UK and EU deliveries.
+VAT_RATE = Decimal("0.20")
+#: Where international customers send returns.
+RETURNS_ADDRESS = "Returns Centre, Unit 4 Riverside Park, Northampton NN3 6AB, United Kingdom"
+#: Payment methods the shop accepts: code -> (name, description).
+PAYMENT_METHODS: dict[str, tuple[str, str]] = {
+    "card": ("Card", "Visa, Mastercard and American Express debit or credit cards."),
+    "paypal": ("PayPal", "Pay with your PayPal balance or any card saved in PayPal."),
+    "apple_pay": ("Apple Pay", "On Safari and iOS devices."),
+    "google_pay": ("Google Pay", "On Chrome and Android devices."),
+    "klarna": ("Klarna", "Pay in 3 interest-free instalments (UK and selected EU countries)."),
+    "gift_card": ("Gift card", "Our gift cards and e-gift cards; can be combined with another method."),
+}
+_TRACKING_URLS = {
+    "Royal Mail": "https://www.royalmail.com/track-your-item#/tracking-results/{}",
+    "DPD": "https://track.dpd.co.uk/parcels/{}",
+    "DHL": "https://www.dhl.com/gb-en/home/tracking.html?tracking-id={}",
+    "UPS": "https://www.ups.com/track?tracknum={}",
+}
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "any",
+        "are",
+        "do",
+        "does",
+        "for",
+        "have",
+        "i",
+        "in",
+        "is",
+        "it",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "please",
+        "show",
+        "some",
+        "the",
+        "to",
+        "want",
+        "with",
+        "you",
+        "your",
+        "looking",
+        "need",
+        "find",
+        "something",
+        "good",
+        "best",
+    ]
+)
+
+
+def _money(pence: int) -> Decimal:
+    return (Decimal(pence) / 100).quantize(Decimal("0.01"))
+
+
+def _pence(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _opt_aware(value: datetime | None) -> datetime | None:
+    return None if value is None else _aware(value)
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _fmt_date(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def add_business_days(start: date, days: int) -> date:
+    """Add business days (Monday to Friday) to a date.
+
+    Args:
+        start: The first day.
+        days: Business days to add.
+
+    Returns:
+        The date ``days`` business days after ``start``.
+    """
+    current = start
+    added = 0
+    while added < days:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            added += 1
+    return current
+
+
+def _method_name(code: str) -> str:
+    return PAYMENT_METHODS.get(code, (code, ""))[0]
+
+
+def _first_name(name: str) -> str:
+    return name.split()[0] if name.split() else name
+
+
+def _category_key(text: str) -> str:
+    key = re.sub(r"[^a-z0-9]", "", text.lower().replace("&", "and"))
+    return key.removesuffix("s")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OrderStore:
+    """The order store's API. Every method opens its own short unit of work and returns dataclasses.
+
+    Access rule: nothing about an order is returned or changed unless the conversation verified it
+    (`verify`), which records a grant for (conversation, order).
+    """
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        *,
+        now: Callable[[], datetime] | None = None,
+        policy: ReturnPolicy | None = None,
+    ) -> None:
+        """Create the store.
+
+        Args:
+            session_factory: Zero-argument callable returning a new `Session` (a `sessionmaker`).
+            now: Clock returning an aware UTC datetime (tests pass a fixed one).
+            policy: Return policy; the shop's default when None.
+        """
+        self._session_factory = session_factory
+        self._clock = now or _utc_now
+        self.policy = policy or ReturnPolicy()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> OrderStore:
+        """Build a store on the process-wide engine (``SHOP_DATABASE_URL``), created lazily.
+
+        Args:
+            settings: Settings to use instead of the environment; gets its own engine.
+
+        Returns:
+            A ready store.
+        """
+        from sqlalchemy.orm import sessionmaker
+
+        from store.db import get_session_factory, make_engine
+
+        if settings is None:
+            return cls(get_session_factory())
+        engine = make_engine(settings.database_url, echo=settings.echo_sql)
+        return cls(sessionmaker(bind=engine, expire_on_commit=False))
+
+    # ----------------------------------------------------------------------------------------- plumbing
+
+    def _now(self) -> datetime:
+        return _aware(self._clock())
+
+    def _today(self) -> date:
+        return self._now().date()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        session = self._session_factory()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @staticmethod
+    def _find_order(session: Session, number: str) -> m.Order | None:
+        return session.execute(select(m.Order).where(m.Order.number == number)).scalar_one_or_none()
+
+    @staticmethod
+    def _granted_order(session: Session, conversation_id: str, order_number: str) -> m.Order:
+        number = normalize_order_number(order_number)
+        if number is None:
+            raise NotAuthorized(order_number)
+        stmt = (
+            select(m.Order)
+            .join(m.AccessGrant, m.AccessGrant.order_id == m.Order.id)
+            .where(m.AccessGrant.conversation_id == conversation_id, m.Order.number == number)
+        )
+        order = session.execute(stmt).scalar_one_or_none()
+        if order is None:
+            raise NotAuthorized(number)
+        return order
+
+    @staticmethod
+    def _failures(session: Session, conversation_id: str) -> int:
+        stmt = select(func.count(m.VerificationAttempt.id)).where(
+            m.VerificationAttempt.conversation_id == conversation_id,
+            m.VerificationAttempt.success.is_(False),
+        )
+        return int(session.execute(stmt).scalar_one())
+
+    # ----------------------------------------------------------------------------------- verification
+
+    def verify(self, conversation_id: str, order_number_text: str, proof_text: str) -> VerifiedOrder:
+        """Check that the person owns an order and grant this conversation access to it.
+
+        The proof is the customer's e-mail or the order's shipping postcode, typed freely. A failure
+        behaves the same whether the order exists or not.
+
+        Args:
+            conversation_id: The conversation (Rasa sender id) asking.
+            order_number_text: The order number in any form `normalize_order_number` accepts.
+            proof_text: An e-mail address or a postcode.
+
+        Returns:
+            The verified order, its customer id and the customer's first name.
+
+        Raises:
+            VerificationLocked: The conversation already failed `MAX_FAILED_VERIFICATIONS` times.
+            InvalidInput: ``order_number_text`` holds no order number (not counted as an attempt).
+            VerificationFailed: The proof does not match (``attempts_left`` says how many remain; 0 means
+                the conversation is now locked).
+        """
+        number = normalize_order_number(order_number_text)
+        result: VerifiedOrder | None = None
+        with self._session() as session:
+            failures = self._failures(session, conversation_id)
+            if failures >= MAX_FAILED_VERIFICATIONS:
+                raise VerificationLocked()
+            if number is None:
+                raise InvalidInput(f"no order number found in {order_number_text!r}")
+            order = self._find_order(session, number)
+            matched = order is not None and self._proof_matches(order, proof_text)
+            now = _naive(self._now())
+            session.add(
+                m.VerificationAttempt(
+                    conversation_id=conversation_id, order_number=number, success=matched, created_at=now
+                )
+            )
+            if matched and order is not None:
+                granted = session.execute(
+                    select(m.AccessGrant.id).where(
+                        m.AccessGrant.conversation_id == conversation_id, m.AccessGrant.order_id == order.id
+                    )
+                ).first()
+                if granted is None:
+                    session.add(m.AccessGrant(conversation_id=conversation_id, order_id=order.id, granted_at=now))
+                result = VerifiedOrder(
+                    order_number=order.number,
+                    customer_id=order.customer_id,
+                    customer_first_name=_first_name(order.customer.name),
+                )
+        if result is None:
+            raise VerificationFailed(max(0, MAX_FAILED_VERIFICATIONS - failures - 1))
+        return result
+
+    @staticmethod
+    def _proof_matches(order: m.Order, proof_text: str) -> bool:
+        proof = (proof_text or "").strip()
+        if not proof:
+            return False
+        email = normalize_email(proof)
+        if email is not None:
+            return hmac.compare_digest(email.encode(), order.customer.email.lower().encode())
+        postcode = normalize_postcode(proof, order.ship_country) or proof
+        return hmac.compare_digest(compact_postcode(postcode).encode(), compact_postcode(order.ship_postcode).encode())
+
+    def attempts_left(self, conversation_id: str) -> int:
+        """Say how many failed verifications the conversation may still make.
+
+        Args:
+            conversation_id: The conversation.
+
+        Returns:
+            0 when locked, otherwise 1..`MAX_FAILED_VERIFICATIONS`.
+        """
+        with self._session() as session:
+            return max(0, MAX_FAILED_VERIFICATIONS - self._failures(session, conversation_id))
+
+    def is_verified(self, conversation_id: str, order_number: str) -> bool:
+        """Tell whether the conversation holds a grant for the order.
+
+        Args:
+            conversation_id: The conversation.
+            order_number: Order number in any accepted form.
+
+        Returns:
+            True when `verify` succeeded for this order in this conversation.
+        """
+        with self._session() as session:
+            try:
+                self._granted_order(session, conversation_id, order_number)
+            except NotAuthorized:
+                return False
+            return True
+
+    def verified_orders(self, conversation_id: str) -> list[str]:
+        """List the order numbers the conversation holds grants for.
+
+        Args:
+            conversation_id: The conversation.
+
+        Returns:
+            Order numbers, in the order they were verified.
+        """
+        with self._session() as session:
+            stmt = (
+                select(m.Order.number)
+                .join(m.AccessGrant, m.AccessGrant.order_id == m.Order.id)
+                .where(m.AccessGrant.conversation_id == conversation_id)
+                .order_by(m.AccessGrant.id)
+            )
+            return list(session.execute(stmt).scalars())
+
+    # ----------------------------------------------------------------------------------------- orders
+
+    @staticmethod
+    def _returned_qty(order: m.Order) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for ret in order.returns:
+            if ret.status == "rejected":
+                continue
+            for line in ret.lines:
+                counts[line.order_line_id] = counts.get(line.order_line_id, 0) + line.qty
+        return counts
+
+    @staticmethod
+    def _address(order: m.Order) -> Address:
+        return Address(
+            name=order.ship_name,
+            line=order.ship_address,
+            city=order.ship_city,
+            postcode=order.ship_postcode,
+            country=order.ship_country,
+        )
+
+    def order_summary(self, conversation_id: str, order_number: str) -> OrderSummary:
+        """Describe an order: status, lines, totals, payment and delivery.
+
+        Args:
+            conversation_id: A conversation holding a grant for the order.
+            order_number: Order number in any accepted form.
+
+        Returns:
+            The summary.
+
+        Raises:
+            NotAuthorized: No grant.
+        """
+        with self._session() as session:
+            order = self._granted_order(session, conversation_id, order_number)
+            returned = self._returned_qty(order)
+            lines = tuple(
+                OrderLineInfo(
+                    line_id=line.id,
+                    sku=line.sku,
+                    title=line.title,
+                    qty=line.qty,
+                    unit_price=_money(line.unit_price_pence),
+                    line_total=_money(line.unit_price_pence * line.qty),
+                    final_sale=line.final_sale,
+                    returned_qty=returned.get(line.id, 0),
+                )
+                for line in order.lines
+            )
+            return OrderSummary(
+                order_number=order.number,
+                status=order.status,
+                placed_at=_aware(order.placed_at),
+                customer_first_name=_first_name(order.customer.name),
+                lines=lines,
+                subtotal=_money(order.subtotal_pence),
+                shipping_cost=_money(order.shipping_pence),
+                total=_money(order.total_pence),
+                currency=order.currency,
+                payment_method=order.payment_method,
+                payment_status=order.payment_status,
+                shipping_address=self._address(order),
+                shipping_method=order.shipping_method,
+                shipped_at=_opt_aware(order.shipped_at),
+                delivered_at=_opt_aware(order.delivered_at),
+                cancelled_at=_opt_aware(order.cancelled_at),
+            )
+
+    def tracking(self, conversation_id: str, order_number: str) -> TrackingInfo:
+        """Say where an order's parcel is.
+
+        Args:
+            conversation_id: A conversation holding a grant for the order.
+            order_number: Order number in any accepted form.
+
+        Returns:
+            Carrier, tracking number, events, estimated delivery and delayed/lost flags; for orders not
+            yet shipped, ``shipped`` is False and ``expected_ship_date`` says when they should ship.
+
+        Raises:
+            NotAuthorized: No grant.
+        """
+        with self._session() as session:
+            order = self._granted_order(session, conversation_id, order_number)
+            return self._tracking_info(order)
+
+    def _expected_ship_date(self, order: m.Order) -> date | None:
+        if order.status not in {"placed", "paid"}:
+            return None
+        return max(add_business_days(order.placed_at.date(), 1), self._today())
+
+    def _tracking_info(self, order: m.Order) -> TrackingInfo:
+        shipment = order.shipment
+        today = self._today()
+        if shipment is None:
+            ship_date = self._expected_ship_date(order)
+            if order.status == "cancelled":
+                message = f"Order {order.number} was cancelled, so it will not be shipped."
+            elif order.status == "payment_failed":
+                message = f"Order {order.number} will ship once its payment goes through."
+            elif ship_date is not None:
+                message = f"Order {order.number} has not shipped yet; it should ship by {_fmt_date(ship_date)}."
+            else:
+                message = f"Order {order.number} has no shipment."
+            return TrackingInfo(
+                order_number=order.number,
+                order_status=order.status,
+                shipped=False,
+                carrier=None,
+                tracking_number=None,
+                tracking_url=None,
+                shipment_status=None,
+                last_event=None,
+                events=(),
+                estimated_delivery=None,
+                delivered_at=None,
+                is_delayed=False,
+                is_lost=False,
+                expected_ship_date=ship_date,
+                message=message,
+            )
+        events = tuple(
+            TrackingEvent(
+                occurred_at=_aware(e.occurred_at), status=e.status, description=e.description, location=e.location
+            )
+            for e in shipment.events
+        )
+        last = events[-1] if events else None
+        eta = shipment.estimated_delivery
+        is_lost = shipment.status == "lost"
+        is_delayed = shipment.status == "delayed" or (
+            eta is not None and eta < today and shipment.status in {"label_created", "in_transit", "out_for_delivery"}
+        )
+        carrier, tn = shipment.carrier, shipment.tracking_number
+        if is_lost:
+            since = _fmt_date(last.occurred_at.date()) if last else "shipping"
+            message = (
+                f"We're sorry: the {carrier} parcel for {order.number} appears to be lost (no scan since {since}). "
+                "A colleague can send a replacement or refund you."
+            )
+        elif shipment.status == "delivered":
+            when = shipment.delivered_at or (last.occurred_at if last else None)
+            message = f"Order {order.number} was delivered" + (f" on {_fmt_date(when.date())}." if when else ".")
+        elif shipment.status == "returned":
+            message = f"The parcel for {order.number} was returned to us by {carrier}."
+        elif is_delayed:
+            update = f" Latest update: {last.description}." if last else ""
+            eta_text = f" The new estimated delivery is {_fmt_date(eta)}." if eta and eta >= today else ""
+            message = f"Order {order.number} is delayed with {carrier} ({tn}).{update}{eta_text}"
+        elif shipment.status == "out_for_delivery":
+            message = f"Order {order.number} is out for delivery today with {carrier} ({tn})."
+        elif shipment.status == "label_created":
+            eta_text = f" and should arrive by {_fmt_date(eta)}" if eta else ""
+            message = f"Order {order.number} has been packed and handed to {carrier} ({tn}){eta_text}."
+        else:
+            eta_text = f" and should arrive by {_fmt_date(eta)}" if eta else ""
+            message = f"Order {order.number} is on its way with {carrier} ({tn}){eta_text}."
+        url_pattern = _TRACKING_URLS.get(carrier)
+        return TrackingInfo(
+            order_number=order.number,
+            order_status=order.status,
+            shipped=True,
+            carrier=carrier,
+            tracking_number=tn,
+            tracking_url=url_pattern.format(tn) if url_pattern else None,
+            shipment_status=shipment.status,
+            last_event=last,
+            events=events,
+            estimated_delivery=eta,
+            delivered_at=_opt_aware(shipment.delivered_at),
+            is_delayed=is_delayed,
+            is_lost=is_lost,
+            expected_ship_date=None,
+            message=message,
+        )
+
+    # ---------------------------------------------------------------------------------------- returns
+
+    def return_policy(self) -> ReturnPolicy:
+        """Return the shop's return policy (public).
+
+        Returns:
+            The policy in force.
+        """
+        return self.policy
+
+    def return_eligibility(self, conversation_id: str, order_number: str) -> ReturnEligibility:
+        """Say whether (and until when, and which lines) an order can be returned.
+
+        Args:
+            conversation_id: A conversation holding a grant for the order.
+            order_number: Order number in any accepted form.
+
+        Returns:
+            Eligibility with ``reason_code`` among ``ok``, ``not_delivered``, ``window_expired``,
+            ``all_final_sale``, ``already_returned``.
+
+        Raises:
+            NotAuthorized: No grant.
+        """
+        with self._session() as session:
+            order = self._granted_order(session, conversation_id, order_number)
+            return self._eligibility(order)
+
+    def _eligibility(self, order: m.Order) -> ReturnEligibility:
+        today = self._today()
+        number = order.number
+
+        def result(
+            code: str,
+            message: str,
+            lines: tuple[ReturnableLine, ...] = (),
+            days: int | None = None,
+            ends: date | None = None,
+        ) -> ReturnEligibility:
+            return ReturnEligibility(
+                order_number=number,
+                eligible=code == "ok",
+                reason_code=code,
+                message=message,
+                returnable_lines=lines,
+                days_left=days,
+                window_ends=ends,
+            )
+
+        if order.delivered_at is None:
+            if order.status == "cancelled":
+                message = f"Order {number} was cancelled, so there is nothing to return."
+            elif order.status in {"placed", "paid", "payment_failed"}:
+                message = f"Order {number} has not shipped yet; you could cancel it instead."
+            elif order.status == "refunded":
+                message = f"Order {number} was refunded without being delivered, so there is nothing to return."
+            else:
+                message = (
+                    f"Order {number} has not been delivered yet; you can return it within "
+                    f"{self.policy.window_days} days once it arrives."
+                )
+            return result("not_delivered", message)
+        window_ends = order.delivered_at.date() + timedelta(days=self.policy.window_days)
+        days_left = (window_ends - today).days
+        if days_left < 0:
+            return result(
+                "window_expired",
+                f"The {self.policy.window_days}-day return window for {number} closed on {_fmt_date(window_ends)}.",
+                days=0,
+                ends=window_ends,
+            )
+        returned = self._returned_qty(order)
+        lines = tuple(
+            ReturnableLine(
+                line_id=line.id,
+                sku=line.sku,
+                title=line.title,
+                qty=line.qty - returned.get(line.id, 0),
+                unit_price=_money(line.unit_price_pence),
+            )
+            for line in order.lines
+            if not line.final_sale and line.qty - returned.get(line.id, 0) > 0
+        )
+        if not lines:
+            if all(line.final_sale for line in order.lines):
+                return result(
+                    "all_final_sale",
+                    f"Everything in {number} is final sale (gift cards or clearance), so it cannot be returned.",
+                    days=days_left,
+                    ends=window_ends,
+                )
+            return result(
+                "already_returned",
+                f"All returnable items of {number} have already been returned.",
+                days=days_left,
+                ends=window_ends,
+            )
+        return result(
+            "ok",
+            f"Order {number} can be returned until {_fmt_date(window_ends)} ({days_left} days left).",
+            lines,
+            days_left,
+            window_ends,
+        )
+
+    @staticmethod
+    def _next_rma(session: Session) -> str:
+        current = session.execute(select(func.max(m.Return.rma_number))).scalar_one_or_none()
+        number = int(current.split("-")[1]) + 1 if current else 500001
+        return f"RMA-{number}"
+
+    def create_return(
+        self,
+        conversation_id: str,
+        order_number: str,
+        items: Sequence[int | str] | None = None,
+        reason: str = "not specified",
+    ) -> ReturnInfo:
+        """Start a return (RMA) for some or all returnable lines of an order; it is approved at once.
+
+        Args:
+            conversation_id: A conversation holding a grant for the order.
+            order_number: Order number in any accepted form.
+            items: Order line ids (int) or SKUs (str) to return, each with its whole remaining quantity;
+                None returns every returnable line.
+            reason: Why the customer returns it.
+
+        Returns:
+            The new return with its RMA number, label instructions (free prepaid label for UK addresses,
+            paid by the customer elsewhere) and refund estimate. The order becomes ``return_requested``.
+
+        Raises:
+            NotAuthorized: No grant.
+            NotAllowed: ``not_delivered``, ``window_expired``, ``all_final_sale``, ``already_returned``,
+                ``final_sale`` (a chosen line), ``unknown_item`` or ``no_items``.
+        """
+        with self._session() as session:
+            order = self._granted_order(session, conversation_id, order_number)
+            eligibility = self._eligibility(order)
+            if eligibility.reason_code in {"not_delivered", "window_expired"}:
+                raise NotAllowed(eligibility.reason_code, eligibility.message)
+            returned = self._returned_qty(order)
+            chosen: dict[int, tuple[m.OrderLine, int]] = {}
+            if items is None:
+                if not eligibility.eligible:
+                    raise NotAllowed(eligibility.reason_code, eligibility.message)
+                for line in order.lines:
+                    remaining = line.qty - returned.get(line.id, 0)
+                    if not line.final_sale and remaining > 0:
+                        chosen[line.id] = (line, remaining)
+            else:
+                if not items:
+                    raise NotAllowed("no_items", "Please say which items you want to return.")
+                for item in items:
+                    picked = self._match_line(order, item)
+                    if picked is None:
+                        raise NotAllowed("unknown_item", f"{item} is not part of order {order.number}.")
+                    if picked.final_sale:
+                        raise NotAllowed("final_sale", f"{picked.title} is final sale and cannot be returned.")
+                    remaining = picked.qty - returned.get(picked.id, 0)
+                    if remaining <= 0:
+                        raise NotAllowed("already_returned", f"{picked.title} has already been returned.")
+                    chosen[picked.id] = (picked, remaining)
+            rma = self._next_rma(session)
+            free_label = order.ship_country == "GB"
+            if free_label:
+                label_url: str | None = f"https://shop.example/returns/labels/{rma}.pdf"
+                instructions = (
+                    f"Print the free prepaid Royal Mail label ({label_url}, also emailed to you), write {rma} on "
+                    "the packing slip and drop the parcel at any Post Office within 14 days."
+                )
+            else:
+                label_url = None
+                instructions = (
+                    f"Send the items at your own cost with a tracked service to {RETURNS_ADDRESS}, with {rma} "
+                    "written on the parcel, and keep the proof of postage."
+                )
+            estimate = sum(line.unit_price_pence * qty for line, qty in chosen.values())
+            ret = m.Return(
+                rma_number=rma,
+                order_id=order.id,
+                reason=(reason or "not specified")[:200],
+                status="approved",
+                label_instructions=instructions,
+                label_url=label_url,
+                refund_estimate_pence=estimate,
+                created_at=_naive(self._now()),
+            )
+            ret.lines = [m.ReturnLine(order_line_id=line.id, qty=qty) for line, qty in chosen.values()]
+            session.add(ret)
+            order.status = "return_requested"
+            session.flush()
+            session.refresh(ret)
+            return self._return_info(ret)
+
+    @staticmethod
+    def _match_line(order: m.Order, item: int | str) -> m.OrderLine | None:
+        for line in order.lines:
+            if isinstance(item, int) and line.id == item:
+                return line
+            if isinstance(item, str):
+                text = item.strip()
+                if text.upper() == line.sku.upper() or (text.isdigit() and int(text) == line.id):
+                    return line
+        return None
+
+    @staticmethod
+    def _return_info(ret: m.Return) -> ReturnInfo:
+        return ReturnInfo(
+            rma_number=ret.rma_number,
+            order_number=ret.order.number,
+            status=ret.status,
+            reason=ret.reason,
+            lines=tuple(
+                ReturnLineInfo(
+                    line_id=rl.order_line_id,
+                    sku=rl.order_line.sku,
+                    title=rl.order_line.title,
+                    qty=rl.qty,
+                    amount=_money(rl.order_line.unit_price_pence * rl.qty),
+                )
+                for rl in ret.lines
+            ),
+            created_at=_aware(ret.created_at),
+            received_at=_opt_aware(ret.received_at),
+            free_label=ret.label_url is not None,
+            label_instructions=ret.label_instructions,
+            label_url=ret.label_url,
+            refund_estimate=_money(ret.refund_estimate_pence),
+        )
+
+    def returns_for(self, conversation_id: str, order_number: str) -> list[ReturnInfo]:
+        """List an order's returns, oldest first.
+
+        Args:
+            conversation_id: A conversation holding a grant for the order.
+            order_number: Order number in any accepted form.
+
+        Returns:
+            The returns (possibly empty).
+
+        Raises:
+            NotAuthorized: No grant.
+        """
+        with self._session() as session:
+            order = self._granted_order(session, conversation_id, order_number)
+            return [self._return_info(ret) for ret in order.returns]
+
+    def return_by_rma(self, conversation_id: str, rma: str) -> ReturnInfo:
+        """Look a return up by RMA number; the RMA's order must be granted to the conversation.
+
+        Args:
+            conversation_id: The conversation.
+            rma: RMA number in any form `normalize_rma` accepts.
+
+        Returns:
+            The return.
+
+        Raises:
+            ReturnNotFound: No such RMA.
+            NotAuthorized: The RMA's order is not granted to this conversation.
+        """
+        number = normalize_rma(rma)
+        with self._session() as session:
+            ret = (
+                session.execute(select(m.Return).where(m.Return.rma_number == number)).scalar_one_or_none()
+                if number
+                else None
+            )
+            if ret is None:
+                raise ReturnNotFound(rma)
+            self._granted_order(session, conversation_id, ret.order.number)
+            return self._return_info(ret)
+
+    def order_for_rma(self, rma: str) -> str | None:
+        """Say which order an RMA belongs to, so the bot knows which order to verify (reveals nothing else).
+
+        Args:
+            rma: RMA number in any accepted form.
+
+        Returns:
+            The order number, or None for an unknown RMA.
+        """
+        number = normalize_rma(rma)
+        if number is None:
+            return None
+        with self._session() as session:
+            stmt = (
+                select(m.Order.number)
+                .join(m.Return, m.Return.order_id == m.Order.id)
+                .where(m.Return.rma_number == number)
+            )
+            return session.execute(stmt).scalar_one_or_none()
+
+    # ---------------------------------------------------------------------------------------- refunds
+
+    def _refund_info(self, refund: m.Refund) -> RefundInfo:
+        expected = None
+        if refund.status != "completed":
+            expected = add_business_days(refund.created_at.date(), self.policy.refund_max_business_days)
+        return RefundInfo(
+            refund_id=refund.id,
+            order_number=refund.order.number,
+            rma_number=refund.ret.rma_number if refund.ret is not None else None,
+            amount=_money(refund.amount_pence),
+            currency=refund.order.currency,
+            method=refund.method,
+            status=refund.status,
+            reason=refund.reason,
+            created_at=_aware(refund.created_at),
+            completed_at=_opt_aware(refund.completed_at),
+            expected_by=expected,
+        )
+
+    def refunds_for(self, conversation_id: str, order_number: str) -> list[RefundInfo]:
+        """List an order's refunds, oldest first.
+
+        Args:
+            conversation_id: A conversation holding a grant for the order.
+            order_number: Order number in any accepted form.
+
+        Returns:
+            Refunds with amount, method, status, dates and (unless completed) the expected completion date.
+
+        Raises:
+            NotAuthorized: No grant.
+        """
+        with self._session() as session:
+            order = self._granted_order(session, conversation_id, order_number)
+            return [self._refund_info(refund) for refund in order.refunds]
+
+    # --------------------------------------------------------------------------------------- payments
+
+    def payment_methods(self) -> list[PaymentMethodInfo]:
+        """List the accepted payment methods (public).
+
+        Returns:
+            Code, name and description of each method.
+        """
+        return [
+            PaymentMethodInfo(code=code, name=name, description=desc) for code, (name, desc) in PAYMENT_METHODS.items()
+        ]
+
+    def payment_info(self, conversation_id: str, order_number: str) -> PaymentInfo:
+        """Describe an order's payment and what the customer should do.
+
+        Args:
+            conversation_id: A conversation holding a grant for the order.
+            order_number: Order number in any accepted form.
+
+        Returns:
+            Method, status, failure reason, advice and (for failed payments) until when the order is held.
+
+        Raises:
+            NotAuthorized: No grant.
+        """
+        with self._session() as session:
+            order = self._granted_order(session, conversation_id, order_number)
+            return self._payment_info(order)
+
+    def _payment_info(self, order: m.Order) -> PaymentInfo:
+        name = _method_name(order.payment_method)
+        held_until: datetime | None = None
+        status = order.payment_status
+        paid_with = name.lower() if name == "Card" else name
+        failure = order.payment_failure_reason
+        if status == "failed":
+            held_until = _aware(order.placed_at) + timedelta(hours=self.policy.payment_hold_hours)
+            if self._now() <= held_until:
+                action = (
+                    f"Your {paid_with} payment failed ({failure}). Please pay again from the link "
+                    f"in your order email, or with another method, before {_fmt_date(held_until.date())} "
+                    f"{held_until:%H:%M} UTC; until then we hold your order."
+                )
+            else:
+                action = (
+                    f"Your {paid_with} payment failed ({failure}) and the hold has expired, "
+                    "so the order will be cancelled. Please place a new order."
+                )
+        elif status == "authorised":
+            action = "Your payment is authorised; we take the money when the order ships. Nothing to do."
+        elif status == "paid":
+            action = "Your payment was received in full. Nothing to do."
+        elif status == "refunded":
+            action = "This payment has been refunded to your original payment method."
+        elif status == "partially_refunded":
+            action = "Part of this payment has been refunded to your original payment method."
+        else:
+            action = "The payment authorisation was released; no money was taken."
+        return PaymentInfo(
+            order_number=order.number,
+            method=order.payment_method,
+            method_name=name,
+            status=status,
+            amount=_money(order.total_pence),
+            currency=order.currency,
+            failure_reason=order.payment_failure_reason,
+            action=action,
+            held_until=held_until,
+        )
+
+    def invoice(self, conversation_id: str, order_number: str) -> Invoice:
+        """Produce an order's invoice (prices include VAT; 20% is shown for UK and EU deliveries).
+
+        Args:
+            conversation_id: A conversation holding a grant for the order.
+            order_number: Order number in any accepted form.
+
+        Returns:
+            The invoice.
+
+        Raises:
+            NotAuthorized: No grant.
+            NotAllowed: ``not_paid`` when the payment failed or was voided.
+        """
+        with self._session() as session:
+            order = self._granted_order(session, conversation_id, order_number)
+            if order.payment_status in {"failed", "voided"}:
+                raise NotAllowed("not_paid", f"Order {order.number} was never paid, so it has no invoice.")
+            rate = VAT_RATE if order.ship_country == "GB" or order.ship_country in EU_COUNTRIES else Decimal(0)
+            vat_pence = int((Decimal(order.total_pence) * rate / (1 + rate)).to_integral_value(rounding=ROUND_HALF_UP))
+            customer = order.customer
+            return Invoice(
+                invoice_number=f"INV-{order.number.split('-')[1]}",
+                order_number=order.number,
+                issue_date=order.placed_at.date(),
+                billing_name=customer.name,
+                billing_address=Address(
+                    name=customer.name,
+                    line=customer.address,
+                    city=customer.city,
+                    postcode=customer.postcode,
+                    country=customer.country,
+                ),
+                lines=tuple(
+                    InvoiceLine(
+                        sku=line.sku,
+                        title=line.title,
+                        qty=line.qty,
+                        unit_price=_money(line.unit_price_pence),
+                        line_total=_money(line.unit_price_pence * line.qty),
+                    )
+                    for line in order.lines
+                ),
+                subtotal=_money(order.subtotal_pence),
+                shipping=_money(order.shipping_pence),
+                vat_rate=rate,
+                vat_amount=_money(vat_pence),
+                total=_money(order.total_pence),
+                currency=order.currency,
+            )
+
+    # ------------------------------------------------------------------------------ changing an order
+
+    @staticmethod
+    def _refuse_change(order: m.Order, what: str) -> None:
+        if order.status == "cancelled":
+            raise NotAllowed("cancelled", f"Order {order.number} is already cancelled.")
+        if order.status not in CHANGEABLE_STATUSES:
+            if order.delivered_at is not None:
+                detail = "has already been delivered; you can start a return instead"
+            else:
+                detail = "has already shipped; once it arrives you can return it"
+            raise NotAllowed("already_shipped", f"Order {order.number} {detail}, so {what}.")
+
+    def check_cancellable(self, conversation_id: str, order_number: str) -> None:
+        """Raise what `cancel_order` would refuse with, without changing anything.
+
+        Lets the bot ask "shall I cancel it?" only when the answer can be yes.
+
+        Args:
+            conversation_id: A conversation holding a grant for the order.
+            order_number: Order number in any accepted form.
+
+        Raises:
+            NotAuthorized: No grant.
+            NotAllowed: As `cancel_order`.
+        """
+        with self._session() as session:
+            order = self._granted_order(session, conversation_id, order_number)
+            if order.status == "cancelled":
+                raise NotAllowed("already_cancelled", f"Order {order.number} is already cancelled.")
+            self._refuse_change(order, "it can no longer be cancelled")
+
+    def check_address_changeable(self, conversation_id: str, order_number: str) -> None:
+        """Raise what `change_shipping_address` would refuse with (before the address is known).
+
+        Args:
+            conversation_id: A conversation holding a grant for the order.
+            order_number: Order number in any accepted form.
+
+        Raises:
+            NotAuthorized: No grant.
+            NotAllowed: ``cancelled`` or ``already_shipped``.
+        """
+        with self._session() as session:
+            order = self._granted_order(session, conversation_id, order_number)
+            self._refuse_change(order, "the delivery address can no longer be changed")
+
+    def cancel_order(self, conversation_id: str, order_number: str) -> CancelResult:
+        """Cancel an order that has not shipped (placed, paid or payment failed).
+
+        A paid order gets a full refund to the original payment method; an authorised or failed
+        payment is voided.
+
+        Args:
+            conversation_id: A conversation holding a grant for the order.
+            order_number: Order number in any accepted form.
+
+        Returns:
+            The new status (``cancelled``), the refund if one was created, and a message.
+
+        Raises:
+            NotAuthorized: No grant.
+            NotAllowed: ``cancelled`` (already) or ``already_shipped`` (shipped or later).
+        """
+        with self._session() as session:
+            order = self._granted_order(session, conversation_id, order_number)
+            if order.status == "cancelled":
+                raise NotAllowed("already_cancelled", f"Order {order.number} is already cancelled.")
+            self._refuse_change(order, "it can no longer be cancelled")
+            now = _naive(self._now())
+            order.status = "cancelled"
+            order.cancelled_at = now
+            refund_info: RefundInfo | None = None
+            if order.payment_status == "paid":
+                refund = m.Refund(
+                    order_id=order.id,
+                    amount_pence=order.total_pence,
+                    method=order.payment_method,
+                    status="processing",
+                    reason="order cancelled",
+                    created_at=now,
+                )
+                session.add(refund)
+                order.payment_status = "refunded"
+                session.flush()
+                session.refresh(refund)
+                refund_info = self._refund_info(refund)
+                message = (
+                    f"Order {order.number} is cancelled. We are refunding £{refund_info.amount} to your "
+                    f"{_method_name(order.payment_method)}; expect it by "
+                    f"{_fmt_date(refund_info.expected_by or refund_info.created_at.date())}."
+                )
+            else:
+                order.payment_status = "voided"
+                message = f"Order {order.number} is cancelled. No money was taken."
+            return CancelResult(order_number=order.number, status=order.status, refund=refund_info, message=message)
+
+    def change_shipping_address(self, conversation_id: str, order_number: str, address_text: str) -> AddressChange:
+        """Change where an order that has not shipped yet will be delivered.
+
+        Args:
+            conversation_id: A conversation holding a grant for the order.
+            order_number: Order number in any accepted form.
+            address_text: The new address as typed, e.g. ``"5 Baker Street, London NW1 6XE"``; it must
+                contain a postcode; the country defaults to the order's.
+
+        Returns:
+            Old and new address and a message.
+
+        Raises:
+            NotAuthorized: No grant.
+            NotAllowed: ``cancelled``, ``already_shipped`` or ``different_country``.
+            InvalidInput: No postcode could be found in ``address_text``.
+        """
+        with self._session() as session:
+            order = self._granted_order(session, conversation_id, order_number)
+            self._refuse_change(order, "the delivery address can no longer be changed")
+            parsed = parse_address(address_text, default_country=order.ship_country)
+            if parsed is None:
+                raise InvalidInput("Please give the full new address including the postcode.")
+            if parsed.country != order.ship_country:
+                country_name = COUNTRY_NAMES.get(order.ship_country, order.ship_country)
+                raise NotAllowed(
+                    "different_country",
+                    f"The address can only be changed within {country_name}; to ship elsewhere, cancel and "
+                    "place a new order.",
+                )
+            old = self._address(order)
+            order.ship_address = parsed.line or order.ship_address
+            order.ship_city = parsed.city or order.ship_city  # the postcode is authoritative
+            order.ship_postcode = parsed.postcode
+            new = self._address(order)
+            return AddressChange(
+                order_number=order.number,
+                old_address=old,
+                new_address=new,
+                message=f"Order {order.number} will now be delivered to {new.one_line()}.",
+            )
+
+    # --------------------------------------------------------------------------------------- shipping
+
+    @staticmethod
+    def _method_info(method: m.ShippingMethod, value_pence: int | None) -> ShippingMethodInfo:
+        free = method.free_over_pence is not None and value_pence is not None and value_pence >= method.free_over_pence
+        return ShippingMethodInfo(
+            code=method.code,
+            name=method.name,
+            price=_money(0 if free else method.price_pence),
+            free_over=_money(method.free_over_pence) if method.free_over_pence is not None else None,
+            min_days=method.min_days,
+            max_days=method.max_days,
+        )
+
+    def shipping_zones(self) -> list[ShippingZoneInfo]:
+        """List shipping zones with their methods at full price (public).
+
+        Returns:
+            The zones in display order.
+        """
+        with self._session() as session:
+            zones = session.execute(
+                select(m.ShippingZone)
+                .options(selectinload(m.ShippingZone.countries), selectinload(m.ShippingZone.methods))
+                .order_by(m.ShippingZone.sort_order)
+            ).scalars()
+            return [
+                ShippingZoneInfo(
+                    code=zone.code,
+                    name=zone.name,
+                    countries=tuple(c.country for c in zone.countries),
+                    is_rest_of_world=zone.is_fallback,
+                    methods=tuple(self._method_info(method, None) for method in zone.methods),
+                )
+                for zone in zones
+            ]
+
+    def shipping_quote(
+        self,
+        country: str | None = None,
+        postcode: str | None = None,
+        order_value: Decimal | float | str | None = None,
+    ) -> ShippingQuote:
+        """Quote delivery options to a destination (public).
+
+        Args:
+            country: Country name, alias or code (``"Germany"``, ``"UK"``, ``"DE"``).
+            postcode: A postcode; a UK (or Canadian, Irish, Dutch) postcode alone implies its country.
+            order_value: Basket value in GBP (``Decimal``, number or text like ``"£45"``); methods whose
+                free-over threshold it reaches cost 0.
+
+        Returns:
+            The zone, the country and each method's price and delivery days.
+
+        Raises:
+            UnknownDestination: The destination cannot be mapped to a country.
+        """
+        code = normalize_country(country) if country else None
+        if country and code is None:
+            raise UnknownDestination(country)
+        if code is None and postcode:
+            code = detect_postcode_country(postcode)
+        if code is None:
+            raise UnknownDestination(postcode or country)
+        value: Decimal | None
+        if order_value is None or order_value == "":
+            value = None
+        elif isinstance(order_value, str):
+            value = parse_amount(order_value)
+        else:
+            value = Decimal(str(order_value)).quantize(Decimal("0.01"))
+        value_pence = _pence(value) if value is not None else None
+        with self._session() as session:
+            zone = session.execute(
+                select(m.ShippingZone)
+                .join(m.ShippingZoneCountry, m.ShippingZoneCountry.zone_id == m.ShippingZone.id)
+                .where(m.ShippingZoneCountry.country == code)
+            ).scalar_one_or_none()
+            if zone is None:
+                zone = session.execute(
+                    select(m.ShippingZone).where(m.ShippingZone.is_fallback.is_(True))
+                ).scalar_one_or_none()
+            if zone is None:
+                raise UnknownDestination(country or postcode)
+            return ShippingQuote(
+                zone=zone.code,
+                zone_name=zone.name,
+                country=code,
+                country_name=COUNTRY_NAMES.get(code, code),
+                order_value=value,
+                methods=tuple(self._method_info(method, value_pence) for method in zone.methods),
+            )
+
+    # -------------------------------------------------------------------------------------- catalogue
+
+    @staticmethod
+    def _product_info(product: m.Product) -> ProductInfo:
+        return ProductInfo(
+            sku=product.sku,
+            title=product.title,
+            description=product.description,
+            brand=product.brand,
+            category=product.category,
+            price=_money(product.price_pence),
+            attributes=dict(product.attributes or {}),
+            final_sale=product.final_sale,
+            image_url=product.image_url,
+            online_stock=product.online_stock,
+        )
+
+    def find_products(self, text: str, limit: int = 10) -> list[ProductInfo]:
+        """Find products whose title, brand or category match the words of ``text`` (case-insensitive).
+
+        Products matching the most words come first; only the best-matching tier is returned.
+
+        Args:
+            text: e.g. ``"vitamin c serum"``, ``"Maison Verrier"``, ``"fragrance"``.
+            limit: Maximum results.
+
+        Returns:
+            Matching products (possibly empty).
+        """
+        words = [w for w in re.findall(r"[\w'-]+", (text or "").lower()) if len(w) >= 2 and w not in _STOPWORDS]
+        words = [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words]
+        if not words:
+            return []
+        with self._session() as session:
+            conditions = [
+                or_(
+                    m.Product.title.icontains(word, autoescape=True),
+                    m.Product.brand.icontains(word, autoescape=True),
+                    m.Product.category.icontains(word, autoescape=True),
+                )
+                for word in words
+            ]
+            products = session.execute(select(m.Product).where(or_(*conditions))).scalars().all()
+            phrase = " ".join(words)
+
+            def score(product: m.Product) -> int:
+                haystack = f"{product.title} {product.brand} {product.category}".lower()
+                return sum(1 for word in words if word in haystack) * 2 + (phrase in product.title.lower())
+
+            scored = sorted(((score(p), p) for p in products), key=lambda pair: (-pair[0], pair[1].sku))
+            if not scored:
+                return []
+            best = scored[0][0] // 2
+            return [self._product_info(p) for s, p in scored if s // 2 == best][: max(0, limit)]
+
+    def product(self, sku: str) -> ProductInfo:
+        """Return one product.
+
+        Args:
+            sku: The SKU (case-insensitive).
+
+        Returns:
+            The product.
+
+        Raises:
+            ProductNotFound: Unknown SKU.
+        """
+        with self._session() as session:
+            product = session.execute(
+                select(m.Product).where(m.Product.sku == (sku or "").strip().upper())
+            ).scalar_one_or_none()
+            if product is None:
+                raise ProductNotFound(sku)
+            return self._product_info(product)
+
+    def stock(self, sku: str, store_id: str | None = None) -> StockInfo:
+        """Say how many units of a product are available online and in each (or one) store.
+
+        Args:
+            sku: The SKU (case-insensitive).
+            store_id: Only this store (e.g. ``"LDN-01"``); all stores when None.
+
+        Returns:
+            Online quantity and per-store quantities.
+
+        Raises:
+            ProductNotFound: Unknown SKU.
+            StoreNotFound: Unknown store id.
+        """
+        with self._session() as session:
+            product = session.execute(
+                select(m.Product).where(m.Product.sku == (sku or "").strip().upper())
+            ).scalar_one_or_none()
+            if product is None:
+                raise ProductNotFound(sku)
+            stores_stmt = select(m.PhysicalStore).order_by(m.PhysicalStore.id)
+            if store_id is not None:
+                stores_stmt = stores_stmt.where(m.PhysicalStore.id == store_id.strip().upper())
+            stores = session.execute(stores_stmt).scalars().all()
+            if store_id is not None and not stores:
+                raise StoreNotFound(store_id)
+            rows = session.execute(
+                select(m.StoreStock.store_id, m.StoreStock.quantity).where(m.StoreStock.product_id == product.id)
+            ).all()
+            quantities = {store_id: quantity for store_id, quantity in rows}
+            return StockInfo(
+                sku=product.sku,
+                title=product.title,
+                online=product.online_stock,
+                stores=tuple(
+                    StoreStockInfo(store_id=s.id, store_name=s.name, city=s.city, quantity=quantities.get(s.id, 0))
+                    for s in stores
+                ),
+            )
+
+    def stores(self) -> list[StoreInfo]:
+        """List the physical stores.
+
+        Returns:
+            Stores ordered by id.
+        """
+        with self._session() as session:
+            rows = session.execute(select(m.PhysicalStore).order_by(m.PhysicalStore.id)).scalars()
+            return [
+                StoreInfo(
+                    store_id=s.id,
+                    name=s.name,
+                    city=s.city,
+                    address=s.address,
+                    postcode=s.postcode,
+                    opening_hours=s.opening_hours,
+                )
+                for s in rows
+            ]
+
+    def categories(self) -> list[str]:
+        """List product categories.
+
+        Returns:
+            Category names, sorted.
+        """
+        with self._session() as session:
+            return list(session.execute(select(m.Product.category).distinct().order_by(m.Product.category)).scalars())
+
+    def _resolve_category(self, session: Session, text: str) -> str | None:
+        key = _category_key(text)
+        for name in session.execute(select(m.Product.category).distinct()).scalars():
+            if _category_key(name) == key:
+                return name
+        return None
+
+    def popular_products(self, category: str | None = None, limit: int = 5) -> list[ProductInfo]:
+        """List best sellers (units ordered), optionally in one category; out-of-stock items are skipped.
+
+        Args:
+            category: Category name, loosely matched (``"bath and body"`` finds ``Bath & Body``).
+            limit: Maximum results.
+
+        Returns:
+            Products, best-selling first (empty for an unknown category).
+        """
+        with self._session() as session:
+            sold = (
+                select(m.OrderLine.product_id, func.sum(m.OrderLine.qty).label("units"))
+                .group_by(m.OrderLine.product_id)
+                .subquery()
+            )
+            units = func.coalesce(sold.c.units, 0)
+            stmt = (
+                select(m.Product)
+                .outerjoin(sold, sold.c.product_id == m.Product.id)
+                .where(m.Product.online_stock > 0)
+                .order_by(units.desc(), m.Product.sku)
+                .limit(max(0, limit))
+            )
+            if category:
+                name = self._resolve_category(session, category)
+                if name is None:
+                    return []
+                stmt = stmt.where(m.Product.category == name)
+            return [self._product_info(p) for p in session.execute(stmt).scalars()]
+
+    def catalogue_terms(self) -> CatalogueTerms:
+        """Collect product titles, brands and categories for the bot's lookup tables.
+
+        Returns:
+            Sorted, de-duplicated terms.
+        """
+        with self._session() as session:
+            rows = session.execute(select(m.Product.title, m.Product.brand, m.Product.category)).all()
+            return CatalogueTerms(
+                titles=tuple(sorted({r[0] for r in rows})),
+                brands=tuple(sorted({r[1] for r in rows})),
+                categories=tuple(sorted({r[2] for r in rows})),
+            )
+
+    # --------------------------------------------------------------------------- identities, handoffs
+
+    def link_identity(self, channel: str, external_id: str, customer_id: int) -> None:
+        """Remember that a channel account belongs to a customer (replaces an earlier link).
+
+        Args:
+            channel: e.g. ``"telegram"``.
+            external_id: The account id on that channel.
+            customer_id: The customer.
+        """
+        with self._session() as session:
+            existing = session.execute(
+                select(m.ChannelIdentity).where(
+                    m.ChannelIdentity.channel == channel, m.ChannelIdentity.external_id == external_id
+                )
+            ).scalar_one_or_none()
+            if existing is None:
+                session.add(
+                    m.ChannelIdentity(
+                        channel=channel,
+                        external_id=external_id,
+                        customer_id=customer_id,
+                        created_at=_naive(self._now()),
+                    )
+                )
+            else:
+                existing.customer_id = customer_id
+
+    def customer_for_identity(self, channel: str, external_id: str) -> int | None:
+        """Look up the customer linked to a channel account.
+
+        Args:
+            channel: e.g. ``"telegram"``.
+            external_id: The account id on that channel.
+
+        Returns:
+            The customer id, or None.
+        """
+        with self._session() as session:
+            return session.execute(
+                select(m.ChannelIdentity.customer_id).where(
+                    m.ChannelIdentity.channel == channel, m.ChannelIdentity.external_id == external_id
+                )
+            ).scalar_one_or_none()
+
+    @staticmethod
+    def _ticket(row: m.HandoffTicket) -> HandoffTicket:
+        return HandoffTicket(
+            ticket_number=row.ticket_number or f"HO-{row.id:06d}",
+            conversation_id=row.conversation_id,
+            channel=row.channel,
+            reason=row.reason,
+            summary=row.summary,
+            order_number=row.order_number,
+            customer_id=row.customer_id,
+            status=row.status,
+            created_at=_aware(row.created_at),
+        )
+
+    def open_handoff(
+        self,
+        conversation_id: str,
+        channel: str,
+        reason: str,
+        summary: str,
+        order_number: str | None = None,
+        customer_id: int | None = None,
+    ) -> HandoffTicket:
+        """Open a ticket asking a person to take over a conversation.
+
+        Args:
+            conversation_id: The conversation.
+            channel: ``web``, ``telegram``, ``slack``, ``tablet``...
+            reason: Short reason code or phrase (``"lost_parcel"``, ``"customer_asked"``).
+            summary: What happened so far, for the person taking over.
+            order_number: Related order, normalised when recognisable.
+            customer_id: Related customer, when known.
+
+        Returns:
+            The ticket, numbered like ``HO-000123``.
+        """
+        with self._session() as session:
+            row = m.HandoffTicket(
+                conversation_id=conversation_id,
+                channel=channel,
+                reason=reason[:120],
+                summary=summary,
+                order_number=normalize_order_number(order_number) or order_number if order_number else None,
+                customer_id=customer_id,
+                status="open",
+                created_at=_naive(self._now()),
+            )
+            session.add(row)
+            session.flush()
+            row.ticket_number = f"HO-{row.id:06d}"
+            session.flush()
+            return self._ticket(row)
+
+    def handoffs(self, status: str | None = "open", limit: int = 50) -> list[HandoffTicket]:
+        """List handoff tickets, newest first (for the support console).
+
+        Args:
+            status: Only tickets in this status; all when None.
+            limit: Maximum results.
+
+        Returns:
+            Tickets.
+        """
+        with self._session() as session:
+            stmt = select(m.HandoffTicket).order_by(m.HandoffTicket.id.desc()).limit(max(0, limit))
+            if status is not None:
+                stmt = stmt.where(m.HandoffTicket.status == status)
+            return [self._ticket(row) for row in session.execute(stmt).scalars()]
+
+    # -------------------------------------------------------------------------------------- demo cases
+
+    def demo_cases(self, limit: int = 12) -> list[dict[str, Any]]:
+        """Pick ready-to-try orders from the database, one per interesting situation.
+
+        Args:
+            limit: Maximum cases.
+
+        Returns:
+            Dicts with ``case``, ``order_number``, ``email``, ``postcode``, ``status``, ``rma_number``
+            (or None) and ``expect`` (one sentence of what the bot should say).
+        """
+        cases: list[dict[str, Any]] = []
+        with self._session() as session:
+            orders = (
+                session.execute(
+                    select(m.Order)
+                    .options(
+                        selectinload(m.Order.customer),
+                        selectinload(m.Order.lines),
+                        selectinload(m.Order.shipment).selectinload(m.Shipment.events),
+                        selectinload(m.Order.returns).selectinload(m.Return.lines),
+                        selectinload(m.Order.refunds),
+                    )
+                    .order_by(m.Order.ship_country != "GB", m.Order.number)
+                )
+                .scalars()
+                .all()
+            )
+
+            def first(predicate: Callable[[m.Order], bool]) -> m.Order | None:
+                return next((o for o in orders if predicate(o)), None)
+
+            def shipment_status(order: m.Order) -> str | None:
+                return order.shipment.status if order.shipment is not None else None
+
+            def add(case: str, order: m.Order | None, expect: Callable[[m.Order], str], rma: str | None = None) -> None:
+                if order is None:
+                    return
+                cases.append(
+                    {
+                        "case": case,
+                        "order_number": order.number,
+                        "email": order.customer.email,
+                        "postcode": order.ship_postcode,
+                        "status": order.status,
+                        "rma_number": rma,
+                        "expect": expect(order),
+                    }
+                )
+
+            add(
+                "in_transit",
+                first(lambda o: o.status == "in_transit" and shipment_status(o) == "in_transit"),
+                lambda o: self._tracking_info(o).message,
+            )
+            add(
+                "delayed",
+                first(lambda o: o.status == "delayed" and shipment_status(o) == "delayed"),
+                lambda o: self._tracking_info(o).message + " The bot should apologise.",
+            )
+            add(
+                "lost_parcel",
+                first(lambda o: o.status == "delayed" and shipment_status(o) == "lost"),
+                lambda o: self._tracking_info(o).message + " The bot should offer a hand-off to a person.",
+            )
+            returnable = sorted(
+                (
+                    o
+                    for o in orders
+                    if o.status == "delivered"
+                    and o.ship_country == "GB"
+                    and self._eligibility(o).eligible
+                    and not any(li.final_sale for li in o.lines)
+                    and not o.returns
+                ),
+                key=lambda o: (-(self._eligibility(o).days_left or 0), o.number),
+            )
+            add(
+                "returnable",
+                returnable[0] if returnable else None,
+                lambda o: self._eligibility(o).message + " The bot should offer to start a return.",
+            )
+            add(
+                "window_expired",
+                first(lambda o: o.status == "delivered" and self._eligibility(o).reason_code == "window_expired"),
+                lambda o: self._eligibility(o).message,
+            )
+            add(
+                "final_sale",
+                first(lambda o: o.status == "delivered" and self._eligibility(o).reason_code == "all_final_sale"),
+                lambda o: self._eligibility(o).message,
+            )
+            add(
+                "placed",
+                first(lambda o: o.status == "placed"),
+                lambda o: (
+                    f"Order {o.number} has not shipped yet, so it can still be cancelled or its delivery "
+                    "address changed."
+                ),
+            )
+            add("payment_failed", first(lambda o: o.status == "payment_failed"), lambda o: self._payment_info(o).action)
+            refunded = first(lambda o: o.status == "refunded" and any(r.status == "completed" for r in o.refunds))
+            add(
+                "refunded",
+                refunded,
+                self._refund_sentence,
+                rma=refunded.returns[0].rma_number if refunded is not None and refunded.returns else None,
+            )
+            requested = first(lambda o: o.status == "return_requested" and bool(o.returns))
+            add(
+                "return_requested",
+                requested,
+                lambda o: (
+                    f"Return {o.returns[-1].rma_number} for {o.number} is {o.returns[-1].status}; "
+                    "we refund once the parcel reaches us."
+                ),
+                rma=requested.returns[-1].rma_number if requested is not None else None,
+            )
+            returned = first(lambda o: o.status == "returned" and bool(o.returns) and bool(o.refunds))
+            add(
+                "returned_refund_processing",
+                returned,
+                self._refund_sentence,
+                rma=returned.returns[-1].rma_number if returned is not None else None,
+            )
+            add(
+                "shipped",
+                first(lambda o: o.status == "shipped"),
+                lambda o: self._tracking_info(o).message + " It can no longer be cancelled.",
+            )
+        return cases[: max(0, limit)]
+
+    def _refund_sentence(self, order: m.Order) -> str:
+        refund = self._refund_info(order.refunds[-1])
+        if refund.status == "completed" and refund.completed_at is not None:
+            return (
+                f"A refund of £{refund.amount} for {order.number} was completed on "
+                f"{_fmt_date(refund.completed_at.date())} to the original {_method_name(refund.method)} payment."
+            )
+        expected = _fmt_date(refund.expected_by) if refund.expected_by else "soon"
+        return f"A refund of £{refund.amount} for {order.number} is {refund.status}; expect it by {expected}."
