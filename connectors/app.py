@@ -1,0 +1,187 @@
+"""The gateway aiohttp app: ``create_app`` wires channels to rasa; ``main`` serves it (``python -m connectors``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.typedefs import Handler
+
+from connectors.dispatch import Channel, Dispatcher
+from connectors.errors import SettingsError
+from connectors.rasa_client import RasaClient
+from connectors.settings import Settings
+from connectors.web import WebChannel
+from connectors.web.translate import WebInputError, WebLimits
+
+log = logging.getLogger("connectors")
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+RASA_KEY = web.AppKey("rasa_client", RasaClient)
+DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
+MAX_BODY_KEY = web.AppKey("max_body_bytes", int)
+
+_STATUS_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def default_channels(settings: Settings) -> list[Channel]:
+    """The channels this gateway serves, built from settings (today: the web channel).
+
+    Args:
+        settings: the gateway settings.
+
+    Returns:
+        Channel objects ready for ``setup``; nothing is connected yet.
+    """
+    return [
+        WebChannel(
+            WebLimits(max_message_chars=settings.max_message_chars),
+            allowed_origins=settings.allowed_origins,
+        )
+    ]
+
+
+def create_app(
+    settings: Settings,
+    rasa_client: RasaClient | None = None,
+    channels: Iterable[Channel] | None = None,
+) -> web.Application:
+    """Build the gateway application without connecting to anything.
+
+    Args:
+        settings: the gateway settings.
+        rasa_client: the rasa client to use (default: one built from settings). The app
+            owns it either way and closes it on cleanup.
+        channels: channels to serve (default: :func:`default_channels`).
+
+    Returns:
+        The aiohttp application: the channels' routes plus ``GET /healthz``.
+    """
+    rasa = rasa_client or RasaClient(
+        settings.rasa_url,
+        settings.gateway_token,
+        settings.rasa_timeout,
+        health_timeout=settings.health_timeout,
+    )
+    dispatcher = Dispatcher(rasa)
+    limits = WebLimits(max_message_chars=settings.max_message_chars)
+    app = web.Application(
+        client_max_size=limits.max_body_bytes, middlewares=[json_errors]
+    )
+    app[SETTINGS_KEY] = settings
+    app[RASA_KEY] = rasa
+    app[DISPATCHER_KEY] = dispatcher
+    app[MAX_BODY_KEY] = limits.max_body_bytes
+    app.router.add_get("/healthz", healthz)
+    for channel in default_channels(settings) if channels is None else channels:
+        channel.setup(app, dispatcher)
+    app.on_cleanup.append(_close_rasa)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """``GET /healthz``: ``{"ok": true, "rasa": bool}``; 200 while the gateway itself serves."""
+    rasa_ok = await request.app[RASA_KEY].is_healthy()
+    return web.json_response({"ok": True, "rasa": rasa_ok})
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn errors on API routes into JSON ``{"error", "code", ...}`` with the right status.
+
+    ``WebInputError`` carries its own status; aiohttp's HTTP errors (404, 405, 413 for a
+    body over ``client_max_size``) keep theirs; anything unexpected is logged with its
+    traceback and answered 500.
+    """
+    try:
+        return await handler(request)
+    except WebInputError as exc:
+        return web.json_response(exc.to_json(), status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400 or not _is_api(request):
+            raise
+        message = exc.reason.lower()
+        if exc.status == 413:
+            message = f"the request body is too large (the limit is {request.app[MAX_BODY_KEY]} bytes)"
+        code = _STATUS_CODES.get(exc.status, "http_error")
+        return web.json_response({"error": message, "code": code}, status=exc.status)
+    except Exception:
+        if not _is_api(request):
+            raise
+        log.exception("unexpected error answering %s %s", request.method, request.path)
+        return web.json_response(
+            {"error": "something went wrong on our side", "code": "internal_error"},
+            status=500,
+        )
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+async def _close_rasa(app: web.Application) -> None:
+    await app[RASA_KEY].close()
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Access log without query strings: the web conversation id in ``?conversation_id=`` is a secret."""
+
+    def log(
+        self, request: web.BaseRequest, response: web.StreamResponse, time: float
+    ) -> None:
+        """Log method, path, status and duration."""
+        self.logger.info(
+            "%s %s %s %.0fms",
+            request.method,
+            request.path,
+            response.status,
+            time * 1000,
+        )
+
+
+def main() -> int:
+    """Serve the gateway with settings from the environment (``python -m connectors``).
+
+    Returns:
+        The process exit status (2 on a settings error).
+    """
+    logging.basicConfig(
+        level=os.environ.get("GATEWAY_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        log.error("cannot start the gateway: %s", exc)
+        return 2
+    app = create_app(settings)
+    shown_host = settings.host if ":" not in settings.host else f"[{settings.host}]"
+
+    def announce(_line: str) -> None:
+        log.info(
+            "gateway serving: chat page at http://%s:%d/ (health: /healthz), talking to rasa at %s",
+            shown_host,
+            settings.port,
+            settings.rasa_url,
+        )
+
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=announce,
+        access_log_class=AccessLogger,
+        shutdown_timeout=5.0,
+    )
+    return 0
+
+
+__all__: list[str] = ["create_app", "default_channels", "healthz", "main"]

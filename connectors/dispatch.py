@@ -1,0 +1,81 @@
+"""What every channel hands its inbound messages to, and the Channel protocol channels implement."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Protocol
+
+from aiohttp import web
+
+from connectors.errors import RasaAuthError, RasaError, RasaUnavailable
+from connectors.models import InboundMessage, OutboundMessage
+from connectors.rasa_client import RasaClient
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Forwards normalized messages to rasa, counting and logging every failure once.
+
+    Channel-independent concerns (deduplicating retries, adding a verified customer id)
+    belong here, so each channel stays a translation layer.
+
+    Attributes:
+        counts: counters such as ``web.inbound``, ``web.rasa_unavailable``, ``web.rasa_error``.
+    """
+
+    def __init__(self, rasa: RasaClient) -> None:
+        """Use ``rasa`` for every message.
+
+        Args:
+            rasa: the client (its session opens on first use).
+        """
+        self.rasa = rasa
+        self.counts: Counter[str] = Counter()
+
+    async def dispatch(self, inbound: InboundMessage) -> list[OutboundMessage]:
+        """Send one message to rasa and return the replies.
+
+        Args:
+            inbound: the normalized message.
+
+        Returns:
+            The bot messages.
+
+        Raises:
+            RasaUnavailable, RasaAuthError, RasaError: re-raised after being counted and logged;
+                the channel maps them to a reply with ``connectors.errors.describe_for_user``.
+        """
+        channel = inbound.channel
+        self.counts[f"{channel}.inbound"] += 1
+        try:
+            replies = await self.rasa.send(inbound)
+        except RasaUnavailable as exc:
+            self.counts[f"{channel}.rasa_unavailable"] += 1
+            log.warning("rasa unavailable (%s message): %s", channel, exc)
+            raise
+        except RasaAuthError as exc:
+            self.counts[f"{channel}.rasa_error"] += 1
+            log.error("gateway misconfigured: %s", exc)
+            raise
+        except RasaError as exc:
+            self.counts[f"{channel}.rasa_error"] += 1
+            log.error("rasa error (%s message): %s", channel, exc)
+            raise
+        self.counts[f"{channel}.replies"] += len(replies)
+        return replies
+
+
+class Channel(Protocol):
+    """A front door (web, tablet, Telegram, Slack) plugged into the gateway app.
+
+    ``setup`` adds the channel's routes and, for channels that poll or hold connections
+    (Telegram long polling, Slack Socket Mode), a ``cleanup_ctx`` that starts and stops them.
+    """
+
+    name: str
+
+    def setup(self, app: web.Application, dispatcher: Dispatcher) -> None:
+        """Register routes and background tasks on ``app``; connect nothing yet."""
+        ...

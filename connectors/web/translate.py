@@ -1,0 +1,200 @@
+"""Pure translation between web-channel JSON and the normalized model; used by connectors.web.channel."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.errors import GatewayError
+from connectors.models import InboundMessage, OutboundMessage
+from connectors.text import clean_payload, clean_typed_text
+
+CHANNEL = "web"
+CONVERSATION_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+class WebInputError(GatewayError):
+    """A web client sent something we cannot accept; carries the HTTP status and a clear reason."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        limit: int | None = None,
+    ) -> None:
+        """Describe the problem.
+
+        Args:
+            status: HTTP status (400, 413, 415...).
+            code: stable machine-readable code.
+            message: a sentence for the client.
+            field: the offending JSON field, if any.
+            limit: the limit that was exceeded, if any.
+        """
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.limit = limit
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the error body: ``{"error", "code", "field"?, "limit"?}``."""
+        body: dict[str, Any] = {"error": self.message, "code": self.code}
+        if self.field is not None:
+            body["field"] = self.field
+        if self.limit is not None:
+            body["limit"] = self.limit
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class WebLimits:
+    """Limits on what a web client may send.
+
+    Attributes:
+        max_message_chars: longest ``text`` or ``payload``, in characters.
+    """
+
+    max_message_chars: int = 2000
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Largest request body or WebSocket frame: room for the longest message, fully escaped."""
+        return max(16 * 1024, self.max_message_chars * 12 + 1024)
+
+
+def decode_json(raw: bytes | str) -> object:
+    """Decode a request body or a WebSocket frame.
+
+    Args:
+        raw: the bytes (must be UTF-8) or text.
+
+    Returns:
+        The decoded JSON value.
+
+    Raises:
+        WebInputError: 400 ``invalid_json`` if it is not UTF-8 JSON.
+    """
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise WebInputError(
+            400, "invalid_json", "the body must be UTF-8 encoded JSON"
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WebInputError(
+            400, "invalid_json", f"malformed JSON: {exc.msg} at position {exc.pos}"
+        ) from None
+
+
+def parse_conversation_id(value: object) -> str:
+    """Validate a client-generated conversation id.
+
+    Args:
+        value: the raw value from the body or the query string.
+
+    Returns:
+        The id (8-64 characters from ``A-Z a-z 0-9 _ -``).
+
+    Raises:
+        WebInputError: 400 naming ``conversation_id``.
+    """
+    if value is None or value == "":
+        raise WebInputError(
+            400, "missing_field", "conversation_id is required", field="conversation_id"
+        )
+    if not isinstance(value, str) or not CONVERSATION_ID_RE.fullmatch(value):
+        raise WebInputError(
+            400,
+            "invalid_field",
+            "conversation_id must be 8-64 characters from A-Z, a-z, 0-9, '_' and '-'",
+            field="conversation_id",
+        )
+    return value
+
+
+def inbound_from_json(
+    body: object,
+    limits: WebLimits,
+    *,
+    conversation_id: str | None = None,
+) -> InboundMessage:
+    """Build an InboundMessage from a POST body or a WebSocket frame.
+
+    Args:
+        body: decoded JSON: ``{"conversation_id"?, "text": str}`` or ``{"conversation_id"?, "payload": str}``.
+        limits: the web limits.
+        conversation_id: the already validated id (WebSocket); when None, it is read from ``body``.
+
+    Returns:
+        The normalized message for channel ``web``. Typed text is cleaned
+        (see :func:`connectors.text.clean_typed_text`); payloads must start with ``/``.
+
+    Raises:
+        WebInputError: 400 for a missing/invalid field, 413 for a message over the limit.
+    """
+    if not isinstance(body, dict):
+        raise WebInputError(400, "invalid_json", "the body must be a JSON object")
+    if conversation_id is None:
+        conversation_id = parse_conversation_id(body.get("conversation_id"))
+    text, payload = body.get("text"), body.get("payload")
+    if text is not None and payload is not None:
+        raise WebInputError(
+            400,
+            "invalid_field",
+            "send either text or payload, not both",
+            field="payload",
+        )
+    if text is None and payload is None:
+        raise WebInputError(
+            400, "missing_field", "text (or payload) is required", field="text"
+        )
+    field = "text" if text is not None else "payload"
+    raw = text if text is not None else payload
+    if not isinstance(raw, str):
+        raise WebInputError(
+            400, "invalid_field", f"{field} must be a string", field=field
+        )
+    if len(raw) > limits.max_message_chars:
+        raise WebInputError(
+            413,
+            "too_long",
+            f"{field} is too long ({len(raw)} characters; the limit is {limits.max_message_chars})",
+            field=field,
+            limit=limits.max_message_chars,
+        )
+    if field == "text":
+        cleaned = clean_typed_text(raw)
+        if not cleaned:
+            raise WebInputError(400, "invalid_field", "text is empty", field="text")
+        return InboundMessage(CHANNEL, conversation_id, text=cleaned)
+    cleaned = clean_payload(raw)
+    if not cleaned.startswith("/") or len(cleaned) < 2:
+        raise WebInputError(
+            400,
+            "invalid_field",
+            "payload must be a button payload starting with '/'",
+            field="payload",
+        )
+    return InboundMessage(CHANNEL, conversation_id, payload=cleaned)
+
+
+def render_messages(messages: Iterable[OutboundMessage]) -> list[dict[str, Any]]:
+    """Render bot messages as web JSON (``text``, ``buttons``, ``image``, ``attachment``, ``custom``).
+
+    Args:
+        messages: the bot messages.
+
+    Returns:
+        One JSON object per message.
+    """
+    return [m.to_json() for m in messages]
