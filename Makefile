@@ -1,0 +1,64 @@
+# Everything a person or CI types. `make help` lists the targets.
+SHELL := /bin/bash
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+.DEFAULT_GOAL := help
+
+PY311      ?= python3.11
+PY310      ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.10.13/bin/python3.10
+VENV       := .venv
+VENV_RASA  := .venv-rasa
+MODEL      := models/current.tar.gz
+RASA       := $(VENV_RASA)/bin/rasa
+MODEL_INPUTS := config.yml domain.yml $(shell find nlu_data -name '*.yml' 2>/dev/null)
+
+.PHONY: help install run test db demo-cases model validate lint clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	@echo "==> Python 3.11 environment ($(VENV)): gateway, actions, order store, tests"
+	@test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
+	$(VENV)/bin/pip install --progress-bar on --upgrade pip
+	$(VENV)/bin/pip install --progress-bar on -r requirements.txt
+	@touch $@
+
+$(VENV_RASA)/.installed: requirements-rasa.txt
+	@echo "==> Python 3.10 environment ($(VENV_RASA)): rasa 3.6.21 (about a minute)"
+	@test -x $(PY310) || { echo "Python 3.10.13 not found at $(PY310): run 'pyenv install 3.10.13' or set PY310=/path/to/python3.10"; exit 1; }
+	@test -x $(VENV_RASA)/bin/python || $(PY310) -m venv $(VENV_RASA)
+	$(VENV_RASA)/bin/pip install --progress-bar on --upgrade pip
+	$(VENV_RASA)/bin/pip install --progress-bar on -r requirements-rasa.txt
+	@touch $@
+
+install: $(VENV)/.installed $(VENV_RASA)/.installed ## Create both environments if missing or out of date
+
+db: $(VENV)/.installed ## Migrate the order store and seed the demo shop if it is empty
+	$(VENV)/bin/python -m store setup
+
+demo-cases: db ## Print ready-to-try demo cases as JSON
+	@$(VENV)/bin/python -m store demo-cases
+
+$(MODEL): $(VENV_RASA)/.installed $(MODEL_INPUTS)
+	@echo "==> Training the rasa model (inputs changed or no model yet)"
+	$(RASA) train --config config.yml --domain domain.yml --data nlu_data --out models --fixed-model-name current
+	@touch $@
+
+model: $(MODEL) ## Train the model if it is missing or older than its inputs
+
+validate: $(VENV_RASA)/.installed ## Check training data and domain with rasa data validate
+	$(RASA) data validate --config config.yml --domain domain.yml --data nlu_data --fail-on-warnings
+
+run: install db model ## Start rasa, the action server and the gateway; Ctrl-C stops all three
+	$(VENV)/bin/python -m scripts.run
+
+test: install model ## Run the whole test suite (trains the model once if needed)
+	$(VENV)/bin/python -m pytest
+
+lint: $(VENV)/.installed ## ruff on the Python 3.11 code
+	$(VENV)/bin/ruff check store connectors actions scripts tests
+
+clean: ## Remove trained models and local databases (keeps the environments)
+	rm -rf models var

@@ -1,0 +1,78 @@
+"""A person when the bot can't help: hand-off tickets, complaints, and the two-step fallback."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import channel_of, conversation_id, get_store, verified_order
+
+OFFICE_HOURS = "Our team answers Monday to Friday, 9:00-18:00 UK time, usually within two working hours."
+SUMMARY_TURNS = 6
+
+
+def conversation_summary(tracker: Tracker, turns: int = SUMMARY_TURNS) -> str:
+    """The last few customer messages and what the bot did, for the person taking over."""
+    lines: List[str] = []
+    for event in tracker.events:
+        if event.get("event") == "user" and event.get("text"):
+            intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
+            lines.append(f"customer: {event['text'][:200]} [{intent}]")
+        elif (
+            event.get("event") == "action"
+            and str(event.get("name", "")).startswith("action_")
+            and event.get("name") not in {"action_listen", "action_session_start"}
+        ):
+            lines.append(f"bot ran {event['name']}")
+    return "\n".join(lines[-turns * 2 :])
+
+
+class ActionHandoff(Action):
+    """Opens a hand-off ticket (a request for a person, or a complaint) in the store."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """Open the ticket with a summary, the verified order if any, and say what happens next."""
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or "human_handoff"
+        reason = "complaint" if intent == "complaint" else "customer asked for a person"
+        order = verified_order(tracker)
+        ticket = get_store().open_handoff(
+            conversation_id(tracker),
+            channel=channel_of(tracker),
+            reason=reason,
+            summary=conversation_summary(tracker),
+            order_number=order,
+        )
+        response = "utter_complaint" if intent == "complaint" else "utter_handoff"
+        dispatcher.utter_message(response=response, ticket=ticket.ticket_number, when=OFFICE_HOURS)
+        return []
+
+
+class ActionFallback(Action):
+    """First misunderstanding: ask to rephrase. Second in a row: offer a person."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """Count the trailing run of not-understood messages and answer accordingly."""
+        misunderstood = 0
+        for event in reversed(tracker.events):
+            if event.get("event") != "user":
+                continue
+            if (event.get("parse_data") or {}).get("intent", {}).get("name") == "nlu_fallback":
+                misunderstood += 1
+            else:
+                break
+        if misunderstood >= 2:
+            dispatcher.utter_message(response="utter_offer_handoff_after_fallback")
+        else:
+            dispatcher.utter_message(response="utter_ask_rephrase")
+        return []

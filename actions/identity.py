@@ -1,0 +1,105 @@
+"""Verification before anything about an order is said: validates `verify_order_form`.
+
+The rules (what proves ownership, how many attempts) live in the order store; this module only asks
+for the order number and the proof and relays the store's verdict.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions.common import conversation_id, current_order, get_store
+from store.errors import VerificationFailed, VerificationLocked
+from store.normalize import normalize_order_number, normalize_rma
+
+VERIFIED = "verified"
+
+
+class ValidateVerifyOrderForm(FormValidationAction):
+    """Normalises the order number (or an RMA number standing for its order) and checks the proof."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "validate_verify_order_form"
+
+    async def required_slots(
+        self,
+        domain_slots: List[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[str]:
+        """No questions once locked out; no proof asked for an order this conversation already proved."""
+        store = get_store()
+        conv = conversation_id(tracker)
+        number = current_order(tracker)
+        if number and store.is_verified(conv, number):
+            return ["order_number"]
+        if store.attempts_left(conv) <= 0:
+            return []
+        return domain_slots
+
+    def validate_order_number(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[str, Any]:
+        """Accept any well-formed order number (existence is only revealed after the proof)."""
+        text = str(slot_value or "")
+        number = normalize_order_number(text)
+        events: Dict[str, Any] = {}
+        if number is None:
+            rma = normalize_rma(text)
+            if rma is not None:
+                number = get_store().order_for_rma(rma)
+                if number is None:
+                    # An unknown return number says nothing about any order, so it is safe to say.
+                    dispatcher.utter_message(response="utter_rma_unknown", rma_number=rma)
+                    return {"order_number": None, "rma_number": None}
+                events["rma_number"] = rma
+        if number is None:
+            dispatcher.utter_message(response="utter_order_number_invalid")
+            return {"order_number": None}
+        events["order_number"] = number
+        if not get_store().is_verified(conversation_id(tracker), number):
+            events["proof"] = None
+        return events
+
+    def validate_proof(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[str, Any]:
+        """Ask the store whether the email or postcode matches the order; it counts the attempts."""
+        store = get_store()
+        conv = conversation_id(tracker)
+        number = current_order(tracker)
+        if slot_value == VERIFIED and number and store.is_verified(conv, number):
+            return {"proof": VERIFIED}
+        if number is None:
+            # The order number is asked first; a proof given before it is asked for again after it.
+            return {"proof": None}
+        try:
+            verified = store.verify(conv, number, str(slot_value))
+        except VerificationLocked:
+            return {"proof": None}
+        except VerificationFailed as failure:
+            if failure.attempts_left > 0:
+                dispatcher.utter_message(response="utter_verification_failed", attempts_left=failure.attempts_left)
+            return {"proof": None}
+        first = verified.customer_first_name
+        dispatcher.utter_message(
+            response="utter_verified",
+            order_number=verified.order_number,
+            first_name_part=f", {first}" if first else "",
+        )
+        return {"proof": VERIFIED, "order_number": verified.order_number}

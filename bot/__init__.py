@@ -1,0 +1,1 @@
+"""Code that must live inside the `rasa run` process: the gateway input channel."""

@@ -1,0 +1,111 @@
+"""The input channel the gateway talks to; loaded by `rasa run` from credentials.yml.
+
+Like Rasa's `rest` channel, but it checks a shared bearer token, validates the body instead of
+crashing on it, passes the gateway's metadata (channel, store, verified customer) to the tracker and
+answers with every bot message of the turn as one JSON list.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+from asyncio import CancelledError
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4000
+MAX_SENDER_CHARS = 128
+
+
+class GatewayInput(InputChannel):
+    """`POST /webhooks/gateway/webhook` with `{"sender", "message", "metadata"}`."""
+
+    @classmethod
+    def name(cls) -> Text:
+        """The channel name used in the webhook path."""
+        return "gateway"
+
+    def __init__(self, token: Optional[Text] = None) -> None:
+        """Keep the shared secret; an empty one refuses every request.
+
+        Args:
+            token: the bearer token the gateway must present (from `${GATEWAY_TOKEN}`).
+        """
+        self.token = (token or os.environ.get("GATEWAY_TOKEN") or "").strip()
+        if not self.token:
+            logger.error("GATEWAY_TOKEN is not set: the gateway channel will refuse every request")
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "GatewayInput":
+        """Build the channel from its credentials.yml section."""
+        return cls(token=(credentials or {}).get("token"))
+
+    def _authorized(self, request: Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        supplied = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
+        return bool(self.token) and hmac.compare_digest(supplied.encode(), self.token.encode())
+
+    @staticmethod
+    def _parse(request: Request) -> tuple[str, str, Dict[str, Any]]:
+        try:
+            body = request.json
+        except Exception as exc:  # sanic raises InvalidUsage on malformed JSON
+            raise ValueError("body must be JSON") from exc
+        if not isinstance(body, dict):
+            raise ValueError("body must be a JSON object")
+        sender, message = body.get("sender"), body.get("message")
+        metadata = body.get("metadata") or {}
+        if not isinstance(sender, str) or not sender or len(sender) > MAX_SENDER_CHARS:
+            raise ValueError(f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} chars")
+        if not isinstance(message, str) or not message.strip():
+            raise ValueError("'message' must be a non-empty string")
+        if len(message) > MAX_MESSAGE_CHARS:
+            raise ValueError(f"'message' is longer than {MAX_MESSAGE_CHARS} characters")
+        if not isinstance(metadata, dict):
+            raise ValueError("'metadata' must be a JSON object")
+        return sender, message, metadata
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """The webhook routes."""
+        webhook = Blueprint("gateway_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not self._authorized(request):
+                return response.json({"error": "missing or wrong bearer token"}, status=401)
+            try:
+                sender, message, metadata = self._parse(request)
+            except ValueError as exc:
+                return response.json({"error": str(exc)}, status=400)
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(
+                    UserMessage(
+                        message,
+                        collector,
+                        sender,
+                        input_channel=str(metadata.get("channel") or self.name()),
+                        metadata=metadata,
+                    )
+                )
+            except CancelledError:
+                logger.error("gateway turn for %s timed out", sender)
+                return response.json({"error": "the turn timed out"}, status=504)
+            except Exception:
+                logger.exception("gateway turn for %s failed", sender)
+                return response.json({"error": "the assistant failed on this message"}, status=500)
+            messages: List[Dict[str, Any]] = collector.messages
+            return response.json(messages)
+
+        return webhook

@@ -1,0 +1,1 @@
+"""Developer commands: starting the three processes together (`make run`) and helpers the tests share."""

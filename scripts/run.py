@@ -1,0 +1,63 @@
+"""`make run`: starts rasa, the action server and the gateway on the embedded defaults; Ctrl-C stops them."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+
+from scripts.stack import Stack, StackConfig, StackError
+
+
+def main() -> int:
+    """Start everything, print where to go, and wait for Ctrl-C or a crash."""
+    config = StackConfig.default()
+    stack = Stack(config)
+    print("==> Starting the action server, rasa (about 30 s to load the model) and the gateway", flush=True)
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        stack.start(progress=sys.stdout)
+    except KeyboardInterrupt:
+        print("\n==> Interrupted while starting; stopping", flush=True)
+        stack.stop()
+        return 130
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        print("Fix the error above (logs are in var/log/), then run `make run` again.", file=sys.stderr)
+        return 1
+    print(
+        f"""
+==> Ready.
+    Chat page (web channel):   {config.gateway_url}/
+    Rasa HTTP API and REST:    {config.rasa_url}/  (POST /model/parse, /webhooks/rest/webhook)
+    Action server:             {config.actions_url}/health
+    Logs:                      {config.log_dir}/
+    Try a demo case:           make demo-cases
+Press Ctrl-C to stop all three.""",
+        flush=True,
+    )
+    try:
+        while not stopping:
+            dead = stack.dead()
+            if dead:
+                for service in dead:
+                    print(f"error: {service.name} stopped unexpectedly; its log:\n{service.tail()}", file=sys.stderr)
+                stack.stop()
+                return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    print("\n==> Stopping rasa, the action server and the gateway", flush=True)
+    stack.stop()
+    print("==> Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""Starts and stops the three processes (rasa, action server, gateway); used by `make run` and the tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def read_or_create_token(path: Path) -> str:
+    """The shared gateway<->rasa secret, created once per checkout in the gitignored `var/`."""
+    if path.exists():
+        token = path.read_text().strip()
+        if token:
+            return token
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+@dataclass
+class StackConfig:
+    """Where each process listens and which databases and model it uses."""
+
+    shop_db_url: str
+    tracker_db_url: str
+    token: str
+    log_dir: Path
+    model: Path = ROOT / "models" / "current.tar.gz"
+    host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    gateway_port: int = 8000
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def default(cls) -> StackConfig:
+        """The embedded default: SQLite files under var/, standard ports (overridable by environment)."""
+        var = ROOT / "var"
+        return cls(
+            shop_db_url=os.environ.get("SHOP_DATABASE_URL", f"sqlite:///{var / 'shop.db'}"),
+            tracker_db_url=os.environ.get("TRACKER_DB_URL", f"sqlite:///{var / 'tracker.db'}"),
+            token=os.environ.get("GATEWAY_TOKEN") or read_or_create_token(var / "gateway_token"),
+            log_dir=var / "log",
+            rasa_port=int(os.environ.get("RASA_PORT", 5005)),
+            actions_port=int(os.environ.get("ACTIONS_PORT", 5055)),
+            gateway_port=int(os.environ.get("GATEWAY_PORT", 8000)),
+        )
+
+    @property
+    def rasa_url(self) -> str:
+        """Base URL of the rasa server."""
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        """Base URL of the action server."""
+        return f"http://{self.host}:{self.actions_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        """Base URL of the gateway (the chat page is at /)."""
+        return f"http://{self.host}:{self.gateway_port}"
+
+    def env(self) -> dict[str, str]:
+        """Environment shared by the three processes."""
+        env = dict(os.environ)
+        env.update(
+            SHOP_DATABASE_URL=self.shop_db_url,
+            TRACKER_DB_URL=self.tracker_db_url,
+            TRACKER_DIALECT=self.tracker_db_url.split(":", 1)[0].split("+", 1)[0],
+            ACTION_ENDPOINT_URL=f"{self.actions_url}/webhook",
+            GATEWAY_TOKEN=self.token,
+            RASA_URL=self.rasa_url,
+            GATEWAY_HOST=self.host,
+            GATEWAY_PORT=str(self.gateway_port),
+            SANIC_HOST=self.host,
+            PYTHONUNBUFFERED="1",
+            TF_CPP_MIN_LOG_LEVEL="2",
+            RASA_TELEMETRY_ENABLED="false",
+        )
+        env.update(self.extra_env)
+        return env
+
+
+@dataclass
+class Service:
+    """One started process and where its output goes."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+    ready_url: str
+
+    def tail(self, lines: int = 30) -> str:
+        """The last lines of its log, to show why it failed."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class StackError(RuntimeError):
+    """A process failed to start or died; the message says which and shows its log."""
+
+
+def _url_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback only)
+            return 200 <= resp.status < 300
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Stack:
+    """The three processes, started in dependency order and stopped together."""
+
+    def __init__(self, config: StackConfig) -> None:
+        """Remember the configuration; nothing starts until `start()`."""
+        self.config = config
+        self.services: list[Service] = []
+
+    def _spawn(self, name: str, argv: list[str], ready_url: str) -> Service:
+        self.config.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.config.log_dir / f"{name}.log"
+        log_file = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=self.config.env(),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        service = Service(name, process, log_path, log_file, ready_url)
+        self.services.append(service)
+        return service
+
+    def start(self, *, timeout: float = 180.0, progress: IO[str] | None = None) -> Stack:
+        """Start actions, rasa and the gateway and wait until each answers.
+
+        Raises:
+            StackError: a process exited or did not answer within `timeout` seconds.
+        """
+        cfg = self.config
+        if not cfg.model.exists():
+            raise StackError(f"no trained model at {cfg.model}: run `make model` first")
+        venv, venv_rasa = ROOT / ".venv" / "bin", ROOT / ".venv-rasa" / "bin"
+        self._spawn(
+            "actions",
+            [str(venv / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(cfg.actions_port)],
+            f"{cfg.actions_url}/health",
+        )
+        self._spawn(
+            "rasa",
+            [
+                str(venv_rasa / "rasa"),
+                "run",
+                "--model",
+                str(cfg.model),
+                "--enable-api",
+                "--interface",
+                cfg.host,
+                "--port",
+                str(cfg.rasa_port),
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                "endpoints.yml",
+            ],
+            f"{cfg.rasa_url}/",
+        )
+        self._spawn("gateway", [str(venv / "python"), "-m", "connectors"], f"{cfg.gateway_url}/healthz")
+        deadline = time.monotonic() + timeout
+        pending = list(self.services)
+        while pending:
+            for service in list(pending):
+                if service.process.poll() is not None:
+                    self.stop()
+                    raise StackError(
+                        f"{service.name} exited with code {service.process.returncode}; "
+                        f"its log ({service.log_path}):\n{service.tail()}"
+                    )
+                if _url_ok(service.ready_url):
+                    pending.remove(service)
+                    if progress:
+                        print(f"    {service.name} is up ({service.ready_url})", file=progress, flush=True)
+            if time.monotonic() > deadline:
+                names = ", ".join(s.name for s in pending)
+                tails = "\n".join(f"--- {s.name}:\n{s.tail()}" for s in pending)
+                self.stop()
+                raise StackError(f"{names} did not answer within {timeout:.0f} s\n{tails}")
+            time.sleep(0.5)
+        return self
+
+    def dead(self) -> list[Service]:
+        """Services whose process has exited."""
+        return [s for s in self.services if s.process.poll() is not None]
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM every process group, then SIGKILL what is left after `grace` seconds."""
+        for service in self.services:
+            if service.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(service.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for service in self.services:
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                service.process.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(service.process.pid, signal.SIGKILL)
+                service.process.wait()
+            service.log_file.close()
+        self.services.clear()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use `make run` (python -m scripts.run)")

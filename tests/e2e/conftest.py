@@ -1,0 +1,136 @@
+"""End-to-end fixtures: the real rasa server, action server and gateway on free ports, on a fresh demo shop."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from scripts.stack import ROOT, Stack, StackConfig, StackError
+
+MODEL = ROOT / "models" / "current.tar.gz"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningStack:
+    """URLs of the running processes and the demo cases of their shop."""
+
+    config: StackConfig
+    cases: dict[str, dict[str, Any]]
+    shop_db_url: str
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """Start the three processes once for the whole e2e session (the model is trained by `make test`)."""
+    if not MODEL.exists():
+        pytest.fail(f"no trained model at {MODEL}: run the tests with `make test`, which trains it once")
+    var = tmp_path_factory.mktemp("e2e")
+    shop_db = f"sqlite:///{var / 'shop.db'}"
+    env = {"SHOP_DATABASE_URL": shop_db, "PATH": "/usr/bin:/bin"}
+    python = str(ROOT / ".venv" / "bin" / "python")
+    setup = subprocess.run([python, "-m", "store", "setup"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    listed = subprocess.run(
+        [python, "-m", "store", "demo-cases"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    cases = {case["case"]: case for case in json.loads(listed.stdout)}
+    config = StackConfig(
+        shop_db_url=shop_db,
+        tracker_db_url=f"sqlite:///{var / 'tracker.db'}",
+        token=uuid.uuid4().hex,
+        log_dir=var / "log",
+        model=MODEL,
+        rasa_port=_free_port(),
+        actions_port=_free_port(),
+        gateway_port=_free_port(),
+    )
+    running = Stack(config)
+    try:
+        running.start(timeout=240, progress=sys.stderr)
+    except StackError as error:
+        pytest.fail(str(error))
+    try:
+        yield RunningStack(config, cases, shop_db)
+    finally:
+        dead = running.dead()
+        running.stop()
+        assert not dead, f"{[s.name for s in dead]} died during the e2e tests; logs in {config.log_dir}"
+
+
+@dataclass
+class Chat:
+    """One customer conversation through the gateway's web API."""
+
+    base_url: str
+    conversation_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    transcript: list[tuple[str, str]] = field(default_factory=list)
+
+    async def _post(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{self.base_url}/api/web/messages", json=body) as resp,
+        ):
+            payload = await resp.json()
+            assert resp.status == 200, payload
+        messages: list[dict[str, Any]] = payload["messages"]
+        for message in messages:
+            self.transcript.append(("bot", message.get("text") or json.dumps(message)))
+        return messages
+
+    async def say(self, text: str) -> str:
+        """Send `text`; return the bot's replies joined into one string."""
+        self.transcript.append(("user", text))
+        return self.text(await self._post({"conversation_id": self.conversation_id, "text": text}))
+
+    async def press(self, payload: str) -> str:
+        """Press a button (send its payload)."""
+        self.transcript.append(("user", payload))
+        return self.text(await self._post({"conversation_id": self.conversation_id, "payload": payload}))
+
+    async def buttons(self, text: str) -> tuple[str, list[dict[str, str]]]:
+        """Send `text`; return the replies and every button offered."""
+        self.transcript.append(("user", text))
+        messages = await self._post({"conversation_id": self.conversation_id, "text": text})
+        return self.text(messages), [b for m in messages for b in m.get("buttons") or []]
+
+    @staticmethod
+    def text(messages: list[dict[str, Any]]) -> str:
+        """All text of the replies."""
+        return "\n".join(m.get("text") or "" for m in messages)
+
+    def dump(self) -> str:
+        """The transcript, for assertion messages."""
+        return "\n".join(f"{who}: {text}" for who, text in self.transcript)
+
+
+@pytest.fixture
+def chat(stack: RunningStack) -> Chat:
+    """A new conversation."""
+    return Chat(stack.config.gateway_url)
+
+
+@pytest.fixture
+def cases(stack: RunningStack) -> dict[str, dict[str, Any]]:
+    """The e2e shop's demo cases by name."""
+    return stack.cases
+
+
+def shop_path(stack: RunningStack) -> Path:
+    """Path of the e2e shop's SQLite file."""
+    return Path(stack.shop_db_url.removeprefix("sqlite:///"))
