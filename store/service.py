@@ -426,6 +426,28 @@ class OrderStore:
             )
             return list(session.execute(stmt).scalars())
 
+    def verified_customer(self, conversation_id: str) -> int | None:
+        """Return the customer who owns the order this conversation verified most recently.
+
+        Used to personalise answers (product recommendations) once a customer has proved who
+        they are; nothing about the customer is revealed by it.
+
+        Args:
+            conversation_id: The conversation.
+
+        Returns:
+            The customer id, or None when the conversation has verified no order.
+        """
+        with self._session() as session:
+            stmt = (
+                select(m.Order.customer_id)
+                .join(m.AccessGrant, m.AccessGrant.order_id == m.Order.id)
+                .where(m.AccessGrant.conversation_id == conversation_id)
+                .order_by(m.AccessGrant.id.desc())
+                .limit(1)
+            )
+            return session.execute(stmt).scalar_one_or_none()
+
     # ----------------------------------------------------------------------------------------- orders
 
     @staticmethod
