@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from store import models as m
+from store.service import EU_COUNTRIES
 
 # --------------------------------------------------------------------------------------------- catalogue
 
@@ -576,37 +577,7 @@ _ZONES: list[dict[str, Any]] = [
     {
         "code": "EU",
         "name": "European Union",
-        "countries": sorted(
-            [
-                "AT",
-                "BE",
-                "BG",
-                "HR",
-                "CY",
-                "CZ",
-                "DK",
-                "EE",
-                "FI",
-                "FR",
-                "DE",
-                "GR",
-                "HU",
-                "IE",
-                "IT",
-                "LV",
-                "LT",
-                "LU",
-                "MT",
-                "NL",
-                "PL",
-                "PT",
-                "RO",
-                "SK",
-                "SI",
-                "ES",
-                "SE",
-            ]
-        ),
+        "countries": sorted(EU_COUNTRIES),
         "fallback": False,
         "methods": [
             ("standard", "EU Standard (DHL)", 795, 7500, 4, 7),
