@@ -1,7 +1,8 @@
 """Product recommender: models, training, evaluation and a small serving facade.
 
-Called by the action server (``actions/recommendations.py``) and the gateway. Plain typed Python:
-it never imports Rasa, and nothing heavy (torch, transformers) is imported or loaded at import time.
+Called by the action server (``actions/products.py``) and the gateway; see ``recommender/README.md``.
+Plain typed Python: it never imports Rasa, and nothing heavy (torch, transformers) is imported or
+loaded at import time.
 """
 
 from recommender.data import Catalog, Interactions, Product

@@ -1,5 +1,6 @@
 """Command line: ``python -m recommender {train,evaluate,recommend}``.
 
+python -m recommender train --from-store [--database-url URL] [--out var/recommender]
 python -m recommender train --dataset ../shared/datasets/amazon-beauty [--out var/recommender]
 python -m recommender evaluate --dataset ../shared/datasets/amazon-beauty [--sample N] [--out DIR]
 python -m recommender recommend --customer 42 [-k 10] [--artifacts var/recommender]
@@ -25,8 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="fit all models and write the artifacts")
     src = tr.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", type=Path, help="folder with sequences.txt (amazon-beauty layout)")
-    src.add_argument("--from-store", action="store_true", help="read the order store (not wired yet)")
-    tr.add_argument("--out", type=Path, default=None, help="artifact folder (default var/recommender)")
+    src.add_argument(
+        "--from-store", action="store_true", help="read products and order lines from the order store (read-only)"
+    )
+    tr.add_argument("--database-url", default=None, help="order store URL (default: $SHOP_DATABASE_URL)")
+    tr.add_argument(
+        "--out", type=Path, default=None, help="artifact folder (default $RECOMMENDER_ARTIFACTS or var/recommender)"
+    )
     tr.add_argument("--models", default=",".join(_all_models()), help="comma-separated models")
     tr.add_argument("--sasrec-epochs", type=int, default=60)
     tr.add_argument("--time-budget", type=float, default=600.0, help="SASRec seconds")
@@ -40,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--sample", type=int, default=None, help="evaluate on N random users")
     ev.add_argument("--out", type=Path, default=Path("var/recommender-eval"))
     ev.add_argument("--sasrec-epochs", type=int, default=60)
-    ev.add_argument("--time-budget", type=float, default=420.0, help="SASRec seconds")
+    ev.add_argument("--time-budget", type=float, default=300.0, help="SASRec seconds")
     ev.add_argument("--skip", default="", help="comma-separated models to skip (e.g. als,user_knn)")
+    ev.add_argument("--tune-users", type=int, default=5000, help="validation users used to tune (at most)")
     ev.add_argument("--threads", type=int, default=2)
     ev.add_argument("--seed", type=int, default=42)
     ev.add_argument("--quiet", action="store_true")
@@ -81,15 +88,21 @@ def _train(args: argparse.Namespace) -> int:
     from recommender.service import default_artifacts_dir
     from recommender.train import TrainOptions, train
 
-    if args.from_store:
-        print(
-            "error: --from-store needs the order store adapter (recommender.store_adapter), "
-            "which is not wired yet; use --dataset",
-            file=sys.stderr,
-        )
-        return 2
     say = Reporter(quiet=args.quiet)
-    interactions, _ = load_sequence_dataset(args.dataset)
+    out = args.out or default_artifacts_dir()
+    if args.from_store:
+        from recommender.store_adapter import read_shop_from_settings
+
+        shop, url = read_shop_from_settings(args.database_url)
+        say(
+            f"read the order store ({url}): {shop.products} products, {shop.order_lines} order lines "
+            f"from {shop.customers} customers"
+        )
+        interactions = shop.interactions
+        source: dict[str, object] = {"store": url, **shop.source()}
+    else:
+        interactions, _ = load_sequence_dataset(args.dataset)
+        source = {"dataset": str(args.dataset)}
     options = TrainOptions(
         models=tuple(m for m in args.models.split(",") if m),
         sasrec_epochs=args.sasrec_epochs,
@@ -97,9 +110,9 @@ def _train(args: argparse.Namespace) -> int:
         refit_sasrec=not args.no_refit,
         threads=args.threads,
         seed=args.seed,
+        content_cache=out / "embedding-cache.npz",
     )
-    out = args.out or default_artifacts_dir()
-    train(interactions, out, options, say, source={"dataset": str(args.dataset)})
+    train(interactions, out, options, say, source=source)
     return 0
 
 
@@ -113,6 +126,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         sasrec_time_budget=args.time_budget,
         threads=args.threads,
         skip=tuple(s for s in args.skip.split(",") if s),
+        tune_users=args.tune_users,
     )
     run_evaluation(args.dataset, args.out, config, Reporter(quiet=args.quiet))
     return 0

@@ -11,6 +11,7 @@ One folder (default ``var/recommender/``)::
     user_knn.npz         sparse customer x item matrix (+ user_knn_params.npy)
     content.npy|npz      item vectors (MiniLM dense or TF-IDF sparse) + content.json
     sasrec.pt            torch state dict (+ sasrec.json config, sasrec_trained.npy)
+    candidates.npz       each customer's best items and hybrid scores (the serving cache)
     co_purchase.npz      bought-together counts
     rebuyable.npy        consumable items that customers do buy again
     trained_items.npy    items with at least one interaction
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from scipy import sparse
 
 from recommender.data import Catalog, Product
 from recommender.errors import ArtifactsNotFound
-from recommender.models.base import IntArray, Scorer
+from recommender.models.base import FloatVector, IntArray, Scorer
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -45,6 +46,8 @@ def save_artifacts(
     purchases: Mapping[str, IntArray],
     models: Mapping[str, Scorer],
     weights: Mapping[str, float],
+    served: Sequence[str],
+    candidates: Mapping[str, tuple[IntArray, FloatVector]],
     co_purchase: sparse.csr_matrix,
     rebuyable: npt.NDArray[np.bool_],
     trained: npt.NDArray[np.bool_],
@@ -75,6 +78,13 @@ def save_artifacts(
         p_offsets=p_offsets,
         p_items=p_items,
     )
+    picks = [candidates.get(c, (np.zeros(0, np.int64), np.zeros(0, np.float32))) for c in customers]
+    np.savez(
+        directory / "candidates.npz",
+        offsets=np.concatenate([[0], np.cumsum([len(i) for i, _ in picks])]).astype(np.int64),
+        items=np.concatenate([i for i, _ in picks]).astype(np.int64) if picks else np.zeros(0, np.int64),
+        scores=np.concatenate([s for _, s in picks]).astype(np.float32) if picks else np.zeros(0, np.float32),
+    )
     for model in models.values():
         model.save(directory)
     sparse.save_npz(directory / "co_purchase.npz", co_purchase.tocsr())
@@ -86,6 +96,7 @@ def save_artifacts(
         "source": dict(source),
         "models": sorted(models),
         "hybrid_weights": dict(weights),
+        "served": list(served),
         "items": len(catalog),
         "customers": len(customers),
     }
@@ -117,7 +128,11 @@ def load_recommender(directory: Path) -> Any:
     from recommender.service import Recommender
 
     manifest = read_manifest(directory)
-    names = set(manifest["models"])
+    # Only what serving uses is loaded: the hybrid's components, plus item-kNN and content for
+    # similar(). A model that did not earn its keep (e.g. SASRec) is never read, so torch is
+    # not imported by the action server unless the hybrid needs it.
+    served = set(manifest.get("served") or manifest["models"])
+    names = set(manifest["models"]) & (served | {"item_knn", "content"})
     catalog = Catalog(
         tuple(Product.from_json(p) for p in json.loads((directory / "catalog.json").read_text(encoding="utf-8")))
     )
@@ -140,11 +155,21 @@ def load_recommender(directory: Path) -> Any:
     if content is not None:
         components["content"] = content
     if "sasrec" in names:
+        import torch
+
         from recommender.models.sasrec import SASRec
 
+        torch.set_num_threads(1)  # serving answers one request at a time, next to other processes
         components["sasrec"] = SASRec.load(directory)
     trained = np.load(directory / "trained_items.npy")
     hybrid = HybridModel(components, manifest["hybrid_weights"], trained)
+    # Known customers are answered from their precomputed best items (no model runs).
+    with np.load(directory / "candidates.npz") as f:
+        c_offsets, c_items, c_scores = f["offsets"], f["items"], f["scores"]
+    for i, c in enumerate(customers):
+        start, end = c_offsets[i], c_offsets[i + 1]
+        if end > start:
+            hybrid.restore(histories[c], c_items[start:end], c_scores[start:end])
     return Recommender(
         catalog=catalog,
         popularity=popularity,

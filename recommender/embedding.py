@@ -6,12 +6,15 @@ Hugging Face hub is never contacted.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+_MODEL_TAG = "all-MiniLM-L6-v2/mean-pool/256"
 
 
 def minilm_path() -> Path:
@@ -25,6 +28,7 @@ def encode_texts(
     texts: Sequence[str],
     batch_size: int = 64,
     progress: Callable[[int, int], None] | None = None,
+    threads: int | None = None,
 ) -> npt.NDArray[np.float32]:
     """Embed ``texts`` into L2-normalised 384-dimensional vectors (mean pooling, as the model's
     sentence-transformers config says).
@@ -33,6 +37,7 @@ def encode_texts(
         texts: The texts, any length (truncated to 256 tokens).
         batch_size: Texts per forward pass.
         progress: Called with (done, total) after each batch.
+        threads: torch threads to use (None = leave torch's setting; use 1 next to rasa).
 
     Returns:
         A ``(len(texts), 384)`` float32 array.
@@ -41,6 +46,11 @@ def encode_texts(
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the caller reports progress
+    if threads is not None:
+        torch.set_num_threads(max(1, threads))
 
     path = str(minilm_path())
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
@@ -61,3 +71,35 @@ def encode_texts(
     if not out:
         return np.zeros((0, 384), dtype=np.float32)
     return np.concatenate(out)
+
+
+def encode_texts_cached(
+    texts: Sequence[str],
+    cache: Path | None,
+    progress: Callable[[int, int], None] | None = None,
+    threads: int | None = None,
+) -> tuple[npt.NDArray[np.float32], int]:
+    """:func:`encode_texts`, reusing vectors of texts embedded before (kept in ``cache``, an
+    ``.npz`` keyed by a hash of the text and the model). Only new or changed texts are embedded,
+    and the model is not even loaded when there are none.
+
+    Returns:
+        The vectors and how many texts had to be embedded.
+    """
+    keys = [hashlib.sha256(f"{_MODEL_TAG}\n{t}".encode()).hexdigest() for t in texts]
+    known: dict[str, npt.NDArray[np.float32]] = {}
+    if cache is not None and cache.is_file():
+        with np.load(cache) as f:
+            known = dict(zip(f["keys"].tolist(), f["vectors"], strict=True))
+    missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in known}.items())
+    if missing:
+        vectors = encode_texts([t for _, t in missing], progress=progress, threads=threads)
+        known.update({k: v for (k, _), v in zip(missing, vectors, strict=True)})
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            wanted = dict.fromkeys(keys)
+            tmp = cache.with_suffix(".tmp.npz")
+            np.savez(tmp, keys=np.array(list(wanted)), vectors=np.stack([known[k] for k in wanted]))
+            tmp.replace(cache)
+    out = np.stack([known[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
+    return out.astype(np.float32), len(missing)

@@ -18,7 +18,7 @@ from scipy import sparse
 
 from recommender.data import Catalog
 from recommender.errors import UnknownProduct
-from recommender.models.base import FloatMatrix, IntArray, zscore_rows
+from recommender.models.base import FloatMatrix, IntArray, top_indices
 
 if TYPE_CHECKING:
     from recommender.models.content import ContentModel
@@ -26,10 +26,13 @@ if TYPE_CHECKING:
     from recommender.models.knn import ItemKNN
     from recommender.models.popularity import Popularity
 
-DEFAULT_ARTIFACTS = Path("var") / "recommender"
+#: ``var/recommender`` in the checkout (where ``make run`` builds it), whatever the working directory.
+DEFAULT_ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "recommender"
 ARTIFACTS_ENV = "RECOMMENDER_ARTIFACTS"
 
 StockCheck = Callable[[str], bool] | Collection[str]
+#: Weight of the item-kNN cosine next to the content cosine in :meth:`Recommender.similar`.
+KNN_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,10 @@ class Recommender:
         self.co_purchase = co_purchase.tocsr()
         self.rebuyable = rebuyable
         self._prices = catalog.prices()
-        self._categories = np.array([(c or "").casefold() for c in catalog.categories()], dtype=object)
+        # Categories as small integer codes: a filter is one integer comparison over the catalogue.
+        names = [(c or "").casefold() for c in catalog.categories()]
+        self._category_codes = {name: code for code, name in enumerate(dict.fromkeys(names))}
+        self._categories = np.array([self._category_codes[n] for n in names], dtype=np.int32)
 
     @classmethod
     def load(cls, directory: str | Path | None = None) -> Recommender:
@@ -117,6 +123,10 @@ class Recommender:
         return load_recommender(Path(directory) if directory else default_artifacts_dir())
 
     # ------------------------------------------------------------------ requests
+    def categories(self) -> list[str]:
+        """Category names of the trained catalogue."""
+        return sorted({p.category for p in self.catalog.products if p.category})
+
     def known_customer(self, customer: str | None) -> bool:
         """True when the customer has a purchase history in the trained data."""
         return customer is not None and customer in self.histories
@@ -127,6 +137,7 @@ class Recommender:
         k: int = 10,
         filters: Filters | None = None,
         history: Sequence[str] | None = None,
+        rebuy: bool = True,
     ) -> list[Recommendation]:
         """Personal picks for a customer; popular picks for unknown or new customers.
 
@@ -137,17 +148,27 @@ class Recommender:
             history: Product ids the customer bought, oldest first, when the caller knows more
                 than the trained data (e.g. fresh from the order store); appended to the trained
                 history. Unknown product ids are ignored.
+            rebuy: Whether consumables that customers do buy again may come back; False never
+                returns anything the customer bought.
 
         Returns:
             Up to ``k`` recommendations, best first; never a product the customer already
-            bought unless it is consumable and customers do rebuy it.
+            bought unless it is consumable, customers do rebuy it and ``rebuy`` is True.
         """
         items = self._history(customer, history)
         bought = self._bought(customer, history)
-        blocked = bought[~self.rebuyable[bought]]
+        blocked = bought[~self.rebuyable[bought]] if rebuy else bought
         if len(items) == 0 or self.hybrid is None:
             return self.popular(k, filters, trending=True, exclude_items=blocked)
-        scores = self.hybrid.score([items])[0]
+        # A known customer's best items were ranked when the artifacts were built: filter those,
+        # and score every item only when too few of them pass (or the history is new).
+        pool = self.hybrid.candidates(items)
+        if pool is not None:
+            chosen = self._select(pool[1], k, filters, blocked, pool_items=pool[0])
+            if len(chosen) == k:
+                score_of = dict(zip(pool[0].tolist(), pool[1].tolist(), strict=True))
+                return [self._rec(i, score_of[i], "personal") for i in chosen]
+        scores = self.hybrid.score_one(items)
         chosen = self._select(scores, k, filters, blocked)
         result = [self._rec(i, scores[i], "personal") for i in chosen]
         if len(result) < k:  # not enough personal picks passed the filters: top up
@@ -211,12 +232,15 @@ class Recommender:
             raise UnknownProduct(product_id) from None
 
     def _history(self, customer: str | None, extra: Sequence[str] | None) -> IntArray:
-        base = self.histories.get(customer, np.zeros(0, np.int64)) if customer else None
-        items = np.zeros(0, np.int64) if base is None else base
+        """The trained history, then the caller's products that it does not hold yet."""
+        base = self.histories.get(customer) if customer else None
+        items = np.zeros(0, np.int64) if base is None else np.asarray(base, dtype=np.int64)
         if extra:
-            known = [self.catalog.index(p) for p in extra if p in self.catalog]
-            items = np.concatenate([items, np.array(known, dtype=np.int64)])
-        return items.astype(np.int64)
+            have = set(items.tolist())
+            known = [i for i in (self.catalog.index(p) for p in extra if p in self.catalog) if i not in have]
+            if known:
+                items = np.concatenate([items, np.array(known, dtype=np.int64)])
+        return items
 
     def _bought(self, customer: str | None, extra: Sequence[str] | None) -> IntArray:
         base = self.purchases.get(customer) if customer else None
@@ -227,35 +251,28 @@ class Recommender:
         return np.unique(items.astype(np.int64))
 
     def _similar_scores(self, item: int) -> FloatMatrix:
+        """Content cosine plus ``KNN_WEIGHT`` x item-kNN cosine, with a popularity tie-breaker.
+
+        "Like this product" is first what the product is (its text), then what the same
+        customers bought: the kNN cosine is shrunk towards 0 when few customers support it, so
+        on a small or noisy purchase log it only reorders products that read alike. A product
+        nobody has bought yet has no kNN row and is matched on content alone.
+        """
         n = len(self.catalog)
-        trained = self.hybrid.trained if self.hybrid is not None else np.ones(n, dtype=bool)
-        knn: FloatMatrix | None = None
-        if self.item_knn is not None and trained[item]:
-            knn = np.zeros(n, dtype=np.float32)
-            r = self.item_knn.similarity.getrow(item)
-            knn[r.indices] = r.data
-            knn = zscore_rows(knn[None, :])[0]
-        content = None
+        total = np.zeros(n, dtype=np.float32)
         if self.content is not None:
-            content = zscore_rows(self.content.similar_to(item)[None, :])[0]
-        pop = 1e-4 * np.log1p(self.popularity.counts).astype(np.float32)  # tie-breaker
-        if knn is None and content is None:
-            return pop * 1e4
-        if knn is None:
-            return content + pop  # type: ignore[operator]
-        if content is None:
-            return knn + pop
-        total = knn + content
-        # Products nobody has bought yet have no co-purchase signal: content stands in for it.
-        total[~trained] = 2.0 * content[~trained]
-        return total + pop
+            total += self.content.similar_to(item)
+        if self.item_knn is not None:
+            r = self.item_knn.similarity.getrow(item)
+            total[r.indices] += np.float32(KNN_WEIGHT) * r.data
+        return total + 1e-4 * np.log1p(self.popularity.counts).astype(np.float32)
 
     def _static_mask(self, filters: Filters | None) -> npt.NDArray[np.bool_]:
         mask = np.ones(len(self.catalog), dtype=bool)
         if filters is None:
             return mask
         if filters.category:
-            mask &= self._categories == filters.category.casefold()
+            mask &= self._categories == self._category_codes.get(filters.category.casefold(), -1)
         if filters.min_price is not None:
             mask &= np.nan_to_num(self._prices, nan=-np.inf) >= filters.min_price
         if filters.max_price is not None:
@@ -275,8 +292,12 @@ class Recommender:
         filters: Filters | None,
         blocked: IntArray,
         allowed: npt.NDArray[np.bool_] | None = None,
+        pool_items: IntArray | None = None,
     ) -> list[int]:
-        """Best ``k`` items by score that pass the filters (ties: lower item index first)."""
+        """Best ``k`` items by score that pass the filters (ties: lower item index first).
+
+        ``scores`` covers every item, or, with ``pool_items``, only those items (in that order).
+        """
         if k <= 0:
             return []
         mask = self._static_mask(filters)
@@ -284,18 +305,19 @@ class Recommender:
             mask &= allowed
         if len(blocked):
             mask[blocked] = False
-        candidates = np.flatnonzero(mask)
+        if pool_items is None:
+            candidates = np.flatnonzero(mask)
+            cand_scores = scores[candidates]
+        else:
+            keep = mask[pool_items]
+            candidates, cand_scores = pool_items[keep], scores[keep]
         if len(candidates) == 0:
             return []
-        cand_scores = scores[candidates]
         check = filters.in_stock if filters is not None and callable(filters.in_stock) else None
         want = k if check is None else min(len(candidates), 4 * k)
         while True:
-            if want < len(candidates):
-                part = np.argpartition(-cand_scores, want - 1)[:want]
-            else:
-                part = np.arange(len(candidates))
-            order = part[np.lexsort((candidates[part], -cand_scores[part]))]
+            # Candidates are in item order (or cache order, best first): position ties = item ties.
+            order = top_indices(cand_scores, min(want, len(candidates)))
             chosen: list[int] = []
             for idx in order:
                 item = int(candidates[idx])
@@ -317,18 +339,30 @@ def default_artifacts_dir() -> Path:
     return Path(os.environ.get(ARTIFACTS_ENV) or DEFAULT_ARTIFACTS)
 
 
-_cache: dict[Path, Recommender] = {}
+_cache: dict[Path, tuple[float, Recommender]] = {}
 _lock = threading.Lock()
 
 
 def get_recommender(directory: str | Path | None = None) -> Recommender:
-    """The process-wide recommender for ``directory``, loaded on first use."""
+    """The process-wide recommender for ``directory``, loaded on first use and loaded again
+    only when the artifacts are retrained (their manifest changes).
+
+    Raises:
+        ArtifactsNotFound: When the folder holds no trained artifacts.
+    """
+    from recommender.artifacts import MANIFEST
+
     path = Path(directory) if directory else default_artifacts_dir()
     key = path.resolve()
+    try:
+        stamp = (key / MANIFEST).stat().st_mtime
+    except OSError:
+        stamp = -1.0
     with _lock:
-        if key not in _cache:
-            _cache[key] = Recommender.load(path)
-        return _cache[key]
+        hit = _cache.get(key)
+        if hit is None or hit[0] != stamp:
+            _cache[key] = (stamp, Recommender.load(path))
+        return _cache[key][1]
 
 
 def reset_recommender() -> None:

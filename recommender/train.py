@@ -20,6 +20,7 @@ from recommender.artifacts import save_artifacts
 from recommender.data import Interactions, TrainingData
 from recommender.models.base import IntArray, Scorer
 from recommender.models.content import ContentModel
+from recommender.models.hybrid import HybridModel, served_components
 from recommender.models.knn import ItemKNN, SequentialRules, UserKNN, co_purchase
 from recommender.models.popularity import Popularity
 
@@ -41,6 +42,8 @@ class TrainOptions:
         tune_users: At most this many held-out customers are used to tune.
         threads: torch / BLAS threads.
         seed: Random seed.
+        content_cache: Where product-text embeddings are kept between trainings (None = none).
+        candidates: Best items kept per customer for serving (more survive stricter filters).
     """
 
     models: tuple[str, ...] = ALL_MODELS
@@ -53,6 +56,8 @@ class TrainOptions:
     threads: int = 1
     seed: int = 42
     sasrec_overrides: dict[str, Any] = field(default_factory=dict)
+    content_cache: Path | None = None
+    candidates: int = 200
 
 
 def _hold_out_last(data: TrainingData) -> tuple[TrainingData, list[IntArray], IntArray]:
@@ -157,9 +162,11 @@ def train(
         say("user_knn fitted")
     content: ContentModel | None = None
     if "content" in wanted:
-        content = ContentModel(decay=0.5).fit(full)  # catalogue only: no leakage
+        # Catalogue only (no leakage); MiniLM vectors come from the cache unless a text changed.
+        content = ContentModel(decay=0.5, cache=opts.content_cache, threads=opts.threads).fit(full)
         tuned["content"] = content
-        say(f"content fitted ({content.used_encoder}, {full.n_items} products)")
+        cached = f", {full.n_items - content.embedded} from the cache" if content.used_encoder == "minilm" else ""
+        say(f"content fitted ({content.used_encoder}, {full.n_items} products{cached})")
     sasrec_epochs = opts.sasrec_epochs
     if "sasrec" in wanted:
         import torch
@@ -194,7 +201,8 @@ def train(
         weights = {n: DEFAULT_WEIGHTS.get(n, 0.0) for n in tuned}
         if len(tuned) == 1:
             weights = {"popularity": 1.0}
-    say(f"hybrid weights: {weights}")
+    served = served_components(weights, tuned)
+    say(f"hybrid weights: {weights}; served: {', '.join(served)}")
 
     # Refit on everything for serving.
     final: dict[str, Scorer] = {"popularity": Popularity().fit(full)}
@@ -207,7 +215,7 @@ def train(
     if content is not None:
         final["content"] = content
     if "sasrec" in tuned:
-        if opts.refit_sasrec and tuning:
+        if opts.refit_sasrec and tuning and "sasrec" in served:
             from recommender.models.sasrec import SASRec, SASRecConfig
 
             say(f"refitting sasrec on all data for {sasrec_epochs} epochs")
@@ -221,6 +229,14 @@ def train(
         else:
             final["sasrec"] = tuned["sasrec"]
     histories = {u: full.sequences[i] for i, u in enumerate(interactions.user_ids)}
+    # The serving cache: every customer's best items, ranked once here instead of per request.
+    hybrid = HybridModel({n: final[n] for n in served if n in final}, weights, trained)
+    sasrec_final = final.get("sasrec") if "sasrec" in served else None
+    if sasrec_final is not None:
+        sasrec_final.cache_states(list(histories.values()))  # type: ignore[attr-defined]  # batched forward
+    hybrid.precompute(list(histories.values()), n=opts.candidates)
+    candidates = {u: c for u, h in histories.items() if (c := hybrid.candidates(h)) is not None}
+    say(f"ranked the best {opts.candidates} products of {len(candidates)} customers for serving")
     purchases = {
         u: np.unique(full.sequences[i][full.weights[i] >= opts.purchase_weight])
         for i, u in enumerate(interactions.user_ids)
@@ -232,6 +248,8 @@ def train(
         purchases=purchases,
         models=final,
         weights=weights,
+        served=served,
+        candidates=candidates,
         co_purchase=co_purchase(full),
         rebuyable=rebuyable_items(full, opts.purchase_weight),
         trained=trained,

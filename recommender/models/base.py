@@ -46,9 +46,7 @@ class Scorer(Protocol):
         ...
 
 
-def history_matrix(
-    histories: Sequence[IntArray], n_items: int, decay: float = 1.0
-) -> sparse.csr_matrix:
+def history_matrix(histories: Sequence[IntArray], n_items: int, decay: float = 1.0) -> sparse.csr_matrix:
     """A ``(len(histories), n_items)`` sparse matrix with one row per history.
 
     Args:

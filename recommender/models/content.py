@@ -79,7 +79,7 @@ class ContentModel:
         docs = [attribute_tokens(p) for p in catalog.products]
         if not any(docs):
             return sparse.csr_matrix((len(docs), 1), dtype=np.float32)
-        vectorizer = TfidfVectorizer(token_pattern=r"\S+", lowercase=True, sublinear_tf=True)
+        vectorizer = TfidfVectorizer(token_pattern=r"\S+", lowercase=True, sublinear_tf=True)  # noqa: S106
         return vectorizer.fit_transform(docs).astype(np.float32).tocsr()
 
     def _profiles(self, histories: Sequence[IntArray]) -> sparse.csr_matrix | FloatMatrix:

@@ -15,7 +15,6 @@ import numpy.typing as npt
 from recommender.data import TrainingData
 from recommender.models.base import FloatMatrix, FloatVector, IntArray, Scorer, top_indices, zscore, zscore_rows
 
-
 # Pseudo-weight: how much of the total weight the content score gets for never-bought items.
 # Tuned like the others, but never 0, so new products stay reachable.
 COLD_CONTENT = "cold_content"
@@ -59,9 +58,7 @@ class HybridModel:
         content: str = "content",
     ) -> None:
         self.components = dict(components)
-        self.weights = {
-            k: float(v) for k, v in weights.items() if k in self.components or k == COLD_CONTENT
-        }
+        self.weights = {k: float(v) for k, v in weights.items() if k in self.components or k == COLD_CONTENT}
         self.trained = trained
         self.popularity = popularity
         self.content = content

@@ -53,9 +53,7 @@ def cosine_item_similarity(
     co.eliminate_zeros()
     co = co.tocoo()
     denom = norms[co.row] * norms[co.col] + shrink
-    sims = sparse.csr_matrix(
-        (co.data / np.maximum(denom, 1e-12), (co.row, co.col)), shape=co.shape
-    )
+    sims = sparse.csr_matrix((co.data / np.maximum(denom, 1e-12), (co.row, co.col)), shape=co.shape)
     return top_k_per_row(sims, neighbours)
 
 
@@ -79,9 +77,7 @@ class ItemKNN:
 
     def fit(self, data: TrainingData) -> ItemKNN:
         """Compute the pruned item-item cosine similarity matrix."""
-        self.similarity = cosine_item_similarity(
-            data.matrix(binary=True), self.shrink, self.neighbours
-        )
+        self.similarity = cosine_item_similarity(data.matrix(binary=True), self.shrink, self.neighbours)
         return self
 
     def score(self, histories: Sequence[IntArray]) -> FloatMatrix:
@@ -158,9 +154,7 @@ class UserKNN:
         else:
             cut = np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
         values = sims[rows[:, None], cut]
-        kept = sparse.csr_matrix(
-            (values.ravel(), (np.repeat(rows, cut.shape[1]), cut.ravel())), shape=sims.shape
-        )
+        kept = sparse.csr_matrix((values.ravel(), (np.repeat(rows, cut.shape[1]), cut.ravel())), shape=sims.shape)
         return np.asarray((kept @ self.users).toarray(), dtype=np.float32)
 
     def score_one(self, history: IntArray) -> FloatVector:

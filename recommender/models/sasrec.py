@@ -163,18 +163,14 @@ class SASRec:
             metric: float | None = None
             elapsed = time.perf_counter() - started
             out_of_time = elapsed > cfg.time_budget
-            if validate is not None and (
-                epoch % cfg.eval_every == 0 or epoch == cfg.epochs or out_of_time
-            ):
+            if validate is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs or out_of_time):
                 metric = validate(self)
                 if metric > best_metric:
                     best_metric, bad = metric, 0
                     best_state = copy.deepcopy(self.net.state_dict())
                 else:
                     bad += 1
-            self.history.append(
-                {"epoch": epoch, "loss": total / max(count, 1), "metric": metric or 0.0}
-            )
+            self.history.append({"epoch": epoch, "loss": total / max(count, 1), "metric": metric or 0.0})
             if progress is not None:
                 progress(epoch, cfg.epochs, total / max(count, 1), metric, elapsed)
             if bad >= cfg.patience or out_of_time:
@@ -300,9 +296,7 @@ class SASRec:
         return model
 
 
-def _length_buckets(
-    lengths: np.ndarray, batch_size: int, rng: np.random.Generator
-) -> list[np.ndarray]:
+def _length_buckets(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Shuffled batches of similar-length sequences (little padding, still random order)."""
     order = rng.permutation(len(lengths))
     chunk = batch_size * 32

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,3 +106,17 @@ def beauty_dir() -> Path:
     if not (path / "sequences.txt").is_file():
         pytest.skip(f"dataset not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def beauty_sample(beauty_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every 12th user of amazon-beauty (about 1,860 users and the items they bought) in the
+    same layout: real data, small enough for CI. The full file is the benchmark's."""
+    out = tmp_path_factory.mktemp("beauty-sample")
+    lines = (beauty_dir / "sequences.txt").read_text(encoding="utf-8").splitlines()[::12]
+    (out / "sequences.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    items = {i for line in lines for i in line.split()[1:]}
+    attributes = json.loads((beauty_dir / "item_attributes.json").read_text(encoding="utf-8"))
+    kept = {i: a for i, a in attributes.items() if i in items}
+    (out / "item_attributes.json").write_text(json.dumps(kept), encoding="utf-8")
+    return out

@@ -1,11 +1,13 @@
-"""The evaluation protocol and the ``evaluate`` / ``train`` commands on a sample of real data."""
+"""The evaluation protocol and the ``evaluate`` / ``train`` commands on a sample of real data and on the shop."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from recommender.__main__ import main
 from recommender.data import Catalog
@@ -31,25 +33,10 @@ def test_leave_last_out_split() -> None:
     assert split.test_histories[0].tolist() == [1, 2, 3]
 
 
-def test_evaluate_command_on_a_sample_beats_popularity(beauty_dir: Path, tmp_path: Path) -> None:
+def test_evaluate_command_on_a_sample_beats_popularity(beauty_sample: Path, tmp_path: Path) -> None:
     out = tmp_path / "eval"
-    status = main(
-        [
-            "evaluate",
-            "--dataset",
-            str(beauty_dir),
-            "--sample",
-            "1500",
-            "--out",
-            str(out),
-            "--sasrec-epochs",
-            "2",
-            "--threads",
-            "1",
-            "--quiet",
-        ]
-    )
-    assert status == 0
+    args = ["evaluate", "--dataset", str(beauty_sample), "--out", str(out), "--sasrec-epochs", "2"]
+    assert main([*args, "--tune-users", "800", "--threads", "1", "--quiet"]) == 0
     doc = json.loads((out / "results.json").read_text())
     rows = {r["model"]: r for r in doc["results"]}
     expected = {"popularity", "item_knn", "seq_rules", "user_knn", "content", "sasrec", "hybrid"}
@@ -62,26 +49,22 @@ def test_evaluate_command_on_a_sample_beats_popularity(beauty_dir: Path, tmp_pat
     for r in doc["results"]:
         assert 0.0 <= r["ndcg10"] <= r["hr10"] <= 1.0
         assert r["p99_ms"] >= r["p50_ms"] > 0
+    hybrid = rows["hybrid"]["params"]
+    assert hybrid["serving_top10_agreement"] >= 0.95  # one-customer path ranks like the batch path
+    assert hybrid["all_items_p50_ms"] > 0 and set(hybrid["components"]) >= {"popularity"}
     assert (out / "hr_ndcg.png").stat().st_size > 1000
 
 
-def test_train_command_writes_loadable_artifacts(beauty_dir: Path, tmp_path: Path) -> None:
+def test_train_command_writes_loadable_artifacts(beauty_sample: Path, tmp_path: Path) -> None:
     out = tmp_path / "artifacts"
     status = main(
-        [
-            "train",
-            "--dataset",
-            str(beauty_dir),
-            "--out",
-            str(out),
-            "--models",
-            "popularity,item_knn,seq_rules",
-            "--quiet",
-        ]
+        ["train", "--dataset", str(beauty_sample), "--out", str(out), "--models", "popularity,item_knn,seq_rules"]
+        + ["--quiet"]
     )
     assert status == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["models"] == ["item_knn", "popularity", "seq_rules"]
+    assert "popularity" in manifest["served"]
     from recommender.service import Recommender
 
     rec = Recommender.load(out)
@@ -90,5 +73,49 @@ def test_train_command_writes_loadable_artifacts(beauty_dir: Path, tmp_path: Pat
     assert not {r.product_id for r in picks} & {"1", "2", "3", "4", "5"}  # user 1 bought these
 
 
-def test_from_store_is_not_wired_yet(tmp_path: Path) -> None:
-    assert main(["train", "--from-store", "--out", str(tmp_path)]) == 2
+@pytest.fixture(scope="module")
+def shop_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A seeded demo shop (the order store) in a SQLite file."""
+    from sqlalchemy.orm import sessionmaker
+
+    from store.db import make_engine
+    from store.migrate import upgrade
+    from store.seed import seed
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('shop') / 'shop.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with sessionmaker(engine)() as session:
+        seed(session, seed=42, anchor=datetime(2025, 3, 3, tzinfo=UTC))
+        session.commit()
+    engine.dispose()
+    return url
+
+
+def test_train_from_store_reads_the_shop_and_caches_embeddings(
+    shop_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "artifacts"
+    args = ["train", "--from-store", "--database-url", shop_url, "--out", str(out)]
+    args += ["--models", "popularity,item_knn,seq_rules,content"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "213 products" in first and "(minilm, 213 products, 0 from the cache)" in first
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["source"]["products"] == 213 and manifest["source"]["order_lines"] > 300
+    assert main(args) == 0  # nothing changed in the catalogue: no text is embedded again
+    assert "(minilm, 213 products, 213 from the cache)" in capsys.readouterr().out
+
+    from recommender.service import Recommender
+
+    rec = Recommender.load(out)
+    customer = next(iter(rec.purchases))
+    owned = {rec.catalog.ids[i] for i in rec.purchases[customer]}
+    picks = rec.recommend(customer, 5, rebuy=False)
+    assert len(picks) == 5 and not {p.product_id for p in picks} & owned
+    assert rec.catalog.get("SKN-0001") is not None and rec.catalog.get("SKN-0001").price  # type: ignore[union-attr]
+
+
+def test_train_without_a_source_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "--out", str(tmp_path)])

@@ -90,3 +90,41 @@ def test_sasrec_fits_ranks_and_is_deterministic(data: TrainingData) -> None:
     assert np.allclose(sa, sb)
     assert np.isfinite(sa).all()
     assert len(a.history) == 3 and a.history[-1]["loss"] < a.history[0]["loss"]
+
+
+def test_one_customer_path_scores_like_the_batch_path(data: TrainingData) -> None:
+    """``score_one`` (serving: sparse row look-ups, cached states) equals ``score`` (evaluation)."""
+    from recommender.models.hybrid import HybridModel
+    from recommender.models.sasrec import SASRec, SASRecConfig
+
+    sasrec = SASRec(SASRecConfig(epochs=1, dim=16, layers=1, heads=1, ff_dim=32, batch_size=32)).fit(data)
+    models = {
+        "popularity": Popularity().fit(data),
+        "item_knn": ItemKNN(20, decay=0.7).fit(data),
+        "seq_rules": SequentialRules(3, 0.5).fit(data),
+        "user_knn": UserKNN(10).fit(data),
+        "content": ContentModel("tfidf", 0.5).fit(data),
+        "sasrec": sasrec,
+    }
+    weights = {"seq_rules": 1.0, "item_knn": 0.5, "user_knn": 0.2, "content": 0.1, "sasrec": 0.3, "popularity": 0.1}
+    hybrid = HybridModel(models, weights, data.trained_items())
+    histories = [*data.sequences[:25], np.zeros(0, dtype=np.int64)]
+    for name, model in {**models, "hybrid": hybrid}.items():
+        one = np.stack([model.score_one(h) for h in histories])
+        assert np.allclose(one, model.score(histories), atol=1e-5), name
+    assert sasrec.cache_states(histories) == 25  # the empty history needs no state
+    assert np.allclose(np.stack([sasrec.score_one(h) for h in histories]), sasrec.score(histories), atol=1e-5)
+
+
+def test_hybrid_candidate_cache_gives_the_full_ranking(data: TrainingData) -> None:
+    from recommender.models.hybrid import HybridModel
+
+    models = {"popularity": Popularity().fit(data), "seq_rules": SequentialRules(3, 0.5).fit(data)}
+    hybrid = HybridModel(models, {"seq_rules": 1.0, "popularity": 0.2}, data.trained_items())
+    histories = data.sequences[:30]
+    uncached = [hybrid.top_k(h, 5) for h in histories]
+    assert hybrid.precompute(histories, n=5) == len({h.tobytes() for h in histories})
+    for h, expected in zip(histories, uncached, strict=True):
+        assert hybrid.candidates(h) is not None
+        assert hybrid.top_k(h, 5).tolist() == expected.tolist()
+        assert not set(hybrid.top_k(h, 5).tolist()) & set(h.tolist())

@@ -146,3 +146,22 @@ def test_loaded_once_per_process(artifacts: Path, monkeypatch: pytest.MonkeyPatc
 def test_missing_artifacts_raise(tmp_path: Path) -> None:
     with pytest.raises(ArtifactsNotFound):
         Recommender.load(tmp_path)
+
+
+def test_cached_candidates_answer_like_scoring_every_item(artifacts: Path, rec: Recommender) -> None:
+    """Known customers are served from the candidates ranked at training time; the answers are
+    the ones full scoring gives, filters included."""
+    uncached = Recommender.load(artifacts)
+    assert uncached.hybrid is not None and uncached.hybrid.candidates(uncached.histories["cust-0"]) is not None
+    uncached.hybrid._candidates.clear()
+    for customer in ("cust-0", "cust-5", "cust-11"):
+        for filters in (None, Filters(category="skin"), Filters(max_price=12.0)):
+            assert [r.product_id for r in rec.recommend(customer, 5, filters)] == [
+                r.product_id for r in uncached.recommend(customer, 5, filters)
+            ]
+
+
+def test_rebuy_false_never_returns_anything_bought(rec: Recommender, interactions: Interactions) -> None:
+    for customer in [f"cust-{c}" for c in range(0, 120, 3)]:
+        owned = bought(interactions, customer)
+        assert not owned & {r.product_id for r in rec.recommend(customer, 20, rebuy=False)}
