@@ -1,33 +1,96 @@
-"""Products: stock online and in our shops, and popular picks (until the recommender takes over)."""
+"""Products: stock online and in our shops, and recommendations from the recommender (recommender/).
+
+Recommendations read the latest message: a category, a price ceiling ("under 30", "gift ... under
+£30") or floor ("over £20"), and a product ("something like <product>" -> similar products,
+"what goes with <product>" -> what customers buy with it). A conversation that verified an order
+gets picks for that customer (never what they already bought); everyone else gets popular picks.
+Nothing out of stock online is suggested.
+
+Each answer is an intro line, a ``custom``-only message ``{"type": "product_cards", "products":
+[...]}`` for channels that draw cards (text-only channels skip it), and one message per product
+(text, image, buttons) that every channel can show as it is; a channel that draws the cards may
+skip those (each card carries the ``text`` of its message).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import get_store, latest_entity, money
+from actions.common import conversation_id, get_store, latest_entity, money
+from recommender import ArtifactsNotFound, Filters, Recommendation, Recommender, UnknownProduct, get_recommender
+from store.errors import NotAuthorized, ProductNotFound
 from store.records import ProductInfo
+from store.service import OrderStore
+
+log = logging.getLogger(__name__)
+
+#: How many products one answer shows.
+CARDS = 3
+
+_TOGETHER = re.compile(
+    r"\b(goes?|go(?:es)? well|going) with\b|\bpairs?(?: well)? with\b|\bto go with\b|\bmatch(?:es)? with\b"
+    r"|\b(?:use|wear|combine) (?:it )?with\b|\bcomplements?\b|\bbought together\b",
+    re.IGNORECASE,
+)
+_SIMILAR = re.compile(
+    r"\b(?:something|anything|products?|ones?|items?|stuff|more|others?)\s+(?:just\s+)?like\b"
+    r"|\bsimilar to\b|\balternatives? (?:to|for)\b|\binstead of\b|\bcomparable to\b",
+    re.IGNORECASE,
+)
+_NUMBER = r"£?\s*(\d+(?:[.,]\d{1,2})?)\s*(?:£|gbp|pounds?|quid)?"
+_MAX_PRICE = re.compile(
+    r"\b(?:under|below|less than|up to|max(?:imum)?|no more than|cheaper than|within|budget(?: of| is)?)\s*" + _NUMBER,
+    re.IGNORECASE,
+)
+_MIN_PRICE = re.compile(r"\b(?:over|above|more than|at least|from)\s*" + _NUMBER, re.IGNORECASE)
+_RANGE = re.compile(r"\bbetween\s*" + _NUMBER + r"\s*(?:and|-|to)\s*" + _NUMBER, re.IGNORECASE)
+_AMOUNT_VALUE = re.compile(r"(\d+(?:[.,]\d{1,2})?)")
 
 
 def _product_query(tracker: Tracker) -> str:
     return latest_entity(tracker, "product") or latest_entity(tracker, "category") or ""
 
 
+def _card_buttons(product: ProductInfo) -> list[dict[str, str]]:
+    return [
+        {"title": "More like this", "payload": "/recommend_product" + json.dumps({"product": product.title})},
+        {"title": "Is it in stock?", "payload": "/check_stock" + json.dumps({"product": product.title})},
+    ]
+
+
+def _card_text(product: ProductInfo) -> str:
+    note = " (final sale)" if product.final_sale else ""
+    return f"{product.title} by {product.brand}: {money(product.price)}{note}"
+
+
 def _card(dispatcher: CollectingDispatcher, product: ProductInfo) -> None:
-    dispatcher.utter_message(
-        text=f"{product.title} by {product.brand}: {money(product.price)}",
-        image=product.image_url,
-        buttons=[
-            {
-                "title": "Is it in stock?",
-                "payload": "/check_stock" + json.dumps({"product": product.title}),
-            }
-        ],
-    )
+    dispatcher.utter_message(text=_card_text(product), image=product.image_url, buttons=_card_buttons(product))
+
+
+def _card_json(product: ProductInfo, reason: str) -> dict[str, Any]:
+    return {
+        "sku": product.sku,
+        "title": product.title,
+        "brand": product.brand,
+        "category": product.category,
+        "price": str(product.price),
+        "price_text": money(product.price),
+        "currency": "GBP",
+        "image": product.image_url,
+        "final_sale": product.final_sale,
+        "reason": reason,
+        "text": _card_text(product),
+        "buttons": _card_buttons(product),
+    }
 
 
 class ActionCheckStock(Action):
@@ -62,23 +125,256 @@ class ActionCheckStock(Action):
         return []
 
 
+# ------------------------------------------------------------------------------------ recommendations
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the customer asked for, read from the latest message.
+
+    Attributes:
+        mode: ``"recommend"``, ``"similar"`` or ``"together"``.
+        category: A catalogue category name (as the store spells it), or None.
+        min_price: Price floor, or None.
+        max_price: Price ceiling, or None.
+        product_query: The product named, as written, or None.
+    """
+
+    mode: str
+    category: str | None
+    min_price: float | None
+    max_price: float | None
+    product_query: str | None
+
+
+def _price(text: str) -> float:
+    return float(text.replace(",", "."))
+
+
+def read_price_range(text: str, amount: str | None) -> tuple[float | None, float | None]:
+    """(min, max) price from the message text, else from the ``amount`` entity (a budget: a ceiling)."""
+    if m := _RANGE.search(text):
+        low, high = sorted((_price(m.group(1)), _price(m.group(2))))
+        return low, high
+    low = _price(m.group(1)) if (m := _MIN_PRICE.search(text)) else None
+    high = _price(m.group(1)) if (m := _MAX_PRICE.search(text)) else None
+    if low is None and high is None and amount and (m := _AMOUNT_VALUE.search(amount)):
+        high = _price(m.group(1))
+    return low, high
+
+
+def _category_key(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower().replace("&", "and")).removesuffix("s")
+
+
+def _resolve_category(store: OrderStore, text: str | None) -> str | None:
+    if not text:
+        return None
+    key = _category_key(text)
+    return next((c for c in store.categories() if _category_key(c) == key), None)
+
+
+def _product_after_cue(text: str) -> str | None:
+    """The words after "like ..." / "goes with ..." when NLU tagged no product."""
+    for pattern in (_TOGETHER, _SIMILAR):
+        if m := pattern.search(text):
+            rest = re.split(r"\b(?:under|below|over|above|for|but)\b|[?.!,]", text[m.end() :], maxsplit=1)[0]
+            rest = rest.strip()
+            if rest:
+                return rest
+    return None
+
+
+def read_request(tracker: Tracker, store: OrderStore) -> Request:
+    """Read mode, category, price range and product from the latest message (entities first,
+    then the words around them). Only the latest message counts: an earlier "like X" does not
+    turn a later "recommend something" into a similar-products request."""
+    text = str(tracker.latest_message.get("text") or "")
+    words = "" if text.startswith("/") else text  # a button payload carries entities, not words
+    entities = {e.get("entity"): e.get("value") for e in tracker.latest_message.get("entities") or []}
+    amount = entities.get("amount")
+    low, high = read_price_range(words, str(amount) if amount not in (None, "") else None)
+    product = entities.get("product") or None
+    if product is None and words and (_TOGETHER.search(words) or _SIMILAR.search(words)):
+        # NLU tagged no product: take the words after the cue, if they name one we sell.
+        named = _product_after_cue(words)
+        product = named if named and store.find_products(named, limit=1) else None
+    if product and _TOGETHER.search(words):
+        mode = "together"
+    elif product:
+        mode = "similar"  # "something like X", or a product alone ("More like this")
+    else:
+        mode = "recommend"
+    category = _resolve_category(store, str(entities["category"])) if entities.get("category") else None
+    return Request(mode, category, low, high, str(product) if product else None)
+
+
+class _Missing:
+    """Warns once per process when there are no trained artifacts (then the store's popularity is used)."""
+
+    warned = False
+
+    @classmethod
+    def warn(cls, error: Exception) -> None:
+        if not cls.warned:
+            cls.warned = True
+            log.warning("recommender artifacts unavailable (%s); using the store's best sellers instead", error)
+
+
+def load_recommender() -> Recommender | None:
+    """The process-wide recommender, or None when it has not been trained (``make run`` trains it)."""
+    try:
+        return get_recommender()
+    except ArtifactsNotFound as error:
+        _Missing.warn(error)
+        return None
+
+
+def _customer_and_history(store: OrderStore, conversation: str) -> tuple[str | None, list[str]]:
+    """The verified customer's id and the SKUs of the orders verified in this conversation (they
+    may be newer than the trained artifacts)."""
+    customer = store.verified_customer(conversation)
+    if customer is None:
+        return None, []
+    skus: list[str] = []
+    for number in store.verified_orders(conversation):
+        try:
+            summary = store.order_summary(conversation, number)
+        except NotAuthorized:  # pragma: no cover - the grant was just listed
+            continue
+        if summary.status != "cancelled":
+            skus += [line.sku for line in summary.lines]
+    return str(customer), skus
+
+
+class _Shelf:
+    """Live product facts from the store, fetched once per product per request; doubles as the
+    lazy online-stock check the recommender calls best-first."""
+
+    def __init__(self, store: OrderStore) -> None:
+        self.store = store
+        self.products: dict[str, ProductInfo | None] = {}
+
+    def get(self, sku: str) -> ProductInfo | None:
+        if sku not in self.products:
+            try:
+                self.products[sku] = self.store.product(sku)
+            except ProductNotFound:
+                self.products[sku] = None
+        return self.products[sku]
+
+    def in_stock(self, sku: str) -> bool:
+        product = self.get(sku)
+        return product is not None and product.online_stock > 0
+
+
+def _fits(product: ProductInfo, request: Request, exclude: set[str]) -> bool:
+    price = float(product.price)
+    return (
+        product.online_stock > 0
+        and product.sku not in exclude
+        and (request.category is None or product.category == request.category)
+        and (request.min_price is None or price >= request.min_price)
+        and (request.max_price is None or price <= request.max_price)
+    )
+
+
+def _store_picks(store: OrderStore, request: Request, exclude: set[str], k: int) -> list[ProductInfo]:
+    """Best sellers from the store that pass the request's filters (no recommender needed)."""
+    ranked = store.popular_products(category=request.category, limit=1000)
+    return [p for p in ranked if _fits(p, request, exclude)][:k]
+
+
+def _range_words(request: Request) -> str:
+    if request.min_price is not None and request.max_price is not None:
+        return f" between {money(request.min_price)} and {money(request.max_price)}"
+    if request.max_price is not None:
+        return f" under {money(request.max_price)}"
+    if request.min_price is not None:
+        return f" over {money(request.min_price)}"
+    return ""
+
+
 class ActionRecommendProducts(Action):
-    """Popular products, in the category asked for when there is one."""
+    """Product picks as cards: personal, popular, similar to a product, or what goes with it."""
 
     def name(self) -> str:
         """Action name."""
         return "action_recommend_products"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        """Three popular in-stock picks as product cards."""
+        """Read the request, ask the recommender (or the store's best sellers), reply with cards."""
         store = get_store()
-        category = latest_entity(tracker, "category")
-        known = {c.lower(): c for c in store.categories()}
-        chosen = known.get(category.lower()) if category else None
-        picks = store.popular_products(category=chosen, limit=3)
-        dispatcher.utter_message(
-            response="utter_recommendations", for_category=f" in {chosen.lower()}" if chosen else ""
+        request = read_request(tracker, store)
+        shelf = _Shelf(store)
+        filters = Filters(
+            category=request.category,
+            min_price=request.min_price,
+            max_price=request.max_price,
+            in_stock=shelf.in_stock,
         )
-        for product in picks:
-            _card(dispatcher, product)
+        words = {
+            "for_category": f" in {request.category.lower()}" if request.category else "",
+            "price_range": _range_words(request),
+        }
+        if request.mode == "recommend":
+            customer, history = _customer_and_history(store, conversation_id(tracker))
+            recommender = load_recommender()
+            if recommender is not None:
+                # A chat answer never offers what the customer already has (not even a rebuy).
+                picks = recommender.recommend(customer, CARDS, filters, history=history, rebuy=False)
+                personal = any(p.reason == "personal" for p in picks)
+            else:
+                owned = set(history)
+                picks = [_as_rec(p, "popular") for p in _store_picks(store, request, owned, CARDS)]
+                personal = False
+            intro = "utter_recommendations_personal" if personal else "utter_recommendations"
+            return self._reply(dispatcher, shelf, picks, intro, words)
+
+        found = store.find_products(request.product_query or "", limit=1)
+        if not found:
+            dispatcher.utter_message(response="utter_product_not_found", query=request.product_query)
+            return []
+        anchor = found[0]
+        shelf.products[anchor.sku] = anchor
+        recommender = load_recommender()
+        picks: list[Recommendation] = []
+        if recommender is not None:
+            ask: Callable[..., list[Recommendation]] = (
+                recommender.bought_together if request.mode == "together" else recommender.similar
+            )
+            try:
+                picks = ask(anchor.sku, CARDS, filters)
+            except UnknownProduct:  # newer than the trained artifacts: fall through to the store
+                picks = []
+        if not picks:
+            same_kind = Request(
+                request.mode, request.category or anchor.category, request.min_price, request.max_price, None
+            )
+            picks = [_as_rec(p, "popular") for p in _store_picks(store, same_kind, {anchor.sku}, CARDS)]
+        intro = "utter_recommendations_together" if request.mode == "together" else "utter_recommendations_similar"
+        return self._reply(dispatcher, shelf, picks, intro, {**words, "title": anchor.title})
+
+    @staticmethod
+    def _reply(
+        dispatcher: CollectingDispatcher,
+        shelf: _Shelf,
+        picks: list[Recommendation],
+        intro: str,
+        words: dict[str, str],
+    ) -> List[EventType]:
+        products = [(p, shelf.get(p.product_id)) for p in picks]
+        cards = [(rec, info) for rec, info in products if info is not None and info.online_stock > 0]
+        if not cards:
+            dispatcher.utter_message(response="utter_no_recommendations", **words)
+            return []
+        dispatcher.utter_message(response=intro, **words)
+        payload = {"type": "product_cards", "products": [_card_json(info, rec.reason) for rec, info in cards]}
+        dispatcher.utter_message(json_message=payload)
+        for _, info in cards:
+            _card(dispatcher, info)
         return []
+
+
+def _as_rec(product: ProductInfo, reason: str) -> Recommendation:
+    return Recommendation(product.sku, 0.0, reason, product.title, float(product.price), product.category)

@@ -1,10 +1,12 @@
-"""Actions that need no verified order: policy, shipping, payment methods, people, fallback, products."""
+"""Actions that need no verified order: policy, shipping, payment methods, people, fallback.
+
+The product actions are tested in test_products.py.
+"""
 
 from __future__ import annotations
 
 from actions.handoff import ActionFallback, ActionHandoff
 from actions.payments import ActionPaymentMethods
-from actions.products import ActionCheckStock, ActionRecommendProducts
 from actions.returns import ActionReturnPolicy
 from actions.shipping import ActionShippingInfo
 from tests.actions.helpers import grant, make_tracker, run
@@ -90,23 +92,3 @@ async def test_fallback_asks_to_rephrase_then_offers_a_person(store, domain) -> 
     ]
     second = make_tracker(intent="nlu_fallback", text="zzz", events=earlier)
     assert (await run(ActionFallback(), second, domain)).responses == ["utter_offer_handoff_after_fallback"]
-
-
-async def test_stock_for_a_named_product(store, domain) -> None:
-    product = store.popular_products(limit=1)[0]
-    tracker = make_tracker(intent="check_stock", entities=[entity("product", product.title)])
-    out = await run(ActionCheckStock(), tracker, domain)
-    msg = out.message("utter_stock")
-    assert msg["title"] == product.title
-
-
-async def test_recommendations_in_a_category_are_product_cards(store, domain) -> None:
-    category = store.categories()[0]
-    tracker = make_tracker(intent="recommend_product", entities=[entity("category", category.lower())])
-    out = await run(ActionRecommendProducts(), tracker, domain)
-    assert out.responses[0] == "utter_recommendations"
-    cards = out.messages[1:]
-    assert 1 <= len(cards) <= 3
-    assert all(c["buttons"][0]["payload"].startswith("/check_stock") for c in cards)
-    picks = {p.title for p in store.popular_products(category=category, limit=3)}
-    assert all(c["text"].split(" by ")[0] in picks for c in cards)
