@@ -52,7 +52,8 @@ $(MODEL): $(VENV_RASA)/.installed $(MODEL_INPUTS)
 
 model: $(MODEL) ## Train the model if it is missing or older than its inputs
 
-# Rebuilt when the shop database (or the recommender's code) is newer than the artifacts' manifest.
+# Rebuilt when the shop database (or the recommender's code) is newer than the artifacts' manifest. With
+# SHOP_DATABASE_URL pointing elsewhere (PostgreSQL), retrain with `python -m recommender train --from-store`.
 $(RECOMMENDER_ARTIFACTS)/manifest.json: $(VENV)/.installed $(RECOMMENDER_INPUTS)
 	@echo "==> Training the product recommender from the shop (new shop data or no artifacts yet)"
 	$(VENV)/bin/python -m recommender train --from-store --out $(RECOMMENDER_ARTIFACTS)

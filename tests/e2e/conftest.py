@@ -50,6 +50,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         [python, "-m", "store", "demo-cases"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     cases = {case["case"]: case for case in json.loads(listed.stdout)}
+    artifacts = var / "recommender"
+    trained = subprocess.run(
+        [python, "-m", "recommender", "train", "--from-store", "--out", str(artifacts), "--quiet"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert trained.returncode == 0, trained.stdout + trained.stderr
     config = StackConfig(
         shop_db_url=shop_db,
         tracker_db_url=f"sqlite:///{var / 'tracker.db'}",
@@ -59,6 +68,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         rasa_port=_free_port(),
         actions_port=_free_port(),
         gateway_port=_free_port(),
+        extra_env={"RECOMMENDER_ARTIFACTS": str(artifacts)},
     )
     running = Stack(config)
     try:
