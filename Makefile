@@ -74,3 +74,8 @@ lint: $(VENV)/.installed ## ruff on the Python 3.11 code
 
 clean: ## Remove trained models and local databases (keeps the environments)
 	rm -rf models var
+
+BENCH_NLU_ARGS ?= --default-cv-epochs 50
+.PHONY: bench-nlu
+bench-nlu: $(VENV_RASA)/.installed ## NLU bench: config.yml vs the rasa init pipeline (CV + held-out, latency); tables + var/bench/nlu_bench.json
+	$(VENV_RASA)/bin/python bench/nlu_bench.py $(BENCH_NLU_ARGS)
