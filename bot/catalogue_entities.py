@@ -85,7 +85,7 @@ def build_terms(rows: Iterable[Tuple[str, str, str]], aliases: Dict[str, str], f
             terms.exact.setdefault(normalise(title), ("product", title))
             if brand and title.lower().startswith(brand.lower() + " "):
                 short = title[len(brand) + 1 :].strip()
-                if len(short) >= 3:
+                if re.search(r"[^\W\d_]{3}", short):  # a name, not "£25" left over from "Gift Card £25"
                     terms.exact.setdefault(normalise(short), ("product", short))
         if brand:
             terms.exact.setdefault(normalise(brand), ("product", brand))

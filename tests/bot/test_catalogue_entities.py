@@ -156,3 +156,8 @@ def test_missing_database_or_table_extracts_nothing_then_recovers(probe: Probe, 
     assert probe.entities(f"sqlite:///{empty}", "any skincare?") == []  # no products table
     make_catalogue(tmp_path / "nope.db", CATALOGUE)
     assert probe.entities(missing, "any skincare?") == [("category", "Skincare", "skincare")]
+
+
+def test_a_price_left_after_the_brand_is_not_a_product(probe: Probe, shop: str) -> None:
+    # "Gift Card £25" by brand "Gift Card": "£25" alone must not become a product name
+    assert probe.entities(shop, "suggest a present under £25") == []
