@@ -43,8 +43,8 @@ def artifacts(seeded_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 @pytest.fixture
-def rec(artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recommender]:
-    """The actions use the trained artifacts (the process-wide recommender is reset around each test)."""
+def rec(artifacts: Path, store: OrderStore, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recommender]:
+    """The actions use the trained artifacts and the seeded store (the recommender is reset around each test)."""
     monkeypatch.setenv("RECOMMENDER_ARTIFACTS", str(artifacts))
     reset_recommender()
     yield get_recommender()

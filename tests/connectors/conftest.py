@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
-from tests.connectors.gateway_fakes import TOKEN, FakeRasa, NetworkGuard, make_settings
 
 from connectors.app import create_app
 from connectors.rasa_client import RasaClient
+from tests.connectors.gateway_fakes import TOKEN, FakeRasa, NetworkGuard, make_settings
 
 
 @pytest.fixture(autouse=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import socket
 
 import pytest
-from tests.connectors.gateway_fakes import TOKEN, FakeRasa, NetworkGuard, NonLoopbackAccess
 
 from connectors.errors import RasaAuthError, RasaError, RasaUnavailable
 from connectors.models import InboundMessage
 from connectors.rasa_client import RasaClient
+from tests.connectors.gateway_fakes import TOKEN, FakeRasa, NetworkGuard, NonLoopbackAccess
 
 MSG = InboundMessage(
     "web", "abcdefgh", text="hi", metadata={"store_id": "LDN-1", "channel": "spoofed"}

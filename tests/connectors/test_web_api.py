@@ -7,9 +7,9 @@ import json
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
 
 from connectors.app import create_app
+from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
 
 pytestmark = pytest.mark.asyncio
 
@@ -220,7 +220,7 @@ async def test_wrong_token_is_reported_clearly(
         "GATEWAY_TOKEN" in r.getMessage() and r.levelname == "ERROR"
         for r in caplog.records
     )
-    assert TOKEN != settings.gateway_token
+    assert settings.gateway_token != TOKEN
 
 
 async def test_rasa_junk_reply_is_502(gateway: TestClient, fake_rasa: FakeRasa) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
+
 from tests.connectors.gateway_fakes import FakeRasa
 
 playwright_api = pytest.importorskip("playwright.async_api")

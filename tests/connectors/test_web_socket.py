@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
+
 from tests.connectors.gateway_fakes import FakeRasa
 
 pytestmark = pytest.mark.asyncio
