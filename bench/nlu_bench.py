@@ -519,6 +519,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="DIET/ResponseSelector epochs for the default pipeline in CV only (reported in the table)",
     )
+    ap.add_argument(
+        "--default-epochs",
+        type=int,
+        default=None,
+        help="DIET/ResponseSelector epochs for the default pipeline everywhere (rasa init: 100)",
+    )
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other pipelines' figures from an earlier var/bench/nlu_bench.json",
+    )
     ap.add_argument("--skip-cv", action="store_true")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--latency-n", type=int, default=300)
@@ -558,8 +569,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             "configs": {n: str(configs[n]) for n in names},
         }
     }
+    previous = out / "nlu_bench.json"
+    if args.merge and previous.exists():
+        earlier = json.loads(previous.read_text())
+        for other in ("ours", "default"):
+            if other not in names and other in earlier:
+                results[other] = earlier[other]
+                results["meta"].setdefault("merged_from_earlier_run", []).append(other)
     for name in names:
         cfg = configs[name]
+        if name == "default" and args.default_epochs:
+            cfg = config_with_epochs(cfg, args.default_epochs, work / "default-config.yml")
+        held_epochs = str(args.default_epochs or 100) if name == "default" else None
         amb = fallback_ambiguity(cfg)
         results[name] = {}
         if folds:
@@ -578,9 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "intents": intent_metrics(recs),
                 "entities": entity_metrics(recs),
                 "train_seconds": times,
-                "epochs": args.default_cv_epochs
-                if name == "default" and args.default_cv_epochs
-                else ("100" if name == "default" else None),
+                "epochs": str(args.default_cv_epochs) if name == "default" and args.default_cv_epochs else held_epochs,
                 "fallback_sweep": fallback_sweep(recs, amb),
             }
         log(f"{name}: training on all of {args.data}")
@@ -591,7 +610,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "intents": intent_metrics(recs),
             "entities": entity_metrics(recs),
             "train_seconds": [secs],
-            "epochs": "100" if name == "default" else None,
+            "epochs": held_epochs,
             "fallback_sweep": fallback_sweep(recs, amb),
             "errors": [
                 {"text": r["text"], "gold": r["gold"], "pred": r["pred"]}
@@ -612,7 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     results["meta"]["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     (out / "nlu_bench.json").write_text(json.dumps(results, indent=1))
-    text = report(results, names)
+    text = report(results, [n for n in ("ours", "default") if n in results])
     print(text, flush=True)
     (out / "nlu_bench.md").write_text(text)
     log(f"figures in {out / 'nlu_bench.json'}, tables in {out / 'nlu_bench.md'}")
