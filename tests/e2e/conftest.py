@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import uuid
@@ -15,15 +14,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from scripts.stack import ROOT, Stack, StackConfig, StackError
+from scripts.stack import ROOT, Stack, StackConfig, StackError, free_port
 
 MODEL = ROOT / "models" / "current.tar.gz"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -65,9 +58,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         token=uuid.uuid4().hex,
         log_dir=var / "log",
         model=MODEL,
-        rasa_port=_free_port(),
-        actions_port=_free_port(),
-        gateway_port=_free_port(),
+        rasa_port=free_port(),
+        actions_port=free_port(),
+        gateway_port=free_port(),
         extra_env={"RECOMMENDER_ARTIFACTS": str(artifacts)},
     )
     running = Stack(config)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.stack import ROOT
-from tests.e2e.conftest import MODEL, _free_port
+from scripts.stack import ROOT, free_port
+from tests.e2e.conftest import MODEL
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +36,7 @@ def _children(pid: int) -> set[int]:
 def test_launcher_starts_everything_and_ctrl_c_stops_all_three(tmp_path: Path) -> None:
     if not MODEL.exists():
         pytest.fail("no trained model: run the suite with `make test`")
-    ports = {"RASA_PORT": _free_port(), "ACTIONS_PORT": _free_port(), "GATEWAY_PORT": _free_port()}
+    ports = {"RASA_PORT": free_port(), "ACTIONS_PORT": free_port(), "GATEWAY_PORT": free_port()}
     env = dict(
         os.environ,
         SHOP_DATABASE_URL=f"sqlite:///{tmp_path / 'shop.db'}",

@@ -6,7 +6,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -19,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from scripts.stack import free_port
 from store import models as m
 from store.db import make_engine
 from store.migrate import upgrade
@@ -50,12 +50,6 @@ def _postgres_bindir() -> Path | None:
             return 0.0
 
     return Path(max(candidates, key=version)).parent
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -136,7 +130,7 @@ def postgres_url() -> Iterator[str]:
         entry = pwd.getpwnam("postgres")
         os.chown(base, entry.pw_uid, entry.pw_gid)
     os.chmod(base, 0o700)
-    cluster = _Cluster(bindir=bindir, base=base, port=_free_port(), as_postgres=as_postgres)
+    cluster = _Cluster(bindir=bindir, base=base, port=free_port(), as_postgres=as_postgres)
     try:
         cluster.start()
     except Exception:
