@@ -259,6 +259,18 @@ def run_evaluation(
     def tune_metric(score: ScoreFn) -> float:
         return evaluate_scores(score, tune_hist, tune_targets)[1]
 
+    def tune_attribute(model: Any, attribute: str, values: Sequence[Any]) -> Any:
+        """Set ``model.<attribute>`` to each value, keep the one with the best validation NDCG@10."""
+        best_value, best_m = values[0], -1.0
+        for value in values:
+            setattr(model, attribute, value)
+            m = tune_metric(model.score)
+            say(f"  {attribute}={value}: val NDCG@10 {m:.4f}")
+            if m > best_m:
+                best_value, best_m = value, m
+        setattr(model, attribute, best_value)
+        return best_value
+
     results: list[Result] = []
     fitted: dict[str, Scorer] = {}
 
@@ -349,14 +361,7 @@ def run_evaluation(
         start = time.perf_counter()
         uknn = UserKNN().fit(data)
         fit_s = time.perf_counter() - start
-        best_n, best_m = 100, -1.0
-        for neighbours in (50, 200, 500):
-            uknn.neighbours = neighbours
-            m = tune_metric(uknn.score)
-            say(f"  neighbours={neighbours}: val NDCG@10 {m:.4f}")
-            if m > best_m:
-                best_n, best_m = neighbours, m
-        uknn.neighbours = best_n
+        best_n = tune_attribute(uknn, "neighbours", (50, 200, 500))
         fitted["user_knn"] = uknn
         finish("user_knn", uknn.score, fit_s, {"neighbours": best_n}, one=uknn.score_one)
 
@@ -366,14 +371,7 @@ def run_evaluation(
         content = ContentModel().fit(data)
         fit_s = time.perf_counter() - start
         say(f"content: encoder {content.used_encoder}, tuning recency decay")
-        best_d, best_m = 1.0, -1.0
-        for decay in (1.0, 0.5, 0.2):
-            content.decay = decay
-            m = tune_metric(content.score)
-            say(f"  decay={decay}: val NDCG@10 {m:.4f}")
-            if m > best_m:
-                best_d, best_m = decay, m
-        content.decay = best_d
+        best_d = tune_attribute(content, "decay", (1.0, 0.5, 0.2))
         fitted["content"] = content
         finish(
             "content", content.score, fit_s, {"encoder": content.used_encoder, "decay": best_d}, one=content.score_one
