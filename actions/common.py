@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -88,6 +89,62 @@ def join_words(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+GATEWAY_CHANNELS = frozenset({"web", "tablet", "telegram", "slack"})
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What the gateway vouches for about the latest message (see docs/CONTRACTS.md, "Metadata").
+
+    Attributes:
+        channel: ``web``, ``tablet``, ``telegram``, ``slack``; ``rest``/``unknown`` for other callers.
+        trusted: True only when the message came through the gateway input channel, whose
+            bearer token proves the metadata was set by the gateway, not typed by a client.
+        store_id: the physical store of an in-store tablet (``tablet`` only).
+        staff_id: the staff member's platform id (``slack`` staff on the allowlist only).
+        staff_role: their role (``staff``, ``manager``...), None for customers.
+    """
+
+    channel: str
+    trusted: bool = False
+    store_id: str | None = None
+    staff_id: str | None = None
+    staff_role: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        """A staff member the gateway recognised (never true for untrusted metadata)."""
+        return self.trusted and self.staff_role is not None
+
+
+def channel_context(tracker: Tracker) -> ChannelContext:
+    """The trusted channel context of the latest user message.
+
+    Metadata is trusted only when rasa received the message on a gateway channel: the gateway
+    input channel sets the input channel to the metadata's ``channel``, and Rasa's ``rest``
+    channel (which anyone on the host can call, with any metadata) always reports ``rest``.
+    """
+    latest: dict[str, Any] = tracker.latest_message.get("metadata") or {}
+    input_channel = tracker.get_latest_input_channel() or ""
+    channel = str(latest.get("channel") or input_channel or "unknown")
+    trusted = input_channel in GATEWAY_CHANNELS and latest.get("channel") == input_channel
+    if not trusted:
+        return ChannelContext(channel=input_channel or channel)
+
+    def text(key: str) -> str | None:
+        value = latest.get(key)
+        return str(value) if isinstance(value, (str, int)) and str(value) else None
+
+    staff = latest.get("staff") if isinstance(latest.get("staff"), dict) else {}
+    return ChannelContext(
+        channel=channel,
+        trusted=True,
+        store_id=text("store_id"),
+        staff_id=str(staff["id"]) if staff.get("id") else None,
+        staff_role=str(staff["role"]) if staff.get("role") else None,
+    )
 
 
 def channel_of(tracker: Tracker) -> str:

@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
+from connectors.alerts import ALERTS_KEY, UnconfiguredAlerts
 from connectors.dispatch import Channel, Dispatcher
 from connectors.errors import SettingsError
 from connectors.rasa_client import RasaClient
@@ -80,6 +81,7 @@ def create_app(
     app[RASA_KEY] = rasa
     app[DISPATCHER_KEY] = dispatcher
     app[MAX_BODY_KEY] = limits.max_body_bytes
+    app[ALERTS_KEY] = UnconfiguredAlerts()  # the Slack channel replaces it when configured
     app.router.add_get("/healthz", healthz)
     for channel in default_channels(settings) if channels is None else channels:
         channel.setup(app, dispatcher)

@@ -74,19 +74,28 @@ def make_tracker(
     events: list[dict[str, Any]] | None = None,
     active_loop: str | None = None,
     metadata: dict[str, Any] | None = None,
+    input_channel: str | None = None,
 ) -> Tracker:
-    """A tracker as rasa would send it: slots, the latest message and optionally earlier events."""
+    """A tracker as rasa would send it: slots, the latest message and optionally earlier events.
+
+    ``input_channel`` defaults to the metadata's channel, as when the gateway delivered the message;
+    pass ``"rest"`` to stand for a caller of Rasa's own REST channel.
+    """
+    metadata = metadata or {"channel": "web"}
     latest = {
         "text": text,
         "intent": {"name": intent, "confidence": 0.99},
         "entities": entities or [],
-        "metadata": metadata or {"channel": "web"},
+        "metadata": metadata,
     }
+    channel = input_channel or str(metadata.get("channel") or "rest")
     return Tracker(
         sender_id=sender,
         slots=dict(slots or {}),
         latest_message=latest,
-        events=list(events or []) + [{"event": "user", "text": text, "parse_data": latest}],
+        events=list(events or []) + [
+            {"event": "user", "text": text, "parse_data": latest, "input_channel": channel}
+        ],
         paused=False,
         followup_action=None,
         active_loop={"name": active_loop} if active_loop else {},
