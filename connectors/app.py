@@ -9,8 +9,10 @@ from collections.abc import Iterable
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
+from sqlalchemy.orm import sessionmaker
 
 from connectors.alerts import ALERTS_KEY, UnconfiguredAlerts
+from connectors.db import ENGINE_KEY, SESSIONS_KEY, create_schema, gateway_engine
 from connectors.dispatch import Channel, Dispatcher
 from connectors.errors import SettingsError
 from connectors.rasa_client import RasaClient
@@ -82,10 +84,15 @@ def create_app(
     app[DISPATCHER_KEY] = dispatcher
     app[MAX_BODY_KEY] = limits.max_body_bytes
     app[ALERTS_KEY] = UnconfiguredAlerts()  # the Slack channel replaces it when configured
+    engine = gateway_engine(settings.database_url)
+    app[ENGINE_KEY] = engine
+    app[SESSIONS_KEY] = sessionmaker(engine, expire_on_commit=False)
     app.router.add_get("/healthz", healthz)
     for channel in default_channels(settings) if channels is None else channels:
         channel.setup(app, dispatcher)
+    app.on_startup.append(_create_schema)
     app.on_cleanup.append(_close_rasa)
+    app.on_cleanup.append(_dispose_engine)
     return app
 
 
@@ -127,6 +134,15 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def _is_api(request: web.Request) -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+async def _create_schema(app: web.Application) -> None:
+    # Tables are declared by the channel modules imported above; creating them is idempotent.
+    create_schema(app[ENGINE_KEY])
+
+
+async def _dispose_engine(app: web.Application) -> None:
+    app[ENGINE_KEY].dispose()
 
 
 async def _close_rasa(app: web.Application) -> None:

@@ -33,6 +33,10 @@ class Settings:
         health_timeout: seconds ``/healthz`` waits for rasa.
         allowed_origins: extra browser origins allowed to open the web WebSocket
             (the gateway's own origin is always allowed).
+        database_url: SQLAlchemy URL of the gateway's own state (web transcripts, tablet
+            devices, console accounts); ``GATEWAY_DATABASE_URL``, default ``var/gateway.db``.
+        tracker_db_url: Rasa's SQL tracker store, read by the support console (``TRACKER_DB_URL``).
+        shop_db_url: the order store (``SHOP_DATABASE_URL``).
     """
 
     gateway_token: str = field(repr=False)
@@ -43,6 +47,9 @@ class Settings:
     rasa_timeout: float = DEFAULT_RASA_TIMEOUT
     health_timeout: float = 2.0
     allowed_origins: tuple[str, ...] = ()
+    database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'gateway.db'}"
+    tracker_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"
+    shop_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'shop.db'}"
 
     @classmethod
     def from_env(
@@ -89,7 +96,17 @@ class Settings:
             ),
             rasa_timeout=_float(env, "RASA_TIMEOUT", DEFAULT_RASA_TIMEOUT),
             allowed_origins=origins,
+            database_url=_url(env, "GATEWAY_DATABASE_URL", root / "var" / "gateway.db"),
+            tracker_db_url=_url(env, "TRACKER_DB_URL", root / "var" / "tracker.db"),
+            shop_db_url=_url(env, "SHOP_DATABASE_URL", root / "var" / "shop.db"),
         )
+
+
+def _url(env: Mapping[str, str], name: str, default_file: Path) -> str:
+    value = env.get(name, "").strip() or f"sqlite:///{default_file}"
+    if "://" not in value:
+        raise SettingsError(f"{name} must be a database URL such as sqlite:///var/x.db, got {value!r}")
+    return value
 
 
 def _read_token(env: Mapping[str, str], root: Path) -> str:

@@ -47,6 +47,7 @@ class StackConfig:
     tracker_db_url: str
     token: str
     log_dir: Path
+    gateway_db_url: str = f"sqlite:///{ROOT / 'var' / 'gateway.db'}"
     model: Path = ROOT / "models" / "current.tar.gz"
     host: str = "127.0.0.1"
     rasa_port: int = 5005
@@ -61,6 +62,7 @@ class StackConfig:
         return cls(
             shop_db_url=os.environ.get("SHOP_DATABASE_URL", f"sqlite:///{var / 'shop.db'}"),
             tracker_db_url=os.environ.get("TRACKER_DB_URL", f"sqlite:///{var / 'tracker.db'}"),
+            gateway_db_url=os.environ.get("GATEWAY_DATABASE_URL", f"sqlite:///{var / 'gateway.db'}"),
             token=os.environ.get("GATEWAY_TOKEN") or read_or_create_token(var / "gateway_token"),
             log_dir=var / "log",
             rasa_port=int(os.environ.get("RASA_PORT", 5005)),
@@ -89,6 +91,7 @@ class StackConfig:
         env.update(
             SHOP_DATABASE_URL=self.shop_db_url,
             TRACKER_DB_URL=self.tracker_db_url,
+            GATEWAY_DATABASE_URL=self.gateway_db_url,
             TRACKER_DIALECT=self.tracker_db_url.split(":", 1)[0].split("+", 1)[0],
             ACTION_ENDPOINT_URL=f"{self.actions_url}/webhook",
             GATEWAY_TOKEN=self.token,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +135,8 @@ def make_settings(rasa_url: str, **overrides: Any) -> Settings:
         "max_message_chars": 2000,
         "rasa_timeout": 2.0,
         "health_timeout": 0.5,
+        # A fresh file per app: tests never share gateway state or touch var/.
+        "database_url": f"sqlite:///{tempfile.mkdtemp(prefix='gateway-test-')}/gateway.db",
     }
     values.update(overrides)
     return Settings(**values)
