@@ -48,6 +48,24 @@ class Terms:
     pattern: re.Pattern[str] | None = None
     deletions: Dict[str, Tuple[str, str]] = field(default_factory=dict)
     max_words: int = 0
+    heads: frozenset[str] = frozenset()
+
+
+# Nouns that end product names in this kind of shop, on top of the catalogue's own last words: a
+# capitalised name ending in one ("the Peptide Eye Cream", "my Ceramic Straightener") is a product
+# mention even when the shop does not sell it (yet), so the assistant can say so instead of guessing.
+GENERIC_HEADS = frozenset(
+    """balm blush bronzer brush butter cleanser cologne concealer conditioner cream curler dryer eyeliner
+    fragrance foundation gel gels gloss hairspray highlighter kit lipstick liner lotion mascara mask mirror
+    mist moisturiser moisturizer mousse oil palette parfum pencil perfume pillowcase polish powder primer
+    roller scrub serum shampoo soak spray straightener sunscreen tint toilette toner trio tweezers wash
+    wand""".split()
+)
+_NAME_RUN = re.compile(r"(?<![\w@])[A-Z][\w'-]*(?:[ \t]+(?:[A-Z][\w'-]*|de|of|&|and)){1,5}(?![\w@])")
+_NOT_NAME_START = frozenset(
+    "i i'm i've my the a an your this that these those do does did have has is are was can could would will "
+    "please hi hello hey ok yes no and or my where when what which why how".split()
+)
 
 
 def normalise(text: str) -> str:
@@ -125,7 +143,29 @@ def build_terms(rows: Iterable[Tuple[str, str, str]], aliases: Dict[str, str], f
             terms.deletions[d] = target
     for d in ambiguous:
         del terms.deletions[d]
+    heads = set(GENERIC_HEADS)
+    for title, _brand, _category in rows:
+        last = normalise(title or "").split()[-1:] if title else []
+        if last and re.fullmatch(r"[^\W\d_]{4,}", last[0]):
+            heads.add(last[0])
+    terms.heads = frozenset(heads)
     return terms
+
+
+def unknown_product_names(text: str, heads: frozenset[str]) -> List[Tuple[int, int]]:
+    """Spans of capitalised names of 2+ words that end in a product noun ("the Peptide Eye Cream").
+
+    Leading words that cannot start a name ("I", "My", "The"...) are dropped; a run that ends in
+    anything but a product noun is not a product.
+    """
+    spans = []
+    for m in _NAME_RUN.finditer(text):
+        words = [(w.start() + m.start(), w.end() + m.start()) for w in re.finditer(r"\S+", m.group(0))]
+        while words and text[words[0][0] : words[0][1]].lower() in _NOT_NAME_START:
+            words.pop(0)
+        if len(words) >= 2 and text[words[-1][0] : words[-1][1]].lower() in heads:
+            spans.append((words[0][0], words[-1][1]))
+    return spans
 
 
 def read_catalogue(url: str) -> List[Tuple[str, str, str]]:
@@ -209,6 +249,10 @@ def find_entities(text: str, terms: Terms, fuzzy: bool = True) -> List[Dict[str,
                 if target is not None and len(candidate) >= 7:
                     found.append({"entity": target[0], "value": target[1], "start": start, "end": end})
                     blocked.append((start, end))
+    for start, end in unknown_product_names(text, terms.heads):
+        if free(start, end):
+            found.append({"entity": "product", "value": text[start:end], "start": start, "end": end})
+            blocked.append((start, end))
     return sorted(found, key=lambda e: e["start"])
 
 

@@ -137,14 +137,35 @@ def test_leaves_spans_of_other_extractors_alone(probe: Probe, shop: str) -> None
 
 def test_new_product_recognised_without_retraining(probe: Probe, tmp_path: Path) -> None:
     url = make_catalogue(tmp_path / "live.db", CATALOGUE)
-    text = "is the Midnight Repair Balm any good"
+    text = "is the midnight repair balm any good"  # lower case: not a capitalised unknown name either
     assert probe.entities(url, text) == []
     with sqlite3.connect(tmp_path / "live.db") as conn:
         conn.execute(
             "INSERT INTO products (title, brand, category) VALUES (?, ?, ?)",
             ("Oakhaven Apothecary Midnight Repair Balm", "Oakhaven Apothecary", "Skincare"),
         )
-    assert probe.entities(url, text) == [("product", "Midnight Repair Balm", "Midnight Repair Balm")]
+    assert probe.entities(url, text) == [("product", "Midnight Repair Balm", "midnight repair balm")]
+
+
+def test_capitalised_names_ending_in_a_product_noun_are_products(probe: Probe, shop: str) -> None:
+    # Not in the catalogue, but clearly a product: the assistant can say it does not sell it.
+    assert probe.entities(shop, "I ordered the Peptide Eye Cream on the 4th") == [
+        ("product", "Peptide Eye Cream", "Peptide Eye Cream")
+    ]
+    assert probe.entities(shop, "My LED Face Mask stopped working") == [("product", "LED Face Mask", "LED Face Mask")]
+    # A catalogue noun ("Toner") counts too; the catalogue's own names still win.
+    assert probe.entities(shop, "do you have Witch Hazel Toner") == [
+        ("product", "Witch Hazel Toner", "Witch Hazel Toner")
+    ]
+    assert probe.entities(shop, "where is the Barrier Repair Moisturiser") == [
+        ("product", "Barrier Repair Moisturiser", "Barrier Repair Moisturiser")
+    ]
+
+
+def test_capitalised_words_that_are_not_product_names(probe: Probe, shop: str) -> None:
+    assert probe.entities(shop, "I Want My Money Back") == []
+    assert probe.entities(shop, "The Cream arrived broken") == []  # one noun alone is not a name
+    assert probe.entities(shop, "Royal Mail Tracking says delivered") == []
 
 
 def test_missing_database_or_table_extracts_nothing_then_recovers(probe: Probe, tmp_path: Path) -> None:
