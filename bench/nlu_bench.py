@@ -2,7 +2,8 @@
 
 Runs with the rasa environment's python (.venv-rasa). For each pipeline:
   * stratified k-fold cross-validation on nlu_data/nlu (regexes, lookups and synonyms go into every fold),
-  * train on all of nlu_data/nlu, test on tests/nlu/test_messages.yml (never trained on),
+  * train on all of nlu_data/nlu, test on each held-out file (tests/nlu/test_messages.yml, test_messages_2.yml;
+    never trained on),
   * parse latency p50/p95 through `POST /model/parse` of a `rasa run --enable-api` on a free loopback port,
 and prints side-by-side tables, writes var/bench/nlu_bench.json and a confusion-matrix PNG for our pipeline.
 
@@ -394,17 +395,24 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> s
     return "\n".join(lines)
 
 
+def split_key(i: int) -> str:
+    """Results key of the i-th held-out file: ``heldout``, ``heldout_2``, ..."""
+    return "heldout" if i == 0 else f"heldout_{i + 1}"
+
+
 def report(results: Dict[str, Any], names: Sequence[str]) -> str:
     """Side-by-side tables of every figure."""
     out = []
-    for split in ("cv", "heldout"):
+    files = results["meta"].get("heldout_files") or {"heldout": "tests/nlu/test_messages.yml"}
+    for split in ("cv", *files):
         present = [n for n in names if split in results[n]]
         if not present:
             continue
-        label = {
-            "cv": f"{results['meta']['folds']}-fold CV on nlu_data/nlu",
-            "heldout": "train on nlu_data/nlu, test on tests/nlu/test_messages.yml",
-        }[split]
+        label = (
+            f"{results['meta']['folds']}-fold CV on nlu_data/nlu"
+            if split == "cv"
+            else f"train on nlu_data/nlu, test on {files[split]}"
+        )
         rows = []
         for key in (
             "n",
@@ -510,7 +518,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--default", default=str(ROOT / "bench" / "nlu_default_config.yml"))
     ap.add_argument("--pipelines", default="ours,default", help="comma-separated subset of ours,default")
     ap.add_argument("--data", default=str(ROOT / "nlu_data" / "nlu"))
-    ap.add_argument("--test", default=str(ROOT / "tests" / "nlu" / "test_messages.yml"))
+    ap.add_argument(
+        "--test",
+        nargs="+",
+        default=[
+            str(ROOT / "tests" / "nlu" / "test_messages.yml"),
+            str(ROOT / "tests" / "nlu" / "test_messages_2.yml"),
+        ],
+        help="held-out files, each scored by the model trained on all of --data (never trained on)",
+    )
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument(
@@ -545,8 +561,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [n.strip() for n in args.pipelines.split(",") if n.strip()]
 
     base, examples = load_examples(Path(args.data))
-    _, test_examples = load_examples(Path(args.test))
-    log(f"{len(examples)} training examples, {len(test_examples)} held-out test messages, pipelines {names}")
+    test_sets = [(Path(t), load_examples(Path(t))[1]) for t in args.test]
+    test_examples = test_sets[0][1]
+    log(
+        f"{len(examples)} training examples, held-out "
+        + ", ".join(f"{p.name} ({len(ex)})" for p, ex in test_sets)
+        + f", pipelines {names}"
+    )
     all_file = work / "all.yml"
     write_training_file(base, examples, all_file)
 
@@ -565,6 +586,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "seed": args.seed,
             "n_train": len(examples),
             "n_test": len(test_examples),
+            "heldout_files": {
+                split_key(i): str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
+                for i, (p, _) in enumerate(test_sets)
+            },
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "configs": {n: str(configs[n]) for n in names},
         }
@@ -604,24 +629,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
         log(f"{name}: training on all of {args.data}")
         model, secs = train(cfg, all_file, work, f"{name}-all")
-        log(f"{name}: trained in {secs:.0f} s; parsing {len(test_examples)} held-out messages")
-        recs = [record(m, p) for m, p in zip(test_examples, predict(model, test_examples), strict=True)]
-        results[name]["heldout"] = {
-            "intents": intent_metrics(recs),
-            "entities": entity_metrics(recs),
-            "train_seconds": [secs],
-            "epochs": held_epochs,
-            "fallback_sweep": fallback_sweep(recs, amb),
-            "errors": [
-                {"text": r["text"], "gold": r["gold"], "pred": r["pred"]}
-                for r in recs
-                if routed(r["pred"]) != r["gold"]
-            ],
-        }
-        if name == "ours":
-            png = out / "nlu_confusion_ours.png"
-            confusion_png(recs, png, "Our pipeline (config.yml), tests/nlu/test_messages.yml")
-            log(f"confusion matrix written to {png}")
+        for i, (test_path, test_set) in enumerate(test_sets):
+            split = split_key(i)
+            log(f"{name}: trained in {secs:.0f} s; parsing {len(test_set)} held-out messages of {test_path.name}")
+            recs = [record(m, p) for m, p in zip(test_set, predict(model, test_set), strict=True)]
+            results[name][split] = {
+                "intents": intent_metrics(recs),
+                "entities": entity_metrics(recs),
+                "train_seconds": [secs],
+                "epochs": held_epochs,
+                "fallback_sweep": fallback_sweep(recs, amb),
+                "errors": [
+                    {"text": r["text"], "gold": r["gold"], "pred": r["pred"]}
+                    for r in recs
+                    if routed(r["pred"]) != r["gold"]
+                ],
+            }
+            if name == "ours":
+                png = out / ("nlu_confusion_ours.png" if i == 0 else f"nlu_confusion_ours_{split}.png")
+                confusion_png(recs, png, f"Our pipeline (config.yml), {test_path.name}")
+                log(f"confusion matrix written to {png}")
         if not args.skip_latency:
             log(f"{name}: parse latency, {args.latency_n} requests after warm-up, via rasa run --enable-api")
             results[name]["latency"] = parse_latency(model, [m.get("text") for m in test_examples], args.latency_n)
