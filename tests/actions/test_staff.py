@@ -35,7 +35,8 @@ async def validate(tracker: Tracker, domain: dict[str, Any]) -> tuple[dict[str, 
     """Run the form's validation action the way the SDK does; return the slots it set and the responses."""
     dispatcher = CollectingDispatcher()
     events = await FORM.run(dispatcher, tracker, domain)
-    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}, [m.get("response") for m in dispatcher.messages]
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    return slots, [m.get("response") for m in dispatcher.messages]
 
 
 @pytest.mark.parametrize("role", ["staff", "manager"])
