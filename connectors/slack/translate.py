@@ -158,7 +158,9 @@ def unslack_text(text: str, bot_user_id: str | None = None) -> str:
             return label or target[len("mailto:") :]
         return label or target
 
-    return html.unescape(_LINK_RE.sub(replace, text))
+    if bot_user_id:
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>\s*", "", text)
+    return html.unescape(_LINK_RE.sub(replace, text)).strip()
 
 
 def inbound_from_event(
