@@ -12,8 +12,9 @@ import contextlib
 import hashlib
 import hmac
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,3 +187,33 @@ def signed_headers(
     base = b"v0:" + ts.encode() + b":" + body
     signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature, "Content-Type": content_type}
+
+
+@contextlib.contextmanager
+def serve_in_thread() -> Iterator[FakeSlackAPI]:
+    """Run a fake on its own event loop in a daemon thread (for tests that drive other processes).
+
+    Yields:
+        The started fake; read ``calls`` from the test thread (appends are atomic).
+    """
+    loop = asyncio.new_event_loop()
+    fake = FakeSlackAPI()
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(fake.start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name="fake-slack-api", daemon=True)
+    thread.start()
+    if not ready.wait(10):
+        raise RuntimeError("the fake Slack API did not start")
+    try:
+        yield fake
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
