@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
+import re
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -121,7 +122,7 @@ class SlackChannel:
         return self._dispatcher
 
     @property
-    def counts(self) -> Any:
+    def counts(self) -> Counter[str]:
         """The gateway's counters (shared with the dispatcher)."""
         return self.dispatcher.counts
 
@@ -140,6 +141,10 @@ class SlackChannel:
         bolt.event("app_mention")(self._on_event)
         bolt.event("message")(self._on_event)
         bolt.action(BUTTON_ACTION_RE)(self._on_button)
+        # Anything else Slack sends (other event types, other interactions) is acknowledged and dropped:
+        # Bolt would answer 404, which Slack retries and eventually counts against the app.
+        bolt.event(re.compile(".*"))(self._on_other)
+        bolt.action(re.compile(".*"))(self._on_other_action)
         bolt.error(self._on_error)
         return bolt
 
@@ -241,6 +246,13 @@ class SlackChannel:
             self.counts["slack.ignored"] += 1
             return
         self._spawn(self._press(body, inbound))
+
+    async def _on_other(self) -> None:
+        self.counts["slack.ignored"] += 1
+
+    async def _on_other_action(self, ack: Callable[[], Awaitable[None]]) -> None:
+        await ack()
+        self.counts["slack.ignored"] += 1
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
         """Errors raised inside Bolt's own processing (ours run in tasks and are counted there)."""

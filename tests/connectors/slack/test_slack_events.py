@@ -302,3 +302,15 @@ async def test_replies_keep_the_order_of_the_messages_in_one_conversation(slack_
         await slack_gateway.post_event(event_envelope(dm(f"message {n}", ts=f"1732770000.00{n}100"), event_id=f"E{n}"))
     await slack_gateway.channel.drain()
     assert [p["text"] for p in slack_gateway.posts] == ["echo: message 0", "echo: message 1", "echo: message 2"]
+
+
+async def test_events_and_actions_we_do_not_handle_are_acknowledged_not_answered(slack_gateway: SlackGateway) -> None:
+    reaction = {"type": "reaction_added", "user": STAFF_USER, "reaction": "thumbsup", "item": {"type": "message"}}
+    assert (await slack_gateway.post_event(event_envelope(reaction, event_id="Ev0REACT1"))).status == 200
+    other = _press_payload("/affirm", "Yes", thread_ts=None)
+    other["actions"][0]["action_id"] = "someone_elses_button"
+    assert (await slack_gateway.press(other)).status == 200
+    await slack_gateway.channel.drain()
+    assert slack_gateway.rasa.received == []
+    assert slack_gateway.fake.calls_to("chat.postMessage") == []
+    assert slack_gateway.channel.counts["slack.ignored"] == 2
