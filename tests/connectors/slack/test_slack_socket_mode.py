@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest_asyncio
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.app import create_app
 from connectors.rasa_client import RasaClient
@@ -106,3 +107,21 @@ async def test_a_button_press_over_the_socket_is_acked_and_dispatched(
     ]
     [post] = fake_slack.calls_to("chat.postMessage")
     assert post.args["channel"] == DM_CHANNEL and "thread_ts" not in post.args
+
+
+async def test_the_gateway_serves_while_slack_is_unreachable_and_shuts_down_cleanly(
+    fake_rasa: FakeRasa, fake_slack: FakeSlackAPI
+) -> None:
+    url = fake_slack.url
+    await fake_slack.stop()  # Slack is down: apps.connections.open cannot be reached
+    settings = make_settings(fake_rasa.url)
+    channel = SlackChannel(slack_settings(url, mode="socket", signing_secret=None))
+    app = create_app(settings, RasaClient(settings.rasa_url, TOKEN, 2.0), channels=[channel])
+    client = TestClient(TestServer(app, host="127.0.0.1", port=0))
+    started = time.monotonic()
+    await client.start_server()
+    assert time.monotonic() - started < 2.0
+    resp = await client.get("/healthz")
+    assert resp.status == 200 and (await resp.json())["ok"] is True
+    await client.close()
+    assert time.monotonic() - started < 10.0
