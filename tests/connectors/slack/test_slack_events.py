@@ -315,3 +315,16 @@ async def test_events_and_actions_we_do_not_handle_are_acknowledged_not_answered
     assert slack_gateway.rasa.received == []
     assert slack_gateway.fake.calls_to("chat.postMessage") == []
     assert slack_gateway.channel.counts["slack.ignored"] == 2
+
+
+async def test_a_failed_update_of_the_pressed_message_is_counted_but_the_press_is_still_answered(
+    slack_gateway: SlackGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack_gateway.fake.fail["chat.update"] = "message_not_found"
+    with caplog.at_level(logging.ERROR, logger="connectors.slack.channel"):
+        assert (await slack_gateway.press(_press_payload("/deny", "No", thread_ts="1732770100.000200"))).status == 200
+        await slack_gateway.channel.drain()
+    assert [r["message"] for r in slack_gateway.rasa.received] == ["/deny"]
+    assert [p["text"] for p in slack_gateway.posts] == ["echo: /deny"]
+    assert slack_gateway.channel.counts["slack.send_failed"] == 1
+    assert any("chat.update failed: message_not_found" in r.getMessage() for r in caplog.records)
