@@ -1,7 +1,9 @@
 """Verification before anything about an order is said: validates `verify_order_form`.
 
 The rules (what proves ownership, how many attempts) live in the order store; this module only asks
-for the order number and the proof and relays the store's verdict.
+for the order number and the proof and relays the store's verdict. Store staff (Slack users on the
+gateway's allowlist, known from trusted metadata via `channel_context`) give only the order number: the
+store grants and records their access (`OrderStore.grant_staff_access`) instead of asking for a proof.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.common import conversation_id, current_order, get_store
-from store.errors import VerificationFailed, VerificationLocked
+from actions.common import ChannelContext, channel_context, conversation_id, current_order, get_store
+from store.errors import NotAuthorized, OrderNotFound, VerificationFailed, VerificationLocked
 from store.normalize import normalize_order_number, normalize_rma
 
 VERIFIED = "verified"
@@ -68,6 +70,9 @@ class ValidateVerifyOrderForm(FormValidationAction):
             dispatcher.utter_message(response="utter_order_number_invalid")
             return {"order_number": None}
         events["order_number"] = number
+        staff = channel_context(tracker)
+        if staff.is_staff:
+            return {**events, **_staff_access(dispatcher, tracker, staff, number)}
         if not get_store().is_verified(conversation_id(tracker), number):
             events["proof"] = None
         return events
@@ -84,6 +89,10 @@ class ValidateVerifyOrderForm(FormValidationAction):
         conv = conversation_id(tracker)
         number = current_order(tracker)
         if slot_value == VERIFIED and number and store.is_verified(conv, number):
+            return {"proof": VERIFIED}
+        if number and channel_context(tracker).is_staff and store.is_verified(conv, number):
+            # Staff were granted the order with its number; an email in the same message is not a proof
+            # attempt and must not count towards the lock-out.
             return {"proof": VERIFIED}
         if number is None:
             # The order number is asked first; a proof given before it is asked for again after it.
@@ -103,3 +112,25 @@ class ValidateVerifyOrderForm(FormValidationAction):
             first_name_part=f", {first}" if first else "",
         )
         return {"proof": VERIFIED, "order_number": verified.order_number}
+
+
+def _staff_access(
+    dispatcher: CollectingDispatcher, tracker: Tracker, staff: ChannelContext, number: str
+) -> Dict[str, Any]:
+    """Let the store grant (and record) a staff member's lookup; the proof slot is then satisfied."""
+    try:
+        granted = get_store().grant_staff_access(
+            conversation_id(tracker), number, staff.staff_id or "", staff.staff_role or ""
+        )
+    except OrderNotFound:
+        dispatcher.utter_message(response="utter_staff_order_not_found", order_number=number)
+        return {"order_number": None, "proof": None}
+    except NotAuthorized:
+        # A role the store does not accept: treat them like a customer, who must prove ownership.
+        return {"proof": None}
+    dispatcher.utter_message(
+        response="utter_staff_order_access",
+        order_number=granted.order_number,
+        customer_first_name=granted.customer_first_name,
+    )
+    return {"order_number": granted.order_number, "proof": VERIFIED}

@@ -17,6 +17,7 @@ from connectors.dispatch import Channel, Dispatcher
 from connectors.errors import SettingsError
 from connectors.rasa_client import RasaClient
 from connectors.settings import Settings
+from connectors.slack import SlackChannel, SlackSettings
 from connectors.web import WebChannel
 from connectors.web.translate import WebInputError, WebLimits
 
@@ -36,7 +37,7 @@ _STATUS_CODES = {
 
 
 def default_channels(settings: Settings) -> list[Channel]:
-    """The channels this gateway serves, built from settings (today: the web channel).
+    """The channels this gateway serves: the web channel, and Slack when ``SLACK_BOT_TOKEN`` is set.
 
     Args:
         settings: the gateway settings.
@@ -44,12 +45,16 @@ def default_channels(settings: Settings) -> list[Channel]:
     Returns:
         Channel objects ready for ``setup``; nothing is connected yet.
     """
-    return [
+    channels: list[Channel] = [
         WebChannel(
             WebLimits(max_message_chars=settings.max_message_chars),
             allowed_origins=settings.allowed_origins,
         )
     ]
+    slack = SlackSettings.from_env()  # None unless SLACK_BOT_TOKEN is set
+    if slack is not None:
+        channels.append(SlackChannel(slack, max_message_chars=settings.max_message_chars))
+    return channels
 
 
 def create_app(
@@ -177,10 +182,10 @@ def main() -> int:
     )
     try:
         settings = Settings.from_env()
+        app = create_app(settings)  # channel settings (SLACK_*, ...) are read here
     except SettingsError as exc:
         log.error("cannot start the gateway: %s", exc)
         return 2
-    app = create_app(settings)
     shown_host = settings.host if ":" not in settings.host else f"[{settings.host}]"
 
     def announce(_line: str) -> None:

@@ -363,6 +363,19 @@ class AccessGrant(Base):
     granted_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class StaffOrderLookup(Base):
+    """A staff member opened an order without customer proof (``OrderStore.grant_staff_access``): who, when."""
+
+    __tablename__ = "staff_order_lookups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[str] = mapped_column(String(64), index=True)
+    staff_role: Mapped[str] = mapped_column(String(32))
+    looked_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class HandoffTicket(Base):
     """A request for a person to take over a conversation."""
 

@@ -18,6 +18,7 @@ from store.errors import (
     InvalidInput,
     NotAllowed,
     NotAuthorized,
+    OrderNotFound,
     ProductNotFound,
     ReturnNotFound,
     StoreNotFound,
@@ -70,6 +71,8 @@ from store.settings import Settings
 
 #: Failed verifications a conversation may make before it is locked.
 MAX_FAILED_VERIFICATIONS = 3
+#: Roles of the staff allowlist (docs/CONTRACTS.md, "staff") that may open any order without customer proof.
+STAFF_ROLES = frozenset({"staff", "manager"})
 #: Order statuses in which an order can still be cancelled or have its address changed.
 CHANGEABLE_STATUSES = frozenset({"placed", "paid", "payment_failed"})
 #: EU member states (VAT at the UK rate is shown on their invoices too: the shop is UK-based, OSS-registered).
@@ -367,6 +370,82 @@ class OrderStore:
         if result is None:
             raise VerificationFailed(max(0, MAX_FAILED_VERIFICATIONS - failures - 1))
         return result
+
+    def grant_staff_access(
+        self, conversation_id: str, order_number_text: str, staff_id: str, staff_role: str
+    ) -> VerifiedOrder:
+        """Give a staff member's conversation access to any order, without customer proof, and record it.
+
+        The caller (the actions) has established from the gateway's trusted metadata that the person is
+        on the staff allowlist; the store decides which roles may look and keeps an audit row
+        (`StaffOrderLookup`) per lookup, so "who looked at this order" can always be answered.
+
+        Args:
+            conversation_id: The staff member's conversation (Rasa sender id).
+            order_number_text: The order number in any form `normalize_order_number` accepts.
+            staff_id: The staff member's platform id (a Slack user id such as ``U0123ABCD``).
+            staff_role: Their role; one of `STAFF_ROLES`.
+
+        Returns:
+            The order, its customer id and the customer's first name.
+
+        Raises:
+            NotAuthorized: The role is not a staff role, or the staff id is empty.
+            InvalidInput: ``order_number_text`` holds no order number.
+            OrderNotFound: No such order (staff may be told; customers never are).
+        """
+        if staff_role not in STAFF_ROLES or not staff_id.strip():
+            raise NotAuthorized(normalize_order_number(order_number_text))
+        number = normalize_order_number(order_number_text)
+        if number is None:
+            raise InvalidInput(f"no order number found in {order_number_text!r}")
+        with self._session() as session:
+            order = self._find_order(session, number)
+            if order is None:
+                raise OrderNotFound(number)
+            now = _naive(self._now())
+            granted = session.execute(
+                select(m.AccessGrant.id).where(
+                    m.AccessGrant.conversation_id == conversation_id, m.AccessGrant.order_id == order.id
+                )
+            ).first()
+            if granted is None:
+                session.add(m.AccessGrant(conversation_id=conversation_id, order_id=order.id, granted_at=now))
+            session.add(
+                m.StaffOrderLookup(
+                    conversation_id=conversation_id,
+                    order_id=order.id,
+                    staff_id=staff_id.strip()[:64],
+                    staff_role=staff_role,
+                    looked_at=now,
+                )
+            )
+            return VerifiedOrder(
+                order_number=order.number,
+                customer_id=order.customer_id,
+                customer_first_name=_first_name(order.customer.name),
+            )
+
+    def staff_lookups(self, order_number: str) -> list[tuple[str, str, datetime]]:
+        """List who on the staff looked at an order without customer proof, oldest first.
+
+        Args:
+            order_number: Order number in any accepted form.
+
+        Returns:
+            ``(staff_id, staff_role, looked_at)`` tuples (``looked_at`` in UTC).
+        """
+        number = normalize_order_number(order_number)
+        if number is None:
+            return []
+        with self._session() as session:
+            stmt = (
+                select(m.StaffOrderLookup.staff_id, m.StaffOrderLookup.staff_role, m.StaffOrderLookup.looked_at)
+                .join(m.Order, m.Order.id == m.StaffOrderLookup.order_id)
+                .where(m.Order.number == number)
+                .order_by(m.StaffOrderLookup.id)
+            )
+            return [(sid, role, _aware(at)) for sid, role, at in session.execute(stmt)]
 
     @staticmethod
     def _proof_matches(order: m.Order, proof_text: str) -> bool:

@@ -1,0 +1,332 @@
+"""Bolt wiring of the Slack channel (Socket Mode or ``POST /slack/events``); set up by connectors.app.
+
+Slack wants every event acknowledged within 3 seconds and retries otherwise, so listeners only
+translate, then hand the work to a tracked background task and return: Bolt acknowledges at once.
+Retries (``X-Slack-Retry-Num``, same ``event_id``) are dropped by a middleware that remembers recent
+event ids, after the signature check so forged requests cannot fill that memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from connectors.alerts import ALERTS_KEY
+from connectors.dispatch import Dispatcher
+from connectors.errors import GatewayError, describe_for_user
+from connectors.slack.alerts import SlackStaffAlerts
+from connectors.slack.settings import EVENTS_PATH, SlackSettings
+from connectors.slack.translate import (
+    BUTTON_ACTION_RE,
+    ReplyTarget,
+    SlackInbound,
+    SlackPost,
+    StaffDirectory,
+    blocks_after_press,
+    inbound_from_action,
+    inbound_from_event,
+    render_messages,
+    render_text,
+)
+
+log = logging.getLogger(__name__)
+
+#: Largest Events API body accepted (Slack's own payloads are far smaller; block_actions carry the message).
+MAX_EVENT_BODY = 256 * 1024
+
+
+class SlackSendFailed(GatewayError):
+    """Slack refused or did not answer a ``chat.postMessage`` / ``chat.update`` (counted as ``slack.send_failed``)."""
+
+
+class SlackChannel:
+    """The store-staff Slack channel (channel name ``slack``).
+
+    Socket Mode (default) keeps a WebSocket to Slack open from a ``cleanup_ctx``; events mode adds
+    ``POST /slack/events``. Either way the same Bolt ``AsyncApp`` handles direct messages, mentions
+    and button presses, and ``SlackStaffAlerts`` is installed at ``app[ALERTS_KEY]``.
+
+    Counters (in the dispatcher's ``counts``): ``slack.inbound`` (via the dispatcher), ``slack.sent``,
+    ``slack.send_failed``, ``slack.duplicate``, ``slack.ignored``, ``slack.rejected``, ``slack.alerts``,
+    ``slack.alert_failed``.
+    """
+
+    name = "slack"
+
+    def __init__(
+        self,
+        settings: SlackSettings,
+        *,
+        max_message_chars: int = 2000,
+        client: AsyncWebClient | None = None,
+    ) -> None:
+        """Configure the channel; nothing connects until the app starts.
+
+        Args:
+            settings: the Slack settings.
+            max_message_chars: longest message accepted (``GATEWAY_MAX_MESSAGE_CHARS``).
+            client: the Web API client (default: one for ``settings.api_base_url`` and the bot token).
+        """
+        self.settings = settings
+        self.max_message_chars = max_message_chars
+        self.client = client or AsyncWebClient(token=settings.bot_token, base_url=settings.api_base_url)
+        self.bolt = self._build_bolt()
+        self.socket_handler: AsyncSocketModeHandler | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._verifier = SignatureVerifier(settings.signing_secret) if settings.signing_secret else None
+        self._seen_events: OrderedDict[str, None] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+        # One answer at a time per conversation, so replies keep the order of the messages (lock, users).
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    # ----------------------------------------------------------------------------------- wiring
+
+    def setup(self, app: web.Application, dispatcher: Dispatcher) -> None:
+        """Install staff alerts, then the events route or the Socket Mode connection.
+
+        Args:
+            app: the gateway application.
+            dispatcher: where inbound messages go.
+        """
+        self._dispatcher = dispatcher
+        app[ALERTS_KEY] = SlackStaffAlerts(
+            self.client, self.settings.store_channels, self.settings.support_channel, dispatcher.counts
+        )
+        if self.settings.mode == "events":
+            app.router.add_post(EVENTS_PATH, self.events_endpoint)
+        else:
+            app.cleanup_ctx.append(self._socket_mode)
+        app.on_shutdown.append(self._shutdown)
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The dispatcher given to :meth:`setup`."""
+        if self._dispatcher is None:
+            raise RuntimeError("SlackChannel.setup() has not been called")
+        return self._dispatcher
+
+    @property
+    def counts(self) -> Counter[str]:
+        """The gateway's counters (shared with the dispatcher)."""
+        return self.dispatcher.counts
+
+    def _build_bolt(self) -> AsyncApp:
+        bolt = AsyncApp(
+            name="gateway-slack",
+            client=self.client,
+            signing_secret=self.settings.signing_secret or "",
+            # Listeners return as soon as their work is scheduled, so "before response" is still fast,
+            # and the background work stays ours to track, count and drain on shutdown.
+            process_before_response=True,
+            # Socket Mode requests are not signed (the WebSocket is authenticated by the app token).
+            request_verification_enabled=self.settings.mode == "events",
+            before_authorize=self._drop_retries,
+        )
+        bolt.event("app_mention")(self._on_event)
+        bolt.event("message")(self._on_event)
+        bolt.action(BUTTON_ACTION_RE)(self._on_button)
+        # Anything else Slack sends (other event types, other interactions) is acknowledged and dropped:
+        # Bolt would answer 404, which Slack retries and eventually counts against the app.
+        bolt.event(re.compile(".*"))(self._on_other)
+        bolt.action(re.compile(".*"))(self._on_other_action)
+        bolt.error(self._on_error)
+        return bolt
+
+    async def _socket_mode(self, app: web.Application) -> AsyncIterator[None]:
+        """Connect in the background (the gateway starts even while Slack is unreachable); close on exit."""
+        handler = AsyncSocketModeHandler(self.bolt, self.settings.app_token, web_client=self.client)
+        self.socket_handler = handler
+        connecting = asyncio.create_task(handler.connect_async(), name="slack-socket-mode-connect")
+        try:
+            yield
+        finally:
+            connecting.cancel()
+            await handler.close_async()
+
+    async def _shutdown(self, app: web.Application) -> None:
+        await self.drain(timeout=5.0)
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until every scheduled answer has been sent (tests; shutdown waits up to ``timeout``)."""
+        while self._tasks:
+            done, _ = await asyncio.wait(set(self._tasks), timeout=timeout)
+            if not done:
+                return
+
+    # ------------------------------------------------------------------------------- inbound HTTP
+
+    async def events_endpoint(self, request: web.Request) -> web.Response:
+        """``POST /slack/events``: Events API and interactivity requests, signature-checked.
+
+        Returns:
+            401 for a missing, forged or stale signature (nothing is processed), 400 for a body that
+            is not UTF-8 or, signed, is malformed, 413 past ``MAX_EVENT_BODY``; otherwise Bolt's answer
+            (200 at once for events and button presses, the challenge for ``url_verification``).
+        """
+        if request.content_length is not None and request.content_length > MAX_EVENT_BODY:
+            return web.json_response({"error": "body too large"}, status=413)
+        raw = await request.read()
+        if len(raw) > MAX_EVENT_BODY:
+            return web.json_response({"error": "body too large"}, status=413)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            # Slack only sends UTF-8 (the signature is computed over text), so this cannot be from Slack.
+            return web.json_response({"error": "the body must be UTF-8 encoded"}, status=400)
+        if self._verifier is None or not self._verifier.is_valid_request(text, dict(request.headers)):
+            self.counts["slack.rejected"] += 1
+            return web.json_response({"error": "invalid request signature"}, status=401)
+        try:
+            bolt_request: AsyncBoltRequest = await to_bolt_request(request)
+        except ValueError as exc:  # json.JSONDecodeError included
+            return web.json_response({"error": f"malformed body: {exc}"}, status=400)
+        bolt_response = await self.bolt.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def _drop_retries(
+        self, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse:
+        """Acknowledge an event already seen (Slack's retry) without processing it again."""
+        body = req.body
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if isinstance(event_id, str) and event_id:
+            if event_id in self._seen_events:
+                self._seen_events.move_to_end(event_id)
+                self.counts["slack.duplicate"] += 1
+                retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
+                log.info("slack retry %s of event %s acknowledged, not processed again", retry, event_id)
+                return BoltResponse(status=200, body="")
+            self._seen_events[event_id] = None
+            while len(self._seen_events) > self.settings.dedupe_size:
+                self._seen_events.popitem(last=False)
+        return await next()
+
+    # ---------------------------------------------------------------------------------- listeners
+
+    def _staff(self, context: AsyncBoltContext) -> StaffDirectory:
+        return StaffDirectory(context.team_id, self.settings.staff)
+
+    async def _on_event(self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
+        """A direct message or a mention: schedule the answer and return (Bolt then acknowledges)."""
+        inbound = inbound_from_event(
+            event,
+            team_id=str(body.get("team_id") or context.team_id or ""),
+            staff=self._staff(context),
+            bot_user_id=context.bot_user_id,
+            max_chars=self.max_message_chars,
+        )
+        if inbound is None:
+            self.counts["slack.ignored"] += 1
+            return
+        self._spawn(self._answer(inbound))
+
+    async def _on_button(
+        self, ack: Callable[[], Awaitable[None]], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        """A button press: acknowledge, then answer its payload in the message's thread."""
+        await ack()
+        inbound = inbound_from_action(body, staff=self._staff(context), max_chars=self.max_message_chars)
+        if inbound is None:
+            self.counts["slack.ignored"] += 1
+            return
+        self._spawn(self._press(body, inbound))
+
+    async def _on_other(self) -> None:
+        self.counts["slack.ignored"] += 1
+
+    async def _on_other_action(self, ack: Callable[[], Awaitable[None]]) -> None:
+        await ack()
+        self.counts["slack.ignored"] += 1
+
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        """Errors raised inside Bolt's own processing (ours run in tasks and are counted there)."""
+        self.counts["slack.bolt_error"] += 1
+        log.error("slack request failed in bolt: %r (type %s)", error, body.get("type"), exc_info=error)
+
+    # ------------------------------------------------------------------------------- answering
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Already counted where it happened (slack.send_failed); this is the one log line with the cause.
+            log.error("slack answer failed: %s", task.exception(), exc_info=task.exception())
+
+    async def _answer(self, inbound: SlackInbound) -> None:
+        """Ask rasa (one message at a time per conversation) and post the replies; raise if a post fails."""
+        if inbound.message is None:
+            error = inbound.error or GatewayError("unreadable message")
+            await self._post(inbound.target, render_text(describe_for_user(error).message))
+            return
+        key = inbound.message.sender_id
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                try:
+                    replies = await self.dispatcher.dispatch(inbound.message)
+                except GatewayError as exc:  # counted and logged by the dispatcher
+                    posts = [render_text(describe_for_user(exc).message)]
+                else:
+                    posts = render_messages(replies)
+                for post in posts:
+                    await self._post(inbound.target, post)
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def _press(self, body: dict[str, Any], inbound: SlackInbound) -> None:
+        """Take the buttons off the pressed message, then answer; a failed update is raised after the answer."""
+        update_error: SlackSendFailed | None = None
+        after = blocks_after_press(body)
+        message_ts = (body.get("message") or {}).get("ts")
+        if after is not None and isinstance(message_ts, str):
+            blocks, text = after
+            try:
+                await self._call(
+                    "chat.update",
+                    self.client.chat_update(channel=inbound.target.channel, ts=message_ts, blocks=blocks, text=text),
+                )
+            except SlackSendFailed as exc:
+                update_error = exc
+        await self._answer(inbound)
+        if update_error is not None:
+            raise update_error
+
+    async def _post(self, target: ReplyTarget, post: SlackPost) -> None:
+        kwargs: dict[str, Any] = {"channel": target.channel, **post.to_json()}
+        if target.thread_ts is not None:
+            kwargs["thread_ts"] = target.thread_ts
+        await self._call("chat.postMessage", self.client.chat_postMessage(**kwargs))
+
+    async def _call(self, method: str, call: Awaitable[Any]) -> None:
+        try:
+            await call
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            self.counts["slack.send_failed"] += 1
+            detail = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            raise SlackSendFailed(f"{method} failed: {detail}") from exc
+        self.counts["slack.sent"] += 1
