@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    Float,
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,

@@ -46,9 +46,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     stores = sa.table("stores", sa.column("id", sa.String), sa.column("latitude"), sa.column("longitude"))
     for store_id, (latitude, longitude) in _COORDINATES.items():
-        bind.execute(
-            sa.update(stores).where(stores.c.id == store_id).values(latitude=latitude, longitude=longitude)
-        )
+        bind.execute(sa.update(stores).where(stores.c.id == store_id).values(latitude=latitude, longitude=longitude))
     stock = sa.table(
         "store_stock", sa.column("store_id", sa.String), sa.column("product_id", sa.Integer), sa.column("location")
     )
