@@ -17,6 +17,7 @@ from connectors.dispatch import Channel, Dispatcher
 from connectors.errors import SettingsError
 from connectors.rasa_client import RasaClient
 from connectors.settings import Settings
+from connectors.tablet import TabletChannel, TabletSettings
 from connectors.web import WebChannel
 from connectors.web.translate import WebInputError, WebLimits
 
@@ -48,7 +49,12 @@ def default_channels(settings: Settings) -> list[Channel]:
         WebChannel(
             WebLimits(max_message_chars=settings.max_message_chars),
             allowed_origins=settings.allowed_origins,
-        )
+        ),
+        TabletChannel(
+            TabletSettings.from_env(),
+            shop_db_url=settings.shop_db_url,
+            limits=WebLimits(max_message_chars=settings.max_message_chars),
+        ),
     ]
 
 
@@ -177,10 +183,10 @@ def main() -> int:
     )
     try:
         settings = Settings.from_env()
+        app = create_app(settings)  # channels read their own settings (e.g. TABLET_*) here
     except SettingsError as exc:
         log.error("cannot start the gateway: %s", exc)
         return 2
-    app = create_app(settings)
     shown_host = settings.host if ":" not in settings.host else f"[{settings.host}]"
 
     def announce(_line: str) -> None:
