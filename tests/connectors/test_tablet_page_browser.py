@@ -98,7 +98,20 @@ async def test_conversation_staff_call_idle_countdown_and_wipe(
     await log.get_by_text(CALLED.format(ticket="HO-000042")).wait_for()
     [alert] = tablet.alerts.alerts
     assert alert.store_id == "LDN-01" and alert.conversation_id == f"tablet:{sessions[0]}"
-    assert [b["metadata"] for b in fake_rasa.received] == [{"store_id": "LDN-01", "channel": "tablet"}] * 2
+
+    # "Is this in stock here?" asks for the product on the page; the name goes out as the stock question.
+    await page.get_by_role("button", name="Is this in stock here?").click()
+    await log.get_by_text("Which product? Type its name below").wait_for()
+    assert await page.evaluate("document.activeElement.id") == "message"
+    await message.fill('argan "repair" shampoo')
+    await message.press("Enter")
+    question = '/check_stock{"product":"argan \\"repair\\" shampoo"}'
+    await log.get_by_text("echo: " + question).wait_for()
+    await message.fill("thanks")
+    await message.press("Enter")
+    await log.get_by_text("echo: thanks").wait_for()  # only the one message after the button
+    assert [b["message"] for b in fake_rasa.received] == ["hi", "/human_handoff", question, "thanks"]
+    assert [b["metadata"] for b in fake_rasa.received] == [{"store_id": "LDN-01", "channel": "tablet"}] * 4
 
     # Idle: the countdown appears; "I'm still here" keeps the conversation.
     dialog = page.get_by_role("alertdialog", name="Still there?")
@@ -117,7 +130,7 @@ async def test_conversation_staff_call_idle_countdown_and_wipe(
     assert await log.inner_text() == "Hello! How can I help you today?"
     assert len(sessions) == 2 and sessions[0] != sessions[1]
     html = await page.content()
-    for previous in ("Hello! I can check stock", "HO-000042", "Skincare", "someone is on their way", sessions[0]):
+    for previous in ("Hello! I can check stock", "HO-000042", "Skincare", "on their way", "repair", sessions[0]):
         assert previous not in html, previous
     assert await page.evaluate("Object.keys(localStorage)") == ["tablet.device_token"]
     assert await page.evaluate("sessionStorage.length") == 0
