@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -187,10 +188,12 @@ class TabletChannel:
             },
         )
 
-    def _device(self, request: web.Request) -> DeviceInfo:
+    async def _device(self, request: web.Request) -> DeviceInfo:
         """The device behind the request's bearer token; 401/403 JSON errors otherwise."""
+        token = bearer_token(request.headers.get("Authorization"))
         try:
-            return self.registry.authenticate(bearer_token(request.headers.get("Authorization")))
+            # Database calls run in a worker thread so a slow database never stalls other tablets.
+            return await asyncio.to_thread(self.registry.authenticate, token)
         except TabletError as exc:
             self.dispatcher.counts[f"tablet.{exc.code}"] += 1
             log.info("tablet request refused: %s", exc)
@@ -203,13 +206,14 @@ class TabletChannel:
             200 ``{"session_id", "store": {"id", "name"}, "device", "idle_seconds", "countdown_seconds"}``;
             401 ``unknown_device`` / 403 ``device_revoked``.
         """
-        device = self._device(request)
-        session_id = self.registry.start_session(device)
+        device = await self._device(request)
+        session_id = await asyncio.to_thread(self.registry.start_session, device)
+        store_name = await asyncio.to_thread(self.store_names.name, device.store_id)
         self.dispatcher.counts["tablet.sessions"] += 1
         return web.json_response(
             {
                 "session_id": session_id,
-                "store": {"id": device.store_id, "name": self.store_names.name(device.store_id)},
+                "store": {"id": device.store_id, "name": store_name},
                 "device": device.name,
                 "idle_seconds": self.settings.idle_seconds,
                 "countdown_seconds": self.settings.countdown_seconds,
@@ -225,7 +229,7 @@ class TabletChannel:
             for a wiped, stale or foreign session (nothing reaches rasa), 400/413/415 for bad
             input, 502/503 when rasa cannot answer.
         """
-        device = self._device(request)
+        device = await self._device(request)
         if request.content_type != "application/json":
             raise WebInputError(
                 415,
@@ -238,7 +242,7 @@ class TabletChannel:
         session_id = parse_session_id(body.get("session_id"))
         inbound = inbound_from_json(body, self.limits, session_id=session_id, store_id=device.store_id)
         try:
-            self.registry.touch_session(device, session_id)
+            await asyncio.to_thread(self.registry.touch_session, device, session_id)
         except TabletError as exc:
             self.dispatcher.counts[f"tablet.{exc.code}"] += 1
             raise WebInputError(exc.status, exc.code, str(exc)) from None
@@ -267,7 +271,7 @@ class TabletChannel:
             alert = staff_alert(
                 call,
                 store_id=device.store_id,
-                store_name=self.store_names.name(device.store_id),
+                store_name=await asyncio.to_thread(self.store_names.name, device.store_id),
                 device_name=device.name,
                 conversation_id=inbound.conversation_id,
             )

@@ -344,3 +344,15 @@ def test_settings_from_env() -> None:
         TabletSettings.from_env({"TABLET_IDLE_SECONDS": "soon"})
     with pytest.raises(SettingsError, match="TABLET_COUNTDOWN_SECONDS must be between 1 and 120"):
         TabletSettings.from_env({"TABLET_COUNTDOWN_SECONDS": "0"})
+
+
+def test_gateway_refuses_to_start_with_a_bad_tablet_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from connectors.app import main
+
+    monkeypatch.setenv("GATEWAY_TOKEN", "t" * 20)
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'gateway.db'}")
+    monkeypatch.setenv("TABLET_IDLE_SECONDS", "soon")
+    assert main() == 2
+    assert "cannot start the gateway: TABLET_IDLE_SECONDS must be a whole number of seconds" in caplog.text
