@@ -4,7 +4,7 @@ Recommendations read the latest message: a category, a price ceiling ("under 30"
 £30") or floor ("over £20"), and a product ("something like <product>" -> similar products,
 "what goes with <product>" -> what customers buy with it). A conversation that verified an order
 gets picks for that customer (never what they already bought); everyone else gets popular picks.
-Nothing out of stock online is suggested.
+Nothing out of stock is suggested: online stock counts, or on an in-store tablet that shop's shelves.
 
 Each answer is an intro line, a ``custom``-only message ``{"type": "product_cards", "products":
 [...]}`` for channels that draw cards (text-only channels skip it), and one message per product
