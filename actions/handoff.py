@@ -1,4 +1,4 @@
-"""A person when the bot can't help: hand-off tickets, complaints, and the two-step fallback."""
+"""A person when the bot can't help: hand-off tickets, complaints, a staff member to a tablet, the fallback."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import channel_of, conversation_id, get_store, verified_order
+from actions.common import channel_context, channel_of, conversation_id, get_store, verified_order
 
 OFFICE_HOURS = "Our team answers Monday to Friday, 9:00-18:00 UK time, usually within two working hours."
 SUMMARY_TURNS = 6
@@ -40,6 +40,9 @@ class ActionHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Open the ticket with a summary, the verified order if any, and say what happens next."""
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "human_handoff"
+        context = channel_context(tracker)
+        if intent == "human_handoff" and context.trusted and context.channel == "tablet" and context.store_id:
+            return self._call_staff(dispatcher, tracker, context.store_id)
         reason = "complaint" if intent == "complaint" else "customer asked for a person"
         order = verified_order(tracker)
         ticket = get_store().open_handoff(
@@ -51,6 +54,30 @@ class ActionHandoff(Action):
         )
         response = "utter_complaint" if intent == "complaint" else "utter_handoff"
         dispatcher.utter_message(response=response, ticket=ticket.ticket_number, when=OFFICE_HOURS)
+        return []
+
+    @staticmethod
+    def _call_staff(dispatcher: CollectingDispatcher, tracker: Tracker, store_id: str) -> List[EventType]:
+        """A shopper at an in-store tablet wants a colleague: a ticket for that shop and a ``staff_call``.
+
+        No text here on purpose: the tablet channel posts the call to the shop's staff and only then
+        tells the shopper whether someone is coming (or to ask at the till when nobody could be told).
+        """
+        summary = conversation_summary(tracker)
+        ticket = get_store().open_handoff(
+            conversation_id(tracker),
+            channel="tablet",
+            reason=f"shopper at the {store_id} tablet asked for a staff member",
+            summary=summary,
+        )
+        dispatcher.utter_message(
+            json_message={
+                "type": "staff_call",
+                "store_id": store_id,
+                "ticket": ticket.ticket_number,
+                "summary": summary,
+            }
+        )
         return []
 
 

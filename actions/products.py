@@ -4,7 +4,7 @@ Recommendations read the latest message: a category, a price ceiling ("under 30"
 £30") or floor ("over £20"), and a product ("something like <product>" -> similar products,
 "what goes with <product>" -> what customers buy with it). A conversation that verified an order
 gets picks for that customer (never what they already bought); everyone else gets popular picks.
-Nothing out of stock online is suggested.
+Nothing out of stock is suggested: online stock counts, or on an in-store tablet that shop's shelves.
 
 Each answer is an intro line, a ``custom``-only message ``{"type": "product_cards", "products":
 [...]}`` for channels that draw cards (text-only channels skip it), and one message per product
@@ -25,9 +25,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import conversation_id, get_store, latest_entity, money
+from actions.common import ChannelContext, channel_context, conversation_id, get_store, latest_entity, money
 from recommender import ArtifactsNotFound, Filters, Recommendation, Recommender, UnknownProduct, get_recommender
-from store.errors import NotAuthorized, ProductNotFound
+from store.errors import NotAuthorized, ProductNotFound, StoreNotFound
 from store.records import ProductInfo
 from store.service import OrderStore
 
@@ -94,14 +94,18 @@ def _card_json(product: ProductInfo, reason: str) -> dict[str, Any]:
 
 
 class ActionCheckStock(Action):
-    """Whether a product is in stock online and in which shops."""
+    """Whether a product is in stock: in this shop on a tablet, everywhere for staff, else online and shops.
+
+    Which answer a conversation gets depends only on what the gateway vouches for
+    (``channel_context``): a ``rest`` caller claiming to be a tablet or staff gets the customer answer.
+    """
 
     def name(self) -> str:
         """Action name."""
         return "action_check_stock"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        """Find the product named in the message and report its stock."""
+        """Find the product named in the message and report its stock for this channel."""
         query = _product_query(tracker)
         if not query:
             dispatcher.utter_message(response="utter_ask_product")
@@ -112,17 +116,88 @@ class ActionCheckStock(Action):
             dispatcher.utter_message(response="utter_product_not_found", query=query)
             return []
         product = found[0]
-        stock = store.stock(product.sku)
-        online = f"{stock.online} available online" if stock.online > 0 else "out of stock online"
-        in_stores = [f"{s.store_name} ({s.quantity})" for s in stock.stores if s.quantity > 0]
-        dispatcher.utter_message(
-            response="utter_stock",
-            title=product.title,
-            price=money(product.price),
-            online=online,
-            stores=", ".join(in_stores) if in_stores else "none at the moment",
-        )
+        context = channel_context(tracker)
+        here = tablet_store(context)
+        if here is not None:
+            _stock_here(dispatcher, store, product, here)
+        elif context.is_staff:
+            _stock_everywhere(dispatcher, store, product)
+        else:
+            _stock_for_customers(dispatcher, store, product)
         return []
+
+
+def tablet_store(context: ChannelContext) -> str | None:
+    """The shop an in-store tablet stands in, only when the gateway vouches for it."""
+    if context.trusted and context.channel == "tablet" and context.store_id:
+        return context.store_id
+    return None
+
+
+def _online_words(quantity: int) -> str:
+    return f"{quantity} available online" if quantity > 0 else "out of stock online"
+
+
+def _stock_for_customers(dispatcher: CollectingDispatcher, store: OrderStore, product: ProductInfo) -> None:
+    stock = store.stock(product.sku)
+    in_stores = [f"{s.store_name} ({s.quantity})" for s in stock.stores if s.quantity > 0]
+    dispatcher.utter_message(
+        response="utter_stock",
+        title=product.title,
+        price=money(product.price),
+        online=_online_words(stock.online),
+        stores=", ".join(in_stores) if in_stores else "none at the moment",
+    )
+
+
+def _stock_everywhere(dispatcher: CollectingDispatcher, store: OrderStore, product: ProductInfo) -> None:
+    """Staff see every shop, empty shelves included, with where the product sits."""
+    stock = store.stock(product.sku)
+    shops = [
+        f"{s.store_id} {s.store_name} {s.quantity}" + (f" ({s.location})" if s.location and s.quantity > 0 else "")
+        for s in stock.stores
+    ]
+    dispatcher.utter_message(
+        response="utter_stock_all_stores",
+        title=product.title,
+        sku=product.sku,
+        price=money(product.price),
+        online=stock.online,
+        stores="; ".join(shops) if shops else "no shops",
+    )
+
+
+def _stock_here(dispatcher: CollectingDispatcher, store: OrderStore, product: ProductInfo, store_id: str) -> None:
+    """This shop's shelf first; when it is empty, the nearest shop that has it, and online."""
+    try:
+        stock = store.stock(product.sku, near=store_id)
+    except StoreNotFound:
+        # A tablet registered for a shop that was since removed: answer like any customer channel.
+        log.warning("tablet store %s is not in the order store; answering with all shops", store_id)
+        _stock_for_customers(dispatcher, store, product)
+        return
+    here, others = stock.stores[0], stock.stores[1:]
+    common = {"title": product.title, "price": money(product.price), "store": here.store_name}
+    if here.quantity > 0:
+        dispatcher.utter_message(
+            response="utter_stock_here",
+            quantity=here.quantity,
+            location=here.location or "ask a colleague where to find it",
+            **common,
+        )
+        return
+    nearest = next((s for s in others if s.quantity > 0), None)
+    parts = []
+    if nearest is not None:
+        distance = f", about {nearest.distance_km:.0f} km away" if nearest.distance_km is not None else ""
+        parts.append(
+            f"The nearest shop that has it is {nearest.store_name} in {nearest.city} ({nearest.quantity}{distance})."
+        )
+    if stock.online > 0:
+        parts.append(f"You can also order it online ({stock.online} available) and have it delivered.")
+    if not parts:
+        parts.append("It is out of stock online and in our other shops too at the moment.")
+    dispatcher.utter_message(response="utter_stock_not_here", elsewhere=" ".join(parts), **common)
 
 
 # ------------------------------------------------------------------------------------ recommendations
@@ -249,10 +324,12 @@ def _customer_and_history(store: OrderStore, conversation: str) -> tuple[str | N
 
 class _Shelf:
     """Live product facts from the store, fetched once per product per request; doubles as the
-    lazy online-stock check the recommender calls best-first."""
+    lazy stock check the recommender calls best-first: online stock, or on an in-store tablet the
+    shelf of that shop (``here``: units by SKU)."""
 
-    def __init__(self, store: OrderStore) -> None:
+    def __init__(self, store: OrderStore, here: dict[str, int] | None = None) -> None:
         self.store = store
+        self.here = here
         self.products: dict[str, ProductInfo | None] = {}
 
     def get(self, sku: str) -> ProductInfo | None:
@@ -264,14 +341,16 @@ class _Shelf:
         return self.products[sku]
 
     def in_stock(self, sku: str) -> bool:
+        if self.here is not None:
+            return self.here.get(sku, 0) > 0 and self.get(sku) is not None
         product = self.get(sku)
         return product is not None and product.online_stock > 0
 
 
-def _fits(product: ProductInfo, request: Request, exclude: set[str]) -> bool:
+def _fits(product: ProductInfo, request: Request, exclude: set[str], shelf: _Shelf) -> bool:
     price = float(product.price)
     return (
-        product.online_stock > 0
+        shelf.in_stock(product.sku)
         and product.sku not in exclude
         and (request.category is None or product.category == request.category)
         and (request.min_price is None or price >= request.min_price)
@@ -279,10 +358,10 @@ def _fits(product: ProductInfo, request: Request, exclude: set[str]) -> bool:
     )
 
 
-def _store_picks(store: OrderStore, request: Request, exclude: set[str], k: int) -> list[ProductInfo]:
+def _store_picks(store: OrderStore, request: Request, exclude: set[str], k: int, shelf: _Shelf) -> list[ProductInfo]:
     """Best sellers from the store that pass the request's filters (no recommender needed)."""
     ranked = store.popular_products(category=request.category, limit=1000)
-    return [p for p in ranked if _fits(p, request, exclude)][:k]
+    return [p for p in ranked if _fits(p, request, exclude, shelf)][:k]
 
 
 def _range_words(request: Request) -> str:
@@ -303,10 +382,36 @@ class ActionRecommendProducts(Action):
         return "action_recommend_products"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        """Read the request, ask the recommender (or the store's best sellers), reply with cards."""
+        """Read the request, ask the recommender (or the store's best sellers), reply with cards.
+
+        On an in-store tablet the picks come from that shop's shelves first; only when the shop has
+        nothing that fits are online picks offered instead.
+        """
         store = get_store()
         request = read_request(tracker, store)
+        here = _shelf_here(store, channel_context(tracker))
+        if here is not None:
+            shelf = _Shelf(store, here)
+            chosen = self._choose(dispatcher, store, tracker, request, shelf)
+            if chosen is None:
+                return []
+            picks, intro, words = chosen
+            if any(shelf.in_stock(p.product_id) for p in picks):
+                if request.mode == "recommend":
+                    intro = "utter_recommendations_here"
+                return self._reply(dispatcher, shelf, picks, intro, words)
         shelf = _Shelf(store)
+        chosen = self._choose(dispatcher, store, tracker, request, shelf)
+        if chosen is None:
+            return []
+        picks, intro, words = chosen
+        return self._reply(dispatcher, shelf, picks, intro, words)
+
+    @staticmethod
+    def _choose(
+        dispatcher: CollectingDispatcher, store: OrderStore, tracker: Tracker, request: Request, shelf: _Shelf
+    ) -> tuple[list[Recommendation], str, dict[str, str]] | None:
+        """The picks, the intro response and its words; None when the named product is unknown (said so)."""
         filters = Filters(
             category=request.category,
             min_price=request.min_price,
@@ -326,19 +431,19 @@ class ActionRecommendProducts(Action):
                 personal = any(p.reason == "personal" for p in picks)
             else:
                 owned = set(history)
-                picks = [_as_rec(p, "popular") for p in _store_picks(store, request, owned, CARDS)]
+                picks = [_as_rec(p, "popular") for p in _store_picks(store, request, owned, CARDS, shelf)]
                 personal = False
             intro = "utter_recommendations_personal" if personal else "utter_recommendations"
-            return self._reply(dispatcher, shelf, picks, intro, words)
+            return picks, intro, words
 
         found = store.find_products(request.product_query or "", limit=1)
         if not found:
             dispatcher.utter_message(response="utter_product_not_found", query=request.product_query)
-            return []
+            return None
         anchor = found[0]
         shelf.products[anchor.sku] = anchor
         recommender = load_recommender()
-        picks: list[Recommendation] = []
+        picks = []
         if recommender is not None:
             ask: Callable[..., list[Recommendation]] = (
                 recommender.bought_together if request.mode == "together" else recommender.similar
@@ -351,9 +456,9 @@ class ActionRecommendProducts(Action):
             same_kind = Request(
                 request.mode, request.category or anchor.category, request.min_price, request.max_price, None
             )
-            picks = [_as_rec(p, "popular") for p in _store_picks(store, same_kind, {anchor.sku}, CARDS)]
+            picks = [_as_rec(p, "popular") for p in _store_picks(store, same_kind, {anchor.sku}, CARDS, shelf)]
         intro = "utter_recommendations_together" if request.mode == "together" else "utter_recommendations_similar"
-        return self._reply(dispatcher, shelf, picks, intro, {**words, "title": anchor.title})
+        return picks, intro, {**words, "title": anchor.title}
 
     @staticmethod
     def _reply(
@@ -364,16 +469,31 @@ class ActionRecommendProducts(Action):
         words: dict[str, str],
     ) -> List[EventType]:
         products = [(p, shelf.get(p.product_id)) for p in picks]
-        cards = [(rec, info) for rec, info in products if info is not None and info.online_stock > 0]
+        cards = [(rec, info) for rec, info in products if info is not None and shelf.in_stock(info.sku)]
         if not cards:
             dispatcher.utter_message(response="utter_no_recommendations", **words)
             return []
         dispatcher.utter_message(response=intro, **words)
         payload = {"type": "product_cards", "products": [_card_json(info, rec.reason) for rec, info in cards]}
+        if shelf.here is not None:
+            for card, (_, info) in zip(payload["products"], cards, strict=True):
+                card["in_store"] = shelf.here.get(info.sku, 0)
         dispatcher.utter_message(json_message=payload)
         for _, info in cards:
             _card(dispatcher, info)
         return []
+
+
+def _shelf_here(store: OrderStore, context: ChannelContext) -> dict[str, int] | None:
+    """Units by SKU on the shelves of the tablet's shop; None off a (trusted) tablet."""
+    store_id = tablet_store(context)
+    if store_id is None:
+        return None
+    try:
+        return store.store_quantities(store_id)
+    except StoreNotFound:
+        log.warning("tablet store %s is not in the order store; recommending from online stock", store_id)
+        return None
 
 
 def _as_rec(product: ProductInfo, reason: str) -> Recommendation:

@@ -18,6 +18,7 @@ from connectors.errors import SettingsError
 from connectors.rasa_client import RasaClient
 from connectors.settings import Settings
 from connectors.slack import SlackChannel, SlackSettings
+from connectors.tablet import TabletChannel, TabletSettings
 from connectors.web import WebChannel
 from connectors.web.translate import WebInputError, WebLimits
 
@@ -49,7 +50,12 @@ def default_channels(settings: Settings) -> list[Channel]:
         WebChannel(
             WebLimits(max_message_chars=settings.max_message_chars),
             allowed_origins=settings.allowed_origins,
-        )
+        ),
+        TabletChannel(
+            TabletSettings.from_env(),
+            shop_db_url=settings.shop_db_url,
+            limits=WebLimits(max_message_chars=settings.max_message_chars),
+        ),
     ]
     slack = SlackSettings.from_env()  # None unless SLACK_BOT_TOKEN is set
     if slack is not None:
@@ -182,7 +188,7 @@ def main() -> int:
     )
     try:
         settings = Settings.from_env()
-        app = create_app(settings)  # channel settings (SLACK_*, ...) are read here
+        app = create_app(settings)  # channels read their own settings (SLACK_*, TABLET_*, ...) here
     except SettingsError as exc:
         log.error("cannot start the gateway: %s", exc)
         return 2

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -103,16 +104,21 @@ class PhysicalStore(Base):
     address: Mapped[str] = mapped_column(String(200))
     postcode: Mapped[str] = mapped_column(String(16))
     opening_hours: Mapped[str] = mapped_column(String(120), default="")
+    # Where the shop is, for "the nearest other shop that has it" (revision 0003).
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class StoreStock(Base):
-    """Units of a product on the shelf of one physical store."""
+    """Units of a product on the shelf of one physical store, and where in the shop they are."""
 
     __tablename__ = "store_stock"
 
     store_id: Mapped[str] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
     quantity: Mapped[int] = mapped_column(Integer, default=0)
+    # e.g. "aisle 3 (Haircare), shelf 2"; empty when the shop has not said (revision 0003).
+    location: Mapped[str] = mapped_column(String(80), default="", server_default="")
 
 
 class Customer(Base):

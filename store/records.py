@@ -344,12 +344,19 @@ class StoreInfo:
 
 @dataclass(frozen=True)
 class StoreStockInfo:
-    """Units of a product in one store."""
+    """Units of a product in one store.
+
+    Attributes:
+        location: where in the shop it is (``aisle 3 (Haircare), shelf 2``); empty when unknown.
+        distance_km: how far this shop is from the one asked about (``stock(near=...)``), else None.
+    """
 
     store_id: str
     store_name: str
     city: str
     quantity: int
+    location: str = ""
+    distance_km: float | None = None
 
 
 @dataclass(frozen=True)

@@ -620,6 +620,23 @@ _STORES = [
         "Mon-Sat 10:00-20:00, Sun 11:00-17:00",
     ),
 ]
+#: Where each demo shop is (latitude, longitude), for "the nearest other shop that has it".
+_STORE_COORDINATES = {
+    "LDN-01": (51.5126, -0.1250),
+    "MAN-01": (53.4810, -2.2446),
+    "EDI-01": (55.9531, -3.1995),
+    "BRS-01": (51.4584, -2.5850),
+}
+
+
+def shelf_location(aisle: int, category: str, product_id: int) -> str:
+    """Where a product sits in a demo shop: one aisle per category (sorted by name), four shelves.
+
+    Deterministic and free of the random generator, so adding locations changed no other seeded value.
+    Revision 0003 backfills existing databases with a frozen copy of this rule.
+    """
+    return f"aisle {aisle} ({category}), shelf {product_id % 4 + 1}"
+
 
 # How many orders of each status (sum 300).
 STATUS_PLAN: dict[str, int] = {
@@ -804,19 +821,30 @@ class _Seeder:
     def stores_and_stock(self) -> None:
         rng = self.rng
         stores = [
-            m.PhysicalStore(id=i, name=n, city=c, address=a, postcode=p, opening_hours=h)
+            m.PhysicalStore(
+                id=i,
+                name=n,
+                city=c,
+                address=a,
+                postcode=p,
+                opening_hours=h,
+                latitude=_STORE_COORDINATES[i][0],
+                longitude=_STORE_COORDINATES[i][1],
+            )
             for i, n, c, a, p, h in _STORES
         ]
         self.session.add_all(stores)
         self.session.flush()
+        shelved = [product for product in self.products if product.category != "Gift Cards"]
+        aisles = {name: index for index, name in enumerate(sorted({p.category for p in shelved}), start=1)}
         rows = [
             {
                 "store_id": store.id,
                 "product_id": product.id,
                 "quantity": 0 if rng.random() < 0.2 else rng.randint(1, 15),
+                "location": shelf_location(aisles[product.category], product.category, product.id),
             }
-            for product in self.products
-            if product.category != "Gift Cards"
+            for product in shelved
             for store in stores
         ]
         self.session.execute(insert(m.StoreStock), rows)  # bulk: ~800 rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -1464,19 +1465,21 @@ class OrderStore:
                 raise ProductNotFound(sku)
             return self._product_info(product)
 
-    def stock(self, sku: str, store_id: str | None = None) -> StockInfo:
-        """Say how many units of a product are available online and in each (or one) store.
+    def stock(self, sku: str, store_id: str | None = None, near: str | None = None) -> StockInfo:
+        """Say how many units of a product are available online and in each (or one) store, and where.
 
         Args:
             sku: The SKU (case-insensitive).
             store_id: Only this store (e.g. ``"LDN-01"``); all stores when None.
+            near: Order the stores by distance from this one (itself first, then the nearest;
+                shops without coordinates last) and fill ``distance_km``; by id when None.
 
         Returns:
-            Online quantity and per-store quantities.
+            Online quantity and per-store quantities with their shelf locations.
 
         Raises:
             ProductNotFound: Unknown SKU.
-            StoreNotFound: Unknown store id.
+            StoreNotFound: Unknown store id (``store_id`` or ``near``).
         """
         with self._session() as session:
             product = session.execute(
@@ -1487,22 +1490,61 @@ class OrderStore:
             stores_stmt = select(m.PhysicalStore).order_by(m.PhysicalStore.id)
             if store_id is not None:
                 stores_stmt = stores_stmt.where(m.PhysicalStore.id == store_id.strip().upper())
-            stores = session.execute(stores_stmt).scalars().all()
+            stores = list(session.execute(stores_stmt).scalars().all())
             if store_id is not None and not stores:
                 raise StoreNotFound(store_id)
+            distances: dict[str, float | None] = {}
+            if near is not None:
+                origin = session.get(m.PhysicalStore, near.strip().upper())
+                if origin is None:
+                    raise StoreNotFound(near)
+                distances = {s.id: _distance_km(origin, s) for s in stores}
+                stores.sort(key=lambda s: (distances[s.id] is None, distances[s.id] or 0.0, s.id))
             rows = session.execute(
-                select(m.StoreStock.store_id, m.StoreStock.quantity).where(m.StoreStock.product_id == product.id)
+                select(m.StoreStock.store_id, m.StoreStock.quantity, m.StoreStock.location).where(
+                    m.StoreStock.product_id == product.id
+                )
             ).all()
-            quantities = {store_id: quantity for store_id, quantity in rows}
+            shelf = {row.store_id: (row.quantity, row.location) for row in rows}
             return StockInfo(
                 sku=product.sku,
                 title=product.title,
                 online=product.online_stock,
                 stores=tuple(
-                    StoreStockInfo(store_id=s.id, store_name=s.name, city=s.city, quantity=quantities.get(s.id, 0))
+                    StoreStockInfo(
+                        store_id=s.id,
+                        store_name=s.name,
+                        city=s.city,
+                        quantity=shelf.get(s.id, (0, ""))[0],
+                        location=shelf.get(s.id, (0, ""))[1] or "",
+                        distance_km=distances.get(s.id),
+                    )
                     for s in stores
                 ),
             )
+
+    def store_quantities(self, store_id: str) -> dict[str, int]:
+        """Units on the shelf of one store, by SKU (products it has none of are left out).
+
+        Args:
+            store_id: The store (e.g. ``"LDN-01"``).
+
+        Returns:
+            ``{sku: quantity}`` for every product with a positive quantity there.
+
+        Raises:
+            StoreNotFound: Unknown store id.
+        """
+        with self._session() as session:
+            key = (store_id or "").strip().upper()
+            if session.get(m.PhysicalStore, key) is None:
+                raise StoreNotFound(store_id)
+            rows = session.execute(
+                select(m.Product.sku, m.StoreStock.quantity)
+                .join(m.StoreStock, m.StoreStock.product_id == m.Product.id)
+                .where(m.StoreStock.store_id == key, m.StoreStock.quantity > 0)
+            ).all()
+            return {sku: quantity for sku, quantity in rows}
 
     def stores(self) -> list[StoreInfo]:
         """List the physical stores.
@@ -1841,3 +1883,15 @@ class OrderStore:
             )
         expected = _fmt_date(refund.expected_by) if refund.expected_by else "soon"
         return f"A refund of £{refund.amount} for {order.number} is {refund.status}; expect it by {expected}."
+
+
+def _distance_km(origin: m.PhysicalStore, other: m.PhysicalStore) -> float | None:
+    """Great-circle distance between two shops, or None when either has no coordinates."""
+    if origin.id == other.id:
+        return 0.0
+    points = (origin.latitude, origin.longitude, other.latitude, other.longitude)
+    if any(value is None for value in points):
+        return None
+    lat1, lon1, lat2, lon2 = (math.radians(float(v)) for v in points)  # type: ignore[arg-type]
+    a = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return round(2 * 6371.0 * math.asin(math.sqrt(a)), 1)

@@ -55,6 +55,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     config = StackConfig(
         shop_db_url=shop_db,
         tracker_db_url=f"sqlite:///{var / 'tracker.db'}",
+        gateway_db_url=f"sqlite:///{var / 'gateway.db'}",  # tablets registered by tests stay out of var/
         token=uuid.uuid4().hex,
         log_dir=var / "log",
         model=MODEL,

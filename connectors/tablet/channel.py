@@ -1,0 +1,291 @@
+"""aiohttp wiring of the in-store tablet channel: the kiosk page and its API; set up by connectors.app."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+
+from connectors.alerts import ALERTS_KEY, AlertNotDelivered
+from connectors.db import SESSIONS_KEY
+from connectors.dispatch import Dispatcher
+from connectors.errors import GatewayError, describe_for_user
+from connectors.models import InboundMessage, OutboundMessage
+from connectors.tablet.devices import DeviceInfo, RevokedDevice, TabletError, TabletRegistry, UnknownDevice
+from connectors.tablet.settings import TabletSettings
+from connectors.tablet.translate import (
+    bearer_token,
+    inbound_from_json,
+    parse_session_id,
+    render_messages,
+    staff_alert,
+    staff_call_of,
+    staff_call_reply,
+)
+from connectors.web.translate import WebInputError, WebLimits, decode_json
+
+log = logging.getLogger(__name__)
+
+PAGE_FILE = Path(__file__).with_name("kiosk.html")
+_INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
+
+#: What the page shows for each refusal (it puts the sentence on screen as it is).
+_REFUSALS = {
+    UnknownDevice: (
+        "This tablet is not registered, or its device token is wrong. Ask a manager to register it "
+        "(python -m connectors.tablet register --store <store id> --name <name>) and enter the new token."
+    ),
+    RevokedDevice: "This tablet's registration was revoked. Ask a manager for a new device token.",
+}
+
+
+class StoreNames:
+    """Shop names from the order store, read lazily and cached (re-read when an id is missing)."""
+
+    def __init__(self, shop_db_url: str | None = None, *, load: Callable[[], Mapping[str, str]] | None = None) -> None:
+        """Read names from ``shop_db_url`` (or from ``load``, for tests); nothing is opened yet."""
+        self._url = shop_db_url
+        self._load = load
+        self._names: dict[str, str] = {}
+        self._engine: Engine | None = None
+
+    def _read(self) -> Mapping[str, str]:
+        if self._load is not None:
+            return self._load()
+        from store.db import make_engine  # the order store is only needed once a tablet connects
+        from store.service import OrderStore
+        from store.settings import Settings as StoreSettings
+
+        if self._engine is None:
+            url = StoreSettings.from_env({"SHOP_DATABASE_URL": self._url or ""}).database_url
+            self._engine = make_engine(url)
+        store = OrderStore(sessionmaker(self._engine))
+        return {s.store_id: s.name for s in store.stores()}
+
+    def name(self, store_id: str) -> str:
+        """The shop's name, or its id when the order store does not (or no longer) know it."""
+        if store_id not in self._names:
+            try:
+                self._names = dict(self._read())
+            except SQLAlchemyError:  # a name is cosmetic: the page shows the id and keeps working
+                log.exception("cannot read shop names from the order store")
+        return self._names.get(store_id, store_id)
+
+    def close(self) -> None:
+        """Dispose of the order-store engine, if one was opened."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+class TabletChannel:
+    """The in-store tablet channel (channel name ``tablet``).
+
+    Routes: ``GET /tablet`` (kiosk page), ``POST /api/tablet/session`` (start a shopper's
+    conversation, ending the previous one), ``POST /api/tablet/messages``. Every API call carries
+    the device token as ``Authorization: Bearer <token>``; the token fixes the shop.
+    """
+
+    name = "tablet"
+
+    def __init__(
+        self,
+        settings: TabletSettings | None = None,
+        *,
+        shop_db_url: str | None = None,
+        limits: WebLimits | None = None,
+        store_names: StoreNames | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        """Configure the channel.
+
+        Args:
+            settings: idle and countdown times (default 60 s and 10 s).
+            shop_db_url: the order store, for shop names.
+            limits: message limits (as the web channel's).
+            store_names: where shop names come from (default: the order store at ``shop_db_url``).
+            now: naive-UTC clock for session expiry (tests).
+        """
+        self.settings = settings or TabletSettings()
+        self.limits = limits or WebLimits()
+        self.store_names = store_names or StoreNames(shop_db_url)
+        self._now = now
+        self._dispatcher: Dispatcher | None = None
+        self._registry: TabletRegistry | None = None
+        self._page = b""
+        self._page_csp = ""
+
+    def setup(self, app: web.Application, dispatcher: Dispatcher) -> None:
+        """Add the tablet routes to ``app``.
+
+        Args:
+            app: the gateway application (its gateway database sessions hold devices and sessions).
+            dispatcher: where inbound messages go.
+        """
+        self._dispatcher = dispatcher
+        ttl = timedelta(seconds=self.settings.session_ttl_seconds)
+        if self._now is None:
+            self._registry = TabletRegistry(app[SESSIONS_KEY], session_ttl=ttl)
+        else:
+            self._registry = TabletRegistry(app[SESSIONS_KEY], session_ttl=ttl, now=self._now)
+        self._load_page()
+        app.router.add_get("/tablet", self.kiosk_page)
+        app.router.add_post("/api/tablet/session", self.start_session)
+        app.router.add_post("/api/tablet/messages", self.post_message)
+        app.on_cleanup.append(self._close)
+
+    @property
+    def registry(self) -> TabletRegistry:
+        """Devices and sessions (available after :meth:`setup`)."""
+        if self._registry is None:
+            raise RuntimeError("TabletChannel.setup() has not been called")
+        return self._registry
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The dispatcher given to :meth:`setup`."""
+        if self._dispatcher is None:
+            raise RuntimeError("TabletChannel.setup() has not been called")
+        return self._dispatcher
+
+    def _load_page(self) -> None:
+        html = PAGE_FILE.read_text(encoding="utf-8")
+        html = html.replace("__MAX_CHARS__", str(self.limits.max_message_chars))
+        hashes: dict[str, list[str]] = {"script": [], "style": []}
+        for tag, body in _INLINE.findall(html):
+            digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
+            hashes[tag].append(f"'sha256-{digest}'")
+        self._page = html.encode("utf-8")
+        self._page_csp = (
+            "default-src 'none'; "
+            f"script-src {' '.join(hashes['script'])}; "
+            f"style-src {' '.join(hashes['style'])}; "
+            "img-src 'self' https: http: data:; connect-src 'self'; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        )
+
+    async def kiosk_page(self, request: web.Request) -> web.Response:
+        """Serve the kiosk page (inline CSS/JS under a hash-based CSP; no token in it)."""
+        return web.Response(
+            body=self._page,
+            content_type="text/html",
+            charset="utf-8",
+            headers={
+                "Content-Security-Policy": self._page_csp,
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+                "Cache-Control": "no-store",
+            },
+        )
+
+    async def _device(self, request: web.Request) -> DeviceInfo:
+        """The device behind the request's bearer token; 401/403 JSON errors otherwise."""
+        token = bearer_token(request.headers.get("Authorization"))
+        try:
+            # Database calls run in a worker thread so a slow database never stalls other tablets.
+            return await asyncio.to_thread(self.registry.authenticate, token)
+        except TabletError as exc:
+            self.dispatcher.counts[f"tablet.{exc.code}"] += 1
+            log.info("tablet request refused: %s", exc)
+            raise WebInputError(exc.status, exc.code, _REFUSALS.get(type(exc), str(exc))) from None
+
+    async def start_session(self, request: web.Request) -> web.Response:
+        """``POST /api/tablet/session``: a new shopper conversation; the device's previous one ends.
+
+        Returns:
+            200 ``{"session_id", "store": {"id", "name"}, "device", "idle_seconds", "countdown_seconds"}``;
+            401 ``unknown_device`` / 403 ``device_revoked``.
+        """
+        device = await self._device(request)
+        session_id = await asyncio.to_thread(self.registry.start_session, device)
+        store_name = await asyncio.to_thread(self.store_names.name, device.store_id)
+        self.dispatcher.counts["tablet.sessions"] += 1
+        return web.json_response(
+            {
+                "session_id": session_id,
+                "store": {"id": device.store_id, "name": store_name},
+                "device": device.name,
+                "idle_seconds": self.settings.idle_seconds,
+                "countdown_seconds": self.settings.countdown_seconds,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        """``POST /api/tablet/messages``: ``{"session_id", "text" | "payload"}`` in, the replies out.
+
+        Returns:
+            200 ``{"session_id", "messages": [...]}``; 401/403 for the device, 409 ``session_ended``
+            for a wiped, stale or foreign session (nothing reaches rasa), 400/413/415 for bad
+            input, 502/503 when rasa cannot answer.
+        """
+        device = await self._device(request)
+        if request.content_type != "application/json":
+            raise WebInputError(
+                415,
+                "unsupported_media_type",
+                f"send the body as application/json, not {request.content_type or 'nothing'}",
+            )
+        body = decode_json(await request.read())
+        if not isinstance(body, dict):
+            raise WebInputError(400, "invalid_json", "the body must be a JSON object")
+        session_id = parse_session_id(body.get("session_id"))
+        inbound = inbound_from_json(body, self.limits, session_id=session_id, store_id=device.store_id)
+        try:
+            await asyncio.to_thread(self.registry.touch_session, device, session_id)
+        except TabletError as exc:
+            self.dispatcher.counts[f"tablet.{exc.code}"] += 1
+            raise WebInputError(exc.status, exc.code, str(exc)) from None
+        try:
+            replies = await self.dispatcher.dispatch(inbound)
+        except GatewayError as exc:
+            err = describe_for_user(exc)
+            return web.json_response({"error": err.message, "code": err.code}, status=err.status)
+        replies = await self._answer_staff_calls(request.app, device, inbound, replies)
+        return web.json_response({"session_id": session_id, "messages": render_messages(replies)})
+
+    async def _answer_staff_calls(
+        self, app: web.Application, device: DeviceInfo, inbound: InboundMessage, replies: list[OutboundMessage]
+    ) -> list[OutboundMessage]:
+        """Post each ``staff_call`` to the shop's staff and put what happened in its place."""
+        out: list[OutboundMessage] = []
+        for message in replies:
+            call = staff_call_of(message)
+            if call is None:
+                out.append(message)
+                continue
+            if call.store_id != device.store_id:
+                log.warning(
+                    "staff_call for %s from a %s tablet: using the tablet's shop", call.store_id, device.store_id
+                )
+            alert = staff_alert(
+                call,
+                store_id=device.store_id,
+                store_name=await asyncio.to_thread(self.store_names.name, device.store_id),
+                device_name=device.name,
+                conversation_id=inbound.conversation_id,
+            )
+            self.dispatcher.counts["tablet.staff_call"] += 1
+            try:
+                reference = await app[ALERTS_KEY].alert(alert)
+            except AlertNotDelivered as exc:
+                self.dispatcher.counts["tablet.staff_call_not_delivered"] += 1
+                log.warning("staff call %s at %s not delivered: %s", call.ticket, device.store_id, exc)
+                out.append(staff_call_reply(call, delivered=False))
+                continue
+            log.info("staff call %s at %s delivered (%s)", call.ticket, device.store_id, reference)
+            out.append(staff_call_reply(call, delivered=True))
+        return out
+
+    async def _close(self, app: web.Application) -> None:
+        self.store_names.close()

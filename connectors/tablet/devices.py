@@ -1,0 +1,247 @@
+"""Registered tablets and their shopper sessions: the ``tablet_devices`` and ``tablet_sessions`` tables.
+
+Used by the tablet channel (authenticate a device, start/continue/end sessions) and by the device
+command (``python -m connectors.tablet register|list|revoke``). Tokens are shown once and stored only
+as SHA-256 hashes: they are 256 random bits, so a fast hash is enough and a leaked table gives nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from connectors.db import GatewayBase
+from connectors.errors import GatewayError
+
+TOKEN_PREFIX = "tab_"  # noqa: S105 - a visible prefix so people recognise the token, not a secret
+SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_NAME_MAX = 80
+
+
+class TabletDevice(GatewayBase):
+    """One registered tablet: the shop it stands in is fixed by its token."""
+
+    __tablename__ = "tablet_devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(_NAME_MAX))
+    store_id: Mapped[str] = mapped_column(String(16), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class TabletSession(GatewayBase):
+    """One shopper's conversation on a tablet; deleted when the screen is wiped or it goes stale."""
+
+    __tablename__ = "tablet_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("tablet_devices.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen: Mapped[datetime] = mapped_column(DateTime)
+
+
+class TabletError(GatewayError):
+    """Base of the tablet errors; ``status`` and ``code`` say how the API answers."""
+
+    status = 400
+    code = "tablet_error"
+
+
+class UnknownDevice(TabletError):
+    """No token, or a token no tablet was registered with."""
+
+    status = 401
+    code = "unknown_device"
+
+
+class RevokedDevice(TabletError):
+    """The token belonged to a tablet whose registration was revoked."""
+
+    status = 403
+    code = "device_revoked"
+
+
+class SessionEnded(TabletError):
+    """The session id is unknown, belongs to another tablet, was wiped or went stale."""
+
+    status = 409
+    code = "session_ended"
+
+
+class UnknownStore(TabletError):
+    """``register`` was given a store id the order store does not have."""
+
+    code = "unknown_store"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """A registered tablet as the channel and the command see it (never the token)."""
+
+    device_id: int
+    name: str
+    store_id: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        """True until the device is revoked."""
+        return self.revoked_at is None
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a device token (hex SHA-256)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _info(row: TabletDevice) -> DeviceInfo:
+    return DeviceInfo(row.id, row.name, row.store_id, row.created_at, row.revoked_at)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)  # stored naive UTC: SQLite keeps no zone
+
+
+class TabletRegistry:
+    """Devices and sessions in the gateway database; one short transaction per call."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        session_ttl: timedelta = timedelta(seconds=85),
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        """Use ``sessions`` for every unit of work.
+
+        Args:
+            sessions: factory of gateway database sessions.
+            session_ttl: a shopper session unused for this long is over, whatever the page does.
+            now: naive-UTC clock (tests move it).
+        """
+        self._sessions = sessions
+        self.session_ttl = session_ttl
+        self._now = now
+
+    # ------------------------------------------------------------------ devices (the command)
+
+    def register(self, store_id: str, name: str, known_stores: Iterable[str]) -> tuple[DeviceInfo, str]:
+        """Register a tablet for a shop and return it with its token (shown once, stored hashed).
+
+        Args:
+            store_id: the shop (``stores.id`` in the order store), case-insensitive.
+            name: what staff call this tablet (``front door``).
+            known_stores: the order store's shop ids.
+
+        Returns:
+            The device and its token.
+
+        Raises:
+            UnknownStore: ``store_id`` is not one of ``known_stores``.
+            TabletError: the name is empty or too long.
+        """
+        store_id = store_id.strip().upper()
+        known = sorted(known_stores)
+        if store_id not in known:
+            raise UnknownStore(f"no store {store_id!r} in the order store; known stores: {', '.join(known) or 'none'}")
+        name = " ".join(name.split())
+        if not name or len(name) > _NAME_MAX:
+            raise TabletError(f"the device name must be 1-{_NAME_MAX} characters")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self._sessions.begin() as db:
+            row = TabletDevice(name=name, store_id=store_id, token_hash=hash_token(token), created_at=self._now())
+            db.add(row)
+            db.flush()
+            return _info(row), token
+
+    def devices(self) -> list[DeviceInfo]:
+        """Every registered tablet, revoked ones included, by id."""
+        with self._sessions() as db:
+            return [_info(row) for row in db.execute(select(TabletDevice).order_by(TabletDevice.id)).scalars()]
+
+    def revoke(self, device_id: int) -> DeviceInfo:
+        """Revoke a tablet: its token stops working at once and its open session ends.
+
+        Raises:
+            TabletError: no such device.
+        """
+        with self._sessions.begin() as db:
+            row = db.get(TabletDevice, device_id)
+            if row is None:
+                raise TabletError(f"no tablet with id {device_id}")
+            if row.revoked_at is None:
+                row.revoked_at = self._now()
+            db.execute(delete(TabletSession).where(TabletSession.device_id == device_id))
+            return _info(row)
+
+    # ------------------------------------------------------------------ the channel
+
+    def authenticate(self, token: str | None) -> DeviceInfo:
+        """The active device a token belongs to.
+
+        Raises:
+            UnknownDevice: no token, or an unknown one.
+            RevokedDevice: the device was revoked.
+        """
+        if not token:
+            raise UnknownDevice("this tablet has no device token")
+        with self._sessions() as db:
+            stmt = select(TabletDevice).where(TabletDevice.token_hash == hash_token(token))
+            row = db.execute(stmt).scalar_one_or_none()
+            if row is None:
+                raise UnknownDevice("this tablet's device token is not registered")
+            if row.revoked_at is not None:
+                raise RevokedDevice("this tablet's registration was revoked")
+            return _info(row)
+
+    def start_session(self, device: DeviceInfo) -> str:
+        """End every session of ``device`` and start a new one with a server-made id.
+
+        One tablet serves one shopper at a time, so a new session always ends the previous one:
+        nothing of the last shopper stays reachable, whether the page wiped itself or was reloaded.
+        """
+        session_id = secrets.token_urlsafe(24)
+        now = self._now()
+        with self._sessions.begin() as db:
+            db.execute(delete(TabletSession).where(TabletSession.device_id == device.device_id))
+            db.add(TabletSession(id=session_id, device_id=device.device_id, created_at=now, last_seen=now))
+        return session_id
+
+    def touch_session(self, device: DeviceInfo, session_id: str) -> None:
+        """Check that ``session_id`` is this device's live session and mark it used.
+
+        Raises:
+            SessionEnded: unknown, another tablet's, wiped, or unused for longer than the TTL
+                (then it is deleted here).
+        """
+        now = self._now()
+        stale = False
+        with self._sessions.begin() as db:
+            row = db.get(TabletSession, session_id) if SESSION_ID_RE.fullmatch(session_id or "") else None
+            if row is None or row.device_id != device.device_id:
+                raise SessionEnded("this conversation has ended; a new one has to be started")
+            if now - row.last_seen > self.session_ttl:
+                db.delete(row)  # committed when the block ends: raising inside would roll it back
+                stale = True
+            else:
+                row.last_seen = now
+        if stale:
+            raise SessionEnded("this conversation timed out; a new one has to be started")
+
+    def end_session(self, device: DeviceInfo, session_id: str) -> bool:
+        """Forget ``session_id`` if it is this device's; return whether it existed."""
+        with self._sessions.begin() as db:
+            result = db.execute(
+                delete(TabletSession).where(TabletSession.id == session_id, TabletSession.device_id == device.device_id)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,136 @@
+"""Pure translation for the in-store tablet: API JSON <-> the normalized model, staff calls, wording."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.alerts import StaffAlert
+from connectors.models import InboundMessage, OutboundMessage
+from connectors.web.translate import WebInputError, WebLimits
+from connectors.web.translate import inbound_from_json as web_inbound_from_json
+
+CHANNEL = "tablet"
+# Placeholder conversation id for the web validator; the tablet's real id is the server-made session.
+_VALIDATION_ID = "tablet-session"
+
+CALLED = (
+    "I've called a colleague: someone is on their way to you now. Please stay here by the tablet. (Ticket {ticket})"
+)
+NOT_CALLED = (
+    "I'm sorry, I couldn't reach a colleague from here just now. Please ask at the till and they'll "
+    "help you straight away. (Ticket {ticket})"
+)
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The device token in an ``Authorization: Bearer <token>`` header, or None when absent/blank."""
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def parse_session_id(value: object) -> str:
+    """Validate the ``session_id`` a page sends back (it was made by the server).
+
+    Raises:
+        WebInputError: 400 naming ``session_id``.
+    """
+    if value is None or value == "":
+        raise WebInputError(400, "missing_field", "session_id is required", field="session_id")
+    if not isinstance(value, str) or len(value) > 64:
+        raise WebInputError(400, "invalid_field", "session_id must be the id the server gave", field="session_id")
+    return value
+
+
+def inbound_from_json(body: object, limits: WebLimits, *, session_id: str, store_id: str) -> InboundMessage:
+    """Build the tablet's InboundMessage from ``{"session_id", "text"}`` or ``{"session_id", "payload"}``.
+
+    Text and payloads follow the web channel's rules (cleaned text, payloads start with ``/``). The
+    shop comes from the device token (``store_id``), never from the body: any ``store_id``,
+    ``metadata`` or ``channel`` a page sends is ignored.
+
+    Args:
+        body: the decoded JSON body.
+        limits: message limits.
+        session_id: the validated, live session id.
+        store_id: the device's shop.
+
+    Returns:
+        The message for channel ``tablet`` with metadata ``{"store_id": store_id}``.
+
+    Raises:
+        WebInputError: 400/413 as for the web channel.
+    """
+    if not isinstance(body, dict):
+        raise WebInputError(400, "invalid_json", "the body must be a JSON object")
+    content = {key: body[key] for key in ("text", "payload") if key in body}
+    checked = web_inbound_from_json(content, limits, conversation_id=_VALIDATION_ID)
+    return InboundMessage(
+        CHANNEL, session_id, text=checked.text, payload=checked.payload, metadata={"store_id": store_id}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StaffCall:
+    """A ``staff_call`` payload from the actions (docs/CONTRACTS.md, "Custom payloads")."""
+
+    store_id: str
+    ticket: str
+    summary: str
+
+
+def staff_call_of(message: OutboundMessage) -> StaffCall | None:
+    """The staff call a bot message carries, or None when it is anything else."""
+    custom: Mapping[str, Any] | None = message.custom
+    if not custom or custom.get("type") != "staff_call":
+        return None
+    return StaffCall(
+        store_id=str(custom.get("store_id") or ""),
+        ticket=str(custom.get("ticket") or "without a number"),
+        summary=str(custom.get("summary") or ""),
+    )
+
+
+def staff_alert(
+    call: StaffCall, *, store_id: str, store_name: str, device_name: str, conversation_id: str
+) -> StaffAlert:
+    """The alert staff get: which shop and tablet, the ticket and what the shopper asked so far.
+
+    ``store_id`` is the device's own shop: the tablet trusts its token, not the payload's field.
+    """
+    text = f'A shopper at the "{device_name}" tablet in {store_name} ({store_id}) asks for a staff member.'
+    if call.summary:
+        text += f"\nSo far:\n{call.summary}"
+    return StaffAlert(store_id=store_id, text=text, conversation_id=conversation_id, ticket=call.ticket)
+
+
+def staff_call_reply(call: StaffCall, *, delivered: bool) -> OutboundMessage:
+    """What the shopper reads: someone is coming, or (honestly) to ask at the till."""
+    template = CALLED if delivered else NOT_CALLED
+    return OutboundMessage(
+        text=template.format(ticket=call.ticket),
+        custom={"type": "staff_call_status", "delivered": delivered, "ticket": call.ticket},
+    )
+
+
+def render_messages(messages: Iterable[OutboundMessage]) -> list[dict[str, Any]]:
+    """Bot messages as the kiosk page receives them (the web JSON shape).
+
+    ``product_cards`` payloads are dropped: every card also arrives as its own message (text, image,
+    buttons), which the page draws as a card. ``staff_call`` payloads never reach the page (their
+    summary is the conversation, meant for staff); the channel replaces them first.
+    """
+    out = []
+    for message in messages:
+        data = message.to_json()
+        custom = data.get("custom")
+        if isinstance(custom, dict) and custom.get("type") in ("product_cards", "staff_call"):
+            del data["custom"]
+        if data:
+            out.append(data)
+    return out

@@ -1,0 +1,358 @@
+"""The tablet channel against a fake rasa: devices, tokens, server-made sessions, the wipe, staff calls."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import create_engine, text
+
+from connectors.app import SETTINGS_KEY
+from connectors.errors import SettingsError
+from connectors.models import OutboundMessage
+from connectors.tablet import TabletSettings
+from connectors.tablet.__main__ import main as tablet_command
+from connectors.tablet.devices import hash_token
+from connectors.tablet.translate import CALLED, NOT_CALLED, render_messages
+from tests.connectors.gateway_fakes import FakeRasa
+from tests.connectors.tablet_fixtures import RecordingAlerts, TabletGateway, auth, make_shop_db, start_tablet_gateway
+
+
+@pytest_asyncio.fixture
+async def tablet(fake_rasa: FakeRasa) -> AsyncIterator[TabletGateway]:
+    gateway = await start_tablet_gateway(fake_rasa)
+    yield gateway
+    await gateway.client.close()
+
+
+# ------------------------------------------------------------------------------ the device command
+
+
+def test_register_list_revoke_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shop = make_shop_db(tmp_path)
+    gateway_db = f"sqlite:///{tmp_path / 'gateway.db'}"
+    urls = ["--gateway-database-url", gateway_db, "--shop-database-url", shop]
+
+    assert tablet_command([*urls, "register", "--store", "XXX-99", "--name", "door"]) == 2
+    assert "no store 'XXX-99' in the order store; known stores: LDN-01, MAN-01" in capsys.readouterr().err
+
+    assert tablet_command([*urls, "register", "--store", "ldn-01", "--name", "  front   door "]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == 'Registered tablet 1 "front door" for LDN-01 Covent Garden.'
+    token = out[-1]
+    assert token.startswith("tab_") and len(token) > 40
+
+    engine = create_engine(gateway_db)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT store_id, token_hash FROM tablet_devices")).all()
+    assert [tuple(r) for r in stored] == [("LDN-01", hash_token(token))]  # only the hash is kept
+
+    assert tablet_command([*urls, "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "1\tLDN-01\tfront door\tregistered " in listed and "active" in listed and token not in listed
+
+    assert tablet_command([*urls, "revoke", "1"]) == 0
+    assert capsys.readouterr().out == 'Revoked tablet 1 "front door" (LDN-01).\n'
+    assert tablet_command([*urls, "list"]) == 0
+    assert "\trevoked " in capsys.readouterr().out
+    assert tablet_command([*urls, "revoke", "7"]) == 2
+    assert "no tablet with id 7" in capsys.readouterr().err
+    engine.dispose()
+
+
+async def test_a_token_from_the_command_opens_the_kiosk(
+    tmp_path: Path, fake_rasa: FakeRasa, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gateway = await start_tablet_gateway(fake_rasa)
+    try:
+        url = gateway.client.app[SETTINGS_KEY].database_url
+        shop = make_shop_db(tmp_path)
+        assert tablet_command(["--gateway-database-url", url, "--shop-database-url", shop, "register",
+                               "--store", "MAN-01", "--name", "till"]) == 0  # fmt: skip
+        token = capsys.readouterr().out.splitlines()[-1]
+        resp = await gateway.client.post("/api/tablet/session", headers=auth(token))
+        body = await resp.json()
+        assert resp.status == 200 and body["store"] == {"id": "MAN-01", "name": "King Street"}
+        assert body["device"] == "till"
+    finally:
+        await gateway.client.close()
+
+
+# ------------------------------------------------------------------------------------------ tokens
+
+
+async def test_missing_unknown_and_revoked_tokens_are_refused(tablet: TabletGateway, fake_rasa: FakeRasa) -> None:
+    device, token = tablet.register()
+    session_id = await tablet.session(token)
+    cases = [
+        ({}, 401, "unknown_device"),
+        (auth("tab_not-a-registered-token"), 401, "unknown_device"),
+        ({"Authorization": "Basic Zm9vOmJhcg=="}, 401, "unknown_device"),
+    ]
+    for headers, status, code in cases:
+        for path in ("/api/tablet/session", "/api/tablet/messages"):
+            resp = await tablet.client.post(path, json={"session_id": session_id, "text": "hi"}, headers=headers)
+            body = await resp.json()
+            assert (resp.status, body["code"]) == (status, code), (path, headers)
+            assert "not registered" in body["error"] and "python -m connectors.tablet register" in body["error"]
+
+    tablet.registry.revoke(device.device_id)
+    for path in ("/api/tablet/session", "/api/tablet/messages"):
+        resp = await tablet.client.post(path, json={"session_id": session_id, "text": "hi"}, headers=auth(token))
+        body = await resp.json()
+        assert (resp.status, body["code"]) == (403, "device_revoked")
+        assert body["error"] == "This tablet's registration was revoked. Ask a manager for a new device token."
+    assert fake_rasa.received == []
+    counts = tablet.channel.dispatcher.counts
+    assert (counts["tablet.unknown_device"], counts["tablet.device_revoked"], counts["tablet.inbound"]) == (6, 2, 0)
+
+
+async def test_the_page_is_served_without_any_token(tablet: TabletGateway) -> None:
+    resp = await tablet.client.get("/tablet")
+    assert resp.status == 200 and resp.content_type == "text/html"
+    page = await resp.text()
+    assert "Call a staff member" in page and "Is this in stock here?" in page and "Recommend something" in page
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'sha256-" in csp and "connect-src 'self'" in csp and "unsafe-inline" not in csp
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+# ---------------------------------------------------------------------------------------- sessions
+
+
+async def test_messages_carry_the_devices_store_whatever_the_page_sends(
+    tablet: TabletGateway, fake_rasa: FakeRasa
+) -> None:
+    _, token = tablet.register("LDN-01")
+    resp = await tablet.client.post("/api/tablet/session", headers=auth(token), json={"store_id": "MAN-01"})
+    started = await resp.json()
+    assert started["store"] == {"id": "LDN-01", "name": "Covent Garden"}
+    assert (started["idle_seconds"], started["countdown_seconds"]) == (60, 10)
+    session_id = started["session_id"]
+    status, body = await tablet.say(
+        token,
+        session_id,
+        text="do you have the argan shampoo here?",
+        store_id="MAN-01",
+        channel="web",
+        metadata={"store_id": "MAN-01", "staff": {"id": "U1", "role": "manager"}},
+    )
+    assert status == 200, body
+    assert body == {"session_id": session_id, "messages": [{"text": "echo: do you have the argan shampoo here?"}]}
+    assert fake_rasa.received == [
+        {
+            "sender": f"tablet:{session_id}",
+            "message": "do you have the argan shampoo here?",
+            "metadata": {"store_id": "LDN-01", "channel": "tablet"},
+        }
+    ]
+    status, _ = await tablet.say(token, session_id, payload="/check_stock")
+    assert status == 200 and fake_rasa.received[-1]["message"] == "/check_stock"
+
+
+async def test_session_ids_are_made_by_the_server(tablet: TabletGateway, fake_rasa: FakeRasa) -> None:
+    _, token = tablet.register()
+    first, second = await tablet.session(token), await tablet.session(token)
+    assert first != second and len(first) >= 32
+    for chosen in ("my-own-conversation-id", "x" * 64, first):
+        status, body = await tablet.say(token, chosen, text="hello")
+        assert (status, body["code"]) == (409, "session_ended")
+    assert fake_rasa.received == []
+
+
+async def test_a_new_shopper_ends_the_previous_session(tablet: TabletGateway, fake_rasa: FakeRasa) -> None:
+    """The wipe: the page starts a new session; the old id is unreachable from then on."""
+    _, token = tablet.register()
+    old = await tablet.session(token)
+    assert (await tablet.say(token, old, text="my name is Ann"))[0] == 200
+    new = await tablet.session(token)
+    status, body = await tablet.say(token, old, text="what did I say?")
+    assert (status, body["code"]) == (409, "session_ended")
+    status, body = await tablet.say(token, new, text="hi")
+    assert status == 200
+    assert [r["sender"] for r in fake_rasa.received] == [f"tablet:{old}", f"tablet:{new}"]
+
+
+async def test_an_idle_session_expires_on_the_server(tablet: TabletGateway, fake_rasa: FakeRasa) -> None:
+    _, token = tablet.register()
+    session_id = await tablet.session(token)
+    tablet.clock.advance(80)  # within idle 60 + countdown 10 + grace 15
+    assert (await tablet.say(token, session_id, text="still here"))[0] == 200
+    tablet.clock.advance(86)
+    status, body = await tablet.say(token, session_id, text="hello?")
+    assert (status, body["code"]) == (409, "session_ended")
+    tablet.clock.advance(-86)  # gone for good, not merely late
+    assert (await tablet.say(token, session_id, text="hello?"))[0] == 409
+    assert len(fake_rasa.received) == 1
+
+
+async def test_a_tablet_cannot_use_another_tablets_session(tablet: TabletGateway, fake_rasa: FakeRasa) -> None:
+    _, ldn = tablet.register("LDN-01", "front door")
+    _, man = tablet.register("MAN-01", "till")
+    session_id = await tablet.session(ldn)
+    status, body = await tablet.say(man, session_id, text="hi")
+    assert (status, body["code"]) == (409, "session_ended")
+    assert (await tablet.say(ldn, session_id, text="hi"))[0] == 200  # the owner's session is untouched
+    assert len(fake_rasa.received) == 1
+
+
+# -------------------------------------------------------------------------------------- staff calls
+
+
+def staff_call(body: dict[str, Any]) -> list[dict[str, Any]]:
+    summary = "customer: do you have argan shampoo here [check_stock]"
+    return [
+        {"recipient_id": body["sender"], "text": "Here you go."},
+        {"custom": {"type": "staff_call", "store_id": "LDN-01", "ticket": "HO-000042", "summary": summary}},
+    ]
+
+
+async def test_staff_call_is_posted_and_the_shopper_told_someone_is_coming(
+    tablet: TabletGateway, fake_rasa: FakeRasa
+) -> None:
+    _, token = tablet.register("LDN-01", "front door")
+    session_id = await tablet.session(token)
+    fake_rasa.replies = staff_call
+    status, body = await tablet.say(token, session_id, payload="/human_handoff")
+    assert status == 200
+    assert body["messages"] == [
+        {"text": "Here you go."},
+        {
+            "text": CALLED.format(ticket="HO-000042"),
+            "custom": {"type": "staff_call_status", "delivered": True, "ticket": "HO-000042"},
+        },
+    ]
+    assert "argan" not in json.dumps(body)  # the summary is for staff, not for the screen
+    [alert] = tablet.alerts.alerts
+    assert alert.store_id == "LDN-01" and alert.ticket == "HO-000042"
+    assert alert.conversation_id == f"tablet:{session_id}"
+    assert alert.text == (
+        'A shopper at the "front door" tablet in Covent Garden (LDN-01) asks for a staff member.\n'
+        "So far:\ncustomer: do you have argan shampoo here [check_stock]"
+    )
+
+
+async def test_staff_call_uses_the_tablets_own_shop(tablet: TabletGateway, fake_rasa: FakeRasa) -> None:
+    _, token = tablet.register("MAN-01", "till")
+    session_id = await tablet.session(token)
+    fake_rasa.replies = staff_call  # says LDN-01
+    assert (await tablet.say(token, session_id, payload="/human_handoff"))[0] == 200
+    assert [a.store_id for a in tablet.alerts.alerts] == ["MAN-01"]
+    assert "King Street (MAN-01)" in tablet.alerts.alerts[0].text
+
+
+async def test_undelivered_staff_call_sends_the_shopper_to_the_till(fake_rasa: FakeRasa) -> None:
+    gateway = await start_tablet_gateway(fake_rasa, alerts=RecordingAlerts(fail=True))
+    try:
+        _, token = gateway.register()
+        session_id = await gateway.session(token)
+        fake_rasa.replies = staff_call
+        status, body = await gateway.say(token, session_id, payload="/human_handoff")
+        assert status == 200
+        assert body["messages"][-1] == {
+            "text": NOT_CALLED.format(ticket="HO-000042"),
+            "custom": {"type": "staff_call_status", "delivered": False, "ticket": "HO-000042"},
+        }
+        assert len(gateway.alerts.alerts) == 1
+        counts = gateway.channel.dispatcher.counts
+        assert (counts["tablet.staff_call"], counts["tablet.staff_call_not_delivered"]) == (1, 1)
+    finally:
+        await gateway.client.close()
+
+
+async def test_without_a_staff_channel_the_shopper_is_told_honestly(fake_rasa: FakeRasa) -> None:
+    gateway = await start_tablet_gateway(fake_rasa, install_alerts=False)  # UnconfiguredAlerts
+    try:
+        _, token = gateway.register()
+        session_id = await gateway.session(token)
+        fake_rasa.replies = staff_call
+        status, body = await gateway.say(token, session_id, payload="/human_handoff")
+        assert status == 200 and body["messages"][-1]["text"] == NOT_CALLED.format(ticket="HO-000042")
+        assert gateway.channel.dispatcher.counts["tablet.staff_call_not_delivered"] == 1
+    finally:
+        await gateway.client.close()
+
+
+# --------------------------------------------------------------------------------------- bad input
+
+
+async def test_bad_input_gets_clear_errors_and_the_channel_keeps_serving(
+    tablet: TabletGateway, fake_rasa: FakeRasa
+) -> None:
+    _, token = tablet.register()
+    session_id = await tablet.session(token)
+    post = tablet.client.post
+    headers = {**auth(token), "Content-Type": "application/json"}
+    cases: list[tuple[bytes, dict[str, str], int, str]] = [
+        (b"{not json", headers, 400, "invalid_json"),
+        (b"\xff\xfe\x00binary", headers, 400, "invalid_json"),
+        (b"[1, 2]", headers, 400, "invalid_json"),
+        (json.dumps({"text": "hi"}).encode(), headers, 400, "missing_field"),
+        (json.dumps({"session_id": session_id}).encode(), headers, 400, "missing_field"),
+        (json.dumps({"session_id": session_id, "text": "x" * 2001}).encode(), headers, 413, "too_long"),
+        (json.dumps({"session_id": session_id, "payload": "no slash"}).encode(), headers, 400, "invalid_field"),
+        (json.dumps({"session_id": session_id, "text": "hi"}).encode(), {**auth(token)}, 415, "unsupported_media_type"),
+        (b"x" * 200_000, headers, 413, "body_too_large"),
+    ]
+    for raw, hdrs, status, code in cases:
+        resp = await post("/api/tablet/messages", data=raw, headers=hdrs)
+        body = await resp.json()
+        assert (resp.status, body["code"]) == (status, code), (raw[:40], body)
+        assert body["error"]
+    assert fake_rasa.received == []
+    assert (await tablet.say(token, session_id, text="hi"))[0] == 200
+
+
+async def test_rasa_down_is_a_503_and_the_session_survives(tablet: TabletGateway, fake_rasa: FakeRasa) -> None:
+    _, token = tablet.register()
+    session_id = await tablet.session(token)
+    fake_rasa.status = 503
+    status, body = await tablet.say(token, session_id, text="hi")
+    assert (status, body["code"]) == (503, "rasa_unavailable")
+    fake_rasa.status = 200
+    assert (await tablet.say(token, session_id, text="hi again"))[0] == 200
+
+
+# ---------------------------------------------------------------------------- translate and settings
+
+
+def test_render_drops_card_and_staff_payloads_but_keeps_the_card_messages() -> None:
+    messages = [
+        OutboundMessage(text="Here are some picks:"),
+        OutboundMessage(custom={"type": "product_cards", "products": [{"sku": "SKN-0001"}]}),
+        OutboundMessage(text="Dew Serum: £10.00", image="https://img.example/1.jpg"),
+        OutboundMessage(custom={"type": "staff_call", "summary": "private"}),
+        OutboundMessage(custom={"type": "handoff", "ticket": "HO-000001"}),
+    ]
+    assert render_messages(messages) == [
+        {"text": "Here are some picks:"},
+        {"text": "Dew Serum: £10.00", "image": "https://img.example/1.jpg"},
+        {"custom": {"type": "handoff", "ticket": "HO-000001"}},
+    ]
+
+
+def test_settings_from_env() -> None:
+    assert TabletSettings.from_env({}) == TabletSettings(60, 10)
+    assert (
+        TabletSettings.from_env({"TABLET_IDLE_SECONDS": "5", "TABLET_COUNTDOWN_SECONDS": "3"}).session_ttl_seconds == 23
+    )
+    with pytest.raises(SettingsError, match="TABLET_IDLE_SECONDS must be a whole number"):
+        TabletSettings.from_env({"TABLET_IDLE_SECONDS": "soon"})
+    with pytest.raises(SettingsError, match="TABLET_COUNTDOWN_SECONDS must be between 1 and 120"):
+        TabletSettings.from_env({"TABLET_COUNTDOWN_SECONDS": "0"})
+
+
+def test_gateway_refuses_to_start_with_a_bad_tablet_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from connectors.app import main
+
+    monkeypatch.setenv("GATEWAY_TOKEN", "t" * 20)
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'gateway.db'}")
+    monkeypatch.setenv("TABLET_IDLE_SECONDS", "soon")
+    assert main() == 2
+    assert "cannot start the gateway: TABLET_IDLE_SECONDS must be a whole number of seconds" in caplog.text

@@ -1,0 +1,100 @@
+"""An in-store tablet through the running gateway, rasa and action server: this shop's stock, a staff call."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sqlite3
+from typing import Any
+
+import aiohttp
+import pytest
+
+from connectors.tablet.__main__ import main as tablet_command
+from connectors.tablet.translate import NOT_CALLED
+from tests.e2e.conftest import Chat, RunningStack, shop_path
+
+
+@pytest.fixture(scope="module")
+def token(stack: RunningStack) -> str:
+    """A tablet registered for LDN-01 with the real device command, in the stack's gateway database."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = tablet_command(
+            [
+                "--gateway-database-url",
+                stack.config.gateway_db_url,
+                "--shop-database-url",
+                stack.shop_db_url,
+                "register",
+                "--store",
+                "LDN-01",
+                "--name",
+                "e2e front door",
+            ]
+        )
+    assert code == 0, out.getvalue()
+    return out.getvalue().splitlines()[-1]
+
+
+def shelved_here(stack: RunningStack) -> tuple[str, int, str]:
+    """A product on the LDN-01 shelves: (title, quantity, location)."""
+    with sqlite3.connect(shop_path(stack)) as db:
+        row = db.execute(
+            "SELECT p.title, s.quantity, s.location FROM store_stock s JOIN products p ON p.id = s.product_id "
+            "WHERE s.store_id = 'LDN-01' AND s.quantity > 0 ORDER BY p.sku LIMIT 1"
+        ).fetchone()
+    return str(row[0]), int(row[1]), str(row[2])
+
+
+async def tablet_say(stack: RunningStack, token: str, session_id: str, **content: Any) -> str:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{stack.config.gateway_url}/api/tablet/messages",
+            json={"session_id": session_id, **content},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp,
+    ):
+        body = await resp.json()
+        assert resp.status == 200, body
+    return "\n".join(m.get("text") or "" for m in body["messages"])
+
+
+async def new_session(stack: RunningStack, token: str) -> str:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{stack.config.gateway_url}/api/tablet/session", headers={"Authorization": f"Bearer {token}"}
+        ) as resp,
+    ):
+        body = await resp.json()
+        assert resp.status == 200, body
+    assert body["store"] == {"id": "LDN-01", "name": "Covent Garden"}
+    return str(body["session_id"])
+
+
+async def test_tablet_gets_this_shops_stock_and_the_web_does_not(stack: RunningStack, token: str) -> None:
+    title, quantity, location = shelved_here(stack)
+    session_id = await new_session(stack, token)
+    reply = await tablet_say(stack, token, session_id, text=f"do you have {title} here?")
+    assert f"is in stock here at Covent Garden: {quantity} on the shelf, {location}." in reply, reply
+    # What the page sends after "Is this in stock here?" and a typed product name.
+    reply = await tablet_say(stack, token, session_id, payload="/check_stock" + json.dumps({"product": title}))
+    assert f"is in stock here at Covent Garden: {quantity} on the shelf" in reply, reply
+
+    web = Chat(stack.config.gateway_url)
+    reply = await web.say(f"do you have {title} here?")
+    assert "In our shops:" in reply and "on the shelf" not in reply, web.dump()
+
+
+async def test_tablet_staff_call_without_slack_sends_the_shopper_to_the_till(stack: RunningStack, token: str) -> None:
+    session_id = await new_session(stack, token)
+    reply = await tablet_say(stack, token, session_id, payload="/human_handoff")
+    with sqlite3.connect(shop_path(stack)) as db:
+        ticket, reason = db.execute(
+            "SELECT ticket_number, reason FROM handoff_tickets WHERE conversation_id = ?", (f"tablet:{session_id}",)
+        ).fetchone()
+    assert reply == NOT_CALLED.format(ticket=ticket)  # no Slack in this stack: honest about it
+    assert "LDN-01" in reason
