@@ -17,6 +17,7 @@ from connectors.dispatch import Channel, Dispatcher
 from connectors.errors import SettingsError
 from connectors.rasa_client import RasaClient
 from connectors.settings import Settings
+from connectors.telegram import TelegramChannel, TelegramSettings
 from connectors.web import WebChannel
 from connectors.web.translate import WebInputError, WebLimits
 
@@ -44,12 +45,16 @@ def default_channels(settings: Settings) -> list[Channel]:
     Returns:
         Channel objects ready for ``setup``; nothing is connected yet.
     """
-    return [
+    channels: list[Channel] = [
         WebChannel(
             WebLimits(max_message_chars=settings.max_message_chars),
             allowed_origins=settings.allowed_origins,
         )
     ]
+    telegram = TelegramSettings.from_env()  # None unless TELEGRAM_BOT_TOKEN is set
+    if telegram is not None:
+        channels.append(TelegramChannel(telegram, max_message_chars=settings.max_message_chars))
+    return channels
 
 
 def create_app(
@@ -177,10 +182,10 @@ def main() -> int:
     )
     try:
         settings = Settings.from_env()
+        app = create_app(settings)  # channels read their own settings here
     except SettingsError as exc:
         log.error("cannot start the gateway: %s", exc)
         return 2
-    app = create_app(settings)
     shown_host = settings.host if ":" not in settings.host else f"[{settings.host}]"
 
     def announce(_line: str) -> None:
