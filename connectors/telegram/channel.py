@@ -111,6 +111,7 @@ class TelegramChannel:
         """
         self._dispatcher = dispatcher
         self._callbacks = CallbackStore(app[SESSIONS_KEY])
+        hide_token_in_http_logs(self.settings.bot_token)
         self._application = self._build_application()
         if self.settings.mode == "webhook":
             app.router.add_post(WEBHOOK_PATH, self.webhook)
@@ -413,6 +414,40 @@ class TelegramChannel:
         except TelegramError as exc:
             self._count("callback_answer_failed")
             log.warning("answerCallbackQuery failed: %s", exc)
+
+
+class _RedactToken(logging.Filter):
+    """Replaces the bot token in log records (it is part of every Bot API URL)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<TELEGRAM_BOT_TOKEN>"), ()
+        return True
+
+
+def hide_token_in_http_logs(token: str) -> None:
+    """Keep the bot token out of the gateway log.
+
+    httpx (PTB's HTTP client) logs every request URL at INFO, and Bot API URLs contain the token:
+    anyone reading the log could take over the bot. Its per-request lines are dropped (WARNING and
+    above remain); the token is replaced in what httpx and PTB's bot, updater and application log.
+
+    Args:
+        token: the bot token.
+    """
+    http_log = logging.getLogger("httpx")
+    if http_log.getEffectiveLevel() < logging.WARNING:
+        http_log.setLevel(logging.WARNING)
+    # Logger filters do not apply to child loggers: name each logger that prints URLs.
+    for name in ("httpx", "telegram.Bot", "telegram.ext.ExtBot", "telegram.ext.Updater", "telegram.ext.Application"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactToken) and f.token == token for f in logger.filters):
+            logger.addFilter(_RedactToken(token))
 
 
 def _retry_after_seconds(exc: RetryAfter) -> float:

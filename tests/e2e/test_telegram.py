@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +34,7 @@ class TelegramStack:
 
     api: FakeTelegramApi
     cases: dict[str, dict[str, Any]]
+    gateway_log: Path
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +78,7 @@ def telegram_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Telegra
         pytest.fail(str(error))
     try:
         api.wait_for_sync("getUpdates", timeout=60)  # the gateway is long-polling the fake
-        yield TelegramStack(api, cases)
+        yield TelegramStack(api, cases, config.log_dir / "gateway.log")
     finally:
         dead = running.dead()
         running.stop()
@@ -128,3 +130,6 @@ def test_a_customer_tracks_an_order_over_telegram(telegram_stack: TelegramStack)
     reply = stranger.say(f"track order {case['order_number']}", expect="postcode")
     assert "tracking number" not in reply, stranger.transcript
     assert telegram_stack.api.calls_to("deleteWebhook"), "polling mode starts by deleting any webhook"
+    log = telegram_stack.gateway_log.read_text()
+    assert "telegram channel up as @shop_support_bot (long polling)" in log
+    assert TOKEN not in log, "the bot token (part of every Bot API URL) must never reach the log"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -16,6 +17,7 @@ from connectors.telegram.translate import (
 )
 from tests.connectors.gateway_fakes import FakeRasa
 from tests.connectors.telegram.conftest import GatewayFactory
+from tests.fakes.telegram_api import TOKEN as BOT_TOKEN
 from tests.fakes.telegram_api import (
     FakeTelegramApi,
     callback_update,
@@ -55,6 +57,21 @@ async def test_polling_start_deletes_the_webhook_and_a_message_is_answered(
     assert sent == [{"chat_id": CHAT, "text": "echo: where is my order?"}]
     assert telegram_api.calls_to("sendChatAction") == [{"chat_id": CHAT, "action": "typing"}]
     assert gw.counts["telegram.sent"] == 1 and gw.counts["telegram.inbound"] == 1
+
+
+async def test_the_bot_token_stays_out_of_the_log(
+    start_gateway: GatewayFactory, telegram_api: FakeTelegramApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("httpx").setLevel(logging.NOTSET)  # as a fresh process has it
+    await start_gateway()
+    telegram_api.add_update(text_update("hi"))
+    await telegram_api.wait_for("sendMessage")
+    logging.getLogger("httpx").warning("request to %s failed", f"{telegram_api.base_url}/bot{BOT_TOKEN}/getMe")
+    # the fake API's own access log (aiohttp.access) shows the token: it is Telegram's side
+    gateway_side = [r.getMessage() for r in caplog.records if r.name.startswith(("httpx", "telegram", "connectors"))]
+    assert any("/bot<TELEGRAM_BOT_TOKEN>/getMe" in m for m in gateway_side)
+    assert len(gateway_side) > 10 and not [m for m in gateway_side if BOT_TOKEN in m]
 
 
 async def test_start_command_greets_and_typed_intents_are_defused(
