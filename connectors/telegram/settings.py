@@ -100,7 +100,7 @@ class TelegramSettings:
         webhook_url = env.get("TELEGRAM_WEBHOOK_URL", "").strip() or None
         if webhook_url is not None and not _is_http_url(webhook_url):
             raise SettingsError(
-                f"TELEGRAM_WEBHOOK_URL must be an https URL (Telegram only calls https), got {webhook_url!r}"
+                f"TELEGRAM_WEBHOOK_URL must be an http(s) URL (Telegram itself only calls https), got {webhook_url!r}"
             )
         secret = env.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or None
         if secret is not None and not _SECRET_RE.fullmatch(secret):

@@ -106,9 +106,11 @@ def classify_update(update: Update, max_message_chars: int) -> Incoming:
     chat = update.effective_chat
     if update.callback_query is not None:
         query = update.callback_query
-        if query.message is None or chat is None or chat.type != "private" or not query.data:
+        if query.message is None or chat is None or not query.data:
             # inline-mode messages and games have no chat of ours: answer the query so the spinner stops
             return Incoming(uid, "ignored", callback_query_id=query.id, reason="callback_without_chat")
+        if chat.type != "private":
+            return Incoming(uid, "ignored", callback_query_id=query.id, reason="group_chat")
         return Incoming(
             uid,
             "button",
@@ -369,7 +371,7 @@ def _message_calls(
         return [BotCall("sendPhoto", params)]
     if image:
         calls.append(BotCall("sendPhoto", {"chat_id": chat_id, "photo": image}))
-    if not text and markup:
+    if not text.strip() and markup:
         text = BUTTONS_ONLY_TEXT
     pieces = split_text(text)
     for index, piece in enumerate(pieces):

@@ -326,7 +326,9 @@ CUSTOMER = {"id": 4242, "is_bot": False, "first_name": "Noah", "language_code": 
 PRIVATE_CHAT = {"id": 4242, "type": "private", "first_name": "Noah"}
 
 
-def text_update(text: str, *, chat_id: int = 4242, update_id: int | None = None, chat_type: str = "private") -> dict:
+def text_update(
+    text: str, *, chat_id: int = 4242, update_id: int | None = None, chat_type: str = "private"
+) -> dict[str, Any]:
     """An update with a text message from a customer."""
     chat = {**PRIVATE_CHAT, "id": chat_id, "type": chat_type}
     if chat_type != "private":
@@ -352,7 +354,7 @@ def callback_update(
     query_id: str = "987654321",
     keyboard: list[list[dict[str, str]]] | None = None,
     update_id: int | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """An update for a pressed inline button (``keyboard`` is the message's markup, when known)."""
     message: dict[str, Any] = {
         "message_id": 78,
@@ -377,13 +379,13 @@ def callback_update(
     return update
 
 
-def edited_update(text: str, *, chat_id: int = 4242) -> dict:
+def edited_update(text: str, *, chat_id: int = 4242) -> dict[str, Any]:
     """An update for a message the customer edited."""
     message = text_update(text, chat_id=chat_id)["message"]
     return {"edited_message": {**message, "edit_date": 1_700_000_100}}
 
 
-def sticker_update(*, chat_id: int = 4242) -> dict:
+def sticker_update(*, chat_id: int = 4242) -> dict[str, Any]:
     """An update with a sticker and no text."""
     message = text_update("x", chat_id=chat_id)["message"]
     del message["text"]
@@ -399,7 +401,7 @@ def sticker_update(*, chat_id: int = 4242) -> dict:
     return {"message": message}
 
 
-def photo_update(caption: str | None, *, chat_id: int = 4242) -> dict:
+def photo_update(caption: str | None, *, chat_id: int = 4242) -> dict[str, Any]:
     """An update with a photo, with or without a caption."""
     message = text_update("x", chat_id=chat_id)["message"]
     del message["text"]
@@ -409,7 +411,7 @@ def photo_update(caption: str | None, *, chat_id: int = 4242) -> dict:
     return {"message": message}
 
 
-def channel_post_update() -> dict:
+def channel_post_update() -> dict[str, Any]:
     """An update for a post in a channel the bot administers."""
     return {
         "channel_post": {
@@ -421,7 +423,7 @@ def channel_post_update() -> dict:
     }
 
 
-def member_update(*, chat_id: int = 4242) -> dict:
+def member_update(*, chat_id: int = 4242) -> dict[str, Any]:
     """A ``my_chat_member`` update: the customer blocked the bot."""
     user = {**CUSTOMER, "id": chat_id}
     return {

@@ -51,6 +51,15 @@ async def telegram_api() -> AsyncIterator[FakeTelegramApi]:
 GatewayFactory = Callable[..., Awaitable[TelegramGateway]]
 
 
+async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until ``check()`` holds: the fake records a call before the channel has read the answer."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still false after {timeout} s")
+        await asyncio.sleep(0.01)
+
+
 @pytest_asyncio.fixture
 async def start_gateway(
     fake_rasa: FakeRasa, telegram_api: FakeTelegramApi

@@ -81,6 +81,13 @@ def test_a_button_payload_that_is_not_an_intent_is_treated_as_typed_text() -> No
     assert button_inbound(CHAT, "yes", "Yes").rasa_text == "yes"
 
 
+def test_callback_query_in_a_group_is_only_acknowledged() -> None:
+    data = callback_update("/affirm", query_id="q3")
+    data["callback_query"]["message"]["chat"] = {"id": -100, "type": "supergroup", "title": "Fans"}
+    incoming = classify(data)
+    assert (incoming.kind, incoming.callback_query_id, incoming.reason) == ("ignored", "q3", "group_chat")
+
+
 def test_callback_query_without_a_chat_is_only_acknowledged() -> None:
     data = callback_update("/affirm", query_id="q2")
     del data["callback_query"]["message"]
@@ -169,8 +176,10 @@ def test_payloads_over_64_bytes_travel_as_short_ids() -> None:
 
 
 def test_buttons_without_text_get_a_prompt() -> None:
-    [call] = render(CHAT, [OutboundMessage(buttons=(Button("Yes", "/affirm"),))]).calls
-    assert call.params["text"] == BUTTONS_ONLY_TEXT
+    for text in (None, "  \n "):
+        [call] = render(CHAT, [OutboundMessage(text=text, buttons=(Button("Yes", "/affirm"),))]).calls
+        assert call.params["text"] == BUTTONS_ONLY_TEXT
+        assert call.params["reply_markup"] == {"inline_keyboard": [[{"text": "Yes", "callback_data": "/affirm"}]]}
 
 
 def test_image_with_text_is_a_photo_with_caption_and_its_buttons() -> None:
