@@ -182,7 +182,7 @@ def main() -> int:
     )
     try:
         settings = Settings.from_env()
-        app = create_app(settings)  # channels read their own settings here
+        app = create_app(settings)  # channel settings (SLACK_*, ...) are read here
     except SettingsError as exc:
         log.error("cannot start the gateway: %s", exc)
         return 2

@@ -1,0 +1,1 @@
+"""Small local fakes of platform HTTP APIs (Slack, Telegram) for the gateway tests."""
