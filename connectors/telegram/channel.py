@@ -66,7 +66,7 @@ class TelegramChannel:
     Counters (in ``Dispatcher.counts``): ``telegram.updates``, ``.duplicates``, ``.ignored``,
     ``.edits``, ``.unsupported``, ``.too_long``, ``.buttons``, ``.button_expired``, ``.sent``,
     ``.send_failed``, ``.skipped`` and ``.skipped.<reason>``, ``.photo_fallback``, ``.rate_limited``,
-    ``.typing_failed``, ``.callback_answer_failed``, ``.connect_failed``, ``.poll_failed``,
+    ``.typing_failed``, ``.callback_answer_failed``, ``.connect_failed``, ``.poll_failed``, ``.handler_failed``,
     ``.webhook_unauthorized``, ``.webhook_forbidden``, ``.webhook_bad_request``; the dispatcher adds
     ``telegram.inbound``, ``.replies``, ``.rasa_unavailable``, ``.rasa_error``.
     """
@@ -220,11 +220,13 @@ class TelegramChannel:
         log.warning("polling Telegram failed (PTB retries): %s", exc)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # Errors are counted where they happen; this keeps PTB from logging each one a second time.
+        # Send failures were counted where they happened; anything else is counted here. Either way
+        # the error is logged once, and PTB goes on with the next update.
         error = context.error
         if isinstance(error, TelegramSendError):
             log.error("telegram update %s: %s", getattr(update, "update_id", "?"), error)
         else:
+            self._count("handler_failed")
             log.error("telegram update %s failed", getattr(update, "update_id", "?"), exc_info=error)
 
     # ------------------------------------------------------------------ webhook
@@ -321,7 +323,11 @@ class TelegramChannel:
         payload: str | None = data
         if is_short_id(data):
             assert self._callbacks is not None
-            payload = await asyncio.to_thread(self._callbacks.lookup, data)
+            try:
+                payload = await asyncio.to_thread(self._callbacks.lookup, data)
+            except Exception:
+                await self._answer_callback(query_id)  # stop the spinner; PTB's error handler counts the rest
+                raise
         if payload is None:
             self._count("button_expired")
             await self._answer_callback(query_id, EXPIRED_BUTTON)

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 from sqlalchemy import DateTime, String, Text, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from connectors.db import GatewayBase
@@ -47,14 +48,19 @@ class CallbackStore:
         new = {k: v for k, v in payloads.items() if k not in self._known}
         if not new:
             return
-        with self._sessions.begin() as session:
-            stored = set(
-                session.scalars(select(TelegramCallback.short_id).where(TelegramCallback.short_id.in_(new)))
-            )
-            now = dt.datetime.now(dt.UTC)
-            for short_id, payload in new.items():
-                if short_id not in stored:
-                    session.add(TelegramCallback(short_id=short_id, payload=payload, created_at=now))
+        try:
+            with self._sessions.begin() as session:
+                stored = set(
+                    session.scalars(select(TelegramCallback.short_id).where(TelegramCallback.short_id.in_(new)))
+                )
+                now = dt.datetime.now(dt.UTC)
+                for short_id, payload in new.items():
+                    if short_id not in stored:
+                        session.add(TelegramCallback(short_id=short_id, payload=payload, created_at=now))
+        except IntegrityError:
+            # Another turn stored the same ids at the same moment; an id is a digest of its payload,
+            # so the row that won is the row we wanted.
+            pass
         for short_id, payload in new.items():
             self._cache(short_id, payload)
 

@@ -8,7 +8,9 @@ import logging
 import pytest
 from aiohttp.test_utils import TestClient
 
+from connectors.db import ENGINE_KEY
 from connectors.errors import RESTARTING
+from connectors.telegram.state import TelegramCallback
 from connectors.telegram.translate import (
     EDIT_REPLY,
     EXPIRED_BUTTON,
@@ -334,3 +336,17 @@ async def test_a_rejected_token_leaves_the_channel_off_and_the_gateway_up(
     assert telegram_api.methods() == ["getMe"]
     resp = await client.post("/api/web/messages", json={"conversation_id": "c0ffee00c0ffee00", "text": "hi"})
     assert resp.status == 200
+
+
+async def test_an_unexpected_error_is_counted_and_the_next_update_is_answered(
+    start_gateway: GatewayFactory, telegram_api: FakeTelegramApi, fake_rasa: FakeRasa
+) -> None:
+    gw = await start_gateway()
+    TelegramCallback.__table__.drop(gw.client.app[ENGINE_KEY])  # the gateway database lost its table
+    telegram_api.add_update(callback_update(callback_data_for(LONG_PAYLOAD), query_id="q-lost"))
+    await eventually(lambda: gw.counts["telegram.handler_failed"] == 1)
+    assert telegram_api.calls_to("answerCallbackQuery") == [{"callback_query_id": "q-lost"}]
+    telegram_api.add_update(text_update("are you still there?"))
+    [sent] = await telegram_api.wait_for("sendMessage")
+    assert sent == {"chat_id": CHAT, "text": "echo: are you still there?"}
+    assert [b["message"] for b in fake_rasa.received] == ["are you still there?"]
