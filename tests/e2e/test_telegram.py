@@ -98,7 +98,7 @@ class TelegramChat:
         calls = [c for c in self.api.calls if c.method in ("sendMessage", "sendPhoto")]
         return [c.params for c in calls if c.params.get("chat_id") == self.chat_id]
 
-    def say(self, text: str, expect: str, timeout: float = 60.0) -> str:
+    def say(self, text: str, expect: str, timeout: float = 120.0) -> str:
         """Send ``text``; wait until a reply containing ``expect`` (case-insensitive) arrives; return all replies."""
         seen = len(self._sent())
         self.transcript.append(f"user: {text}")
