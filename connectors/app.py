@@ -19,6 +19,7 @@ from connectors.rasa_client import RasaClient
 from connectors.settings import Settings
 from connectors.slack import SlackChannel, SlackSettings
 from connectors.tablet import TabletChannel, TabletSettings
+from connectors.telegram import TelegramChannel, TelegramSettings
 from connectors.web import WebChannel
 from connectors.web.translate import WebInputError, WebLimits
 
@@ -38,7 +39,7 @@ _STATUS_CODES = {
 
 
 def default_channels(settings: Settings) -> list[Channel]:
-    """The channels this gateway serves: the web channel, and Slack when ``SLACK_BOT_TOKEN`` is set.
+    """The channels this gateway serves: web and tablet always, Slack and Telegram when their tokens are set.
 
     Args:
         settings: the gateway settings.
@@ -60,6 +61,9 @@ def default_channels(settings: Settings) -> list[Channel]:
     slack = SlackSettings.from_env()  # None unless SLACK_BOT_TOKEN is set
     if slack is not None:
         channels.append(SlackChannel(slack, max_message_chars=settings.max_message_chars))
+    telegram = TelegramSettings.from_env()  # None unless TELEGRAM_BOT_TOKEN is set
+    if telegram is not None:
+        channels.append(TelegramChannel(telegram, max_message_chars=settings.max_message_chars))
     return channels
 
 
@@ -188,7 +192,7 @@ def main() -> int:
     )
     try:
         settings = Settings.from_env()
-        app = create_app(settings)  # channels read their own settings (SLACK_*, TABLET_*, ...) here
+        app = create_app(settings)  # channels read their own settings (SLACK_*, TABLET_*, TELEGRAM_*) here
     except SettingsError as exc:
         log.error("cannot start the gateway: %s", exc)
         return 2
