@@ -18,6 +18,7 @@ from connectors.errors import SettingsError
 from connectors.rasa_client import RasaClient
 from connectors.settings import Settings
 from connectors.web import WebChannel
+from connectors.web.settings import WebSettings
 from connectors.web.translate import WebInputError, WebLimits
 
 log = logging.getLogger("connectors")
@@ -48,6 +49,7 @@ def default_channels(settings: Settings) -> list[Channel]:
         WebChannel(
             WebLimits(max_message_chars=settings.max_message_chars),
             allowed_origins=settings.allowed_origins,
+            settings=WebSettings.from_env(),
         )
     ]
 
@@ -177,10 +179,10 @@ def main() -> int:
     )
     try:
         settings = Settings.from_env()
+        app = create_app(settings)  # channels read their own settings here
     except SettingsError as exc:
         log.error("cannot start the gateway: %s", exc)
         return 2
-    app = create_app(settings)
     shown_host = settings.host if ":" not in settings.host else f"[{settings.host}]"
 
     def announce(_line: str) -> None:
