@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -138,10 +139,12 @@ async def test_resend_is_answered_from_the_transcript(fake_rasa: FakeRasa) -> No
 async def test_resend_while_rasa_is_still_answering_waits_and_replays(fake_rasa: FakeRasa) -> None:
     fake_rasa.delay = 0.6
     async with widget_gateway(fake_rasa) as (client, channel):
-        async with client.ws_connect(WS) as ws:
-            await ws.send_json({"text": "slow one", "client_message_id": "msg-000001"})
-            assert (await ws.receive_json())["type"] == "typing"
-        # the connection dropped before the answer; the widget reconnects and resends
+        ws = await client.ws_connect(WS)
+        await ws.send_json({"text": "slow one", "client_message_id": "msg-000001"})
+        assert (await ws.receive_json())["type"] == "typing"
+        # the network drops before the answer (no close handshake); the widget reconnects and resends
+        ws.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+        await ws.close()
         async with client.ws_connect(WS) as ws:
             await ws.send_json({"text": "slow one", "client_message_id": "msg-000001"})
             assert (await ws.receive_json())["type"] == "typing"
