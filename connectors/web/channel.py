@@ -90,6 +90,9 @@ class WebChannel:
         self._dispatcher: Dispatcher | None = None
         self._transcript: Transcript | None = None
         self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self._transports: weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.BaseTransport | None] = (
+            weakref.WeakKeyDictionary()
+        )
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._tasks: set[asyncio.Task[tuple[list[dict[str, Any]], bool]]] = set()
         self._widget: bytes = b""
@@ -253,6 +256,7 @@ class WebChannel:
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=self.limits.max_body_bytes)
         await ws.prepare(request)
         self._sockets.add(ws)
+        self._transports[ws] = request.transport
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -266,6 +270,7 @@ class WebChannel:
                     log.info("web socket closed with an error: %r", ws.exception())
         finally:
             self._sockets.discard(ws)
+            self._transports.pop(ws, None)
         return ws
 
     async def _handle_frame(self, ws: web.WebSocketResponse, conversation_id: str, address: str, data: str) -> bool:
@@ -431,16 +436,18 @@ class WebChannel:
         if self._tasks:  # let answers in flight be stored before the database goes away
             await asyncio.wait(list(self._tasks), timeout=5)
 
-    async def drop_connections(self) -> int:
-        """Close every open WebSocket as a network drop would (used by tests and on purpose by ops).
+    def drop_connections(self) -> int:
+        """Cut every open WebSocket's TCP connection without a close handshake, as a network drop would.
+
+        Used by the browser tests to prove the widget reconnects without losing or repeating messages.
 
         Returns:
-            How many sockets were closed.
+            How many connections were cut.
         """
-        sockets = list(self._sockets)
-        for ws in sockets:
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"connection dropped")
-        return len(sockets)
+        transports = [t for t in self._transports.values() if t is not None and not t.is_closing()]
+        for transport in transports:
+            transport.abort()
+        return len(transports)
 
 
 def _page_csp(html: str) -> str:
