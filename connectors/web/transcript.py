@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, delete, func, select, update
+from sqlalchemy import JSON, DateTime, Integer, Select, String, UniqueConstraint, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -170,7 +170,7 @@ class Transcript:
             )
 
 
-def _by_client_id(conversation_id: str, client_message_id: str):  # type: ignore[no-untyped-def]
+def _by_client_id(conversation_id: str, client_message_id: str) -> Select[tuple[WebMessage]]:
     return select(WebMessage).where(
         WebMessage.conversation_id == conversation_id,
         WebMessage.client_message_id == client_message_id,
