@@ -397,6 +397,17 @@ async def test_cross_origin_embedding(fake_rasa: FakeRasa, browser: Any) -> None
             await say(page, "hi from acme")
             await page.get_by_role("log").get_by_text("echo: hi from acme").wait_for()
             assert not console.unexpected, console.errors
+            # the POST API works cross-origin too (a preflighted JSON request), errors included
+            statuses = await page.evaluate(
+                """async (url) => {
+                  const post = (body) => fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'},
+                    body: JSON.stringify(body)}).then(async r => [r.status, (await r.json()).code || 'ok']);
+                  return [await post({conversation_id: 'xorigin-test-01', text: 'over post'}),
+                          await post({conversation_id: 'xorigin-test-01', text: ''})];
+                }""",
+                str(gateway.make_url("/api/web/messages")),
+            )
+            assert statuses == [[200, "ok"], [400, "invalid_field"]]
 
             refused = await browser.new_page()
             console = Console(refused)
@@ -416,7 +427,7 @@ async def test_cross_origin_embedding(fake_rasa: FakeRasa, browser: Any) -> None
                 str(gateway.make_url("/api/web/messages")),
             )
             assert result == "blocked"
-            assert [b["message"] for b in fake_rasa.received] == ["hi from acme"]
+            assert [b["message"] for b in fake_rasa.received] == ["hi from acme", "over post"]
     finally:
         await shop.close()
         await other.close()
