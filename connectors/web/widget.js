@@ -589,8 +589,8 @@
 
   launcher.addEventListener("click", function () { if (isOpen()) closePanel(); else openPanel(true); });
   closeButton.addEventListener("click", closePanel);
-  panel.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") { event.preventDefault(); closePanel(); }
+  root.addEventListener("keydown", function (event) { // from the panel or the launcher
+    if (event.key === "Escape" && isOpen()) { event.preventDefault(); closePanel(); }
   });
   form.addEventListener("submit", function (event) {
     event.preventDefault();
