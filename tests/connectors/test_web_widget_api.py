@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.app import create_app
+from connectors.app import create_app, main
 from connectors.errors import SettingsError
 from connectors.rasa_client import RasaClient
 from connectors.web import WebChannel
@@ -378,3 +378,12 @@ def test_sliding_window_limiter() -> None:
     for i in range(5):
         small.record(f"k{i}", float(i * 2))
     assert len(small._events) <= 2  # idle keys are swept
+
+
+def test_bad_web_setting_stops_the_gateway_with_status_2(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("GATEWAY_TOKEN", TOKEN)
+    monkeypatch.setenv("GATEWAY_WEB_RATE_PER_ADDRESS", "plenty")
+    assert main() == 2
+    assert any("GATEWAY_WEB_RATE_PER_ADDRESS must be an integer" in r.getMessage() for r in caplog.records)
