@@ -270,19 +270,37 @@ async def test_dropped_connection_reconnects_and_sends_once(fake_rasa: FakeRasa,
         await page.get_by_text("The assistant is typing…").wait_for()
         channel.drop_connections()
         await log.get_by_text("echo: slow").wait_for()
+        replayed = channel.dispatcher.counts["web.replayed"]
+        assert replayed >= 1
+
+        # 3. the answer is stored while the browser is away: the history brings it, nothing is resent
+        fake_rasa.delay = 0.3
+        await say(page, "answered while away")
+        await page.get_by_text("The assistant is typing…").wait_for()
+        await context.set_offline(True)
+        channel.drop_connections()
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            rows, _ = channel.transcript.history(fake_rasa.received[-1]["sender"].removeprefix("web:"), 1)
+            if rows and rows[0].role == "bot":
+                break
+        await context.set_offline(False)
+        await log.get_by_text("echo: answered while away").wait_for()
+        assert channel.dispatcher.counts["web.replayed"] == replayed  # the history had it: no resend
         fake_rasa.delay = 0
         await say(page, "after")
         await log.get_by_text("echo: after").wait_for()
 
-        assert [b["message"] for b in fake_rasa.received] == ["before", "while offline", "slow", "after"]
-        for text in ("echo: while offline", "echo: slow", "while offline", "slow"):
+        sent = ["before", "while offline", "slow", "answered while away", "after"]
+        assert [b["message"] for b in fake_rasa.received] == sent
+        for text in sent[1:4]:
             assert await log.get_by_text(text, exact=True).count() == 1, text
+            assert await log.get_by_text(f"echo: {text}", exact=True).count() == 1, text
         assert await log.get_by_text("Sending…").count() == 0
-        assert len(sockets) >= 3  # it really reconnected, twice
-        assert channel.dispatcher.counts["web.replayed"] >= 1
+        assert len(sockets) >= 4  # it really reconnected, three times
         await page.reload()  # and the history agrees with what was shown
         await log.get_by_text("echo: after").wait_for()
-        assert await log.locator(".msg--user p").all_inner_texts() == ["before", "while offline", "slow", "after"]
+        assert await log.locator(".msg--user p").all_inner_texts() == sent
         await context.close()
 
 
