@@ -1,5 +1,4 @@
-"""aiohttp wiring of the web channel: the widget script, the demo shop page, the POST/history API and the
-WebSocket, with transcript, dedupe, rate limits and CORS; set up by connectors.app."""
+"""aiohttp wiring of the web channel (widget script, demo shop page, API, WebSocket); set up by connectors.app."""
 
 from __future__ import annotations
 
@@ -22,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
-from connectors.errors import GatewayError, describe_for_user
+from connectors.errors import GatewayError, UserFacingError, describe_for_user
 from connectors.web.ratelimit import SlidingWindowLimiter, whole_seconds
 from connectors.web.settings import WebSettings
 from connectors.web.transcript import Transcript
@@ -54,6 +53,15 @@ WIDGET_MAX_AGE = 300
 
 class TranscriptUnavailable(GatewayError):
     """The gateway database could not record a message, so it is not sent to rasa."""
+
+
+def describe_web_error(exc: GatewayError) -> UserFacingError:
+    """What a web client sees for ``exc``: the shared mapping, plus the web channel's own database errors."""
+    if isinstance(exc, TranscriptUnavailable):
+        return UserFacingError(
+            503, "transcript_unavailable", "the chat cannot take messages just now, please try again in a moment"
+        )
+    return describe_for_user(exc)
 
 
 class WebChannel:
@@ -207,7 +215,7 @@ class WebChannel:
         except WebInputError:
             raise
         except GatewayError as exc:
-            err = describe_for_user(exc)
+            err = describe_web_error(exc)
             return web.json_response({"error": err.message, "code": err.code}, status=err.status)
         body: dict[str, Any] = {"conversation_id": parsed.message.sender_id, "messages": messages}
         if parsed.client_message_id is not None:
@@ -291,7 +299,7 @@ class WebChannel:
         except WebInputError as exc:  # rate limited
             return await _send(ws, {"type": "error", **exc.to_json(), **echo})
         except GatewayError as exc:
-            err = describe_for_user(exc)
+            err = describe_web_error(exc)
             return await _send(ws, {"type": "error", "error": err.message, "code": err.code, **echo})
         frame_out: dict[str, Any] = {"type": "bot", "messages": messages, **echo}
         if echo:

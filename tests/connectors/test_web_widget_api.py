@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import text
 
 from connectors.app import create_app, main
 from connectors.errors import SettingsError
@@ -387,3 +388,23 @@ def test_bad_web_setting_stops_the_gateway_with_status_2(
     monkeypatch.setenv("GATEWAY_WEB_RATE_PER_ADDRESS", "plenty")
     assert main() == 2
     assert any("GATEWAY_WEB_RATE_PER_ADDRESS must be an integer" in r.getMessage() for r in caplog.records)
+
+
+async def test_database_down_is_503_and_nothing_reaches_rasa(fake_rasa: FakeRasa) -> None:
+    async with widget_gateway(fake_rasa) as (client, channel):
+        with channel.transcript.sessions() as session:
+            session.execute(text("DROP TABLE web_messages"))
+            session.commit()
+        resp = await client.post(URL, json={"conversation_id": CID, "text": "hi", "client_message_id": "msg-000001"})
+        assert resp.status == 503
+        assert await resp.json() == {
+            "error": "the chat cannot take messages just now, please try again in a moment",
+            "code": "transcript_unavailable",
+        }
+        async with client.ws_connect(WS) as ws:
+            await ws.send_json({"text": "hi", "client_message_id": "msg-000002"})
+            await ws.receive_json()
+            frame = await ws.receive_json()
+            assert (frame["code"], frame["client_message_id"]) == ("transcript_unavailable", "msg-000002")
+        assert fake_rasa.received == []
+        assert channel.dispatcher.counts["web.transcript_error"] == 2
