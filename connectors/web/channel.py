@@ -231,7 +231,11 @@ class WebChannel:
         """
         self._check_origin(request)
         conversation_id = parse_conversation_id(request.query.get("conversation_id"))
-        body = await self._history(conversation_id)
+        try:
+            body = await self._history(conversation_id)
+        except TranscriptUnavailable as exc:
+            err = describe_web_error(exc)
+            return web.json_response({"error": err.message, "code": err.code}, status=err.status)
         return web.json_response(body, headers={"Cache-Control": "no-store"})
 
     async def preflight(self, request: web.Request) -> web.Response:
@@ -292,6 +296,9 @@ class WebChannel:
             parsed = parse_web_message(frame, self.limits, conversation_id=conversation_id)
         except WebInputError as exc:
             return await _send(ws, {"type": "error", **exc.to_json(), **echo})
+        except TranscriptUnavailable as exc:
+            err = describe_web_error(exc)
+            return await _send(ws, {"type": "error", "error": err.message, "code": err.code})
         if not await _send(ws, {"type": "typing", **echo}):
             return False
         try:
@@ -402,9 +409,14 @@ class WebChannel:
                 self._locks[conversation_id] = (lock, users - 1)
 
     async def _history(self, conversation_id: str) -> dict[str, Any]:
-        rows, truncated = await asyncio.to_thread(
-            self.transcript.history, conversation_id, self.settings.history_limit
-        )
+        try:
+            rows, truncated = await asyncio.to_thread(
+                self.transcript.history, conversation_id, self.settings.history_limit
+            )
+        except SQLAlchemyError as exc:
+            self.dispatcher.counts["web.transcript_error"] += 1
+            log.exception("web transcript unavailable; no history")
+            raise TranscriptUnavailable("the gateway database is unavailable") from exc
         return {"conversation_id": conversation_id, "entries": history_entries(rows), "truncated": truncated}
 
     # ------------------------------------------------------------------ origins, addresses

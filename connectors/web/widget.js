@@ -487,6 +487,10 @@
       } else if (frame.type === "bot") {
         deliver(frame.client_message_id, frame.messages);
       } else if (frame.type === "error") {
+        if (!ready && !frame.client_message_id) {
+          ws.close(); // the history failed (gateway database down): try again with back-off
+          return;
+        }
         refused(frame.client_message_id, frame);
       }
     });

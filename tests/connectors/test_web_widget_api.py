@@ -406,5 +406,10 @@ async def test_database_down_is_503_and_nothing_reaches_rasa(fake_rasa: FakeRasa
             await ws.receive_json()
             frame = await ws.receive_json()
             assert (frame["code"], frame["client_message_id"]) == ("transcript_unavailable", "msg-000002")
+            await ws.send_json({"type": "history"})
+            frame = await ws.receive_json()
+            assert (frame["type"], frame["code"]) == ("error", "transcript_unavailable")
+        resp = await client.get(f"/api/web/history?conversation_id={CID}")
+        assert resp.status == 503 and (await resp.json())["code"] == "transcript_unavailable"
         assert fake_rasa.received == []
-        assert channel.dispatcher.counts["web.transcript_error"] == 2
+        assert channel.dispatcher.counts["web.transcript_error"] == 4
