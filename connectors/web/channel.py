@@ -95,6 +95,8 @@ class WebChannel:
         self._clock = clock
         self._per_conversation = SlidingWindowLimiter(self.settings.rate_per_conversation, self.settings.rate_window)
         self._per_address = SlidingWindowLimiter(self.settings.rate_per_address, self.settings.rate_window)
+        # history reads are cheaper than turns but still hit the database: their own budget per address
+        self._history_per_address = SlidingWindowLimiter(self.settings.rate_per_address, self.settings.rate_window)
         self._dispatcher: Dispatcher | None = None
         self._transcript: Transcript | None = None
         self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
@@ -232,7 +234,9 @@ class WebChannel:
         self._check_origin(request)
         conversation_id = parse_conversation_id(request.query.get("conversation_id"))
         try:
-            body = await self._history(conversation_id)
+            body = await self._history(conversation_id, self._client_address(request))
+        except RateLimited as exc:
+            return web.json_response(exc.to_json(), status=429, headers={"Retry-After": str(exc.retry_after)})
         except TranscriptUnavailable as exc:
             err = describe_web_error(exc)
             return web.json_response({"error": err.message, "code": err.code}, status=err.status)
@@ -292,7 +296,7 @@ class WebChannel:
             frame = decode_json(data)
             echo = _echo_id(frame)
             if frame_type(frame) == "history":
-                return await _send(ws, {"type": "history", **await self._history(conversation_id)})
+                return await _send(ws, {"type": "history", **await self._history(conversation_id, address)})
             parsed = parse_web_message(frame, self.limits, conversation_id=conversation_id)
         except WebInputError as exc:
             return await _send(ws, {"type": "error", **exc.to_json(), **echo})
@@ -408,7 +412,13 @@ class WebChannel:
             else:
                 self._locks[conversation_id] = (lock, users - 1)
 
-    async def _history(self, conversation_id: str) -> dict[str, Any]:
+    async def _history(self, conversation_id: str, address: str) -> dict[str, Any]:
+        now = self._clock()
+        wait = self._history_per_address.retry_after(address, now)
+        if wait:
+            self.dispatcher.counts["web.rate_limited"] += 1
+            raise RateLimited(whole_seconds(wait), "address")
+        self._history_per_address.record(address, now)
         try:
             rows, truncated = await asyncio.to_thread(
                 self.transcript.history, conversation_id, self.settings.history_limit

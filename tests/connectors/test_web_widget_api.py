@@ -413,3 +413,22 @@ async def test_database_down_is_503_and_nothing_reaches_rasa(fake_rasa: FakeRasa
         assert resp.status == 503 and (await resp.json())["code"] == "transcript_unavailable"
         assert fake_rasa.received == []
         assert channel.dispatcher.counts["web.transcript_error"] == 4
+
+
+async def test_history_reads_have_their_own_limit_per_address(fake_rasa: FakeRasa) -> None:
+    clock = FakeClock()
+    async with widget_gateway(fake_rasa, clock, rate_per_address=2) as (client, _):
+        for _ in range(2):
+            assert (await client.get(f"/api/web/history?conversation_id={CID}")).status == 200
+        resp = await client.get(f"/api/web/history?conversation_id={CID}")
+        assert resp.status == 429 and resp.headers["Retry-After"] == "60"
+        assert (await resp.json())["code"] == "rate_limited"
+        async with client.ws_connect(WS) as ws:
+            await ws.send_json({"type": "history"})
+            frame = await ws.receive_json()
+            assert (frame["type"], frame["code"]) == ("error", "rate_limited")
+            await ws.send_json({"text": "messages have their own budget"})
+            await ws.receive_json()
+            assert (await ws.receive_json())["type"] == "bot"
+        clock.now += 60
+        assert (await client.get(f"/api/web/history?conversation_id={CID}")).status == 200
