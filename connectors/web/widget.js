@@ -441,6 +441,13 @@
   var attempt = 0;
   var retryTimer = null;
   var started = false;
+  // A connection can die without the browser noticing for minutes. While something is unanswered the
+  // widget expects a frame: "typing" comes at once for every message, the answer within rasa's timeout
+  // (30 s by default). Past the deadline the socket is given up and the outbox resent on a new one.
+  var FIRST_FRAME_MS = 10000;
+  var ANSWER_MS = 45000;
+  var expectBy = 0;
+  function expect(ms) { expectBy = outbox.length ? Date.now() + ms : 0; }
 
   function apiUrl(path) { return new URL(path, config.gateway); }
 
@@ -482,25 +489,41 @@
         applyHistory(Array.isArray(frame.entries) ? frame.entries : [], frame.truncated);
         ready = true;
         outbox.forEach(function (item) { ws.send(JSON.stringify(item.body)); });
+        expect(FIRST_FRAME_MS);
       } else if (frame.type === "typing") {
         setTyping(true);
+        expect(ANSWER_MS);
       } else if (frame.type === "bot") {
         deliver(frame.client_message_id, frame.messages);
+        expect(ANSWER_MS);
       } else if (frame.type === "error") {
         if (!ready && !frame.client_message_id) {
-          ws.close(); // the history failed (gateway database down): try again with back-off
+          abandon(); // the history failed (gateway database down, rate limit): try again with back-off
           return;
         }
         refused(frame.client_message_id, frame);
+        expect(ANSWER_MS);
       }
     });
     ws.addEventListener("close", function () {
       if (socket !== ws) return;
       socket = null;
       ready = false;
+      expectBy = 0;
       setTyping(false);
       scheduleReconnect();
     });
+  }
+
+  /** Give up the current socket (dead, stalled or offline) and reconnect with back-off. */
+  function abandon() {
+    var old = socket;
+    socket = null;
+    ready = false;
+    expectBy = 0;
+    setTyping(false);
+    if (old) { try { old.close(); } catch (e) { /* already closing */ } }
+    scheduleReconnect();
   }
 
   function scheduleReconnect() {
@@ -519,6 +542,12 @@
   window.addEventListener("online", function () {
     if (started && !usePost && !socket) { attempt = 0; connect(); }
   });
+  window.addEventListener("offline", function () {
+    if (socket) abandon(); // whatever the socket says, nothing gets through now
+  });
+  setInterval(function () {
+    if (socket && ready && expectBy && Date.now() > expectBy) abandon();
+  }, 1000);
 
   // Without WebSockets: one POST per message, the history over GET.
   var posting = false;
@@ -566,7 +595,10 @@
     renderUser(shown, id, "sending");
     start();
     if (usePost) postNext();
-    else if (socket && socket.readyState === WebSocket.OPEN && ready) socket.send(JSON.stringify(item.body));
+    else if (socket && socket.readyState === WebSocket.OPEN && ready) {
+      socket.send(JSON.stringify(item.body));
+      if (!expectBy) expect(FIRST_FRAME_MS); // an answer already awaited keeps its deadline
+    }
     // otherwise it goes out when the socket is back and the history has been reconciled
   }
 
@@ -610,6 +642,7 @@
     conversationId = randomId();
     store.set(KEY + "conversation", conversationId);
     answered = {};
+    expectBy = 0;
     setTyping(false);
     log.replaceChildren();
     hint();

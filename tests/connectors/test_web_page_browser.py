@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -250,11 +251,11 @@ async def test_dropped_connection_reconnects_and_sends_once(fake_rasa: FakeRasa,
         await say(page, "before")
         await log.get_by_text("echo: before").wait_for()
 
-        # 1. offline, the connection is cut; a message typed meanwhile waits in the outbox
+        # 1. offline (the widget gives its socket up), the connection is cut; a message typed meanwhile waits
         await context.set_offline(True)
-        assert channel.drop_connections() == 1
-        status = page.get_by_role("status").filter(has_text="Reconnecting")
+        status = page.get_by_role("status").filter(has_text="You are offline. Reconnecting")
         await status.wait_for()
+        channel.drop_connections()
         await say(page, "while offline")
         await log.get_by_text("Sending…").wait_for()
         await asyncio.sleep(0.5)
@@ -302,6 +303,36 @@ async def test_dropped_connection_reconnects_and_sends_once(fake_rasa: FakeRasa,
         await log.get_by_text("echo: after").wait_for()
         assert await log.locator(".msg--user p").all_inner_texts() == sent
         await context.close()
+
+
+async def test_silent_stall_is_noticed_and_the_message_resent(fake_rasa: FakeRasa, browser: Any) -> None:
+    """A connection that stops carrying frames without closing (a dead NAT entry, a sleeping laptop)."""
+    fake_rasa.replies = bot
+    async with gateway_with(fake_rasa) as (gateway, _):
+        page = await browser.new_page()
+        routes: list[dict[str, bool]] = []
+
+        async def route(ws: Any) -> None:  # every socket passes here; a "stalled" one silently drops frames
+            state = {"stalled": False}
+            routes.append(state)
+            server = ws.connect_to_server()
+            ws.on_message(lambda m: None if state["stalled"] else server.send(m))
+            server.on_message(lambda m: None if state["stalled"] else ws.send(m))
+
+        await page.route_web_socket(re.compile(r".*/api/web/ws\?.*"), route)
+        await page.goto(str(gateway.make_url("/")))
+        log = page.get_by_role("log", name="Conversation")
+        await say(page, "one")
+        await log.get_by_text("echo: one").wait_for()
+        routes[-1]["stalled"] = True
+        await say(page, "into the void")
+        await asyncio.sleep(2)
+        assert [b["message"] for b in fake_rasa.received] == ["one"]  # it really did not get through
+        # no "typing" within 10 s: the widget gives the socket up, reconnects and resends
+        await log.get_by_text("echo: into the void").wait_for(timeout=20_000)
+        assert len(routes) == 2
+        assert [b["message"] for b in fake_rasa.received] == ["one", "into the void"]
+        assert await log.get_by_text("echo: into the void", exact=True).count() == 1
 
 
 async def test_keyboard_only(gateway: TestClient, fake_rasa: FakeRasa, browser: Any) -> None:
