@@ -366,6 +366,12 @@ async def test_keyboard_only(gateway: TestClient, fake_rasa: FakeRasa, browser: 
     assert await launcher.get_attribute("aria-expanded") == "false"
     await page.keyboard.press("Enter")
     assert await page.evaluate(ACTIVE_JS) == "sa-input"
+    # the page's own "chat with us" links can use the small JS API
+    await page.evaluate("window.ShopAssistant.close()")
+    assert await page.get_by_role("dialog").count() == 0
+    await page.evaluate("window.ShopAssistant.open()")
+    assert await page.get_by_role("dialog", name="Shop assistant").is_visible()
+    assert await page.evaluate(ACTIVE_JS) == "sa-input"
 
 
 async def test_phone_viewport(gateway: TestClient, fake_rasa: FakeRasa, browser: Any) -> None:
