@@ -21,6 +21,7 @@ from connectors.slack import SlackChannel, SlackSettings
 from connectors.tablet import TabletChannel, TabletSettings
 from connectors.telegram import TelegramChannel, TelegramSettings
 from connectors.web import WebChannel
+from connectors.web.settings import WebSettings
 from connectors.web.translate import WebInputError, WebLimits
 
 log = logging.getLogger("connectors")
@@ -51,6 +52,7 @@ def default_channels(settings: Settings) -> list[Channel]:
         WebChannel(
             WebLimits(max_message_chars=settings.max_message_chars),
             allowed_origins=settings.allowed_origins,
+            settings=WebSettings.from_env(),
         ),
         TabletChannel(
             TabletSettings.from_env(),
@@ -192,7 +194,7 @@ def main() -> int:
     )
     try:
         settings = Settings.from_env()
-        app = create_app(settings)  # channels read their own settings (SLACK_*, TABLET_*, TELEGRAM_*) here
+        app = create_app(settings)  # channels read their own settings (GATEWAY_WEB_*, SLACK_*, TABLET_*, TELEGRAM_*)
     except SettingsError as exc:
         log.error("cannot start the gateway: %s", exc)
         return 2

@@ -1,93 +1,134 @@
-"""aiohttp wiring of the web channel: POST API, WebSocket and the chat page; set up by connectors.app."""
+"""aiohttp wiring of the web channel (widget script, demo shop page, API, WebSocket); set up by connectors.app."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import html
+import json
 import logging
 import re
+import time
 import weakref
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from sqlalchemy.exc import SQLAlchemyError
 
+from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
-from connectors.errors import GatewayError, describe_for_user
-from connectors.models import InboundMessage
+from connectors.errors import GatewayError, UserFacingError, describe_for_user
+from connectors.web.ratelimit import SlidingWindowLimiter, whole_seconds
+from connectors.web.settings import WebSettings
+from connectors.web.transcript import Transcript
 from connectors.web.translate import (
+    RateLimited,
+    WebInbound,
     WebInputError,
     WebLimits,
     decode_json,
-    inbound_from_json,
+    frame_type,
+    history_entries,
+    origin_allowed,
+    parse_client_message_id,
     parse_conversation_id,
+    parse_web_message,
     render_messages,
 )
 
 log = logging.getLogger(__name__)
 
-PAGE_FILE = Path(__file__).with_name("chat.html")
+HERE = Path(__file__).parent
+WIDGET_FILE = HERE / "widget.js"
+SHOP_PAGE_FILE = HERE / "shop.html"
 _INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
+API_PREFIX = "/api/web/"
+#: How long browsers and CDNs may use widget.js before revalidating it (its ETag makes that cheap).
+WIDGET_MAX_AGE = 300
+
+
+class TranscriptUnavailable(GatewayError):
+    """The gateway database could not record a message, so it is not sent to rasa."""
+
+
+def describe_web_error(exc: GatewayError) -> UserFacingError:
+    """What a web client sees for ``exc``: the shared mapping, plus the web channel's own database errors."""
+    if isinstance(exc, TranscriptUnavailable):
+        return UserFacingError(
+            503, "transcript_unavailable", "the chat cannot take messages just now, please try again in a moment"
+        )
+    return describe_for_user(exc)
 
 
 class WebChannel:
-    """The website chat channel (channel name ``web``).
+    """The website channel (channel name ``web``): the embeddable widget and its API.
 
-    Routes: ``GET /`` (chat page), ``POST /api/web/messages``, ``GET /api/web/ws``.
+    Routes: ``GET /`` and ``GET /shop`` (demo shop page with the widget), ``GET /widget.js``,
+    ``POST /api/web/messages``, ``GET /api/web/history``, ``GET /api/web/ws``.
     """
 
     name = "web"
 
     def __init__(
-        self, limits: WebLimits | None = None, allowed_origins: tuple[str, ...] = ()
+        self,
+        limits: WebLimits | None = None,
+        allowed_origins: tuple[str, ...] = (),
+        settings: WebSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Configure the channel.
 
         Args:
             limits: message limits (default 2000 characters).
-            allowed_origins: browser origins besides the gateway's own that may open the
-                WebSocket, e.g. ``("https://shop.example",)``.
+            allowed_origins: browser origins besides the gateway's own that may embed the widget
+                and use the API and the WebSocket, e.g. ``("https://shop.example",)``.
+            settings: rate limits and history size (default :class:`WebSettings`).
+            clock: monotonic seconds, for the rate limits (tests pass a fake one).
         """
         self.limits = limits or WebLimits()
         self.allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
+        self.settings = settings or WebSettings()
+        self._clock = clock
+        self._per_conversation = SlidingWindowLimiter(self.settings.rate_per_conversation, self.settings.rate_window)
+        self._per_address = SlidingWindowLimiter(self.settings.rate_per_address, self.settings.rate_window)
+        # history reads are cheaper than turns but still hit the database: their own budget per address
+        self._history_per_address = SlidingWindowLimiter(self.settings.rate_per_address, self.settings.rate_window)
         self._dispatcher: Dispatcher | None = None
+        self._transcript: Transcript | None = None
         self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
-        self._page: bytes = b""
-        self._page_csp: str = ""
+        self._transports: weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.BaseTransport | None] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._tasks: set[asyncio.Task[tuple[list[dict[str, Any]], bool]]] = set()
+        self._widget: bytes = b""
+        self._widget_etag = ""
+        self._pages: dict[bool, tuple[bytes, str]] = {}
 
     def setup(self, app: web.Application, dispatcher: Dispatcher) -> None:
-        """Add the web routes to ``app`` and close open WebSockets on shutdown.
+        """Add the web routes to ``app``, CORS headers for allowed origins, and close sockets on shutdown.
 
         Args:
-            app: the gateway application.
+            app: the gateway application (its ``SESSIONS_KEY`` holds the gateway database).
             dispatcher: where inbound messages go.
         """
         self._dispatcher = dispatcher
-        self._load_page()
-        app.router.add_get("/", self.chat_page)
+        self._transcript = Transcript(app[SESSIONS_KEY])
+        self._load_assets()
+        app.router.add_get("/", self.shop_page)
+        app.router.add_get("/shop", self.shop_page)
+        app.router.add_get("/widget.js", self.widget_script)
         app.router.add_post("/api/web/messages", self.post_message)
+        app.router.add_get("/api/web/history", self.get_history)
+        app.router.add_route("OPTIONS", "/api/web/messages", self.preflight)
+        app.router.add_route("OPTIONS", "/api/web/history", self.preflight)
         app.router.add_get("/api/web/ws", self.websocket)
+        app.on_response_prepare.append(self._cors_headers)
         app.on_shutdown.append(self._close_sockets)
-
-    def _load_page(self) -> None:
-        html = PAGE_FILE.read_text(encoding="utf-8")
-        html = html.replace("__MAX_CHARS__", str(self.limits.max_message_chars))
-        hashes: dict[str, list[str]] = {"script": [], "style": []}
-        for tag, body in _INLINE.findall(html):
-            digest = base64.b64encode(
-                hashlib.sha256(body.encode("utf-8")).digest()
-            ).decode()
-            hashes[tag].append(f"'sha256-{digest}'")
-        self._page = html.encode("utf-8")
-        self._page_csp = (
-            "default-src 'none'; "
-            f"script-src {' '.join(hashes['script'])}; "
-            f"style-src {' '.join(hashes['style'])}; "
-            "img-src 'self' https: http: data:; "
-            "connect-src 'self' {ws_origins}; "
-            "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
-        )
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -96,29 +137,71 @@ class WebChannel:
             raise RuntimeError("WebChannel.setup() has not been called")
         return self._dispatcher
 
-    async def chat_page(self, request: web.Request) -> web.Response:
-        """Serve the chat page (inline CSS/JS, locked down by a hash-based CSP)."""
+    @property
+    def transcript(self) -> Transcript:
+        """The transcript store built in :meth:`setup`."""
+        if self._transcript is None:
+            raise RuntimeError("WebChannel.setup() has not been called")
+        return self._transcript
+
+    # ------------------------------------------------------------------ static assets
+
+    def _load_assets(self) -> None:
+        script = WIDGET_FILE.read_text(encoding="utf-8")
+        script = script.replace("__MAX_CHARS__", str(self.limits.max_message_chars))
+        script = script.replace("__ALLOWED_ORIGINS__", json.dumps(sorted(self.allowed_origins)))
+        self._widget = script.encode("utf-8")
+        self._widget_etag = '"' + hashlib.sha256(self._widget).hexdigest()[:32] + '"'
+        template = SHOP_PAGE_FILE.read_text(encoding="utf-8")
+        for open_on_load in (True, False):
+            page = template.replace("__OPEN__", "true" if open_on_load else "false")
+            self._pages[open_on_load] = (page.encode("utf-8"), _page_csp(page))
+
+    async def shop_page(self, request: web.Request) -> web.Response:
+        """The demo shop page with the widget embedded (``/`` opens the chat on load, ``/shop`` does not)."""
+        body, csp = self._pages[request.path == "/"]
         host = request.host
-        csp = self._page_csp.replace("{ws_origins}", f"ws://{host} wss://{host}")
+        widget_url = html.escape(f"{request.scheme}://{host}/widget.js").encode("utf-8")
         return web.Response(
-            body=self._page,
+            body=body.replace(b"__WIDGET_URL__", widget_url),
             content_type="text/html",
             charset="utf-8",
             headers={
-                "Content-Security-Policy": csp,
+                "Content-Security-Policy": csp.replace("{ws_origins}", f"ws://{host} wss://{host}"),
                 "X-Content-Type-Options": "nosniff",
                 "Referrer-Policy": "no-referrer",
                 "Cache-Control": "no-cache",
             },
         )
 
+    async def widget_script(self, request: web.Request) -> web.StreamResponse:
+        """``GET /widget.js``: the embeddable widget; cacheable for a few minutes, revalidated by ETag."""
+        headers = {
+            "ETag": self._widget_etag,
+            "Cache-Control": f"public, max-age={WIDGET_MAX_AGE}",
+            "X-Content-Type-Options": "nosniff",
+            # any page may load the script (<script crossorigin> with integrity= too); what it may
+            # then talk to is decided by the API's origin checks
+            "Access-Control-Allow-Origin": "*",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+        }
+        if self._widget_etag in request.headers.get("If-None-Match", ""):
+            return web.Response(status=304, headers=headers)
+        return web.Response(
+            body=self._widget, content_type="application/javascript", charset="utf-8", headers=headers
+        )
+
+    # ------------------------------------------------------------------ HTTP API
+
     async def post_message(self, request: web.Request) -> web.Response:
         """``POST /api/web/messages``: one message in, the bot's replies out.
 
         Returns:
-            200 ``{"conversation_id", "messages": [...]}``; errors are JSON
-            ``{"error", "code", "field"?, "limit"?}`` with 400/413/415/502/503.
+            200 ``{"conversation_id", "messages": [...]}`` (plus ``client_message_id`` and
+            ``replayed`` when the client gave an id); errors are JSON ``{"error", "code", ...}``
+            with 400/403/413/415/429/502/503.
         """
+        self._check_origin(request)
         if request.content_type != "application/json":
             raise WebInputError(
                 415,
@@ -126,88 +209,302 @@ class WebChannel:
                 f"send the body as application/json, not {request.content_type or 'nothing'}",
             )
         raw = await request.read()  # aiohttp raises 413 past client_max_size
-        inbound = inbound_from_json(decode_json(raw), self.limits)
+        parsed = parse_web_message(decode_json(raw), self.limits)
         try:
-            replies = await self.dispatcher.dispatch(inbound)
+            messages, replayed = await self.answer(parsed, self._client_address(request))
+        except RateLimited as exc:
+            return web.json_response(exc.to_json(), status=429, headers={"Retry-After": str(exc.retry_after)})
+        except WebInputError:
+            raise
         except GatewayError as exc:
-            err = describe_for_user(exc)
-            return web.json_response(
-                {"error": err.message, "code": err.code}, status=err.status
-            )
-        return web.json_response(
-            {"conversation_id": inbound.sender_id, "messages": render_messages(replies)}
+            err = describe_web_error(exc)
+            return web.json_response({"error": err.message, "code": err.code}, status=err.status)
+        body: dict[str, Any] = {"conversation_id": parsed.message.sender_id, "messages": messages}
+        if parsed.client_message_id is not None:
+            body.update(client_message_id=parsed.client_message_id, replayed=replayed)
+        return web.json_response(body)
+
+    async def get_history(self, request: web.Request) -> web.Response:
+        """``GET /api/web/history?conversation_id=...``: the newest transcript entries, oldest first.
+
+        Returns:
+            200 ``{"conversation_id", "entries": [...], "truncated": bool}`` (see
+            :func:`connectors.web.translate.history_entries`), never cached.
+        """
+        self._check_origin(request)
+        conversation_id = parse_conversation_id(request.query.get("conversation_id"))
+        try:
+            body = await self._history(conversation_id, self._client_address(request))
+        except RateLimited as exc:
+            return web.json_response(exc.to_json(), status=429, headers={"Retry-After": str(exc.retry_after)})
+        except TranscriptUnavailable as exc:
+            err = describe_web_error(exc)
+            return web.json_response({"error": err.message, "code": err.code}, status=err.status)
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+    async def preflight(self, request: web.Request) -> web.Response:
+        """CORS preflight for the API: 204 for allowed origins, 403 ``origin_not_allowed`` otherwise."""
+        origin = request.headers.get("Origin")
+        if origin is None:
+            raise WebInputError(400, "not_a_preflight", "OPTIONS here is a CORS preflight and needs an Origin")
+        self._check_origin(request)
+        return web.Response(
+            status=204,
+            headers={
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Max-Age": "600",
+            },
         )
 
-    async def websocket(self, request: web.Request) -> web.StreamResponse:
-        """``GET /api/web/ws?conversation_id=...``: a WebSocket carrying the same messages.
+    # ------------------------------------------------------------------ WebSocket
 
-        Client frames: ``{"text": ...}`` or ``{"payload": ...}``. Server frames:
-        ``{"type": "typing"}``, ``{"type": "bot", "messages": [...]}`` and
-        ``{"type": "error", "error", "code", ...}`` (the socket stays open after errors).
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/web/ws?conversation_id=...``: a WebSocket carrying messages and history.
+
+        Client frames: ``{"text"|"payload", "client_message_id"?, "title"?}`` and ``{"type": "history"}``.
+        Server frames: ``typing``, ``bot`` (``messages``, ``client_message_id``?, ``replayed``?),
+        ``history`` and ``error``; the socket stays open after errors, rate limits included.
         """
         conversation_id = parse_conversation_id(request.query.get("conversation_id"))
         self._check_origin(request)
-        ws = web.WebSocketResponse(
-            heartbeat=30.0, max_msg_size=self.limits.max_body_bytes
-        )
+        address = self._client_address(request)
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=self.limits.max_body_bytes)
         await ws.prepare(request)
         self._sockets.add(ws)
+        self._transports[ws] = request.transport
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
-                    if not await self._handle_frame(ws, conversation_id, msg.data):
+                    if not await self._handle_frame(ws, conversation_id, address, msg.data):
                         break
                 elif msg.type == WSMsgType.BINARY:
-                    error = WebInputError(
-                        400, "invalid_frame", "send JSON text frames, not binary"
-                    )
+                    error = WebInputError(400, "invalid_frame", "send JSON text frames, not binary")
                     if not await _send(ws, {"type": "error", **error.to_json()}):
                         break
                 elif msg.type == WSMsgType.ERROR:
                     log.info("web socket closed with an error: %r", ws.exception())
         finally:
             self._sockets.discard(ws)
+            self._transports.pop(ws, None)
         return ws
 
-    async def _handle_frame(
-        self, ws: web.WebSocketResponse, conversation_id: str, data: str
-    ) -> bool:
+    async def _handle_frame(self, ws: web.WebSocketResponse, conversation_id: str, address: str, data: str) -> bool:
         """Answer one client frame; return False once the socket can no longer be written."""
+        echo: dict[str, Any] = {}
         try:
-            inbound: InboundMessage = inbound_from_json(
-                decode_json(data), self.limits, conversation_id=conversation_id
-            )
+            frame = decode_json(data)
+            echo = _echo_id(frame)
+            if frame_type(frame) == "history":
+                return await _send(ws, {"type": "history", **await self._history(conversation_id, address)})
+            parsed = parse_web_message(frame, self.limits, conversation_id=conversation_id)
         except WebInputError as exc:
-            return await _send(ws, {"type": "error", **exc.to_json()})
-        if not await _send(ws, {"type": "typing"}):
+            return await _send(ws, {"type": "error", **exc.to_json(), **echo})
+        except TranscriptUnavailable as exc:
+            err = describe_web_error(exc)
+            return await _send(ws, {"type": "error", "error": err.message, "code": err.code})
+        if not await _send(ws, {"type": "typing", **echo}):
             return False
         try:
-            replies = await self.dispatcher.dispatch(inbound)
+            messages, replayed = await self.answer(parsed, address)
+        except WebInputError as exc:  # rate limited
+            return await _send(ws, {"type": "error", **exc.to_json(), **echo})
         except GatewayError as exc:
-            err = describe_for_user(exc)
-            return await _send(
-                ws, {"type": "error", "error": err.message, "code": err.code}
+            err = describe_web_error(exc)
+            return await _send(ws, {"type": "error", "error": err.message, "code": err.code, **echo})
+        frame_out: dict[str, Any] = {"type": "bot", "messages": messages, **echo}
+        if echo:
+            frame_out["replayed"] = replayed
+        return await _send(ws, frame_out)
+
+    # ------------------------------------------------------------------ answering
+
+    async def answer(self, parsed: WebInbound, address: str) -> tuple[list[dict[str, Any]], bool]:
+        """Answer one web message exactly once per client message id.
+
+        A message whose id is already answered gets the stored replies (``replayed`` True) without
+        asking rasa or counting against the rate limits. Otherwise the rate limits are charged, the
+        message is recorded, sent to rasa and its replies stored. Messages of one conversation are
+        answered one at a time, so a resend that arrives while the first copy is still with rasa
+        waits for it and is then replayed. The work runs in its own task: a client that disconnects
+        mid-answer does not cut it short, and its resend finds the stored replies.
+
+        Args:
+            parsed: the parsed message.
+            address: the client's address (for the per-address limit).
+
+        Returns:
+            The rendered bot messages and whether they were replayed from the transcript.
+
+        Raises:
+            RateLimited: the conversation or address is over its limit.
+            GatewayError: rasa failed (the message is marked failed, so a resend retries it).
+        """
+        task = asyncio.create_task(self._answer(parsed, address))
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return await asyncio.shield(task)
+
+    def _task_done(self, task: asyncio.Task[tuple[list[dict[str, Any]], bool]]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved here too, so a caller that went away leaves no warning
+
+    async def _answer(self, parsed: WebInbound, address: str) -> tuple[list[dict[str, Any]], bool]:
+        conversation_id = parsed.message.sender_id
+        client_id = parsed.client_message_id
+        counts = self.dispatcher.counts
+        async with self._conversation_lock(conversation_id):
+            try:
+                if client_id is not None:
+                    stored = await asyncio.to_thread(self.transcript.answered, conversation_id, client_id)
+                    if stored is not None:
+                        counts["web.replayed"] += 1
+                        return stored, True
+                self._charge(conversation_id, address)
+                claim = await asyncio.to_thread(
+                    self.transcript.claim, conversation_id, client_id, parsed.transcript_body()
+                )
+            except SQLAlchemyError as exc:
+                counts["web.transcript_error"] += 1
+                log.exception("web transcript unavailable; message not sent to rasa")
+                raise TranscriptUnavailable("the gateway database is unavailable") from exc
+            if claim.status == "answered":  # recorded by another gateway process meanwhile
+                counts["web.replayed"] += 1
+                return claim.replies, True
+            try:
+                replies = await self.dispatcher.dispatch(parsed.message)
+            except GatewayError:
+                await asyncio.to_thread(self.transcript.mark_failed, claim)
+                raise
+            rendered = render_messages(replies)
+            try:
+                await asyncio.to_thread(self.transcript.record_replies, claim, conversation_id, rendered)
+            except SQLAlchemyError:
+                # the customer still gets the answer; only a resend of this message would ask rasa again
+                counts["web.transcript_error"] += 1
+                log.exception("could not store the replies of a web message")
+            return rendered, False
+
+    def _charge(self, conversation_id: str, address: str) -> None:
+        """Count a message against both limits, or raise RateLimited without counting it."""
+        now = self._clock()
+        wait_conversation = self._per_conversation.retry_after(conversation_id, now)
+        wait_address = self._per_address.retry_after(address, now)
+        if wait_conversation or wait_address:
+            self.dispatcher.counts["web.rate_limited"] += 1
+            scope = "conversation" if wait_conversation >= wait_address else "address"
+            raise RateLimited(whole_seconds(max(wait_conversation, wait_address)), scope)
+        self._per_conversation.record(conversation_id, now)
+        self._per_address.record(address, now)
+
+    @asynccontextmanager
+    async def _conversation_lock(self, conversation_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(conversation_id, (asyncio.Lock(), 0))
+        self._locks[conversation_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[conversation_id]
+            if users <= 1:
+                del self._locks[conversation_id]
+            else:
+                self._locks[conversation_id] = (lock, users - 1)
+
+    async def _history(self, conversation_id: str, address: str) -> dict[str, Any]:
+        now = self._clock()
+        wait = self._history_per_address.retry_after(address, now)
+        if wait:
+            self.dispatcher.counts["web.rate_limited"] += 1
+            raise RateLimited(whole_seconds(wait), "address")
+        self._history_per_address.record(address, now)
+        try:
+            rows, truncated = await asyncio.to_thread(
+                self.transcript.history, conversation_id, self.settings.history_limit
             )
-        return await _send(ws, {"type": "bot", "messages": render_messages(replies)})
+        except SQLAlchemyError as exc:
+            self.dispatcher.counts["web.transcript_error"] += 1
+            log.exception("web transcript unavailable; no history")
+            raise TranscriptUnavailable("the gateway database is unavailable") from exc
+        return {"conversation_id": conversation_id, "entries": history_entries(rows), "truncated": truncated}
+
+    # ------------------------------------------------------------------ origins, addresses
+
+    def _client_address(self, request: web.Request) -> str:
+        if self.settings.trust_forwarded_for:
+            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+            if forwarded:
+                return forwarded
+        return request.remote or "unknown"
 
     def _check_origin(self, request: web.Request) -> None:
-        """Refuse browsers on foreign pages (cross-site WebSocket hijacking); non-browsers send no Origin."""
+        """Refuse browsers on pages not allowed to embed the chat; non-browsers send no Origin."""
         origin = request.headers.get("Origin")
-        if origin is None:
-            return
-        normalized = origin.rstrip("/").lower()
-        if (
-            urlsplit(normalized).netloc == request.host.lower()
-            or normalized in self.allowed_origins
-        ):
+        if origin is None or origin_allowed(origin, request.host, self.allowed_origins):
             return
         raise WebInputError(
-            403, "origin_not_allowed", f"origin {origin} may not use this chat"
+            403,
+            "origin_not_allowed",
+            f"origin {origin} may not use this chat (the gateway's GATEWAY_ALLOWED_ORIGINS does not list it)",
         )
+
+    async def _cors_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Let allowed origins read API answers (errors included); others get no CORS headers."""
+        if not request.path.startswith(API_PREFIX):
+            return
+        vary = response.headers.get("Vary")
+        response.headers["Vary"] = f"{vary}, Origin" if vary else "Origin"
+        origin = request.headers.get("Origin")
+        if origin is not None and origin_allowed(origin, request.host, self.allowed_origins):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = "Retry-After"
 
     async def _close_sockets(self, app: web.Application) -> None:
         for ws in list(self._sockets):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+        if self._tasks:  # let answers in flight be stored before the database goes away
+            await asyncio.wait(list(self._tasks), timeout=5)
+
+    def drop_connections(self) -> int:
+        """Cut every open WebSocket's TCP connection without a close handshake, as a network drop would.
+
+        Used by the browser tests to prove the widget reconnects without losing or repeating messages.
+
+        Returns:
+            How many connections were cut.
+        """
+        transports = [t for t in self._transports.values() if t is not None and not t.is_closing()]
+        for transport in transports:
+            transport.abort()
+        return len(transports)
+
+
+def _page_csp(html: str) -> str:
+    """A Content-Security-Policy allowing the page's own inline blocks by hash and scripts from 'self'."""
+    hashes: dict[str, list[str]] = {"script": [], "style": []}
+    for tag, body in _INLINE.findall(html):
+        digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
+        hashes[tag].append(f"'sha256-{digest}'")
+    return (
+        "default-src 'none'; "
+        f"script-src 'self' {' '.join(hashes['script'])}; "
+        f"style-src {' '.join(hashes['style'])}; "
+        "img-src 'self' https: http: data:; "
+        "connect-src 'self' {ws_origins}; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+    )
+
+
+def _echo_id(frame: object) -> dict[str, Any]:
+    """``{"client_message_id": id}`` when a frame carries a valid one, so errors can name the message."""
+    if not isinstance(frame, dict):
+        return {}
+    try:
+        client_id = parse_client_message_id(frame.get("client_message_id"))
+    except WebInputError:
+        return {}
+    return {"client_message_id": client_id} if client_id else {}
 
 
 async def _send(ws: web.WebSocketResponse, frame: dict[str, Any]) -> bool:

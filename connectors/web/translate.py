@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from connectors.errors import GatewayError
 from connectors.models import InboundMessage, OutboundMessage
@@ -198,3 +199,154 @@ def render_messages(messages: Iterable[OutboundMessage]) -> list[dict[str, Any]]
         One JSON object per message.
     """
     return [m.to_json() for m in messages]
+
+
+@dataclass(frozen=True, slots=True)
+class WebInbound:
+    """A parsed web message: the normalized message plus what only the web channel needs.
+
+    Attributes:
+        message: the normalized message for rasa.
+        client_message_id: the client's id for this message (dedupes resends), if it sent one.
+        shown: what the transcript shows for it: the text, or the pressed button's title
+            (the payload when the client sent no title).
+    """
+
+    message: InboundMessage
+    client_message_id: str | None
+    shown: str
+
+    def transcript_body(self) -> dict[str, Any]:
+        """The ``user`` row body: ``{"text"}`` or ``{"text": title, "payload"}``."""
+        if self.message.payload is not None:
+            return {"text": self.shown, "payload": self.message.payload}
+        return {"text": self.shown}
+
+
+def parse_client_message_id(value: object) -> str | None:
+    """Validate an optional client message id (same alphabet and length as conversation ids).
+
+    Raises:
+        WebInputError: 400 naming ``client_message_id``.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not CONVERSATION_ID_RE.fullmatch(value):
+        raise WebInputError(
+            400,
+            "invalid_field",
+            "client_message_id must be 8-64 characters from A-Z, a-z, 0-9, '_' and '-'",
+            field="client_message_id",
+        )
+    return value
+
+
+def parse_web_message(
+    body: object,
+    limits: WebLimits,
+    *,
+    conversation_id: str | None = None,
+) -> WebInbound:
+    """Parse a POST body or a WebSocket message frame, with the optional web-only fields.
+
+    Besides what :func:`inbound_from_json` reads: ``client_message_id`` (optional, see
+    :func:`parse_client_message_id`) and ``title`` (optional, the pressed button's title, shown in
+    the history; only with ``payload``, at most ``limits.max_message_chars``, cleaned like text).
+
+    Raises:
+        WebInputError: as :func:`inbound_from_json`, and for a bad ``client_message_id`` or ``title``.
+    """
+    message = inbound_from_json(body, limits, conversation_id=conversation_id)
+    assert isinstance(body, dict)  # inbound_from_json refused anything else
+    client_message_id = parse_client_message_id(body.get("client_message_id"))
+    shown = message.text or message.payload or ""
+    title = body.get("title")
+    if title is not None:
+        if message.payload is None:
+            raise WebInputError(400, "invalid_field", "title goes with a payload only", field="title")
+        if not isinstance(title, str) or len(title) > limits.max_message_chars:
+            raise WebInputError(
+                400, "invalid_field", f"title must be a string of at most {limits.max_message_chars} characters",
+                field="title",
+            )
+        shown = clean_typed_text(title) or shown
+    return WebInbound(message, client_message_id, shown)
+
+
+def frame_type(frame: object) -> str:
+    """The kind of a client WebSocket frame: ``message`` (no ``type``) or ``history``.
+
+    Raises:
+        WebInputError: 400 ``invalid_frame`` for another ``type``.
+    """
+    if isinstance(frame, dict) and "type" in frame:
+        kind = frame["type"]
+        if kind in ("message", "history"):
+            return str(kind)
+        raise WebInputError(
+            400, "invalid_frame", "type must be \"message\" or \"history\" (or left out for a message)",
+            field="type",
+        )
+    return "message"
+
+
+def history_entries(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    """Render transcript rows (``connectors.web.transcript.WebMessage``) for the client.
+
+    Returns:
+        ``{"id", "role": "user", "text", "payload"?, "client_message_id"?, "status"}`` for what
+        the customer sent and ``{"id", "role": "bot", "reply_to"?, "message": {...}}`` for each
+        bot message (the same shape as in ``bot`` frames).
+    """
+    entries: list[dict[str, Any]] = []
+    for row in rows:
+        entry: dict[str, Any] = {"id": row.id, "role": row.role}
+        if row.role == "user":
+            entry["text"] = row.body.get("text", "")
+            if row.body.get("payload"):
+                entry["payload"] = row.body["payload"]
+            if row.client_message_id:
+                entry["client_message_id"] = row.client_message_id
+            entry["status"] = row.status
+        else:
+            if row.reply_to:
+                entry["reply_to"] = row.reply_to
+            entry["message"] = row.body
+        entries.append(entry)
+    return entries
+
+
+def origin_allowed(origin: str, host: str, allowed: frozenset[str]) -> bool:
+    """Whether a browser ``Origin`` may use the web API: the gateway's own host or a listed origin.
+
+    Args:
+        origin: the request's ``Origin`` header.
+        host: the request's ``Host`` (the gateway as the browser reached it).
+        allowed: normalized origins from ``GATEWAY_ALLOWED_ORIGINS`` (lower case, no trailing ``/``).
+    """
+    normalized = origin.rstrip("/").lower()
+    return urlsplit(normalized).netloc == host.lower() or normalized in allowed
+
+
+class RateLimited(WebInputError):
+    """A conversation or client address sent more messages than its limit allows (429)."""
+
+    def __init__(self, retry_after: int, scope: str) -> None:
+        """Describe the limit.
+
+        Args:
+            retry_after: whole seconds until the next message is accepted.
+            scope: ``conversation`` or ``address``: which limit was hit.
+        """
+        super().__init__(
+            429,
+            "rate_limited",
+            f"You're sending messages faster than the assistant can answer. "
+            f"Please wait {retry_after} second{'s' if retry_after != 1 else ''} and try again.",
+        )
+        self.retry_after = retry_after
+        self.scope = scope
+
+    def to_json(self) -> dict[str, Any]:
+        """The error body plus ``retry_after`` (seconds)."""
+        return {**super().to_json(), "retry_after": self.retry_after}

@@ -258,16 +258,17 @@ async def test_healthz_when_rasa_is_up(gateway: TestClient) -> None:
     assert await resp.json() == {"ok": True, "rasa": True}
 
 
-async def test_chat_page(gateway: TestClient) -> None:
+async def test_demo_shop_page_embeds_the_widget(gateway: TestClient) -> None:
     resp = await gateway.get("/")
     assert resp.status == 200
     assert resp.content_type == "text/html"
     html = await resp.text()
-    assert 'role="log"' in html and 'aria-live="polite"' in html
-    assert 'data-max-chars="2000"' in html
-    assert "http://" not in html.split("<script>")[0].split("<style>")[0].replace(
-        '"http://www.w3.org', ""
-    )
+    assert '<script src="/widget.js" data-title="Shop assistant" data-open="true"></script>' in html
+    assert "<link" not in html and html.count("<script") == 1  # no external assets, no inline code
     csp = resp.headers["Content-Security-Policy"]
-    assert "script-src 'sha256-" in csp and "unsafe-inline" not in csp
-    assert "<script src" not in html and "<link" not in html  # no external assets
+    assert "script-src 'self'" in csp and "style-src 'sha256-" in csp and "unsafe-inline" not in csp
+    own = f"{gateway.server.host}:{gateway.server.port}"
+    assert f"connect-src 'self' ws://{own} wss://{own}" in csp
+    assert f"http://{own}/widget.js" in html  # the embedding snippet names this gateway
+    shop = await (await gateway.get("/shop")).text()
+    assert 'data-open="false"' in shop  # /shop leaves the chat closed until the launcher is pressed

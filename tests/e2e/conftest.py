@@ -62,7 +62,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         rasa_port=free_port(),
         actions_port=free_port(),
         gateway_port=free_port(),
-        extra_env={"RECOMMENDER_ARTIFACTS": str(artifacts)},
+        extra_env={
+            "RECOMMENDER_ARTIFACTS": str(artifacts),
+            # every e2e conversation comes from 127.0.0.1: the per-address web limit is not under test here
+            "GATEWAY_WEB_RATE_PER_ADDRESS": "100000",
+        },
     )
     running = Stack(config)
     try:

@@ -1,0 +1,78 @@
+"""The web widget's own settings (rate limits, history size, proxy trust), read once by connectors.app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from connectors.errors import SettingsError
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """Limits of the web channel beyond the message size (which lives in ``Settings``).
+
+    Attributes:
+        rate_per_conversation: messages one conversation may send per ``rate_window`` seconds.
+        rate_per_address: messages one client address may send per ``rate_window`` seconds
+            (all its conversations together).
+        rate_window: length of the rate-limit window in seconds.
+        history_limit: most transcript entries one history request returns (the newest ones).
+        trust_forwarded_for: take the client address from the last ``X-Forwarded-For`` hop
+            (only behind a reverse proxy that sets it; otherwise clients could pick their address).
+    """
+
+    rate_per_conversation: int = 20
+    rate_per_address: int = 60
+    rate_window: float = 60.0
+    history_limit: int = 100
+    trust_forwarded_for: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
+        """Read ``GATEWAY_WEB_RATE_PER_CONVERSATION``, ``GATEWAY_WEB_RATE_PER_ADDRESS``,
+        ``GATEWAY_WEB_RATE_WINDOW``, ``GATEWAY_WEB_HISTORY_LIMIT`` and ``GATEWAY_WEB_TRUST_FORWARDED_FOR``.
+
+        Args:
+            env: the environment (default ``os.environ``).
+
+        Returns:
+            The settings; unset variables keep their defaults.
+
+        Raises:
+            SettingsError: naming the variable that is invalid.
+        """
+        env = os.environ if env is None else env
+        defaults = cls()
+        return cls(
+            rate_per_conversation=_int(
+                env, "GATEWAY_WEB_RATE_PER_CONVERSATION", defaults.rate_per_conversation, 1, 100_000
+            ),
+            rate_per_address=_int(env, "GATEWAY_WEB_RATE_PER_ADDRESS", defaults.rate_per_address, 1, 1_000_000),
+            rate_window=float(_int(env, "GATEWAY_WEB_RATE_WINDOW", int(defaults.rate_window), 1, 86_400)),
+            history_limit=_int(env, "GATEWAY_WEB_HISTORY_LIMIT", defaults.history_limit, 1, 1000),
+            trust_forwarded_for=_bool(env, "GATEWAY_WEB_TRUST_FORWARDED_FOR"),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name} must be 1/true/yes or 0/false/no, got {raw!r}")

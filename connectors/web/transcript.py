@@ -1,0 +1,191 @@
+"""The web channel's transcript (table ``web_messages``): history for reloads and replays for resent messages.
+
+Used by connectors.web.channel. Every customer message is one ``user`` row, every bot message one
+``bot`` row. A customer message sent with a client message id is unique per conversation, so a resend
+after a dropped connection finds its row and gets the stored replies instead of a second rasa turn.
+Methods are synchronous (one session per call); the channel runs them in a worker thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import JSON, DateTime, Integer, Select, String, UniqueConstraint, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from connectors.db import GatewayBase
+
+Status = Literal["pending", "answered", "failed"]
+
+
+class WebMessage(GatewayBase):
+    """One line of a web conversation: what the customer sent, or one bot message."""
+
+    __tablename__ = "web_messages"
+    __table_args__ = (UniqueConstraint("conversation_id", "client_message_id", name="uq_web_messages_client_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(8))  # "user" | "bot"
+    # user rows: the id the client gave the message (NULL for clients that send none; NULLs never clash)
+    client_message_id: Mapped[str | None] = mapped_column(String(64))
+    # user rows: pending while rasa works on it, answered once its replies are stored, failed otherwise
+    status: Mapped[str | None] = mapped_column(String(10))
+    # bot rows: the client message id of the customer message they answer
+    reply_to: Mapped[str | None] = mapped_column(String(64))
+    # user rows: {"text"} or {"payload", "text": shown title}; bot rows: the rendered web message
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What the transcript knows about a customer message that is about to be answered.
+
+    Attributes:
+        row_id: the message's ``user`` row.
+        status: ``answered`` if its replies are stored (replay them), else ``pending`` (ask rasa).
+        replies: the stored replies when ``answered``.
+    """
+
+    row_id: int
+    status: Status
+    replies: list[dict[str, Any]]
+
+
+class Transcript:
+    """Reads and writes ``web_messages`` through a session factory (``connectors.db.SESSIONS_KEY``)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        """Use ``sessions`` for every unit of work."""
+        self.sessions = sessions
+
+    def answered(self, conversation_id: str, client_message_id: str) -> list[dict[str, Any]] | None:
+        """The stored replies to a message, or None if it is unknown or not answered yet.
+
+        Args:
+            conversation_id: the web conversation id.
+            client_message_id: the id the client gave the message.
+        """
+        with self.sessions() as session:
+            row = session.scalar(_by_client_id(conversation_id, client_message_id))
+            if row is None or row.status != "answered":
+                return None
+            return _replies(session, conversation_id, client_message_id)
+
+    def claim(self, conversation_id: str, client_message_id: str | None, body: dict[str, Any]) -> Claim:
+        """Record a customer message as pending, or find it if it was recorded before.
+
+        Args:
+            conversation_id: the web conversation id.
+            client_message_id: the client's id for the message (None: always a new row).
+            body: ``{"text"}`` or ``{"payload", "text"}`` as shown in the history.
+
+        Returns:
+            ``answered`` with the stored replies, or ``pending`` (new, or a retry of a message
+            that failed or was cut off by a restart) for the caller to answer and then call
+            :meth:`record_replies` or :meth:`mark_failed`.
+        """
+        with self.sessions() as session:
+            if client_message_id is not None:
+                row = session.scalar(_by_client_id(conversation_id, client_message_id))
+                if row is not None:
+                    if row.status == "answered":
+                        return Claim(row.id, "answered", _replies(session, conversation_id, client_message_id))
+                    row.status = "pending"
+                    session.commit()
+                    return Claim(row.id, "pending", [])
+            row = WebMessage(
+                conversation_id=conversation_id,
+                role="user",
+                client_message_id=client_message_id,
+                status="pending",
+                body=body,
+            )
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:  # another gateway process recorded it first: treat as a retry
+                session.rollback()
+                return self.claim(conversation_id, client_message_id, body)
+            return Claim(row.id, "pending", [])
+
+    def record_replies(self, claim: Claim, conversation_id: str, replies: list[dict[str, Any]]) -> None:
+        """Store the bot's replies to a claimed message and mark it answered, in one transaction."""
+        with self.sessions() as session:
+            row = session.get(WebMessage, claim.row_id)
+            if row is None:
+                raise LookupError(f"web_messages row {claim.row_id} vanished")
+            # a retry after a half-stored answer must not double the replies
+            session.execute(
+                delete(WebMessage).where(
+                    WebMessage.conversation_id == conversation_id,
+                    WebMessage.role == "bot",
+                    WebMessage.reply_to == row.client_message_id,
+                    WebMessage.reply_to.is_not(None),
+                )
+            )
+            session.add_all(
+                WebMessage(conversation_id=conversation_id, role="bot", reply_to=row.client_message_id, body=message)
+                for message in replies
+            )
+            row.status = "answered"
+            session.commit()
+
+    def mark_failed(self, claim: Claim) -> None:
+        """Mark a claimed message as not answered (rasa down...): a resend asks rasa again."""
+        with self.sessions() as session:
+            session.execute(update(WebMessage).where(WebMessage.id == claim.row_id).values(status="failed"))
+            session.commit()
+
+    def history(self, conversation_id: str, limit: int) -> tuple[list[WebMessage], bool]:
+        """The newest ``limit`` rows of a conversation, oldest first.
+
+        Returns:
+            The rows and whether older rows were left out.
+        """
+        with self.sessions() as session:
+            rows = list(
+                session.scalars(
+                    select(WebMessage)
+                    .where(WebMessage.conversation_id == conversation_id)
+                    .order_by(WebMessage.id.desc())
+                    .limit(limit + 1)
+                )
+            )
+        truncated = len(rows) > limit
+        return list(reversed(rows[:limit])), truncated
+
+    def count(self, conversation_id: str) -> int:
+        """How many rows a conversation has (for tests and the console)."""
+        with self.sessions() as session:
+            return int(
+                session.scalar(
+                    select(func.count()).select_from(WebMessage).where(WebMessage.conversation_id == conversation_id)
+                )
+                or 0
+            )
+
+
+def _by_client_id(conversation_id: str, client_message_id: str) -> Select[tuple[WebMessage]]:
+    return select(WebMessage).where(
+        WebMessage.conversation_id == conversation_id,
+        WebMessage.client_message_id == client_message_id,
+        WebMessage.role == "user",
+    )
+
+
+def _replies(session: Session, conversation_id: str, client_message_id: str) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(WebMessage)
+        .where(
+            WebMessage.conversation_id == conversation_id,
+            WebMessage.role == "bot",
+            WebMessage.reply_to == client_message_id,
+        )
+        .order_by(WebMessage.id)
+    )
+    return [dict(row.body) for row in rows]
