@@ -45,6 +45,11 @@ db: $(VENV)/.installed ## Migrate the order store and seed the demo shop if it i
 demo-cases: db ## Print ready-to-try demo cases as JSON
 	@$(VENV)/bin/python -m store demo-cases
 
+.PHONY: tablet
+tablet: db ## Register an in-store tablet for STORE (e.g. make tablet STORE=LDN-01) and print its page URL
+	@test -n "$(STORE)" || { echo "usage: make tablet STORE=<store id>  (the demo shop has LDN-01, MAN-01, EDI-01, BRS-01)"; exit 2; }
+	@$(VENV)/bin/python -m connectors.tablet register --store "$(STORE)" --name "$(or $(NAME),tablet)"
+
 $(MODEL): $(VENV_RASA)/.installed $(MODEL_INPUTS)
 	@echo "==> Training the rasa model (inputs changed or no model yet)"
 	$(RASA) train --config config.yml --domain domain.yml --data nlu_data --out models --fixed-model-name current

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -34,7 +35,9 @@ def main() -> int:
     print(
         f"""
 ==> Ready.
-    Chat page (web channel):   {config.gateway_url}/
+    Demo shop with chat:       {config.gateway_url}/
+    In-store tablet:           {config.gateway_url}/tablet  (make tablet STORE=LDN-01)
+    Telegram / Slack:          {channel_status()}
     Rasa HTTP API and REST:    {config.rasa_url}/  (POST /model/parse, /webhooks/rest/webhook)
     Action server:             {config.actions_url}/health
     Logs:                      {config.log_dir}/
@@ -57,6 +60,13 @@ Press Ctrl-C to stop all three.""",
     stack.stop()
     print("==> Stopped.", flush=True)
     return 0
+
+
+def channel_status() -> str:
+    """Which token-configured channels the gateway will start (they need credentials from the platform)."""
+    channels = (("Telegram", "TELEGRAM_BOT_TOKEN"), ("Slack", "SLACK_BOT_TOKEN"))
+    on = [name for name, var in channels if os.environ.get(var)]
+    return ("on: " + ", ".join(on)) if on else "off (set TELEGRAM_BOT_TOKEN / SLACK_BOT_TOKEN: connectors/README.md)"
 
 
 if __name__ == "__main__":
