@@ -76,12 +76,8 @@ def test_from_rasa_text_buttons_image_custom() -> None:
 
 def test_from_rasa_minimal_and_relative_image() -> None:
     assert OutboundMessage.from_rasa({"text": "Hi"}).to_json() == {"text": "Hi"}
-    assert (
-        OutboundMessage.from_rasa({"image": "/static/p.png"}).image == "/static/p.png"
-    )
-    assert OutboundMessage.from_rasa({"attachment": "invoice.pdf"}).to_json() == {
-        "attachment": "invoice.pdf"
-    }
+    assert OutboundMessage.from_rasa({"image": "/static/p.png"}).image == "/static/p.png"
+    assert OutboundMessage.from_rasa({"attachment": "invoice.pdf"}).to_json() == {"attachment": "invoice.pdf"}
 
 
 @pytest.mark.parametrize(
@@ -124,3 +120,13 @@ def test_parse_rasa_reply_rejects_non_list_and_names_the_bad_message() -> None:
         parse_rasa_reply({"text": "hi"})
     with pytest.raises(InvalidMessage, match="bot message 1"):
         parse_rasa_reply([{"text": "ok"}, {"text": ["no"]}])
+
+
+def test_the_same_id_on_two_channels_is_two_conversations() -> None:
+    # Grants from verification are per rasa conversation (tests/store/test_store_verification.py), so a
+    # customer verified on the web is not verified on Telegram by sharing an id.
+    ids = {
+        InboundMessage(channel=c, sender_id="42", text="hi").conversation_id
+        for c in ("web", "telegram", "tablet", "slack")
+    }
+    assert ids == {"web:42", "telegram:42", "tablet:42", "slack:42"}
