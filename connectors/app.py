@@ -15,6 +15,7 @@ from connectors.alerts import ALERTS_KEY, UnconfiguredAlerts
 from connectors.db import ENGINE_KEY, SESSIONS_KEY, create_schema, gateway_engine
 from connectors.dispatch import Channel, Dispatcher
 from connectors.errors import SettingsError
+from connectors.push import PUSH_KEY, PushRouter
 from connectors.rasa_client import RasaClient
 from connectors.settings import Settings
 from connectors.slack import SlackChannel, SlackSettings
@@ -101,6 +102,7 @@ def create_app(
     app[DISPATCHER_KEY] = dispatcher
     app[MAX_BODY_KEY] = limits.max_body_bytes
     app[ALERTS_KEY] = UnconfiguredAlerts()  # the Slack channel replaces it when configured
+    app[PUSH_KEY] = PushRouter()  # channels that can reach a conversation later register here
     engine = gateway_engine(settings.database_url)
     app[ENGINE_KEY] = engine
     app[SESSIONS_KEY] = sessionmaker(engine, expire_on_commit=False)
