@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from aiohttp import web
@@ -13,6 +14,22 @@ from connectors.models import InboundMessage, OutboundMessage
 from connectors.rasa_client import RasaClient
 
 log = logging.getLogger(__name__)
+
+
+class HandoffHook(Protocol):
+    """What the dispatcher asks around each turn when hand-offs are relayed (``connectors.handoff.HandoffDesk``)."""
+
+    async def intercept(self, inbound: InboundMessage) -> list[OutboundMessage] | None:
+        """None to let rasa answer; otherwise the replies while a person holds the conversation."""
+        ...
+
+    async def after_turn(self, inbound: InboundMessage, replies: Sequence[OutboundMessage]) -> list[OutboundMessage]:
+        """Open tickets for ``handoff`` payloads in ``replies``; return what the customer sees."""
+        ...
+
+
+def _is_handoff_payload(message: OutboundMessage) -> bool:
+    return isinstance(message.custom, Mapping) and message.custom.get("type") == "handoff"
 
 
 class Dispatcher:
@@ -33,6 +50,8 @@ class Dispatcher:
         """
         self.rasa = rasa
         self.counts: Counter[str] = Counter()
+        # Set by connectors.handoff.install (with Slack): a person holding a conversation silences the bot.
+        self.handoff: HandoffHook | None = None
 
     async def dispatch(self, inbound: InboundMessage) -> list[OutboundMessage]:
         """Send one message to rasa and return the replies.
@@ -49,6 +68,11 @@ class Dispatcher:
         """
         channel = inbound.channel
         self.counts[f"{channel}.inbound"] += 1
+        if self.handoff is not None:
+            held = await self.handoff.intercept(inbound)
+            if held is not None:
+                self.counts[f"{channel}.to_person"] += 1
+                return held
         try:
             replies = await self.rasa.send(inbound)
         except RasaUnavailable as exc:
@@ -63,6 +87,11 @@ class Dispatcher:
             self.counts[f"{channel}.rasa_error"] += 1
             log.error("rasa error (%s message): %s", channel, exc)
             raise
+        if self.handoff is not None:
+            replies = await self.handoff.after_turn(inbound, replies)
+        else:
+            # Without a desk nobody relays tickets; the payload is staff-only, so customers never get it.
+            replies = [m for m in replies if not _is_handoff_payload(m)]
         self.counts[f"{channel}.replies"] += len(replies)
         return replies
 

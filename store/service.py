@@ -1725,6 +1725,38 @@ class OrderStore:
             session.flush()
             return self._ticket(row)
 
+    def assign_handoff(self, ticket_number: str, staff: str, at: datetime | None = None) -> None:
+        """Mark a ticket ``assigned`` to a staff member (the gateway's Claim button).
+
+        Args:
+            ticket_number: ``HO-000123``.
+            staff: who claimed it (``"Sam (U0STAFF01)"``).
+            at: when (default now).
+
+        Raises:
+            LookupError: no such ticket.
+        """
+        at = at or self._now()
+        self._set_handoff(ticket_number, status="assigned", assigned_to=staff[:64], assigned_at=_naive(at))
+
+    def close_handoff(self, ticket_number: str, at: datetime | None = None) -> None:
+        """Mark a ticket ``closed`` (resolved by staff).
+
+        Raises:
+            LookupError: no such ticket.
+        """
+        self._set_handoff(ticket_number, status="closed", closed_at=_naive(at or self._now()))
+
+    def _set_handoff(self, ticket_number: str, **values: Any) -> None:
+        with self._session() as session:
+            row = session.execute(
+                select(m.HandoffTicket).where(m.HandoffTicket.ticket_number == ticket_number)
+            ).scalar_one_or_none()
+            if row is None:
+                raise LookupError(f"no hand-off ticket {ticket_number}")
+            for key, value in values.items():
+                setattr(row, key, value)
+
     def handoffs(self, status: str | None = "open", limit: int = 50) -> list[HandoffTicket]:
         """List handoff tickets, newest first (for the support console).
 

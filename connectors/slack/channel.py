@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import aiohttp
@@ -30,6 +30,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from connectors.alerts import ALERTS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
+from connectors.handoff import install as install_handoff
+from connectors.handoff.desk import HandoffDesk
+from connectors.handoff.translate import CLAIM_ACTION, RESOLVE_ACTION
+from connectors.models import OutboundMessage
+from connectors.push import PUSH_KEY, PushFailed
 from connectors.slack.alerts import SlackStaffAlerts
 from connectors.slack.settings import EVENTS_PATH, SlackSettings
 from connectors.slack.translate import (
@@ -43,9 +48,13 @@ from connectors.slack.translate import (
     inbound_from_event,
     render_messages,
     render_text,
+    unslack_text,
 )
 
 log = logging.getLogger(__name__)
+
+#: How many conversations' reply targets are remembered for pushed messages (hand-off replies).
+MAX_PUSH_TARGETS = 10_000
 
 #: Largest Events API body accepted (Slack's own payloads are far smaller; block_actions carry the message).
 MAX_EVENT_BODY = 256 * 1024
@@ -94,6 +103,9 @@ class SlackChannel:
         self._tasks: set[asyncio.Task[None]] = set()
         # One answer at a time per conversation, so replies keep the order of the messages (lock, users).
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        # Where each conversation was last answered, so a pushed message lands in the same DM or thread.
+        self._targets: OrderedDict[str, ReplyTarget] = OrderedDict()
+        self.handoff: HandoffDesk | None = None
 
     # ----------------------------------------------------------------------------------- wiring
 
@@ -105,9 +117,13 @@ class SlackChannel:
             dispatcher: where inbound messages go.
         """
         self._dispatcher = dispatcher
-        app[ALERTS_KEY] = SlackStaffAlerts(
+        alerts = SlackStaffAlerts(
             self.client, self.settings.store_channels, self.settings.support_channel, dispatcher.counts
         )
+        app[ALERTS_KEY] = alerts
+        # Hand-off tickets go to the same channels as alerts; their threads relay customer <-> staff.
+        self.handoff = install_handoff(app, dispatcher, self.client, alerts.channel_for, self.settings.staff)
+        app[PUSH_KEY].register(self.name, self)
         if self.settings.mode == "events":
             app.router.add_post(EVENTS_PATH, self.events_endpoint)
         else:
@@ -141,6 +157,8 @@ class SlackChannel:
         bolt.event("app_mention")(self._on_event)
         bolt.event("message")(self._on_event)
         bolt.action(BUTTON_ACTION_RE)(self._on_button)
+        bolt.action(CLAIM_ACTION)(self._on_handoff_button)
+        bolt.action(RESOLVE_ACTION)(self._on_handoff_button)
         # Anything else Slack sends (other event types, other interactions) is acknowledged and dropped:
         # Bolt would answer 404, which Slack retries and eventually counts against the app.
         bolt.event(re.compile(".*"))(self._on_other)
@@ -224,6 +242,34 @@ class SlackChannel:
 
     async def _on_event(self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
         """A direct message or a mention: schedule the answer and return (Bolt then acknowledges)."""
+        thread_ts = event.get("thread_ts")
+        if self.handoff is not None and isinstance(thread_ts, str) and thread_ts and not event.get("bot_id"):
+            # Maybe a hand-off ticket's thread: decided against the database off the acknowledgement path.
+            self._spawn(self._thread_event(event, body, context, thread_ts))
+            return
+        self._event_to_rasa(event, body, context)
+
+    async def _thread_event(
+        self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext, thread_ts: str
+    ) -> None:
+        """A message in a thread: relay it when the thread is a hand-off ticket's, else answer as usual."""
+        assert self.handoff is not None
+        channel, user, raw = event.get("channel"), event.get("user"), event.get("text")
+        if not (isinstance(channel, str) and isinstance(user, str) and isinstance(raw, str)):
+            self._event_to_rasa(event, body, context)
+            return
+        case = await asyncio.to_thread(self.handoff.state.by_thread, channel, thread_ts)
+        if case is None:
+            self._event_to_rasa(event, body, context)
+            return
+        if event.get("type") != "message" or event.get("subtype") not in (None, "thread_broadcast"):
+            self.counts["slack.ignored"] += 1  # a mention arrives twice (app_mention and message): relay once
+            return
+        text = unslack_text(raw, context.bot_user_id)
+        if text:
+            await self.handoff.staff_message(channel, thread_ts, user, text[: self.max_message_chars])
+
+    def _event_to_rasa(self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
         inbound = inbound_from_event(
             event,
             team_id=str(body.get("team_id") or context.team_id or ""),
@@ -246,6 +292,27 @@ class SlackChannel:
             self.counts["slack.ignored"] += 1
             return
         self._spawn(self._press(body, inbound))
+
+    async def _on_handoff_button(
+        self, ack: Callable[[], Awaitable[None]], body: dict[str, Any], action: dict[str, Any]
+    ) -> None:
+        """Claim or Resolve on a ticket message: acknowledge, then change the ticket in the background."""
+        await ack()
+        user = body.get("user") or {}
+        ticket = action.get("value")
+        if self.handoff is None or not isinstance(ticket, str) or not isinstance(user.get("id"), str):
+            self.counts["slack.ignored"] += 1
+            return
+        name = user.get("name") or user.get("username")
+        if action.get("action_id") == CLAIM_ACTION:
+            self._spawn(self._void(self.handoff.claim(ticket, user["id"], str(name) if name else None)))
+        else:
+            self.handoff.remember_name(user["id"], str(name) if name else None)
+            self._spawn(self._void(self.handoff.resolve(ticket, user["id"])))
+
+    @staticmethod
+    async def _void(work: Awaitable[Any]) -> None:
+        await work
 
     async def _on_other(self) -> None:
         self.counts["slack.ignored"] += 1
@@ -279,6 +346,10 @@ class SlackChannel:
             await self._post(inbound.target, render_text(describe_for_user(error).message))
             return
         key = inbound.message.sender_id
+        self._targets[key] = inbound.target
+        self._targets.move_to_end(key)
+        while len(self._targets) > MAX_PUSH_TARGETS:
+            self._targets.popitem(last=False)
         lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
         self._locks[key] = (lock, users + 1)
         try:
@@ -315,6 +386,28 @@ class SlackChannel:
         await self._answer(inbound)
         if update_error is not None:
             raise update_error
+
+    async def push(self, sender_id: str, messages: Sequence[OutboundMessage]) -> None:
+        """``PushTarget``: post ``messages`` where this conversation was last answered.
+
+        A direct-message conversation (``{team}-{user}``) not seen since the gateway started is reached by
+        posting to the user id (Slack opens the app's DM); a thread conversation needs its channel, so one
+        not seen since the start cannot be reached.
+
+        Raises:
+            PushFailed: unknown conversation, or Slack refused a post (counted as ``slack.send_failed`` too).
+        """
+        target = self._targets.get(sender_id)
+        if target is None:
+            parts = sender_id.split("-")
+            if len(parts) != 2 or not all(parts):
+                raise PushFailed(f"slack conversation {sender_id} has not written since the gateway started")
+            target = ReplyTarget(parts[1])
+        try:
+            for post in render_messages(messages):
+                await self._post(target, post)
+        except SlackSendFailed as exc:
+            raise PushFailed(str(exc)) from exc
 
     async def _post(self, target: ReplyTarget, post: SlackPost) -> None:
         kwargs: dict[str, Any] = {"channel": target.channel, **post.to_json()}
