@@ -7,7 +7,7 @@ import base64
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
 from connectors.models import InboundMessage, OutboundMessage
+from connectors.push import PUSH_KEY, PushFailed
 from connectors.tablet.devices import DeviceInfo, RevokedDevice, TabletError, TabletRegistry, UnknownDevice
 from connectors.tablet.settings import TabletSettings
 from connectors.tablet.translate import (
@@ -142,7 +143,9 @@ class TabletChannel:
         app.router.add_get("/tablet", self.kiosk_page)
         app.router.add_post("/api/tablet/session", self.start_session)
         app.router.add_post("/api/tablet/messages", self.post_message)
+        app.router.add_post("/api/tablet/updates", self.updates)
         app.on_cleanup.append(self._close)
+        app[PUSH_KEY].register(self.name, self)
 
     @property
     def registry(self) -> TabletRegistry:
@@ -253,6 +256,43 @@ class TabletChannel:
             return web.json_response({"error": err.message, "code": err.code}, status=err.status)
         replies = await self._answer_staff_calls(request.app, device, inbound, replies)
         return web.json_response({"session_id": session_id, "messages": render_messages(replies)})
+
+    async def updates(self, request: web.Request) -> web.Response:
+        """``POST /api/tablet/updates``: ``{"session_id"}`` in, messages pushed to it since the last call out.
+
+        The kiosk page polls this every few seconds while a shopper's session is on screen, so a staff
+        member's reply in a hand-off appears without the shopper typing. Polling does not count as the
+        shopper being active.
+
+        Returns:
+            200 ``{"session_id", "messages": [...]}``; 401/403 for the device; 409 ``session_ended``.
+        """
+        device = await self._device(request)
+        body = decode_json(await request.read())
+        if not isinstance(body, dict):
+            raise WebInputError(400, "invalid_json", "the body must be a JSON object")
+        session_id = parse_session_id(body.get("session_id"))
+        try:
+            messages = await asyncio.to_thread(self.registry.take_pushed, device, session_id)
+        except TabletError as exc:
+            raise WebInputError(exc.status, exc.code, str(exc)) from None
+        return web.json_response(
+            {"session_id": session_id, "messages": messages}, headers={"Cache-Control": "no-store"}
+        )
+
+    async def push(self, sender_id: str, messages: Sequence[OutboundMessage]) -> None:
+        """``PushTarget``: keep ``messages`` for the session's page to fetch (``POST /api/tablet/updates``).
+
+        Raises:
+            PushFailed: the session was wiped, replaced by the next shopper or went stale; or the
+                gateway database is down.
+        """
+        try:
+            kept = await asyncio.to_thread(self.registry.queue_pushed, sender_id, render_messages(messages))
+        except SQLAlchemyError as exc:
+            raise PushFailed("the gateway database is unavailable") from exc
+        if not kept:
+            raise PushFailed("that tablet session has ended (the screen was wiped), so the shopper has gone")
 
     async def _answer_staff_calls(
         self, app: web.Application, device: DeviceInfo, inbound: InboundMessage, replies: list[OutboundMessage]

@@ -13,8 +13,9 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, select
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from connectors.db import GatewayBase
@@ -47,6 +48,20 @@ class TabletSession(GatewayBase):
     device_id: Mapped[int] = mapped_column(ForeignKey("tablet_devices.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     last_seen: Mapped[datetime] = mapped_column(DateTime)
+
+
+class TabletOutbox(GatewayBase):
+    """A message pushed to a shopper's session (a person's reply in a hand-off), until the page fetches it.
+
+    Deleted with its session, so nothing reaches the next shopper.
+    """
+
+    __tablename__ = "tablet_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("tablet_sessions.id", ondelete="CASCADE"), index=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class TabletError(GatewayError):
@@ -245,3 +260,36 @@ class TabletRegistry:
                 delete(TabletSession).where(TabletSession.id == session_id, TabletSession.device_id == device.device_id)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ pushed messages
+
+    def queue_pushed(self, session_id: str, bodies: Iterable[dict[str, Any]]) -> bool:
+        """Keep rendered messages for a live session until its page fetches them.
+
+        Returns:
+            False when the session no longer exists (wiped, replaced or stale): nothing was kept.
+        """
+        now = self._now()
+        with self._sessions.begin() as db:
+            row = db.get(TabletSession, session_id)
+            if row is None or now - row.last_seen > self.session_ttl:
+                return False
+            db.add_all(TabletOutbox(session_id=session_id, body=body, created_at=now) for body in bodies)
+        return True
+
+    def take_pushed(self, device: DeviceInfo, session_id: str) -> list[dict[str, Any]]:
+        """Hand over (and forget) the messages pushed to this device's session, oldest first.
+
+        Raises:
+            SessionEnded: the session is not this device's live session.
+        """
+        with self._sessions.begin() as db:
+            row = db.get(TabletSession, session_id) if SESSION_ID_RE.fullmatch(session_id or "") else None
+            if row is None or row.device_id != device.device_id:
+                raise SessionEnded("this conversation has ended; a new one has to be started")
+            rows = list(
+                db.scalars(select(TabletOutbox).where(TabletOutbox.session_id == session_id).order_by(TabletOutbox.id))
+            )
+            for item in rows:
+                db.delete(item)
+            return [dict(item.body) for item in rows]

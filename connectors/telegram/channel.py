@@ -10,7 +10,7 @@ import json
 import logging
 import warnings
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +23,8 @@ from telegram.warnings import PTBDeprecationWarning
 from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
-from connectors.models import InboundMessage
+from connectors.models import InboundMessage, OutboundMessage
+from connectors.push import PUSH_KEY, PushFailed
 from connectors.telegram.settings import WEBHOOK_PATH, TelegramSettings
 from connectors.telegram.state import CallbackStore, RecentUpdates
 from connectors.telegram.translate import (
@@ -116,6 +117,7 @@ class TelegramChannel:
         if self.settings.mode == "webhook":
             app.router.add_post(WEBHOOK_PATH, self.webhook)
         app.cleanup_ctx.append(self._lifecycle)
+        app[PUSH_KEY].register(self.name, self)
 
     def _build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
         base = self.settings.api_base_url
@@ -351,6 +353,27 @@ class TelegramChannel:
             await asyncio.to_thread(self._callbacks.remember, rendering.long_payloads)
         for call in rendering.calls:
             await self._call(call)
+
+    async def push(self, sender_id: str, messages: Sequence[OutboundMessage]) -> None:
+        """``PushTarget``: send ``messages`` to the chat ``sender_id``, after any answer in progress there.
+
+        Raises:
+            PushFailed: not a chat id, or Telegram refused a call (also counted as ``telegram.send_failed``).
+        """
+        try:
+            chat_id = int(sender_id)
+        except ValueError:
+            raise PushFailed(f"not a Telegram chat id: {sender_id!r}") from None
+        rendering = render(chat_id, messages)
+        async with self._lock_for(chat_id):
+            try:
+                if rendering.long_payloads:
+                    assert self._callbacks is not None
+                    await asyncio.to_thread(self._callbacks.remember, rendering.long_payloads)
+                for call in rendering.calls:
+                    await self._call(call)
+            except TelegramSendError as exc:
+                raise PushFailed(str(exc)) from exc
 
     async def _send_text(self, chat_id: int, text: str) -> None:
         for piece in split_text(text):

@@ -11,7 +11,7 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, UserFacingError, describe_for_user
+from connectors.models import OutboundMessage
+from connectors.push import PUSH_KEY, PushFailed
 from connectors.web.ratelimit import SlidingWindowLimiter, whole_seconds
 from connectors.web.settings import WebSettings
 from connectors.web.transcript import Transcript
@@ -100,6 +102,8 @@ class WebChannel:
         self._dispatcher: Dispatcher | None = None
         self._transcript: Transcript | None = None
         self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        # open sockets per conversation, so a pushed message (a person's reply) reaches every open tab
+        self._open: dict[str, set[web.WebSocketResponse]] = {}
         self._transports: weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.BaseTransport | None] = (
             weakref.WeakKeyDictionary()
         )
@@ -128,6 +132,7 @@ class WebChannel:
         app.router.add_route("OPTIONS", "/api/web/history", self.preflight)
         app.router.add_get("/api/web/ws", self.websocket)
         app.on_response_prepare.append(self._cors_headers)
+        app[PUSH_KEY].register(self.name, self)
         app.on_shutdown.append(self._close_sockets)
 
     @property
@@ -273,6 +278,7 @@ class WebChannel:
         await ws.prepare(request)
         self._sockets.add(ws)
         self._transports[ws] = request.transport
+        self._open.setdefault(conversation_id, set()).add(ws)
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -287,7 +293,35 @@ class WebChannel:
         finally:
             self._sockets.discard(ws)
             self._transports.pop(ws, None)
+            still_open = self._open.get(conversation_id)
+            if still_open is not None:
+                still_open.discard(ws)
+                if not still_open:
+                    del self._open[conversation_id]
         return ws
+
+    # ------------------------------------------------------------------ push (PushTarget)
+
+    async def push(self, sender_id: str, messages: Sequence[OutboundMessage]) -> None:
+        """``PushTarget``: store ``messages`` in the conversation's transcript, then send them to its open sockets.
+
+        Stored first, so a widget that is offline (or reloads) finds them in its history; open sockets get
+        a ``{"type": "bot", "messages": [...], "pushed": true}`` frame at once.
+
+        Raises:
+            PushFailed: the conversation has never written (unknown id) or the gateway database is down.
+        """
+        rendered = render_messages(messages)
+        try:
+            known = await asyncio.to_thread(self.transcript.count, sender_id)
+            if not known:
+                raise PushFailed("this web conversation is unknown (it never wrote)")
+            await asyncio.to_thread(self.transcript.record_pushed, sender_id, rendered)
+        except SQLAlchemyError as exc:
+            self.dispatcher.counts["web.transcript_error"] += 1
+            raise PushFailed("the gateway database is unavailable, so the message was not stored") from exc
+        for ws in list(self._open.get(sender_id, ())):
+            await _send(ws, {"type": "bot", "messages": rendered, "pushed": True})
 
     async def _handle_frame(self, ws: web.WebSocketResponse, conversation_id: str, address: str, data: str) -> bool:
         """Answer one client frame; return False once the socket can no longer be written."""

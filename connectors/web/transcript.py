@@ -135,6 +135,12 @@ class Transcript:
             row.status = "answered"
             session.commit()
 
+    def record_pushed(self, conversation_id: str, replies: list[dict[str, Any]]) -> None:
+        """Store bot messages nobody asked for (a person's reply in a hand-off): ``bot`` rows without ``reply_to``."""
+        with self.sessions() as session:
+            session.add_all(WebMessage(conversation_id=conversation_id, role="bot", body=body) for body in replies)
+            session.commit()
+
     def mark_failed(self, claim: Claim) -> None:
         """Mark a claimed message as not answered (rasa down...): a resend asks rasa again."""
         with self.sessions() as session:
