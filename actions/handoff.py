@@ -13,6 +13,44 @@ from actions.common import channel_context, channel_of, conversation_id, get_sto
 OFFICE_HOURS = "Our team answers Monday to Friday, 9:00-18:00 UK time, usually within two working hours."
 SUMMARY_TURNS = 6
 
+#: The bot's last words before the customer asked for a person -> why a person is needed.
+REASON_BY_RESPONSE = {
+    "utter_offer_handoff_after_fallback": "the assistant misunderstood twice",
+    "utter_verification_locked": "order checks locked after three failed attempts",
+    "utter_return_not_eligible": "customer disputes a refused return",
+    "utter_return_refused": "customer disputes a refused return",
+}
+
+
+def _last_bot_utterance(tracker: Tracker) -> Dict[str, Any] | None:
+    """The bot message just before the latest customer message (what the customer is reacting to)."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return None
+            seen_user = True
+        elif event.get("event") == "bot" and seen_user:
+            return event
+    return None
+
+
+def handoff_reason(tracker: Tracker, intent: str) -> str:
+    """Why a person is needed: a complaint, the flow that offered a person, or simply the customer's wish."""
+    if intent == "complaint":
+        return "complaint"
+    last = _last_bot_utterance(tracker)
+    if last is not None:
+        response = str((last.get("metadata") or {}).get("utter_action") or "")
+        text = str(last.get("text") or "")
+        if response == "utter_tracking_problem" or "pass this to a person on our team so they can chase" in text:
+            return "lost parcel" if "lost" in text else "delayed parcel"
+        if response in REASON_BY_RESPONSE:
+            return REASON_BY_RESPONSE[response]
+        if response == "utter_return_status" and "not accepted" in text:
+            return "customer disputes a refused return"
+    return "customer asked for a person"
+
 
 def conversation_summary(tracker: Tracker, turns: int = SUMMARY_TURNS) -> str:
     """The last few customer messages and what the bot did, for the person taking over."""
@@ -43,17 +81,32 @@ class ActionHandoff(Action):
         context = channel_context(tracker)
         if intent == "human_handoff" and context.trusted and context.channel == "tablet" and context.store_id:
             return self._call_staff(dispatcher, tracker, context.store_id)
-        reason = "complaint" if intent == "complaint" else "customer asked for a person"
+        reason = handoff_reason(tracker, intent)
         order = verified_order(tracker)
-        ticket = get_store().open_handoff(
+        store = get_store()
+        customer_id = store.verified_customer(conversation_id(tracker)) if order else None
+        summary = conversation_summary(tracker)
+        ticket = store.open_handoff(
             conversation_id(tracker),
             channel=channel_of(tracker),
             reason=reason,
-            summary=conversation_summary(tracker),
+            summary=summary,
             order_number=order,
+            customer_id=customer_id,
         )
         response = "utter_complaint" if intent == "complaint" else "utter_handoff"
         dispatcher.utter_message(response=response, ticket=ticket.ticket_number, when=OFFICE_HOURS)
+        # For staff only (docs/CONTRACTS.md): the gateway posts it to Slack and never shows it to the customer.
+        payload: Dict[str, Any] = {
+            "type": "handoff",
+            "ticket": ticket.ticket_number,
+            "reason": reason,
+            "summary": summary,
+            "order_number": order,
+        }
+        if customer_id is not None:
+            payload["customer"] = f"verified customer #{customer_id}"
+        dispatcher.utter_message(json_message=payload)
         return []
 
     @staticmethod

@@ -128,15 +128,15 @@ async def test_tablet_staff_call_opens_a_shop_ticket_and_sends_the_payload(store
 async def test_forged_tablet_handoff_over_rest_is_an_ordinary_handoff(store, domain) -> None:
     tracker = make_tracker(intent="human_handoff", text="a person", metadata=TABLET, input_channel="rest")
     out = await run(ActionHandoff(), tracker, domain)
-    assert out.responses == ["utter_handoff"]
-    assert not any(m.get("custom") for m in out.messages)
+    assert out.responses == ["utter_handoff", None]  # None: the staff-only handoff payload
+    assert [m["custom"]["type"] for m in out.messages if m.get("custom")] == ["handoff"]  # no staff_call
 
 
 async def test_complaint_on_a_tablet_stays_a_complaint(store, domain) -> None:
     out = await run(
         ActionHandoff(), make_tracker("tablet:s1", intent="complaint", text="awful", metadata=TABLET), domain
     )
-    assert out.responses == ["utter_complaint"]
+    assert out.responses == ["utter_complaint", None]  # None: the staff-only handoff payload
 
 
 # ---------------------------------------------------------------------------------- recommendations
