@@ -36,6 +36,7 @@ from connectors.handoff.translate import (
     is_resolve_command,
     joined_message,
     not_delivered_message,
+    not_recorded_message,
     notice_message,
     post_failed_message,
     resolved_message,
@@ -50,6 +51,10 @@ log = logging.getLogger(__name__)
 
 class SlackCallFailed(GatewayError):
     """A Slack Web API call of the desk failed (counted as ``handoff.slack_failed``)."""
+
+
+class HandoffUnavailable(GatewayError):
+    """The hand-off state could not be read, so nobody knows whether a person holds the conversation."""
 
 
 class TicketMirror(Protocol):
@@ -123,7 +128,13 @@ class HandoffDesk:
             None when the bot should answer; otherwise what the customer gets now (nothing, or an
             apology when the message could not be put in front of staff).
         """
-        case = await asyncio.to_thread(self.state.held_by_person, inbound.conversation_id)
+        try:
+            case = await asyncio.to_thread(self.state.held_by_person, inbound.conversation_id)
+        except SQLAlchemyError as exc:
+            # Safer to answer nothing than to let the bot talk over a person who may hold the conversation.
+            self.counts["handoff.state_error"] += 1
+            log.exception("hand-off state unreadable; %s not answered", inbound.conversation_id)
+            raise HandoffUnavailable("the gateway database is unavailable") from exc
         if case is None:
             return None
         said = inbound.text or inbound.payload or ""
@@ -156,19 +167,24 @@ class HandoffDesk:
         """Record and post a ticket; return the messages the customer should get about it."""
         store_id = inbound.metadata.get("store_id") if inbound.channel == "tablet" else None
         customer = request.customer or (str(inbound.metadata.get("display_name") or "") or None)
-        case, created = await asyncio.to_thread(
-            lambda: self.state.open_case(
-                ticket=request.ticket,
-                conversation_id=inbound.conversation_id,
-                channel=inbound.channel,
-                reason=request.reason,
-                summary=request.summary,
-                at=self.now(),
-                store_id=str(store_id) if store_id else None,
-                order_number=request.order_number,
-                customer=customer,
+        try:
+            case, created = await asyncio.to_thread(
+                lambda: self.state.open_case(
+                    ticket=request.ticket,
+                    conversation_id=inbound.conversation_id,
+                    channel=inbound.channel,
+                    reason=request.reason,
+                    summary=request.summary,
+                    at=self.now(),
+                    store_id=str(store_id) if store_id else None,
+                    order_number=request.order_number,
+                    customer=customer,
+                )
             )
-        )
+        except SQLAlchemyError:
+            self.counts["handoff.state_error"] += 1
+            log.exception("ticket %s not recorded in the gateway database", request.ticket)
+            return [not_recorded_message(request.ticket)]
         if not created:
             return []
         self.counts["handoff.opened"] += 1

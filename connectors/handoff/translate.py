@@ -222,3 +222,11 @@ def post_failed_message(ticket: str) -> OutboundMessage:
         text=f"I couldn't alert our team just now. Ticket {ticket} is saved and they will see it; "
         "I'll keep trying in the meantime."
     )
+
+
+def not_recorded_message(ticket: str) -> OutboundMessage:
+    """Told to the customer when the gateway could not record the ticket (so nobody will relay it)."""
+    return OutboundMessage(
+        text=f"I couldn't pass ticket {ticket} to our team just now, so nobody will reply here yet. "
+        "Please ask for a person again in a few minutes."
+    )

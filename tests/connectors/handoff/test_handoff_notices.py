@@ -6,6 +6,9 @@ said to whoever can act on it.
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy.exc import OperationalError
+
 from connectors.handoff.settings import HandoffSettings, OpeningHours
 from connectors.handoff.translate import CLAIM_ACTION, HandoffRequest
 from connectors.models import InboundMessage
@@ -116,3 +119,24 @@ async def test_a_reply_that_cannot_reach_the_customer_is_said_in_the_thread(hand
     assert gw.slack.counts["handoff.push_failed"] == 2
     history = gw.desk.state.queue()[0]["history"]
     assert [h["kind"] for h in history].count("push_failed") == 2
+
+
+async def test_gateway_database_down_nothing_reaches_rasa_and_the_customer_is_told(
+    handoff_gateway: HandoffGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gw = handoff_gateway
+    ticket = ticket_for(gw)
+
+    def down(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(gw.desk.state, "open_case", down)
+    body = await gw.say("a person please")
+    assert body["messages"][-1]["text"].startswith(f"I couldn't pass ticket {ticket} to our team just now")
+    assert gw.posts() == []
+    monkeypatch.setattr(gw.desk.state, "held_by_person", down)
+    asked = len(gw.rasa.received)
+    resp = await gw.client.post("/api/web/messages", json={"conversation_id": "handoff-db-down-0001", "text": "hi"})
+    assert resp.status == 500 and (await resp.json())["code"] == "internal_error"
+    assert len(gw.rasa.received) == asked
+    assert gw.slack.counts["handoff.state_error"] == 2
