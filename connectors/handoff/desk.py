@@ -263,8 +263,7 @@ class HandoffDesk:
             return False
         self.counts["handoff.claimed"] += 1
         await self._mirror("assign", case.ticket, user, case.claimed_by_name or user, self.now())
-        await self._update(case, claimed_update(case))
-        await self._to_customer(case, [joined_message(self._name(user, case), case.ticket)], actor=user)
+        await self._update_then(case, claimed_update(case), [joined_message(self._name(user, case), case.ticket)], user)
         return True
 
     async def resolve(self, ticket: str, user: str) -> bool:
@@ -285,8 +284,7 @@ class HandoffDesk:
             return False
         self.counts["handoff.resolved"] += 1
         await self._mirror("close", case.ticket, self.now())
-        await self._update(case, closed_update(case))
-        await self._to_customer(case, [resolved_message(case.ticket)], actor=user)
+        await self._update_then(case, closed_update(case), [resolved_message(case.ticket)], user)
         return True
 
     async def staff_message(self, channel: str, thread_ts: str, user: str, text: str) -> bool:
@@ -393,6 +391,17 @@ class HandoffDesk:
             "chat.postMessage",
             self.client.chat_postMessage(channel=case.slack_channel, thread_ts=case.slack_ts, text=text),
         )
+
+    async def _update_then(self, case: Case, body: dict[str, Any], tell: list[OutboundMessage], actor: str) -> None:
+        """Update the ticket message, tell the customer either way, then raise a failed update."""
+        failed: SlackCallFailed | None = None
+        try:
+            await self._update(case, body)
+        except SlackCallFailed as exc:
+            failed = exc
+        await self._to_customer(case, tell, actor=actor)
+        if failed is not None:
+            raise failed
 
     async def _update(self, case: Case, body: dict[str, Any]) -> None:
         if case.slack_channel is None or case.slack_ts is None:

@@ -140,3 +140,14 @@ async def test_gateway_database_down_nothing_reaches_rasa_and_the_customer_is_to
     assert resp.status == 500 and (await resp.json())["code"] == "internal_error"
     assert len(gw.rasa.received) == asked
     assert gw.slack.counts["handoff.state_error"] == 2
+
+
+async def test_a_failed_ticket_update_still_tells_the_customer_and_is_counted(handoff_gateway: HandoffGateway) -> None:
+    gw = handoff_gateway
+    ticket = ticket_for(gw)
+    await gw.say("a person please")
+    gw.fake.fail["chat.update"] = "message_not_found"
+    assert await gw.press(CLAIM_ACTION, ticket, STAFF_USER) == 200
+    assert gw.desk.state.get(ticket).status == "assigned"  # type: ignore[union-attr]
+    assert (await gw.history_texts())[-1].startswith("Sam from our team has picked up")
+    assert gw.slack.counts["handoff.slack_failed"] == 1
