@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.errors import SettingsError
 
+#: What the bot promises customers (actions/handoff.py OFFICE_HOURS): weekdays 9:00-18:00 UK time.
+DEFAULT_OPENING_HOURS = "Mon-Fri 09:00-18:00"
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPEC_RE = re.compile(
     r"^\s*(?P<d1>[a-z]{3})(?:\s*-\s*(?P<d2>[a-z]{3}))?\s+(?P<h1>\d{1,2}):(?P<m1>\d{2})\s*-\s*(?P<h2>\d{1,2}):(?P<m2>\d{2})\s*$"
@@ -95,7 +97,7 @@ class HandoffSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HandoffSettings:
-        """Read ``HANDOFF_CLAIM_TIMEOUT_MINUTES`` (10), ``HANDOFF_OPENING_HOURS`` (always),
+        """Read ``HANDOFF_CLAIM_TIMEOUT_MINUTES`` (10), ``HANDOFF_OPENING_HOURS`` (Mon-Fri 09:00-18:00),
         ``HANDOFF_TIMEZONE`` (Europe/London) and ``HANDOFF_SWEEP_SECONDS`` (30).
 
         Raises:
@@ -104,7 +106,9 @@ class HandoffSettings:
         env = os.environ if env is None else env
         timeout = _positive(env, "HANDOFF_CLAIM_TIMEOUT_MINUTES", 10.0)
         sweep = _positive(env, "HANDOFF_SWEEP_SECONDS", 30.0)
-        hours = OpeningHours.parse(env.get("HANDOFF_OPENING_HOURS", ""), env.get("HANDOFF_TIMEZONE") or "Europe/London")
+        hours = OpeningHours.parse(
+            env.get("HANDOFF_OPENING_HOURS", DEFAULT_OPENING_HOURS), env.get("HANDOFF_TIMEZONE") or "Europe/London"
+        )
         return cls(claim_timeout_minutes=timeout, opening_hours=hours, sweep_seconds=sweep)
 
 

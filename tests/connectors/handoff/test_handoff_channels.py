@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.app import create_app
 from connectors.handoff import HANDOFF_KEY
+from connectors.handoff.settings import HandoffSettings, OpeningHours
 from connectors.handoff.translate import CLAIM_ACTION, HandoffRequest
 from connectors.models import InboundMessage
 from connectors.rasa_client import RasaClient
@@ -43,6 +44,7 @@ async def test_a_telegram_customer_talks_to_a_person_through_the_thread(
     )
     slack = SlackChannel(slack_settings(fake_slack.url), max_message_chars=settings.max_message_chars)
     app = create_app(settings, RasaClient(settings.rasa_url, TOKEN, 2.0, health_timeout=0.5), [telegram, slack])
+    app[HANDOFF_KEY].settings = HandoffSettings(opening_hours=OpeningHours())  # open whatever day the test runs
     client = TestClient(TestServer(app, host="127.0.0.1", port=0))
     await client.start_server()
     try:

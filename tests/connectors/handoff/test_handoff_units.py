@@ -60,7 +60,9 @@ def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> No
 def test_settings_defaults() -> None:
     settings = HandoffSettings.from_env({})
     assert settings.claim_timeout_minutes == 10 and settings.sweep_seconds == 30
-    assert settings.opening_hours.text == "always"
+    assert settings.opening_hours.text == "Mon-Fri 09:00-18:00"  # what actions/handoff.py promises
+    assert settings.opening_hours.timezone == "Europe/London"
+    assert HandoffSettings.from_env({"HANDOFF_OPENING_HOURS": ""}).opening_hours.windows == ()  # empty: always
     assert HandoffSettings.from_env({"HANDOFF_CLAIM_TIMEOUT_MINUTES": "0.5"}).claim_timeout_minutes == 0.5
 
 
