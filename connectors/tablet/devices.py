@@ -280,6 +280,8 @@ class TabletRegistry:
     def take_pushed(self, device: DeviceInfo, session_id: str) -> list[dict[str, Any]]:
         """Hand over (and forget) the messages pushed to this device's session, oldest first.
 
+        Handing some over counts as activity (``last_seen``); polling with nothing waiting does not.
+
         Raises:
             SessionEnded: the session is not this device's live session.
         """
@@ -292,4 +294,8 @@ class TabletRegistry:
             )
             for item in rows:
                 db.delete(item)
+            if rows:
+                # A colleague's reply on screen keeps the shopper's session alive like a message would
+                # (the page resets its idle countdown too).
+                row.last_seen = self._now()
             return [dict(item.body) for item in rows]

@@ -136,3 +136,29 @@ async def test_slack_push_goes_where_the_conversation_was_answered(slack_gateway
     with pytest.raises(PushFailed, match="channel_not_found"):
         await router.push(f"slack:{TEAM_ID}-{STAFF_USER}", HELLO)
     assert router.counts["slack.push_failed"] == 2 and gw.channel.counts["slack.send_failed"] == 1
+
+
+async def test_a_delivered_tablet_push_keeps_the_session_alive_but_polling_alone_does_not(fake_rasa: FakeRasa) -> None:
+    gw = await start_tablet_gateway(fake_rasa)
+    try:
+        _, token = gw.register()
+        session_id = await gw.session(token)
+        router = gw.client.app[PUSH_KEY]
+
+        async def poll() -> int:
+            resp = await gw.client.post("/api/tablet/updates", json={"session_id": session_id}, headers=auth(token))
+            return resp.status
+
+        gw.clock.advance(60)
+        await router.push(f"tablet:{session_id}", HELLO)
+        assert await poll() == 200  # delivered: the session counts as used now
+        gw.clock.advance(60)  # 120 s after the shopper's last message, 60 s after the reply
+        await router.push(f"tablet:{session_id}", HELLO)
+        assert await poll() == 200
+        gw.clock.advance(50)
+        assert await poll() == 200  # nothing waiting: polling is not activity
+        gw.clock.advance(40)
+        with pytest.raises(PushFailed, match="ended"):
+            await router.push(f"tablet:{session_id}", HELLO)  # past the 85 s TTL since the last reply
+    finally:
+        await gw.client.close()
