@@ -26,6 +26,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.alerts import ALERTS_KEY
 from connectors.dispatch import Dispatcher
@@ -258,7 +259,12 @@ class SlackChannel:
         if not (isinstance(channel, str) and isinstance(user, str) and isinstance(raw, str)):
             self._event_to_rasa(event, body, context)
             return
-        case = await asyncio.to_thread(self.handoff.state.by_thread, channel, thread_ts)
+        try:
+            case = await asyncio.to_thread(self.handoff.state.by_thread, channel, thread_ts)
+        except SQLAlchemyError:
+            # Unknown whether this is a ticket's thread: answering could put the bot into a person's talk.
+            self.counts["slack.handoff_state_error"] += 1
+            raise
         if case is None:
             self._event_to_rasa(event, body, context)
             return
