@@ -51,6 +51,7 @@ from connectors.slack.translate import (
     render_text,
     unslack_text,
 )
+from connectors.text import clean_typed_text
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +272,7 @@ class SlackChannel:
         if event.get("type") != "message" or event.get("subtype") not in (None, "thread_broadcast"):
             self.counts["slack.ignored"] += 1  # a mention arrives twice (app_mention and message): relay once
             return
-        text = unslack_text(raw, context.bot_user_id)
+        text = clean_typed_text(unslack_text(raw, context.bot_user_id))
         if text:
             await self.handoff.staff_message(channel, thread_ts, user, text[: self.max_message_chars])
 
