@@ -11,6 +11,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 from sqlalchemy.orm import sessionmaker
 
+import console
 from connectors.alerts import ALERTS_KEY, UnconfiguredAlerts
 from connectors.db import ENGINE_KEY, SESSIONS_KEY, create_schema, gateway_engine
 from connectors.dispatch import Channel, Dispatcher
@@ -90,6 +91,7 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     for channel in default_channels(settings) if channels is None else channels:
         channel.setup(app, dispatcher)
+    console.setup(app, settings)  # the support console: /console and /api/console/ (console/README.md)
     app.on_startup.append(_create_schema)
     app.on_cleanup.append(_close_rasa)
     app.on_cleanup.append(_dispose_engine)
