@@ -229,3 +229,80 @@ if __name__ == "__main__":
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
     print(json.dumps(seed_real_tracker(out).to_json(), indent=1))
+
+
+def clone_conversations(
+    source_url: str,
+    target_url: str,
+    count: int,
+    *,
+    start_ts: float,
+    span_seconds: float,
+    prefix: str = "clone",
+    seed: int = 7,
+) -> list[str]:
+    """Copy real conversations under new sender ids and times (for benches and retention tests).
+
+    Each clone is a whole conversation of the source store, round-robin, with every event shifted so that
+    it starts at a random moment in ``[start_ts, start_ts + span_seconds]``; the JSON ``timestamp`` is
+    shifted with the column, so the clone reads exactly like a conversation rasa stored.
+
+    Args:
+        source_url: tracker store holding real conversations.
+        target_url: tracker store to add the clones to (may be the same; its ``events`` table is created if missing).
+        count: how many conversations to add.
+        start_ts: earliest start (UNIX time).
+        span_seconds: spread of the start times.
+        prefix: sender ids become ``"{channel}:{prefix}{n:06d}"``.
+        seed: random seed for the start times.
+
+    Returns:
+        The new sender ids.
+    """
+    import random
+
+    from sqlalchemy import insert, select
+
+    from console.tracker import _tracker_metadata, events, tracker_engine
+
+    source, target = tracker_engine(source_url), tracker_engine(target_url)
+    try:
+        with source.connect() as conn:
+            rows = conn.execute(select(events).order_by(events.c.id)).all()
+        by_sender: dict[str, list[Any]] = {}
+        for row in rows:
+            by_sender.setdefault(row.sender_id, []).append(row)
+        originals = [by_sender[s] for s in sorted(by_sender)]
+        rng = random.Random(seed)
+        _tracker_metadata.create_all(target)
+        senders = []
+        batch: list[dict[str, Any]] = []
+        with target.begin() as conn:
+            for n in range(count):
+                original = originals[n % len(originals)]
+                channel = original[0].sender_id.split(":", 1)[0]
+                sender = f"{channel}:{prefix}{n:06d}"
+                senders.append(sender)
+                shift = start_ts + rng.random() * span_seconds - (original[0].timestamp or 0.0)
+                for row in original:
+                    data = json.loads(row.data)
+                    data["timestamp"] = (row.timestamp or 0.0) + shift
+                    batch.append(
+                        {
+                            "sender_id": sender,
+                            "type_name": row.type_name,
+                            "timestamp": data["timestamp"],
+                            "intent_name": row.intent_name,
+                            "action_name": row.action_name,
+                            "data": json.dumps(data),
+                        }
+                    )
+                if len(batch) > 20_000:
+                    conn.execute(insert(events), batch)
+                    batch = []
+            if batch:
+                conn.execute(insert(events), batch)
+        return senders
+    finally:
+        source.dispose()
+        target.dispose()
