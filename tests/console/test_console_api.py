@@ -43,21 +43,31 @@ async def test_every_api_route_refuses_calls_without_a_session(console: Harness)
 
 
 async def test_sign_in_sets_a_strict_httponly_cookie_and_wrong_passwords_get_one_answer(console: Harness) -> None:
-    resp = await console.client.post("/api/console/login", json={"email": "Lead@Example.com", "password": "lead-password-12"})
+    resp = await console.client.post(
+        "/api/console/login", json={"email": "Lead@Example.com", "password": "lead-password-12"}
+    )
     assert resp.status == 200
     cookie = resp.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
     body = await resp.json()
     assert body["role"] == "lead" and body["csrf_token"]
-    wrong = await console.client.post("/api/console/login", json={"email": "lead@example.com", "password": "nope-nope-nope"})
-    unknown = await console.client.post("/api/console/login", json={"email": "who@example.com", "password": "nope-nope-nope"})
+    wrong = await console.client.post(
+        "/api/console/login", json={"email": "lead@example.com", "password": "nope-nope-nope"}
+    )
+    unknown = await console.client.post(
+        "/api/console/login", json={"email": "who@example.com", "password": "nope-nope-nope"}
+    )
     assert wrong.status == unknown.status == 401
-    assert (await wrong.json()) == (await unknown.json()) == {"error": "wrong email or password", "code": "not_signed_in"}
+    assert (
+        (await wrong.json()) == (await unknown.json()) == {"error": "wrong email or password", "code": "not_signed_in"}
+    )
 
 
 async def test_login_is_rate_limited_per_email_and_recovers_after_the_window(console: Harness) -> None:
     for _ in range(5):
-        resp = await console.client.post("/api/console/login", json={"email": "agent@example.com", "password": "wrong-password"})
+        resp = await console.client.post(
+            "/api/console/login", json={"email": "agent@example.com", "password": "wrong-password"}
+        )
         assert resp.status == 401
     blocked = await console.client.post(
         "/api/console/login", json={"email": "agent@example.com", "password": "agent-password-1"}
@@ -65,23 +75,33 @@ async def test_login_is_rate_limited_per_email_and_recovers_after_the_window(con
     assert blocked.status == 429
     assert blocked.headers["Retry-After"] == str(15 * 60)
     assert (await blocked.json())["code"] == "too_many_attempts"
-    other = await console.client.post("/api/console/login", json={"email": "lead@example.com", "password": "lead-password-12"})
+    other = await console.client.post(
+        "/api/console/login", json={"email": "lead@example.com", "password": "lead-password-12"}
+    )
     assert other.status == 200  # another account from the same client is not locked by 5 failures
     later = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=16)
     console.state.auth.clock = lambda: later
-    again = await console.client.post("/api/console/login", json={"email": "agent@example.com", "password": "agent-password-1"})
+    again = await console.client.post(
+        "/api/console/login", json={"email": "agent@example.com", "password": "agent-password-1"}
+    )
     assert again.status == 200
 
 
 async def test_login_rejects_non_json_and_malformed_bodies_and_keeps_serving(console: Harness) -> None:
     form = await console.client.post("/api/console/login", data={"email": "lead@example.com", "password": "x"})
     assert form.status == 415  # a cross-site HTML form cannot sign anyone in
-    broken = await console.client.post("/api/console/login", data=b"{not json", headers={"Content-Type": "application/json"})
+    broken = await console.client.post(
+        "/api/console/login", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert broken.status == 400 and (await broken.json())["code"] == "bad_request"
-    binary = await console.client.post("/api/console/login", data=b"\xff\xfe\x00", headers={"Content-Type": "application/json"})
+    binary = await console.client.post(
+        "/api/console/login", data=b"\xff\xfe\x00", headers={"Content-Type": "application/json"}
+    )
     assert binary.status == 400
     huge = await console.client.post(
-        "/api/console/login", data=b'{"email": "' + b"a" * 3_000_000 + b'"}', headers={"Content-Type": "application/json"}
+        "/api/console/login",
+        data=b'{"email": "' + b"a" * 3_000_000 + b'"}',
+        headers={"Content-Type": "application/json"},
     )
     assert huge.status == 413
     lead = await console.login("lead")
@@ -145,14 +165,17 @@ async def test_logout_ends_the_session(console: Harness) -> None:
         ("admin", {"read", "annotate", "correct", "export", "metrics"}),
     ],
 )
-async def test_each_role_may_do_exactly_its_part(console: Harness, dbs: Databases, role: str, allowed: set[str]) -> None:
+async def test_each_role_may_do_exactly_its_part(
+    console: Harness, dbs: Databases, role: str, allowed: set[str]
+) -> None:
     viewer = await console.login(role)
     sender = dbs.sender("low_confidence")
-    event_id = dbs.sql(
-        "select min(id) from events where sender_id = ? and type_name = 'user'", sender
-    )[0][0]
+    event_id = dbs.sql("select min(id) from events where sender_id = ? and type_name = 'user'", sender)[0][0]
     calls = {
-        "read": [await viewer.get("/api/console/conversations"), await viewer.get(f"/api/console/conversations/{sender}")],
+        "read": [
+            await viewer.get("/api/console/conversations"),
+            await viewer.get(f"/api/console/conversations/{sender}"),
+        ],
         "annotate": [
             await viewer.post(f"/api/console/conversations/{sender}/tags", {"tag": "needs fix"}),
             await viewer.post(f"/api/console/conversations/{sender}/notes", {"text": "check this"}),
@@ -227,7 +250,10 @@ async def test_filters_match_the_tracker(console: Harness, dbs: Databases) -> No
     assert await lead.ids(order=delayed) == {dbs.sender("telegram_delayed_handoff")}
 
     today = datetime.now(UTC).date()
-    seeded_days = {datetime.fromtimestamp(r[0], UTC).date() for r in dbs.sql("select max(timestamp) from events group by sender_id")}
+    seeded_days = {
+        datetime.fromtimestamp(r[0], UTC).date()
+        for r in dbs.sql("select max(timestamp) from events group by sender_id")
+    }
     first, last = min(seeded_days), max(seeded_days)
     assert await lead.ids(**{"from": first.isoformat(), "to": last.isoformat()}) == everyone
     assert await lead.ids(**{"to": (first - timedelta(days=1)).isoformat()}) == set()
@@ -272,7 +298,10 @@ async def test_keyset_pages_are_ordered_by_last_activity_without_gaps(console: H
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    expected = [r[0] for r in dbs.sql("select sender_id from events group by sender_id order by max(timestamp) desc, sender_id desc")]
+    expected = [
+        r[0]
+        for r in dbs.sql("select sender_id from events group by sender_id order by max(timestamp) desc, sender_id desc")
+    ]
     assert [c["sender_id"] for c in seen] == expected
 
 
@@ -299,5 +328,7 @@ async def test_new_events_are_indexed_before_the_next_query(console: Harness, db
 
     lead = await console.login("lead")
     before = await lead.ids()
-    added = clone_conversations(dbs.tracker_url, dbs.tracker_url, 2, start_ts=datetime.now(UTC).timestamp(), span_seconds=60)
+    added = clone_conversations(
+        dbs.tracker_url, dbs.tracker_url, 2, start_ts=datetime.now(UTC).timestamp(), span_seconds=60
+    )
     assert await lead.ids() == before | set(added)
