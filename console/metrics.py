@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from console.charts import bar_chart, column_chart
 from console.models import ConsoleConversation, ConsoleConversationIntent, ConsoleCorrection
-from console.queries import Filters, apply_filters
+from console.queries import Filters, apply_filters, intent_counts
 
 C = ConsoleConversation
 # A conversation is contained when the bot handled it alone: no hand-off and no fallback loop
@@ -77,11 +77,7 @@ def compute_metrics(session: Session, f: Filters, *, days: int = 30, now: dateti
     top_intents = [
         (i, n)
         for i, n in session.execute(
-            select(ConsoleConversationIntent.intent, func.count())
-            .where(ConsoleConversationIntent.sender_id.in_(matching))
-            .group_by(ConsoleConversationIntent.intent)
-            .order_by(func.count().desc(), ConsoleConversationIntent.intent)
-            .limit(10)
+            intent_counts(f, raw_text=False).order_by(func.count().desc(), ConsoleConversationIntent.intent).limit(10)
         ).all()
     ]
     most_corrected = [

@@ -78,9 +78,22 @@ class ConsoleConversation(GatewayBase):
     handed_off: Mapped[bool] = mapped_column(Boolean, default=False)
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     orders: Mapped[str] = mapped_column(Text, default="")
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ConsoleConversationText(GatewayBase):
+    """What customers wrote in a conversation, raw and redacted, for full-text search.
+
+    Kept apart from ``console_conversations`` so that filters and counts scan narrow rows.
+    """
+
+    __tablename__ = "console_conversation_texts"
+
+    sender_id: Mapped[str] = mapped_column(
+        ForeignKey("console_conversations.sender_id", ondelete="CASCADE"), primary_key=True
+    )
     search_text: Mapped[str] = mapped_column(Text, default="")
     search_redacted: Mapped[str] = mapped_column(Text, default="")
-    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ConsoleConversationIntent(GatewayBase):

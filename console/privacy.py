@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from console.models import ConsoleConversation
+from console.models import ConsoleConversation, ConsoleConversationText
 from console.queries import _like
 from console.tracker import Indexer, delete_conversations
 from store import models as shop
@@ -108,8 +108,8 @@ def forget_customer(
         with sessions() as session:
             senders |= set(
                 session.scalars(
-                    select(ConsoleConversation.sender_id).where(
-                        ConsoleConversation.search_text.like(_like(email), escape="\\")
+                    select(ConsoleConversationText.sender_id).where(
+                        ConsoleConversationText.search_text.like(_like(email), escape="\\")
                     )
                 )
             )

@@ -13,9 +13,10 @@ from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from console.errors import BadInput
-from console.models import ConsoleConversation, ConsoleConversationIntent, ConsoleTag
+from console.models import ConsoleConversation, ConsoleConversationIntent, ConsoleConversationText, ConsoleTag
 
 C = ConsoleConversation
+T = ConsoleConversationText
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 DEFAULT_LOW_CONFIDENCE = 50
@@ -134,8 +135,8 @@ def apply_filters(stmt: Select[Any], f: Filters, *, raw_text: bool) -> Select[An
     if f.tag:
         conds.append(exists().where(ConsoleTag.sender_id == C.sender_id, ConsoleTag.tag == f.tag))
     if f.text:
-        column = C.search_text if raw_text else C.search_redacted
-        conds.append(column.like(_like(f.text), escape="\\"))
+        column = T.search_text if raw_text else T.search_redacted
+        conds.append(C.sender_id.in_(select(T.sender_id).where(column.like(_like(f.text), escape="\\"))))
     if f.order:
         conds.append(C.orders.like(_like(f.order.upper()).upper(), escape="\\"))
     return stmt.where(and_(*conds)) if conds else stmt
@@ -235,10 +236,11 @@ def counts(session: Session, f: Filters, *, raw_text: bool) -> dict[str, Any]:
         "channels": {name: n}, "tags": {tag: n}, "intents": {intent: n}}`` (intents: the 40 most common).
     """
     below = (f.below or DEFAULT_LOW_CONFIDENCE) / 100
-    matching = apply_filters(select(C.sender_id), f, raw_text=raw_text).subquery()
-    totals = session.execute(
+    # One pass per channel gives both the channel counts and, summed, the totals.
+    per_channel = session.execute(
         apply_filters(
             select(
+                C.channel,
                 func.count(),
                 func.sum(case((C.fallbacks > 0, 1), else_=0)),
                 func.sum(case((C.handed_off.is_(True), 1), else_=0)),
@@ -248,25 +250,23 @@ def counts(session: Session, f: Filters, *, raw_text: bool) -> dict[str, Any]:
             f,
             raw_text=raw_text,
         )
-    ).one()
-    channels = dict(
-        session.execute(
-            apply_filters(select(C.channel, func.count()), f, raw_text=raw_text).group_by(C.channel).order_by(C.channel)
-        ).all()
-    )
+        .group_by(C.channel)
+        .order_by(C.channel)
+    ).all()
+    channels = {row[0]: row[1] for row in per_channel}
+    totals = [sum(row[i] or 0 for row in per_channel) for i in range(1, 6)]
     tags = dict(
         session.execute(
-            select(ConsoleTag.tag, func.count())
-            .where(ConsoleTag.sender_id.in_(select(matching.c.sender_id)))
+            apply_filters(
+                select(ConsoleTag.tag, func.count()).join(C, C.sender_id == ConsoleTag.sender_id), f, raw_text=raw_text
+            )
             .group_by(ConsoleTag.tag)
             .order_by(ConsoleTag.tag)
         ).all()
     )
     intents = dict(
         session.execute(
-            select(ConsoleConversationIntent.intent, func.count().label("n"))
-            .where(ConsoleConversationIntent.sender_id.in_(select(matching.c.sender_id)))
-            .group_by(ConsoleConversationIntent.intent)
+            intent_counts(f, raw_text=raw_text)
             .order_by(func.count().desc(), ConsoleConversationIntent.intent)
             .limit(40)
         ).all()
@@ -288,3 +288,12 @@ def counts(session: Session, f: Filters, *, raw_text: bool) -> dict[str, Any]:
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def intent_counts(f: Filters, *, raw_text: bool) -> Select[Any]:
+    """``intent, count`` of the conversations matching ``f`` (no join when nothing is filtered)."""
+    ci = ConsoleConversationIntent
+    stmt = select(ci.intent, func.count())
+    if f != Filters():
+        stmt = apply_filters(stmt.join(C, C.sender_id == ci.sender_id), f, raw_text=raw_text)
+    return stmt.group_by(ci.intent)

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from console.models import (
     ConsoleConversation,
     ConsoleConversationIntent,
+    ConsoleConversationText,
     ConsoleCorrection,
     ConsoleIndexState,
     ConsoleNote,
@@ -86,6 +87,7 @@ class _Fold:
     """Running summary of one conversation while new events are folded in."""
 
     row: ConsoleConversation
+    text: ConsoleConversationText
     intents: set[str]
     new_intents: set[str]
 
@@ -118,9 +120,10 @@ def _apply(
         if isinstance(confidence, int | float):
             row.min_confidence = confidence if row.min_confidence is None else min(row.min_confidence, confidence)
         text = str(data.get("text") or "")
-        if text and len(row.search_text or "") < MAX_SEARCH_CHARS:
-            row.search_text = f"{row.search_text or ''}\n{text.lower()}"
-            row.search_redacted = f"{row.search_redacted or ''}\n{redact(text).lower()}"
+        said = fold.text
+        if text and len(said.search_text or "") < MAX_SEARCH_CHARS:
+            said.search_text = f"{said.search_text or ''}\n{text.lower()}"
+            said.search_redacted = f"{said.search_redacted or ''}\n{redact(text).lower()}"
     elif type_name == "action":
         if action in FALLBACK_ACTIONS:
             row.fallbacks = (row.fallbacks or 0) + 1
@@ -207,6 +210,12 @@ class Indexer:
                     select(ConsoleConversation).where(ConsoleConversation.sender_id.in_(list(by_sender)))
                 )
             }
+            texts = {
+                t.sender_id: t
+                for t in session.scalars(
+                    select(ConsoleConversationText).where(ConsoleConversationText.sender_id.in_(list(existing)))
+                )
+            }
             known = defaultdict(set)
             for sender, intent in session.execute(
                 select(ConsoleConversationIntent.sender_id, ConsoleConversationIntent.intent).where(
@@ -227,12 +236,14 @@ class Indexer:
                         handed_off=False,
                         verified=False,
                         orders="",
-                        search_text="",
-                        search_redacted="",
                         last_event_id=0,
                     )
                     session.add(conv)
-                fold = _Fold(conv, known[sender], set())
+                said = texts.get(sender)
+                if said is None:
+                    said = ConsoleConversationText(sender_id=sender, search_text="", search_redacted="")
+                    session.add(said)
+                fold = _Fold(conv, said, known[sender], set())
                 for event_id, _s, type_name, ts, intent, action, raw in sender_rows:
                     if event_id > (conv.last_event_id or 0):
                         _apply(fold, event_id, type_name, ts, intent, action, raw)
@@ -280,7 +291,13 @@ def delete_conversations(tracker: Engine, sessions: sessionmaker[Session], sende
             with tracker.begin() as conn:
                 deleted += conn.execute(delete(events).where(events.c.sender_id.in_(chunk))).rowcount or 0
         with sessions() as session, session.begin():
-            for model in (ConsoleConversationIntent, ConsoleTag, ConsoleNote, ConsoleCorrection):
+            for model in (
+                ConsoleConversationIntent,
+                ConsoleConversationText,
+                ConsoleTag,
+                ConsoleNote,
+                ConsoleCorrection,
+            ):
                 session.execute(delete(model).where(model.sender_id.in_(chunk)))
             session.execute(delete(ConsoleConversation).where(ConsoleConversation.sender_id.in_(chunk)))
     return deleted

@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from connectors.db import create_schema, gateway_engine
 from console.auth import hash_password, verify_password
 from console.charts import bar_chart
-from console.models import ConsoleConversation, ConsoleConversationIntent
+from console.models import ConsoleConversation, ConsoleConversationIntent, ConsoleConversationText
 from console.queries import decode_cursor, encode_cursor
 from console.redact import redact
 from console.tracker import Indexer, _tracker_metadata, events, tracker_engine
@@ -119,6 +119,8 @@ def test_indexer_folds_only_new_events_into_the_summary(tmp_path: Path) -> None:
         tg = session.get(ConsoleConversation, "telegram:42")
         web = session.get(ConsoleConversation, "web:abc")
         intents = {(r.sender_id, r.intent) for r in session.query(ConsoleConversationIntent)}
+        tg_text = session.get(ConsoleConversationText, "telegram:42")
+        web_text = session.get(ConsoleConversationText, "web:abc")
     assert tg is not None and web is not None
     assert (tg.channel, tg.first_ts, tg.last_ts, tg.turns, tg.min_confidence, tg.fallbacks, tg.verified) == (
         "telegram",
@@ -130,8 +132,10 @@ def test_indexer_folds_only_new_events_into_the_summary(tmp_path: Path) -> None:
         True,
     )
     assert tg.orders == "ORD-100001 ORD-100002" and not tg.handed_off
-    assert "where is my parcel" in tg.search_text and "mmh" in tg.search_text
-    assert web.handed_off and web.search_redacted.strip() == "call me on [phone]" and "07700" in web.search_text
+    assert tg_text is not None and web_text is not None
+    assert "where is my parcel" in tg_text.search_text and "mmh" in tg_text.search_text
+    assert web_text.search_redacted.strip() == "call me on [phone]" and "07700" in web_text.search_text
+    assert web.handed_off
     assert intents == {
         ("telegram:42", "track_order"),
         ("telegram:42", "nlu_fallback"),
