@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from console.errors import BadInput
 from console.models import ConsoleConversation, ConsoleConversationIntent, ConsoleConversationText, ConsoleTag
@@ -119,11 +119,9 @@ def apply_filters(stmt: Select[Any], f: Filters, *, raw_text: bool) -> Select[An
     if f.until:
         conds.append(C.last_ts < _ts(f.until + timedelta(days=1)))
     if f.intent:
-        conds.append(
-            exists().where(
-                ConsoleConversationIntent.sender_id == C.sender_id, ConsoleConversationIntent.intent == f.intent
-            )
-        )
+        # Aliases keep these subqueries uncorrelated from count queries that select from the same tables.
+        seen = aliased(ConsoleConversationIntent)
+        conds.append(C.sender_id.in_(select(seen.sender_id).where(seen.intent == f.intent)))
     if f.fallback is not None:
         conds.append(C.fallbacks > 0 if f.fallback else C.fallbacks == 0)
     if f.handoff is not None:
@@ -133,7 +131,8 @@ def apply_filters(stmt: Select[Any], f: Filters, *, raw_text: bool) -> Select[An
     if f.verified is not None:
         conds.append(C.verified.is_(f.verified))
     if f.tag:
-        conds.append(exists().where(ConsoleTag.sender_id == C.sender_id, ConsoleTag.tag == f.tag))
+        tagged = aliased(ConsoleTag)
+        conds.append(C.sender_id.in_(select(tagged.sender_id).where(tagged.tag == f.tag)))
     if f.text:
         column = T.search_text if raw_text else T.search_redacted
         conds.append(C.sender_id.in_(select(T.sender_id).where(column.like(_like(f.text), escape="\\"))))

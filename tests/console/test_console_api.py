@@ -283,6 +283,31 @@ async def test_counts_for_each_filter(console: Harness, dbs: Databases) -> None:
     assert counts["low_confidence"] == len(await lead.ids(below=50)) and counts["below"] == 50
     for intent, n in counts["intents"].items():
         assert n == len(await lead.ids(intent=intent)), intent
+    tagged = dbs.sender("verified_tracking")
+    assert (await lead.post(f"/api/console/conversations/{tagged}/tags", {"tag": "good example"}))[0] == 201
+    today = datetime.now(UTC).date().isoformat()
+    for params in (
+        {"channel": "telegram"},
+        {"from": today, "to": today},
+        {"intent": "track_order"},
+        {"fallback": "yes"},
+        {"handoff": "no"},
+        {"below": "90"},
+        {"verified": "yes"},
+        {"tag": "good example"},
+        {"q": "order"},
+        {"order": dbs.seeded.cases["in_transit"]["order_number"]},
+        {"intent": "track_order", "tag": "good example", "verified": "yes", "q": "where"},
+    ):
+        status, filtered = await lead.get("/api/console/counts", **params)
+        assert status == 200, (params, filtered)
+        expected = await lead.ids(**params)
+        assert filtered["total"] == len(expected) == sum(filtered["channels"].values()), params
+        assert filtered["verified"] == len(expected & await lead.ids(verified="yes")), params
+        if "tag" in params:
+            assert filtered["tags"] == {"good example": len(expected)}
+        if "intent" in params:
+            assert filtered["intents"]["track_order"] == len(expected)
     status, web_only = await lead.get("/api/console/counts", channel="web", handoff="yes")
     assert web_only["total"] == len(await lead.ids(channel="web", handoff="yes"))
     assert set(web_only["channels"]) == {"web"}
