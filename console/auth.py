@@ -153,6 +153,13 @@ class Auth:
         # Failures are committed before the error is raised: a rolled-back failure would not count.
         with self.sessions() as session, session.begin():
             session.execute(delete(ConsoleLoginFailure).where(ConsoleLoginFailure.at < window_start))
+            # Sessions nobody came back to are purged here, so the table does not grow forever.
+            idle_start = now - timedelta(minutes=self.settings.session_idle_minutes)
+            session.execute(
+                delete(ConsoleSession).where(
+                    (ConsoleSession.expires_at <= now) | (ConsoleSession.last_seen <= idle_start)
+                )
+            )
             by_email = session.scalar(
                 select(func.count()).where(ConsoleLoginFailure.email == email, ConsoleLoginFailure.at >= window_start)
             )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import func, select
 
+from console.models import ConsoleSession
 from tests.console.conftest import Databases, Harness
 
 pytestmark = pytest.mark.e2e
@@ -144,11 +146,17 @@ async def test_sessions_expire_when_idle_and_after_the_maximum_age(console: Harn
     t0 = datetime.now(UTC).replace(tzinfo=None)
     console.state.auth.clock = lambda: t0
     busy = await console.login("lead")
+    await console.login("admin")  # signed in and never used again
     for minutes in range(20, 12 * 60, 20):  # active all day long
         console.state.auth.clock = lambda m=minutes: t0 + timedelta(minutes=m)
         assert (await busy.get("/api/console/me"))[0] == 200
     console.state.auth.clock = lambda: t0 + timedelta(hours=12, minutes=1)
     assert (await busy.get("/api/console/me"))[0] == 401
+
+    # The abandoned admin session is purged at the next sign-in.
+    await console.login("agent")
+    with console.state.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ConsoleSession)) == 1
 
 
 async def test_logout_ends_the_session(console: Harness) -> None:
