@@ -68,7 +68,10 @@ def build_transcript(
                 for e in parse.get("entities") or []
                 if isinstance(e, dict)
             ]
-            low = isinstance(confidence, int | float) and confidence < low_confidence
+            # NLU fell back = a low-confidence prediction; the turn is a fallback only if the bot fell back too.
+            low = (isinstance(confidence, int | float) and confidence < low_confidence) or (
+                intent.get("name") == FALLBACK_INTENT and not text.startswith("/")
+            )
             current = {
                 "user": {
                     "event_id": event["_id"],
@@ -85,7 +88,7 @@ def build_transcript(
                 "slots": [],
                 "bot": [],
                 "low": low,
-                "fallback": intent.get("name") == FALLBACK_INTENT,
+                "fallback": False,  # set when a fallback action runs, as the list's filter counts it
             }
         elif kind == "action":
             name = event.get("name")

@@ -73,6 +73,10 @@ async def test_fallback_turns_are_highlighted(console: Harness, dbs: Databases) 
     _, t = await lead.get(f"/api/console/conversations/{dbs.sender('fallback_handoff')}")
     flags = [turn["fallback"] for turn in t["turns"] if turn["user"]]
     assert flags == [True, True, False]
+    fell_back = {r[0] for r in dbs.sql("select distinct sender_id from events where action_name = 'action_fallback'")}
+    for conv in dbs.seeded.conversations.values():
+        _, t = await lead.get(f"/api/console/conversations/{conv.sender_id}")
+        assert any(turn["fallback"] for turn in t["turns"]) == (conv.sender_id in fell_back), conv.name
     assert (await lead.get("/api/console/conversations/web:nobody"))[0] == 404
 
 
