@@ -51,11 +51,10 @@ def compute_metrics(session: Session, f: Filters, *, days: int = 30, now: dateti
 
     until = f.until or now.date()
     since = f.since or until - timedelta(days=days - 1)
-    day_expr = (
-        func.date(C.first_ts, "unixepoch")
-        if session.bind.dialect.name == "sqlite"
-        else func.date(func.to_timestamp(C.first_ts))
-    )
+    if session.get_bind().dialect.name == "sqlite":
+        day_expr = func.date(C.first_ts, "unixepoch")
+    else:  # PostgreSQL: the UTC day, whatever the session's time zone
+        day_expr = func.to_char(func.timezone("UTC", func.to_timestamp(C.first_ts)), "YYYY-MM-DD")
     per_day_rows = dict(
         (str(d), n)
         for d, n in session.execute(
