@@ -91,8 +91,9 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     for channel in default_channels(settings) if channels is None else channels:
         channel.setup(app, dispatcher)
-    console.setup(app, settings)  # the support console: /console and /api/console/ (console/README.md)
     app.on_startup.append(_create_schema)
+    # The support console (console/README.md); after _create_schema: it indexes the tracker at start-up.
+    console.setup(app, settings)
     app.on_cleanup.append(_close_rasa)
     app.on_cleanup.append(_dispose_engine)
     return app

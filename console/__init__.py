@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from aiohttp import web
 
 from connectors.db import SESSIONS_KEY
@@ -14,6 +17,8 @@ from console.auth import Auth
 from console.settings import ConsoleSettings
 from console.tracker import Indexer, tracker_engine
 from console.web import STATE_KEY, ConsoleState, add_routes
+
+log = logging.getLogger("console")
 
 
 def setup(app: web.Application, settings: Settings, console_settings: ConsoleSettings | None = None) -> ConsoleState:
@@ -39,10 +44,22 @@ def setup(app: web.Application, settings: Settings, console_settings: ConsoleSet
     )
     app[STATE_KEY] = state
     add_routes(app)
+    background: list[asyncio.Task[int]] = []
+
+    async def _index_now(_app: web.Application) -> None:
+        # A large tracker takes a while to index the first time; start at once rather than on the first
+        # request (requests arriving meanwhile wait for the same lock, then find little left to do).
+        background.append(asyncio.create_task(asyncio.to_thread(state.indexer.refresh)))
 
     async def _dispose(_app: web.Application) -> None:
+        for task in background:
+            try:
+                await task
+            except Exception:
+                log.exception("indexing the tracker store at start-up failed")
         tracker.dispose()
 
+    app.on_startup.append(_index_now)
     app.on_cleanup.append(_dispose)
     return state
 

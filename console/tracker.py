@@ -57,6 +57,7 @@ FALLBACK_ACTIONS = frozenset({"action_fallback", "action_default_fallback", "act
 HANDOFF_ACTIONS = frozenset({"action_handoff"})
 MAX_SEARCH_CHARS = 20_000
 BATCH = 5_000
+OVERLAP = 500
 
 
 def tracker_engine(url: str) -> Engine:
@@ -164,8 +165,12 @@ class Indexer:
     def refresh(self) -> int:
         """Index every event newer than the last indexed one.
 
+        The first batch also re-reads the ``OVERLAP`` ids before it: on PostgreSQL a transaction can commit
+        a lower id after a higher one was indexed. Re-reading is harmless because each conversation only
+        folds events above its own ``last_event_id`` (rasa writes one conversation's events in order).
+
         Returns:
-            How many events were read.
+            How many events were folded into the index.
         """
         with self._lock:
             if not has_events_table(self.tracker):
@@ -175,7 +180,7 @@ class Indexer:
                 last = state.last_event_id if state else 0
             with self.tracker.connect() as conn:
                 newest = conn.execute(select(func.max(events.c.id))).scalar() or 0
-            read = 0
+            folded, start = 0, max(0, last - OVERLAP)
             while newest > last:
                 with self.tracker.connect() as conn:
                     rows = conn.execute(
@@ -188,18 +193,18 @@ class Indexer:
                             events.c.action_name,
                             events.c.data,
                         )
-                        .where(events.c.id > last)
+                        .where(events.c.id > start)
                         .order_by(events.c.id)
                         .limit(BATCH)
                     ).all()
                 if not rows:
                     break
-                self._fold(rows)
-                last = rows[-1][0]
-                read += len(rows)
-            return read
+                folded += self._fold(rows)
+                last = start = rows[-1][0]
+            return folded
 
-    def _fold(self, rows: Sequence[Any]) -> None:
+    def _fold(self, rows: Sequence[Any]) -> int:
+        applied = 0
         by_sender: dict[str, list[Any]] = defaultdict(list)
         for row in rows:
             by_sender[row[1]].append(row)
@@ -247,13 +252,15 @@ class Indexer:
                 for event_id, _s, type_name, ts, intent, action, raw in sender_rows:
                     if event_id > (conv.last_event_id or 0):
                         _apply(fold, event_id, type_name, ts, intent, action, raw)
+                        applied += 1
                 session.flush()
                 session.add_all(ConsoleConversationIntent(sender_id=sender, intent=i) for i in fold.new_intents)
             state = session.get(ConsoleIndexState, 1)
             if state is None:
                 session.add(ConsoleIndexState(id=1, last_event_id=rows[-1][0]))
             else:
-                state.last_event_id = rows[-1][0]
+                state.last_event_id = max(state.last_event_id, rows[-1][0])
+        return applied
 
 
 def sender_events(tracker: Engine, sender_id: str) -> list[dict[str, Any]]:

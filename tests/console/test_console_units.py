@@ -141,3 +141,25 @@ def test_indexer_folds_only_new_events_into_the_summary(tmp_path: Path) -> None:
         ("telegram:42", "nlu_fallback"),
         ("web:abc", "human_handoff"),
     }
+
+
+def test_indexer_picks_up_a_lower_id_committed_late(tmp_path: Path) -> None:
+    # On PostgreSQL, conversation B's transaction may commit id 2 after A's id 3 was indexed.
+    tracker = tracker_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+    gateway = gateway_engine(f"sqlite:///{tmp_path / 'gateway.db'}")
+    create_schema(gateway)
+    sessions = sessionmaker(gateway, expire_on_commit=False)
+    _tracker_metadata.create_all(tracker)
+    indexer = Indexer(tracker, sessions)
+    with tracker.begin() as conn:
+        conn.execute(insert(events), [{"id": 1, **_user("web:a", 10.0, "hi", "greet", 0.9, "web")}])
+        conn.execute(insert(events), [{"id": 3, **_user("web:a", 12.0, "bye", "goodbye", 0.9, "web")}])
+    assert indexer.refresh() == 2
+    with tracker.begin() as conn:
+        conn.execute(insert(events), [{"id": 2, **_user("web:b", 11.0, "late", "thank", 0.8, "web")}])
+        conn.execute(insert(events), [{"id": 4, **_user("web:b", 13.0, "more", "thank", 0.7, "web")}])
+    assert indexer.refresh() == 2  # id 2 and id 4; ids 1 and 3 are re-read but not counted twice
+    with sessions() as session:
+        a, b = session.get(ConsoleConversation, "web:a"), session.get(ConsoleConversation, "web:b")
+    assert a is not None and b is not None
+    assert (a.turns, b.turns, b.first_ts, b.min_confidence) == (2, 2, 11.0, 0.7)
