@@ -19,7 +19,7 @@ from aiohttp import web
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from console.auth import Auth, Viewer
+from console.auth import PERMISSIONS, Auth, Viewer
 from console.corrections import Vocabulary, correction_json, export_yaml, save_correction
 from console.errors import BadInput, ConsoleError, CsrfFailed, Forbidden, NotFound, TooManyAttempts
 from console.metrics import compute_metrics
@@ -181,8 +181,6 @@ async def login(request: web.Request) -> web.Response:
 
 
 def _me(viewer: Viewer) -> dict[str, Any]:
-    from console.auth import PERMISSIONS
-
     return {
         "email": viewer.email,
         "role": viewer.role,

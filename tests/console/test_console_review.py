@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from scripts.stack import ROOT
-from tests.console.conftest import Databases, Harness
+from tests.console.conftest import Databases, Harness, Viewer
 from tests.console.real_conversations import clone_conversations
 
 pytestmark = pytest.mark.e2e
@@ -106,7 +106,7 @@ async def test_personal_data_is_redacted_for_agents_and_leads_but_not_admins(con
     assert await admin.ids(q="jo.bloggs") == {sender}
 
 
-async def correct_three(lead, dbs: Databases) -> dict[str, int]:  # type: ignore[no-untyped-def]
+async def correct_three(lead: Viewer, dbs: Databases) -> dict[str, int]:
     """Correct three real user messages; return their event ids by name."""
 
     def first_user(name: str, like: str) -> int:
