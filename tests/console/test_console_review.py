@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -246,6 +247,71 @@ async def test_export_merge_round_trip_passes_rasa_data_validate(
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert validate.returncode == 0, validate.stdout[-3000:] + validate.stderr[-3000:]
+
+    # The corrected examples train: an NLU model trained on the merged data predicts the corrected intents
+    # (the address message was "inform" at 0.99 before the correction).
+    rasa_env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),  # the pipeline's bot.* components
+        "SHOP_DATABASE_URL": dbs.shop_url,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "HF_HUB_OFFLINE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    rasa = str(ROOT / ".venv-rasa" / "bin" / "rasa")
+    train = subprocess.run(
+        [
+            rasa,
+            "train",
+            "nlu",
+            "--config",
+            "config.yml",
+            "--nlu",
+            "nlu_data",
+            "--domain",
+            "domain.yml",
+            "--out",
+            "models",
+            "--fixed-model-name",
+            "corrected",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=rasa_env,
+    )
+    assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-3000:]
+    examples = {
+        re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line[2:]): block["intent"]
+        for block in yaml.safe_load(text)["nlu"]
+        for line in block["examples"].splitlines()
+    }
+    script = tmp_path / "parse.py"
+    script.write_text(PARSE_SCRIPT)
+    parsed = subprocess.run(
+        [str(ROOT / ".venv-rasa" / "bin" / "python"), str(script), "models/corrected.tar.gz", *examples],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=rasa_env,
+    )
+    assert parsed.returncode == 0, parsed.stderr[-3000:]
+    assert json.loads(parsed.stdout.strip().splitlines()[-1]) == examples
+
+
+PARSE_SCRIPT = """
+import asyncio, json, sys
+from rasa.core.agent import Agent
+
+async def main():
+    agent = Agent.load(sys.argv[1])
+    print(json.dumps({text: (await agent.parse_message(text))["intent"]["name"] for text in sys.argv[2:]}))
+
+asyncio.run(main())
+"""
 
 
 async def test_metrics_match_the_index_and_render_inline_svg(console: Harness, dbs: Databases) -> None:
