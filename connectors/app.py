@@ -11,6 +11,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 from sqlalchemy.orm import sessionmaker
 
+import console
 from connectors.alerts import ALERTS_KEY, UnconfiguredAlerts
 from connectors.db import ENGINE_KEY, SESSIONS_KEY, create_schema, gateway_engine
 from connectors.dispatch import Channel, Dispatcher
@@ -110,6 +111,8 @@ def create_app(
     for channel in default_channels(settings) if channels is None else channels:
         channel.setup(app, dispatcher)
     app.on_startup.append(_create_schema)
+    # The support console (console/README.md); after _create_schema: it indexes the tracker at start-up.
+    console.setup(app, settings)
     app.on_cleanup.append(_close_rasa)
     app.on_cleanup.append(_dispose_engine)
     return app
