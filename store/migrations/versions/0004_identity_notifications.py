@@ -89,9 +89,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
         sa.Column("sent_at", sa.DateTime(), nullable=True),
         sa.Column("last_error", sa.String(length=300), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('pending', 'sent', 'failed')", name=op.f("ck_notification_deliveries_status")
-        ),
+        sa.CheckConstraint("status IN ('pending', 'sent', 'failed')", name=op.f("ck_notification_deliveries_status")),
         sa.ForeignKeyConstraint(
             ["outbox_id"],
             ["notification_outbox.id"],
@@ -99,9 +97,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_deliveries")),
-        sa.UniqueConstraint(
-            "outbox_id", "conversation_id", name="uq_notification_deliveries_outbox_conversation"
-        ),
+        sa.UniqueConstraint("outbox_id", "conversation_id", name="uq_notification_deliveries_outbox_conversation"),
     )
     with op.batch_alter_table("notification_deliveries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_notification_deliveries_outbox_id"), ["outbox_id"], unique=False)
