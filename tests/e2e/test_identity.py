@@ -104,10 +104,11 @@ def linked(shop: Path) -> set[str]:
 
 
 def news_for(api: FakeTelegramApi, chat_id: int) -> list[str]:
+    """Pushed order news (not conversation replies) that reached a Telegram chat."""
     return [
         c["text"]
         for c in api.calls_to("sendMessage")
-        if c.get("chat_id") == chat_id and "out for delivery" in c["text"]
+        if c.get("chat_id") == chat_id and "stop notifications" in c["text"]
     ]
 
 
