@@ -83,7 +83,10 @@ def after_verification(dispatcher: CollectingDispatcher, tracker: Tracker, custo
     if not ctx.trusted or ctx.is_staff or not conv.startswith(f"{ctx.channel}:"):
         return
     acc = accounts()
-    before = [link for link in acc.linked_channels(customer_id) if link.conversation_id != conv]
+    known = acc.linked_channels(customer_id)
+    # Carry-over is news only the first time this account turns up verified; later verifications stay short.
+    already = any(link.conversation_id == conv for link in known)
+    before = [link for link in known if link.conversation_id != conv]
     try:
         linked = acc.link_verified(conv, customer_id)
     except NotAuthorized:
@@ -92,7 +95,7 @@ def after_verification(dispatcher: CollectingDispatcher, tracker: Tracker, custo
     if linked is None:
         return
     others = [link for link in before if link.channel != ctx.channel] or before
-    if others:
+    if others and not already:
         _carry_over(dispatcher, acc, conv, customer_id, others)
     draft = acc.return_draft(customer_id)
     if draft is not None:

@@ -64,9 +64,14 @@ def start_return(ctx: OrderContext) -> List[EventType]:
         )
         return []
     events: List[EventType] = list(RETURN_SLOTS)
+    items = None
     if len(eligibility.returnable_lines) == 1:
         # Nothing to choose: the one returnable item is the one.
-        events = [SlotSet("return_items", str(eligibility.returnable_lines[0].line_id)), SlotSet("return_reason", None)]
+        items = str(eligibility.returnable_lines[0].line_id)
+        events = [SlotSet("return_items", items), SlotSet("return_reason", None)]
+    from actions.account import save_return_draft  # account imports this module
+
+    save_return_draft(ctx.tracker, ctx.order_number, items, None)  # finished on any channel if left here
     return events + [FollowupAction("return_form")]
 
 

@@ -197,3 +197,26 @@ def test_channel_words() -> None:
     assert channel_from_text("the web chat") == "web"
     assert channel_from_text("web") == "web"
     assert channel_from_text("my fax machine") is None
+
+
+def test_carry_over_is_said_once_per_account(store, cases) -> None:
+    case = cases["return_requested"]
+    verify(case, "web:conv-20")
+    _, first = verify(case, "telegram:2020", TELEGRAM)
+    assert "utter_carry_over" in responses(first)
+    store_conv = "telegram:2020"
+    assert store.is_verified(store_conv, case["order_number"])
+    _, again = verify(case, "telegram:2020", TELEGRAM)
+    assert responses(again) == ["utter_verified"]
+
+
+async def test_starting_a_return_keeps_a_draft_even_before_items_are_chosen(store, cases, domain) -> None:
+    case = cases["returnable"]
+    verify(case, "web:shop-2")
+    tracker = make_tracker(
+        "web:shop-2", slots={"order_number": case["order_number"], "goal": "return"}, metadata={"channel": "web"}
+    )
+    out = await run(ActionContinueGoal(), tracker, domain)
+    assert out.followup() == "return_form"
+    draft = accounts().return_draft(store.verified_customer("web:shop-2"))
+    assert draft is not None and draft.order_number == case["order_number"]
