@@ -14,7 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from store import models as m
 from store.db import is_migrated, make_engine, session_scope
-from store.errors import DatabaseNotReady, StoreError
+from store.errors import DatabaseNotReady, OrderNotFound, StoreError
 from store.migrate import current_revision, head_revision, upgrade
 from store.seed import clear, is_empty, seed
 from store.service import OrderStore
@@ -101,7 +101,10 @@ def cmd_shipment_event(engine: Engine, order: str, kind: str, event_id: str | No
 
     _require_migrated(engine)
     accounts = CustomerAccounts(sessionmaker(bind=engine, expire_on_commit=False))
-    recorded = accounts.record_event(order, kind.replace("-", "_"), event_id)
+    try:
+        recorded = accounts.record_event(order, kind.replace("-", "_"), event_id)
+    except OrderNotFound:
+        raise StoreError(f"there is no order {order!r} in this database") from None
     if recorded.created:
         _log(f"Recorded {recorded.kind} for {recorded.order_number}; opted-in customers hear of it on their channels.")
     else:

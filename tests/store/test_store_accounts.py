@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store import models as m
 from store.accounts import CustomerAccounts
+from store.db import make_engine
 from store.errors import InvalidInput, NotAuthorized, OrderNotFound
 from store.service import OrderStore
 from tests.store.conftest import NOW
@@ -273,3 +275,32 @@ def test_opt_in_and_out(accounts: CustomerAccounts, db: Session) -> None:
     assert accounts.notifications_on(customer) is True
     accounts.set_notifications(customer, False)
     assert accounts.notifications_on(customer) is False
+
+
+def test_cli_shipment_event_records_once_and_explains_refusals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from store.__main__ import main
+
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    assert main(["--database-url", url, "setup", "--anchor", "2025-03-03"]) == 0
+    engine = make_engine(url)
+    with Session(engine) as session:
+        number = (
+            session.execute(
+                select(m.Order.number)
+                .join(m.Shipment)
+                .where(m.Shipment.status == "in_transit")
+                .order_by(m.Order.number)
+            )
+            .scalars()
+            .first()
+        )
+    engine.dispose()
+    capsys.readouterr()
+    assert main(["--database-url", url, "shipment-event", str(number), "out-for-delivery"]) == 0
+    assert f"Recorded out_for_delivery for {number}" in capsys.readouterr().err
+    assert main(["--database-url", url, "shipment-event", str(number), "out_for_delivery"]) == 0
+    assert "already recorded" in capsys.readouterr().err
+    assert main(["--database-url", url, "shipment-event", "ORD-999999", "delivered"]) == 1
+    assert "there is no order 'ORD-999999'" in capsys.readouterr().err
