@@ -24,6 +24,8 @@ from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
 from connectors.models import InboundMessage
+from connectors.push import PUSH_KEY
+from connectors.telegram.push import TelegramPush
 from connectors.telegram.settings import WEBHOOK_PATH, TelegramSettings
 from connectors.telegram.state import CallbackStore, RecentUpdates
 from connectors.telegram.translate import (
@@ -116,6 +118,8 @@ class TelegramChannel:
         if self.settings.mode == "webhook":
             app.router.add_post(WEBHOOK_PATH, self.webhook)
         app.cleanup_ctx.append(self._lifecycle)
+        # Shipment news reach Telegram chats later (connectors/notify); minimal text-only target.
+        app[PUSH_KEY].register(CHANNEL, TelegramPush(self))
 
     def _build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
         base = self.settings.api_base_url
