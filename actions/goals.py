@@ -13,7 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import orders, payments, returns
+from actions import account, orders, payments, returns
 from actions.common import conversation_id, current_order, get_store
 from actions.context import OrderContext
 
@@ -31,6 +31,10 @@ HANDLERS: Dict[str, Handler] = {
     "refund": payments.request_refund,
     "refund_status": payments.refund_status,
     "payment": payments.payment_info,
+    "channels": account.list_channels,
+    "unlink": account.unlink_channel,
+    "notify_on": account.notifications_on,
+    "notify_off": account.notifications_off,
 }
 
 

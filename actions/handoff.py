@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import channel_context, channel_of, conversation_id, get_store, verified_order
@@ -155,4 +155,6 @@ class ActionFallback(Action):
             dispatcher.utter_message(response="utter_offer_handoff_after_fallback")
         else:
             dispatcher.utter_message(response="utter_ask_rephrase")
-        return []
+        # As the core fallback (a message no rule expects, e.g. `inform` out of context) nothing else would
+        # end the turn: rasa would predict this action again until its limit of 10 ("rephrase" x10).
+        return [FollowupAction("action_listen")]

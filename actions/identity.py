@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions.account import after_verification
 from actions.common import ChannelContext, channel_context, conversation_id, current_order, get_store
 from store.errors import NotAuthorized, OrderNotFound, VerificationFailed, VerificationLocked
 from store.normalize import normalize_order_number, normalize_rma
@@ -111,6 +112,8 @@ class ValidateVerifyOrderForm(FormValidationAction):
             order_number=verified.order_number,
             first_name_part=f", {first}" if first else "",
         )
+        # Verified on this channel: link the account, carry over what is open, offer an unfinished return.
+        after_verification(dispatcher, tracker, verified.customer_id)
         return {"proof": VERIFIED, "order_number": verified.order_number}
 
 

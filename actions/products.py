@@ -213,6 +213,8 @@ class Request:
         min_price: Price floor, or None.
         max_price: Price ceiling, or None.
         product_query: The product named, as written, or None.
+        kind: A kind of product that is not a catalogue category ("moisturiser", "night cream"): only
+            products whose title names it, or None.
     """
 
     mode: str
@@ -220,6 +222,7 @@ class Request:
     min_price: float | None
     max_price: float | None
     product_query: str | None
+    kind: str | None = None
 
 
 def _price(text: str) -> float:
@@ -240,6 +243,25 @@ def read_price_range(text: str, amount: str | None) -> tuple[float | None, float
 
 def _category_key(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower().replace("&", "and")).removesuffix("s")
+
+
+def _singular(word: str) -> str:
+    if word.endswith(("shes", "ches", "sses", "xes")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+
+
+def _kind_key(text: str) -> str:
+    return " ".join(_singular(w) for w in re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())
+
+
+def is_kind(product: ProductInfo | None, kind: str | None) -> bool:
+    """True when no kind was asked for, or the product's title names it ("moisturisers" ~ "... Moisturiser")."""
+    if not kind:
+        return True
+    if product is None:
+        return False
+    return f" {_kind_key(kind)} " in f" {_kind_key(product.title)} "
 
 
 def _resolve_category(store: OrderStore, text: str | None) -> str | None:
@@ -280,8 +302,10 @@ def read_request(tracker: Tracker, store: OrderStore) -> Request:
         mode = "similar"  # "something like X", or a product alone ("More like this")
     else:
         mode = "recommend"
-    category = _resolve_category(store, str(entities["category"])) if entities.get("category") else None
-    return Request(mode, category, low, high, str(product) if product else None)
+    named_category = str(entities["category"]) if entities.get("category") else None
+    category = _resolve_category(store, named_category)
+    kind = named_category if named_category and category is None else None  # "a moisturiser": a kind
+    return Request(mode, category, low, high, str(product) if product else None, kind)
 
 
 class _Missing:
@@ -353,6 +377,7 @@ def _fits(product: ProductInfo, request: Request, exclude: set[str], shelf: _She
         shelf.in_stock(product.sku)
         and product.sku not in exclude
         and (request.category is None or product.category == request.category)
+        and is_kind(product, request.kind)
         and (request.min_price is None or price >= request.min_price)
         and (request.max_price is None or price <= request.max_price)
     )
@@ -412,14 +437,20 @@ class ActionRecommendProducts(Action):
         dispatcher: CollectingDispatcher, store: OrderStore, tracker: Tracker, request: Request, shelf: _Shelf
     ) -> tuple[list[Recommendation], str, dict[str, str]] | None:
         """The picks, the intro response and its words; None when the named product is unknown (said so)."""
+        in_stock: Callable[[str], bool] = shelf.in_stock
+        if request.kind:
+            kind = request.kind
+            in_stock = lambda sku: shelf.in_stock(sku) and is_kind(shelf.get(sku), kind)  # noqa: E731
         filters = Filters(
             category=request.category,
             min_price=request.min_price,
             max_price=request.max_price,
-            in_stock=shelf.in_stock,
+            in_stock=in_stock,
         )
         words = {
-            "for_category": f" in {request.category.lower()}" if request.category else "",
+            "for_category": f" in {request.category.lower()}"
+            if request.category
+            else (f": {request.kind.lower()}" if request.kind else ""),
             "price_range": _range_words(request),
         }
         if request.mode == "recommend":
@@ -454,7 +485,12 @@ class ActionRecommendProducts(Action):
                 picks = []
         if not picks:
             same_kind = Request(
-                request.mode, request.category or anchor.category, request.min_price, request.max_price, None
+                request.mode,
+                request.category or anchor.category,
+                request.min_price,
+                request.max_price,
+                None,
+                request.kind,
             )
             picks = [_as_rec(p, "popular") for p in _store_picks(store, same_kind, {anchor.sku}, CARDS, shelf)]
         intro = "utter_recommendations_together" if request.mode == "together" else "utter_recommendations_similar"

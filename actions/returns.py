@@ -64,9 +64,14 @@ def start_return(ctx: OrderContext) -> List[EventType]:
         )
         return []
     events: List[EventType] = list(RETURN_SLOTS)
+    items = None
     if len(eligibility.returnable_lines) == 1:
         # Nothing to choose: the one returnable item is the one.
-        events = [SlotSet("return_items", str(eligibility.returnable_lines[0].line_id)), SlotSet("return_reason", None)]
+        items = str(eligibility.returnable_lines[0].line_id)
+        events = [SlotSet("return_items", items), SlotSet("return_reason", None)]
+    from actions.account import save_return_draft  # account imports this module
+
+    save_return_draft(ctx.tracker, ctx.order_number, items, None)  # finished on any channel if left here
     return events + [FollowupAction("return_form")]
 
 
@@ -162,7 +167,14 @@ class ValidateReturnForm(FormValidationAction):
         if not picked:
             dispatcher.utter_message(response="utter_return_items_invalid")
             return {"return_items": None}
-        return {"return_items": ",".join(str(i) for i in picked)}
+        items = ",".join(str(i) for i in picked)
+        number = verified_order(tracker)
+        if number is not None:
+            # Kept per customer until the return is created, so it can be finished on another channel.
+            from actions.account import save_return_draft  # account imports this module
+
+            save_return_draft(tracker, number, items, None)
+        return {"return_items": items}
 
     def validate_return_reason(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -194,7 +206,9 @@ class ActionCreateReturn(Action):
             ret = get_store().create_return(conversation_id(tracker), number, line_ids or None, reason)
         except NotAllowed as refusal:
             dispatcher.utter_message(response="utter_return_refused", reason=refusal.message)
+            _forget_draft(tracker)
             return list(RETURN_SLOTS)
+        _forget_draft(tracker)
         policy = get_store().return_policy()
         label = ret.label_instructions + (f" Label: {ret.label_url}" if ret.label_url else "")
         dispatcher.utter_message(
@@ -207,3 +221,9 @@ class ActionCreateReturn(Action):
             refund_days=f"{policy.refund_min_business_days}-{policy.refund_max_business_days} business days",
         )
         return list(RETURN_SLOTS) + [SlotSet("rma_number", ret.rma_number)]
+
+
+def _forget_draft(tracker: Tracker) -> None:
+    from actions.account import clear_return_draft  # account imports this module
+
+    clear_return_draft(tracker)

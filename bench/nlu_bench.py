@@ -511,6 +511,28 @@ def fallback_ambiguity(config: Path) -> float:
     return 0.0
 
 
+def latency_only(pairs: Sequence[str], tests: Sequence[Path], n: int) -> int:
+    """Parse latency of already trained models, one after the other on the same box (no training)."""
+    texts = [str(m.get("text")) for t in tests for m in load_examples(t)[1]]
+    rows = []
+    for pair in pairs:
+        name, sep, model = pair.partition("=")
+        if not sep or not Path(model).is_file():
+            log(f"--latency-only wants NAME=MODEL with an existing model file, got {pair!r}")
+            return 2
+        log(f"{name}: parse latency of {model}, {n} requests after warm-up")
+        lat = parse_latency(model, texts, n)
+        rows.append([name, lat["p50_ms"], lat["p95_ms"], lat["mean_ms"], os.getloadavg()[0]])
+    print(
+        table(
+            "Parse latency, POST /model/parse, one message at a time",
+            ["model", "p50 ms", "p95 ms", "mean ms", "load"],
+            rows,
+        )
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the bench; see the module docstring."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -549,6 +571,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--skip-cv", action="store_true")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--latency-n", type=int, default=300)
+    ap.add_argument(
+        "--latency-only",
+        nargs="+",
+        metavar="NAME=MODEL",
+        help="no training: only parse latency of trained models, e.g. ours=models/current.tar.gz default=x.tar.gz",
+    )
     ap.add_argument("--out", default=str(ROOT / "var" / "bench"))
     args = ap.parse_args(argv)
 
@@ -559,6 +587,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="nlu-bench-", dir=out))
     configs = {"ours": Path(args.ours), "default": Path(args.default)}
     names = [n.strip() for n in args.pipelines.split(",") if n.strip()]
+
+    if args.latency_only:
+        return latency_only(args.latency_only, [Path(t) for t in args.test], args.latency_n)
 
     base, examples = load_examples(Path(args.data))
     test_sets = [(Path(t), load_examples(Path(t))[1]) for t in args.test]

@@ -49,6 +49,7 @@ class Terms:
     deletions: Dict[str, Tuple[str, str]] = field(default_factory=dict)
     max_words: int = 0
     heads: frozenset[str] = frozenset()
+    kinds: re.Pattern[str] | None = None
 
 
 # Nouns that end product names in this kind of shop, on top of the catalogue's own last words: a
@@ -57,7 +58,7 @@ class Terms:
 GENERIC_HEADS = frozenset(
     """balm blush bronzer brush butter cleanser cologne concealer conditioner cream curler dryer eyeliner
     fragrance foundation gel gels gloss hairspray highlighter kit lipstick liner lotion mascara mask mirror
-    mist moisturiser moisturizer mousse oil palette parfum pencil perfume pillowcase polish powder primer
+    mist moisturiser moisturizer mousse oil palette parfum pencil perfume pillowcase polish powder primer supplement vitamin
     roller scrub serum shampoo soak spray straightener sunscreen tint toilette toner trio tweezers wash
     wand""".split()
 )
@@ -149,6 +150,20 @@ def build_terms(rows: Iterable[Tuple[str, str, str]], aliases: Dict[str, str], f
         if last and re.fullmatch(r"[^\W\d_]{4,}", last[0]):
             heads.add(last[0])
     terms.heads = frozenset(heads)
+    # Kinds of product ("a moisturiser", "night cream", "supplements"): a `category` entity with the noun as
+    # written, so "recommend a moisturiser" narrows to moisturisers. Two-word kinds come from the
+    # catalogue's titles ("eye cream", "hair oil") when at least two products end in them.
+    endings: Dict[str, int] = {}
+    for title, _brand, _category in rows:
+        words = normalise(title or "").split()
+        if len(words) >= 3 and re.fullmatch(r"[^\W\d_]{3,} [^\W\d_]{3,}", " ".join(words[-2:])):
+            endings[" ".join(words[-2:])] = endings.get(" ".join(words[-2:]), 0) + 1
+    kinds = {k for k, n in endings.items() if n >= 2 and k.split()[-1] in heads} | {h for h in heads if len(h) >= 4}
+    forms = sorted({f for k in kinds for f in (k, k + "s", k + "es")}, key=len, reverse=True)
+    terms.kinds = re.compile(
+        r"(?<![\w@])(?:" + "|".join(r"[\s-]+".join(map(re.escape, f.split())) for f in forms) + r")(?![\w@])",
+        re.IGNORECASE,
+    )
     return terms
 
 
@@ -253,6 +268,11 @@ def find_entities(text: str, terms: Terms, fuzzy: bool = True) -> List[Dict[str,
         if free(start, end):
             found.append({"entity": "product", "value": text[start:end], "start": start, "end": end})
             blocked.append((start, end))
+    if terms.kinds is not None:
+        for m in terms.kinds.finditer(text):
+            if free(m.start(), m.end()):
+                found.append({"entity": "category", "value": m.group(0).lower(), "start": m.start(), "end": m.end()})
+                blocked.append((m.start(), m.end()))
     return sorted(found, key=lambda e: e["start"])
 
 

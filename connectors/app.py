@@ -11,10 +11,12 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 from sqlalchemy.orm import sessionmaker
 
+import console
 from connectors.alerts import ALERTS_KEY, UnconfiguredAlerts
 from connectors.db import ENGINE_KEY, SESSIONS_KEY, create_schema, gateway_engine
 from connectors.dispatch import Channel, Dispatcher
 from connectors.errors import SettingsError
+from connectors.notify import NotifyService, NotifySettings
 from connectors.push import PUSH_KEY, PushRouter
 from connectors.rasa_client import RasaClient
 from connectors.settings import Settings
@@ -67,6 +69,8 @@ def default_channels(settings: Settings) -> list[Channel]:
     telegram = TelegramSettings.from_env()  # None unless TELEGRAM_BOT_TOKEN is set
     if telegram is not None:
         channels.append(TelegramChannel(telegram, max_message_chars=settings.max_message_chars))
+    # Not a chat channel: the carrier webhook and the notifier pushing order news to linked chats.
+    channels.append(NotifyService(NotifySettings.from_env(), shop_db_url=settings.shop_db_url))
     return channels
 
 
@@ -110,6 +114,8 @@ def create_app(
     for channel in default_channels(settings) if channels is None else channels:
         channel.setup(app, dispatcher)
     app.on_startup.append(_create_schema)
+    # The support console (console/README.md); after _create_schema: it indexes the tracker at start-up.
+    console.setup(app, settings)
     app.on_cleanup.append(_close_rasa)
     app.on_cleanup.append(_dispose_engine)
     return app

@@ -1,4 +1,4 @@
-"""Command line of the order store: ``python -m store migrate|seed|setup|demo-cases|info``."""
+"""Command line of the order store: ``python -m store migrate|seed|setup|demo-cases|info|shipment-event``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from store import models as m
 from store.db import is_migrated, make_engine, session_scope
-from store.errors import DatabaseNotReady, StoreError
+from store.errors import DatabaseNotReady, OrderNotFound, StoreError
 from store.migrate import current_revision, head_revision, upgrade
 from store.seed import clear, is_empty, seed
 from store.service import OrderStore
@@ -95,6 +95,24 @@ def cmd_info(engine: Engine) -> None:
             _log(f"  {table.name:<26} {count}")
 
 
+def cmd_shipment_event(engine: Engine, order: str, kind: str, event_id: str | None) -> None:
+    """Record a carrier event (stands for the carrier's webhook); the gateway's notifier sends the news."""
+    from store.accounts import CustomerAccounts
+
+    _require_migrated(engine)
+    accounts = CustomerAccounts(sessionmaker(bind=engine, expire_on_commit=False))
+    try:
+        recorded = accounts.record_event(order, kind.replace("-", "_"), event_id)
+    except OrderNotFound:
+        raise StoreError(f"there is no order {order!r} in this database") from None
+    if recorded.created:
+        _log(f"Recorded {recorded.kind} for {recorded.order_number}; opted-in customers hear of it on their channels.")
+    else:
+        _log(
+            f"{recorded.order_number} {recorded.kind} was already recorded ({recorded.event_key}); nothing sent again."
+        )
+
+
 def _anchor(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -121,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo-cases", help="Print ready-to-try cases as JSON.")
     demo.add_argument("--limit", type=int, default=12)
     sub.add_parser("info", help="Show the schema revision and row counts.")
+    event = sub.add_parser(
+        "shipment-event", help="Record a shipment status change or an issued refund (stands for the carrier)."
+    )
+    event.add_argument("order", help="Order number, e.g. ORD-100234.")
+    event.add_argument(
+        "kind",
+        choices=["delayed", "out_for_delivery", "out-for-delivery", "delivered", "refund_issued", "refund-issued"],
+    )
+    event.add_argument("--event-id", help="The carrier's event id (the same id is recorded once).")
     return parser
 
 
@@ -155,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cmd_seed(engine, seed_value=args.seed, if_empty=True, reset=False, anchor=_anchor(args.anchor))
         elif args.command == "demo-cases":
             cmd_demo_cases(engine, args.limit)
+        elif args.command == "shipment-event":
+            cmd_shipment_event(engine, args.order, args.kind, args.event_id)
         else:
             cmd_info(engine)
     except DatabaseNotReady as exc:

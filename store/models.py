@@ -402,3 +402,72 @@ class HandoffTicket(Base):
     assigned_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# ------------------------------------------------------------- one customer across channels, shipment news
+#: Kinds of news a customer can opt in to (``python -m store shipment-event ORD-... <kind>``).
+NOTIFICATION_KINDS: tuple[str, ...] = ("delayed", "out_for_delivery", "delivered", "refund_issued")
+#: Outbox statuses: waiting to go out, handed to the channels, or not sent (and why).
+OUTBOX_STATUSES: tuple[str, ...] = ("pending", "released", "skipped_opted_out", "skipped_no_channel")
+#: Per-channel delivery statuses of one outbox entry.
+DELIVERY_STATUSES: tuple[str, ...] = ("pending", "sent", "failed")
+
+
+class NotificationPreference(Base):
+    """Whether a customer wants shipment and refund news on their linked channels (absent means no)."""
+
+    __tablename__ = "notification_preferences"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    opted_in: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ReturnDraft(Base):
+    """A return form left unfinished, per customer, so it can be finished on any linked channel."""
+
+    __tablename__ = "return_drafts"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    items: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class NotificationOutbox(Base):
+    """One piece of news for one customer; ``event_key`` (order + event) makes it happen once."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(120), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    order_number: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(24), default="pending", index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    not_before: Mapped[datetime] = mapped_column(DateTime)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class NotificationDelivery(Base):
+    """Sending one outbox entry to one linked conversation, with its retries and outcome."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "conversation_id", name="uq_notification_deliveries_outbox_conversation"),
+        CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("notification_outbox.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(String(300), default="")

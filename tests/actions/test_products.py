@@ -147,6 +147,18 @@ async def test_category_and_price_ceiling_are_honoured(
     assert out.messages[0].get("price_range") == " under £20.00"
 
 
+@pytest.mark.parametrize("kind", ["moisturiser", "moisturisers", "Serum"])
+async def test_a_kind_of_product_narrows_the_picks(
+    store: OrderStore, cases: dict[str, dict[str, Any]], rec: Recommender, domain: dict[str, Any], kind: str
+) -> None:
+    # "recommend a moisturiser": NLU tags the kind as a category the catalogue does not have.
+    out = await recommend(domain, text=f"can you recommend a {kind} for dry skin", entities=[entity("category", kind)])
+    shown = cards(out)
+    singular = kind.lower().removesuffix("s")
+    assert shown and all(p["title"].lower().endswith(singular) for p in shown), [p["title"] for p in shown]
+    assert out.messages[0].get("for_category") == f": {kind.lower()}"
+
+
 async def test_gift_under_30_without_entities(rec: Recommender, domain: dict[str, Any]) -> None:
     out = await recommend(domain, text="a gift for my sister under 30")
     shown = cards(out)

@@ -85,7 +85,9 @@ async def test_complaint_is_logged_as_a_complaint(store, domain) -> None:
 
 async def test_fallback_asks_to_rephrase_then_offers_a_person(store, domain) -> None:
     first = make_tracker(intent="nlu_fallback", text="blorp")
-    assert (await run(ActionFallback(), first, domain)).responses == ["utter_ask_rephrase"]
+    outcome = await run(ActionFallback(), first, domain)
+    assert outcome.responses == ["utter_ask_rephrase"]
+    assert outcome.followup() == "action_listen"  # the turn ends: no second prediction of the fallback
     earlier = [
         {"event": "user", "text": "blorp", "parse_data": {"intent": {"name": "nlu_fallback"}}},
         {"event": "bot", "text": "Sorry..."},

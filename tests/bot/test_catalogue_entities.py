@@ -138,7 +138,7 @@ def test_leaves_spans_of_other_extractors_alone(probe: Probe, shop: str) -> None
 def test_new_product_recognised_without_retraining(probe: Probe, tmp_path: Path) -> None:
     url = make_catalogue(tmp_path / "live.db", CATALOGUE)
     text = "is the midnight repair balm any good"  # lower case: not a capitalised unknown name either
-    assert probe.entities(url, text) == []
+    assert probe.entities(url, text) == [("category", "balm", "balm")]  # only the kind of product
     with sqlite3.connect(tmp_path / "live.db") as conn:
         conn.execute(
             "INSERT INTO products (title, brand, category) VALUES (?, ?, ?)",
@@ -162,9 +162,21 @@ def test_capitalised_names_ending_in_a_product_noun_are_products(probe: Probe, s
     ]
 
 
+def test_kinds_of_product_are_categories_as_written(probe: Probe, shop: str) -> None:
+    # Not catalogue categories: the recommendation action narrows to titles that name the kind.
+    assert probe.entities(shop, "can you recommend a moisturiser for dry skin") == [
+        ("category", "moisturiser", "moisturiser")
+    ]
+    assert probe.entities(shop, "what supplements help with hair growth") == [
+        ("category", "supplements", "supplements")
+    ]
+    assert probe.entities(shop, "recommend me a toner") == [("category", "toner", "toner")]
+    assert probe.entities(shop, "is my order shipped yet") == []
+
+
 def test_capitalised_words_that_are_not_product_names(probe: Probe, shop: str) -> None:
     assert probe.entities(shop, "I Want My Money Back") == []
-    assert probe.entities(shop, "The Cream arrived broken") == []  # one noun alone is not a name
+    assert probe.entities(shop, "The Cream arrived broken") == [("category", "cream", "Cream")]  # a kind, not a name
     assert probe.entities(shop, "Royal Mail Tracking says delivered") == []
 
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from rasa_sdk import Action
 
+import actions.account
 import actions.goals
 import actions.handoff
 import actions.identity
@@ -26,6 +27,7 @@ RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
 MODEL = ROOT / "models" / "current.tar.gz"
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 ACTION_MODULES = [
+    actions.account,
     actions.goals,
     actions.handoff,
     actions.identity,

@@ -1,0 +1,267 @@
+"""One customer across channels: linking after verification, carry-over, linked chats, news opt-in, return drafts.
+
+`after_verification` is called by the verification form (actions/identity.py) once the store accepted a
+proof; the goal handlers (`list_channels`, `unlink_channel`, `notifications_on`, `notifications_off`) run
+through `action_continue_goal` after the form, so every one of them needs a verified conversation; the
+return form's validator saves drafts here so a return started on the web can be finished on Telegram.
+The rules (who may be linked, what is open, rate limits) live in `store.accounts`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import channel_context, conversation_id, get_store, join_words
+from actions.context import OrderContext
+from actions.returns import say_return_status
+from store.accounts import CustomerAccounts, LinkedChannel, split_conversation_id
+from store.errors import NotAuthorized, StoreError
+
+logger = logging.getLogger(__name__)
+
+#: How each channel is named to the customer.
+CHANNEL_NAMES = {"web": "the web chat", "telegram": "Telegram", "tablet": "an in-store tablet", "slack": "Slack"}
+#: Words people use for a channel -> the channel.
+CHANNEL_WORDS = {
+    "telegram": "telegram",
+    "tg": "telegram",
+    "web": "web",
+    "website": "web",
+    "web chat": "web",
+    "webchat": "web",
+    "site": "web",
+    "chat widget": "web",
+    "browser": "web",
+}
+#: At most this many open returns / orders are carried over in one greeting.
+CARRY_OVER_LIMIT = 3
+
+
+def accounts() -> CustomerAccounts:
+    """The accounts API on the actions' order store (same database and clock)."""
+    return CustomerAccounts.of(get_store())
+
+
+def channel_name(channel: str) -> str:
+    """``telegram`` -> ``Telegram``."""
+    return CHANNEL_NAMES.get(channel, channel)
+
+
+def channel_from_text(text: str | None) -> str | None:
+    """The channel a customer means (``"my telegram"`` -> ``telegram``), or None."""
+    value = " ".join(str(text or "").lower().split())
+    if not value:
+        return None
+    if value in CHANNEL_WORDS.values():
+        return value
+    for word in sorted(CHANNEL_WORDS, key=len, reverse=True):
+        if f" {word} " in f" {value} ":
+            return CHANNEL_WORDS[word]
+    return None
+
+
+def _channels_text(links: List[LinkedChannel]) -> str:
+    return join_words(sorted({channel_name(link.channel) for link in links}))
+
+
+# ------------------------------------------------------------------------------------- after verifying
+
+
+def after_verification(dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: int) -> None:
+    """Link this channel account to the customer and tell them what carries over from their other chats.
+
+    Only a trusted gateway message links (Rasa's own REST channel can be called with any metadata), never
+    a staff member's, and only the account of this very conversation (``"{channel}:{id}"``).
+    """
+    ctx = channel_context(tracker)
+    conv = conversation_id(tracker)
+    if not ctx.trusted or ctx.is_staff or not conv.startswith(f"{ctx.channel}:"):
+        return
+    acc = accounts()
+    known = acc.linked_channels(customer_id)
+    # Carry-over is news only the first time this account turns up verified; later verifications stay short.
+    already = any(link.conversation_id == conv for link in known)
+    before = [link for link in known if link.conversation_id != conv]
+    try:
+        linked = acc.link_verified(conv, customer_id)
+    except NotAuthorized:
+        logger.warning("verified conversation %s holds no grant for customer %s; not linked", conv, customer_id)
+        return
+    if linked is None:
+        return
+    others = [link for link in before if link.channel != ctx.channel] or before
+    if others and not already:
+        _carry_over(dispatcher, acc, conv, customer_id, others)
+    draft = acc.return_draft(customer_id)
+    if draft is not None:
+        dispatcher.utter_message(
+            response="utter_offer_finish_return",
+            order_number=draft.order_number,
+            channel_name=channel_name(draft.channel),
+        )
+
+
+def _carry_over(
+    dispatcher: CollectingDispatcher, acc: CustomerAccounts, conv: str, customer_id: int, others: List[LinkedChannel]
+) -> None:
+    carried = acc.carry_over(customer_id)
+    if not carried.open_returns and not carried.orders_in_progress:
+        return
+    returns = carried.open_returns[:CARRY_OVER_LIMIT]
+    orders = carried.orders_in_progress[:CARRY_OVER_LIMIT]
+    # The conversation proved it is this customer; their other open matters are theirs to follow up on.
+    acc.grant_customer_orders(conv, customer_id, [r.order_number for r in returns] + [o.order_number for o in orders])
+    dispatcher.utter_message(response="utter_carry_over", channels=_channels_text(others))
+    for ret in returns:
+        say_return_status(dispatcher, ret)
+    for order in orders:
+        dispatcher.utter_message(
+            response="utter_order_in_progress", order_number=order.order_number, status_text=order.status
+        )
+
+
+# -------------------------------------------------------------------------------------- goal handlers
+
+
+def _customer(ctx: OrderContext) -> int | None:
+    return ctx.store.verified_customer(ctx.conversation_id)
+
+
+def list_channels(ctx: OrderContext) -> List[EventType]:
+    """Goal ``channels``: the customer's linked chats, each with a button to remove it."""
+    customer = _customer(ctx)
+    links = accounts().linked_channels(customer) if customer is not None else []
+    if not links:
+        ctx.dispatcher.utter_message(response="utter_no_linked_channels")
+        return []
+    here = ctx.conversation_id
+    described = []
+    channels: List[str] = []
+    for link in links:
+        if link.channel not in channels:
+            channels.append(link.channel)
+        described.append(channel_name(link.channel) + (" (this chat)" if link.conversation_id == here else ""))
+    buttons = [
+        {"title": f"Remove {channel_name(ch)}", "payload": f'/unlink_channel{{"linked_channel": "{ch}"}}'}
+        for ch in channels
+    ]
+    ctx.dispatcher.utter_message(
+        response="utter_linked_channels",
+        channels=join_words(described),
+        news="on" if accounts().notifications_on(customer or 0) else "off",
+        buttons=buttons,
+    )
+    return []
+
+
+def unlink_channel(ctx: OrderContext) -> List[EventType]:
+    """Goal ``unlink``: remove the customer's links on the channel they named (or list them to choose)."""
+    channel = channel_from_text(ctx.tracker.get_slot("linked_channel")) or channel_from_text(
+        ctx.tracker.latest_message.get("text")
+    )
+    if channel is None:
+        return list_channels(ctx) + [SlotSet("linked_channel", None)]
+    customer = _customer(ctx)
+    removed = accounts().unlink(customer, channel) if customer is not None else []
+    if not removed:
+        ctx.dispatcher.utter_message(response="utter_channel_not_linked", channel_name=channel_name(channel))
+    else:
+        ctx.dispatcher.utter_message(response="utter_channel_unlinked", channel_name=channel_name(channel))
+    return [SlotSet("linked_channel", None)]
+
+
+def notifications_on(ctx: OrderContext) -> List[EventType]:
+    """Goal ``notify_on``: opt in to order news on the linked chats."""
+    customer = _customer(ctx)
+    if customer is None:
+        ctx.dispatcher.utter_message(response="utter_ask_order_number")
+        return []
+    acc = accounts()
+    acc.set_notifications(customer, True)
+    links = acc.linked_channels(customer)
+    if links:
+        ctx.dispatcher.utter_message(response="utter_notifications_on", channels=_channels_text(links))
+    else:
+        ctx.dispatcher.utter_message(response="utter_notifications_on_no_channel")
+    return []
+
+
+def notifications_off(ctx: OrderContext) -> List[EventType]:
+    """Goal ``notify_off``: no more order news."""
+    customer = _customer(ctx)
+    if customer is None:
+        ctx.dispatcher.utter_message(response="utter_ask_order_number")
+        return []
+    accounts().set_notifications(customer, False)
+    ctx.dispatcher.utter_message(response="utter_notifications_off")
+    return []
+
+
+# ------------------------------------------------------------------------------------------ drafts
+
+
+def save_return_draft(tracker: Tracker, order_number: str, items: str | None, reason: str | None) -> None:
+    """Remember the return form so far for the verified customer (called by the return form's validator)."""
+    store = get_store()
+    customer = store.verified_customer(conversation_id(tracker))
+    if customer is None:
+        return
+    try:
+        channel, _ = split_conversation_id(conversation_id(tracker))
+        accounts().save_return_draft(customer, order_number, items, reason, channel)
+    except StoreError as error:
+        # A draft is a convenience: the return itself goes on without it.
+        logger.warning("return draft not saved for %s: %s", conversation_id(tracker), error)
+
+
+def clear_return_draft(tracker: Tracker) -> None:
+    """Forget the customer's draft once the return was created (or refused)."""
+    customer = get_store().verified_customer(conversation_id(tracker))
+    if customer is not None:
+        accounts().clear_return_draft(customer)
+
+
+class ActionResumeReturn(Action):
+    """Picks up a return left unfinished on any linked channel: same order, items and reason so far."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_resume_return"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """Grant the draft's order to this verified conversation and reopen the return form where it stopped."""
+        store = get_store()
+        conv = conversation_id(tracker)
+        customer = store.verified_customer(conv)
+        if customer is None:
+            dispatcher.utter_message(response="utter_ask_order_number")
+            return []
+        acc = accounts()
+        draft = acc.return_draft(customer)
+        if draft is None:
+            dispatcher.utter_message(response="utter_no_return_draft")
+            return []
+        acc.grant_customer_orders(conv, customer, [draft.order_number])
+        eligibility = store.return_eligibility(conv, draft.order_number)
+        if not eligibility.eligible:
+            acc.clear_return_draft(customer)
+            dispatcher.utter_message(
+                response="utter_return_not_eligible", order_number=draft.order_number, reason=eligibility.message
+            )
+            return []
+        returnable = {str(line.line_id) for line in eligibility.returnable_lines}
+        items = [i for i in draft.items.split(",") if i in returnable]
+        dispatcher.utter_message(response="utter_resuming_return", order_number=draft.order_number)
+        return [
+            SlotSet("goal", "return"),
+            SlotSet("order_number", draft.order_number),
+            SlotSet("proof", "verified"),
+            SlotSet("return_items", ",".join(items) or None),
+            SlotSet("return_reason", draft.reason if items else None),
+            FollowupAction("return_form"),
+        ]

@@ -1,0 +1,61 @@
+"""The console's own settings (sessions, sign-in limits, low-confidence threshold), read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from connectors.errors import SettingsError
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """How the console behaves.
+
+    Attributes:
+        session_idle_minutes: a session ends after this long without a request.
+        session_max_hours: a session ends this long after sign-in, however active.
+        login_max_failures: failed sign-ins per email (and 4x that per client address) within the window
+            before further attempts are refused with 429.
+        login_window_minutes: the rate-limit window.
+        low_confidence: default percentage below which a turn counts as low confidence.
+        secure_cookie: mark the session cookie ``Secure`` (set when served over HTTPS).
+    """
+
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    low_confidence: int = 50
+    secure_cookie: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ConsoleSettings:
+        """Read ``CONSOLE_SESSION_IDLE_MINUTES``, ``CONSOLE_SESSION_MAX_HOURS``, ``CONSOLE_LOGIN_MAX_FAILURES``,
+        ``CONSOLE_LOGIN_WINDOW_MINUTES``, ``CONSOLE_LOW_CONFIDENCE`` and ``CONSOLE_SECURE_COOKIE``.
+
+        Raises:
+            SettingsError: naming the variable that is invalid.
+        """
+        env = os.environ if env is None else env
+
+        def number(name: str, default: int, low: int, high: int) -> int:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                raise SettingsError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+            return int(raw)
+
+        secure = env.get("CONSOLE_SECURE_COOKIE", "").strip().lower()
+        if secure not in ("", "0", "1", "true", "false", "yes", "no"):
+            raise SettingsError(f"CONSOLE_SECURE_COOKIE must be true or false, got {secure!r}")
+        return cls(
+            session_idle_minutes=number("CONSOLE_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
+            session_max_hours=number("CONSOLE_SESSION_MAX_HOURS", 12, 1, 24 * 7),
+            login_max_failures=number("CONSOLE_LOGIN_MAX_FAILURES", 5, 1, 100),
+            login_window_minutes=number("CONSOLE_LOGIN_WINDOW_MINUTES", 15, 1, 24 * 60),
+            low_confidence=number("CONSOLE_LOW_CONFIDENCE", 50, 1, 100),
+            secure_cookie=secure in ("1", "true", "yes"),
+        )

@@ -1,0 +1,310 @@
+"""Reads Rasa 3.6's SQL tracker store (table ``events``) and keeps the console's conversation index up to date."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    func,
+    inspect,
+    select,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from console.models import (
+    ConsoleConversation,
+    ConsoleConversationIntent,
+    ConsoleConversationText,
+    ConsoleCorrection,
+    ConsoleIndexState,
+    ConsoleNote,
+    ConsoleTag,
+)
+from console.redact import redact
+
+_tracker_metadata = MetaData()
+# Rasa 3.6 SQLTrackerStore's table, as rasa creates it (we only read it, and delete for privacy commands).
+events = Table(
+    "events",
+    _tracker_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255), nullable=False, index=True),
+    Column("type_name", String(255), nullable=False),
+    Column("timestamp", Float),
+    Column("intent_name", String(255)),
+    Column("action_name", String(255)),
+    Column("data", Text),
+)
+
+KNOWN_CHANNELS = ("web", "tablet", "telegram", "slack")
+FALLBACK_ACTIONS = frozenset({"action_fallback", "action_default_fallback", "action_two_stage_fallback"})
+HANDOFF_ACTIONS = frozenset({"action_handoff"})
+MAX_SEARCH_CHARS = 20_000
+BATCH = 5_000
+OVERLAP = 500
+
+
+def tracker_engine(url: str) -> Engine:
+    """An engine on the tracker store (nothing is connected until the first query).
+
+    Unlike the gateway's own database, rasa's file keeps its journal mode: rasa owns it.
+    """
+    if make_url(url).get_backend_name() == "sqlite":
+        return create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+    return create_engine(url, pool_pre_ping=True)
+
+
+def has_events_table(engine: Engine) -> bool:
+    """Whether rasa has created its ``events`` table yet (it does on its first save)."""
+    return inspect(engine).has_table("events")
+
+
+def channel_of(sender_id: str, metadata_channel: str | None) -> str:
+    """The channel of a conversation: the gateway's metadata, else the ``"{channel}:"`` prefix of the sender id."""
+    if metadata_channel:
+        return str(metadata_channel)[:32]
+    prefix, sep, _rest = sender_id.partition(":")
+    return prefix if sep and prefix in KNOWN_CHANNELS else "unknown"
+
+
+@dataclass
+class _Fold:
+    """Running summary of one conversation while new events are folded in."""
+
+    row: ConsoleConversation
+    text: ConsoleConversationText
+    intents: set[str]
+    new_intents: set[str]
+
+
+def _apply(
+    fold: _Fold,
+    event_id: int,
+    type_name: str,
+    ts: float | None,
+    intent: str | None,
+    action: str | None,
+    raw: str | None,
+) -> None:
+    row = fold.row
+    if ts is not None:
+        row.first_ts = ts if not row.first_ts else min(row.first_ts, ts)
+        row.last_ts = max(row.last_ts or 0.0, ts)
+    row.last_event_id = max(row.last_event_id or 0, event_id)
+    if type_name == "user":
+        data = _json(raw)
+        row.turns = (row.turns or 0) + 1
+        if row.channel == "unknown":
+            row.channel = channel_of(row.sender_id, (data.get("metadata") or {}).get("channel"))
+        name = intent or ((data.get("parse_data") or {}).get("intent") or {}).get("name")
+        if name:
+            if name not in fold.intents:
+                fold.new_intents.add(name)
+            fold.intents.add(name)
+        confidence = ((data.get("parse_data") or {}).get("intent") or {}).get("confidence")
+        if isinstance(confidence, int | float):
+            row.min_confidence = confidence if row.min_confidence is None else min(row.min_confidence, confidence)
+        text = str(data.get("text") or "")
+        said = fold.text
+        if text and len(said.search_text or "") < MAX_SEARCH_CHARS:
+            said.search_text = f"{said.search_text or ''}\n{text.lower()}"
+            said.search_redacted = f"{said.search_redacted or ''}\n{redact(text).lower()}"
+    elif type_name == "action":
+        if action in FALLBACK_ACTIONS:
+            row.fallbacks = (row.fallbacks or 0) + 1
+        elif action in HANDOFF_ACTIONS:
+            row.handed_off = True
+    elif type_name == "slot" and action in ("order_number", "proof"):
+        value = _json(raw).get("value")
+        if action == "order_number" and isinstance(value, str) and value:
+            orders = set(filter(None, (row.orders or "").split(" ")))
+            if value not in orders:
+                row.orders = " ".join(sorted(orders | {value[:32]}))
+        elif action == "proof" and value == "verified":
+            row.verified = True
+
+
+def _json(raw: str | None) -> dict[str, Any]:
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class Indexer:
+    """Folds new ``events`` rows (by id) into ``console_conversations``; cheap when nothing is new."""
+
+    def __init__(self, tracker: Engine, sessions: sessionmaker[Session]) -> None:
+        """Keep the two databases.
+
+        Args:
+            tracker: engine on rasa's tracker store.
+            sessions: session factory of the gateway database (where the index lives).
+        """
+        self.tracker = tracker
+        self.sessions = sessions
+        self._lock = threading.Lock()
+
+    def refresh(self) -> int:
+        """Index every event newer than the last indexed one.
+
+        The first batch also re-reads the ``OVERLAP`` ids before it: on PostgreSQL a transaction can commit
+        a lower id after a higher one was indexed. Re-reading is harmless because each conversation only
+        folds events above its own ``last_event_id`` (rasa writes one conversation's events in order).
+
+        Returns:
+            How many events were folded into the index.
+        """
+        with self._lock:
+            if not has_events_table(self.tracker):
+                return 0
+            with self.sessions() as session:
+                state = session.get(ConsoleIndexState, 1)
+                last = state.last_event_id if state else 0
+            with self.tracker.connect() as conn:
+                newest = conn.execute(select(func.max(events.c.id))).scalar() or 0
+            folded, start = 0, max(0, last - OVERLAP)
+            while newest > last:
+                with self.tracker.connect() as conn:
+                    rows = conn.execute(
+                        select(
+                            events.c.id,
+                            events.c.sender_id,
+                            events.c.type_name,
+                            events.c.timestamp,
+                            events.c.intent_name,
+                            events.c.action_name,
+                            events.c.data,
+                        )
+                        .where(events.c.id > start)
+                        .order_by(events.c.id)
+                        .limit(BATCH)
+                    ).all()
+                if not rows:
+                    break
+                folded += self._fold(rows)
+                last = start = rows[-1][0]
+            return folded
+
+    def _fold(self, rows: Sequence[Any]) -> int:
+        applied = 0
+        by_sender: dict[str, list[Any]] = defaultdict(list)
+        for row in rows:
+            by_sender[row[1]].append(row)
+        with self.sessions() as session, session.begin():
+            existing = {
+                c.sender_id: c
+                for c in session.scalars(
+                    select(ConsoleConversation).where(ConsoleConversation.sender_id.in_(list(by_sender)))
+                )
+            }
+            texts = {
+                t.sender_id: t
+                for t in session.scalars(
+                    select(ConsoleConversationText).where(ConsoleConversationText.sender_id.in_(list(existing)))
+                )
+            }
+            known = defaultdict(set)
+            for sender, intent in session.execute(
+                select(ConsoleConversationIntent.sender_id, ConsoleConversationIntent.intent).where(
+                    ConsoleConversationIntent.sender_id.in_(list(existing))
+                )
+            ):
+                known[sender].add(intent)
+            for sender, sender_rows in by_sender.items():
+                conv = existing.get(sender)
+                if conv is None:
+                    conv = ConsoleConversation(
+                        sender_id=sender,
+                        channel=channel_of(sender, None),
+                        first_ts=0.0,
+                        last_ts=0.0,
+                        turns=0,
+                        fallbacks=0,
+                        handed_off=False,
+                        verified=False,
+                        orders="",
+                        last_event_id=0,
+                    )
+                    session.add(conv)
+                said = texts.get(sender)
+                if said is None:
+                    said = ConsoleConversationText(sender_id=sender, search_text="", search_redacted="")
+                    session.add(said)
+                fold = _Fold(conv, said, known[sender], set())
+                for event_id, _s, type_name, ts, intent, action, raw in sender_rows:
+                    if event_id > (conv.last_event_id or 0):
+                        _apply(fold, event_id, type_name, ts, intent, action, raw)
+                        applied += 1
+                session.flush()
+                session.add_all(ConsoleConversationIntent(sender_id=sender, intent=i) for i in fold.new_intents)
+            state = session.get(ConsoleIndexState, 1)
+            if state is None:
+                session.add(ConsoleIndexState(id=1, last_event_id=rows[-1][0]))
+            else:
+                state.last_event_id = max(state.last_event_id, rows[-1][0])
+        return applied
+
+
+def sender_events(tracker: Engine, sender_id: str) -> list[dict[str, Any]]:
+    """Every event of one conversation in order, each as rasa's JSON plus ``_id`` (the row id)."""
+    if not has_events_table(tracker):
+        return []
+    with tracker.connect() as conn:
+        rows = conn.execute(
+            select(events.c.id, events.c.data).where(events.c.sender_id == sender_id).order_by(events.c.id)
+        ).all()
+    out = []
+    for event_id, raw in rows:
+        data = _json(raw)
+        data["_id"] = event_id
+        out.append(data)
+    return out
+
+
+def delete_conversations(tracker: Engine, sessions: sessionmaker[Session], sender_ids: Iterable[str]) -> int:
+    """Delete conversations everywhere: tracker events, the index and the console's annotations.
+
+    Args:
+        tracker: engine on rasa's tracker store.
+        sessions: gateway database sessions.
+        sender_ids: conversations to delete.
+
+    Returns:
+        How many tracker events were deleted.
+    """
+    ids = sorted(set(sender_ids))
+    deleted = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        if has_events_table(tracker):
+            with tracker.begin() as conn:
+                deleted += conn.execute(delete(events).where(events.c.sender_id.in_(chunk))).rowcount or 0
+        with sessions() as session, session.begin():
+            for model in (
+                ConsoleConversationIntent,
+                ConsoleConversationText,
+                ConsoleTag,
+                ConsoleNote,
+                ConsoleCorrection,
+            ):
+                session.execute(delete(model).where(model.sender_id.in_(chunk)))
+            session.execute(delete(ConsoleConversation).where(ConsoleConversation.sender_id.in_(chunk)))
+    return deleted

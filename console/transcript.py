@@ -1,0 +1,146 @@
+"""Builds a readable transcript (turns with intents, entities, actions, slots) from a conversation's tracker events."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from console.redact import redact, redact_value
+from console.tracker import FALLBACK_ACTIONS, channel_of
+
+HIDDEN_ACTIONS = frozenset({"action_listen", "action_session_start"})
+HIDDEN_SLOTS = frozenset({"session_started_metadata", "requested_slot"})
+FALLBACK_INTENT = "nlu_fallback"
+
+
+def _iso(ts: Any) -> str | None:
+    return datetime.fromtimestamp(float(ts), UTC).isoformat(timespec="seconds") if ts else None
+
+
+def build_transcript(
+    sender_id: str,
+    events: list[dict[str, Any]],
+    *,
+    raw_text: bool,
+    low_confidence: float,
+    corrections: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Group tracker events into turns: a user message and what the bot did until the next one.
+
+    Args:
+        sender_id: the conversation.
+        events: its events in order (rasa's JSON plus ``_id``), from ``tracker.sender_events``.
+        raw_text: show text, entity and slot values verbatim (admin) instead of redacted.
+        low_confidence: turns whose intent confidence is below this (0..1) are flagged ``low``.
+        corrections: console corrections by tracker event id, shown next to the prediction.
+
+    Returns:
+        ``{"sender_id", "channel", "turns": [...], "orders": [...]}``; each turn has ``user``
+        (or None before the first message), ``actions``, ``slots``, ``bot``, ``low`` and ``fallback``.
+    """
+    show = (lambda v: v) if raw_text else redact_value
+    text_of = (lambda t: t) if raw_text else redact
+    corrections = corrections or {}
+    turns: list[dict[str, Any]] = []
+    current: dict[str, Any] = {"user": None, "actions": [], "slots": [], "bot": [], "low": False, "fallback": False}
+    orders: list[str] = []
+    channel = None
+    for event in events:
+        kind = event.get("event")
+        if kind == "user":
+            if current["user"] is not None or current["bot"] or current["slots"] or current["actions"]:
+                turns.append(current)
+            parse = event.get("parse_data") or {}
+            intent = parse.get("intent") or {}
+            confidence = intent.get("confidence")
+            metadata = event.get("metadata") or {}
+            channel = channel or metadata.get("channel")
+            text = str(event.get("text") or "")
+            entities = [
+                {
+                    "entity": e.get("entity"),
+                    "value": show(e.get("value")),
+                    "start": e.get("start") if raw_text else None,
+                    "end": e.get("end") if raw_text else None,
+                    "extractor": e.get("extractor"),
+                }
+                for e in parse.get("entities") or []
+                if isinstance(e, dict)
+            ]
+            # NLU fell back = a low-confidence prediction; the turn is a fallback only if the bot fell back too.
+            low = (isinstance(confidence, int | float) and confidence < low_confidence) or (
+                intent.get("name") == FALLBACK_INTENT and not text.startswith("/")
+            )
+            current = {
+                "user": {
+                    "event_id": event["_id"],
+                    "time": _iso(event.get("timestamp")),
+                    "channel": metadata.get("channel") or channel_of(sender_id, None),
+                    "text": text_of(text),
+                    "is_button": text.startswith("/"),
+                    "intent": intent.get("name"),
+                    "confidence": confidence,
+                    "entities": entities,
+                    "correction": corrections.get(event["_id"]),
+                },
+                "actions": [],
+                "slots": [],
+                "bot": [],
+                "low": low,
+                "fallback": False,  # set when a fallback action runs, as the list's filter counts it
+            }
+        elif kind == "action":
+            name = event.get("name")
+            if name and name not in HIDDEN_ACTIONS:
+                current["actions"].append(
+                    {"name": name, "policy": event.get("policy"), "confidence": event.get("confidence")}
+                )
+                if name in FALLBACK_ACTIONS:
+                    current["fallback"] = True
+        elif kind == "slot":
+            name = event.get("name")
+            if name and name not in HIDDEN_SLOTS:
+                value = event.get("value")
+                current["slots"].append({"name": name, "value": show(value)})
+                if name == "order_number" and isinstance(value, str) and value and value not in orders:
+                    orders.append(value)
+        elif kind == "bot":
+            data = event.get("data") or {}
+            custom = data.get("custom")
+            current["bot"].append(
+                {
+                    "time": _iso(event.get("timestamp")),
+                    "text": text_of(str(event.get("text") or "")),
+                    "buttons": [
+                        text_of(str(b.get("title", ""))) for b in data.get("buttons") or [] if isinstance(b, dict)
+                    ],
+                    "custom_type": custom.get("type") if isinstance(custom, dict) else None,
+                    "response": (event.get("metadata") or {}).get("utter_action"),
+                }
+            )
+    if current["user"] is not None or current["bot"] or current["slots"] or current["actions"]:
+        turns.append(current)
+    return {
+        "sender_id": sender_id,
+        "channel": channel or channel_of(sender_id, None),
+        "turns": turns,
+        "orders": orders,
+    }
+
+
+def user_event(events: list[dict[str, Any]], event_id: int) -> dict[str, Any] | None:
+    """The ``user`` event with this row id, if it belongs to these events."""
+    for event in events:
+        if event.get("_id") == event_id and event.get("event") == "user":
+            return event
+    return None
+
+
+def entities_json(entities: list[dict[str, Any]]) -> str:
+    """Entities as stored on a correction: ``[{"entity", "start", "end"}]`` sorted by position."""
+    cleaned = sorted(
+        ({"entity": str(e["entity"]), "start": int(e["start"]), "end": int(e["end"])} for e in entities),
+        key=lambda e: (e["start"], e["end"]),
+    )
+    return json.dumps(cleaned)

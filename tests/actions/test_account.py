@@ -1,0 +1,222 @@
+"""One customer across channels in the actions: linking after verification, carry-over, drafts, linked chats, news."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.account import ActionResumeReturn, accounts, channel_from_text
+from actions.goals import ActionContinueGoal
+from actions.identity import VERIFIED, ValidateVerifyOrderForm
+from actions.returns import ActionCreateReturn, ValidateReturnForm
+from store.service import OrderStore
+from tests.actions.helpers import make_tracker, run
+
+FORM = ValidateVerifyOrderForm()
+TELEGRAM = {"channel": "telegram"}
+
+
+def verify(
+    case: dict[str, Any], sender: str, metadata: dict[str, Any] | None = None, input_channel: str | None = None
+) -> tuple[dict[str, Any], CollectingDispatcher]:
+    """Give the right proof for ``case``'s order in conversation ``sender`` (the form's validator)."""
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        sender,
+        slots={"order_number": case["order_number"]},
+        active_loop="verify_order_form",
+        metadata=metadata or {"channel": sender.split(":")[0]},
+        input_channel=input_channel,
+    )
+    return FORM.validate_proof(case["email"], dispatcher, tracker, {}), dispatcher
+
+
+def responses(dispatcher: CollectingDispatcher) -> list[str | None]:
+    return [m.get("response") for m in dispatcher.messages]
+
+
+def links(store: OrderStore, case: dict[str, Any]) -> list[str]:
+    customer = store.verified_customer(f"probe:{case['order_number']}")
+    if customer is None:
+        store.verify(f"probe:{case['order_number']}", case["order_number"], case["email"])
+        customer = store.verified_customer(f"probe:{case['order_number']}")
+    assert customer is not None
+    return sorted(link.conversation_id for link in accounts().linked_channels(customer))
+
+
+# ------------------------------------------------------------------------------------------- linking
+
+
+def test_verifying_on_web_and_telegram_links_both_and_carries_over_the_open_return(store, cases) -> None:
+    case = cases["return_requested"]
+    result, first = verify(case, "web:conv-1")
+    assert result["proof"] == VERIFIED
+    assert responses(first) == ["utter_verified"]  # nothing to carry over from a first channel
+    assert links(store, case) == ["web:conv-1"]
+
+    result, second = verify(case, "telegram:4242", TELEGRAM)
+    assert result["proof"] == VERIFIED
+    assert links(store, case) == ["telegram:4242", "web:conv-1"]
+    said = responses(second)
+    assert said[:2] == ["utter_verified", "utter_carry_over"]
+    assert second.messages[1]["channels"] == "the web chat"
+    statuses = [m for m in second.messages if m.get("response") == "utter_return_status"]
+    assert case["rma_number"] in [m["rma_number"] for m in statuses]
+    # the carried-over return's order can now be followed up on Telegram
+    assert store.is_verified("telegram:4242", case["order_number"])
+
+
+def test_no_link_without_verification_on_that_channel(store, cases) -> None:
+    case = cases["in_transit"]
+    verify(case, "web:conv-2")
+    wrong = dict(case, email="someone.else@example.com")
+    result, dispatcher = verify(wrong, "telegram:5151", TELEGRAM)
+    assert result == {"proof": None}
+    assert responses(dispatcher) == ["utter_verification_failed"]
+    assert links(store, case) == ["web:conv-2"]
+
+
+def test_forged_metadata_through_rasas_rest_channel_never_links(store, cases) -> None:
+    case = cases["in_transit"]
+    result, dispatcher = verify(case, "telegram:6161", TELEGRAM, input_channel="rest")
+    assert result["proof"] == VERIFIED  # the proof is still right ...
+    assert responses(dispatcher) == ["utter_verified"]
+    assert links(store, case) == []  # ... but nothing vouches for the channel account
+
+
+def test_a_sender_of_another_channel_than_the_metadata_never_links(store, cases) -> None:
+    case = cases["in_transit"]
+    verify(case, "web:conv-3", TELEGRAM)
+    assert links(store, case) == []
+
+
+def test_tablets_and_slack_staff_never_link(store, cases) -> None:
+    case = cases["in_transit"]
+    verify(case, "tablet:kiosk-1", {"channel": "tablet", "store_id": "LDN-01"})
+    staff = {"channel": "slack", "staff": {"id": "U0STAFF", "role": "staff"}}
+    tracker = make_tracker("slack:T1-U0STAFF", slots={}, active_loop="verify_order_form", metadata=staff)
+    granted = FORM.validate_order_number(case["order_number"], CollectingDispatcher(), tracker, {})
+    assert granted["proof"] == VERIFIED
+    assert links(store, case) == []
+
+
+# --------------------------------------------------------------------------------------------- drafts
+
+
+async def test_a_return_started_on_the_web_is_finished_on_telegram(store, cases, domain) -> None:
+    case = cases["returnable"]
+    verify(case, "web:shop-1")
+    number = case["order_number"]
+    line = store.return_eligibility("web:shop-1", number).returnable_lines[0]
+    form = ValidateReturnForm()
+    tracker = make_tracker("web:shop-1", slots={"order_number": number}, active_loop="return_form")
+    assert form.validate_return_items(str(line.line_id), CollectingDispatcher(), tracker, {}) == {
+        "return_items": str(line.line_id)
+    }
+    # ... the customer leaves; later, on Telegram:
+    _, dispatcher = verify(case, "telegram:9090", TELEGRAM)
+    offer = next(m for m in dispatcher.messages if m.get("response") == "utter_offer_finish_return")
+    assert (offer["order_number"], offer["channel_name"]) == (number, "the web chat")
+
+    resumed = await run(ActionResumeReturn(), make_tracker("telegram:9090", metadata=TELEGRAM), domain)
+    assert resumed.responses == ["utter_resuming_return"]
+    assert resumed.slots()["order_number"] == number
+    assert resumed.slots()["return_items"] == str(line.line_id)
+    assert resumed.slots()["return_reason"] is None
+    assert resumed.followup() == "return_form"
+
+    slots = {"order_number": number, "return_items": str(line.line_id), "return_reason": "wrong size"}
+    created = await run(ActionCreateReturn(), make_tracker("telegram:9090", slots=slots, metadata=TELEGRAM), domain)
+    rma = created.message("utter_return_created")["rma_number"]
+    assert store.return_by_rma("telegram:9090", rma).reason == "wrong size"
+    again = await run(ActionResumeReturn(), make_tracker("telegram:9090", metadata=TELEGRAM), domain)
+    assert again.responses == ["utter_no_return_draft"]
+
+
+async def test_resume_needs_a_verified_conversation(store, cases, domain) -> None:
+    out = await run(ActionResumeReturn(), make_tracker("telegram:1", metadata=TELEGRAM), domain)
+    assert out.responses == ["utter_ask_order_number"]
+    assert out.followup() is None
+
+
+# ---------------------------------------------------------------------------- linked chats, news opt-in
+
+
+async def goal(goal_name: str, sender: str, case: dict[str, Any], domain: dict[str, Any], **slots: Any):
+    tracker = make_tracker(
+        sender,
+        slots={"order_number": case["order_number"], "goal": goal_name, **slots},
+        metadata={"channel": sender.split(":")[0]},
+    )
+    return await run(ActionContinueGoal(), tracker, domain)
+
+
+async def test_list_and_remove_linked_channels(store, cases, domain) -> None:
+    case = cases["in_transit"]
+    verify(case, "web:conv-9")
+    verify(case, "telegram:777", TELEGRAM)
+    listed = await goal("channels", "telegram:777", case, domain)
+    msg = listed.message("utter_linked_channels")
+    assert msg["channels"] == "the web chat and Telegram (this chat)"
+    assert [b["payload"] for b in msg["buttons"]] == [
+        '/unlink_channel{"linked_channel": "web"}',
+        '/unlink_channel{"linked_channel": "telegram"}',
+    ]
+    removed = await goal("unlink", "telegram:777", case, domain, linked_channel="web")
+    assert removed.responses == ["utter_channel_unlinked"]
+    assert removed.slots() == {"linked_channel": None}
+    assert links(store, case) == ["telegram:777"]
+    nothing = await goal("unlink", "telegram:777", case, domain, linked_channel="web")
+    assert nothing.responses == ["utter_channel_not_linked"]
+
+
+async def test_account_goals_refuse_an_unverified_conversation(store, cases, domain) -> None:
+    case = cases["in_transit"]
+    verify(case, "web:conv-10")
+    for name in ("channels", "unlink", "notify_on", "notify_off"):
+        out = await goal(name, "telegram:8888", case, domain, linked_channel="web")
+        assert out.responses == ["utter_ask_order_number"], name
+    assert links(store, case) == ["web:conv-10"]
+
+
+async def test_opt_in_and_out_of_order_news(store, cases, domain) -> None:
+    case = cases["in_transit"]
+    verify(case, "telegram:31", TELEGRAM)
+    customer = store.verified_customer("telegram:31")
+    on = await goal("notify_on", "telegram:31", case, domain)
+    assert on.message("utter_notifications_on")["channels"] == "Telegram"
+    assert accounts().notifications_on(customer) is True
+    off = await goal("notify_off", "telegram:31", case, domain)
+    assert off.responses == ["utter_notifications_off"]
+    assert accounts().notifications_on(customer) is False
+
+
+def test_channel_words() -> None:
+    assert channel_from_text("unlink my Telegram please") == "telegram"
+    assert channel_from_text("the web chat") == "web"
+    assert channel_from_text("web") == "web"
+    assert channel_from_text("my fax machine") is None
+
+
+def test_carry_over_is_said_once_per_account(store, cases) -> None:
+    case = cases["return_requested"]
+    verify(case, "web:conv-20")
+    _, first = verify(case, "telegram:2020", TELEGRAM)
+    assert "utter_carry_over" in responses(first)
+    store_conv = "telegram:2020"
+    assert store.is_verified(store_conv, case["order_number"])
+    _, again = verify(case, "telegram:2020", TELEGRAM)
+    assert responses(again) == ["utter_verified"]
+
+
+async def test_starting_a_return_keeps_a_draft_even_before_items_are_chosen(store, cases, domain) -> None:
+    case = cases["returnable"]
+    verify(case, "web:shop-2")
+    tracker = make_tracker(
+        "web:shop-2", slots={"order_number": case["order_number"], "goal": "return"}, metadata={"channel": "web"}
+    )
+    out = await run(ActionContinueGoal(), tracker, domain)
+    assert out.followup() == "return_form"
+    draft = accounts().return_draft(store.verified_customer("web:shop-2"))
+    assert draft is not None and draft.order_number == case["order_number"]

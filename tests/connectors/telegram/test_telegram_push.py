@@ -1,0 +1,38 @@
+"""The minimal Telegram push target: pushed text reaches the chat through the real PTB bot and the fake Bot API."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.models import OutboundMessage
+from connectors.push import PUSH_KEY, PushFailed
+from tests.connectors.telegram.conftest import GatewayFactory
+
+
+async def test_pushed_news_reaches_the_chat_exactly_once(start_gateway: GatewayFactory) -> None:
+    gw = await start_gateway()
+    router = gw.client.app[PUSH_KEY]
+    assert "telegram" in router.channels
+    await router.push("telegram:424242", [OutboundMessage(text="Good news: order ORD-100001 is out for delivery.")])
+    sent = gw.api.calls_to("sendMessage")
+    assert [(c["chat_id"], c["text"]) for c in sent] == [(424242, "Good news: order ORD-100001 is out for delivery.")]
+    assert router.counts["telegram.pushed"] == 1
+
+
+async def test_bad_chat_id_and_refusal_raise_push_failed(start_gateway: GatewayFactory) -> None:
+    gw = await start_gateway()
+    router = gw.client.app[PUSH_KEY]
+    with pytest.raises(PushFailed, match="not a Telegram chat id"):
+        await router.push("telegram:web-abc", [OutboundMessage(text="x")])
+    gw.api.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    with pytest.raises(PushFailed, match="blocked"):
+        await router.push("telegram:7", [OutboundMessage(text="x")])
+    assert router.counts["telegram.push_failed"] == 2
+    assert gw.counts["telegram.send_failed"] == 1
+
+
+async def test_push_before_the_bot_is_connected_fails(start_gateway: GatewayFactory) -> None:
+    gw = await start_gateway(wait_ready=False, token="123:not-a-valid-token-at-all-xxxxxxxx")
+    with pytest.raises(PushFailed, match="not connected"):
+        await gw.client.app[PUSH_KEY].push("telegram:7", [OutboundMessage(text="x")])
+    assert gw.api.calls_to("sendMessage") == []
