@@ -370,7 +370,12 @@ async def test_forget_customer_deletes_conversations_and_channel_identities(cons
     telegram = dbs.sender("telegram_delayed_handoff")
     with sqlite3.connect(dbs.shop_path) as shop:
         customer = shop.execute("select id from customers where email = ?", (delayed["email"],)).fetchone()[0]
-        link = "insert into channel_identities (channel, external_id, customer_id, created_at) values (?, ?, ?, date())"
+        # The verified Telegram conversation is linked already (issue 7's linking); "or ignore" keeps this
+        # test about deleting, whatever linked it.
+        link = (
+            "insert or ignore into channel_identities (channel, external_id, customer_id, created_at) "
+            "values (?, ?, ?, date())"
+        )
         shop.execute(link, ("telegram", telegram.split(":", 1)[1], customer))
         shop.execute(link, ("slack", "U0OTHER", customer))
     result = cli(dbs, "forget-customer", "--email", delayed["email"].upper())
