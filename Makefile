@@ -45,6 +45,11 @@ db: $(VENV)/.installed ## Migrate the order store and seed the demo shop if it i
 demo-cases: db ## Print ready-to-try demo cases as JSON
 	@$(VENV)/bin/python -m store demo-cases
 
+.PHONY: console-user
+console-user: $(VENV)/.installed ## Create a support-console account: make console-user EMAIL=lead@shop.example ROLE=lead (asks for a password)
+	@test -n "$(EMAIL)" || { echo "usage: make console-user EMAIL=<email> ROLE=agent|lead|admin"; exit 2; }
+	@$(VENV)/bin/python -m console users add --email "$(EMAIL)" --role "$(or $(ROLE),lead)"
+
 .PHONY: tablet
 tablet: db ## Register an in-store tablet for STORE (e.g. make tablet STORE=LDN-01) and print its page URL
 	@test -n "$(STORE)" || { echo "usage: make tablet STORE=<store id>  (the demo shop has LDN-01, MAN-01, EDI-01, BRS-01)"; exit 2; }

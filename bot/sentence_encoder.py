@@ -48,6 +48,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
             "batch_size": 64,
             "scale": 1.0,
             "cache_size": 4096,
+            "layers": None,
         }
 
     @classmethod
@@ -70,6 +71,9 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         path = config.get("model_path") or default_model_path()
         self._tokenizer = AutoTokenizer.from_pretrained(path)
         model = TFAutoModel.from_pretrained(path)
+        layers = config.get("layers")
+        if layers:  # keep only the first N transformer layers: cost falls with depth, quality measured in bench/
+            model.bert.encoder.layer = model.bert.encoder.layer[: int(layers)]
         self._max_tokens = int(config["max_tokens"])
         self._batch_size = int(config["batch_size"])
         self._scale = float(config["scale"])

@@ -37,6 +37,7 @@ def main() -> int:
 ==> Ready.
     Demo shop with chat:       {config.gateway_url}/
     In-store tablet:           {config.gateway_url}/tablet  (make tablet STORE=LDN-01)
+    Support console:           {config.gateway_url}/console  (make console-user EMAIL=you@shop.example)
     Telegram / Slack:          {channel_status()}
     Rasa HTTP API and REST:    {config.rasa_url}/  (POST /model/parse, /webhooks/rest/webhook)
     Action server:             {config.actions_url}/health
