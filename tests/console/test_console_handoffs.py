@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from tests.console.conftest import PASSWORDS, Harness, Viewer
 EMAIL = "jo.bloggs@example.com"
 PHONE = "+44 7700 900123"
 STREET = "12 Baker Street"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @dataclass
@@ -407,3 +409,104 @@ def test_query_parsing_and_transcript_links() -> None:
     with pytest.raises(BadInput):
         QueueQuery.parse({"status": "open;drop"})
     assert transcript_url("web:a b/c#d") == "/console#conversation=web%3Aa%20b%2Fc%23d"
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Headless Debian Chromium that can reach nothing but loopback."""
+    from playwright.async_api import async_playwright  # noqa: PLC0415 (only the browser test needs it)
+
+    async with async_playwright() as pw:
+        instance = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
+        yield instance
+        await instance.close()
+
+
+async def test_the_hand_offs_view_filters_expands_a_ticket_and_links_its_transcript(queue: Queue, browser: Any) -> None:
+    from playwright.async_api import expect  # noqa: PLC0415
+
+    t = queue.tickets
+    page = await browser.new_page()
+    problems: list[str] = []
+    # HTTP failures are checked through ``failed``; Chromium also logs the favicon's 404, which has no response.
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text) if m.type == "error" and not m.text.startswith("Failed to load resource") else None
+        ),
+    )
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    failed: list[tuple[int, str]] = []
+    page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
+    base = str(queue.harness.client.make_url("/console"))
+    await page.goto(base)
+    await page.locator("#login-view").wait_for()
+    await page.fill("#login-email", "lead@example.com")
+    await page.fill("#login-password", PASSWORDS["lead"])
+    await page.click("#login-submit")
+    await page.locator("#list-view").wait_for()
+
+    await page.click("#nav-handoffs")
+    rows = page.locator("#h-list tr.h-row")
+    await expect(rows).to_have_count(6)
+    assert [await rows.nth(i).get_attribute("data-ticket") for i in range(6)] == [
+        t[n] for n in ("mirror_close_failed", "mirror_assign_failed", "tablet", "resolved", "claimed", "waiting")
+    ]
+    filters = page.locator("#h-filters button")
+    assert await filters.all_inner_texts() == ["all (6)", "open (2)", "assigned (2)", "closed (2)"]
+    assert await page.locator("#h-redacted").inner_text() == "personal data redacted"
+
+    await page.locator("#h-filters button[data-status='assigned']").click()
+    await expect(rows).to_have_count(2)
+    await expect(page.locator("#h-filters button.active")).to_have_text("assigned (2)")
+    lagging = page.locator(f"#h-list tr.h-row[data-ticket='{t['mirror_assign_failed']}']")
+    assert "store: open" in await lagging.inner_text()
+
+    claimed = page.locator(f"#h-list tr.h-row[data-ticket='{t['claimed']}']")
+    await claimed.click()
+    detail = page.locator(f"#h-list tr.h-detail[data-ticket='{t['claimed']}']")
+    events = detail.locator("li.h-event")
+    await expect(events).to_have_count(5)
+    assert [await events.nth(i).get_attribute("data-kind") for i in range(5)] == [
+        "opened",
+        "posted",
+        "claimed",
+        "staff",
+        "customer",
+    ]
+    assert (await events.nth(4).inner_text()).endswith("customer · customer: [address], call me on [phone]")
+    assert "where is my parcel" in await detail.locator(".h-summary").inner_text()
+    content = await page.content()
+    assert PHONE not in content and STREET not in content and EMAIL not in content
+    await claimed.click()  # collapses again
+    await expect(detail).to_have_count(0)
+
+    await claimed.locator("a.h-transcript").click()
+    await expect(page.locator("#t-title")).to_have_text("telegram:42")
+    assert page.url == f"{base}#conversation=telegram%3A42"
+    await expect(page.locator("#turns .turn")).to_have_count(1)
+
+    await page.click("#nav-handoffs")  # back to the queue, still filtered as it was left
+    await expect(page.locator("#h-filters button.active")).to_have_text("assigned (2)")
+    await page.locator("#h-filters button[data-status='open']").click()
+    await expect(rows).to_have_count(2)
+    waiting = page.locator(f"#h-list tr.h-row[data-ticket='{t['waiting']}']")
+    assert await waiting.locator("a.h-transcript").count() == 0  # nothing to open: no transcript
+    assert "web:waiting-0001" in await waiting.inner_text()
+
+    # The transcript address opens straight on the transcript for a signed-in browser.
+    await page.goto(f"{base}#conversation=telegram%3A42")
+    await expect(page.locator("#t-title")).to_have_text("telegram:42")
+    assert problems == [], problems  # no script or Content-Security-Policy errors
+    assert [(status, url.removeprefix(base.removesuffix("/console"))) for status, url in failed] == [
+        (401, "/api/console/me")  # the page asking whether it is signed in before the sign-in
+    ]
