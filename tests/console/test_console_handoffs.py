@@ -59,6 +59,7 @@ class Queue:
     harness: Harness
     tickets: dict[str, str]
     conversations: dict[str, str]
+    shop_url: str
 
 
 def _tracker_with(path: Path, sender: str) -> str:
@@ -198,7 +199,7 @@ async def queue(tmp_path: Path, shop_url: str) -> AsyncIterator[Queue]:
     tracker = _tracker_with(tmp_path / "tracker.db", "telegram:42")
     client, harness = await _console(tmp_path, shop_url, tracker)
     tickets, conversations = _fill(shop_url, harness.state.sessions, Clock())
-    yield Queue(harness, tickets, conversations)
+    yield Queue(harness, tickets, conversations, shop_url)
     await client.close()
 
 
@@ -510,3 +511,83 @@ async def test_the_hand_offs_view_filters_expands_a_ticket_and_links_its_transcr
     assert [(status, url.removeprefix(base.removesuffix("/console"))) for status, url in failed] == [
         (401, "/api/console/me")  # the page asking whether it is signed in before the sign-in
     ]
+
+
+async def test_forget_customer_blanks_what_the_relay_kept_and_the_queue_shows_it(queue: Queue) -> None:
+    from console.privacy import FORGOTTEN, forget_customer  # noqa: PLC0415
+
+    state = queue.harness.state
+    # The customer wrote their address in the conversation of the "waiting" ticket.
+    with state.tracker.begin() as conn:
+        body = {"event": "user", "timestamp": 1_764_234_100.0, "text": f"it is {EMAIL}", "metadata": {}}
+        conn.execute(
+            insert(events),
+            [
+                {
+                    "sender_id": queue.conversations["waiting"],
+                    "type_name": "user",
+                    "timestamp": 1_764_234_100.0,
+                    "intent_name": None,
+                    "action_name": None,
+                    "data": json.dumps(body),
+                }
+            ],
+        )
+    shop_engine = make_engine(queue.shop_url)
+    try:
+        report = forget_customer(state.tracker, state.sessions, shop_engine, EMAIL)
+    finally:
+        shop_engine.dispose()
+    assert report.conversations == [queue.conversations["waiting"]]
+    assert (report.handoff_tickets_anonymised, report.handoff_relay_cases_anonymised) == (1, 1)
+
+    body = await _get(await queue.harness.login("admin"))
+    by_ticket = {h["ticket"]: h for h in body["handoffs"]}
+    waiting = by_ticket[queue.tickets["waiting"]]
+    assert (waiting["summary"], waiting["customer"], waiting["transcript_available"]) == (FORGOTTEN, None, False)
+    assert [(e["kind"], e["text"]) for e in waiting["history"]] == [("opened", ""), ("posted", ""), ("notice", "")]
+    assert EMAIL not in json.dumps(body)
+    # Other customers' tickets are untouched.
+    assert by_ticket[queue.tickets["claimed"]]["history"][-1]["text"] == f"{STREET}, call me on {PHONE}"
+
+
+def test_forget_customer_works_on_a_gateway_database_without_the_desk_tables(tmp_path: Path, shop_url: str) -> None:
+    from connectors.db import gateway_engine  # noqa: PLC0415
+    from console.models import ConsoleUser  # noqa: PLC0415
+    from console.privacy import forget_customer  # noqa: PLC0415
+
+    gateway = gateway_engine(f"sqlite:///{tmp_path / 'bare-gateway.db'}")
+    ConsoleUser.metadata.create_all(
+        gateway, tables=[t for t in ConsoleUser.metadata.sorted_tables if t.name.startswith("console_")]
+    )
+    tracker = tracker_engine(_tracker_with(tmp_path / "t.db", "web:someone"))
+    shop_engine = make_engine(shop_url)
+    OrderStore(sessionmaker(shop_engine)).open_handoff(
+        "web:someone", channel="web", reason="r", summary=f"it is {EMAIL}"
+    )
+    with tracker.begin() as conn:
+        body = {"event": "user", "timestamp": 1.0, "text": f"it is {EMAIL}", "metadata": {}}
+        conn.execute(
+            insert(events),
+            [
+                {
+                    "sender_id": "web:someone",
+                    "type_name": "user",
+                    "timestamp": 1.0,
+                    "intent_name": None,
+                    "action_name": None,
+                    "data": json.dumps(body),
+                }
+            ],
+        )
+    try:
+        report = forget_customer(tracker, sessionmaker(gateway, expire_on_commit=False), shop_engine, EMAIL)
+    finally:
+        shop_engine.dispose()
+        tracker.dispose()
+        gateway.dispose()
+    assert (report.conversations, report.handoff_tickets_anonymised, report.handoff_relay_cases_anonymised) == (
+        ["web:someone"],
+        1,
+        0,
+    )
