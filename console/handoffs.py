@@ -1,10 +1,4 @@
-"""The hand-off queue in the console: the order store's tickets with the gateway relay's state and history.
-
-Every ticket is a row of the order store's ``handoff_tickets`` (the actions open them, Slack or not);
-tickets relayed through Slack also have a ``handoff_cases`` row and ``handoff_events`` history in the
-gateway database. The desk changes the gateway row first and then mirrors the change to the order
-store, so when that mirror failed the gateway is ahead: the status shown is the further along of the two.
-"""
+"""The hand-off queue in the console: the order store's tickets with the gateway relay's state and history."""
 
 from __future__ import annotations
 
@@ -108,7 +102,13 @@ def _ticket_number(row: shop.HandoffTicket) -> str:
 
 
 class HandoffQueue:
-    """Reads the queue from the order store and the gateway database (synchronous; run it in a thread)."""
+    """Reads the queue from the order store and the gateway database (synchronous; run it in a thread).
+
+    Every ticket is a row of the order store's ``handoff_tickets`` (the actions file them, Slack or not);
+    tickets relayed through Slack also have a ``handoff_cases`` row and ``handoff_events`` history in the
+    gateway database. The desk changes the gateway row first and then mirrors the change to the order
+    store, so when that mirror failed the gateway is ahead: the status shown is the further along of the two.
+    """
 
     def __init__(self, shop_engine: Engine, sessions: sessionmaker[Session]) -> None:
         """Use ``shop_engine`` for ``handoff_tickets`` and ``sessions`` for the gateway tables."""
