@@ -14,9 +14,11 @@ from connectors.db import SESSIONS_KEY
 from connectors.settings import Settings
 from console import models as _models  # noqa: F401  (declares the console_ tables before create_schema)
 from console.auth import Auth
+from console.handoffs import HandoffQueue
 from console.settings import ConsoleSettings
 from console.tracker import Indexer, tracker_engine
 from console.web import STATE_KEY, ConsoleState, add_routes
+from store.db import make_engine
 
 log = logging.getLogger("console")
 
@@ -35,12 +37,14 @@ def setup(app: web.Application, settings: Settings, console_settings: ConsoleSet
     console_settings = console_settings or ConsoleSettings.from_env()
     sessions = app[SESSIONS_KEY]
     tracker = tracker_engine(settings.tracker_db_url)
+    shop = make_engine(settings.shop_db_url)  # the hand-off queue; nothing is connected until it is read
     state = ConsoleState(
         settings=console_settings,
         auth=Auth(sessions, console_settings),
         sessions=sessions,
         tracker=tracker,
         indexer=Indexer(tracker, sessions),
+        handoffs=HandoffQueue(shop, sessions),
     )
     app[STATE_KEY] = state
     add_routes(app)
@@ -58,6 +62,7 @@ def setup(app: web.Application, settings: Settings, console_settings: ConsoleSet
             except Exception:
                 log.exception("indexing the tracker store at start-up failed")
         tracker.dispose()
+        shop.dispose()
 
     app.on_startup.append(_index_now)
     app.on_cleanup.append(_dispose)

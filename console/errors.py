@@ -71,3 +71,10 @@ class UserExists(ConsoleError):
     """``users add`` for an email that already has an account."""
 
     code = "user_exists"
+
+
+class Unavailable(ConsoleError):
+    """A database the request needs (the order store, the gateway's) cannot be read right now."""
+
+    status = 503
+    code = "unavailable"

@@ -6,13 +6,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, func, inspect, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from console.models import ConsoleConversation, ConsoleConversationText
 from console.queries import _like
 from console.tracker import Indexer, delete_conversations
 from store import models as shop
+
+FORGOTTEN = "[deleted at the customer's request]"
 
 
 @dataclass
@@ -26,6 +28,7 @@ class DeletionReport:
     access_grants_deleted: int = 0
     verification_attempts_deleted: int = 0
     handoff_tickets_anonymised: int = 0
+    handoff_relay_cases_anonymised: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The report as JSON (printed by the CLI)."""
@@ -65,7 +68,8 @@ def forget_customer(
     Their conversations are: those that verified one of their orders (access grants), hand-off tickets
     filed for them, conversations of their linked channel accounts, and any conversation in which the
     email address was written. Grants and verification attempts of those conversations are deleted too;
-    hand-off tickets (the shop's records) keep their number but lose their summary.
+    hand-off tickets (the shop's records) keep their number but lose their summary, and the Slack relay's
+    copy of them (``handoff_cases``, ``handoff_events``) loses its summary, customer and relayed texts.
 
     Args:
         tracker: rasa's tracker store.
@@ -124,14 +128,45 @@ def forget_customer(
                 ).rowcount
                 or 0
             )
+            tickets = set(
+                db.scalars(
+                    select(shop.HandoffTicket.ticket_number).where(shop.HandoffTicket.conversation_id.in_(chunk))
+                )
+            )
+            report.handoff_relay_cases_anonymised = _forget_relay(sessions, chunk, tickets)
             report.handoff_tickets_anonymised = (
                 db.execute(
                     update(shop.HandoffTicket)
                     .where(shop.HandoffTicket.conversation_id.in_(chunk))
-                    .values(summary="[deleted at the customer's request]", customer_id=None)
+                    .values(summary=FORGOTTEN, customer_id=None)
                 ).rowcount
                 or 0
             )
     report.conversations = sorted(senders)
     report.events_deleted = delete_conversations(tracker, sessions, senders)
     return report
+
+
+def _forget_relay(sessions: sessionmaker[Session], conversations: list[str], tickets: set[str | None]) -> int:
+    """Blank what the Slack hand-off relay kept of these conversations (the console's queue shows it).
+
+    The tickets' cases lose their summary and customer, their history keeps only what happened and
+    when (the texts relayed between customer and staff are emptied).
+
+    Returns:
+        How many relay cases were anonymised.
+    """
+    from connectors.handoff.state import HandoffCase, HandoffEvent  # noqa: PLC0415 (see console.handoffs)
+
+    with sessions() as session, session.begin():
+        if not inspect(session.connection()).has_table(HandoffCase.__tablename__):
+            return 0  # the gateway never ran with the desk's tables (e.g. this command on a fresh database)
+        matching = or_(HandoffCase.conversation_id.in_(conversations), HandoffCase.ticket.in_(tickets - {None}))
+        cases = list(session.scalars(select(HandoffCase.ticket).where(matching)))
+        if not cases:
+            return 0
+        session.execute(
+            update(HandoffCase).where(HandoffCase.ticket.in_(cases)).values(summary=FORGOTTEN, customer=None)
+        )
+        session.execute(update(HandoffEvent).where(HandoffEvent.ticket.in_(cases)).values(text=""))
+        return len(cases)

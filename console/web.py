@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from console.auth import PERMISSIONS, Auth, Viewer
 from console.corrections import Vocabulary, correction_json, export_yaml, save_correction
 from console.errors import BadInput, ConsoleError, CsrfFailed, Forbidden, NotFound, TooManyAttempts
+from console.handoffs import HandoffQueue, QueueQuery
 from console.metrics import compute_metrics
 from console.models import ConsoleConversation, ConsoleCorrection, ConsoleNote, ConsoleTag
 from console.queries import DEFAULT_LIMIT, Filters, counts, list_page
@@ -47,6 +48,7 @@ class ConsoleState:
     sessions: sessionmaker[Session]
     tracker: Engine
     indexer: Indexer
+    handoffs: HandoffQueue
     vocabulary_loader: Callable[[], Vocabulary] = Vocabulary.load
     _vocabulary: Vocabulary | None = field(default=None, repr=False)
 
@@ -399,6 +401,20 @@ async def metrics(request: web.Request, _viewer: Viewer) -> web.Response:
 
 
 @guarded("read")
+async def handoffs(request: web.Request, viewer: Viewer) -> web.Response:
+    """``GET /api/console/handoffs?status=open|assigned|closed|all&limit&cursor``: the hand-off queue.
+
+    Newest ticket first, each with its history; summaries and history redacted unless the viewer is an admin.
+    """
+    state = request.app[STATE_KEY]
+    query = QueueQuery.parse(request.query)
+    # The index says which conversations still have a transcript to link to.
+    await asyncio.to_thread(state.indexer.refresh)
+    page = await asyncio.to_thread(state.handoffs.page, query, raw_text=viewer.may("raw_text"))
+    return web.json_response(page)
+
+
+@guarded("read")
 async def vocabulary(request: web.Request, _viewer: Viewer) -> web.Response:
     """``GET /api/console/vocabulary``: intents and entities a correction may use."""
     vocab = request.app[STATE_KEY].vocabulary
@@ -428,3 +444,4 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/console/corrections", list_corrections)
     r.add_get("/api/console/corrections/export", export_corrections)
     r.add_get("/api/console/metrics", metrics)
+    r.add_get("/api/console/handoffs", handoffs)

@@ -1,0 +1,238 @@
+"""The hand-off queue in the console: the order store's tickets with the gateway relay's state and history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Engine, func, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from console.errors import BadInput, Unavailable
+from console.models import ConsoleConversation
+from console.redact import redact
+from store import models as shop
+
+STATUSES = ("open", "assigned", "closed")
+FILTERS = (*STATUSES, "all")
+_RANK = {status: rank for rank, status in enumerate(STATUSES)}
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+_CHUNK = 500  # ticket numbers per IN (...) list, well under every backend's parameter limit
+T = shop.HandoffTicket
+GATEWAY_DOWN = "the gateway database cannot be read; try again shortly"
+
+
+def effective_status(store_status: str, relay_status: str | None) -> str:
+    """The status to show: the further along of the order store's and the gateway relay's.
+
+    The desk writes the gateway first and mirrors to the order store, never the other way, so the
+    store can only lag behind (a failed mirror is counted as ``handoff.mirror_failed``).
+
+    Args:
+        store_status: ``handoff_tickets.status``.
+        relay_status: ``handoff_cases.status``, or None when the ticket was never relayed.
+    """
+    if relay_status is None or relay_status not in _RANK:
+        return store_status
+    if store_status not in _RANK:
+        return relay_status
+    return max(store_status, relay_status, key=_RANK.__getitem__)
+
+
+def transcript_url(conversation_id: str) -> str:
+    """The console page address that opens the conversation's transcript."""
+    return "/console#conversation=" + quote(conversation_id, safe="")
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    """What ``GET /api/console/handoffs`` asked for."""
+
+    status: str = "all"
+    limit: int = DEFAULT_LIMIT
+    before: int | None = None  # the cursor: order store ticket ids below this one
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> QueueQuery:
+        """Read ``status``, ``limit`` and ``cursor``.
+
+        Raises:
+            BadInput: naming the parameter that is malformed.
+        """
+        status = (query.get("status") or "all").strip().lower()
+        if status not in FILTERS:
+            raise BadInput(f"'status' must be one of {', '.join(FILTERS)}", field="status")
+        raw_limit = query.get("limit") or str(DEFAULT_LIMIT)
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+            raise BadInput(f"'limit' must be between 1 and {MAX_LIMIT}", field="limit")
+        cursor = query.get("cursor") or None
+        if cursor is not None and (not cursor.isdigit() or len(cursor) > 18):
+            raise BadInput("'cursor' is not a cursor this server gave out", field="cursor")
+        return cls(status=status, limit=int(raw_limit), before=int(cursor) if cursor else None)
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _relay_tables() -> tuple[type[Any], type[Any]]:
+    # Imported on use: connectors.handoff and connectors.slack import each other, so the package must be
+    # entered through connectors.slack (as connectors.app does after importing the console), never first.
+    from connectors.handoff.state import HandoffCase, HandoffEvent  # noqa: PLC0415
+
+    return HandoffCase, HandoffEvent
+
+
+def _ticket_number(row: shop.HandoffTicket) -> str:
+    # The store numbers a ticket right after inserting it; a row without one is shown as the store would.
+    return row.ticket_number or f"HO-{row.id:06d}"
+
+
+class HandoffQueue:
+    """Reads the queue from the order store and the gateway database (synchronous; run it in a thread).
+
+    Every ticket is a row of the order store's ``handoff_tickets`` (the actions file them, Slack or not);
+    tickets relayed through Slack also have a ``handoff_cases`` row and ``handoff_events`` history in the
+    gateway database. The desk changes the gateway row first and then mirrors the change to the order
+    store, so when that mirror failed the gateway is ahead: the status shown is the further along of the two.
+    """
+
+    def __init__(self, shop_engine: Engine, sessions: sessionmaker[Session]) -> None:
+        """Use ``shop_engine`` for ``handoff_tickets`` and ``sessions`` for the gateway tables."""
+        self.shop_engine = shop_engine
+        self.sessions = sessions
+
+    def page(self, query: QueueQuery, *, raw_text: bool) -> dict[str, Any]:
+        """One page of tickets, newest first, each with its history, and the count per status.
+
+        Args:
+            query: status filter, page size and cursor.
+            raw_text: show summaries and history verbatim (admin) instead of redacted.
+
+        Returns:
+            ``{"handoffs": [...], "counts": {"open", "assigned", "closed", "all"}, "next_cursor", "redacted"}``.
+
+        Raises:
+            Unavailable: the order store or the gateway database cannot be read (down, or not migrated).
+        """
+        try:
+            with Session(self.shop_engine) as db:
+                # Only tickets the store does not yet call closed can be further along at the gateway.
+                active = db.execute(select(T.id, T.ticket_number, T.status).where(T.status != "closed")).all()
+                relay = self._relay_statuses([r.ticket_number for r in active if r.ticket_number])
+                ahead = {
+                    r.id: (r.status, effective_status(r.status, relay.get(r.ticket_number or "")))
+                    for r in active
+                    if effective_status(r.status, relay.get(r.ticket_number or "")) != r.status
+                }
+                counts = {status: 0 for status in STATUSES}
+                for status, n in db.execute(select(T.status, func.count()).group_by(T.status)):
+                    counts[status] = counts.get(status, 0) + n
+                for store_status, shown in ahead.values():
+                    counts[store_status] -= 1
+                    counts[shown] += 1
+                counts["all"] = sum(counts[s] for s in STATUSES)
+
+                stmt = select(T)
+                if query.status != "all":
+                    promoted = [i for i, (_store, shown) in ahead.items() if shown == query.status]
+                    demoted = [i for i, (store, _shown) in ahead.items() if store == query.status]
+                    keep = T.status == query.status
+                    if demoted:
+                        keep = keep & T.id.notin_(demoted)
+                    stmt = stmt.where(or_(keep, T.id.in_(promoted)) if promoted else keep)
+                if query.before is not None:
+                    stmt = stmt.where(T.id < query.before)
+                rows = list(db.scalars(stmt.order_by(T.id.desc()).limit(query.limit + 1)))
+        except SQLAlchemyError as exc:
+            raise Unavailable("the order store cannot be read; try again shortly") from exc
+        page = rows[: query.limit]
+        try:
+            items = self._items(page, raw_text=raw_text)
+        except SQLAlchemyError as exc:
+            raise Unavailable(GATEWAY_DOWN) from exc
+        return {
+            "handoffs": items,
+            "counts": counts,
+            "next_cursor": str(page[-1].id) if len(rows) > query.limit else None,
+            "redacted": not raw_text,
+        }
+
+    def _relay_statuses(self, tickets: Sequence[str]) -> dict[str, str]:
+        """Gateway status of those ``tickets`` that the relay has moved past ``open``."""
+        case_table, _events = _relay_tables()
+        out: dict[str, str] = {}
+        try:
+            with self.sessions() as session:
+                for chunk in _chunks(tickets):
+                    rows = session.execute(
+                        select(case_table.ticket, case_table.status).where(
+                            case_table.ticket.in_(chunk), case_table.status != "open"
+                        )
+                    )
+                    out.update((ticket, status) for ticket, status in rows)
+        except SQLAlchemyError as exc:
+            raise Unavailable(GATEWAY_DOWN) from exc
+        return out
+
+    def _items(self, rows: Sequence[shop.HandoffTicket], *, raw_text: bool) -> list[dict[str, Any]]:
+        text = (lambda t: t) if raw_text else redact
+        HandoffCase, HandoffEvent = _relay_tables()  # noqa: N806 (the mapped classes, under their own names)
+        numbers = [_ticket_number(r) for r in rows]
+        with self.sessions() as session:
+            cases = {c.ticket: c for c in session.scalars(select(HandoffCase).where(HandoffCase.ticket.in_(numbers)))}
+            history: dict[str, list[dict[str, Any]]] = {n: [] for n in numbers}
+            for e in session.scalars(
+                select(HandoffEvent)
+                .where(HandoffEvent.ticket.in_(numbers))
+                .order_by(HandoffEvent.ticket, HandoffEvent.at, HandoffEvent.id)
+            ):
+                history[e.ticket].append({"at": _iso(e.at), "kind": e.kind, "actor": e.actor, "text": text(e.text)})
+            conversations = {r.conversation_id for r in rows}
+            known = set(
+                session.scalars(
+                    select(ConsoleConversation.sender_id).where(ConsoleConversation.sender_id.in_(conversations))
+                )
+            )
+        out = []
+        for row, number in zip(rows, numbers, strict=True):
+            case = cases.get(number)
+            claimed = case is not None and case.claimed_by is not None
+            out.append(
+                {
+                    "ticket": number,
+                    "status": effective_status(row.status, case.status if case else None),
+                    "store_status": row.status,
+                    "relayed": case is not None,
+                    "channel": row.channel,
+                    "conversation_id": row.conversation_id,
+                    "transcript_url": transcript_url(row.conversation_id),
+                    "transcript_available": row.conversation_id in known,
+                    "reason": text(row.reason),
+                    "summary": text(row.summary),
+                    "order_number": row.order_number,
+                    "customer": text(case.customer) if case and case.customer else None,
+                    "store_id": case.store_id if case else None,
+                    # The gateway knows the claimer's display name; the store keeps "Name (Slack id)".
+                    "claimed_by": (case.claimed_by_name or case.claimed_by) if claimed else row.assigned_to,
+                    "claimed_at": _iso(case.claimed_at if claimed else row.assigned_at),
+                    "created_at": _iso(row.created_at),
+                    "closed_at": _iso(case.closed_at if case and case.closed_at else row.closed_at),
+                    "closed_by": case.closed_by if case else None,
+                    "history": history[number],
+                }
+            )
+        return out
