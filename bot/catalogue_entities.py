@@ -217,7 +217,7 @@ def _word_spans(text: str) -> List[Tuple[int, int]]:
     return [(m.start(), m.end()) for m in re.finditer(r"[\w'&]+", text)]
 
 
-def find_entities(text: str, terms: Terms, fuzzy: bool = True) -> List[Dict[str, Any]]:
+def find_entities(text: str, terms: Terms, fuzzy: bool = True, kinds: bool = True) -> List[Dict[str, Any]]:
     """`product`/`category` entities in `text` (exact first, then one-typo matches on the remaining words)."""
     if terms.pattern is None:
         return []
@@ -268,7 +268,7 @@ def find_entities(text: str, terms: Terms, fuzzy: bool = True) -> List[Dict[str,
         if free(start, end):
             found.append({"entity": "product", "value": text[start:end], "start": start, "end": end})
             blocked.append((start, end))
-    if terms.kinds is not None:
+    if kinds and terms.kinds is not None:
         for m in terms.kinds.finditer(text):
             if free(m.start(), m.end()):
                 found.append({"entity": "category", "value": m.group(0).lower(), "start": m.start(), "end": m.end()})
@@ -289,6 +289,9 @@ class CatalogueEntityExtractor(GraphComponent, EntityExtractorMixin):
             "fuzzy": True,
             "fuzzy_min_length": 8,
             "category_aliases": {"gift voucher": "Gift Cards", "voucher": "Gift Cards"},
+            # Kinds of product ("a moisturiser") only where they narrow an answer; elsewhere ("my serum
+            # arrived broken") they would only be noise. Needs this component after the intent classifier.
+            "kind_intents": ["recommend_product", "check_stock"],
         }
 
     @classmethod
@@ -353,12 +356,19 @@ class CatalogueEntityExtractor(GraphComponent, EntityExtractorMixin):
             taken = [(e["start"], e["end"]) for e in existing if "start" in e and "end" in e]
             new = [
                 e
-                for e in find_entities(text, self._terms, bool(self._config["fuzzy"]))
+                for e in find_entities(text, self._terms, bool(self._config["fuzzy"]), self._wants_kinds(message))
                 if all(e["end"] <= s or e["start"] >= t for s, t in taken)
             ]
             if new:
                 message.set(ENTITIES, existing + self.add_extractor_name(new), add_to_output=True)
         return messages
+
+    def _wants_kinds(self, message: Message) -> bool:
+        allowed = self._config.get("kind_intents")
+        if allowed is None:  # configured off the list: kinds everywhere
+            return True
+        intent = (message.get("intent") or {}).get("name")
+        return intent is None or intent in allowed  # no classifier before this component: keep them
 
     def process_training_data(self, training_data: Any) -> Any:
         """Training data keeps its annotations: nothing to do."""

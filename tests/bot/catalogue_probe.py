@@ -31,6 +31,8 @@ for line in sys.stdin:
                 {"database_url": url, "refresh_seconds": request.get("refresh", 0)}
             )
         message = Message(data={TEXT: request["text"]})
+        if "intent" in request:  # as the intent classifier before this component would have set it
+            message.set("intent", {"name": request["intent"], "confidence": 0.9})
         for existing in request.get("existing", []):
             message.set(ENTITIES, message.get(ENTITIES, []) + [existing])
         extractors[url].process([message])

@@ -174,6 +174,13 @@ def test_kinds_of_product_are_categories_as_written(probe: Probe, shop: str) -> 
     assert probe.entities(shop, "is my order shipped yet") == []
 
 
+def test_kinds_only_where_they_narrow_an_answer(probe: Probe, shop: str) -> None:
+    text = "my toner arrived broken"
+    assert probe.entities(shop, text, intent="return_item") == []
+    assert probe.entities(shop, "recommend me a toner", intent="recommend_product") == [("category", "toner", "toner")]
+    assert probe.entities(shop, "got any toner", intent="check_stock") == [("category", "toner", "toner")]
+
+
 def test_capitalised_words_that_are_not_product_names(probe: Probe, shop: str) -> None:
     assert probe.entities(shop, "I Want My Money Back") == []
     assert probe.entities(shop, "The Cream arrived broken") == [("category", "cream", "Cream")]  # a kind, not a name
