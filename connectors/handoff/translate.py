@@ -17,10 +17,8 @@ from typing import Any
 
 from connectors.handoff.state import Case
 from connectors.models import InboundMessage, OutboundMessage
-from connectors.slack.translate import escape
+from connectors.slack.translate import CLAIM_ACTION, RESOLVE_ACTION, escape
 
-CLAIM_ACTION = "handoff_claim"
-RESOLVE_ACTION = "handoff_resolve"
 MAX_FIELD = 2900  # under Slack's 3000 characters per section text
 
 _CHANNEL_NAMES = {"web": "website chat", "telegram": "Telegram", "tablet": "in-store tablet", "slack": "Slack"}

@@ -13,7 +13,7 @@ import logging
 import re
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -31,15 +31,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from connectors.alerts import ALERTS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
-from connectors.handoff import install as install_handoff
-from connectors.handoff.desk import HandoffDesk
-from connectors.handoff.translate import CLAIM_ACTION, RESOLVE_ACTION
 from connectors.models import OutboundMessage
 from connectors.push import PUSH_KEY, PushFailed
 from connectors.slack.alerts import SlackStaffAlerts
 from connectors.slack.settings import EVENTS_PATH, SlackSettings
 from connectors.slack.translate import (
     BUTTON_ACTION_RE,
+    CLAIM_ACTION,
+    RESOLVE_ACTION,
     ReplyTarget,
     SlackInbound,
     SlackPost,
@@ -52,6 +51,9 @@ from connectors.slack.translate import (
     unslack_text,
 )
 from connectors.text import clean_typed_text
+
+if TYPE_CHECKING:
+    from connectors.handoff.desk import HandoffDesk
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,10 @@ class SlackChannel:
         )
         app[ALERTS_KEY] = alerts
         # Hand-off tickets go to the same channels as alerts; their threads relay customer <-> staff.
+        # Imported here: connectors.handoff imports Slack's translate module, so a module-level import would
+        # make "import connectors.handoff" (the console does) fail as a circular import.
+        from connectors.handoff import install as install_handoff  # noqa: PLC0415
+
         self.handoff = install_handoff(app, dispatcher, self.client, alerts.channel_for, self.settings.staff)
         app[PUSH_KEY].register(self.name, self)
         if self.settings.mode == "events":

@@ -23,6 +23,11 @@ from connectors.errors import InvalidMessage
 from connectors.models import InboundMessage, OutboundMessage
 from connectors.text import clean_payload, clean_typed_text
 
+# Action ids of the hand-off desk's buttons (connectors/handoff): defined here, on the Slack side, so the
+# Slack channel can route them without importing connectors.handoff (which itself imports this module).
+CLAIM_ACTION = "handoff_claim"
+RESOLVE_ACTION = "handoff_resolve"
+
 CHANNEL = "slack"
 BUTTON_ACTION_PREFIX = "rasa_button_"
 BUTTON_ACTION_RE = re.compile(rf"^{BUTTON_ACTION_PREFIX}\d+$")
