@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,20 @@ class RunningStack:
     shop_db_url: str
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    """Start the three processes once for the whole e2e session (the model is trained by `make test`)."""
+@contextmanager
+def launch(var: Path, extra_env: dict[str, str] | None = None, *, recommender: bool = False) -> Iterator[RunningStack]:
+    """Seed a demo shop under ``var``, start rasa, actions and a gateway on free ports, and stop them after.
+
+    Args:
+        var: a fresh folder for the shop, tracker and gateway databases and the logs.
+        extra_env: settings for these processes (channel tokens, fake API URLs...).
+        recommender: also train recommender artifacts from the shop (for product answers).
+
+    Yields:
+        The running stack; fails the test if a process does not start or dies meanwhile.
+    """
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: run the tests with `make test`, which trains it once")
-    var = tmp_path_factory.mktemp("e2e")
     shop_db = f"sqlite:///{var / 'shop.db'}"
     env = {"SHOP_DATABASE_URL": shop_db, "PATH": "/usr/bin:/bin"}
     python = str(ROOT / ".venv" / "bin" / "python")
@@ -43,15 +52,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         [python, "-m", "store", "demo-cases"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     cases = {case["case"]: case for case in json.loads(listed.stdout)}
-    artifacts = var / "recommender"
-    trained = subprocess.run(
-        [python, "-m", "recommender", "train", "--from-store", "--out", str(artifacts), "--quiet"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert trained.returncode == 0, trained.stdout + trained.stderr
+    settings = dict(extra_env or {})
+    if recommender:
+        artifacts = var / "recommender"
+        trained = subprocess.run(
+            [python, "-m", "recommender", "train", "--from-store", "--out", str(artifacts), "--quiet"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert trained.returncode == 0, trained.stdout + trained.stderr
+        settings["RECOMMENDER_ARTIFACTS"] = str(artifacts)
     config = StackConfig(
         shop_db_url=shop_db,
         tracker_db_url=f"sqlite:///{var / 'tracker.db'}",
@@ -62,11 +74,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         rasa_port=free_port(),
         actions_port=free_port(),
         gateway_port=free_port(),
-        extra_env={
-            "RECOMMENDER_ARTIFACTS": str(artifacts),
-            # every e2e conversation comes from 127.0.0.1: the per-address web limit is not under test here
-            "GATEWAY_WEB_RATE_PER_ADDRESS": "100000",
-        },
+        extra_env=settings,
     )
     running = Stack(config)
     try:
@@ -79,6 +87,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         dead = running.dead()
         running.stop()
         assert not dead, f"{[s.name for s in dead]} died during the e2e tests; logs in {config.log_dir}"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """Start the three processes once for the whole e2e session (the model is trained by `make test`)."""
+    # every e2e conversation comes from 127.0.0.1: the per-address web limit is not under test here
+    with launch(
+        tmp_path_factory.mktemp("e2e"), {"GATEWAY_WEB_RATE_PER_ADDRESS": "100000"}, recommender=True
+    ) as running:
+        yield running
 
 
 @dataclass

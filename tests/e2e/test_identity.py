@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +19,7 @@ import aiohttp
 import pytest
 
 from connectors.notify.translate import SIGNATURE_HEADER, sign
-from scripts.stack import ROOT, Stack, StackConfig, StackError, free_port
-from tests.e2e.conftest import MODEL, Chat
+from tests.e2e.conftest import Chat, launch
 from tests.e2e.test_telegram import TelegramChat
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 
@@ -47,54 +43,24 @@ class IdentityStack:
 @pytest.fixture(scope="module")
 def identity_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityStack]:
     """rasa, actions and a gateway with Telegram (fake Bot API) and the carrier webhook on (one per module)."""
-    if not MODEL.exists():
-        pytest.fail(f"no trained model at {MODEL}: run the tests with `make test`, which trains it once")
-    var = tmp_path_factory.mktemp("e2e-identity")
-    shop_db = f"sqlite:///{var / 'shop.db'}"
-    env = {"SHOP_DATABASE_URL": shop_db, "PATH": "/usr/bin:/bin"}
-    python = str(ROOT / ".venv" / "bin" / "python")
-    setup = subprocess.run([python, "-m", "store", "setup"], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert setup.returncode == 0, setup.stdout + setup.stderr
-    listed = subprocess.run(
-        [python, "-m", "store", "demo-cases"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    )
-    cases = {case["case"]: case for case in json.loads(listed.stdout)}
     api = FakeTelegramApi()
     api.start_in_thread()
-    config = StackConfig(
-        shop_db_url=shop_db,
-        tracker_db_url=f"sqlite:///{var / 'tracker.db'}",
-        gateway_db_url=f"sqlite:///{var / 'gateway.db'}",
-        token=uuid.uuid4().hex,
-        log_dir=var / "log",
-        model=MODEL,
-        rasa_port=free_port(),
-        actions_port=free_port(),
-        gateway_port=free_port(),
-        extra_env={
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE_URL": api.base_url,
-            "TELEGRAM_POLL_TIMEOUT": "2",
-            "CARRIER_WEBHOOK_SECRET": SECRET,
-            "NOTIFY_POLL_SECONDS": "0.5",
-            "NOTIFY_RETRY_SECONDS": "1",
-            "GATEWAY_WEB_RATE_PER_ADDRESS": "100000",
-        },
-    )
-    running = Stack(config)
+    extra = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": api.base_url,
+        "TELEGRAM_POLL_TIMEOUT": "2",
+        "CARRIER_WEBHOOK_SECRET": SECRET,
+        "NOTIFY_POLL_SECONDS": "0.5",
+        "NOTIFY_RETRY_SECONDS": "1",
+        "GATEWAY_WEB_RATE_PER_ADDRESS": "100000",
+    }
+    var = tmp_path_factory.mktemp("e2e-identity")
     try:
-        running.start(timeout=240, progress=sys.stderr)
-    except StackError as error:
-        api.stop_thread()
-        pytest.fail(str(error))
-    try:
-        api.wait_for_sync("getUpdates", timeout=60)
-        yield IdentityStack(config.gateway_url, api, var / "shop.db", cases)
+        with launch(var, extra) as running:
+            api.wait_for_sync("getUpdates", timeout=60)
+            yield IdentityStack(running.config.gateway_url, api, var / "shop.db", running.cases)
     finally:
-        dead = running.dead()
-        running.stop()
         api.stop_thread()
-        assert not dead, f"{[s.name for s in dead]} died during the test; logs in {config.log_dir}"
 
 
 def linked(shop: Path) -> set[str]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from scripts.stack import ROOT, Stack, StackConfig, StackError, free_port
-from tests.e2e.conftest import MODEL, RunningStack, shop_path
+from tests.e2e.conftest import RunningStack, launch, shop_path
 from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, FakeSlackAPI, serve_in_thread, signed_headers
 
 pytestmark = pytest.mark.e2e
@@ -39,46 +36,15 @@ def fake_slack() -> Iterator[FakeSlackAPI]:
 @pytest.fixture(scope="module")
 def slack_stack(tmp_path_factory: pytest.TempPathFactory, fake_slack: FakeSlackAPI) -> Iterator[RunningStack]:
     """rasa, actions and a gateway serving Slack in Events API mode, on a fresh demo shop."""
-    if not MODEL.exists():
-        pytest.fail(f"no trained model at {MODEL}: run the tests with `make test`, which trains it once")
-    var = tmp_path_factory.mktemp("e2e-slack")
-    shop_db = f"sqlite:///{var / 'shop.db'}"
-    env = {"SHOP_DATABASE_URL": shop_db, "PATH": "/usr/bin:/bin"}
-    python = str(ROOT / ".venv" / "bin" / "python")
-    setup = subprocess.run([python, "-m", "store", "setup"], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert setup.returncode == 0, setup.stdout + setup.stderr
-    listed = subprocess.run(
-        [python, "-m", "store", "demo-cases"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    )
-    config = StackConfig(
-        shop_db_url=shop_db,
-        tracker_db_url=f"sqlite:///{var / 'tracker.db'}",
-        gateway_db_url=f"sqlite:///{var / 'gateway.db'}",
-        token=uuid.uuid4().hex,
-        log_dir=var / "log",
-        model=MODEL,
-        rasa_port=free_port(),
-        actions_port=free_port(),
-        gateway_port=free_port(),
-        extra_env={
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_MODE": "events",
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_BASE_URL": fake_slack.url,
-            "SLACK_STAFF": f"{STAFF_USER}:staff",
-        },
-    )
-    running = Stack(config)
-    try:
-        running.start(timeout=240, progress=sys.stderr)
-    except StackError as error:
-        pytest.fail(str(error))
-    try:
-        yield RunningStack(config, {c["case"]: c for c in json.loads(listed.stdout)}, shop_db)
-    finally:
-        dead = running.dead()
-        running.stop()
-        assert not dead, f"{[s.name for s in dead]} died during the Slack e2e tests; logs in {config.log_dir}"
+    extra = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_MODE": "events",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_BASE_URL": fake_slack.url,
+        "SLACK_STAFF": f"{STAFF_USER}:staff",
+    }
+    with launch(tmp_path_factory.mktemp("e2e-slack"), extra) as running:
+        yield running
 
 
 def post_event(stack: RunningStack, event: dict[str, Any], *, secret: str = SIGNING_SECRET) -> int:

@@ -7,11 +7,7 @@ come back as Bot API calls to the fake server.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from scripts.stack import ROOT, Stack, StackConfig, StackError, free_port
-from tests.e2e.conftest import MODEL
+from tests.e2e.conftest import launch
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi, text_update
 
 pytestmark = pytest.mark.e2e
@@ -40,50 +35,15 @@ class TelegramStack:
 @pytest.fixture(scope="module")
 def telegram_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TelegramStack]:
     """rasa, actions and a gateway with TELEGRAM_BOT_TOKEN set, pointed at a fake Bot API (one per module)."""
-    if not MODEL.exists():
-        pytest.fail(f"no trained model at {MODEL}: run the tests with `make test`, which trains it once")
-    var = tmp_path_factory.mktemp("e2e-telegram")
-    shop_db = f"sqlite:///{var / 'shop.db'}"
-    env = {"SHOP_DATABASE_URL": shop_db, "PATH": "/usr/bin:/bin"}
-    python = str(ROOT / ".venv" / "bin" / "python")
-    setup = subprocess.run([python, "-m", "store", "setup"], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert setup.returncode == 0, setup.stdout + setup.stderr
-    listed = subprocess.run(
-        [python, "-m", "store", "demo-cases"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    )
-    cases = {case["case"]: case for case in json.loads(listed.stdout)}
     api = FakeTelegramApi()
     api.start_in_thread()
-    config = StackConfig(
-        shop_db_url=shop_db,
-        tracker_db_url=f"sqlite:///{var / 'tracker.db'}",
-        gateway_db_url=f"sqlite:///{var / 'gateway.db'}",
-        token=uuid.uuid4().hex,
-        log_dir=var / "log",
-        model=MODEL,
-        rasa_port=free_port(),
-        actions_port=free_port(),
-        gateway_port=free_port(),
-        extra_env={
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE_URL": api.base_url,
-            "TELEGRAM_POLL_TIMEOUT": "2",
-        },
-    )
-    running = Stack(config)
+    extra = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": api.base_url, "TELEGRAM_POLL_TIMEOUT": "2"}
     try:
-        running.start(timeout=240, progress=sys.stderr)
-    except StackError as error:
-        api.stop_thread()
-        pytest.fail(str(error))
-    try:
-        api.wait_for_sync("getUpdates", timeout=60)  # the gateway is long-polling the fake
-        yield TelegramStack(api, cases, config.log_dir / "gateway.log")
+        with launch(tmp_path_factory.mktemp("e2e-telegram"), extra) as running:
+            api.wait_for_sync("getUpdates", timeout=60)  # the gateway is long-polling the fake
+            yield TelegramStack(api, running.cases, running.config.log_dir / "gateway.log")
     finally:
-        dead = running.dead()
-        running.stop()
         api.stop_thread()
-        assert not dead, f"{[s.name for s in dead]} died during the test; logs in {config.log_dir}"
 
 
 class TelegramChat:
