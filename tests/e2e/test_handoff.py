@@ -247,7 +247,9 @@ class Widget:
     async def say(self, text: str) -> list[str]:
         """Type ``text``; wait for the bot's answer; return the messages shown after it."""
         await self.type(text)
-        handle = await self.page.wait_for_function(f"({AFTER_LAST_JS})().length > 0 && ({AFTER_LAST_JS})()")
+        handle = await self.page.wait_for_function(
+            f"({AFTER_LAST_JS})().length > 0 && ({AFTER_LAST_JS})()", timeout=60_000
+        )
         return list(await handle.json_value())
 
     async def after_last(self) -> list[str]:
