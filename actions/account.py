@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import channel_context, conversation_id, get_store, join_words
 from actions.context import OrderContext
 from actions.returns import say_return_status
-from store.accounts import CustomerAccounts, LinkedChannel, split_conversation_id
+from store.accounts import CustomerAccounts, LinkedChannel, ReturnDraftInfo, split_conversation_id
 from store.errors import NotAuthorized, StoreError
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,9 @@ def after_verification(dispatcher: CollectingDispatcher, tracker: Tracker, custo
     if others and not already:
         _carry_over(dispatcher, acc, conv, customer_id, others)
     draft = acc.return_draft(customer_id)
-    if draft is not None:
+    # Already on the way to a return form ("finish my return" asked before verifying): the goal handler
+    # picks the draft up itself, so offering it here too would ask the same question twice.
+    if draft is not None and tracker.get_slot("goal") != "return":
         dispatcher.utter_message(
             response="utter_offer_finish_return",
             order_number=draft.order_number,
@@ -234,34 +236,49 @@ class ActionResumeReturn(Action):
         return "action_resume_return"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        """Grant the draft's order to this verified conversation and reopen the return form where it stopped."""
+        """Grant the draft's order to this verified conversation and reopen the return form where it stopped.
+
+        Not verified here yet (the customer's first words on this channel): verify first, with the goal
+        ``return``, whose handler (``actions.returns.start_return``) resumes the draft of the verified order.
+        """
         store = get_store()
         conv = conversation_id(tracker)
         customer = store.verified_customer(conv)
         if customer is None:
-            dispatcher.utter_message(response="utter_ask_order_number")
-            return []
-        acc = accounts()
-        draft = acc.return_draft(customer)
+            # Only asking for the order number (without the form) left the answer unread by any form.
+            return [SlotSet("goal", "return"), FollowupAction("verify_order_form")]
+        draft = accounts().return_draft(customer)
         if draft is None:
             dispatcher.utter_message(response="utter_no_return_draft")
             return []
-        acc.grant_customer_orders(conv, customer, [draft.order_number])
-        eligibility = store.return_eligibility(conv, draft.order_number)
-        if not eligibility.eligible:
-            acc.clear_return_draft(customer)
-            dispatcher.utter_message(
-                response="utter_return_not_eligible", order_number=draft.order_number, reason=eligibility.message
-            )
-            return []
-        returnable = {str(line.line_id) for line in eligibility.returnable_lines}
-        items = [i for i in draft.items.split(",") if i in returnable]
-        dispatcher.utter_message(response="utter_resuming_return", order_number=draft.order_number)
-        return [
-            SlotSet("goal", "return"),
-            SlotSet("order_number", draft.order_number),
-            SlotSet("proof", "verified"),
-            SlotSet("return_items", ",".join(items) or None),
-            SlotSet("return_reason", draft.reason if items else None),
-            FollowupAction("return_form"),
-        ]
+        return resume_draft(dispatcher, conv, customer, draft)
+
+
+def resume_draft(dispatcher: CollectingDispatcher, conv: str, customer: int, draft: ReturnDraftInfo) -> List[EventType]:
+    """Reopen the return form of ``draft`` in conversation ``conv`` (a verified conversation of ``customer``).
+
+    Returns:
+        The slots of the draft (items still returnable, the reason if items are kept) and the return form
+        as follow-up; or nothing, when the order can no longer be returned (the draft is then dropped).
+    """
+    store = get_store()
+    acc = accounts()
+    acc.grant_customer_orders(conv, customer, [draft.order_number])
+    eligibility = store.return_eligibility(conv, draft.order_number)
+    if not eligibility.eligible:
+        acc.clear_return_draft(customer)
+        dispatcher.utter_message(
+            response="utter_return_not_eligible", order_number=draft.order_number, reason=eligibility.message
+        )
+        return []
+    returnable = {str(line.line_id) for line in eligibility.returnable_lines}
+    items = [i for i in draft.items.split(",") if i in returnable]
+    dispatcher.utter_message(response="utter_resuming_return", order_number=draft.order_number)
+    return [
+        SlotSet("goal", "return"),
+        SlotSet("order_number", draft.order_number),
+        SlotSet("proof", "verified"),
+        SlotSet("return_items", ",".join(items) or None),
+        SlotSet("return_reason", draft.reason if items else None),
+        FollowupAction("return_form"),
+    ]

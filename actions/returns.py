@@ -56,7 +56,17 @@ class ActionReturnPolicy(Action):
 
 
 def start_return(ctx: OrderContext) -> List[EventType]:
-    """Check eligibility with the store, then ask which items and why (return_form)."""
+    """Check eligibility with the store, then ask which items and why (return_form).
+
+    A return of this order the customer left unfinished (here or on another linked chat) is picked up
+    where it stopped instead of being started again.
+    """
+    from actions.account import accounts, resume_draft, save_return_draft  # account imports this module
+
+    customer = ctx.store.verified_customer(ctx.conversation_id)
+    draft = accounts().return_draft(customer) if customer is not None else None
+    if customer is not None and draft is not None and draft.order_number == ctx.order_number:
+        return resume_draft(ctx.dispatcher, ctx.conversation_id, customer, draft)
     eligibility = ctx.store.return_eligibility(ctx.conversation_id, ctx.order_number)
     if not eligibility.eligible:
         ctx.dispatcher.utter_message(
@@ -69,8 +79,6 @@ def start_return(ctx: OrderContext) -> List[EventType]:
         # Nothing to choose: the one returnable item is the one.
         items = str(eligibility.returnable_lines[0].line_id)
         events = [SlotSet("return_items", items), SlotSet("return_reason", None)]
-    from actions.account import save_return_draft  # account imports this module
-
     save_return_draft(ctx.tracker, ctx.order_number, items, None)  # finished on any channel if left here
     return events + [FollowupAction("return_form")]
 

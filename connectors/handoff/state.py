@@ -265,11 +265,15 @@ class HandoffState:
             return [_case(row) for row in rows]
 
     def mark_notice(self, ticket: str, at: datetime) -> bool:
-        """Record that the customer was told (or that telling them was attempted); False if done before."""
+        """Record that the customer is being told nobody is free yet; False if told before or no longer open.
+
+        Conditional on ``open``: a claim between the sweep's read and this write wins, so a customer never
+        hears "nobody has picked up your ticket" after someone did.
+        """
         with self.sessions() as session:
             result = session.execute(
                 update(HandoffCase)
-                .where(HandoffCase.ticket == ticket, HandoffCase.notice_at.is_(None))
+                .where(HandoffCase.ticket == ticket, HandoffCase.status == "open", HandoffCase.notice_at.is_(None))
                 .values(notice_at=_naive(at))
             )
             session.commit()

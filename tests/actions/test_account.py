@@ -134,10 +134,50 @@ async def test_a_return_started_on_the_web_is_finished_on_telegram(store, cases,
     assert again.responses == ["utter_no_return_draft"]
 
 
-async def test_resume_needs_a_verified_conversation(store, cases, domain) -> None:
+async def test_resume_before_verifying_here_starts_the_verification_form(store, cases, domain) -> None:
+    # Saying only "which order?" left the answer to no form: the order number then went unread.
     out = await run(ActionResumeReturn(), make_tracker("telegram:1", metadata=TELEGRAM), domain)
-    assert out.responses == ["utter_ask_order_number"]
-    assert out.followup() is None
+    assert out.responses == []  # the form asks for the order number itself
+    assert out.slots() == {"goal": "return"}
+    assert out.followup() == "verify_order_form"
+
+
+async def test_finish_my_return_as_first_words_on_telegram_verifies_then_resumes_the_draft(
+    store, cases, domain
+) -> None:
+    case = cases["returnable"]
+    number = case["order_number"]
+    verify(case, "web:shop-3")
+    line = store.return_eligibility("web:shop-3", number).returnable_lines[0]
+    tracker = make_tracker("web:shop-3", slots={"order_number": number}, active_loop="return_form")
+    ValidateReturnForm().validate_return_items(str(line.line_id), CollectingDispatcher(), tracker, {})
+
+    asked = await run(ActionResumeReturn(), make_tracker("telegram:3030", metadata=TELEGRAM), domain)
+    assert asked.followup() == "verify_order_form"
+    # The form verifies with the goal "return": no "shall we finish it here?" offer, the goal handler resumes.
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        "telegram:3030",
+        slots={"order_number": number, "goal": "return"},
+        active_loop="verify_order_form",
+        metadata=TELEGRAM,
+    )
+    assert FORM.validate_proof(case["email"], dispatcher, tracker, {})["proof"] == VERIFIED
+    assert "utter_offer_finish_return" not in responses(dispatcher)
+    resumed = await goal("return", "telegram:3030", case, domain)
+    assert resumed.responses == ["utter_resuming_return"]
+    assert resumed.slots()["return_items"] == str(line.line_id)
+    assert resumed.followup() == "return_form"
+
+
+async def test_asking_again_to_return_the_same_order_picks_the_unfinished_return_up(store, cases, domain) -> None:
+    returnable = cases["returnable"]
+    verify(returnable, "web:shop-4")
+    started = await goal("return", "web:shop-4", returnable, domain)
+    assert "utter_resuming_return" not in started.responses
+    assert started.followup() == "return_form"
+    again = await goal("return", "web:shop-4", returnable, domain)  # same order again: picked up, not restarted
+    assert again.responses == ["utter_resuming_return"]
 
 
 # ---------------------------------------------------------------------------- linked chats, news opt-in

@@ -144,3 +144,18 @@ async def test_two_staff_claiming_at_once_one_wins() -> None:
     winners = [case.claimed_by for won, case in results if won and case]
     assert len(winners) == 1
     assert state.get("HO-2").claimed_by == winners[0]  # type: ignore[union-attr]
+
+
+def test_a_ticket_claimed_while_the_sweep_runs_gets_no_nobody_claimed_notice() -> None:
+    # The sweep reads the due tickets, then marks each before telling its customer: a claim in between must
+    # win, or the customer would read "nobody has picked up your ticket" right after "Sam has picked it up".
+    state = new_state()
+    state.open_case(ticket="HO-3", conversation_id="web:c", channel="web", reason="r", summary="", at=AT)
+    state.open_case(ticket="HO-4", conversation_id="web:d", channel="web", reason="r", summary="", at=AT)
+    due = [case.ticket for case in state.due_for_notice(AT)]
+    assert sorted(due) == ["HO-3", "HO-4"]
+    state.claim("HO-3", "U1", "Sam", AT)
+    assert state.mark_notice("HO-3", AT) is False
+    assert state.mark_notice("HO-4", AT) is True
+    assert state.mark_notice("HO-4", AT) is False  # once
+    assert state.get("HO-3").notice_at is None  # type: ignore[union-attr]
