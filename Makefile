@@ -89,3 +89,8 @@ BENCH_NLU_ARGS ?= --default-cv-epochs 50
 .PHONY: bench-nlu
 bench-nlu: $(VENV_RASA)/.installed ## NLU bench: config.yml vs the rasa init pipeline (CV + held-out, latency); tables + var/bench/nlu_bench.json
 	$(VENV_RASA)/bin/python bench/nlu_bench.py $(BENCH_NLU_ARGS)
+
+BENCH_TURN_ARGS ?=
+.PHONY: bench-turn
+bench-turn: $(VENV)/.installed $(VENV_RASA)/.installed ## Turn bench: full customer turns through the gateway at 1, 4 and 8 conversations; table + var/bench/turn_bench.json
+	$(VENV)/bin/python bench/turn_bench.py $(BENCH_TURN_ARGS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -15,9 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from scripts.stack import ROOT, Stack, StackConfig, StackError, free_port
-
-MODEL = ROOT / "models" / "current.tar.gz"
+from scripts.demo_stack import MODEL, DemoSetupError, local_stack_config, seed_demo_shop, train_recommender
+from scripts.stack import Stack, StackConfig, StackError
 
 
 @dataclass
@@ -43,46 +41,21 @@ def launch(var: Path, extra_env: dict[str, str] | None = None, *, recommender: b
     """
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: run the tests with `make test`, which trains it once")
-    shop_db = f"sqlite:///{var / 'shop.db'}"
-    env = {"SHOP_DATABASE_URL": shop_db, "PATH": "/usr/bin:/bin"}
-    python = str(ROOT / ".venv" / "bin" / "python")
-    setup = subprocess.run([python, "-m", "store", "setup"], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert setup.returncode == 0, setup.stdout + setup.stderr
-    listed = subprocess.run(
-        [python, "-m", "store", "demo-cases"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    )
-    cases = {case["case"]: case for case in json.loads(listed.stdout)}
     settings = dict(extra_env or {})
-    if recommender:
-        artifacts = var / "recommender"
-        trained = subprocess.run(
-            [python, "-m", "recommender", "train", "--from-store", "--out", str(artifacts), "--quiet"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        assert trained.returncode == 0, trained.stdout + trained.stderr
-        settings["RECOMMENDER_ARTIFACTS"] = str(artifacts)
-    config = StackConfig(
-        shop_db_url=shop_db,
-        tracker_db_url=f"sqlite:///{var / 'tracker.db'}",
-        gateway_db_url=f"sqlite:///{var / 'gateway.db'}",  # tablets registered by tests stay out of var/
-        token=uuid.uuid4().hex,
-        log_dir=var / "log",
-        model=MODEL,
-        rasa_port=free_port(),
-        actions_port=free_port(),
-        gateway_port=free_port(),
-        extra_env=settings,
-    )
+    try:
+        shop = seed_demo_shop(var)
+        if recommender:
+            settings["RECOMMENDER_ARTIFACTS"] = str(train_recommender(var, shop))
+    except DemoSetupError as error:
+        pytest.fail(str(error))
+    config = local_stack_config(var, shop, settings, model=MODEL)
     running = Stack(config)
     try:
         running.start(timeout=240, progress=sys.stderr)
     except StackError as error:
         pytest.fail(str(error))
     try:
-        yield RunningStack(config, cases, shop_db)
+        yield RunningStack(config, shop.cases, shop.db_url)
     finally:
         dead = running.dead()
         running.stop()
