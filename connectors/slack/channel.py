@@ -29,12 +29,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.alerts import ALERTS_KEY
+from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
 from connectors.models import OutboundMessage
 from connectors.push import PUSH_KEY, PushFailed
 from connectors.slack.alerts import SlackStaffAlerts
 from connectors.slack.settings import EVENTS_PATH, SlackSettings
+from connectors.slack.state import ReplyTargets
 from connectors.slack.translate import (
     BUTTON_ACTION_RE,
     CLAIM_ACTION,
@@ -109,6 +111,7 @@ class SlackChannel:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         # Where each conversation was last answered, so a pushed message lands in the same DM or thread.
         self._targets: OrderedDict[str, ReplyTarget] = OrderedDict()
+        self._stored_targets: ReplyTargets | None = None  # the same, in the gateway database (set up in setup)
         self.handoff: HandoffDesk | None = None
 
     # ----------------------------------------------------------------------------------- wiring
@@ -121,6 +124,7 @@ class SlackChannel:
             dispatcher: where inbound messages go.
         """
         self._dispatcher = dispatcher
+        self._stored_targets = ReplyTargets(app[SESSIONS_KEY])
         alerts = SlackStaffAlerts(
             self.client, self.settings.store_channels, self.settings.support_channel, dispatcher.counts
         )
@@ -359,14 +363,12 @@ class SlackChannel:
             await self._post(inbound.target, render_text(describe_for_user(error).message))
             return
         key = inbound.message.sender_id
-        self._targets[key] = inbound.target
-        self._targets.move_to_end(key)
-        while len(self._targets) > MAX_PUSH_TARGETS:
-            self._targets.popitem(last=False)
+        # Take this conversation's lock before any await, so messages keep their order of arrival.
         lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
         self._locks[key] = (lock, users + 1)
         try:
             async with lock:
+                await self._remember_target(key, inbound.target)
                 try:
                     replies = await self.dispatcher.dispatch(inbound.message)
                 except GatewayError as exc:  # counted and logged by the dispatcher
@@ -403,24 +405,45 @@ class SlackChannel:
     async def push(self, sender_id: str, messages: Sequence[OutboundMessage]) -> None:
         """``PushTarget``: post ``messages`` where this conversation was last answered.
 
-        A direct-message conversation (``{team}-{user}``) not seen since the gateway started is reached by
-        posting to the user id (Slack opens the app's DM); a thread conversation needs its channel, so one
-        not seen since the start cannot be reached.
+        The place is remembered in memory and in the gateway database (``slack_reply_targets``), so a
+        restart loses nothing. A direct-message conversation (``{team}-{user}``) that never wrote here is
+        reached by posting to the user id (Slack opens the app's DM); a thread conversation needs its
+        channel, so one that never wrote here cannot be placed.
 
         Raises:
             PushFailed: unknown conversation, or Slack refused a post (counted as ``slack.send_failed`` too).
         """
         target = self._targets.get(sender_id)
+        if target is None and self._stored_targets is not None:
+            try:
+                target = await asyncio.to_thread(self._stored_targets.find, sender_id)
+            except SQLAlchemyError as exc:
+                log.error("slack: reading the reply target of %s failed: %s", sender_id, exc)
         if target is None:
             parts = sender_id.split("-")
             if len(parts) != 2 or not all(parts):
-                raise PushFailed(f"slack conversation {sender_id} has not written since the gateway started")
+                raise PushFailed(f"slack conversation {sender_id} has never written here, so it cannot be placed")
             target = ReplyTarget(parts[1])
         try:
             for post in render_messages(messages):
                 await self._post(target, post)
         except SlackSendFailed as exc:
             raise PushFailed(str(exc)) from exc
+
+    async def _remember_target(self, sender_id: str, target: ReplyTarget) -> None:
+        """Keep where ``sender_id`` is answered: in memory, and in the gateway database when it changed."""
+        changed = self._targets.get(sender_id) != target
+        self._targets[sender_id] = target
+        self._targets.move_to_end(sender_id)
+        while len(self._targets) > MAX_PUSH_TARGETS:
+            self._targets.popitem(last=False)
+        if changed and self._stored_targets is not None:
+            try:
+                await asyncio.to_thread(self._stored_targets.remember, sender_id, target)
+            except SQLAlchemyError as exc:
+                # The answer matters more than a later push: say so once per failure and carry on.
+                self.counts["slack.target_store_failed"] += 1
+                log.error("slack: storing the reply target of %s failed: %s", sender_id, exc)
 
     async def _post(self, target: ReplyTarget, post: SlackPost) -> None:
         kwargs: dict[str, Any] = {"channel": target.channel, **post.to_json()}

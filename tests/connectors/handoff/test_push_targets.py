@@ -6,18 +6,31 @@ import asyncio
 import json
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from connectors.app import create_app
 from connectors.models import Button, OutboundMessage
 from connectors.push import PUSH_KEY, PushFailed
-from tests.connectors.gateway_fakes import FakeRasa
+from connectors.rasa_client import RasaClient
+from connectors.slack import SlackChannel
+from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
 from tests.connectors.handoff.conftest import HandoffGateway
-from tests.connectors.slack.conftest import DM_CHANNEL, STAFF_USER, SlackGateway, dm, event_envelope
+from tests.connectors.slack.conftest import (
+    DM_CHANNEL,
+    STAFF_USER,
+    STORE_CHANNEL,
+    SlackGateway,
+    dm,
+    event_envelope,
+    mention,
+    slack_settings,
+)
 from tests.connectors.slack.conftest import slack_gateway as slack_gateway  # noqa: F401 (fixture)
 from tests.connectors.tablet_fixtures import auth, start_tablet_gateway
 from tests.connectors.telegram.conftest import GatewayFactory
 from tests.connectors.telegram.conftest import start_gateway as start_gateway  # noqa: F401 (fixture)
 from tests.connectors.telegram.conftest import telegram_api as telegram_api  # noqa: F401 (fixture)
-from tests.fakes.slack_api import TEAM_ID, signed_headers
+from tests.fakes.slack_api import TEAM_ID, FakeSlackAPI, signed_headers
 from tests.fakes.telegram_api import FakeTelegramApi
 
 HELLO = [OutboundMessage(text="Sam (staff): hello again", custom={"type": "agent_message", "agent": "Sam"})]
@@ -130,12 +143,46 @@ async def test_slack_push_goes_where_the_conversation_was_answered(slack_gateway
         {"channel": DM_CHANNEL, "text": "Sam (staff): hello again", "blocks": gw.posts[before]["blocks"]}
     ]
     # A thread conversation the gateway has not seen since it started cannot be placed.
-    with pytest.raises(PushFailed, match="has not written"):
+    with pytest.raises(PushFailed, match="never written here"):
         await router.push(f"slack:{TEAM_ID}-{STAFF_USER}-1732770000.000100", HELLO)
     gw.fake.fail["chat.postMessage"] = "channel_not_found"
     with pytest.raises(PushFailed, match="channel_not_found"):
         await router.push(f"slack:{TEAM_ID}-{STAFF_USER}", HELLO)
     assert router.counts["slack.push_failed"] == 2 and gw.channel.counts["slack.send_failed"] == 1
+
+
+async def test_a_slack_thread_conversation_is_reached_in_its_thread_after_a_gateway_restart(
+    fake_rasa: FakeRasa, fake_slack: FakeSlackAPI
+) -> None:
+    settings = make_settings(fake_rasa.url)  # one gateway database for both processes
+
+    async def start() -> tuple[TestClient, SlackChannel]:
+        channel = SlackChannel(slack_settings(fake_slack.url), max_message_chars=settings.max_message_chars)
+        rasa = RasaClient(settings.rasa_url, TOKEN, 2.0, health_timeout=0.5)
+        client = TestClient(TestServer(create_app(settings, rasa, channels=[channel]), host="127.0.0.1", port=0))
+        await client.start_server()
+        return client, channel
+
+    client, channel = await start()
+    try:
+        raw = json.dumps(event_envelope(mention("<@U0BOT001> is order 100185 in?"), event_id="EvThread1")).encode()
+        assert (await client.post("/slack/events", data=raw, headers=signed_headers(raw))).status == 200
+        await channel.drain()
+        sender = fake_rasa.received[-1]["sender"].removeprefix("slack:")
+        thread_ts = fake_slack.calls_to("chat.postMessage")[-1].args["thread_ts"]
+    finally:
+        await client.close()
+
+    client, channel = await start()  # a new process: nothing in memory
+    try:
+        before = len(fake_slack.calls_to("chat.postMessage"))
+        await client.app[PUSH_KEY].push(f"slack:{sender}", HELLO)
+        posted = [c.args for c in fake_slack.calls_to("chat.postMessage")][before:]
+        assert [(p["channel"], p.get("thread_ts"), p["text"]) for p in posted] == [
+            (STORE_CHANNEL, thread_ts, "Sam (staff): hello again")
+        ]
+    finally:
+        await client.close()
 
 
 async def test_a_delivered_tablet_push_keeps_the_session_alive_but_polling_alone_does_not(fake_rasa: FakeRasa) -> None:
