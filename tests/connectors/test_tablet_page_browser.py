@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,12 +11,12 @@ import pytest_asyncio
 
 from connectors.tablet import TabletSettings
 from connectors.tablet.translate import CALLED
+from tests.browser import CHROMIUM, NO_CHROMIUM, chromium
 from tests.connectors.gateway_fakes import FakeRasa
 from tests.connectors.tablet_fixtures import TabletGateway, auth, start_tablet_gateway
 
 playwright_api = pytest.importorskip("playwright.async_api")
-CHROMIUM = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 
 SCREENSHOT = os.environ.get("KIOSK_PAGE_SCREENSHOT")  # a .png path to look at the page
 IDLE, COUNTDOWN = 2, 3
@@ -46,19 +45,8 @@ async def tablet(fake_rasa: FakeRasa) -> AsyncIterator[TabletGateway]:
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[Any]:
     """A headless Chromium that cannot resolve anything but loopback."""
-    async with playwright_api.async_playwright() as pw:
-        instance = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            ],
-        )
+    async with chromium() as instance:
         yield instance
-        await instance.close()
 
 
 async def test_conversation_staff_call_idle_countdown_and_wipe(

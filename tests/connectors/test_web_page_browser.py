@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,11 +22,11 @@ from connectors.rasa_client import RasaClient
 from connectors.web import WebChannel
 from connectors.web.settings import WebSettings
 from connectors.web.translate import WebLimits
+from tests.browser import CHROMIUM, NO_CHROMIUM, chromium
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
 
 playwright_api = pytest.importorskip("playwright.async_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 
 SCREENSHOTS = os.environ.get("WIDGET_SCREENSHOTS")  # a folder: save what the tests saw, to look at
 PAYLOAD = '/inform{"order_number":"ORD-100001"}'
@@ -88,19 +87,8 @@ def bot(body: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[Any]:
     """A headless Chromium that cannot resolve anything but loopback."""
-    async with playwright_api.async_playwright() as pw:
-        instance = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
+    async with chromium() as instance:
         yield instance
-        await instance.close()
 
 
 @asynccontextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,30 +9,19 @@ import pytest
 import pytest_asyncio
 import yaml
 
+from tests.browser import chromium
 from tests.console.conftest import PASSWORDS, Databases, Harness
 
 playwright_api = pytest.importorskip("playwright.async_api")
 expect = playwright_api.expect
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.e2e
 
 
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[Any]:
     """Headless Debian Chromium that can reach nothing but loopback."""
-    async with playwright_api.async_playwright() as pw:
-        instance = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
+    async with chromium() as instance:
         yield instance
-        await instance.close()
 
 
 async def test_sign_in_filter_open_correct_and_export(console: Harness, dbs: Databases, browser: Any) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,13 +28,13 @@ from console.web import STATE_KEY
 from store.db import make_engine
 from store.migrate import upgrade
 from store.service import OrderStore
+from tests.browser import chromium
 from tests.connectors.gateway_fakes import make_settings
 from tests.console.conftest import PASSWORDS, Harness, Viewer
 
 EMAIL = "jo.bloggs@example.com"
 PHONE = "+44 7700 900123"
 STREET = "12 Baker Street"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @dataclass
@@ -415,21 +414,9 @@ def test_query_parsing_and_transcript_links() -> None:
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[Any]:
     """Headless Debian Chromium that can reach nothing but loopback."""
-    from playwright.async_api import async_playwright  # noqa: PLC0415 (only the browser test needs it)
 
-    async with async_playwright() as pw:
-        instance = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
+    async with chromium() as instance:
         yield instance
-        await instance.close()
 
 
 async def test_the_hand_offs_view_filters_expands_a_ticket_and_links_its_transcript(queue: Queue, browser: Any) -> None:

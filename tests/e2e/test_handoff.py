@@ -13,7 +13,6 @@ would really see it.
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import time
 import urllib.error
@@ -25,6 +24,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests.browser import CHROMIUM, NO_CHROMIUM, chromium
 from tests.e2e.conftest import RunningStack, launch, shop_path
 from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, FakeSlackAPI, serve_in_thread, signed_headers
 
@@ -34,7 +34,6 @@ STAFF_USER = "U0STAFF01"
 SUPPORT_CHANNEL = "C0SUPP001"
 CLAIM_TIMEOUT_SECONDS = 3.0
 SWEEP_SECONDS = 0.5
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BUSY = "Everyone on our team is busy right now, so nobody has picked up your ticket yet."
 T = TypeVar("T")
 
@@ -271,97 +270,84 @@ class Widget:
         return value
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 async def test_a_widget_customer_talks_to_a_person_through_slack_and_gets_the_bot_back(
     handoff_stack: RunningStack, fake_slack: FakeSlackAPI
 ) -> None:
-    playwright_api = pytest.importorskip("playwright.async_api")
+    pytest.importorskip("playwright.async_api")
     stack = handoff_stack
-    async with playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(stack.config.gateway_url + "/")  # the demo shop, chat open on load
+        widget = Widget(page)
+
+        # 1. The customer types that they want a person: the ticket sentence, never the staff payload.
+        answer = await widget.say("I'd like to talk to a person please")
+        ticket = ticket_in(answer)
+        conversation = await widget.conversation_id()
+        sender = f"web:{conversation}"
+        assert not any((m.get("custom") or {}).get("type") == "handoff" for m in history(stack, conversation))
+        assert not any('"handoff"' in t or "summary" in t for t in answer), answer
+
+        # 2. The ticket is in the support channel with the summary and a Claim button.
+        post = wait(lambda: ticket_post(fake_slack, ticket), "the ticket in Slack")
+        blocks = json.dumps(post["blocks"])
+        assert "customer asked for a person" in blocks and sender in blocks, blocks
+        assert '"action_id": "handoff_claim"' in blocks and f'"value": "{ticket}"' in blocks, blocks
+        ts = wait(lambda: ticket_ts(stack, ticket), "the ticket's Slack ts in the read API")
+
+        # 3. Sam claims it: the Slack message says so, the widget shows it live, the order store follows.
+        claim(stack, ticket, ts, post)
+        update = wait(
+            lambda: [c.args for c in fake_slack.calls_to("chat.update") if c.args.get("ts") == ts],
+            "the claimed ticket message",
+        )[0]
+        assert f"Claimed by <@{STAFF_USER}>" in json.dumps(update["blocks"])
+        assert '"action_id": "handoff_resolve"' in json.dumps(update["blocks"])
+        await widget.shown(f"Sam from our team has picked up your ticket {ticket}")
+        assert order_store_ticket(stack, ticket) == ("assigned", f"Sam ({STAFF_USER})")
+
+        # 4. The customer types: it lands in the thread, rasa never sees it and the bot says nothing.
+        turns = rasa_turns(stack, sender)
+        await widget.type("my parcel never came, can you check?")
+        wait(
+            lambda: "*Customer:* my parcel never came, can you check?" in thread(fake_slack, ts),
+            "the customer's line in the thread",
         )
-        try:
-            page = await browser.new_page()
-            await page.goto(stack.config.gateway_url + "/")  # the demo shop, chat open on load
-            widget = Widget(page)
+        assert await widget.after_last() == []
+        assert rasa_turns(stack, sender) == turns
 
-            # 1. The customer types that they want a person: the ticket sentence, never the staff payload.
-            answer = await widget.say("I'd like to talk to a person please")
-            ticket = ticket_in(answer)
-            conversation = await widget.conversation_id()
-            sender = f"web:{conversation}"
-            assert not any((m.get("custom") or {}).get("type") == "handoff" for m in history(stack, conversation))
-            assert not any('"handoff"' in t or "summary" in t for t in answer), answer
+        # 5. Sam replies in the thread: it appears live in the widget, attributed, as a bot-side message.
+        assert slack(stack, thread_event(ts, "I've asked the carrier, you'll have news tomorrow")) == 200
+        shown = await widget.shown("Sam (staff):")
+        assert shown == ["Sam (staff): I've asked the carrier, you'll have news tomorrow"]
+        assert rasa_turns(stack, sender) == turns
+        agent = [m for m in history(stack, conversation) if (m.get("custom") or {}).get("type") == "agent_message"]
+        assert [(m["custom"]["agent"], m["custom"]["text"]) for m in agent] == [
+            ("Sam", "I've asked the carrier, you'll have news tomorrow")
+        ]
 
-            # 2. The ticket is in the support channel with the summary and a Claim button.
-            post = wait(lambda: ticket_post(fake_slack, ticket), "the ticket in Slack")
-            blocks = json.dumps(post["blocks"])
-            assert "customer asked for a person" in blocks and sender in blocks, blocks
-            assert '"action_id": "handoff_claim"' in blocks and f'"value": "{ticket}"' in blocks, blocks
-            ts = wait(lambda: ticket_ts(stack, ticket), "the ticket's Slack ts in the read API")
+        # 6. Sam resolves it in the thread: the widget shows the note live, the bot answers again.
+        assert slack(stack, thread_event(ts, "resolve")) == 200
+        await widget.shown(f"Our team has closed ticket {ticket}")
+        assert order_store_ticket(stack, ticket)[0] == "closed"
+        closed = next(h for h in handoffs(stack, "closed") if h["ticket"] == ticket)
+        kinds = [e["kind"] for e in closed["history"]]
+        assert kinds.count("claimed") == 1 and kinds.count("customer") == 1 and kinds.count("staff") == 1, kinds
+        assert kinds.count("resolved") == 1, kinds
+        answer = await widget.say("hello")
+        assert answer and not any("staff" in t for t in answer), answer
+        assert rasa_turns(stack, sender) == turns + 1
 
-            # 3. Sam claims it: the Slack message says so, the widget shows it live, the order store follows.
-            claim(stack, ticket, ts, post)
-            update = wait(
-                lambda: [c.args for c in fake_slack.calls_to("chat.update") if c.args.get("ts") == ts],
-                "the claimed ticket message",
-            )[0]
-            assert f"Claimed by <@{STAFF_USER}>" in json.dumps(update["blocks"])
-            assert '"action_id": "handoff_resolve"' in json.dumps(update["blocks"])
-            await widget.shown(f"Sam from our team has picked up your ticket {ticket}")
-            assert order_store_ticket(stack, ticket) == ("assigned", f"Sam ({STAFF_USER})")
-
-            # 4. The customer types: it lands in the thread, rasa never sees it and the bot says nothing.
-            turns = rasa_turns(stack, sender)
-            await widget.type("my parcel never came, can you check?")
-            wait(
-                lambda: "*Customer:* my parcel never came, can you check?" in thread(fake_slack, ts),
-                "the customer's line in the thread",
-            )
-            assert await widget.after_last() == []
-            assert rasa_turns(stack, sender) == turns
-
-            # 5. Sam replies in the thread: it appears live in the widget, attributed, as a bot-side message.
-            assert slack(stack, thread_event(ts, "I've asked the carrier, you'll have news tomorrow")) == 200
-            shown = await widget.shown("Sam (staff):")
-            assert shown == ["Sam (staff): I've asked the carrier, you'll have news tomorrow"]
-            assert rasa_turns(stack, sender) == turns
-            agent = [m for m in history(stack, conversation) if (m.get("custom") or {}).get("type") == "agent_message"]
-            assert [(m["custom"]["agent"], m["custom"]["text"]) for m in agent] == [
-                ("Sam", "I've asked the carrier, you'll have news tomorrow")
-            ]
-
-            # 6. Sam resolves it in the thread: the widget shows the note live, the bot answers again.
-            assert slack(stack, thread_event(ts, "resolve")) == 200
-            await widget.shown(f"Our team has closed ticket {ticket}")
-            assert order_store_ticket(stack, ticket)[0] == "closed"
-            closed = next(h for h in handoffs(stack, "closed") if h["ticket"] == ticket)
-            kinds = [e["kind"] for e in closed["history"]]
-            assert kinds.count("claimed") == 1 and kinds.count("customer") == 1 and kinds.count("staff") == 1, kinds
-            assert kinds.count("resolved") == 1, kinds
-            answer = await widget.say("hello")
-            assert answer and not any("staff" in t for t in answer), answer
-            assert rasa_turns(stack, sender) == turns + 1
-
-            # 7. A reload shows the whole conversation again, the person's lines included (the transcript).
-            await page.reload()
-            log = page.get_by_role("log", name="Conversation")
-            await log.get_by_text(f"Our team has closed ticket {ticket}").wait_for()
-            text = await log.inner_text()
-            assert "Sam (staff): I've asked the carrier, you'll have news tomorrow" in text
-            assert f"Sam from our team has picked up your ticket {ticket}" in text
-            # whether the 3-second "nobody claimed yet" notice beat Sam's claim or not, it was said at most once
-            assert text.count(BUSY) <= 1, text
-        finally:
-            await browser.close()
+        # 7. A reload shows the whole conversation again, the person's lines included (the transcript).
+        await page.reload()
+        log = page.get_by_role("log", name="Conversation")
+        await log.get_by_text(f"Our team has closed ticket {ticket}").wait_for()
+        text = await log.inner_text()
+        assert "Sam (staff): I've asked the carrier, you'll have news tomorrow" in text
+        assert f"Sam from our team has picked up your ticket {ticket}" in text
+        # whether the 3-second "nobody claimed yet" notice beat Sam's claim or not, it was said at most once
+        assert text.count(BUSY) <= 1, text
 
 
 def test_nobody_claims_the_customer_is_told_once_and_the_ticket_stays_open(

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import pytest
 
+from tests.browser import CHROMIUM, NO_CHROMIUM, chromium
 from tests.e2e.conftest import RunningStack
 
 playwright_api = pytest.importorskip("playwright.async_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed"),
+    pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM),
 ]
 
 # Everything the log shows after the customer's last message, once that message is answered.
@@ -52,41 +51,28 @@ class WidgetChat:
 
 async def test_tracking_through_the_widget_survives_a_reload(stack: RunningStack) -> None:
     case = stack.cases["in_transit"]
-    async with playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
-        try:
-            page = await browser.new_page()
-            await page.goto(stack.config.gateway_url + "/")  # the demo shop, chat open on load
-            chat = WidgetChat(page)
-            reply = await chat.say("hi, where is my order?")
-            assert "order number" in reply.lower(), chat.dump()
-            reply = await chat.say(case["order_number"].replace("ORD-", "#"))
-            assert "email" in reply.lower() and "postcode" in reply.lower(), chat.dump()
-            reply = await chat.say(case["email"])
-            assert f"that matches order {case['order_number']}" in reply, chat.dump()
-            assert "tracking number" in reply and "Estimated delivery" in reply, chat.dump()
-            log = page.get_by_role("log", name="Conversation")
-            shown = await log.inner_text()
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(stack.config.gateway_url + "/")  # the demo shop, chat open on load
+        chat = WidgetChat(page)
+        reply = await chat.say("hi, where is my order?")
+        assert "order number" in reply.lower(), chat.dump()
+        reply = await chat.say(case["order_number"].replace("ORD-", "#"))
+        assert "email" in reply.lower() and "postcode" in reply.lower(), chat.dump()
+        reply = await chat.say(case["email"])
+        assert f"that matches order {case['order_number']}" in reply, chat.dump()
+        assert "tracking number" in reply and "Estimated delivery" in reply, chat.dump()
+        log = page.get_by_role("log", name="Conversation")
+        shown = await log.inner_text()
 
-            await page.reload()  # same conversation, history from the gateway's transcript
-            await log.get_by_text(f"that matches order {case['order_number']}").wait_for()
-            assert await log.locator(".msg--user p").all_inner_texts() == [
-                "hi, where is my order?",
-                case["order_number"].replace("ORD-", "#"),
-                case["email"],
-            ]
-            assert await log.inner_text() == shown
-            # still the same, verified conversation: the order can be asked about again without a new check
-            reply = await chat.say(f"where is {case['order_number']}?")
-            assert "email" not in reply.lower() and "tracking number" in reply, chat.dump()
-        finally:
-            await browser.close()
+        await page.reload()  # same conversation, history from the gateway's transcript
+        await log.get_by_text(f"that matches order {case['order_number']}").wait_for()
+        assert await log.locator(".msg--user p").all_inner_texts() == [
+            "hi, where is my order?",
+            case["order_number"].replace("ORD-", "#"),
+            case["email"],
+        ]
+        assert await log.inner_text() == shown
+        # still the same, verified conversation: the order can be asked about again without a new check
+        reply = await chat.say(f"where is {case['order_number']}?")
+        assert "email" not in reply.lower() and "tracking number" in reply, chat.dump()

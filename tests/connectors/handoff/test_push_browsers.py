@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,31 +10,20 @@ import pytest_asyncio
 
 from connectors.models import OutboundMessage
 from connectors.push import PUSH_KEY
+from tests.browser import CHROMIUM, NO_CHROMIUM, chromium
 from tests.connectors.gateway_fakes import FakeRasa
 from tests.connectors.handoff.conftest import HandoffGateway
 from tests.connectors.tablet_fixtures import start_tablet_gateway
 
 playwright_api = pytest.importorskip("playwright.async_api")
-CHROMIUM = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 
 
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[Any]:
     """A headless Chromium that cannot resolve anything but loopback."""
-    async with playwright_api.async_playwright() as pw:
-        instance = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            ],
-        )
+    async with chromium() as instance:
         yield instance
-        await instance.close()
 
 
 async def test_the_kiosk_page_shows_a_staff_reply_without_the_shopper_typing(fake_rasa: FakeRasa, browser: Any) -> None:
