@@ -55,11 +55,12 @@ def encoder_path(model_dir: str | Path, precision: str = "int8") -> Path:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     model_dir = Path(model_dir)
-    target = cache_dir() / f"minilm-{_fingerprint(model_dir)}-{precision}.onnx"
+    stem = cache_dir() / f"minilm-{_fingerprint(model_dir)}"
+    target = stem.with_name(f"{stem.name}-{precision}.onnx")
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    fp32 = cache_dir() / f"minilm-{_fingerprint(model_dir)}-fp32.onnx"
+    fp32 = stem.with_name(f"{stem.name}-fp32.onnx")
     if not fp32.exists():
         _atomic_write(fp32, lambda tmp: _save(build_graph(model_dir), tmp))
     if precision == "int8":
