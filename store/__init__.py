@@ -13,6 +13,7 @@ from store.errors import (
     UnknownDestination,
     VerificationFailed,
     VerificationLocked,
+    VerificationPaused,
 )
 from store.records import ReturnPolicy
 from store.service import OrderStore
@@ -32,4 +33,5 @@ __all__ = [
     "UnknownDestination",
     "VerificationFailed",
     "VerificationLocked",
+    "VerificationPaused",
 ]

@@ -176,8 +176,9 @@ class CustomerAccounts:
         """Link the account behind a conversation that has just verified an order of ``customer_id``.
 
         The caller (the verification form) establishes that the conversation proved ownership on this
-        channel; the store checks it holds a grant for one of the customer's orders, and refuses
-        channels that are not one person's (tablet kiosks, staff Slack).
+        channel; the store checks it proved the customer (a ``customer`` grant: an e-mail match on one of
+        their orders; a postcode opens one order, not the customer), and refuses channels that are not one
+        person's (tablet kiosks, staff Slack).
 
         Args:
             conversation_id: The rasa conversation id (``"telegram:12345"``, ``"web:<id>"``).
@@ -187,20 +188,14 @@ class CustomerAccounts:
             The link, or None for a channel that is never linked.
 
         Raises:
-            NotAuthorized: The conversation holds no grant for an order of that customer.
+            NotAuthorized: The conversation did not prove this customer with their e-mail.
         """
         channel, external_id = split_conversation_id(conversation_id)
         if channel not in LINKABLE_CHANNELS:
             return None
         now = self._now()
         with self._session() as session:
-            granted = session.execute(
-                select(m.AccessGrant.id)
-                .join(m.Order, m.Order.id == m.AccessGrant.order_id)
-                .where(m.AccessGrant.conversation_id == conversation_id, m.Order.customer_id == customer_id)
-                .limit(1)
-            ).first()
-            if granted is None:
+            if not OrderStore._proved_customer(session, conversation_id, customer_id):  # noqa: SLF001
                 raise NotAuthorized()
             row = session.execute(
                 select(m.ChannelIdentity).where(
@@ -270,23 +265,18 @@ class CustomerAccounts:
         """Let a conversation that verified one of the customer's orders see the others named.
 
         Used to carry over what the customer has going on: the conversation already proved it is this
-        customer (it holds a grant for one of their orders), so their other orders are theirs to see.
+        customer (a ``customer`` grant: their e-mail matched one of their orders), so their other orders are
+        theirs to see. A postcode proves one order only and is not enough.
 
         Returns:
             The order numbers granted.
 
         Raises:
-            NotAuthorized: The conversation holds no grant for an order of that customer.
+            NotAuthorized: The conversation did not prove this customer with their e-mail.
         """
         now = self._now()
         with self._session() as session:
-            proven = session.execute(
-                select(m.AccessGrant.id)
-                .join(m.Order, m.Order.id == m.AccessGrant.order_id)
-                .where(m.AccessGrant.conversation_id == conversation_id, m.Order.customer_id == customer_id)
-                .limit(1)
-            ).first()
-            if proven is None:
+            if not OrderStore._proved_customer(session, conversation_id, customer_id):  # noqa: SLF001
                 raise NotAuthorized()
             granted: list[str] = []
             for order in session.execute(

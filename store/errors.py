@@ -65,6 +65,25 @@ class VerificationLocked(StoreError):
         super().__init__("too many failed verification attempts in this conversation")
 
 
+class VerificationPaused(StoreError):
+    """Too many failed proofs for this order number or from this source: self-service checks wait.
+
+    Raised before the proof is looked at, in the same words whether the order exists or not, so a pause
+    tells nobody anything about the order (``store.proofs`` has the rule).
+    """
+
+    def __init__(self, retry_after_seconds: int, scope: str) -> None:
+        """Create the error.
+
+        Args:
+            retry_after_seconds: Seconds until a check may be tried again (at least 1).
+            scope: ``order`` or ``source``: which count paused it (for logs and staff, never for customers).
+        """
+        self.retry_after_seconds = max(1, int(retry_after_seconds))
+        self.scope = scope
+        super().__init__(f"verification paused ({scope}); retry after {self.retry_after_seconds} s")
+
+
 class NotAllowed(StoreError):
     """A business rule refuses the action; ``reason_code`` is stable, ``message`` is human-readable."""
 

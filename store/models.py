@@ -345,28 +345,47 @@ class ChannelIdentity(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+#: Outcomes of a proof attempt (``store.proofs``): pending until checked, then matched or failed;
+#: ``paused`` when it was refused unchecked because the order number or the source is paused.
+ATTEMPT_OUTCOMES: tuple[str, ...] = ("pending", "matched", "failed", "paused")
+#: What a grant lets a conversation see: ``order`` that order only (a postcode, or an order of a customer
+#: already proved), ``customer`` the order and its customer (an e-mail: their other orders, linking,
+#: news), ``staff`` a staff lookup.
+GRANT_SCOPES: tuple[str, ...] = ("order", "customer", "staff")
+
+
 class VerificationAttempt(Base):
-    """One verify call of a conversation; failures count towards the lock-out."""
+    """One proof attempt: counted per conversation (lock-out), per order number and per source (pauses)."""
 
     __tablename__ = "verification_attempts"
+    __table_args__ = (CheckConstraint(_in("outcome", ATTEMPT_OUTCOMES), name="outcome"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(128), index=True)
-    order_number: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    order_number: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     success: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    #: Where the proof came from, as the gateway vouched for it (``web:ip:203.0.113.7``, ``telegram:user:42``).
+    source: Mapped[str | None] = mapped_column(String(160), nullable=True, index=True)
+    outcome: Mapped[str] = mapped_column(String(16), default="failed", server_default="failed")
+    #: ``email`` or ``postcode`` (None when the message held several values or none was checked).
+    proof_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class AccessGrant(Base):
-    """Proof that a conversation verified ownership of an order."""
+    """Proof that a conversation verified ownership of an order (``scope`` says how far it reaches)."""
 
     __tablename__ = "access_grants"
-    __table_args__ = (UniqueConstraint("conversation_id", "order_id", name="uq_access_grants_conversation_order"),)
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "order_id", name="uq_access_grants_conversation_order"),
+        CheckConstraint(_in("scope", GRANT_SCOPES), name="scope"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(128), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     granted_at: Mapped[datetime] = mapped_column(DateTime)
+    scope: Mapped[str] = mapped_column(String(16), default="order", server_default="order")
 
 
 class StaffOrderLookup(Base):

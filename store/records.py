@@ -46,11 +46,39 @@ class ReturnPolicy:
 
 @dataclass(frozen=True)
 class VerifiedOrder:
-    """Result of a successful `OrderStore.verify`."""
+    """Result of a successful `OrderStore.verify` (or a staff grant).
+
+    ``scope`` says what the conversation may now see: ``order`` (a postcode: that order only),
+    ``customer`` (an e-mail: also that customer's other orders, linking, news) or ``staff``.
+    """
 
     order_number: str
     customer_id: int
     customer_first_name: str
+    scope: str = "order"
+
+
+@dataclass(frozen=True)
+class PausedCheck:
+    """An order number or a source whose self-service checks are (or were lately) paused, for staff.
+
+    Attributes:
+        scope: ``order`` or ``source``.
+        key: The order number, or the source (``web:ip:203.0.113.7``, ``telegram:user:42``...).
+        failures: Failed proofs still remembered.
+        refused: Attempts refused unchecked while paused, in the same window.
+        last_failure: When the latest failed proof was made (UTC).
+        paused_until: When checks resume (UTC).
+        paused_now: Whether that is still in the future.
+    """
+
+    scope: str
+    key: str
+    failures: int
+    refused: int
+    last_failure: datetime
+    paused_until: datetime
+    paused_now: bool
 
 
 @dataclass(frozen=True)

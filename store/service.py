@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -26,18 +25,29 @@ from store.errors import (
     UnknownDestination,
     VerificationFailed,
     VerificationLocked,
+    VerificationPaused,
 )
 from store.normalize import (
     COUNTRY_NAMES,
-    compact_postcode,
     detect_postcode_country,
     normalize_country,
-    normalize_email,
     normalize_order_number,
-    normalize_postcode,
     normalize_rma,
     parse_address,
     parse_amount,
+)
+from store.proofs import (
+    COUNTED,
+    FAILED,
+    MATCHED,
+    PAUSED,
+    PENDING,
+    UNATTRIBUTED_SOURCE,
+    ProofLimits,
+    matches,
+    pause_until,
+    proof_candidates,
+    the_proof,
 )
 from store.records import (
     Address,
@@ -49,6 +59,7 @@ from store.records import (
     InvoiceLine,
     OrderLineInfo,
     OrderSummary,
+    PausedCheck,
     PaymentInfo,
     PaymentMethodInfo,
     ProductInfo,
@@ -71,7 +82,7 @@ from store.records import (
 from store.settings import Settings
 
 #: Failed verifications a conversation may make before it is locked.
-MAX_FAILED_VERIFICATIONS = 3
+MAX_FAILED_VERIFICATIONS = ProofLimits().per_conversation
 #: Roles of the staff allowlist (docs/CONTRACTS.md, "staff") that may open any order without customer proof.
 STAFF_ROLES = frozenset({"staff", "manager"})
 #: Order statuses in which an order can still be cancelled or have its address changed.
@@ -239,6 +250,7 @@ class OrderStore:
         *,
         now: Callable[[], datetime] | None = None,
         policy: ReturnPolicy | None = None,
+        limits: ProofLimits | None = None,
     ) -> None:
         """Create the store.
 
@@ -246,10 +258,12 @@ class OrderStore:
             session_factory: Zero-argument callable returning a new `Session` (a `sessionmaker`).
             now: Clock returning an aware UTC datetime (tests pass a fixed one).
             policy: Return policy; the shop's default when None.
+            limits: Failed proofs allowed before checks pause (`store.proofs`); the defaults when None.
         """
         self._session_factory = session_factory
         self._clock = now or _utc_now
         self.policy = policy or ReturnPolicy()
+        self.limits = limits or ProofLimits()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> OrderStore:
@@ -265,10 +279,11 @@ class OrderStore:
 
         from store.db import get_session_factory, make_engine
 
+        limits = ProofLimits.from_env()
         if settings is None:
-            return cls(get_session_factory())
+            return cls(get_session_factory(), limits=limits)
         engine = make_engine(settings.database_url, echo=settings.echo_sql)
-        return cls(sessionmaker(bind=engine, expire_on_commit=False))
+        return cls(sessionmaker(bind=engine, expire_on_commit=False), limits=limits)
 
     # ----------------------------------------------------------------------------------------- plumbing
 
@@ -310,67 +325,279 @@ class OrderStore:
         return order
 
     @staticmethod
-    def _failures(session: Session, conversation_id: str) -> int:
+    def _failures(session: Session, conversation_id: str, exclude: int | None = None) -> int:
         stmt = select(func.count(m.VerificationAttempt.id)).where(
             m.VerificationAttempt.conversation_id == conversation_id,
-            m.VerificationAttempt.success.is_(False),
+            m.VerificationAttempt.outcome.in_(COUNTED),
         )
+        if exclude is not None:
+            stmt = stmt.where(m.VerificationAttempt.id != exclude)
         return int(session.execute(stmt).scalar_one())
+
+    def _order_failures(
+        self, session: Session, number: str, now: datetime, exclude: int | None = None
+    ) -> list[datetime]:
+        """Times of the failed proofs of an order number still remembered (since its last match)."""
+        attempt = m.VerificationAttempt
+        since = now - self.limits.order_window
+        last_match = session.execute(
+            select(func.max(attempt.created_at)).where(attempt.order_number == number, attempt.outcome == MATCHED)
+        ).scalar_one_or_none()
+        if last_match is not None and last_match > since:
+            since = last_match
+        stmt = select(attempt.created_at).where(
+            attempt.order_number == number, attempt.outcome.in_(COUNTED), attempt.created_at >= since
+        )
+        if exclude is not None:
+            stmt = stmt.where(attempt.id != exclude)
+        return list(session.execute(stmt).scalars())
+
+    def _source_failures(
+        self, session: Session, source: str, now: datetime, exclude: int | None = None
+    ) -> list[datetime]:
+        """Times of the failed proofs from a source in its window (a match does not forgive a source)."""
+        attempt = m.VerificationAttempt
+        stmt = select(attempt.created_at).where(
+            attempt.source == source,
+            attempt.outcome.in_(COUNTED),
+            attempt.created_at >= now - self.limits.source_window,
+        )
+        if exclude is not None:
+            stmt = stmt.where(attempt.id != exclude)
+        return list(session.execute(stmt).scalars())
+
+    def _pause(
+        self, session: Session, number: str, source: str, now: datetime, exclude: int | None
+    ) -> tuple[datetime, str] | None:
+        """When checks of ``number`` from ``source`` may resume and which count paused them, or None."""
+        limits = self.limits
+        paused: list[tuple[datetime, str]] = []
+        by_order = pause_until(self._order_failures(session, number, now, exclude), limits.per_order, limits)
+        if by_order is not None and by_order > now:
+            paused.append((by_order, "order"))
+        by_source = pause_until(self._source_failures(session, source, now, exclude), limits.per_source, limits)
+        if by_source is not None and by_source > now:
+            paused.append((by_source, "source"))
+        return max(paused) if paused else None
 
     # ----------------------------------------------------------------------------------- verification
 
-    def verify(self, conversation_id: str, order_number_text: str, proof_text: str) -> VerifiedOrder:
+    def verify(
+        self, conversation_id: str, order_number_text: str, proof_text: str, source: str | None = None
+    ) -> VerifiedOrder:
         """Check that the person owns an order and grant this conversation access to it.
 
-        The proof is the customer's e-mail or the order's shipping postcode, typed freely. A failure
-        behaves the same whether the order exists or not.
+        The proof is the customer's e-mail or the order's shipping postcode, typed freely; one message is
+        at most one guess (`store.proofs.the_proof`). A failure behaves the same whether the order exists
+        or not. Every attempt is stored with its source; failures are counted per conversation (three end
+        its checks), per order number and per source (past `ProofLimits` the checks pause, before the proof
+        is looked at). An e-mail grants the order with ``customer`` scope (the conversation may then see
+        that customer's other orders and link its channel), a postcode grants that order only.
 
         Args:
             conversation_id: The conversation (Rasa sender id) asking.
             order_number_text: The order number in any form `normalize_order_number` accepts.
             proof_text: An e-mail address or a postcode.
+            source: Where the attempt comes from, as the gateway vouched for it (``web:ip:203.0.113.7``);
+                None counts it with every other unattributed attempt.
 
         Returns:
-            The verified order, its customer id and the customer's first name.
+            The verified order, its customer id, the customer's first name and the grant's scope.
 
         Raises:
             VerificationLocked: The conversation already failed `MAX_FAILED_VERIFICATIONS` times.
-            InvalidInput: ``order_number_text`` holds no order number (not counted as an attempt).
+            InvalidInput: ``order_number_text`` holds no order number, or ``proof_text`` no e-mail address
+                or postcode (neither is counted as an attempt).
+            VerificationPaused: Too many failed proofs for this order number or from this source lately;
+                nothing was checked.
             VerificationFailed: The proof does not match (``attempts_left`` says how many remain; 0 means
                 the conversation is now locked).
         """
         number = normalize_order_number(order_number_text)
-        result: VerifiedOrder | None = None
+        source_key = (source or "").strip()[:160] or UNATTRIBUTED_SOURCE
+        candidates = proof_candidates(proof_text)
+        proof = the_proof(candidates)
+        now = _naive(self._now())
+        # 1. Record the attempt as pending first, in its own transaction: concurrent attempts then see each
+        # other in their counts, so a burst of guesses cannot all pass under the threshold together.
         with self._session() as session:
-            failures = self._failures(session, conversation_id)
-            if failures >= MAX_FAILED_VERIFICATIONS:
+            if self._failures(session, conversation_id) >= self.limits.per_conversation:
                 raise VerificationLocked()
             if number is None:
                 raise InvalidInput(f"no order number found in {order_number_text!r}")
-            order = self._find_order(session, number)
-            matched = order is not None and self._proof_matches(order, proof_text)
-            now = _naive(self._now())
-            session.add(
-                m.VerificationAttempt(
-                    conversation_id=conversation_id, order_number=number, success=matched, created_at=now
-                )
+            if not candidates:
+                raise InvalidInput("no e-mail address or postcode in the proof")
+            attempt = m.VerificationAttempt(
+                conversation_id=conversation_id,
+                order_number=number,
+                success=False,
+                created_at=now,
+                source=source_key,
+                outcome=PENDING,
+                proof_kind=proof.kind if proof is not None else None,
             )
-            if matched and order is not None:
-                granted = session.execute(
-                    select(m.AccessGrant.id).where(
-                        m.AccessGrant.conversation_id == conversation_id, m.AccessGrant.order_id == order.id
-                    )
-                ).first()
-                if granted is None:
-                    session.add(m.AccessGrant(conversation_id=conversation_id, order_id=order.id, granted_at=now))
+            session.add(attempt)
+            session.flush()
+            attempt_id = attempt.id
+        # 2. Decide: paused (unchecked), matched or failed.
+        result: VerifiedOrder | None = None
+        with self._session() as session:
+            row = session.get(m.VerificationAttempt, attempt_id)
+            assert row is not None  # written just above
+            paused = self._pause(session, number, source_key, now, exclude=attempt_id)
+            if paused is not None:
+                row.outcome = PAUSED
+                until, scope = paused
+                session.commit()
+                raise VerificationPaused(math.ceil((until - now).total_seconds()), scope)
+            order = self._find_order(session, number)
+            matched = (
+                order is not None and proof is not None and matches(proof, order.customer.email, order.ship_postcode)
+            )
+            row.outcome = MATCHED if matched else FAILED
+            row.success = matched
+            if matched and order is not None and proof is not None:
+                scope = "customer" if proof.kind == "email" else "order"
+                self._grant(session, conversation_id, order, scope, now)
                 result = VerifiedOrder(
                     order_number=order.number,
                     customer_id=order.customer_id,
                     customer_first_name=_first_name(order.customer.name),
+                    scope=scope,
                 )
+            failures = self._failures(session, conversation_id)
         if result is None:
-            raise VerificationFailed(max(0, MAX_FAILED_VERIFICATIONS - failures - 1))
+            raise VerificationFailed(max(0, self.limits.per_conversation - failures))
         return result
+
+    @staticmethod
+    def _grant(session: Session, conversation_id: str, order: m.Order, scope: str, now: datetime) -> None:
+        """Record (or widen) the conversation's grant for ``order``; a grant never narrows."""
+        existing = session.execute(
+            select(m.AccessGrant).where(
+                m.AccessGrant.conversation_id == conversation_id, m.AccessGrant.order_id == order.id
+            )
+        ).scalar_one_or_none()
+        if existing is None:
+            session.add(m.AccessGrant(conversation_id=conversation_id, order_id=order.id, granted_at=now, scope=scope))
+        elif scope == "customer" and existing.scope != "customer":
+            existing.scope = scope
+
+    def check_paused(self, order_number_text: str, source: str | None = None) -> int | None:
+        """Say whether checks of this order number from this source are paused, without making an attempt.
+
+        Lets the assistant say so before asking for a proof it would not check. The answer is the same for
+        order numbers that do not exist (failures are counted per number), so it reveals nothing about orders.
+
+        Args:
+            order_number_text: The order number in any accepted form.
+            source: The source, as for `verify`.
+
+        Returns:
+            Seconds until checks resume, or None when they are not paused (or the number is unreadable).
+        """
+        number = normalize_order_number(order_number_text)
+        if number is None:
+            return None
+        now = _naive(self._now())
+        with self._session() as session:
+            paused = self._pause(session, number, (source or "").strip()[:160] or UNATTRIBUTED_SOURCE, now, None)
+        return None if paused is None else math.ceil((paused[0] - now).total_seconds())
+
+    def grant_customer_order(self, conversation_id: str, order_number_text: str) -> VerifiedOrder | None:
+        """Open another order of a customer this conversation proved with their e-mail, without a new proof.
+
+        Not a proof attempt: nothing is counted, and None comes back alike for an order that does not exist
+        and for an order of someone else (the caller then asks for a proof as usual).
+
+        Args:
+            conversation_id: The conversation.
+            order_number_text: The order number in any accepted form.
+
+        Returns:
+            The order (granted with ``order`` scope), or None.
+        """
+        number = normalize_order_number(order_number_text)
+        if number is None:
+            return None
+        now = _naive(self._now())
+        with self._session() as session:
+            order = self._find_order(session, number)
+            if order is None or not self._proved_customer(session, conversation_id, order.customer_id):
+                return None
+            self._grant(session, conversation_id, order, "order", now)
+            return VerifiedOrder(
+                order_number=order.number,
+                customer_id=order.customer_id,
+                customer_first_name=_first_name(order.customer.name),
+                scope="order",
+            )
+
+    @staticmethod
+    def _proved_customer(session: Session, conversation_id: str, customer_id: int) -> bool:
+        """Whether the conversation holds a ``customer`` grant (an e-mail match) for an order of this customer."""
+        stmt = (
+            select(m.AccessGrant.id)
+            .join(m.Order, m.Order.id == m.AccessGrant.order_id)
+            .where(
+                m.AccessGrant.conversation_id == conversation_id,
+                m.AccessGrant.scope == "customer",
+                m.Order.customer_id == customer_id,
+            )
+            .limit(1)
+        )
+        return session.execute(stmt).first() is not None
+
+    def paused_checks(self, limit: int = 100) -> list[PausedCheck]:
+        """Order numbers and sources whose self-service checks are paused now, or were lately (for staff).
+
+        Args:
+            limit: Most rows returned, the latest failure first.
+
+        Returns:
+            One row per order number or source at or past its free failures in its window.
+        """
+        now = _naive(self._now())
+        attempt = m.VerificationAttempt
+        rows: list[PausedCheck] = []
+        with self._session() as session:
+            for scope, column, window, free in (
+                ("order", attempt.order_number, self.limits.order_window, self.limits.per_order),
+                ("source", attempt.source, self.limits.source_window, self.limits.per_source),
+            ):
+                stmt = (
+                    select(column, func.count(attempt.id), func.max(attempt.created_at))
+                    .where(column.is_not(None), attempt.outcome.in_(COUNTED), attempt.created_at >= now - window)
+                    .group_by(column)
+                    .having(func.count(attempt.id) >= free)
+                )
+                for key, _count, _last in session.execute(stmt):
+                    failures = (
+                        self._order_failures(session, key, now)
+                        if scope == "order"
+                        else self._source_failures(session, key, now)
+                    )
+                    until = pause_until(failures, free, self.limits)
+                    if until is None:
+                        continue  # a later match forgave the order's failures
+                    refused = session.execute(
+                        select(func.count(attempt.id)).where(
+                            column == key, attempt.outcome == PAUSED, attempt.created_at >= now - window
+                        )
+                    ).scalar_one()
+                    rows.append(
+                        PausedCheck(
+                            scope=scope,
+                            key=str(key),
+                            failures=len(failures),
+                            refused=int(refused),
+                            last_failure=_aware(max(failures)),
+                            paused_until=_aware(until),
+                            paused_now=until > now,
+                        )
+                    )
+        rows.sort(key=lambda r: r.last_failure, reverse=True)
+        return rows[: max(0, limit)]
 
     def grant_staff_access(
         self, conversation_id: str, order_number_text: str, staff_id: str, staff_role: str
@@ -405,13 +632,7 @@ class OrderStore:
             if order is None:
                 raise OrderNotFound(number)
             now = _naive(self._now())
-            granted = session.execute(
-                select(m.AccessGrant.id).where(
-                    m.AccessGrant.conversation_id == conversation_id, m.AccessGrant.order_id == order.id
-                )
-            ).first()
-            if granted is None:
-                session.add(m.AccessGrant(conversation_id=conversation_id, order_id=order.id, granted_at=now))
+            self._grant(session, conversation_id, order, "staff", now)
             session.add(
                 m.StaffOrderLookup(
                     conversation_id=conversation_id,
@@ -425,6 +646,7 @@ class OrderStore:
                 order_number=order.number,
                 customer_id=order.customer_id,
                 customer_first_name=_first_name(order.customer.name),
+                scope="staff",
             )
 
     def staff_lookups(self, order_number: str) -> list[tuple[str, str, datetime]]:
@@ -448,17 +670,6 @@ class OrderStore:
             )
             return [(sid, role, _aware(at)) for sid, role, at in session.execute(stmt)]
 
-    @staticmethod
-    def _proof_matches(order: m.Order, proof_text: str) -> bool:
-        proof = (proof_text or "").strip()
-        if not proof:
-            return False
-        email = normalize_email(proof)
-        if email is not None:
-            return hmac.compare_digest(email.encode(), order.customer.email.lower().encode())
-        postcode = normalize_postcode(proof, order.ship_country) or proof
-        return hmac.compare_digest(compact_postcode(postcode).encode(), compact_postcode(order.ship_postcode).encode())
-
     def attempts_left(self, conversation_id: str) -> int:
         """Say how many failed verifications the conversation may still make.
 
@@ -469,7 +680,7 @@ class OrderStore:
             0 when locked, otherwise 1..`MAX_FAILED_VERIFICATIONS`.
         """
         with self._session() as session:
-            return max(0, MAX_FAILED_VERIFICATIONS - self._failures(session, conversation_id))
+            return max(0, self.limits.per_conversation - self._failures(session, conversation_id))
 
     def is_verified(self, conversation_id: str, order_number: str) -> bool:
         """Tell whether the conversation holds a grant for the order.
@@ -507,22 +718,23 @@ class OrderStore:
             return list(session.execute(stmt).scalars())
 
     def verified_customer(self, conversation_id: str) -> int | None:
-        """Return the customer who owns the order this conversation verified most recently.
+        """Return the customer this conversation proved to be with their e-mail, most recent first.
 
-        Used to personalise answers (product recommendations) once a customer has proved who
-        they are; nothing about the customer is revealed by it.
+        Only an e-mail match proves the customer (a postcode proves one order): this gates everything
+        about the customer beyond that order, their other orders and returns, linking the channel,
+        order news and personal recommendations.
 
         Args:
             conversation_id: The conversation.
 
         Returns:
-            The customer id, or None when the conversation has verified no order.
+            The customer id, or None when the conversation matched no customer's e-mail.
         """
         with self._session() as session:
             stmt = (
                 select(m.Order.customer_id)
                 .join(m.AccessGrant, m.AccessGrant.order_id == m.Order.id)
-                .where(m.AccessGrant.conversation_id == conversation_id)
+                .where(m.AccessGrant.conversation_id == conversation_id, m.AccessGrant.scope == "customer")
                 .order_by(m.AccessGrant.id.desc())
                 .limit(1)
             )

@@ -10,7 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store import models as m
-from store.errors import InvalidInput, NotAuthorized, ReturnNotFound, VerificationFailed, VerificationLocked
+from store.errors import (
+    InvalidInput,
+    NotAuthorized,
+    ReturnNotFound,
+    VerificationFailed,
+    VerificationLocked,
+    VerificationPaused,
+)
 from store.service import OrderStore
 
 
@@ -94,8 +101,13 @@ def test_lockout_after_three_failures_even_with_correct_proof(store: OrderStore,
     with pytest.raises(VerificationLocked):
         store.verify("c8", "100011", "anything")
     assert not store.is_verified("c8", "100010")
-    # another conversation is not affected
-    assert store.verify("c9", "100010", customer.email).order_number == "ORD-100010"
+    # another conversation is not locked, but three failures on ORD-100010 pause that order's checks for
+    # everyone (tests/security/test_proof_throttle.py); other orders are checked as usual
+    assert store.attempts_left("c9") == 3
+    with pytest.raises(VerificationPaused):
+        store.verify("c9", "100010", customer.email)
+    other, other_customer = _order_and_customer(db, "ORD-100011")
+    assert store.verify("c9", "100011", other_customer.email).order_number == other.number
     assert store.attempts_left("c9") == 3
 
 
