@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,8 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with the order store's per-dialect setup.
 
     For SQLite the parent folder of the file is created, foreign keys are enforced and transactions
-    are begun explicitly, so SAVEPOINTs work (the pysqlite recipe from the SQLAlchemy docs).
+    are begun explicitly, so SAVEPOINTs work (the pysqlite recipe from the SQLAlchemy docs). A new
+    database file (and a folder created for it) is its owner's only: customers' orders live there.
 
     Args:
         url: SQLAlchemy URL.
@@ -35,7 +37,7 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(database).expanduser())
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("timeout", 30)
         engine = create_engine(url, echo=echo, connect_args=connect_args, **kwargs)
@@ -54,6 +56,15 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, echo=echo, **kwargs)
+
+
+def _create_private(path: Path) -> None:
+    """Create the folder (0700 where it is new) and an empty file 0600 unless it exists; SQLite then
+    gives its journal files the same mode."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def get_engine() -> Engine:

@@ -379,6 +379,46 @@ _FIRST_NAMES = [
     "Emma",
     "Chen",
     "Yuki",
+    "Thomas",
+    "Daniel",
+    "Ethan",
+    "Mohammed",
+    "Ibrahim",
+    "Rory",
+    "Callum",
+    "Finn",
+    "Ciara",
+    "Eilidh",
+    "Megan",
+    "Poppy",
+    "Imogen",
+    "Harriet",
+    "Jasmine",
+    "Nadia",
+    "Fatima",
+    "Kiran",
+    "Rohan",
+    "Anika",
+    "Lukas",
+    "Jonas",
+    "Felix",
+    "Mila",
+    "Hugo",
+    "Louis",
+    "Chloé",
+    "Inès",
+    "Daan",
+    "Lotte",
+    "Sean",
+    "Cian",
+    "Tyler",
+    "Hailey",
+    "Brooke",
+    "Mateo",
+    "Lucas",
+    "Ayesha",
+    "Sakura",
+    "Wei",
 ]
 _LAST_NAMES = [
     "Smith",
@@ -423,6 +463,46 @@ _LAST_NAMES = [
     "Roy",
     "Nguyen",
     "Lee",
+    "Clarke",
+    "Turner",
+    "Harris",
+    "Cooper",
+    "Ward",
+    "Morris",
+    "King",
+    "Baker",
+    "Campbell",
+    "Stewart",
+    "MacDonald",
+    "Fraser",
+    "Ali",
+    "Hussain",
+    "Shah",
+    "Begum",
+    "Ahmed",
+    "Sharma",
+    "Weber",
+    "Wagner",
+    "Becker",
+    "Hoffmann",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Visser",
+    "Smit",
+    "Byrne",
+    "Ryan",
+    "Doyle",
+    "Lopez",
+    "Clark",
+    "Lewis",
+    "Young",
+    "Gagnon",
+    "Wong",
+    "Chen",
+    "Kim",
+    "Singh",
+    "Okafor",
 ]
 _UK_INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 
@@ -446,7 +526,50 @@ def _ca_postcode(rng: random.Random, fsa: str) -> str:
     return f"{fsa} {rng.randint(1, 9)}{rng.choice(letters)}{rng.randint(0, 9)}"
 
 
-# country -> (count, [(city, postcode maker, streets, street format)])
+# Realistic variety (issue 8): a few hundred customers in many postal districts, each with an address of
+# their own, so the handful printed by `python -m store demo-cases` says nothing about anyone else's orders.
+# Outward codes of real UK postal districts by town: (prefix, first, last) ranges plus named ones.
+_GB_DISTRICTS: dict[str, list[str]] = {
+    "London": [f"{p}{n}" for p, a, b in (("E", 1, 18), ("N", 1, 22), ("NW", 1, 11), ("SE", 1, 28), ("SW", 2, 20),
+                                          ("W", 2, 14)) for n in range(a, b + 1)]
+    + ["EC1V", "EC2A", "WC1N", "WC2H", "SW1A", "SW1V", "W1F", "W1T"],
+    "Manchester": [f"M{n}" for n in range(1, 46)],
+    "Leeds": [f"LS{n}" for n in range(1, 30)],
+    "Bristol": [f"BS{n}" for n in range(1, 17)],
+    "Edinburgh": [f"EH{n}" for n in range(1, 18)],
+    "Birmingham": [f"B{n}" for n in range(1, 49)],
+    "Glasgow": [f"G{n}" for n in range(1, 54)],
+    "Cardiff": [f"CF{n}" for n in range(10, 25)],
+    "Brighton": ["BN1", "BN2", "BN3", "BN41"],
+    "Liverpool": [f"L{n}" for n in range(1, 39)],
+    "Sheffield": [f"S{n}" for n in range(1, 21)],
+    "Newcastle upon Tyne": [f"NE{n}" for n in range(1, 16)],
+    "Nottingham": [f"NG{n}" for n in range(1, 12)],
+    "Oxford": ["OX1", "OX2", "OX3", "OX4"],
+    "Cambridge": ["CB1", "CB2", "CB3", "CB4", "CB5"],
+    "York": ["YO1", "YO10", "YO23", "YO24", "YO26", "YO30", "YO31"],
+    "Bath": ["BA1", "BA2"],
+    "Norwich": [f"NR{n}" for n in range(1, 8)],
+    "Belfast": [f"BT{n}" for n in range(1, 18)],
+    "Aberdeen": [f"AB{n}" for n in range(10, 26)],
+    "Leicester": [f"LE{n}" for n in range(1, 6)],
+    "Southampton": [f"SO{n}" for n in range(14, 20)],
+    "Exeter": ["EX1", "EX2", "EX4"],
+}
+#: Rough share of the UK customers per town (London largest).
+_GB_TOWN_WEIGHTS = {"London": 30, "Manchester": 7, "Birmingham": 7, "Glasgow": 5, "Leeds": 5, "Liverpool": 4}
+
+
+def _gb_city(rng: random.Random) -> tuple[str, Callable[[random.Random], str]]:
+    towns = list(_GB_DISTRICTS)
+    city = rng.choices(towns, weights=[_GB_TOWN_WEIGHTS.get(t, 2) for t in towns])[0]
+    return city, lambda r: _uk_postcode(r, r.choice(_GB_DISTRICTS[city]))
+
+
+def _cities(*entries: tuple[str, Callable[[random.Random], str]]) -> Callable[[random.Random], tuple[str, Any]]:
+    return lambda rng: rng.choice(entries)
+
+
 _GB_STREETS = [
     "High Street",
     "Church Road",
@@ -458,108 +581,121 @@ _GB_STREETS = [
     "King's Road",
     "Albert Street",
     "Grove Road",
+    "Manor Road",
+    "The Crescent",
+    "Springfield Road",
+    "Orchard Close",
+    "Windsor Avenue",
+    "Chapel Street",
 ]
-_CUSTOMER_PLAN: list[tuple[str, int, list[tuple[str, Callable[[random.Random], str]]], list[str], str]] = [
-    (
-        "GB",
-        20,
-        [
-            ("London", lambda r: _uk_postcode(r, r.choice(["SW1A", "SE1", "N1", "E2", "NW1", "W11", "EC1V", "SW11"]))),
-            ("Manchester", lambda r: _uk_postcode(r, r.choice(["M1", "M4", "M20"]))),
-            ("Leeds", lambda r: _uk_postcode(r, r.choice(["LS1", "LS6"]))),
-            ("Bristol", lambda r: _uk_postcode(r, r.choice(["BS1", "BS8"]))),
-            ("Edinburgh", lambda r: _uk_postcode(r, r.choice(["EH1", "EH3"]))),
-            ("Birmingham", lambda r: _uk_postcode(r, r.choice(["B1", "B15"]))),
-            ("Glasgow", lambda r: _uk_postcode(r, r.choice(["G1", "G12"]))),
-            ("Cardiff", lambda r: _uk_postcode(r, "CF10")),
-            ("Brighton", lambda r: _uk_postcode(r, "BN1")),
-        ],
-        _GB_STREETS,
-        "{n} {street}",
-    ),
+# country -> (customers, city picker giving (city, postcode maker), streets, street format)
+_CUSTOMER_PLAN: list[tuple[str, int, Callable[[random.Random], tuple[str, Any]], list[str], str]] = [
+    ("GB", 132, _gb_city, _GB_STREETS, "{n} {street}"),
     (
         "DE",
-        6,
-        [
+        24,
+        _cities(
             ("Berlin", lambda r: str(r.randint(10115, 14199))),
             ("München", lambda r: str(r.randint(80331, 81929))),
             ("Hamburg", lambda r: str(r.randint(20095, 22769))),
             ("Köln", lambda r: str(r.randint(50667, 51149))),
-        ],
-        ["Hauptstraße", "Bahnhofstraße", "Gartenstraße", "Schillerstraße", "Lindenallee"],
+            ("Frankfurt am Main", lambda r: str(r.randint(60306, 60599))),
+            ("Leipzig", lambda r: str(r.randint(4103, 4357)).zfill(5)),
+        ),
+        ["Hauptstraße", "Bahnhofstraße", "Gartenstraße", "Schillerstraße", "Lindenallee", "Goethestraße"],
         "{street} {n}",
     ),
     (
         "FR",
-        6,
-        [
+        22,
+        _cities(
             ("Paris", lambda r: f"750{r.randint(1, 20):02d}"),
             ("Lyon", lambda r: f"6900{r.randint(1, 9)}"),
             ("Marseille", lambda r: f"130{r.randint(1, 16):02d}"),
-            ("Bordeaux", lambda r: "33000"),
-        ],
-        ["Rue de la Paix", "Avenue Victor Hugo", "Rue du Commerce", "Boulevard Voltaire"],
+            ("Bordeaux", lambda r: r.choice(["33000", "33100", "33200", "33300", "33800"])),
+            ("Toulouse", lambda r: r.choice(["31000", "31100", "31200", "31300", "31400", "31500"])),
+            ("Lille", lambda r: r.choice(["59000", "59160", "59260", "59777", "59800"])),
+            ("Nantes", lambda r: r.choice(["44000", "44100", "44200", "44300"])),
+        ),
+        ["Rue de la Paix", "Avenue Victor Hugo", "Rue du Commerce", "Boulevard Voltaire", "Rue Nationale"],
         "{n} {street}",
     ),
     (
         "NL",
-        4,
-        [
+        14,
+        _cities(
             ("Amsterdam", lambda r: _nl_postcode(r, 1011, 1109)),
             ("Rotterdam", lambda r: _nl_postcode(r, 3011, 3089)),
             ("Utrecht", lambda r: _nl_postcode(r, 3511, 3585)),
-        ],
-        ["Prinsengracht", "Keizersgracht", "Oudegracht", "Witte de Withstraat"],
+            ("Den Haag", lambda r: _nl_postcode(r, 2491, 2599)),
+        ),
+        ["Prinsengracht", "Keizersgracht", "Oudegracht", "Witte de Withstraat", "Kerkstraat"],
         "{street} {n}",
     ),
     (
         "IE",
-        4,
-        [
-            ("Dublin", lambda r: _eircode(r, r.choice(["D02", "D04", "D06", "D08"]))),
+        14,
+        _cities(
+            ("Dublin", lambda r: _eircode(r, r.choice(["D01", "D02", "D04", "D06", "D07", "D08", "D12", "D24"]))),
             ("Cork", lambda r: _eircode(r, "T12")),
             ("Galway", lambda r: _eircode(r, "H91")),
-        ],
-        ["Main Street", "Grafton Street", "Patrick Street", "Shop Street"],
+            ("Limerick", lambda r: _eircode(r, "V94")),
+        ),
+        ["Main Street", "Grafton Street", "Patrick Street", "Shop Street", "O'Connell Street"],
         "{n} {street}",
     ),
     (
         "US",
-        5,
-        [
+        18,
+        _cities(
             ("New York, NY", lambda r: f"{r.randint(10001, 10282)}"),
             ("Chicago, IL", lambda r: f"{r.randint(60601, 60661)}"),
             ("Los Angeles, CA", lambda r: f"{r.randint(90001, 90089)}"),
             ("Austin, TX", lambda r: f"{r.randint(78701, 78759)}"),
             ("Seattle, WA", lambda r: f"{r.randint(98101, 98199)}"),
-        ],
-        ["Fifth Avenue", "Main Street", "Oak Street", "Maple Avenue", "Sunset Boulevard"],
+            ("Boston, MA", lambda r: f"0{r.randint(2108, 2137)}"),
+        ),
+        ["Fifth Avenue", "Main Street", "Oak Street", "Maple Avenue", "Sunset Boulevard", "Elm Street"],
         "{n} {street}",
     ),
     (
         "CA",
-        3,
-        [
-            ("Toronto, ON", lambda r: _ca_postcode(r, r.choice(["M5V", "M4Y", "M6J"]))),
-            ("Vancouver, BC", lambda r: _ca_postcode(r, r.choice(["V6B", "V5K"]))),
-            ("Montréal, QC", lambda r: _ca_postcode(r, r.choice(["H2X", "H3A"]))),
-        ],
+        10,
+        _cities(
+            ("Toronto, ON", lambda r: _ca_postcode(r, r.choice(["M5V", "M4Y", "M6J", "M5A", "M4C", "M6G"]))),
+            ("Vancouver, BC", lambda r: _ca_postcode(r, r.choice(["V6B", "V5K", "V6K", "V5L"]))),
+            ("Montréal, QC", lambda r: _ca_postcode(r, r.choice(["H2X", "H3A", "H2T", "H2J"]))),
+        ),
         ["King Street West", "Queen Street", "Robson Street", "Rue Sainte-Catherine"],
         "{n} {street}",
     ),
     (
         "AU",
-        2,
-        [
-            ("Sydney NSW", lambda r: str(r.randint(2000, 2050))),
-            ("Melbourne VIC", lambda r: str(r.randint(3000, 3050))),
-            ("Brisbane QLD", lambda r: str(r.randint(4000, 4030))),
-        ],
-        ["George Street", "Collins Street", "Queen Street"],
+        8,
+        _cities(
+            ("Sydney NSW", lambda r: str(r.randint(2000, 2234))),
+            ("Melbourne VIC", lambda r: str(r.randint(3000, 3207))),
+            ("Brisbane QLD", lambda r: str(r.randint(4000, 4179))),
+        ),
+        ["George Street", "Collins Street", "Queen Street", "Bourke Street"],
         "{n} {street}",
     ),
 ]
-
+#: Mail domains of the demo customers (all under the reserved example.* names), with how common each is.
+_EMAIL_DOMAINS = {
+    "example.com": 24,
+    "mail.example.com": 14,
+    "example.net": 12,
+    "example.org": 10,
+    "post.example.org": 8,
+    "inbox.example.net": 8,
+    "home.example.com": 6,
+    "web.example.net": 5,
+    "posteo.example.org": 4,
+    "me.example.com": 4,
+}
+#: Share of orders sent somewhere else than the customer's own address (gifts, work).
+_GIFT_SHARE = 0.05
 # --------------------------------------------------------------------------------------------- shipping
 
 _ZONES: list[dict[str, Any]] = [
@@ -708,6 +844,29 @@ class SeedReport:
     by_status: dict[str, int]
 
 
+def _email(rng: random.Random, first: str, last: str) -> str:
+    """An e-mail address written the many ways people choose theirs (``jane.doe``, ``jdoe84``, ``doe.j``...)."""
+    f, l_ = _ascii(first).lower().replace(" ", ""), _ascii(last).lower().replace(" ", "").replace("'", "")
+    year = rng.randint(1955, 2004)
+    local = rng.choices(
+        [
+            f"{f}.{l_}",
+            f"{f}{l_}",
+            f"{f[0]}.{l_}",
+            f"{f}_{l_}",
+            f"{f}.{l_}{rng.randint(1, 99)}",
+            f"{f}{year}",
+            f"{f[0]}{l_}{year % 100:02d}",
+            f"{l_}.{f}",
+            f"{f}.{l_[0]}",
+            f"{f}{rng.randint(100, 999)}",
+        ],
+        weights=[26, 12, 8, 6, 12, 9, 9, 6, 6, 6],
+    )[0]
+    domain = rng.choices(list(_EMAIL_DOMAINS), weights=list(_EMAIL_DOMAINS.values()))[0]
+    return f"{local}@{domain}"
+
+
 def default_anchor() -> datetime:
     """Return today's 00:00 UTC, the default anchor the demo dates are relative to."""
     return datetime.combine(datetime.now(UTC).date(), time(0, 0), tzinfo=UTC)
@@ -757,7 +916,12 @@ class _Seeder:
 
     def __init__(self, session: Session, seed: int, anchor: datetime, log: Callable[[str], None]) -> None:
         self.session = session
+        self.seed = seed
         self.rng = random.Random(seed)
+        # Who orders and where it goes: a generator of their own, so the order plan stays as it was.
+        self.people_rng = random.Random(f"{seed}:orders-to")
+        self.addresses: list[tuple[Callable[[random.Random], tuple[str, Any]], list[str], str]] = []
+        self.order_slots: list[m.Customer] = []
         self.anchor = anchor.astimezone(UTC).replace(tzinfo=None)
         self.log = log
         self.products: list[m.Product] = []
@@ -874,19 +1038,17 @@ class _Seeder:
         self.log(f"  {len(_ZONES)} shipping zones")
 
     def people(self) -> None:
-        rng = self.rng
+        # Customers come from their own generator: the order plan's generator is shared by everything after.
+        rng = random.Random(f"{self.seed}:people")
         emails: set[str] = set()
-        domains = ["example.com", "example.org", "example.net", "mail.example.com"]
-        for country, count, cities, streets, fmt in _CUSTOMER_PLAN:
+        for country, count, city_of, streets, fmt in _CUSTOMER_PLAN:
             for _ in range(count):
                 first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
-                city, postcode_maker = rng.choice(cities)
-                base = f"{_ascii(first)}.{_ascii(last).replace(' ', '')}".lower()
-                email = f"{base}@{rng.choice(domains)}"
-                suffix = 2
+                city, postcode_maker = city_of(rng)
+                email = _email(rng, first, last)
                 while email in emails:
-                    email = f"{base}{suffix}@{email.split('@')[1]}"
-                    suffix += 1
+                    local, domain = email.split("@")
+                    email = f"{local}{rng.randint(2, 99)}@{domain}"
                 emails.add(email)
                 self.customers.append(
                     m.Customer(
@@ -899,8 +1061,31 @@ class _Seeder:
                         created_at=self.anchor - timedelta(days=rng.randint(90, 900)),
                     )
                 )
+                self.addresses.append((city_of, streets, fmt))
+        # How often each customer ordered in the demo's months, as in a real shop: most once, some not yet,
+        # a few regulars several times (their orders are then dealt out in random order).
+        slots: list[m.Customer] = []
+        for customer in self.customers:
+            orders = rng.choices([0, 1, 2, 3, 4, 5, 6], weights=[18, 52, 16, 8, 3, 2, 1])[0]
+            slots.extend([customer] * orders)
+        rng.shuffle(slots)
+        self.order_slots = slots
         self.session.add_all(self.customers)
         self.log(f"  {len(self.customers)} customers")
+
+    def _customer_for_order(self) -> m.Customer:
+        if self.order_slots:
+            return self.order_slots.pop()
+        return self.people_rng.choice(self.customers)  # more orders planned than slots dealt: anyone
+
+    def _ship_to(self, customer: m.Customer) -> tuple[str, str, str]:
+        """(address, city, postcode) of an order: the customer's own, or now and then somewhere else (a gift)."""
+        rng = self.people_rng
+        if rng.random() >= _GIFT_SHARE:
+            return customer.address, customer.city, customer.postcode
+        city_of, streets, fmt = self.addresses[self.customers.index(customer)]
+        city, postcode_maker = city_of(rng)
+        return fmt.format(n=rng.randint(1, 240), street=rng.choice(streets)), city, postcode_maker(rng)
 
     # ---------------------------------------------------------------------------------------------- orders
 
@@ -961,7 +1146,7 @@ class _Seeder:
         lost_left, lost_refund_left = _LOST_COUNT, _LOST_REFUNDED
         final_left, rejected_left = _ALL_FINAL_SALE_DELIVERED, _REJECTED_RETURNS
         for status in plan:
-            spec: dict[str, Any] = {"status": status, "customer": rng.choice(self.customers)}
+            spec: dict[str, Any] = {"status": status, "customer": self._customer_for_order()}
             if status == "placed":
                 spec["placed_at"] = self.anchor - timedelta(hours=rng.uniform(1, 20))
             elif status in {"paid", "payment_failed"}:
@@ -1007,6 +1192,8 @@ class _Seeder:
                     spec["placed_at"] = self.anchor - timedelta(days=spec["delivered_days"] + rng.uniform(2, 6))
             spec["placed_at"] = spec["placed_at"].replace(microsecond=0)
             specs.append(spec)
+        for spec in specs:
+            spec["ship_to"] = self._ship_to(spec["customer"])
         # Order numbers follow the time orders were placed.
         specs.sort(key=lambda s: s["placed_at"])
         counts: dict[str, int] = {}
@@ -1021,6 +1208,7 @@ class _Seeder:
         status: str = spec["status"]
         customer: m.Customer = spec["customer"]
         placed_at: datetime = spec["placed_at"]
+        ship_address, ship_city, ship_postcode = spec["ship_to"]
         zone = _ZONE_OF[customer.country]
         method_codes = ["standard", "express", "next_day"] if zone == "UK" else ["standard", "express"]
         weights = [70, 20, 10] if zone == "UK" else [75, 25]
@@ -1056,9 +1244,9 @@ class _Seeder:
             payment_status="paid",
             payment_failure_reason=None,
             ship_name=customer.name,
-            ship_address=customer.address,
-            ship_city=customer.city,
-            ship_postcode=customer.postcode,
+            ship_address=ship_address,
+            ship_city=ship_city,
+            ship_postcode=ship_postcode,
             ship_country=customer.country,
             shipping_method=method_code,
         )

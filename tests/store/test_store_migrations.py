@@ -74,7 +74,7 @@ def test_cli_setup_migrate_seed_and_demo_cases(
     day = anchor.strftime("%Y-%m-%d")
     code, _, err = _run(capsys, url, "setup", "--anchor", day)
     assert code == 0, err
-    assert "Seeded 213 products, 50 customers, 300 orders" in err
+    assert "Seeded 213 products, 242 customers, 300 orders" in err
     assert (tmp_path / "var" / "shop.db").exists()  # var/ created on demand
 
     code, _, err = _run(capsys, url, "migrate")

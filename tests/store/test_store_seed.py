@@ -79,7 +79,7 @@ def test_another_seed_gives_another_catalogue(anchor: datetime) -> None:
 def test_counts_and_every_status(db: Session) -> None:
     count = lambda model: db.execute(select(func.count()).select_from(model)).scalar_one()  # noqa: E731
     assert count(m.Product) >= 200
-    assert count(m.Customer) == 50
+    assert 200 <= count(m.Customer) <= 300  # a few hundred, most of them with one order (tests/security/)
     assert count(m.Order) == 300
     assert 3 <= count(m.PhysicalStore) <= 4
     assert count(m.ShippingZone) == 4
@@ -100,7 +100,7 @@ def test_catalogue_and_customers_are_realistic(db: Session) -> None:
     assert any(p.category == "Gift Cards" for p in final_sale)
     assert any(p.category != "Gift Cards" and p.attributes.get("clearance") for p in final_sale)
     customers = db.execute(select(m.Customer)).scalars().all()
-    assert len({c.email for c in customers}) == 50
+    assert len({c.email for c in customers}) == len(customers)
     assert {c.country for c in customers} == {"GB", "DE", "FR", "NL", "IE", "US", "CA", "AU"}
     titles = db.execute(select(m.Product.title)).scalars().all()
     assert len(set(titles)) == len(titles)
