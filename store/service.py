@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from store import models as m
@@ -337,17 +337,18 @@ class OrderStore:
     def _order_failures(
         self, session: Session, number: str, now: datetime, exclude: int | None = None
     ) -> list[datetime]:
-        """Times of the failed proofs of an order number still remembered (since its last match)."""
+        """Times of the failed proofs of an order number still remembered (in its window, after its last match)."""
         attempt = m.VerificationAttempt
-        since = now - self.limits.order_window
         last_match = session.execute(
-            select(func.max(attempt.created_at)).where(attempt.order_number == number, attempt.outcome == MATCHED)
+            select(func.max(attempt.id)).where(attempt.order_number == number, attempt.outcome == MATCHED)
         ).scalar_one_or_none()
-        if last_match is not None and last_match > since:
-            since = last_match
         stmt = select(attempt.created_at).where(
-            attempt.order_number == number, attempt.outcome.in_(COUNTED), attempt.created_at >= since
+            attempt.order_number == number,
+            attempt.outcome.in_(COUNTED),
+            attempt.created_at >= now - self.limits.order_window,
         )
+        if last_match is not None:
+            stmt = stmt.where(attempt.id > last_match)
         if exclude is not None:
             stmt = stmt.where(attempt.id != exclude)
         return list(session.execute(stmt).scalars())
@@ -418,15 +419,17 @@ class OrderStore:
         candidates = proof_candidates(proof_text)
         proof = the_proof(candidates)
         now = _naive(self._now())
-        # 1. Record the attempt as pending first, in its own transaction: concurrent attempts then see each
-        # other in their counts, so a burst of guesses cannot all pass under the threshold together.
         with self._session() as session:
             if self._failures(session, conversation_id) >= self.limits.per_conversation:
                 raise VerificationLocked()
-            if number is None:
-                raise InvalidInput(f"no order number found in {order_number_text!r}")
-            if not candidates:
-                raise InvalidInput("no e-mail address or postcode in the proof")
+        if number is None:
+            raise InvalidInput(f"no order number found in {order_number_text!r}")
+        if not candidates:
+            raise InvalidInput("no e-mail address or postcode in the proof")
+        # 1. Record the attempt as pending first, in its own transaction: concurrent attempts then see each
+        # other in their counts, so a burst of guesses cannot all pass under the threshold together. Both
+        # transactions write before they read, so SQLite takes its write lock first and never deadlocks.
+        with self._session() as session:
             attempt = m.VerificationAttempt(
                 conversation_id=conversation_id,
                 order_number=number,
@@ -442,8 +445,15 @@ class OrderStore:
         # 2. Decide: paused (unchecked), matched or failed.
         result: VerifiedOrder | None = None
         with self._session() as session:
+            session.execute(
+                update(m.VerificationAttempt).where(m.VerificationAttempt.id == attempt_id).values(outcome=PENDING)
+            )
             row = session.get(m.VerificationAttempt, attempt_id)
             assert row is not None  # written just above
+            if self._failures(session, conversation_id, exclude=attempt_id) >= self.limits.per_conversation:
+                session.delete(row)  # locked meanwhile by a concurrent attempt of the same conversation
+                session.commit()
+                raise VerificationLocked()
             paused = self._pause(session, number, source_key, now, exclude=attempt_id)
             if paused is not None:
                 row.outcome = PAUSED
