@@ -95,7 +95,13 @@ def create_app(
         settings.gateway_token,
         settings.rasa_timeout,
         health_timeout=settings.health_timeout,
+        claims_secret=settings.claims_secret,
     )
+    if not settings.claims_secret:
+        log.warning(
+            "GATEWAY_CLAIMS_SECRET is not set: the action server will believe nothing about these messages "
+            "(no staff lookups, no tablet shops, failed proofs counted as unattributed); `make run` sets it"
+        )
     dispatcher = Dispatcher(rasa)
     limits = WebLimits(max_message_chars=settings.max_message_chars)
     app = web.Application(

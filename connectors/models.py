@@ -23,7 +23,9 @@ class InboundMessage:
         text: what the customer typed, or the title of the button they pressed.
         payload: the pressed button's payload (e.g. ``/inform{"order_number":"ORD-100001"}``).
             When set, it is what rasa receives instead of ``text``.
-        metadata: extra facts the connector adds (store id, verified customer id...).
+        metadata: extra facts the connector adds (store id, staff...).
+        source: who sent it, as the platform vouches (``connectors.source``): the web client's address, the
+            tablet's device, the Slack user; None lets `connectors.source.source_of` derive it.
     """
 
     channel: str
@@ -31,6 +33,7 @@ class InboundMessage:
     text: str | None = None
     payload: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    source: str | None = None
 
     def __post_init__(self) -> None:
         """Validate the fields.
@@ -52,6 +55,8 @@ class InboundMessage:
             raise InvalidMessage("a message needs text or a payload")
         if not isinstance(self.metadata, Mapping):
             raise InvalidMessage("metadata must be a mapping")
+        if self.source is not None and (not isinstance(self.source, str) or not 0 < len(self.source) <= 160):
+            raise InvalidMessage("source must be a non-empty string of at most 160 characters")
 
     @property
     def conversation_id(self) -> str:

@@ -8,8 +8,10 @@ from typing import Any
 
 import aiohttp
 
+from connectors.claims import CLAIM_KEY, DEFAULT_TTL, sign_claim
 from connectors.errors import InvalidMessage, RasaAuthError, RasaError, RasaUnavailable
 from connectors.models import InboundMessage, OutboundMessage, parse_rasa_reply
+from connectors.source import source_of
 
 __all__ = ["RasaAuthError", "RasaClient", "RasaError", "RasaUnavailable"]
 
@@ -34,6 +36,7 @@ class RasaClient:
         timeout: float = 30.0,
         *,
         health_timeout: float = 2.0,
+        claims_secret: str | None = None,
     ) -> None:
         """Configure the client.
 
@@ -42,10 +45,16 @@ class RasaClient:
             token: the bearer token rasa's gateway input channel expects.
             timeout: seconds to wait for the answer to one message.
             health_timeout: seconds :meth:`is_healthy` waits.
+            claims_secret: ``GATEWAY_CLAIMS_SECRET``, shared with the action server only: each message
+                carries a claim signed with it (``connectors.claims``). Without it no claim is sent, and
+                the actions treat every message as unvouched (no staff, no tablet shop, unattributed).
         """
         self.base_url = base_url.rstrip("/")
         self.webhook_url = self.base_url + WEBHOOK_PATH
         self._token = token
+        self._claims_secret = claims_secret or ""
+        # A claim outlives a turn by a little: rasa gives up on the turn after `timeout` anyway.
+        self._claim_ttl = max(DEFAULT_TTL, int(timeout) + 30)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._health_timeout = aiohttp.ClientTimeout(total=health_timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -76,7 +85,7 @@ class RasaClient:
         body: dict[str, Any] = {
             "sender": inbound.conversation_id,
             "message": inbound.rasa_text,
-            "metadata": {**inbound.metadata, "channel": inbound.channel},
+            "metadata": self.metadata(inbound),
         }
         headers = {"Authorization": f"Bearer {self._token}"}
         try:
@@ -100,6 +109,31 @@ class RasaClient:
         except (ValueError, InvalidMessage) as exc:
             # json.JSONDecodeError and UnicodeDecodeError are ValueErrors too.
             raise RasaError(f"rasa answered with a malformed body: {exc}") from exc
+
+    def metadata(self, inbound: InboundMessage) -> dict[str, Any]:
+        """The metadata rasa receives: the connector's, the channel, and the signed claim.
+
+        The claim is the only part the action server believes (``actions.common.channel_context``): staff
+        only from Slack, a shop only from a tablet, and the message's source for counting failed proofs.
+        """
+        metadata: dict[str, Any] = {**inbound.metadata, "channel": inbound.channel}
+        metadata.pop(CLAIM_KEY, None)
+        if not self._claims_secret:
+            return metadata
+        staff = metadata.get("staff") if inbound.channel == "slack" else None
+        staff = staff if isinstance(staff, dict) else {}
+        store_id = metadata.get("store_id") if inbound.channel == "tablet" else None
+        metadata[CLAIM_KEY] = sign_claim(
+            self._claims_secret,
+            sender=inbound.conversation_id,
+            channel=inbound.channel,
+            source=source_of(inbound),
+            staff_id=str(staff["id"]) if staff.get("id") else None,
+            staff_role=str(staff["role"]) if staff.get("role") else None,
+            store_id=str(store_id) if store_id else None,
+            ttl=self._claim_ttl,
+        )
+        return metadata
 
     def _raise_for_status(self, status: int, raw: bytes) -> None:
         excerpt = raw[:200].decode("utf-8", "replace")

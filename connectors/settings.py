@@ -12,6 +12,7 @@ from connectors.errors import SettingsError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TOKEN_FILE = Path("var/gateway_token")
+DEFAULT_CLAIMS_SECRET_FILE = Path("var/claims_secret")
 DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -37,6 +38,8 @@ class Settings:
             devices, console accounts); ``GATEWAY_DATABASE_URL``, default ``var/gateway.db``.
         tracker_db_url: Rasa's SQL tracker store, read by the support console (``TRACKER_DB_URL``).
         shop_db_url: the order store (``SHOP_DATABASE_URL``).
+        claims_secret: ``GATEWAY_CLAIMS_SECRET``, shared with the action server only; signs what the
+            gateway vouches for about each message (``connectors.claims``). Hidden from repr.
     """
 
     gateway_token: str = field(repr=False)
@@ -50,6 +53,7 @@ class Settings:
     database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'gateway.db'}"
     tracker_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"
     shop_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'shop.db'}"
+    claims_secret: str = field(default="", repr=False)
 
     @classmethod
     def from_env(
@@ -60,7 +64,9 @@ class Settings:
         Variables: ``RASA_URL``, ``GATEWAY_TOKEN`` (else the file ``GATEWAY_TOKEN_FILE``,
         default ``var/gateway_token``, relative paths from the repo root), ``GATEWAY_HOST``,
         ``GATEWAY_PORT``, ``GATEWAY_MAX_MESSAGE_CHARS``, ``RASA_TIMEOUT``,
-        ``GATEWAY_ALLOWED_ORIGINS`` (comma-separated, e.g. ``https://shop.example``).
+        ``GATEWAY_ALLOWED_ORIGINS`` (comma-separated, e.g. ``https://shop.example``),
+        ``GATEWAY_CLAIMS_SECRET`` (else the file ``GATEWAY_CLAIMS_SECRET_FILE``, default
+        ``var/claims_secret``; without either, messages carry no claim and the actions vouch for nothing).
 
         Args:
             env: the environment (default ``os.environ``).
@@ -99,6 +105,7 @@ class Settings:
             database_url=_url(env, "GATEWAY_DATABASE_URL", root / "var" / "gateway.db"),
             tracker_db_url=_url(env, "TRACKER_DB_URL", root / "var" / "tracker.db"),
             shop_db_url=_url(env, "SHOP_DATABASE_URL", root / "var" / "shop.db"),
+            claims_secret=_read_claims_secret(env, root),
         )
 
 
@@ -131,6 +138,21 @@ def _read_token(env: Mapping[str, str], root: Path) -> str:
     if not token:
         raise SettingsError(f"the gateway token file {path} is empty")
     return token
+
+
+def _read_claims_secret(env: Mapping[str, str], root: Path) -> str:
+    secret = env.get("GATEWAY_CLAIMS_SECRET", "").strip()
+    if secret:
+        return secret
+    path = Path(env.get("GATEWAY_CLAIMS_SECRET_FILE", "") or DEFAULT_CLAIMS_SECRET_FILE)
+    if not path.is_absolute():
+        path = root / path
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise SettingsError(f"cannot read the claims secret file {path}: {exc}") from exc
 
 
 def _int(

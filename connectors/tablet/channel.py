@@ -8,6 +8,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
 from connectors.models import InboundMessage, OutboundMessage
 from connectors.push import PUSH_KEY, PushFailed
+from connectors.source import tablet_source
 from connectors.tablet.devices import DeviceInfo, RevokedDevice, TabletError, TabletRegistry, UnknownDevice
 from connectors.tablet.settings import TabletSettings
 from connectors.tablet.translate import (
@@ -249,6 +251,8 @@ class TabletChannel:
         except TabletError as exc:
             self.dispatcher.counts[f"tablet.{exc.code}"] += 1
             raise WebInputError(exc.status, exc.code, str(exc)) from None
+        # The device is the source: failed order checks on a kiosk are counted per tablet.
+        inbound = replace(inbound, source=tablet_source(device.device_id))
         try:
             replies = await self.dispatcher.dispatch(inbound)
         except GatewayError as exc:

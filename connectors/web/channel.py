@@ -13,6 +13,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, UserFacingError, describe_for_user
 from connectors.models import OutboundMessage
 from connectors.push import PUSH_KEY, PushFailed
+from connectors.source import request_address, web_source
 from connectors.web.ratelimit import SlidingWindowLimiter, whole_seconds
 from connectors.web.settings import WebSettings
 from connectors.web.transcript import Transcript
@@ -407,7 +409,8 @@ class WebChannel:
                 counts["web.replayed"] += 1
                 return claim.replies, True
             try:
-                replies = await self.dispatcher.dispatch(parsed.message)
+                # The address is the message's source: failed order checks are counted per source.
+                replies = await self.dispatcher.dispatch(replace(parsed.message, source=web_source(address)))
             except GatewayError:
                 await asyncio.to_thread(self.transcript.mark_failed, claim)
                 raise
@@ -466,11 +469,8 @@ class WebChannel:
     # ------------------------------------------------------------------ origins, addresses
 
     def _client_address(self, request: web.Request) -> str:
-        if self.settings.trust_forwarded_for:
-            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-            if forwarded:
-                return forwarded
-        return request.remote or "unknown"
+        # X-Forwarded-For only from a configured trusted proxy (GATEWAY_TRUSTED_PROXIES), never otherwise.
+        return request_address(request, self.settings.trusted_proxies)
 
     def _check_origin(self, request: web.Request) -> None:
         """Refuse browsers on pages not allowed to embed the chat; non-browsers send no Origin."""

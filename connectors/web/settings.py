@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connectors.errors import SettingsError
+from connectors.source import Network, trusted_proxies_from_env
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,20 +20,20 @@ class WebSettings:
             (all its conversations together).
         rate_window: length of the rate-limit window in seconds.
         history_limit: most transcript entries one history request returns (the newest ones).
-        trust_forwarded_for: take the client address from the last ``X-Forwarded-For`` hop
-            (only behind a reverse proxy that sets it; otherwise clients could pick their address).
+        trusted_proxies: reverse proxies (``GATEWAY_TRUSTED_PROXIES``) whose ``X-Forwarded-For`` names the
+            client; from anyone else the header is ignored (``connectors.source.client_address``).
     """
 
     rate_per_conversation: int = 20
     rate_per_address: int = 60
     rate_window: float = 60.0
     history_limit: int = 100
-    trust_forwarded_for: bool = False
+    trusted_proxies: tuple[Network, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
         """Read ``GATEWAY_WEB_RATE_PER_CONVERSATION``, ``GATEWAY_WEB_RATE_PER_ADDRESS``,
-        ``GATEWAY_WEB_RATE_WINDOW``, ``GATEWAY_WEB_HISTORY_LIMIT`` and ``GATEWAY_WEB_TRUST_FORWARDED_FOR``.
+        ``GATEWAY_WEB_RATE_WINDOW``, ``GATEWAY_WEB_HISTORY_LIMIT`` and ``GATEWAY_TRUSTED_PROXIES``.
 
         Args:
             env: the environment (default ``os.environ``).
@@ -52,7 +53,7 @@ class WebSettings:
             rate_per_address=_int(env, "GATEWAY_WEB_RATE_PER_ADDRESS", defaults.rate_per_address, 1, 1_000_000),
             rate_window=float(_int(env, "GATEWAY_WEB_RATE_WINDOW", int(defaults.rate_window), 1, 86_400)),
             history_limit=_int(env, "GATEWAY_WEB_HISTORY_LIMIT", defaults.history_limit, 1, 1000),
-            trust_forwarded_for=_bool(env, "GATEWAY_WEB_TRUST_FORWARDED_FOR"),
+            trusted_proxies=trusted_proxies_from_env(env),
         )
 
 
@@ -67,12 +68,3 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
-
-
-def _bool(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise SettingsError(f"{name} must be 1/true/yes or 0/false/no, got {raw!r}")

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from connectors.app import create_app, main
 from connectors.errors import SettingsError
 from connectors.rasa_client import RasaClient
+from connectors.source import parse_trusted_proxies
 from connectors.web import WebChannel
 from connectors.web.ratelimit import SlidingWindowLimiter
 from connectors.web.settings import WebSettings
@@ -230,10 +231,12 @@ async def test_rate_limit_per_address(fake_rasa: FakeRasa) -> None:
         assert resp.status == 200
 
 
-async def test_forwarded_for_is_the_address_only_when_trusted(fake_rasa: FakeRasa) -> None:
-    for trusted, expected in ((True, [200, 200, 429]), (False, [200, 429, 429])):
+async def test_forwarded_for_is_the_address_only_from_a_trusted_proxy(fake_rasa: FakeRasa) -> None:
+    # The test client connects from 127.0.0.1: the proxy when it is listed, a client like any other when not.
+    for proxies, expected in (("127.0.0.1", [200, 200, 429]), ("", [200, 429, 429]), ("10.0.0.0/8", [200, 429, 429])):
         fake_rasa.received.clear()
-        async with widget_gateway(fake_rasa, FakeClock(), rate_per_address=1, trust_forwarded_for=trusted) as (
+        trusted = parse_trusted_proxies(proxies)
+        async with widget_gateway(fake_rasa, FakeClock(), rate_per_address=1, trusted_proxies=trusted) as (
             client,
             _,
         ):
@@ -245,7 +248,7 @@ async def test_forwarded_for_is_the_address_only_when_trusted(fake_rasa: FakeRas
                     headers={"X-Forwarded-For": f"198.51.100.7, {forwarded}"},
                 )
                 statuses.append(resp.status)
-            assert statuses == expected, trusted
+            assert statuses == expected, proxies
 
 
 async def test_cors_for_allowed_and_refused_origins(fake_rasa: FakeRasa) -> None:
@@ -344,22 +347,24 @@ async def test_messages_of_one_conversation_are_answered_in_order(fake_rasa: Fak
 
 
 def test_web_settings_from_env() -> None:
-    assert WebSettings.from_env({}) == WebSettings(20, 60, 60.0, 100, False)
+    assert WebSettings.from_env({}) == WebSettings(20, 60, 60.0, 100, ())
     settings = WebSettings.from_env(
         {
             "GATEWAY_WEB_RATE_PER_CONVERSATION": "5",
             "GATEWAY_WEB_RATE_PER_ADDRESS": "50",
             "GATEWAY_WEB_RATE_WINDOW": "30",
             "GATEWAY_WEB_HISTORY_LIMIT": "20",
-            "GATEWAY_WEB_TRUST_FORWARDED_FOR": "yes",
+            "GATEWAY_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8",
         }
     )
-    assert settings == WebSettings(5, 50, 30.0, 20, True)
+    assert settings == WebSettings(5, 50, 30.0, 20, parse_trusted_proxies("127.0.0.1,10.0.0.0/8"))
     for name, value in (
         ("GATEWAY_WEB_RATE_PER_CONVERSATION", "0"),
         ("GATEWAY_WEB_RATE_PER_ADDRESS", "lots"),
         ("GATEWAY_WEB_HISTORY_LIMIT", "5000"),
-        ("GATEWAY_WEB_TRUST_FORWARDED_FOR", "maybe"),
+        ("GATEWAY_TRUSTED_PROXIES", "my-proxy"),
+        # the old switch believed anyone's X-Forwarded-For: refused with a pointer to the new setting
+        ("GATEWAY_WEB_TRUST_FORWARDED_FOR", "yes"),
     ):
         with pytest.raises(SettingsError, match=name):
             WebSettings.from_env({name: value})
