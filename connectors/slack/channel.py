@@ -3,7 +3,10 @@
 Slack wants every event acknowledged within 3 seconds and retries otherwise, so listeners only
 translate, then hand the work to a tracked background task and return: Bolt acknowledges at once.
 Retries (``X-Slack-Retry-Num``, same ``event_id``) are dropped by a middleware that remembers recent
-event ids, after the signature check so forged requests cannot fill that memory.
+event ids, after the signature check so forged requests cannot fill that memory. A signed request replayed
+as it was (same signature) within Slack's five-minute signature window is acknowledged and dropped, and
+a button press (its ``trigger_id``) is processed once in either mode. Staff are allowlisted users of the
+app's own workspace (``auth.test`` or ``SLACK_TEAM_ID``), never of the team a request names.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
@@ -64,6 +68,9 @@ MAX_PUSH_TARGETS = 10_000
 
 #: Largest Events API body accepted (Slack's own payloads are far smaller; block_actions carry the message).
 MAX_EVENT_BODY = 256 * 1024
+#: Seconds a signed request is remembered against replays: Slack's signature window (five minutes) plus
+#: the clock skew its timestamp check allows.
+REPLAY_WINDOW = 330.0
 
 
 class SlackSendFailed(GatewayError):
@@ -106,6 +113,8 @@ class SlackChannel:
         self._dispatcher: Dispatcher | None = None
         self._verifier = SignatureVerifier(settings.signing_secret) if settings.signing_secret else None
         self._seen_events: OrderedDict[str, None] = OrderedDict()
+        # Signatures of signed requests and trigger ids of presses seen lately -> when (replays are dropped).
+        self._seen_requests: OrderedDict[str, float] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         # One answer at a time per conversation, so replies keep the order of the messages (lock, users).
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -222,6 +231,14 @@ class SlackChannel:
         if self._verifier is None or not self._verifier.is_valid_request(text, dict(request.headers)):
             self.counts["slack.rejected"] += 1
             return web.json_response({"error": "invalid request signature"}, status=401)
+        # A valid signature covers the body and its timestamp, so the same signature is the same request.
+        # Slack's own retries (X-Slack-Retry-Num) are counted as duplicates by their event id instead; the
+        # header is not signed, but an event id and a press's trigger id are remembered either way.
+        retry = request.headers.get("X-Slack-Retry-Num")
+        if retry is None and self._replayed("sig:" + request.headers.get("X-Slack-Signature", "")):
+            self.counts["slack.replayed"] += 1
+            log.warning("slack: a signed request was replayed within the signature window; dropped")
+            return web.Response(status=200)
         try:
             bolt_request: AsyncBoltRequest = await to_bolt_request(request)
         except ValueError as exc:  # json.JSONDecodeError included
@@ -229,11 +246,29 @@ class SlackChannel:
         bolt_response = await self.bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
+    def _replayed(self, key: str, now: float | None = None) -> bool:
+        """Remember ``key`` for `REPLAY_WINDOW` seconds; True when it was already seen in that time."""
+        moment = time.monotonic() if now is None else now
+        while self._seen_requests:
+            oldest, seen_at = next(iter(self._seen_requests.items()))
+            if moment - seen_at <= REPLAY_WINDOW and len(self._seen_requests) <= self.settings.dedupe_size:
+                break
+            self._seen_requests.pop(oldest)
+        if key in self._seen_requests:
+            return True
+        self._seen_requests[key] = moment
+        return False
+
     async def _drop_retries(
         self, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
     ) -> BoltResponse:
-        """Acknowledge an event already seen (Slack's retry) without processing it again."""
+        """Acknowledge an event already seen (Slack's retry) or a press already handled, without processing it."""
         body = req.body
+        trigger = body.get("trigger_id") if body.get("type") == "block_actions" else None
+        if isinstance(trigger, str) and trigger and self._replayed("press:" + trigger):
+            self.counts["slack.replayed"] += 1
+            log.warning("slack: button press %s seen before; not processed again", trigger)
+            return BoltResponse(status=200, body="")
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if isinstance(event_id, str) and event_id:
             if event_id in self._seen_events:
@@ -250,7 +285,19 @@ class SlackChannel:
     # ---------------------------------------------------------------------------------- listeners
 
     def _staff(self, context: AsyncBoltContext) -> StaffDirectory:
-        return StaffDirectory(context.team_id, self.settings.staff)
+        """The allowlist of the app's own workspace: ``SLACK_TEAM_ID``, else the bot token's (``auth.test``).
+
+        Never ``context.team_id``: that is the team the request names, which is another workspace for an
+        event delivered to another installation or a user of a shared channel.
+        """
+        own = self.settings.team_id
+        authorized = context.authorize_result.team_id if context.authorize_result is not None else None
+        if own is None:
+            own = authorized
+        elif authorized is not None and authorized != own:
+            log.error("slack: SLACK_TEAM_ID %s is not the bot token's workspace %s; nobody is staff", own, authorized)
+            own = None
+        return StaffDirectory(own, self.settings.staff)
 
     async def _on_event(self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
         """A direct message or a mention: schedule the answer and return (Bolt then acknowledges)."""

@@ -19,6 +19,7 @@ STAFF_ROLES = ("staff", "manager")
 EVENTS_PATH = "/slack/events"
 
 _USER_ID_RE = re.compile(r"[UW][A-Z0-9]{2,20}")
+_TEAM_ID_RE = re.compile(r"[TE][A-Z0-9]{2,20}")
 _CHANNEL_ID_RE = re.compile(r"[CGD][A-Z0-9]{2,20}")
 _STORE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -37,6 +38,8 @@ class SlackSettings:
         store_channels: store id (``LDN-01``) -> Slack channel id where that store's alerts go.
         support_channel: channel id for alerts of stores without their own channel (and the online shop).
         dedupe_size: how many recent event ids are remembered to drop Slack's retries.
+        team_id: the app's own workspace (``SLACK_TEAM_ID``); staff must belong to it. When unset, the
+            workspace of the bot token (``auth.test``) is used, never the team a request names.
     """
 
     bot_token: str = field(repr=False)
@@ -48,6 +51,7 @@ class SlackSettings:
     store_channels: Mapping[str, str] = field(default_factory=dict)
     support_channel: str | None = None
     dedupe_size: int = 10_000
+    team_id: str | None = None
 
     def __post_init__(self) -> None:
         """Check the combination of mode and tokens.
@@ -116,6 +120,9 @@ class SlackSettings:
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SettingsError(f"SLACK_API_BASE_URL must be an http(s) URL, got {base!r}")
+        team = env.get("SLACK_TEAM_ID", "").strip() or None
+        if team is not None and not _TEAM_ID_RE.fullmatch(team):
+            raise SettingsError(f"SLACK_TEAM_ID must be a workspace id like T0123ABCD, got {team!r}")
         support = env.get("SLACK_SUPPORT_CHANNEL", "").strip() or None
         if support is not None and not _CHANNEL_ID_RE.fullmatch(support):
             raise SettingsError(f"SLACK_SUPPORT_CHANNEL must be a channel id like C0123ABCD, got {support!r}")
@@ -128,6 +135,7 @@ class SlackSettings:
             staff=staff,
             store_channels=parse_store_channels(env.get("SLACK_STORE_CHANNELS", "")),
             support_channel=support,
+            team_id=team,
         )
 
 

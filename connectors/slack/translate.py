@@ -21,6 +21,7 @@ from typing import Any
 
 from connectors.errors import InvalidMessage
 from connectors.models import InboundMessage, OutboundMessage
+from connectors.source import slack_source
 from connectors.text import clean_payload, clean_typed_text
 
 # Action ids of the hand-off desk's buttons (connectors/handoff): defined here, on the Slack side, so the
@@ -88,18 +89,27 @@ class StaffDirectory:
     team_id: str | None
     roles: Mapping[str, str] = field(default_factory=dict)
 
-    def metadata(self, user: str, user_team: str | None) -> dict[str, Any]:
+    def metadata(self, user: str, user_team: str | None, delivered_for: str | None = None) -> dict[str, Any]:
         """The metadata a message from ``user`` carries: ``staff`` only for allowlisted users of our team.
+
+        ``team_id`` must be the app's own workspace (from ``auth.test`` or ``SLACK_TEAM_ID``), never the
+        team named in the request: a signed event delivered for another workspace, or from a user of
+        another workspace in a shared channel, never makes anyone staff.
 
         Args:
             user: the Slack user id.
             user_team: the workspace the user belongs to, as the event says.
+            delivered_for: the workspace the event or action was delivered for (the envelope's team).
 
         Returns:
             ``{"staff": {"id", "role"}}`` or ``{}`` (the gateway adds ``channel`` itself).
         """
         role = self.roles.get(user)
-        if role is None or self.team_id is None or (user_team is not None and user_team != self.team_id):
+        if role is None or self.team_id is None:
+            return {}
+        if user_team is not None and user_team != self.team_id:
+            return {}
+        if delivered_for is not None and delivered_for != self.team_id:
             return {}
         return {"staff": {"id": user, "role": role}}
 
@@ -224,7 +234,8 @@ def inbound_from_event(
         CHANNEL,
         sender_id(team_id, user, thread_ts),
         text=text,
-        metadata=staff.metadata(user, user_team),
+        metadata=staff.metadata(user, user_team, delivered_for=team_id),
+        source=slack_source(user_team or team_id, user),
     )
     return SlackInbound(message, target)
 
@@ -263,12 +274,14 @@ def inbound_from_action(body: Mapping[str, Any], *, staff: StaffDirectory, max_c
         return None
     title = (action.get("text") or {}).get("text") if isinstance(action.get("text"), Mapping) else None
     thread_ts = _str_or_none(message.get("thread_ts"))
+    user_team = _str_or_none(user.get("team_id")) or str(team_id)
     inbound = InboundMessage(
         CHANNEL,
         sender_id(str(team_id), str(user_id), thread_ts),
         text=(clean_typed_text(str(title)) or None) if title else None,
         payload=payload,
-        metadata=staff.metadata(str(user_id), _str_or_none(user.get("team_id")) or str(team_id)),
+        metadata=staff.metadata(str(user_id), user_team, delivered_for=str(team_id)),
+        source=slack_source(user_team, str(user_id)),
     )
     return SlackInbound(inbound, ReplyTarget(str(channel_id), thread_ts))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -85,7 +86,7 @@ class HandoffGateway:
             "api_app_id": "A0APP",
             "token": "legacy",
             "container": {"type": "message", "message_ts": "1732800000.000001", "channel_id": SUPPORT_CHANNEL},
-            "trigger_id": "123.456.abc",
+            "trigger_id": f"123.456.{uuid.uuid4().hex[:12]}",  # unique per press, as Slack makes them
             "channel": {"id": SUPPORT_CHANNEL, "name": "support"},
             "message": {"type": "message", "ts": "1732800000.000001", "text": "Hand-off", "blocks": []},
             "actions": [

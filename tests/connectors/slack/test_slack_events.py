@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -172,7 +173,7 @@ def _press_payload(value: str, title: str, thread_ts: str | None, user: str = ST
         "api_app_id": "A0APP",
         "token": "legacy",
         "container": {"type": "message", "message_ts": "1732800000.000001", "channel_id": STORE_CHANNEL},
-        "trigger_id": "123.456.abc",
+        "trigger_id": f"123.456.{uuid.uuid4().hex[:12]}",  # unique per press, as Slack makes them
         "channel": {"id": STORE_CHANNEL, "name": "london"},
         "message": message,
         "actions": [
