@@ -134,10 +134,24 @@ def _customer(ctx: OrderContext) -> int | None:
     return ctx.store.verified_customer(ctx.conversation_id)
 
 
+def ask_for_email(ctx: OrderContext) -> List[EventType]:
+    """The order was proved with its postcode, which opens that order only: ask for the e-mail instead.
+
+    The verification form asks again (``utter_ask_proof`` words it for the account goals) and the goal
+    is answered once the e-mail matched; staff have no customer account here, so they are told there is none.
+    """
+    if channel_context(ctx.tracker).is_staff:
+        ctx.dispatcher.utter_message(response="utter_no_linked_channels")
+        return []
+    return [SlotSet("proof", None), FollowupAction("verify_order_form")]
+
+
 def list_channels(ctx: OrderContext) -> List[EventType]:
     """Goal ``channels``: the customer's linked chats, each with a button to remove it."""
     customer = _customer(ctx)
-    links = accounts().linked_channels(customer) if customer is not None else []
+    if customer is None:
+        return ask_for_email(ctx)
+    links = accounts().linked_channels(customer)
     if not links:
         ctx.dispatcher.utter_message(response="utter_no_linked_channels")
         return []
@@ -166,10 +180,12 @@ def unlink_channel(ctx: OrderContext) -> List[EventType]:
     channel = channel_from_text(ctx.tracker.get_slot("linked_channel")) or channel_from_text(
         ctx.tracker.latest_message.get("text")
     )
+    customer = _customer(ctx)
+    if customer is None:
+        return ask_for_email(ctx)
     if channel is None:
         return list_channels(ctx) + [SlotSet("linked_channel", None)]
-    customer = _customer(ctx)
-    removed = accounts().unlink(customer, channel) if customer is not None else []
+    removed = accounts().unlink(customer, channel)
     if not removed:
         ctx.dispatcher.utter_message(response="utter_channel_not_linked", channel_name=channel_name(channel))
     else:
@@ -181,8 +197,7 @@ def notifications_on(ctx: OrderContext) -> List[EventType]:
     """Goal ``notify_on``: opt in to order news on the linked chats."""
     customer = _customer(ctx)
     if customer is None:
-        ctx.dispatcher.utter_message(response="utter_ask_order_number")
-        return []
+        return ask_for_email(ctx)
     acc = accounts()
     acc.set_notifications(customer, True)
     links = acc.linked_channels(customer)
@@ -197,8 +212,7 @@ def notifications_off(ctx: OrderContext) -> List[EventType]:
     """Goal ``notify_off``: no more order news."""
     customer = _customer(ctx)
     if customer is None:
-        ctx.dispatcher.utter_message(response="utter_ask_order_number")
-        return []
+        return ask_for_email(ctx)
     accounts().set_notifications(customer, False)
     ctx.dispatcher.utter_message(response="utter_notifications_off")
     return []

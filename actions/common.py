@@ -1,7 +1,9 @@
-"""Shared plumbing for the custom actions: the order store handle and reply formatting helpers."""
+"""Shared plumbing for the custom actions: the order store handle, what the gateway vouches for, reply helpers."""
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -9,10 +11,14 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+from connectors.claims import CLAIM_KEY, Claim, ClaimError, verify_claim
 from store.normalize import normalize_order_number
 from store.service import OrderStore
 
+logger = logging.getLogger(__name__)
+
 _store: OrderStore | None = None
+_claims_secret: str | None = None
 
 
 def get_store() -> OrderStore:
@@ -94,17 +100,38 @@ def join_words(items: list[str]) -> str:
 GATEWAY_CHANNELS = frozenset({"web", "tablet", "telegram", "slack"})
 
 
+def claims_secret() -> str:
+    """``GATEWAY_CLAIMS_SECRET``, read once; empty means no claim can be believed."""
+    global _claims_secret
+    if _claims_secret is None:
+        _claims_secret = os.environ.get("GATEWAY_CLAIMS_SECRET", "").strip()
+        if not _claims_secret:
+            logger.error(
+                "GATEWAY_CLAIMS_SECRET is not set: no message is trusted (no staff, no tablet shop); `make run` sets it"
+            )
+    return _claims_secret
+
+
+def set_claims_secret(secret: str | None) -> None:
+    """Use ``secret`` to check claims (tests); None reads ``GATEWAY_CLAIMS_SECRET`` again on next use."""
+    global _claims_secret
+    _claims_secret = secret
+
+
 @dataclass(frozen=True)
 class ChannelContext:
     """What the gateway vouches for about the latest message (see docs/CONTRACTS.md, "Metadata").
 
     Attributes:
         channel: ``web``, ``tablet``, ``telegram``, ``slack``; ``rest``/``unknown`` for other callers.
-        trusted: True only when the message came through the gateway input channel, whose
-            bearer token proves the metadata was set by the gateway, not typed by a client.
+        trusted: True only when the message carries a claim the gateway signed for this conversation
+            (``connectors.claims``), unexpired, for the channel rasa received it on. Plain metadata
+            proves nothing: rasa's HTTP API and a forged action call can write any.
         store_id: the physical store of an in-store tablet (``tablet`` only).
         staff_id: the staff member's platform id (``slack`` staff on the allowlist only).
         staff_role: their role (``staff``, ``manager``...), None for customers.
+        source: who sent it (the web client's address, the tablet, the Telegram or Slack user), for
+            counting failed proofs; None when untrusted.
     """
 
     channel: str
@@ -112,6 +139,7 @@ class ChannelContext:
     store_id: str | None = None
     staff_id: str | None = None
     staff_role: str | None = None
+    source: str | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -119,36 +147,48 @@ class ChannelContext:
         return self.trusted and self.staff_role is not None
 
 
+def _claim(tracker: Tracker, input_channel: str) -> Claim | None:
+    """The latest message's claim if it can be believed, else None (and a log line saying why)."""
+    metadata: dict[str, Any] = tracker.latest_message.get("metadata") or {}
+    token = metadata.get(CLAIM_KEY) if isinstance(metadata, dict) else None
+    try:
+        claim = verify_claim(claims_secret(), token, sender=tracker.sender_id)
+    except ClaimError as error:
+        if token is not None or input_channel in GATEWAY_CHANNELS:
+            # Never the conversation id: a web conversation id is the customer's bearer secret.
+            logger.warning("ignoring the metadata of a %s message: %s", input_channel or "unknown", error.reason)
+        return None
+    if claim.channel != input_channel or claim.channel not in GATEWAY_CHANNELS:
+        logger.warning("ignoring a claim for channel %s on a %s message", claim.channel, input_channel or "unknown")
+        return None
+    return claim
+
+
 def channel_context(tracker: Tracker) -> ChannelContext:
     """The trusted channel context of the latest user message.
 
-    Metadata is trusted only when rasa received the message on a gateway channel: the gateway
-    input channel sets the input channel to the metadata's ``channel``, and Rasa's ``rest``
-    channel (which anyone on the host can call, with any metadata) always reports ``rest``.
+    Only the gateway's signed claim is believed (``connectors.claims``); the plain metadata keys beside it
+    (``channel``, ``staff``, ``store_id``) are for rasa and the console. Rasa's gateway channel sets the
+    input channel to the metadata's ``channel``; a claim for another channel is refused too.
     """
-    latest: dict[str, Any] = tracker.latest_message.get("metadata") or {}
     input_channel = tracker.get_latest_input_channel() or ""
-    channel = str(latest.get("channel") or input_channel or "unknown")
-    trusted = input_channel in GATEWAY_CHANNELS and latest.get("channel") == input_channel
-    if not trusted:
-        return ChannelContext(channel=input_channel or channel)
-
-    def text(key: str) -> str | None:
-        value = latest.get(key)
-        return str(value) if isinstance(value, (str, int)) and str(value) else None
-
-    staff = latest.get("staff") if isinstance(latest.get("staff"), dict) else {}
+    claim = _claim(tracker, input_channel)
+    if claim is None:
+        return ChannelContext(channel=input_channel or "unknown")
     return ChannelContext(
-        channel=channel,
+        channel=claim.channel,
         trusted=True,
-        store_id=text("store_id"),
-        staff_id=str(staff["id"]) if staff.get("id") else None,
-        staff_role=str(staff["role"]) if staff.get("role") else None,
+        store_id=claim.store_id if claim.channel == "tablet" else None,
+        staff_id=claim.staff_id if claim.channel == "slack" and claim.staff_role else None,
+        staff_role=claim.staff_role if claim.channel == "slack" and claim.staff_id else None,
+        source=claim.source,
     )
 
 
 def channel_of(tracker: Tracker) -> str:
-    """The channel the gateway said this conversation comes from (metadata), else the input channel."""
-    metadata: dict[str, Any] = tracker.get_slot("session_started_metadata") or {}
-    latest = tracker.latest_message.get("metadata") or {}
-    return str(latest.get("channel") or metadata.get("channel") or tracker.get_latest_input_channel() or "unknown")
+    """The channel the gateway vouched for on the latest message, else the conversation id's prefix."""
+    context = channel_context(tracker)
+    if context.trusted:
+        return context.channel
+    prefix, sep, _ = tracker.sender_id.partition(":")
+    return prefix if sep and prefix in GATEWAY_CHANNELS else (context.channel or "unknown")

@@ -10,7 +10,7 @@ import logging
 from typing import Any, Callable, Dict, List
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import account, orders, payments, returns
@@ -50,6 +50,9 @@ class ActionContinueGoal(Action):
         store = get_store()
         conv = conversation_id(tracker)
         number = current_order(tracker)
+        if tracker.get_slot("verification_locked"):
+            # Checks of this order are paused: the form said so and asked nothing more; the next try starts afresh.
+            return [SlotSet("verification_locked", None)]
         if number is None or not store.is_verified(conv, number):
             if store.attempts_left(conv) <= 0:
                 dispatcher.utter_message(response="utter_verification_locked")

@@ -17,6 +17,7 @@ SUMMARY_TURNS = 6
 REASON_BY_RESPONSE = {
     "utter_offer_handoff_after_fallback": "the assistant misunderstood twice",
     "utter_verification_locked": "order checks locked after three failed attempts",
+    "utter_verification_paused": "order checks paused after repeated failed attempts",
     "utter_return_not_eligible": "customer disputes a refused return",
     "utter_return_refused": "customer disputes a refused return",
 }

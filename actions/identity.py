@@ -1,13 +1,17 @@
 """Verification before anything about an order is said: validates `verify_order_form`.
 
-The rules (what proves ownership, how many attempts) live in the order store; this module only asks
-for the order number and the proof and relays the store's verdict. Store staff (Slack users on the
-gateway's allowlist, known from trusted metadata via `channel_context`) give only the order number: the
-store grants and records their access (`OrderStore.grant_staff_access`) instead of asking for a proof.
+The rules (what proves ownership, how many attempts, when checks pause) live in the order store; this
+module only asks for the order number and the proof and relays the store's verdict, with the source the
+gateway vouched for (``channel_context``), so failed proofs are counted per order and per source across
+conversations. One proof, one scope: a postcode opens that order, an e-mail also the customer (their other
+orders without a new proof, linking this chat, order news), so the account goals ask for the e-mail.
+Store staff (Slack users on the gateway's allowlist, known from the gateway's signed claim) give only the
+order number: the store grants and records their access (`OrderStore.grant_staff_access`).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List
 
 from rasa_sdk import Tracker
@@ -17,10 +21,31 @@ from rasa_sdk.types import DomainDict
 
 from actions.account import after_verification
 from actions.common import ChannelContext, channel_context, conversation_id, current_order, get_store
-from store.errors import NotAuthorized, OrderNotFound, VerificationFailed, VerificationLocked
+from store.errors import (
+    InvalidInput,
+    NotAuthorized,
+    OrderNotFound,
+    VerificationFailed,
+    VerificationLocked,
+    VerificationPaused,
+)
 from store.normalize import normalize_order_number, normalize_rma
+from store.proofs import proof_candidates
+
+logger = logging.getLogger(__name__)
 
 VERIFIED = "verified"
+#: Goals about the customer rather than one order: they need the customer's e-mail, not a postcode.
+ACCOUNT_GOALS = frozenset({"channels", "unlink", "notify_on", "notify_off"})
+#: Slot set when checks cannot go on in this form run (paused): the form ends instead of asking.
+STOPPED = "verification_locked"
+
+
+def needs_customer(tracker: Tracker) -> bool:
+    """Whether the current goal needs the customer proved by e-mail and this conversation has not done so."""
+    if tracker.get_slot("goal") not in ACCOUNT_GOALS or channel_context(tracker).is_staff:
+        return False
+    return get_store().verified_customer(conversation_id(tracker)) is None
 
 
 class ValidateVerifyOrderForm(FormValidationAction):
@@ -37,12 +62,15 @@ class ValidateVerifyOrderForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[str]:
-        """No questions once locked out; no proof asked for an order this conversation already proved."""
+        """No questions once locked out or paused; no proof asked for an order this conversation proved
+        (unless the goal needs the customer's e-mail and only a postcode was given)."""
         store = get_store()
         conv = conversation_id(tracker)
         number = current_order(tracker)
+        if tracker.get_slot(STOPPED):
+            return []
         if number and store.is_verified(conv, number):
-            return ["order_number"]
+            return domain_slots if needs_customer(tracker) else ["order_number"]
         if store.attempts_left(conv) <= 0:
             return []
         return domain_slots
@@ -54,7 +82,11 @@ class ValidateVerifyOrderForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[str, Any]:
-        """Accept any well-formed order number (existence is only revealed after the proof)."""
+        """Accept any well-formed order number (existence is only revealed after the proof).
+
+        A new order number starts a new check (the proof is asked again, no attempt is spent on it); an
+        order of the customer this conversation proved by e-mail needs no new proof.
+        """
         text = str(slot_value or "")
         number = normalize_order_number(text)
         events: Dict[str, Any] = {}
@@ -71,11 +103,20 @@ class ValidateVerifyOrderForm(FormValidationAction):
             dispatcher.utter_message(response="utter_order_number_invalid")
             return {"order_number": None}
         events["order_number"] = number
-        staff = channel_context(tracker)
-        if staff.is_staff:
-            return {**events, **_staff_access(dispatcher, tracker, staff, number)}
-        if not get_store().is_verified(conversation_id(tracker), number):
-            events["proof"] = None
+        context = channel_context(tracker)
+        if context.is_staff:
+            return {**events, **_staff_access(dispatcher, tracker, context, number)}
+        store = get_store()
+        conv = conversation_id(tracker)
+        if store.is_verified(conv, number):
+            return events
+        if store.grant_customer_order(conv, number) is not None:
+            # Their e-mail already proved who they are: their other orders need no new proof.
+            return {**events, "proof": VERIFIED}
+        events["proof"] = None
+        if store.check_paused(number, context.source) is not None:
+            dispatcher.utter_message(response="utter_verification_paused")
+            events[STOPPED] = True
         return events
 
     def validate_proof(
@@ -89,19 +130,33 @@ class ValidateVerifyOrderForm(FormValidationAction):
         store = get_store()
         conv = conversation_id(tracker)
         number = current_order(tracker)
-        if slot_value == VERIFIED and number and store.is_verified(conv, number):
-            return {"proof": VERIFIED}
-        if number and channel_context(tracker).is_staff and store.is_verified(conv, number):
+        context = channel_context(tracker)
+        if slot_value == VERIFIED:
+            # The form's own marker, never a proof: it stands only for an order this conversation holds.
+            ok = number is not None and store.is_verified(conv, number) and not needs_customer(tracker)
+            return {"proof": VERIFIED if ok else None}
+        if number and context.is_staff and store.is_verified(conv, number):
             # Staff were granted the order with its number; an email in the same message is not a proof
             # attempt and must not count towards the lock-out.
             return {"proof": VERIFIED}
         if number is None:
             # The order number is asked first; a proof given before it is asked for again after it.
             return {"proof": None}
+        text = str(slot_value or "")
+        if tracker.get_slot("goal") in ACCOUNT_GOALS and not any(c.kind == "email" for c in proof_candidates(text)):
+            # Linked chats and news belong to the customer: only their e-mail proves that (asked again).
+            return {"proof": None}
         try:
-            verified = store.verify(conv, number, str(slot_value))
+            verified = store.verify(conv, number, text, source=context.source if context.trusted else None)
+        except InvalidInput:
+            # No e-mail or postcode in it (e.g. "also I want to return ORD-100114"): not an attempt.
+            return {"proof": None}
         except VerificationLocked:
             return {"proof": None}
+        except VerificationPaused as paused:
+            logger.info("order checks paused by %s count for %s s", paused.scope, paused.retry_after_seconds)
+            dispatcher.utter_message(response="utter_verification_paused")
+            return {"proof": None, STOPPED: True}
         except VerificationFailed as failure:
             if failure.attempts_left > 0:
                 dispatcher.utter_message(response="utter_verification_failed", attempts_left=failure.attempts_left)
@@ -112,8 +167,10 @@ class ValidateVerifyOrderForm(FormValidationAction):
             order_number=verified.order_number,
             first_name_part=f", {first}" if first else "",
         )
-        # Verified on this channel: link the account, carry over what is open, offer an unfinished return.
-        after_verification(dispatcher, tracker, verified.customer_id)
+        if verified.scope == "customer":
+            # Their e-mail proved the customer on this channel: link the account, carry over what is open,
+            # offer an unfinished return. A postcode proves this order only, so none of that.
+            after_verification(dispatcher, tracker, verified.customer_id)
         return {"proof": VERIFIED, "order_number": verified.order_number}
 
 

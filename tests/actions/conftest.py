@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from store.service import OrderStore
-from tests.actions.helpers import cases, domain, seeded_db, store  # noqa: F401
+from tests.actions.helpers import cases, claims_secret, domain, seeded_db, store  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import sessionmaker
 
-from actions.common import set_store
+from actions.common import set_claims_secret, set_store
+from connectors.claims import CLAIM_KEY, sign_claim
 from store.db import make_engine
 from store.migrate import upgrade
 from store.seed import seed
@@ -24,6 +25,34 @@ from store.service import OrderStore
 ROOT = Path(__file__).resolve().parents[2]
 ANCHOR = datetime(2025, 3, 3, tzinfo=UTC)
 NOW = ANCHOR + timedelta(hours=9)
+#: The gateway <-> action server secret of the action tests (`make_tracker` signs claims with it).
+CLAIMS_SECRET = "action-tests-claims-secret-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def claims_secret() -> Iterator[str]:
+    """The action server checks claims with `CLAIMS_SECRET` during every action test."""
+    set_claims_secret(CLAIMS_SECRET)
+    yield CLAIMS_SECRET
+    set_claims_secret(None)
+
+
+def signed_metadata(
+    sender: str, metadata: dict[str, Any], source: str | None = None, secret: str = CLAIMS_SECRET
+) -> dict[str, Any]:
+    """``metadata`` plus the claim the gateway would sign for it (channel, staff, tablet shop, source)."""
+    channel = str(metadata.get("channel") or "web")
+    staff = metadata.get("staff") if isinstance(metadata.get("staff"), dict) else {}
+    claim = sign_claim(
+        secret,
+        sender=sender,
+        channel=channel,
+        source=source or f"{channel}:test-source",
+        staff_id=staff.get("id"),
+        staff_role=staff.get("role"),
+        store_id=metadata.get("store_id"),
+    )
+    return {**metadata, CLAIM_KEY: claim}
 
 
 @pytest.fixture(scope="session")
@@ -75,13 +104,18 @@ def make_tracker(
     active_loop: str | None = None,
     metadata: dict[str, Any] | None = None,
     input_channel: str | None = None,
+    signed: bool = True,
+    source: str | None = None,
 ) -> Tracker:
     """A tracker as rasa would send it: slots, the latest message and optionally earlier events.
 
     ``input_channel`` defaults to the metadata's channel, as when the gateway delivered the message;
-    pass ``"rest"`` to stand for a caller of Rasa's own REST channel.
+    pass ``"rest"`` to stand for a caller of Rasa's own REST channel. The metadata carries the claim
+    the gateway signs for it (``signed=False``: plain metadata, as anyone could write it).
     """
     metadata = metadata or {"channel": "web"}
+    if signed and CLAIM_KEY not in metadata:
+        metadata = signed_metadata(sender, metadata, source)
     latest = {
         "text": text,
         "intent": {"name": intent, "confidence": 0.99},

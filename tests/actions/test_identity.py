@@ -84,8 +84,13 @@ async def test_three_failures_lock_the_conversation_even_for_the_right_proof(sto
     assert not store.is_verified("web:test-conversation", case["order_number"])
     tracker = make_tracker(slots=slots, active_loop="verify_order_form")
     assert await FORM.required_slots(["order_number", "proof"], CollectingDispatcher(), tracker, {}) == []
-    # another conversation is not affected
-    other, _, _ = validate("proof", case["email"], slots, sender="web:someone-else")
+    # another conversation is not locked, but three failures paused this order's checks for everyone
+    # (tests/security/): it is told so, unchecked; another order is checked as usual
+    other, said, _ = validate("proof", case["email"], slots, sender="web:someone-else")
+    assert other == {"proof": None, "verification_locked": True}
+    assert said == ["utter_verification_paused"]
+    placed = cases["placed"]
+    other, _, _ = validate("proof", placed["email"], {"order_number": placed["order_number"]}, "web:someone-else")
     assert other["proof"] == VERIFIED
 
 

@@ -1,0 +1,121 @@
+"""The action server's entry (``python -m actions.server``, started by scripts/stack.py): rasa-sdk, guarded.
+
+rasa-sdk's own server answers anyone who can reach its port, with any body, and allows every origin. A
+page in a local browser could then post a forged tracker to it blind (``Content-Type: text/plain`` needs
+no preflight). This entry serves the same rasa-sdk app with three changes:
+
+- every call but ``GET /health`` must carry ``?token=`` equal to ``ACTION_SERVER_TOKEN``, the secret
+  rasa sends because endpoints.yml names it (``action_endpoint.token``); refused calls get 401 and a log
+  line (rasa-sdk checks no token itself);
+- ``POST /webhook`` accepts only ``application/json`` (415 otherwise), so no form or text post gets in;
+- no CORS headers at all, and the server binds loopback (``ACTIONS_HOST``, default 127.0.0.1).
+
+What a call then says about its sender is still only believed through the gateway's signed claim
+(`actions.common.channel_context`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+import sys
+from functools import partial
+
+from rasa_sdk.endpoint import create_app
+from rasa_sdk.executor import ActionExecutor
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sanic.worker.loader import AppLoader
+
+logger = logging.getLogger("actions.server")
+
+DEFAULT_PORT = 5055
+DEFAULT_HOST = "127.0.0.1"
+TOKEN_VAR = "ACTION_SERVER_TOKEN"  # noqa: S105 - the variable's name, not a token
+#: Paths anyone may call without the token (the stack waits on it before rasa starts).
+OPEN_PATHS = frozenset({"/health"})
+
+
+def guard(token: str) -> object:
+    """A Sanic request middleware refusing calls without ``token`` and webhook bodies that are not JSON.
+
+    Args:
+        token: ``ACTION_SERVER_TOKEN``; an empty one refuses every guarded call.
+    """
+    expected = token.encode("utf-8")
+
+    async def check(request: Request) -> HTTPResponse | None:
+        if request.path in OPEN_PATHS and request.method in ("GET", "HEAD"):
+            return None
+        supplied = str(request.args.get("token") or "").encode("utf-8")
+        if not expected or not hmac.compare_digest(supplied, expected):
+            logger.warning("refused a %s %s without the rasa token", request.method, request.path)
+            return response.json({"error": "missing or wrong token"}, status=401)
+        if request.method == "POST":
+            content_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+            if content_type != "application/json":
+                logger.warning("refused a %s body on %s", content_type or "typeless", request.path)
+                return response.json({"error": "send the body as application/json"}, status=415)
+        return None
+
+    return check
+
+
+def build_app(token: str, package: str = "actions") -> Sanic:
+    """rasa-sdk's app for the actions in ``package``, behind `guard`, without CORS.
+
+    Module-level so Sanic's worker can rebuild it (``AppLoader`` pickles this factory).
+
+    Args:
+        token: ``ACTION_SERVER_TOKEN``.
+        package: The actions package to register.
+
+    Returns:
+        The Sanic app.
+    """
+    executor = ActionExecutor()
+    executor.register_package(package)
+    app = create_app(executor, cors_origins="")
+    app.register_middleware(guard(token), "request")
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the actions on loopback with the token guard; 2 when ``ACTION_SERVER_TOKEN`` is missing.
+
+    Args:
+        argv: Command-line arguments (``--port``, ``--actions``).
+
+    Returns:
+        The exit status.
+    """
+    parser = argparse.ArgumentParser(prog="python -m actions.server", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("ACTIONS_PORT", DEFAULT_PORT)))
+    parser.add_argument("--actions", default="actions", help="the actions package (default: actions)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("ACTIONS_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    token = os.environ.get(TOKEN_VAR, "").strip()
+    if not token:
+        logger.error(
+            "%s is not set: the action server would refuse every call. Start it with `make run` (which keeps "
+            "the token in var/action_server_token) or export the same value rasa's endpoints.yml sends.",
+            TOKEN_VAR,
+        )
+        return 2
+    host = os.environ.get("ACTIONS_HOST", "").strip() or DEFAULT_HOST
+    loader = AppLoader(factory=partial(build_app, token, args.actions))
+    app = loader.load()
+    app.prepare(host=host, port=args.port, workers=1, access_log=False)
+    logger.info("action server on http://%s:%d (calls need rasa's token; GET /health is open)", host, args.port)
+    Sanic.serve(primary=app, app_loader=loader)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
