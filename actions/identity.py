@@ -114,7 +114,7 @@ class ValidateVerifyOrderForm(FormValidationAction):
             # Their e-mail already proved who they are: their other orders need no new proof.
             return {**events, "proof": VERIFIED}
         events["proof"] = None
-        if store.check_paused(number, context.source) is not None:
+        if store.attempts_left(conv) > 0 and store.check_paused(number, context.source) is not None:
             dispatcher.utter_message(response="utter_verification_paused")
             events[STOPPED] = True
         return events
@@ -142,6 +142,9 @@ class ValidateVerifyOrderForm(FormValidationAction):
         if number is None:
             # The order number is asked first; a proof given before it is asked for again after it.
             return {"proof": None}
+        if any(m.get("response") == "utter_verification_paused" for m in dispatcher.messages):
+            # The order number typed in the same message was found paused: said once, nothing checked.
+            return {"proof": None, STOPPED: True}
         text = str(slot_value or "")
         if tracker.get_slot("goal") in ACCOUNT_GOALS and not any(c.kind == "email" for c in proof_candidates(text)):
             # Linked chats and news belong to the customer: only their e-mail proves that (asked again).
