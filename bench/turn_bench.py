@@ -335,8 +335,8 @@ async def run_level(
     return turns, wall
 
 
-async def time_parse(rasa_url: str, texts: Sequence[str]) -> dict[str, Any]:
-    """Time rasa's ``POST /model/parse`` for each of ``texts``, one at a time.
+async def time_parse(rasa_url: str, texts: Sequence[str], token: str) -> dict[str, Any]:
+    """Time rasa's ``POST /model/parse`` for each of ``texts``, one at a time (``token``: its API token).
 
     Raises:
         RuntimeError: rasa answered something other than 200.
@@ -346,7 +346,7 @@ async def time_parse(rasa_url: str, texts: Sequence[str]) -> dict[str, Any]:
         started = time.perf_counter()
         for text in texts:
             t0 = time.perf_counter()
-            async with session.post(f"{rasa_url}/model/parse", json={"text": text}) as resp:
+            async with session.post(f"{rasa_url}/model/parse", json={"text": text}, params={"token": token}) as resp:
                 await resp.read()
                 if resp.status != 200:
                     raise RuntimeError(f"rasa's POST /model/parse answered {resp.status} for {text!r}")
@@ -355,11 +355,11 @@ async def time_parse(rasa_url: str, texts: Sequence[str]) -> dict[str, Any]:
     return {"stats": summarize(samples), "per_s": len(samples) / wall, "samples_ms": samples}
 
 
-async def actions_per_turn(rasa_url: str, conversation: str) -> list[list[str]]:
+async def actions_per_turn(rasa_url: str, conversation: str, token: str) -> list[list[str]]:
     """The actions rasa ran after each customer message of a web conversation, read from its tracker."""
     url = f"{rasa_url}/conversations/web:{conversation}/tracker"
     timeout = aiohttp.ClientTimeout(total=TURN_TIMEOUT_S)
-    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as resp:
+    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url, params={"token": token}) as resp:
         if resp.status != 200:
             raise RuntimeError(f"rasa's tracker of {conversation} answered {resp.status}")
         tracker = await resp.json()
@@ -383,13 +383,13 @@ def action_problem(step: Step, ran: Sequence[str]) -> str:
     return ""
 
 
-async def check_actions(rasa_url: str, turns: list[Turn], scripts: dict[str, list[Step]]) -> None:
+async def check_actions(rasa_url: str, turns: list[Turn], scripts: dict[str, list[Step]], token: str) -> None:
     """Record each turn's actions from rasa's tracker and mark turns whose kind they contradict."""
     by_conversation: dict[str, list[Turn]] = {}
     for turn in turns:
         by_conversation.setdefault(turn.conversation, []).append(turn)
     for conversation, sent in by_conversation.items():
-        ran = await actions_per_turn(rasa_url, conversation)
+        ran = await actions_per_turn(rasa_url, conversation, token)
         for turn in sent:
             turn.actions = ran[turn.step] if turn.step < len(ran) else []
             problem = action_problem(scripts[conversation][turn.step], turn.actions) if turn.ok else ""
@@ -497,7 +497,7 @@ async def bench(stack: Stack, shop: DemoShop, conversations: int, levels: Sequen
     warm = [(f"bench-warm-{uuid.uuid4().hex[:8]}-{i}", conversation_script(i, shop.cases, products)) for i in (0, 1)]
     log("warm-up: 2 conversations, not counted (first calls load the recommender and open databases)")
     turns, _ = await run_level(config.gateway_url, warm, 1, "warm-up")
-    await check_actions(config.rasa_url, turns, dict(warm))
+    await check_actions(config.rasa_url, turns, dict(warm), config.api_token)
     broken = [t for t in turns if not t.ok]
     if broken:
         raise RuntimeError(f"the warm-up conversation went wrong at {broken[0].text!r}: {broken[0].problem}")
@@ -511,7 +511,7 @@ async def bench(stack: Stack, shop: DemoShop, conversations: int, levels: Sequen
         label = f"concurrency {concurrency}"
         log(f"{label}: {conversations} conversations, {sum(len(s) for _, s in scripts)} turns")
         turns, wall = await run_level(config.gateway_url, scripts, concurrency, label)
-        await check_actions(config.rasa_url, turns, dict(scripts))
+        await check_actions(config.rasa_url, turns, dict(scripts), config.api_token)
         summary = level_summary(concurrency, turns, wall)
         results["levels"].append(summary)
         results["turns"] += [asdict(t) for t in turns]
@@ -523,11 +523,11 @@ async def bench(stack: Stack, shop: DemoShop, conversations: int, levels: Sequen
         if concurrency == 1 and "parse" not in results:
             texts = [step.text for _, steps in scripts for step in steps]
             log(f"rasa POST /model/parse: {len(texts)} of the same messages, one at a time")
-            results["parse"] = await time_parse(config.rasa_url, texts)
+            results["parse"] = await time_parse(config.rasa_url, texts, config.api_token)
     if "parse" not in results:  # no level ran one at a time: time parse on its own
         texts = [s.text for i in range(conversations) for s in conversation_script(i, shop.cases, products)]
         log(f"rasa POST /model/parse: {len(texts)} messages, one at a time")
-        results["parse"] = await time_parse(config.rasa_url, texts)
+        results["parse"] = await time_parse(config.rasa_url, texts, config.api_token)
     return results
 
 

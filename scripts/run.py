@@ -39,8 +39,8 @@ def main() -> int:
     In-store tablet:           {config.gateway_url}/tablet  (make tablet STORE=LDN-01)
     Support console:           {config.gateway_url}/console  (make console-user EMAIL=you@shop.example)
     Telegram / Slack:          {channel_status()}
-    Rasa HTTP API and REST:    {config.rasa_url}/  (POST /model/parse, /webhooks/rest/webhook)
-    Action server:             {config.actions_url}/health
+    Rasa HTTP API:             {config.rasa_url}/  (needs ?token=$(cat var/rasa_api_token) or $RASA_API_TOKEN)
+    Action server:             {config.actions_url}/health  (only rasa may call its actions)
     Logs:                      {config.log_dir}/
     Try a demo case:           make demo-cases
 Press Ctrl-C to stop all three.""",

@@ -17,6 +17,14 @@ from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The stack's shared secrets (each kept in var/ by `make run`, or taken from the environment).
+SECRETS = ("GATEWAY_TOKEN", "RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "GATEWAY_CLAIMS_SECRET")
+#: Which secrets each process gets.
+SERVICE_SECRETS: dict[str, tuple[str, ...]] = {
+    "rasa": ("GATEWAY_TOKEN", "RASA_API_TOKEN", "ACTION_SERVER_TOKEN"),
+    "actions": ("ACTION_SERVER_TOKEN", "GATEWAY_CLAIMS_SECRET"),
+    "gateway": ("GATEWAY_TOKEN", "GATEWAY_CLAIMS_SECRET"),
+}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -27,16 +35,47 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def read_or_create_token(path: Path) -> str:
-    """The shared gateway<->rasa secret, created once per checkout in the gitignored `var/`."""
+    """A shared secret, created once per checkout in the gitignored `var/` (readable by its owner only)."""
     if path.exists():
         token = path.read_text().strip()
         if token:
+            path.chmod(0o600)
             return token
-    path.parent.mkdir(parents=True, exist_ok=True)
+    secure_dir(path.parent)
     token = secrets.token_urlsafe(32)
-    path.write_text(token + "\n")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
     path.chmod(0o600)
     return token
+
+
+def secure_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) for its owner only: databases, logs and secrets live there."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+
+
+def secure_files(paths: list[Path]) -> None:
+    """Make existing databases and logs owner-only (0600), as checkouts before this change left them 0644.
+
+    SQLite gives its journal and WAL files the database file's mode, so they follow.
+    """
+    for path in paths:
+        for candidate in (path, *path.parent.glob(path.name + "-*")):
+            if candidate.is_file():
+                candidate.chmod(0o600)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url.endswith(":memory:"):
+        return None
+    return Path(url[len(prefix) :])
+
+
+def _token(env_var: str, path: Path) -> str:
+    return os.environ.get(env_var, "").strip() or read_or_create_token(path)
 
 
 @dataclass
@@ -47,6 +86,12 @@ class StackConfig:
     tracker_db_url: str
     token: str
     log_dir: Path
+    #: rasa's HTTP API token (``?token=``): benches and tests pass it; see scripts/rasa_server.py.
+    api_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    #: The secret rasa sends the action server (endpoints.yml ``action_endpoint.token``).
+    action_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    #: Signs the gateway's claims for the action server (connectors/claims.py); rasa never gets it.
+    claims_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     gateway_db_url: str = f"sqlite:///{ROOT / 'var' / 'gateway.db'}"
     model: Path = ROOT / "models" / "current.tar.gz"
     host: str = "127.0.0.1"
@@ -63,7 +108,10 @@ class StackConfig:
             shop_db_url=os.environ.get("SHOP_DATABASE_URL", f"sqlite:///{var / 'shop.db'}"),
             tracker_db_url=os.environ.get("TRACKER_DB_URL", f"sqlite:///{var / 'tracker.db'}"),
             gateway_db_url=os.environ.get("GATEWAY_DATABASE_URL", f"sqlite:///{var / 'gateway.db'}"),
-            token=os.environ.get("GATEWAY_TOKEN") or read_or_create_token(var / "gateway_token"),
+            token=_token("GATEWAY_TOKEN", var / "gateway_token"),
+            api_token=_token("RASA_API_TOKEN", var / "rasa_api_token"),
+            action_token=_token("ACTION_SERVER_TOKEN", var / "action_server_token"),
+            claims_secret=_token("GATEWAY_CLAIMS_SECRET", var / "claims_secret"),
             log_dir=var / "log",
             rasa_port=int(os.environ.get("RASA_PORT", 5005)),
             actions_port=int(os.environ.get("ACTIONS_PORT", 5055)),
@@ -85,16 +133,23 @@ class StackConfig:
         """Base URL of the gateway (the chat page is at /)."""
         return f"http://{self.host}:{self.gateway_port}"
 
-    def env(self) -> dict[str, str]:
-        """Environment shared by the three processes."""
+    def env(self, service: str | None = None) -> dict[str, str]:
+        """Environment of one process (``rasa``, ``actions``, ``gateway``), or everything shared when None.
+
+        Each secret goes only where it is used: rasa gets the gateway token, its API token and the action
+        token it sends; the action server its token and the claims secret; the gateway its token and the
+        claims secret. Rasa never sees the claims secret, so nothing that controls rasa can forge a claim.
+        """
         env = dict(os.environ)
+        for name in SECRETS:
+            env.pop(name, None)
         env.update(
             SHOP_DATABASE_URL=self.shop_db_url,
             TRACKER_DB_URL=self.tracker_db_url,
             GATEWAY_DATABASE_URL=self.gateway_db_url,
             TRACKER_DIALECT=self.tracker_db_url.split(":", 1)[0].split("+", 1)[0],
             ACTION_ENDPOINT_URL=f"{self.actions_url}/webhook",
-            GATEWAY_TOKEN=self.token,
+            ACTIONS_HOST=self.host,
             RASA_URL=self.rasa_url,
             GATEWAY_HOST=self.host,
             GATEWAY_PORT=str(self.gateway_port),
@@ -103,6 +158,14 @@ class StackConfig:
             TF_CPP_MIN_LOG_LEVEL="2",
             RASA_TELEMETRY_ENABLED="false",
         )
+        secrets_of = {
+            "GATEWAY_TOKEN": self.token,
+            "RASA_API_TOKEN": self.api_token,
+            "ACTION_SERVER_TOKEN": self.action_token,
+            "GATEWAY_CLAIMS_SECRET": self.claims_secret,
+        }
+        wanted = SERVICE_SECRETS.get(service, tuple(secrets_of)) if service else tuple(secrets_of)
+        env.update({name: secrets_of[name] for name in wanted})
         env.update(self.extra_env)
         return env
 
@@ -146,16 +209,19 @@ class Stack:
         self.services: list[Service] = []
 
     def _spawn(self, name: str, argv: list[str], ready_url: str) -> Service:
-        self.config.log_dir.mkdir(parents=True, exist_ok=True)
+        secure_dir(self.config.log_dir)
         log_path = self.config.log_dir / f"{name}.log"
-        log_file = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        log_file = os.fdopen(fd, "wb")  # closed in stop()
         process = subprocess.Popen(
             argv,
             cwd=ROOT,
-            env=self.config.env(),
+            env=self.config.env(name),
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=0o077,  # databases and files the processes create are their owner's only
         )
         service = Service(name, process, log_path, log_file, ready_url)
         self.services.append(service)
@@ -170,16 +236,21 @@ class Stack:
         cfg = self.config
         if not cfg.model.exists():
             raise StackError(f"no trained model at {cfg.model}: run `make model` first")
+        databases = [p for p in map(_sqlite_path, (cfg.shop_db_url, cfg.tracker_db_url, cfg.gateway_db_url)) if p]
+        secure_files([*databases, *cfg.log_dir.glob("*.log")])
         venv, venv_rasa = ROOT / ".venv" / "bin", ROOT / ".venv-rasa" / "bin"
         self._spawn(
             "actions",
-            [str(venv / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(cfg.actions_port)],
+            [str(venv / "python"), "-m", "actions.server", "--port", str(cfg.actions_port)],
             f"{cfg.actions_url}/health",
         )
         self._spawn(
             "rasa",
             [
-                str(venv_rasa / "rasa"),
+                # rasa run, its API token read from RASA_API_TOKEN rather than the command line
+                str(venv_rasa / "python"),
+                "-m",
+                "scripts.rasa_server",
                 "run",
                 "--model",
                 str(cfg.model),

@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from connectors.claims import CLAIM_KEY, sign_claim
 from scripts.stack import ROOT, Stack, StackConfig, StackError, free_port
 
 MODEL = ROOT / "models" / "current.tar.gz"
@@ -81,7 +82,22 @@ class _Talker:
         return "\n".join(m.get("text") or "" for m in payload["messages"])
 
     async def rasa(self, conv: SeededConversation, text: str, metadata: dict[str, Any]) -> str:
-        body = {"sender": conv.sender_id, "message": text, "metadata": {**metadata, "channel": conv.channel}}
+        # Standing in for the gateway's channels, so it signs the claim the action server believes as they do.
+        staff = metadata.get("staff") or {}
+        claim = sign_claim(
+            self.config.claims_secret,
+            sender=conv.sender_id,
+            channel=conv.channel,
+            source=f"{conv.channel}:console-test",
+            staff_id=staff.get("id"),
+            staff_role=staff.get("role"),
+            store_id=metadata.get("store_id"),
+        )
+        body = {
+            "sender": conv.sender_id,
+            "message": text,
+            "metadata": {**metadata, "channel": conv.channel, CLAIM_KEY: claim},
+        }
         headers = {"Authorization": f"Bearer {self.config.token}"}
         url = f"{self.config.rasa_url}/webhooks/gateway/webhook"
         async with self.session.post(url, json=body, headers=headers) as resp:

@@ -65,10 +65,15 @@ def launch(var: Path, extra_env: dict[str, str] | None = None, *, recommender: b
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """Start the three processes once for the whole e2e session (the model is trained by `make test`)."""
-    # every e2e conversation comes from 127.0.0.1: the per-address web limit is not under test here
-    with launch(
-        tmp_path_factory.mktemp("e2e"), {"GATEWAY_WEB_RATE_PER_ADDRESS": "100000"}, recommender=True
-    ) as running:
+    # Every e2e conversation comes from 127.0.0.1 and many reuse the same demo orders: the per-address web
+    # limit and the pauses after failed proofs (per source, per order) are not under test here but in
+    # tests/security/test_stack.py, on a stack with the defaults.
+    quiet = {
+        "GATEWAY_WEB_RATE_PER_ADDRESS": "100000",
+        "SHOP_PROOF_FAILURES_PER_SOURCE": "100000",
+        "SHOP_PROOF_FAILURES_PER_ORDER": "100000",
+    }
+    with launch(tmp_path_factory.mktemp("e2e"), quiet, recommender=True) as running:
         yield running
 
 

@@ -215,18 +215,19 @@ async def test_websocket_turn(stack: RunningStack) -> None:
         assert "30 days" in frame["messages"][0]["text"]
 
 
-async def test_rasa_rest_channel_and_parse_api(stack: RunningStack) -> None:
+async def test_rasa_parse_api_with_its_token_and_no_rest_channel(stack: RunningStack) -> None:
     base = stack.config.rasa_url
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"{base}/model/parse", json={"text": "where is my order 100123"}) as resp:
+        async with session.post(
+            f"{base}/model/parse", json={"text": "where is my order 100123"}, params={"token": stack.config.api_token}
+        ) as resp:
             parsed = await resp.json()
         async with session.post(
             f"{base}/webhooks/rest/webhook", json={"sender": "rest-e2e", "message": "what is your return policy"}
         ) as resp:
-            replies = await resp.json()
+            assert resp.status == 404  # switched off: tests/security/test_stack.py
     assert parsed["intent"]["name"] == "track_order"
     assert any(e["entity"] == "order_number" for e in parsed["entities"])
-    assert "30 days" in replies[0]["text"]
 
 
 async def test_gateway_token_is_required_by_rasa(stack: RunningStack) -> None:
