@@ -9,6 +9,7 @@ import asyncio
 import logging
 
 from aiohttp import web
+from sqlalchemy.orm import sessionmaker
 
 from connectors.db import SESSIONS_KEY
 from connectors.settings import Settings
@@ -19,6 +20,8 @@ from console.settings import ConsoleSettings
 from console.tracker import Indexer, tracker_engine
 from console.web import STATE_KEY, ConsoleState, add_routes
 from store.db import make_engine
+from store.proofs import ProofLimits
+from store.service import OrderStore
 
 log = logging.getLogger("console")
 
@@ -45,6 +48,7 @@ def setup(app: web.Application, settings: Settings, console_settings: ConsoleSet
         tracker=tracker,
         indexer=Indexer(tracker, sessions),
         handoffs=HandoffQueue(shop, sessions),
+        checks=OrderStore(sessionmaker(shop, expire_on_commit=False), limits=ProofLimits.from_env()),
     )
     app[STATE_KEY] = state
     add_routes(app)

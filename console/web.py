@@ -20,6 +20,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from console.auth import PERMISSIONS, Auth, Viewer
+from console.checks import paused_checks
 from console.corrections import Vocabulary, correction_json, export_yaml, save_correction
 from console.errors import BadInput, ConsoleError, CsrfFailed, Forbidden, NotFound, TooManyAttempts
 from console.handoffs import HandoffQueue, QueueQuery
@@ -29,6 +30,7 @@ from console.queries import DEFAULT_LIMIT, Filters, counts, list_page
 from console.settings import ConsoleSettings
 from console.tracker import Indexer, sender_events
 from console.transcript import build_transcript
+from store.service import OrderStore
 
 COOKIE = "console_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -49,6 +51,7 @@ class ConsoleState:
     tracker: Engine
     indexer: Indexer
     handoffs: HandoffQueue
+    checks: OrderStore | None = None  # paused order checks (console/checks.py); None without an order store
     vocabulary_loader: Callable[[], Vocabulary] = Vocabulary.load
     _vocabulary: Vocabulary | None = field(default=None, repr=False)
 
@@ -415,6 +418,16 @@ async def handoffs(request: web.Request, viewer: Viewer) -> web.Response:
 
 
 @guarded("read")
+async def security_checks(request: web.Request, viewer: Viewer) -> web.Response:
+    """``GET /api/console/security/paused-checks``: order numbers and sources whose self-service checks are
+    paused after failed proofs (someone guessing), newest first; sources fingerprinted unless admin."""
+    state = request.app[STATE_KEY]
+    if state.checks is None:
+        raise NotFound("no order store is configured for this console")
+    return web.json_response(await asyncio.to_thread(paused_checks, state.checks, raw=viewer.may("raw_text")))
+
+
+@guarded("read")
 async def vocabulary(request: web.Request, _viewer: Viewer) -> web.Response:
     """``GET /api/console/vocabulary``: intents and entities a correction may use."""
     vocab = request.app[STATE_KEY].vocabulary
@@ -445,3 +458,4 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/console/corrections/export", export_corrections)
     r.add_get("/api/console/metrics", metrics)
     r.add_get("/api/console/handoffs", handoffs)
+    r.add_get("/api/console/security/paused-checks", security_checks)
