@@ -94,3 +94,8 @@ BENCH_TURN_ARGS ?=
 .PHONY: bench-turn
 bench-turn: $(VENV)/.installed $(VENV_RASA)/.installed ## Turn bench: full customer turns through the gateway at 1, 4 and 8 conversations; table + var/bench/turn_bench.json
 	$(VENV)/bin/python bench/turn_bench.py $(BENCH_TURN_ARGS)
+
+BENCH_SECURITY_ARGS ?=
+.PHONY: bench-security
+bench-security: $(VENV)/.installed $(VENV_RASA)/.installed model ## Security bench: guessing with fresh ids and rotating sources, forged action-server and rasa-API calls, on a fresh stack; table + var/bench/security_bench.json
+	$(VENV)/bin/python bench/security_bench.py $(BENCH_SECURITY_ARGS)
