@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import signal
 import sqlite3
 import sys
@@ -121,6 +122,7 @@ async def guessing_rows(target: Target) -> list[Row]:
     url = f"{target.config.gateway_url}/api/web/messages"
     opened: set[str] = set()
     answers = {"matched": 0, "failed": 0, "paused": 0, "other": 0}
+    others: list[str] = []  # a few answers that were neither, for the note
     done = 0
     started = time.monotonic()
     queue: asyncio.Queue[tuple[int, str, str]] = asyncio.Queue()
@@ -147,6 +149,8 @@ async def guessing_rows(target: Target) -> list[Row]:
                 answers["paused"] += 1
             else:
                 answers["other"] += 1
+                if len(others) < 2:
+                    others.append(text[:90])
             done += 1
             if done % 100 == 0:
                 log(f"    {done}/{len(plan)} guesses, {len(opened)} orders opened ({time.monotonic() - started:.0f} s)")
@@ -159,7 +163,7 @@ async def guessing_rows(target: Target) -> list[Row]:
     note = (
         f"{len(guesses)} printed postcodes/e-mails on {len(targeted)} orders; answers: {answers['failed']} no match, "
         f"{answers['paused']} paused, {answers['other']} other; unthrottled the dictionary opens {reference} of them"
-    )
+    ) + (f" (other answers, e.g.: {' / '.join(repr(o) for o in others)})" if others else "")
     return [
         Row("guesses, fresh ids and rotating sources (web)", len(plan), len(opened), "orders opened", 0, note),
         hammered,
@@ -338,6 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="guesses in flight at once (default 4)")
     parser.add_argument("--seed", type=int, default=8, help="seed of the guess plan")
     parser.add_argument("--out", type=Path, default=OUT, help="where security_bench.json goes")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary shop, databases and logs")
     args = parser.parse_args(argv)
     if not MODEL.exists():
         print(f"no trained model at {MODEL}: run `make model` first", file=sys.stderr)
@@ -369,7 +374,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         stack.stop()
-    print(f"\nSecurity bench ({elapsed:.0f} s of attacks on a fresh demo shop; logs in {config.log_dir})\n")
+    passed = all(r.ok for r in rows) and not dead
+    kept = args.keep or not passed
+    where = f"; databases and logs kept in {work}" if kept else ""
+    print(f"\nSecurity bench ({elapsed:.0f} s of attacks on a fresh demo shop{where})\n")
     print(table(rows))
     if dead:
         print(f"\nWARNING: {', '.join(dead)} died during the bench (logs in {config.log_dir})")
@@ -377,7 +385,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.out / "security_bench.json").write_text(
         json.dumps({"rows": [asdict(r) for r in rows], "seconds": elapsed, "dead": dead}, indent=1)
     )
-    return 0 if all(r.ok for r in rows) and not dead else 1
+    if not kept:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
