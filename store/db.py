@@ -36,11 +36,18 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            _create_private(Path(database).expanduser())
+        path = Path(database).expanduser() if database and database != ":memory:" else None
+        if path is not None and not database.startswith("file:"):
+            path.parent.mkdir(parents=True, exist_ok=True)
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("timeout", 30)
         engine = create_engine(url, echo=echo, connect_args=connect_args, **kwargs)
+
+        @event.listens_for(engine, "do_connect")
+        def _private_file(*_args: Any) -> None:
+            # Before SQLite creates the file on first connect: customers' orders are their owner's only.
+            if path is not None and not database.startswith("file:"):
+                _create_private(path)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -59,10 +66,7 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
 
 
 def _create_private(path: Path) -> None:
-    """Create the folder (0700 where it is new) and an empty file 0600 unless it exists; SQLite then
-    gives its journal files the same mode."""
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create an empty database file 0600 unless it exists; SQLite then gives its journal files that mode."""
     if not path.exists():
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
