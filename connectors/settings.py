@@ -17,6 +17,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MAX_MESSAGE_CHARS = 2000
 DEFAULT_RASA_TIMEOUT = 30.0
+DEFAULT_BODY_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,8 @@ class Settings:
             devices, console accounts); ``GATEWAY_DATABASE_URL``, default ``var/gateway.db``.
         tracker_db_url: Rasa's SQL tracker store, read by the support console (``TRACKER_DB_URL``).
         shop_db_url: the order store (``SHOP_DATABASE_URL``).
+        body_timeout: seconds a client has to send a request's whole body once its headers arrived
+            (``GATEWAY_BODY_TIMEOUT_SECONDS``); a body that stalls is answered 408 and the connection closed.
     """
 
     gateway_token: str = field(repr=False)
@@ -50,6 +53,7 @@ class Settings:
     database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'gateway.db'}"
     tracker_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"
     shop_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'shop.db'}"
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
 
     @classmethod
     def from_env(
@@ -60,7 +64,8 @@ class Settings:
         Variables: ``RASA_URL``, ``GATEWAY_TOKEN`` (else the file ``GATEWAY_TOKEN_FILE``,
         default ``var/gateway_token``, relative paths from the repo root), ``GATEWAY_HOST``,
         ``GATEWAY_PORT``, ``GATEWAY_MAX_MESSAGE_CHARS``, ``RASA_TIMEOUT``,
-        ``GATEWAY_ALLOWED_ORIGINS`` (comma-separated, e.g. ``https://shop.example``).
+        ``GATEWAY_ALLOWED_ORIGINS`` (comma-separated, e.g. ``https://shop.example``),
+        ``GATEWAY_BODY_TIMEOUT_SECONDS``.
 
         Args:
             env: the environment (default ``os.environ``).
@@ -99,6 +104,7 @@ class Settings:
             database_url=_url(env, "GATEWAY_DATABASE_URL", root / "var" / "gateway.db"),
             tracker_db_url=_url(env, "TRACKER_DB_URL", root / "var" / "tracker.db"),
             shop_db_url=_url(env, "SHOP_DATABASE_URL", root / "var" / "shop.db"),
+            body_timeout=_float(env, "GATEWAY_BODY_TIMEOUT_SECONDS", DEFAULT_BODY_TIMEOUT),
         )
 
 

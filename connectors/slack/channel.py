@@ -28,6 +28,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
+from connectors import safejson
 from connectors.alerts import ALERTS_KEY
 from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
@@ -222,6 +223,11 @@ class SlackChannel:
         if self._verifier is None or not self._verifier.is_valid_request(text, dict(request.headers)):
             self.counts["slack.rejected"] += 1
             return web.json_response({"error": "invalid request signature"}, status=401)
+        if request.content_type == "application/json":
+            try:  # Bolt's own json.loads has no depth or number limits: check the signed body first
+                safejson.loads(text)
+            except safejson.JsonRejected as exc:
+                return web.json_response({"error": f"malformed body: {exc}"}, status=400)
         try:
             bolt_request: AsyncBoltRequest = await to_bolt_request(request)
         except ValueError as exc:  # json.JSONDecodeError included
