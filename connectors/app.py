@@ -250,7 +250,7 @@ def main() -> int:
         settings = Settings.from_env()
         app = create_app(settings)  # channels read their own settings (GATEWAY_WEB_*, SLACK_*, TABLET_*, TELEGRAM_*)
     except SettingsError as exc:
-        log.error("cannot start the gateway: %s", exc)
+        log.error("cannot start the gateway: %s", str(exc))  # our own sentence: no personal data to withhold
         return 2
     shown_host = settings.host if ":" not in settings.host else f"[{settings.host}]"
 

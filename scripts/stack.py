@@ -179,7 +179,11 @@ class Stack:
         self._spawn(
             "rasa",
             [
-                str(venv_rasa / "rasa"),
+                # logsafe.run installs the log sanitizer before rasa configures logging (logsafe/__init__.py)
+                str(venv_rasa / "python"),
+                "-m",
+                "logsafe.run",
+                "rasa",
                 "run",
                 "--model",
                 str(cfg.model),
