@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,17 +97,20 @@ def tracker_db(folder: Path) -> str:
     return url
 
 
-@pytest_asyncio.fixture
-async def all_channels(
-    fake_rasa: FakeRasa, tmp_path: Path  # noqa: F811 (the fixture imported above)
-) -> AsyncIterator[Gateway]:
-    """A gateway with web, tablet, Telegram (webhook), Slack (Events API), the carrier webhook and the console."""
+async def start_all_channels(
+    fake_rasa: FakeRasa, folder: Path  # noqa: F811 (a parameter, not the fixture)
+) -> tuple[Gateway, Callable[[], Awaitable[None]]]:
+    """Start a gateway with web, tablet, Telegram (webhook), Slack (Events API), the carrier webhook and the console.
+
+    Returns:
+        The running gateway and the coroutine function that stops it and its fakes.
+    """
     telegram_api, slack_api = FakeTelegramApi(), FakeSlackAPI()
     await telegram_api.start()
     await slack_api.start()
-    shop_url = make_shop_db(tmp_path)
+    shop_url = make_shop_db(folder)
     settings = make_settings(
-        fake_rasa.url, shop_db_url=shop_url, tracker_db_url=tracker_db(tmp_path), body_timeout=BODY_TIMEOUT
+        fake_rasa.url, shop_db_url=shop_url, tracker_db_url=tracker_db(folder), body_timeout=BODY_TIMEOUT
     )
     telegram = TelegramChannel(
         TelegramSettings(
@@ -142,12 +145,25 @@ async def all_channels(
     cookie = resp.cookies[COOKIE].value
     client.session.cookie_jar.clear()
     _device, token = TabletRegistry(app[SESSIONS_KEY]).register("LDN-01", "fuzz tablet", SHOPS)
-    try:
-        yield Gateway(client, fake_rasa, token, cookie, csrf)
-    finally:
+
+    async def stop() -> None:
         await client.close()
         await telegram_api.stop()
         await slack_api.stop()
+
+    return Gateway(client, fake_rasa, token, cookie, csrf), stop
+
+
+@pytest_asyncio.fixture
+async def all_channels(
+    fake_rasa: FakeRasa, tmp_path: Path  # noqa: F811 (the fixture imported above)
+) -> AsyncIterator[Gateway]:
+    """A gateway serving every public endpoint (see :func:`start_all_channels`)."""
+    gateway, stop = await start_all_channels(fake_rasa, tmp_path)
+    try:
+        yield gateway
+    finally:
+        await stop()
 
 
 def deep(levels: int) -> str:

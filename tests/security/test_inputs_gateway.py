@@ -267,3 +267,27 @@ async def test_huge_or_binary_web_bodies_get_a_clear_4xx_and_nothing_is_lost(
     assert [e.get("text") for e in entries if e["role"] == "user"] == ["before"]
     after = await client.post("/api/web/messages", json={"conversation_id": "abcdefgh12", "text": "after"})
     assert after.status == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"null",
+        b"[1, 2]",
+        b'{"event": null}',
+        b'{"type": "event_callback", "event": []}',
+        b'{"type": "block_actions", "actions": null}',
+        b'{"authorizations": 5}',
+    ],
+)
+async def test_signed_slack_bodies_of_the_wrong_shape_are_400(all_channels: Gateway, body: bytes) -> None:
+    resp = await all_channels.client.post("/slack/events", data=body, headers=all_channels.slack_headers(body))
+    assert resp.status == 400, await resp.text()
+    form = b"payload=" + body
+    resp = await all_channels.client.post(
+        "/slack/events",
+        data=form,
+        headers={**all_channels.slack_headers(form), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert resp.status in (400, 404), await resp.text()
+    assert all_channels.rasa.received == []
