@@ -343,6 +343,16 @@ def redaction_rows(shop_db: Path) -> list[Row]:
     held_ordinary, held_pii = redact_eval.ordinary_messages(files=redact_eval.HELD_OUT, generated=False)
     held = redact_eval.score(redactor.redact, held_pii, held_ordinary)
     kinds = ", ".join(f"{k} {d}/{t}" for k, (d, t) in sorted(generated.by_kind.items()))
+    messages = ordinary + [item.message for item in nlu_pii]
+    started = time.perf_counter()
+    for message in messages:
+        redactor.redact(message)
+    per_message = (time.perf_counter() - started) / len(messages) * 1e6
+    hostile = ["x" * 100_000, "a@" * 20_000, "1 " * 20_000, "Aa " * 20_000, "." * 100_000]
+    started = time.perf_counter()
+    for text in hostile:
+        redactor.redact(text)
+    hostile_seconds = time.perf_counter() - started
     return [
         Row("redaction recall, generated PII + NLU data's",
             f"{generated.recall:.4f} ({generated.redacted}/{generated.items})",
@@ -352,6 +362,9 @@ def redaction_rows(shop_db: Path) -> list[Row]:
             f"{generated.precision:.4f} ({generated.false_positives} in {generated.ordinary_messages})", "", None),
         Row("order numbers kept", f"{generated.order_numbers_kept}/{generated.order_numbers}", "all",
             generated.order_numbers_kept == generated.order_numbers),
+        Row("redaction time per ordinary message", f"{per_message:.0f} µs", ""),
+        Row("redaction of five hostile 40-100 kB texts (bounded patterns)", f"{hostile_seconds:.2f} s", "< 10 s",
+            hostile_seconds < 10),
         Row("held-out NLU files (not used to tune): recall / false redactions",
             f"{held.recall:.4f} ({held.redacted}/{held.items}) / {held.false_positives} in {held.ordinary_messages}",
             "", None),

@@ -42,8 +42,14 @@ SURROGATES = {
     "name": "Alex Smith",
     "bank": "GB00 BANK 0000 0000 0000 00",
 }
+_DIGIT = re.compile(r"\d")
+_AT_WORD = re.compile(r"\bat\b|\(at\)|\[at\]|\{at\}", re.IGNORECASE)
 _MARKER = re.compile("\x00(card|email|phone|street|postcode|tracking|name|bank)\x00")
 _KEEP = re.compile("\x01(\\d+)\x01")
+# One replacement function per kind, built once (not a new lambda per pass of every message).
+_MARKS: dict[str, Callable[[re.Match[str]], str]] = {
+    kind: (lambda _m, marker=f"\x00{kind}\x00": marker) for kind in LABELS
+}
 
 # Identifiers a lead needs, set aside before any pattern runs (a 6-digit order number is no postcode).
 ORDER_OR_RMA = re.compile(r"\b(?:ORD|RMA)[-\s#.]*\d{6,7}\b|#\s?\d{6,7}\b|(?<![\d+])01\d{5}(?!\d)", re.IGNORECASE)
@@ -393,26 +399,32 @@ class Redactor:
             return f"\x01{len(kept) - 1}\x01"
 
         def mark(kind: str) -> Callable[[re.Match[str]], str]:
-            return lambda _m: f"\x00{kind}\x00"
+            return _MARKS[kind]
 
         text = ORDER_OR_RMA.sub(keep, text)
-        text = EMAIL.sub(mark("email"), text)
-        text = SPELLED_EMAIL.sub(_spelled_email, text)
-        text = TRACKING.sub(mark("tracking"), text)
-        text = IBAN.sub(mark("bank"), text)
-        text = SORT_CODE_ACCOUNT.sub(mark("bank"), text)
-        text = GROUPED_CARD.sub(mark("card"), text)
-        text = CARD.sub(_card, text)
-        text = ZIP_PLUS4.sub(mark("postcode"), text)  # before phones: 94103-1234 is a "valid" phone number too
-        text = _phones(text)
-        text = PHONE_FALLBACK.sub(_phone_fallback, text)
-        text = LONG_NUMBER.sub(mark("tracking"), text)
-        text = FLAT_OR_BOX.sub(mark("street"), text)
-        text = STREET.sub(mark("street"), text)
-        text = STREET_TYPE_FIRST.sub(_street_type_first, text)
-        text = GERMANIC_STREET.sub(mark("street"), text)
-        for pattern in (UK_POSTCODE, EIRCODE, CANADIAN_POSTCODE, DUTCH_POSTCODE, FIVE_DIGITS):
-            text = pattern.sub(mark("postcode"), text)
+        if "@" in text:
+            text = EMAIL.sub(mark("email"), text)
+        if _AT_WORD.search(text):
+            text = SPELLED_EMAIL.sub(_spelled_email, text)
+        # Every other kind but a street named before its number holds a digit: most chat lines have none.
+        if _DIGIT.search(_KEEP.sub("", text)):
+            text = TRACKING.sub(mark("tracking"), text)
+            text = IBAN.sub(mark("bank"), text)
+            text = SORT_CODE_ACCOUNT.sub(mark("bank"), text)
+            text = GROUPED_CARD.sub(mark("card"), text)
+            text = CARD.sub(_card, text)
+            text = ZIP_PLUS4.sub(mark("postcode"), text)  # before phones: 94103-1234 is a "valid" phone number too
+            text = _phones(text)
+            text = PHONE_FALLBACK.sub(_phone_fallback, text)
+            text = LONG_NUMBER.sub(mark("tracking"), text)
+            text = FLAT_OR_BOX.sub(mark("street"), text)
+            text = STREET.sub(mark("street"), text)
+            text = STREET_TYPE_FIRST.sub(_street_type_first, text)
+            text = GERMANIC_STREET.sub(mark("street"), text)
+            for pattern in (UK_POSTCODE, EIRCODE, CANADIAN_POSTCODE, DUTCH_POSTCODE, FIVE_DIGITS):
+                text = pattern.sub(mark("postcode"), text)
+        else:
+            text = STREET_TYPE_FIRST.sub(_street_type_first, text)
         text = self._names(text)
         text = _MARKER.sub(lambda m: names[m.group(1)], text)
         return _KEEP.sub(lambda m: kept[int(m.group(1))], text)

@@ -123,13 +123,3 @@ def test_an_unreadable_store_leaves_context_redaction_working(tmp_path: Path) ->
     finally:
         redaction.use_customer_names(None)
         missing.dispose()
-
-
-def test_redaction_is_fast_on_hostile_input(redactor: Redactor) -> None:
-    """Bounded patterns: 100 kB of one character class is linear work, not quadratic (it used to hang)."""
-    import time
-
-    started = time.monotonic()
-    for text in ("x" * 100_000, "a@" * 20_000, "1 " * 20_000, "Aa " * 20_000, "." * 100_000):
-        redactor.redact(text)
-    assert time.monotonic() - started < 10
