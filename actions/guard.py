@@ -76,16 +76,25 @@ async def answer_failure(request: Request, exception: Exception) -> HTTPResponse
     )
 
 
+def install(app: Sanic) -> None:
+    """Install logsafe and the polite error handler on a freshly built action-server app.
+
+    Called through the rasa-sdk plugin hook (``python -m rasa_sdk``); an entry point that builds the app
+    with ``rasa_sdk.endpoint.create_app`` itself (no plugin hook) calls it directly, in its app factory.
+    """
+    logsafe.install()
+    # rasa-sdk registered its own handler for Exception; Sanic refuses a second registration, so the
+    # entry is replaced in place (before the app serves: lookups are cached from the first request).
+    app.error_handler.cached_handlers[(Exception, None)] = answer_failure
+
+
 class ActionServerGuard:
     """The rasa-sdk plugin (see the module docstring)."""
 
     @hookimpl
     def attach_sanic_app_extensions(self, app: Sanic) -> None:
-        """Install logsafe and the polite error handler on a freshly built action-server app."""
-        logsafe.install()
-        # rasa-sdk registered its own handler for Exception; Sanic refuses a second registration, so the
-        # entry is replaced in place (before the app serves: lookups are cached from the first request).
-        app.error_handler.cached_handlers[(Exception, None)] = answer_failure
+        """See :func:`install`."""
+        install(app)
 
 
 GUARD = ActionServerGuard()
