@@ -16,6 +16,7 @@ from store.errors import NotAllowed
 from store.normalize import parse_address
 
 CLOSED_STATUSES = {"cancelled", "payment_failed"}
+UNPAID_REASONS = {"failed": "its payment failed", "voided": "its payment was cancelled"}
 
 
 def track(ctx: OrderContext) -> List[EventType]:
@@ -81,8 +82,20 @@ def _event_text(event: Any) -> str:
 
 
 def invoice(ctx: OrderContext) -> List[EventType]:
-    """The invoice: number, date, billed-to, lines and totals with VAT."""
-    inv = ctx.store.invoice(ctx.conversation_id, ctx.order_number)
+    """The invoice: number, date, billed-to, lines and totals with VAT; for an unpaid order, why there is none."""
+    try:
+        inv = ctx.store.invoice(ctx.conversation_id, ctx.order_number)
+    except NotAllowed as refusal:
+        if refusal.reason_code != "not_paid":
+            raise
+        payment = ctx.store.payment_info(ctx.conversation_id, ctx.order_number)
+        ctx.dispatcher.utter_message(
+            response="utter_invoice_unpaid",
+            order_number=ctx.order_number,
+            reason=UNPAID_REASONS.get(payment.status, f"it hasn't been paid ({humanize(payment.status)})"),
+            detail=payment.action,
+        )
+        return []
     lines = "\n".join(f"- {line.qty} x {line.title}: {money(line.line_total, inv.currency)}" for line in inv.lines)
     ctx.dispatcher.utter_message(
         response="utter_invoice",

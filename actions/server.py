@@ -30,6 +30,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.worker.loader import AppLoader
 
+from actions import guard as failures
+
 logger = logging.getLogger("actions.server")
 
 DEFAULT_PORT = 5055
@@ -80,6 +82,7 @@ def build_app(token: str, package: str = "actions") -> Sanic:
     executor.register_package(package)
     app = create_app(executor, cors_origins="")
     app.register_middleware(guard(token), "request")
+    failures.install(app)  # a failing action ends in an apology, not a 500 echoing the tracker into rasa's log
     return app
 
 

@@ -1,5 +1,9 @@
-"""Entry point for ``python -m connectors``: serves the gateway (see connectors.app.main)."""
+"""``python -m connectors``: serve the gateway, its log passed through logsafe (no personal data, no bearer ids)."""
 
+import sys
+
+import logsafe
 from connectors.app import main
 
-raise SystemExit(main())
+logsafe.install()  # here, not in main(): tests that call main() keep plain logging
+sys.exit(main())

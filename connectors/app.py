@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Iterable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from sqlalchemy.orm import sessionmaker
 
 import console
@@ -105,7 +107,7 @@ def create_app(
     dispatcher = Dispatcher(rasa)
     limits = WebLimits(max_message_chars=settings.max_message_chars)
     app = web.Application(
-        client_max_size=limits.max_body_bytes, middlewares=[json_errors]
+        client_max_size=limits.max_body_bytes, middlewares=[json_errors, body_deadline(settings.body_timeout)]
     )
     app[SETTINGS_KEY] = settings
     app[RASA_KEY] = rasa
@@ -163,6 +165,50 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         )
 
 
+def body_deadline(seconds: float) -> Middleware:
+    """A middleware giving every request ``seconds`` to deliver its whole body once the headers are in.
+
+    A client that announces a body and then stalls (``Content-Length: 100``, 10 bytes sent) would otherwise
+    hold a handler, and whatever it locked, for as long as the TCP connection lives. The handler runs at
+    once (it may refuse the request before reading); if the body is still incomplete after ``seconds``, the
+    handler is cancelled and the client gets 408 ``body_timeout`` with the connection closed. Once the body
+    is in, the handler has all the time it needs (rasa may take a while to answer).
+    """
+
+    @web.middleware
+    async def deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.body_exists or request.content.is_eof():
+            return await handler(request)
+        arrived = asyncio.Event()
+        request.content.on_eof(arrived.set)
+        answer = asyncio.ensure_future(handler(request))
+        waiter = asyncio.ensure_future(arrived.wait())
+        try:
+            await asyncio.wait({answer, waiter}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the client went away: so does the work done for it
+            answer.cancel()
+            raise
+        finally:
+            waiter.cancel()
+        if answer.done() or arrived.is_set():
+            return await answer
+        answer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await answer
+        log.info("%s %s: the body did not arrive within %.0f s (408)", request.method, request.path, seconds)
+        response = web.json_response(
+            {
+                "error": f"the request body did not arrive within {seconds:g} seconds; send it again",
+                "code": "body_timeout",
+            },
+            status=408,
+        )
+        response.force_close()
+        return response
+
+    return deadline
+
+
 def _is_api(request: web.Request) -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
@@ -210,7 +256,7 @@ def main() -> int:
         settings = Settings.from_env()
         app = create_app(settings)  # channels read their own settings (GATEWAY_WEB_*, SLACK_*, TABLET_*, TELEGRAM_*)
     except SettingsError as exc:
-        log.error("cannot start the gateway: %s", exc)
+        log.error("cannot start the gateway: %s", str(exc))  # our own sentence: no personal data to withhold
         return 2
     shown_host = settings.host if ":" not in settings.host else f"[{settings.host}]"
 

@@ -10,7 +10,7 @@ from typing import Protocol
 from aiohttp import web
 
 from connectors.errors import RasaAuthError, RasaError, RasaUnavailable
-from connectors.models import InboundMessage, OutboundMessage
+from connectors.models import Button, InboundMessage, OutboundMessage
 from connectors.rasa_client import RasaClient
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,21 @@ class HandoffHook(Protocol):
     async def after_turn(self, inbound: InboundMessage, replies: Sequence[OutboundMessage]) -> list[OutboundMessage]:
         """Open tickets for ``handoff`` payloads in ``replies``; return what the customer sees."""
         ...
+
+
+EMPTY_TURN_APOLOGY = "Sorry, I couldn't finish answering that just now. Please try again in a moment"
+
+
+def empty_turn_apology(inbound: InboundMessage) -> OutboundMessage:
+    """What a customer sees when rasa answered nothing: an apology and, where a person can help, the way to one."""
+    if inbound.channel == "slack":
+        return OutboundMessage(text=f"{EMPTY_TURN_APOLOGY}; the rasa and action-server logs say what went wrong.")
+    if inbound.channel == "tablet":
+        return OutboundMessage(text=f"{EMPTY_TURN_APOLOGY}, or ask any member of staff in the shop.")
+    return OutboundMessage(
+        text=f"{EMPTY_TURN_APOLOGY}, or I can pass you to a person from our team.",
+        buttons=(Button("Talk to a person", "/human_handoff"),),
+    )
 
 
 def _is_handoff_payload(message: OutboundMessage) -> bool:
@@ -87,6 +102,14 @@ class Dispatcher:
             self.counts[f"{channel}.rasa_error"] += 1
             log.error("rasa error (%s message): %s", channel, exc)
             raise
+        if not any(not m.is_empty for m in replies):
+            # Rasa goes quiet when an action fails or the action server is unreachable ("the actions events
+            # are lost"): the customer must still hear something, and know how to reach a person.
+            self.counts[f"{channel}.empty_turn"] += 1
+            log.warning("rasa answered a %s message with nothing; sending an apology", channel)
+            replies = [empty_turn_apology(inbound)]
+        # Two actions failing in one turn each send the action server's apology: say it once.
+        replies = [m for i, m in enumerate(replies) if i == 0 or m != replies[i - 1]]
         if self.handoff is not None:
             replies = await self.handoff.after_turn(inbound, replies)
         else:

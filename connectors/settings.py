@@ -18,6 +18,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MAX_MESSAGE_CHARS = 2000
 DEFAULT_RASA_TIMEOUT = 30.0
+DEFAULT_BODY_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,8 @@ class Settings:
         shop_db_url: the order store (``SHOP_DATABASE_URL``).
         claims_secret: ``GATEWAY_CLAIMS_SECRET``, shared with the action server only; signs what the
             gateway vouches for about each message (``connectors.claims``). Hidden from repr.
+        body_timeout: seconds a client has to send a request's whole body once its headers arrived
+            (``GATEWAY_BODY_TIMEOUT_SECONDS``); a body that stalls is answered 408 and the connection closed.
     """
 
     gateway_token: str = field(repr=False)
@@ -54,6 +57,7 @@ class Settings:
     tracker_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"
     shop_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'shop.db'}"
     claims_secret: str = field(default="", repr=False)
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
 
     @classmethod
     def from_env(
@@ -67,6 +71,7 @@ class Settings:
         ``GATEWAY_ALLOWED_ORIGINS`` (comma-separated, e.g. ``https://shop.example``),
         ``GATEWAY_CLAIMS_SECRET`` (else the file ``GATEWAY_CLAIMS_SECRET_FILE``, default
         ``var/claims_secret``; without either, messages carry no claim and the actions vouch for nothing).
+        ``GATEWAY_BODY_TIMEOUT_SECONDS``.
 
         Args:
             env: the environment (default ``os.environ``).
@@ -106,6 +111,7 @@ class Settings:
             tracker_db_url=_url(env, "TRACKER_DB_URL", root / "var" / "tracker.db"),
             shop_db_url=_url(env, "SHOP_DATABASE_URL", root / "var" / "shop.db"),
             claims_secret=_read_claims_secret(env, root),
+            body_timeout=_float(env, "GATEWAY_BODY_TIMEOUT_SECONDS", DEFAULT_BODY_TIMEOUT),
         )
 
 

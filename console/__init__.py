@@ -7,18 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from connectors.db import SESSIONS_KEY
 from connectors.settings import Settings
 from console import models as _models  # noqa: F401  (declares the console_ tables before create_schema)
+from console import redact
 from console.auth import Auth
 from console.handoffs import HandoffQueue
 from console.settings import ConsoleSettings
 from console.tracker import Indexer, tracker_engine
 from console.web import STATE_KEY, ConsoleState, add_routes
+from store import models as shop_models
 from store.db import make_engine
 from store.proofs import ProofLimits
 from store.service import OrderStore
@@ -51,6 +56,7 @@ def setup(app: web.Application, settings: Settings, console_settings: ConsoleSet
         checks=OrderStore(sessionmaker(shop, expire_on_commit=False), limits=ProofLimits.from_env()),
     )
     app[STATE_KEY] = state
+    redact.use_customer_names(shop_names_reader(shop))  # "Thanks, Noah": the store knows its customers' names
     add_routes(app)
     background: list[asyncio.Task[int]] = []
 
@@ -73,4 +79,27 @@ def setup(app: web.Application, settings: Settings, console_settings: ConsoleSet
     return state
 
 
-__all__ = ["setup"]
+def shop_names_reader(shop: Engine) -> Callable[[], tuple[list[str], list[str]]]:
+    """A reader of the customers' names and the product titles' words, for :func:`console.redact.use_customer_names`.
+
+    Args:
+        shop: the order store.
+
+    Returns:
+        A function returning ``(names, words)``; both empty (and a warning logged) while the store is unreadable.
+    """
+
+    def read() -> tuple[list[str], list[str]]:
+        try:
+            with shop.connect() as conn:
+                names = list(conn.scalars(select(shop_models.Customer.name)))
+                titles = list(conn.scalars(select(shop_models.Product.title)))
+        except SQLAlchemyError as error:
+            log.warning("customer names unreadable, names are redacted by context only: %s", type(error).__name__)
+            return [], []
+        return names, [word for title in titles for word in title.split()]
+
+    return read
+
+
+__all__ = ["setup", "shop_names_reader"]

@@ -90,13 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "index":
             print(f"indexed {Indexer(tracker, sessions).refresh()} new events")
             return 0
+        shop = gateway_engine(_url("SHOP_DATABASE_URL", "shop.db"))
         if args.command == "retention":
             if args.days < 1:
                 print("--days must be at least 1", file=sys.stderr)
                 return 2
-            print(json.dumps(retention(tracker, sessions, args.days).to_json(), indent=2))
+            print(json.dumps(retention(tracker, sessions, args.days, shop=shop).to_json(), indent=2))
             return 0
-        shop = gateway_engine(_url("SHOP_DATABASE_URL", "shop.db"))
         print(json.dumps(forget_customer(tracker, sessions, shop, args.email).to_json(), indent=2))
         return 0
     except (ConsoleError, ValueError, OSError) as exc:

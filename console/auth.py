@@ -1,15 +1,17 @@
-"""Console accounts and sign-in: scrypt password hashes, server-side sessions, CSRF tokens and the login rate limit."""
+"""Console accounts and sign-in: scrypt password hashes, server-side sessions, CSRF tokens and login throttling."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -56,6 +58,24 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+#: The most that failures from other addresses can delay an account's next sign-in, in seconds.
+ACCOUNT_MAX_DELAY = 30
+
+
+def _next_try(session: Session, which: Any, free: int, cap: int) -> datetime | None:
+    """When the next attempt matching ``which`` may come: the latest failure plus 2^(n - free) s (capped).
+
+    Returns:
+        None while fewer than ``free`` failures match.
+    """
+    count, latest = session.execute(
+        select(func.count(), func.max(ConsoleLoginFailure.at)).where(which)
+    ).one()
+    if not count or count < free or latest is None:
+        return None
+    return latest + timedelta(seconds=min(cap, 2 ** min(count - free, 30)))
 
 
 _DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
@@ -135,47 +155,58 @@ class Auth:
         self.clock = clock
 
     def sign_in(self, email: str, password: str, client: str) -> SignIn:
-        """Check a password and open a session.
+        """Check a password and open a session, throttling guessers with growing delays (never a lockout).
+
+        Failures are counted per (account, client address), per client address across accounts, and per
+        account across addresses. After ``login_free_failures`` failures of a pair, its next attempt must
+        wait 1 s, then 2, 4, 8 ... up to ``login_max_delay_seconds``; an address trying many accounts is
+        slowed the same way after 4x that. Failures from everywhere else slow an account by at most
+        ``ACCOUNT_MAX_DELAY`` seconds: someone guessing from other addresses cannot keep staff out, which a
+        per-account lockout allowed (five wrong passwords locked any known email for 15 minutes). A
+        success clears its own pair only, so the real user signing in does not reset a guesser's delay.
 
         Args:
             email: the account's email.
             password: its password.
-            client: the caller's address (for the per-client limit).
+            client: the caller's address.
 
         Raises:
-            TooManyAttempts: too many recent failures for this email or this client.
+            TooManyAttempts: this attempt came before the current delay ran out (it is not counted, and
+                the password is not checked); ``retry_after`` says when to try again.
             NotSignedIn: wrong email or password (the same answer for both).
         """
         email = email.strip().lower()[:200]
+        client = client[:64]
         now = self.clock()
-        window_start = now - timedelta(minutes=self.settings.login_window_minutes)
-        limit = self.settings.login_max_failures
+        settings = self.settings
         # Failures are committed before the error is raised: a rolled-back failure would not count.
         with self.sessions() as session, session.begin():
-            session.execute(delete(ConsoleLoginFailure).where(ConsoleLoginFailure.at < window_start))
+            forget = now - timedelta(hours=settings.login_forget_hours)
+            session.execute(delete(ConsoleLoginFailure).where(ConsoleLoginFailure.at < forget))
             # Sessions nobody came back to are purged here, so the table does not grow forever.
-            idle_start = now - timedelta(minutes=self.settings.session_idle_minutes)
+            idle_start = now - timedelta(minutes=settings.session_idle_minutes)
             session.execute(
                 delete(ConsoleSession).where(
                     (ConsoleSession.expires_at <= now) | (ConsoleSession.last_seen <= idle_start)
                 )
             )
-            by_email = session.scalar(
-                select(func.count()).where(ConsoleLoginFailure.email == email, ConsoleLoginFailure.at >= window_start)
-            )
-            by_client = session.scalar(
-                select(func.count()).where(ConsoleLoginFailure.client == client, ConsoleLoginFailure.at >= window_start)
-            )
-            limited = (by_email or 0) >= limit or (by_client or 0) >= limit * 4
+            F = ConsoleLoginFailure
+            free, cap = settings.login_free_failures, settings.login_max_delay_seconds
+            next_tries = [
+                _next_try(session, (F.email == email) & (F.client == client), free, cap),
+                _next_try(session, F.client == client, free * 4, cap),
+                _next_try(session, F.email == email, free * 4, ACCOUNT_MAX_DELAY),
+            ]
+            wait = max([(at - now).total_seconds() for at in next_tries if at is not None], default=0.0)
             signed_in: SignIn | None = None
-            if not limited:
+            if wait <= 0:
                 user = session.scalar(select(ConsoleUser).where(ConsoleUser.email == email))
                 # Hash even for unknown emails so the answer time does not tell which accounts exist.
                 ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
                 if user is None or not ok or not user.active:
-                    session.add(ConsoleLoginFailure(email=email, client=client[:64], at=now))
+                    session.add(ConsoleLoginFailure(email=email, client=client, at=now))
                 else:
-                    session.execute(delete(ConsoleLoginFailure).where(ConsoleLoginFailure.email == email))
+                    session.execute(delete(F).where((F.email == email) & (F.client == client)))
                     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
                     session.add(
                         ConsoleSession(
@@ -184,13 +215,15 @@ class Auth:
                             csrf_token=csrf,
                             created_at=now,
                             last_seen=now,
-                            expires_at=now + timedelta(hours=self.settings.session_max_hours),
+                            expires_at=now + timedelta(hours=settings.session_max_hours),
                         )
                     )
                     signed_in = SignIn(token, Viewer(user.id, user.email, user.role, csrf))
-        if limited:
+        if wait > 0:
+            seconds = math.ceil(wait)
             raise TooManyAttempts(
-                "too many failed sign-ins; try again later", retry_after=self.settings.login_window_minutes * 60
+                f"too many failed sign-ins; try again in {seconds} second{'s' if seconds != 1 else ''}",
+                retry_after=seconds,
             )
         if signed_in is None:
             raise NotSignedIn("wrong email or password")

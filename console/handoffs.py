@@ -68,10 +68,11 @@ class QueueQuery:
         if status not in FILTERS:
             raise BadInput(f"'status' must be one of {', '.join(FILTERS)}", field="status")
         raw_limit = query.get("limit") or str(DEFAULT_LIMIT)
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        ascii_number = raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 6
+        if not ascii_number or not 1 <= int(raw_limit) <= MAX_LIMIT:
             raise BadInput(f"'limit' must be between 1 and {MAX_LIMIT}", field="limit")
         cursor = query.get("cursor") or None
-        if cursor is not None and (not cursor.isdigit() or len(cursor) > 18):
+        if cursor is not None and (not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18):
             raise BadInput("'cursor' is not a cursor this server gave out", field="cursor")
         return cls(status=status, limit=int(raw_limit), before=int(cursor) if cursor else None)
 

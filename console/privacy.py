@@ -1,20 +1,33 @@
-"""Retention and per-customer deletion (GDPR): conversations in the tracker and index, and channel identities."""
+"""Retention and per-customer deletion (GDPR) across every database: rasa's tracker, the gateway's, the order store.
+
+Called by ``python -m console retention`` and ``forget-customer``. Each part deletes through its owner's API:
+the tracker and console index here (console.tracker), the order store through store.erasure, and the gateway's
+copies through each channel's state (web transcripts, tablet sessions and kept messages, Slack reply targets,
+Telegram button payloads, the hand-off relay's cases).
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, inspect, or_, select, update
+from sqlalchemy import Engine, inspect, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors.handoff.state import HandoffState
+from connectors.slack.state import ReplyTargets
+from connectors.tablet.devices import TabletRegistry
+from connectors.telegram.state import CallbackStore
+from connectors.web.transcript import Transcript
 from console.models import ConsoleConversation, ConsoleConversationText
 from console.queries import _like
 from console.tracker import Indexer, delete_conversations
-from store import models as shop
+from store import erasure
 
-FORGOTTEN = "[deleted at the customer's request]"
+FORGOTTEN = erasure.FORGOTTEN
 
 
 @dataclass
@@ -29,21 +42,77 @@ class DeletionReport:
     verification_attempts_deleted: int = 0
     handoff_tickets_anonymised: int = 0
     handoff_relay_cases_anonymised: int = 0
+    notifications_deleted: int = 0
+    return_drafts_deleted: int = 0
+    orders_anonymised: int = 0
+    customer_anonymised: bool = False
+    gateway_rows_deleted: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The report as JSON (printed by the CLI)."""
         return asdict(self)
 
 
+def _has(sessions: sessionmaker[Session], table: str) -> bool:
+    with sessions() as session:
+        return inspect(session.connection()).has_table(table)
+
+
+def forget_gateway_copies(
+    sessions: sessionmaker[Session],
+    conversations: Iterable[str],
+    *,
+    needles: Iterable[str] = (),
+    before: datetime | None = None,
+) -> dict[str, int]:
+    """Delete what the gateway kept of these conversations (and, with ``before``, of any older one).
+
+    Args:
+        sessions: gateway database sessions.
+        conversations: ``"{channel}:{id}"`` conversation ids.
+        needles: texts that tie a stored Telegram button payload to the customer (payloads name no chat).
+        before: the retention cut-off (naive UTC), or None.
+
+    Returns:
+        Rows deleted per table.
+    """
+    ids = sorted(set(conversations))
+    by_channel: dict[str, list[str]] = {}
+    for conversation in ids:
+        channel, _, external = conversation.partition(":")
+        by_channel.setdefault(channel, []).append(external)
+    deleted: dict[str, int] = {}
+    if _has(sessions, "web_messages"):
+        aware = before.replace(tzinfo=UTC) if before is not None else None
+        deleted["web_messages"] = Transcript(sessions).forget(by_channel.get("web", []), before=aware)
+    if _has(sessions, "tablet_outbox"):
+        deleted["tablet_outbox"] = TabletRegistry(sessions).forget_sessions(by_channel.get("tablet", []), before=before)
+    if _has(sessions, "slack_reply_targets"):
+        aware = before.replace(tzinfo=UTC) if before is not None else None
+        deleted["slack_reply_targets"] = ReplyTargets(sessions).forget(
+            [f"slack:{i}" for i in by_channel.get("slack", [])], before=aware
+        )
+    if _has(sessions, "telegram_callbacks"):
+        aware = before.replace(tzinfo=UTC) if before is not None else None
+        deleted["telegram_callbacks"] = CallbackStore(sessions).forget(needles, before=aware)
+    return deleted
+
+
 def retention(
-    tracker: Engine, sessions: sessionmaker[Session], days: int, *, now: float | None = None
+    tracker: Engine,
+    sessions: sessionmaker[Session],
+    days: int,
+    *,
+    shop: Engine | None = None,
+    now: float | None = None,
 ) -> DeletionReport:
-    """Delete every conversation whose last activity is more than ``days`` days ago.
+    """Delete every conversation whose last activity is more than ``days`` days ago, everywhere.
 
     Args:
         tracker: rasa's tracker store.
-        sessions: gateway database sessions (the index).
+        sessions: gateway database sessions (the index and the channels' copies).
         days: how many days to keep (at least 1).
+        shop: the order store (its grants and attempts of those conversations go too); None skips it.
         now: the current time as a UNIX timestamp (tests pass one).
 
     Returns:
@@ -56,6 +125,13 @@ def retention(
     with sessions() as session:
         old = list(session.scalars(select(ConsoleConversation.sender_id).where(ConsoleConversation.last_ts < cutoff)))
     report = DeletionReport(conversations=sorted(old))
+    before = datetime.fromtimestamp(cutoff, UTC).replace(tzinfo=None)
+    report.gateway_rows_deleted = forget_gateway_copies(sessions, old, before=before)
+    if _has(sessions, "handoff_cases"):
+        report.handoff_relay_cases_anonymised = HandoffState(sessions).anonymise(old, (), FORGOTTEN)
+    if shop is not None:
+        with Session(shop) as db, db.begin():
+            report.access_grants_deleted = erasure.forget_conversations(db, old, before=before)
     report.events_deleted = delete_conversations(tracker, sessions, old)
     return report
 
@@ -63,13 +139,16 @@ def retention(
 def forget_customer(
     tracker: Engine, sessions: sessionmaker[Session], shop_engine: Engine, email: str
 ) -> DeletionReport:
-    """Delete a customer's conversations and channel identities.
+    """Delete a customer everywhere: conversations, the gateway's copies, and their details in the order store.
 
-    Their conversations are: those that verified one of their orders (access grants), hand-off tickets
-    filed for them, conversations of their linked channel accounts, and any conversation in which the
-    email address was written. Grants and verification attempts of those conversations are deleted too;
-    hand-off tickets (the shop's records) keep their number but lose their summary, and the Slack relay's
-    copy of them (``handoff_cases``, ``handoff_events``) loses its summary, customer and relayed texts.
+    Their conversations are those the store ties to them (access grants and verification attempts on their
+    orders, hand-off tickets, linked chats, news deliveries) and any conversation in which the customer
+    wrote their email, their full name, a postcode of theirs or one of their order numbers. Those
+    conversations are deleted from the tracker and the console's index (tags, notes, corrections), with the
+    gateway's copies (web transcripts, tablet sessions and kept messages, Slack reply targets); Telegram
+    button payloads naming them are deleted; hand-off cases and tickets keep their number but lose
+    summary, customer, order number and relayed texts; the order store keeps the orders for the shop's
+    accounts with the person's name, email and addresses overwritten (store/erasure.py).
 
     Args:
         tracker: rasa's tracker store.
@@ -85,88 +164,30 @@ def forget_customer(
         raise ValueError(f"{email!r} is not an email address")
     Indexer(tracker, sessions).refresh()
     report = DeletionReport()
-    senders: set[str] = set()
+    with Session(shop_engine) as db:
+        found = erasure.footprint(db, email)
+    report.customer_found = found.customer_id is not None
+    needles = found.needles() or [email]
+    senders = set(found.conversations)
+    with sessions() as session:
+        texts = ConsoleConversationText.search_text
+        matching = or_(*(texts.like(_like(needle), escape="\\") for needle in needles))
+        senders |= set(session.scalars(select(ConsoleConversationText.sender_id).where(matching)))
     with Session(shop_engine) as db, db.begin():
-        customer = db.scalar(select(shop.Customer).where(func.lower(shop.Customer.email) == email))
-        report.customer_found = customer is not None
-        if customer is not None:
-            senders |= set(
-                db.scalars(
-                    select(shop.AccessGrant.conversation_id)
-                    .join(shop.Order, shop.Order.id == shop.AccessGrant.order_id)
-                    .where(shop.Order.customer_id == customer.id)
-                )
-            )
-            senders |= set(
-                db.scalars(
-                    select(shop.HandoffTicket.conversation_id).where(shop.HandoffTicket.customer_id == customer.id)
-                )
-            )
-            identities = list(
-                db.scalars(select(shop.ChannelIdentity).where(shop.ChannelIdentity.customer_id == customer.id))
-            )
-            for identity in identities:
-                senders.add(f"{identity.channel}:{identity.external_id}")
-                report.channel_identities_deleted.append(f"{identity.channel}:{identity.external_id}")
-            db.execute(delete(shop.ChannelIdentity).where(shop.ChannelIdentity.customer_id == customer.id))
-        with sessions() as session:
-            senders |= set(
-                session.scalars(
-                    select(ConsoleConversationText.sender_id).where(
-                        ConsoleConversationText.search_text.like(_like(email), escape="\\")
-                    )
-                )
-            )
-        if senders:
-            chunk = sorted(senders)
-            report.access_grants_deleted = (
-                db.execute(delete(shop.AccessGrant).where(shop.AccessGrant.conversation_id.in_(chunk))).rowcount or 0
-            )
-            report.verification_attempts_deleted = (
-                db.execute(
-                    delete(shop.VerificationAttempt).where(shop.VerificationAttempt.conversation_id.in_(chunk))
-                ).rowcount
-                or 0
-            )
-            tickets = set(
-                db.scalars(
-                    select(shop.HandoffTicket.ticket_number).where(shop.HandoffTicket.conversation_id.in_(chunk))
-                )
-            )
-            report.handoff_relay_cases_anonymised = _forget_relay(sessions, chunk, tickets)
-            report.handoff_tickets_anonymised = (
-                db.execute(
-                    update(shop.HandoffTicket)
-                    .where(shop.HandoffTicket.conversation_id.in_(chunk))
-                    .values(summary=FORGOTTEN, customer_id=None)
-                ).rowcount
-                or 0
-            )
+        erased = erasure.erase_customer(db, found, senders)
+    report.channel_identities_deleted = erased.channel_identities_deleted
+    report.access_grants_deleted = erased.access_grants_deleted
+    report.verification_attempts_deleted = erased.verification_attempts_deleted
+    report.handoff_tickets_anonymised = erased.handoff_tickets_anonymised
+    report.notifications_deleted = erased.notifications_deleted
+    report.return_drafts_deleted = erased.return_drafts_deleted
+    report.orders_anonymised = erased.orders_anonymised
+    report.customer_anonymised = erased.customer_anonymised
+    report.gateway_rows_deleted = forget_gateway_copies(sessions, senders, needles=needles)
+    if _has(sessions, "handoff_cases"):
+        report.handoff_relay_cases_anonymised = HandoffState(sessions).anonymise(
+            senders, erased.handoff_tickets, FORGOTTEN
+        )
     report.conversations = sorted(senders)
     report.events_deleted = delete_conversations(tracker, sessions, senders)
     return report
-
-
-def _forget_relay(sessions: sessionmaker[Session], conversations: list[str], tickets: set[str | None]) -> int:
-    """Blank what the Slack hand-off relay kept of these conversations (the console's queue shows it).
-
-    The tickets' cases lose their summary and customer, their history keeps only what happened and
-    when (the texts relayed between customer and staff are emptied).
-
-    Returns:
-        How many relay cases were anonymised.
-    """
-    from connectors.handoff.state import HandoffCase, HandoffEvent  # noqa: PLC0415 (see console.handoffs)
-
-    with sessions() as session, session.begin():
-        if not inspect(session.connection()).has_table(HandoffCase.__tablename__):
-            return 0  # the gateway never ran with the desk's tables (e.g. this command on a fresh database)
-        matching = or_(HandoffCase.conversation_id.in_(conversations), HandoffCase.ticket.in_(tickets - {None}))
-        cases = list(session.scalars(select(HandoffCase.ticket).where(matching)))
-        if not cases:
-            return 0
-        session.execute(
-            update(HandoffCase).where(HandoffCase.ticket.in_(cases)).values(summary=FORGOTTEN, customer=None)
-        )
-        session.execute(update(HandoffEvent).where(HandoffEvent.ticket.in_(cases)).values(text=""))
-        return len(cases)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from connectors import safejson
 from console.errors import BadInput
 from console.models import ConsoleConversation, ConsoleConversationIntent, ConsoleConversationText, ConsoleTag
 
@@ -75,7 +76,7 @@ class Filters:
         below_raw = text("below", 3)
         below = None
         if below_raw is not None:
-            if not below_raw.isdigit() or not 1 <= int(below_raw) <= 100:
+            if not (below_raw.isascii() and below_raw.isdigit()) or not 1 <= int(below_raw) <= 100:
                 raise BadInput("'below' must be a percentage from 1 to 100", field="below")
             below = int(below_raw)
         return cls(
@@ -154,7 +155,7 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        last_ts, sender_id = json.loads(raw)
+        last_ts, sender_id = safejson.loads(raw)  # bounded: a forged cursor may be nested 10,000 deep
         return float(last_ts), str(sender_id)
     except (ValueError, TypeError):
         raise BadInput("'cursor' is not a cursor this server gave out", field="cursor") from None

@@ -16,24 +16,27 @@ class ConsoleSettings:
     Attributes:
         session_idle_minutes: a session ends after this long without a request.
         session_max_hours: a session ends this long after sign-in, however active.
-        login_max_failures: failed sign-ins per email (and 4x that per client address) within the window
-            before further attempts are refused with 429.
-        login_window_minutes: the rate-limit window.
+        login_free_failures: failed sign-ins of one account from one address before each further attempt
+            must wait (1 s, then doubling); an address gets 4x that across accounts (console.auth.Auth.sign_in).
+        login_max_delay_seconds: the longest such wait.
+        login_forget_hours: failures older than this no longer count.
         low_confidence: default percentage below which a turn counts as low confidence.
         secure_cookie: mark the session cookie ``Secure`` (set when served over HTTPS).
     """
 
     session_idle_minutes: int = 30
     session_max_hours: int = 12
-    login_max_failures: int = 5
-    login_window_minutes: int = 15
+    login_free_failures: int = 3
+    login_max_delay_seconds: int = 900
+    login_forget_hours: int = 24
     low_confidence: int = 50
     secure_cookie: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConsoleSettings:
-        """Read ``CONSOLE_SESSION_IDLE_MINUTES``, ``CONSOLE_SESSION_MAX_HOURS``, ``CONSOLE_LOGIN_MAX_FAILURES``,
-        ``CONSOLE_LOGIN_WINDOW_MINUTES``, ``CONSOLE_LOW_CONFIDENCE`` and ``CONSOLE_SECURE_COOKIE``.
+        """Read ``CONSOLE_SESSION_IDLE_MINUTES``, ``CONSOLE_SESSION_MAX_HOURS``, ``CONSOLE_LOGIN_FREE_FAILURES``,
+        ``CONSOLE_LOGIN_MAX_DELAY_SECONDS``, ``CONSOLE_LOGIN_FORGET_HOURS``, ``CONSOLE_LOW_CONFIDENCE`` and
+        ``CONSOLE_SECURE_COOKIE``.
 
         Raises:
             SettingsError: naming the variable that is invalid.
@@ -54,8 +57,9 @@ class ConsoleSettings:
         return cls(
             session_idle_minutes=number("CONSOLE_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
             session_max_hours=number("CONSOLE_SESSION_MAX_HOURS", 12, 1, 24 * 7),
-            login_max_failures=number("CONSOLE_LOGIN_MAX_FAILURES", 5, 1, 100),
-            login_window_minutes=number("CONSOLE_LOGIN_WINDOW_MINUTES", 15, 1, 24 * 60),
+            login_free_failures=number("CONSOLE_LOGIN_FREE_FAILURES", 3, 1, 100),
+            login_max_delay_seconds=number("CONSOLE_LOGIN_MAX_DELAY_SECONDS", 900, 1, 24 * 3600),
+            login_forget_hours=number("CONSOLE_LOGIN_FORGET_HOURS", 24, 1, 24 * 30),
             low_confidence=number("CONSOLE_LOW_CONFIDENCE", 50, 1, 100),
             secure_cookie=secure in ("1", "true", "yes"),
         )

@@ -7,7 +7,6 @@ import base64
 import functools
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from aiohttp import web
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors import safejson
 from console.auth import PERMISSIONS, Auth, Viewer
 from console.checks import paused_checks
 from console.corrections import Vocabulary, correction_json, export_yaml, save_correction
@@ -102,9 +102,9 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         raise web.HTTPUnsupportedMediaType(reason="send the body as application/json")
     raw = await request.read()
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadInput("the body is not valid JSON") from None
+        body = safejson.loads(raw)
+    except safejson.JsonRejected as exc:
+        raise BadInput(f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadInput("the body must be a JSON object")
     return body
@@ -119,9 +119,14 @@ def _sender(request: web.Request) -> str:
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", str(DEFAULT_LIMIT))
-    if not raw.isdigit():
+    if not _small_number(raw, 6):
         raise BadInput("'limit' must be a number", field="limit")
     return int(raw)
+
+
+def _small_number(raw: str, digits: int) -> bool:
+    """Whether ``raw`` is 1 to ``digits`` ASCII digits (``str.isdigit`` also accepts '²', which ``int`` refuses)."""
+    return 0 < len(raw) <= digits and raw.isascii() and raw.isdigit()
 
 
 class ConsolePage:
@@ -245,7 +250,7 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
     sender = _sender(request)
     raw = viewer.may("raw_text")
     below = request.query.get("below", str(state.settings.low_confidence))
-    if not below.isdigit() or not 1 <= int(below) <= 100:
+    if not _small_number(below, 3) or not 1 <= int(below) <= 100:
         raise BadInput("'below' must be a percentage from 1 to 100", field="below")
 
     def run() -> dict[str, Any]:

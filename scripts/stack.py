@@ -247,9 +247,11 @@ class Stack:
         self._spawn(
             "rasa",
             [
-                # rasa run, its API token read from RASA_API_TOKEN rather than the command line
+                # logsafe.run installs the log sanitizer before rasa configures logging (logsafe/__init__.py);
+                # scripts.rasa_server is rasa run with its API token read from RASA_API_TOKEN, not the command line
                 str(venv_rasa / "python"),
                 "-m",
+                "logsafe.run",
                 "scripts.rasa_server",
                 "run",
                 "--model",

@@ -8,11 +8,12 @@ A claim is one conditional UPDATE, so two staff pressing Claim at once cannot bo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -284,6 +285,31 @@ class HandoffState:
         with self.sessions() as session:
             session.add(HandoffEvent(ticket=ticket, at=_naive(at), kind=kind, actor=actor, text=text))
             session.commit()
+
+    def anonymise(self, conversation_ids: Iterable[str], tickets: Iterable[str], placeholder: str) -> int:
+        """Blank what the relay kept of these conversations and tickets (the console's privacy commands).
+
+        Cases keep their ticket, status and times; they lose their summary, customer and order number, and
+        their history keeps only what happened and when (relayed texts are emptied).
+
+        Returns:
+            How many cases were anonymised.
+        """
+        conversations, numbers = sorted(set(conversation_ids)), sorted(set(tickets))
+        with self.sessions.begin() as session:
+            if not inspect(session.connection()).has_table(HandoffCase.__tablename__):
+                return 0  # the gateway never ran with the desk's tables (e.g. on a fresh database)
+            matching = or_(HandoffCase.conversation_id.in_(conversations), HandoffCase.ticket.in_(numbers))
+            cases = list(session.scalars(select(HandoffCase.ticket).where(matching)))
+            if not cases:
+                return 0
+            session.execute(
+                update(HandoffCase)
+                .where(HandoffCase.ticket.in_(cases))
+                .values(summary=placeholder, customer=None, order_number=None)
+            )
+            session.execute(update(HandoffEvent).where(HandoffEvent.ticket.in_(cases)).values(text=""))
+            return len(cases)
 
     def queue(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Tickets newest first, each with its history (``GET /api/handoffs``)."""

@@ -204,10 +204,16 @@ class NotifyService:
 async def _read_limited(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise WebInputError(413, "body_too_large", f"the body is over {limit} bytes", limit=limit)
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise WebInputError(413, "body_too_large", f"the body is over {limit} bytes", limit=limit)
-    return body
+    # read() returns what has arrived so far, not the whole body: read to the end (a body split across
+    # TCP segments was checked against its first part), stopping past the limit.
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(limit + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise WebInputError(413, "body_too_large", f"the body is over {limit} bytes", limit=limit)
+    return b"".join(chunks)
 
 
 NOTIFY_KEY = web.AppKey("notify_service", NotifyService)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 
+from connectors import safejson
 from connectors.web.translate import WebInputError
 
 SIGNATURE_HEADER = "X-Carrier-Signature"
@@ -53,9 +53,9 @@ def parse_event(body: bytes) -> CarrierEvent:
         WebInputError: 400 for anything else, with a code saying what is wrong.
     """
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise WebInputError(400, "malformed_json", "the body must be a UTF-8 JSON object") from None
+        data = safejson.loads(body)
+    except safejson.JsonRejected as exc:
+        raise WebInputError(400, "malformed_json", f"the body must be a UTF-8 JSON object ({exc})") from None
     if not isinstance(data, dict):
         raise WebInputError(400, "malformed_json", "the body must be a JSON object")
     order = data.get("order_number")

@@ -18,6 +18,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 import aiohttp
 from aiohttp import web
@@ -32,6 +33,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
+from connectors import safejson
 from connectors.alerts import ALERTS_KEY
 from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
@@ -239,11 +241,34 @@ class SlackChannel:
             self.counts["slack.replayed"] += 1
             log.warning("slack: a signed request was replayed within the signature window; dropped")
             return web.Response(status=200)
+        # Bolt's own json.loads has no depth or number limits, and a body that is not an object ("null", a
+        # list) crashed it (500): check the signed body, or a button press's form field, first.
+        if request.content_type == "application/json":
+            embedded: str | None = text
+        else:
+            embedded = (parse_qs(text).get("payload") or [None])[0]
+        if embedded is not None:
+            try:
+                event = safejson.loads(embedded)
+            except safejson.JsonRejected as exc:
+                return web.json_response({"error": f"malformed body: {exc}"}, status=400)
+            if not isinstance(event, dict):
+                return web.json_response({"error": "malformed body: not a JSON object"}, status=400)
+        # Bolt reads the signed body's shape without checking it ("event": null, "authorizations": 5 crashed
+        # it): a body Bolt cannot even route is malformed, 400. Listener errors never surface here (listeners
+        # run after the ack), so a 5xx from Bolt's own middleware chain means the same.
+        malformed = web.json_response({"error": "malformed body: not a Slack event or interaction"}, status=400)
         try:
             bolt_request: AsyncBoltRequest = await to_bolt_request(request)
-        except ValueError as exc:  # json.JSONDecodeError included
-            return web.json_response({"error": f"malformed body: {exc}"}, status=400)
-        bolt_response = await self.bolt.async_dispatch(bolt_request)
+            bolt_response = await self.bolt.async_dispatch(bolt_request)
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError):  # json.JSONDecodeError included
+            self.counts["slack.malformed"] += 1
+            log.warning("a signed Slack request Bolt could not read was refused", exc_info=True)
+            return malformed
+        if bolt_response.status >= 500:
+            self.counts["slack.malformed"] += 1
+            log.warning("Bolt failed on a signed Slack request (%s); answered 400", bolt_response.status)
+            return malformed
         return await to_aiohttp_response(bolt_response)
 
     def _replayed(self, key: str, now: float | None = None) -> bool:

@@ -9,8 +9,9 @@ unreachable until the person wrote again.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
-from sqlalchemy import DateTime, String, select
+from sqlalchemy import DateTime, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from connectors.db import GatewayBase
@@ -57,6 +58,29 @@ class ReplyTargets:
                 )
             else:
                 row.channel, row.thread_ts, row.updated_at = target.channel, target.thread_ts, now
+
+    def forget(self, sender_ids: Iterable[str], *, before: dt.datetime | None = None) -> int:
+        """Delete where these conversations were answered (console privacy commands).
+
+        Args:
+            sender_ids: Slack sender ids (with or without ``slack:``).
+            before: also delete targets last updated before this moment, whatever their conversation.
+
+        Returns:
+            How many rows were deleted.
+        """
+        ids = {i for s in sender_ids for i in (s, s.removeprefix("slack:"))}
+        deleted = 0
+        with self._sessions.begin() as session:
+            if ids:
+                deleted += session.execute(
+                    delete(SlackReplyTarget).where(SlackReplyTarget.sender_id.in_(sorted(ids)))
+                ).rowcount or 0
+            if before is not None:
+                deleted += session.execute(
+                    delete(SlackReplyTarget).where(SlackReplyTarget.updated_at < before)
+                ).rowcount or 0
+        return deleted
 
     def find(self, sender_id: str) -> ReplyTarget | None:
         """The stored place for ``sender_id``, or None if it never wrote.

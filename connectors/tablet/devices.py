@@ -299,3 +299,24 @@ class TabletRegistry:
                 # (the page resets its idle countdown too).
                 row.last_seen = self._now()
             return [dict(item.body) for item in rows]
+
+    def forget_sessions(self, session_ids: Iterable[str], *, before: datetime | None = None) -> int:
+        """Delete these shopper sessions and the messages kept for them (console privacy commands).
+
+        Args:
+            session_ids: tablet session ids (without ``tablet:``).
+            before: also delete kept messages created before this moment (naive UTC), whatever their session.
+
+        Returns:
+            How many kept messages were deleted.
+        """
+        ids = list(session_ids)
+        deleted = 0
+        with self._sessions.begin() as db:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                deleted += db.execute(delete(TabletOutbox).where(TabletOutbox.session_id.in_(chunk))).rowcount or 0
+                db.execute(delete(TabletSession).where(TabletSession.id.in_(chunk)))
+            if before is not None:
+                deleted += db.execute(delete(TabletOutbox).where(TabletOutbox.created_at < before)).rowcount or 0
+        return deleted

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import hmac
-import json
 import logging
 import warnings
 import weakref
@@ -20,6 +19,7 @@ from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.warnings import PTBDeprecationWarning
 
+from connectors import safejson
 from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
@@ -254,8 +254,8 @@ class TelegramChannel:
             self._count("webhook_bad_request")
             return _error(413, "body_too_large", f"the limit is {self.settings.max_webhook_body_bytes} bytes")
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = safejson.loads(raw)
+        except safejson.JsonRejected as exc:
             self._count("webhook_bad_request")
             return _error(400, "invalid_json", f"the body must be UTF-8 JSON ({exc})")
         update = _parse_update(data, self.application)

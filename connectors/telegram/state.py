@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-from sqlalchemy import DateTime, String, Text, select
+from sqlalchemy import DateTime, String, Text, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -63,6 +63,31 @@ class CallbackStore:
             pass
         for short_id, payload in new.items():
             self._cache(short_id, payload)
+
+    def forget(self, needles: Iterable[str], *, before: dt.datetime | None = None) -> int:
+        """Delete stored button payloads that contain any of ``needles`` (an email, an order number...).
+
+        Payloads are not tied to a chat, so the console's per-customer deletion finds them by content.
+
+        Args:
+            needles: texts to look for (compared case-insensitively).
+            before: also delete payloads stored before this moment.
+
+        Returns:
+            How many rows were deleted.
+        """
+        deleted = 0
+        with self._sessions.begin() as session:
+            for needle in {n.strip().lower() for n in needles if n and n.strip()}:
+                pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                deleted += session.execute(
+                    delete(TelegramCallback).where(func.lower(TelegramCallback.payload).like(pattern, escape="\\"))
+                ).rowcount or 0
+            if before is not None:
+                old = delete(TelegramCallback).where(TelegramCallback.created_at < before)
+                deleted += session.execute(old).rowcount or 0
+        self._known.clear()
+        return deleted
 
     def lookup(self, short_id: str) -> str | None:
         """The payload stored under ``short_id``, or None (blocking; run it in a thread).

@@ -53,6 +53,8 @@ _INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 API_PREFIX = "/api/web/"
 #: How long browsers and CDNs may use widget.js before revalidating it (its ETag makes that cheap).
 WIDGET_MAX_AGE = 300
+#: Largest WebSocket frame read at all; smaller frames over the message limit get an error frame instead.
+WS_HARD_LIMIT = 1024 * 1024
 
 
 class TranscriptUnavailable(GatewayError):
@@ -276,7 +278,9 @@ class WebChannel:
         conversation_id = parse_conversation_id(request.query.get("conversation_id"))
         self._check_origin(request)
         address = self._client_address(request)
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=self.limits.max_body_bytes)
+        # Frames up to WS_HARD_LIMIT are read and refused politely when over the message limit (the socket
+        # stays open); only past it does aiohttp close the socket (1009, "message too big").
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=max(WS_HARD_LIMIT, self.limits.max_body_bytes))
         await ws.prepare(request)
         self._sockets.add(ws)
         self._transports[ws] = request.transport
@@ -284,7 +288,7 @@ class WebChannel:
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
-                    if not await self._handle_frame(ws, conversation_id, address, msg.data):
+                    if not await self._answer_frame(ws, conversation_id, address, msg.data):
                         break
                 elif msg.type == WSMsgType.BINARY:
                     error = WebInputError(400, "invalid_frame", "send JSON text frames, not binary")
@@ -325,10 +329,37 @@ class WebChannel:
         for ws in list(self._open.get(sender_id, ())):
             await _send(ws, {"type": "bot", "messages": rendered, "pushed": True})
 
+    async def _answer_frame(self, ws: web.WebSocketResponse, conversation_id: str, address: str, data: str) -> bool:
+        """Answer one client frame, whatever goes wrong: one bad frame never closes the customer's socket.
+
+        Returns:
+            False once the socket can no longer be written.
+        """
+        try:
+            return await self._handle_frame(ws, conversation_id, address, data)
+        except Exception:  # the boundary: counted, logged (without the frame) and answered, never a dead socket
+            self.dispatcher.counts["web.frame_error"] += 1
+            log.exception("a web socket frame could not be answered")
+            return await _send(
+                ws,
+                {
+                    "type": "error",
+                    "error": "something went wrong on our side; please send your message again",
+                    "code": "internal_error",
+                },
+            )
+
     async def _handle_frame(self, ws: web.WebSocketResponse, conversation_id: str, address: str, data: str) -> bool:
         """Answer one client frame; return False once the socket can no longer be written."""
         echo: dict[str, Any] = {}
         try:
+            if len(data) > self.limits.max_body_bytes:
+                raise WebInputError(
+                    413,
+                    "body_too_large",
+                    f"the frame is too large (the limit is {self.limits.max_body_bytes} characters)",
+                    limit=self.limits.max_body_bytes,
+                )
             frame = decode_json(data)
             echo = _echo_id(frame)
             if frame_type(frame) == "history":

@@ -8,6 +8,7 @@ Methods are synchronous (one session per call); the channel runs them in a worke
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -174,6 +175,30 @@ class Transcript:
                 )
                 or 0
             )
+
+    def forget(self, conversation_ids: Iterable[str], *, before: datetime | None = None) -> int:
+        """Delete the stored messages of these conversations, and (``before``) every message older than that.
+
+        Used by the console's privacy commands (per-customer deletion, retention).
+
+        Args:
+            conversation_ids: web conversation ids (without ``web:``).
+            before: also delete rows created before this moment, whatever their conversation.
+
+        Returns:
+            How many rows were deleted.
+        """
+        ids = list(conversation_ids)
+        deleted = 0
+        with self.sessions.begin() as session:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = delete(WebMessage).where(WebMessage.conversation_id.in_(chunk))
+                deleted += session.execute(rows).rowcount or 0
+            if before is not None:
+                deleted += session.execute(delete(WebMessage).where(WebMessage.created_at < before)).rowcount or 0
+        return deleted
+
 
 
 def _by_client_id(conversation_id: str, client_message_id: str) -> Select[tuple[WebMessage]]:

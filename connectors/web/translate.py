@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from connectors import safejson
 from connectors.errors import GatewayError
 from connectors.models import InboundMessage, OutboundMessage
 from connectors.text import clean_payload, clean_typed_text
@@ -72,7 +72,7 @@ class WebLimits:
 
 
 def decode_json(raw: bytes | str) -> object:
-    """Decode a request body or a WebSocket frame.
+    """Decode a request body or a WebSocket frame (bounded: see :mod:`connectors.safejson`).
 
     Args:
         raw: the bytes (must be UTF-8) or text.
@@ -81,20 +81,13 @@ def decode_json(raw: bytes | str) -> object:
         The decoded JSON value.
 
     Raises:
-        WebInputError: 400 ``invalid_json`` if it is not UTF-8 JSON.
+        WebInputError: 400 ``invalid_json`` if it is not UTF-8 JSON, or is nested too deeply, or holds a
+            huge number.
     """
     try:
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-    except UnicodeDecodeError:
-        raise WebInputError(
-            400, "invalid_json", "the body must be UTF-8 encoded JSON"
-        ) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise WebInputError(
-            400, "invalid_json", f"malformed JSON: {exc.msg} at position {exc.pos}"
-        ) from None
+        return safejson.loads(raw)
+    except safejson.JsonRejected as exc:
+        raise WebInputError(400, "invalid_json", str(exc)) from None
 
 
 def parse_conversation_id(value: object) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from aiohttp import WSMsgType
+from aiohttp import WSCloseCode, WSMsgType
 from aiohttp.test_utils import TestClient
 
+from connectors.web.channel import WS_HARD_LIMIT
 from tests.connectors.gateway_fakes import FakeRasa
 
 pytestmark = pytest.mark.asyncio
@@ -113,8 +114,19 @@ async def test_foreign_origin_is_refused(gateway: TestClient) -> None:
         assert (await ws.receive_json())["type"] == "typing"
 
 
-async def test_oversized_frame_closes_socket(gateway: TestClient) -> None:
+async def test_oversized_frame_is_refused_and_the_socket_stays(gateway: TestClient) -> None:
     async with gateway.ws_connect(WS) as ws:
         await ws.send_str("x" * 200_000)
+        error = await ws.receive_json()
+        assert error["type"] == "error" and error["code"] == "body_too_large"
+        await ws.send_json({"text": "still here"})
+        assert (await ws.receive_json())["type"] == "typing"
+        assert (await ws.receive_json())["type"] == "bot"
+
+
+async def test_frame_past_the_hard_limit_closes_socket_with_1009(gateway: TestClient) -> None:
+    async with gateway.ws_connect(WS, max_msg_size=0) as ws:
+        await ws.send_str("x" * (WS_HARD_LIMIT + 1))
         msg = await ws.receive()
         assert msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
+        assert ws.close_code == WSCloseCode.MESSAGE_TOO_BIG

@@ -65,8 +65,8 @@ async def test_sign_in_sets_a_strict_httponly_cookie_and_wrong_passwords_get_one
     )
 
 
-async def test_login_is_rate_limited_per_email_and_recovers_after_the_window(console: Harness) -> None:
-    for _ in range(5):
+async def test_login_failures_slow_the_guesser_down_without_locking_the_account(console: Harness) -> None:
+    for _ in range(3):  # CONSOLE_LOGIN_FREE_FAILURES
         resp = await console.client.post(
             "/api/console/login", json={"email": "agent@example.com", "password": "wrong-password"}
         )
@@ -74,14 +74,14 @@ async def test_login_is_rate_limited_per_email_and_recovers_after_the_window(con
     blocked = await console.client.post(
         "/api/console/login", json={"email": "agent@example.com", "password": "agent-password-1"}
     )
-    assert blocked.status == 429
-    assert blocked.headers["Retry-After"] == str(15 * 60)
+    assert blocked.status == 429  # too soon after the third failure, even with the right password
+    assert blocked.headers["Retry-After"] == "1"
     assert (await blocked.json())["code"] == "too_many_attempts"
     other = await console.client.post(
         "/api/console/login", json={"email": "lead@example.com", "password": "lead-password-12"}
     )
-    assert other.status == 200  # another account from the same client is not locked by 5 failures
-    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=16)
+    assert other.status == 200  # another account from the same client is not slowed
+    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=2)
     console.state.auth.clock = lambda: later
     again = await console.client.post(
         "/api/console/login", json={"email": "agent@example.com", "password": "agent-password-1"}

@@ -293,8 +293,8 @@ async def test_agents_and_leads_see_summaries_and_history_redacted(queue: Queue,
     claimed = by_ticket[queue.tickets["claimed"]]
     assert claimed["history"][-1]["text"] == "[address], call me on [phone]"
     assert by_ticket[queue.tickets["resolved"]]["summary"] == "customer: ring me on [phone] [complaint]"
-    # What is not personal data is untouched.
-    assert claimed["history"][3]["text"] == "Hi, Sam here. Which address was it sent to?"
+    # What is not personal data is untouched; a name after "Hi," is redacted, whoever it belongs to.
+    assert claimed["history"][3]["text"] == "Hi, [name] here. Which address was it sent to?"
 
 
 async def test_admins_see_summaries_raw(queue: Queue) -> None:
