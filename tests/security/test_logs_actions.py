@@ -264,7 +264,7 @@ def test_staff_and_tablets_get_an_apology_without_the_handoff_button(action_serv
 
 def test_a_malformed_action_call_is_refused_without_echo(action_server: ActionServer) -> None:
     request = urllib.request.Request(  # noqa: S310 (loopback)
-        f"{action_server.url}/webhook",
+        f"{action_server.url}/webhook?token={ACTION_TOKEN}",
         data=b'{"next_action": "action_continue_goal", "tracker": "noah.schmidt@example.com", "domain": {}}',
         headers={"Content-Type": "application/json"},
     )
