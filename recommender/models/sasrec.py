@@ -334,6 +334,8 @@ def epoch_seconds(data: TrainingData, config: SASRecConfig, probe_batches: int =
     optim = torch.optim.Adam(probe.net.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
     picks = [batches[i] for i in rng.choice(len(batches), size=min(probe_batches, len(batches)), replace=False)]
+    if len(picks) == 1:
+        picks = picks * 2  # one batch an epoch: time its second run
     started = None
     for n, batch in enumerate(picks):
         if n == 1:  # the first batch pays for allocations and kernel selection
@@ -352,8 +354,7 @@ def epoch_seconds(data: TrainingData, config: SASRecConfig, probe_batches: int =
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
-    if started is None or len(picks) < 2:
-        return 0.0
+    assert started is not None
     per_batch = (time.perf_counter() - started) / (len(picks) - 1)
     return per_batch * len(batches)
 

@@ -151,3 +151,26 @@ def test_hybrid_ranking_is_the_top_of_scoring_every_item(data: TrainingData, enc
                 assert np.allclose(scores, full[items])
         assert hybrid.top_k(histories[0], 5).tolist() == hybrid.ranked(histories[0], 5, ~np.isin(
             np.arange(data.n_items), histories[0]))[0].tolist()
+
+
+def test_sasrec_is_not_trained_when_the_budget_cannot_pay_for_it(data: TrainingData) -> None:
+    from recommender.train import TrainOptions, _sasrec
+
+    said: list[str] = []
+    params: dict[str, object] = {}
+    options = TrainOptions(sasrec_time_budget=1e-4, sasrec_overrides={"dim": 16, "layers": 1, "heads": 1})
+    assert _sasrec(data, options, lambda m: 0.0, said.append, params) is None
+    assert "sasrec not trained" in said[0] and "budget" in said[0]
+    assert str(params["sasrec"]).startswith("not trained")
+
+
+def test_sasrec_still_improving_when_time_runs_out_is_undertrained(data: TrainingData) -> None:
+    from recommender.models.sasrec import SASRec, SASRecConfig
+
+    cfg = SASRecConfig(epochs=4, dim=16, layers=1, heads=1, ff_dim=32, batch_size=32, time_budget=1e9)
+    scores = iter([0.1, 0.2, 0.3, 0.4])
+    model = SASRec(cfg).fit(data, validate=lambda m: next(scores))
+    assert model.stopped == "epochs" and model.best_epoch == 4 and model.undertrained
+    plateau = iter([0.1, 0.3, 0.2, 0.2, 0.2])
+    model = SASRec(cfg).fit(data, validate=lambda m: next(plateau))
+    assert model.best_epoch == 2 and not model.undertrained

@@ -173,3 +173,28 @@ def test_rebuy_false_never_returns_anything_bought(rec: Recommender, interaction
     for customer in [f"cust-{c}" for c in range(0, 120, 3)]:
         owned = bought(interactions, customer)
         assert not owned & {r.product_id for r in rec.recommend(customer, 20, rebuy=False)}
+
+
+def test_serving_goes_on_while_a_rebuild_is_put_in_place(
+    tmp_path: Path, interactions: Interactions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild is written aside and renamed in; a process that looks in between finds no
+    manifest and keeps answering from what it loaded, then loads the new build."""
+    out = tmp_path / "art"
+    options = TrainOptions(models=("popularity", "seq_rules"), min_tuning_users=10**9)
+    train(interactions, out, options)
+    monkeypatch.delenv("SHOP_DATABASE_URL", raising=False)
+    reset_recommender()
+    try:
+        first = get_recommender(out)
+        (out / "manifest.json").rename(tmp_path / "manifest.json")  # the moment between the renames
+        assert get_recommender(out) is first
+        (tmp_path / "manifest.json").rename(out / "manifest.json")
+        train(interactions, out, options)  # a rebuild: new manifest
+        assert not list(tmp_path.glob(".art.*"))  # staging and old folders are gone
+        second = get_recommender(out)
+        assert second is not first and [r.product_id for r in second.recommend("cust-0", 3)] == [
+            r.product_id for r in first.recommend("cust-0", 3)
+        ]
+    finally:
+        reset_recommender()
