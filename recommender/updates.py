@@ -31,8 +31,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 
-from recommender.models.knn import _pair_arrays
-
 if TYPE_CHECKING:
     from recommender.service import Recommender
 
@@ -143,22 +141,23 @@ def apply_orders(rec: Recommender, orders: Sequence[NewOrder]) -> UpdateResult:
             ts = np.concatenate([np.asarray(old_times, dtype=np.float64), np.array(times, dtype=np.float64)])
             first_new = len(old)
             # Bought together: every pair a refit would count that involves a new position.
-            i, j = _pair_arrays(seq, ts, CO_PURCHASE_WINDOW)
-            fresh = j >= first_new
-            a, b = seq[i[fresh]], seq[j[fresh]]
+            i, j = _new_pairs(ts, first_new, CO_PURCHASE_WINDOW)
+            a, b = seq[i], seq[j]
             differ = a != b
             co_rows += [a[differ], b[differ]]
             co_cols += [b[differ], a[differ]]
             # Sequential rules: "b follows a" within the window, weighted 1/gap, same item excluded.
-            for gap in range(1, window + 1):
-                later = np.arange(max(first_new, gap), len(seq))
-                if not len(later):
-                    continue
-                a, b = seq[later - gap], seq[later]
+            if window:
+                later = np.arange(first_new, len(seq))
+                gaps = np.arange(1, window + 1)
+                earlier = later[:, None] - gaps[None, :]
+                ok = earlier >= 0
+                a, b = seq[earlier[ok]], seq[np.broadcast_to(later[:, None], earlier.shape)[ok]]
+                g = np.broadcast_to(gaps[None, :], earlier.shape)[ok]
                 differ = a != b
                 rule_rows.append(a[differ])
                 rule_cols.append(b[differ])
-                rule_vals.append(np.full(int(differ.sum()), 1.0 / gap, dtype=np.float32))
+                rule_vals.append((1.0 / g[differ]).astype(np.float32))
             w = np.array(weights, dtype=np.float32)
             new_items.append(added)
             new_weights.append(w)
@@ -197,6 +196,27 @@ def apply_orders(rec: Recommender, orders: Sequence[NewOrder]) -> UpdateResult:
         rec.orders_applied += result.orders
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _new_pairs(stamps: np.ndarray, first_new: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Position pairs (i < j) that :func:`recommender.models.knn.co_purchase` counts for a sequence
+    and that involve a position ``j >= first_new``: within ``window`` steps, or at the same time
+    (one order). ``stamps`` are in time order, so equal times are one contiguous run."""
+    later = np.arange(first_new, len(stamps))
+    if not len(later):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    gaps = np.arange(1, window + 1)
+    earlier = later[:, None] - gaps[None, :]
+    ok = earlier >= 0
+    firsts = [earlier[ok]]
+    seconds = [np.broadcast_to(later[:, None], earlier.shape)[ok]]
+    # Same time beyond the window: from the start of j's run of equal times up to j - window - 1.
+    run_start = np.searchsorted(stamps, stamps[later], side="left")
+    for j, start in zip(later.tolist(), run_start.tolist(), strict=True):
+        if start < j - window:
+            firsts.append(np.arange(start, j - window))
+            seconds.append(np.full(j - window - start, j))
+    return np.concatenate(firsts), np.concatenate(seconds)
 
 
 class OrderFeed:
