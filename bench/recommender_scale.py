@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 STAGES = ("train", "serve", "update", "quality1", "quality10")
+SERVING_STAGES = ("serve", "update")
 RESULT = "BENCH-RESULT "
 
 
@@ -335,11 +336,13 @@ def run_child(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------------------ parent
 def run_stage(args: argparse.Namespace, stage: str) -> dict[str, Any]:
     cap = int(args.cap_gb * 1e9)
+    # Serving answers one request at a time on one thread, as the action server does.
+    threads = 1 if stage in SERVING_STAGES else args.threads
     env = {
         **os.environ,
-        "OMP_NUM_THREADS": str(args.threads),
-        "OPENBLAS_NUM_THREADS": str(args.threads),
-        "MKL_NUM_THREADS": str(args.threads),
+        "OMP_NUM_THREADS": str(threads),
+        "OPENBLAS_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
         "PYTHONUNBUFFERED": "1",
     }
     argv = [
@@ -352,7 +355,7 @@ def run_stage(args: argparse.Namespace, stage: str) -> dict[str, Any]:
         "--copies",
         str(args.copies),
         "--threads",
-        str(args.threads),
+        str(threads),
         "--time-budget",
         str(args.time_budget),
         "--orders",
@@ -364,7 +367,7 @@ def run_stage(args: argparse.Namespace, stage: str) -> dict[str, Any]:
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
-    print(f"==> {stage} (cap {args.cap_gb:g} GB address space, {args.threads} threads)", flush=True)
+    print(f"==> {stage} (cap {args.cap_gb:g} GB address space, {threads} threads)", flush=True)
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True, preexec_fn=limit)
     result: dict[str, Any] = {"stage": stage, "failed": True}
     assert proc.stdout is not None
@@ -379,7 +382,11 @@ def run_stage(args: argparse.Namespace, stage: str) -> dict[str, Any]:
 
 
 def table(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
-    out = [f"threads: {args.threads} (BLAS and torch) per stage; address-space cap {args.cap_gb:g} GB per stage", ""]
+    out = [
+        f"threads: {args.threads} (BLAS and torch) for training stages, 1 for serve and update (as the action"
+        f" server); address-space cap {args.cap_gb:g} GB per stage",
+        "",
+    ]
     out += ["| stage | wall s | CPU s | peak RSS MB | load avg (before/after) | result |", "|---|---|---|---|---|---|"]
     for name, r in results.items():
         if r.get("failed"):
@@ -420,7 +427,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--time-budget", type=float, default=300.0, help="SASRec seconds (as in the issue)")
     parser.add_argument("--orders", type=int, default=5000)
-    parser.add_argument("--requests", type=int, default=2000, help="latency requests per kind")
+    parser.add_argument("--requests", type=int, default=1000, help="latency requests per kind")
     parser.add_argument("--cap-gb", type=float, default=9.0, help="address-space cap per stage process")
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench" / "recommender-scale")
     parser.add_argument("--stage", default=None, help=argparse.SUPPRESS)

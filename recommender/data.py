@@ -83,12 +83,15 @@ class Catalog:
 
     products: tuple[Product, ...]
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _ids: list[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        index = {p.product_id: i for i, p in enumerate(self.products)}
+        ids = [p.product_id for p in self.products]
+        index = {pid: i for i, pid in enumerate(ids)}
         if len(index) != len(self.products):
             raise DatasetError("duplicate product ids in catalogue")
         object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_ids", ids)
 
     def __len__(self) -> int:
         return len(self.products)
@@ -107,8 +110,8 @@ class Catalog:
 
     @property
     def ids(self) -> list[str]:
-        """Product ids in item-index order."""
-        return [p.product_id for p in self.products]
+        """Product ids in item-index order (built once; do not modify)."""
+        return self._ids
 
     def has_text(self) -> bool:
         """True when at least half of the products have a title or description."""

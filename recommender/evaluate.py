@@ -390,7 +390,7 @@ def run_evaluation(
 
         torch.set_num_threads(max(1, cfg.threads))
         scfg = SASRecConfig(epochs=cfg.sasrec_epochs, time_budget=cfg.sasrec_time_budget, seed=cfg.seed)
-        per_epoch = epoch_seconds(data, scfg)
+        per_epoch = epoch_seconds(data, scfg, give_up_after=scfg.time_budget / max(scfg.min_epochs, 1))
         needed = per_epoch * min(scfg.min_epochs, scfg.epochs)
         if needed > scfg.time_budget:
             say(

@@ -123,7 +123,7 @@ def _sasrec(
     cfg = SASRecConfig(
         epochs=opts.sasrec_epochs, time_budget=opts.sasrec_time_budget, seed=opts.seed, **opts.sasrec_overrides
     )
-    per_epoch = epoch_seconds(rest, cfg)
+    per_epoch = epoch_seconds(rest, cfg, give_up_after=cfg.time_budget / max(cfg.min_epochs, 1))
     needed = per_epoch * min(cfg.min_epochs, cfg.epochs)
     params["sasrec_epoch_seconds"] = round(per_epoch, 1)
     if needed > cfg.time_budget:

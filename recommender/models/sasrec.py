@@ -319,9 +319,12 @@ class SASRec:
         return model
 
 
-def epoch_seconds(data: TrainingData, config: SASRecConfig, probe_batches: int = 12) -> float:
+def epoch_seconds(
+    data: TrainingData, config: SASRecConfig, probe_batches: int = 12, give_up_after: float | None = None
+) -> float:
     """Seconds one training epoch would take on ``data`` here, from timing a few real batches
-    (forward, backward, optimiser step) of a throw-away network. Costs about a second.
+    (forward, backward, optimiser step) of a throw-away network. Costs about a second; stops
+    early once the epoch is sure to take longer than ``give_up_after`` seconds.
     """
     rng = np.random.default_rng(config.seed)
     seqs = [s[-(config.max_len + 1) :] + 1 for s in data.sequences if len(s) >= 2]
@@ -355,6 +358,10 @@ def epoch_seconds(data: TrainingData, config: SASRecConfig, probe_batches: int =
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
+        if started is not None and give_up_after is not None:
+            so_far = (time.perf_counter() - started) / n * len(batches)
+            if so_far > 2 * give_up_after:  # hopeless: no need for a precise figure
+                return so_far
     assert started is not None
     per_batch = (time.perf_counter() - started) / (len(picks) - 1)
     return per_batch * len(batches)
