@@ -61,17 +61,18 @@ def events_from_sequences(spark: Any, sequences: Path, catalog_ids: list[str]) -
 
 
 def _leads(events: Any, window: int) -> Any:
-    """``(user, pos, ts, item, gap, other, other_ts)``: each event with the ``window`` events after it."""
+    """``(user, pos, ts, item, gap, other)``: each event with each of the ``window`` events after it."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     w = Window.partitionBy("user").orderBy("pos")
-    nexts = [
-        F.struct(F.lit(g).alias("gap"), F.lead("item", g).over(w).alias("other"), F.lead("ts", g).over(w).alias("ots"))
-        for g in range(1, window + 1)
-    ]
+    # Leads first, then explode: Spark does not take window functions inside a generator.
+    leads = events.select(
+        "user", "pos", "ts", "item", *[F.lead("item", g).over(w).alias(f"next{g}") for g in range(1, window + 1)]
+    )
+    nexts = [F.struct(F.lit(g).alias("gap"), F.col(f"next{g}").alias("other")) for g in range(1, window + 1)]
     return (
-        events.select("user", "pos", "ts", "item", F.explode(F.array(*nexts)).alias("n"))
+        leads.select("user", "pos", "ts", "item", F.explode(F.array(*nexts)).alias("n"))
         .where(F.col("n.other").isNotNull())
         .select("user", "pos", "ts", "item", F.col("n.gap").alias("gap"), F.col("n.other").alias("other"))
     )
