@@ -432,7 +432,7 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=5000)
     parser.add_argument("--requests", type=int, default=1000, help="latency requests per kind")
     parser.add_argument(
-        "--eval-users", type=int, default=50_000, help="held-out customers ranked per quality stage (random sample)"
+        "--eval-users", type=int, default=20_000, help="held-out customers ranked per quality stage (random sample)"
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--cap-gb", type=float, default=9.0, help="address-space cap per stage process")

@@ -124,16 +124,15 @@ def item_cosine(events: Any, neighbours: int = 100, shrink: float = 10.0) -> Any
         .groupBy(F.col("a.item").alias("item"), F.col("b.item").alias("other"))
         .agg(F.count(F.lit(1)).cast("double").alias("co"))
     )
-    na, nb = norms.alias("na"), norms.alias("nb")
+    na = norms.select(F.col("item").alias("a_item"), F.col("norm").alias("a_norm"))
+    nb = norms.select(F.col("item").alias("b_item"), F.col("norm").alias("b_norm"))
     sims = (
-        co.join(F.broadcast(na), F.col("item") == F.col("na.item"))
-        .join(F.broadcast(nb), F.col("other") == F.col("nb.item"))
+        co.join(F.broadcast(na), F.col("item") == F.col("a_item"))
+        .join(F.broadcast(nb), F.col("other") == F.col("b_item"))
         .select(
             F.col("item"),
             F.col("other"),
-            (F.col("co") / F.greatest(F.col("na.norm") * F.col("nb.norm") + F.lit(shrink), F.lit(1e-12))).alias(
-                "value"
-            ),
+            (F.col("co") / F.greatest(F.col("a_norm") * F.col("b_norm") + F.lit(shrink), F.lit(1e-12))).alias("value"),
         )
     )
     # float32 before ranking, as the single-machine path ranks float32 similarities.
