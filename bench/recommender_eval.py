@@ -14,11 +14,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from recommender.__main__ import main  # noqa: E402
-
-DATASET = ROOT.parent / "shared" / "datasets" / "amazon-beauty"
+from recommender.data import find_dataset  # noqa: E402
 
 if __name__ == "__main__":
     args = sys.argv[1:]
     if "--dataset" not in args:
-        args = ["--dataset", str(DATASET), *args]
+        dataset = find_dataset("amazon-beauty")
+        if dataset is None:
+            sys.exit("amazon-beauty not found above the checkout: pass --dataset or set RECOMMENDER_DATASETS")
+        args = ["--dataset", str(dataset), *args]
     sys.exit(main(["evaluate", *args]))

@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--sample", type=int, default=None, help="evaluate on N random users")
     ev.add_argument("--out", type=Path, default=Path("var/recommender-eval"))
     ev.add_argument("--sasrec-epochs", type=int, default=60)
-    ev.add_argument("--time-budget", type=float, default=300.0, help="SASRec seconds")
+    ev.add_argument("--time-budget", type=float, default=900.0, help="SASRec seconds")
     ev.add_argument("--skip", default="", help="comma-separated models to skip (e.g. als,user_knn)")
     ev.add_argument("--tune-users", type=int, default=5000, help="validation users used to tune (at most)")
     ev.add_argument("--threads", type=int, default=2)

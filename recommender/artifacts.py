@@ -4,24 +4,29 @@ One folder (default ``var/recommender/``)::
 
     manifest.json        format version, when/what it was trained from, models, hybrid weights
     catalog.json         products in item-index order (the index every array below uses)
-    customers.json       customer ids; histories.npz: their event sequences and purchased items
-    popularity.npz       counts and trending scores
+    customers.json       customer ids; histories.npz: their event sequences (and times) and purchased items
+    popularity.npz       counts, trending scores and the decay they were computed with
     item_knn.npz         sparse item-item cosine neighbours (+ item_knn_params.npy)
-    seq_rules.npz        sparse "bought j after i" rules (+ seq_rules_params.npy)
+    seq_rules.npz        sparse raw "bought j after i" weights (+ seq_rules_counts.npy, seq_rules_params.npy)
     user_knn.npz         sparse customer x item matrix (+ user_knn_params.npy)
     content.npy|npz      item vectors (MiniLM dense or TF-IDF sparse) + content.json
     sasrec.pt            torch state dict (+ sasrec.json config, sasrec_trained.npy)
-    candidates.npz       each customer's best items and hybrid scores (the serving cache)
     co_purchase.npz      bought-together counts
     rebuyable.npy        consumable items that customers do buy again
     trained_items.npy    items with at least one interaction
 
-The manifest is written last, so a folder without one is an unfinished training run.
+The manifest is written last, so a folder without one is an unfinished training run. Format 2
+dropped format 1's per-customer candidate cache (a full catalogue scan per customer at build time,
+half a gigabyte at 200k customers, and stale as soon as orders arrive): the hybrid ranks a request
+from the items its sparse components score (:meth:`HybridModel.ranked`).
 """
 
 from __future__ import annotations
 
+import calendar
 import json
+import os
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,10 +38,36 @@ from scipy import sparse
 
 from recommender.data import Catalog, Product
 from recommender.errors import ArtifactsNotFound
-from recommender.models.base import FloatVector, IntArray, Scorer
+from recommender.models.base import IntArray, Scorer
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+#: Files of the live folder that a new build takes over (the MiniLM cache of product texts).
+CARRIED_OVER = ("embedding-cache.npz",)
+
+
+def staging_dir(target: Path) -> Path:
+    """Where a build of ``target`` is written before :func:`publish` puts it in place."""
+    return target.parent / f".{target.name}.build-{os.getpid()}"
+
+
+def publish(staging: Path, target: Path) -> None:
+    """Put a finished build in place of ``target``.
+
+    Two renames: a serving process that looks between them finds no manifest and keeps serving
+    what it has loaded (:func:`recommender.service.get_recommender`), and one that loads after
+    them reads the new build whole, never a mix of two trainings.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for name in CARRIED_OVER:
+        if (target / name).is_file() and not (staging / name).exists():
+            shutil.copy2(target / name, staging / name)
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def save_artifacts(
@@ -44,10 +75,10 @@ def save_artifacts(
     catalog: Catalog,
     histories: Mapping[str, IntArray],
     purchases: Mapping[str, IntArray],
+    timestamps: Mapping[str, npt.NDArray[np.float64]],
     models: Mapping[str, Scorer],
     weights: Mapping[str, float],
     served: Sequence[str],
-    candidates: Mapping[str, tuple[IntArray, FloatVector]],
     co_purchase: sparse.csr_matrix,
     rebuyable: npt.NDArray[np.bool_],
     trained: npt.NDArray[np.bool_],
@@ -68,26 +99,25 @@ def save_artifacts(
     seqs = [np.asarray(histories[c], dtype=np.int64) for c in customers]
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in seqs])]).astype(np.int64)
     items = np.concatenate(seqs) if seqs else np.zeros(0, np.int64)
+    stamps = (
+        np.concatenate([np.asarray(timestamps[c], dtype=np.float64) for c in customers])
+        if customers
+        else np.zeros(0, np.float64)
+    )
     bought = [np.asarray(purchases.get(c, ()), dtype=np.int64) for c in customers]
     p_offsets = np.concatenate([[0], np.cumsum([len(s) for s in bought])]).astype(np.int64)
     p_items = np.concatenate(bought) if bought else np.zeros(0, np.int64)
     np.savez(
         directory / "histories.npz",
         offsets=offsets,
-        items=items,
+        items=items.astype(np.int32 if len(catalog) < 2**31 else np.int64),
+        stamps=stamps,
         p_offsets=p_offsets,
-        p_items=p_items,
-    )
-    picks = [candidates.get(c, (np.zeros(0, np.int64), np.zeros(0, np.float32))) for c in customers]
-    np.savez(
-        directory / "candidates.npz",
-        offsets=np.concatenate([[0], np.cumsum([len(i) for i, _ in picks])]).astype(np.int64),
-        items=np.concatenate([i for i, _ in picks]).astype(np.int64) if picks else np.zeros(0, np.int64),
-        scores=np.concatenate([s for _, s in picks]).astype(np.float32) if picks else np.zeros(0, np.float32),
+        p_items=p_items.astype(np.int32 if len(catalog) < 2**31 else np.int64),
     )
     for model in models.values():
         model.save(directory)
-    sparse.save_npz(directory / "co_purchase.npz", co_purchase.tocsr())
+    sparse.save_npz(directory / "co_purchase.npz", co_purchase.tocsr(), compressed=False)
     np.save(directory / "rebuyable.npy", rebuyable)
     np.save(directory / "trained_items.npy", trained)
     manifest = {
@@ -115,7 +145,12 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise ArtifactsNotFound(f"no recommender artifacts in {directory}: run `python -m recommender train`")
     manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     if manifest.get("format") != FORMAT_VERSION:
-        raise ArtifactsNotFound(f"{path}: format {manifest.get('format')}, need {FORMAT_VERSION}")
+        raise ArtifactsNotFound(
+            f"{path}: format {manifest.get('format')}, need {FORMAT_VERSION}: run `python -m recommender train` again"
+        )
+    # For the refresher: which build this is, and when it was trained.
+    manifest["_mtime"] = path.stat().st_mtime
+    manifest["_built"] = calendar.timegm(time.strptime(manifest["created"], "%Y-%m-%dT%H:%M:%SZ"))
     return manifest
 
 
@@ -138,10 +173,11 @@ def load_recommender(directory: Path) -> Any:
     )
     customers = json.loads((directory / "customers.json").read_text(encoding="utf-8"))
     with np.load(directory / "histories.npz") as f:
-        offsets, items = f["offsets"], f["items"]
-        p_offsets, p_items = f["p_offsets"], f["p_items"]
+        offsets, items, stamps = f["offsets"], f["items"].astype(np.int64), f["stamps"]
+        p_offsets, p_items = f["p_offsets"], f["p_items"].astype(np.int64)
     histories = {c: items[offsets[i] : offsets[i + 1]] for i, c in enumerate(customers)}
     purchases = {c: p_items[p_offsets[i] : p_offsets[i + 1]] for i, c in enumerate(customers)}
+    times = {c: stamps[offsets[i] : offsets[i + 1]] for i, c in enumerate(customers)}
     popularity = Popularity.load(directory)
     components: dict[str, Scorer] = {"popularity": popularity}
     item_knn = ItemKNN.load(directory) if "item_knn" in names else None
@@ -163,13 +199,6 @@ def load_recommender(directory: Path) -> Any:
         components["sasrec"] = SASRec.load(directory)
     trained = np.load(directory / "trained_items.npy")
     hybrid = HybridModel(components, manifest["hybrid_weights"], trained)
-    # Known customers are answered from their precomputed best items (no model runs).
-    with np.load(directory / "candidates.npz") as f:
-        c_offsets, c_items, c_scores = f["offsets"], f["items"], f["scores"]
-    for i, c in enumerate(customers):
-        start, end = c_offsets[i], c_offsets[i + 1]
-        if end > start:
-            hybrid.restore(histories[c], c_items[start:end], c_scores[start:end])
     return Recommender(
         catalog=catalog,
         popularity=popularity,
@@ -180,4 +209,8 @@ def load_recommender(directory: Path) -> Any:
         purchases=purchases,
         co_purchase=sparse.load_npz(directory / "co_purchase.npz"),
         rebuyable=np.load(directory / "rebuyable.npy"),
+        timestamps=times,
+        manifest=manifest,
+        seq_rules=components.get("seq_rules"),
+        directory=directory,
     )

@@ -22,7 +22,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Product:
     """What the recommender knows about one product (all optional except the id).
 
@@ -62,16 +62,18 @@ class Product:
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Product:
-        """Rebuild a product from :meth:`to_json` output."""
+        """Rebuild a product from :meth:`to_json` output (called 100k times when a big
+        catalogue loads, hence no more work than the fields need)."""
         price = raw.get("price")
+        attributes = raw.get("attributes")
         return cls(
-            product_id=str(raw["product_id"]),
-            title=str(raw.get("title") or ""),
-            description=str(raw.get("description") or ""),
-            category=raw.get("category"),
-            price=None if price is None else float(price),
-            attributes=tuple(str(a) for a in raw.get("attributes") or ()),
-            consumable=bool(raw.get("consumable", False)),
+            str(raw["product_id"]),
+            raw.get("title") or "",
+            raw.get("description") or "",
+            raw.get("category"),
+            None if price is None else float(price),
+            tuple(map(str, attributes)) if attributes else (),
+            bool(raw.get("consumable", False)),
         )
 
 
@@ -81,12 +83,15 @@ class Catalog:
 
     products: tuple[Product, ...]
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _ids: list[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        index = {p.product_id: i for i, p in enumerate(self.products)}
+        ids = [p.product_id for p in self.products]
+        index = {pid: i for i, pid in enumerate(ids)}
         if len(index) != len(self.products):
             raise DatasetError("duplicate product ids in catalogue")
         object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_ids", ids)
 
     def __len__(self) -> int:
         return len(self.products)
@@ -105,8 +110,8 @@ class Catalog:
 
     @property
     def ids(self) -> list[str]:
-        """Product ids in item-index order."""
-        return [p.product_id for p in self.products]
+        """Product ids in item-index order (built once; do not modify)."""
+        return self._ids
 
     def has_text(self) -> bool:
         """True when at least half of the products have a title or description."""
@@ -209,29 +214,33 @@ class Interactions:
         m.sum_duplicates()
         return m
 
+    def _order(self) -> tuple[IntArray, IntArray]:
+        """Event order by (user, timestamp, input position) and each user's bounds in it."""
+        order = np.lexsort((np.arange(len(self)), self.timestamps, self.users))
+        bounds = np.searchsorted(self.users[order], np.arange(self.n_users + 1))
+        return order, bounds
+
     def sequences(self) -> list[IntArray]:
         """Each user's item indices in time order (ties keep input order)."""
-        order = np.lexsort((np.arange(len(self)), self.timestamps, self.users))
+        order, bounds = self._order()
         items = self.items[order]
-        bounds = np.searchsorted(self.users[order], np.arange(self.n_users + 1))
         return [items[bounds[u] : bounds[u + 1]] for u in range(self.n_users)]
 
     def sequence_weights(self) -> list[FloatArray]:
         """Event weights aligned with :meth:`sequences`."""
-        order = np.lexsort((np.arange(len(self)), self.timestamps, self.users))
+        order, bounds = self._order()
         weights = self.weights[order]
-        bounds = np.searchsorted(self.users[order], np.arange(self.n_users + 1))
         return [weights[bounds[u] : bounds[u + 1]] for u in range(self.n_users)]
 
     def training_data(self) -> TrainingData:
         """Everything a model ``fit`` needs, as time-ordered sequences."""
-        order = np.lexsort((np.arange(len(self)), self.timestamps, self.users))
-        stamps = self.timestamps[order]
-        bounds = np.searchsorted(self.users[order], np.arange(self.n_users + 1))
+        order, bounds = self._order()
+        items, weights, stamps = self.items[order], self.weights[order], self.timestamps[order]
+        users = range(self.n_users)
         return TrainingData(
-            sequences=self.sequences(),
-            weights=self.sequence_weights(),
-            timestamps=[stamps[bounds[u] : bounds[u + 1]] for u in range(self.n_users)],
+            sequences=[items[bounds[u] : bounds[u + 1]] for u in users],
+            weights=[weights[bounds[u] : bounds[u + 1]] for u in users],
+            timestamps=[stamps[bounds[u] : bounds[u + 1]] for u in users],
             catalog=self.catalog,
         )
 
@@ -284,10 +293,11 @@ class TrainingData:
 
     def item_counts(self) -> FloatArray:
         """Summed interaction weight per item."""
-        counts = np.zeros(self.n_items, dtype=np.float64)
-        for seq, w in zip(self.sequences, self.weights, strict=True):
-            np.add.at(counts, seq, w)
-        return counts.astype(np.float32)
+        if not self.sequences:
+            return np.zeros(self.n_items, dtype=np.float32)
+        items = np.concatenate(self.sequences)
+        weights = np.concatenate(self.weights).astype(np.float64)
+        return np.bincount(items, weights=weights, minlength=self.n_items).astype(np.float32)
 
     def trained_items(self) -> npt.NDArray[np.bool_]:
         """True for items that appear at least once in the training sequences."""
@@ -330,9 +340,38 @@ def load_sequence_dataset(directory: str | Path) -> tuple[Interactions, dict[str
         attributes = json.loads(attr_path.read_text(encoding="utf-8"))
     item_ids = sorted({i for seq in raw.values() for i in seq}, key=_natural_key)
     catalog = Catalog(tuple(Product(i, attributes=tuple(f"a{a}" for a in attributes.get(i, ()))) for i in item_ids))
-    interactions = Interactions.from_sequences(raw, catalog)
-    seqs = interactions.sequences()
-    return interactions, {u: seqs[k] for k, u in enumerate(interactions.user_ids)}
+    # Arrays straight from the sequences (a million events load in seconds, no record tuples).
+    index = {pid: k for k, pid in enumerate(item_ids)}
+    lengths = np.fromiter((len(seq) for seq in raw.values()), dtype=np.int64, count=len(raw))
+    total = int(lengths.sum())
+    items = np.fromiter((index[i] for seq in raw.values() for i in seq), dtype=np.int64, count=total)
+    users = np.repeat(np.arange(len(raw), dtype=np.int64), lengths)
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    stamps = (np.arange(total, dtype=np.int64) - starts).astype(np.float64)
+    interactions = Interactions(
+        tuple(raw), catalog, users, items, np.ones(total, dtype=np.float32), stamps
+    )
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    return interactions, {u: items[offsets[k] : offsets[k + 1]] for k, u in enumerate(interactions.user_ids)}
+
+
+#: Folder holding the shared datasets (``amazon-beauty/`` ...), when not found above the checkout.
+DATASETS_ENV = "RECOMMENDER_DATASETS"
+
+
+def find_dataset(name: str) -> Path | None:
+    """The shared dataset folder ``name``: under ``$RECOMMENDER_DATASETS``, else under the first
+    ``shared/datasets`` folder above this checkout (``../shared`` from the main checkout,
+    ``../../shared`` from a worktree). None when there is none."""
+    import os
+
+    roots = [Path(os.environ[DATASETS_ENV])] if os.environ.get(DATASETS_ENV) else []
+    here = Path(__file__).resolve().parent.parent
+    roots += [parent / "shared" / "datasets" for parent in here.parents]
+    for root in roots:
+        if (root / name / "sequences.txt").is_file():
+            return root / name
+    return None
 
 
 def _natural_key(value: str) -> tuple[int, str]:

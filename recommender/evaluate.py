@@ -14,7 +14,7 @@ import json
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,14 +25,21 @@ import numpy as np
 from recommender.data import Catalog, TrainingData, load_sequence_dataset
 from recommender.models.base import FloatMatrix, FloatVector, IntArray, Scorer
 from recommender.models.content import ContentModel
-from recommender.models.hybrid import SERVING_COST, HybridModel, combine, served_components
+from recommender.models.hybrid import HybridModel, served_components
 from recommender.models.knn import ItemKNN, SequentialRules, UserKNN
 from recommender.models.popularity import Popularity
+from recommender.tuning import (  # noqa: F401 - rank_metrics and tune_hybrid are part of this module's API
+    K,
+    batch_rows,
+    evaluate_hybrid,
+    evaluate_model,
+    rank_metrics,
+    tune_hybrid,
+)
 
 ScoreFn = Callable[[Sequence[IntArray]], FloatMatrix]
 OneFn = Callable[[IntArray], FloatVector]
 TopFn = Callable[[IntArray], IntArray]
-K = 10
 
 
 @dataclass
@@ -70,49 +77,31 @@ def leave_last_out(sequences: Sequence[IntArray], catalog: Catalog) -> Split:
     )
 
 
-def rank_metrics(
-    scores: FloatMatrix, histories: Sequence[IntArray], targets: IntArray, k: int = K
-) -> tuple[FloatMatrix, FloatMatrix]:
-    """Per-user hit@k and NDCG@k of ``targets`` against all items not in the history.
-
-    Ties with the target count against it (pessimistic), so a constant score earns nothing.
-    ``scores`` is not modified.
-    """
-    rows = np.arange(len(targets))
-    target_scores = scores[rows, targets]
-    ahead = (scores >= target_scores[:, None]).sum(axis=1) - 1  # minus the target itself
-    # History items do not compete: take back those counted as ahead (each item once).
-    lengths = np.array([len(h) for h in histories], dtype=np.int64)
-    if lengths.sum():
-        owner = np.repeat(rows, lengths)
-        items = np.concatenate([np.asarray(h, dtype=np.int64) for h in histories])
-        pairs = np.unique(owner * scores.shape[1] + items)
-        owner, items = pairs // scores.shape[1], pairs % scores.shape[1]
-        counted = (scores[owner, items] >= target_scores[owner]) & (items != targets[owner])
-        ahead = ahead - np.bincount(owner[counted], minlength=len(targets))
-    hit = (ahead < k).astype(np.float32)
-    ndcg = np.where(ahead < k, 1.0 / np.log2(ahead + 2.0), 0.0).astype(np.float32)
-    return hit, ndcg
-
-
 def evaluate_scores(
     score: ScoreFn,
     histories: Sequence[IntArray],
     targets: IntArray,
-    batch_size: int = 512,
-    on_batch: Callable[[Sequence[IntArray], FloatMatrix], None] | None = None,
+    batch_size: int | None = None,
+    n_items: int | None = None,
 ) -> tuple[float, float]:
-    """Mean HR@10 and NDCG@10 of a scoring function (``on_batch`` sees every batch's scores)."""
+    """Mean HR@10 and NDCG@10 of a dense scoring function, a bounded batch of customers at a
+    time (``batch_size``, default: as many as :func:`recommender.tuning.batch_rows` allows for
+    ``n_items``; without ``n_items`` the first batch of 64 tells)."""
     hits: list[FloatMatrix] = []
     ndcgs: list[FloatMatrix] = []
-    for start in range(0, len(targets), batch_size):
-        h = histories[start : start + batch_size]
+    step = batch_size or (batch_rows(n_items) if n_items else 64)
+    start = 0
+    while start < len(targets):
+        h = histories[start : start + step]
         scores = score(h)
-        if on_batch is not None:
-            on_batch(h, scores)
-        hit, ndcg = rank_metrics(scores, h, targets[start : start + batch_size])
+        hit, ndcg = rank_metrics(scores, h, targets[start : start + step])
         hits.append(hit)
         ndcgs.append(ndcg)
+        start += step
+        if batch_size is None and n_items is None:
+            step = batch_rows(scores.shape[1])
+    if not hits:
+        return 0.0, 0.0
     return float(np.concatenate(hits).mean()), float(np.concatenate(ndcgs).mean())
 
 
@@ -152,7 +141,7 @@ def latency(
 
 
 def serving_agreement(
-    score: ScoreFn, score_one: OneFn, histories: Sequence[IntArray], users: int = 200, seed: int = 0
+    score: ScoreFn, score_one: OneFn, histories: Sequence[IntArray], users: int = 64, seed: int = 0
 ) -> float:
     """Share of sampled customers whose top-10 from the serving path equals the batch path's
     (the batch path is what the quality figures are measured with)."""
@@ -205,7 +194,9 @@ class EvalConfig:
     sample: int | None = None
     seed: int = 42
     sasrec_epochs: int = 60
-    sasrec_time_budget: float = 300.0
+    # Enough for SASRec to reach its plateau on amazon-beauty (~15-19 epochs of ~25-45 s here);
+    # a model stopped while still improving is reported but not put in the hybrid.
+    sasrec_time_budget: float = 900.0
     tune_users: int = 5000
     latency_requests: int = 300
     threads: int = 2
@@ -251,20 +242,21 @@ def run_evaluation(
         f"loaded {dataset}: {n_users} users, {n_items} items, "
         f"{sum(len(s) for s in sequences)} interactions ({time.perf_counter() - t0:.1f}s)"
     )
-    tune_idx = _subset(n_users, cfg.tune_users, cfg.seed + 1)
+    # A random sample in random order, so its first customers (the hybrid's) are random too.
+    tune_idx = np.random.default_rng(cfg.seed + 1).permutation(n_users)[: cfg.tune_users]
     tune_hist = [split.val_histories[i] for i in tune_idx]
     tune_targets = split.val_targets[tune_idx]
     test_hist = split.test_histories
 
-    def tune_metric(score: ScoreFn) -> float:
-        return evaluate_scores(score, tune_hist, tune_targets)[1]
+    def tune_metric(model: Scorer) -> float:
+        return evaluate_model(model, tune_hist, tune_targets, n_items)[1]
 
     def tune_attribute(model: Any, attribute: str, values: Sequence[Any]) -> Any:
         """Set ``model.<attribute>`` to each value, keep the one with the best validation NDCG@10."""
         best_value, best_m = values[0], -1.0
         for value in values:
             setattr(model, attribute, value)
-            m = tune_metric(model.score)
+            m = tune_metric(model)
             say(f"  {attribute}={value}: val NDCG@10 {m:.4f}")
             if m > best_m:
                 best_value, best_m = value, m
@@ -276,30 +268,41 @@ def run_evaluation(
 
     def finish(
         name: str,
-        model_score: ScoreFn,
+        model: Scorer | None,
         fit_s: float,
         params: dict[str, Any],
         ref: bool = False,
-        one: OneFn | None = None,
-        served: TopFn | None = None,
-        on_test_batch: Callable[[Sequence[IntArray], FloatMatrix], None] | None = None,
+        score_fn: ScoreFn | None = None,
     ) -> None:
-        """Score validation and test users in batch, then time the serving path one at a time:
-        ``served`` (a top-10 request) when given, else scoring every item with ``one``."""
-        vh, vn = evaluate_scores(model_score, split.val_histories, split.val_targets)
-        th, tn = evaluate_scores(model_score, test_hist, split.test_targets, on_batch=on_test_batch)
-        if one is None:
+        """Rank validation and test items (bounded batches), then time the serving path one
+        request at a time: the hybrid's exact ranking (and, for reference, scoring every item),
+        or each model's one-customer scoring of every item."""
+        hybrid = model if isinstance(model, HybridModel) else None
+        if hybrid is not None:
+            vh, vn = evaluate_hybrid(hybrid, split.val_histories, split.val_targets)
+            th, tn = evaluate_hybrid(hybrid, test_hist, split.test_targets)
+        elif model is not None:
+            vh, vn = evaluate_model(model, split.val_histories, split.val_targets, n_items)
+            th, tn = evaluate_model(model, test_hist, split.test_targets, n_items)
+        else:
+            assert score_fn is not None
+            vh, vn = evaluate_scores(score_fn, split.val_histories, split.val_targets, n_items=n_items)
+            th, tn = evaluate_scores(score_fn, test_hist, split.test_targets, n_items=n_items)
+        if model is not None:
+            one: OneFn = model.score_one
+            params = {**params, "serving_top10_agreement": serving_agreement(model.score, one, test_hist)}
+        else:
+            assert score_fn is not None
+            fn = score_fn
 
             def one(h: IntArray) -> FloatVector:
-                return model_score([h])[0]
+                return fn([h])[0]
 
-        else:
-            params = {**params, "serving_top10_agreement": serving_agreement(model_score, one, test_hist)}
-        if served is None:
-            served = top_k_of(one)
-        else:
-            full50, full99 = latency(top_k_of(one), test_hist, cfg.latency_requests, cfg.seed)
+        served = top_k_of(one)
+        if hybrid is not None:
+            full50, full99 = latency(served, test_hist, cfg.latency_requests, cfg.seed)
             params = {**params, "all_items_p50_ms": round(full50, 3), "all_items_p99_ms": round(full99, 3)}
+            served = hybrid.top_k
         p50, p99 = latency(served, test_hist, cfg.latency_requests, cfg.seed)
         results.append(Result(name, th, tn, vh, vn, fit_s, p50, p99, params, ref))
         say(
@@ -311,19 +314,20 @@ def run_evaluation(
     start = time.perf_counter()
     pop = Popularity().fit(data)
     fitted["popularity"] = pop
-    finish("popularity", pop.score, time.perf_counter() - start, {}, one=pop.score_one)
+    finish("popularity", pop, time.perf_counter() - start, {})
 
     # item-kNN --------------------------------------------------------------------
     if "item_knn" not in cfg.skip:
         say("item_knn: tuning neighbours / recency decay on validation")
         best: tuple[float, ItemKNN, float] | None = None
+        best_decay = 1.0
         for neighbours in (50, 200):
             start = time.perf_counter()
             model = ItemKNN(neighbours=neighbours, shrink=10.0).fit(data)
             fit_s = time.perf_counter() - start
             for decay in (1.0, 0.7, 0.4):
                 model.decay = decay
-                m = tune_metric(model.score)
+                m = tune_metric(model)
                 say(f"  neighbours={neighbours} decay={decay}: val NDCG@10 {m:.4f}")
                 if best is None or m > best[0]:
                     best = (m, model, fit_s)
@@ -333,27 +337,30 @@ def run_evaluation(
         knn.decay = best_decay
         fitted["item_knn"] = knn
         knn_params = {"neighbours": knn.neighbours, "shrink": knn.shrink, "decay": knn.decay}
-        finish("item_knn", knn.score, best[2], knn_params, one=knn.score_one)
+        finish("item_knn", knn, best[2], knn_params)
 
     # sequential rules --------------------------------------------------------------
     if "seq_rules" not in cfg.skip:
         say("seq_rules: tuning window / recency decay on validation")
         best_sr: tuple[float, SequentialRules, float] | None = None
-        for window in (3, 6, 12):
-            start = time.perf_counter()
-            rules = SequentialRules(window=window).fit(data)
-            fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        windows = SequentialRules.fit_windows(data, (3, 6, 12))
+        fit_s = time.perf_counter() - start
+        for window, rules in windows.items():
             for decay in (0.7, 0.4, 0.2):
                 rules.decay = decay
-                m = tune_metric(rules.score)
+                m = tune_metric(rules)
                 say(f"  window={window} decay={decay}: val NDCG@10 {m:.4f}")
                 if best_sr is None or m > best_sr[0]:
-                    best_sr = (m, SequentialRules(window, decay), fit_s)
-                    best_sr[1].rules = rules.rules
+                    chosen = SequentialRules(window, decay)
+                    chosen.pairs, chosen.counts = rules.pairs, rules.counts
+                    chosen._prepare()
+                    best_sr = (m, chosen, fit_s)
+        del windows
         assert best_sr is not None
         sr = best_sr[1]
         fitted["seq_rules"] = sr
-        finish("seq_rules", sr.score, best_sr[2], {"window": sr.window, "decay": sr.decay}, one=sr.score_one)
+        finish("seq_rules", sr, best_sr[2], {"window": sr.window, "decay": sr.decay})
 
     # user-kNN --------------------------------------------------------------------
     if "user_knn" not in cfg.skip:
@@ -363,7 +370,7 @@ def run_evaluation(
         fit_s = time.perf_counter() - start
         best_n = tune_attribute(uknn, "neighbours", (50, 200, 500))
         fitted["user_knn"] = uknn
-        finish("user_knn", uknn.score, fit_s, {"neighbours": best_n}, one=uknn.score_one)
+        finish("user_knn", uknn, fit_s, {"neighbours": best_n})
 
     # content ---------------------------------------------------------------------
     if "content" not in cfg.skip:
@@ -373,76 +380,77 @@ def run_evaluation(
         say(f"content: encoder {content.used_encoder}, tuning recency decay")
         best_d = tune_attribute(content, "decay", (1.0, 0.5, 0.2))
         fitted["content"] = content
-        finish(
-            "content", content.score, fit_s, {"encoder": content.used_encoder, "decay": best_d}, one=content.score_one
-        )
+        finish("content", content, fit_s, {"encoder": content.used_encoder, "decay": best_d})
 
     # SASRec ----------------------------------------------------------------------
     if "sasrec" not in cfg.skip:
         import torch
 
-        from recommender.models.sasrec import SASRec, SASRecConfig
+        from recommender.models.sasrec import SASRec, SASRecConfig, epoch_seconds
 
         torch.set_num_threads(max(1, cfg.threads))
         scfg = SASRecConfig(epochs=cfg.sasrec_epochs, time_budget=cfg.sasrec_time_budget, seed=cfg.seed)
-        say(
-            f"sasrec: dim {scfg.dim}, {scfg.layers} layers, max_len {scfg.max_len}, up to "
-            f"{scfg.epochs} epochs / {scfg.time_budget:.0f}s, early stop on val NDCG@10"
-        )
+        per_epoch = epoch_seconds(data, scfg, give_up_after=scfg.time_budget / max(scfg.min_epochs, 1))
+        needed = per_epoch * min(scfg.min_epochs, scfg.epochs)
+        if needed > scfg.time_budget:
+            say(
+                f"sasrec: not trained: an epoch takes ~{per_epoch:.0f} s here and it needs at least "
+                f"{scfg.min_epochs} epochs (~{needed:.0f} s), more than the {scfg.time_budget:.0f} s budget"
+            )
+        else:
+            say(
+                f"sasrec: dim {scfg.dim}, {scfg.layers} layers, max_len {scfg.max_len}, up to "
+                f"{scfg.epochs} epochs / {scfg.time_budget:.0f}s (~{per_epoch:.0f} s an epoch), "
+                "early stop on val NDCG@10"
+            )
 
-        def on_epoch(epoch: int, epochs: int, loss: float, metric: float | None, elapsed: float) -> None:
-            extra = "" if metric is None else f", val NDCG@10 {metric:.4f}"
-            say(f"  epoch {epoch}/{epochs}: loss {loss:.3f}{extra} ({elapsed:.0f}s)")
+            def on_epoch(epoch: int, epochs: int, loss: float, metric: float | None, elapsed: float) -> None:
+                extra = "" if metric is None else f", val NDCG@10 {metric:.4f}"
+                say(f"  epoch {epoch}/{epochs}: loss {loss:.3f}{extra} ({elapsed:.0f}s)")
 
-        start = time.perf_counter()
-        sas = SASRec(scfg).fit(data, validate=lambda m: tune_metric(m.score), progress=on_epoch)
-        fit_s = time.perf_counter() - start
-        fitted["sasrec"] = sas
-        # Serving precomputes the state of every known customer when the artifacts are built;
-        # the cost of a history it has not seen (one forward pass) is reported next to it.
-        cold_p50, cold_p99 = latency(top_k_of(lambda h: sas.score([h])[0]), test_hist, 100, cfg.seed)
-        start = time.perf_counter()
-        sas.cache_states(test_hist)
-        cache_s = time.perf_counter() - start
-        sas_params = {
-            **scfg.__dict__,
-            "epochs_run": len(sas.history),
-            "state_cache_seconds": round(cache_s, 1),
-            "uncached_p50_ms": round(cold_p50, 2),
-            "uncached_p99_ms": round(cold_p99, 2),
-        }
-        finish("sasrec", sas.score, fit_s, sas_params, one=sas.score_one)
+            start = time.perf_counter()
+            sas = SASRec(scfg).fit(data, validate=tune_metric, progress=on_epoch)
+            fit_s = time.perf_counter() - start
+            # Serving precomputes the state of every known customer when the artifacts are built;
+            # the cost of a history it has not seen (one forward pass) is reported next to it.
+            cold_p50, cold_p99 = latency(top_k_of(lambda h: sas.score([h])[0]), test_hist, 100, cfg.seed)
+            start = time.perf_counter()
+            sas.cache_states(test_hist)
+            cache_s = time.perf_counter() - start
+            sas_params = {
+                **scfg.__dict__,
+                "epochs_run": len(sas.history),
+                "best_epoch": sas.best_epoch,
+                "stopped": sas.stopped,
+                "undertrained": sas.undertrained,
+                "state_cache_seconds": round(cache_s, 1),
+                "uncached_p50_ms": round(cold_p50, 2),
+                "uncached_p99_ms": round(cold_p99, 2),
+            }
+            finish("sasrec", sas, fit_s, sas_params)
+            if sas.undertrained:
+                say(f"sasrec: still improving at epoch {sas.best_epoch} when the budget ran out: not in the hybrid")
+            else:
+                fitted["sasrec"] = sas
 
     # hybrid ----------------------------------------------------------------------
     if "hybrid" not in cfg.skip and len(fitted) > 1:
-        say("hybrid: tuning weights on validation (coordinate ascent)")
-        start = time.perf_counter()
         few = min(len(tune_hist), 3000)
-        cached = {n: m.score(tune_hist[:few]) for n, m in fitted.items()}
+        say(f"hybrid: tuning weights on {few} validation customers (coordinate ascent)")
+        start = time.perf_counter()
         trained = data.trained_items()
-        weights = tune_hybrid(cached, tune_hist[:few], tune_targets[:few], trained, say)
-        del cached
+        weights = tune_hybrid(fitted, tune_hist[:few], tune_targets[:few], trained, say)
         tune_s = time.perf_counter() - start
         fit_total = sum(r.fit_seconds for r in results if r.model in fitted) + tune_s
         parts = served_components(weights, fitted)
         hybrid = HybridModel({n: fitted[n] for n in parts}, weights, trained)
         dropped = sorted(set(fitted) - set(parts))
         say(f"hybrid serves {', '.join(parts)}" + (f" (dropped: {', '.join(dropped)})" if dropped else ""))
-        # Serving keeps the best items of every known customer, computed in batch when the
-        # artifacts are built; here they are kept while the test users are scored.
-        finish(
-            "hybrid",
-            hybrid.score,
-            fit_total,
-            {"weights": weights, "components": parts, "dropped": dropped},
-            one=hybrid.score_one,
-            served=hybrid.top_k,
-            on_test_batch=hybrid.remember,
-        )
+        finish("hybrid", hybrid, fit_total, {"weights": weights, "components": parts, "dropped": dropped})
 
     # implicit ALS (outside reference) -----------------------------------------------
     if "als" not in cfg.skip:
-        _run_als(data, split, tune_metric, finish, say, cfg)
+        _run_als(data, split, tune_hist, tune_targets, finish, say, cfg)
 
     doc = {
         "dataset": str(dataset),
@@ -472,74 +480,11 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
-def tune_hybrid(
-    scores: Mapping[str, FloatMatrix],
-    histories: Sequence[IntArray],
-    targets: IntArray,
-    trained: np.ndarray,
-    say: Callable[[str], None] | None = None,
-    grid: Sequence[float] = (0.0, 0.1, 0.25, 0.5, 1.0),
-    rounds: int = 2,
-    keep_tolerance: float = 0.01,
-) -> dict[str, float]:
-    """Coordinate ascent on validation NDCG@10 over per-model weights, then pruning.
-
-    The best single model starts at weight 1; every other model's weight is searched on ``grid``
-    (relative to it), two passes. Then components whose removal loses less than
-    ``keep_tolerance`` (relative) of the validation NDCG get weight 0, so serving never
-    computes them.
-    """
-
-    from recommender.models.base import zscore_rows
-
-    scores = {n: zscore_rows(s) for n, s in scores.items()}
-
-    def metric(w: Mapping[str, float]) -> float:
-        combined = combine(scores, w, histories, trained, standardised=True)
-        hit, ndcg = rank_metrics(combined, histories, targets)
-        return float(ndcg.mean())
-
-    from recommender.models.hybrid import COLD_CONTENT, COLD_GRID, DEFAULT_COLD_SCALE
-
-    cold = {COLD_CONTENT: DEFAULT_COLD_SCALE}
-    singles = {n: metric({n: 1.0, **cold}) for n in scores}
-    anchor = max(singles, key=lambda n: singles[n])
-    weights = {**{n: (1.0 if n == anchor else 0.0) for n in scores}, **cold}
-    best = singles[anchor]
-    for _ in range(rounds):
-        for name in [COLD_CONTENT, *scores]:
-            if name == anchor:
-                continue
-            for value in COLD_GRID if name == COLD_CONTENT else grid:
-                trial = {**weights, name: value}
-                m = metric(trial)
-                if m > best + 1e-6:
-                    best, weights = m, trial
-        if say is not None:
-            say(f"  weights {_fmt_weights(weights)}: val NDCG@10 {best:.4f}")
-    # A component is served only if it earns its keep: drop each one (costliest first) whose
-    # removal costs less than ``keep_tolerance`` of the tuned validation NDCG.
-    floor = best * (1.0 - keep_tolerance)
-    for name in sorted(scores, key=lambda n: -SERVING_COST.get(n, 0)):
-        if name == anchor or weights.get(name, 0.0) == 0.0:
-            continue
-        trial = {**weights, name: 0.0}
-        m = metric(trial)
-        if m >= floor:
-            weights = trial
-            if say is not None:
-                say(f"  without {name}: val NDCG@10 {m:.4f} (>= {floor:.4f}): not served")
-    return weights
-
-
-def _fmt_weights(w: Mapping[str, float]) -> str:
-    return ", ".join(f"{k}={v:g}" for k, v in w.items())
-
-
 def _run_als(
     data: TrainingData,
     split: Split,
-    tune_metric: Callable[[ScoreFn], float],
+    tune_hist: Sequence[IntArray],
+    tune_targets: IntArray,
     finish: Callable[..., None],
     say: Callable[[str], None],
     cfg: EvalConfig,
@@ -578,12 +523,12 @@ def _run_als(
             user_f = np.asarray(als.recalculate_user(users, rows), dtype=np.float32)
             return np.asarray(user_f.reshape(len(h), -1) @ item_f.T, dtype=np.float32)
 
-        m = tune_metric(score)
+        m = evaluate_scores(score, tune_hist, tune_targets, n_items=item_f.shape[0])[1]
         say(f"  regularization={reg} alpha={alpha}: val NDCG@10 {m:.4f} (fit {fit_s:.1f}s)")
         if best is None or m > best[0]:
             best = (m, score, fit_s, {"factors": 128, "regularization": reg, "alpha": alpha})
     assert best is not None
-    finish("implicit_als", best[1], best[2], best[3], True)
+    finish("implicit_als", None, best[2], best[3], True, score_fn=best[1])
 
 
 @contextmanager
@@ -631,12 +576,12 @@ def format_table(results: Sequence[Result]) -> str:
         )
     lines.append("* outside reference (implicit library)")
     lines.append(
-        "latency: one customer's top-10 of all 12k items, one request at a time on one thread, after warm-up, on the"
+        "latency: one customer's top-10 of all items, one request at a time on one thread, after warm-up, on the"
     )
     lines.append(
-        "serving path: sasrec reads precomputed user states; the hybrid reads the candidates precomputed for known"
+        "serving path: sasrec reads precomputed user states; the hybrid ranks the items its sparse components score"
     )
-    lines.append("customers (scoring every item on demand: see all_items_p50_ms / all_items_p99_ms in the JSON)")
+    lines.append("(scoring every item on demand instead: see all_items_p50_ms / all_items_p99_ms in the JSON)")
     return "\n".join(lines)
 
 

@@ -5,12 +5,13 @@ artifacts. Called by the action server and the gateway; loaded once per process 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,13 +19,17 @@ from scipy import sparse
 
 from recommender.data import Catalog
 from recommender.errors import UnknownProduct
-from recommender.models.base import FloatMatrix, IntArray, top_indices
+from recommender.models.base import FloatVector, IntArray, gather_rows, merge_top, top_indices
 
 if TYPE_CHECKING:
     from recommender.models.content import ContentModel
     from recommender.models.hybrid import HybridModel
-    from recommender.models.knn import ItemKNN
+    from recommender.models.knn import ItemKNN, SequentialRules
     from recommender.models.popularity import Popularity
+    from recommender.updates import NewOrder, Refresher, UpdateResult
+
+#: ``rank(allowed, want) -> (items, scores)``: the best ``want`` allowed items, best first.
+Ranker = Callable[[npt.NDArray[np.bool_] | None, int], tuple[IntArray, FloatVector]]
 
 #: ``var/recommender`` in the checkout (where ``make run`` builds it), whatever the working directory.
 DEFAULT_ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "recommender"
@@ -92,6 +97,10 @@ class Recommender:
         purchases: dict[str, IntArray],
         co_purchase: sparse.csr_matrix,
         rebuyable: npt.NDArray[np.bool_],
+        timestamps: dict[str, npt.NDArray[np.float64]] | None = None,
+        manifest: dict[str, Any] | None = None,
+        seq_rules: SequentialRules | None = None,
+        directory: Path | None = None,
     ) -> None:
         self.catalog = catalog
         self.popularity = popularity
@@ -102,11 +111,33 @@ class Recommender:
         self.purchases = purchases
         self.co_purchase = co_purchase.tocsr()
         self.rebuyable = rebuyable
+        # Event times of the histories (same-order pairs of incremental "bought together" updates).
+        self.timestamps = timestamps if timestamps is not None else {}
+        self.manifest = manifest or {}
+        self.seq_rules = seq_rules
+        self.directory = directory
+        #: Orders applied since the artifacts were built (see :meth:`add_orders`).
+        self.orders_applied = 0
+        self.update_lock = threading.Lock()
         self._prices = catalog.prices()
         # Categories as small integer codes: a filter is one integer comparison over the catalogue.
         names = [(c or "").casefold() for c in catalog.categories()]
         self._category_codes = {name: code for code, name in enumerate(dict.fromkeys(names))}
         self._categories = np.array([self._category_codes[n] for n in names], dtype=np.int32)
+        self.refresh_orders()
+
+    def refresh_orders(self) -> None:
+        """Recompute the popularity orders (after :meth:`add_orders` changed the counts)."""
+        n = len(self.catalog)
+        counts, trending = self.popularity.counts, self.popularity.trending
+        tie = 1e-4 * np.log1p(counts).astype(np.float32)
+        self._orders = {
+            True: np.lexsort((np.arange(n), -np.asarray(trending, dtype=np.float32))).astype(np.int64),
+            False: np.lexsort((np.arange(n), -np.asarray(counts, dtype=np.float32))).astype(np.int64),
+        }
+        # "like this" outside any similarity: the popularity tie-breaker alone, best first.
+        self._tie = tie
+        self._tie_order = np.lexsort((np.arange(n), -tie)).astype(np.int64)
 
     @classmethod
     def load(cls, directory: str | Path | None = None) -> Recommender:
@@ -158,22 +189,15 @@ class Recommender:
         items = self._history(customer, history)
         bought = self._bought(customer, history)
         blocked = bought[~self.rebuyable[bought]] if rebuy else bought
-        if len(items) == 0 or self.hybrid is None:
+        hybrid = self.hybrid
+        if len(items) == 0 or hybrid is None:
             return self.popular(k, filters, trending=True, exclude_items=blocked)
-        # A known customer's best items were ranked when the artifacts were built: filter those,
-        # and score every item only when too few of them pass (or the history is new).
-        pool = self.hybrid.candidates(items)
-        if pool is not None:
-            chosen = self._select(pool[1], k, filters, blocked, pool_items=pool[0])
-            if len(chosen) == k:
-                score_of = dict(zip(pool[0].tolist(), pool[1].tolist(), strict=True))
-                return [self._rec(i, score_of[i], "personal") for i in chosen]
-        scores = self.hybrid.score_one(items)
-        chosen = self._select(scores, k, filters, blocked)
-        result = [self._rec(i, scores[i], "personal") for i in chosen]
+        # Exact top of the hybrid at the cost of the items its sparse components score.
+        picks = self._pick(lambda allowed, want: hybrid.ranked(items, want, allowed), k, filters, blocked)
+        result = [self._rec(i, s, "personal") for i, s in picks]
         if len(result) < k:  # not enough personal picks passed the filters: top up
-            seen = set(chosen) | {int(i) for i in blocked}
-            extra = self.popular(k, filters, trending=True, exclude_items=np.array(sorted(seen)))
+            seen = {i for i, _ in picks} | {int(i) for i in blocked}
+            extra = self.popular(k, filters, trending=True, exclude_items=np.array(sorted(seen), dtype=np.int64))
             result += extra[: k - len(result)]
         return result
 
@@ -185,11 +209,14 @@ class Recommender:
         exclude_items: IntArray | None = None,
     ) -> list[Recommendation]:
         """The most bought (``trending``: recently most bought) products that pass ``filters``."""
-        values = self.popularity.trending if trending else self.popularity.counts
-        scores = np.asarray(values, dtype=np.float32)
+        values = np.asarray(self.popularity.trending if trending else self.popularity.counts, dtype=np.float32)
+        order = self._orders[trending]
         blocked = exclude_items if exclude_items is not None else np.zeros(0, np.int64)
-        chosen = self._select(scores, k, filters, blocked)
-        return [self._rec(i, scores[i], "popular") for i in chosen]
+
+        def rank(allowed: npt.NDArray[np.bool_] | None, want: int) -> tuple[IntArray, FloatVector]:
+            return merge_top(want, allowed, len(values), groups=[(order, values[order], 0.0)])
+
+        return [self._rec(i, s, "popular") for i, s in self._pick(rank, k, filters, blocked)]
 
     def similar(self, product_id: str, k: int = 10, filters: Filters | None = None) -> list[Recommendation]:
         """Products like ``product_id``: co-interaction neighbours blended with content
@@ -199,9 +226,8 @@ class Recommender:
             UnknownProduct: When the product is not in the trained catalogue.
         """
         item = self._item(product_id)
-        scores = self._similar_scores(item)
-        chosen = self._select(scores, k, filters, np.array([item]))
-        return [self._rec(i, scores[i], "similar") for i in chosen]
+        chosen = self._pick(self._similar_ranker(item), k, filters, np.array([item]))
+        return [self._rec(i, s, "similar") for i, s in chosen]
 
     def bought_together(self, product_id: str, k: int = 5, filters: Filters | None = None) -> list[Recommendation]:
         """What customers bought with ``product_id`` (same order or right before/after it);
@@ -211,18 +237,34 @@ class Recommender:
             UnknownProduct: When the product is not in the trained catalogue.
         """
         item = self._item(product_id)
-        row = self.co_purchase.getrow(item)
-        scores = np.full(len(self.catalog), -np.inf, dtype=np.float32)
-        scores[row.indices] = row.data + 1e-6 * self.popularity.counts[row.indices]
-        mask = np.isfinite(scores)
-        chosen = self._select(scores, k, filters, np.array([item]), allowed=mask)
-        result = [self._rec(i, scores[i], "bought_together") for i in chosen]
+        matrix = self.co_purchase
+        start, end = matrix.indptr[item], matrix.indptr[item + 1]
+        pairs = matrix.indices[start:end].astype(np.int64)
+        order = np.argsort(pairs, kind="stable")
+        pairs = pairs[order]
+        scores = (matrix.data[start:end][order] + 1e-6 * self.popularity.counts[pairs]).astype(np.float32)
+
+        def rank(allowed: npt.NDArray[np.bool_] | None, want: int) -> tuple[IntArray, FloatVector]:
+            return merge_top(want, allowed, len(self.catalog), pairs, scores)
+
+        chosen = self._pick(rank, k, filters, np.array([item]))
+        result = [self._rec(i, s, "bought_together") for i, s in chosen]
         if len(result) < k:
             taken = {r.product_id for r in result}
             for rec in self.similar(product_id, k, filters):
                 if rec.product_id not in taken and len(result) < k:
                     result.append(rec)
         return result
+
+    def add_orders(self, orders: Sequence[NewOrder]) -> UpdateResult:
+        """Apply orders placed after the artifacts were built, in place: the customers' histories
+        and purchases, the "bought together" counts, the sequential rules and popularity change
+        at once (exactly as a refit would count them); the rest waits for the next rebuild.
+        Safe to call from a background thread while requests are answered.
+        """
+        from recommender.updates import apply_orders
+
+        return apply_orders(self, orders)
 
     # ------------------------------------------------------------------ helpers
     def _item(self, product_id: str) -> int:
@@ -250,22 +292,69 @@ class Recommender:
             items = np.concatenate([items, np.array(known, dtype=np.int64)])
         return np.unique(items.astype(np.int64))
 
-    def _similar_scores(self, item: int) -> FloatMatrix:
+    def _similar_ranker(self, item: int) -> Ranker:
         """Content cosine plus ``KNN_WEIGHT`` x item-kNN cosine, with a popularity tie-breaker.
 
         "Like this product" is first what the product is (its text), then what the same
         customers bought: the kNN cosine is shrunk towards 0 when few customers support it, so
         on a small or noisy purchase log it only reorders products that read alike. A product
-        nobody has bought yet has no kNN row and is matched on content alone.
+        nobody has bought yet has no kNN row and is matched on content alone. Products with
+        neither score rank by the tie-breaker, in an order computed once.
         """
         n = len(self.catalog)
-        total = np.zeros(n, dtype=np.float32)
-        if self.content is not None:
-            total += self.content.similar_to(item)
+        tie = self._tie
+        content = self.content
+        if content is not None and not content.sparse_scores:  # dense vectors: score every item
+            total = np.asarray(content.similar_to(item), dtype=np.float32).copy()
+            if self.item_knn is not None:
+                cols, vals = gather_rows(self.item_knn.similarity, np.array([item]), np.ones(1))
+                total[cols] += np.float32(KNN_WEIGHT) * vals.astype(np.float32)
+            total = total + tie
+
+            def dense_rank(allowed: npt.NDArray[np.bool_] | None, want: int) -> tuple[IntArray, FloatVector]:
+                candidates = np.arange(n) if allowed is None else np.flatnonzero(allowed)
+                best = candidates[top_indices(total[candidates], min(want, len(candidates)))]
+                return best.astype(np.int64), total[best]
+
+            return dense_rank
+        cols_parts: list[IntArray] = []
+        vals_parts: list[FloatVector] = []
+        if content is not None:
+            c_cols, c_vals = content.similar_sparse(item)
+            cols_parts.append(c_cols)
+            vals_parts.append(c_vals)
         if self.item_knn is not None:
-            r = self.item_knn.similarity.getrow(item)
-            total[r.indices] += np.float32(KNN_WEIGHT) * r.data
-        return total + 1e-4 * np.log1p(self.popularity.counts).astype(np.float32)
+            k_cols, k_vals = gather_rows(self.item_knn.similarity, np.array([item]), np.ones(1))
+            cols_parts.append(k_cols)
+            vals_parts.append(np.float32(KNN_WEIGHT) * k_vals.astype(np.float32))
+        if cols_parts:
+            support, inverse = np.unique(np.concatenate(cols_parts), return_inverse=True)
+            summed = np.bincount(inverse, weights=np.concatenate(vals_parts).astype(np.float64)).astype(np.float32)
+            scores = summed + tie[support]
+        else:
+            support, scores = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        groups = [(self._tie_order, tie[self._tie_order], 0.0)]
+
+        def rank(allowed: npt.NDArray[np.bool_] | None, want: int) -> tuple[IntArray, FloatVector]:
+            return merge_top(want, allowed, n, support, scores, groups)
+
+        return rank
+
+    def _allowed(self, filters: Filters | None, blocked: IntArray) -> npt.NDArray[np.bool_] | None:
+        """Items that pass the static filters and are not blocked (None: every item)."""
+        static = filters is not None and (
+            filters.category
+            or filters.min_price is not None
+            or filters.max_price is not None
+            or filters.exclude
+            or (filters.in_stock is not None and not callable(filters.in_stock))
+        )
+        if not static and not len(blocked):
+            return None
+        mask = self._static_mask(filters) if static else np.ones(len(self.catalog), dtype=bool)
+        if len(blocked):
+            mask[blocked] = False
+        return mask
 
     def _static_mask(self, filters: Filters | None) -> npt.NDArray[np.bool_]:
         mask = np.ones(len(self.catalog), dtype=bool)
@@ -285,49 +374,33 @@ class Recommender:
             mask &= np.array([p in stock for p in self.catalog.ids], dtype=bool)
         return mask
 
-    def _select(
-        self,
-        scores: FloatMatrix,
-        k: int,
-        filters: Filters | None,
-        blocked: IntArray,
-        allowed: npt.NDArray[np.bool_] | None = None,
-        pool_items: IntArray | None = None,
-    ) -> list[int]:
-        """Best ``k`` items by score that pass the filters (ties: lower item index first).
+    def _pick(self, rank: Ranker, k: int, filters: Filters | None, blocked: IntArray) -> list[tuple[int, float]]:
+        """Best ``k`` items of ``rank`` that pass the filters (ties: lower item index first).
 
-        ``scores`` covers every item, or, with ``pool_items``, only those items (in that order).
+        A stock callable is asked lazily, best first, and each product at most once: the ranker
+        is asked for 4k, then 16k, ... items until ``k`` are in stock or none are left.
         """
         if k <= 0:
             return []
-        mask = self._static_mask(filters)
-        if allowed is not None:
-            mask &= allowed
-        if len(blocked):
-            mask[blocked] = False
-        if pool_items is None:
-            candidates = np.flatnonzero(mask)
-            cand_scores = scores[candidates]
-        else:
-            keep = mask[pool_items]
-            candidates, cand_scores = pool_items[keep], scores[keep]
-        if len(candidates) == 0:
-            return []
+        allowed = self._allowed(filters, np.asarray(blocked, dtype=np.int64))
         check = filters.in_stock if filters is not None and callable(filters.in_stock) else None
-        want = k if check is None else min(len(candidates), 4 * k)
+        want = k if check is None else 4 * k
+        checked: dict[int, bool] = {}
         while True:
-            # Candidates are in item order (or cache order, best first): position ties = item ties.
-            order = top_indices(cand_scores, min(want, len(candidates)))
-            chosen: list[int] = []
-            for idx in order:
-                item = int(candidates[idx])
-                if check is None or check(self.catalog.products[item].product_id):
-                    chosen.append(item)
-                    if len(chosen) == k:
-                        return chosen
-            if want >= len(candidates):
+            items, scores = rank(allowed, want)
+            chosen: list[tuple[int, float]] = []
+            for item, score in zip(items.tolist(), scores.tolist(), strict=True):
+                if check is not None:
+                    if item not in checked:
+                        checked[item] = bool(check(self.catalog.products[item].product_id))
+                    if not checked[item]:
+                        continue
+                chosen.append((item, score))
+                if len(chosen) == k:
+                    return chosen
+            if len(items) < want:
                 return chosen
-            want = min(len(candidates), want * 4)
+            want *= 4
 
     def _rec(self, item: int, score: float, reason: str) -> Recommendation:
         p = self.catalog.products[item]
@@ -339,13 +412,29 @@ def default_artifacts_dir() -> Path:
     return Path(os.environ.get(ARTIFACTS_ENV) or DEFAULT_ARTIFACTS)
 
 
-_cache: dict[Path, tuple[float, Recommender]] = {}
+@dataclass
+class _Served:
+    """A loaded recommender, the manifest it came from and the refresher keeping it fresh."""
+
+    stamp: float
+    rec: Recommender
+    refresher: Refresher | None = None
+
+
+_cache: dict[Path, _Served] = {}
 _lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def get_recommender(directory: str | Path | None = None) -> Recommender:
-    """The process-wide recommender for ``directory``, loaded on first use and loaded again
-    only when the artifacts are retrained (their manifest changes).
+    """The process-wide recommender for ``directory``, loaded on first use.
+
+    When the artifacts were trained from the order store this process reads
+    (``SHOP_DATABASE_URL``), a background refresher applies new orders every
+    ``$RECOMMENDER_REFRESH_SECONDS`` (60; 0 = off), loads rebuilt artifacts off the request path
+    and rebuilds them every ``$RECOMMENDER_REBUILD_HOURS`` (24; 0 = never): see
+    :mod:`recommender.updates`. Without a refresher, retrained artifacts are loaded by the next
+    call. While a rebuild is being put in place the loaded one keeps answering.
 
     Raises:
         ArtifactsNotFound: When the folder holds no trained artifacts.
@@ -360,12 +449,72 @@ def get_recommender(directory: str | Path | None = None) -> Recommender:
         stamp = -1.0
     with _lock:
         hit = _cache.get(key)
-        if hit is None or hit[0] != stamp:
-            _cache[key] = (stamp, Recommender.load(path))
-        return _cache[key][1]
+        if hit is not None and (hit.stamp == stamp or stamp < 0 or hit.refresher is not None):
+            return hit.rec
+        rec = Recommender.load(key)
+        if hit is not None and hit.refresher is not None:
+            hit.refresher.stop(timeout=0.0)
+        entry = _Served(stamp, rec)
+        _cache[key] = entry
+        entry.refresher = _start_refresher(key, rec)
+        return rec
+
+
+def _start_refresher(key: Path, rec: Recommender) -> Refresher | None:
+    """A refresher for artifacts trained from the store this process uses, else None."""
+    from recommender.updates import Refresher, rebuild_hours, refresh_seconds
+
+    trained_from = rec.manifest.get("source", {}).get("store")
+    interval = refresh_seconds()
+    if not trained_from or interval <= 0:
+        return None
+    try:
+        from sqlalchemy.engine import make_url
+
+        from store.settings import Settings
+
+        url = Settings.from_env().database_url
+        here = make_url(url).render_as_string(hide_password=True)
+    except Exception as error:  # noqa: BLE001 - no store settings: serve without updates
+        log.warning("recommender: no order store to read new orders from (%s); no incremental updates", error)
+        return None
+    if here != trained_from:
+        log.warning(
+            "recommender: artifacts in %s were trained from %s, not this process's store %s; no incremental updates",
+            key,
+            trained_from,
+            here,
+        )
+        return None
+
+    def current() -> Recommender:
+        return _cache[key].rec
+
+    def swap(new: Recommender) -> None:
+        with _lock:
+            entry = _cache.get(key)
+            if entry is not None:
+                entry.rec, entry.stamp = new, float(new.manifest.get("_mtime", -1.0))
+
+    def engine() -> object:
+        from store.db import make_engine
+
+        return make_engine(url)
+
+    return Refresher(key, current, swap, engine, interval, rebuild_hours() * 3600.0).start()
+
+
+def refresher_for(directory: str | Path | None = None) -> Refresher | None:
+    """The refresher of a loaded artifact folder (None when it has none or is not loaded)."""
+    path = Path(directory) if directory else default_artifacts_dir()
+    entry = _cache.get(path.resolve())
+    return entry.refresher if entry is not None else None
 
 
 def reset_recommender() -> None:
-    """Forget loaded recommenders (tests; after retraining)."""
+    """Forget loaded recommenders and stop their refreshers (tests; after retraining)."""
     with _lock:
+        for entry in _cache.values():
+            if entry.refresher is not None:
+                entry.refresher.stop()
         _cache.clear()

@@ -1,7 +1,9 @@
-"""Reads the order store (read-only) into a catalogue and an interaction log for training.
+"""Reads the order store (read-only) into a catalogue and an interaction log for training, and the
+orders placed since then for incremental updates.
 
-Used by ``python -m recommender train --from-store`` and the action tests. It only runs SELECTs
-on the store's tables through SQLAlchemy and never writes.
+Used by ``python -m recommender train --from-store``, the refresher of :mod:`recommender.updates`
+and the action tests. It only runs SELECTs on the store's tables through SQLAlchemy and never
+writes.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from recommender.data import Catalog, Interactions, Product
+from recommender.updates import NewOrder
 
 #: Categories whose products are durable: never suggested again to a customer who has one.
 DURABLE_CATEGORIES = frozenset({"Tools & Accessories"})
 #: Order states that do not count as a purchase.
 NOT_BOUGHT = frozenset({"cancelled"})
+#: Order ids below the newest one that the training read remembers (see ``OrderFeed``).
+LOOKBACK = 1000
 
 
 @dataclass(frozen=True)
@@ -30,16 +35,26 @@ class ShopData:
         products: Products in the catalogue (including never-ordered ones).
         order_lines: Order lines read (after dropping cancelled orders).
         customers: Customers with at least one order line.
+        last_order_id: The newest order id when the store was read (the update watermark).
+        recent_order_ids: Ids of the orders within ``LOOKBACK`` of it that the read saw.
     """
 
     interactions: Interactions
     products: int
     order_lines: int
     customers: int
+    last_order_id: int = 0
+    recent_order_ids: tuple[int, ...] = ()
 
     def source(self) -> dict[str, Any]:
-        """A summary recorded in the artifact manifest."""
-        return {"products": self.products, "order_lines": self.order_lines, "customers": self.customers}
+        """A summary recorded in the artifact manifest (the update feed starts from it)."""
+        return {
+            "products": self.products,
+            "order_lines": self.order_lines,
+            "customers": self.customers,
+            "last_order_id": self.last_order_id,
+            "recent_order_ids": list(self.recent_order_ids),
+        }
 
 
 def _tokens(attributes: Mapping[str, Any]) -> tuple[str, ...]:
@@ -107,6 +122,8 @@ def read_shop(engine: Engine) -> ShopData:
     from store import models as m
 
     with engine.connect() as conn:
+        # The watermark first: orders above it are left to the update feed.
+        last_id = int(conn.execute(select(func.coalesce(func.max(m.Order.id), 0))).scalar_one())
         rows = conn.execute(
             select(
                 m.Product.sku,
@@ -120,16 +137,50 @@ def read_shop(engine: Engine) -> ShopData:
             ).order_by(m.Product.sku)
         ).all()
         lines = conn.execute(
-            select(m.Order.customer_id, m.OrderLine.sku, m.Order.placed_at)
+            select(m.Order.customer_id, m.OrderLine.sku, m.Order.placed_at, m.Order.id)
             .join(m.Order, m.Order.id == m.OrderLine.order_id)
-            .where(m.Order.status.not_in(sorted(NOT_BOUGHT)))
+            .where(m.Order.status.not_in(sorted(NOT_BOUGHT)), m.Order.id <= last_id)
             .order_by(m.Order.placed_at, m.OrderLine.id)
         ).all()
         conn.rollback()  # nothing was written; end the read transaction explicitly
     catalog = Catalog(tuple(product_from_row(*row) for row in rows))
-    records = [(str(customer), sku, 1.0, _epoch(placed)) for customer, sku, placed in lines]
+    records = [(str(customer), sku, 1.0, _epoch(placed)) for customer, sku, placed, _ in lines]
+    # The recent orders this read counted: the feed skips them even if their id is below an
+    # order committed earlier (ids are taken at insert, rows appear at commit).
+    recent_ids = tuple(sorted({int(i) for *_, i in lines if i > last_id - LOOKBACK}))
     interactions = Interactions.from_records(records, catalog)
-    return ShopData(interactions, len(catalog), len(records), interactions.n_users)
+    return ShopData(interactions, len(catalog), len(records), interactions.n_users, last_id, recent_ids)
+
+
+def read_new_orders(engine: Engine, after_id: int) -> list[NewOrder]:
+    """Orders with an id above ``after_id`` that are not cancelled, oldest id first (SELECTs only).
+
+    Args:
+        engine: An engine on the order store's database.
+        after_id: Read orders with a larger id.
+
+    Returns:
+        One :class:`NewOrder` per order that has lines (customer ``str(customer_id)``, SKUs in
+        line order, placed time in epoch seconds, as :func:`read_shop` reads them).
+    """
+    from store import models as m
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(m.Order.id, m.Order.customer_id, m.Order.placed_at, m.OrderLine.sku)
+            .join(m.OrderLine, m.OrderLine.order_id == m.Order.id)
+            .where(m.Order.id > after_id, m.Order.status.not_in(sorted(NOT_BOUGHT)))
+            .order_by(m.Order.id, m.OrderLine.id)
+        ).all()
+        conn.rollback()  # nothing was written; end the read transaction explicitly
+    orders: list[NewOrder] = []
+    for order_id, customer, placed, sku in rows:
+        if orders and orders[-1].order_id == order_id:
+            last = orders[-1]
+            orders[-1] = NewOrder(last.order_id, last.customer, (*last.skus, sku), last.placed)
+        else:
+            orders.append(NewOrder(int(order_id), str(customer), (sku,), _epoch(placed)))
+    return orders
 
 
 def read_shop_from_settings(database_url: str | None = None) -> tuple[ShopData, str]:

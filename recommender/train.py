@@ -1,8 +1,14 @@
 """Training: fit every model on an interaction log, tune on held-out last items, write artifacts.
 
-Run by ``python -m recommender train``. The last item of every customer with at least three
-events is held out to tune the kNN recency decay, SASRec's epoch count and the hybrid weights;
-then the models are refitted on everything and saved (see :mod:`recommender.artifacts`).
+Run by ``python -m recommender train`` (and the scheduled rebuild of :mod:`recommender.updates`).
+The last item of every customer with at least three events is held out to tune the kNN recency
+decay, the rules' window, SASRec's epoch count and the hybrid weights; then the served models are
+refitted on everything and saved (see :mod:`recommender.artifacts`).
+
+Memory stays bounded at any size: models are sparse and fitted in blocks, held-out ranking works
+on sparse scores or bounded batches (:mod:`recommender.tuning`), and nothing builds a customers x
+products matrix. SASRec trains only when the time budget can pay for the epochs it needs, and is
+never served while it was still improving when the budget ran out.
 """
 
 from __future__ import annotations
@@ -16,16 +22,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from recommender.artifacts import save_artifacts
+from recommender.artifacts import MANIFEST, publish, save_artifacts, staging_dir
 from recommender.data import Interactions, TrainingData
 from recommender.models.base import IntArray, Scorer
 from recommender.models.content import ContentModel
-from recommender.models.hybrid import HybridModel, served_components
+from recommender.models.hybrid import served_components
 from recommender.models.knn import ItemKNN, SequentialRules, UserKNN, co_purchase
 from recommender.models.popularity import Popularity
+from recommender.tuning import evaluate_model, tune_hybrid
 
 ALL_MODELS = ("popularity", "item_knn", "seq_rules", "user_knn", "content", "sasrec")
 DEFAULT_WEIGHTS = {"seq_rules": 1.0, "item_knn": 0.5, "user_knn": 0.2, "content": 0.1, "sasrec": 0.5}
+ITEM_KNN_DECAYS = (1.0, 0.7, 0.4)
+RULE_WINDOWS = (3, 6, 12)
+RULE_DECAYS = (0.7, 0.4)
 
 
 @dataclass
@@ -36,14 +46,17 @@ class TrainOptions:
         models: Which models to fit (popularity is always fitted).
         purchase_weight: Events at least this heavy are purchases (never re-recommended).
         sasrec_epochs: Upper bound on SASRec epochs (early stopping picks fewer).
-        sasrec_time_budget: Seconds after which SASRec training stops.
+        sasrec_time_budget: Seconds SASRec may train (tuning fit and refit each). When a timed
+            probe says the epochs it needs cost more, it is not trained (and says so).
         refit_sasrec: Retrain SASRec on all data for the tuned epoch count (slower, fresher).
+        refit: Refit the served models on every event (False: serve the models fitted without
+            the held-out items, as the evaluation protocol does).
         min_tuning_users: Below this many held-out customers, default weights are used.
-        tune_users: At most this many held-out customers are used to tune.
+        tune_users: At most this many held-out customers tune the kNN / rules settings.
+        hybrid_users: At most this many of them tune the hybrid weights.
         threads: torch / BLAS threads.
         seed: Random seed.
         content_cache: Where product-text embeddings are kept between trainings (None = none).
-        candidates: Best items kept per customer for serving (more survive stricter filters).
     """
 
     models: tuple[str, ...] = ALL_MODELS
@@ -51,13 +64,14 @@ class TrainOptions:
     sasrec_epochs: int = 60
     sasrec_time_budget: float = 600.0
     refit_sasrec: bool = True
+    refit: bool = True
     min_tuning_users: int = 30
     tune_users: int = 5000
+    hybrid_users: int = 3000
     threads: int = 1
     seed: int = 42
     sasrec_overrides: dict[str, Any] = field(default_factory=dict)
     content_cache: Path | None = None
-    candidates: int = 200
 
 
 def _hold_out_last(data: TrainingData) -> tuple[TrainingData, list[IntArray], IntArray]:
@@ -82,13 +96,58 @@ def _hold_out_last(data: TrainingData) -> tuple[TrainingData, list[IntArray], In
 
 def rebuyable_items(data: TrainingData, purchase_weight: float) -> npt.NDArray[np.bool_]:
     """Consumable products that at least one customer bought more than once."""
+    owners = np.repeat(np.arange(data.n_users), [len(s) for s in data.sequences])
+    items = np.concatenate(data.sequences) if data.sequences else np.zeros(0, np.int64)
+    weights = np.concatenate(data.weights) if data.weights else np.zeros(0, np.float32)
+    bought = weights >= purchase_weight
+    pairs, counts = np.unique(owners[bought] * max(data.n_items, 1) + items[bought], return_counts=True)
     repeat = np.zeros(data.n_items, dtype=bool)
-    for s, w in zip(data.sequences, data.weights, strict=True):
-        bought = s[w >= purchase_weight]
-        values, counts = np.unique(bought, return_counts=True)
-        repeat[values[counts > 1]] = True
+    repeat[pairs[counts > 1] % max(data.n_items, 1)] = True
     consumable = np.array([p.consumable for p in data.catalog.products], dtype=bool)
     return repeat & consumable
+
+
+def _sasrec(
+    rest: TrainingData,
+    opts: TrainOptions,
+    metric: Callable[[Scorer], float] | None,
+    say: Callable[[str], None],
+    params: dict[str, Any],
+) -> Scorer | None:
+    """Fit SASRec if the budget can pay for it; None (with the reason said and recorded) if not."""
+    import torch
+
+    from recommender.models.sasrec import SASRec, SASRecConfig, epoch_seconds
+
+    torch.set_num_threads(max(1, opts.threads))
+    cfg = SASRecConfig(
+        epochs=opts.sasrec_epochs, time_budget=opts.sasrec_time_budget, seed=opts.seed, **opts.sasrec_overrides
+    )
+    per_epoch = epoch_seconds(rest, cfg, give_up_after=cfg.time_budget / max(cfg.min_epochs, 1))
+    needed = per_epoch * min(cfg.min_epochs, cfg.epochs)
+    params["sasrec_epoch_seconds"] = round(per_epoch, 1)
+    if needed > cfg.time_budget:
+        reason = (
+            f"an epoch takes ~{per_epoch:.0f} s here and it needs at least {cfg.min_epochs} epochs "
+            f"(~{needed:.0f} s), more than the {cfg.time_budget:.0f} s budget"
+        )
+        say(f"sasrec not trained: {reason}; the hybrid is built without it")
+        params["sasrec"] = f"not trained: {reason}"
+        return None
+
+    def on_epoch(epoch: int, epochs: int, loss: float, m: float | None, elapsed: float) -> None:
+        extra = "" if m is None else f", held-out NDCG@10 {m:.4f}"
+        say(f"  sasrec epoch {epoch}/{epochs}: loss {loss:.3f}{extra} ({elapsed:.0f}s)")
+
+    sas = SASRec(cfg).fit(rest, validate=metric, progress=on_epoch)  # type: ignore[arg-type]
+    if metric is not None and sas.undertrained:
+        reason = f"still improving at epoch {sas.best_epoch} when the {cfg.time_budget:.0f} s budget ran out"
+        say(f"sasrec not served: {reason}")
+        params["sasrec"] = f"not served: {reason}"
+        return None
+    params["sasrec_epochs"] = sas.best_epoch
+    say(f"sasrec fitted (best epoch {sas.best_epoch}, stopped: {sas.stopped})")
+    return sas
 
 
 def train(
@@ -110,7 +169,7 @@ def train(
     Returns:
         The written manifest's path.
     """
-    from recommender.evaluate import _limit_threads, evaluate_scores, tune_hybrid
+    from recommender.evaluate import _limit_threads
 
     opts = options or TrainOptions()
     say = report or (lambda _msg: None)
@@ -119,16 +178,18 @@ def train(
     full = interactions.training_data()
     rest, hist, targets = _hold_out_last(full)
     if len(targets) > opts.tune_users:
-        pick = np.sort(np.random.default_rng(opts.seed).choice(len(targets), opts.tune_users, replace=False))
+        # A random sample in random order: its first customers (the hybrid's) are random too.
+        pick = np.random.default_rng(opts.seed).permutation(len(targets))[: opts.tune_users]
         hist, targets = [hist[i] for i in pick], targets[pick]
     tuning = len(targets) >= opts.min_tuning_users
+    n_items = full.n_items
     say(
-        f"training on {full.n_users} customers, {full.n_items} products, {len(interactions)} events; "
+        f"training on {full.n_users} customers, {n_items} products, {len(interactions)} events; "
         f"{len(targets)} held-out last items for tuning" + ("" if tuning else " (too few: defaults)")
     )
 
-    def metric(score: Callable[[list[IntArray]], Any]) -> float:
-        return evaluate_scores(score, hist, targets)[1]
+    def metric(model: Scorer) -> float:
+        return evaluate_model(model, hist, targets, n_items)[1]
 
     wanted = set(opts.models)
     tuned: dict[str, Scorer] = {"popularity": Popularity().fit(rest)}
@@ -136,27 +197,30 @@ def train(
     if "item_knn" in wanted:
         knn = ItemKNN(neighbours=100).fit(rest)
         best_decay, best_m = 0.7, -1.0
-        for decay in (1.0, 0.7, 0.4) if tuning else ():
+        for decay in ITEM_KNN_DECAYS if tuning else ():
             knn.decay = decay
-            m = metric(knn.score)
+            m = metric(knn)
             if m > best_m:
                 best_decay, best_m = decay, m
         knn.decay = best_decay
         params["item_knn_decay"] = best_decay
         tuned["item_knn"] = knn
-        say(f"item_knn fitted (decay {best_decay})")
+        say(f"item_knn fitted (decay {best_decay}, {knn.similarity.nnz} neighbour pairs)")
     if "seq_rules" in wanted:
-        best_rules: tuple[float, int, float] = (-1.0, 6, 0.7)
-        for window in (3, 6, 12) if tuning else ():
-            rules = SequentialRules(window=window).fit(rest)
-            for decay in (0.7, 0.4):
+        best_rules: tuple[float, SequentialRules | None] = (-1.0, None)
+        for window, rules in SequentialRules.fit_windows(rest, RULE_WINDOWS if tuning else (6,)).items():
+            for decay in RULE_DECAYS if tuning else (0.7,):
                 rules.decay = decay
-                m = metric(rules.score)
-                if m > best_rules[0]:
-                    best_rules = (m, window, decay)
-        params["seq_rules_window"], params["seq_rules_decay"] = best_rules[1], best_rules[2]
-        tuned["seq_rules"] = SequentialRules(best_rules[1], best_rules[2]).fit(rest)
-        say(f"seq_rules fitted (window {best_rules[1]}, decay {best_rules[2]})")
+                m = metric(rules) if tuning else 0.0
+                if best_rules[1] is None or m > best_rules[0]:
+                    best_rules = (m, SequentialRules(window, decay))
+                    best_rules[1].pairs, best_rules[1].counts = rules.pairs, rules.counts
+                    best_rules[1]._prepare()
+        chosen = best_rules[1]
+        assert chosen is not None
+        params["seq_rules_window"], params["seq_rules_decay"] = chosen.window, chosen.decay
+        tuned["seq_rules"] = chosen
+        say(f"seq_rules fitted (window {chosen.window}, decay {chosen.decay}, {chosen.pairs.nnz} rules)")
     if "user_knn" in wanted:
         tuned["user_knn"] = UserKNN(neighbours=100).fit(rest)
         say("user_knn fitted")
@@ -165,38 +229,17 @@ def train(
         # Catalogue only (no leakage); MiniLM vectors come from the cache unless a text changed.
         content = ContentModel(decay=0.5, cache=opts.content_cache, threads=opts.threads).fit(full)
         tuned["content"] = content
-        cached = f", {full.n_items - content.embedded} from the cache" if content.used_encoder == "minilm" else ""
-        say(f"content fitted ({content.used_encoder}, {full.n_items} products{cached})")
-    sasrec_epochs = opts.sasrec_epochs
+        cached = f", {n_items - content.embedded} from the cache" if content.used_encoder == "minilm" else ""
+        say(f"content fitted ({content.used_encoder}, {n_items} products{cached})")
     if "sasrec" in wanted:
-        import torch
+        sas = _sasrec(rest, opts, metric if tuning else None, say, params)
+        if sas is not None:
+            tuned["sasrec"] = sas
 
-        from recommender.models.sasrec import SASRec, SASRecConfig
-
-        torch.set_num_threads(max(1, opts.threads))
-        cfg = SASRecConfig(
-            epochs=opts.sasrec_epochs,
-            time_budget=opts.sasrec_time_budget,
-            seed=opts.seed,
-            **opts.sasrec_overrides,
-        )
-
-        def on_epoch(epoch: int, epochs: int, loss: float, m: float | None, elapsed: float) -> None:
-            extra = "" if m is None else f", held-out NDCG@10 {m:.4f}"
-            say(f"  sasrec epoch {epoch}/{epochs}: loss {loss:.3f}{extra} ({elapsed:.0f}s)")
-
-        sas = SASRec(cfg).fit(rest, validate=(lambda s: metric(s.score)) if tuning else None, progress=on_epoch)
-        scored = [h for h in sas.history if h["metric"] > 0]
-        if scored:
-            sasrec_epochs = int(max(scored, key=lambda h: h["metric"])["epoch"])
-        tuned["sasrec"] = sas
-        params["sasrec_epochs"] = sasrec_epochs
-        say(f"sasrec fitted (best epoch {sasrec_epochs})")
-
-    trained = full.trained_items()
     if tuning and len(tuned) > 1:
-        cached = {n: m.score(hist) for n, m in tuned.items()}
-        weights = tune_hybrid(cached, hist, targets, rest.trained_items(), say)
+        say(f"tuning the hybrid weights on {min(len(targets), opts.hybrid_users)} held-out customers")
+        few = opts.hybrid_users
+        weights = tune_hybrid(tuned, hist[:few], targets[:few], rest.trained_items(), say)
     else:
         weights = {n: DEFAULT_WEIGHTS.get(n, 0.0) for n in tuned}
         if len(tuned) == 1:
@@ -204,56 +247,80 @@ def train(
     served = served_components(weights, tuned)
     say(f"hybrid weights: {weights}; served: {', '.join(served)}")
 
-    # Refit on everything for serving.
-    final: dict[str, Scorer] = {"popularity": Popularity().fit(full)}
-    if "item_knn" in tuned:
-        final["item_knn"] = ItemKNN(neighbours=100, decay=params["item_knn_decay"]).fit(full)
-    if "seq_rules" in tuned:
-        final["seq_rules"] = SequentialRules(params["seq_rules_window"], params["seq_rules_decay"]).fit(full)
-    if "user_knn" in tuned:
-        final["user_knn"] = UserKNN(neighbours=100).fit(full)
-    if content is not None:
-        final["content"] = content
-    if "sasrec" in tuned:
-        if opts.refit_sasrec and tuning and "sasrec" in served:
-            from recommender.models.sasrec import SASRec, SASRecConfig
-
-            say(f"refitting sasrec on all data for {sasrec_epochs} epochs")
-            cfg = SASRecConfig(
-                epochs=sasrec_epochs,
-                time_budget=opts.sasrec_time_budget,
-                seed=opts.seed,
-                **opts.sasrec_overrides,
-            )
-            final["sasrec"] = SASRec(cfg).fit(full)
-        else:
-            final["sasrec"] = tuned["sasrec"]
+    final = _final_models(tuned, served, full if opts.refit else rest, opts, params, say)
+    del tuned
     histories = {u: full.sequences[i] for i, u in enumerate(interactions.user_ids)}
-    # The serving cache: every customer's best items, ranked once here instead of per request.
-    hybrid = HybridModel({n: final[n] for n in served if n in final}, weights, trained)
-    sasrec_final = final.get("sasrec") if "sasrec" in served else None
-    if sasrec_final is not None:
-        sasrec_final.cache_states(list(histories.values()))  # type: ignore[attr-defined]  # batched forward
-    hybrid.precompute(list(histories.values()), n=opts.candidates)
-    candidates = {u: c for u, h in histories.items() if (c := hybrid.candidates(h)) is not None}
-    say(f"ranked the best {opts.candidates} products of {len(candidates)} customers for serving")
     purchases = {
         u: np.unique(full.sequences[i][full.weights[i] >= opts.purchase_weight])
         for i, u in enumerate(interactions.user_ids)
     }
-    manifest = save_artifacts(
-        Path(out_dir),
+    stamps = {u: full.timestamps[i] for i, u in enumerate(interactions.user_ids)}
+    # Written aside and put in place at the end: serving processes never load half a build.
+    target = Path(out_dir)
+    staging = staging_dir(target)
+    if staging.exists():
+        import shutil
+
+        shutil.rmtree(staging)
+    save_artifacts(
+        staging,
         catalog=full.catalog,
         histories=histories,
         purchases=purchases,
+        timestamps=stamps,
         models=final,
         weights=weights,
         served=served,
-        candidates=candidates,
         co_purchase=co_purchase(full),
         rebuyable=rebuyable_items(full, opts.purchase_weight),
-        trained=trained,
-        source={**(source or {}), "params": params, "seconds": round(time.perf_counter() - started, 1)},
+        trained=(full if opts.refit else rest).trained_items(),
+        source={
+            **(source or {}),
+            "purchase_weight": opts.purchase_weight,
+            "params": params,
+            "seconds": round(time.perf_counter() - started, 1),
+        },
     )
-    say(f"wrote {manifest.parent} in {time.perf_counter() - started:.1f}s")
-    return manifest
+    publish(staging, target)
+    say(f"wrote {target} in {time.perf_counter() - started:.1f}s")
+    return target / MANIFEST
+
+
+def _final_models(
+    tuned: dict[str, Scorer],
+    served: list[str],
+    data: TrainingData,
+    opts: TrainOptions,
+    params: Mapping[str, Any],
+    say: Callable[[str], None],
+) -> dict[str, Scorer]:
+    """The models to save: the served ones plus item-kNN and content (``similar`` uses them),
+    refitted on ``data`` (everything) unless ``data`` is what they were fitted on."""
+    refit = opts.refit
+    final: dict[str, Scorer] = {"popularity": Popularity().fit(data) if refit else tuned["popularity"]}
+    if "item_knn" in tuned:
+        final["item_knn"] = ItemKNN(100, decay=params["item_knn_decay"]).fit(data) if refit else tuned["item_knn"]
+    if "seq_rules" in tuned and "seq_rules" in served:
+        window, decay = params["seq_rules_window"], params["seq_rules_decay"]
+        final["seq_rules"] = SequentialRules(window, decay).fit(data) if refit else tuned["seq_rules"]
+    if "user_knn" in tuned and "user_knn" in served:
+        final["user_knn"] = UserKNN(neighbours=100).fit(data) if refit else tuned["user_knn"]
+    if "content" in tuned:
+        final["content"] = tuned["content"]
+    if "sasrec" in tuned and "sasrec" in served:
+        sas = tuned["sasrec"]
+        if refit and opts.refit_sasrec:
+            from recommender.models.sasrec import SASRec, SASRecConfig
+
+            epochs = int(params.get("sasrec_epochs") or opts.sasrec_epochs)
+            say(f"refitting sasrec on all data for {epochs} epochs")
+            cfg = SASRecConfig(
+                epochs=epochs, time_budget=opts.sasrec_time_budget, seed=opts.seed, **opts.sasrec_overrides
+            )
+            refitted = SASRec(cfg).fit(data)
+            # Without validation the refit runs its epochs unless the budget stops it first:
+            # then it has seen less than the tuned model and the tuned one is served.
+            sas = refitted if refitted.stopped == "epochs" else sas
+        final["sasrec"] = sas
+    say(f"refitted {', '.join(sorted(final))} on all {data.n_users} customers" if refit else "kept the tuned models")
+    return final

@@ -14,7 +14,15 @@ import numpy as np
 from scipy import sparse
 
 from recommender.data import Catalog, Product, TrainingData
-from recommender.models.base import FloatMatrix, FloatVector, IntArray, history_matrix, recency_weights, rows_sum
+from recommender.models.base import (
+    FloatMatrix,
+    FloatVector,
+    IntArray,
+    gather_rows,
+    history_matrix,
+    recency_weights,
+    rows_sum,
+)
 
 
 def product_document(product: Product) -> str:
@@ -57,11 +65,22 @@ class ContentModel:
         self.embedded = 0
         self.used_encoder = ""
         self.features: sparse.csr_matrix | FloatMatrix = np.zeros((0, 0), dtype=np.float32)
+        self._by_feature: sparse.csr_matrix | None = None
+
+    @property
+    def sparse_scores(self) -> bool:
+        """TF-IDF vectors score sparsely (only products sharing a token); MiniLM vectors do not."""
+        return sparse.issparse(self.features)
 
     def fit(self, data: TrainingData) -> ContentModel:
         """Build item vectors from the catalogue (interactions are not needed)."""
         self.features = self.encode_catalog(data.catalog)
+        self._prepare()
         return self
+
+    def _prepare(self) -> None:
+        # token -> products rows: a profile reaches only the products that share its tokens.
+        self._by_feature = sparse.csr_matrix(self.features.T) if sparse.issparse(self.features) else None
 
     def encode_catalog(self, catalog: Catalog) -> sparse.csr_matrix | FloatMatrix:
         """L2-normalised item vectors, one row per catalogue item."""
@@ -86,12 +105,29 @@ class ContentModel:
         h = history_matrix(histories, self.features.shape[0], self.decay)
         return h @ self.features
 
+    def score_sparse(self, histories: Sequence[IntArray]) -> sparse.csr_matrix:
+        """:meth:`score` as a sparse matrix (TF-IDF vectors only)."""
+        assert self._by_feature is not None, "sparse scores need TF-IDF vectors"
+        return (sparse.csr_matrix(self._profiles(histories)) @ self._by_feature).tocsr()
+
     def score(self, histories: Sequence[IntArray]) -> FloatMatrix:
         """Dot product of every item vector with each history's profile."""
+        if self._by_feature is not None:
+            return np.asarray(self.score_sparse(histories).toarray(), dtype=np.float32)
         scores = self._profiles(histories) @ self.features.T
         if sparse.issparse(scores):
             scores = scores.toarray()
         return np.asarray(scores, dtype=np.float32)
+
+    def score_one_sparse(self, history: IntArray) -> tuple[IntArray, FloatVector]:
+        """One customer's non-zero scores: products sharing a token with their profile."""
+        assert self._by_feature is not None, "sparse scores need TF-IDF vectors"
+        history = np.asarray(history, dtype=np.int64)
+        if len(history) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        tokens, weights = gather_rows(self.features, history, recency_weights(len(history), self.decay))
+        cols, vals = gather_rows(self._by_feature, tokens, weights)
+        return cols, vals.astype(np.float32)
 
     def score_one(self, history: IntArray) -> FloatVector:
         """One customer: the decayed sum of their items' vectors, dotted with every item vector."""
@@ -107,6 +143,13 @@ class ContentModel:
         profile = (weights.astype(np.float32) @ dense[history]).astype(np.float32)
         return np.asarray(dense @ profile, dtype=np.float32)
 
+    def similar_sparse(self, item: int) -> tuple[IntArray, FloatVector]:
+        """Products with a non-zero cosine to ``item`` and that cosine (TF-IDF vectors only)."""
+        assert self._by_feature is not None, "sparse similarities need TF-IDF vectors"
+        row = self.features[item]
+        cols, vals = gather_rows(self._by_feature, row.indices.astype(np.int64), row.data.astype(np.float64))
+        return cols, vals.astype(np.float32)
+
     def similar_to(self, item: int) -> FloatMatrix:
         """Cosine similarity of ``item`` with every item (1-D)."""
         row = self.features[item]
@@ -118,7 +161,7 @@ class ContentModel:
     def save(self, directory: Path) -> None:
         """Write the item vectors (dense ``.npy`` or sparse ``.npz``) and settings."""
         if sparse.issparse(self.features):
-            sparse.save_npz(directory / "content.npz", sparse.csr_matrix(self.features))
+            sparse.save_npz(directory / "content.npz", sparse.csr_matrix(self.features), compressed=False)
         else:
             np.save(directory / "content.npy", self.features)
         meta = {"encoder": self.encoder, "used_encoder": self.used_encoder, "decay": self.decay}
@@ -131,7 +174,8 @@ class ContentModel:
         model = cls(meta["encoder"], float(meta["decay"]))
         model.used_encoder = meta["used_encoder"]
         if (directory / "content.npz").exists():
-            model.features = sparse.load_npz(directory / "content.npz").tocsr().astype(np.float32)
+            model.features = sparse.load_npz(directory / "content.npz").tocsr().astype(np.float32, copy=False)
         else:
             model.features = np.load(directory / "content.npy")
+        model._prepare()
         return model

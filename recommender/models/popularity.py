@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from recommender.data import TrainingData
 from recommender.models.base import FloatMatrix, FloatVector, IntArray
@@ -24,6 +25,10 @@ class Popularity:
         self.half_life = half_life
         self.counts = np.zeros(0, dtype=np.float32)
         self.trending = np.zeros(0, dtype=np.float32)
+        # The decay reference (latest event) and the half-life used; new events are added on
+        # the same scale by :meth:`add` without refitting.
+        self.now = 0.0
+        self.used_half_life = 1.0
         self._row: FloatVector | None = None
 
     def fit(self, data: TrainingData) -> Popularity:
@@ -35,11 +40,29 @@ class Popularity:
             stamps = np.concatenate(data.timestamps)
             now = float(stamps.max()) if len(stamps) else 0.0
             half_life = self.half_life or max((now - float(stamps.min())) / 4.0, 1e-9)
-            for seq, w, ts in zip(data.sequences, data.weights, data.timestamps, strict=True):
-                np.add.at(trending, seq, w * np.power(0.5, (now - ts) / half_life))
+            self.now, self.used_half_life = now, half_life
+            items = np.concatenate(data.sequences)
+            weights = np.concatenate(data.weights).astype(np.float64)
+            trending = np.bincount(
+                items, weights=weights * np.power(0.5, (now - stamps) / half_life), minlength=data.n_items
+            )
         # Ties broken by the overall count so trending never ranks a never-bought item first.
         self.trending = (trending + 1e-6 * self.counts).astype(np.float32)
         return self
+
+    def add(self, items: IntArray, weights: npt.NDArray[np.floating], stamps: npt.NDArray[np.floating]) -> None:
+        """Count new events (incremental update): exactly what refitting adds to ``counts``;
+        ``trending`` weighs them on the fitted scale (a later event weighs more), which ranks
+        like re-decaying every older event."""
+        items = np.asarray(items, dtype=np.int64)
+        w = np.asarray(weights, dtype=np.float64)
+        self.counts = (self.counts + np.bincount(items, weights=w, minlength=len(self.counts))).astype(np.float32)
+        # Capped: an update loop running for many half-lives must not overflow (a rebuild resets it).
+        age = np.maximum((self.now - np.asarray(stamps, dtype=np.float64)) / self.used_half_life, -60.0)
+        boost = np.bincount(items, weights=w * np.power(0.5, age), minlength=len(self.trending))
+        tie_break = 1e-6 * np.bincount(items, weights=w, minlength=len(self.trending))
+        self.trending = (self.trending + boost + tie_break).astype(np.float32)
+        self._row = None
 
     def score(self, histories: Sequence[IntArray]) -> FloatMatrix:
         """The same popularity row for every history (log-scaled counts)."""
@@ -59,7 +82,12 @@ class Popularity:
 
     def save(self, directory: Path) -> None:
         """Write ``popularity.npz``."""
-        np.savez(directory / "popularity.npz", counts=self.counts, trending=self.trending)
+        np.savez(
+            directory / "popularity.npz",
+            counts=self.counts,
+            trending=self.trending,
+            decay=np.array([self.now, self.used_half_life]),
+        )
 
     @classmethod
     def load(cls, directory: Path) -> Popularity:
@@ -68,4 +96,5 @@ class Popularity:
         with np.load(directory / "popularity.npz") as f:
             model.counts = f["counts"]
             model.trending = f["trending"]
+            model.now, model.used_half_life = (float(v) for v in f["decay"])
         return model

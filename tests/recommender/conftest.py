@@ -102,9 +102,11 @@ def _few_threads() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def beauty_dir() -> Path:
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "amazon-beauty"
-    if not (path / "sequences.txt").is_file():
-        pytest.skip(f"dataset not found at {path}")
+    from recommender.data import find_dataset
+
+    path = find_dataset("amazon-beauty")
+    if path is None:
+        pytest.skip("amazon-beauty not found above the checkout (set RECOMMENDER_DATASETS to its parent folder)")
     return path
 
 

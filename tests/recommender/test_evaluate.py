@@ -119,3 +119,33 @@ def test_train_from_store_reads_the_shop_and_caches_embeddings(
 def test_train_without_a_source_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         main(["train", "--out", str(tmp_path)])
+
+
+def test_sparse_rank_metrics_equal_the_dense_ones() -> None:
+    """Sparse models are ranked without densifying; ties (absent entries all score 0, equal
+    entries) and history exclusion must count exactly as in the dense version."""
+    from scipy import sparse
+
+    from recommender.tuning import sparse_rank_metrics
+
+    rng = np.random.default_rng(5)
+    for density in (0.0, 0.05, 0.3):
+        dense = np.where(rng.random((40, 30)) < density, rng.integers(1, 4, (40, 30)), 0).astype(np.float32)
+        histories = [rng.choice(30, size=int(rng.integers(0, 6)), replace=False) for _ in range(40)]
+        targets = np.array([rng.choice(np.setdiff1d(np.arange(30), h)) for h in histories])
+        for k in (1, 3, 10):
+            expected = rank_metrics(dense, histories, targets, k=k)
+            got = sparse_rank_metrics(sparse.csr_matrix(dense), histories, targets, k=k)
+            assert np.array_equal(expected[0], got[0]) and np.allclose(expected[1], got[1])
+
+
+def test_hybrid_tuning_prefers_the_informative_model(interactions) -> None:  # type: ignore[no-untyped-def]
+    from recommender.models.knn import SequentialRules
+    from recommender.models.popularity import Popularity
+    from recommender.train import _hold_out_last
+    from recommender.tuning import tune_hybrid
+
+    rest, hist, targets = _hold_out_last(interactions.training_data())
+    models = {"popularity": Popularity().fit(rest), "seq_rules": SequentialRules(3, 0.5).fit(rest)}
+    weights = tune_hybrid(models, hist, targets, rest.trained_items(), memory=1 << 20)
+    assert weights["seq_rules"] == 1.0  # customers buy kinds in order: the rules anchor the hybrid

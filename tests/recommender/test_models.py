@@ -116,15 +116,61 @@ def test_one_customer_path_scores_like_the_batch_path(data: TrainingData) -> Non
     assert np.allclose(np.stack([sasrec.score_one(h) for h in histories]), sasrec.score(histories), atol=1e-5)
 
 
-def test_hybrid_candidate_cache_gives_the_full_ranking(data: TrainingData) -> None:
-    from recommender.models.hybrid import HybridModel
+@pytest.mark.parametrize("encoder", ["tfidf", "minilm"])
+def test_hybrid_ranking_is_the_top_of_scoring_every_item(data: TrainingData, encoder: str) -> None:
+    """Serving ranks from the items the sparse components score plus the popularity order; it must
+    return exactly the best items of the full score vector, under any weights and filters, with
+    the never-bought new product scored by content and ties going to the lower item."""
+    from recommender.models.base import top_indices
+    from recommender.models.hybrid import COLD_CONTENT, HybridModel
 
-    models = {"popularity": Popularity().fit(data), "seq_rules": SequentialRules(3, 0.5).fit(data)}
-    hybrid = HybridModel(models, {"seq_rules": 1.0, "popularity": 0.2}, data.trained_items())
-    histories = data.sequences[:30]
-    uncached = [hybrid.top_k(h, 5) for h in histories]
-    assert hybrid.precompute(histories, n=5) == len({h.tobytes() for h in histories})
-    for h, expected in zip(histories, uncached, strict=True):
-        assert hybrid.candidates(h) is not None
-        assert hybrid.top_k(h, 5).tolist() == expected.tolist()
-        assert not set(hybrid.top_k(h, 5).tolist()) & set(h.tolist())
+    models = {
+        "popularity": Popularity().fit(data),
+        "item_knn": ItemKNN(20, decay=0.7).fit(data),
+        "seq_rules": SequentialRules(3, 0.5).fit(data),
+        "user_knn": UserKNN(10).fit(data),
+        "content": ContentModel(encoder, 0.5).fit(data),
+    }
+    assert not data.trained_items().all()  # the new serum: the content override is exercised
+    rng = np.random.default_rng(3)
+    histories = [*data.sequences[:40], np.array([data.n_items - 1])]
+    for trial in range(6):
+        weights = {n: float(rng.choice([0.0, 0.1, 0.5, 1.0])) for n in models}
+        weights["seq_rules"] = 1.0
+        weights[COLD_CONTENT] = float(rng.choice([0.05, 1.0]))
+        hybrid = HybridModel(models, weights, data.trained_items())
+        for h in histories:
+            allowed = rng.random(data.n_items) < (1.0 if trial % 2 else 0.4)
+            allowed[h] = False
+            full = hybrid.score_one(h)
+            candidates = np.flatnonzero(allowed)
+            for k in (1, 5, 12):
+                expected = candidates[top_indices(full[candidates], min(k, len(candidates)))]
+                items, scores = hybrid.ranked(h, k, allowed)
+                assert items.tolist() == expected.tolist(), (weights, h, k)
+                assert np.allclose(scores, full[items])
+        assert hybrid.top_k(histories[0], 5).tolist() == hybrid.ranked(histories[0], 5, ~np.isin(
+            np.arange(data.n_items), histories[0]))[0].tolist()
+
+
+def test_sasrec_is_not_trained_when_the_budget_cannot_pay_for_it(data: TrainingData) -> None:
+    from recommender.train import TrainOptions, _sasrec
+
+    said: list[str] = []
+    params: dict[str, object] = {}
+    options = TrainOptions(sasrec_time_budget=1e-4, sasrec_overrides={"dim": 16, "layers": 1, "heads": 1})
+    assert _sasrec(data, options, lambda m: 0.0, said.append, params) is None
+    assert "sasrec not trained" in said[0] and "budget" in said[0]
+    assert str(params["sasrec"]).startswith("not trained")
+
+
+def test_sasrec_still_improving_when_time_runs_out_is_undertrained(data: TrainingData) -> None:
+    from recommender.models.sasrec import SASRec, SASRecConfig
+
+    cfg = SASRecConfig(epochs=4, dim=16, layers=1, heads=1, ff_dim=32, batch_size=32, time_budget=1e9)
+    scores = iter([0.1, 0.2, 0.3, 0.4])
+    model = SASRec(cfg).fit(data, validate=lambda m: next(scores))
+    assert model.stopped == "epochs" and model.best_epoch == 4 and model.undertrained
+    plateau = iter([0.1, 0.3, 0.2, 0.2, 0.2])
+    model = SASRec(cfg).fit(data, validate=lambda m: next(plateau))
+    assert model.best_epoch == 2 and not model.undertrained

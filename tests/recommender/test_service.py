@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from recommender import (
@@ -148,20 +149,52 @@ def test_missing_artifacts_raise(tmp_path: Path) -> None:
         Recommender.load(tmp_path)
 
 
-def test_cached_candidates_answer_like_scoring_every_item(artifacts: Path, rec: Recommender) -> None:
-    """Known customers are served from the candidates ranked at training time; the answers are
-    the ones full scoring gives, filters included."""
-    uncached = Recommender.load(artifacts)
-    assert uncached.hybrid is not None and uncached.hybrid.candidates(uncached.histories["cust-0"]) is not None
-    uncached.hybrid._candidates.clear()
-    for customer in ("cust-0", "cust-5", "cust-11"):
-        for filters in (None, Filters(category="skin"), Filters(max_price=12.0)):
-            assert [r.product_id for r in rec.recommend(customer, 5, filters)] == [
-                r.product_id for r in uncached.recommend(customer, 5, filters)
-            ]
+def test_personal_picks_are_the_top_of_scoring_every_item(rec: Recommender) -> None:
+    """Requests rank only the items the sparse components score plus a precomputed popularity
+    order; the answers must be the best items of the full score vector, filters included."""
+    from recommender.models.base import top_indices
+
+    assert rec.hybrid is not None
+    for customer in ("cust-0", "cust-5", "cust-11", "cust-64"):
+        history = rec.histories[customer]
+        full = rec.hybrid.score_one(history)
+        for filters in (None, Filters(category="skin"), Filters(max_price=12.0), Filters(exclude={"hair-1-0"})):
+            allowed = rec._static_mask(filters)
+            bought = rec.purchases[customer]
+            allowed[bought[~rec.rebuyable[bought]]] = False
+            candidates = np.flatnonzero(allowed)
+            expected = candidates[top_indices(full[candidates], min(5, len(candidates)))]
+            picks = rec.recommend(customer, 5, filters)
+            assert [r.product_id for r in picks] == [rec.catalog.ids[i] for i in expected]
+            assert np.allclose([r.score for r in picks], full[expected])
 
 
 def test_rebuy_false_never_returns_anything_bought(rec: Recommender, interactions: Interactions) -> None:
     for customer in [f"cust-{c}" for c in range(0, 120, 3)]:
         owned = bought(interactions, customer)
         assert not owned & {r.product_id for r in rec.recommend(customer, 20, rebuy=False)}
+
+
+def test_serving_goes_on_while_a_rebuild_is_put_in_place(
+    tmp_path: Path, interactions: Interactions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild is written aside and renamed in; a process that looks in between finds no
+    manifest and keeps answering from what it loaded, then loads the new build."""
+    out = tmp_path / "art"
+    options = TrainOptions(models=("popularity", "seq_rules"), min_tuning_users=10**9)
+    train(interactions, out, options)
+    monkeypatch.delenv("SHOP_DATABASE_URL", raising=False)
+    reset_recommender()
+    try:
+        first = get_recommender(out)
+        (out / "manifest.json").rename(tmp_path / "manifest.json")  # the moment between the renames
+        assert get_recommender(out) is first
+        (tmp_path / "manifest.json").rename(out / "manifest.json")
+        train(interactions, out, options)  # a rebuild: new manifest
+        assert not list(tmp_path.glob(".art.*"))  # staging and old folders are gone
+        second = get_recommender(out)
+        assert second is not first and [r.product_id for r in second.recommend("cust-0", 3)] == [
+            r.product_id for r in first.recommend("cust-0", 3)
+        ]
+    finally:
+        reset_recommender()
