@@ -90,6 +90,11 @@ BENCH_NLU_ARGS ?= --default-cv-epochs 50
 bench-nlu: $(VENV_RASA)/.installed ## NLU bench: config.yml vs the rasa init pipeline (CV + held-out, latency); tables + var/bench/nlu_bench.json
 	$(VENV_RASA)/bin/python bench/nlu_bench.py $(BENCH_NLU_ARGS)
 
+BENCH_LONG_ARGS ?=
+.PHONY: bench-long
+bench-long: $(VENV)/.installed $(VENV_RASA)/.installed ## Long-conversation bench: turn cost at turn 5 vs turn 200, rasa's stock store vs ours; table + var/bench/long_conversation.json
+	$(VENV)/bin/python bench/long_conversation.py $(BENCH_LONG_ARGS)
+
 BENCH_TURN_ARGS ?=
 .PHONY: bench-turn
 bench-turn: $(VENV)/.installed $(VENV_RASA)/.installed ## Turn bench: full customer turns through the gateway at 1, 4 and 8 conversations; table + var/bench/turn_bench.json

@@ -39,6 +39,17 @@ def read_or_create_token(path: Path) -> str:
     return token
 
 
+#: Tracker and lock store settings for endpoints.yml, unless the environment says otherwise (README "Production").
+RASA_STORE_DEFAULTS = {
+    "TRACKER_STORE_TYPE": "bot.tracker_store.CachedSQLTrackerStore",
+    "TRACKER_CACHE_SIZE": "2000",
+    "LOCK_STORE_TYPE": "in_memory",
+    "REDIS_HOST": "127.0.0.1",
+    "REDIS_PORT": "6379",
+    "REDIS_LOCK_DB": "1",
+}
+
+
 @dataclass
 class StackConfig:
     """Where each process listens and which databases and model it uses."""
@@ -103,6 +114,8 @@ class StackConfig:
             TF_CPP_MIN_LOG_LEVEL="2",
             RASA_TELEMETRY_ENABLED="false",
         )
+        for name, value in RASA_STORE_DEFAULTS.items():  # endpoints.yml needs every variable it names
+            env.setdefault(name, value)
         env.update(self.extra_env)
         return env
 
