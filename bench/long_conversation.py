@@ -3,7 +3,7 @@
 Starts two stacks on a fresh demo shop (scripts/stack.py, free loopback ports, the same model):
 
   * before   rasa's own ``SQLTrackerStore`` and rasa's own code (``TRACKER_STORE_TYPE=SQL``,
-             ``RASA_TRACKER_SPEEDUPS=0``, ``ACTION_TRACKER_TURNS=0``), as the project ran until now;
+             ``RASA_SPEEDUPS=0``, ``ACTION_TRACKER_TURNS=0``), as the project ran until now;
   * after    the defaults: ``bot.tracker_store.CachedSQLTrackerStore`` and bot/tracker_speedups.py.
 
 Then one customer talks to each for ``--turns`` messages through the gateway's web API: verification of a demo
@@ -56,7 +56,7 @@ from scripts.stack import Stack, StackError  # noqa: E402
 
 ROUND = 12
 CONFIGS: dict[str, dict[str, str]] = {
-    "before": {"TRACKER_STORE_TYPE": "SQL", "RASA_TRACKER_SPEEDUPS": "0", "ACTION_TRACKER_TURNS": "0"},
+    "before": {"TRACKER_STORE_TYPE": "SQL", "RASA_SPEEDUPS": "0", "ACTION_TRACKER_TURNS": "0"},
     "after": {},
 }
 RELAXED_LIMITS = {"GATEWAY_WEB_RATE_PER_ADDRESS": "1000000", "GATEWAY_WEB_RATE_PER_CONVERSATION": "100000"}

@@ -19,7 +19,7 @@ conversation on every turn, on top of the tracker store (bot/tracker_store.py):
 
 * the action server gets the whole tracker, every event of the session, with every action call (~1.5 kB an event
   to encode, send and decode). It now gets the events of the last ``ACTION_TRACKER_TURNS`` customer messages
-  (default 20; 0 sends all, as rasa does); slots, the latest message, the active form and the latest action are
+  (default 10; 0 sends all, as rasa does); slots, the latest message, the active form and the latest action are
   complete as before (docs/CONTRACTS.md).
 
 Each of the other replacements gives rasa's own result; tests/bot/test_tracker_speedups.py compares them on real
@@ -43,7 +43,7 @@ CHECKPOINTS = 8
 #: Events the running tracker of the states computation keeps (its state is what matters, not its history).
 RUNNING_EVENTS = 64
 #: Customer messages whose events go to the action server with each call (``ACTION_TRACKER_TURNS``).
-DEFAULT_ACTION_TRACKER_TURNS = 20
+DEFAULT_ACTION_TRACKER_TURNS = 10
 
 _original: Dict[str, Any] = {}
 #: How often the applied events and the states were continued from the previous call, or rebuilt from scratch.
@@ -76,6 +76,13 @@ def _resolve_by_type(type_name: str, default: Type[Any] | None = None) -> Type[A
 # ----------------------------------------------------------------------------------------- tracker copies
 
 
+def _slot_copy(slot: Any) -> Any:
+    """``copy.copy(slot)`` without its generic machinery (slots are plain objects; a turn copies ~30 of them often)."""
+    new = object.__new__(type(slot))
+    new.__dict__.update(slot.__dict__)
+    return new
+
+
 def state_copy(tracker: Any, *, keep_ids: bool = False) -> Any:
     """A new tracker in the same state as ``tracker``, without replaying its events.
 
@@ -97,7 +104,7 @@ def state_copy(tracker: Any, *, keep_ids: bool = False) -> Any:
     new.events = tracker._create_events(tracker.events)
     slots = AnySlotDict() if isinstance(tracker.slots, AnySlotDict) else {}
     for name, slot in tracker.slots.items():
-        slots[name] = copy.copy(slot)
+        slots[name] = _slot_copy(slot)
     new.slots = slots
     if tracker.active_loop is not None:
         new.active_loop = copy.copy(tracker.active_loop)

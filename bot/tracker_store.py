@@ -150,14 +150,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     def _catch_up(self, sender_id: str, cached: _Cached) -> DialogueStateTracker | None:
         """The cached tracker with rows written elsewhere since; None when it must be loaded afresh."""
-        event = self.SQLEvent
-        with self.session_scope() as session:
-            rows = (
-                session.query(event.id, event.type_name, event.data)
-                .filter(event.sender_id == sender_id, event.id >= cached.last_id)
-                .order_by(event.id)
-                .all()
-            )
+        events = self._table
+        query = (
+            sa.select(events.c.id, events.c.type_name, events.c.data)
+            .where(events.c.sender_id == sender_id, events.c.id >= cached.last_id)
+            .order_by(events.c.id)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
         if not rows or rows[0].id != cached.last_id:
             return None  # our last row is gone: the conversation was deleted or rewritten
         newer = rows[1:]
@@ -173,17 +173,16 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     def _load(self, sender_id: str) -> DialogueStateTracker | None:
         """The latest session from the database (rasa's rule: from the last ``session_started`` on)."""
-        event = self.SQLEvent
-        with self.session_scope() as session:
-            start = (
-                session.query(sa.func.max(event.id))
-                .filter(event.sender_id == sender_id, event.type_name == SessionStarted.type_name)
-                .scalar()
-            )
-            query = session.query(event.id, event.data).filter(event.sender_id == sender_id)
+        events = self._table
+        latest_start = sa.select(sa.func.max(events.c.id)).where(
+            events.c.sender_id == sender_id, events.c.type_name == SessionStarted.type_name
+        )
+        with self.engine.connect() as connection:
+            start = connection.execute(latest_start).scalar()
+            query = sa.select(events.c.id, events.c.data).where(events.c.sender_id == sender_id)
             if start is not None:
-                query = query.filter(event.id >= start)
-            rows = query.order_by(event.id).all()
+                query = query.where(events.c.id >= start)
+            rows = connection.execute(query.order_by(events.c.id)).all()
         if not rows:
             return None
         tracker = DialogueStateTracker.from_dict(
@@ -227,26 +226,33 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         new = events[persisted:]
         last_id: int | None = None
         if new:
+            events = self._table
             rows = [self._row(tracker.sender_id, event) for event in new]
-            with self.session_scope() as session:
-                session.add_all(rows)
-                session.commit()
-                last_id = rows[-1].id
+            newest = sa.select(sa.func.max(events.c.id)).where(events.c.sender_id == tracker.sender_id)
+            with self.engine.begin() as connection:
+                connection.execute(events.insert(), rows)
+                # the lock store lets one process at a time write a conversation: its newest row is ours
+                last_id = connection.execute(newest).scalar()
         setattr(tracker, PERSISTED, len(events))
         if last_id is not None:
             self._remember(tracker.sender_id, _latest_session(tracker, events, persisted), last_id)
 
-    def _row(self, sender_id: str, event: Any) -> Any:
+    @property
+    def _table(self) -> sa.Table:
+        return self.SQLEvent.__table__
+
+    @staticmethod
+    def _row(sender_id: str, event: Any) -> Dict[str, Any]:
         """The ``events`` row rasa's SQL store writes for ``event``."""
         data: Dict[str, Any] = event.as_dict()
-        return self.SQLEvent(
-            sender_id=sender_id,
-            type_name=event.type_name,
-            timestamp=data.get("timestamp"),
-            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-            action_name=data.get("name"),
-            data=json.dumps(data),
-        )
+        return {
+            "sender_id": sender_id,
+            "type_name": event.type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }
 
     def forget(self, sender_id: str | None = None) -> None:
         """Drop one conversation (or all) from memory; the next turn reads it from the database."""

@@ -1,4 +1,4 @@
-"""Tests of bot/tracker_speedups.py: on a long conversation the replacements give rasa's own states and predictions."""
+"""Tests of bot/tracker_speedups.py and turn_speedups.py: rasa's own states, predictions and parses, long talk."""
 
 from __future__ import annotations
 
@@ -50,3 +50,8 @@ def test_action_server_gets_the_last_turns_from_the_listen_before_them(probe: di
     assert windows["users"] > 3
     assert windows["users_in_window"] == 3
     assert windows["starts_with_listen"] and windows["ends_like_events"] and windows["all_when_zero"]
+
+
+def test_graph_runner_parses_like_dask(probe: dict) -> None:
+    assert probe["parses"]["texts"] >= 20
+    assert probe["parses"]["differ"] == []

@@ -8,7 +8,9 @@ every point where rasa predicts (before each action) it compares bot/tracker_spe
 * ``copy``: the same state (events, slots, loop, latest action, follow-up, paused) as rasa's replaying copy;
 * the trained model's policies (``MessageProcessor._predict_next_with_tracker``): the same action, policy and
   confidence, with the speedups' windows on;
-* ``recent_events``: the last N customer messages, from the ``action_listen`` before them.
+* ``recent_events``: the last N customer messages, from the ``action_listen`` before them;
+* bot/turn_speedups.py's graph runner: the same parse of every customer message as rasa's dask runner (the
+  predictions above run through it too, and rasa's side runs with both modules taken out).
 """
 
 from __future__ import annotations
@@ -42,6 +44,19 @@ from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity  # no
 
 import bot  # noqa: E402,F401  (applies the speedups)
 from bot import tracker_speedups as speedups  # noqa: E402
+from bot import turn_speedups  # noqa: E402
+
+
+class rasas_own:  # noqa: N801 (used as a context manager, reads like a phrase)
+    """Within the block rasa runs its own code: both speedup modules are taken out."""
+
+    def __enter__(self) -> None:
+        speedups.install_originals()
+        turn_speedups.install_originals()
+
+    def __exit__(self, *exc: object) -> None:
+        speedups.apply()
+        turn_speedups.apply()
 
 
 def story_events(domain: Any) -> list[Any]:
@@ -116,11 +131,8 @@ def compare(domain: Any, events: list[Any], agent: Any) -> dict[str, Any]:
                 # each on its own copy: a prediction consumes the tracker's follow-up action
                 counts["predictions"] += 1
                 ours_p = agent.processor._predict_next_with_tracker(original_copy_state(tracker))
-                speedups.install_originals()
-                try:
+                with rasas_own():
                     theirs_p = agent.processor._predict_next_with_tracker(original_copy_state(tracker))
-                finally:
-                    speedups.apply()
                 ours_key = (domain.action_names_or_texts[ours_p.max_confidence_index], ours_p.policy_name,
                             round(ours_p.max_confidence, 6))
                 theirs_key = (domain.action_names_or_texts[theirs_p.max_confidence_index], theirs_p.policy_name,
@@ -129,6 +141,28 @@ def compare(domain: Any, events: list[Any], agent: Any) -> dict[str, Any]:
                     mismatches.append(f"prediction before event {index}: ours {ours_key}, rasa's {theirs_key}")
         tracker.update(event)
     return {"counts": counts, "mismatches": mismatches[:20], "events": len(events)}
+
+
+async def parses(agent: Any) -> dict[str, Any]:
+    """The same parse (intent, ranking, entities) through the plain graph runner as through dask."""
+    import re
+
+    from rasa.core.channels.channel import UserMessage
+
+    held_out = (ROOT / "tests" / "nlu" / "test_messages.yml").read_text(encoding="utf-8")
+    # every fifth example of the held-out file, annotations removed: "[ORD-1](order_number)" -> "ORD-1"
+    lines = [
+        line.strip()[2:] for line in held_out.splitlines() if line.strip().startswith("- ") and "intent:" not in line
+    ]
+    texts = [re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line) for line in lines[::5]]
+    differ = []
+    for text in texts:
+        ours = await agent.processor.parse_message(UserMessage(text))
+        with rasas_own():
+            theirs = await agent.processor.parse_message(UserMessage(text))
+        if json.dumps(ours, sort_keys=True, default=str) != json.dumps(theirs, sort_keys=True, default=str):
+            differ.append(text)
+    return {"texts": len(texts), "differ": differ}
 
 
 def windows(events: list[Any]) -> dict[str, Any]:
@@ -154,6 +188,7 @@ async def main() -> None:
     result = compare(domain, events, agent)
     result["stats"] = speedups.stats
     result["windows"] = windows(events)
+    result["parses"] = await parses(agent)
     print(json.dumps(result))
 
 
