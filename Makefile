@@ -80,7 +80,7 @@ test: install model ## Run the whole test suite (trains the model once if needed
 	$(VENV)/bin/python -m pytest
 
 lint: $(VENV)/.installed ## ruff on the Python 3.11 code
-	$(VENV)/bin/ruff check store connectors actions recommender scripts bench tests
+	$(VENV)/bin/ruff check store connectors actions recommender scripts bench tests observability rasa_sdk_plugins
 
 clean: ## Remove trained models and local databases (keeps the environments)
 	rm -rf models var

@@ -10,6 +10,8 @@ import aiohttp
 
 from connectors.errors import InvalidMessage, RasaAuthError, RasaError, RasaUnavailable
 from connectors.models import InboundMessage, OutboundMessage, parse_rasa_reply
+from observability.logs import HEADER as REQUEST_ID_HEADER
+from observability.logs import request_id
 
 __all__ = ["RasaAuthError", "RasaClient", "RasaError", "RasaUnavailable"]
 
@@ -79,6 +81,10 @@ class RasaClient:
             "metadata": {**inbound.metadata, "channel": inbound.channel},
         }
         headers = {"Authorization": f"Bearer {self._token}"}
+        current = request_id.get()
+        if current:  # the action server finds it in the message metadata, for its logs
+            headers[REQUEST_ID_HEADER] = current
+            body["metadata"]["request_id"] = current
         try:
             async with self._get_session().post(
                 self.webhook_url, json=body, headers=headers

@@ -37,6 +37,7 @@ class Settings:
             devices, console accounts); ``GATEWAY_DATABASE_URL``, default ``var/gateway.db``.
         tracker_db_url: Rasa's SQL tracker store, read by the support console (``TRACKER_DB_URL``).
         shop_db_url: the order store (``SHOP_DATABASE_URL``).
+        redis_url: Redis shared by several gateways (``GATEWAY_REDIS_URL``); empty for one gateway alone.
     """
 
     gateway_token: str = field(repr=False)
@@ -50,6 +51,7 @@ class Settings:
     database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'gateway.db'}"
     tracker_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"
     shop_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'shop.db'}"
+    redis_url: str = field(default="", repr=False)
 
     @classmethod
     def from_env(
@@ -99,6 +101,7 @@ class Settings:
             database_url=_url(env, "GATEWAY_DATABASE_URL", root / "var" / "gateway.db"),
             tracker_db_url=_url(env, "TRACKER_DB_URL", root / "var" / "tracker.db"),
             shop_db_url=_url(env, "SHOP_DATABASE_URL", root / "var" / "shop.db"),
+            redis_url=_redis_url(env),
         )
 
 
@@ -106,6 +109,13 @@ def _url(env: Mapping[str, str], name: str, default_file: Path) -> str:
     value = env.get(name, "").strip() or f"sqlite:///{default_file}"
     if "://" not in value:
         raise SettingsError(f"{name} must be a database URL such as sqlite:///var/x.db, got {value!r}")
+    return value
+
+
+def _redis_url(env: Mapping[str, str]) -> str:
+    value = env.get("GATEWAY_REDIS_URL", "").strip()
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"GATEWAY_REDIS_URL must be a redis:// URL such as redis://127.0.0.1:6379/2, got {value!r}")
     return value
 
 

@@ -34,6 +34,7 @@ from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
 from connectors.models import OutboundMessage
 from connectors.push import PUSH_KEY, PushFailed
+from connectors.shared_state import LocalState, shared_state
 from connectors.slack.alerts import SlackStaffAlerts
 from connectors.slack.settings import EVENTS_PATH, SlackSettings
 from connectors.slack.state import ReplyTargets
@@ -106,6 +107,7 @@ class SlackChannel:
         self._dispatcher: Dispatcher | None = None
         self._verifier = SignatureVerifier(settings.signing_secret) if settings.signing_secret else None
         self._seen_events: OrderedDict[str, None] = OrderedDict()
+        self._shared: LocalState = LocalState()  # the gateways' shared memory of event ids (setup)
         self._tasks: set[asyncio.Task[None]] = set()
         # One answer at a time per conversation, so replies keep the order of the messages (lock, users).
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -124,6 +126,7 @@ class SlackChannel:
             dispatcher: where inbound messages go.
         """
         self._dispatcher = dispatcher
+        self._shared = shared_state(app)
         self._stored_targets = ReplyTargets(app[SESSIONS_KEY])
         alerts = SlackStaffAlerts(
             self.client, self.settings.store_channels, self.settings.support_channel, dispatcher.counts
@@ -236,7 +239,8 @@ class SlackChannel:
         body = req.body
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if isinstance(event_id, str) and event_id:
-            if event_id in self._seen_events:
+            # this gateway's memory, then every gateway's (a retry may reach another replica)
+            if event_id in self._seen_events or not await self._shared.first_time("slack", event_id):
                 self._seen_events.move_to_end(event_id)
                 self.counts["slack.duplicate"] += 1
                 retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
