@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 CHANNEL_PREFIX = "gateway:"
+#: Deletes a lease only if it still holds this holder's token (a lease that expired may belong to another now).
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 #: How long a redelivered update or event id is remembered across gateways (Telegram and Slack retry within minutes).
 DEDUPE_SECONDS = 24 * 3600
 
@@ -75,6 +78,11 @@ class LocalState:
     async def healthy(self) -> bool:
         """Always: nothing outside the process to reach."""
         return True
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str, seconds: float) -> AsyncIterator[bool]:
+        """Yield True when this gateway may do ``name``'s work now (always, alone); see ``RedisState``."""
+        yield True
 
     async def run(self, app: web.Application) -> AsyncIterator[None]:
         """``cleanup_ctx`` hook: nothing to start or stop."""
@@ -163,8 +171,31 @@ class RedisState(LocalState):
             from limits.aio.storage import RedisStorage
             from limits.aio.strategies import MovingWindowRateLimiter
 
-            self._limiter = MovingWindowRateLimiter(RedisStorage(self.url.replace("redis://", "async+redis://", 1)))
+            storage = RedisStorage(self.url.replace("redis://", "async+redis://", 1), implementation="redispy")
+            self._limiter = MovingWindowRateLimiter(storage)
         return self._limiter
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str, seconds: float) -> AsyncIterator[bool]:
+        """Yield True when no other gateway is doing ``name``'s work (a Redis lease of ``seconds``), else False.
+
+        The lease is released at the end of the block, by its holder only. When Redis cannot be reached the work is
+        done anyway (True): a background job delayed forever is worse than one done twice.
+        """
+        key, token = f"{self.prefix}:lease:{name}", uuid.uuid4().hex
+        try:
+            mine = bool(await self._client().set(key, token, nx=True, px=int(seconds * 1000)))
+        except Exception as exc:
+            self.errors["lease"] += 1
+            log.warning("Redis lease for %s unavailable (%s); doing the work here", name, exc)
+            yield True
+            return
+        try:
+            yield mine
+        finally:
+            if mine:
+                with contextlib.suppress(Exception):
+                    await self._client().eval(_RELEASE, 1, key, token)
 
     async def healthy(self) -> bool:
         """Whether Redis answers a PING within its timeout."""
