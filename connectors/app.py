@@ -98,6 +98,7 @@ def create_app(
         settings.gateway_token,
         settings.rasa_timeout,
         health_timeout=settings.health_timeout,
+        retry_seconds=settings.rasa_retry_seconds,
     )
     dispatcher = Dispatcher(rasa)
     limits = WebLimits(max_message_chars=settings.max_message_chars)

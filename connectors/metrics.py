@@ -6,7 +6,7 @@ Metrics (all prefixed ``shop_gateway_``):
   dispatcher; ``kind`` is ``text``, ``button`` or ``to_person`` (a person holds the conversation), ``outcome`` is
   ``ok`` or the error code a customer was shown (``rasa_unavailable``, ``rasa_error``, ...);
 * ``http_responses_total{route,status}``: every HTTP answer by route pattern (never the raw path: ids stay out);
-* ``events_total{event}``: the dispatcher's and push router's counters (``web.rate_limited``,
+* ``events_total{event}``: the dispatcher's and push router's counters (``web.rate_limited``, ``rasa.resent``,
   ``web.transcript_error``, ``handoff.opened``, ``handoff.claimed``, ``telegram.duplicates``, ``web.pushed``...);
 * ``handoffs_total{event}``: hand-offs ``opened``, ``claimed``, ``resolved`` (the same counters, by name);
 * ``rasa_up``: 1 when rasa answered its health check (checked at most every 5 s, on scrape);
@@ -141,6 +141,7 @@ def install(app: web.Application, dispatcher: Any, push_router: Any, shared: Any
         yield from push_router.counts.items()
         for kind, value in shared.errors.items():
             yield f"shared_state.{kind}_error", value
+        yield "rasa.resent", getattr(rasa, "retries", 0)
 
     metrics.registry.register(_Counters(sources, lambda: health))
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
+import uuid
 from typing import Any
 
 import aiohttp
@@ -18,6 +21,8 @@ __all__ = ["RasaAuthError", "RasaClient", "RasaError", "RasaUnavailable"]
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/gateway/webhook"
+#: Header with the gateway's id of a message, kept when the message is resent (bot/channel.py replays it).
+MESSAGE_ID_HEADER = "X-Message-ID"
 # Statuses a proxy or a (re)starting server gives while rasa is not serving yet.
 _UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
 
@@ -36,6 +41,7 @@ class RasaClient:
         timeout: float = 30.0,
         *,
         health_timeout: float = 2.0,
+        retry_seconds: float = 0.0,
     ) -> None:
         """Configure the client.
 
@@ -44,6 +50,9 @@ class RasaClient:
             token: the bearer token rasa's gateway input channel expects.
             timeout: seconds to wait for the answer to one message.
             health_timeout: seconds :meth:`is_healthy` waits.
+            retry_seconds: how long to keep resending a message rasa could not be reached for (connection
+                refused or dropped, 502/503 from a balancer): another replica answers it, and rasa answers a
+                resend of a message it already answered with the same replies (its ``message_id``). 0: no retry.
         """
         self.base_url = base_url.rstrip("/")
         self.webhook_url = self.base_url + WEBHOOK_PATH
@@ -51,6 +60,8 @@ class RasaClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._health_timeout = aiohttp.ClientTimeout(total=health_timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._retry_seconds = retry_seconds
+        self.retries = 0
 
     def __repr__(self) -> str:
         """Show the URL, never the token."""
@@ -82,18 +93,33 @@ class RasaClient:
         }
         headers = {"Authorization": f"Bearer {self._token}"}
         current = request_id.get()
-        if current:  # the action server finds it in the message metadata, for its logs
+        if current:  # rasa's gateway channel puts it in the message metadata, where the action server finds it
             headers[REQUEST_ID_HEADER] = current
-            body["metadata"]["request_id"] = current
+        headers[MESSAGE_ID_HEADER] = uuid.uuid4().hex  # the same on every resend: rasa answers it once
+        deadline, delay = time.monotonic() + self._retry_seconds, 0.25
+        while True:
+            try:
+                return await self._send_once(body, headers)
+            except RasaUnavailable as exc:
+                if not exc.retryable or time.monotonic() + delay > deadline:
+                    raise
+                self.retries += 1
+                log.warning("rasa unavailable (%s); sending the message again in %.2f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _send_once(self, body: dict[str, Any], headers: dict[str, str]) -> list[OutboundMessage]:
         try:
             async with self._get_session().post(
                 self.webhook_url, json=body, headers=headers
             ) as resp:
                 status = resp.status
                 raw = await resp.read()
-        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+        except TimeoutError as exc:  # rasa may still be answering it: never resent
+            raise RasaUnavailable(f"rasa at {self.webhook_url} did not answer in time: {_describe(exc)}") from exc
+        except aiohttp.ClientConnectionError as exc:
             raise RasaUnavailable(
-                f"cannot reach rasa at {self.webhook_url}: {_describe(exc)}"
+                f"cannot reach rasa at {self.webhook_url}: {_describe(exc)}", retryable=True
             ) from exc
         except aiohttp.ClientError as exc:
             raise RasaError(
@@ -110,7 +136,8 @@ class RasaClient:
     def _raise_for_status(self, status: int, raw: bytes) -> None:
         excerpt = raw[:200].decode("utf-8", "replace")
         if status in _UNAVAILABLE_STATUSES:
-            raise RasaUnavailable(f"rasa answered {status}: {excerpt}")
+            # 502/503: no replica could take it (or the one that had it died): resendable; 504: still running
+            raise RasaUnavailable(f"rasa answered {status}: {excerpt}", retryable=status in (502, 503))
         if status in (401, 403):
             raise RasaAuthError(
                 f"rasa rejected the gateway token ({status}): GATEWAY_TOKEN must equal the token "

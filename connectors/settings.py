@@ -38,6 +38,8 @@ class Settings:
         tracker_db_url: Rasa's SQL tracker store, read by the support console (``TRACKER_DB_URL``).
         shop_db_url: the order store (``SHOP_DATABASE_URL``).
         redis_url: Redis shared by several gateways (``GATEWAY_REDIS_URL``); empty for one gateway alone.
+        rasa_retry_seconds: how long a message rasa could not be reached for is resent (``RASA_RETRY_SECONDS``,
+            default 0: with one rasa there is nobody else to answer; the cluster sets 25).
     """
 
     gateway_token: str = field(repr=False)
@@ -52,6 +54,7 @@ class Settings:
     tracker_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"
     shop_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'shop.db'}"
     redis_url: str = field(default="", repr=False)
+    rasa_retry_seconds: float = 0.0
 
     @classmethod
     def from_env(
@@ -102,6 +105,7 @@ class Settings:
             tracker_db_url=_url(env, "TRACKER_DB_URL", root / "var" / "tracker.db"),
             shop_db_url=_url(env, "SHOP_DATABASE_URL", root / "var" / "shop.db"),
             redis_url=_redis_url(env),
+            rasa_retry_seconds=_retry_seconds(env),
         )
 
 
@@ -110,6 +114,11 @@ def _url(env: Mapping[str, str], name: str, default_file: Path) -> str:
     if "://" not in value:
         raise SettingsError(f"{name} must be a database URL such as sqlite:///var/x.db, got {value!r}")
     return value
+
+
+def _retry_seconds(env: Mapping[str, str]) -> float:
+    raw = env.get("RASA_RETRY_SECONDS", "").strip()
+    return 0.0 if raw in ("", "0") else _float(env, "RASA_RETRY_SECONDS", 0.0)
 
 
 def _redis_url(env: Mapping[str, str]) -> str:

@@ -213,6 +213,8 @@ frontend stats
             REDIS_PORT=str(self.redis.port),
             REDIS_LOCK_DB="1",
             TICKET_LOCK_LIFETIME=str(TICKET_LOCK_LIFETIME),
+            # a message whose rasa replica died is sent again (another replica answers; rasa replays a resend)
+            RASA_RETRY_SECONDS="25",
             RECOMMENDER_ARTIFACTS=str(folder / "recommender"),
             REPLICA=replica.name,
         )
