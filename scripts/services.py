@@ -184,6 +184,12 @@ class PostgresServer:
         if os.geteuid() == 0:
             entry = pwd.getpwnam("postgres")
             os.chown(self.folder, entry.pw_uid, entry.pw_gid)
+            # the postgres user must be able to pass through the folders above (a mkdtemp folder is 0700)
+            for parent in self.folder.resolve().parents:
+                mode = parent.stat().st_mode
+                if mode & 0o001:
+                    break
+                os.chmod(parent, mode | 0o001)
         os.chmod(self.folder, 0o700)
         if not (data / "PG_VERSION").exists():
             self._run(
