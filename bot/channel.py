@@ -93,21 +93,25 @@ class GatewayInput(InputChannel):
             request_id = request.headers.get("X-Request-ID", "")
             if request_id and len(request_id) <= 64 and request_id.replace("-", "").isalnum():
                 metadata = {**metadata, "request_id": request_id}  # for the action server's logs
-            if message_id and await _replay(request, sender, message_id, collector):
-                # a resend of a message this conversation already answered (the gateway retried after losing
-                # the replica that answered it): the same replies, not a second turn
-                return response.json(collector.messages)
+            user_message = UserMessage(
+                message,
+                collector,
+                sender,
+                input_channel=str(metadata.get("channel") or self.name()),
+                metadata=metadata,
+                message_id=message_id,
+            )
+            agent = getattr(request.app.ctx, "agent", None)
             try:
-                await on_new_message(
-                    UserMessage(
-                        message,
-                        collector,
-                        sender,
-                        input_channel=str(metadata.get("channel") or self.name()),
-                        metadata=metadata,
-                        message_id=message_id,
-                    )
-                )
+                if message_id and agent is not None and agent.is_ready():
+                    # the gateway may resend a message (it lost the replica that had it): look for it in the
+                    # tracker while holding the conversation's lock, so a first copy still being answered
+                    # elsewhere is waited for and then replayed, never answered twice
+                    async with agent.lock_store.lock(sender):
+                        if not await _replay(agent, sender, message_id, collector):
+                            await agent.processor.handle_message(user_message)
+                else:
+                    await on_new_message(user_message)
             except CancelledError:
                 logger.error("gateway turn for %s timed out", sender)
                 return response.json({"error": "the turn timed out"}, status=504)
@@ -132,12 +136,11 @@ def _message_id(request: Request) -> "str | None":
     return None
 
 
-async def _replay(request: Request, sender: str, message_id: str, collector: CollectingOutputChannel) -> bool:
+async def _replay(agent: Any, sender: str, message_id: str, collector: CollectingOutputChannel) -> bool:
     """Put the stored replies of an already answered message into ``collector``; False when it is new."""
     from rasa.shared.core.events import BotUttered, UserUttered
 
-    agent = getattr(request.app.ctx, "agent", None)
-    if agent is None or agent.tracker_store is None:
+    if agent.tracker_store is None:
         return False
     tracker = await agent.tracker_store.retrieve(sender)
     if tracker is None:

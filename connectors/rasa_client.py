@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import hashlib
 import json
 import logging
 import time
@@ -23,6 +25,9 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/webhooks/gateway/webhook"
 #: Header with the gateway's id of a message, kept when the message is resent (bot/channel.py replays it).
 MESSAGE_ID_HEADER = "X-Message-ID"
+#: A channel's own stable id of the message being sent (the web widget's ``client_message_id``): a customer's
+#: resend through another gateway then carries the same ``X-Message-ID`` and rasa answers it once.
+resend_key: contextvars.ContextVar[str] = contextvars.ContextVar("resend_key", default="")
 # Statuses a proxy or a (re)starting server gives while rasa is not serving yet.
 _UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
 
@@ -95,7 +100,9 @@ class RasaClient:
         current = request_id.get()
         if current:  # rasa's gateway channel puts it in the message metadata, where the action server finds it
             headers[REQUEST_ID_HEADER] = current
-        headers[MESSAGE_ID_HEADER] = uuid.uuid4().hex  # the same on every resend: rasa answers it once
+        # the same on every resend, by this gateway or another: rasa answers it once
+        key = resend_key.get()
+        headers[MESSAGE_ID_HEADER] = hashlib.sha256(key.encode()).hexdigest()[:32] if key else uuid.uuid4().hex
         deadline, delay = time.monotonic() + self._retry_seconds, 0.25
         while True:
             try:

@@ -24,6 +24,7 @@ from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, UserFacingError, describe_for_user
 from connectors.models import OutboundMessage
 from connectors.push import PUSH_KEY, PushFailed
+from connectors.rasa_client import resend_key
 from connectors.shared_state import LocalState, shared_state
 from connectors.web.ratelimit import SlidingWindowLimiter, whole_seconds
 from connectors.web.settings import WebSettings
@@ -417,11 +418,14 @@ class WebChannel:
             if claim.status == "answered":  # recorded by another gateway process meanwhile
                 counts["web.replayed"] += 1
                 return claim.replies, True
+            key = resend_key.set(f"web:{conversation_id}/{client_id}" if client_id else "")
             try:
                 replies = await self.dispatcher.dispatch(parsed.message)
             except GatewayError:
                 await asyncio.to_thread(self.transcript.mark_failed, claim)
                 raise
+            finally:
+                resend_key.reset(key)
             rendered = render_messages(replies)
             try:
                 await asyncio.to_thread(self.transcript.record_replies, claim, conversation_id, rendered)
