@@ -20,14 +20,16 @@ A process that restarts, or a conversation it has not seen, costs one load, as b
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Dict, List
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -38,6 +40,8 @@ from bot.tracker_speedups import state_copy
 logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_SIZE = 2000
+#: How long a read or write is tried again while the database cannot be reached (a restart, a fail-over).
+DB_RETRY_SECONDS = 15.0
 #: Attribute set on every tracker this store hands out: how many of its events are already in the database.
 PERSISTED = "_shop_persisted_events"
 _INDEX = "ix_events_sender_id_id"
@@ -80,6 +84,27 @@ def _sqlite_engine(url: Any) -> Any:
     return engine
 
 
+async def _retrying(operation: Any, *args: Any) -> Any:
+    """``operation(*args)``, tried again for ``DB_RETRY_SECONDS`` while the database cannot be reached.
+
+    Only connection-level failures are retried (``OperationalError``, or a connection found invalid); a turn then
+    waits for the database instead of failing, and the customer gets a late answer rather than an error.
+    """
+    deadline, delay = time.monotonic() + DB_RETRY_SECONDS, 0.2
+    while True:
+        try:
+            result = operation(*args)
+            return await result if asyncio.iscoroutine(result) else result
+        except sa.exc.DBAPIError as error:
+            if not (isinstance(error, sa.exc.OperationalError) or error.connection_invalidated):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning("tracker store unreachable (%s); trying again in %.1f s", error.orig, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
 @dataclass
 class _Cached:
     """A conversation's tracker as last saved, and the id of its last row."""
@@ -118,6 +143,12 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             self.engine.dispose()
             self.engine = _sqlite_engine(url)
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
+        elif self.engine.dialect.name == "postgresql":
+            # a connection kept from before a database restart is found dead when taken, not when used
+            url, kwargs = self.engine.url, create_engine_kwargs(self.engine.url)
+            self.engine.dispose()
+            self.engine = sa.create_engine(url, pool_pre_ping=True, **kwargs)
+            self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         index = sa.Index(_INDEX, self.SQLEvent.sender_id, self.SQLEvent.id)
         try:
             index.create(self.engine, checkfirst=True)
@@ -135,6 +166,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         Returns:
             A tracker rasa may change freely, or None for a conversation without events.
         """
+        return await _retrying(self._retrieve_once, sender_id)
+
+    async def _retrieve_once(self, sender_id: str) -> DialogueStateTracker | None:
         cached = self._cache.get(sender_id)
         if cached is not None:
             tracker = self._catch_up(sender_id, cached)
@@ -226,16 +260,19 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         new = events[persisted:]
         last_id: int | None = None
         if new:
-            events = self._table
-            rows = [self._row(tracker.sender_id, event) for event in new]
-            newest = sa.select(sa.func.max(events.c.id)).where(events.c.sender_id == tracker.sender_id)
-            with self.engine.begin() as connection:
-                connection.execute(events.insert(), rows)
-                # the lock store lets one process at a time write a conversation: its newest row is ours
-                last_id = connection.execute(newest).scalar()
+            last_id = await _retrying(self._append, tracker.sender_id, [self._row(tracker.sender_id, e) for e in new])
         setattr(tracker, PERSISTED, len(events))
         if last_id is not None:
             self._remember(tracker.sender_id, _latest_session(tracker, events, persisted), last_id)
+
+    def _append(self, sender_id: str, rows: List[Dict[str, Any]]) -> int | None:
+        """Insert ``rows`` in one transaction; the id of the last one."""
+        events = self._table
+        newest = sa.select(sa.func.max(events.c.id)).where(events.c.sender_id == sender_id)
+        with self.engine.begin() as connection:
+            connection.execute(events.insert(), rows)
+            # the lock store lets one process at a time write a conversation: its newest row is ours
+            return connection.execute(newest).scalar()
 
     @property
     def _table(self) -> sa.Table:

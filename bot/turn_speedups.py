@@ -12,6 +12,12 @@ Found by profiling rasa on the turn bench's conversations (bench/turn_bench.py),
   endpoint now keeps one session for the process; idle connections are dropped after 2 s, sooner than the action
   server (Sanic: 5 s) or the load balancer drop theirs, so a request never goes out on a connection being closed.
 
+And one fix that keeps answers when an action server goes away: rasa made one attempt per action call, so an
+action server that died (or restarted) mid-call lost that turn's answer. A call that could not reach a working
+action server (connection refused or dropped, 502/503 from a balancer) is now sent again for up to
+``ACTION_RETRY_SECONDS`` (default 8), and one that failed inside the action server (500, e.g. its database restarting)
+once more after a second.
+
 tests/bot/test_turn_speedups.py checks each against rasa's own behaviour.
 """
 
@@ -19,10 +25,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import os
+import time
 from typing import Any, Dict, List, Tuple
+
+logger = logging.getLogger(__name__)
 
 #: Seconds an idle connection to the action server is kept (below Sanic's keep-alive timeout of 5 s).
 KEEPALIVE_SECONDS = 2.0
+#: How long a call that could not reach a working endpoint is sent again (``ACTION_RETRY_SECONDS``).
+RETRY_SECONDS = 8.0
+_UNREACHED = frozenset({502, 503})
 
 _original: Dict[str, Any] = {}
 
@@ -134,6 +148,41 @@ def _session(self: Any) -> _KeptSession:
     return _KeptSession(self)
 
 
+async def _request(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """Rasa's ``EndpointConfig.request``, sent again when it did not reach a working endpoint (see above)."""
+    import aiohttp
+    from rasa.utils.endpoints import ClientResponseError
+
+    deadline = time.monotonic() + _retry_seconds()
+    delay, failed_inside = 0.2, False
+    while True:
+        try:
+            return await _original["request"](self, *args, **dict(kwargs))
+        except aiohttp.ClientConnectionError as error:
+            reason: Any = error
+        except ClientResponseError as error:
+            if error.status == 500 and not failed_inside:
+                failed_inside, reason = True, error
+                await asyncio.sleep(1.0)
+                continue
+            if error.status not in _UNREACHED:
+                raise
+            reason = error
+        if time.monotonic() + delay > deadline:
+            raise reason
+        logger.warning("%s did not answer (%s); sending again in %.1f s", self.url, reason, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def _retry_seconds() -> float:
+    raw = os.environ.get("ACTION_RETRY_SECONDS", "").strip()
+    try:
+        return float(raw) if raw else RETRY_SECONDS
+    except ValueError:
+        return RETRY_SECONDS
+
+
 # ----------------------------------------------------------------------------------------- install
 
 
@@ -146,6 +195,7 @@ def _targets() -> Dict[str, Tuple[Any, str, Any]]:
         "run": (DaskGraphRunner, "run", _run),
         "_rule_key_to_state": (RulePolicy, "_rule_key_to_state", staticmethod(_rule_key_to_state)),
         "session": (EndpointConfig, "session", _session),
+        "request": (EndpointConfig, "request", _request),
     }
 
 
