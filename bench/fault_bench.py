@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -285,6 +286,10 @@ async def drive(cluster: Cluster, customers: int, gap: float) -> tuple[list[Sent
     return sent, faults, started
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so `kill` stops the cluster as Ctrl-C does
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the bench; see the module docstring. Returns 1 when a check failed, 2 when the cluster did not start."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -293,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--folder", type=Path, help="cluster folder (default: a temporary one)")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench", help="where the JSON goes")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     folder = args.folder or Path(tempfile.mkdtemp(prefix="fault-bench-"))
     meta: dict[str, Any] = {"load_before": os.getloadavg()[0], "cpus": os.cpu_count() or 1}
     relaxed = {"GATEWAY_WEB_RATE_PER_ADDRESS": "1000000", "GATEWAY_WEB_RATE_PER_CONVERSATION": "100000"}
@@ -307,6 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StackError as error:
         print(f"fault bench: the cluster did not start: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: the cluster is stopped", file=sys.stderr)
+        return 130
     meta["load_after"] = os.getloadavg()[0]
     text = report(sent, faults, verdict, started, meta)
     args.out.mkdir(parents=True, exist_ok=True)

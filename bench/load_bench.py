@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -138,6 +139,10 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so `kill` stops the cluster as Ctrl-C does
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the bench; see the module docstring. Returns 1 when a turn failed, 2 when the cluster did not start."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -147,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--folder", type=Path, help="cluster folder (default: a temporary one, deleted after)")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench", help="where the JSON goes")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     replicas = [int(x) for x in args.replicas.split(",") if x.strip()]
     levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
     folder = args.folder or Path(tempfile.mkdtemp(prefix="load-bench-"))

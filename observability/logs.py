@@ -17,6 +17,7 @@ import os
 import sys
 import uuid
 from collections.abc import Mapping
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -56,12 +57,15 @@ def add_filter(log_filter: logging.Filter) -> None:
             handler.addFilter(log_filter)
 
 
-def setup_logging(service: str, env: Mapping[str, str] | None = None) -> logging.Handler:
+def setup_logging(
+    service: str, env: Mapping[str, str] | None = None, stream: TextIO | None = None
+) -> logging.Handler:
     """Send this process's logs to stderr as JSON lines (or text with ``LOG_FORMAT=text``).
 
     Args:
         service: ``gateway`` or ``actions``: on every record.
         env: the environment (``LOG_FORMAT``, ``LOG_LEVEL``; default ``os.environ``).
+        stream: where the lines go (default stderr).
 
     Returns:
         The installed handler (replacing handlers an earlier call installed).
@@ -70,7 +74,7 @@ def setup_logging(service: str, env: Mapping[str, str] | None = None) -> logging
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_shop_handler", False)]:
         root.removeHandler(old)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler._shop_handler = True  # type: ignore[attr-defined]
     if env.get("LOG_FORMAT", "json").strip().lower() == "text":
         handler.setFormatter(

@@ -132,8 +132,11 @@ class Cluster:
         """HAProxy's configuration: one frontend per kind, health-checked backends, Prometheus on the stats port."""
 
         def backend(kind: str, check: str, balance: str) -> str:
+            # rasa and the action server answer one request at a time per process: a few in flight each, the
+            # rest wait in HAProxy's queue in arrival order instead of all slowing down together inside one process
+            limit = {"rasa": " maxconn 4", "actions": " maxconn 8"}.get(kind, "")
             servers = "\n".join(
-                f"    server {r.name} 127.0.0.1:{r.port} check inter 1s fall 2 rise 1" for r in self.of(kind)
+                f"    server {r.name} 127.0.0.1:{r.port} check inter 1s fall 2 rise 1{limit}" for r in self.of(kind)
             )
             return (
                 f"backend {kind}\n    balance {balance}\n    option httpchk GET {check}\n"
@@ -147,10 +150,12 @@ global
 defaults
     mode http
     timeout connect 2s
-    timeout client 120s
-    timeout server 120s
+    timeout client 150s
+    timeout server 150s
     timeout tunnel 1h
     timeout http-keep-alive 10s
+    # overload makes answers slow, not lost: a request waits in the queue up to this long
+    timeout queue 110s
     # a request that could not be sent to a replica (refused, reset before sending) goes to another one;
     # a request a replica may have started is never sent twice
     retries 3
@@ -215,6 +220,8 @@ frontend stats
             TICKET_LOCK_LIFETIME=str(TICKET_LOCK_LIFETIME),
             # a message whose rasa replica died is sent again (another replica answers; rasa replays a resend)
             RASA_RETRY_SECONDS="25",
+            # under overload a turn waits in the balancer's queue: slow is allowed, lost is not
+            RASA_TIMEOUT="120",
             RECOMMENDER_ARTIFACTS=str(folder / "recommender"),
             REPLICA=replica.name,
         )
