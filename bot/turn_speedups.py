@@ -15,8 +15,8 @@ Found by profiling rasa on the turn bench's conversations (bench/turn_bench.py),
 And one fix that keeps answers when an action server goes away: rasa made one attempt per action call, so an
 action server that died (or restarted) mid-call lost that turn's answer. A call that could not reach a working
 action server (connection refused or dropped, 502/503 from a balancer) is now sent again for up to
-``ACTION_RETRY_SECONDS`` (default 8), and one that failed inside the action server (500, e.g. its database restarting)
-once more after a second.
+``ACTION_RETRY_SECONDS`` (default 8), and so is one that failed inside the action server (500: its database
+restarting left the customer with an empty answer in bench/fault_bench.py).
 
 tests/bot/test_turn_speedups.py checks each against rasa's own behaviour.
 """
@@ -154,18 +154,14 @@ async def _request(self: Any, *args: Any, **kwargs: Any) -> Any:
     from rasa.utils.endpoints import ClientResponseError
 
     deadline = time.monotonic() + _retry_seconds()
-    delay, failed_inside = 0.2, False
+    delay = 0.2
     while True:
         try:
             return await _original["request"](self, *args, **dict(kwargs))
         except aiohttp.ClientConnectionError as error:
             reason: Any = error
         except ClientResponseError as error:
-            if error.status == 500 and not failed_inside:
-                failed_inside, reason = True, error
-                await asyncio.sleep(1.0)
-                continue
-            if error.status not in _UNREACHED:
+            if error.status not in _UNREACHED and error.status != 500:
                 raise
             reason = error
         if time.monotonic() + delay > deadline:

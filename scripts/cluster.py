@@ -136,7 +136,7 @@ class Cluster:
             # rest wait in HAProxy's queue in arrival order instead of all slowing down together inside one process
             limit = {"rasa": " maxconn 4", "actions": " maxconn 8"}.get(kind, "")
             servers = "\n".join(
-                f"    server {r.name} 127.0.0.1:{r.port} check inter 1s fall 2 rise 1{limit}" for r in self.of(kind)
+                f"    server {r.name} 127.0.0.1:{r.port} check{limit}" for r in self.of(kind)
             )
             return (
                 f"backend {kind}\n    balance {balance}\n    option httpchk GET {check}\n"
@@ -156,6 +156,9 @@ defaults
     timeout http-keep-alive 10s
     # overload makes answers slow, not lost: a request waits in the queue up to this long
     timeout queue 110s
+    # a replica busy with turns answers its health check late: give it time before taking it out
+    timeout check 10s
+    default-server inter 2s fastinter 1s downinter 1s fall 5 rise 2
     # a request that could not be sent to a replica (refused, reset before sending) goes to another one;
     # a request a replica may have started is never sent twice
     retries 3
@@ -213,7 +216,7 @@ frontend stats
             GATEWAY_PORT=str(replica.port),
             GATEWAY_REDIS_URL=f"{self.redis.url}/2",
             GATEWAY_WEB_TRUST_FORWARDED_FOR="true",
-            LOCK_STORE_TYPE="redis",
+            LOCK_STORE_TYPE="bot.lock_store.RetryingRedisLockStore",
             REDIS_HOST="127.0.0.1",
             REDIS_PORT=str(self.redis.port),
             REDIS_LOCK_DB="1",

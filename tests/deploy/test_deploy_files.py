@@ -115,5 +115,5 @@ def test_rasa_chart_values_name_our_stores() -> None:
     values = yaml.safe_load((DEPLOY / "helm" / "rasa-bot-values.yaml").read_text())
     endpoints = values["applicationSettings"]["endpoints"]
     assert endpoints["trackerStore"]["type"] == "bot.tracker_store.CachedSQLTrackerStore"
-    assert endpoints["lockStore"]["type"] == "redis"
+    assert endpoints["lockStore"]["type"] == "bot.lock_store.RetryingRedisLockStore"
     assert yaml.safe_load((DEPLOY / "helm" / "rasa-action-server-values.yaml").read_text())["applicationSettings"]
