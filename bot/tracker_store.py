@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_SIZE = 2000
 #: How long a read or write is tried again while the database cannot be reached (a restart, a fail-over).
-DB_RETRY_SECONDS = 15.0
+DB_RETRY_SECONDS = 60.0
 #: Attribute set on every tracker this store hands out: how many of its events are already in the database.
 PERSISTED = "_shop_persisted_events"
 _INDEX = "ix_events_sender_id_id"
@@ -301,3 +301,37 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     def cached_senders(self) -> List[str]:
         """Conversations held in memory, least recently used first (tests, metrics)."""
         return list(self._cache)
+
+
+def _no_silent_fallback() -> None:
+    """Let this store's errors fail the turn instead of rasa's ``FailSafeTrackerStore`` hiding them.
+
+    Rasa wraps every tracker store in ``FailSafeTrackerStore``: a failed save goes to a throwaway in-memory store and
+    the customer is answered as if it had been kept (bench/fault_bench.py lost three turns that way in a PostgreSQL
+    crash), and a failed read starts the conversation over. After waiting ``DB_RETRY_SECONDS`` for the database, this
+    store's error now reaches the turn: the customer is told to try again and the gateway's resend is answered once.
+    Other stores keep rasa's behaviour.
+    """
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    if getattr(FailSafeTrackerStore, "_shop_patched", False):
+        return
+    save, retrieve = FailSafeTrackerStore.save, FailSafeTrackerStore.retrieve
+
+    async def _save(self: Any, tracker: DialogueStateTracker) -> None:
+        if isinstance(self._tracker_store, CachedSQLTrackerStore):
+            await self._tracker_store.save(tracker)
+            return
+        await save(self, tracker)
+
+    async def _retrieve(self: Any, sender_id: str) -> DialogueStateTracker | None:
+        if isinstance(self._tracker_store, CachedSQLTrackerStore):
+            return await self._tracker_store.retrieve(sender_id)
+        return await retrieve(self, sender_id)
+
+    FailSafeTrackerStore.save = _save  # type: ignore[method-assign]
+    FailSafeTrackerStore.retrieve = _retrieve  # type: ignore[method-assign]
+    FailSafeTrackerStore._shop_patched = True  # type: ignore[attr-defined]
+
+
+_no_silent_fallback()
