@@ -15,7 +15,7 @@ Found by profiling rasa on the turn bench's conversations (bench/turn_bench.py),
 And one fix that keeps answers when an action server goes away: rasa made one attempt per action call, so an
 action server that died (or restarted) mid-call lost that turn's answer. A call that could not reach a working
 action server (connection refused or dropped, 502/503 from a balancer) is now sent again for up to
-``ACTION_RETRY_SECONDS`` (default 8), and so is one that failed inside the action server (500: its database
+``ACTION_RETRY_SECONDS`` (default 30: a database restart), and so is one that failed inside the action server (500: its database
 restarting left the customer with an empty answer in bench/fault_bench.py).
 
 tests/bot/test_turn_speedups.py checks each against rasa's own behaviour.
@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 #: Seconds an idle connection to the action server is kept (below Sanic's keep-alive timeout of 5 s).
 KEEPALIVE_SECONDS = 2.0
 #: How long a call that could not reach a working endpoint is sent again (``ACTION_RETRY_SECONDS``).
-RETRY_SECONDS = 8.0
+RETRY_SECONDS = 30.0
 _UNREACHED = frozenset({502, 503})
 
 _original: Dict[str, Any] = {}
