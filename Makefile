@@ -80,7 +80,7 @@ test: install model ## Run the whole test suite (trains the model once if needed
 	$(VENV)/bin/python -m pytest
 
 lint: $(VENV)/.installed ## ruff on the Python 3.11 code
-	$(VENV)/bin/ruff check store connectors actions recommender scripts bench tests
+	$(VENV)/bin/ruff check store connectors actions recommender scripts bench tests observability rasa_sdk_plugins
 
 clean: ## Remove trained models and local databases (keeps the environments)
 	rm -rf models var
@@ -89,6 +89,26 @@ BENCH_NLU_ARGS ?= --default-cv-epochs 50
 .PHONY: bench-nlu
 bench-nlu: $(VENV_RASA)/.installed ## NLU bench: config.yml vs the rasa init pipeline (CV + held-out, latency); tables + var/bench/nlu_bench.json
 	$(VENV_RASA)/bin/python bench/nlu_bench.py $(BENCH_NLU_ARGS)
+
+BENCH_LONG_ARGS ?=
+.PHONY: bench-long
+bench-long: $(VENV)/.installed $(VENV_RASA)/.installed ## Long-conversation bench: turn cost at turn 5 vs turn 200, rasa's stock store vs ours; table + var/bench/long_conversation.json
+	$(VENV)/bin/python bench/long_conversation.py $(BENCH_LONG_ARGS)
+
+REPLICAS ?= 2
+.PHONY: run-cluster
+run-cluster: install db model ## PostgreSQL, Redis, HAProxy and REPLICAS (2) of rasa, actions, gateway on :8080 (README "Production"); Ctrl-C stops
+	$(VENV)/bin/python -m scripts.cluster --replicas $(REPLICAS)
+
+BENCH_LOAD_ARGS ?=
+.PHONY: bench-load
+bench-load: $(VENV)/.installed $(VENV_RASA)/.installed ## Load bench through the balancer: 1/8/32/200 conversations, 1 and 2 replicas; p50/p95/p99, turns/s, CPU per turn, errors
+	$(VENV)/bin/python bench/load_bench.py $(BENCH_LOAD_ARGS)
+
+BENCH_FAULTS_ARGS ?=
+.PHONY: bench-faults
+bench-faults: $(VENV)/.installed $(VENV_RASA)/.installed ## Fault bench: kill -9 a replica of each process, restart PostgreSQL and Redis mid-conversation; what customers saw, nothing lost
+	$(VENV)/bin/python bench/fault_bench.py $(BENCH_FAULTS_ARGS)
 
 BENCH_TURN_ARGS ?=
 .PHONY: bench-turn

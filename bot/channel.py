@@ -89,16 +89,29 @@ class GatewayInput(InputChannel):
             except ValueError as exc:
                 return response.json({"error": str(exc)}, status=400)
             collector = CollectingOutputChannel()
+            message_id = _message_id(request)
+            request_id = request.headers.get("X-Request-ID", "")
+            if request_id and len(request_id) <= 64 and request_id.replace("-", "").isalnum():
+                metadata = {**metadata, "request_id": request_id}  # for the action server's logs
+            user_message = UserMessage(
+                message,
+                collector,
+                sender,
+                input_channel=str(metadata.get("channel") or self.name()),
+                metadata=metadata,
+                message_id=message_id,
+            )
+            agent = getattr(request.app.ctx, "agent", None)
             try:
-                await on_new_message(
-                    UserMessage(
-                        message,
-                        collector,
-                        sender,
-                        input_channel=str(metadata.get("channel") or self.name()),
-                        metadata=metadata,
-                    )
-                )
+                if message_id and agent is not None and agent.is_ready():
+                    # the gateway may resend a message (it lost the replica that had it): look for it in the
+                    # tracker while holding the conversation's lock, so a first copy still being answered
+                    # elsewhere is waited for and then replayed, never answered twice
+                    async with agent.lock_store.lock(sender):
+                        if not await _replay(agent, sender, message_id, collector):
+                            await agent.processor.handle_message(user_message)
+                else:
+                    await on_new_message(user_message)
             except CancelledError:
                 logger.error("gateway turn for %s timed out", sender)
                 return response.json({"error": "the turn timed out"}, status=504)
@@ -109,3 +122,41 @@ class GatewayInput(InputChannel):
             return response.json(messages)
 
         return webhook
+
+
+#: Events searched back for a resent message id (the gateway resends within seconds, a few turns at most).
+REPLAY_WINDOW = 200
+
+
+def _message_id(request: Request) -> "str | None":
+    """The gateway's id for this message (header ``X-Message-ID``, optional): hex or dashes, at most 64 chars."""
+    value = request.headers.get("X-Message-ID")
+    if isinstance(value, str) and 0 < len(value) <= 64 and value.replace("-", "").isalnum():
+        return value
+    return None
+
+
+async def _replay(agent: Any, sender: str, message_id: str, collector: CollectingOutputChannel) -> bool:
+    """Put the stored replies of an already answered message into ``collector``; False when it is new."""
+    from rasa.shared.core.events import BotUttered, UserUttered
+
+    if agent.tracker_store is None:
+        return False
+    tracker = await agent.tracker_store.retrieve(sender)
+    if tracker is None:
+        return False
+    recent = list(tracker.events)[-REPLAY_WINDOW:]
+    start = next(
+        (i for i in range(len(recent) - 1, -1, -1) if isinstance(recent[i], UserUttered)
+         and recent[i].message_id == message_id),
+        None,
+    )
+    if start is None:
+        return False
+    for event in recent[start + 1 :]:
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, BotUttered):
+            await collector.send_response(sender, event.message())
+    logger.info("message %s of %s was answered already; replayed its replies", message_id, sender)
+    return True

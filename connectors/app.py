@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler, Middleware
 from sqlalchemy.orm import sessionmaker
 
 import console
+from connectors import metrics as gateway_metrics
 from connectors.alerts import ALERTS_KEY, UnconfiguredAlerts
 from connectors.db import ENGINE_KEY, SESSIONS_KEY, create_schema, gateway_engine
 from connectors.dispatch import Channel, Dispatcher
@@ -22,12 +23,14 @@ from connectors.notify import NotifyService, NotifySettings
 from connectors.push import PUSH_KEY, PushRouter
 from connectors.rasa_client import RasaClient
 from connectors.settings import Settings
+from connectors.shared_state import SHARED_KEY, shared_state_from_env
 from connectors.slack import SlackChannel, SlackSettings
 from connectors.tablet import TabletChannel, TabletSettings
 from connectors.telegram import TelegramChannel, TelegramSettings
 from connectors.web import WebChannel
 from connectors.web.settings import WebSettings
 from connectors.web.translate import WebInputError, WebLimits
+from observability.logs import setup_logging
 
 log = logging.getLogger("connectors")
 
@@ -98,6 +101,7 @@ def create_app(
         settings.rasa_timeout,
         health_timeout=settings.health_timeout,
         claims_secret=settings.claims_secret,
+        retry_seconds=settings.rasa_retry_seconds,
     )
     if not settings.claims_secret:
         log.warning(
@@ -115,10 +119,15 @@ def create_app(
     app[MAX_BODY_KEY] = limits.max_body_bytes
     app[ALERTS_KEY] = UnconfiguredAlerts()  # the Slack channel replaces it when configured
     app[PUSH_KEY] = PushRouter()  # channels that can reach a conversation later register here
+    # rate limits, WebSocket fan-out and dedupe: this process, or Redis shared with the other gateways
+    app[SHARED_KEY] = shared_state_from_env({"GATEWAY_REDIS_URL": settings.redis_url})
+    app.cleanup_ctx.append(app[SHARED_KEY].run)
     engine = gateway_engine(settings.database_url)
     app[ENGINE_KEY] = engine
     app[SESSIONS_KEY] = sessionmaker(engine, expire_on_commit=False)
     app.router.add_get("/healthz", healthz)
+    # /metrics, request ids, turn timing (connectors/metrics.py)
+    gateway_metrics.install(app, dispatcher, app[PUSH_KEY], app[SHARED_KEY], rasa)
     for channel in default_channels(settings) if channels is None else channels:
         channel.setup(app, dispatcher)
     app.on_startup.append(_create_schema)
@@ -248,10 +257,8 @@ def main() -> int:
     Returns:
         The process exit status (2 on a settings error).
     """
-    logging.basicConfig(
-        level=os.environ.get("GATEWAY_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # JSON lines with request ids (LOG_FORMAT=text for plain lines); observability/logs.py
+    setup_logging("gateway", {**os.environ, "LOG_LEVEL": os.environ.get("GATEWAY_LOG_LEVEL", "INFO")})
     try:
         settings = Settings.from_env()
         app = create_app(settings)  # channels read their own settings (GATEWAY_WEB_*, SLACK_*, TABLET_*, TELEGRAM_*)

@@ -20,7 +20,17 @@ class InvalidMessage(GatewayError, ValueError):
 
 
 class RasaUnavailable(GatewayError):
-    """Rasa could not be reached, timed out, or said it is temporarily unavailable."""
+    """Rasa could not be reached, timed out, or said it is temporarily unavailable.
+
+    Attributes:
+        retryable: the message certainly or possibly never reached a working rasa (connection refused or
+            dropped, 502/503), so sending it again is safe; not after a timeout (rasa may still answer it).
+    """
+
+    def __init__(self, message: str = "", *, retryable: bool = False) -> None:
+        """Keep the message and whether a resend is safe."""
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class RasaError(GatewayError):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import hashlib
 import json
 import logging
+import time
+import uuid
 from typing import Any
 
 import aiohttp
@@ -12,12 +17,19 @@ from connectors.claims import CLAIM_KEY, DEFAULT_TTL, sign_claim
 from connectors.errors import InvalidMessage, RasaAuthError, RasaError, RasaUnavailable
 from connectors.models import InboundMessage, OutboundMessage, parse_rasa_reply
 from connectors.source import source_of
+from observability.logs import HEADER as REQUEST_ID_HEADER
+from observability.logs import request_id
 
 __all__ = ["RasaAuthError", "RasaClient", "RasaError", "RasaUnavailable"]
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/gateway/webhook"
+#: Header with the gateway's id of a message, kept when the message is resent (bot/channel.py replays it).
+MESSAGE_ID_HEADER = "X-Message-ID"
+#: A channel's own stable id of the message being sent (the web widget's ``client_message_id``): a customer's
+#: resend through another gateway then carries the same ``X-Message-ID`` and rasa answers it once.
+resend_key: contextvars.ContextVar[str] = contextvars.ContextVar("resend_key", default="")
 # Statuses a proxy or a (re)starting server gives while rasa is not serving yet.
 _UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
 
@@ -37,6 +49,7 @@ class RasaClient:
         *,
         health_timeout: float = 2.0,
         claims_secret: str | None = None,
+        retry_seconds: float = 0.0,
     ) -> None:
         """Configure the client.
 
@@ -48,6 +61,9 @@ class RasaClient:
             claims_secret: ``GATEWAY_CLAIMS_SECRET``, shared with the action server only: each message
                 carries a claim signed with it (``connectors.claims``). Without it no claim is sent, and
                 the actions treat every message as unvouched (no staff, no tablet shop, unattributed).
+            retry_seconds: how long to keep resending a message rasa could not be reached for (connection
+                refused or dropped, 502/503 from a balancer): another replica answers it, and rasa answers a
+                resend of a message it already answered with the same replies (its ``message_id``). 0: no retry.
         """
         self.base_url = base_url.rstrip("/")
         self.webhook_url = self.base_url + WEBHOOK_PATH
@@ -58,6 +74,8 @@ class RasaClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._health_timeout = aiohttp.ClientTimeout(total=health_timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._retry_seconds = retry_seconds
+        self.retries = 0
 
     def __repr__(self) -> str:
         """Show the URL, never the token."""
@@ -88,15 +106,36 @@ class RasaClient:
             "metadata": self.metadata(inbound),
         }
         headers = {"Authorization": f"Bearer {self._token}"}
+        current = request_id.get()
+        if current:  # rasa's gateway channel puts it in the message metadata, where the action server finds it
+            headers[REQUEST_ID_HEADER] = current
+        # the same on every resend, by this gateway or another: rasa answers it once
+        key = resend_key.get()
+        headers[MESSAGE_ID_HEADER] = hashlib.sha256(key.encode()).hexdigest()[:32] if key else uuid.uuid4().hex
+        deadline, delay = time.monotonic() + self._retry_seconds, 0.25
+        while True:
+            try:
+                return await self._send_once(body, headers)
+            except RasaUnavailable as exc:
+                if not exc.retryable or time.monotonic() + delay > deadline:
+                    raise
+                self.retries += 1
+                log.warning("rasa unavailable (%s); sending the message again in %.2f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _send_once(self, body: dict[str, Any], headers: dict[str, str]) -> list[OutboundMessage]:
         try:
             async with self._get_session().post(
                 self.webhook_url, json=body, headers=headers
             ) as resp:
                 status = resp.status
                 raw = await resp.read()
-        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+        except TimeoutError as exc:  # rasa may still be answering it: never resent
+            raise RasaUnavailable(f"rasa at {self.webhook_url} did not answer in time: {_describe(exc)}") from exc
+        except aiohttp.ClientConnectionError as exc:
             raise RasaUnavailable(
-                f"cannot reach rasa at {self.webhook_url}: {_describe(exc)}"
+                f"cannot reach rasa at {self.webhook_url}: {_describe(exc)}", retryable=True
             ) from exc
         except aiohttp.ClientError as exc:
             raise RasaError(
@@ -138,7 +177,8 @@ class RasaClient:
     def _raise_for_status(self, status: int, raw: bytes) -> None:
         excerpt = raw[:200].decode("utf-8", "replace")
         if status in _UNAVAILABLE_STATUSES:
-            raise RasaUnavailable(f"rasa answered {status}: {excerpt}")
+            # 502/503: no replica could take it (or the one that had it died): resendable; 504: still running
+            raise RasaUnavailable(f"rasa answered {status}: {excerpt}", retryable=status in (502, 503))
         if status in (401, 403):
             raise RasaAuthError(
                 f"rasa rejected the gateway token ({status}): GATEWAY_TOKEN must equal the token "

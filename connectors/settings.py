@@ -43,6 +43,9 @@ class Settings:
             gateway vouches for about each message (``connectors.claims``). Hidden from repr.
         body_timeout: seconds a client has to send a request's whole body once its headers arrived
             (``GATEWAY_BODY_TIMEOUT_SECONDS``); a body that stalls is answered 408 and the connection closed.
+        redis_url: Redis shared by several gateways (``GATEWAY_REDIS_URL``); empty for one gateway alone.
+        rasa_retry_seconds: how long a message rasa could not be reached for is resent (``RASA_RETRY_SECONDS``,
+            default 0: with one rasa there is nobody else to answer; the cluster sets 25).
     """
 
     gateway_token: str = field(repr=False)
@@ -58,6 +61,8 @@ class Settings:
     shop_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'shop.db'}"
     claims_secret: str = field(default="", repr=False)
     body_timeout: float = DEFAULT_BODY_TIMEOUT
+    redis_url: str = field(default="", repr=False)
+    rasa_retry_seconds: float = 0.0
 
     @classmethod
     def from_env(
@@ -112,6 +117,8 @@ class Settings:
             shop_db_url=_url(env, "SHOP_DATABASE_URL", root / "var" / "shop.db"),
             claims_secret=_read_claims_secret(env, root),
             body_timeout=_float(env, "GATEWAY_BODY_TIMEOUT_SECONDS", DEFAULT_BODY_TIMEOUT),
+            redis_url=_redis_url(env),
+            rasa_retry_seconds=_retry_seconds(env),
         )
 
 
@@ -119,6 +126,18 @@ def _url(env: Mapping[str, str], name: str, default_file: Path) -> str:
     value = env.get(name, "").strip() or f"sqlite:///{default_file}"
     if "://" not in value:
         raise SettingsError(f"{name} must be a database URL such as sqlite:///var/x.db, got {value!r}")
+    return value
+
+
+def _retry_seconds(env: Mapping[str, str]) -> float:
+    raw = env.get("RASA_RETRY_SECONDS", "").strip()
+    return 0.0 if raw in ("", "0") else _float(env, "RASA_RETRY_SECONDS", 0.0)
+
+
+def _redis_url(env: Mapping[str, str]) -> str:
+    value = env.get("GATEWAY_REDIS_URL", "").strip()
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"GATEWAY_REDIS_URL must be a redis:// URL such as redis://127.0.0.1:6379/2, got {value!r}")
     return value
 
 

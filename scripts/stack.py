@@ -76,6 +76,21 @@ def _sqlite_path(url: str) -> Path | None:
 
 def _token(env_var: str, path: Path) -> str:
     return os.environ.get(env_var, "").strip() or read_or_create_token(path)
+#: Tracker and lock store settings for endpoints.yml and thread limits, unless the environment says otherwise
+#: (README "Production").
+RASA_STORE_DEFAULTS = {
+    "TRACKER_STORE_TYPE": "bot.tracker_store.CachedSQLTrackerStore",
+    "TRACKER_CACHE_SIZE": "2000",
+    "LOCK_STORE_TYPE": "in_memory",
+    "REDIS_HOST": "127.0.0.1",
+    "REDIS_PORT": "6379",
+    "REDIS_LOCK_DB": "1",
+    # one BLAS/OpenMP thread per process: three processes share the cores, and idle worker threads spinning for
+    # a 384x40 matrix product cost more than the product (rasa's intent scores took 8 ms instead of 0.2 under load)
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
 
 
 @dataclass
@@ -166,6 +181,8 @@ class StackConfig:
         }
         wanted = SERVICE_SECRETS.get(service, tuple(secrets_of)) if service else tuple(secrets_of)
         env.update({name: secrets_of[name] for name in wanted})
+        for name, value in RASA_STORE_DEFAULTS.items():  # endpoints.yml needs every variable it names
+            env.setdefault(name, value)
         env.update(self.extra_env)
         return env
 

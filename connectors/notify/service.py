@@ -24,6 +24,7 @@ from connectors.models import OutboundMessage
 from connectors.notify.settings import NotifySettings
 from connectors.notify.translate import SIGNATURE_HEADER, parse_event, signature_ok
 from connectors.push import PUSH_KEY, PushFailed
+from connectors.shared_state import shared_state
 from connectors.web.translate import WebInputError
 from store.accounts import CustomerAccounts
 from store.errors import InvalidInput, OrderNotFound
@@ -31,6 +32,8 @@ from store.errors import InvalidInput, OrderNotFound
 log = logging.getLogger("connectors.notify")
 
 EVENTS_PATH = "/api/carrier/events"
+#: Seconds one gateway's notifier pass may hold the notifier to itself (a pass takes well under a second).
+NOTIFY_LEASE_SECONDS = 60.0
 
 
 class NotifyService:
@@ -152,7 +155,10 @@ class NotifyService:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
             self._wake.clear()
             try:
-                await self.run_once()
+                # one gateway at a time: every gateway reads the same due deliveries (connectors.shared_state)
+                async with shared_state(self._app).exclusive("notify", NOTIFY_LEASE_SECONDS) as mine:
+                    if mine:
+                        await self.run_once()
                 failures = 0
             except asyncio.CancelledError:
                 raise

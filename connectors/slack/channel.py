@@ -40,6 +40,7 @@ from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
 from connectors.models import OutboundMessage
 from connectors.push import PUSH_KEY, PushFailed
+from connectors.shared_state import LocalState, shared_state
 from connectors.slack.alerts import SlackStaffAlerts
 from connectors.slack.settings import EVENTS_PATH, SlackSettings
 from connectors.slack.state import ReplyTargets
@@ -117,6 +118,7 @@ class SlackChannel:
         self._seen_events: OrderedDict[str, None] = OrderedDict()
         # Signatures of signed requests and trigger ids of presses seen lately -> when (replays are dropped).
         self._seen_requests: OrderedDict[str, float] = OrderedDict()
+        self._shared: LocalState = LocalState()  # the gateways' shared memory of event ids (setup)
         self._tasks: set[asyncio.Task[None]] = set()
         # One answer at a time per conversation, so replies keep the order of the messages (lock, users).
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -135,6 +137,7 @@ class SlackChannel:
             dispatcher: where inbound messages go.
         """
         self._dispatcher = dispatcher
+        self._shared = shared_state(app)
         self._stored_targets = ReplyTargets(app[SESSIONS_KEY])
         alerts = SlackStaffAlerts(
             self.client, self.settings.store_channels, self.settings.support_channel, dispatcher.counts
@@ -237,7 +240,7 @@ class SlackChannel:
         # Slack's own retries (X-Slack-Retry-Num) are counted as duplicates by their event id instead; the
         # header is not signed, but an event id and a press's trigger id are remembered either way.
         retry = request.headers.get("X-Slack-Retry-Num")
-        if retry is None and self._replayed("sig:" + request.headers.get("X-Slack-Signature", "")):
+        if retry is None and await self._replayed("sig:" + request.headers.get("X-Slack-Signature", "")):
             self.counts["slack.replayed"] += 1
             log.warning("slack: a signed request was replayed within the signature window; dropped")
             return web.Response(status=200)
@@ -271,8 +274,12 @@ class SlackChannel:
             return malformed
         return await to_aiohttp_response(bolt_response)
 
-    def _replayed(self, key: str, now: float | None = None) -> bool:
-        """Remember ``key`` for `REPLAY_WINDOW` seconds; True when it was already seen in that time."""
+    async def _replayed(self, key: str, now: float | None = None) -> bool:
+        """Remember ``key`` for `REPLAY_WINDOW` seconds; True when this or another gateway saw it in that time.
+
+        This gateway's memory first, then every gateway's (Redis, when several share it): a replay sent to
+        another replica, or after a restart, is caught there.
+        """
         moment = time.monotonic() if now is None else now
         while self._seen_requests:
             oldest, seen_at = next(iter(self._seen_requests.items()))
@@ -282,7 +289,7 @@ class SlackChannel:
         if key in self._seen_requests:
             return True
         self._seen_requests[key] = moment
-        return False
+        return not await self._shared.first_time("slack-replay", key, ttl=REPLAY_WINDOW)
 
     async def _drop_retries(
         self, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
@@ -290,13 +297,14 @@ class SlackChannel:
         """Acknowledge an event already seen (Slack's retry) or a press already handled, without processing it."""
         body = req.body
         trigger = body.get("trigger_id") if body.get("type") == "block_actions" else None
-        if isinstance(trigger, str) and trigger and self._replayed("press:" + trigger):
+        if isinstance(trigger, str) and trigger and await self._replayed("press:" + trigger):
             self.counts["slack.replayed"] += 1
             log.warning("slack: button press %s seen before; not processed again", trigger)
             return BoltResponse(status=200, body="")
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if isinstance(event_id, str) and event_id:
-            if event_id in self._seen_events:
+            # this gateway's memory, then every gateway's (a retry may reach another replica)
+            if event_id in self._seen_events or not await self._shared.first_time("slack", event_id):
                 self._seen_events.move_to_end(event_id)
                 self.counts["slack.duplicate"] += 1
                 retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]

@@ -25,6 +25,7 @@ from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
 from connectors.models import InboundMessage, OutboundMessage
 from connectors.push import PUSH_KEY, PushFailed
+from connectors.shared_state import LocalState, shared_state
 from connectors.telegram.settings import WEBHOOK_PATH, TelegramSettings
 from connectors.telegram.state import CallbackStore, RecentUpdates
 from connectors.telegram.translate import (
@@ -98,6 +99,7 @@ class TelegramChannel:
         self._dispatcher: Dispatcher | None = None
         self._application: Application[Any, Any, Any, Any, Any, Any] | None = None
         self._callbacks: CallbackStore | None = None
+        self._shared: LocalState = LocalState()  # the gateways' shared memory of update ids (setup)
         self._connector: asyncio.Task[None] | None = None
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -111,6 +113,7 @@ class TelegramChannel:
             dispatcher: where inbound messages go.
         """
         self._dispatcher = dispatcher
+        self._shared = shared_state(app)
         self._callbacks = CallbackStore(app[SESSIONS_KEY])
         hide_token_in_http_logs(self.settings.bot_token)
         self._application = self._build_application()
@@ -283,7 +286,10 @@ class TelegramChannel:
                 polling goes on).
         """
         self._count("updates")
-        if not self.recent.first_time(update.update_id):
+        # this gateway's memory, then every gateway's (a webhook retry may reach another replica)
+        if not self.recent.first_time(update.update_id) or not await self._shared.first_time(
+            "telegram", str(update.update_id)
+        ):
             self._count("duplicates")
             return
         incoming = classify_update(update, self.max_message_chars)

@@ -25,6 +25,8 @@ from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, UserFacingError, describe_for_user
 from connectors.models import OutboundMessage
 from connectors.push import PUSH_KEY, PushFailed
+from connectors.rasa_client import resend_key
+from connectors.shared_state import LocalState, shared_state
 from connectors.source import request_address, web_source
 from connectors.web.ratelimit import SlidingWindowLimiter, whole_seconds
 from connectors.web.settings import WebSettings
@@ -51,6 +53,8 @@ WIDGET_FILE = HERE / "widget.js"
 SHOP_PAGE_FILE = HERE / "shop.html"
 _INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 API_PREFIX = "/api/web/"
+#: Shared-state topic of messages pushed to web conversations (connectors.shared_state).
+PUSH_TOPIC = "web.push"
 #: How long browsers and CDNs may use widget.js before revalidating it (its ETag makes that cheap).
 WIDGET_MAX_AGE = 300
 #: Largest WebSocket frame read at all; smaller frames over the message limit get an error frame instead.
@@ -104,6 +108,7 @@ class WebChannel:
         # history reads are cheaper than turns but still hit the database: their own budget per address
         self._history_per_address = SlidingWindowLimiter(self.settings.rate_per_address, self.settings.rate_window)
         self._dispatcher: Dispatcher | None = None
+        self._shared: LocalState = LocalState()  # rate limits and fan-out shared by the gateways (setup)
         self._transcript: Transcript | None = None
         self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         # open sockets per conversation, so a pushed message (a person's reply) reaches every open tab
@@ -125,6 +130,8 @@ class WebChannel:
             dispatcher: where inbound messages go.
         """
         self._dispatcher = dispatcher
+        self._shared = shared_state(app)
+        self._shared.on(PUSH_TOPIC, self._deliver_pushed)  # pushes published by any gateway
         self._transcript = Transcript(app[SESSIONS_KEY])
         self._load_assets()
         app.router.add_get("/", self.shop_page)
@@ -326,8 +333,13 @@ class WebChannel:
         except SQLAlchemyError as exc:
             self.dispatcher.counts["web.transcript_error"] += 1
             raise PushFailed("the gateway database is unavailable, so the message was not stored") from exc
-        for ws in list(self._open.get(sender_id, ())):
-            await _send(ws, {"type": "bot", "messages": rendered, "pushed": True})
+        # every gateway delivers it to the sockets of this conversation it holds (this one included)
+        await self._shared.publish(PUSH_TOPIC, {"conversation_id": sender_id, "messages": rendered})
+
+    async def _deliver_pushed(self, payload: dict[str, Any]) -> None:
+        """Send a pushed message (published by any gateway) to this gateway's sockets of its conversation."""
+        for ws in list(self._open.get(str(payload.get("conversation_id")), ())):
+            await _send(ws, {"type": "bot", "messages": payload.get("messages") or [], "pushed": True})
 
     async def _answer_frame(self, ws: web.WebSocketResponse, conversation_id: str, address: str, data: str) -> bool:
         """Answer one client frame, whatever goes wrong: one bad frame never closes the customer's socket.
@@ -428,7 +440,7 @@ class WebChannel:
                     if stored is not None:
                         counts["web.replayed"] += 1
                         return stored, True
-                self._charge(conversation_id, address)
+                await self._charge(conversation_id, address)
                 claim = await asyncio.to_thread(
                     self.transcript.claim, conversation_id, client_id, parsed.transcript_body()
                 )
@@ -439,12 +451,15 @@ class WebChannel:
             if claim.status == "answered":  # recorded by another gateway process meanwhile
                 counts["web.replayed"] += 1
                 return claim.replies, True
+            key = resend_key.set(f"web:{conversation_id}/{client_id}" if client_id else "")
             try:
                 # The address is the message's source: failed order checks are counted per source.
                 replies = await self.dispatcher.dispatch(replace(parsed.message, source=web_source(address)))
             except GatewayError:
                 await asyncio.to_thread(self.transcript.mark_failed, claim)
                 raise
+            finally:
+                resend_key.reset(key)
             rendered = render_messages(replies)
             try:
                 await asyncio.to_thread(self.transcript.record_replies, claim, conversation_id, rendered)
@@ -454,11 +469,23 @@ class WebChannel:
                 log.exception("could not store the replies of a web message")
             return rendered, False
 
-    def _charge(self, conversation_id: str, address: str) -> None:
-        """Count a message against both limits, or raise RateLimited without counting it."""
+    async def _charge(self, conversation_id: str, address: str) -> None:
+        """Count a message against both limits, or raise RateLimited without counting it.
+
+        With several gateways (shared state in Redis) the limits hold across all of them too.
+        """
         now = self._clock()
         wait_conversation = self._per_conversation.retry_after(conversation_id, now)
         wait_address = self._per_address.retry_after(address, now)
+        if self._shared.distributed and not (wait_conversation or wait_address):
+            settings = self.settings
+            wait_conversation = await self._shared.retry_after(
+                "web.conversation", conversation_id, settings.rate_per_conversation, settings.rate_window
+            )
+            if not wait_conversation:
+                wait_address = await self._shared.retry_after(
+                    "web.address", address, settings.rate_per_address, settings.rate_window
+                )
         if wait_conversation or wait_address:
             self.dispatcher.counts["web.rate_limited"] += 1
             scope = "conversation" if wait_conversation >= wait_address else "address"

@@ -1,0 +1,212 @@
+"""Rasa 3.6 fixes that take CPU out of every turn, whatever its length; applied when the rasa process imports `bot`.
+
+Found by profiling rasa on the turn bench's conversations (bench/turn_bench.py), each doing the same work again:
+
+* Graph runs. Every parse and every prediction runs rasa's model graph through dask, which first recomputes the
+  sub-graph the targets need (recursively, without memo), builds a dask graph and schedules it. The runner now
+  plans the sub-graph once per target list and calls the nodes in order, with dask's argument rules (a node gets
+  ``(name, output)`` of each node it needs, or the name of one nobody provided).
+* Rule keys. The rule policy decodes a rule's JSON key for every rule it checks against every state it looks at
+  (hundreds of ``json.loads`` a prediction). Decoded keys are now kept (callers get a copy of the list).
+* Action calls. Rasa opens a new HTTP session, and a new TCP connection, for every call to the action server. Each
+  endpoint now keeps one session for the process; idle connections are dropped after 2 s, sooner than the action
+  server (Sanic: 5 s) or the load balancer drop theirs, so a request never goes out on a connection being closed.
+
+And one fix that keeps answers when an action server goes away: rasa made one attempt per action call, so an
+action server that died (or restarted) mid-call lost that turn's answer. A call that could not reach a working
+action server (connection refused or dropped, 502/503 from a balancer) is now sent again for up to
+``ACTION_RETRY_SECONDS`` (default 30: a database restart), and so is one that failed inside the action server (500: its database
+restarting left the customer with an empty answer in bench/fault_bench.py).
+
+tests/bot/test_turn_speedups.py checks each against rasa's own behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import time
+from typing import Any, Dict, List, Tuple
+
+logger = logging.getLogger(__name__)
+
+#: Seconds an idle connection to the action server is kept (below Sanic's keep-alive timeout of 5 s).
+KEEPALIVE_SECONDS = 2.0
+#: How long a call that could not reach a working endpoint is sent again (``ACTION_RETRY_SECONDS``).
+RETRY_SECONDS = 30.0
+_UNREACHED = frozenset({502, 503})
+
+_original: Dict[str, Any] = {}
+
+
+# ----------------------------------------------------------------------------------------- graph runs
+
+
+def _plan(runner: Any, targets: Tuple[str, ...]) -> List[Tuple[str, Any, Tuple[str, ...]]]:
+    """The nodes ``targets`` need, each after the nodes it needs: ``(name, node, names it needs)``."""
+    schema = runner._graph_schema
+    order: List[Tuple[str, Any, Tuple[str, ...]]] = []
+    seen: set = set()
+
+    def visit(name: str) -> None:
+        if name in seen or name not in schema.nodes:  # inputs are not nodes
+            return
+        seen.add(name)
+        needs = tuple(schema.nodes[name].needs.values())
+        for dependency in needs:
+            visit(dependency)
+        order.append((name, runner._instantiated_nodes[name], needs))
+
+    for target in targets:
+        visit(target)
+    return order
+
+
+def _run(self: Any, inputs: Dict[str, Any] | None = None, targets: List[str] | None = None) -> Dict[str, Any]:
+    """Rasa's ``DaskGraphRunner.run`` (3.6.21) without dask: the same nodes, the same arguments, the same result."""
+    from rasa.engine.exceptions import GraphRunError
+
+    run_targets = tuple(targets if targets else self._graph_schema.target_names)
+    plans = self.__dict__.setdefault("_shop_plans", {})
+    plan = plans.get(run_targets)
+    if plan is None:
+        plan = plans[run_targets] = _plan(self, run_targets)
+    values: Dict[str, Any] = {}
+    nodes = {name for name, _, _ in plan}
+    for input_name, input_value in (inputs or {}).items():
+        if isinstance(input_value, str) and input_value in nodes:
+            raise GraphRunError(
+                f"Input value '{input_value}' clashes with a node name. Make sure that none of the input names "
+                f"passed to the `run` method are the same as node names in the graph schema."
+            )
+        values[input_name] = (input_name, input_value)
+    try:
+        for name, node, needs in plan:
+            values[name] = node(*(values.get(dependency, dependency) for dependency in needs))
+    except RuntimeError as error:
+        raise GraphRunError("Error running runner.") from error
+    return dict(values[target] for target in run_targets)
+
+
+# ----------------------------------------------------------------------------------------- rule keys
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded_rule_key(rule_key: str) -> Any:
+    return _original["_rule_key_to_state"](rule_key)
+
+
+def _rule_key_to_state(rule_key: str) -> Any:
+    """Rasa's ``RulePolicy._rule_key_to_state`` (``json.loads``), decoded once per key; a new list for the caller.
+
+    Rasa 3.6.21 reads the states it gets (``_is_rule_applicable`` reverses a copy, the loop check reads the last);
+    the list is copied so a caller reordering it cannot change the kept one.
+    """
+    return list(_decoded_rule_key(rule_key))
+
+
+# ----------------------------------------------------------------------------------------- action calls
+
+
+class _KeptSession:
+    """What ``EndpointConfig.session()`` returns: ``async with`` gives the endpoint's kept session, never closes it."""
+
+    def __init__(self, config: Any) -> None:
+        self._config = config
+
+    async def __aenter__(self) -> Any:
+        return kept_session(self._config)
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def kept_session(config: Any) -> Any:
+    """The ``aiohttp.ClientSession`` this endpoint uses in the running event loop (made by rasa's own ``session``)."""
+    import aiohttp
+    from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT
+
+    loop = asyncio.get_running_loop()
+    kept = config.__dict__.get("_shop_session")
+    if kept is None or kept[0] is not loop or kept[1].closed:
+        basic = config.basic_auth
+        # rasa's own session settings, with a connector that drops idle connections before the server does
+        session = aiohttp.ClientSession(
+            headers=config.headers,
+            auth=aiohttp.BasicAuth(basic["username"], basic["password"]) if basic else None,
+            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
+        )
+        kept = (loop, session)
+        config.__dict__["_shop_session"] = kept
+    return kept[1]
+
+
+def _session(self: Any) -> _KeptSession:
+    return _KeptSession(self)
+
+
+async def _request(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """Rasa's ``EndpointConfig.request``, sent again when it did not reach a working endpoint (see above)."""
+    import aiohttp
+    from rasa.utils.endpoints import ClientResponseError
+
+    deadline = time.monotonic() + _retry_seconds()
+    delay = 0.2
+    while True:
+        try:
+            return await _original["request"](self, *args, **dict(kwargs))
+        except aiohttp.ClientConnectionError as error:
+            reason: Any = error
+        except ClientResponseError as error:
+            if error.status not in _UNREACHED and error.status != 500:
+                raise
+            reason = error
+        if time.monotonic() + delay > deadline:
+            raise reason
+        logger.warning("%s did not answer (%s); sending again in %.1f s", self.url, reason, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def _retry_seconds() -> float:
+    raw = os.environ.get("ACTION_RETRY_SECONDS", "").strip()
+    try:
+        return float(raw) if raw else RETRY_SECONDS
+    except ValueError:
+        return RETRY_SECONDS
+
+
+# ----------------------------------------------------------------------------------------- install
+
+
+def _targets() -> Dict[str, Tuple[Any, str, Any]]:
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.utils.endpoints import EndpointConfig
+
+    return {
+        "run": (DaskGraphRunner, "run", _run),
+        "_rule_key_to_state": (RulePolicy, "_rule_key_to_state", staticmethod(_rule_key_to_state)),
+        "session": (EndpointConfig, "session", _session),
+        "request": (EndpointConfig, "request", _request),
+    }
+
+
+def apply() -> None:
+    """Install the replacements (idempotent)."""
+    for name, (cls, attribute, replacement) in _targets().items():
+        if name not in _original:
+            raw = cls.__dict__[attribute]
+            _original[name] = raw.__func__ if isinstance(raw, staticmethod) else raw
+        setattr(cls, attribute, replacement)
+
+
+def install_originals() -> None:
+    """Put rasa's own methods back (tests compare both; :func:`apply` installs the replacements again)."""
+    for name, (cls, attribute, _) in _targets().items():
+        if name in _original:
+            raw = cls.__dict__.get(attribute)
+            setattr(cls, attribute, staticmethod(_original[name]) if isinstance(raw, staticmethod) else _original[name])
