@@ -25,20 +25,20 @@ from functools import partial
 
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
+from rasa_sdk.plugin import plugin_manager
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.worker.loader import AppLoader
-
-from actions import guard as failures
 
 logger = logging.getLogger("actions.server")
 
 DEFAULT_PORT = 5055
 DEFAULT_HOST = "127.0.0.1"
 TOKEN_VAR = "ACTION_SERVER_TOKEN"  # noqa: S105 - the variable's name, not a token
-#: Paths anyone may call without the token (the stack waits on it before rasa starts).
-OPEN_PATHS = frozenset({"/health"})
+#: Paths anyone on loopback may GET without the token: the stack waits on /health before rasa starts, and
+#: Prometheus scrapes /metrics (counters and histograms by action name, nothing about a customer).
+OPEN_PATHS = frozenset({"/health", "/metrics"})
 
 
 def guard(token: str) -> object:
@@ -82,7 +82,9 @@ def build_app(token: str, package: str = "actions") -> Sanic:
     executor.register_package(package)
     app = create_app(executor, cors_origins="")
     app.register_middleware(guard(token), "request")
-    failures.install(app)  # a failing action ends in an apology, not a 500 echoing the tracker into rasa's log
+    # what `python -m rasa_sdk` does after building its app: the plugins (rasa_sdk_plugins: metrics and request
+    # ids; actions.guard: a failing action ends in an apology, not a 500 echoing the tracker into rasa's log)
+    plugin_manager().hook.attach_sanic_app_extensions(app=app)
     return app
 
 

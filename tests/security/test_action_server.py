@@ -38,13 +38,18 @@ class ActionServer:
     shop: Path
 
     def post(
-        self, body: bytes, content_type: str = "application/json", token: str | None = TOKEN, origin: str | None = None
+        self,
+        body: bytes,
+        content_type: str = "application/json",
+        token: str | None = TOKEN,
+        origin: str | None = None,
+        path: str = "/webhook",
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         query = f"?token={token}" if token is not None else ""
         headers = {"Content-Type": content_type}
         if origin:
             headers["Origin"] = origin
-        url = f"{self.url}/webhook{query}"
+        url = f"{self.url}{path}{query}"
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - loopback
         try:
             with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - loopback
@@ -145,6 +150,18 @@ def test_calls_without_rasas_token_are_refused(action_server: ActionServer) -> N
         urllib.request.urlopen(f"{action_server.url}/actions", timeout=5)  # noqa: S310 - loopback
     assert listed.value.code == 401
     assert action_server.rows("SELECT count(*) FROM access_grants") == [(0,)]
+
+
+def test_only_health_and_metrics_answer_without_the_token_and_metrics_name_no_customer(
+    action_server: ActionServer,
+) -> None:
+    with urllib.request.urlopen(f"{action_server.url}/metrics", timeout=5) as resp:  # noqa: S310 - loopback
+        metrics = resp.read().decode()
+    assert "shop_actions_runs_total" in metrics or "# HELP" in metrics
+    assert "web:" not in metrics and "@" not in metrics  # counters by action name, never a conversation or email
+    for path in ("/metrics", "/health"):
+        status, answer, _ = action_server.post(_call("web:forger", FORGED, "ORD-100042"), token=None, path=path)
+        assert status in (401, 405), (path, status, answer)
 
 
 def test_a_blind_text_plain_post_is_refused_even_with_the_token(action_server: ActionServer) -> None:
