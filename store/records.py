@@ -391,3 +391,4 @@ class HandoffTicket:
     customer_id: int | None
     status: str
     created_at: datetime
+    store_id: str | None = None
