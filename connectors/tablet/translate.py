@@ -18,6 +18,10 @@ _VALIDATION_ID = "tablet-session"
 CALLED = (
     "I've called a colleague: someone is on their way to you now. Please stay here by the tablet. (Ticket {ticket})"
 )
+QUEUED = (
+    "I've asked our team to come to you: your call is at the top of their queue (ticket {ticket}). "
+    "Please stay here by the tablet; if it's urgent, the till can help straight away."
+)
 NOT_CALLED = (
     "I'm sorry, I couldn't reach a colleague from here just now. Please ask at the till and they'll "
     "help you straight away. (Ticket {ticket})"
@@ -109,12 +113,13 @@ def staff_alert(
     return StaffAlert(store_id=store_id, text=text, conversation_id=conversation_id, ticket=call.ticket)
 
 
-def staff_call_reply(call: StaffCall, *, delivered: bool) -> OutboundMessage:
-    """What the shopper reads: someone is coming, or (honestly) to ask at the till."""
-    template = CALLED if delivered else NOT_CALLED
+def staff_call_reply(call: StaffCall, *, delivered: bool, queued: bool = False) -> OutboundMessage:
+    """What the shopper reads: someone is coming (Slack), the team's queue has it (the support console,
+    when Slack is off or refused), or (honestly) to ask at the till when neither could take it."""
+    template = (QUEUED if queued else CALLED) if delivered else NOT_CALLED
     return OutboundMessage(
         text=template.format(ticket=call.ticket),
-        custom={"type": "staff_call_status", "delivered": delivered, "ticket": call.ticket},
+        custom={"type": "staff_call_status", "delivered": delivered, "queued": queued, "ticket": call.ticket},
     )
 
 
