@@ -38,18 +38,27 @@ class QueueAlerts:
         Raises:
             AlertNotDelivered: neither Slack nor the queue has it (no ticket, or the order store is down).
         """
+        first: AlertNotDelivered | None = None
         if self.inner is not None:
             try:
                 return await self.inner.alert(alert)
             except AlertNotDelivered as exc:
-                log.info("staff alert %s not delivered to Slack (%s): the console's queue takes it", alert.ticket, exc)
+                first = exc
+                log.info("staff alert %s not delivered (%s): the console's queue takes it", alert.ticket, exc)
+        why = await self._queue_refuses(alert)
+        if why is None:
+            return f"{QUEUED_PREFIX}{alert.ticket}"
+        raise AlertNotDelivered(f"{first}; and the console's queue cannot take it: {why}" if first else why)
+
+    async def _queue_refuses(self, alert: StaffAlert) -> str | None:
+        """Why the console's queue cannot take ``alert``, or None when it has it."""
         if not alert.ticket:
-            raise AlertNotDelivered("no ticket to put in the console's queue")
+            return "there is no ticket to put in the queue"
         try:
             tickets = await asyncio.to_thread(self.facts.tickets, [alert.conversation_id])
-        except ShopUnavailable as exc:
-            raise AlertNotDelivered("the order store cannot be read, so the queue cannot take the call") from exc
+        except ShopUnavailable:
+            return "the order store cannot be read"
         ticket = tickets.get(alert.conversation_id)
         if ticket is None or ticket.ticket != alert.ticket or ticket.status == "closed":
-            raise AlertNotDelivered(f"ticket {alert.ticket} is not open in the order store")
-        return f"{QUEUED_PREFIX}{alert.ticket}"
+            return f"ticket {alert.ticket} is not open in the order store"
+        return None

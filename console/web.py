@@ -646,12 +646,10 @@ async def resolve_handoff(request: web.Request, viewer: Viewer) -> web.Response:
 
 async def _tell_resolved(app: web.Application, resolved: Resolved) -> bool:
     from connectors.handoff.translate import resolved_message  # noqa: PLC0415 (entered through connectors.slack)
-    from connectors.models import OutboundMessage  # noqa: PLC0415
     from connectors.push import PUSH_KEY, PushFailed  # noqa: PLC0415
 
+    # The same sentence as after a Slack resolve; its "handoff_resolved" payload makes the widget ask for a rating.
     messages = [resolved_message(resolved.ticket)]
-    if resolved.channel == "web":
-        messages.append(OutboundMessage(custom={"type": "rating_request", "ticket": resolved.ticket}))
     try:
         await app[PUSH_KEY].push(resolved.conversation_id, messages)
     except PushFailed as exc:

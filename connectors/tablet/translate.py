@@ -126,15 +126,16 @@ def staff_call_reply(call: StaffCall, *, delivered: bool, queued: bool = False) 
 def render_messages(messages: Iterable[OutboundMessage]) -> list[dict[str, Any]]:
     """Bot messages as the kiosk page receives them (the web JSON shape).
 
-    ``product_cards`` payloads are dropped: every card also arrives as its own message (text, image,
-    buttons), which the page draws as a card. ``staff_call`` payloads never reach the page (their
-    summary is the conversation, meant for staff); the channel replaces them first.
+    ``product_cards`` payloads stay: the page draws them as cards, as the web widget does, and skips the
+    per-product messages that follow them for channels without cards (their text, and the picture rasa
+    sends as a message of its own). ``staff_call`` payloads never reach the page (their summary is the
+    conversation, meant for staff); the channel replaces them first.
     """
     out = []
     for message in messages:
         data = message.to_json()
         custom = data.get("custom")
-        if isinstance(custom, dict) and custom.get("type") in ("product_cards", "staff_call"):
+        if isinstance(custom, dict) and custom.get("type") == "staff_call":
             del data["custom"]
         if data:
             out.append(data)

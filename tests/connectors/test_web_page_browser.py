@@ -174,8 +174,13 @@ async def test_chat_buttons_reload_and_new_conversation(
     await page.goto(str(gateway.make_url("/shop")))  # navigating keeps it open and the history
     await log.get_by_text("echo: still me").wait_for()
 
+    await page.get_by_role("button", name="New conversation").click()  # asks first
+    await page.get_by_role("button", name="Keep this one").click()
+    assert await log.locator(".msg--user").count() == 3
     await page.get_by_role("button", name="New conversation").click()
+    await page.get_by_role("button", name="Start a new conversation").click()
     assert await log.locator(".msg--user").count() == 0
+    assert await log.get_by_role("button", name="Where is my order?").is_visible()  # starters on an empty chat
     await say(page, "fresh")
     await log.get_by_text("echo: fresh").wait_for()
     assert fake_rasa.received[-1]["sender"] not in senders
@@ -199,9 +204,10 @@ async def test_product_cards_links_and_no_html_injection(
     first, second = cards.nth(0), cards.nth(1)
     assert await first.get_by_role("heading").inner_text() == "Linen shirt"
     assert await first.locator(".price").inner_text() == "£39.00"
-    assert await first.get_by_role("img", name="Linen shirt").get_attribute("src") == str(
-        gateway.make_url("/img/linen.png")
-    )
+    # the fake shop's image is a 404: the card falls back to the picture the gateway draws for its SKU
+    picture = first.get_by_role("img", name="Linen shirt")
+    await playwright_api.expect(picture).to_have_attribute("src", str(gateway.make_url("/media/products/SKU-1.svg")))
+    await page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=await picture.element_handle())
     assert await first.get_by_role("link", name="View product").get_attribute("href") == "https://shop.example/p/linen"
     assert await second.locator(".price").inner_text() == "£24.00"  # formatted from price + currency
     assert await second.get_by_text("Goes with what you bought").is_visible()
@@ -254,7 +260,8 @@ async def test_dropped_connection_reconnects_and_sends_once(fake_rasa: FakeRasa,
         await status.wait_for(state="detached")
 
         # 2. the connection is cut while rasa is still answering: the resend is answered from the transcript
-        fake_rasa.delay = 1.0
+        # (the indicator shows only after 0.4 s, and the widget reconnects after ~0.5 s: rasa takes 2 s)
+        fake_rasa.delay = 2.0
         await say(page, "slow")
         await page.get_by_text("The assistant is typing…").wait_for()
         channel.drop_connections()
@@ -263,9 +270,12 @@ async def test_dropped_connection_reconnects_and_sends_once(fake_rasa: FakeRasa,
         assert replayed >= 1
 
         # 3. the answer is stored while the browser is away: the history brings it, nothing is resent
-        fake_rasa.delay = 0.3
+        fake_rasa.delay = 0.3  # quicker than the typing indicator's delay: wait for rasa to have it instead
         await say(page, "answered while away")
-        await page.get_by_text("The assistant is typing…").wait_for()
+        for _ in range(50):
+            if fake_rasa.received and fake_rasa.received[-1]["message"] == "answered while away":
+                break
+            await asyncio.sleep(0.05)
         await context.set_offline(True)
         channel.drop_connections()
         for _ in range(50):
@@ -346,6 +356,8 @@ async def test_keyboard_only(gateway: TestClient, fake_rasa: FakeRasa, browser: 
     await page.keyboard.press("Enter")
     await log.get_by_text("echo: " + PAYLOAD).wait_for()
     assert await page.evaluate(ACTIVE_JS) == "sa-input"
+    await page.keyboard.press("Tab")
+    assert await page.evaluate(ACTIVE_JS) == "Attach a photo"
     await page.keyboard.press("Tab")
     assert await page.evaluate(ACTIVE_JS) == "Send"
     await page.keyboard.press("Escape")  # closes and gives focus back to the launcher
