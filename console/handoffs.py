@@ -52,6 +52,17 @@ def transcript_url(public_id: str) -> str:
     return "/console#conversation=" + quote(public_id, safe="")
 
 
+def scrub_all(value: Any, secrets: Mapping[str, str]) -> Any:
+    """:func:`scrub` every string inside ``value`` (dicts and lists included)."""
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, list):
+        return [scrub_all(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: scrub_all(v, secrets) for k, v in value.items()}
+    return value
+
+
 def scrub(text: str | None, secrets: Mapping[str, str]) -> str | None:
     """``text`` with every raw conversation id in ``secrets`` replaced by its console id (belt and braces:
     nothing the desk writes should hold one, but a web conversation id must never leave through the console)."""

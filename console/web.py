@@ -11,7 +11,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from console.auth import PERMISSIONS, Auth, Viewer
 from console.corrections import Vocabulary, correction_json, delete_correction, export_yaml, save_correction
 from console.errors import BadInput, ConsoleError, CsrfFailed, Forbidden, NotFound, TooManyAttempts
-from console.handoffs import ConsoleDesk, HandoffQueue, QueueQuery, Resolved
+from console.handoffs import ConsoleDesk, HandoffQueue, QueueQuery, Resolved, scrub, scrub_all
 from console.metrics import compute_metrics
 from console.models import (
     ConsoleAssignment,
@@ -272,6 +272,7 @@ async def conversations(request: web.Request, viewer: Viewer) -> web.Response:
             customers, tickets, shops = {}, {}, {}
             page["shop_readable"] = False
         for row, sender in zip(rows, senders, strict=True):
+            row["preview"] = scrub(row["preview"], {sender: row["id"]})  # a customer quoting their own id
             row["who"] = _who(row, sender, customers.get(sender), shops, raw=raw)
             ticket = tickets.get(sender)
             row["handoff"] = (
@@ -286,12 +287,13 @@ async def conversations(request: web.Request, viewer: Viewer) -> web.Response:
 def _who(row: dict[str, Any], sender: str, customer: Any, shops: dict[str, str], *, raw: bool) -> str:
     """Who the customer is, as far as the console may say: the verified customer's name (first name and
     initial unless the viewer is an admin), else the channel's handle; never the web conversation id."""
-    if customer is not None:
-        return customer.shown(raw=raw)
     channel, _sep, rest = sender.partition(":")
     if row["channel"] == "tablet":
         store = row.get("store_id")
-        return f"shopper at the tablet in {shops.get(store, store)}" if store else "shopper at a tablet"
+        where = f"the tablet in {shops.get(store, store)}" if store else "a tablet"
+        return f"{customer.shown(raw=raw)} at {where}" if customer is not None else f"shopper at {where}"
+    if customer is not None:
+        return customer.shown(raw=raw)
     if row["channel"] == "slack":
         user = rest.split("-")[1] if rest.count("-") >= 1 else rest
         return f"Slack user {user}"
@@ -380,7 +382,7 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
             handoff={"ticket": ticket.ticket, "status": ticket.status} if ticket else None,
             photos=[photo_json(p, public) for p in photos],
         )
-        return out
+        return scrub_all(out, {sender: public})  # whatever was said, the conversation's own id never shows
 
     try:
         return web.json_response(await asyncio.to_thread(run))
@@ -587,7 +589,10 @@ async def metrics(request: web.Request, viewer: Viewer) -> web.Response:
 
     def run() -> dict[str, Any]:
         try:
-            ratings = state.facts.ratings()
+            ratings = [
+                replace(r, comment=scrub(r.comment, {r.conversation_id: state.pseudonyms.of(r.conversation_id)}))
+                for r in state.facts.ratings()
+            ]
             readable = True
         except ShopUnavailable:
             ratings, readable = [], False
