@@ -126,7 +126,7 @@ def compute_metrics(
         "most_corrected": dict(most_corrected),
         "ratings": rated,
         "charts": {
-            "per_day": column_chart(per_day, title="Conversations per day"),
+            "per_day": column_chart([(_short_day(d), n) for d, n in per_day], title="Conversations per day"),
             "per_channel": bar_chart(per_channel, title="Conversations per channel"),
             "rates": bar_chart(rates, title="Containment, fallback and hand-off rates", unit="%"),
             "top_intents": bar_chart(top_intents, title="Top intents (conversations)"),
@@ -148,6 +148,12 @@ def compute_metrics(
             ),
         },
     }
+
+
+def _short_day(iso: str) -> str:
+    """``2026-11-28`` as ``28 Nov`` (the chart's axis; the API keeps ISO dates)."""
+    day = datetime.fromisoformat(iso)
+    return f"{day.day} {day:%b}"
 
 
 def _ratings(session: Session, f: Filters, ratings: list[RatingInfo], *, raw_text: bool) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from console.handoffs import ConsoleDesk, HandoffQueue, QueueQuery, Resolved, sc
 from console.metrics import compute_metrics
 from console.models import (
     ConsoleAssignment,
+    ConsoleConversationCard,
     ConsoleCorrection,
     ConsoleNote,
     ConsoleTag,
@@ -365,13 +366,16 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
                 .join(ConsoleAssignment, ConsoleAssignment.user_id == ConsoleUser.id)
                 .where(ConsoleAssignment.sender_id == sender)
             )
+            card = session.get(ConsoleConversationCard, sender)
         out = build_transcript(public, events, raw_text=raw, low_confidence=int(below) / 100, corrections=corrections)
+        store_id = card.store_id if card else None
         try:
             customer = state.facts.customers([sender]).get(sender)
             ticket = state.facts.tickets([sender]).get(sender)
             photos = state.facts.photos_of_conversations([sender]).get(sender, [])
+            shops = state.facts.store_names() if store_id else {}
         except ShopUnavailable:
-            customer, ticket, photos = None, None, []
+            customer, ticket, photos, shops = None, None, [], {}
         out.update(
             id=public,
             tags=tags,
@@ -379,6 +383,7 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
             redacted=not raw,
             assigned_to=assigned,
             customer=customer.shown(raw=raw) if customer else None,
+            who=_who({"channel": out["channel"], "store_id": store_id}, sender, customer, shops, raw=raw),
             handoff={"ticket": ticket.ticket, "status": ticket.status} if ticket else None,
             photos=[photo_json(p, public) for p in photos],
         )

@@ -37,30 +37,14 @@ PALETTE = {
 CACHE_SECONDS = 60.0
 
 
-def _wrap(text: str, width: int, lines: int) -> list[str]:
-    words, out, line = text.split(), [], ""
-    for word in words:
-        if len(line) + len(word) + 1 > width and line:
-            out.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    if line:
-        out.append(line)
-    if len(out) > lines:
-        out = out[:lines]
-        out[-1] = out[-1][: width - 1].rstrip() + "\u2026"
-    return out
-
-
 def product_svg(sku: str, title: str | None = None, brand: str | None = None, category: str | None = None) -> bytes:
-    """A 320x320 picture of a product: a bottle on its category's colour, with its brand and title.
+    """A 320x320 picture of a product: a bottle, jar or tube on its category's colour, with its brand on a label.
 
     Args:
         sku: the product's SKU (picks the shape and, for unknown categories, the colour).
-        title: the product's title, or None for an unknown product (a plain placeholder).
-        brand: its brand.
-        category: its category.
+        title: the product's title (the picture's accessible name), or None for an unknown product.
+        brand: its brand, written on the label.
+        category: its category, written under the product.
 
     Returns:
         SVG bytes with explicit width and height (so browsers give it a natural size) and no script.
@@ -74,33 +58,34 @@ def product_svg(sku: str, title: str | None = None, brand: str | None = None, ca
     kind = seed % 3
     if kind == 0:  # a bottle with a cap
         body = (
-            f'<rect x="128" y="56" width="64" height="30" rx="6" fill="{ink}" opacity=".85"/>'
-            f'<rect x="104" y="84" width="112" height="132" rx="22" fill="{shape}"/>'
+            f'<rect x="132" y="52" width="56" height="34" rx="6" fill="{ink}" opacity=".85"/>'
+            f'<rect x="100" y="84" width="120" height="170" rx="24" fill="{shape}"/>'
         )
     elif kind == 1:  # a jar
         body = (
-            f'<rect x="92" y="92" width="136" height="26" rx="8" fill="{ink}" opacity=".85"/>'
-            f'<rect x="84" y="116" width="152" height="100" rx="24" fill="{shape}"/>'
+            f'<rect x="76" y="112" width="168" height="30" rx="8" fill="{ink}" opacity=".85"/>'
+            f'<rect x="68" y="140" width="184" height="114" rx="26" fill="{shape}"/>'
         )
     else:  # a tube
         body = (
-            f'<rect x="142" y="48" width="36" height="26" rx="4" fill="{ink}" opacity=".85"/>'
-            f'<path d="M118 74 H202 L226 216 H94 Z" fill="{shape}"/>'
+            f'<rect x="140" y="44" width="40" height="28" rx="4" fill="{ink}" opacity=".85"/>'
+            f'<path d="M116 72 H204 L230 254 H90 Z" fill="{shape}"/>'
         )
-    lines = _wrap(title or "Product picture", 26, 2)
-    text = "".join(
-        f'<text x="160" y="{258 + 22 * i}" text-anchor="middle" font-size="17" font-weight="600" fill="{ink}">'
-        f"{escape(line)}</text>"
-        for i, line in enumerate(lines)
+    label = (brand or "").strip()[:22]
+    size = max(8, min(15, int(124 / (0.62 * max(1, len(label))))))  # fits the 132 px label
+    tag = (
+        f'<rect x="94" y="176" width="132" height="36" rx="6" fill="#fff" opacity=".92"/>'
+        f'<text x="160" y="{194 + size // 3}" text-anchor="middle" font-family="sans-serif" font-size="{size}" '
+        f'font-weight="700" fill="{ink}">{escape(label)}</text>'
+        if label
+        else ""
     )
-    label = escape(brand or "")
     return (
         '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="320" viewBox="0 0 320 320" role="img" '
         f'aria-label="{escape(title or "Product picture", quote=True)}">'
-        f'<rect width="320" height="320" fill="{back}"/>{body}'
-        f'<text x="160" y="160" text-anchor="middle" font-size="13" fill="#fff" font-weight="700">{label[:18]}</text>'
-        f"{text}"
-        f'<text x="160" y="308" text-anchor="middle" font-size="10" fill="{ink}" opacity=".7">{escape(sku)}</text>'
+        f'<rect width="320" height="320" fill="{back}"/>{body}{tag}'
+        f'<text x="160" y="292" text-anchor="middle" font-family="sans-serif" font-size="14" fill="{ink}" '
+        f'opacity=".8">{escape(category or "")}</text>'
         "</svg>"
     ).encode()
 

@@ -166,7 +166,7 @@
     "  scroll-snap-type: x mandatory; scroll-behavior: smooth; scrollbar-width: thin; }",
     ".card { flex: 0 0 auto; width: min(15rem, 80%); scroll-snap-align: start; border: 1px solid var(--sa-line); border-radius: .7rem;",
     "  padding: .6rem; display: flex; flex-direction: column; gap: .3rem; background: var(--sa-panel); }",
-    ".card img { width: 100%; height: 9rem; object-fit: cover; border-radius: .4rem; background: var(--sa-bot); }",
+    ".card img { width: 100%; height: 9rem; object-fit: contain; border-radius: .4rem; background: var(--sa-bot); }",
     ".card h3 { margin: 0; font-size: .95rem; line-height: 1.3; }",
     ".card .price { margin: 0; font-weight: 700; }",
     ".card .reason { margin: 0; font-size: .8rem; color: var(--sa-muted); }",
