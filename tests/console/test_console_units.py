@@ -266,3 +266,35 @@ def test_index_keeps_a_preview_and_a_card_and_rebuilds_an_index_made_before_card
         assert session.get(ConsoleConversationCard, "tablet:s1") is not None
         assert session.get(ConsoleConversation, "tablet:s1").turns == 1  # type: ignore[union-attr]
         assert [t.tag for t in session.query(ConsoleTag)] == ["reviewed"]
+
+
+def test_metrics_count_each_conversation_on_its_shop_day_across_a_clock_change(tmp_path: Path) -> None:
+    from datetime import UTC, date  # noqa: PLC0415
+
+    from console.metrics import compute_metrics  # noqa: PLC0415
+    from console.queries import Filters  # noqa: PLC0415
+
+    gateway = gateway_engine(f"sqlite:///{tmp_path / 'gateway.db'}")
+    create_schema(gateway)
+    sessions = sessionmaker(gateway, expire_on_commit=False)
+    moments = {  # UTC instants; London moves to BST at 01:00 UTC on 29 March 2026
+        "a": datetime(2026, 3, 28, 23, 30, tzinfo=UTC),  # 28 March, 23:30 GMT
+        "b": datetime(2026, 3, 29, 0, 30, tzinfo=UTC),  # 29 March, 00:30 GMT
+        "c": datetime(2026, 3, 29, 23, 30, tzinfo=UTC),  # 30 March, 00:30 BST: the next day in London
+        "d": datetime(2026, 3, 30, 22, 59, tzinfo=UTC),  # 30 March, 23:59 BST
+    }
+    with sessions() as session, session.begin():
+        for name, moment in moments.items():
+            session.add(
+                ConsoleConversation(
+                    sender_id=f"web:{name}", channel="web", first_ts=moment.timestamp(), last_ts=moment.timestamp()
+                )
+            )
+    f = Filters(since=date(2026, 3, 28), until=date(2026, 3, 30), zone="Europe/London")
+    with sessions() as session:
+        days = compute_metrics(session, f, now=moments["d"])["per_day"]
+    assert days == [
+        {"day": "2026-03-28", "conversations": 1},
+        {"day": "2026-03-29", "conversations": 1},
+        {"day": "2026-03-30", "conversations": 2},
+    ]
