@@ -29,6 +29,8 @@ class DeletionReport:
     verification_attempts_deleted: int = 0
     handoff_tickets_anonymised: int = 0
     handoff_relay_cases_anonymised: int = 0
+    photos_deleted: int = 0
+    rating_comments_blanked: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The report as JSON (printed by the CLI)."""
@@ -67,7 +69,8 @@ def forget_customer(
 
     Their conversations are: those that verified one of their orders (access grants), hand-off tickets
     filed for them, conversations of their linked channel accounts, and any conversation in which the
-    email address was written. Grants and verification attempts of those conversations are deleted too;
+    email address was written. Grants, verification attempts and photos of those conversations are deleted
+    too, and their ratings lose their comments;
     hand-off tickets (the shop's records) keep their number but lose their summary, and the Slack relay's
     copy of them (``handoff_cases``, ``handoff_events``) loses its summary, customer and relayed texts.
 
@@ -139,6 +142,21 @@ def forget_customer(
                     update(shop.HandoffTicket)
                     .where(shop.HandoffTicket.conversation_id.in_(chunk))
                     .values(summary=FORGOTTEN, customer_id=None)
+                ).rowcount
+                or 0
+            )
+            # The photos they sent and the words of their ratings (the scores stay, as numbers, for the metrics).
+            report.photos_deleted = (
+                db.execute(delete(shop.CustomerPhoto).where(shop.CustomerPhoto.conversation_id.in_(chunk))).rowcount
+                or 0
+            )
+            report.rating_comments_blanked = (
+                db.execute(
+                    update(shop.ConversationRating)
+                    .where(
+                        shop.ConversationRating.conversation_id.in_(chunk), shop.ConversationRating.comment.is_not(None)
+                    )
+                    .values(comment=None)
                 ).rowcount
                 or 0
             )

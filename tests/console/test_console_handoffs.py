@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -590,3 +591,54 @@ def test_forget_customer_works_on_a_gateway_database_without_the_desk_tables(tmp
         1,
         0,
     )
+
+
+def test_the_queue_reads_a_gateway_database_without_the_desk_tables(tmp_path: Path, shop_url: str) -> None:
+    """Slack off: the desk's tables may never have been made; the queue is then the order store's alone."""
+    from connectors.db import gateway_engine  # noqa: PLC0415
+    from console.handoffs import HandoffQueue  # noqa: PLC0415
+    from console.models import ConsoleUser  # noqa: PLC0415
+
+    gateway = gateway_engine(f"sqlite:///{tmp_path / 'bare-gateway.db'}")
+    ConsoleUser.metadata.create_all(
+        gateway, tables=[t for t in ConsoleUser.metadata.sorted_tables if t.name.startswith("console_")]
+    )
+    shop_engine = make_engine(shop_url)
+    OrderStore(sessionmaker(shop_engine)).open_handoff(
+        "tablet:s1", channel="tablet", reason="staff call", summary="", store_id="LDN-01"
+    )
+    try:
+        page = HandoffQueue(shop_engine, sessionmaker(gateway, expire_on_commit=False)).page(
+            QueueQuery(), raw_text=False
+        )
+    finally:
+        shop_engine.dispose()
+        gateway.dispose()
+    [item] = page["handoffs"]
+    assert (item["ticket"], item["status"], item["relayed"], item["history"], item["can_claim"]) == (
+        "HO-000001",
+        "open",
+        False,
+        [],
+        True,
+    )
+
+
+def test_the_console_declares_the_desk_tables_whatever_channels_are_on(tmp_path: Path) -> None:
+    """In a fresh process without Slack (nothing else imported the desk), the gateway still creates its tables."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "from connectors.app import create_app\n"
+        "from connectors.db import GatewayBase\n"
+        "from tests.connectors.gateway_fakes import make_settings\n"
+        f"create_app(make_settings('http://127.0.0.1:9', database_url='sqlite:///{tmp_path / 'g.db'}'))\n"
+        "print(sorted(t for t in GatewayBase.metadata.tables if t.startswith('handoff_')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['handoff_cases', 'handoff_events']"

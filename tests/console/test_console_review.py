@@ -384,6 +384,18 @@ async def test_forget_customer_deletes_conversations_and_channel_identities(cons
         )
         shop.execute(link, ("telegram", telegram.split(":", 1)[1], customer))
         shop.execute(link, ("slack", "U0OTHER", customer))
+        # A photo and a rated comment of theirs, and another customer's photo that must stay.
+        photo = (
+            "insert into customer_photos (conversation_id, channel, content_type, data, width, height, size_bytes, "
+            "sha256, created_at) values (?, ?, 'image/jpeg', x'ffd8ff', 1, 1, 3, 'x', date())"
+        )
+        shop.execute(photo, (telegram, "telegram"))
+        shop.execute(photo, (dbs.sender("verified_tracking"), "web"))
+        shop.execute(
+            "insert into conversation_ratings (conversation_id, channel, subject, score, comment, outcome, created_at) "
+            "values (?, 'telegram', 'conversation', 2, 'ring me on 07700 900123', 'assistant', date())",
+            (telegram,),
+        )
     result = cli(dbs, "forget-customer", "--email", delayed["email"].upper())
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -391,6 +403,12 @@ async def test_forget_customer_deletes_conversations_and_channel_identities(cons
     assert report["conversations"] == sorted([telegram, "slack:U0OTHER"])
     assert sorted(report["channel_identities_deleted"]) == sorted([telegram, "slack:U0OTHER"])
     assert report["access_grants_deleted"] == 1 and report["handoff_tickets_anonymised"] == 1
+    assert (report["photos_deleted"], report["rating_comments_blanked"]) == (1, 1)
+    with sqlite3.connect(dbs.shop_path) as shop:
+        assert shop.execute("select conversation_id from customer_photos").fetchall() == [
+            (dbs.sender("verified_tracking"),)
+        ]
+        assert shop.execute("select score, comment from conversation_ratings").fetchall() == [(2, None)]
     assert dbs.sql("select count(*) from events where sender_id = ?", telegram) == [(0,)]
     with sqlite3.connect(dbs.shop_path) as shop:
         assert shop.execute(
