@@ -502,3 +502,74 @@ async def test_post_fallback_and_rasa_down(gateway: TestClient, fake_rasa: FakeR
     await say(page, "anyone?")
     await log.get_by_text("the assistant is restarting, please try again in a moment").wait_for()
     assert await log.get_by_text("Not delivered").count() == 1
+
+
+async def test_a_refused_message_keeps_a_retry_across_a_reload(fake_rasa: FakeRasa, browser: Any) -> None:
+    fake_rasa.replies = bot
+    async with gateway_with(fake_rasa, rate_per_conversation=2, rate_window=4.0) as (gateway, _):
+        page = await browser.new_page()
+        await page.goto(str(gateway.make_url("/")))
+        log = page.get_by_role("log", name="Conversation")
+        for text in ("one", "two"):
+            await say(page, text)
+            await log.get_by_text(f"echo: {text}").wait_for()
+        await say(page, "three")
+        retry = log.get_by_role("button", name="Retry sending: three")
+        await retry.wait_for()
+        assert await retry.is_disabled() and "Retry in" in await retry.inner_text()  # not before the limit allows
+        await shot(page, "widget-retry")
+        await page.reload()  # the refused message is still there, with its Retry
+        await retry.wait_for()
+        assert await log.locator(".msg--user p").all_inner_texts() == ["one", "two", "three"]
+        await playwright_api.expect(retry).to_be_enabled(timeout=10_000)
+        await retry.click()
+        await log.get_by_text("echo: three").wait_for()
+        assert await retry.count() == 0 and await log.get_by_text("Not delivered").count() == 0
+        assert [b["message"] for b in fake_rasa.received] == ["one", "two", "three"]
+        await page.reload()  # answered now: nothing left to retry
+        await log.get_by_text("echo: three").wait_for()
+        assert await retry.count() == 0
+
+
+TYPING_TRACE_JS = """() => {
+  const typing = document.getElementById('shop-assistant-widget').shadowRoot.querySelector('.typing');
+  window.__typing = [];
+  new MutationObserver(() => window.__typing.push([performance.now(), typing.textContent.length > 0]))
+    .observe(typing, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+async def test_the_typing_indicator_does_not_flicker(fake_rasa: FakeRasa, browser: Any, gateway: TestClient) -> None:
+    fake_rasa.replies = bot
+    page = await browser.new_page()
+    await page.goto(str(gateway.make_url("/")))
+    log = page.get_by_role("log", name="Conversation")
+    await page.evaluate(TYPING_TRACE_JS)
+    fake_rasa.delay = 0.05  # a quick answer: no indicator at all
+    await say(page, "quick")
+    await log.get_by_text("echo: quick").wait_for()
+    await page.wait_for_timeout(600)
+    assert await page.evaluate("window.__typing") == []
+    fake_rasa.delay = 1.0  # a slow answer: it shows, and long enough to be read
+    await say(page, "slow")
+    await log.get_by_text("echo: slow").wait_for()
+    await page.wait_for_timeout(300)
+    trace = await page.evaluate("window.__typing")
+    shown = [t for t, on in trace if on]
+    hidden = [t for t, on in trace if not on]
+    assert len(shown) == 1 and len(hidden) == 1, trace
+    assert hidden[0] - shown[0] >= 650, trace  # on screen for at least ~0.7 s, never a 20-70 ms blink
+
+
+async def test_answered_buttons_cannot_be_pressed_again(fake_rasa: FakeRasa, browser: Any, gateway: TestClient) -> None:
+    fake_rasa.replies = bot
+    page = await browser.new_page()
+    await page.goto(str(gateway.make_url("/")))
+    log = page.get_by_role("log", name="Conversation")
+    await say(page, "hi")
+    button = page.get_by_role("button", name="Track ORD-100001")
+    await playwright_api.expect(button).to_be_enabled()
+    await say(page, "something else")  # answering by typing spends the suggestions too
+    await log.get_by_text("echo: something else").wait_for()
+    assert await button.is_disabled()
+    assert [b["message"] for b in fake_rasa.received] == ["hi", "something else"]
