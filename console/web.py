@@ -368,6 +368,7 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
             )
             card = session.get(ConsoleConversationCard, sender)
         out = build_transcript(public, events, raw_text=raw, low_confidence=int(below) / 100, corrections=corrections)
+        out.pop("sender_id", None)  # build_transcript was given the console id; the answer calls it "id"
         store_id = card.store_id if card else None
         try:
             customer = state.facts.customers([sender]).get(sender)
