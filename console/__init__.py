@@ -64,6 +64,11 @@ def setup(app: web.Application, settings: Settings, console_settings: ConsoleSet
     # refuses) the console's hand-off queue takes the call.
     if ALERTS_KEY in app:
         app[ALERTS_KEY] = QueueAlerts(facts, inner=app[ALERTS_KEY])
+    # Slack's ticket messages name the conversation by its console id too (a web conversation id is a secret).
+    from connectors.handoff import HANDOFF_KEY  # noqa: PLC0415 (entered through connectors.slack, see handoffs)
+
+    if HANDOFF_KEY in app:
+        app[HANDOFF_KEY].conversation_label = pseudonyms.of
     add_routes(app)
     background: list[asyncio.Task[int]] = []
 
