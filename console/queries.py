@@ -258,7 +258,10 @@ def list_page(
             C.handed_off,
             C.verified,
             C.orders,
-        ),
+            K.public_id,
+            K.preview_redacted if not raw_text else K.preview,
+            K.store_id,
+        ).join(K, K.sender_id == C.sender_id),  # every indexed conversation has its card (same transaction)
         f,
         raw_text=raw_text,
     )
@@ -268,7 +271,6 @@ def list_page(
     rows = session.execute(stmt.order_by(C.last_ts.desc(), C.sender_id.desc()).limit(limit + 1)).all()
     page = rows[:limit]
     tags: dict[str, list[str]] = {}
-    cards: dict[str, Any] = {}
     assignees: dict[str, str] = {}
     if page:
         senders = [r.sender_id for r in page]
@@ -278,7 +280,6 @@ def list_page(
             .order_by(ConsoleTag.tag)
         ):
             tags.setdefault(sender, []).append(tag)
-        cards = {k.sender_id: k for k in session.scalars(select(K).where(K.sender_id.in_(senders)))}
         assignees = dict(
             session.execute(
                 select(A.sender_id, ConsoleUser.email)
@@ -286,19 +287,13 @@ def list_page(
                 .where(A.sender_id.in_(senders))
             ).all()
         )
-    rows_out = []
-    for r in page:
-        card = cards.get(r.sender_id)
-        if card is None:  # indexed in the same instant by another process: leave it for the next page load
-            continue
-        rows_out.append((r, card))
     return {
         "conversations": [
             {
-                "id": card.public_id,
+                "id": r.public_id,
                 "sender": r.sender_id,  # for the caller's joins; console.web removes it before answering
-                "preview": card.preview if raw_text else card.preview_redacted,
-                "store_id": card.store_id,
+                "preview": r[11],
+                "store_id": r.store_id,
                 "assigned_to": assignees.get(r.sender_id),
                 "channel": r.channel,
                 "first_activity": _iso(r.first_ts),
@@ -311,11 +306,9 @@ def list_page(
                 "orders": r.orders.split() if r.orders else [],
                 "tags": tags.get(r.sender_id, []),
             }
-            for r, card in rows_out
+            for r in page
         ],
-        "next_cursor": encode_cursor(page[-1].last_ts, cards[page[-1].sender_id].public_id)
-        if len(rows) > limit and page[-1].sender_id in cards
-        else None,
+        "next_cursor": encode_cursor(page[-1].last_ts, page[-1].public_id) if len(rows) > limit else None,
     }
 
 

@@ -8,6 +8,7 @@ in a worker thread. Reading the order store is best effort for the list (a name 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from store import models as shop
 from store.feedback import CustomerFeedback, Photo, PhotoInfo, PhotoNotFound, RatingInfo
 
 _CHUNK = 500
+NAMES_SECONDS = 60.0
 SHOP_DOWN = "the order store cannot be read; try again shortly"
 
 
@@ -67,12 +69,16 @@ class ShopFacts:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.feedback = CustomerFeedback(self._sessions)
+        self._names: dict[str, str] | None = None
+        self._names_at = 0.0
 
     def customers(self, conversation_ids: Sequence[str]) -> dict[str, Customer]:
         """The customer each conversation verified an order of (the first grant), where there is one."""
         out: dict[str, Customer] = {}
+        if not conversation_ids:
+            return out
         try:
-            with Session(self.engine) as db:
+            with self.engine.connect() as db:  # Core, not the ORM: a list page asks this on every load
                 for chunk in _chunks(conversation_ids):
                     rows = db.execute(
                         select(shop.AccessGrant.conversation_id, shop.Customer.name)
@@ -91,9 +97,11 @@ class ShopFacts:
     def tickets(self, conversation_ids: Sequence[str]) -> dict[str, TicketState]:
         """Each conversation's newest hand-off ticket, where it has one."""
         out: dict[str, TicketState] = {}
+        if not conversation_ids:
+            return out
         T = shop.HandoffTicket  # noqa: N806 (the mapped class)
         try:
-            with Session(self.engine) as db:
+            with self.engine.connect() as db:
                 for chunk in _chunks(conversation_ids):
                     newest = (
                         select(T.conversation_id, func.max(T.id).label("id"))
@@ -113,12 +121,17 @@ class ShopFacts:
         return out
 
     def store_names(self) -> dict[str, str]:
-        """Physical store id -> name."""
+        """Physical store id -> name (read at most once a minute: shops are rarely renamed)."""
+        now = time.monotonic()
+        if self._names is not None and now - self._names_at < NAMES_SECONDS:
+            return self._names
         try:
             with Session(self.engine) as db:
-                return {sid: name for sid, name in db.execute(select(shop.PhysicalStore.id, shop.PhysicalStore.name))}
+                names = {sid: name for sid, name in db.execute(select(shop.PhysicalStore.id, shop.PhysicalStore.name))}
         except SQLAlchemyError as exc:
             raise ShopUnavailable(SHOP_DOWN) from exc
+        self._names, self._names_at = names, now
+        return names
 
     def photos_of_conversations(self, conversation_ids: Sequence[str]) -> dict[str, list[PhotoInfo]]:
         """Photos each conversation sent."""

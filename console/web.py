@@ -264,8 +264,9 @@ async def conversations(request: web.Request, viewer: Viewer) -> web.Response:
         rows = page["conversations"]
         senders = [row.pop("sender") for row in rows]
         try:
-            customers = state.facts.customers(senders)
-            tickets = state.facts.tickets(senders)
+            # Only verified conversations have a customer, only handed-off ones a ticket: ask for those alone.
+            customers = state.facts.customers([s for r, s in zip(rows, senders, strict=True) if r["verified"]])
+            tickets = state.facts.tickets([s for r, s in zip(rows, senders, strict=True) if r["handed_off"]])
             shops = state.facts.store_names() if any(r["store_id"] for r in rows) else {}
             page["shop_readable"] = True
         except ShopUnavailable:  # names and hand-off statuses are extra: the list still answers
