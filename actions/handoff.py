@@ -123,6 +123,7 @@ class ActionHandoff(Action):
             channel="tablet",
             reason=f"shopper at the {store_id} tablet asked for a staff member",
             summary=summary,
+            store_id=store_id,  # the console's queue shows which shop the shopper is waiting in
         )
         dispatcher.utter_message(
             json_message={

@@ -96,8 +96,10 @@ async def _bench(work: Path, tracker_url: str, shop_url: str, runs: int) -> list
             ("combined web+fallback+q", "/api/console/conversations", COMBINED),
             ("counts, no filter", "/api/console/counts", {}),
             ("counts, channel+handoff", "/api/console/counts", {"channel": "web", "handoff": "yes"}),
-            ("transcript", f"/api/console/conversations/{senders[0]}", {}),
+            ("transcript", f"/api/console/conversations/{state.pseudonyms.of(senders[0])}", {}),
             ("metrics (30 days)", "/api/console/metrics", {}),
+            ("hand-off queue (all)", "/api/console/handoffs", {}),
+            ("assigned=me", "/api/console/conversations", {"assigned": "me"}),
         ]
         results = []
         for name, path, query in scenarios:

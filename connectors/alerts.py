@@ -1,8 +1,9 @@
 """Telling store staff something needs them (a tablet's "call a staff member", hand-off tickets).
 
 Channels that produce alerts (the tablet) look up ``ALERTS_KEY`` on the app; the Slack channel installs
-its implementation there when Slack is configured. Without one, ``UnconfiguredAlerts`` raises so the
-shopper is told honestly that nobody was notified.
+its implementation there when Slack is configured. Without one, ``UnconfiguredAlerts`` raises; the support
+console (``console.alerts.QueueAlerts``) then puts the call in its hand-off queue, and only when neither
+can take it is the shopper told that nobody was notified.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from typing import Protocol
 from aiohttp import web
 
 from connectors.errors import GatewayError
+
+#: The start of an alert's reference when the support console's hand-off queue took it instead of Slack.
+QUEUED_PREFIX = "queue:"
 
 
 class AlertNotDelivered(GatewayError):

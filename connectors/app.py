@@ -61,6 +61,7 @@ def default_channels(settings: Settings) -> list[Channel]:
             WebLimits(max_message_chars=settings.max_message_chars),
             allowed_origins=settings.allowed_origins,
             settings=WebSettings.from_env(),
+            shop_db_url=settings.shop_db_url,
         ),
         TabletChannel(
             TabletSettings.from_env(),

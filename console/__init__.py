@@ -14,13 +14,17 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
+from connectors.alerts import ALERTS_KEY
 from connectors.db import SESSIONS_KEY
 from connectors.settings import Settings
 from console import models as _models  # noqa: F401  (declares the console_ tables before create_schema)
 from console import redact
+from console.alerts import QueueAlerts
 from console.auth import Auth
-from console.handoffs import HandoffQueue
+from console.handoffs import ConsoleDesk, HandoffQueue, relay_tables
+from console.pseudonyms import Pseudonyms
 from console.settings import ConsoleSettings
+from console.shop import ShopFacts
 from console.tracker import Indexer, tracker_engine
 from console.web import STATE_KEY, ConsoleState, add_routes
 from store import models as shop_models
@@ -46,17 +50,35 @@ def setup(app: web.Application, settings: Settings, console_settings: ConsoleSet
     sessions = app[SESSIONS_KEY]
     tracker = tracker_engine(settings.tracker_db_url)
     shop = make_engine(settings.shop_db_url)  # the hand-off queue; nothing is connected until it is read
+    # The Slack desk's tables belong to the gateway database whatever channels are on, so the queue can read
+    # them (empty) without Slack instead of failing on a missing table.
+    relay_tables()
+    pseudonyms = Pseudonyms(sessions)
+    facts = ShopFacts(shop)
+    queue = HandoffQueue(shop, sessions, pseudonyms, facts)
     state = ConsoleState(
         settings=console_settings,
         auth=Auth(sessions, console_settings),
         sessions=sessions,
         tracker=tracker,
-        indexer=Indexer(tracker, sessions),
-        handoffs=HandoffQueue(shop, sessions),
+        indexer=Indexer(tracker, sessions, pseudonyms),
+        handoffs=queue,
+        pseudonyms=pseudonyms,
+        facts=facts,
+        desk=ConsoleDesk(queue),
         checks=OrderStore(sessionmaker(shop, expire_on_commit=False), limits=ProofLimits.from_env()),
     )
     app[STATE_KEY] = state
     redact.use_customer_names(shop_names_reader(shop))  # "Thanks, Noah": the store knows its customers' names
+    # A tablet's "call a staff member" goes to Slack when it is configured; without it (or when Slack
+    # refuses) the console's hand-off queue takes the call.
+    if ALERTS_KEY in app:
+        app[ALERTS_KEY] = QueueAlerts(facts, inner=app[ALERTS_KEY])
+    # Slack's ticket messages name the conversation by its console id too (a web conversation id is a secret).
+    from connectors.handoff import HANDOFF_KEY  # noqa: PLC0415 (entered through connectors.slack, see handoffs)
+
+    if HANDOFF_KEY in app:
+        app[HANDOFF_KEY].conversation_label = pseudonyms.of
     add_routes(app)
     background: list[asyncio.Task[int]] = []
 

@@ -141,12 +141,15 @@ def save_correction(
         return correction_json(row, raw_text=True)
 
 
-def correction_json(row: ConsoleCorrection, *, raw_text: bool) -> dict[str, Any]:
-    """A correction for the API; the example is redacted unless ``raw_text``."""
+def correction_json(row: ConsoleCorrection, *, raw_text: bool, public_id: str | None = None) -> dict[str, Any]:
+    """A correction for the API; the example is redacted unless ``raw_text``.
+
+    The conversation is named by its console id (``public_id``), never by its sender id.
+    """
     return {
         "id": row.id,
         "event_id": row.event_id,
-        "sender_id": row.sender_id,
+        "conversation": public_id,
         "predicted_intent": row.predicted_intent,
         "intent": row.intent,
         "entities": json.loads(row.entities),
@@ -285,3 +288,20 @@ def merge_corrections(export: Path, nlu_dir: Path = NLU_DIR, domain_file: Path =
         header = "Examples corrected in the support console (python -m console merge-corrections)."
         target.write_text(render_nlu(merged, header), encoding="utf-8")
     return report
+
+
+def delete_correction(sessions: sessionmaker[Session], *, sender_id: str, event_id: int) -> None:
+    """Undo a correction: the message counts as predicted again and leaves the export.
+
+    Raises:
+        NotFound: this conversation has no correction of that message.
+    """
+    with sessions() as session, session.begin():
+        row = session.scalar(
+            select(ConsoleCorrection).where(
+                ConsoleCorrection.event_id == event_id, ConsoleCorrection.sender_id == sender_id
+            )
+        )
+        if row is None:
+            raise NotFound("this message has no correction to undo")
+        session.delete(row)

@@ -78,3 +78,10 @@ class Unavailable(ConsoleError):
 
     status = 503
     code = "unavailable"
+
+
+class Conflict(ConsoleError):
+    """The thing is not in a state that allows this (a ticket already claimed, or handled in Slack)."""
+
+    status = 409
+    code = "conflict"

@@ -8,14 +8,17 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, func, inspect, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from console.errors import BadInput, Unavailable
+from console.errors import BadInput, Conflict, NotFound, Unavailable
 from console.models import ConsoleConversation
+from console.pseudonyms import Pseudonyms
 from console.redact import redact
+from console.shop import ShopFacts, ShopUnavailable, photo_json
 from store import models as shop
+from store.service import OrderStore
 
 STATUSES = ("open", "assigned", "closed")
 FILTERS = (*STATUSES, "all")
@@ -44,9 +47,34 @@ def effective_status(store_status: str, relay_status: str | None) -> str:
     return max(store_status, relay_status, key=_RANK.__getitem__)
 
 
-def transcript_url(conversation_id: str) -> str:
-    """The console page address that opens the conversation's transcript."""
-    return "/console#conversation=" + quote(conversation_id, safe="")
+def transcript_url(public_id: str) -> str:
+    """The console page address that opens a conversation's transcript (by its console id, never its own)."""
+    return "/console#conversation=" + quote(public_id, safe="")
+
+
+def scrub_all(value: Any, secrets: Mapping[str, str]) -> Any:
+    """:func:`scrub` every string inside ``value`` (dicts and lists included)."""
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, list):
+        return [scrub_all(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: scrub_all(v, secrets) for k, v in value.items()}
+    return value
+
+
+def scrub(text: str | None, secrets: Mapping[str, str]) -> str | None:
+    """``text`` with every raw conversation id in ``secrets`` replaced by its console id (belt and braces:
+    nothing the desk writes should hold one, but a web conversation id must never leave through the console)."""
+    if not text:
+        return text
+    for raw, public in secrets.items():
+        if raw in text:
+            text = text.replace(raw, public)
+        bare = raw.partition(":")[2]
+        if len(bare) >= 8 and bare in text:
+            text = text.replace(bare, public)
+    return text
 
 
 @dataclass(frozen=True)
@@ -89,7 +117,7 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
-def _relay_tables() -> tuple[type[Any], type[Any]]:
+def relay_tables() -> tuple[type[Any], type[Any]]:
     # Imported on use: connectors.handoff and connectors.slack import each other, so the package must be
     # entered through connectors.slack (as connectors.app does after importing the console), never first.
     from connectors.handoff.state import HandoffCase, HandoffEvent  # noqa: PLC0415
@@ -111,10 +139,32 @@ class HandoffQueue:
     store, so when that mirror failed the gateway is ahead: the status shown is the further along of the two.
     """
 
-    def __init__(self, shop_engine: Engine, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        shop_engine: Engine,
+        sessions: sessionmaker[Session],
+        pseudonyms: Pseudonyms | None = None,
+        facts: ShopFacts | None = None,
+    ) -> None:
         """Use ``shop_engine`` for ``handoff_tickets`` and ``sessions`` for the gateway tables."""
         self.shop_engine = shop_engine
         self.sessions = sessions
+        self.pseudonyms = pseudonyms or Pseudonyms(sessions)
+        self.facts = facts or ShopFacts(shop_engine)
+        self._relay_known = False
+
+    def _relay_exists(self) -> bool:
+        """Whether the gateway database has the Slack desk's tables.
+
+        They are declared when the console starts (whatever channels are on) and created with the gateway's
+        schema, so they exist; an older database, or one the gateway has not started on yet, may lack them:
+        then nothing was relayed and the queue is the order store's alone.
+        """
+        if not self._relay_known:
+            case_table, _events = relay_tables()
+            with self.sessions() as session:
+                self._relay_known = inspect(session.get_bind()).has_table(case_table.__tablename__)
+        return self._relay_known
 
     def page(self, query: QueueQuery, *, raw_text: bool) -> dict[str, Any]:
         """One page of tickets, newest first, each with its history, and the count per status.
@@ -174,9 +224,11 @@ class HandoffQueue:
 
     def _relay_statuses(self, tickets: Sequence[str]) -> dict[str, str]:
         """Gateway status of those ``tickets`` that the relay has moved past ``open``."""
-        case_table, _events = _relay_tables()
+        case_table, _events = relay_tables()
         out: dict[str, str] = {}
         try:
+            if not self._relay_exists():
+                return out
             with self.sessions() as session:
                 for chunk in _chunks(tickets):
                     rows = session.execute(
@@ -189,44 +241,75 @@ class HandoffQueue:
             raise Unavailable(GATEWAY_DOWN) from exc
         return out
 
+    def _relay_statuses_any(self, tickets: Sequence[str]) -> bool:
+        """Whether the Slack desk has a case for any of ``tickets`` (whatever its status)."""
+        case_table, _events = relay_tables()
+        try:
+            if not self._relay_exists():
+                return False
+            with self.sessions() as session:
+                return session.scalar(select(case_table.ticket).where(case_table.ticket.in_(list(tickets)))) is not None
+        except SQLAlchemyError as exc:
+            raise Unavailable(GATEWAY_DOWN) from exc
+
     def _items(self, rows: Sequence[shop.HandoffTicket], *, raw_text: bool) -> list[dict[str, Any]]:
-        text = (lambda t: t) if raw_text else redact
-        HandoffCase, HandoffEvent = _relay_tables()  # noqa: N806 (the mapped classes, under their own names)
+        public = {r.conversation_id: self.pseudonyms.of(r.conversation_id) for r in rows}
+
+        def text(value: str | None) -> str | None:
+            return scrub(value if raw_text or value is None else redact(value), public)
+
+        HandoffCase, HandoffEvent = relay_tables()  # noqa: N806 (the mapped classes, under their own names)
         numbers = [_ticket_number(r) for r in rows]
+        cases: dict[str, Any] = {}
+        history: dict[str, list[dict[str, Any]]] = {n: [] for n in numbers}
         with self.sessions() as session:
-            cases = {c.ticket: c for c in session.scalars(select(HandoffCase).where(HandoffCase.ticket.in_(numbers)))}
-            history: dict[str, list[dict[str, Any]]] = {n: [] for n in numbers}
-            for e in session.scalars(
-                select(HandoffEvent)
-                .where(HandoffEvent.ticket.in_(numbers))
-                .order_by(HandoffEvent.ticket, HandoffEvent.at, HandoffEvent.id)
-            ):
-                history[e.ticket].append({"at": _iso(e.at), "kind": e.kind, "actor": e.actor, "text": text(e.text)})
+            if self._relay_exists():
+                cases = {
+                    c.ticket: c for c in session.scalars(select(HandoffCase).where(HandoffCase.ticket.in_(numbers)))
+                }
+                for e in session.scalars(
+                    select(HandoffEvent)
+                    .where(HandoffEvent.ticket.in_(numbers))
+                    .order_by(HandoffEvent.ticket, HandoffEvent.at, HandoffEvent.id)
+                ):
+                    history[e.ticket].append({"at": _iso(e.at), "kind": e.kind, "actor": e.actor, "text": text(e.text)})
             conversations = {r.conversation_id for r in rows}
             known = set(
                 session.scalars(
                     select(ConsoleConversation.sender_id).where(ConsoleConversation.sender_id.in_(conversations))
                 )
             )
+        try:
+            photos = self.facts.photos_of_tickets(numbers)
+            shops = self.facts.store_names() if any(r.store_id for r in rows) or cases else {}
+        except ShopUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
         out = []
         for row, number in zip(rows, numbers, strict=True):
             case = cases.get(number)
             claimed = case is not None and case.claimed_by is not None
+            store_id = row.store_id or (case.store_id if case else None)
+            status = effective_status(row.status, case.status if case else None)
             out.append(
                 {
                     "ticket": number,
-                    "status": effective_status(row.status, case.status if case else None),
+                    "status": status,
                     "store_status": row.status,
                     "relayed": case is not None,
+                    # Without the Slack desk the console takes the ticket: claim it, resolve it.
+                    "can_claim": case is None and status == "open",
+                    "can_resolve": case is None and status != "closed",
                     "channel": row.channel,
-                    "conversation_id": row.conversation_id,
-                    "transcript_url": transcript_url(row.conversation_id),
+                    "conversation": public[row.conversation_id],
+                    "transcript_url": transcript_url(public[row.conversation_id]),
                     "transcript_available": row.conversation_id in known,
                     "reason": text(row.reason),
                     "summary": text(row.summary),
                     "order_number": row.order_number,
                     "customer": text(case.customer) if case and case.customer else None,
-                    "store_id": case.store_id if case else None,
+                    "store_id": store_id,
+                    "store_name": shops.get(store_id) if store_id else None,
+                    "photos": [photo_json(p, public[row.conversation_id]) for p in photos.get(number, [])],
                     # The gateway knows the claimer's display name; the store keeps "Name (Slack id)".
                     "claimed_by": (case.claimed_by_name or case.claimed_by) if claimed else row.assigned_to,
                     "claimed_at": _iso(case.claimed_at if claimed else row.assigned_at),
@@ -237,3 +320,72 @@ class HandoffQueue:
                 }
             )
         return out
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A ticket the console resolved: whose conversation to tell."""
+
+    ticket: str
+    conversation_id: str
+    channel: str
+
+
+class ConsoleDesk:
+    """Claim and resolve tickets from the console, for tickets the Slack desk does not relay.
+
+    With Slack the desk owns a relayed ticket's state (claims, the customer's messages, resolving) and the
+    console only shows it; without Slack (or for a tablet's staff call, which never goes through the desk)
+    the console is where staff take a ticket.
+    """
+
+    def __init__(self, queue: HandoffQueue) -> None:
+        """Work on the queue's databases."""
+        self.queue = queue
+        self.store = OrderStore(sessionmaker(queue.shop_engine, expire_on_commit=False))
+
+    def _ticket(self, number: str) -> shop.HandoffTicket:
+        if not number.startswith("HO-") or len(number) > 16:
+            raise BadInput("not a ticket number", field="ticket")
+        try:
+            with Session(self.queue.shop_engine) as db:
+                row = db.scalar(select(T).where(T.ticket_number == number))
+        except SQLAlchemyError as exc:
+            raise Unavailable("the order store cannot be read; try again shortly") from exc
+        if row is None:
+            raise NotFound(f"no ticket {number}")
+        if self.queue._relay_statuses_any([number]):  # noqa: SLF001
+            raise Conflict(f"{number} is handled in Slack: claim and resolve it there")
+        return row
+
+    def claim(self, number: str, who: str) -> None:
+        """Mark an open ticket as taken by ``who`` (the console user's email).
+
+        Raises:
+            Conflict: already claimed or closed, or relayed through Slack.
+        """
+        row = self._ticket(number)
+        if row.status != "open":
+            raise Conflict(f"{number} is {row.status} already" + (f" ({row.assigned_to})" if row.assigned_to else ""))
+        try:
+            self.store.assign_handoff(number, f"{who} (console)")
+        except SQLAlchemyError as exc:
+            raise Unavailable("the order store cannot be written; try again shortly") from exc
+
+    def resolve(self, number: str) -> Resolved:
+        """Close a ticket that is not closed yet.
+
+        Returns:
+            Whose conversation it was, so the caller can tell the customer (and ask for a rating).
+
+        Raises:
+            Conflict: already closed, or relayed through Slack.
+        """
+        row = self._ticket(number)
+        if row.status == "closed":
+            raise Conflict(f"{number} is closed already")
+        try:
+            self.store.close_handoff(number)
+        except SQLAlchemyError as exc:
+            raise Unavailable("the order store cannot be written; try again shortly") from exc
+        return Resolved(number, row.conversation_id, row.channel)

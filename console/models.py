@@ -156,3 +156,40 @@ class ConsoleCorrection(GatewayBase):
     entities: Mapped[str] = mapped_column(Text, default="[]")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("console_users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ConsoleConversationCard(GatewayBase):
+    """What the list shows of a conversation besides its numbers: its pseudonym, a preview and who it is.
+
+    ``public_id`` is the only name the console ever gives a conversation (``console.pseudonyms``): a web
+    conversation id is the customer's bearer secret, so it never leaves the gateway through the console.
+    """
+
+    __tablename__ = "console_conversation_cards"
+
+    sender_id: Mapped[str] = mapped_column(
+        ForeignKey("console_conversations.sender_id", ondelete="CASCADE"), primary_key=True
+    )
+    public_id: Mapped[str] = mapped_column(String(48), unique=True)
+    preview: Mapped[str] = mapped_column(String(200), default="")
+    preview_redacted: Mapped[str] = mapped_column(String(200), default="")
+    store_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class ConsoleAssignment(GatewayBase):
+    """Who is looking after a conversation (claimed from the list or the transcript)."""
+
+    __tablename__ = "console_assignments"
+
+    sender_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_users.id", ondelete="CASCADE"), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ConsoleSecret(GatewayBase):
+    """Secrets the console makes for itself (the key of its pseudonyms), created on first use."""
+
+    __tablename__ = "console_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))

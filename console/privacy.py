@@ -47,6 +47,8 @@ class DeletionReport:
     orders_anonymised: int = 0
     customer_anonymised: bool = False
     gateway_rows_deleted: dict[str, int] = field(default_factory=dict)
+    photos_deleted: int = 0
+    rating_comments_blanked: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The report as JSON (printed by the CLI)."""
@@ -146,8 +148,9 @@ def forget_customer(
     wrote their email, their full name, a postcode of theirs or one of their order numbers. Those
     conversations are deleted from the tracker and the console's index (tags, notes, corrections), with the
     gateway's copies (web transcripts, tablet sessions and kept messages, Slack reply targets); Telegram
-    button payloads naming them are deleted; hand-off cases and tickets keep their number but lose
-    summary, customer, order number and relayed texts; the order store keeps the orders for the shop's
+    button payloads naming them are deleted, and so are the photos they sent; their ratings lose their
+    comments; hand-off cases and tickets keep their number but lose summary, customer, order number and
+    relayed texts; the order store keeps the orders for the shop's
     accounts with the person's name, email and addresses overwritten (store/erasure.py).
 
     Args:
@@ -183,6 +186,8 @@ def forget_customer(
     report.return_drafts_deleted = erased.return_drafts_deleted
     report.orders_anonymised = erased.orders_anonymised
     report.customer_anonymised = erased.customer_anonymised
+    report.photos_deleted = erased.photos_deleted
+    report.rating_comments_blanked = erased.rating_comments_blanked
     report.gateway_rows_deleted = forget_gateway_copies(sessions, senders, needles=needles)
     if _has(sessions, "handoff_cases"):
         report.handoff_relay_cases_anonymised = HandoffState(sessions).anonymise(

@@ -8,16 +8,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from connectors import safejson
 from console.errors import BadInput
-from console.models import ConsoleConversation, ConsoleConversationIntent, ConsoleConversationText, ConsoleTag
+from console.models import (
+    ConsoleAssignment,
+    ConsoleConversation,
+    ConsoleConversationCard,
+    ConsoleConversationIntent,
+    ConsoleConversationText,
+    ConsoleTag,
+    ConsoleUser,
+)
 
 C = ConsoleConversation
 T = ConsoleConversationText
+K = ConsoleConversationCard
+A = ConsoleAssignment
+ASSIGNED = ("me", "nobody", "anyone")
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 DEFAULT_LOW_CONFIDENCE = 50
@@ -38,11 +50,19 @@ class Filters:
     tag: str | None = None
     text: str | None = None
     order: str | None = None
+    assigned: str | None = None  # "me", "nobody" or "anyone" (someone)
+    viewer_id: int | None = None  # who "me" is
+    zone: str = "UTC"  # the shop's time zone: "from" and "to" are its days
 
     @classmethod
-    def parse(cls, query: Mapping[str, str]) -> Filters:
+    def parse(cls, query: Mapping[str, str], *, zone: str = "UTC", viewer_id: int | None = None) -> Filters:
         """Read filters from query parameters (``channel``, ``from``, ``to``, ``intent``, ``fallback``,
-        ``handoff``, ``below``, ``verified``, ``tag``, ``q``, ``order``).
+        ``handoff``, ``below``, ``verified``, ``tag``, ``q``, ``order``, ``assigned``).
+
+        Args:
+            query: the request's query parameters.
+            zone: the shop's time zone (IANA name); ``from`` and ``to`` are whole days there.
+            viewer_id: the signed-in user, for ``assigned=me``.
 
         Raises:
             BadInput: naming the parameter that is malformed.
@@ -79,7 +99,13 @@ class Filters:
             if not (below_raw.isascii() and below_raw.isdigit()) or not 1 <= int(below_raw) <= 100:
                 raise BadInput("'below' must be a percentage from 1 to 100", field="below")
             below = int(below_raw)
+        assigned = text("assigned", 8)
+        if assigned is not None and assigned not in ASSIGNED:
+            raise BadInput(f"'assigned' must be one of {', '.join(ASSIGNED)}", field="assigned")
         return cls(
+            assigned=assigned,
+            viewer_id=viewer_id,
+            zone=zone,
             channel=text("channel", 32),
             since=day("from"),
             until=day("to"),
@@ -93,9 +119,42 @@ class Filters:
             order=text("order", 32),
         )
 
+    def applied(self) -> dict[str, Any]:
+        """The filters that narrow the list, as the query parameters that set them (for "which filters apply")."""
+        names = {"since": "from", "until": "to", "text": "q"}
+        out: dict[str, Any] = {}
+        for key in (
+            "channel",
+            "since",
+            "until",
+            "intent",
+            "fallback",
+            "handoff",
+            "below",
+            "verified",
+            "tag",
+            "text",
+            "order",
+            "assigned",
+        ):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if isinstance(value, date):
+                value = value.isoformat()
+            elif isinstance(value, bool):
+                value = "yes" if value else "no"
+            out[names.get(key, key)] = value
+        return out
 
-def _ts(day: date) -> float:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+    def unfiltered(self) -> Filters:
+        """The same viewer and zone without any filter."""
+        return Filters(viewer_id=self.viewer_id, zone=self.zone)
+
+
+def day_start(day: date, zone: str = "UTC") -> float:
+    """The start of ``day`` in ``zone`` as a Unix timestamp."""
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).timestamp()
 
 
 def _like(term: str) -> str:
@@ -116,9 +175,9 @@ def apply_filters(stmt: Select[Any], f: Filters, *, raw_text: bool) -> Select[An
     if f.channel:
         conds.append(C.channel == f.channel)
     if f.since:
-        conds.append(C.last_ts >= _ts(f.since))
+        conds.append(C.last_ts >= day_start(f.since, f.zone))
     if f.until:
-        conds.append(C.last_ts < _ts(f.until + timedelta(days=1)))
+        conds.append(C.last_ts < day_start(f.until + timedelta(days=1), f.zone))
     if f.intent:
         # Aliases keep these subqueries uncorrelated from count queries that select from the same tables.
         seen = aliased(ConsoleConversationIntent)
@@ -139,26 +198,36 @@ def apply_filters(stmt: Select[Any], f: Filters, *, raw_text: bool) -> Select[An
         conds.append(C.sender_id.in_(select(T.sender_id).where(column.like(_like(f.text), escape="\\"))))
     if f.order:
         conds.append(C.orders.like(_like(f.order.upper()).upper(), escape="\\"))
+    if f.assigned == "me":
+        mine = aliased(A)
+        conds.append(C.sender_id.in_(select(mine.sender_id).where(mine.user_id == (f.viewer_id or -1))))
+    elif f.assigned in ("nobody", "anyone"):
+        someone = select(aliased(A).sender_id)
+        conds.append(C.sender_id.notin_(someone) if f.assigned == "nobody" else C.sender_id.in_(someone))
     return stmt.where(and_(*conds)) if conds else stmt
 
 
-def encode_cursor(last_ts: float, sender_id: str) -> str:
-    """An opaque cursor pointing after this row."""
-    return base64.urlsafe_b64encode(json.dumps([last_ts, sender_id]).encode()).decode().rstrip("=")
+def encode_cursor(last_ts: float, public_id: str) -> str:
+    """An opaque cursor pointing after this row (it names the row by its console id, never its sender id)."""
+    return base64.urlsafe_b64encode(json.dumps([last_ts, public_id]).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[float, str]:
-    """Inverse of :func:`encode_cursor`.
+def decode_cursor(session: Session, cursor: str) -> tuple[float, str]:
+    """Inverse of :func:`encode_cursor`: the row's last activity and sender id.
 
     Raises:
-        BadInput: when the cursor was not made by this server.
+        BadInput: when the cursor was not made by this server (or its row is gone).
     """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        last_ts, sender_id = safejson.loads(raw)  # bounded: a forged cursor may be nested 10,000 deep
-        return float(last_ts), str(sender_id)
+        last_ts, public_id = safejson.loads(raw)  # bounded: a forged cursor may be nested 10,000 deep
+        last_ts, public_id = float(last_ts), str(public_id)
     except (ValueError, TypeError):
         raise BadInput("'cursor' is not a cursor this server gave out", field="cursor") from None
+    sender = session.scalar(select(K.sender_id).where(K.public_id == public_id))
+    if sender is None:
+        raise BadInput("'cursor' is not a cursor this server gave out", field="cursor")
+    return last_ts, sender
 
 
 def list_page(
@@ -190,27 +259,43 @@ def list_page(
             C.handed_off,
             C.verified,
             C.orders,
-        ),
+            K.public_id,
+            K.preview_redacted if not raw_text else K.preview,
+            K.store_id,
+        ).join(K, K.sender_id == C.sender_id),  # every indexed conversation has its card (same transaction)
         f,
         raw_text=raw_text,
     )
     if cursor:
-        after_ts, after_id = decode_cursor(cursor)
+        after_ts, after_id = decode_cursor(session, cursor)
         stmt = stmt.where(or_(C.last_ts < after_ts, and_(C.last_ts == after_ts, C.sender_id < after_id)))
     rows = session.execute(stmt.order_by(C.last_ts.desc(), C.sender_id.desc()).limit(limit + 1)).all()
     page = rows[:limit]
     tags: dict[str, list[str]] = {}
+    assignees: dict[str, str] = {}
     if page:
+        senders = [r.sender_id for r in page]
         for sender, tag in session.execute(
             select(ConsoleTag.sender_id, ConsoleTag.tag)
-            .where(ConsoleTag.sender_id.in_([r.sender_id for r in page]))
+            .where(ConsoleTag.sender_id.in_(senders))
             .order_by(ConsoleTag.tag)
         ):
             tags.setdefault(sender, []).append(tag)
+        assignees = dict(
+            session.execute(
+                select(A.sender_id, ConsoleUser.email)
+                .join(ConsoleUser, ConsoleUser.id == A.user_id)
+                .where(A.sender_id.in_(senders))
+            ).all()
+        )
     return {
         "conversations": [
             {
-                "sender_id": r.sender_id,
+                "id": r.public_id,
+                "sender": r.sender_id,  # for the caller's joins; console.web removes it before answering
+                "preview": r[11],
+                "store_id": r.store_id,
+                "assigned_to": assignees.get(r.sender_id),
                 "channel": r.channel,
                 "first_activity": _iso(r.first_ts),
                 "last_activity": _iso(r.last_ts),
@@ -224,7 +309,7 @@ def list_page(
             }
             for r in page
         ],
-        "next_cursor": encode_cursor(page[-1].last_ts, page[-1].sender_id) if len(rows) > limit else None,
+        "next_cursor": encode_cursor(page[-1].last_ts, page[-1].public_id) if len(rows) > limit else None,
     }
 
 
@@ -294,6 +379,6 @@ def intent_counts(f: Filters, *, raw_text: bool) -> Select[Any]:
     """``intent, count`` of the conversations matching ``f`` (no join when nothing is filtered)."""
     ci = ConsoleConversationIntent
     stmt = select(ci.intent, func.count())
-    if f != Filters():
+    if f != f.unfiltered():
         stmt = apply_filters(stmt.join(C, C.sender_id == ci.sender_id), f, raw_text=raw_text)
     return stmt.group_by(ci.intent)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.errors import SettingsError
 
@@ -22,6 +24,8 @@ class ConsoleSettings:
         login_forget_hours: failures older than this no longer count.
         low_confidence: default percentage below which a turn counts as low confidence.
         secure_cookie: mark the session cookie ``Secure`` (set when served over HTTPS).
+        locale: the shop's locale (BCP 47), for dates and numbers on the page (``en-GB``: 28/11/2026).
+        timezone: the shop's time zone (IANA), for times shown and for which day a conversation belongs to.
     """
 
     session_idle_minutes: int = 30
@@ -31,12 +35,15 @@ class ConsoleSettings:
     login_forget_hours: int = 24
     low_confidence: int = 50
     secure_cookie: bool = False
+    locale: str = "en-GB"
+    timezone: str = "Europe/London"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConsoleSettings:
         """Read ``CONSOLE_SESSION_IDLE_MINUTES``, ``CONSOLE_SESSION_MAX_HOURS``, ``CONSOLE_LOGIN_FREE_FAILURES``,
-        ``CONSOLE_LOGIN_MAX_DELAY_SECONDS``, ``CONSOLE_LOGIN_FORGET_HOURS``, ``CONSOLE_LOW_CONFIDENCE`` and
-        ``CONSOLE_SECURE_COOKIE``.
+        ``CONSOLE_LOGIN_MAX_DELAY_SECONDS``, ``CONSOLE_LOGIN_FORGET_HOURS``, ``CONSOLE_LOW_CONFIDENCE``,
+        ``CONSOLE_SECURE_COOKIE``, ``CONSOLE_LOCALE`` and ``CONSOLE_TIMEZONE`` (default: ``HANDOFF_TIMEZONE``, the
+        opening hours' zone).
 
         Raises:
             SettingsError: naming the variable that is invalid.
@@ -54,7 +61,19 @@ class ConsoleSettings:
         secure = env.get("CONSOLE_SECURE_COOKIE", "").strip().lower()
         if secure not in ("", "0", "1", "true", "false", "yes", "no"):
             raise SettingsError(f"CONSOLE_SECURE_COOKIE must be true or false, got {secure!r}")
+        locale = env.get("CONSOLE_LOCALE", "").strip() or "en-GB"
+        if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", locale):
+            raise SettingsError(f"CONSOLE_LOCALE must be a locale such as en-GB or de-DE, got {locale!r}")
+        timezone = env.get("CONSOLE_TIMEZONE", "").strip() or env.get("HANDOFF_TIMEZONE", "").strip() or "Europe/London"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"CONSOLE_TIMEZONE must be a time zone such as Europe/London, got {timezone!r}"
+            ) from None
         return cls(
+            locale=locale,
+            timezone=timezone,
             session_idle_minutes=number("CONSOLE_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
             session_max_hours=number("CONSOLE_SESSION_MAX_HOURS", 12, 1, 24 * 7),
             login_free_failures=number("CONSOLE_LOGIN_FREE_FAILURES", 3, 1, 100),

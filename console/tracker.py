@@ -28,7 +28,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from console.models import (
+    ConsoleAssignment,
     ConsoleConversation,
+    ConsoleConversationCard,
     ConsoleConversationIntent,
     ConsoleConversationText,
     ConsoleCorrection,
@@ -36,6 +38,7 @@ from console.models import (
     ConsoleNote,
     ConsoleTag,
 )
+from console.pseudonyms import Pseudonyms
 from console.redact import redact
 
 _tracker_metadata = MetaData()
@@ -58,6 +61,7 @@ HANDOFF_ACTIONS = frozenset({"action_handoff"})
 MAX_SEARCH_CHARS = 20_000
 BATCH = 5_000
 OVERLAP = 500
+PREVIEW_CHARS = 140
 
 
 def tracker_engine(url: str) -> Engine:
@@ -89,8 +93,14 @@ class _Fold:
 
     row: ConsoleConversation
     text: ConsoleConversationText
+    card: ConsoleConversationCard
     intents: set[str]
     new_intents: set[str]
+
+
+def _preview(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "\u2026"
 
 
 def _apply(
@@ -121,6 +131,12 @@ def _apply(
         if isinstance(confidence, int | float):
             row.min_confidence = confidence if row.min_confidence is None else min(row.min_confidence, confidence)
         text = str(data.get("text") or "")
+        metadata = data.get("metadata") or {}
+        if isinstance(metadata, dict) and isinstance(metadata.get("store_id"), str):
+            fold.card.store_id = metadata["store_id"][:32]
+        if text and not text.startswith("/"):  # a button press shows its payload: not what the list previews
+            fold.card.preview = _preview(text)
+            fold.card.preview_redacted = _preview(redact(text))
         said = fold.text
         if text and len(said.search_text or "") < MAX_SEARCH_CHARS:
             said.search_text = f"{said.search_text or ''}\n{text.lower()}"
@@ -151,16 +167,19 @@ def _json(raw: str | None) -> dict[str, Any]:
 class Indexer:
     """Folds new ``events`` rows (by id) into ``console_conversations``; cheap when nothing is new."""
 
-    def __init__(self, tracker: Engine, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, tracker: Engine, sessions: sessionmaker[Session], pseudonyms: Pseudonyms | None = None) -> None:
         """Keep the two databases.
 
         Args:
             tracker: engine on rasa's tracker store.
             sessions: session factory of the gateway database (where the index lives).
+            pseudonyms: how conversations are named in the console (default: keyed in that database).
         """
         self.tracker = tracker
         self.sessions = sessions
+        self.pseudonyms = pseudonyms or Pseudonyms(sessions)
         self._lock = threading.Lock()
+        self._checked = False
 
     def refresh(self) -> int:
         """Index every event newer than the last indexed one.
@@ -175,6 +194,9 @@ class Indexer:
         with self._lock:
             if not has_events_table(self.tracker):
                 return 0
+            if not self._checked:
+                self._rebuild_if_cards_missing()
+                self._checked = True
             with self.sessions() as session:
                 state = session.get(ConsoleIndexState, 1)
                 last = state.last_event_id if state else 0
@@ -203,6 +225,26 @@ class Indexer:
                 last = start = rows[-1][0]
             return folded
 
+    def _rebuild_if_cards_missing(self) -> None:
+        """Start the index again when it was built before conversations had cards (pseudonym, preview).
+
+        Annotations (tags, notes, corrections, assignments) are keyed by sender id and stay; only the
+        derived rows are dropped and folded again from the tracker.
+        """
+        with self.sessions() as session, session.begin():
+            missing = session.scalar(
+                select(ConsoleConversation.sender_id)
+                .outerjoin(ConsoleConversationCard, ConsoleConversationCard.sender_id == ConsoleConversation.sender_id)
+                .where(ConsoleConversationCard.sender_id.is_(None))
+                .limit(1)
+            )
+            if missing is None:
+                return
+            for model in (ConsoleConversationIntent, ConsoleConversationText, ConsoleConversationCard):
+                session.execute(delete(model))
+            session.execute(delete(ConsoleConversation))
+            session.execute(delete(ConsoleIndexState))
+
     def _fold(self, rows: Sequence[Any]) -> int:
         applied = 0
         by_sender: dict[str, list[Any]] = defaultdict(list)
@@ -219,6 +261,12 @@ class Indexer:
                 t.sender_id: t
                 for t in session.scalars(
                     select(ConsoleConversationText).where(ConsoleConversationText.sender_id.in_(list(existing)))
+                )
+            }
+            cards = {
+                c.sender_id: c
+                for c in session.scalars(
+                    select(ConsoleConversationCard).where(ConsoleConversationCard.sender_id.in_(list(existing)))
                 )
             }
             known = defaultdict(set)
@@ -248,7 +296,13 @@ class Indexer:
                 if said is None:
                     said = ConsoleConversationText(sender_id=sender, search_text="", search_redacted="")
                     session.add(said)
-                fold = _Fold(conv, said, known[sender], set())
+                card = cards.get(sender)
+                if card is None:
+                    card = ConsoleConversationCard(
+                        sender_id=sender, public_id=self.pseudonyms.of(sender), preview="", preview_redacted=""
+                    )
+                    session.add(card)
+                fold = _Fold(conv, said, card, known[sender], set())
                 for event_id, _s, type_name, ts, intent, action, raw in sender_rows:
                     if event_id > (conv.last_event_id or 0):
                         _apply(fold, event_id, type_name, ts, intent, action, raw)
@@ -301,6 +355,8 @@ def delete_conversations(tracker: Engine, sessions: sessionmaker[Session], sende
             for model in (
                 ConsoleConversationIntent,
                 ConsoleConversationText,
+                ConsoleConversationCard,
+                ConsoleAssignment,
                 ConsoleTag,
                 ConsoleNote,
                 ConsoleCorrection,

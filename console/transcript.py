@@ -45,6 +45,7 @@ def build_transcript(
     turns: list[dict[str, Any]] = []
     current: dict[str, Any] = {"user": None, "actions": [], "slots": [], "bot": [], "low": False, "fallback": False}
     orders: list[str] = []
+    card_images: set[str] = set()
     channel = None
     for event in events:
         kind = event.get("event")
@@ -102,19 +103,31 @@ def build_transcript(
             name = event.get("name")
             if name and name not in HIDDEN_SLOTS:
                 value = event.get("value")
+                # A form sets the same slot again and again: one line per slot, with the value it ended on.
+                current["slots"] = [s for s in current["slots"] if s["name"] != name]
                 current["slots"].append({"name": name, "value": show(value)})
                 if name == "order_number" and isinstance(value, str) and value and value not in orders:
                     orders.append(value)
         elif kind == "bot":
             data = event.get("data") or {}
             custom = data.get("custom")
+            text = text_of(str(event.get("text") or ""))
+            buttons = [text_of(str(b.get("title", ""))) for b in data.get("buttons") or [] if isinstance(b, dict)]
+            note = _what_else(data)
+            if not text and not buttons and not note:
+                continue  # nothing a person would see: no empty "bot:" line
+            if isinstance(custom, dict) and custom.get("type") == "product_cards":
+                card_images.update(
+                    p.get("image") for p in custom.get("products") or [] if isinstance(p, dict) and p.get("image")
+                )
+            elif not text and not buttons and data.get("image") in card_images:
+                continue  # the picture of a card already listed
             current["bot"].append(
                 {
                     "time": _iso(event.get("timestamp")),
-                    "text": text_of(str(event.get("text") or "")),
-                    "buttons": [
-                        text_of(str(b.get("title", ""))) for b in data.get("buttons") or [] if isinstance(b, dict)
-                    ],
+                    "text": text,
+                    "buttons": buttons,
+                    "note": note,
                     "custom_type": custom.get("type") if isinstance(custom, dict) else None,
                     "response": (event.get("metadata") or {}).get("utter_action"),
                 }
@@ -127,6 +140,28 @@ def build_transcript(
         "turns": turns,
         "orders": orders,
     }
+
+
+def _what_else(data: dict[str, Any]) -> str:
+    """What a bot message showed besides text and buttons, in words (``product cards: A, B``, ``an image``)."""
+    custom = data.get("custom")
+    if isinstance(custom, dict):
+        kind = custom.get("type")
+        if kind == "product_cards" and isinstance(custom.get("products"), list):
+            titles = [str(p.get("title")) for p in custom["products"] if isinstance(p, dict) and p.get("title")]
+            return "product cards: " + ", ".join(titles) if titles else "product cards"
+        if kind == "handoff":
+            return f"hand-off ticket {custom.get('ticket') or ''}".strip() + " (for staff, not shown to the customer)"
+        if kind == "staff_call":
+            return f"staff call {custom.get('ticket') or ''}".strip() + " (for staff, not shown to the customer)"
+        if kind == "rating_request":
+            return "asked the customer to rate the conversation"
+        return f"{kind or 'custom'} payload"
+    if data.get("image"):
+        return "an image"
+    if data.get("attachment"):
+        return "an attachment"
+    return ""
 
 
 def user_event(events: list[dict[str, Any]], event_id: int) -> dict[str, Any] | None:

@@ -7,9 +7,10 @@ import base64
 import functools
 import hashlib
 import hmac
+import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,16 +22,27 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors import safejson
 from console.auth import PERMISSIONS, Auth, Viewer
 from console.checks import paused_checks
-from console.corrections import Vocabulary, correction_json, export_yaml, save_correction
+from console.corrections import Vocabulary, correction_json, delete_correction, export_yaml, save_correction
 from console.errors import BadInput, ConsoleError, CsrfFailed, Forbidden, NotFound, TooManyAttempts
-from console.handoffs import HandoffQueue, QueueQuery
+from console.handoffs import ConsoleDesk, HandoffQueue, QueueQuery, Resolved, scrub, scrub_all
 from console.metrics import compute_metrics
-from console.models import ConsoleConversation, ConsoleCorrection, ConsoleNote, ConsoleTag
+from console.models import (
+    ConsoleAssignment,
+    ConsoleConversationCard,
+    ConsoleCorrection,
+    ConsoleNote,
+    ConsoleTag,
+    ConsoleUser,
+)
+from console.pseudonyms import Pseudonyms
 from console.queries import DEFAULT_LIMIT, Filters, counts, list_page
 from console.settings import ConsoleSettings
-from console.tracker import Indexer, sender_events
+from console.shop import ShopFacts, ShopUnavailable, photo_json
+from console.tracker import KNOWN_CHANNELS, Indexer, sender_events
 from console.transcript import build_transcript
 from store.service import OrderStore
+
+log = logging.getLogger("console")
 
 COOKIE = "console_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -38,7 +50,13 @@ PAGE_FILE = Path(__file__).with_name("page.html")
 _INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,39}$")
 MAX_NOTE_CHARS = 2000
+MAX_BULK = 200
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: What the list calls conversations that did not come through the gateway.
+UNKNOWN_CHANNEL = (
+    "not through the gateway: rasa's own REST channel or HTTP API (scripts, tests, rasa shell), "
+    "so no channel was recorded"
+)
 
 
 @dataclass
@@ -51,6 +69,9 @@ class ConsoleState:
     tracker: Engine
     indexer: Indexer
     handoffs: HandoffQueue
+    pseudonyms: Pseudonyms
+    facts: ShopFacts
+    desk: ConsoleDesk
     checks: OrderStore | None = None  # paused order checks (console/checks.py); None without an order store
     vocabulary_loader: Callable[[], Vocabulary] = Vocabulary.load
     _vocabulary: Vocabulary | None = field(default=None, repr=False)
@@ -111,10 +132,29 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 def _sender(request: web.Request) -> str:
-    sender = request.match_info["sender_id"]
-    if not sender or len(sender) > 255:
-        raise BadInput("bad conversation id", field="sender_id")
+    """The sender id behind the route's console id (the console never takes or shows a sender id).
+
+    Raises:
+        NotFound: not a console id, or not one of an indexed conversation.
+    """
+    public = request.match_info["conversation"]
+    state = request.app[STATE_KEY]
+    with state.sessions() as session:
+        sender = state.pseudonyms.resolve(session, public)
+    if sender is None:
+        raise NotFound("no such conversation")
     return sender
+
+
+async def _resolve(request: web.Request) -> str:
+    state = request.app[STATE_KEY]
+    await asyncio.to_thread(state.indexer.refresh)
+    return await asyncio.to_thread(_sender, request)
+
+
+def _filters(request: web.Request, viewer: Viewer) -> Filters:
+    state = request.app[STATE_KEY]
+    return Filters.parse(request.query, zone=state.settings.timezone, viewer_id=viewer.user_id)
 
 
 def _limit(request: web.Request) -> int:
@@ -177,7 +217,7 @@ async def login(request: web.Request) -> web.Response:
         signed = await asyncio.to_thread(state.auth.sign_in, email, password, request.remote or "unknown")
     except ConsoleError as exc:
         return _error(exc)
-    response = web.json_response(_me(signed.viewer))
+    response = web.json_response(_me(signed.viewer, state.settings))
     response.set_cookie(
         COOKIE,
         signed.token,
@@ -190,12 +230,15 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
-def _me(viewer: Viewer) -> dict[str, Any]:
+def _me(viewer: Viewer, settings: ConsoleSettings) -> dict[str, Any]:
     return {
         "email": viewer.email,
         "role": viewer.role,
         "permissions": sorted(PERMISSIONS[viewer.role]),
         "csrf_token": viewer.csrf_token,
+        # the page shows times and takes dates in the shop's locale and time zone, whatever the browser's
+        "shop": {"locale": settings.locale, "timezone": settings.timezone},
+        "channels": {"known": list(KNOWN_CHANNELS), "unknown": UNKNOWN_CHANNEL},
     }
 
 
@@ -209,36 +252,93 @@ async def logout(request: web.Request, _viewer: Viewer) -> web.Response:
 
 
 @guarded("read")
-async def me(_request: web.Request, viewer: Viewer) -> web.Response:
-    """``GET /api/console/me``: who is signed in, their permissions and the CSRF token."""
-    return web.json_response(_me(viewer))
+async def me(request: web.Request, viewer: Viewer) -> web.Response:
+    """``GET /api/console/me``: who is signed in, their permissions, the CSRF token and the shop's locale."""
+    return web.json_response(_me(viewer, request.app[STATE_KEY].settings))
 
 
 @guarded("read")
 async def conversations(request: web.Request, viewer: Viewer) -> web.Response:
     """``GET /api/console/conversations``: one page, newest activity first (filters as query parameters)."""
     state = request.app[STATE_KEY]
-    filters = Filters.parse(request.query)
+    filters = _filters(request, viewer)
     limit, cursor = _limit(request), request.query.get("cursor") or None
     await asyncio.to_thread(state.indexer.refresh)
+    raw = viewer.may("raw_text")
 
     def run() -> dict[str, Any]:
         with state.sessions() as session:
-            return list_page(session, filters, raw_text=viewer.may("raw_text"), limit=limit, cursor=cursor)
+            page = list_page(session, filters, raw_text=raw, limit=limit, cursor=cursor)
+        rows = page["conversations"]
+        senders = [row.pop("sender") for row in rows]
+        try:
+            # Only verified conversations have a customer, only handed-off ones a ticket: ask for those alone.
+            customers = state.facts.customers([s for r, s in zip(rows, senders, strict=True) if r["verified"]])
+            tickets = state.facts.tickets([s for r, s in zip(rows, senders, strict=True) if r["handed_off"]])
+            shops = state.facts.store_names() if any(r["store_id"] for r in rows) else {}
+            page["shop_readable"] = True
+        except ShopUnavailable:  # names and hand-off statuses are extra: the list still answers
+            log.warning("the order store cannot be read: the conversation list is shown without names and tickets")
+            customers, tickets, shops = {}, {}, {}
+            page["shop_readable"] = False
+        for row, sender in zip(rows, senders, strict=True):
+            row["preview"] = scrub(row["preview"], {sender: row["id"]})  # a customer quoting their own id
+            row["who"] = _who(row, sender, customers.get(sender), shops, raw=raw)
+            ticket = tickets.get(sender)
+            row["handoff"] = (
+                {"ticket": ticket.ticket, "status": ticket.status, "claimed_by": ticket.assigned_to} if ticket else None
+            )
+            row["status"] = _status(row, ticket.status if ticket else None)
+        return page
 
     return web.json_response(await asyncio.to_thread(run))
+
+
+def _who(row: dict[str, Any], sender: str, customer: Any, shops: dict[str, str], *, raw: bool) -> str:
+    """Who the customer is, as far as the console may say: the verified customer's name (first name and
+    initial unless the viewer is an admin), else the channel's handle; never the web conversation id."""
+    channel, _sep, rest = sender.partition(":")
+    if row["channel"] == "tablet":
+        store = row.get("store_id")
+        where = f"the tablet in {shops.get(store, store)}" if store else "a tablet"
+        return f"{customer.shown(raw=raw)} at {where}" if customer is not None else f"shopper at {where}"
+    if customer is not None:
+        return customer.shown(raw=raw)
+    if row["channel"] == "slack":
+        user = rest.split("-")[1] if rest.count("-") >= 1 else rest
+        return f"Slack user {user}"
+    if row["channel"] == "telegram" and channel == "telegram":
+        return f"Telegram user {rest}" if raw else f"Telegram user \u2026{rest[-4:]}"
+    if row["channel"] == "web":
+        return "web visitor (not verified)"
+    return "unknown sender (not through the gateway)"
+
+
+def _status(row: dict[str, Any], ticket_status: str | None) -> str:
+    """One phrase for the list: where the conversation ended up."""
+    if ticket_status == "open":
+        return "open hand-off"
+    if ticket_status == "assigned":
+        return "hand-off in progress"
+    if ticket_status == "closed":
+        return "resolved by a person"
+    if row["fallbacks"]:
+        return "fallback" + (f" \u00d7{row['fallbacks']}" if row["fallbacks"] > 1 else "")
+    return "answered by the assistant"
 
 
 @guarded("read")
 async def conversation_counts(request: web.Request, viewer: Viewer) -> web.Response:
     """``GET /api/console/counts``: totals and per-value counts for the same filters."""
     state = request.app[STATE_KEY]
-    filters = Filters.parse(request.query)
+    filters = _filters(request, viewer)
     await asyncio.to_thread(state.indexer.refresh)
 
     def run() -> dict[str, Any]:
         with state.sessions() as session:
-            return counts(session, filters, raw_text=viewer.may("raw_text"))
+            out = counts(session, filters, raw_text=viewer.may("raw_text"))
+        out["applied"] = filters.applied()
+        return out
 
     return web.json_response(await asyncio.to_thread(run))
 
@@ -247,11 +347,12 @@ async def conversation_counts(request: web.Request, viewer: Viewer) -> web.Respo
 async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
     """``GET /api/console/conversations/{sender_id}``: the transcript, tags, notes and corrections."""
     state = request.app[STATE_KEY]
-    sender = _sender(request)
     raw = viewer.may("raw_text")
     below = request.query.get("below", str(state.settings.low_confidence))
     if not _small_number(below, 3) or not 1 <= int(below) <= 100:
         raise BadInput("'below' must be a percentage from 1 to 100", field="below")
+    sender = await _resolve(request)
+    public = state.pseudonyms.of(sender)
 
     def run() -> dict[str, Any]:
         events = sender_events(state.tracker, sender)
@@ -259,7 +360,7 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
             raise NotFound("no such conversation")
         with state.sessions() as session:
             rows = session.scalars(select(ConsoleCorrection).where(ConsoleCorrection.sender_id == sender)).all()
-            corrections = {r.event_id: correction_json(r, raw_text=raw) for r in rows}
+            corrections = {r.event_id: correction_json(r, raw_text=raw, public_id=public) for r in rows}
             tags = list(
                 session.scalars(select(ConsoleTag.tag).where(ConsoleTag.sender_id == sender).order_by(ConsoleTag.tag))
             )
@@ -269,9 +370,34 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
                     select(ConsoleNote).where(ConsoleNote.sender_id == sender).order_by(ConsoleNote.id)
                 )
             ]
-        out = build_transcript(sender, events, raw_text=raw, low_confidence=int(below) / 100, corrections=corrections)
-        out.update(tags=tags, notes=notes, redacted=not raw)
-        return out
+            assigned = session.scalar(
+                select(ConsoleUser.email)
+                .join(ConsoleAssignment, ConsoleAssignment.user_id == ConsoleUser.id)
+                .where(ConsoleAssignment.sender_id == sender)
+            )
+            card = session.get(ConsoleConversationCard, sender)
+        out = build_transcript(public, events, raw_text=raw, low_confidence=int(below) / 100, corrections=corrections)
+        out.pop("sender_id", None)  # build_transcript was given the console id; the answer calls it "id"
+        store_id = card.store_id if card else None
+        try:
+            customer = state.facts.customers([sender]).get(sender)
+            ticket = state.facts.tickets([sender]).get(sender)
+            photos = state.facts.photos_of_conversations([sender]).get(sender, [])
+            shops = state.facts.store_names() if store_id else {}
+        except ShopUnavailable:
+            customer, ticket, photos, shops = None, None, [], {}
+        out.update(
+            id=public,
+            tags=tags,
+            notes=notes,
+            redacted=not raw,
+            assigned_to=assigned,
+            customer=customer.shown(raw=raw) if customer else None,
+            who=_who({"channel": out["channel"], "store_id": store_id}, sender, customer, shops, raw=raw),
+            handoff={"ticket": ticket.ticket, "status": ticket.status} if ticket else None,
+            photos=[photo_json(p, public) for p in photos],
+        )
+        return scrub_all(out, {sender: public})  # whatever was said, the conversation's own id never shows
 
     try:
         return web.json_response(await asyncio.to_thread(run))
@@ -279,37 +405,41 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
         return _error(exc)
 
 
-def _known(state: ConsoleState, sender: str) -> None:
-    with state.sessions() as session:
-        if session.get(ConsoleConversation, sender) is None:
-            raise NotFound("no such conversation")
+def _add_tag(state: ConsoleState, sender: str, tag: str, user_id: int) -> None:
+    with state.sessions() as session, session.begin():
+        exists = session.scalar(select(ConsoleTag.id).where(ConsoleTag.sender_id == sender, ConsoleTag.tag == tag))
+        if exists is None:
+            session.add(ConsoleTag(sender_id=sender, tag=tag, user_id=user_id, created_at=_now()))
+
+
+def _assign(state: ConsoleState, sender: str, user_id: int | None) -> None:
+    with state.sessions() as session, session.begin():
+        session.execute(delete(ConsoleAssignment).where(ConsoleAssignment.sender_id == sender))
+        if user_id is not None:
+            session.add(ConsoleAssignment(sender_id=sender, user_id=user_id, assigned_at=_now()))
+
+
+def _tag_of(value: object) -> str:
+    if not isinstance(value, str) or not TAG_RE.match(value.strip().lower()):
+        raise BadInput("a tag is 1-40 lower-case letters, digits, spaces, - or _", field="tag")
+    return value.strip().lower()
 
 
 @guarded("annotate")
 async def add_tag(request: web.Request, viewer: Viewer) -> web.Response:
     """``POST /api/console/conversations/{sender_id}/tags`` ``{"tag"}``."""
-    state, sender = request.app[STATE_KEY], _sender(request)
-    tag = (await _json_body(request)).get("tag")
-    if not isinstance(tag, str) or not TAG_RE.match(tag.strip().lower()):
-        raise BadInput("a tag is 1-40 lower-case letters, digits, spaces, - or _", field="tag")
-    tag = tag.strip().lower()
-
-    def run() -> None:
-        state.indexer.refresh()
-        _known(state, sender)
-        with state.sessions() as session, session.begin():
-            exists = session.scalar(select(ConsoleTag.id).where(ConsoleTag.sender_id == sender, ConsoleTag.tag == tag))
-            if exists is None:
-                session.add(ConsoleTag(sender_id=sender, tag=tag, user_id=viewer.user_id, created_at=_now()))
-
-    await asyncio.to_thread(run)
-    return web.json_response({"sender_id": sender, "tag": tag}, status=201)
+    state = request.app[STATE_KEY]
+    tag = _tag_of((await _json_body(request)).get("tag"))
+    sender = await _resolve(request)
+    await asyncio.to_thread(_add_tag, state, sender, tag, viewer.user_id)
+    return web.json_response({"conversation": state.pseudonyms.of(sender), "tag": tag}, status=201)
 
 
 @guarded("annotate")
 async def remove_tag(request: web.Request, _viewer: Viewer) -> web.Response:
     """``DELETE /api/console/conversations/{sender_id}/tags/{tag}``."""
-    state, sender, tag = request.app[STATE_KEY], _sender(request), request.match_info["tag"]
+    state, tag = request.app[STATE_KEY], request.match_info["tag"]
+    sender = await _resolve(request)
 
     def run() -> None:
         with state.sessions() as session, session.begin():
@@ -322,14 +452,13 @@ async def remove_tag(request: web.Request, _viewer: Viewer) -> web.Response:
 @guarded("annotate")
 async def add_note(request: web.Request, viewer: Viewer) -> web.Response:
     """``POST /api/console/conversations/{sender_id}/notes`` ``{"text"}``."""
-    state, sender = request.app[STATE_KEY], _sender(request)
+    state = request.app[STATE_KEY]
     text = (await _json_body(request)).get("text")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE_CHARS:
         raise BadInput(f"a note is 1 to {MAX_NOTE_CHARS} characters", field="text")
+    sender = await _resolve(request)
 
     def run() -> int:
-        state.indexer.refresh()
-        _known(state, sender)
         with state.sessions() as session, session.begin():
             note = ConsoleNote(sender_id=sender, text=text.strip(), user_id=viewer.user_id, created_at=_now())
             session.add(note)
@@ -342,11 +471,12 @@ async def add_note(request: web.Request, viewer: Viewer) -> web.Response:
 @guarded("correct")
 async def add_correction(request: web.Request, viewer: Viewer) -> web.Response:
     """``POST /api/console/conversations/{sender_id}/corrections`` ``{"event_id", "intent", "entities"?}``."""
-    state, sender = request.app[STATE_KEY], _sender(request)
+    state = request.app[STATE_KEY]
     body = await _json_body(request)
     event_id = body.get("event_id")
     if not isinstance(event_id, int) or isinstance(event_id, bool):
         raise BadInput("'event_id' must be the id of a user message", field="event_id")
+    sender = await _resolve(request)
     saved = await asyncio.to_thread(
         lambda: save_correction(
             state.sessions,
@@ -361,7 +491,72 @@ async def add_correction(request: web.Request, viewer: Viewer) -> web.Response:
     )
     if not viewer.may("raw_text"):
         saved["example"] = None  # the caller may not see the raw example; the list endpoint shows it redacted
+    saved["conversation"] = state.pseudonyms.of(sender)
     return web.json_response(saved, status=201)
+
+
+@guarded("correct")
+async def undo_correction(request: web.Request, _viewer: Viewer) -> web.Response:
+    """``DELETE /api/console/conversations/{conversation}/corrections/{event_id}``: undo a correction."""
+    state = request.app[STATE_KEY]
+    raw_id = request.match_info["event_id"]
+    if not raw_id.isdigit() or len(raw_id) > 18:
+        raise BadInput("'event_id' must be the id of a user message", field="event_id")
+    sender = await _resolve(request)
+    await asyncio.to_thread(lambda: delete_correction(state.sessions, sender_id=sender, event_id=int(raw_id)))
+    return web.json_response({"ok": True, "event_id": int(raw_id)})
+
+
+@guarded("annotate")
+async def assign(request: web.Request, viewer: Viewer) -> web.Response:
+    """``POST /api/console/conversations/{conversation}/assign`` ``{"to": "me" | null}``: claim or release it."""
+    state = request.app[STATE_KEY]
+    to = (await _json_body(request)).get("to")
+    if to not in ("me", None):
+        raise BadInput("'to' must be \"me\" (claim it) or null (release it)", field="to")
+    sender = await _resolve(request)
+    await asyncio.to_thread(_assign, state, sender, viewer.user_id if to == "me" else None)
+    return web.json_response(
+        {"conversation": state.pseudonyms.of(sender), "assigned_to": viewer.email if to == "me" else None}
+    )
+
+
+@guarded("annotate")
+async def bulk(request: web.Request, viewer: Viewer) -> web.Response:
+    """``POST /api/console/bulk`` ``{"ids": [...], "tag"?, "untag"?, "assign"?: "me" | null}``: review many at once.
+
+    Every id must be a conversation the console knows, or nothing changes (404 naming how many were unknown).
+    """
+    state = request.app[STATE_KEY]
+    body = await _json_body(request)
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not ids or len(ids) > MAX_BULK or not all(isinstance(i, str) for i in ids):
+        raise BadInput(f"'ids' must be a list of 1 to {MAX_BULK} conversation ids", field="ids")
+    tag = _tag_of(body["tag"]) if body.get("tag") is not None else None
+    untag = _tag_of(body["untag"]) if body.get("untag") is not None else None
+    if "assign" in body and body["assign"] not in ("me", None):
+        raise BadInput("'assign' must be \"me\" or null", field="assign")
+    if tag is None and untag is None and "assign" not in body:
+        raise BadInput("say what to do: 'tag', 'untag' or 'assign'")
+    await asyncio.to_thread(state.indexer.refresh)
+
+    def run() -> int:
+        with state.sessions() as session:
+            senders = state.pseudonyms.resolve_many(session, ids)
+        unknown = len(set(ids)) - len(senders)
+        if unknown:
+            raise NotFound(f"{unknown} of those conversations do not exist (nothing was changed)")
+        for sender in senders.values():
+            if tag is not None:
+                _add_tag(state, sender, tag, viewer.user_id)
+            if untag is not None:
+                with state.sessions() as session, session.begin():
+                    session.execute(delete(ConsoleTag).where(ConsoleTag.sender_id == sender, ConsoleTag.tag == untag))
+            if "assign" in body:
+                _assign(state, sender, viewer.user_id if body["assign"] == "me" else None)
+        return len(senders)
+
+    return web.json_response({"updated": await asyncio.to_thread(run)})
 
 
 @guarded("export")
@@ -372,7 +567,10 @@ async def list_corrections(request: web.Request, viewer: Viewer) -> web.Response
     def run() -> list[dict[str, Any]]:
         with state.sessions() as session:
             rows = session.scalars(select(ConsoleCorrection).order_by(ConsoleCorrection.id)).all()
-            return [correction_json(r, raw_text=viewer.may("raw_text")) for r in rows]
+            return [
+                correction_json(r, raw_text=viewer.may("raw_text"), public_id=state.pseudonyms.of(r.sender_id))
+                for r in rows
+            ]
 
     return web.json_response({"corrections": await asyncio.to_thread(run)})
 
@@ -395,15 +593,28 @@ async def export_corrections(request: web.Request, viewer: Viewer) -> web.Respon
 
 
 @guarded("metrics")
-async def metrics(request: web.Request, _viewer: Viewer) -> web.Response:
-    """``GET /api/console/metrics``: rates, series and SVG charts for the filtered conversations."""
+async def metrics(request: web.Request, viewer: Viewer) -> web.Response:
+    """``GET /api/console/metrics``: rates, series, ratings and SVG charts for the filtered conversations.
+
+    ``applied`` in the answer lists the filters that narrowed it (the page offers "all conversations").
+    """
     state = request.app[STATE_KEY]
-    filters = Filters.parse(request.query)
+    filters = _filters(request, viewer)
     await asyncio.to_thread(state.indexer.refresh)
 
     def run() -> dict[str, Any]:
+        try:
+            ratings = [
+                replace(r, comment=scrub(r.comment, {r.conversation_id: state.pseudonyms.of(r.conversation_id)}))
+                for r in state.facts.ratings()
+            ]
+            readable = True
+        except ShopUnavailable:
+            ratings, readable = [], False
         with state.sessions() as session:
-            return compute_metrics(session, filters)
+            out = compute_metrics(session, filters, ratings=ratings, raw_text=viewer.may("raw_text"))
+        out["ratings"]["readable"] = readable
+        return out
 
     return web.json_response(await asyncio.to_thread(run))
 
@@ -420,6 +631,73 @@ async def handoffs(request: web.Request, viewer: Viewer) -> web.Response:
     await asyncio.to_thread(state.indexer.refresh)
     page = await asyncio.to_thread(state.handoffs.page, query, raw_text=viewer.may("raw_text"))
     return web.json_response(page)
+
+
+def _ticket_number(request: web.Request) -> str:
+    number = request.match_info["ticket"]
+    if not number.startswith("HO-") or not number[3:].isdigit() or len(number) > 16:
+        raise NotFound("no such ticket")
+    return number
+
+
+@guarded("annotate")
+async def claim_handoff(request: web.Request, viewer: Viewer) -> web.Response:
+    """``POST /api/console/handoffs/{ticket}/claim``: take an open ticket (one the Slack desk does not relay)."""
+    state = request.app[STATE_KEY]
+    number = _ticket_number(request)
+    await asyncio.to_thread(state.desk.claim, number, viewer.email)
+    return web.json_response({"ticket": number, "status": "assigned", "claimed_by": f"{viewer.email} (console)"})
+
+
+@guarded("annotate")
+async def resolve_handoff(request: web.Request, viewer: Viewer) -> web.Response:
+    """``POST /api/console/handoffs/{ticket}/resolve``: close a ticket and tell the customer (asking for a rating).
+
+    The customer's channel gets the same sentence as after a Slack resolve, plus (on the web) the rating card.
+    A customer who cannot be reached any more (a wiped tablet session) does not stop the ticket closing.
+    """
+    state = request.app[STATE_KEY]
+    number = _ticket_number(request)
+    resolved = await asyncio.to_thread(state.desk.resolve, number)
+    told = await _tell_resolved(request.app, resolved)
+    log.info("ticket %s resolved in the console by user %s (customer told: %s)", number, viewer.user_id, told)
+    return web.json_response({"ticket": number, "status": "closed", "customer_told": told})
+
+
+async def _tell_resolved(app: web.Application, resolved: Resolved) -> bool:
+    from connectors.handoff.translate import resolved_message  # noqa: PLC0415 (entered through connectors.slack)
+    from connectors.push import PUSH_KEY, PushFailed  # noqa: PLC0415
+
+    # The same sentence as after a Slack resolve; its "handoff_resolved" payload makes the widget ask for a rating.
+    messages = [resolved_message(resolved.ticket)]
+    try:
+        await app[PUSH_KEY].push(resolved.conversation_id, messages)
+    except PushFailed as exc:
+        log.info("could not tell the customer of %s it was resolved: %s", resolved.ticket, exc)
+        return False
+    return True
+
+
+@guarded("read")
+async def photo(request: web.Request, _viewer: Viewer) -> web.StreamResponse:
+    """``GET /api/console/photos/{id}``: a customer's photo, for signed-in staff only (never cached, never framed)."""
+    state = request.app[STATE_KEY]
+    raw_id = request.match_info["photo_id"]
+    if not raw_id.isdigit() or len(raw_id) > 18:
+        raise NotFound("no such photo")
+    found = await asyncio.to_thread(state.facts.photo, int(raw_id))
+    if found is None:
+        raise NotFound("no such photo")
+    return web.Response(
+        body=found.data,
+        content_type=found.info.content_type,
+        headers={
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Content-Disposition": f'inline; filename="photo-{found.info.photo_id}"',
+        },
+    )
 
 
 @guarded("read")
@@ -454,13 +732,19 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/console/vocabulary", vocabulary)
     r.add_get("/api/console/conversations", conversations)
     r.add_get("/api/console/counts", conversation_counts)
-    r.add_get("/api/console/conversations/{sender_id}", transcript)
-    r.add_post("/api/console/conversations/{sender_id}/tags", add_tag)
-    r.add_delete("/api/console/conversations/{sender_id}/tags/{tag}", remove_tag)
-    r.add_post("/api/console/conversations/{sender_id}/notes", add_note)
-    r.add_post("/api/console/conversations/{sender_id}/corrections", add_correction)
+    r.add_get("/api/console/conversations/{conversation}", transcript)
+    r.add_post("/api/console/conversations/{conversation}/tags", add_tag)
+    r.add_delete("/api/console/conversations/{conversation}/tags/{tag}", remove_tag)
+    r.add_post("/api/console/conversations/{conversation}/notes", add_note)
+    r.add_post("/api/console/conversations/{conversation}/corrections", add_correction)
+    r.add_delete("/api/console/conversations/{conversation}/corrections/{event_id}", undo_correction)
+    r.add_post("/api/console/conversations/{conversation}/assign", assign)
+    r.add_post("/api/console/bulk", bulk)
     r.add_get("/api/console/corrections", list_corrections)
     r.add_get("/api/console/corrections/export", export_corrections)
     r.add_get("/api/console/metrics", metrics)
     r.add_get("/api/console/handoffs", handoffs)
     r.add_get("/api/console/security/paused-checks", security_checks)
+    r.add_post("/api/console/handoffs/{ticket}/claim", claim_handoff)
+    r.add_post("/api/console/handoffs/{ticket}/resolve", resolve_handoff)
+    r.add_get("/api/console/photos/{photo_id}", photo)

@@ -5,7 +5,8 @@ the tracker and the gateway's copies. The shop keeps its orders for its accounts
 amounts, dates), but nothing in them identifies the person any more: the customer row and each order's
 delivery name and address are overwritten. Everything else that names the customer, their orders or their
 conversations is deleted: linked chats, access grants, verification attempts, notification preferences,
-news and deliveries, return drafts; hand-off tickets lose their summary, customer and order number.
+news and deliveries, return drafts, the photos they sent and their ratings' comments; hand-off tickets lose
+their summary, customer and order number.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class ErasureReport:
     return_drafts_deleted: int = 0
     orders_anonymised: int = 0
     customer_anonymised: bool = False
+    photos_deleted: int = 0
+    rating_comments_blanked: int = 0
 
 
 def footprint(session: Session, email: str) -> Footprint:
@@ -197,7 +200,9 @@ def erase_customer(session: Session, found: Footprint, conversations: Iterable[s
 
 
 def _forget_conversation_rows(session: Session, senders: list[str], report: ErasureReport) -> int:
-    """Delete grants and attempts of these conversations, blank their hand-off tickets; returns grants deleted."""
+    """Delete grants, attempts and photos of these conversations, blank their hand-off tickets and rating comments.
+
+    Returns how many grants were deleted."""
     report.verification_attempts_deleted += (
         session.execute(
             delete(m.VerificationAttempt).where(m.VerificationAttempt.conversation_id.in_(senders))
@@ -216,11 +221,25 @@ def _forget_conversation_rows(session: Session, senders: list[str], report: Eras
         or 0
     )
     session.execute(delete(m.NotificationDelivery).where(m.NotificationDelivery.conversation_id.in_(senders)))
+    # The photos they sent and the words of their ratings (the scores stay, as numbers, for the metrics).
+    report.photos_deleted += (
+        session.execute(delete(m.CustomerPhoto).where(m.CustomerPhoto.conversation_id.in_(senders))).rowcount or 0
+    )
+    report.rating_comments_blanked += (
+        session.execute(
+            update(m.ConversationRating)
+            .where(m.ConversationRating.conversation_id.in_(senders), m.ConversationRating.comment.is_not(None))
+            .values(comment=None)
+        ).rowcount
+        or 0
+    )
     return session.execute(delete(m.AccessGrant).where(m.AccessGrant.conversation_id.in_(senders))).rowcount or 0
 
 
 def forget_conversations(session: Session, conversations: Iterable[str], *, before: datetime | None = None) -> int:
-    """Retention: delete grants, attempts and news deliveries of these conversations (and ``before``, older ones).
+    """Retention: delete grants, attempts, photos and news deliveries of these conversations.
+
+    With ``before``, verification attempts older than that go too.
 
     Args:
         session: an order-store session (the caller commits).

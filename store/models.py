@@ -14,6 +14,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -417,10 +418,66 @@ class HandoffTicket(Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    # set by the gateway's hand-off desk (Slack Claim / Resolve)
+    # set by the gateway's hand-off desk (Slack Claim / Resolve) or the support console
     assigned_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # the physical store of an in-store tablet's staff call (the console shows the shop's name)
+    store_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+# ------------------------------------------------------------------------- customer photos and ratings
+#: Image types a customer may send (checked from the bytes, never from a file name).
+PHOTO_TYPES: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")
+#: What a rating is about: the assistant's conversation, or a hand-off ticket after a person resolved it.
+RATING_OUTCOMES: tuple[str, ...] = ("assistant", "handoff")
+
+
+class CustomerPhoto(Base):
+    """A photo a customer sent (a damaged item, a wrong shade), kept with their return or hand-off ticket.
+
+    The bytes are the gateway's re-encoded copy (metadata such as EXIF GPS stripped). Who may see one is
+    decided by the caller: the conversation that sent it, and signed-in staff.
+    """
+
+    __tablename__ = "customer_photos"
+    __table_args__ = (CheckConstraint(_in("content_type", PHOTO_TYPES), name="content_type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    handoff_ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("handoff_tickets.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("returns.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ConversationRating(Base):
+    """A customer's 1-5 rating (and optional comment) of a conversation or of a resolved hand-off, given once."""
+
+    __tablename__ = "conversation_ratings"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "subject", name="uq_conversation_ratings_conversation_subject"),
+        CheckConstraint("score BETWEEN 1 AND 5", name="score"),
+        CheckConstraint(_in("outcome", RATING_OUTCOMES), name="outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(32), index=True)
+    # "conversation", or the hand-off ticket number (HO-000123) the rating is about
+    subject: Mapped[str] = mapped_column(String(24))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
 # ------------------------------------------------------------- one customer across channels, shipment news

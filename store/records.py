@@ -419,3 +419,4 @@ class HandoffTicket:
     customer_id: int | None
     status: str
     created_at: datetime
+    store_id: str | None = None

@@ -765,6 +765,15 @@ _STORE_COORDINATES = {
 }
 
 
+def product_image_path(sku: str) -> str:
+    """Where the demo shop's product picture is: the gateway draws one per SKU (``GET /media/products/<sku>.svg``).
+
+    The demo catalogue has no photographs; a relative path on the gateway works for the web widget and the
+    tablet (Telegram and Slack need public URLs and leave it out), unlike a made-up host that never resolves.
+    """
+    return f"/media/products/{sku}.svg"
+
+
 def shelf_location(aisle: int, category: str, product_id: int) -> str:
     """Where a product sits in a demo shop: one aisle per category (sorted by name), four shelves.
 
@@ -954,7 +963,7 @@ class _Seeder:
                         price_pence=max(price, 499),
                         attributes=attrs,
                         final_sale=False,
-                        image_url=f"https://images.shop.example/products/{category['prefix'].lower()}-{index:04d}.jpg",
+                        image_url=product_image_path(f"{category['prefix']}-{index:04d}"),
                         online_stock=0 if rng.random() < 0.08 else rng.randint(3, 180),
                     )
                 )
@@ -969,7 +978,7 @@ class _Seeder:
                     price_pence=price,
                     attributes={"digital": title.startswith("E-")},
                     final_sale=True,
-                    image_url=f"https://images.shop.example/products/gft-{index:04d}.jpg",
+                    image_url=product_image_path(f"GFT-{index:04d}"),
                     online_stock=999,
                 )
             )

@@ -1906,6 +1906,7 @@ class OrderStore:
             customer_id=row.customer_id,
             status=row.status,
             created_at=_aware(row.created_at),
+            store_id=row.store_id,
         )
 
     def open_handoff(
@@ -1916,6 +1917,7 @@ class OrderStore:
         summary: str,
         order_number: str | None = None,
         customer_id: int | None = None,
+        store_id: str | None = None,
     ) -> HandoffTicket:
         """Open a ticket asking a person to take over a conversation.
 
@@ -1926,6 +1928,7 @@ class OrderStore:
             summary: What happened so far, for the person taking over.
             order_number: Related order, normalised when recognisable.
             customer_id: Related customer, when known.
+            store_id: The physical store a tablet's shopper is waiting in (``stores.id``), if any.
 
         Returns:
             The ticket, numbered like ``HO-000123``.
@@ -1940,6 +1943,7 @@ class OrderStore:
                 customer_id=customer_id,
                 status="open",
                 created_at=_naive(self._now()),
+                store_id=store_id[:16] if store_id else None,
             )
             session.add(row)
             session.flush()

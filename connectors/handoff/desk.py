@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -118,6 +119,13 @@ class HandoffDesk:
         self.mirror = mirror
         self.now = now
         self._names: dict[str, str] = {}
+        # How Slack names a conversation: a web conversation id is the customer's secret, so the support
+        # console installs its pseudonyms here (console.setup); the raw id only where no console runs.
+        self.conversation_label: Callable[[str], str] = lambda conversation_id: conversation_id
+
+    def _shown(self, case: Case) -> Case:
+        """The case as Slack shows it: its conversation named by :attr:`conversation_label`."""
+        return dataclasses.replace(case, conversation_id=self.conversation_label(case.conversation_id))
 
     # ------------------------------------------------------------------ customer side (Dispatcher hook)
 
@@ -208,7 +216,7 @@ class HandoffDesk:
             return False
         try:
             response = await self._slack(
-                "chat.postMessage", self.client.chat_postMessage(channel=channel, **ticket_post(case))
+                "chat.postMessage", self.client.chat_postMessage(channel=channel, **ticket_post(self._shown(case)))
             )
         except SlackCallFailed as exc:
             self.counts["handoff.post_failed"] += 1
@@ -263,7 +271,8 @@ class HandoffDesk:
             return False
         self.counts["handoff.claimed"] += 1
         await self._mirror("assign", case.ticket, user, case.claimed_by_name or user, self.now())
-        await self._update_then(case, claimed_update(case), [joined_message(self._name(user, case), case.ticket)], user)
+        joined = joined_message(self._name(user, case), case.ticket)
+        await self._update_then(case, claimed_update(self._shown(case)), [joined], user)
         return True
 
     async def resolve(self, ticket: str, user: str) -> bool:
@@ -284,7 +293,7 @@ class HandoffDesk:
             return False
         self.counts["handoff.resolved"] += 1
         await self._mirror("close", case.ticket, self.now())
-        await self._update_then(case, closed_update(case), [resolved_message(case.ticket)], user)
+        await self._update_then(case, closed_update(self._shown(case)), [resolved_message(case.ticket)], user)
         return True
 
     async def staff_message(self, channel: str, thread_ts: str, user: str, text: str) -> bool:

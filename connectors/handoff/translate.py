@@ -188,10 +188,15 @@ def joined_message(agent: str, ticket: str) -> OutboundMessage:
 
 
 def resolved_message(ticket: str) -> OutboundMessage:
-    """Told to the customer when the ticket is resolved: the bot is back."""
+    """Told to the customer when the ticket is resolved: the bot is back.
+
+    ``custom: {"type": "handoff_resolved", "ticket"}`` lets the web widget ask the customer to rate the help
+    they got (channels that do not draw it show the text).
+    """
     return OutboundMessage(
         text=f"Our team has closed ticket {ticket}. I'm the shop assistant again: ask me anything, "
-        "or ask for a person if you need one."
+        "or ask for a person if you need one.",
+        custom={"type": "handoff_resolved", "ticket": ticket},
     )
 
 

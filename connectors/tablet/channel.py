@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from connectors.alerts import ALERTS_KEY, AlertNotDelivered
+from connectors.alerts import ALERTS_KEY, QUEUED_PREFIX, AlertNotDelivered
 from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
@@ -328,7 +328,10 @@ class TabletChannel:
                 out.append(staff_call_reply(call, delivered=False))
                 continue
             log.info("staff call %s at %s delivered (%s)", call.ticket, device.store_id, reference)
-            out.append(staff_call_reply(call, delivered=True))
+            queued = reference.startswith(QUEUED_PREFIX)
+            if queued:
+                self.dispatcher.counts["tablet.staff_call_queued"] += 1
+            out.append(staff_call_reply(call, delivered=True, queued=queued))
         return out
 
     async def _close(self, app: web.Application) -> None:

@@ -18,6 +18,10 @@ _VALIDATION_ID = "tablet-session"
 CALLED = (
     "I've called a colleague: someone is on their way to you now. Please stay here by the tablet. (Ticket {ticket})"
 )
+QUEUED = (
+    "I've asked our team to come to you: your call is at the top of their queue (ticket {ticket}). "
+    "Please stay here by the tablet; if it's urgent, the till can help straight away."
+)
 NOT_CALLED = (
     "I'm sorry, I couldn't reach a colleague from here just now. Please ask at the till and they'll "
     "help you straight away. (Ticket {ticket})"
@@ -109,27 +113,29 @@ def staff_alert(
     return StaffAlert(store_id=store_id, text=text, conversation_id=conversation_id, ticket=call.ticket)
 
 
-def staff_call_reply(call: StaffCall, *, delivered: bool) -> OutboundMessage:
-    """What the shopper reads: someone is coming, or (honestly) to ask at the till."""
-    template = CALLED if delivered else NOT_CALLED
+def staff_call_reply(call: StaffCall, *, delivered: bool, queued: bool = False) -> OutboundMessage:
+    """What the shopper reads: someone is coming (Slack), the team's queue has it (the support console,
+    when Slack is off or refused), or (honestly) to ask at the till when neither could take it."""
+    template = (QUEUED if queued else CALLED) if delivered else NOT_CALLED
     return OutboundMessage(
         text=template.format(ticket=call.ticket),
-        custom={"type": "staff_call_status", "delivered": delivered, "ticket": call.ticket},
+        custom={"type": "staff_call_status", "delivered": delivered, "queued": queued, "ticket": call.ticket},
     )
 
 
 def render_messages(messages: Iterable[OutboundMessage]) -> list[dict[str, Any]]:
     """Bot messages as the kiosk page receives them (the web JSON shape).
 
-    ``product_cards`` payloads are dropped: every card also arrives as its own message (text, image,
-    buttons), which the page draws as a card. ``staff_call`` payloads never reach the page (their
-    summary is the conversation, meant for staff); the channel replaces them first.
+    ``product_cards`` payloads stay: the page draws them as cards, as the web widget does, and skips the
+    per-product messages that follow them for channels without cards (their text, and the picture rasa
+    sends as a message of its own). ``staff_call`` payloads never reach the page (their summary is the
+    conversation, meant for staff); the channel replaces them first.
     """
     out = []
     for message in messages:
         data = message.to_json()
         custom = data.get("custom")
-        if isinstance(custom, dict) and custom.get("type") in ("product_cards", "staff_call"):
+        if isinstance(custom, dict) and custom.get("type") == "staff_call":
             del data["custom"]
         if data:
             out.append(data)

@@ -28,6 +28,8 @@ from connectors.push import PUSH_KEY, PushFailed
 from connectors.rasa_client import resend_key
 from connectors.shared_state import LocalState, shared_state
 from connectors.source import request_address, web_source
+from connectors.web.catalogue import SKU, Catalogue, product_svg
+from connectors.web.feedback import WebFeedback
 from connectors.web.ratelimit import SlidingWindowLimiter, whole_seconds
 from connectors.web.settings import WebSettings
 from connectors.web.transcript import Transcript
@@ -89,6 +91,9 @@ class WebChannel:
         allowed_origins: tuple[str, ...] = (),
         settings: WebSettings | None = None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        shop_db_url: str | None = None,
+        catalogue: Catalogue | None = None,
     ) -> None:
         """Configure the channel.
 
@@ -98,6 +103,8 @@ class WebChannel:
                 and use the API and the WebSocket, e.g. ``("https://shop.example",)``.
             settings: rate limits and history size (default :class:`WebSettings`).
             clock: monotonic seconds, for the rate limits (tests pass a fake one).
+            shop_db_url: the order store (the demo page's products, product pictures, photos and ratings).
+            catalogue: where products come from (default: the order store at ``shop_db_url``).
         """
         self.limits = limits or WebLimits()
         self.allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
@@ -121,6 +128,10 @@ class WebChannel:
         self._widget: bytes = b""
         self._widget_etag = ""
         self._pages: dict[bool, tuple[bytes, str]] = {}
+        self.catalogue = catalogue or Catalogue(shop_db_url)
+        self.feedback = WebFeedback(
+            shop_db_url, check_origin=self._check_origin, counts=lambda: self.dispatcher.counts, clock=clock
+        )
 
     def setup(self, app: web.Application, dispatcher: Dispatcher) -> None:
         """Add the web routes to ``app``, CORS headers for allowed origins, and close sockets on shutdown.
@@ -142,7 +153,10 @@ class WebChannel:
         app.router.add_route("OPTIONS", "/api/web/messages", self.preflight)
         app.router.add_route("OPTIONS", "/api/web/history", self.preflight)
         app.router.add_get("/api/web/ws", self.websocket)
+        app.router.add_get("/media/products/{sku}.svg", self.product_picture)
+        self.feedback.setup(app, self._transcript)
         app.on_response_prepare.append(self._cors_headers)
+        app.on_cleanup.append(self._close_catalogue)
         app[PUSH_KEY].register(self.name, self)
         app.on_shutdown.append(self._close_sockets)
 
@@ -174,12 +188,17 @@ class WebChannel:
             self._pages[open_on_load] = (page.encode("utf-8"), _page_csp(page))
 
     async def shop_page(self, request: web.Request) -> web.Response:
-        """The demo shop page with the widget embedded (``/`` opens the chat on load, ``/shop`` does not)."""
+        """The demo shop page with the widget embedded (``/`` opens the chat on load, ``/shop`` does not).
+
+        It lists popular products from the shop's own catalogue (the order store), each with an "Ask about it"
+        button that asks the assistant, so what the page shows is what the assistant knows.
+        """
         body, csp = self._pages[request.path == "/"]
         host = request.host
         widget_url = html.escape(f"{request.scheme}://{host}/widget.js").encode("utf-8")
+        products = await asyncio.to_thread(self.catalogue.featured)
         return web.Response(
-            body=body.replace(b"__WIDGET_URL__", widget_url),
+            body=body.replace(b"__WIDGET_URL__", widget_url).replace(b"__PRODUCTS__", _product_items(products)),
             content_type="text/html",
             charset="utf-8",
             headers={
@@ -203,9 +222,36 @@ class WebChannel:
         }
         if self._widget_etag in request.headers.get("If-None-Match", ""):
             return web.Response(status=304, headers=headers)
-        return web.Response(
-            body=self._widget, content_type="application/javascript", charset="utf-8", headers=headers
+        return web.Response(body=self._widget, content_type="application/javascript", charset="utf-8", headers=headers)
+
+    async def product_picture(self, request: web.Request) -> web.Response:
+        """``GET /media/products/<sku>.svg``: the product's drawn picture (a plain one for an unknown SKU).
+
+        The demo catalogue's ``image_url`` points here; cards whose own image fails to load fall back to it.
+        """
+        sku = request.match_info["sku"]
+        if not SKU.match(sku):
+            raise web.HTTPNotFound()
+        product = await asyncio.to_thread(self.catalogue.product, sku)
+        body = product_svg(
+            sku,
+            product.title if product else None,
+            product.brand if product else None,
+            product.category if product else None,
         )
+        return web.Response(
+            body=body,
+            content_type="image/svg+xml",
+            headers={
+                "Cache-Control": "public, max-age=86400",
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+                "Cross-Origin-Resource-Policy": "cross-origin",  # shops embedding the widget show it too
+            },
+        )
+
+    async def _close_catalogue(self, _app: web.Application) -> None:
+        self.catalogue.close()
 
     # ------------------------------------------------------------------ HTTP API
 
@@ -572,6 +618,28 @@ class WebChannel:
         return len(transports)
 
 
+def _product_items(products: Sequence[Any]) -> bytes:
+    """The demo page's product list items (every text escaped); a note when the catalogue cannot be read."""
+    if not products:
+        return b'<li class="empty">The catalogue cannot be read right now; the assistant still answers.</li>'
+    items = []
+    for p in products:
+        image = p.image_url if isinstance(p.image_url, str) and p.image_url.startswith(("/", "https://")) else None
+        image = image or f"/media/products/{p.sku}.svg"
+        price = f"\u00a3{p.price:.2f}"
+        items.append(
+            "<li>"
+            f'<img src="{html.escape(image)}" alt="" width="320" height="320" loading="lazy">'
+            f"<h3>{html.escape(p.title)}</h3>"
+            f'<p class="brand">{html.escape(p.brand)} \u00b7 {html.escape(p.category)}</p>'
+            f'<p class="price">{html.escape(price)}</p>'
+            f'<button type="button" data-shop-assistant-ask="{html.escape(f"Do you have the {p.title} in stock?")}">'
+            f'Ask about it<span class="vh"> ({html.escape(p.title)})</span></button>'
+            "</li>"
+        )
+    return "".join(items).encode("utf-8")
+
+
 def _page_csp(html: str) -> str:
     """A Content-Security-Policy allowing the page's own inline blocks by hash and scripts from 'self'."""
     hashes: dict[str, list[str]] = {"script": [], "style": []}
@@ -582,7 +650,7 @@ def _page_csp(html: str) -> str:
         "default-src 'none'; "
         f"script-src 'self' {' '.join(hashes['script'])}; "
         f"style-src {' '.join(hashes['style'])}; "
-        "img-src 'self' https: http: data:; "
+        "img-src 'self' https: http: data: blob:; "
         "connect-src 'self' {ws_origins}; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
     )

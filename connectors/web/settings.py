@@ -25,7 +25,10 @@ class WebSettings:
     """
 
     rate_per_conversation: int = 20
-    rate_per_address: int = 60
+    # Many real customers share one address (a mobile network's NAT, an office, a shop behind a reverse
+    # proxy the gateway is not told to trust): the address limit only stops a flood; a person is limited by
+    # the conversation's own budget.
+    rate_per_address: int = 600
     rate_window: float = 60.0
     history_limit: int = 100
     trusted_proxies: tuple[Network, ...] = ()

@@ -166,6 +166,53 @@ class Transcript:
         truncated = len(rows) > limit
         return list(reversed(rows[:limit])), truncated
 
+    def record_customer_item(self, conversation_id: str, client_message_id: str | None, body: dict[str, Any]) -> int:
+        """Store something the customer sent that rasa does not answer (a photo, a rating) as an answered
+        ``user`` row, so the history shows it after a reload; a resend with the same client id stores nothing.
+
+        Returns:
+            The row id (the earlier row's for a resend).
+        """
+        with self.sessions() as session:
+            if client_message_id is not None:
+                row = session.scalar(_by_client_id(conversation_id, client_message_id))
+                if row is not None:
+                    return row.id
+            row = WebMessage(
+                conversation_id=conversation_id,
+                role="user",
+                client_message_id=client_message_id,
+                status="answered",
+                body=body,
+            )
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                return self.record_customer_item(conversation_id, client_message_id, body)
+            return row.id
+
+    def rating_offered(self, conversation_id: str, subject: str) -> bool:
+        """Whether the assistant asked this conversation to rate ``subject`` (``"conversation"`` or a ticket).
+
+        A rating is only taken where one was asked for: after the assistant's goodbye (``rating_request``)
+        or a person resolving a hand-off (``handoff_resolved``, with the ticket).
+        """
+        with self.sessions() as session:
+            bodies = session.scalars(
+                select(WebMessage.body).where(WebMessage.conversation_id == conversation_id, WebMessage.role == "bot")
+            )
+            for body in bodies:
+                custom = body.get("custom") if isinstance(body, dict) else None
+                if not isinstance(custom, dict):
+                    continue
+                if custom.get("type") == "rating_request" and (custom.get("ticket") or "conversation") == subject:
+                    return True
+                if custom.get("type") == "handoff_resolved" and custom.get("ticket") == subject:
+                    return True
+        return False
+
     def count(self, conversation_id: str) -> int:
         """How many rows a conversation has (for tests and the console)."""
         with self.sessions() as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -287,17 +288,22 @@ def history_entries(rows: Iterable[Any]) -> list[dict[str, Any]]:
     """Render transcript rows (``connectors.web.transcript.WebMessage``) for the client.
 
     Returns:
-        ``{"id", "role": "user", "text", "payload"?, "client_message_id"?, "status"}`` for what
-        the customer sent and ``{"id", "role": "bot", "reply_to"?, "message": {...}}`` for each
-        bot message (the same shape as in ``bot`` frames).
+        ``{"id", "role": "user", "text", "payload"?, "client_message_id"?, "status", "photo"?, "rating"?}`` for
+        what the customer sent and ``{"id", "role": "bot", "reply_to"?, "message": {...}}`` for each bot
+        message (the same shape as in ``bot`` frames); each with ``at`` (ISO 8601, UTC) when it was stored.
     """
     entries: list[dict[str, Any]] = []
     for row in rows:
         entry: dict[str, Any] = {"id": row.id, "role": row.role}
+        if getattr(row, "created_at", None) is not None:
+            entry["at"] = _iso(row.created_at)
         if row.role == "user":
             entry["text"] = row.body.get("text", "")
             if row.body.get("payload"):
                 entry["payload"] = row.body["payload"]
+            for kind in ("photo", "rating"):  # a photo sent, a rating given (not sent to rasa)
+                if isinstance(row.body.get(kind), dict):
+                    entry[kind] = row.body[kind]
             if row.client_message_id:
                 entry["client_message_id"] = row.client_message_id
             entry["status"] = row.status
@@ -307,6 +313,11 @@ def history_entries(rows: Iterable[Any]) -> list[dict[str, Any]]:
             entry["message"] = row.body
         entries.append(entry)
     return entries
+
+
+def _iso(moment: datetime) -> str:
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def origin_allowed(origin: str, host: str, allowed: frozenset[str]) -> bool:

@@ -65,7 +65,7 @@ def cards(out: Outcome) -> list[dict[str, Any]]:
     assert [m["text"] for m in card_messages] == [p["text"] for p in shown]
     for product, message in zip(shown, card_messages, strict=True):
         assert product["title"] in message["text"] and product["price_text"] in message["text"]
-        assert message["image"] == product["image"] and product["image"].startswith("https://")
+        assert message["image"] == product["image"] == f"/media/products/{product['sku']}.svg"
         more = message["buttons"][0]
         assert more["title"] == "More like this"
         assert more["payload"] == "/recommend_product" + json.dumps({"product": product["title"]})

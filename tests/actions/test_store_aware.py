@@ -121,7 +121,7 @@ async def test_tablet_staff_call_opens_a_shop_ticket_and_sends_the_payload(store
     assert payload["type"] == "staff_call" and payload["store_id"] == "LDN-01"
     [ticket] = [t for t in store.handoffs() if t.ticket_number == payload["ticket"]]
     assert ticket.channel == "tablet" and ticket.conversation_id == "tablet:s1"
-    assert "LDN-01" in ticket.reason
+    assert "LDN-01" in ticket.reason and ticket.store_id == "LDN-01"
     assert payload["summary"] == ticket.summary and "argan shampoo" in ticket.summary
 
 

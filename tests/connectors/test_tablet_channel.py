@@ -223,7 +223,7 @@ async def test_staff_call_is_posted_and_the_shopper_told_someone_is_coming(
         {"text": "Here you go."},
         {
             "text": CALLED.format(ticket="HO-000042"),
-            "custom": {"type": "staff_call_status", "delivered": True, "ticket": "HO-000042"},
+            "custom": {"type": "staff_call_status", "delivered": True, "queued": False, "ticket": "HO-000042"},
         },
     ]
     assert "argan" not in json.dumps(body)  # the summary is for staff, not for the screen
@@ -255,7 +255,7 @@ async def test_undelivered_staff_call_sends_the_shopper_to_the_till(fake_rasa: F
         assert status == 200
         assert body["messages"][-1] == {
             "text": NOT_CALLED.format(ticket="HO-000042"),
-            "custom": {"type": "staff_call_status", "delivered": False, "ticket": "HO-000042"},
+            "custom": {"type": "staff_call_status", "delivered": False, "queued": False, "ticket": "HO-000042"},
         }
         assert len(gateway.alerts.alerts) == 1
         counts = gateway.channel.dispatcher.counts
@@ -320,7 +320,7 @@ async def test_rasa_down_is_a_503_and_the_session_survives(tablet: TabletGateway
 # ---------------------------------------------------------------------------- translate and settings
 
 
-def test_render_drops_card_and_staff_payloads_but_keeps_the_card_messages() -> None:
+def test_render_keeps_cards_for_the_page_and_drops_staff_payloads() -> None:
     messages = [
         OutboundMessage(text="Here are some picks:"),
         OutboundMessage(custom={"type": "product_cards", "products": [{"sku": "SKN-0001"}]}),
@@ -330,6 +330,7 @@ def test_render_drops_card_and_staff_payloads_but_keeps_the_card_messages() -> N
     ]
     assert render_messages(messages) == [
         {"text": "Here are some picks:"},
+        {"custom": {"type": "product_cards", "products": [{"sku": "SKN-0001"}]}},
         {"text": "Dew Serum: £10.00", "image": "https://img.example/1.jpg"},
         {"custom": {"type": "handoff", "ticket": "HO-000001"}},
     ]

@@ -174,8 +174,13 @@ async def test_chat_buttons_reload_and_new_conversation(
     await page.goto(str(gateway.make_url("/shop")))  # navigating keeps it open and the history
     await log.get_by_text("echo: still me").wait_for()
 
+    await page.get_by_role("button", name="New conversation").click()  # asks first
+    await page.get_by_role("button", name="Keep this one").click()
+    assert await log.locator(".msg--user").count() == 3
     await page.get_by_role("button", name="New conversation").click()
+    await page.get_by_role("button", name="Start a new conversation").click()
     assert await log.locator(".msg--user").count() == 0
+    assert await log.get_by_role("button", name="Where is my order?").is_visible()  # starters on an empty chat
     await say(page, "fresh")
     await log.get_by_text("echo: fresh").wait_for()
     assert fake_rasa.received[-1]["sender"] not in senders
@@ -199,9 +204,10 @@ async def test_product_cards_links_and_no_html_injection(
     first, second = cards.nth(0), cards.nth(1)
     assert await first.get_by_role("heading").inner_text() == "Linen shirt"
     assert await first.locator(".price").inner_text() == "£39.00"
-    assert await first.get_by_role("img", name="Linen shirt").get_attribute("src") == str(
-        gateway.make_url("/img/linen.png")
-    )
+    # the fake shop's image is a 404: the card falls back to the picture the gateway draws for its SKU
+    picture = first.get_by_role("img", name="Linen shirt")
+    await playwright_api.expect(picture).to_have_attribute("src", str(gateway.make_url("/media/products/SKU-1.svg")))
+    await page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=await picture.element_handle())
     assert await first.get_by_role("link", name="View product").get_attribute("href") == "https://shop.example/p/linen"
     assert await second.locator(".price").inner_text() == "£24.00"  # formatted from price + currency
     assert await second.get_by_text("Goes with what you bought").is_visible()
@@ -254,7 +260,8 @@ async def test_dropped_connection_reconnects_and_sends_once(fake_rasa: FakeRasa,
         await status.wait_for(state="detached")
 
         # 2. the connection is cut while rasa is still answering: the resend is answered from the transcript
-        fake_rasa.delay = 1.0
+        # (the indicator shows only after 0.4 s, and the widget reconnects after ~0.5 s: rasa takes 2 s)
+        fake_rasa.delay = 2.0
         await say(page, "slow")
         await page.get_by_text("The assistant is typing…").wait_for()
         channel.drop_connections()
@@ -263,9 +270,12 @@ async def test_dropped_connection_reconnects_and_sends_once(fake_rasa: FakeRasa,
         assert replayed >= 1
 
         # 3. the answer is stored while the browser is away: the history brings it, nothing is resent
-        fake_rasa.delay = 0.3
+        fake_rasa.delay = 0.3  # quicker than the typing indicator's delay: wait for rasa to have it instead
         await say(page, "answered while away")
-        await page.get_by_text("The assistant is typing…").wait_for()
+        for _ in range(50):
+            if fake_rasa.received and fake_rasa.received[-1]["message"] == "answered while away":
+                break
+            await asyncio.sleep(0.05)
         await context.set_offline(True)
         channel.drop_connections()
         for _ in range(50):
@@ -327,7 +337,7 @@ async def test_keyboard_only(gateway: TestClient, fake_rasa: FakeRasa, browser: 
     fake_rasa.replies = bot
     page = await browser.new_page()
     await page.goto(str(gateway.make_url("/shop")))
-    for _ in range(10):  # tab through the shop page to the launcher (the last thing on it)
+    for _ in range(80):  # tab through the shop page (its catalogue cards) to the launcher, the last thing on it
         await page.keyboard.press("Tab")
         if await page.evaluate(ACTIVE_JS) == "Open chat: Shop assistant":
             break
@@ -346,6 +356,8 @@ async def test_keyboard_only(gateway: TestClient, fake_rasa: FakeRasa, browser: 
     await page.keyboard.press("Enter")
     await log.get_by_text("echo: " + PAYLOAD).wait_for()
     assert await page.evaluate(ACTIVE_JS) == "sa-input"
+    await page.keyboard.press("Tab")
+    assert await page.evaluate(ACTIVE_JS) == "Attach a photo"
     await page.keyboard.press("Tab")
     assert await page.evaluate(ACTIVE_JS) == "Send"
     await page.keyboard.press("Escape")  # closes and gives focus back to the launcher
@@ -490,3 +502,74 @@ async def test_post_fallback_and_rasa_down(gateway: TestClient, fake_rasa: FakeR
     await say(page, "anyone?")
     await log.get_by_text("the assistant is restarting, please try again in a moment").wait_for()
     assert await log.get_by_text("Not delivered").count() == 1
+
+
+async def test_a_refused_message_keeps_a_retry_across_a_reload(fake_rasa: FakeRasa, browser: Any) -> None:
+    fake_rasa.replies = bot
+    async with gateway_with(fake_rasa, rate_per_conversation=2, rate_window=4.0) as (gateway, _):
+        page = await browser.new_page()
+        await page.goto(str(gateway.make_url("/")))
+        log = page.get_by_role("log", name="Conversation")
+        for text in ("one", "two"):
+            await say(page, text)
+            await log.get_by_text(f"echo: {text}").wait_for()
+        await say(page, "three")
+        retry = log.get_by_role("button", name="Retry sending: three")
+        await retry.wait_for()
+        assert await retry.is_disabled() and "Retry in" in await retry.inner_text()  # not before the limit allows
+        await shot(page, "widget-retry")
+        await page.reload()  # the refused message is still there, with its Retry
+        await retry.wait_for()
+        assert await log.locator(".msg--user p").all_inner_texts() == ["one", "two", "three"]
+        await playwright_api.expect(retry).to_be_enabled(timeout=10_000)
+        await retry.click()
+        await log.get_by_text("echo: three").wait_for()
+        assert await retry.count() == 0 and await log.get_by_text("Not delivered").count() == 0
+        assert [b["message"] for b in fake_rasa.received] == ["one", "two", "three"]
+        await page.reload()  # answered now: nothing left to retry
+        await log.get_by_text("echo: three").wait_for()
+        assert await retry.count() == 0
+
+
+TYPING_TRACE_JS = """() => {
+  const typing = document.getElementById('shop-assistant-widget').shadowRoot.querySelector('.typing');
+  window.__typing = [];
+  new MutationObserver(() => window.__typing.push([performance.now(), typing.textContent.length > 0]))
+    .observe(typing, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+async def test_the_typing_indicator_does_not_flicker(fake_rasa: FakeRasa, browser: Any, gateway: TestClient) -> None:
+    fake_rasa.replies = bot
+    page = await browser.new_page()
+    await page.goto(str(gateway.make_url("/")))
+    log = page.get_by_role("log", name="Conversation")
+    await page.evaluate(TYPING_TRACE_JS)
+    fake_rasa.delay = 0.05  # a quick answer: no indicator at all
+    await say(page, "quick")
+    await log.get_by_text("echo: quick").wait_for()
+    await page.wait_for_timeout(600)
+    assert await page.evaluate("window.__typing") == []
+    fake_rasa.delay = 1.0  # a slow answer: it shows, and long enough to be read
+    await say(page, "slow")
+    await log.get_by_text("echo: slow").wait_for()
+    await page.wait_for_timeout(300)
+    trace = await page.evaluate("window.__typing")
+    shown = [t for t, on in trace if on]
+    hidden = [t for t, on in trace if not on]
+    assert len(shown) == 1 and len(hidden) == 1, trace
+    assert hidden[0] - shown[0] >= 650, trace  # on screen for at least ~0.7 s, never a 20-70 ms blink
+
+
+async def test_answered_buttons_cannot_be_pressed_again(fake_rasa: FakeRasa, browser: Any, gateway: TestClient) -> None:
+    fake_rasa.replies = bot
+    page = await browser.new_page()
+    await page.goto(str(gateway.make_url("/")))
+    log = page.get_by_role("log", name="Conversation")
+    await say(page, "hi")
+    button = page.get_by_role("button", name="Track ORD-100001")
+    await playwright_api.expect(button).to_be_enabled()
+    await say(page, "something else")  # answering by typing spends the suggestions too
+    await log.get_by_text("echo: something else").wait_for()
+    assert await button.is_disabled()
+    assert [b["message"] for b in fake_rasa.received] == ["hi", "something else"]

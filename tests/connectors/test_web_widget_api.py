@@ -7,6 +7,7 @@ import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -77,7 +78,9 @@ async def test_history_after_reconnect(fake_rasa: FakeRasa) -> None:
             await ws.send_json({"type": "history"})
             frame = await ws.receive_json()
     assert frame["type"] == "history" and frame["truncated"] is False
-    entries = [{k: v for k, v in e.items() if k != "id"} for e in frame["entries"]]
+    stamps = [datetime.fromisoformat(e["at"]) for e in frame["entries"]]  # when each was stored, UTC
+    assert stamps == sorted(stamps) and all(s.utcoffset() == timedelta(0) for s in stamps)
+    entries = [{k: v for k, v in e.items() if k not in ("id", "at")} for e in frame["entries"]]
     assert entries == [
         {"role": "user", "text": "where is my order", "client_message_id": "msg-000001", "status": "answered"},
         {"role": "bot", "reply_to": "msg-000001", "message": {"text": "echo: where is my order"}},
@@ -347,7 +350,7 @@ async def test_messages_of_one_conversation_are_answered_in_order(fake_rasa: Fak
 
 
 def test_web_settings_from_env() -> None:
-    assert WebSettings.from_env({}) == WebSettings(20, 60, 60.0, 100, ())
+    assert WebSettings.from_env({}) == WebSettings(20, 600, 60.0, 100, ())
     settings = WebSettings.from_env(
         {
             "GATEWAY_WEB_RATE_PER_CONVERSATION": "5",

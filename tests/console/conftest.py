@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,7 +95,18 @@ class Harness:
         assert resp.status == 200, body
         token = resp.cookies[COOKIE].value
         self.client.session.cookie_jar.clear()  # every call names its session explicitly
-        return Viewer(self.client, token, body["csrf_token"], role)
+        return Viewer(self.client, token, body["csrf_token"], role, self.sender_of, self.public)
+
+    def public(self, sender: str) -> str:
+        """The console id of a conversation (the only id the console's API takes and gives)."""
+        return self.state.pseudonyms.of(sender)
+
+    def sender_of(self, public: str) -> str:
+        """The sender id behind a console id (what the tests compare with the tracker's rows)."""
+        with self.state.sessions() as session:
+            sender = self.state.pseudonyms.resolve(session, public)
+        assert sender is not None, f"the console gave out an id it cannot resolve: {public}"
+        return sender
 
 
 @dataclass
@@ -106,6 +117,8 @@ class Viewer:
     token: str
     csrf: str
     role: str
+    sender_of: Callable[[str], str]
+    public: Callable[[str], str]
 
     def _headers(self, csrf: bool, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {"Cookie": f"{COOKIE}={self.token}"}
@@ -131,14 +144,14 @@ class Viewer:
         return resp.status, await resp.json()
 
     async def ids(self, **filters: Any) -> set[str]:
-        """Sender ids of every conversation matching ``filters`` (all pages)."""
+        """Sender ids of every conversation matching ``filters`` (all pages), mapped back from console ids."""
         out: list[str] = []
         cursor = None
         while True:
             params = {**filters, "limit": 200, **({"cursor": cursor} if cursor else {})}
             status, page = await self.get("/api/console/conversations", **params)
             assert status == 200, page
-            out += [c["sender_id"] for c in page["conversations"]]
+            out += [self.sender_of(c["id"]) for c in page["conversations"]]
             cursor = page["next_cursor"]
             if not cursor:
                 break

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from console.models import ConsoleSession
+from console.settings import ConsoleSettings
 from tests.console.conftest import Databases, Harness
 
 pytestmark = pytest.mark.e2e
@@ -113,7 +115,7 @@ async def test_login_rejects_non_json_and_malformed_bodies_and_keeps_serving(con
 async def test_csrf_token_is_required_for_every_change(console: Harness, dbs: Databases) -> None:
     lead = await console.login("lead")
     sender = dbs.sender("verified_tracking")
-    path = f"/api/console/conversations/{sender}/tags"
+    path = f"/api/console/conversations/{console.public(sender)}/tags"
     assert (await lead.post(path, {"tag": "reviewed"}, csrf=False)) == (
         403,
         {"error": "missing or wrong X-CSRF-Token header; reload the console", "code": "csrf_failed"},
@@ -123,12 +125,12 @@ async def test_csrf_token_is_required_for_every_change(console: Harness, dbs: Da
         path, json={"tag": "reviewed"}, headers={"Cookie": f"console_session={lead.token}", "X-CSRF-Token": other.csrf}
     )
     assert resp.status == 403
-    status, _ = await lead.post(f"/api/console/conversations/{sender}/notes", {"text": "x"}, csrf=False)
+    status, _ = await lead.post(f"/api/console/conversations/{console.public(sender)}/notes", {"text": "x"}, csrf=False)
     assert status == 403
     assert (await lead.delete(f"{path}/reviewed", csrf=False))[0] == 403
     assert (await lead.post("/api/console/logout", csrf=False))[0] == 403
     assert (await lead.post(path, {"tag": "reviewed"}))[0] == 201
-    assert (await lead.get(f"/api/console/conversations/{sender}"))[1]["tags"] == ["reviewed"]
+    assert (await lead.get(f"/api/console/conversations/{console.public(sender)}"))[1]["tags"] == ["reviewed"]
 
 
 async def test_sessions_expire_when_idle_and_after_the_maximum_age(console: Harness) -> None:
@@ -182,15 +184,16 @@ async def test_each_role_may_do_exactly_its_part(
     calls = {
         "read": [
             await viewer.get("/api/console/conversations"),
-            await viewer.get(f"/api/console/conversations/{sender}"),
+            await viewer.get(f"/api/console/conversations/{console.public(sender)}"),
         ],
         "annotate": [
-            await viewer.post(f"/api/console/conversations/{sender}/tags", {"tag": "needs fix"}),
-            await viewer.post(f"/api/console/conversations/{sender}/notes", {"text": "check this"}),
+            await viewer.post(f"/api/console/conversations/{console.public(sender)}/tags", {"tag": "needs fix"}),
+            await viewer.post(f"/api/console/conversations/{console.public(sender)}/notes", {"text": "check this"}),
         ],
         "correct": [
             await viewer.post(
-                f"/api/console/conversations/{sender}/corrections", {"event_id": event_id, "intent": "out_of_scope"}
+                f"/api/console/conversations/{console.public(sender)}/corrections",
+                {"event_id": event_id, "intent": "out_of_scope"},
             )
         ],
         "export": [await viewer.get("/api/console/corrections"), await viewer.get("/api/console/corrections/export")],
@@ -257,9 +260,10 @@ async def test_filters_match_the_tracker(console: Harness, dbs: Databases) -> No
     delayed = dbs.seeded.cases["delayed"]["order_number"]
     assert await lead.ids(order=delayed) == {dbs.sender("telegram_delayed_handoff")}
 
-    today = datetime.now(UTC).date()
+    shop_zone = ZoneInfo(ConsoleSettings().timezone)  # "from" and "to" are the shop's days
+    today = datetime.now(shop_zone).date()
     seeded_days = {
-        datetime.fromtimestamp(r[0], UTC).date()
+        datetime.fromtimestamp(r[0], shop_zone).date()
         for r in dbs.sql("select max(timestamp) from events group by sender_id")
     }
     first, last = min(seeded_days), max(seeded_days)
@@ -268,10 +272,12 @@ async def test_filters_match_the_tracker(console: Harness, dbs: Databases) -> No
     assert await lead.ids(**{"from": (today + timedelta(days=1)).isoformat()}) == set()
 
     tagged = dbs.sender("low_confidence")
-    assert (await lead.post(f"/api/console/conversations/{tagged}/tags", {"tag": "Needs Fix"}))[0] == 201
+    assert (await lead.post(f"/api/console/conversations/{console.public(tagged)}/tags", {"tag": "Needs Fix"}))[
+        0
+    ] == 201
     assert await lead.ids(tag="needs fix") == {tagged}
     assert await lead.ids(tag="needs fix", channel="slack") == set()
-    assert (await lead.delete(f"/api/console/conversations/{tagged}/tags/needs fix"))[0] == 200
+    assert (await lead.delete(f"/api/console/conversations/{console.public(tagged)}/tags/needs fix"))[0] == 200
     assert await lead.ids(tag="needs fix") == set()
 
 
@@ -292,7 +298,9 @@ async def test_counts_for_each_filter(console: Harness, dbs: Databases) -> None:
     for intent, n in counts["intents"].items():
         assert n == len(await lead.ids(intent=intent)), intent
     tagged = dbs.sender("verified_tracking")
-    assert (await lead.post(f"/api/console/conversations/{tagged}/tags", {"tag": "good example"}))[0] == 201
+    assert (await lead.post(f"/api/console/conversations/{console.public(tagged)}/tags", {"tag": "good example"}))[
+        0
+    ] == 201
     today = datetime.now(UTC).date().isoformat()
     for params in (
         {"channel": "telegram"},
@@ -335,7 +343,8 @@ async def test_keyset_pages_are_ordered_by_last_activity_without_gaps(console: H
         r[0]
         for r in dbs.sql("select sender_id from events group by sender_id order by max(timestamp) desc, sender_id desc")
     ]
-    assert [c["sender_id"] for c in seen] == expected
+    assert [lead.sender_of(c["id"]) for c in seen] == expected
+    assert all(c.sender_id not in str(seen) for c in dbs.seeded.conversations.values())  # ids never leave
 
 
 @pytest.mark.parametrize(

@@ -46,11 +46,11 @@ async def test_sign_in_filter_open_correct_and_export(console: Harness, dbs: Dat
     await page.select_option("#f-channel", "telegram")
     await page.click("#f-apply")
     await expect(page.locator("#conv-list tr.conv-row")).to_have_count(1)
-    telegram = dbs.sender("telegram_delayed_handoff")
-    assert await rows.first.get_attribute("data-sender") == telegram
+    telegram = console.public(dbs.sender("telegram_delayed_handoff"))
+    assert await rows.first.get_attribute("data-id") == telegram
     await rows.first.click()
 
-    await page.locator("#t-title").get_by_text(telegram).wait_for()
+    await expect(page.locator("#t-id")).to_have_text(telegram)
     turns = page.locator("#turns .turn")
     conv = dbs.seeded.conversations["telegram_delayed_handoff"]
     assert await turns.count() >= len(conv.said)
@@ -80,9 +80,14 @@ async def test_sign_in_filter_open_correct_and_export(console: Harness, dbs: Dat
 
     await page.click("#nav-metrics")
     await page.locator("#m-containment").wait_for()
-    # Metrics follow the list's filters: still only Telegram.
+    # Metrics follow the list's filters, and say so: still only Telegram, until "All conversations".
     assert await page.locator("#m-per-channel svg rect").count() == 1
-    assert "1 conversations" in await page.locator("#m-rates").inner_text()
+    assert "1 conversation" in await page.locator("#m-rates").inner_text()
+    assert await page.locator("#m-scope").inner_text() == "Showing the list's filters: channel = telegram."
+    await page.click("#m-all")
+    await expect(page.locator("#m-scope")).to_have_text("Showing all conversations (no filter).")
+    assert "8 conversations" in await page.locator("#m-rates").inner_text()
+    assert await page.locator("#m-per-channel svg rect").count() == 4
 
     await page.click("#nav-list")
     await page.select_option("#f-channel", "")
@@ -104,6 +109,6 @@ async def test_agent_sees_no_correction_export_or_metrics(console: Harness, dbs:
     await expect(page.locator("#conv-list tr.conv-row")).to_have_count(8)
     assert not await page.locator("#nav-export").is_visible()
     assert not await page.locator("#nav-metrics").is_visible()
-    await page.locator(f"#conv-list tr[data-sender='{dbs.sender('verified_tracking')}']").click()
+    await page.locator(f"#conv-list tr[data-id='{console.public(dbs.sender('verified_tracking'))}']").click()
     await page.locator("#turns .turn").first.wait_for()
     assert await page.locator(".correct-btn").count() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from console.handoffs import QueueQuery, effective_status, transcript_url
 from console.settings import ConsoleSettings
 from console.tracker import _tracker_metadata, events, tracker_engine
 from console.web import STATE_KEY
+from store import models as shop_models
 from store.db import make_engine
 from store.migrate import upgrade
 from store.service import OrderStore
@@ -103,6 +105,8 @@ def _fill(shop_url: str, sessions: sessionmaker[Any], clock: Clock) -> tuple[dic
     the order store mirror failing), closed (resolved, and resolved with the close mirror failing).
     """
     engine = make_engine(shop_url)
+    with sessionmaker(engine)() as db, db.begin():
+        db.add(shop_models.PhysicalStore(id="LDN-01", name="Covent Garden", city="London", address="", postcode=""))
     store = OrderStore(sessionmaker(engine), now=clock)
     state = HandoffState(sessions)
     mirror = OrderStoreMirror(shop_url)
@@ -147,7 +151,10 @@ def _fill(shop_url: str, sessions: sessionmaker[Any], clock: Clock) -> tuple[dic
     mirror.close(t, clock.now)
 
     # A shopper at a tablet called a colleague: the store has the ticket, the Slack desk never saw it.
-    tickets["tablet"] = _file(store, clock, conv["tablet"], "tablet", "shopper asked for a staff member", "")
+    clock.tick()
+    tickets["tablet"] = store.open_handoff(
+        conv["tablet"], channel="tablet", reason="shopper asked for a staff member", summary="", store_id="LDN-01"
+    ).ticket_number
 
     t = relay("mirror_assign_failed", "web", "customer asked for a person", "customer: hello [greet]")
     state.claim(t, "U0STAFF01", "Sam", clock.tick())
@@ -228,14 +235,15 @@ async def test_newest_first_with_relay_facts_claims_and_shown_status(queue: Queu
     assert body["next_cursor"] is None and body["redacted"] is False
 
     claimed = by_name["claimed"]
+    public = queue.harness.state.pseudonyms.of("telegram:42")
     assert claimed["status"] == claimed["store_status"] == "assigned"
-    assert claimed["channel"] == "telegram" and claimed["conversation_id"] == "telegram:42"
+    assert claimed["channel"] == "telegram" and claimed["conversation"] == public
     assert claimed["reason"] == "lost parcel" and claimed["relayed"] is True
     assert claimed["claimed_by"] == "Sam"
     assert claimed["claimed_at"] == "2026-11-27T09:17:00+00:00"
     assert claimed["created_at"] == "2026-11-27T09:14:00+00:00"  # when the order store filed it
     assert claimed["closed_at"] is None
-    assert claimed["transcript_url"] == "/console#conversation=telegram%3A42"
+    assert claimed["transcript_url"] == f"/console#conversation={public}"
     assert claimed["transcript_available"] is True
     assert by_name["waiting"]["transcript_available"] is False  # nothing of it in the tracker store
 
@@ -245,6 +253,9 @@ async def test_newest_first_with_relay_facts_claims_and_shown_status(queue: Queu
 
     tablet = by_name["tablet"]
     assert (tablet["status"], tablet["relayed"], tablet["history"], tablet["claimed_by"]) == ("open", False, [], None)
+    assert (tablet["store_id"], tablet["store_name"]) == ("LDN-01", "Covent Garden")
+    assert (tablet["can_claim"], tablet["can_resolve"]) == (True, True)  # not relayed: the console takes it
+    assert (claimed["can_claim"], claimed["can_resolve"]) == (False, False)  # Slack's desk owns it
 
     # The desk changed the gateway, the mirror to the order store failed: the queue shows the relay's truth.
     assert (by_name["mirror_assign_failed"]["status"], by_name["mirror_assign_failed"]["store_status"]) == (
@@ -408,7 +419,7 @@ def test_query_parsing_and_transcript_links() -> None:
     assert QueueQuery.parse({"status": "Closed", "limit": "7", "cursor": "12"}) == QueueQuery("closed", 7, 12)
     with pytest.raises(BadInput):
         QueueQuery.parse({"status": "open;drop"})
-    assert transcript_url("web:a b/c#d") == "/console#conversation=web%3Aa%20b%2Fc%23d"
+    assert transcript_url("web-abcdefghijklmnopqrst") == "/console#conversation=web-abcdefghijklmnopqrst"
 
 
 @pytest_asyncio.fixture
@@ -478,9 +489,10 @@ async def test_the_hand_offs_view_filters_expands_a_ticket_and_links_its_transcr
     await claimed.click()  # collapses again
     await expect(detail).to_have_count(0)
 
+    public = queue.harness.state.pseudonyms.of("telegram:42")
     await claimed.locator("a.h-transcript").click()
-    await expect(page.locator("#t-title")).to_have_text("telegram:42")
-    assert page.url == f"{base}#conversation=telegram%3A42"
+    await expect(page.locator("#t-id")).to_have_text(public)
+    assert page.url == f"{base}#conversation={public}"
     await expect(page.locator("#turns .turn")).to_have_count(1)
 
     await page.click("#nav-handoffs")  # back to the queue, still filtered as it was left
@@ -489,11 +501,12 @@ async def test_the_hand_offs_view_filters_expands_a_ticket_and_links_its_transcr
     await expect(rows).to_have_count(2)
     waiting = page.locator(f"#h-list tr.h-row[data-ticket='{t['waiting']}']")
     assert await waiting.locator("a.h-transcript").count() == 0  # nothing to open: no transcript
-    assert "web:waiting-0001" in await waiting.inner_text()
+    assert queue.harness.state.pseudonyms.of("web:waiting-0001") in await waiting.inner_text()
+    assert "waiting-0001" not in await page.content()
 
     # The transcript address opens straight on the transcript for a signed-in browser.
-    await page.goto(f"{base}#conversation=telegram%3A42")
-    await expect(page.locator("#t-title")).to_have_text("telegram:42")
+    await page.goto(f"{base}#conversation={public}")
+    await expect(page.locator("#t-id")).to_have_text(public)
     assert problems == [], problems  # no script or Content-Security-Policy errors
     assert [(status, url.removeprefix(base.removesuffix("/console"))) for status, url in failed] == [
         (401, "/api/console/me")  # the page asking whether it is signed in before the sign-in
@@ -578,3 +591,54 @@ def test_forget_customer_works_on_a_gateway_database_without_the_desk_tables(tmp
         1,
         0,
     )
+
+
+def test_the_queue_reads_a_gateway_database_without_the_desk_tables(tmp_path: Path, shop_url: str) -> None:
+    """Slack off: the desk's tables may never have been made; the queue is then the order store's alone."""
+    from connectors.db import gateway_engine  # noqa: PLC0415
+    from console.handoffs import HandoffQueue  # noqa: PLC0415
+    from console.models import ConsoleUser  # noqa: PLC0415
+
+    gateway = gateway_engine(f"sqlite:///{tmp_path / 'bare-gateway.db'}")
+    ConsoleUser.metadata.create_all(
+        gateway, tables=[t for t in ConsoleUser.metadata.sorted_tables if t.name.startswith("console_")]
+    )
+    shop_engine = make_engine(shop_url)
+    OrderStore(sessionmaker(shop_engine)).open_handoff(
+        "tablet:s1", channel="tablet", reason="staff call", summary="", store_id="LDN-01"
+    )
+    try:
+        page = HandoffQueue(shop_engine, sessionmaker(gateway, expire_on_commit=False)).page(
+            QueueQuery(), raw_text=False
+        )
+    finally:
+        shop_engine.dispose()
+        gateway.dispose()
+    [item] = page["handoffs"]
+    assert (item["ticket"], item["status"], item["relayed"], item["history"], item["can_claim"]) == (
+        "HO-000001",
+        "open",
+        False,
+        [],
+        True,
+    )
+
+
+def test_the_console_declares_the_desk_tables_whatever_channels_are_on(tmp_path: Path) -> None:
+    """In a fresh process without Slack (nothing else imported the desk), the gateway still creates its tables."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "from connectors.app import create_app\n"
+        "from connectors.db import GatewayBase\n"
+        "from tests.connectors.gateway_fakes import make_settings\n"
+        f"create_app(make_settings('http://127.0.0.1:9', database_url='sqlite:///{tmp_path / 'g.db'}'))\n"
+        "print(sorted(t for t in GatewayBase.metadata.tables if t.startswith('handoff_')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['handoff_cases', 'handoff_events']"

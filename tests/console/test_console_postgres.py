@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -16,10 +17,11 @@ from connectors.app import create_app
 from connectors.db import SESSIONS_KEY
 from console.auth import add_user
 from console.privacy import retention
+from console.pseudonyms import PUBLIC_ID
 from console.tracker import _tracker_metadata, events, tracker_engine
 from console.web import STATE_KEY
 from tests.connectors.gateway_fakes import make_settings
-from tests.console.conftest import PASSWORDS, Databases, Harness
+from tests.console.conftest import PASSWORDS, Databases, Harness, Viewer
 from tests.console.real_conversations import clone_conversations
 from tests.store.conftest import postgres_url  # noqa: F401  (a throwaway PostgreSQL cluster, or skip)
 
@@ -63,11 +65,25 @@ async def pg_console(dbs: Databases, pg_schema_url: str) -> AsyncIterator[Harnes
     await client.close()
 
 
+def _plain(body: Any, viewer: Viewer) -> Any:
+    """An answer with console ids turned back into sender ids and cursors left out: each database keys its own
+    pseudonyms, so the same conversation has a different console id on SQLite and on PostgreSQL."""
+    if isinstance(body, dict):
+        return {k: _plain(v, viewer) for k, v in body.items() if k != "next_cursor"}
+    if isinstance(body, list):
+        return [_plain(v, viewer) for v in body]
+    if isinstance(body, str) and PUBLIC_ID.match(body):
+        return viewer.sender_of(body)
+    return body
+
+
 async def test_postgres_answers_like_sqlite(console: Harness, pg_console: Harness, dbs: Databases) -> None:
     lite, pg = await console.login("lead"), await pg_console.login("lead")
     tagged = dbs.sender("telegram_delayed_handoff")
     for viewer in (lite, pg):
-        assert (await viewer.post(f"/api/console/conversations/{tagged}/tags", {"tag": "reviewed"}))[0] == 201
+        assert (await viewer.post(f"/api/console/conversations/{viewer.public(tagged)}/tags", {"tag": "reviewed"}))[
+            0
+        ] == 201
     today = datetime.now(UTC).date().isoformat()
     filters: list[dict[str, str]] = [
         {},
@@ -87,15 +103,15 @@ async def test_postgres_answers_like_sqlite(console: Harness, pg_console: Harnes
         assert (await pg.get("/api/console/counts", **params))[1] == (await lite.get("/api/console/counts", **params))[
             1
         ]
-    first = (await lite.get("/api/console/conversations", limit=3))[1]
-    assert (await pg.get("/api/console/conversations", limit=3))[1] == first
-    cursor = {"cursor": first["next_cursor"], "limit": 3}
-    assert (await pg.get("/api/console/conversations", **cursor))[1] == (
-        await lite.get("/api/console/conversations", **cursor)
-    )[1]
-    assert (await pg.get(f"/api/console/conversations/{tagged}"))[1] == (
-        await lite.get(f"/api/console/conversations/{tagged}")
-    )[1]
+    first_lite = (await lite.get("/api/console/conversations", limit=3))[1]
+    first_pg = (await pg.get("/api/console/conversations", limit=3))[1]
+    assert _plain(first_pg, pg) == _plain(first_lite, lite)
+    second_lite = (await lite.get("/api/console/conversations", cursor=first_lite["next_cursor"], limit=3))[1]
+    second_pg = (await pg.get("/api/console/conversations", cursor=first_pg["next_cursor"], limit=3))[1]
+    assert _plain(second_pg, pg) == _plain(second_lite, lite)
+    assert _plain((await pg.get(f"/api/console/conversations/{pg.public(tagged)}"))[1], pg) == _plain(
+        (await lite.get(f"/api/console/conversations/{lite.public(tagged)}"))[1], lite
+    )
     lite_metrics, pg_metrics = (await lite.get("/api/console/metrics"))[1], (await pg.get("/api/console/metrics"))[1]
     assert pg_metrics == lite_metrics and lite_metrics["per_day"][-1]["conversations"] > 0
 

@@ -38,7 +38,7 @@ def cli(dbs: Databases, *args: str, stdin: str | None = None) -> subprocess.Comp
 async def test_transcript_has_turns_intents_entities_actions_slots_and_orders(console: Harness, dbs: Databases) -> None:
     lead = await console.login("lead")
     conv = dbs.seeded.conversations["telegram_delayed_handoff"]
-    status, t = await lead.get(f"/api/console/conversations/{conv.sender_id}")
+    status, t = await lead.get(f"/api/console/conversations/{console.public(conv.sender_id)}")
     assert status == 200
     users = [turn["user"] for turn in t["turns"] if turn["user"]]
     assert [u["text"] for u in users][:2] == conv.said[:2]  # no personal data in these two
@@ -63,20 +63,24 @@ async def test_transcript_has_turns_intents_entities_actions_slots_and_orders(co
     assert "HO-" in bots and "delayed" in bots
     # Low-confidence turns are flagged by the threshold the viewer picks.
     lowest = min(e[1] for e in expected)
-    _, strict = await lead.get(f"/api/console/conversations/{conv.sender_id}", below=str(int(lowest * 100) + 1))
+    _, strict = await lead.get(
+        f"/api/console/conversations/{console.public(conv.sender_id)}", below=str(int(lowest * 100) + 1)
+    )
     assert any(turn["low"] for turn in strict["turns"])
-    _, lax = await lead.get(f"/api/console/conversations/{conv.sender_id}", below=str(int(lowest * 100)))
+    _, lax = await lead.get(
+        f"/api/console/conversations/{console.public(conv.sender_id)}", below=str(int(lowest * 100))
+    )
     assert not any(turn["low"] for turn in lax["turns"])
 
 
 async def test_fallback_turns_are_highlighted(console: Harness, dbs: Databases) -> None:
     lead = await console.login("lead")
-    _, t = await lead.get(f"/api/console/conversations/{dbs.sender('fallback_handoff')}")
+    _, t = await lead.get(f"/api/console/conversations/{console.public(dbs.sender('fallback_handoff'))}")
     flags = [turn["fallback"] for turn in t["turns"] if turn["user"]]
     assert flags == [True, True, False]
     fell_back = {r[0] for r in dbs.sql("select distinct sender_id from events where action_name = 'action_fallback'")}
     for conv in dbs.seeded.conversations.values():
-        _, t = await lead.get(f"/api/console/conversations/{conv.sender_id}")
+        _, t = await lead.get(f"/api/console/conversations/{console.public(conv.sender_id)}")
         assert any(turn["fallback"] for turn in t["turns"]) == (conv.sender_id in fell_back), conv.name
     assert (await lead.get("/api/console/conversations/web:nobody"))[0] == 404
 
@@ -86,7 +90,7 @@ async def test_personal_data_is_redacted_for_agents_and_leads_but_not_admins(con
     sender = dbs.sender("address_and_phone")
     for role in ("agent", "lead"):
         viewer = await console.login(role)
-        status, t = await viewer.get(f"/api/console/conversations/{sender}")
+        status, t = await viewer.get(f"/api/console/conversations/{console.public(sender)}")
         text = json.dumps(t)
         assert status == 200 and t["redacted"] is True
         for bit in raw_bits:
@@ -95,11 +99,13 @@ async def test_personal_data_is_redacted_for_agents_and_leads_but_not_admins(con
         # Text search runs on the redacted text too, so it cannot confirm hidden data.
         assert await viewer.ids(q="jo.bloggs") == set()
         telegram = json.dumps(
-            (await viewer.get(f"/api/console/conversations/{dbs.sender('telegram_delayed_handoff')}"))[1]
+            (await viewer.get(f"/api/console/conversations/{console.public(dbs.sender('telegram_delayed_handoff'))}"))[
+                1
+            ]
         )
         assert dbs.seeded.cases["delayed"]["email"] not in telegram
     admin = await console.login("admin")
-    _, t = await admin.get(f"/api/console/conversations/{sender}")
+    _, t = await admin.get(f"/api/console/conversations/{console.public(sender)}")
     text = json.dumps(t)
     assert t["redacted"] is False
     for bit in raw_bits:
@@ -124,11 +130,11 @@ async def correct_three(lead: Viewer, dbs: Databases) -> dict[str, int]:
     }
     path = "/api/console/conversations/{}/corrections"
     status, body = await lead.post(
-        path.format(dbs.sender("low_confidence")), {"event_id": ids["gibberish"], "intent": "out_of_scope"}
+        path.format(lead.public(dbs.sender("low_confidence"))), {"event_id": ids["gibberish"], "intent": "out_of_scope"}
     )
     assert status == 201, body
     status, body = await lead.post(
-        path.format(dbs.sender("address_and_phone")),
+        path.format(lead.public(dbs.sender("address_and_phone"))),
         {
             "event_id": ids["address"],
             "intent": "change_shipping_address",
@@ -139,7 +145,7 @@ async def correct_three(lead: Viewer, dbs: Databases) -> dict[str, int]:
     assert body["example"] is None  # a lead may not see the raw example in the answer
     postcode = dbs.seeded.cases["returnable"]["postcode"].lower()
     status, body = await lead.post(
-        path.format(dbs.sender("tablet_postcode")),
+        path.format(lead.public(dbs.sender("tablet_postcode"))),
         {"event_id": ids["postcode"], "intent": "inform", "entities": [{"entity": "postcode", "value": postcode}]},
     )
     assert status == 201, body
@@ -149,13 +155,13 @@ async def correct_three(lead: Viewer, dbs: Databases) -> dict[str, int]:
 async def test_corrections_are_validated(console: Harness, dbs: Databases) -> None:
     lead = await console.login("lead")
     sender = dbs.sender("fallback_handoff")
-    path = f"/api/console/conversations/{sender}/corrections"
+    path = f"/api/console/conversations/{console.public(sender)}/corrections"
     button = dbs.sql("select min(id) from events where sender_id = ? and type_name = 'user'", sender)[0][0]
     assert (await lead.post(path, {"event_id": button, "intent": "greet"}))[0] == 400  # a button press
     text_event = dbs.sql(
         "select min(id) from events where sender_id = ? and type_name = 'user'", dbs.sender("low_confidence")
     )[0][0]
-    other = f"/api/console/conversations/{dbs.sender('low_confidence')}/corrections"
+    other = f"/api/console/conversations/{console.public(dbs.sender('low_confidence'))}/corrections"
     cases = [
         ({"event_id": text_event, "intent": "no_such_intent"}, 400, "intent"),
         (
@@ -378,6 +384,18 @@ async def test_forget_customer_deletes_conversations_and_channel_identities(cons
         )
         shop.execute(link, ("telegram", telegram.split(":", 1)[1], customer))
         shop.execute(link, ("slack", "U0OTHER", customer))
+        # A photo and a rated comment of theirs, and another customer's photo that must stay.
+        photo = (
+            "insert into customer_photos (conversation_id, channel, content_type, data, width, height, size_bytes, "
+            "sha256, created_at) values (?, ?, 'image/jpeg', x'ffd8ff', 1, 1, 3, 'x', date())"
+        )
+        shop.execute(photo, (telegram, "telegram"))
+        shop.execute(photo, (dbs.sender("verified_tracking"), "web"))
+        shop.execute(
+            "insert into conversation_ratings (conversation_id, channel, subject, score, comment, outcome, created_at) "
+            "values (?, 'telegram', 'conversation', 2, 'ring me on 07700 900123', 'assistant', date())",
+            (telegram,),
+        )
     result = cli(dbs, "forget-customer", "--email", delayed["email"].upper())
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -385,6 +403,12 @@ async def test_forget_customer_deletes_conversations_and_channel_identities(cons
     assert report["conversations"] == sorted([telegram, "slack:U0OTHER"])
     assert sorted(report["channel_identities_deleted"]) == sorted([telegram, "slack:U0OTHER"])
     assert report["access_grants_deleted"] == 1 and report["handoff_tickets_anonymised"] == 1
+    assert (report["photos_deleted"], report["rating_comments_blanked"]) == (1, 1)
+    with sqlite3.connect(dbs.shop_path) as shop:
+        assert shop.execute("select conversation_id from customer_photos").fetchall() == [
+            (dbs.sender("verified_tracking"),)
+        ]
+        assert shop.execute("select score, comment from conversation_ratings").fetchall() == [(2, None)]
     assert dbs.sql("select count(*) from events where sender_id = ?", telegram) == [(0,)]
     with sqlite3.connect(dbs.shop_path) as shop:
         assert shop.execute(

@@ -1,21 +1,32 @@
-"""Pure console units on hand-built data: redaction, password hashes, the incremental indexer, charts."""
+"""Pure console units on hand-built data: redaction, password hashes, the incremental indexer, pseudonyms,
+transcripts, charts."""
 
 from __future__ import annotations
 
+import base64
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import sessionmaker
 
 from connectors.db import create_schema, gateway_engine
 from console.auth import hash_password, verify_password
 from console.charts import bar_chart
-from console.models import ConsoleConversation, ConsoleConversationIntent, ConsoleConversationText
+from console.models import (
+    ConsoleConversation,
+    ConsoleConversationCard,
+    ConsoleConversationIntent,
+    ConsoleConversationText,
+    ConsoleTag,
+)
+from console.pseudonyms import PUBLIC_ID, Pseudonyms
 from console.queries import decode_cursor, encode_cursor
 from console.redact import redact
 from console.tracker import Indexer, _tracker_metadata, events, tracker_engine
+from console.transcript import build_transcript
 
 
 @pytest.mark.parametrize(
@@ -56,8 +67,59 @@ def test_scrypt_hashes_are_salted_and_verify() -> None:
     assert not verify_password("x", "md5$whatever") and not verify_password("x", "garbage")
 
 
-def test_cursor_round_trip() -> None:
-    assert decode_cursor(encode_cursor(1795841274.5, "web:a:b")) == (1795841274.5, "web:a:b")
+def test_cursor_names_the_row_by_its_console_id_and_round_trips(tmp_path: Path) -> None:
+    gateway = gateway_engine(f"sqlite:///{tmp_path / 'gateway.db'}")
+    create_schema(gateway)
+    sessions = sessionmaker(gateway, expire_on_commit=False)
+    public = Pseudonyms(sessions).of("web:0123456789abcdef")
+    with sessions() as session, session.begin():
+        session.add(ConsoleConversation(sender_id="web:0123456789abcdef", channel="web", first_ts=1.0, last_ts=2.0))
+        session.flush()
+        session.add(ConsoleConversationCard(sender_id="web:0123456789abcdef", public_id=public))
+    cursor = encode_cursor(1795841274.5, public)
+    assert "0123456789abcdef" not in cursor and "0123456789abcdef" not in base64.b64decode(cursor + "==").decode()
+    with sessions() as session:
+        assert decode_cursor(session, cursor) == (1795841274.5, "web:0123456789abcdef")
+        with pytest.raises(Exception, match="cursor"):
+            decode_cursor(session, encode_cursor(1.0, "web-aaaaaaaaaaaaaaaaaaaa"))
+
+
+def test_pseudonyms_are_keyed_stable_and_say_only_the_channel(tmp_path: Path) -> None:
+    gateway = gateway_engine(f"sqlite:///{tmp_path / 'gateway.db'}")
+    create_schema(gateway)
+    sessions = sessionmaker(gateway, expire_on_commit=False)
+    first, again = Pseudonyms(sessions), Pseudonyms(sessions)  # two processes on one database
+    web = first.of("web:3f9c2a7be1d04c55a8e0f2b6c9d1e473")
+    assert PUBLIC_ID.match(web) and web.startswith("web-") and "3f9c2a7b" not in web
+    assert again.of("web:3f9c2a7be1d04c55a8e0f2b6c9d1e473") == web  # the key lives in the database
+    assert first.of("web:3f9c2a7be1d04c55a8e0f2b6c9d1e474") != web
+    assert first.of("no-channel-here").startswith("unknown-") and first.of("tablet:s1").startswith("tablet-")
+    other_key = Pseudonyms(sessions, key=b"another gateway database's key")
+    assert other_key.of("web:3f9c2a7be1d04c55a8e0f2b6c9d1e473") != web
+
+
+def test_transcript_has_one_line_per_slot_and_no_empty_bot_lines() -> None:
+    card = {"title": "Rose Balm", "image": "/media/products/SKN-0001.svg"}
+    events_ = [
+        {"_id": 1, "event": "user", "timestamp": 10.0, "text": "a gift", "parse_data": {"intent": {"name": "x"}}},
+        {"_id": 2, "event": "slot", "name": "order_number", "value": "ORD-100001"},
+        {"_id": 3, "event": "slot", "name": "requested_slot", "value": "proof"},
+        {"_id": 4, "event": "slot", "name": "order_number", "value": "ORD-100001"},
+        {"_id": 5, "event": "slot", "name": "proof", "value": None},
+        {"_id": 6, "event": "slot", "name": "proof", "value": "verified"},
+        {"_id": 7, "event": "bot", "text": "Here you are", "data": {}},
+        {"_id": 8, "event": "bot", "text": None, "data": {"custom": {"type": "product_cards", "products": [card]}}},
+        {"_id": 9, "event": "bot", "text": None, "data": {"image": "/media/products/SKN-0001.svg"}},
+        {"_id": 10, "event": "bot", "text": None, "data": {}},
+        {"_id": 11, "event": "bot", "text": "", "data": {"image": "https://shop.example/other.png"}},
+    ]
+    turn = build_transcript("web-x", events_, raw_text=True, low_confidence=0.5)["turns"][0]
+    assert [(s["name"], s["value"]) for s in turn["slots"]] == [("order_number", "ORD-100001"), ("proof", "verified")]
+    assert [(b["text"], b["note"]) for b in turn["bot"]] == [
+        ("Here you are", ""),
+        ("", "product cards: Rose Balm"),
+        ("", "an image"),
+    ]
 
 
 def test_chart_labels_are_escaped() -> None:
@@ -167,3 +229,76 @@ def test_indexer_picks_up_a_lower_id_committed_late(tmp_path: Path) -> None:
         a, b = session.get(ConsoleConversation, "web:a"), session.get(ConsoleConversation, "web:b")
     assert a is not None and b is not None
     assert (a.turns, b.turns, b.first_ts, b.min_confidence) == (2, 2, 11.0, 0.7)
+
+
+def test_index_keeps_a_preview_and_a_card_and_rebuilds_an_index_made_before_cards(tmp_path: Path) -> None:
+    tracker = tracker_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+    gateway = gateway_engine(f"sqlite:///{tmp_path / 'gateway.db'}")
+    create_schema(gateway)
+    sessions = sessionmaker(gateway, expire_on_commit=False)
+    _tracker_metadata.create_all(tracker)
+    tablet = _user("tablet:s1", 10.0, "do you have argan oil", "check_stock", 0.9, "tablet")
+    tablet["data"] = json.dumps(
+        {**json.loads(str(tablet["data"])), "metadata": {"channel": "tablet", "store_id": "LDN-01"}}
+    )
+    with tracker.begin() as conn:
+        conn.execute(
+            insert(events),
+            [
+                _user("web:abcdef0123456789", 10.0, "mail jo@example.com about it", "inform", 0.9, "web"),
+                _user("web:abcdef0123456789", 11.0, '/affirm{"x": 1}', "affirm", 1.0, "web"),
+                tablet,
+            ],
+        )
+    Indexer(tracker, sessions).refresh()
+    pseudonyms = Pseudonyms(sessions)
+    with sessions() as session:
+        card = session.get(ConsoleConversationCard, "web:abcdef0123456789")
+        shop = session.get(ConsoleConversationCard, "tablet:s1")
+        assert card is not None and shop is not None
+        assert card.public_id == pseudonyms.of("web:abcdef0123456789")
+        assert (card.preview, card.preview_redacted) == ("mail jo@example.com about it", "mail [email] about it")
+        assert shop.store_id == "LDN-01"
+        assert pseudonyms.resolve(session, card.public_id) == "web:abcdef0123456789"
+        assert pseudonyms.resolve(session, "web:abcdef0123456789") is None  # sender ids are not console ids
+    # An index built by the previous version has no cards: it is rebuilt, annotations stay.
+    with sessions() as session, session.begin():
+        session.execute(delete(ConsoleConversationCard))
+        session.add(ConsoleTag(sender_id="tablet:s1", tag="reviewed", created_at=datetime(2026, 1, 1)))
+    assert Indexer(tracker, sessions).refresh() == 3
+    with sessions() as session:
+        assert session.get(ConsoleConversationCard, "tablet:s1") is not None
+        assert session.get(ConsoleConversation, "tablet:s1").turns == 1  # type: ignore[union-attr]
+        assert [t.tag for t in session.query(ConsoleTag)] == ["reviewed"]
+
+
+def test_metrics_count_each_conversation_on_its_shop_day_across_a_clock_change(tmp_path: Path) -> None:
+    from datetime import UTC, date  # noqa: PLC0415
+
+    from console.metrics import compute_metrics  # noqa: PLC0415
+    from console.queries import Filters  # noqa: PLC0415
+
+    gateway = gateway_engine(f"sqlite:///{tmp_path / 'gateway.db'}")
+    create_schema(gateway)
+    sessions = sessionmaker(gateway, expire_on_commit=False)
+    moments = {  # UTC instants; London moves to BST at 01:00 UTC on 29 March 2026
+        "a": datetime(2026, 3, 28, 23, 30, tzinfo=UTC),  # 28 March, 23:30 GMT
+        "b": datetime(2026, 3, 29, 0, 30, tzinfo=UTC),  # 29 March, 00:30 GMT
+        "c": datetime(2026, 3, 29, 23, 30, tzinfo=UTC),  # 30 March, 00:30 BST: the next day in London
+        "d": datetime(2026, 3, 30, 22, 59, tzinfo=UTC),  # 30 March, 23:59 BST
+    }
+    with sessions() as session, session.begin():
+        for name, moment in moments.items():
+            session.add(
+                ConsoleConversation(
+                    sender_id=f"web:{name}", channel="web", first_ts=moment.timestamp(), last_ts=moment.timestamp()
+                )
+            )
+    f = Filters(since=date(2026, 3, 28), until=date(2026, 3, 30), zone="Europe/London")
+    with sessions() as session:
+        days = compute_metrics(session, f, now=moments["d"])["per_day"]
+    assert days == [
+        {"day": "2026-03-28", "conversations": 1},
+        {"day": "2026-03-29", "conversations": 1},
+        {"day": "2026-03-30", "conversations": 2},
+    ]

@@ -66,6 +66,20 @@ def handoff_stack(tmp_path_factory: pytest.TempPathFactory, fake_slack: FakeSlac
 # ------------------------------------------------------------------------------------------ helpers
 
 
+def console_id_of(stack: RunningStack, sender: str) -> str:
+    """The console's pseudonym of a conversation, keyed in the stack's gateway database."""
+    from sqlalchemy.orm import sessionmaker  # noqa: PLC0415
+
+    from connectors.db import gateway_engine  # noqa: PLC0415
+    from console.pseudonyms import Pseudonyms  # noqa: PLC0415
+
+    engine = gateway_engine(stack.config.gateway_db_url)
+    try:
+        return Pseudonyms(sessionmaker(engine)).of(sender)
+    finally:
+        engine.dispose()
+
+
 def http(stack: RunningStack, path: str, *, body: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
     """One request to the gateway; returns (status, decoded JSON body)."""
     request = urllib.request.Request(  # noqa: S310 (loopback gateway)
@@ -246,8 +260,10 @@ class Widget:
     async def say(self, text: str) -> list[str]:
         """Type ``text``; wait for the bot's answer; return the messages shown after it."""
         await self.type(text)
+        # A function, not an expression: Playwright polls an expression with eval, which the page's CSP refuses
+        # (the answer is drawn a moment after the message is marked sent, so polling happens).
         handle = await self.page.wait_for_function(
-            f"({AFTER_LAST_JS})().length > 0 && ({AFTER_LAST_JS})()", timeout=60_000
+            f"() => {{ const shown = ({AFTER_LAST_JS})(); return shown.length > 0 ? shown : null; }}", timeout=60_000
         )
         return list(await handle.json_value())
 
@@ -292,7 +308,10 @@ async def test_a_widget_customer_talks_to_a_person_through_slack_and_gets_the_bo
         # 2. The ticket is in the support channel with the summary and a Claim button.
         post = wait(lambda: ticket_post(fake_slack, ticket), "the ticket in Slack")
         blocks = json.dumps(post["blocks"])
-        assert "customer asked for a person" in blocks and sender in blocks, blocks
+        # The conversation by its console id (staff open it there), never the customer's own id: their secret.
+        console_id = console_id_of(stack, sender)
+        assert "customer asked for a person" in blocks and console_id in blocks, blocks
+        assert conversation not in json.dumps(post), post
         assert '"action_id": "handoff_claim"' in blocks and f'"value": "{ticket}"' in blocks, blocks
         ts = wait(lambda: ticket_ts(stack, ticket), "the ticket's Slack ts in the read API")
 

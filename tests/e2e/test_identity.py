@@ -29,6 +29,7 @@ from tests.e2e.test_handoff import (
     STAFF_USER,
     SUPPORT_CHANNEL,
     claim,
+    console_id_of,
     rasa_turns,
     slack,
     thread,
@@ -223,7 +224,8 @@ def test_a_telegram_customer_talks_to_a_person_out_of_hours(identity_stack: Iden
 
     # The ticket reaches Slack; Sam claims it anyway; the customer hears it on Telegram.
     post = wait(lambda: ticket_post(fake_slack, ticket), "the ticket in Slack")
-    assert "Telegram" in post["text"] and sender in json.dumps(post["blocks"]), post
+    # The conversation by its console id (where staff open it), as for every channel.
+    assert "Telegram" in post["text"] and console_id_of(stack, sender) in json.dumps(post["blocks"]), post
     ts = wait(lambda: ticket_ts(stack, ticket), "the ticket's Slack ts in the read API")
     claim(stack, ticket, ts, post)
     joined = f"Sam from our team has picked up your ticket {ticket} and will answer you here."

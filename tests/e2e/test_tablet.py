@@ -10,9 +10,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy.orm import sessionmaker
 
+from connectors.db import gateway_engine
 from connectors.tablet.__main__ import main as tablet_command
-from connectors.tablet.translate import NOT_CALLED
+from connectors.tablet.translate import NOT_CALLED, QUEUED
+from console.auth import add_user
 from tests.e2e.conftest import Chat, RunningStack, shop_path
 
 
@@ -89,12 +92,34 @@ async def test_tablet_gets_this_shops_stock_and_the_web_does_not(stack: RunningS
     assert "In our shops:" in reply and "on the shelf" not in reply, web.dump()
 
 
-async def test_tablet_staff_call_without_slack_sends_the_shopper_to_the_till(stack: RunningStack, token: str) -> None:
+async def test_tablet_staff_call_without_slack_lands_in_the_consoles_queue(stack: RunningStack, token: str) -> None:
     session_id = await new_session(stack, token)
     reply = await tablet_say(stack, token, session_id, payload="/human_handoff")
     with sqlite3.connect(shop_path(stack)) as db:
-        ticket, reason = db.execute(
-            "SELECT ticket_number, reason FROM handoff_tickets WHERE conversation_id = ?", (f"tablet:{session_id}",)
+        ticket, reason, store_id = db.execute(
+            "SELECT ticket_number, reason, store_id FROM handoff_tickets WHERE conversation_id = ?",
+            (f"tablet:{session_id}",),
         ).fetchone()
-    assert reply == NOT_CALLED.format(ticket=ticket)  # no Slack in this stack: honest about it
-    assert "LDN-01" in reason
+    # No Slack in this stack: the console's hand-off queue takes the call, not "I couldn't reach a colleague".
+    assert reply == QUEUED.format(ticket=ticket) and reply != NOT_CALLED.format(ticket=ticket)
+    assert "LDN-01" in reason and store_id == "LDN-01"
+    # A support lead sees it in the console's queue with the shop's name.
+    engine = gateway_engine(stack.config.gateway_db_url)
+    add_user(sessionmaker(engine, expire_on_commit=False), "tablet-lead@shop.example", "lead", "tablet-lead-pass-1")
+    engine.dispose()
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:  # a 127.0.0.1 cookie
+        async with session.post(
+            f"{stack.config.gateway_url}/api/console/login",
+            json={"email": "tablet-lead@shop.example", "password": "tablet-lead-pass-1"},
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+        async with session.get(f"{stack.config.gateway_url}/api/console/handoffs", params={"status": "open"}) as resp:
+            queue = await resp.json()
+            assert resp.status == 200, queue
+    [item] = [h for h in queue["handoffs"] if h["ticket"] == ticket]
+    assert (item["channel"], item["store_id"], item["store_name"], item["can_claim"]) == (
+        "tablet",
+        "LDN-01",
+        "Covent Garden",
+        True,
+    )

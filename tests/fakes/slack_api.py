@@ -1,7 +1,9 @@
 """A fake Slack Web API and Socket Mode endpoint on a free loopback port, recording everything it receives.
 
 Speaks enough of Slack's HTTP API for slack-sdk / slack-bolt: ``auth.test``, ``chat.postMessage``,
-``chat.update`` and ``apps.connections.open`` (which hands out a ``ws://`` URL served by the same fake).
+``chat.update``, the three steps of ``files_upload_v2`` (``files.getUploadURLExternal``, the upload URL it
+hands out, ``files.completeUploadExternal``; uploaded bytes are kept in ``uploads``) and
+``apps.connections.open`` (which hands out a ``ws://`` URL served by the same fake).
 Over that WebSocket the test pushes Socket Mode envelopes and the fake records the client's acks.
 """
 
@@ -45,6 +47,7 @@ class FakeSlackAPI:
     calls: list[SlackCall] = field(default_factory=list)
     acks: list[dict[str, Any]] = field(default_factory=list)
     fail: dict[str, str] = field(default_factory=dict)
+    uploads: dict[str, bytes] = field(default_factory=dict)
     server: TestServer | None = None
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _ts: int = 0
@@ -55,6 +58,7 @@ class FakeSlackAPI:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{method}", self.api)
+        app.router.add_post("/upload/{file_id}", self.upload)
         app.router.add_get("/link", self.socket)
         self._changed = asyncio.Event()
         self.server = TestServer(app, host="127.0.0.1", port=0)
@@ -113,10 +117,30 @@ class FakeSlackAPI:
             return web.json_response({"ok": True, "channel": args.get("channel"), "ts": ts, "message": message})
         if method == "chat.update":
             return web.json_response({"ok": True, "channel": args.get("channel"), "ts": args.get("ts")})
+        if method == "files.getUploadURLExternal":
+            assert self.server is not None
+            file_id = f"F0FILE{len(self.uploads) + 1:03d}"
+            self.uploads[file_id] = b""
+            return web.json_response(
+                {"ok": True, "file_id": file_id, "upload_url": f"http://127.0.0.1:{self.server.port}/upload/{file_id}"}
+            )
+        if method == "files.completeUploadExternal":
+            files = args.get("files")
+            files = json.loads(files) if isinstance(files, str) else files
+            return web.json_response({"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]})
         if method == "apps.connections.open":
             assert self.server is not None
             return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.server.port}/link?ticket=t1"})
         return web.json_response({"ok": False, "error": "unknown_method"})
+
+    async def upload(self, request: web.Request) -> web.Response:
+        """Step 2 of ``files_upload_v2``: the file's bytes, posted to the URL step 1 handed out."""
+        file_id = request.match_info["file_id"]
+        if file_id not in self.uploads:
+            return web.Response(status=404, text="unknown upload")
+        self.uploads[file_id] = await request.read()
+        self._notify()
+        return web.Response(text="OK - uploaded")
 
     def calls_to(self, method: str) -> list[SlackCall]:
         """The calls of one method, in order."""

@@ -171,7 +171,7 @@ async def handoff_gateway(fake_rasa: FakeRasa, fake_slack: FakeSlackAPI) -> Asyn
     app = create_app(
         settings,
         RasaClient(settings.rasa_url, TOKEN, 2.0, health_timeout=0.5),
-        channels=[WebChannel(), slack],
+        channels=[WebChannel(shop_db_url=shop_url), slack],
     )
     desk = app[HANDOFF_KEY]
     clock = Clock()

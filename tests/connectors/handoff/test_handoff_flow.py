@@ -11,6 +11,7 @@ import asyncio
 from sqlalchemy import select
 
 from connectors.handoff.translate import CLAIM_ACTION, RESOLVE_ACTION
+from console.web import STATE_KEY
 from store import models as m
 from tests.connectors.gateway_fakes import TOKEN
 from tests.connectors.handoff.conftest import (
@@ -48,16 +49,18 @@ async def test_claim_relay_both_ways_and_resolve(handoff_gateway: HandoffGateway
     [post] = gw.posts()
     assert post["channel"] == SUPPORT_CHANNEL and ticket in post["text"]
     shown = str(post["blocks"])
+    console_id = gw.client.app[STATE_KEY].pseudonyms.of(f"web:{CONVERSATION}")
     for fact in (
         ticket,
         "customer asked for a person",
         "website chat",
         "verified customer #12",
         "ORD-100100",
-        f"web:{CONVERSATION}",
+        console_id,  # the conversation by its console id: staff open it there
         "where is my parcel",
     ):
         assert fact in shown
+    assert CONVERSATION not in str(post)  # never the customer's own id, their secret
     [actions] = [b for b in post["blocks"] if b["type"] == "actions"]
     assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [(CLAIM_ACTION, ticket)]
     ticket_ts = "1732800000.000001"  # the fake's first ts

@@ -1,0 +1,248 @@
+"""The console as support leads use it, on conversations the real bot produced: no customer's conversation id
+ever leaves it, a readable list, bulk review, claims, undoing a correction, tickets taken without Slack,
+customers' photos and ratings."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+import pytest
+from PIL import Image
+from sqlalchemy.orm import sessionmaker
+
+from connectors.db import SESSIONS_KEY
+from connectors.web.transcript import Transcript
+from store.db import make_engine
+from store.feedback import CustomerFeedback
+from store.service import OrderStore
+from tests.console.conftest import Databases, Harness, Viewer
+
+pytestmark = pytest.mark.e2e
+
+
+def web_secrets(dbs: Databases) -> list[str]:
+    """Every web conversation id of the seed, with and without its ``web:`` prefix: the customers' secrets."""
+    out = []
+    for conversation in dbs.seeded.conversations.values():
+        if conversation.sender_id.startswith("web:"):
+            out += [conversation.sender_id, conversation.sender_id.removeprefix("web:")]
+    assert len(out) >= 8
+    return out
+
+
+def store(dbs: Databases) -> OrderStore:
+    return OrderStore(sessionmaker(make_engine(dbs.shop_url)))
+
+
+def a_photo() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (30, 20), (10, 120, 200)).save(out, "JPEG")
+    return out.getvalue()
+
+
+async def _all_get_answers(viewer: Viewer, dbs: Databases) -> list[str]:
+    """The text of every GET the console's API answers this viewer, for every conversation and page."""
+    seen: list[str] = []
+
+    async def get(path: str, **params: Any) -> Any:
+        resp = await viewer.client.get(path, params=params, headers={"Cookie": f"console_session={viewer.token}"})
+        text = await resp.text()
+        seen.append(text + json.dumps(dict(resp.headers)))
+        return resp.status, (json.loads(text) if resp.content_type == "application/json" else text)
+
+    for path in ("/console", "/api/console/me", "/api/console/vocabulary", "/api/console/counts"):
+        await get(path)
+    cursor = None
+    ids = []
+    while True:
+        status, page = await get("/api/console/conversations", limit=3, **({"cursor": cursor} if cursor else {}))
+        assert status == 200, page
+        ids += [c["id"] for c in page["conversations"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(ids) == len(dbs.seeded.conversations)
+    for public in ids:
+        assert (await get(f"/api/console/conversations/{public}"))[0] == 200
+    for status_filter in ("all", "open", "assigned", "closed"):
+        await get("/api/console/handoffs", status=status_filter)
+    if viewer.role != "agent":
+        for path in ("/api/console/corrections", "/api/console/corrections/export", "/api/console/metrics"):
+            await get(path)
+    return seen
+
+
+@pytest.mark.parametrize("role", ["agent", "lead", "admin"])
+async def test_no_console_answer_contains_a_web_conversation_id(console: Harness, dbs: Databases, role: str) -> None:
+    viewer = await console.login(role)
+    lead = await console.login("lead")
+    # Make every kind of answer hold something about the web conversations: tags, notes, a correction,
+    # an assignment, a photo and a rating, a ticket claimed; then read everything back.
+    victim = dbs.sender("verified_tracking")
+    public = console.public(victim)
+    assert (await viewer.post(f"/api/console/conversations/{public}/tags", {"tag": "reviewed"}))[0] == 201
+    assert (await viewer.post(f"/api/console/conversations/{public}/notes", {"text": "called back"}))[0] == 201
+    assert (await viewer.post(f"/api/console/conversations/{public}/assign", {"to": "me"}))[0] == 200
+    event_id = dbs.sql("select min(id) from events where sender_id = ? and type_name = 'user'", victim)[0][0]
+    answers = [
+        await lead.post(f"/api/console/conversations/{public}/corrections", {"event_id": event_id, "intent": "greet"})
+    ]
+    feedback = CustomerFeedback.of(store(dbs))
+    feedback.add_photo(dbs.sender("fallback_handoff"), "web", a_photo(), "image/jpeg", 30, 20)
+    feedback.rate(victim, "web", 5, f"great, my id is {victim}")  # even a comment quoting the id
+    answers.append(await viewer.post("/api/console/bulk", {"ids": [public], "tag": "good example"}))
+    answers.append(await viewer.post("/api/console/handoffs/HO-000003/claim"))
+    texts = [json.dumps(a) for a in answers] + await _all_get_answers(viewer, dbs)
+    for secret in web_secrets(dbs):
+        leaked = [t[:200] for t in texts if secret in t]
+        assert not leaked, (secret, leaked)
+    # The console's own ids do work everywhere, and sender ids do not.
+    assert (await viewer.get(f"/api/console/conversations/{public}"))[0] == 200
+    assert (await viewer.get(f"/api/console/conversations/{victim}"))[0] == 404
+    assert (await viewer.get(f"/api/console/conversations/{victim.removeprefix('web:')}"))[0] == 404
+
+
+async def test_the_list_reads_without_ids(console: Harness, dbs: Databases) -> None:
+    lead = await console.login("lead")
+    status, page = await lead.get("/api/console/conversations", limit=200)
+    assert status == 200
+    rows = {lead.sender_of(c["id"]): c for c in page["conversations"]}
+    verified = rows[dbs.sender("verified_tracking")]
+    first = dbs.seeded.cases["in_transit"]["email"]
+    assert re.fullmatch(r"[A-Z][a-z]+ [A-Z]\.", verified["who"]), verified["who"]  # a first name and an initial
+    assert first not in json.dumps(page)
+    assert verified["status"] == "answered by the assistant" and verified["preview"]
+    handed = rows[dbs.sender("fallback_handoff")]
+    assert handed["status"] == "open hand-off" and handed["handoff"]["ticket"] == "HO-000001"
+    tablet = rows[dbs.sender("tablet_postcode")]
+    # the seeded tablet says store "1", which the order store does not know: its id is shown instead of a name
+    assert re.fullmatch(r"[A-Z][a-z]+ [A-Z]\. at the tablet in 1", tablet["who"]), tablet["who"]
+    phone = rows[dbs.sender("address_and_phone")]
+    assert "[phone]" in phone["preview"] or "[address]" in phone["preview"] or "[postcode]" in phone["preview"]
+    admin = await console.login("admin")
+    raw = {
+        admin.sender_of(c["id"]): c
+        for c in (await admin.get("/api/console/conversations", limit=200))[1]["conversations"]
+    }
+    assert (
+        raw[dbs.sender("verified_tracking")]["who"].count(" ") >= 1
+        and "." not in raw[dbs.sender("verified_tracking")]["who"]
+    )
+    for row in page["conversations"]:
+        assert re.fullmatch(r"[a-z]+-[a-z2-7]{20}", row["id"]) and "sender_id" not in row and "sender" not in row
+        assert row["last_activity"].endswith("+00:00")  # the page shows it in the shop's time zone
+    me = (await lead.get("/api/console/me"))[1]
+    assert me["shop"] == {"locale": "en-GB", "timezone": "Europe/London"}
+    assert "rasa's own REST channel" in me["channels"]["unknown"]
+
+
+async def test_bulk_review_claim_and_the_assigned_filter(console: Harness, dbs: Databases) -> None:
+    lead, agent = await console.login("lead"), await console.login("agent")
+    web = [console.public(c.sender_id) for c in dbs.seeded.conversations.values() if c.channel == "web"]
+    assert (await agent.post("/api/console/bulk", {"ids": web, "tag": "reviewed"})) == (200, {"updated": len(web)})
+    assert await lead.ids(tag="reviewed") == {lead.sender_of(i) for i in web}
+    assert (await agent.post("/api/console/bulk", {"ids": web[:2], "untag": "reviewed"}))[1] == {"updated": 2}
+    assert len(await lead.ids(tag="reviewed")) == len(web) - 2
+    # One unknown id: nothing changes.
+    status, body = await agent.post("/api/console/bulk", {"ids": [web[0], "web-aaaaaaaaaaaaaaaaaaaa"], "tag": "x"})
+    assert status == 404 and "nothing was changed" in body["error"]
+    assert await lead.ids(tag="x") == set()
+    for bad in ({"ids": [], "tag": "x"}, {"ids": web}, {"ids": web, "assign": "someone"}, {"ids": "all", "tag": "x"}):
+        assert (await agent.post("/api/console/bulk", bad))[0] == 400, bad
+
+    assert (await agent.post("/api/console/bulk", {"ids": web[:3], "assign": "me"}))[1] == {"updated": 3}
+    assert await agent.ids(assigned="me") == {agent.sender_of(i) for i in web[:3]}
+    assert await lead.ids(assigned="me") == set()
+    assert len(await lead.ids(assigned="nobody")) == len(dbs.seeded.conversations) - 3
+    status, body = await lead.post(f"/api/console/conversations/{web[0]}/assign", {"to": "me"})
+    assert (status, body["assigned_to"]) == (200, "lead@example.com")  # a lead takes it over
+    assert (await agent.get(f"/api/console/conversations/{web[0]}"))[1]["assigned_to"] == "lead@example.com"
+    assert (await lead.post(f"/api/console/conversations/{web[0]}/assign", {"to": None}))[1]["assigned_to"] is None
+    assert (await lead.post(f"/api/console/conversations/{web[0]}/assign", {"to": "agent"}))[0] == 400
+
+
+async def test_a_correction_can_be_undone(console: Harness, dbs: Databases) -> None:
+    lead, agent = await console.login("lead"), await console.login("agent")
+    sender = dbs.sender("low_confidence")
+    public = console.public(sender)
+    event_id = dbs.sql("select min(id) from events where sender_id = ? and type_name = 'user'", sender)[0][0]
+    path = f"/api/console/conversations/{public}/corrections"
+    assert (await lead.post(path, {"event_id": event_id, "intent": "out_of_scope"}))[0] == 201
+    assert len((await lead.get("/api/console/corrections"))[1]["corrections"]) == 1
+    assert (await agent.delete(f"{path}/{event_id}"))[0] == 403  # agents may not correct
+    other = console.public(dbs.sender("verified_tracking"))
+    assert (await lead.delete(f"/api/console/conversations/{other}/corrections/{event_id}"))[0] == 404
+    assert (await lead.delete(f"{path}/{event_id}"))[1] == {"ok": True, "event_id": event_id}
+    assert (await lead.get("/api/console/corrections"))[1]["corrections"] == []
+    assert "out_of_scope" not in (await lead.get("/api/console/corrections/export"))[1]
+    turns = (await lead.get(f"/api/console/conversations/{public}"))[1]["turns"]
+    assert all(t["user"]["correction"] is None for t in turns if t["user"])
+    assert (await lead.delete(f"{path}/{event_id}"))[0] == 404  # nothing left to undo
+
+
+async def test_a_ticket_is_taken_in_the_console_and_the_customer_told(console: Harness, dbs: Databases) -> None:
+    agent = await console.login("agent")
+    sender = dbs.sender("fallback_handoff")  # HO-000001, not relayed: no Slack in this gateway
+    Transcript(console.client.app[SESSIONS_KEY]).claim(sender.removeprefix("web:"), "seed-msg-01", {"text": "hi"})
+    body = (await agent.get("/api/console/handoffs", status="open"))[1]
+    ticket = next(h for h in body["handoffs"] if h["ticket"] == "HO-000001")
+    assert (ticket["relayed"], ticket["can_claim"], ticket["can_resolve"]) == (False, True, True)
+    assert (await agent.post("/api/console/handoffs/HO-000001/claim"))[1]["claimed_by"] == "agent@example.com (console)"
+    assert (await agent.post("/api/console/handoffs/HO-000001/claim"))[0] == 409  # taken already
+    assert (await agent.post("/api/console/handoffs/HO-999999/claim"))[0] == 404
+    status, body = await agent.post("/api/console/handoffs/HO-000001/resolve")
+    assert (status, body) == (200, {"ticket": "HO-000001", "status": "closed", "customer_told": True})
+    assert (await agent.post("/api/console/handoffs/HO-000001/resolve"))[0] == 409
+    [closed] = [t for t in store(dbs).handoffs(None) if t.ticket_number == "HO-000001"]
+    assert closed.status == "closed"
+    # The customer's chat got the sentence and the rating request.
+    resp = await console.client.get(f"/api/web/history?conversation_id={sender.removeprefix('web:')}")
+    last = (await resp.json())["entries"][-1]["message"]
+    assert last["custom"] == {"type": "handoff_resolved", "ticket": "HO-000001"} and "HO-000001" in last["text"]
+    # A tablet whose shopper has gone: resolved all the same, nobody to tell.
+    tablet_ticket = store(dbs).open_handoff(
+        dbs.sender("tablet_postcode"), "tablet", "staff call", "", store_id="LDN-01"
+    )
+    status, body = await agent.post(f"/api/console/handoffs/{tablet_ticket.ticket_number}/resolve")
+    assert (status, body["customer_told"]) == (200, False)
+
+
+async def test_photos_are_shown_to_signed_in_staff_only(console: Harness, dbs: Databases) -> None:
+    sender = dbs.sender("fallback_handoff")
+    kept = CustomerFeedback.of(store(dbs)).add_photo(sender, "web", a_photo(), "image/jpeg", 30, 20)
+    assert kept.ticket_number == "HO-000001"
+    agent = await console.login("agent")
+    body = (await agent.get("/api/console/handoffs"))[1]
+    [photo] = next(h for h in body["handoffs"] if h["ticket"] == "HO-000001")["photos"]
+    assert photo["url"] == f"/api/console/photos/{kept.photo_id}" and photo["conversation"] == console.public(sender)
+    transcript = (await agent.get(f"/api/console/conversations/{console.public(sender)}"))[1]
+    assert [p["id"] for p in transcript["photos"]] == [kept.photo_id]
+    resp = await console.client.get(photo["url"], headers={"Cookie": f"console_session={agent.token}"})
+    assert resp.status == 200 and resp.content_type == "image/jpeg" and (await resp.read())[:3] == b"\xff\xd8\xff"
+    assert resp.headers["Cache-Control"] == "private, no-store"
+    assert (await console.client.get(photo["url"])).status == 401  # not signed in
+    assert (await agent.get(f"/api/console/photos/{kept.photo_id + 1}"))[0] == 404
+
+
+async def test_ratings_are_counted_by_channel_and_outcome_under_the_filters(console: Harness, dbs: Databases) -> None:
+    feedback = CustomerFeedback.of(store(dbs))
+    feedback.rate(dbs.sender("verified_tracking"), "web", 5, "very quick")
+    feedback.rate(dbs.sender("low_confidence"), "web", 2, "call me on 07700 900123")
+    shop = store(dbs)
+    shop.close_handoff("HO-000002")
+    feedback.rate(dbs.sender("telegram_delayed_handoff"), "telegram", 4, subject="HO-000002")
+    lead = await console.login("lead")
+    ratings = (await lead.get("/api/console/metrics"))[1]["ratings"]
+    assert (ratings["count"], ratings["average"]) == (3, 3.67)
+    assert ratings["by_channel"] == {"telegram": {"count": 1, "average": 4.0}, "web": {"count": 2, "average": 3.5}}
+    assert ratings["by_outcome"] == {"assistant": {"count": 2, "average": 3.5}, "handoff": {"count": 1, "average": 4.0}}
+    assert ratings["by_score"] == {"1": 0, "2": 1, "3": 0, "4": 1, "5": 1}
+    assert [c["comment"] for c in ratings["recent_comments"]] == ["call me on [phone]", "very quick"]
+    charts = (await lead.get("/api/console/metrics"))[1]["charts"]
+    assert "web (2)" in charts["ratings_by_channel"] and "resolved by a person (1)" in charts["ratings_by_outcome"]
+    only_web = await lead.get("/api/console/metrics", channel="web")
+    assert only_web[1]["ratings"]["count"] == 2 and only_web[1]["applied"] == {"channel": "web"}
+    assert (await lead.get("/api/console/metrics"))[1]["applied"] == {}
