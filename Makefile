@@ -94,3 +94,8 @@ BENCH_TURN_ARGS ?=
 .PHONY: bench-turn
 bench-turn: $(VENV)/.installed $(VENV_RASA)/.installed ## Turn bench: full customer turns through the gateway at 1, 4 and 8 conversations; table + var/bench/turn_bench.json
 	$(VENV)/bin/python bench/turn_bench.py $(BENCH_TURN_ARGS)
+
+BENCH_CONVERSATIONS_ARGS ?=
+.PHONY: bench-conversations
+bench-conversations: $(VENV)/.installed $(VENV_RASA)/.installed ## Conversation bench: every tests/conversations/*.yml against the real stack; pass rate by area, silent turns, wrong facts, disclosures, failing turns
+	$(VENV)/bin/python bench/conversation_bench.py $(BENCH_CONVERSATIONS_ARGS)

@@ -1782,8 +1782,10 @@ class OrderStore:
             limit: Maximum cases.
 
         Returns:
-            Dicts with ``case``, ``order_number``, ``email``, ``postcode``, ``status``, ``rma_number``
-            (or None) and ``expect`` (one sentence of what the bot should say).
+            Dicts with ``case``, ``order_number``, ``order_digits`` (``100234``), ``email``, ``postcode``,
+            ``first_name`` (as the bot greets them), ``status``, ``carrier`` and ``tracking_number`` (None
+            before shipping), ``rma_number`` (or None) and ``expect`` (one sentence of what the bot should
+            say). Blind conversation tests (``tests/conversations/``) resolve their placeholders from these.
         """
         cases: list[dict[str, Any]] = []
         with self._session() as session:
@@ -1812,13 +1814,18 @@ class OrderStore:
             def add(case: str, order: m.Order | None, expect: Callable[[m.Order], str], rma: str | None = None) -> None:
                 if order is None:
                     return
+                shipment = order.shipment
                 cases.append(
                     {
                         "case": case,
                         "order_number": order.number,
+                        "order_digits": order.number.removeprefix("ORD-"),
                         "email": order.customer.email,
                         "postcode": order.ship_postcode,
+                        "first_name": _first_name(order.customer.name),
                         "status": order.status,
+                        "carrier": shipment.carrier if shipment is not None else None,
+                        "tracking_number": shipment.tracking_number if shipment is not None else None,
                         "rma_number": rma,
                         "expect": expect(order),
                     }
