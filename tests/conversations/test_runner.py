@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.dispatch import SILENT_TURN_APOLOGY
 from scripts.conversations import (
     ConversationFileError,
     Expect,
@@ -78,6 +79,7 @@ def test_checks_alternatives_case_insensitively_and_sort_problems_by_kind() -> N
     bad = check_turn(expect, CASES, "Sorry, I didn't quite understand ORD-100185, it is lost", [])
     assert sorted(p.kind for p in bad) == ["button", "disclosure", "misread", "missing", "missing", "wrong"]
     assert [p.kind for p in check_turn(Expect(), CASES, "  ", [])] == ["silent"]
+    assert [p.kind for p in check_turn(Expect(), CASES, SILENT_TURN_APOLOGY, [])] == ["silent"]
     # a button title is something the customer was shown
     assert check_turn(Expect(must=["person"]), CASES, "Anything else?", [{"title": "A person", "payload": ""}]) == []
 
