@@ -125,6 +125,7 @@ def run(conversations: list[Conversation], work: Path, show_transcripts: bool) -
                 cases=shop.cases,
                 shop=state,
                 tablet_token=token,
+                rasa_url=config.rasa_url,
                 progress=progress,
             )
         )

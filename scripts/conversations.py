@@ -266,6 +266,11 @@ class Client:
         """Send one message; return the replies (web message shape)."""
         raise NotImplementedError
 
+    @property
+    def rasa_sender(self) -> str | None:
+        """The conversation's id in rasa (``"{channel}:{id}"``), once known."""
+        raise NotImplementedError
+
 
 class WebClient(Client):
     """The web widget's API: ``POST /api/web/messages``."""
@@ -274,6 +279,11 @@ class WebClient(Client):
         """A new web conversation (random id unless given)."""
         self.url = f"{gateway_url}/api/web/messages"
         self.conversation_id = conversation_id or f"conv-{uuid.uuid4().hex[:16]}"
+
+    @property
+    def rasa_sender(self) -> str | None:
+        """``web:<conversation id>``."""
+        return f"web:{self.conversation_id}"
 
     async def send(self, session: aiohttp.ClientSession, text: str | None, payload: str | None) -> list[dict[str, Any]]:
         """Post the message; raise on a non-200 answer."""
@@ -294,6 +304,11 @@ class TabletClient(Client):
         self.base = gateway_url
         self.headers = {"Authorization": f"Bearer {token}"}
         self.session_id: str | None = None
+
+    @property
+    def rasa_sender(self) -> str | None:
+        """``tablet:<session id>`` once the session started."""
+        return f"tablet:{self.session_id}" if self.session_id else None
 
     async def send(self, session: aiohttp.ClientSession, text: str | None, payload: str | None) -> list[dict[str, Any]]:
         """Start the session if needed, post the message; raise on a non-200 answer."""
@@ -368,6 +383,12 @@ class TurnResult:
     buttons: list[str]
     problems: list[Problem] = field(default_factory=list)
     ms: float = 0.0
+    #: What rasa made of the message (read from its tracker after the conversation): intent, confidence,
+    #: entities and the actions it ran; empty when the tracker was not read.
+    nlu: str = ""
+    actions: list[str] = field(default_factory=list)
+    #: False when the turn never reached the gateway (no such button, a placeholder that did not resolve).
+    delivered: bool = True
 
 
 @dataclass
@@ -439,6 +460,7 @@ async def run_conversation(
     cases: Mapping[str, Mapping[str, Any]],
     shop: Shop | None,
     session: aiohttp.ClientSession,
+    rasa_url: str | None = None,
 ) -> ConversationResult:
     """Play a conversation's turns in order and check each answer.
 
@@ -448,6 +470,7 @@ async def run_conversation(
         cases: the demo cases, for placeholders.
         shop: the order store, for ``no_change`` (None: such turns fail with an error).
         session: the HTTP session.
+        rasa_url: rasa's HTTP API, to note what it understood in each turn (None: not noted).
 
     Returns:
         Every turn with what the bot said and its problems. A turn that cannot be sent (a button that
@@ -470,13 +493,14 @@ async def run_conversation(
                 if pressed is None:
                     offered = [b["title"] for b in buttons]
                     problem = Problem("button", f"no button {wanted!r} to press: {offered}")
-                    results.append(TurnResult(index, sent, "", [], [problem]))
+                    results.append(TurnResult(index, sent, "", [], [problem], delivered=False))
                     buttons = []
                     continue
                 payload = pressed["payload"]
                 sent = f"[button {pressed['title']}]"
         except ConversationFileError as error:
-            results.append(TurnResult(index, turn.user or turn.button or "", "", [], [Problem("error", str(error))]))
+            problem = Problem("error", str(error))
+            results.append(TurnResult(index, turn.user or turn.button or "", "", [], [problem], delivered=False))
             continue
         before = shop.state() if shop is not None and turn.expect.no_change else None
         started = time.perf_counter()
@@ -500,7 +524,37 @@ async def run_conversation(
                 if moved:
                     problems.append(Problem("changed", f"changed order(s) {', '.join(moved)}"))
         results.append(TurnResult(index, sent, said, [b["title"] for b in buttons], problems, elapsed))
+    if rasa_url and client.rasa_sender:
+        await annotate(results, session, rasa_url, client.rasa_sender)
     return ConversationResult(conversation, results)
+
+
+async def annotate(results: Sequence[TurnResult], session: aiohttp.ClientSession, rasa_url: str, sender: str) -> None:
+    """Add what rasa understood and did in each turn, from its tracker (a diagnosis aid; errors are ignored)."""
+    try:
+        async with session.get(
+            f"{rasa_url}/conversations/{sender}/tracker", timeout=aiohttp.ClientTimeout(total=TURN_TIMEOUT_S)
+        ) as resp:
+            if resp.status != 200:
+                return
+            tracker = await resp.json()
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return
+    turns: list[tuple[str, list[str]]] = []
+    for event in tracker.get("events") or []:
+        if event.get("event") == "user":
+            parse = event.get("parse_data") or {}
+            intent = parse.get("intent") or {}
+            entities = ", ".join(f"{e.get('entity')}={e.get('value')}" for e in parse.get("entities") or [])
+            nlu = f"{intent.get('name')} {float(intent.get('confidence') or 0):.2f}" + (
+                f" [{entities}]" if entities else ""
+            )
+            turns.append((nlu, []))
+        elif event.get("event") == "action" and turns and event.get("name") not in ("action_listen", None):
+            turns[-1][1].append(str(event["name"]))
+    sent = [r for r in results if r.delivered]
+    for result, (nlu, actions) in zip(sent, turns, strict=False):
+        result.nlu, result.actions = nlu, actions
 
 
 async def run_all(
@@ -510,6 +564,7 @@ async def run_all(
     cases: Mapping[str, Mapping[str, Any]],
     shop: Shop | None,
     tablet_token: str | None,
+    rasa_url: str | None = None,
     progress: Any = None,
 ) -> list[ConversationResult]:
     """Run conversations one after the other, resetting the shop after each one.
@@ -520,6 +575,7 @@ async def run_all(
         cases: the shop's demo cases.
         shop: the shop (reset after each conversation, and for ``no_change``); None skips both.
         tablet_token: a device token for ``tablet`` conversations (they fail with an error without one).
+        rasa_url: rasa's HTTP API, to note what it understood in each turn.
         progress: called with (done, total, result) after each conversation.
 
     Returns:
@@ -537,7 +593,7 @@ async def run_all(
                 client: Client = TabletClient(gateway_url, tablet_token)
             else:
                 client = WebClient(gateway_url)
-            result = await run_conversation(conversation, client, cases, shop, session)
+            result = await run_conversation(conversation, client, cases, shop, session, rasa_url)
             results.append(result)
             if shop is not None:
                 shop.reset()
@@ -615,6 +671,8 @@ def report(results: Sequence[ConversationResult], *, show_failures: int = 1000, 
                 what = "; ".join(f"{p.kind}: {p.detail}" for p in turn.problems)
                 lines.append(f"    turn {turn.index} > {_cell(turn.sent, 120)}")
                 lines.append(f"      bot: {_cell(turn.said, width) or '(nothing)'}")
+                if turn.nlu:
+                    lines.append(f"      nlu: {turn.nlu} -> {', '.join(turn.actions) or '-'}")
                 lines.append(f"      {what}")
     return "\n".join(lines)
 
@@ -625,6 +683,8 @@ def transcript(result: ConversationResult) -> str:
     for turn in result.turns:
         lines.append(f"  you: {turn.sent}")
         lines.append(f"  bot: {turn.said}" + (f"  [buttons: {', '.join(turn.buttons)}]" if turn.buttons else ""))
+        if turn.nlu:
+            lines.append(f"       ({turn.nlu} -> {', '.join(turn.actions) or '-'})")
         for problem in turn.problems:
             lines.append(f"    !! {problem.kind}: {problem.detail}")
     return "\n".join(lines)

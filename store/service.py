@@ -1445,6 +1445,17 @@ class OrderStore:
             best = scored[0][0] // 2
             return [self._product_info(p) for s, p in scored if s // 2 == best][: max(0, limit)]
 
+    def catalogue(self) -> list[ProductInfo]:
+        """Every product, in SKU order (the bot matches what customers name against it).
+
+        Returns:
+            All products, in stock or not.
+        """
+        with self._session() as session:
+            return [
+                self._product_info(p) for p in session.execute(select(m.Product).order_by(m.Product.sku)).scalars()
+            ]
+
     def product(self, sku: str) -> ProductInfo:
         """Return one product.
 
@@ -1724,6 +1735,30 @@ class OrderStore:
             row.ticket_number = f"HO-{row.id:06d}"
             session.flush()
             return self._ticket(row)
+
+    def current_handoff(self, conversation_id: str) -> HandoffTicket | None:
+        """The conversation's ticket that is still open or claimed (the newest), if any.
+
+        A conversation has at most one such ticket at a time: the assistant asks this before opening
+        another, and tells the customer where the one they have stands instead.
+
+        Args:
+            conversation_id: The conversation.
+
+        Returns:
+            The ticket (status ``open`` or ``assigned``), or None.
+        """
+        with self._session() as session:
+            row = session.execute(
+                select(m.HandoffTicket)
+                .where(
+                    m.HandoffTicket.conversation_id == conversation_id,
+                    m.HandoffTicket.status.in_(("open", "assigned")),
+                )
+                .order_by(m.HandoffTicket.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            return self._ticket(row) if row is not None else None
 
     def assign_handoff(self, ticket_number: str, staff: str, at: datetime | None = None) -> None:
         """Mark a ticket ``assigned`` to a staff member (the gateway's Claim button).

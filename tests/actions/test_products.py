@@ -156,7 +156,7 @@ async def test_a_kind_of_product_narrows_the_picks(
     shown = cards(out)
     singular = kind.lower().removesuffix("s")
     assert shown and all(p["title"].lower().endswith(singular) for p in shown), [p["title"] for p in shown]
-    assert out.messages[0].get("for_category") == f": {kind.lower()}"
+    assert out.messages[0].get("for_category") == f' matching "{singular}"'
 
 
 async def test_gift_under_30_without_entities(rec: Recommender, domain: dict[str, Any]) -> None:
@@ -232,7 +232,8 @@ async def test_what_goes_with_a_product(
 
 async def test_unknown_product(rec: Recommender, domain: dict[str, Any]) -> None:
     out = await recommend(domain, text="something like the zyxxy wobble", entities=[entity("product", "zyxxy wobble")])
-    assert out.responses == ["utter_product_not_found"]
+    assert out.responses == ["utter_product_not_sold"]
+    assert out.message("utter_product_not_sold")["query"] == "zyxxy wobble"
 
 
 @pytest.mark.parametrize("text", ["I'd like a present for my mum", "I would like something nice under £25"])

@@ -147,6 +147,25 @@ def test_open_handoff(store: OrderStore, now: object) -> None:
     assert [t.ticket_number for t in store.handoffs()] == [second.ticket_number, first.ticket_number]
 
 
+def test_current_handoff_is_the_open_or_claimed_ticket_of_that_conversation(store: OrderStore) -> None:
+    assert store.current_handoff("conv-c") is None
+    first = store.open_handoff("conv-c", "web", "customer asked for a person", "s")
+    store.open_handoff("conv-other", "web", "complaint", "s")
+    assert store.current_handoff("conv-c").ticket_number == first.ticket_number
+    store.assign_handoff(first.ticket_number, "Sam (U1)")
+    assert store.current_handoff("conv-c").status == "assigned"
+    store.close_handoff(first.ticket_number)
+    assert store.current_handoff("conv-c") is None
+
+
+def test_catalogue_lists_every_product_once_in_sku_order(store: OrderStore) -> None:
+    products = store.catalogue()
+    skus = [p.sku for p in products]
+    assert skus == sorted(set(skus)) and len(skus) > 100
+    assert any(p.online_stock == 0 for p in products)  # out of stock ones too
+    assert store.product(skus[0]) == products[0]
+
+
 def test_channel_identities(store: OrderStore) -> None:
     assert store.customer_for_identity("telegram", "12345") is None
     store.link_identity("telegram", "12345", 3)
