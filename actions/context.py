@@ -9,7 +9,9 @@ get an `OrderContext`: who is asking, about which verified order, and where to r
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,17 +65,23 @@ def has(text: str, *phrases: str) -> bool:
 
     A phrase ending in ``*`` matches a word prefix (``"deliver*"`` matches "delivery", "delivered").
     """
-    lower = " " + " ".join(words(text)) + " "
+    lower = _padded(text)
     for phrase in phrases:
-        tokens = " ".join(words(phrase.rstrip("*")))
-        if not tokens:
+        tokens = _padded(phrase.rstrip("*"))
+        if tokens == " ":
             continue
         if phrase.endswith("*"):
-            if re.search(rf" {re.escape(tokens)}", lower):
+            if tokens[:-1] in lower:  # " deliver" in " ... delivery ... "
                 return True
-        elif f" {tokens} " in lower:
+        elif tokens in lower:
             return True
     return False
+
+
+@functools.lru_cache(maxsize=2048)
+def _padded(text: str) -> str:
+    """" word word " for substring tests on word boundaries (texts and phrases repeat: cached)."""
+    return " " + " ".join(words(text)) + " "
 
 
 def is_question(text: str) -> bool:
@@ -177,6 +185,34 @@ def about(topic: str | None, **context: Any) -> list[EventType]:
     context.setdefault(REFUSAL, None)
     events += [SlotSet(name, value) for name, value in context.items()]
     return events
+
+
+def settled(tracker: Tracker, events: list[EventType]) -> list[EventType]:
+    """``events`` without slot events that set a slot to the value it already has.
+
+    Every answer records its context; most turns leave most of it as it was, and each event makes the
+    conversation rasa stores, loads and sends to the action server on every call a little longer.
+    """
+    out: list[EventType] = []
+    pending: dict[str, Any] = {}
+    for event in events:
+        if event.get("event") == "slot":
+            pending[event["name"]] = event
+            continue
+        out.append(event)
+    kept = [e for name, e in pending.items() if tracker.get_slot(name) != e.get("value")]
+    # slot events first, in the order given, then the rest (follow-ups, loops) as given
+    return kept + out
+
+
+def settles(run: Callable[..., Awaitable[list[EventType]]]) -> Callable[..., Awaitable[list[EventType]]]:
+    """Decorate an action's ``run`` so it returns only the context that changed (see `settled`)."""
+
+    @functools.wraps(run)
+    async def wrapper(self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Any) -> list[EventType]:
+        return settled(tracker, list(await run(self, dispatcher, tracker, domain) or []))
+
+    return wrapper
 
 
 def last_bot_response(tracker: Tracker) -> str | None:

@@ -33,6 +33,7 @@ from actions.context import (
     has,
     is_question,
     said,
+    settles,
     starts_no,
     starts_yes,
 )
@@ -50,6 +51,9 @@ _WAITING = (
     "wait", "still no one", "no one's come", "nobody", "is someone coming", "coming", "status of my ticket",
     "my ticket", "ticket", "are they", "will they", "still no", "how soon", "call me", "ring me", "email me",
 )  # fmt: skip
+_WANTS_A_PERSON = ("someone", "somebody", "a person", "look into it", "look at it", "sort it", "sort this",
+                   "replacement", "refund", "call me")  # fmt: skip
+_WANTS_THE_RETURN = ("all", "everything", "both", "the lot", "whole", "start", "go ahead", "do it", "let's", "lets")
 _DISPUTE = (
     "unfair", "not fair", "exception", "only just", "only opened", "only a bit", "only a few", "just opened",
     "but i", "but it", "but the", "broken", "faulty", "damaged", "ridiculous", "joke", "please", "come on",
@@ -99,12 +103,10 @@ def _pending_question(dispatcher: CollectingDispatcher, tracker: Tracker, latest
     no = latest.intent == "deny" or starts_no(latest.text)
     if question == OFFER_HANDOFF and latest.intent in {"human_handoff", "complaint"}:
         yes = True
-    if question == OFFER_HANDOFF and has(latest.text, "someone", "somebody", "a person", "look into it", "look at it",
-                                         "sort it", "sort this", "replacement", "refund", "call me"):  # fmt: skip
+    if question == OFFER_HANDOFF and has(latest.text, *_WANTS_A_PERSON):
         yes = yes or not no
-    if question == OFFER_RETURN and not no and has(latest.text, "all", "everything", "both", "the lot", "whole",
-                                                   "start", "go ahead", "do it", "let's", "lets"):  # fmt: skip
-        yes = True
+    if question == OFFER_RETURN and not no and not is_question(latest.text) and has(latest.text, *_WANTS_THE_RETURN):
+        yes = True  # "all of it", "ok start it": the return, with what it names
     if yes == no:
         return None
     if question == OFFER_HANDOFF:
@@ -371,6 +373,12 @@ def also_asked(dispatcher: CollectingDispatcher, tracker: Tracker, *, answered_t
 # --------------------------------------------------------------------------------- action_follow_up
 
 
+#: Intents that ask about one order (they set the goal the verification then answers).
+GOAL_INTENTS = frozenset(
+    {"track_order", "cancel_order", "change_shipping_address", "get_invoice", "return_item", "return_status",
+     "request_refund", "refund_status", "payment_problem", "manage_channels", "unlink_channel",
+     "notifications_opt_in", "notifications_opt_out"}
+)  # fmt: skip
 _HOW_TO_VERIFY = ("what would she need", "what would he need", "what do i need", "what does she need",
                   "what does he need", "what do you need", "how can i check", "how do i check", "what info",
                   "what details", "how does she check", "how does he check")  # fmt: skip
@@ -415,6 +423,7 @@ class ActionFollowUp(Action):
         """Action name."""
         return "action_follow_up"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Read the message against the context; say so when it cannot be read."""
         if answered_this_turn(tracker):
@@ -429,13 +438,8 @@ class ActionFollowUp(Action):
                 answered += [ActiveLoop(None), SlotSet("requested_slot", None)]
             return answered if _has_followup(answered) else [*answered, FollowupAction("action_listen")]
         latest = said(tracker)
-        if in_verification and latest.intent == "out_of_scope":
-            # the rule asks for the order again after this
-            if has(latest.text, *_HOW_TO_VERIFY):
-                dispatcher.utter_message(response="utter_how_to_verify")
-            else:
-                dispatcher.utter_message(response="utter_out_of_scope")
-            return []
+        if in_verification:
+            return self._during_verification(dispatcher, tracker, latest)
         events = self._details(dispatcher, tracker, latest)
         if events is not None:
             return events
@@ -457,6 +461,46 @@ class ActionFollowUp(Action):
         if latest.intent == "out_of_scope":
             return not_understood(dispatcher, tracker, "utter_out_of_scope") + [FollowupAction("action_listen")]
         return [FollowupAction("action_fallback")]
+
+    @staticmethod
+    def _during_verification(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType]:
+        """A message the verification form did not take as an answer ("which order?" / "email or postcode?").
+
+        Another order question starts the check over with its goal; thanks or goodbye end it; a greeting,
+        a product question or something out of scope is answered and the form's question asked again (the
+        form does not read the same message twice). Rules would do the same, but each rule is checked on
+        every turn of every conversation, so these rare turns cost one action call instead.
+        """
+        drop: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
+        again: List[EventType] = [FollowupAction("verify_order_form")]
+        intent = latest.intent
+        if intent in GOAL_INTENTS:
+            if intent == "payment_problem":
+                dispatcher.utter_message(response="utter_payment_problem_general")
+            return drop + again  # the goal slot was set from the intent
+        if intent in {"thank", "goodbye"}:
+            dispatcher.utter_message(response="utter_thank" if intent == "thank" else "utter_goodbye")
+            return drop + [FollowupAction("action_listen")]
+        if intent == "greet":
+            dispatcher.utter_message(response="utter_greet")
+            return again
+        if intent in {"check_stock", "recommend_product"}:
+            from actions.product_lookup import meant
+            from actions.products import read_request, recommend, stock_answer  # products imports this module
+
+            if intent == "check_stock":
+                events = stock_answer(dispatcher, tracker, meant(tracker, latest))
+            else:
+                events = recommend(dispatcher, tracker, read_request(tracker, get_store()))
+            return events + again
+        if has(latest.text, *_HOW_TO_VERIFY):
+            dispatcher.utter_message(response="utter_how_to_verify")
+            return again
+        if intent == "out_of_scope":
+            dispatcher.utter_message(response="utter_out_of_scope")
+            return again
+        dispatcher.utter_message(response="utter_ask_rephrase")
+        return again
 
     @staticmethod
     def _details(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
@@ -546,6 +590,7 @@ class ActionAskOrderNumber(Action):
         """Action name."""
         return "action_ask_order_number"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Ask for the order number, or answer what the message was really about."""
         latest = said(tracker)
@@ -572,10 +617,11 @@ class ActionAskOrderNumber(Action):
         slots = dict(validator.validate_order_number(number, dispatcher, tracker, domain))
         if not slots.get("order_number"):
             return [SlotSet(k, v) for k, v in slots.items()]  # it said why; the form asks again
-        tracker.slots["order_number"] = slots["order_number"]
+        checked = tracker.copy()  # the validator reads the order from the slot; this tracker stays as it is
+        checked.slots["order_number"] = slots["order_number"]
         proof = latest.entity("email") or latest.entity("postcode")
         if proof:
-            slots.update(validator.validate_proof(proof, dispatcher, tracker, domain))
+            slots.update(validator.validate_proof(proof, dispatcher, checked, domain))
         events: List[EventType] = [SlotSet(k, v) for k, v in slots.items()]
         if slots.get("proof") == "verified":
             return events + [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_continue_goal")]

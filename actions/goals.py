@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import account, orders, payments, returns
 from actions.common import conversation_id, current_order, get_store
-from actions.context import OFFER_HANDOFF, TICKET, OrderContext, about, has, said
+from actions.context import OFFER_HANDOFF, TICKET, OrderContext, about, has, said, settles
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ class ActionContinueGoal(Action):
         """Action name."""
         return "action_continue_goal"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Dispatch on the `goal` slot for the verified order."""
         from actions.follow_up import also_asked, in_context  # follow_up imports this module

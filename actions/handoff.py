@@ -14,7 +14,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import channel_context, channel_of, conversation_id, get_store, verified_order
-from actions.context import OFFER_HANDOFF, TICKET, about, has, said
+from actions.context import OFFER_HANDOFF, TICKET, about, has, said, settles
 from store.records import HandoffTicket
 
 OFFICE_HOURS = "Our team answers Monday to Friday, 9:00-18:00 UK time, usually within two working hours."
@@ -139,6 +139,7 @@ class ActionHandoff(Action):
         """Action name."""
         return "action_handoff"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Open the ticket with a summary and the verified order, or say where the open one stands.
 
@@ -223,6 +224,7 @@ class ActionHandoffStatus(Action):
         """Action name."""
         return "action_handoff_status"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """The ticket's status; once staff closed it, the bot is itself again."""
         ticket = current_ticket(tracker)
@@ -272,6 +274,7 @@ class ActionFallback(Action):
         """Action name."""
         return "action_fallback"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Count the trailing run of not-understood turns and answer accordingly."""
         events = not_understood(dispatcher, tracker, "utter_ask_rephrase")

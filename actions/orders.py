@@ -29,6 +29,7 @@ from actions.context import (
     has,
     is_question,
     said,
+    settles,
     starts_no,
     starts_yes,
 )
@@ -310,6 +311,7 @@ class ActionAskConfirmCancel(Action):
         """Action name."""
         return "action_ask_confirm_cancel"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """The summary and the yes/no buttons."""
         number = verified_order(tracker)
@@ -363,6 +365,7 @@ class ActionCancelOrder(Action):
         """Action name."""
         return "action_cancel_order"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Cancel (or keep) the verified order."""
         number = verified_order(tracker)
@@ -512,6 +515,7 @@ class ActionAskConfirmAddress(Action):
         """Action name."""
         return "action_ask_confirm_address"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """The parsed address and the yes/no buttons."""
         number = verified_order(tracker)
@@ -531,6 +535,7 @@ class ActionChangeAddress(Action):
         """Action name."""
         return "action_change_address"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Change the address of the verified order (or leave it)."""
         number = verified_order(tracker)

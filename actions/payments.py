@@ -14,7 +14,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import day, get_store, humanize, join_words, money
-from actions.context import OFFER_HANDOFF, OrderContext, Said, about, has, said
+from actions.context import OFFER_HANDOFF, OrderContext, Said, about, has, said, settles
 from store.records import PaymentInfo, RefundInfo
 
 REFUND_STATUS_TEXT = {
@@ -64,6 +64,7 @@ class ActionPaymentMethods(Action):
         """Action name."""
         return "action_payment_methods"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """List the accepted methods from the store (after a follow-up of a failed payment, if it is one)."""
         from actions.follow_up import also_asked, in_context  # follow_up imports this module
@@ -101,6 +102,7 @@ class ActionPaymentAdvice(Action):
         """Action name."""
         return "action_payment_advice"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Say the general advice, or nothing (the order's own answer follows)."""
         from actions.common import verified_order

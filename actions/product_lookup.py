@@ -112,6 +112,9 @@ class Catalogue:
     words: dict[str, set[str]] = field(default_factory=dict)  # sku -> words
     vocabulary: set[str] = field(default_factory=set)
     brands: list[str] = field(default_factory=list)
+    skus: dict[str, ProductInfo] = field(default_factory=dict)
+    #: memo of derived word sets (kinds of product...), built once per catalogue by their users
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, products: list[ProductInfo]) -> Catalogue:
@@ -123,7 +126,9 @@ class Catalogue:
 
     def by_sku(self, sku: str) -> ProductInfo | None:
         """The product with ``sku``."""
-        return next((p for p in self.products if p.sku == sku), None)
+        if not self.skus:
+            self.skus.update({p.sku: p for p in self.products})
+        return self.skus.get(sku)
 
     def by_title(self, title: str) -> ProductInfo | None:
         """The product whose title is ``title`` (case-insensitive)."""

@@ -14,7 +14,9 @@ skip those (each card carries the ``text`` of its message).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
 import json
 import logging
 import re
@@ -27,7 +29,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import ChannelContext, channel_context, conversation_id, get_store, money
-from actions.context import FOCUS_PRODUCT, REC_REQUEST, SHOWN_PRODUCTS, TOPIC, Said, about, has, said
+from actions.context import FOCUS_PRODUCT, REC_REQUEST, SHOWN_PRODUCTS, TOPIC, Said, about, has, said, settles
 from actions.product_lookup import (
     STOP as STOP_WORDS,
 )
@@ -121,6 +123,7 @@ class ActionCheckStock(Action):
         """Action name."""
         return "action_check_stock"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Find the product named (or pointed back to) and report its stock for this channel."""
         from actions.follow_up import in_context  # follow_up imports this module
@@ -385,14 +388,14 @@ def kind_in(text: str) -> str | None:
     """A kind of product named in the words ("mascra" -> "mascara", "eye cream", "matte lipstick"), spelt
     as product titles spell it; words that name a whole category are left to the category."""
     cat = catalogue()
-    kinds: set[str] = set()
-    brand_words: set[str] = set()
-    titles: list[set[str]] = []
-    for product in cat.products:
-        words = {_plain(w) for w in re.findall(r"[\w'-]+", kind_of(product))}
-        titles.append(words)
-        kinds |= words
-        brand_words |= {_plain(w) for w in re.findall(r"[\w'-]+", product.brand)}
+    if "kinds" not in cat.memo:
+        titles_: list[set[str]] = []
+        brand_words_: set[str] = set()
+        for product in cat.products:
+            titles_.append({_plain(w) for w in re.findall(r"[\w'-]+", kind_of(product))})
+            brand_words_ |= {_plain(w) for w in re.findall(r"[\w'-]+", product.brand)}
+        cat.memo["kinds"] = (titles_, set().union(*titles_) if titles_ else set(), brand_words_)
+    titles, kinds, brand_words = cat.memo["kinds"]
     found: list[str] = []
     for raw in re.findall(r"[\w'-]+", (text or "").lower()):
         word = _plain(raw)
@@ -423,8 +426,13 @@ def kind_in(text: str) -> str | None:
 
 def difflib_correct(word: str, vocabulary: set[str]) -> str:
     """``word``, or the kind word it misspells."""
-    if word in vocabulary or len(word) < 5:
+    if word in vocabulary or len(word) < 5 or word in STOP_WORDS:
         return word
+    return _closest(word, frozenset(vocabulary))
+
+
+@functools.lru_cache(maxsize=4096)
+def _closest(word: str, vocabulary: frozenset[str]) -> str:
     close = [c for c in difflib.get_close_matches(word, vocabulary, n=3, cutoff=0.85) if c[0] == word[0]]
     return close[0] if close else word
 
@@ -548,21 +556,30 @@ def _customer_and_history(store: OrderStore, conversation: str) -> tuple[str | N
 
 
 class _Shelf:
-    """Live product facts from the store, fetched once per product per request; doubles as the
-    lazy stock check the recommender calls best-first: online stock, or on an in-store tablet the
-    shelf of that shop (``here``: units by SKU)."""
+    """Product facts from the catalogue (re-read every minute) with live stock read once per request (the
+    recommender may check dozens of candidates best-first; a query each cost ~2 ms apiece); doubles as the
+    lazy stock check the recommender calls: online stock, or on an in-store tablet the shelf of that shop
+    (``here``: units by SKU)."""
 
     def __init__(self, store: OrderStore, here: dict[str, int] | None = None) -> None:
         self.store = store
         self.here = here
         self.products: dict[str, ProductInfo | None] = {}
+        self._stock: dict[str, int] | None = None
 
     def get(self, sku: str) -> ProductInfo | None:
         if sku not in self.products:
-            try:
-                self.products[sku] = self.store.product(sku)
-            except ProductNotFound:
-                self.products[sku] = None
+            if self._stock is None:
+                self._stock = self.store.online_stock()
+            known = catalogue().by_sku(sku)
+            if known is None and sku in self._stock:  # newer than the cached catalogue
+                try:
+                    known = self.store.product(sku)
+                except ProductNotFound:
+                    known = None
+            self.products[sku] = (
+                dataclasses.replace(known, online_stock=self._stock.get(sku, 0)) if known is not None else None
+            )
         return self.products[sku]
 
     def in_stock(self, sku: str) -> bool:
@@ -607,6 +624,7 @@ class ActionRecommendProducts(Action):
         """Action name."""
         return "action_recommend_products"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Read the request (continuing the last one when it is a follow-up) and reply with cards."""
         from actions.follow_up import in_context  # follow_up imports this module

@@ -20,7 +20,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.common import conversation_id, day, get_store, humanize, join_words, money, verified_order
-from actions.context import OFFER_RETURN, OrderContext, Said, about, has, is_question, said
+from actions.context import OFFER_RETURN, OrderContext, Said, about, has, is_question, said, settles
 from store.errors import NotAllowed
 from store.normalize import normalize_rma
 from store.records import RefundInfo, ReturnableLine, ReturnEligibility, ReturnInfo
@@ -61,6 +61,7 @@ class ActionReturnPolicy(Action):
         """Action name."""
         return "action_return_policy"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Window, condition, who pays shipping, final-sale items and refund time (or one of them)."""
         from actions.follow_up import also_asked, in_context  # follow_up imports this module
@@ -391,6 +392,7 @@ class ActionAskReturnItems(Action):
         """Action name."""
         return "action_ask_return_items"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Offer the returnable lines as buttons, plus "all of them"."""
         buttons = [
@@ -421,6 +423,7 @@ class ActionAskReturnReason(Action):
         """Action name."""
         return "action_ask_return_reason"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """The summary (order, items, refund, label) and the reason question."""
         number, lines, refund = _chosen(tracker)
@@ -485,6 +488,7 @@ class ActionCreateReturn(Action):
         """Action name."""
         return "action_create_return"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Create the return for the chosen lines and reason."""
         number = verified_order(tracker)

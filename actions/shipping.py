@@ -16,7 +16,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import get_store, money
-from actions.context import QUOTE, TOPIC, Said, about, has, said
+from actions.context import QUOTE, TOPIC, Said, about, has, said, settles
 from store.errors import UnknownDestination
 from store.normalize import normalize_country, parse_amount
 from store.records import ShippingMethodInfo
@@ -199,6 +199,7 @@ class ActionShippingInfo(Action):
         """Action name."""
         return "action_shipping_info"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """A quote for the named destination, or an overview of every zone; a follow-up of something else first."""
         from actions.follow_up import in_context  # follow_up imports this module

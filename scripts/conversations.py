@@ -220,12 +220,14 @@ def shop_file(db_url: str) -> Path:
 class Shop:
     """The shop database of the running stack: what an order looks like now, and a reset to the seed."""
 
-    def __init__(self, path: Path) -> None:
-        """Keep a pristine copy of ``path`` next to it, to reset from after each conversation."""
+    def __init__(self, path: Path, pristine: Path | None = None) -> None:
+        """Reset ``path`` from ``pristine`` (a copy of the freshly seeded shop), or from a copy taken now."""
         self.path = path
-        self.pristine = path.with_name(path.stem + ".pristine.db")
-        with sqlite3.connect(path) as src, sqlite3.connect(self.pristine) as dst:
-            src.backup(dst)
+        if pristine is None:
+            pristine = path.with_name(path.stem + ".pristine.db")
+            with sqlite3.connect(path) as src, sqlite3.connect(pristine) as dst:
+                src.backup(dst)
+        self.pristine = pristine
 
     def state(self) -> dict[str, tuple[Any, ...]]:
         """Each order's status, delivery address, cancellation, returns and refunds, by order number."""

@@ -1456,6 +1456,16 @@ class OrderStore:
                 self._product_info(p) for p in session.execute(select(m.Product).order_by(m.Product.sku)).scalars()
             ]
 
+    def online_stock(self) -> dict[str, int]:
+        """Units in online stock by SKU, for every product, in one light query (stock checks of many products).
+
+        Returns:
+            SKU -> units (0 when sold out).
+        """
+        with self._session() as session:
+            rows = session.execute(select(m.Product.sku, m.Product.online_stock)).all()
+            return {str(sku): int(units) for sku, units in rows}
+
     def product(self, sku: str) -> ProductInfo:
         """Return one product.
 

@@ -67,8 +67,11 @@ async def test_one_ticket_per_conversation_and_its_status_while_waiting(store: O
 
 async def test_after_staff_close_the_ticket_a_greeting_is_a_greeting(store: OrderStore, domain) -> None:
     first = await run(ActionHandoff(), make_tracker(intent="human_handoff", text="a person please"), domain)
-    store.close_handoff(first.message("utter_handoff")["ticket"])
-    out = await run(ActionHandoffStatus(), make_tracker(intent="greet", text="hi"), domain)
+    ticket = first.message("utter_handoff")["ticket"]
+    store.close_handoff(ticket)
+    out = await run(
+        ActionHandoffStatus(), make_tracker(intent="greet", text="hi", slots={"handoff_ticket": ticket}), domain
+    )
     assert out.responses == ["utter_greet"] and out.slots() == {"handoff_ticket": None}
 
 
@@ -335,3 +338,13 @@ async def test_an_order_number_nlu_missed_is_checked_without_revealing_anything(
     assert out.responses == ["utter_verification_failed", "utter_ask_proof"]
     assert out.slots()["order_number"] == "ORD-999999"
     assert store.attempts_left(SENDER) == 2
+
+
+async def test_a_question_while_a_return_is_offered_is_answered_not_taken_as_a_yes(store, cases, domain) -> None:
+    number = grant(store, cases["returnable"])
+    slots = {"order_number": number, "topic": "return", "last_question": "offer_return"}
+    asked = make_tracker(intent="delivery_time", text="how many days have i got left to do it", slots=slots)
+    out = await run(ActionShippingInfo(), asked, domain)
+    assert out.responses == ["utter_return_window_left"] and out.followup() is None
+    yes = await follow_up(domain, intent="nlu_fallback", text="ok start it. all items", slots=slots)
+    assert yes.followup() == "return_form" and yes.slots()["return_items"]

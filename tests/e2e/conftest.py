@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import uuid
 from collections.abc import Iterator
@@ -20,11 +21,16 @@ from scripts.stack import Stack, StackConfig, StackError
 
 @dataclass
 class RunningStack:
-    """URLs of the running processes and the demo cases of their shop."""
+    """URLs of the running processes and the demo cases of their shop.
+
+    Attributes:
+        seeded: a copy of the shop as seeded, before any test changed it (to reset orders from).
+    """
 
     config: StackConfig
     cases: dict[str, dict[str, Any]]
     shop_db_url: str
+    seeded: Path | None = None
 
 
 @contextmanager
@@ -44,6 +50,9 @@ def launch(var: Path, extra_env: dict[str, str] | None = None, *, recommender: b
     settings = dict(extra_env or {})
     try:
         shop = seed_demo_shop(var)
+        seeded = var / "shop.seeded.db"
+        with sqlite3.connect(shop.path) as src, sqlite3.connect(seeded) as dst:
+            src.backup(dst)
         if recommender:
             settings["RECOMMENDER_ARTIFACTS"] = str(train_recommender(var, shop))
     except DemoSetupError as error:
@@ -55,7 +64,7 @@ def launch(var: Path, extra_env: dict[str, str] | None = None, *, recommender: b
     except StackError as error:
         pytest.fail(str(error))
     try:
-        yield RunningStack(config, shop.cases, shop.db_url)
+        yield RunningStack(config, shop.cases, shop.db_url, seeded)
     finally:
         dead = running.dead()
         running.stop()

@@ -164,6 +164,7 @@ def test_catalogue_lists_every_product_once_in_sku_order(store: OrderStore) -> N
     assert skus == sorted(set(skus)) and len(skus) > 100
     assert any(p.online_stock == 0 for p in products)  # out of stock ones too
     assert store.product(skus[0]) == products[0]
+    assert store.online_stock() == {p.sku: p.online_stock for p in products}
 
 
 def test_channel_identities(store: OrderStore) -> None:
