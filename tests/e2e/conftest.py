@@ -69,6 +69,17 @@ def launch(var: Path, extra_env: dict[str, str] | None = None, *, recommender: b
         dead = running.dead()
         running.stop()
         assert not dead, f"{[s.name for s in dead]} died during the e2e tests; logs in {config.log_dir}"
+        silent = silent_turns(config.log_dir / "gateway.log")
+        # every customer message gets an answer: the gateway's guard logs each turn rasa left empty
+        assert not silent, f"{len(silent)} customer message(s) got no answer from rasa: {silent[:3]}"
+
+
+def silent_turns(gateway_log: Path) -> list[str]:
+    """The gateway's "rasa answered nothing" warnings (connectors/dispatch.py), one per silent turn."""
+    if not gateway_log.exists():
+        return []
+    lines = gateway_log.read_text(errors="replace").splitlines()
+    return [line for line in lines if "rasa answered nothing" in line]
 
 
 @pytest.fixture(scope="session")
