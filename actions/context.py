@@ -80,7 +80,7 @@ def has(text: str, *phrases: str) -> bool:
 
 @functools.lru_cache(maxsize=2048)
 def _padded(text: str) -> str:
-    """" word word " for substring tests on word boundaries (texts and phrases repeat: cached)."""
+    """ " word word " for substring tests on word boundaries (texts and phrases repeat: cached)."""
     return " " + " ".join(words(text)) + " "
 
 

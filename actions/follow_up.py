@@ -54,6 +54,11 @@ _WAITING = (
 _WANTS_A_PERSON = ("someone", "somebody", "a person", "look into it", "look at it", "sort it", "sort this",
                    "replacement", "refund", "call me")  # fmt: skip
 _WANTS_THE_RETURN = ("all", "everything", "both", "the lot", "whole", "start", "go ahead", "do it", "let's", "lets")
+#: Words about the person coming, whatever was talked about since ("how long" alone may be about delivery).
+_ABOUT_THE_PERSON = ("anyone there", "anybody there", "still there", "is anyone", "someone there", "contact me",
+                     "get back to me", "my ticket", "is someone coming", "no one's come", "nobody's come",
+                     "still no one", "nobody has", "no one has", "when will someone", "when will they",
+                     "how will they", "hear back")  # fmt: skip
 _DISPUTE = (
     "unfair", "not fair", "exception", "only just", "only opened", "only a bit", "only a few", "just opened",
     "but i", "but it", "but the", "broken", "faulty", "damaged", "ridiculous", "joke", "please", "come on",
@@ -132,12 +137,14 @@ def _waiting_for_a_person(dispatcher: CollectingDispatcher, tracker: Tracker, la
         return None
     if latest.intent in {"human_handoff", "complaint"}:
         return None  # action_handoff answers those (without a second ticket)
-    waiting = (
-        has(latest.text, *_WAITING)
-        or latest.intent in {"greet", "affirm", "thank"}
-        or (
-            latest.intent in {"nlu_fallback", "out_of_scope", "deny", "goodbye"}
-            and tracker.get_slot(TOPIC) == "handoff"
+    if latest.entity("product") or latest.entity("order_number") or shipping.destination_in(latest) != (None, None):
+        return None  # a new question about something named: answered as such
+    on_topic = tracker.get_slot(TOPIC) == "handoff"
+    waiting = has(latest.text, *_ABOUT_THE_PERSON) or (
+        on_topic
+        and (
+            has(latest.text, *_WAITING)
+            or latest.intent in {"greet", "affirm", "thank", "nlu_fallback", "out_of_scope", "deny", "goodbye"}
         )
     )
     if not waiting:
@@ -157,15 +164,18 @@ def _topic_follow_up(
     if not text or not topic:
         return None
     if topic in ORDER_TOPICS:
-        ctx = _order_context(dispatcher, tracker)
-        if ctx is None:
-            return None
-        if _names_another_order(tracker, latest):
+        # cheap reasons first: the store is asked only when the message may be about the order in focus
+        if not tracker.get_slot("order_number") or _names_another_order(tracker, latest):
             return None
         if latest.intent in {"shipping_cost", "shipping_options", "delivery_time"} and shipping.destination_in(
             latest
         ) != (None, None):
             return None  # "and how long does ireland take": a shipping question, not about this order
+        if caller == "action_continue_goal" and not is_question(text):
+            return None  # an order request: its own handler answers
+        ctx = _order_context(dispatcher, tracker)
+        if ctx is None:
+            return None
         return _order_follow_up(ctx, latest, topic, caller=caller)
     if topic == "shipping" and shipping.is_shipping_follow_up(tracker, latest):
         other_question = latest.intent in {"payment_methods", "return_policy", "check_stock", "recommend_product"}

@@ -7,6 +7,7 @@ shipping conversation keep what was not said again: "and to canada?" keeps the b
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, List
@@ -69,6 +70,12 @@ def money_in(text: str) -> Decimal | None:
         return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _country_in_words(text: str) -> str | None:
+    """A country named in the words (asked several times a turn: cached)."""
+    return normalize_country(text) or None
+
+
 def city_country(city: str | None) -> str | None:
     """The country of a city the NLU recognised, or None."""
     return CITY_COUNTRIES.get(" ".join(str(city or "").lower().split()))
@@ -80,8 +87,7 @@ def destination_in(latest: Said) -> tuple[str | None, str | None]:
     if country is None and latest.entity("city"):
         country = city_country(latest.entity("city"))
     if country is None and latest.text:
-        code = normalize_country(latest.text)
-        country = code if code else None
+        country = _country_in_words(latest.text)
     return country, latest.entity("postcode")
 
 
