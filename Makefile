@@ -119,3 +119,7 @@ BENCH_SECURITY_ARGS ?=
 .PHONY: bench-security
 bench-security: $(VENV)/.installed $(VENV_RASA)/.installed model ## Security bench: guessing with fresh ids and rotating sources, forged action-server and rasa-API calls, on a fresh stack; table + var/bench/security_bench.json
 	$(VENV)/bin/python bench/security_bench.py $(BENCH_SECURITY_ARGS)
+BENCH_CONVERSATIONS_ARGS ?=
+.PHONY: bench-conversations
+bench-conversations: $(VENV)/.installed $(VENV_RASA)/.installed ## Conversation bench: every tests/conversations/*.yml against the real stack; pass rate by area, silent turns, wrong facts, disclosures, failing turns
+	$(VENV)/bin/python bench/conversation_bench.py $(BENCH_CONVERSATIONS_ARGS)

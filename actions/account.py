@@ -16,9 +16,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import channel_context, conversation_id, get_store, join_words
-from actions.context import OrderContext
-from actions.returns import say_return_status
+from actions.common import channel_context, conversation_id, get_store, humanize, join_words
+from actions.context import OrderContext, about
 from store.accounts import CustomerAccounts, LinkedChannel, ReturnDraftInfo, split_conversation_id
 from store.errors import NotAuthorized, StoreError
 
@@ -73,30 +72,64 @@ def _channels_text(links: List[LinkedChannel]) -> str:
 
 
 def after_verification(dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: int) -> None:
-    """Link this channel account to the customer and tell them what carries over from their other chats.
+    """Link this channel account to the customer who just proved an order (called by the verification form).
 
     Only a trusted gateway message links (Rasa's own REST channel can be called with any metadata), never
-    a staff member's, and only the account of this very conversation (``"{channel}:{id}"``).
+    a staff member's, and only the account of this very conversation (``"{channel}:{id}"``). What carries
+    over from their other chats is said after the answer to their question (`news_after_answer`), not before.
     """
     ctx = channel_context(tracker)
     conv = conversation_id(tracker)
     if not ctx.trusted or ctx.is_staff or not conv.startswith(f"{ctx.channel}:"):
         return
-    acc = accounts()
-    known = acc.linked_channels(customer_id)
-    # Carry-over is news only the first time this account turns up verified; later verifications stay short.
-    already = any(link.conversation_id == conv for link in known)
-    before = [link for link in known if link.conversation_id != conv]
     try:
-        linked = acc.link_verified(conv, customer_id)
+        accounts().link_verified(conv, customer_id)
     except NotAuthorized:
         logger.warning("verified conversation %s holds no grant for customer %s; not linked", conv, customer_id)
+
+
+def _verified_earlier(tracker: Tracker) -> bool:
+    """Whether this conversation had verified an order before the latest message."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            break
+    else:
+        return False
+    seen_latest = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and not seen_latest:
+            seen_latest = True
+            continue
+        if not seen_latest:
+            continue
+        if event.get("event") == "bot" and (event.get("metadata") or {}).get("utter_action") == "utter_verified":
+            return True
+        if event.get("event") == "slot" and event.get("name") == "proof" and event.get("value") == "verified":
+            return True
+    return False
+
+
+def news_after_answer(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """After the answer to a conversation's first verified question: a short summary of what is open on
+    the customer's other chats, and the offer to finish a return left unfinished there.
+
+    Said once per conversation (the first verification), only on a trusted, linked customer channel.
+    """
+    ctx = channel_context(tracker)
+    conv = conversation_id(tracker)
+    if not ctx.trusted or ctx.is_staff or not conv.startswith(f"{ctx.channel}:") or _verified_earlier(tracker):
         return
-    if linked is None:
+    customer_id = get_store().verified_customer(conv)
+    if customer_id is None:
         return
+    acc = accounts()
+    known = acc.linked_channels(customer_id)
+    if not any(link.conversation_id == conv for link in known):
+        return
+    before = [link for link in known if link.conversation_id != conv]
     others = [link for link in before if link.channel != ctx.channel] or before
-    if others and not already:
-        _carry_over(dispatcher, acc, conv, customer_id, others)
+    if others:
+        _carry_over(dispatcher, acc, conv, customer_id, others, tracker)
     draft = acc.return_draft(customer_id)
     # Already on the way to a return form ("finish my return" asked before verifying): the goal handler
     # picks the draft up itself, so offering it here too would ask the same question twice.
@@ -109,22 +142,24 @@ def after_verification(dispatcher: CollectingDispatcher, tracker: Tracker, custo
 
 
 def _carry_over(
-    dispatcher: CollectingDispatcher, acc: CustomerAccounts, conv: str, customer_id: int, others: List[LinkedChannel]
+    dispatcher: CollectingDispatcher,
+    acc: CustomerAccounts,
+    conv: str,
+    customer_id: int,
+    others: List[LinkedChannel],
+    tracker: Tracker,
 ) -> None:
     carried = acc.carry_over(customer_id)
-    if not carried.open_returns and not carried.orders_in_progress:
+    answered = tracker.get_slot("order_number")
+    returns = [r for r in carried.open_returns if r.order_number != answered][:CARRY_OVER_LIMIT]
+    orders = [o for o in carried.orders_in_progress if o.order_number != answered][:CARRY_OVER_LIMIT]
+    if not returns and not orders:
         return
-    returns = carried.open_returns[:CARRY_OVER_LIMIT]
-    orders = carried.orders_in_progress[:CARRY_OVER_LIMIT]
     # The conversation proved it is this customer; their other open matters are theirs to follow up on.
     acc.grant_customer_orders(conv, customer_id, [r.order_number for r in returns] + [o.order_number for o in orders])
-    dispatcher.utter_message(response="utter_carry_over", channels=_channels_text(others))
-    for ret in returns:
-        say_return_status(dispatcher, ret)
-    for order in orders:
-        dispatcher.utter_message(
-            response="utter_order_in_progress", order_number=order.order_number, status_text=order.status
-        )
+    items = [f"return {r.rma_number} ({r.order_number}) is {humanize(r.status)}" for r in returns]
+    items += [f"order {o.order_number} is {o.status}" for o in orders]
+    dispatcher.utter_message(response="utter_carry_over", channels=_channels_text(others), items="; ".join(items))
 
 
 # -------------------------------------------------------------------------------------- goal handlers
@@ -154,7 +189,7 @@ def list_channels(ctx: OrderContext) -> List[EventType]:
     links = accounts().linked_channels(customer)
     if not links:
         ctx.dispatcher.utter_message(response="utter_no_linked_channels")
-        return []
+        return about("account")
     here = ctx.conversation_id
     described = []
     channels: List[str] = []
@@ -172,7 +207,7 @@ def list_channels(ctx: OrderContext) -> List[EventType]:
         news="on" if accounts().notifications_on(customer or 0) else "off",
         buttons=buttons,
     )
-    return []
+    return about("account")
 
 
 def unlink_channel(ctx: OrderContext) -> List[EventType]:
@@ -190,7 +225,7 @@ def unlink_channel(ctx: OrderContext) -> List[EventType]:
         ctx.dispatcher.utter_message(response="utter_channel_not_linked", channel_name=channel_name(channel))
     else:
         ctx.dispatcher.utter_message(response="utter_channel_unlinked", channel_name=channel_name(channel))
-    return [SlotSet("linked_channel", None)]
+    return [SlotSet("linked_channel", None), *about("account")]
 
 
 def notifications_on(ctx: OrderContext) -> List[EventType]:

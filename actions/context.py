@@ -1,13 +1,231 @@
-"""What every order-goal handler gets: who is asking, about which verified order, and where to reply."""
+"""The conversation's context: what the customer just said, and what the conversation is about.
+
+Every action that answers reads the latest message through `said()` and records what it answered about
+with `about()` (slots `topic`, `product`, `shown_products`, `last_question`, `refusal`, ...; their meaning
+and who sets them are in docs/CONTRACTS.md). Follow-ups ("when will it arrive exactly", "and to canada?",
+"is the first one in stock", "why not?") are read against it by `actions.follow_up`. Order-goal handlers
+get an `OrderContext`: who is asking, about which verified order, and where to reply.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from store.service import OrderStore
+
+#: Slots that make up the context (docs/CONTRACTS.md, "Conversation context").
+TOPIC = "topic"
+LAST_QUESTION = "last_question"
+REFUSAL = "refusal"
+FOCUS_PRODUCT = "product"
+SHOWN_PRODUCTS = "shown_products"
+REC_REQUEST = "rec_request"
+TICKET = "handoff_ticket"
+QUOTE = "shipping_quote"
+
+#: Questions the bot asks outside a form that a "yes" or "no" answers (`last_question`).
+OFFER_HANDOFF = "offer_handoff"
+OFFER_RETURN = "offer_return"
+CONFIRM_CANCEL = "confirm_cancel"
+CONFIRM_ADDRESS = "confirm_address"
+
+_FILLERS = {
+    "ok", "okay", "k", "so", "and", "but", "wait", "hi", "hey", "hello", "oh", "ah", "great", "actually", "um",
+    "umm", "hmm", "btw", "also", "right", "well", "cool", "thanks", "thank", "you", "ta", "sorry", "then",
+    "alright", "fine", "nice", "brill", "lovely", "sure", "please", "pls", "plz", "one", "more", "thing", "quick",
+}  # fmt: skip
+_QUESTION_WORDS = {
+    "can", "could", "do", "does", "did", "is", "are", "was", "were", "how", "what", "whats", "what's", "when",
+    "where", "wheres", "where's", "why", "who", "which", "will", "would", "am", "have", "has", "should", "shall",
+    "may", "might", "isn't", "isnt", "any", "anything", "wann", "wo", "wie", "quand", "comment",
+}  # fmt: skip
+_YES = {
+    "yes", "yeah", "yep", "yup", "yea", "ya", "yh", "aye", "sure", "definitely", "absolutely", "ja", "oui",
+    "si", "y", "please", "pls", "plz", "go", "alright", "certainly", "affirmative", "correct", "ok", "okay",
+}  # fmt: skip
+_NO = {"no", "nope", "nah", "not", "don't", "dont", "nein", "non", "n", "never", "cancel", "stop"}
+_WORD = re.compile(r"[a-zà-ÿ0-9']+")
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words of ``text`` (apostrophes kept: ``don't``)."""
+    return _WORD.findall(text.lower().replace("’", "'"))
+
+
+def has(text: str, *phrases: str) -> bool:
+    """True when any phrase occurs in ``text`` on word boundaries (case-insensitive).
+
+    A phrase ending in ``*`` matches a word prefix (``"deliver*"`` matches "delivery", "delivered").
+    """
+    lower = _padded(text)
+    for phrase in phrases:
+        tokens = _padded(phrase.rstrip("*"))
+        if tokens == " ":
+            continue
+        if phrase.endswith("*"):
+            if tokens[:-1] in lower:  # " deliver" in " ... delivery ... "
+                return True
+        elif tokens in lower:
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=2048)
+def _padded(text: str) -> str:
+    """ " word word " for substring tests on word boundaries (texts and phrases repeat: cached)."""
+    return " " + " ".join(words(text)) + " "
+
+
+def is_question(text: str) -> bool:
+    """A question rather than a request or an answer: a "?", or a sentence opening with a question word
+    after the fillers ("fair enough. whats your return window")."""
+    if "?" in text:
+        return True
+    for sentence in re.split(r"[.!;,\n]+", text):
+        tokens = words(sentence)
+        while tokens and tokens[0] in _FILLERS:
+            tokens.pop(0)
+        if tokens and tokens[0] in _QUESTION_WORDS:
+            return True
+    return False
+
+
+def starts_yes(text: str) -> bool:
+    """The message opens with a yes ("yes please", "yeah go on then", "sure, all of it")."""
+    tokens = words(text)
+    if not tokens:
+        return False
+    if tokens[0] in {"ok", "okay", "alright", "go", "please", "pls", "plz"}:
+        # "ok when will it arrive" is not a yes to anything; "ok do it", "ok yes", "go ahead" are.
+        rest = tokens[1:3]
+        return not rest or rest[0] in _YES or rest[0] in {"do", "then", "ahead", "on", "start", "thanks", "thank"}
+    return tokens[0] in _YES
+
+
+def starts_no(text: str) -> bool:
+    """The message opens with a no ("no thanks", "nah it's fine", "not now")."""
+    tokens = words(text)
+    return bool(tokens) and (tokens[0] in _NO - {"cancel", "stop"} or tokens[:2] in (["no", "thanks"], ["not", "now"]))
+
+
+@dataclass(frozen=True)
+class Said:
+    """The latest customer message as NLU read it.
+
+    Attributes:
+        text: what they typed ('' for a button payload without words).
+        intent: the intent NLU chose (``nlu_fallback`` when unsure).
+        confidence: its confidence.
+        entities: every entity value by entity name, in message order.
+        button: True when the message was a button press (a ``/intent{...}`` payload).
+    """
+
+    text: str
+    intent: str
+    confidence: float
+    entities: dict[str, list[str]] = field(default_factory=dict)
+    button: bool = False
+
+    def entity(self, name: str) -> str | None:
+        """The first value of entity ``name`` in this message, or None."""
+        values = self.entities.get(name)
+        return values[0] if values else None
+
+    def has(self, *phrases: str) -> bool:
+        """See `has`."""
+        return has(self.text, *phrases)
+
+    @property
+    def question(self) -> bool:
+        """See `is_question`."""
+        return is_question(self.text)
+
+
+def said(tracker: Tracker) -> Said:
+    """The latest message of ``tracker``."""
+    latest = tracker.latest_message or {}
+    text = str(latest.get("text") or "")
+    intent = latest.get("intent") or {}
+    entities: dict[str, list[str]] = {}
+    for entity in latest.get("entities") or []:
+        name, value = entity.get("entity"), entity.get("value")
+        if name and value not in (None, ""):
+            entities.setdefault(str(name), []).append(str(value))
+    button = text.startswith("/")
+    return Said(
+        text="" if button else text,
+        intent=str(intent.get("name") or ""),
+        confidence=float(intent.get("confidence") or 0.0),
+        entities=entities,
+        button=button,
+    )
+
+
+def about(topic: str | None, **context: Any) -> list[EventType]:
+    """Events that record what the bot just answered about.
+
+    Args:
+        topic: the topic now (`topic` slot); None keeps it.
+        context: other context slots by name (``product=``, ``shown_products=``, ``last_question=``,
+            ``refusal=``, ...). ``last_question`` and ``refusal`` are cleared unless given: they belong to
+            the answer that set them.
+    """
+    events: list[EventType] = []
+    if topic is not None:
+        events.append(SlotSet(TOPIC, topic))
+    context.setdefault(LAST_QUESTION, None)
+    context.setdefault(REFUSAL, None)
+    events += [SlotSet(name, value) for name, value in context.items()]
+    return events
+
+
+def settled(tracker: Tracker, events: list[EventType]) -> list[EventType]:
+    """``events`` without slot events that set a slot to the value it already has.
+
+    Every answer records its context; most turns leave most of it as it was, and each event makes the
+    conversation rasa stores, loads and sends to the action server on every call a little longer.
+    """
+    out: list[EventType] = []
+    pending: dict[str, Any] = {}
+    for event in events:
+        if event.get("event") == "slot":
+            pending[event["name"]] = event
+            continue
+        out.append(event)
+    kept = [e for name, e in pending.items() if tracker.get_slot(name) != e.get("value")]
+    # slot events first, in the order given, then the rest (follow-ups, loops) as given
+    return kept + out
+
+
+def settles(run: Callable[..., Awaitable[list[EventType]]]) -> Callable[..., Awaitable[list[EventType]]]:
+    """Decorate an action's ``run`` so it returns only the context that changed (see `settled`)."""
+
+    @functools.wraps(run)
+    async def wrapper(self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Any) -> list[EventType]:
+        return settled(tracker, list(await run(self, dispatcher, tracker, domain) or []))
+
+    return wrapper
+
+
+def last_bot_response(tracker: Tracker) -> str | None:
+    """The response name (``utter_...``) of the bot's last message before the latest customer message."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return None
+            seen_user = True
+        elif event.get("event") == "bot" and seen_user:
+            return str((event.get("metadata") or {}).get("utter_action") or "") or None
+    return None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """After verification: `action_continue_goal` answers whatever the customer asked about their order.
 
 The last order intent sets the `goal` slot (see domain.yml); each goal has one handler, living in the
-module of its business area and registered here.
+module of its business area and registered here. Before the handler, the message is read against the
+conversation's context (a yes to an offer, a follow-up of the order just discussed); after it, a second
+question of the same message is answered, and on the conversation's first verification what is open on
+the customer's other chats is summed up.
 """
 
 from __future__ import annotations
@@ -15,11 +18,73 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import account, orders, payments, returns
 from actions.common import conversation_id, current_order, get_store
-from actions.context import OrderContext
+from actions.context import OFFER_HANDOFF, TICKET, OrderContext, about, has, said, settles
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[OrderContext], List[EventType]]
+
+
+def handoff_note(ctx: OrderContext) -> List[EventType]:
+    """An order given while a ticket is open (the colleague will see it with the ticket), or while the offer
+    of a person is open (the offer stands, now with the order)."""
+    ticket = ctx.tracker.get_slot(TICKET)
+    if ticket:
+        ctx.dispatcher.utter_message(response="utter_handoff_order_noted", order_number=ctx.order_number, ticket=ticket)
+        return about("handoff")
+    ctx.dispatcher.utter_message(response="utter_offer_handoff_with_order", order_number=ctx.order_number)
+    return about("handoff", last_question=OFFER_HANDOFF)
+
+
+#: Goals about the customer's chats and news, not about the order in focus: never read as a follow-up.
+ACCOUNT_GOALS = frozenset({"channels", "unlink", "notify_on", "notify_off"})
+#: The intents that set each goal (domain.yml, slot `goal`).
+GOAL_INTENTS = {
+    "track_order": "track", "cancel_order": "cancel", "change_shipping_address": "change_address",
+    "get_invoice": "invoice", "return_item": "return", "return_status": "return_status",
+    "request_refund": "refund", "refund_status": "refund_status", "payment_problem": "payment",
+}  # fmt: skip
+#: Words without which a message does not ask to cancel: NLU's guess alone never offers a cancellation.
+CANCEL_WORDS = ("cancel*", "call off", "call it off", "scrap", "don't want", "dont want", "stop the order", "storn*",
+                "annul*", "get rid", "no longer want", "changed my mind", "reorder")  # fmt: skip
+
+
+def goal_message(tracker: Tracker) -> str:
+    """The words of the message that set the goal: the last one with an order intent, or the one an action
+    read a goal from (its `goal` slot event follows it); '' when none did."""
+    goal_set = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == "goal" and event.get("value"):
+            goal_set = True
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent in GOAL_INTENTS or goal_set:
+            text = str(event.get("text") or "")
+            return "" if text.startswith("/") else text
+    return ""
+
+
+def checked_goal(tracker: Tracker) -> str:
+    """The goal, unless NLU guessed "cancel" for a message that never says so (then what its words ask)."""
+    from actions.follow_up import goal_for  # follow_up imports this module
+
+    goal = str(tracker.get_slot("goal") or "track")
+    if goal != "cancel":
+        return goal
+    asked = goal_message(tracker)
+    if not asked or has(asked, *CANCEL_WORDS):
+        return goal
+    guessed = goal_for(tracker, said_text(asked))
+    return "track" if guessed == "cancel" else guessed
+
+
+def said_text(text: str) -> Any:
+    """A message with only words (to read another message than the latest)."""
+    from actions.context import Said
+
+    return Said(text=text, intent="", confidence=0.0)
+
 
 HANDLERS: Dict[str, Handler] = {
     "track": orders.track,
@@ -35,6 +100,7 @@ HANDLERS: Dict[str, Handler] = {
     "unlink": account.unlink_channel,
     "notify_on": account.notifications_on,
     "notify_off": account.notifications_off,
+    "handoff": handoff_note,
 }
 
 
@@ -45,8 +111,11 @@ class ActionContinueGoal(Action):
         """Action name."""
         return "action_continue_goal"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Dispatch on the `goal` slot for the verified order."""
+        from actions.follow_up import also_asked, in_context  # follow_up imports this module
+
         store = get_store()
         conv = conversation_id(tracker)
         number = current_order(tracker)
@@ -57,9 +126,18 @@ class ActionContinueGoal(Action):
             if store.attempts_left(conv) <= 0:
                 dispatcher.utter_message(response="utter_verification_locked")
             else:
-                logger.warning("verify_order_form ended without a verified order in %s", conv)
+                logger.warning("verify_order_form ended without a verified order")
                 dispatcher.utter_message(response="utter_ask_order_number")
             return []
-        goal = tracker.get_slot("goal") or "track"
-        handler = HANDLERS.get(goal, orders.track)
-        return handler(OrderContext(dispatcher, tracker, store, conv, number))
+        ctx = OrderContext(dispatcher, tracker, store, conv, number)
+        goal = checked_goal(tracker)
+        events = None if goal in ACCOUNT_GOALS else in_context(dispatcher, tracker, caller=self.name())
+        if events is None:
+            verified = store.verified_orders(conv)
+            if goal == "track" and len(verified) > 1 and has(said(tracker).text, "which one", "first", "both"):
+                events = orders.compare_arrivals(ctx, verified)
+            else:
+                events = HANDLERS.get(goal, orders.track)(ctx)
+            events = list(events) + also_asked(dispatcher, tracker, answered_topic=goal)
+        account.news_after_answer(dispatcher, tracker)
+        return list(events)

@@ -1,14 +1,21 @@
-"""A person when the bot can't help: hand-off tickets, complaints, a staff member to a tablet, the fallback."""
+"""A person when the bot can't help: one hand-off ticket per conversation and where it stands, complaints,
+a staff member to a tablet, and what happens when the bot did not understand.
+
+Called by the rules for `human_handoff` and `complaint`, by `actions.follow_up` when a customer accepts the
+offer of a person, and (`action_handoff_status`) for a greeting, thanks or goodbye while a ticket is open.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import channel_context, channel_of, conversation_id, get_store, verified_order
+from actions.context import OFFER_HANDOFF, TICKET, about, has, said, settles
+from store.records import HandoffTicket
 
 OFFICE_HOURS = "Our team answers Monday to Friday, 9:00-18:00 UK time, usually within two working hours."
 SUMMARY_TURNS = 6
@@ -20,7 +27,14 @@ REASON_BY_RESPONSE = {
     "utter_verification_paused": "order checks paused after repeated failed attempts",
     "utter_return_not_eligible": "customer disputes a refused return",
     "utter_return_refused": "customer disputes a refused return",
+    "utter_offer_handoff_dispute": "customer disputes a refused return",
+    "utter_complaint_offer": "complaint",
+    "utter_tracking_lost": "lost parcel",
+    "utter_tracking_delayed": "delayed parcel",
+    "utter_delivered_not_received": "delivered parcel not received",
 }
+#: Bot responses that mean "I did not understand" (two in a row offer a person).
+NOT_UNDERSTOOD = frozenset({"utter_ask_rephrase", "utter_out_of_scope", "utter_offer_handoff_after_fallback"})
 
 
 def _last_bot_utterance(tracker: Tracker) -> Dict[str, Any] | None:
@@ -69,19 +83,85 @@ def conversation_summary(tracker: Tracker, turns: int = SUMMARY_TURNS) -> str:
     return "\n".join(lines[-turns * 2 :])
 
 
+def asks_for_a_person(text: str) -> bool:
+    """The words ask for a person or a formal complaint, not only vent ("I want to complain", "a manager")."""
+    return has(
+        text,
+        "complain*",
+        "formal",
+        "report it",
+        "escalate",
+        "manager",
+        "person",
+        "human",
+        "someone",
+        "somebody",
+        "agent",
+        "colleague",
+        "staff",
+        "real one",
+        "speak to",
+        "talk to",
+        "look into it",
+        "look at it",
+    )
+
+
+def current_ticket(tracker: Tracker) -> HandoffTicket | None:
+    """This conversation's open (or claimed) ticket, from the order store."""
+    return get_store().current_handoff(conversation_id(tracker))
+
+
+def say_ticket_status(dispatcher: CollectingDispatcher, tracker: Tracker, ticket: HandoffTicket) -> List[EventType]:
+    """Where an open ticket stands and how the answer will come (no second ticket)."""
+    context = channel_context(tracker)
+    if context.trusted and context.channel == "tablet":
+        dispatcher.utter_message(response="utter_staff_call_status", ticket=ticket.ticket_number)
+    else:
+        order = verified_order(tracker)
+        how = "right here in this chat"
+        if order:
+            how += f" (or by email to the address on order {order})"
+        picked = "A colleague has picked it up" if ticket.status == "assigned" else "It's in our team's queue"
+        dispatcher.utter_message(
+            response="utter_handoff_status",
+            ticket=ticket.ticket_number,
+            picked=picked,
+            when=OFFICE_HOURS,
+            how=how,
+        )
+    return about("handoff", **{TICKET: ticket.ticket_number})
+
+
 class ActionHandoff(Action):
-    """Opens a hand-off ticket (a request for a person, or a complaint) in the store."""
+    """Opens the conversation's hand-off ticket (a request for a person, or a complaint), at most one at a time."""
 
     def name(self) -> str:
         """Action name."""
         return "action_handoff"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        """Open the ticket with a summary, the verified order if any, and say what happens next."""
-        intent = (tracker.latest_message.get("intent") or {}).get("name") or "human_handoff"
+        """Open the ticket with a summary and the verified order, or say where the open one stands.
+
+        A complaint that only vents ("this is so annoying") gets an apology and the offer of a person;
+        one that asks for action ("I want to make a complaint", "a manager") opens the ticket.
+        """
+        latest = said(tracker)
+        intent = latest.intent or "human_handoff"
         context = channel_context(tracker)
-        if intent == "human_handoff" and context.trusted and context.channel == "tablet" and context.store_id:
-            return self._call_staff(dispatcher, tracker, context.store_id)
+        existing = current_ticket(tracker)
+        on_tablet = context.trusted and context.channel == "tablet" and context.store_id
+        if on_tablet and (intent == "human_handoff" or (intent != "complaint" and asks_for_a_person(latest.text))):
+            return self._call_staff(dispatcher, tracker, str(context.store_id), existing)
+        if existing is not None:
+            if intent == "complaint":
+                dispatcher.utter_message(response="utter_complaint_noted", ticket=existing.ticket_number)
+                return about("handoff", **{TICKET: existing.ticket_number})
+            return say_ticket_status(dispatcher, tracker, existing)
+        if intent == "complaint" and not asks_for_a_person(latest.text):
+            dispatcher.utter_message(response="utter_complaint_offer")
+            return about("handoff", last_question=OFFER_HANDOFF)
         reason = handoff_reason(tracker, intent)
         order = verified_order(tracker)
         store = get_store()
@@ -95,7 +175,7 @@ class ActionHandoff(Action):
             order_number=order,
             customer_id=customer_id,
         )
-        response = "utter_complaint" if intent == "complaint" else "utter_handoff"
+        response = "utter_complaint" if reason == "complaint" else "utter_handoff"
         dispatcher.utter_message(response=response, ticket=ticket.ticket_number, when=OFFICE_HOURS)
         # For staff only (docs/CONTRACTS.md): the gateway posts it to Slack and never shows it to the customer.
         payload: Dict[str, Any] = {
@@ -108,17 +188,20 @@ class ActionHandoff(Action):
         if customer_id is not None:
             payload["customer"] = f"verified customer #{customer_id}"
         dispatcher.utter_message(json_message=payload)
-        return []
+        return about("handoff", **{TICKET: ticket.ticket_number})
 
     @staticmethod
-    def _call_staff(dispatcher: CollectingDispatcher, tracker: Tracker, store_id: str) -> List[EventType]:
+    def _call_staff(
+        dispatcher: CollectingDispatcher, tracker: Tracker, store_id: str, existing: HandoffTicket | None
+    ) -> List[EventType]:
         """A shopper at an in-store tablet wants a colleague: a ticket for that shop and a ``staff_call``.
 
         No text here on purpose: the tablet channel posts the call to the shop's staff and only then
         tells the shopper whether someone is coming (or to ask at the till when nobody could be told).
+        Asking again calls again, under the same ticket.
         """
         summary = conversation_summary(tracker)
-        ticket = get_store().open_handoff(
+        ticket = existing or get_store().open_handoff(
             conversation_id(tracker),
             channel="tablet",
             reason=f"shopper at the {store_id} tablet asked for a staff member",
@@ -133,30 +216,70 @@ class ActionHandoff(Action):
                 "summary": summary,
             }
         )
-        return []
+        return about("handoff", **{TICKET: ticket.ticket_number})
+
+
+class ActionHandoffStatus(Action):
+    """A greeting, thanks or goodbye while a ticket is open: where it stands (rules conditioned on the ticket)."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_handoff_status"
+
+    @settles
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """The ticket's status; once staff closed it, the bot is itself again."""
+        ticket = current_ticket(tracker)
+        intent = said(tracker).intent
+        if ticket is None:
+            response = {"thank": "utter_thank", "goodbye": "utter_goodbye"}.get(intent, "utter_greet")
+            dispatcher.utter_message(response=response)
+            return [SlotSet(TICKET, None)]
+        if intent == "goodbye":
+            dispatcher.utter_message(response="utter_goodbye_ticket_open", ticket=ticket.ticket_number)
+            return []
+        if intent == "thank":
+            dispatcher.utter_message(response="utter_thank_ticket_open", ticket=ticket.ticket_number)
+            return []
+        return say_ticket_status(dispatcher, tracker, ticket)
+
+
+def misunderstood_before(tracker: Tracker) -> int:
+    """How many customer turns in a row, just before the latest one, the bot answered with "I don't understand"."""
+    turns: List[List[str]] = []
+    for event in tracker.events:
+        if event.get("event") == "user":
+            turns.append([])
+        elif event.get("event") == "bot" and turns:
+            turns[-1].append(str((event.get("metadata") or {}).get("utter_action") or ""))
+    streak = 0
+    for responses in reversed(turns[:-1]):
+        if not any(r in NOT_UNDERSTOOD for r in responses):
+            break
+        streak += 1
+    return streak
+
+
+def not_understood(dispatcher: CollectingDispatcher, tracker: Tracker, response: str) -> List[EventType]:
+    """Say ``response`` ("rephrase" or "out of scope"); the second time in a row, offer a person instead."""
+    if misunderstood_before(tracker) >= 1:
+        dispatcher.utter_message(response="utter_offer_handoff_after_fallback")
+        return [SlotSet("last_question", OFFER_HANDOFF)]
+    dispatcher.utter_message(response=response)
+    return []
 
 
 class ActionFallback(Action):
-    """First misunderstanding: ask to rephrase. Second in a row: offer a person."""
+    """A message nobody could read: ask to rephrase; the second misunderstanding in a row offers a person."""
 
     def name(self) -> str:
         """Action name."""
         return "action_fallback"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        """Count the trailing run of not-understood messages and answer accordingly."""
-        misunderstood = 0
-        for event in reversed(tracker.events):
-            if event.get("event") != "user":
-                continue
-            if (event.get("parse_data") or {}).get("intent", {}).get("name") == "nlu_fallback":
-                misunderstood += 1
-            else:
-                break
-        if misunderstood >= 2:
-            dispatcher.utter_message(response="utter_offer_handoff_after_fallback")
-        else:
-            dispatcher.utter_message(response="utter_ask_rephrase")
-        # As the core fallback (a message no rule expects, e.g. `inform` out of context) nothing else would
-        # end the turn: rasa would predict this action again until its limit of 10 ("rephrase" x10).
-        return [FollowupAction("action_listen")]
+        """Count the trailing run of not-understood turns and answer accordingly."""
+        events = not_understood(dispatcher, tracker, "utter_ask_rephrase")
+        # As the end of a turn nothing else would stop: rasa would predict an action again until its limit
+        # of 10 ("rephrase" x10).
+        return events + [FollowupAction("action_listen")]

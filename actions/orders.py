@@ -1,7 +1,15 @@
-"""Orders: tracking, invoices, cancellation and address changes for a verified order."""
+"""Orders: tracking, invoices, cancellation and address changes for a verified order.
+
+Nothing changes an order without a yes to a summary of what will happen: "Do you want me to cancel
+order ORD-... (...)?" and "Shall I send order ORD-... to <the address as understood>?". A question in the
+middle ("do I get my money back?", "is it too late?") is answered and the question asked again. The
+`follow_up_*` functions answer what customers ask next about the same order ("when exactly?", "which
+courier?", "why not?"), called by `actions.follow_up`.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
@@ -10,20 +18,55 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.common import conversation_id, day, get_store, humanize, money, verified_order, when
-from actions.context import OrderContext
+from actions.common import conversation_id, day, get_store, humanize, join_words, money, verified_order, when
+from actions.context import (
+    CONFIRM_ADDRESS,
+    CONFIRM_CANCEL,
+    OFFER_HANDOFF,
+    OrderContext,
+    Said,
+    about,
+    has,
+    is_question,
+    said,
+    settles,
+    starts_no,
+    starts_yes,
+)
 from store.errors import NotAllowed
 from store.normalize import parse_address
+from store.records import TrackingInfo
 
 CLOSED_STATUSES = {"cancelled", "payment_failed"}
 UNPAID_REASONS = {"failed": "its payment failed", "voided": "its payment was cancelled"}
+#: Shipment statuses as a sentence reads them ("Order ORD-... is on its way").
+SHIPMENT_STATUS_TEXT = {
+    "label_created": "packed and handed to the carrier",
+    "in_transit": "on its way",
+    "out_for_delivery": "out for delivery today",
+    "delayed": "delayed",
+    "lost": "lost in transit",
+    "delivered": "delivered",
+    "returned": "on its way back to us",
+}
+ORDER_STATUS_TEXT = {
+    "placed": "placed",
+    "paid": "paid",
+    "payment_failed": "waiting for payment (the payment failed)",
+    "cancelled": "cancelled",
+}
 
 
 def track(ctx: OrderContext) -> List[EventType]:
     """Status, carrier, tracking number, last event and ETA; an apology and a person for problems."""
     info = ctx.store.tracking(ctx.conversation_id, ctx.order_number)
+    return say_tracking(ctx, info)
+
+
+def say_tracking(ctx: OrderContext, info: TrackingInfo) -> List[EventType]:
+    """The tracking answer for ``info``."""
     say = ctx.dispatcher.utter_message
-    status_text = humanize(info.order_status)
+    status_text = ORDER_STATUS_TEXT.get(info.order_status, humanize(info.order_status))
     if not info.shipped:
         if info.order_status in CLOSED_STATUSES:
             say(
@@ -40,7 +83,7 @@ def track(ctx: OrderContext) -> List[EventType]:
                 status_text=status_text,
                 ship_note=note,
             )
-        return []
+        return about("track")
     last = info.last_event
     if info.delivered_at is not None and not info.is_lost:
         say(
@@ -51,7 +94,7 @@ def track(ctx: OrderContext) -> List[EventType]:
             tracking_number=info.tracking_number,
             last_event=_event_text(last),
         )
-        return []
+        return about("track")
     if info.is_lost:
         eta_text = "The carrier has lost track of it."
     elif info.estimated_delivery:
@@ -62,23 +105,124 @@ def track(ctx: OrderContext) -> List[EventType]:
     say(
         response="utter_tracking",
         order_number=info.order_number,
-        status_text=humanize(info.shipment_status or info.order_status),
+        status_text=SHIPMENT_STATUS_TEXT.get(info.shipment_status or "", humanize(info.shipment_status or "")),
         carrier=info.carrier,
         tracking_number=info.tracking_number,
         last_event_time=when(last.occurred_at) if last else "-",
         last_event=_event_text(last),
         eta_text=eta_text,
     )
-    if info.is_delayed or info.is_lost:
-        problem = "lost in transit" if info.is_lost else "delayed"
-        say(response="utter_tracking_problem", problem_text=problem, carrier=info.carrier)
-    return []
+    if info.is_lost:
+        say(response="utter_tracking_lost", carrier=info.carrier)
+        return about("track", last_question=OFFER_HANDOFF)
+    if info.is_delayed:
+        say(response="utter_tracking_delayed", carrier=info.carrier)
+        return about("track", last_question=OFFER_HANDOFF)
+    return about("track")
+
+
+def asked_recently(tracker: Tracker, response: str, turns: int = 3) -> bool:
+    """Whether the bot said ``response`` in one of its last ``turns`` answers."""
+    seen = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen += 1
+            if seen > turns:
+                return False
+        elif event.get("event") == "bot" and (event.get("metadata") or {}).get("utter_action") == response:
+            return seen >= 1
+    return False
 
 
 def _event_text(event: Any) -> str:
     if event is None:
         return "no scans yet"
     return f"{event.description}, {event.location}" if event.location else event.description
+
+
+_WHEN = (
+    "when", "arrive", "arriving", "arrival", "how long", "eta", "estimated", "exactly", "due", "get here",
+    "get to me", "coming", "expect", "wann", "quand", "delivery date", "what day", "which day", "come",
+    "be here", "turn up", "going to ship", "ship", "dispatch*", "send it",
+)  # fmt: skip
+_CARRIER = (
+    "carrier", "courier", "royal mail", "dpd", "dhl", "ups", "evri", "hermes", "who is delivering",
+    "who's delivering", "which company", "delivery company", "tracking number", "tracking no", "tracking link",
+    "tracking code", "track it myself", "tracking",
+)  # fmt: skip
+_NOT_RECEIVED = (
+    "haven't got", "havent got", "not received", "didn't get", "didnt get", "never got", "never arrived",
+    "not arrived", "hasn't arrived", "hasnt arrived", "can't find", "cant find", "not here", "neighbour*",
+    "neighbor*", "stolen", "missing", "wasn't delivered", "wasnt delivered", "not delivered", "where is it",
+)  # fmt: skip
+
+
+def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
+    """What customers ask next about the order they just tracked: when exactly, which courier, not received."""
+    info = ctx.store.tracking(ctx.conversation_id, ctx.order_number)
+    say = ctx.dispatcher.utter_message
+    text = latest.text
+    delivered = info.delivered_at is not None and not info.is_lost
+    if delivered and has(text, *_NOT_RECEIVED):
+        say(
+            response="utter_delivered_not_received",
+            order_number=info.order_number,
+            delivered_on=day(info.delivered_at),
+            last_event=_event_text(info.last_event),
+        )
+        return about("track", last_question=OFFER_HANDOFF)
+    if info.shipped and has(text, *_CARRIER):
+        say(
+            response="utter_tracking_carrier",
+            order_number=info.order_number,
+            carrier=info.carrier,
+            tracking_number=info.tracking_number,
+            link=f" You can follow it here: {info.tracking_url}" if info.tracking_url else "",
+        )
+        return about("track")
+    if info.shipped and has(text, "where", "last scan*", "scanned", "location", "latest", "update", "why", "late",
+                            "delay*", "weather", "stuck", "moving"):  # fmt: skip
+        return say_tracking(ctx, info)
+    if has(text, *_WHEN):
+        if delivered:
+            say(
+                response="utter_tracking_delivered_on",
+                order_number=info.order_number,
+                delivered_on=day(info.delivered_at),
+            )
+            return about("track")
+        if not info.shipped or info.is_lost:
+            return say_tracking(ctx, info)
+        if info.estimated_delivery:
+            prefix = "The new estimated delivery" if info.is_delayed else "The estimated delivery"
+            say(
+                response="utter_tracking_eta",
+                order_number=info.order_number,
+                eta=f"{prefix} is {day(info.estimated_delivery)}",
+                carrier=info.carrier,
+                tracking_number=info.tracking_number,
+                sorry=" Sorry it's taking longer than planned." if info.is_delayed else "",
+            )
+            return about("track")
+        return say_tracking(ctx, info)
+    return None
+
+
+def compare_arrivals(ctx: OrderContext, numbers: List[str]) -> List[EventType]:
+    """ "Which one arrives first?" over the orders this conversation verified."""
+    lines = []
+    for number in numbers:
+        info = ctx.store.tracking(ctx.conversation_id, number)
+        if info.delivered_at is not None:
+            lines.append(f"{number}: delivered on {day(info.delivered_at)}")
+        elif info.estimated_delivery:
+            lines.append(f"{number}: estimated delivery {day(info.estimated_delivery)}")
+        elif info.expected_ship_date:
+            lines.append(f"{number}: not shipped yet, should ship by {day(info.expected_ship_date)}")
+        else:
+            lines.append(f"{number}: {humanize(info.order_status)}")
+    ctx.dispatcher.utter_message(response="utter_orders_compared", lines="\n".join(lines))
+    return about("track")
 
 
 def invoice(ctx: OrderContext) -> List[EventType]:
@@ -95,7 +239,7 @@ def invoice(ctx: OrderContext) -> List[EventType]:
             reason=UNPAID_REASONS.get(payment.status, f"it hasn't been paid ({humanize(payment.status)})"),
             detail=payment.action,
         )
-        return []
+        return about("invoice", refusal=refusal.message)
     lines = "\n".join(f"- {line.qty} x {line.title}: {money(line.line_total, inv.currency)}" for line in inv.lines)
     ctx.dispatcher.utter_message(
         response="utter_invoice",
@@ -109,19 +253,173 @@ def invoice(ctx: OrderContext) -> List[EventType]:
         total=money(inv.total, inv.currency),
         vat=money(inv.vat_amount, inv.currency),
     )
-    return []
+    return about("invoice")
+
+
+def follow_up_invoice(ctx: OrderContext, latest: Said) -> List[EventType] | None:
+    """VAT shown separately, a company name, resending it."""
+    try:
+        inv = ctx.store.invoice(ctx.conversation_id, ctx.order_number)
+    except NotAllowed:
+        return None
+    if has(latest.text, "vat", "tax"):
+        ctx.dispatcher.utter_message(
+            response="utter_invoice_vat",
+            invoice_number=inv.invoice_number,
+            vat=money(inv.vat_amount, inv.currency),
+            rate=f"{inv.vat_rate * 100:.0f}%",
+            total=money(inv.total, inv.currency),
+        )
+        return about("invoice")
+    if has(latest.text, "company", "business", "name on it", "different name", "change the name", "address on it"):
+        ctx.dispatcher.utter_message(response="utter_invoice_changes", invoice_number=inv.invoice_number)
+        return about("invoice", last_question=OFFER_HANDOFF)
+    return None
+
+
+# ----------------------------------------------------------------------------------------- cancelling
 
 
 def start_cancel(ctx: OrderContext) -> List[EventType]:
-    """Ask for confirmation when the store allows cancelling; otherwise say why not."""
+    """Ask for confirmation when the store allows cancelling (unless this message confirms the question
+    just asked); otherwise say why not."""
     try:
         ctx.store.check_cancellable(ctx.conversation_id, ctx.order_number)
     except NotAllowed as refusal:
         ctx.dispatcher.utter_message(
             response="utter_cancel_refused", order_number=ctx.order_number, reason=refusal.message
         )
-        return []
-    return [SlotSet("confirm_cancel", None), FollowupAction("cancel_form")]
+        summary = ctx.store.order_summary(ctx.conversation_id, ctx.order_number)
+        if summary.delivered_at is not None:
+            # "you can start a return instead": offer it, so a yes starts one
+            from actions.returns import offer_return  # returns imports this module
+
+            eligibility = ctx.store.return_eligibility(ctx.conversation_id, ctx.order_number)
+            if eligibility.eligible:
+                return offer_return(ctx, eligibility=eligibility)
+        return about("cancel_refused", refusal=refusal.message)
+    latest = said(ctx.tracker)
+    asked = ctx.tracker.get_slot("last_question") == CONFIRM_CANCEL or asked_recently(
+        ctx.tracker, "utter_ask_confirm_cancel"
+    )
+    says_yes = starts_yes(latest.text) or (
+        has(latest.text, "yes", "yeah", "yep", "go ahead") and has(latest.text, "cancel*")
+    )
+    confirmed = asked and says_yes and not is_question(latest.text)
+    return [
+        *about("cancel", last_question=None if confirmed else CONFIRM_CANCEL),
+        SlotSet("confirm_cancel", True if confirmed else None),
+        FollowupAction("cancel_form"),
+    ]
+
+
+class ActionAskConfirmCancel(Action):
+    """Asks "Do you want me to cancel order ...?" with what it holds and what happens to the money."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_ask_confirm_cancel"
+
+    @settles
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """The summary and the yes/no buttons."""
+        number = verified_order(tracker)
+        if number is None:
+            dispatcher.utter_message(response="utter_ask_order_number")
+            return []
+        summary = get_store().order_summary(conversation_id(tracker), number)
+        items = join_words([f"{line.qty} x {line.title}" for line in summary.lines])
+        charged = summary.payment_status in {"paid"}
+        money_note = (
+            f"the {money(summary.total, summary.currency)} you paid goes back to your original payment method"
+            if charged
+            else "you won't be charged"
+        )
+        dispatcher.utter_message(
+            response="utter_ask_confirm_cancel", order_number=number, items=items, money_note=money_note
+        )
+        return [SlotSet("last_question", CONFIRM_CANCEL)]
+
+
+class ValidateCancelForm(FormValidationAction):
+    """Reads the answer to "Do you want me to cancel?"; a question in between is answered and asked again."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "validate_cancel_form"
+
+    def validate_confirm_cancel(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """True for yes (or "yes cancel it"), False for no; anything else asks again."""
+        if isinstance(slot_value, bool):
+            return {"confirm_cancel": slot_value}
+        latest = said(tracker)
+        if is_question(latest.text):
+            from actions.follow_up import answer_aside  # follow_up imports this module
+
+            answer_aside(dispatcher, tracker, latest)
+            return {"confirm_cancel": None}
+        if starts_no(latest.text) or has(latest.text, "keep it", "don't cancel", "dont cancel", "leave it"):
+            return {"confirm_cancel": False}
+        if starts_yes(latest.text) or latest.intent == "cancel_order":
+            return {"confirm_cancel": True}
+        return {"confirm_cancel": None}
+
+
+class ActionCancelOrder(Action):
+    """Submit of `cancel_form`: cancels when the customer confirmed."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_cancel_order"
+
+    @settles
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """Cancel (or keep) the verified order."""
+        number = verified_order(tracker)
+        if number is None:
+            dispatcher.utter_message(response="utter_ask_order_number")
+            return [SlotSet("confirm_cancel", None)]
+        if not tracker.get_slot("confirm_cancel"):
+            dispatcher.utter_message(response="utter_cancel_kept", order_number=number)
+            return [SlotSet("confirm_cancel", None), *about("track")]
+        try:
+            result = get_store().cancel_order(conversation_id(tracker), number)
+        except NotAllowed as refusal:
+            dispatcher.utter_message(response="utter_cancel_refused", order_number=number, reason=refusal.message)
+            return [SlotSet("confirm_cancel", None), *about("cancel_refused", refusal=refusal.message)]
+        dispatcher.utter_message(response="utter_cancelled", order_number=number, refund_note=_refund_note(result))
+        return [SlotSet("confirm_cancel", None), *about("cancelled")]
+
+
+def _refund_note(result: Any) -> str:
+    if result.refund is not None:
+        return (
+            f"We're refunding {money(result.refund.amount, result.refund.currency)} to your "
+            f"{result.refund.method}; it should arrive by {day(result.refund.expected_by)}."
+        )
+    return "You haven't been charged for it, so there's nothing to refund."
+
+
+def follow_up_cancelled(ctx: OrderContext, latest: Said) -> List[EventType] | None:
+    """After a cancellation: the money, a confirmation."""
+    if has(latest.text, "money", "refund*", "charged", "pay", "paid", "card", "confirm*", "email", "sure", "done"):
+        refunds = ctx.store.refunds_for(ctx.conversation_id, ctx.order_number)
+        if refunds:
+            refund = refunds[-1]
+            note = (
+                f"We're refunding {money(refund.amount, refund.currency)} to your {refund.method}; it should "
+                f"arrive by {day(refund.expected_by)}."
+            )
+        else:
+            note = "You weren't charged for it, so there's nothing to refund."
+        ctx.dispatcher.utter_message(response="utter_cancelled_follow_up", order_number=ctx.order_number, note=note)
+        return about("cancelled")
+    return None
+
+
+# ---------------------------------------------------------------------------------------- the address
 
 
 def start_address_change(ctx: OrderContext) -> List[EventType]:
@@ -132,44 +430,39 @@ def start_address_change(ctx: OrderContext) -> List[EventType]:
         ctx.dispatcher.utter_message(
             response="utter_address_refused", order_number=ctx.order_number, reason=refusal.message
         )
-        return []
-    return [SlotSet("new_address", None), FollowupAction("address_form")]
+        return about("address_refused", refusal=refusal.message)
+    return [
+        *about("change_address"),
+        SlotSet("new_address", None),
+        SlotSet("confirm_address", None),
+        FollowupAction("address_form"),
+    ]
 
 
-class ActionCancelOrder(Action):
-    """Submit of `cancel_form`: cancels when the customer confirmed."""
+_LEAD_IN = re.compile(
+    r"^.*?(?:(?:new\s+)?address(?:\s+is)?\s*[:\-]|\b(?:changed?|change it|send it|deliver it|move it|it's|its|it is|"
+    r"to|is)\s+(?:to\s+)?(?=(?:flat|apartment|apt|unit|house|suite|the\s)?\s*\d))\s*",
+    re.IGNORECASE,
+)
 
-    def name(self) -> str:
-        """Action name."""
-        return "action_cancel_order"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        """Cancel (or keep) the verified order."""
-        number = verified_order(tracker)
-        if number is None:
-            dispatcher.utter_message(response="utter_ask_order_number")
-            return [SlotSet("confirm_cancel", None)]
-        if not tracker.get_slot("confirm_cancel"):
-            dispatcher.utter_message(response="utter_cancel_kept", order_number=number)
-            return [SlotSet("confirm_cancel", None)]
-        try:
-            result = get_store().cancel_order(conversation_id(tracker), number)
-        except NotAllowed as refusal:
-            dispatcher.utter_message(response="utter_cancel_refused", order_number=number, reason=refusal.message)
-            return [SlotSet("confirm_cancel", None)]
-        if result.refund is not None:
-            refund_note = (
-                f"We're refunding {money(result.refund.amount, result.refund.currency)} to your "
-                f"{result.refund.method}; it should arrive by {day(result.refund.expected_by)}."
-            )
-        else:
-            refund_note = "You haven't been charged for it."
-        dispatcher.utter_message(response="utter_cancelled", order_number=number, refund_note=refund_note)
-        return [SlotSet("confirm_cancel", None)]
+def clean_address(text: str) -> str:
+    """The address in a message ("i need it changed to 5 Mill Lane, Bath BA1 1AA" -> "5 Mill Lane, Bath BA1 1AA")."""
+    text = " ".join(str(text or "").split())
+    cleaned = _LEAD_IN.sub("", text, count=1).strip(" .!")
+    return cleaned or text
+
+
+def _order_country(tracker: Tracker) -> str | None:
+    number = verified_order(tracker)
+    if number is None:
+        return None
+    return get_store().order_summary(conversation_id(tracker), number).shipping_address.country
 
 
 class ValidateAddressForm(FormValidationAction):
-    """Checks the new address has at least a postcode before the store is asked to change it."""
+    """Reads the new address (a question in between is answered), then the yes to the address as understood;
+    a correction at the yes ("it's BA1 1AB not 1AA") changes the address and asks again."""
 
     def name(self) -> str:
         """Action name."""
@@ -179,33 +472,107 @@ class ValidateAddressForm(FormValidationAction):
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
         """Accept free text the store can parse into an address with a postcode."""
-        text = str(slot_value or "").strip()
-        if not text or len(text) > 300 or parse_address(text) is None:
+        latest = said(tracker)
+        if latest.text and is_question(latest.text) and not latest.entity("postcode"):
+            from actions.follow_up import answer_aside  # follow_up imports this module
+
+            answer_aside(dispatcher, tracker, latest)
+            return {"new_address": None}
+        text = clean_address(str(slot_value or ""))
+        if not text or len(text) > 300 or parse_address(text, _order_country(tracker)) is None:
             dispatcher.utter_message(response="utter_address_invalid")
             return {"new_address": None}
         return {"new_address": text}
 
+    def validate_confirm_address(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """Yes, no, a corrected address or postcode, or a question."""
+        if isinstance(slot_value, bool):
+            return {"confirm_address": slot_value}
+        latest = said(tracker)
+        current = str(tracker.get_slot("new_address") or "")
+        postcode = latest.entity("postcode")
+        corrected = clean_address(latest.text)
+        country = _order_country(tracker)
+        whole = re.match(r"(?:flat|apartment|apt|unit|house)?\s*\d+[a-z]?,?\s+[a-z]{3,}", corrected, re.IGNORECASE)
+        if whole and not has(latest.text, "not") and parse_address(corrected, country) is not None:
+            return {"new_address": corrected, "confirm_address": None}  # a whole new address
+        if postcode and current:
+            old = parse_address(current, country)
+            if old is not None and old.postcode.replace(" ", "") != postcode.upper().replace(" ", ""):
+                replaced = re.sub(re.escape(old.postcode), postcode.upper(), current, flags=re.IGNORECASE)
+                if replaced == current:
+                    replaced = f"{current.rsplit(old.postcode, 1)[0]}{postcode.upper()}"
+                return {"new_address": replaced, "confirm_address": None}
+        if latest.text and is_question(latest.text) and not starts_yes(latest.text):
+            from actions.follow_up import answer_aside  # follow_up imports this module
+
+            answer_aside(dispatcher, tracker, latest)
+            return {"confirm_address": None}
+        if starts_no(latest.text) or has(latest.text, "leave it", "keep it", "forget it", "never mind"):
+            return {"confirm_address": False}
+        if starts_yes(latest.text) or has(latest.text, "change it", "that's right", "thats right", "correct"):
+            return {"confirm_address": True}
+        return {"confirm_address": None}
+
+
+class ActionAskConfirmAddress(Action):
+    """Asks "Shall I send order ... to <the address as understood>?"."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_ask_confirm_address"
+
+    @settles
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """The parsed address and the yes/no buttons."""
+        number = verified_order(tracker)
+        parsed = parse_address(str(tracker.get_slot("new_address") or ""), _order_country(tracker))
+        if number is None or parsed is None:
+            dispatcher.utter_message(response="utter_ask_order_number")
+            return []
+        shown = ", ".join(p for p in (parsed.line, f"{parsed.city} {parsed.postcode}".strip()) if p)
+        dispatcher.utter_message(response="utter_ask_confirm_address", order_number=number, address=shown)
+        return [SlotSet("last_question", CONFIRM_ADDRESS)]
+
 
 class ActionChangeAddress(Action):
-    """Submit of `address_form`: changes the delivery address in the store."""
+    """Submit of `address_form`: changes the delivery address in the store once confirmed."""
 
     def name(self) -> str:
         """Action name."""
         return "action_change_address"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        """Change the address of the verified order."""
+        """Change the address of the verified order (or leave it)."""
         number = verified_order(tracker)
         text = tracker.get_slot("new_address")
+        clear = [SlotSet("new_address", None), SlotSet("confirm_address", None)]
         if number is None or not text:
             dispatcher.utter_message(response="utter_ask_order_number")
-            return [SlotSet("new_address", None)]
+            return clear
+        if not tracker.get_slot("confirm_address"):
+            dispatcher.utter_message(response="utter_address_kept", order_number=number)
+            return clear + about("track")
         try:
             change = get_store().change_shipping_address(conversation_id(tracker), number, text)
         except NotAllowed as refusal:
             dispatcher.utter_message(response="utter_address_refused", order_number=number, reason=refusal.message)
-            return [SlotSet("new_address", None)]
+            return clear + about("address_refused", refusal=refusal.message)
         dispatcher.utter_message(
             response="utter_address_changed", order_number=number, address=change.new_address.one_line()
         )
-        return [SlotSet("new_address", None)]
+        return clear + about("address_changed", refusal=None)
+
+
+def follow_up_address_changed(ctx: OrderContext, latest: Said) -> List[EventType] | None:
+    """ "So it will go there now?" after a change: yes, with the address on the order."""
+    if has(latest.text, "go there", "right", "sure", "confirm*", "definitely", "updated", "changed", "new address"):
+        summary = ctx.store.order_summary(ctx.conversation_id, ctx.order_number)
+        ctx.dispatcher.utter_message(
+            response="utter_address_is", order_number=ctx.order_number, address=summary.shipping_address.one_line()
+        )
+        return about("address_changed")
+    return None

@@ -1,4 +1,9 @@
-"""Payments and refunds: accepted methods, a failed payment's state, refund status and requests."""
+"""Payments and refunds: accepted methods, a failed payment's state, refund status and requests.
+
+The goal handlers (`payment_info`, `refund_status`, `request_refund`) answer for a verified order; the
+`follow_up_*` functions answer what customers ask next about the same payment or refund ("how long do I
+have?", "can I use PayPal instead?", "it's not in my bank"), called by `actions.follow_up`.
+"""
 
 from __future__ import annotations
 
@@ -9,45 +14,162 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import day, get_store, humanize, join_words, money
-from actions.context import OrderContext
-from store.records import RefundInfo
+from actions.context import OFFER_HANDOFF, OrderContext, Said, about, has, said, settles
+from store.records import PaymentInfo, RefundInfo
 
 REFUND_STATUS_TEXT = {
     "pending": "it's been approved and will be sent shortly",
     "processing": "it's on its way to you",
     "completed": "it's been paid out",
 }
+PAYMENT_STATUS_TEXT = {
+    "failed": "failed",
+    "authorised": "is authorised (we take the money when the order ships)",
+    "paid": "was received in full",
+    "refunded": "was refunded",
+    "partially_refunded": "was partly refunded",
+    "voided": "was released without taking any money",
+}
+#: Words for the methods customers name, to answer "do you take X?" with a yes or no.
+METHOD_WORDS = {
+    "card": ("card", "visa", "mastercard", "debit", "credit", "amex", "american express", "maestro"),
+    "paypal": ("paypal", "pay pal"),
+    "apple_pay": ("apple pay", "applepay"),
+    "google_pay": ("google pay", "gpay"),
+    "klarna": ("klarna", "instalment*", "installment*", "pay later", "in 3", "split"),
+    "gift_card": ("gift card*", "giftcard*", "voucher*"),
+}
+
+
+def _methods_text() -> str:
+    return join_words([m.name for m in get_store().payment_methods()])
+
+
+def named_methods(text: str) -> list[str]:
+    """Names of the accepted methods the customer asks about ("do you take amex or apple pay?")."""
+    methods = {m.code: m for m in get_store().payment_methods()}
+    named: list[str] = []
+    for code, phrases in METHOD_WORDS.items():
+        method = methods.get(code) or next((m for c, m in methods.items() if c.startswith(code)), None)
+        if method is not None and has(text, *phrases):
+            extra = " (American Express included)" if code == "card" and has(text, "amex", "american express") else ""
+            named.append(method.name + extra)
+    return named
 
 
 class ActionPaymentMethods(Action):
-    """The payment methods the shop accepts."""
+    """The payment methods the shop accepts; a yes for the ones asked about by name."""
 
     def name(self) -> str:
         """Action name."""
         return "action_payment_methods"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        """List the accepted methods from the store."""
-        methods = get_store().payment_methods()
-        dispatcher.utter_message(response="utter_payment_methods", methods=join_words([m.name for m in methods]))
+        """List the accepted methods from the store (after a follow-up of a failed payment, if it is one)."""
+        from actions.follow_up import also_asked, in_context  # follow_up imports this module
+
+        answered = in_context(dispatcher, tracker, caller=self.name())
+        if answered is not None:
+            return answered
+        latest = said(tracker)
+        asked = named_methods(latest.text)
+        if asked:
+            dispatcher.utter_message(
+                response="utter_payment_methods_named", named=join_words(asked), methods=_methods_text()
+            )
+        else:
+            dispatcher.utter_message(response="utter_payment_methods", methods=_methods_text())
+        context: Dict[str, Any] = {}
+        if has(latest.text, "gift card*", "giftcard*", "voucher*"):
+            # "do you do gift cards?" is about the product too: "what amounts do they come in" may follow
+            from actions.product_lookup import catalogue
+
+            cards = [p for p in catalogue().products if p.category.lower().startswith("gift")]
+            if cards:
+                dispatcher.utter_message(
+                    response="utter_gift_cards", cards=join_words([f"{p.title} ({money(p.price)})" for p in cards[:6]])
+                )
+            context = {"shown_products": [p.sku for p in cards[:6]], "product": None}
+        return about("payment_methods", **context) + also_asked(dispatcher, tracker, answered_topic="payment_methods")
+
+
+class ActionPaymentAdvice(Action):
+    """General advice on a payment problem, before the order is looked at; not when the context shows the
+    message is about something else (a refused return being disputed) or the order's payment is fine."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_payment_advice"
+
+    @settles
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """Say the general advice, or nothing (the order's own answer follows)."""
+        from actions.common import verified_order
+
+        topic = tracker.get_slot("topic")
+        if topic in {"return_refused", "cancel_refused", "address_refused"}:
+            return []
+        number = verified_order(tracker)
+        if number is not None and number == (tracker.get_slot("order_number") or ""):
+            info = get_store().payment_info(tracker.sender_id, number)
+            if info.status != "failed" and not has(said(tracker).text, "twice", "double", "charged"):
+                return []
+        dispatcher.utter_message(response="utter_payment_problem_general")
         return []
+
+
+def _say_payment(ctx: OrderContext, info: PaymentInfo) -> None:
+    detail = info.action
+    if info.failure_reason and info.failure_reason not in detail:
+        detail = f"Reason given by the bank: {info.failure_reason}. {detail}"
+    method = info.method_name.lower() if info.method_name == "Card" else info.method_name
+    ctx.dispatcher.utter_message(
+        response="utter_payment_info",
+        order_number=info.order_number,
+        method=method,
+        amount=money(info.amount, info.currency),
+        status_text=PAYMENT_STATUS_TEXT.get(info.status, humanize(info.status)),
+        detail=detail,
+    )
 
 
 def payment_info(ctx: OrderContext) -> List[EventType]:
     """The order's payment state and what to do about it."""
     info = ctx.store.payment_info(ctx.conversation_id, ctx.order_number)
-    detail = info.action
-    if info.failure_reason:
-        detail = f"Reason given by the bank: {info.failure_reason}. {detail}"
-    ctx.dispatcher.utter_message(
-        response="utter_payment_info",
-        order_number=info.order_number,
-        method=info.method_name,
-        amount=money(info.amount, info.currency),
-        status_text=humanize(info.status),
-        detail=detail,
-    )
-    return []
+    _say_payment(ctx, info)
+    return about("payment")
+
+
+def follow_up_payment(ctx: OrderContext, latest: Said) -> List[EventType] | None:
+    """What customers ask next about a failed payment: until when, another method, charged twice, why."""
+    info = ctx.store.payment_info(ctx.conversation_id, ctx.order_number)
+    if info.status != "failed":
+        return None
+    say = ctx.dispatcher.utter_message
+    held = f"{day(info.held_until)} {info.held_until:%H:%M} UTC" if info.held_until else None
+    if has(latest.text, "twice", "double", "two charges", "charged again", "go through after all"):
+        say(response="utter_payment_charged_twice")
+        return about("payment")
+    if has(latest.text, "cancel*", "go through", "don't pay", "dont pay", "not pay", "what happens", "expire*"):
+        say(response="utter_payment_hold_expiry", order_number=info.order_number, held=held or "the hold ends")
+        return about("payment")
+    if named_methods(latest.text) or has(
+        latest.text, "another way", "other way*", "another card", "different card", "other card", "instead",
+        "pay again", "retry", "try again", "ways to pay", "ways can i pay", "pay now", "how do i pay", "how can i pay",
+    ):  # fmt: skip
+        say(response="utter_payment_retry", methods=_methods_text(), held=held or "as soon as you can")
+        return about("payment")
+    if has(latest.text, "how long", "until when", "till when", "deadline", "hold", "held", "how much time", "when"):
+        if held:
+            say(response="utter_payment_held_until", order_number=info.order_number, held=held)
+        else:
+            say(response="utter_payment_hold_expired", order_number=info.order_number)
+        return about("payment")
+    if has(latest.text, "why", "reason", "what went wrong", "what happened"):
+        _say_payment(ctx, info)
+        return about("payment")
+    return None
 
 
 def _say_refund(ctx: OrderContext, refund: RefundInfo) -> None:
@@ -68,33 +190,104 @@ def _say_refund(ctx: OrderContext, refund: RefundInfo) -> None:
 
 
 def refund_status(ctx: OrderContext) -> List[EventType]:
-    """Every refund on the order, or why there is none yet."""
+    """Every refund on the order, or why there is none yet (and what would lead to one)."""
     refunds = ctx.store.refunds_for(ctx.conversation_id, ctx.order_number)
     for refund in refunds:
         _say_refund(ctx, refund)
-    if not refunds:
-        ctx.dispatcher.utter_message(
-            response="utter_no_refund", order_number=ctx.order_number, detail=_no_refund_detail(ctx)
-        )
-    return []
+    if refunds:
+        return about("refund")
+    return _no_refund(ctx, asked_for_one=False)
 
 
 def request_refund(ctx: OrderContext) -> List[EventType]:
-    """A refund request: existing refunds, else the way to one (cancel before shipping, return after)."""
-    return refund_status(ctx)
+    """A refund request: existing refunds, else the way to one (cancel before shipping, return after, a
+    person for a parcel that is late or lost). Nothing changes here: the customer is told what would."""
+    refunds = ctx.store.refunds_for(ctx.conversation_id, ctx.order_number)
+    for refund in refunds:
+        _say_refund(ctx, refund)
+    if refunds:
+        return about("refund")
+    return _no_refund(ctx, asked_for_one=True)
 
 
-def _no_refund_detail(ctx: OrderContext) -> str:
+def _no_refund(ctx: OrderContext, *, asked_for_one: bool) -> List[EventType]:
+    """No refund on the order yet: say why, and what leads to one."""
+    from actions.returns import refund_after_return  # returns imports this module
+
     summary = ctx.store.order_summary(ctx.conversation_id, ctx.order_number)
     returns = ctx.store.returns_for(ctx.conversation_id, ctx.order_number)
+    say = ctx.dispatcher.utter_message
     if returns:
         latest = returns[-1]
-        return (
-            f"Your return {latest.rma_number} is {humanize(latest.status)}; the refund is issued once we've "
-            "received and checked the parcel."
+        say(
+            response="utter_no_refund",
+            order_number=ctx.order_number,
+            detail=(
+                f"Your return {latest.rma_number} is {humanize(latest.status)}; the refund is issued once we've "
+                f"received and checked the parcel, {refund_after_return()}."
+            ),
         )
+        return about("refund")
+    if summary.status == "cancelled":
+        charged = summary.payment_status in {"paid", "refunded", "partially_refunded"}
+        detail = (
+            "The refund of the cancelled order goes back to your original payment method."
+            if charged
+            else "You weren't charged for it, so there's nothing to refund."
+        )
+        say(response="utter_no_refund_cancelled", order_number=ctx.order_number, detail=detail)
+        return about("refund")
     if summary.status in {"placed", "paid", "payment_failed"}:
-        return 'It hasn\'t shipped yet, so you can cancel it for a full refund: just say "cancel my order".'
+        say(
+            response="utter_no_refund",
+            order_number=ctx.order_number,
+            detail='It hasn\'t shipped yet, so you can cancel it for a full refund: just say "cancel my order".',
+        )
+        return about("refund")
+    tracking = ctx.store.tracking(ctx.conversation_id, ctx.order_number)
+    if tracking.is_lost or (asked_for_one and tracking.is_delayed):
+        problem = "appears to be lost" if tracking.is_lost else "is delayed"
+        say(response="utter_refund_parcel_problem", order_number=ctx.order_number, problem=problem)
+        return about("refund", last_question=OFFER_HANDOFF)
     if summary.delivered_at is not None:
-        return 'Refunds for delivered orders are made through a return: say "return an item" to start one.'
-    return f"The order is {humanize(summary.status)}; once it's delivered you can return it for a refund."
+        from actions.returns import offer_return  # returns imports this module
+
+        return offer_return(ctx, lead="Refunds for delivered orders are made through a return.")
+    say(
+        response="utter_no_refund",
+        order_number=ctx.order_number,
+        detail=f"The order is {humanize(summary.status)}; once it's delivered you can return it within 30 days "
+        "for a refund.",
+    )
+    return about("refund")
+
+
+def follow_up_refund(ctx: OrderContext, latest: Said) -> List[EventType] | None:
+    """What customers ask next about a refund: how much, when, it's not in the bank, to another card."""
+    refunds = ctx.store.refunds_for(ctx.conversation_id, ctx.order_number)
+    if not refunds:
+        return None
+    refund = refunds[-1]
+    say = ctx.dispatcher.utter_message
+    amount = money(refund.amount, refund.currency)
+    if has(latest.text, "not in my bank", "not in my account", "haven't got", "havent got", "not received",
+           "not arrived", "hasn't arrived", "hasnt arrived", "can't see", "cant see", "not showing", "no sign",
+           "haven't received", "havent received", "not there", "isn't there", "isnt there"):  # fmt: skip
+        say(
+            response="utter_refund_not_arrived",
+            amount=amount,
+            method=refund.method,
+            when=day(refund.completed_at or refund.expected_by),
+        )
+        return about("refund", last_question=OFFER_HANDOFF)
+    if has(latest.text, "different card", "another card", "other card", "different account", "bank transfer",
+           "cash", "store credit", "gift card"):  # fmt: skip
+        say(response="utter_refund_same_method", method=refund.method, amount=amount)
+        return about("refund")
+    if has(latest.text, "how much", "amount", "how many", "what will i get", "getting back", "get back"):
+        say(response="utter_refund_amount", amount=amount, method=refund.method, order_number=refund.order_number)
+        return about("refund")
+    if has(latest.text, "when", "how long", "taking so long", "why is it", "exactly", "date", "still waiting"):
+        _say_refund(ctx, refund)
+        return about("refund")
+    return None

@@ -14,18 +14,39 @@ skip those (each card carries the ``text`` of its message).
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import functools
 import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import ChannelContext, channel_context, conversation_id, get_store, latest_entity, money
+from actions.common import ChannelContext, channel_context, conversation_id, get_store, money
+from actions.context import FOCUS_PRODUCT, REC_REQUEST, SHOWN_PRODUCTS, TOPIC, Said, about, has, said, settles
+from actions.product_lookup import (
+    STOP as STOP_WORDS,
+)
+from actions.product_lookup import (
+    SYNONYMS,
+    Meant,
+    brand_in,
+    catalogue,
+    describe,
+    in_focus,
+    kind_of,
+    match,
+    meant,
+    ordinal,
+    shown,
+    tokens,
+)
 from recommender import ArtifactsNotFound, Filters, Recommendation, Recommender, UnknownProduct, get_recommender
 from store.errors import NotAuthorized, ProductNotFound, StoreNotFound
 from store.records import ProductInfo
@@ -54,10 +75,6 @@ _MAX_PRICE = re.compile(
 _MIN_PRICE = re.compile(r"\b(?:over|above|more than|at least|from)\s*" + _NUMBER, re.IGNORECASE)
 _RANGE = re.compile(r"\bbetween\s*" + _NUMBER + r"\s*(?:and|-|to)\s*" + _NUMBER, re.IGNORECASE)
 _AMOUNT_VALUE = re.compile(r"(\d+(?:[.,]\d{1,2})?)")
-
-
-def _product_query(tracker: Tracker) -> str:
-    return latest_entity(tracker, "product") or latest_entity(tracker, "category") or ""
 
 
 def _card_buttons(product: ProductInfo) -> list[dict[str, str]]:
@@ -98,33 +115,82 @@ class ActionCheckStock(Action):
 
     Which answer a conversation gets depends only on what the gateway vouches for
     (``channel_context``): a ``rest`` caller claiming to be a tablet or staff gets the customer answer.
+    The product named in the message wins over the one in focus; one the shop does not sell is said to be
+    so, with the closest products it does sell.
     """
 
     def name(self) -> str:
         """Action name."""
         return "action_check_stock"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        """Find the product named in the message and report its stock for this channel."""
-        query = _product_query(tracker)
-        if not query:
-            dispatcher.utter_message(response="utter_ask_product")
-            return []
-        store = get_store()
-        found = store.find_products(query, limit=1)
-        if not found:
-            dispatcher.utter_message(response="utter_product_not_found", query=query)
-            return []
-        product = found[0]
-        context = channel_context(tracker)
-        here = tablet_store(context)
+        """Find the product named (or pointed back to) and report its stock for this channel."""
+        from actions.follow_up import in_context  # follow_up imports this module
+
+        answered = in_context(dispatcher, tracker, caller=self.name())
+        if answered is not None:
+            return answered
+        latest = said(tracker)
+        if latest.text and (_SIMILAR.search(latest.text) or has(latest.text, "cheaper", "less expensive")):
+            # "have you got something like X but cheaper?" asks for suggestions, not for X's stock
+            return recommend(dispatcher, tracker, read_request(tracker, get_store()))
+        return stock_answer(dispatcher, tracker, meant(tracker, latest))
+
+
+def stock_answer(dispatcher: CollectingDispatcher, tracker: Tracker, found: Meant) -> List[EventType]:
+    """The stock of what a message meant: one product, several of a kind, or one we do not sell."""
+    store = get_store()
+    context = channel_context(tracker)
+    here = tablet_store(context)
+    if found.product is not None:
+        product = found.product
         if here is not None:
             _stock_here(dispatcher, store, product, here)
         elif context.is_staff:
             _stock_everywhere(dispatcher, store, product)
         else:
             _stock_for_customers(dispatcher, store, product)
-        return []
+        return about("products", **{FOCUS_PRODUCT: product.sku, SHOWN_PRODUCTS: [product.sku]})
+    if found.products:
+        return _stock_of_several(dispatcher, store, found.products, here)
+    if found.unsold:
+        return not_sold(dispatcher, found)
+    dispatcher.utter_message(response="utter_ask_product")
+    return about("products")
+
+
+def not_sold(dispatcher: CollectingDispatcher, found: Meant) -> List[EventType]:
+    """We don't sell what was named; the closest products we do sell, if any."""
+    near = [p for p in found.near if p.online_stock > 0] or found.near
+    if near:
+        dispatcher.utter_message(response="utter_product_not_sold_near", query=found.unsold, near=describe(near[:3]))
+        return about("products", **{FOCUS_PRODUCT: None, SHOWN_PRODUCTS: [p.sku for p in near[:3]]})
+    dispatcher.utter_message(response="utter_product_not_sold", query=found.unsold)
+    return about("products", **{FOCUS_PRODUCT: None, SHOWN_PRODUCTS: []})
+
+
+def _stock_of_several(
+    dispatcher: CollectingDispatcher, store: OrderStore, products: List[ProductInfo], here: str | None
+) -> List[EventType]:
+    """Several products fit ("vitamin c serum", "the Maison Coco one"): the ones in stock, with prices."""
+    if here is not None:
+        try:
+            shelf = store.store_quantities(here)
+        except StoreNotFound:
+            shelf = None
+        if shelf is not None:
+            on_shelf = [p for p in products if shelf.get(p.sku, 0) > 0]
+            if on_shelf:
+                lines = "\n".join(f"- {p.title} ({money(p.price)}): {shelf[p.sku]} on the shelf" for p in on_shelf[:5])
+                dispatcher.utter_message(response="utter_stock_several_here", lines=lines)
+                return about("products", **{FOCUS_PRODUCT: None, SHOWN_PRODUCTS: [p.sku for p in on_shelf[:5]]})
+    available = [p for p in products if p.online_stock > 0]
+    listed = available[:5] or products[:5]
+    lines = "\n".join(f"- {p.title} ({money(p.price)}): {_online_words(p.online_stock)}" for p in listed)
+    response = "utter_stock_several" if available else "utter_stock_several_none"
+    dispatcher.utter_message(response=response, count=len(available), lines=lines)
+    return about("products", **{FOCUS_PRODUCT: None, SHOWN_PRODUCTS: [p.sku for p in listed]})
 
 
 def tablet_store(context: ChannelContext) -> str | None:
@@ -256,18 +322,23 @@ def _kind_key(text: str) -> str:
 
 
 def is_kind(product: ProductInfo | None, kind: str | None) -> bool:
-    """True when no kind was asked for, or the product's title names it ("moisturisers" ~ "... Moisturiser")."""
+    """True when no kind was asked for, or the product's title names it ("moisturisers" ~ "... Moisturiser").
+
+    ``kind`` may list alternatives separated by ``|`` ("niacinamide|clay|cleanser"); words of a kind
+    may stand apart in the title ("matte lipstick" ~ "Matte Liquid Lipstick").
+    """
     if not kind:
         return True
     if product is None:
         return False
-    return f" {_kind_key(kind)} " in f" {_kind_key(product.title)} "
+    title = set(_kind_key(product.title).split())
+    return any(set(_kind_key(alt).split()) <= title for alt in kind.split("|") if alt.strip())
 
 
 def _resolve_category(store: OrderStore, text: str | None) -> str | None:
     if not text:
         return None
-    key = _category_key(text)
+    key = _category_key(SYNONYMS.get(text.lower().strip(), text))
     return next((c for c in store.categories() if _category_key(c) == key), None)
 
 
@@ -282,29 +353,167 @@ def _product_after_cue(text: str) -> str | None:
     return None
 
 
+#: What customers want something for -> (category, kinds of product that help), when no product is named.
+CONCERNS: tuple[tuple[tuple[str, ...], str | None, str | None], ...] = (
+    (("oily skin", "oily", "spots", "acne", "blemish*", "breakout*", "greasy"), "Skincare",
+     "niacinamide|clay|cleanser|toner|micellar|aha"),
+    (("dry skin", "dehydrated", "flaky"), "Skincare", "moisturiser|hyaluronic|cream|oil|balm"),
+    (("puffy", "dark circles", "eye bags", "under eye*", "under-eye"), "Skincare", "eye cream"),
+    (("wrinkle*", "anti-ageing", "anti ageing", "anti-aging", "fine lines"), "Skincare", "retinol|night cream|serum"),
+    (("damaged hair", "frizz*", "split ends", "dry hair", "breakage", "bleached"), "Haircare",
+     "repair|mask|conditioner|oil"),
+    (("curly", "curls", "curl"), "Haircare", "curl|leave-in|conditioner|mousse"),
+    (("shav*", "beard", "stubble", "razor"), "Skincare", "moisturiser|balm|cleanser|serum|cream"),
+    (("woody", "woodsy", "musky", "musk", "floral", "fresh scent", "citrusy", "smell*", "scent*", "perfume*",
+      "cologne", "aftershave", "fragrance*"), "Fragrance", None),
+    (("bath", "soak", "bubble*", "relax*", "pamper*", "spa"), "Bath & Body", None),
+    (("sun", "spf", "sunscreen", "sun cream", "suncream", "sunblock"), None, "spf"),
+    (("skincare", "skin care", "his skin", "her skin", "my skin", "face"), "Skincare", None),
+    (("haircare", "hair care", "her hair", "his hair", "my hair"), "Haircare", None),
+    (("makeup", "make-up", "make up", "cosmetics"), "Makeup", None),
+)  # fmt: skip
+#: Words that name a kind of product only as part of a longer name, or not at all.
+_NOT_KINDS = frozenset({"gift", "present", "card", "skin", "hair", "care", "one", "colour", "daily", "set"})
+
+
+def _plain(word: str) -> str:
+    """A word of a product title, singular, as titles spell it (no synonyms)."""
+    return _singular(word.lower().strip("'.-"))
+
+
+_CATEGORY_WORDS = frozenset({"fragrance", "skincare", "haircare", "makeup", "bath", "body", "tool", "accessory"})
+
+
+def kind_in(text: str) -> str | None:
+    """A kind of product named in the words ("mascra" -> "mascara", "eye cream", "matte lipstick"), spelt
+    as product titles spell it; words that name a whole category are left to the category."""
+    cat = catalogue()
+    if "kinds" not in cat.memo:
+        titles_: list[set[str]] = []
+        brand_words_: set[str] = set()
+        for product in cat.products:
+            titles_.append({_plain(w) for w in re.findall(r"[\w'-]+", kind_of(product))})
+            brand_words_ |= {_plain(w) for w in re.findall(r"[\w'-]+", product.brand)}
+        cat.memo["kinds"] = (titles_, set().union(*titles_) if titles_ else set(), brand_words_)
+    titles, kinds, brand_words = cat.memo["kinds"]
+    found: list[str] = []
+    for raw in re.findall(r"[\w'-]+", (text or "").lower()):
+        word = _plain(raw)
+        synonym = SYNONYMS.get(raw) or SYNONYMS.get(word)
+        if synonym in _CATEGORY_WORDS:
+            word = ""
+        elif synonym and synonym in kinds:
+            word = synonym
+        fixed = difflib_correct(word, kinds) if word else ""
+        usable = (
+            fixed in kinds
+            and fixed not in _NOT_KINDS
+            and not fixed.isdigit()
+            and len(fixed) > 1
+            and fixed not in brand_words
+            and fixed not in STOP_WORDS
+        )
+        if usable:
+            found.append(fixed)
+        elif found:
+            break  # one run of kind words: "matte lipstick", not every word of the message
+    if not found:
+        return None
+    if any(set(found) <= words for words in titles):
+        return " ".join(found)
+    return found[-1]
+
+
+def difflib_correct(word: str, vocabulary: set[str]) -> str:
+    """``word``, or the kind word it misspells."""
+    if word in vocabulary or len(word) < 5 or word in STOP_WORDS:
+        return word
+    return _closest(word, frozenset(vocabulary))
+
+
+@functools.lru_cache(maxsize=4096)
+def _closest(word: str, vocabulary: frozenset[str]) -> str:
+    close = [c for c in difflib.get_close_matches(word, vocabulary, n=3, cutoff=0.85) if c[0] == word[0]]
+    return close[0] if close else word
+
+
+def concern_in(text: str) -> tuple[str | None, str | None]:
+    """(category, kinds) for what something is wanted for ("for oily skin", "woody smells", "a long bath")."""
+    for phrases, category, kinds in CONCERNS:
+        if has(text, *phrases):
+            return category, kinds
+    return None, None
+
+
+def _request_from(value: Any) -> Request | None:
+    if not isinstance(value, dict):
+        return None
+    try:
+        return Request(**{k: value.get(k) for k in Request.__dataclass_fields__})
+    except TypeError:
+        return None
+
+
+_FRESH = ("gift", "present", "for my", "for a ", "for her", "for him", "recommend", "suggest", "what do you have",
+          "what have you got", "looking for")  # fmt: skip
+
+
 def read_request(tracker: Tracker, store: OrderStore) -> Request:
-    """Read mode, category, price range and product from the latest message (entities first,
-    then the words around them). Only the latest message counts: an earlier "like X" does not
-    turn a later "recommend something" into a similar-products request."""
-    text = str(tracker.latest_message.get("text") or "")
-    words = "" if text.startswith("/") else text  # a button payload carries entities, not words
-    entities = {e.get("entity"): e.get("value") for e in tracker.latest_message.get("entities") or []}
-    amount = entities.get("amount")
-    low, high = read_price_range(words, str(amount) if amount not in (None, "") else None)
-    product = entities.get("product") or None
+    """Read mode, category, kind, price range and product from the latest message (entities first, then
+    the words). A follow-up of a recommendation ("anything cheaper?", "sorry i meant 90 quid", "she's into
+    skincare") keeps what it does not change from the last request (slot `rec_request`); an earlier "like X"
+    does not turn a new "recommend something" into a similar-products request."""
+    latest = said(tracker)
+    words = latest.text
+    amount = latest.entity("amount")
+    low, high = read_price_range(words, amount)
+    product = latest.entity("product")
+    reference = bool(words) and bool(re.search(r"\b(it|that|this|them|those|these|one)\b", words, re.IGNORECASE))
     if product is None and words and (_TOGETHER.search(words) or _SIMILAR.search(words)):
-        # NLU tagged no product: take the words after the cue, if they name one we sell.
+        # NLU tagged no product: the words after the cue if they name one we sell, else the one in focus.
         named = _product_after_cue(words)
-        product = named if named and store.find_products(named, limit=1) else None
-    if product and _TOGETHER.search(words):
+        if named and match(named).exact is not None:
+            product = match(named).exact.title  # type: ignore[union-attr]
+        elif reference or named is None or not tokens(named):
+            focus = in_focus(tracker)
+            product = focus.title if focus is not None else None
+    if product is None and words and has(words, "alternative*", "instead", "similar", "same but", "something else"):
+        focus = in_focus(tracker)
+        product = focus.title if focus is not None else None
+    if product and words and _TOGETHER.search(words):
         mode = "together"
     elif product:
         mode = "similar"  # "something like X", or a product alone ("More like this")
     else:
         mode = "recommend"
-    named_category = str(entities["category"]) if entities.get("category") else None
+    named_category = latest.entity("category")
     category = _resolve_category(store, named_category)
-    kind = named_category if named_category and category is None else None  # "a moisturiser": a kind
+    kind = None
+    if named_category and category is None:  # "a moisturiser", "sunscreen": a kind of product
+        concern_category, concern_kinds = concern_in(named_category)
+        kind = kind_in(named_category) or concern_kinds
+        category = concern_category if kind is None else None
+        if kind is None and category is None:
+            kind = named_category
+    # the words of a named product ("like the X Eau de Parfum") say which product, not which kind
+    free = words if mode == "recommend" else (_TOGETHER.split(words)[0] if _TOGETHER.search(words) else "")
+    if free and category is None and kind is None:
+        concern_category, concern_kinds = concern_in(free)
+        kind = kind_in(free) or concern_kinds
+        category = concern_category if kind is None or concern_kinds == kind else None
+    if mode == "similar" and product and words and has(words, "cheaper", "less expensive", "lower price"):
+        anchor = catalogue().by_title(str(product))
+        if anchor is not None and high is None:
+            high = float(anchor.price) - 0.01
+    base = _request_from(tracker.get_slot(REC_REQUEST)) if tracker.get_slot(TOPIC) == "products" else None
+    fresh = not words or has(words, *_FRESH) or mode != "recommend"
+    if base is not None and not fresh:
+        if category is None and kind is None:
+            category, kind = base.category, base.kind
+        if low is None and high is None:
+            low, high = base.min_price, base.max_price
+        elif low is None and high is not None and base.min_price is not None and base.min_price < high:
+            low = base.min_price
     return Request(mode, category, low, high, str(product) if product else None, kind)
 
 
@@ -347,21 +556,30 @@ def _customer_and_history(store: OrderStore, conversation: str) -> tuple[str | N
 
 
 class _Shelf:
-    """Live product facts from the store, fetched once per product per request; doubles as the
-    lazy stock check the recommender calls best-first: online stock, or on an in-store tablet the
-    shelf of that shop (``here``: units by SKU)."""
+    """Product facts from the catalogue (re-read every minute) with live stock read once per request (the
+    recommender may check dozens of candidates best-first; a query each cost ~2 ms apiece); doubles as the
+    lazy stock check the recommender calls: online stock, or on an in-store tablet the shelf of that shop
+    (``here``: units by SKU)."""
 
     def __init__(self, store: OrderStore, here: dict[str, int] | None = None) -> None:
         self.store = store
         self.here = here
         self.products: dict[str, ProductInfo | None] = {}
+        self._stock: dict[str, int] | None = None
 
     def get(self, sku: str) -> ProductInfo | None:
         if sku not in self.products:
-            try:
-                self.products[sku] = self.store.product(sku)
-            except ProductNotFound:
-                self.products[sku] = None
+            if self._stock is None:
+                self._stock = self.store.online_stock()
+            known = catalogue().by_sku(sku)
+            if known is None and sku in self._stock:  # newer than the cached catalogue
+                try:
+                    known = self.store.product(sku)
+                except ProductNotFound:
+                    known = None
+            self.products[sku] = (
+                dataclasses.replace(known, online_stock=self._stock.get(sku, 0)) if known is not None else None
+            )
         return self.products[sku]
 
     def in_stock(self, sku: str) -> bool:
@@ -406,31 +624,20 @@ class ActionRecommendProducts(Action):
         """Action name."""
         return "action_recommend_products"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        """Read the request, ask the recommender (or the store's best sellers), reply with cards.
+        """Read the request (continuing the last one when it is a follow-up) and reply with cards."""
+        from actions.follow_up import in_context  # follow_up imports this module
 
-        On an in-store tablet the picks come from that shop's shelves first; only when the shop has
-        nothing that fits are online picks offered instead.
-        """
-        store = get_store()
-        request = read_request(tracker, store)
-        here = _shelf_here(store, channel_context(tracker))
-        if here is not None:
-            shelf = _Shelf(store, here)
-            chosen = self._choose(dispatcher, store, tracker, request, shelf)
-            if chosen is None:
-                return []
-            picks, intro, words = chosen
-            if any(shelf.in_stock(p.product_id) for p in picks):
-                if request.mode == "recommend":
-                    intro = "utter_recommendations_here"
-                return self._reply(dispatcher, shelf, picks, intro, words)
-        shelf = _Shelf(store)
-        chosen = self._choose(dispatcher, store, tracker, request, shelf)
-        if chosen is None:
-            return []
-        picks, intro, words = chosen
-        return self._reply(dispatcher, shelf, picks, intro, words)
+        answered = in_context(dispatcher, tracker, caller=self.name())
+        if answered is not None:
+            return answered
+        latest = said(tracker)
+        if tablet_store(channel_context(tracker)) is not None and has(
+            latest.text, "someone", "somebody", "staff", "assistant", "colleague", "member of staff"
+        ):
+            return [FollowupAction("action_handoff")]  # "can someone help me find a lip gloss" in a shop
+        return recommend(dispatcher, tracker, read_request(tracker, get_store()))
 
     @staticmethod
     def _choose(
@@ -450,7 +657,7 @@ class ActionRecommendProducts(Action):
         words = {
             "for_category": f" in {request.category.lower()}"
             if request.category
-            else (f": {request.kind.lower()}" if request.kind else ""),
+            else (f' matching "{request.kind.lower()}"' if request.kind and "|" not in request.kind else ""),
             "price_range": _range_words(request),
         }
         if request.mode == "recommend":
@@ -467,11 +674,21 @@ class ActionRecommendProducts(Action):
             intro = "utter_recommendations_personal" if personal else "utter_recommendations"
             return picks, intro, words
 
-        found = store.find_products(request.product_query or "", limit=1)
-        if not found:
-            dispatcher.utter_message(response="utter_product_not_found", query=request.product_query)
+        query = request.product_query or ""
+        found = match(query)
+        anchor = catalogue().by_title(query) or found.exact or (found.products[0] if found.products else None)
+        if anchor is None:
+            not_sold(dispatcher, Meant(unsold=query, near=found.near, how="unsold"))
             return None
-        anchor = found[0]
+        if request.mode == "together" and request.category is None and not request.kind:
+            # what goes with a product: things used with it (same department, another kind of product)
+            own_kind = (tokens(kind_of(anchor)) or [""])[-1]
+            filters = Filters(
+                category=anchor.category,
+                min_price=request.min_price,
+                max_price=request.max_price,
+                in_stock=lambda sku: shelf.in_stock(sku) and own_kind not in tokens(kind_of(shelf.get(sku))),  # type: ignore[arg-type]
+            )
         shelf.products[anchor.sku] = anchor
         recommender = load_recommender()
         picks = []
@@ -492,7 +709,11 @@ class ActionRecommendProducts(Action):
                 None,
                 request.kind,
             )
-            picks = [_as_rec(p, "popular") for p in _store_picks(store, same_kind, {anchor.sku}, CARDS, shelf)]
+            fallback = _store_picks(store, same_kind, {anchor.sku}, CARDS * 4, shelf)
+            if request.mode == "together":
+                own = (tokens(kind_of(anchor)) or [""])[-1]
+                fallback = [p for p in fallback if own not in tokens(kind_of(p))] or fallback
+            picks = [_as_rec(p, "popular") for p in fallback[:CARDS]]
         intro = "utter_recommendations_together" if request.mode == "together" else "utter_recommendations_similar"
         return picks, intro, {**words, "title": anchor.title}
 
@@ -508,7 +729,7 @@ class ActionRecommendProducts(Action):
         cards = [(rec, info) for rec, info in products if info is not None and shelf.in_stock(info.sku)]
         if not cards:
             dispatcher.utter_message(response="utter_no_recommendations", **words)
-            return []
+            return [SlotSet(SHOWN_PRODUCTS, []), SlotSet(FOCUS_PRODUCT, None)]
         dispatcher.utter_message(response=intro, **words)
         payload = {"type": "product_cards", "products": [_card_json(info, rec.reason) for rec, info in cards]}
         if shelf.here is not None:
@@ -517,7 +738,36 @@ class ActionRecommendProducts(Action):
         dispatcher.utter_message(json_message=payload)
         for _, info in cards:
             _card(dispatcher, info)
-        return []
+        return [SlotSet(SHOWN_PRODUCTS, [info.sku for _, info in cards]), SlotSet(FOCUS_PRODUCT, None)]
+
+
+def recommend(dispatcher: CollectingDispatcher, tracker: Tracker, request: Request) -> List[EventType]:
+    """Ask the recommender (or the store's best sellers) for ``request`` and reply with cards.
+
+    On an in-store tablet the picks come from that shop's shelves first; only when the shop has
+    nothing that fits are online picks offered instead.
+    """
+    store = get_store()
+    here = _shelf_here(store, channel_context(tracker))
+    remembered = {REC_REQUEST: asdict(request)}
+    if here is not None:
+        shelf = _Shelf(store, here)
+        chosen = ActionRecommendProducts._choose(dispatcher, store, tracker, request, shelf)
+        if chosen is None:
+            return about("products", **remembered)
+        picks, intro, words = chosen
+        if any(shelf.in_stock(p.product_id) for p in picks):
+            if request.mode == "recommend":
+                intro = "utter_recommendations_here"
+            return ActionRecommendProducts._reply(dispatcher, shelf, picks, intro, words) + about(
+                "products", **remembered
+            )
+    shelf = _Shelf(store)
+    chosen = ActionRecommendProducts._choose(dispatcher, store, tracker, request, shelf)
+    if chosen is None:
+        return about("products", **remembered)
+    picks, intro, words = chosen
+    return ActionRecommendProducts._reply(dispatcher, shelf, picks, intro, words) + about("products", **remembered)
 
 
 def _shelf_here(store: OrderStore, context: ChannelContext) -> dict[str, int] | None:
@@ -534,3 +784,216 @@ def _shelf_here(store: OrderStore, context: ChannelContext) -> dict[str, int] | 
 
 def _as_rec(product: ProductInfo, reason: str) -> Recommendation:
     return Recommendation(product.sku, 0.0, reason, product.title, float(product.price), product.category)
+
+
+# ------------------------------------------------------------------------------------------ follow-ups
+
+_SHIPPING_WORDS = ("deliver*", "shipping", "postage", "post", "send", "courier")
+_WHERE = ("where abouts", "whereabouts", "where is it", "which aisle", "which shelf", "where can i find it",
+          "where exactly", "where do i find", "where's it", "where is that")  # fmt: skip
+_ELSEWHERE = ("nearest", "other shop*", "another shop", "other store*", "another store", "if not", "elsewhere",
+              "any other", "closest", "near me")  # fmt: skip
+_STOCK = ("in stock", "available", "have it", "on the shelf", "here", "in the shop", "in store", "get it",
+          "got it", "have any", "sold out", "left")  # fmt: skip
+
+
+def follow_up_products(
+    dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said, *, caller: str
+) -> List[EventType] | None:
+    """What customers ask next about the products just shown: where it is, how much, the cheapest one,
+    something cheaper or similar, what goes with it, a narrower or corrected request."""
+    text = latest.text
+    store = get_store()
+    context = channel_context(tracker)
+    here = tablet_store(context)
+    if has(text, *_WHERE):
+        product = meant(tracker, latest).product or in_focus(tracker)
+        if product is not None:
+            return _where_is(dispatcher, store, product, here)
+    if has(text, *_ELSEWHERE):
+        product = meant(tracker, latest).product or in_focus(tracker)
+        if product is not None:
+            return _elsewhere(dispatcher, store, product, here)
+    shop = _shop_named(store, text)
+    if shop is not None and not latest.entity("product"):
+        product = in_focus(tracker)
+        if product is not None:
+            return _in_shop(dispatcher, store, product, shop)
+    if has(text, "how much", "price*", "cost", "how expensive", "what does it cost", "amounts", "values",
+           "denomination*", "what sizes") and not has(text, *_SHIPPING_WORDS):  # fmt: skip
+        found = meant(tracker, latest)
+        listed = shown(tracker)
+        if found.how in {"focus", "none"} and len(listed) > 1 and has(text, "they", "them", "those", "ones", "all"):
+            found = Meant(products=listed, how="shown")
+        if found.product is not None or found.products:
+            return _prices(dispatcher, found)
+    if has(text, "cheapest", "lowest price", "least expensive", "most affordable"):
+        return _cheapest(dispatcher, tracker, here)
+    if caller == "action_check_stock":
+        return None  # the stock of what the message names: the action reads it itself
+    if has(text, "cheaper", "less expensive", "lower price", "not so expensive", "too expensive", "too pricey"):
+        request = read_request(tracker, store)
+        prices = [p.price for p in shown(tracker)] or [p.price for p in [in_focus(tracker)] if p is not None]
+        if prices:
+            ceiling = float(min(prices)) - 0.01
+            request = Request(
+                "recommend", request.category, request.min_price, ceiling, None, request.kind or _focus_kind(tracker)
+            )
+        return recommend(dispatcher, tracker, request)
+    if caller == "action_recommend_products":
+        return None  # a new or continued request: the action reads it itself
+    if has(text, *_STOCK) and (latest.intent in {"check_stock"} or caller != "action_shipping_info"):
+        found = meant(tracker, latest)
+        if found.product is not None or found.products or found.unsold:
+            return stock_answer(dispatcher, tracker, found)
+    if (
+        _TOGETHER.search(text)
+        or _SIMILAR.search(text)
+        or has(text, "alternative*", "instead", "similar", "what else", "something else", "other ones")
+    ):
+        return recommend(dispatcher, tracker, read_request(tracker, store))
+    if caller == "action_follow_up":
+        if brand_in(text) or ordinal(text) is not None:
+            found = meant(tracker, latest)  # "and the Atlas one?", "the second one?"
+            if found.product is not None or found.products:
+                return stock_answer(dispatcher, tracker, found)
+        adjective = next((w for w in _ADJECTIVES if has(text, w)), None)
+        kind = _focus_kind(tracker)
+        if adjective and kind:
+            # "any matte ones?": the kind in focus, narrowed
+            return stock_answer(dispatcher, tracker, meant_kind(f"{adjective} {kind}"))
+        request = read_request(tracker, store)
+        changed = (
+            latest.entity("amount")
+            or request.category
+            or request.kind
+            or read_price_range(text, None)
+            != (
+                None,
+                None,
+            )
+        )
+        if tracker.get_slot(REC_REQUEST) and changed:
+            return recommend(dispatcher, tracker, request)
+    return None
+
+
+_ADJECTIVES = ("matte", "satin", "liquid", "waterproof", "volumising", "long-wear", "cream", "gel", "mini")
+
+
+def meant_kind(kind: str) -> Meant:
+    """Every product of a kind ("matte lipstick"), as a Meant to answer with its stock."""
+    fitting = [p for p in catalogue().products if is_kind(p, kind)]
+    if len(fitting) == 1:
+        return Meant(product=fitting[0], how="kind")
+    if fitting:
+        return Meant(products=fitting, how="kind")
+    return Meant(unsold=kind, how="unsold")
+
+
+def _focus_kind(tracker: Tracker) -> str | None:
+    product = in_focus(tracker)
+    if product is None:
+        return None
+    words = tokens(kind_of(product))
+    return words[-1] if words else None
+
+
+def _prices(dispatcher: CollectingDispatcher, found: Meant) -> List[EventType]:
+    products = [found.product] if found.product is not None else found.products[:5]
+    lines = "\n".join(
+        f"- {p.title}: {money(p.price)} ({_online_words(p.online_stock)})" for p in products if p is not None
+    )
+    if found.product is not None:
+        p = found.product
+        dispatcher.utter_message(
+            response="utter_product_price", title=p.title, price=money(p.price), online=_online_words(p.online_stock)
+        )
+        return about("products", **{FOCUS_PRODUCT: p.sku, SHOWN_PRODUCTS: [p.sku]})
+    dispatcher.utter_message(response="utter_product_prices", lines=lines)
+    return about("products", **{FOCUS_PRODUCT: None, SHOWN_PRODUCTS: [p.sku for p in products]})
+
+
+def _cheapest(dispatcher: CollectingDispatcher, tracker: Tracker, here: str | None) -> List[EventType]:
+    """The cheapest product in stock that fits the current request (or the kind in focus)."""
+    store = get_store()
+    request = read_request(tracker, store)
+    kind = request.kind or (None if request.category else _focus_kind(tracker))
+    shelf = None
+    if here is not None:
+        try:
+            shelf = store.store_quantities(here)
+        except StoreNotFound:
+            shelf = None
+    fitting = [
+        p
+        for p in catalogue().products
+        if (shelf.get(p.sku, 0) > 0 if shelf is not None else p.online_stock > 0)
+        and (request.category is None or p.category == request.category)
+        and is_kind(p, kind)
+        and (request.max_price is None or float(p.price) <= request.max_price)
+        and (request.min_price is None or float(p.price) >= request.min_price)
+    ]
+    if not fitting:
+        dispatcher.utter_message(response="utter_no_recommendations", for_category="", price_range="")
+        return about("products")
+    best = min(fitting, key=lambda p: (p.price, p.title))
+    dispatcher.utter_message(response="utter_cheapest", title=best.title, price=money(best.price))
+    dispatcher.utter_message(text=_card_text(best), image=best.image_url, buttons=_card_buttons(best))
+    return about("products", **{FOCUS_PRODUCT: best.sku, SHOWN_PRODUCTS: [best.sku]})
+
+
+def _where_is(
+    dispatcher: CollectingDispatcher, store: OrderStore, product: ProductInfo, here: str | None
+) -> List[EventType]:
+    if here is None:
+        _stock_for_customers(dispatcher, store, product)
+    else:
+        _stock_here(dispatcher, store, product, here)
+    return about("products", **{FOCUS_PRODUCT: product.sku, SHOWN_PRODUCTS: [product.sku]})
+
+
+def _elsewhere(
+    dispatcher: CollectingDispatcher, store: OrderStore, product: ProductInfo, here: str | None
+) -> List[EventType]:
+    """The shops that have it, nearest first when on a tablet."""
+    try:
+        stock = store.stock(product.sku, near=here) if here else store.stock(product.sku)
+    except StoreNotFound:
+        stock = store.stock(product.sku)
+    shops = [s for s in stock.stores if s.quantity > 0 and s.store_id != here]
+    if shops:
+        listed = "; ".join(
+            f"{s.store_name} in {s.city} ({s.quantity}"
+            + (f", about {s.distance_km:.0f} km away" if s.distance_km else "")
+            + ")"
+            for s in shops[:3]
+        )
+        dispatcher.utter_message(response="utter_stock_elsewhere", title=product.title, shops=listed,
+                                 online=_online_words(stock.online))  # fmt: skip
+    else:
+        dispatcher.utter_message(response="utter_stock_nowhere_else", title=product.title,
+                                 online=_online_words(stock.online))  # fmt: skip
+    return about("products", **{FOCUS_PRODUCT: product.sku, SHOWN_PRODUCTS: [product.sku]})
+
+
+def _shop_named(store: OrderStore, text: str) -> Any:
+    for shop in store.stores():
+        if has(text, shop.name) or (has(text, shop.city) and has(text, "shop", "store", "branch")):
+            return shop
+    return None
+
+
+def _in_shop(dispatcher: CollectingDispatcher, store: OrderStore, product: ProductInfo, shop: Any) -> List[EventType]:
+    stock = store.stock(product.sku)
+    there = next((s for s in stock.stores if s.store_id == shop.store_id), None)
+    quantity = there.quantity if there is not None else 0
+    others = [f"{s.store_name} ({s.quantity})" for s in stock.stores if s.quantity > 0 and s.store_id != shop.store_id]
+    dispatcher.utter_message(
+        response="utter_stock_in_shop" if quantity > 0 else "utter_stock_not_in_shop",
+        title=product.title,
+        shop=shop.name,
+        quantity=quantity,
+        others=", ".join(others) if others else "none of our other shops",
+    )
+    return about("products", **{FOCUS_PRODUCT: product.sku, SHOWN_PRODUCTS: [product.sku]})

@@ -1,9 +1,16 @@
-"""Returns: the policy, eligibility, the return form (items and reason), RMA creation and status."""
+"""Returns: the policy, eligibility, the return form (items and reason), RMA creation and status.
+
+A return is created only when the customer asked for one (not for a question such as "can I still send it
+back?", which gets the eligibility and an offer) and answered the reason question, which shows what will
+happen (items, refund, label) and says that giving the reason sets the return up. A question asked
+inside the form is answered and the form's question asked again; it is never stored as an answer.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from typing import Any, Dict, List, Sequence
 
 from rasa_sdk import Action, Tracker
@@ -12,101 +19,322 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.common import conversation_id, get_store, humanize, join_words, money, verified_order
-from actions.context import OrderContext
+from actions.common import conversation_id, day, get_store, humanize, join_words, money, verified_order
+from actions.context import OFFER_RETURN, OrderContext, Said, about, has, is_question, said, settles
 from store.errors import NotAllowed
 from store.normalize import normalize_rma
-from store.records import ReturnableLine, ReturnInfo
+from store.records import RefundInfo, ReturnableLine, ReturnEligibility, ReturnInfo
 
 ALL = "all"
 RETURN_SLOTS = [SlotSet("return_items", None), SlotSet("return_reason", None)]
 RETURN_STATUS_DETAIL = {
-    "requested": "we've registered it and are waiting for the parcel.",
-    "approved": "it's approved; please send the parcel using the label instructions.",
+    "requested": "we've registered it and are waiting for your parcel; the refund follows once it reaches us.",
+    "approved": "it's approved, so please send the parcel using the label instructions you were given.",
     "received": "we've received the parcel and are checking it; the refund follows within a few days.",
     "refunded": "it's complete and the refund has been issued.",
     "rejected": "it was not accepted. A person from our team can explain why.",
 }
+_ALL_WORDS = re.compile(
+    r"\b(all|everything|every ?thing|both|the lot|whole lot|whole order|whole thing|entire order|all of (?:it|them)|"
+    r"every item|each one|tout|alles)\b",
+    re.IGNORECASE,
+)
+#: "the reason is ...", "reason: ..." at the start of an answer: the words after it are the reason.
+_REASON_PREFIX = re.compile(
+    r"^.*?\b(?:the\s+)?reason(?:\s+is|\s+being|:)\s*[:,-]?\s*|^(?:because|cos|coz|as)\s+", re.IGNORECASE
+)
+
+
+def refund_after_return() -> str:
+    """How long a refund takes after a return reaches the shop, from the store's policy."""
+    policy = get_store().return_policy()
+    return (
+        f"within {policy.refund_min_business_days}-{policy.refund_max_business_days} business days of it reaching "
+        "us, to your original payment method"
+    )
 
 
 class ActionReturnPolicy(Action):
-    """The return policy, read from the store's rules."""
+    """The return policy, read from the store's rules; the part asked about when it is one part."""
 
     def name(self) -> str:
         """Action name."""
         return "action_return_policy"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        """Window, condition, who pays shipping, final-sale items and refund time."""
-        policy = get_store().return_policy()
-        items = policy.final_sale_items.rstrip(".")
-        final_sale = join_words([c.lower() for c in policy.final_sale_categories] + [items[:1].lower() + items[1:]])
-        dispatcher.utter_message(
-            response="utter_return_policy",
-            window_days=policy.window_days,
-            condition=policy.condition,
-            shipping=f"{policy.uk_label} {policy.international_label}",
-            final_sale=final_sale,
-            refund_time=(
+        """Window, condition, who pays shipping, final-sale items and refund time (or one of them)."""
+        from actions.follow_up import also_asked, in_context  # follow_up imports this module
+
+        answered = in_context(dispatcher, tracker, caller=self.name())
+        if answered is not None:
+            return answered
+        latest = said(tracker)
+        if not policy_part(dispatcher, latest):
+            say_policy(dispatcher)
+        return about("return_policy") + also_asked(dispatcher, tracker, answered_topic="return_policy")
+
+
+def say_policy(dispatcher: CollectingDispatcher) -> None:
+    """The whole return policy."""
+    policy = get_store().return_policy()
+    items = policy.final_sale_items.rstrip(".")
+    final_sale = join_words([c.lower() for c in policy.final_sale_categories] + [items[:1].lower() + items[1:]])
+    dispatcher.utter_message(
+        response="utter_return_policy",
+        window_days=policy.window_days,
+        condition=policy.condition,
+        shipping=f"{policy.uk_label} {policy.international_label}",
+        final_sale=final_sale,
+        refund_time=(
+            f"Refunds go back to your original payment method within {policy.refund_min_business_days}-"
+            f"{policy.refund_max_business_days} business days of the parcel reaching us."
+        ),
+    )
+
+
+def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
+    """Answer the one part of the policy a question is about ("do sale items count", "who pays postage");
+    False when it is about the policy as a whole."""
+    policy = get_store().return_policy()
+    text = latest.text
+    window = f"You can return items within {policy.window_days} days of delivery."
+    if has(text, "sale", "clearance", "gift card*", "discount*", "reduced", "offer*"):
+        categories = join_words([c.lower() for c in policy.final_sale_categories])
+        part = (
+            f"Final-sale items can't be returned: {categories} and {policy.final_sale_items[:1].lower()}"
+            f"{policy.final_sale_items[1:]} Everything else can be returned within {policy.window_days} days."
+        )
+    elif has(text, "faulty", "damaged", "broken", "defective", "doesn't work", "doesnt work", "leak*", "smashed"):
+        part = (
+            f"If something arrived damaged or faulty, you can return it within the {policy.window_days} days with "
+            'the reason "damaged" for a full refund (UK returns are free); if you\'d rather have it replaced, a '
+            "colleague can arrange that."
+        )
+    elif has(text, "postage", "post it", "pay to send", "pay for the return", "pay to return", "shipping back",
+             "send it back for free", "free return*", "who pays", "cost to return", "return shipping", "label",
+             "print"):  # fmt: skip
+        part = (
+            f"{policy.uk_label} {policy.international_label} Print the label, pack the items and drop the "
+            "parcel at any Post Office."
+        )
+    elif has(text, "in store", "in a shop", "in the shop", "in shop", "here", "to a shop", "instore"):
+        part = (
+            f"Online orders are returned by post rather than in our shops: {policy.uk_label[:1].lower()}"
+            f"{policy.uk_label[1:]} {window}"
+        )
+    elif has(text, "how long", "how many days", "time limit", "window", "days", "deadline", "when"):
+        if has(text, "refund", "money", "paid back"):
+            part = (
                 f"Refunds go back to your original payment method within {policy.refund_min_business_days}-"
                 f"{policy.refund_max_business_days} business days of the parcel reaching us."
-            ),
+            )
+        else:
+            part = f"{window} {policy.condition}"
+    elif has(text, "refund", "money back"):
+        part = (
+            f"Refunds go back to your original payment method within {policy.refund_min_business_days}-"
+            f"{policy.refund_max_business_days} business days of the parcel reaching us. {window}"
         )
-        return []
+    elif has(text, "opened", "used", "tried", "worn", "unsealed", "swatched", "condition"):
+        part = f"{policy.condition} {window}"
+    else:
+        return False
+    dispatcher.utter_message(response="utter_return_policy_part", part=part)
+    return True
+
+
+# ------------------------------------------------------------------------------------------- starting
+
+
+_RETURN_WORDS = ("return*", "send back", "send it back", "sending back", "send them back", "retour*", "zurück*",
+                 "rücksend*", "devol*", "refund*")  # fmt: skip
+
+
+def wants_to_return(text: str) -> bool:
+    """The words ask for a return now ("I want to return it", "start a return") rather than ask about one."""
+    if has(text, "want to", "wanna", "would like", "i'd like", "id like", "need to", "please", "pls", "start",
+           "let's", "lets", "do it", "go ahead", "set up", "i'll do", "ill do", "begin", "return it now",
+           "send back all", "je voudrais", "ich möchte", "möchte"):  # fmt: skip
+        return True
+    return not is_question(text)
 
 
 def start_return(ctx: OrderContext) -> List[EventType]:
-    """Check eligibility with the store, then ask which items and why (return_form).
+    """Check eligibility with the store; for a request, ask which items and why (return_form); for a
+    question, answer it with the eligibility and offer to start one.
 
     A return of this order the customer left unfinished (here or on another linked chat) is picked up
     where it stopped instead of being started again.
     """
-    from actions.account import accounts, resume_draft, save_return_draft  # account imports this module
+    from actions.account import accounts, resume_draft  # account imports this module
 
     customer = ctx.store.verified_customer(ctx.conversation_id)
     draft = accounts().return_draft(customer) if customer is not None else None
     if customer is not None and draft is not None and draft.order_number == ctx.order_number:
         return resume_draft(ctx.dispatcher, ctx.conversation_id, customer, draft)
     eligibility = ctx.store.return_eligibility(ctx.conversation_id, ctx.order_number)
+    existing = ctx.store.returns_for(ctx.conversation_id, ctx.order_number)
+    if existing and (not eligibility.eligible or ctx.tracker.get_slot("rma_number")):
+        # "I started a return but lost the label": the return that exists, not a refusal to start another
+        say_returns(ctx, existing)
+        latest = said(ctx.tracker)
+        if has(latest.text, "label", "lost", "print", "where do i send"):
+            ret = existing[-1]
+            ctx.dispatcher.utter_message(
+                response="utter_return_label", rma_number=ret.rma_number, instructions=ret.label_instructions
+            )
+        return about("return_status")
     if not eligibility.eligible:
-        ctx.dispatcher.utter_message(
-            response="utter_return_not_eligible", order_number=ctx.order_number, reason=eligibility.message
-        )
-        return []
-    events: List[EventType] = list(RETURN_SLOTS)
+        return refuse(ctx, eligibility)
+    from actions.goals import goal_message  # goals imports this module
+
+    asked = goal_message(ctx.tracker)
+    requested = bool(asked) and has(asked, *_RETURN_WORDS) and wants_to_return(asked)
+    if ctx.tracker.get_slot("last_question") != OFFER_RETURN and not requested:
+        return offer_return(ctx, eligibility=eligibility)
+    return begin_return(ctx, eligibility, said(ctx.tracker))
+
+
+def refuse(ctx: OrderContext, eligibility: ReturnEligibility) -> List[EventType]:
+    """Why this order cannot be returned; a parcel that never arrived is not a return but a person's job."""
+    if eligibility.reason_code in {"not_delivered", "not_shipped"}:
+        tracking = ctx.store.tracking(ctx.conversation_id, ctx.order_number)
+        if tracking.is_lost:
+            ctx.dispatcher.utter_message(response="utter_return_parcel_lost", order_number=ctx.order_number)
+            return about("track", last_question="offer_handoff")
+    ctx.dispatcher.utter_message(
+        response="utter_return_not_eligible", order_number=ctx.order_number, reason=eligibility.message
+    )
+    return about("return_refused", refusal=eligibility.message)
+
+
+def offer_return(ctx: OrderContext, *, eligibility: ReturnEligibility | None = None, lead: str = "") -> List[EventType]:
+    """Say until when the order can be returned and offer to start a return (nothing is created)."""
+    eligibility = eligibility or ctx.store.return_eligibility(ctx.conversation_id, ctx.order_number)
+    if not eligibility.eligible:
+        if lead:
+            ctx.dispatcher.utter_message(text=lead)
+        return refuse(ctx, eligibility)
+    items = join_words([f"{line.title} ({money(line.unit_price)})" for line in eligibility.returnable_lines])
+    ctx.dispatcher.utter_message(
+        response="utter_offer_return",
+        lead=f"{lead} " if lead else "",
+        eligibility=eligibility.message,
+        items=items,
+    )
+    return about("return", last_question=OFFER_RETURN)
+
+
+def begin_return(ctx: OrderContext, eligibility: ReturnEligibility, latest: Said) -> List[EventType]:
+    """Open the return form; items named in this very message ("all of it") are taken as chosen."""
+    from actions.account import save_return_draft  # account imports this module
+
     items = None
     if len(eligibility.returnable_lines) == 1:
         # Nothing to choose: the one returnable item is the one.
         items = str(eligibility.returnable_lines[0].line_id)
-        events = [SlotSet("return_items", items), SlotSet("return_reason", None)]
+    elif latest.text:
+        picked = _pick_lines(latest.text, eligibility.returnable_lines, strict=True)
+        items = ",".join(str(i) for i in picked) if picked else None
     save_return_draft(ctx.tracker, ctx.order_number, items, None)  # finished on any channel if left here
-    return events + [FollowupAction("return_form")]
+    return [
+        *about("return"),
+        SlotSet("return_items", items),
+        SlotSet("return_reason", None),
+        FollowupAction("return_form"),
+    ]
+
+
+# --------------------------------------------------------------------------------------------- status
 
 
 def return_status(ctx: OrderContext) -> List[EventType]:
-    """Status of the return named by RMA, or of every return on the order."""
+    """Status of the return named by RMA, or of every return on the order; with none, whether one can be made."""
     rma = normalize_rma(ctx.tracker.get_slot("rma_number") or "")
     if rma:
         found = [ctx.store.return_by_rma(ctx.conversation_id, rma)]
     else:
         found = list(ctx.store.returns_for(ctx.conversation_id, ctx.order_number))
     if not found:
+        latest = said(ctx.tracker)
+        if has(latest.text, "how long", "how many days", "until when", "can i", "could i", "time limit", "window"):
+            # "how long have I got to return it?" is about returning, not about a return that exists.
+            return offer_return(ctx)
         ctx.dispatcher.utter_message(response="utter_no_returns", order_number=ctx.order_number)
-        return []
+        return about("return_status")
+    say_returns(ctx, found)
+    return about("return_status")
+
+
+def say_returns(ctx: OrderContext, found: Sequence[ReturnInfo]) -> None:
+    """Each return's status, with the refund it led to when there is one."""
+    refunds = ctx.store.refunds_for(ctx.conversation_id, ctx.order_number)
     for ret in found:
-        say_return_status(ctx.dispatcher, ret)
-    return []
+        refund = next((r for r in refunds if r.rma_number == ret.rma_number), None)
+        say_return_status(ctx.dispatcher, ret, refund)
 
 
-def say_return_status(dispatcher: CollectingDispatcher, ret: ReturnInfo) -> None:
-    """One return's status in a sentence."""
+def say_return_status(dispatcher: CollectingDispatcher, ret: ReturnInfo, refund: RefundInfo | None = None) -> None:
+    """One return's status in a sentence, with its refund (issued, or what comes next)."""
+    detail = RETURN_STATUS_DETAIL.get(ret.status, humanize(ret.status) + ".")
+    if refund is not None:
+        if refund.status == "completed":
+            detail += (
+                f" The refund of {money(refund.amount)} to your {refund.method} was paid on {day(refund.completed_at)}."
+            )
+        else:
+            detail += (
+                f" The refund of {money(refund.amount)} to your {refund.method} is {humanize(refund.status)}; "
+                f"expect it by {day(refund.expected_by)}."
+            )
+    elif ret.status in {"requested", "approved", "received"}:
+        detail += f" The refund of {money(ret.refund_estimate)} comes {refund_after_return()}."
     dispatcher.utter_message(
         response="utter_return_status",
         rma_number=ret.rma_number,
         order_number=ret.order_number,
-        status_text=humanize(ret.status),
-        detail=RETURN_STATUS_DETAIL.get(ret.status, ""),
+        detail=detail,
     )
+
+
+def follow_up_return(ctx: OrderContext, latest: Said) -> List[EventType] | None:
+    """What customers ask next about returning this order: the refund, the label, days left, postage."""
+    returns = ctx.store.returns_for(ctx.conversation_id, ctx.order_number)
+    text = latest.text
+    if has(text, "refund*", "money", "paid back", "get back", "reimburs*"):
+        if returns:
+            ret = returns[-1]
+            lead = f"The refund of {money(ret.refund_estimate)} for return {ret.rma_number} comes"
+        else:
+            lead = "Refunds come"
+        ctx.dispatcher.utter_message(response="utter_return_refund_time", lead=lead, when=refund_after_return())
+        return about("return_status" if returns else "return")
+    if returns and has(text, "label", "print", "where do i send", "send it", "post it", "address", "lost the"):
+        ret = returns[-1]
+        ctx.dispatcher.utter_message(
+            response="utter_return_label", rma_number=ret.rma_number, instructions=ret.label_instructions
+        )
+        return about("return_status")
+    if returns and has(text, "that one", "happening", "status", "where is", "update", "received", "arrived", "got it"):
+        say_returns(ctx, returns)
+        return about("return_status")
+    if has(text, "how many days", "how long", "until when", "days left", "time left", "deadline", "when do i",
+           "by when", "still return", "still send", "days do i", "days have i", "time limit"):  # fmt: skip
+        eligibility = ctx.store.return_eligibility(ctx.conversation_id, ctx.order_number)
+        if eligibility.eligible:
+            ctx.dispatcher.utter_message(response="utter_return_window_left", eligibility=eligibility.message)
+            return about("return", last_question=OFFER_RETURN)
+        ctx.dispatcher.utter_message(
+            response="utter_return_not_eligible", order_number=ctx.order_number, reason=eligibility.message
+        )
+        return about("return_refused", refusal=eligibility.message)
+    if policy_part(ctx.dispatcher, latest):
+        return about("return")
+    return None
+
+
+# ------------------------------------------------------------------------------------------- the form
 
 
 def _returnable(tracker: Tracker) -> Sequence[ReturnableLine]:
@@ -116,27 +344,45 @@ def _returnable(tracker: Tracker) -> Sequence[ReturnableLine]:
     return get_store().return_eligibility(conversation_id(tracker), number).returnable_lines
 
 
-def _pick_lines(text: str, lines: Sequence[ReturnableLine]) -> List[int] | None:
-    """Line ids the customer means: ids from buttons, "all", or words of a product title."""
+def _pick_lines(text: str, lines: Sequence[ReturnableLine], *, strict: bool = False) -> List[int] | None:
+    """Line ids the customer means: ids from buttons, "all", or words of a product title.
+
+    ``strict`` (a message that was not an answer to "which item?") takes only "all" or a title's words.
+    """
     text = text.strip().lower()
     if not text:
         return None
-    if text == ALL or re.search(r"\b(all|everything|both|the lot|whole order)\b", text):
+    if text == ALL or _ALL_WORDS.search(text):
         return [line.line_id for line in lines]
     ids = {int(tok) for tok in re.findall(r"\d+", text)}
     by_id = [line.line_id for line in lines if line.line_id in ids]
-    if by_id and re.fullmatch(r"[\d,\s]+", text):
+    if by_id and re.fullmatch(r"[\d,\s]+", text) and not strict:
         return by_id
-    words = set(re.findall(r"[a-z]{3,}", text))
+    words = set(re.findall(r"[a-z]{3,}", text)) - {"the", "and", "return", "item", "items", "one", "want", "please"}
     scored = []
     for line in lines:
         overlap = len(words & set(re.findall(r"[a-z]{3,}", line.title.lower())))
         if overlap:
             scored.append((overlap, line.line_id))
     if not scored:
-        return by_id or None
+        return None if strict else (by_id or None)
     best = max(score for score, _ in scored)
     return [line_id for score, line_id in scored if score == best]
+
+
+def _aside(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """A question inside the form: answer it (in the context of this return) and keep the form's question.
+
+    Returns:
+        True when the message was a question and has been answered.
+    """
+    latest = said(tracker)
+    if latest.button or not latest.text or not is_question(latest.text):
+        return False
+    from actions.follow_up import answer_aside  # follow_up imports this module
+
+    answer_aside(dispatcher, tracker, latest)
+    return True
 
 
 class ActionAskReturnItems(Action):
@@ -146,6 +392,7 @@ class ActionAskReturnItems(Action):
         """Action name."""
         return "action_ask_return_items"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Offer the returnable lines as buttons, plus "all of them"."""
         buttons = [
@@ -160,8 +407,42 @@ class ActionAskReturnItems(Action):
         return []
 
 
+def _chosen(tracker: Tracker) -> tuple[str, List[ReturnableLine], Decimal]:
+    """The order, the chosen returnable lines and what they would refund."""
+    number = verified_order(tracker) or ""
+    ids = {int(i) for i in str(tracker.get_slot("return_items") or "").split(",") if i.strip().isdigit()}
+    lines = [line for line in _returnable(tracker) if line.line_id in ids]
+    refund = sum((line.unit_price * line.qty for line in lines), Decimal("0"))
+    return number, lines, refund
+
+
+class ActionAskReturnReason(Action):
+    """Asks why, after saying what the return will be: giving the reason sets it up."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_ask_return_reason"
+
+    @settles
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """The summary (order, items, refund, label) and the reason question."""
+        number, lines, refund = _chosen(tracker)
+        if not lines:
+            dispatcher.utter_message(response="utter_ask_return_reason")
+            return []
+        free_label = get_store().order_summary(conversation_id(tracker), number).shipping_address.country == "GB"
+        dispatcher.utter_message(
+            response="utter_ask_return_reason_summary",
+            order_number=number,
+            items=join_words([f"{line.qty} x {line.title}" for line in lines]),
+            refund=money(refund),
+            label="a free prepaid Royal Mail label" if free_label else "instructions for sending it back",
+        )
+        return []
+
+
 class ValidateReturnForm(FormValidationAction):
-    """Turns the customer's choice into line ids and checks a reason was given."""
+    """Turns the customer's choice into line ids and checks a reason was given; questions are answered."""
 
     def name(self) -> str:
         """Action name."""
@@ -173,7 +454,8 @@ class ValidateReturnForm(FormValidationAction):
         """Map buttons, "all" or product words to returnable line ids."""
         picked = _pick_lines(str(slot_value or ""), _returnable(tracker))
         if not picked:
-            dispatcher.utter_message(response="utter_return_items_invalid")
+            if not _aside(dispatcher, tracker):
+                dispatcher.utter_message(response="utter_return_items_invalid")
             return {"return_items": None}
         items = ",".join(str(i) for i in picked)
         number = verified_order(tracker)
@@ -187,8 +469,12 @@ class ValidateReturnForm(FormValidationAction):
     def validate_return_reason(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        """Any short, non-empty reason."""
-        reason = " ".join(str(slot_value or "").split())[:300]
+        """Any short, non-empty reason; a question is answered instead of being taken as the reason."""
+        if _aside(dispatcher, tracker):
+            return {"return_reason": None}
+        reason = " ".join(str(slot_value or "").split())
+        reason = _REASON_PREFIX.sub("", reason).strip(" .:-") or reason
+        reason = reason[:300]
         if len(reason) < 2:
             dispatcher.utter_message(response="utter_return_reason_invalid")
             return {"return_reason": None}
@@ -202,6 +488,7 @@ class ActionCreateReturn(Action):
         """Action name."""
         return "action_create_return"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Create the return for the chosen lines and reason."""
         number = verified_order(tracker)
@@ -215,10 +502,12 @@ class ActionCreateReturn(Action):
         except NotAllowed as refusal:
             dispatcher.utter_message(response="utter_return_refused", reason=refusal.message)
             _forget_draft(tracker)
-            return list(RETURN_SLOTS)
+            return list(RETURN_SLOTS) + about("return_refused", refusal=refusal.message)
         _forget_draft(tracker)
         policy = get_store().return_policy()
-        label = ret.label_instructions + (f" Label: {ret.label_url}" if ret.label_url else "")
+        label = ret.label_instructions
+        if ret.label_url and ret.label_url not in label:
+            label += f" Label: {ret.label_url}"
         dispatcher.utter_message(
             response="utter_return_created",
             rma_number=ret.rma_number,
@@ -228,7 +517,7 @@ class ActionCreateReturn(Action):
             refund_method="original payment method",
             refund_days=f"{policy.refund_min_business_days}-{policy.refund_max_business_days} business days",
         )
-        return list(RETURN_SLOTS) + [SlotSet("rma_number", ret.rma_number)]
+        return list(RETURN_SLOTS) + [SlotSet("rma_number", ret.rma_number)] + about("return_status")
 
 
 def _forget_draft(tracker: Tracker) -> None:

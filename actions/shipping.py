@@ -1,17 +1,54 @@
-"""Shipping questions: methods, prices and delivery times to a country or postcode for an order value."""
+"""Shipping questions: methods, prices and delivery times to a country or postcode for an order value.
+
+A quote is remembered (slot `shipping_quote`: country, postcode, order value), so the follow-ups of a
+shipping conversation keep what was not said again: "and to canada?" keeps the basket, "sorry i meant
+90 quid" keeps the country, "which is fastest" and "how long" keep both.
+"""
 
 from __future__ import annotations
 
+import functools
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import get_store, latest_entity, money
+from actions.common import get_store, money
+from actions.context import QUOTE, TOPIC, Said, about, has, said, settles
 from store.errors import UnknownDestination
-from store.normalize import parse_amount
+from store.normalize import normalize_country, parse_amount
 from store.records import ShippingMethodInfo
+
+#: Cities the NLU recognises (nlu_data/nlu/lookups.yml) -> their country, so "to new york" is a quote.
+CITY_COUNTRIES = {
+    "san francisco": "US", "los angeles": "US", "las vegas": "US", "new york": "US", "chicago": "US",
+    "houston": "US", "seattle": "US", "boston": "US", "miami": "US",
+    "johannesburg": "ZA", "cape town": "ZA",
+    "southampton": "GB", "birmingham": "GB", "manchester": "GB", "nottingham": "GB", "cambridge": "GB",
+    "edinburgh": "GB", "leicester": "GB", "liverpool": "GB", "newcastle": "GB", "sheffield": "GB",
+    "aberdeen": "GB", "brighton": "GB", "coventry": "GB", "belfast": "GB", "bristol": "GB", "cardiff": "GB",
+    "glasgow": "GB", "oxford": "GB", "london": "GB", "leeds": "GB", "york": "GB",
+    "copenhagen": "DK", "amsterdam": "NL", "rotterdam": "NL", "the hague": "NL", "utrecht": "NL",
+    "barcelona": "ES", "valencia": "ES", "madrid": "ES", "frankfurt": "DE", "hamburg": "DE", "münchen": "DE",
+    "munich": "DE", "berlin": "DE", "koln": "DE", "köln": "DE", "cologne": "DE",
+    "marseille": "FR", "paris": "FR", "lyon": "FR", "melbourne": "AU", "sydney": "AU",
+    "stockholm": "SE", "vancouver": "CA", "montreal": "CA", "calgary": "CA", "toronto": "CA", "ottawa": "CA",
+    "auckland": "NZ", "brussels": "BE", "antwerp": "BE", "budapest": "HU", "helsinki": "FI",
+    "dublin": "IE", "galway": "IE", "cork": "IE", "athens": "GR", "geneva": "CH", "zurich": "CH",
+    "krakow": "PL", "warsaw": "PL", "lisbon": "PT", "porto": "PT", "mumbai": "IN", "naples": "IT",
+    "milan": "IT", "rome": "IT", "prague": "CZ", "vienna": "AT", "dubai": "AE", "seoul": "KR", "tokyo": "JP",
+    "oslo": "NO",
+}  # fmt: skip
+_MONEY = re.compile(
+    r"(?:[£$€]\s?(\d+(?:[.,]\d{1,2})?))|(?:\b(\d+(?:[.,]\d{1,2})?)\s?(?:quid|pounds?|gbp|£|euros?|eur|dollars?|usd)\b)"
+    r"|(?:\b(?:spend|spending|order of|worth|basket of|value of|value|for|about|around|is)\s+(?:about\s+)?"
+    r"(\d{1,4}(?:[.,]\d{1,2})?)\b(?!\s*(?:days?|items?|x\b)))",
+    re.IGNORECASE,
+)
+DEFAULT_COUNTRY = "GB"  # a UK shop: a basket value alone is quoted for the UK
 
 
 def _method_line(method: ShippingMethodInfo) -> str:
@@ -21,6 +58,146 @@ def _method_line(method: ShippingMethodInfo) -> str:
     return f"- {method.name}: {price}{free}, {days} working days"
 
 
+def money_in(text: str) -> Decimal | None:
+    """An amount of money written in ``text`` ("90 quid", "£45", "if i spend 45"), or None."""
+    match = _MONEY.search(text or "")
+    if match is None:
+        return None
+    raw = next(g for g in match.groups() if g)
+    try:
+        return Decimal(raw.replace(",", ".")).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _country_in_words(text: str) -> str | None:
+    """A country named in the words (asked several times a turn: cached)."""
+    return normalize_country(text) or None
+
+
+def city_country(city: str | None) -> str | None:
+    """The country of a city the NLU recognised, or None."""
+    return CITY_COUNTRIES.get(" ".join(str(city or "").lower().split()))
+
+
+def destination_in(latest: Said) -> tuple[str | None, str | None]:
+    """(country, postcode) named in the message: entities, a known city, or a country name in the words."""
+    country = latest.entity("country")
+    if country is None and latest.entity("city"):
+        country = city_country(latest.entity("city"))
+    if country is None and latest.text:
+        country = _country_in_words(latest.text)
+    return country, latest.entity("postcode")
+
+
+def value_in(latest: Said) -> Decimal | None:
+    """The order value named in the message (the amount entity, else money in the words)."""
+    amount = latest.entity("amount")
+    if amount:
+        try:
+            return parse_amount(amount)
+        except (ValueError, InvalidOperation):
+            pass
+    return money_in(latest.text)
+
+
+def remembered(tracker: Tracker) -> Dict[str, Any]:
+    """The last quote's country, postcode and order value (empty outside a shipping conversation)."""
+    quote = tracker.get_slot(QUOTE)
+    return dict(quote) if isinstance(quote, dict) else {}
+
+
+def quote(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    latest: Said,
+    *,
+    keep: bool,
+    mode: str = "all",
+) -> List[EventType]:
+    """Answer a shipping question: a quote to the destination, or the overview of every zone.
+
+    Args:
+        dispatcher: where to answer.
+        tracker: the conversation.
+        latest: the message.
+        keep: a follow-up of a shipping conversation: what the message does not say comes from the last quote.
+        mode: ``all`` methods, the ``fastest`` or the ``cheapest`` one.
+
+    Returns:
+        Events remembering the quote.
+    """
+    store = get_store()
+    country, postcode = destination_in(latest)
+    value = value_in(latest)
+    last = remembered(tracker) if keep else {}
+    if country is None and postcode is None:
+        country, postcode = last.get("country"), last.get("postcode")
+        if value is not None and country is None and postcode is None:
+            country = DEFAULT_COUNTRY
+    if value is None and last.get("value") is not None:
+        value = Decimal(str(last["value"]))
+    if country is None and postcode is None:
+        zones = "\n".join(
+            f"{zone.name}: " + "; ".join(_method_line(m)[2:] for m in _pick(zone.methods, mode))
+            for zone in store.shipping_zones()
+        )
+        response = "utter_shipping_fastest_overview" if mode == "fastest" else "utter_shipping_overview"
+        dispatcher.utter_message(response=response, zones=zones)
+        return about("shipping", **{QUOTE: {"value": str(value) if value is not None else None}})
+    try:
+        found = store.shipping_quote(country=country, postcode=postcode, order_value=value)
+    except UnknownDestination:
+        dispatcher.utter_message(response="utter_shipping_unknown_destination", destination=country or postcode)
+        return about("shipping")
+    dispatcher.utter_message(
+        response="utter_shipping_quote",
+        destination=found.country_name,
+        for_value=f" for an order of {money(value)}" if value is not None else "",
+        methods="\n".join(_method_line(m) for m in _pick(found.methods, mode)),
+    )
+    remembered_quote = {
+        "country": found.country,
+        "postcode": None if country else postcode,
+        "value": str(value) if value is not None else None,
+    }
+    return about("shipping", **{QUOTE: remembered_quote})
+
+
+def _pick(methods: Any, mode: str) -> list[ShippingMethodInfo]:
+    methods = list(methods)
+    if mode == "fastest" and methods:
+        best = min(m.max_days for m in methods)
+        return [m for m in methods if m.max_days == best]
+    if mode == "cheapest" and methods:
+        best = min(m.price for m in methods)
+        return [m for m in methods if m.price == best]
+    return methods
+
+
+def speed_mode(text: str) -> str:
+    """``fastest`` for "which is fastest / express / next day", ``cheapest`` for "cheapest", else ``all``."""
+    if has(text, "fastest", "quickest", "express", "next day", "quicker", "faster", "soonest", "by friday", "urgent"):
+        return "fastest"
+    if has(text, "cheapest", "cheaper", "least expensive"):
+        return "cheapest"
+    return "all"
+
+
+def is_shipping_follow_up(tracker: Tracker, latest: Said) -> bool:
+    """A message that continues a shipping conversation: a destination, a value, or "how long / fastest"."""
+    if tracker.get_slot(TOPIC) != "shipping":
+        return False
+    country, postcode = destination_in(latest)
+    if country or postcode or value_in(latest) is not None:
+        return True
+    return has(
+        latest.text, "how long", "how quick*", "fastest", "quickest", "express", "next day", "cheapest", "when",
+        "days", "free", "what about", "and to", "how much", "cost", "price", "by friday",
+    )  # fmt: skip
+
+
 class ActionShippingInfo(Action):
     """Answers shipping_options, shipping_cost and delivery_time from the store's zones."""
 
@@ -28,32 +205,20 @@ class ActionShippingInfo(Action):
         """Action name."""
         return "action_shipping_info"
 
+    @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        """A quote for the named destination, or an overview of every zone."""
-        store = get_store()
-        country = latest_entity(tracker, "country")
-        postcode = next(tracker.get_latest_entity_values("postcode"), None) or tracker.get_slot("ship_postcode")
-        amount_text = latest_entity(tracker, "amount")
-        value = parse_amount(amount_text) if amount_text else None
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if country or postcode:
-            try:
-                quote = store.shipping_quote(country=country, postcode=postcode, order_value=value)
-            except UnknownDestination:
-                dispatcher.utter_message(response="utter_shipping_unknown_destination", destination=country or postcode)
-                return []
-            dispatcher.utter_message(
-                response="utter_shipping_quote",
-                destination=quote.country_name,
-                for_value=f" for an order of {money(value)}" if value is not None else "",
-                methods="\n".join(_method_line(m) for m in quote.methods),
-            )
-        else:
-            zones = "\n".join(
-                f"{zone.name}: " + "; ".join(_method_line(m)[2:] for m in zone.methods)
-                for zone in store.shipping_zones()
-            )
-            dispatcher.utter_message(response="utter_shipping_overview", zones=zones)
-        if intent == "delivery_time":
+        """A quote for the named destination, or an overview of every zone; a follow-up of something else first."""
+        from actions.follow_up import in_context  # follow_up imports this module
+
+        answered = in_context(dispatcher, tracker, caller=self.name())
+        if answered is not None:
+            return answered
+        latest = said(tracker)
+        events = quote(
+            dispatcher, tracker, latest, keep=tracker.get_slot(TOPIC) == "shipping", mode=speed_mode(latest.text)
+        )
+        if latest.intent == "delivery_time" and not latest.entity("country") and not latest.entity("postcode"):
             dispatcher.utter_message(response="utter_delivery_time_offer_tracking")
-        return []
+        from actions.follow_up import also_asked
+
+        return events + also_asked(dispatcher, tracker, answered_topic="shipping")

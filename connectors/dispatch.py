@@ -47,6 +47,25 @@ def _is_handoff_payload(message: OutboundMessage) -> bool:
     return isinstance(message.custom, Mapping) and message.custom.get("type") == "handoff"
 
 
+#: Custom payloads a channel turns into something the customer sees (cards; a tablet's staff call becomes
+#: "someone is on their way" or "please ask at the till"). Any other custom payload alone is not an answer.
+SHOWN_CUSTOM = frozenset({"product_cards", "staff_call"})
+#: What a customer reads when rasa answered nothing at all (see `Dispatcher.never_silent`).
+SILENT_TURN_APOLOGY = (
+    "Sorry, I couldn't come up with an answer to that. Could you say it another way, "
+    'or type "talk to a person" and a colleague will help?'
+)
+
+
+def shows_something(message: OutboundMessage) -> bool:
+    """True when the customer sees this message (text, buttons, an image, or a drawn custom payload)."""
+    if message.text and message.text.strip():
+        return True
+    if message.buttons or message.image or message.attachment:
+        return True
+    return isinstance(message.custom, Mapping) and message.custom.get("type") in SHOWN_CUSTOM
+
+
 class Dispatcher:
     """Forwards normalized messages to rasa, counting and logging every failure once.
 
@@ -115,8 +134,23 @@ class Dispatcher:
         else:
             # Without a desk nobody relays tickets; the payload is staff-only, so customers never get it.
             replies = [m for m in replies if not _is_handoff_payload(m)]
+        replies = self.never_silent(inbound, replies)
         self.counts[f"{channel}.replies"] += len(replies)
         return replies
+
+    def never_silent(self, inbound: InboundMessage, replies: list[OutboundMessage]) -> list[OutboundMessage]:
+        """Every customer message gets an answer: an empty turn from rasa becomes an apology.
+
+        An empty turn is a dialogue bug (a flow that ends without a sentence); it is counted as
+        ``{channel}.silent_turn`` and logged with the channel only: never the text, nor the conversation id
+        (a web customer's bearer secret).
+        A person holding the conversation (``intercept``) is not a silent turn: that path returns earlier.
+        """
+        if any(shows_something(m) for m in replies):
+            return replies
+        self.counts[f"{inbound.channel}.silent_turn"] += 1
+        log.warning("rasa answered nothing to a %s message; sent the apology instead", inbound.channel)
+        return [*replies, OutboundMessage(text=SILENT_TURN_APOLOGY)]
 
 
 class Channel(Protocol):

@@ -1667,6 +1667,27 @@ class OrderStore:
             best = scored[0][0] // 2
             return [self._product_info(p) for s, p in scored if s // 2 == best][: max(0, limit)]
 
+    def catalogue(self) -> list[ProductInfo]:
+        """Every product, in SKU order (the bot matches what customers name against it).
+
+        Returns:
+            All products, in stock or not.
+        """
+        with self._session() as session:
+            return [
+                self._product_info(p) for p in session.execute(select(m.Product).order_by(m.Product.sku)).scalars()
+            ]
+
+    def online_stock(self) -> dict[str, int]:
+        """Units in online stock by SKU, for every product, in one light query (stock checks of many products).
+
+        Returns:
+            SKU -> units (0 when sold out).
+        """
+        with self._session() as session:
+            rows = session.execute(select(m.Product.sku, m.Product.online_stock)).all()
+            return {str(sku): int(units) for sku, units in rows}
+
     def product(self, sku: str) -> ProductInfo:
         """Return one product.
 
@@ -1951,6 +1972,30 @@ class OrderStore:
             session.flush()
             return self._ticket(row)
 
+    def current_handoff(self, conversation_id: str) -> HandoffTicket | None:
+        """The conversation's ticket that is still open or claimed (the newest), if any.
+
+        A conversation has at most one such ticket at a time: the assistant asks this before opening
+        another, and tells the customer where the one they have stands instead.
+
+        Args:
+            conversation_id: The conversation.
+
+        Returns:
+            The ticket (status ``open`` or ``assigned``), or None.
+        """
+        with self._session() as session:
+            row = session.execute(
+                select(m.HandoffTicket)
+                .where(
+                    m.HandoffTicket.conversation_id == conversation_id,
+                    m.HandoffTicket.status.in_(("open", "assigned")),
+                )
+                .order_by(m.HandoffTicket.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            return self._ticket(row) if row is not None else None
+
     def assign_handoff(self, ticket_number: str, staff: str, at: datetime | None = None) -> None:
         """Mark a ticket ``assigned`` to a staff member (the gateway's Claim button).
 
@@ -2008,8 +2053,10 @@ class OrderStore:
             limit: Maximum cases.
 
         Returns:
-            Dicts with ``case``, ``order_number``, ``email``, ``postcode``, ``status``, ``rma_number``
-            (or None) and ``expect`` (one sentence of what the bot should say).
+            Dicts with ``case``, ``order_number``, ``order_digits`` (``100234``), ``email``, ``postcode``,
+            ``first_name`` (as the bot greets them), ``status``, ``carrier`` and ``tracking_number`` (None
+            before shipping), ``rma_number`` (or None) and ``expect`` (one sentence of what the bot should
+            say). Blind conversation tests (``tests/conversations/``) resolve their placeholders from these.
         """
         cases: list[dict[str, Any]] = []
         with self._session() as session:
@@ -2048,13 +2095,18 @@ class OrderStore:
             def add(case: str, order: m.Order | None, expect: Callable[[m.Order], str], rma: str | None = None) -> None:
                 if order is None:
                     return
+                shipment = order.shipment
                 cases.append(
                     {
                         "case": case,
                         "order_number": order.number,
+                        "order_digits": order.number.removeprefix("ORD-"),
                         "email": order.customer.email,
                         "postcode": order.ship_postcode,
+                        "first_name": _first_name(order.customer.name),
                         "status": order.status,
+                        "carrier": shipment.carrier if shipment is not None else None,
+                        "tracking_number": shipment.tracking_number if shipment is not None else None,
                         "rma_number": rma,
                         "expect": expect(order),
                     }

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.orders import ActionCancelOrder, ActionChangeAddress, ValidateAddressForm
-from actions.returns import ActionAskReturnItems, ActionCreateReturn, ValidateReturnForm
+from actions.orders import (
+    ActionAskConfirmAddress,
+    ActionAskConfirmCancel,
+    ActionCancelOrder,
+    ActionChangeAddress,
+    ValidateAddressForm,
+    ValidateCancelForm,
+)
+from actions.returns import ActionAskReturnItems, ActionAskReturnReason, ActionCreateReturn, ValidateReturnForm
 from tests.actions.helpers import grant, make_tracker, run
 
 SENDER = "web:test-conversation"
@@ -68,14 +75,51 @@ async def test_declined_cancellation_keeps_the_order(store, cases, domain) -> No
     assert store.order_summary(SENDER, number).status == "placed"
 
 
-async def test_address_change_is_saved(store, cases, domain) -> None:
+async def test_address_change_is_saved_only_after_a_yes(store, cases, domain) -> None:
     number = grant(store, cases["placed"])
-    country = store.order_summary(SENDER, number).shipping_address.country
-    assert country == "GB"
-    tracker = make_tracker(slots={"order_number": number, "new_address": "12 Baker Street, London NW1 6XE"})
-    out = await run(ActionChangeAddress(), tracker, domain)
+    before = store.order_summary(SENDER, number).shipping_address
+    assert before.country == "GB"
+    slots = {"order_number": number, "new_address": "12 Baker Street, London NW1 6XE"}
+    kept = await run(ActionChangeAddress(), make_tracker(slots={**slots, "confirm_address": False}), domain)
+    assert kept.responses == ["utter_address_kept"]
+    assert store.order_summary(SENDER, number).shipping_address == before
+    out = await run(ActionChangeAddress(), make_tracker(slots={**slots, "confirm_address": True}), domain)
     assert out.responses == ["utter_address_changed"]
     assert store.order_summary(SENDER, number).shipping_address.postcode.replace(" ", "") == "NW16XE"
+
+
+async def test_the_address_is_confirmed_as_understood_and_a_correction_asks_again(store, cases, domain) -> None:
+    number = grant(store, cases["placed"])
+    form = ValidateAddressForm()
+    said = "i need it changed to 5 Mill Lane, Bath BA1 1AA"
+    tracker = make_tracker(slots={"order_number": number}, text=said, active_loop="address_form")
+    assert form.validate_new_address(said, CollectingDispatcher(), tracker, {}) == {
+        "new_address": "5 Mill Lane, Bath BA1 1AA"
+    }
+    slots = {"order_number": number, "new_address": "5 Mill Lane, Bath BA1 1AA"}
+    asked = await run(ActionAskConfirmAddress(), make_tracker(slots=slots), domain)
+    assert asked.message("utter_ask_confirm_address")["address"].endswith("BA1 1AA")
+    correction = "wait, it's BA1 1AB not 1AA, sorry!"
+    tracker = make_tracker(
+        slots=slots, text=correction, entities=[{"entity": "postcode", "value": "BA1 1AB"}], active_loop="address_form"
+    )
+    assert form.validate_confirm_address(correction, CollectingDispatcher(), tracker, {}) == {
+        "new_address": "5 Mill Lane, Bath BA1 1AB",
+        "confirm_address": None,
+    }
+    yes = make_tracker(slots=slots, text="yes that's right", intent="affirm", active_loop="address_form")
+    assert form.validate_confirm_address(True, CollectingDispatcher(), yes, {}) == {"confirm_address": True}
+
+
+def test_a_question_instead_of_the_address_is_answered_not_stored(store, cases) -> None:
+    number = grant(store, cases["placed"])
+    dispatcher = CollectingDispatcher()
+    said = "is it too late? when does it ship"
+    tracker = make_tracker(
+        slots={"order_number": number}, text=said, intent="delivery_time", active_loop="address_form"
+    )
+    assert ValidateAddressForm().validate_new_address(said, dispatcher, tracker, {}) == {"new_address": None}
+    assert [m["response"] for m in dispatcher.messages] == ["utter_order_not_shipped"]
 
 
 def test_address_without_postcode_is_asked_again(store) -> None:
@@ -83,3 +127,63 @@ def test_address_without_postcode_is_asked_again(store) -> None:
     result = ValidateAddressForm().validate_new_address("somewhere nice", dispatcher, make_tracker(), {})
     assert result == {"new_address": None}
     assert dispatcher.messages[0]["response"] == "utter_address_invalid"
+
+
+def test_more_ways_of_saying_all_items(store, cases) -> None:
+    number = grant(store, cases["returnable"])
+    every = ",".join(str(line.line_id) for line in store.return_eligibility(SENDER, number).returnable_lines)
+    tracker = make_tracker(slots={"order_number": number}, active_loop="return_form")
+    for said in ("the whole lot", "just everything", "all of it", "both please"):
+        result = ValidateReturnForm().validate_return_items(said, CollectingDispatcher(), tracker, {})
+        assert result == {"return_items": every}, said
+
+
+async def test_the_reason_question_says_what_will_happen(store, cases, domain) -> None:
+    number = grant(store, cases["returnable"])
+    line = store.return_eligibility(SENDER, number).returnable_lines[0]
+    slots = {"order_number": number, "return_items": str(line.line_id)}
+    out = await run(ActionAskReturnReason(), make_tracker(slots=slots), domain)
+    summary = out.message("utter_ask_return_reason_summary")
+    assert line.title in summary["items"] and summary["order_number"] == number
+    assert summary["refund"] == f"£{line.unit_price * line.qty:.2f}"
+
+
+def test_a_question_at_the_reason_is_answered_and_never_becomes_the_reason(store, cases) -> None:
+    number = grant(store, cases["returnable"])
+    form = ValidateReturnForm()
+    said = "how many days have i got left to do it"
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(slots={"order_number": number}, text=said, intent="return_policy", active_loop="return_form")
+    assert form.validate_return_reason(said, dispatcher, tracker, {}) == {"return_reason": None}
+    assert [m["response"] for m in dispatcher.messages] == ["utter_return_window_left"]
+    reason = "ok. the reason is it arrived damaged"
+    tracker = make_tracker(slots={"order_number": number}, text=reason, active_loop="return_form")
+    assert form.validate_return_reason(reason, CollectingDispatcher(), tracker, {}) == {
+        "return_reason": "it arrived damaged"
+    }
+
+
+async def test_the_cancel_question_names_the_items_and_the_money(store, cases, domain) -> None:
+    number = grant(store, cases["placed"])
+    out = await run(ActionAskConfirmCancel(), make_tracker(slots={"order_number": number}), domain)
+    asked = out.message("utter_ask_confirm_cancel")
+    summary = store.order_summary(SENDER, number)
+    assert summary.lines[0].title in asked["items"]
+    assert asked["money_note"] in {"you won't be charged"} or "goes back" in asked["money_note"]
+    assert out.slots() == {"last_question": "confirm_cancel"}
+
+
+def test_answers_to_the_cancel_question(store, cases) -> None:
+    number = grant(store, cases["placed"])
+    form = ValidateCancelForm()
+
+    def answer(text: str, intent: str = "inform") -> dict:
+        tracker = make_tracker(slots={"order_number": number}, text=text, intent=intent, active_loop="cancel_form")
+        return form.validate_confirm_cancel(text, CollectingDispatcher(), tracker, {})
+
+    assert answer("ok yes cancel it", "cancel_order") == {"confirm_cancel": True}
+    assert answer("hmm no actually, keep it") == {"confirm_cancel": False}
+    assert answer("wait, if I cancel do I get my money back straight away?", "refund_status") == {
+        "confirm_cancel": None
+    }
+    assert store.order_summary(SENDER, number).status == "placed"

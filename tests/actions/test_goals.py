@@ -30,11 +30,14 @@ async def test_in_transit_order_gets_status_carrier_tracking_and_eta(store, case
     assert "Estimated delivery" in msg["eta_text"]
 
 
-@pytest.mark.parametrize(("name", "problem"), [("delayed", "delayed"), ("lost_parcel", "lost in transit")])
-async def test_delayed_or_lost_parcel_gets_an_apology_and_a_person(store, cases, domain, name, problem) -> None:
+@pytest.mark.parametrize(
+    ("name", "offer"), [("delayed", "utter_tracking_delayed"), ("lost_parcel", "utter_tracking_lost")]
+)
+async def test_delayed_or_lost_parcel_gets_an_apology_and_a_person(store, cases, domain, name, offer) -> None:
     out = await continue_goal(store, cases[name], "track", domain)
-    assert out.responses == ["utter_tracking", "utter_tracking_problem"]
-    assert out.message("utter_tracking_problem")["problem_text"] == problem
+    assert out.responses == ["utter_tracking", offer]
+    assert "person" in domain["responses"][offer][0]["buttons"][0]["title"]
+    assert out.slots()["last_question"] == "offer_handoff"  # a typed "yes please" then means a person
 
 
 async def test_delivered_order_says_when(store, cases, domain) -> None:
@@ -80,10 +83,28 @@ async def test_invoice_lists_lines_and_totals(store, cases, domain) -> None:
     assert all(line.title in msg["lines"] for line in invoice.lines)
 
 
-async def test_return_of_eligible_order_starts_the_return_form(store, cases, domain) -> None:
-    out = await continue_goal(store, cases["returnable"], "return", domain)
+async def test_return_of_eligible_order_starts_the_return_form_when_asked_for(store, cases, domain) -> None:
+    number = grant(store, cases["returnable"])
+    tracker = make_tracker(
+        slots={"order_number": number, "goal": "return"}, intent="return_item", text="I want to return my order"
+    )
+    out = await run(ACTION, tracker, domain)
     assert out.followup() == "return_form"
     assert out.messages == []
+
+
+@pytest.mark.parametrize("asked", ["can i still send back stuff", "can I return it?", "is it too late to return it"])
+async def test_a_question_about_returning_gets_the_window_and_an_offer_not_a_return(
+    store, cases, domain, asked
+) -> None:
+    number = grant(store, cases["returnable"])
+    tracker = make_tracker(slots={"order_number": number, "goal": "return"}, intent="return_item", text=asked)
+    out = await run(ACTION, tracker, domain)
+    assert out.followup() is None
+    assert out.responses == ["utter_offer_return"]
+    assert "days left" in out.message("utter_offer_return")["eligibility"]
+    assert out.slots()["last_question"] == "offer_return"
+    assert store.returns_for("web:test-conversation", number) == []
 
 
 @pytest.mark.parametrize("name", ["window_expired", "final_sale", "placed"])

@@ -156,7 +156,7 @@ async def test_a_kind_of_product_narrows_the_picks(
     shown = cards(out)
     singular = kind.lower().removesuffix("s")
     assert shown and all(p["title"].lower().endswith(singular) for p in shown), [p["title"] for p in shown]
-    assert out.messages[0].get("for_category") == f": {kind.lower()}"
+    assert out.messages[0].get("for_category") == f' matching "{singular}"'
 
 
 async def test_gift_under_30_without_entities(rec: Recommender, domain: dict[str, Any]) -> None:
@@ -225,14 +225,16 @@ async def test_what_goes_with_a_product(
     assert out.responses[0] == "utter_recommendations_together"
     shown = cards(out)
     assert shown and anchor.sku not in {p["sku"] for p in shown}
-    together = {r.product_id for r in rec.bought_together(anchor.sku, 50)}
+    together = {r.product_id for r in rec.bought_together(anchor.sku, 1000)}
     assert {p["sku"] for p in shown} <= together
-    assert shown[0]["reason"] == "bought_together"
+    # co-purchases first; the recommender tops a short list up with similar products of another kind
+    assert {p["reason"] for p in shown} <= {"bought_together", "similar"}
 
 
 async def test_unknown_product(rec: Recommender, domain: dict[str, Any]) -> None:
     out = await recommend(domain, text="something like the zyxxy wobble", entities=[entity("product", "zyxxy wobble")])
-    assert out.responses == ["utter_product_not_found"]
+    assert out.responses == ["utter_product_not_sold"]
+    assert out.message("utter_product_not_sold")["query"] == "zyxxy wobble"
 
 
 @pytest.mark.parametrize("text", ["I'd like a present for my mum", "I would like something nice under £25"])

@@ -90,7 +90,7 @@ async def test_fallback_asks_to_rephrase_then_offers_a_person(store, domain) -> 
     assert outcome.followup() == "action_listen"  # the turn ends: no second prediction of the fallback
     earlier = [
         {"event": "user", "text": "blorp", "parse_data": {"intent": {"name": "nlu_fallback"}}},
-        {"event": "bot", "text": "Sorry..."},
+        {"event": "bot", "text": "Sorry...", "metadata": {"utter_action": "utter_ask_rephrase"}},
     ]
     second = make_tracker(intent="nlu_fallback", text="zzz", events=earlier)
     assert (await run(ActionFallback(), second, domain)).responses == ["utter_offer_handoff_after_fallback"]

@@ -133,10 +133,13 @@ async def test_forged_tablet_handoff_over_rest_is_an_ordinary_handoff(store, dom
 
 
 async def test_complaint_on_a_tablet_stays_a_complaint(store, domain) -> None:
-    out = await run(
-        ActionHandoff(), make_tracker("tablet:s1", intent="complaint", text="awful", metadata=TABLET), domain
-    )
+    said = "I want to make a complaint about the service"
+    out = await run(ActionHandoff(), make_tracker("tablet:s1", intent="complaint", text=said, metadata=TABLET), domain)
     assert out.responses == ["utter_complaint", None]  # None: the staff-only handoff payload
+    vented = await run(
+        ActionHandoff(), make_tracker("tablet:s2", intent="complaint", text="awful", metadata=TABLET), domain
+    )
+    assert vented.responses == ["utter_complaint_offer"]  # venting: sorry, and the offer of a person
 
 
 # ---------------------------------------------------------------------------------- recommendations

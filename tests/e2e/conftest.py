@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import uuid
 from collections.abc import Iterator
@@ -20,11 +21,16 @@ from scripts.stack import Stack, StackConfig, StackError
 
 @dataclass
 class RunningStack:
-    """URLs of the running processes and the demo cases of their shop."""
+    """URLs of the running processes and the demo cases of their shop.
+
+    Attributes:
+        seeded: a copy of the shop as seeded, before any test changed it (to reset orders from).
+    """
 
     config: StackConfig
     cases: dict[str, dict[str, Any]]
     shop_db_url: str
+    seeded: Path | None = None
 
 
 @contextmanager
@@ -44,6 +50,9 @@ def launch(var: Path, extra_env: dict[str, str] | None = None, *, recommender: b
     settings = dict(extra_env or {})
     try:
         shop = seed_demo_shop(var)
+        seeded = var / "shop.seeded.db"
+        with sqlite3.connect(shop.path) as src, sqlite3.connect(seeded) as dst:
+            src.backup(dst)
         if recommender:
             settings["RECOMMENDER_ARTIFACTS"] = str(train_recommender(var, shop))
     except DemoSetupError as error:
@@ -55,11 +64,22 @@ def launch(var: Path, extra_env: dict[str, str] | None = None, *, recommender: b
     except StackError as error:
         pytest.fail(str(error))
     try:
-        yield RunningStack(config, shop.cases, shop.db_url)
+        yield RunningStack(config, shop.cases, shop.db_url, seeded)
     finally:
         dead = running.dead()
         running.stop()
         assert not dead, f"{[s.name for s in dead]} died during the e2e tests; logs in {config.log_dir}"
+        silent = silent_turns(config.log_dir / "gateway.log")
+        # every customer message gets an answer: the gateway's guard logs each turn rasa left empty
+        assert not silent, f"{len(silent)} customer message(s) got no answer from rasa: {silent[:3]}"
+
+
+def silent_turns(gateway_log: Path) -> list[str]:
+    """The gateway's "rasa answered nothing" warnings (connectors/dispatch.py), one per silent turn."""
+    if not gateway_log.exists():
+        return []
+    lines = gateway_log.read_text(errors="replace").splitlines()
+    return [line for line in lines if "rasa answered nothing" in line]
 
 
 @pytest.fixture(scope="session")

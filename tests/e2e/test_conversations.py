@@ -50,10 +50,10 @@ async def test_wrong_email_reveals_nothing_and_three_failures_lock(chat, cases) 
     await chat.say("where is my order")
     await chat.say(case["order_number"])
     reply = await chat.say("someone@example.com")
-    assert "couldn't match" in reply and "2 attempts left" in reply, chat.dump()
+    assert "couldn't match" in reply and "tries left: 2" in reply, chat.dump()
     assert case["postcode"] not in reply and "in transit" not in reply.lower()
     reply = await chat.say("other@example.com")
-    assert "1 attempts left" in reply, chat.dump()
+    assert "tries left: 1" in reply, chat.dump()
     reply = await chat.say(case["email"])  # the last allowed attempt, with the right email
     assert "matches" in reply and "tracking number" in reply, chat.dump()
 
@@ -86,12 +86,30 @@ async def test_return_flow_creates_an_rma(chat, cases, stack: RunningStack) -> N
     if buttons:  # several returnable items: pick the first
         assert "Which item" in text, chat.dump()
         text = await chat.press(buttons[0]["payload"])
-    assert "reason" in text.lower(), chat.dump()
+    # what will happen is said before anything is created; giving the reason sets it up
+    assert "reason" in text.lower() and "Here's the return I'll set up" in text and "refund" in text, chat.dump()
+    with sqlite3.connect(shop_path(stack)) as db:
+        before = db.execute("select count(*) from returns").fetchone()[0]
     reply = await chat.say("it was too small")
     assert "Return number: RMA-" in reply, chat.dump()
     rma = reply.split("Return number: ")[1].split()[0]
     with sqlite3.connect(shop_path(stack)) as db:
         assert db.execute("select count(*) from returns where rma_number = ?", (rma,)).fetchone()[0] == 1
+        assert db.execute("select count(*) from returns").fetchone()[0] == before + 1
+
+
+async def test_a_question_about_returning_is_answered_and_creates_nothing(chat, cases, stack: RunningStack) -> None:
+    case = cases["returnable"]
+    with sqlite3.connect(shop_path(stack)) as db:
+        before = db.execute("select count(*) from returns").fetchone()[0]
+    await chat.say("can i still send back stuff")
+    await chat.say(case["order_number"])
+    reply = await chat.say(case["email"])
+    assert "days left" in reply and "Would you like me to start a return?" in reply, chat.dump()
+    reply = await chat.say("how many days have i got left to do it")
+    assert "days left" in reply and "RMA-" not in reply, chat.dump()
+    with sqlite3.connect(shop_path(stack)) as db:
+        assert db.execute("select count(*) from returns").fetchone()[0] == before
 
 
 async def test_return_refused_outside_the_window(chat, cases) -> None:
@@ -122,6 +140,11 @@ async def test_change_address_of_unshipped_order(chat, cases, stack: RunningStac
     reply = await verify(chat, case, "I need to change the delivery address on my order")
     assert "new delivery address" in reply, chat.dump()
     reply = await chat.say("12 Baker Street, London NW1 6XE")
+    assert "Shall I change the delivery address" in reply and "NW1 6XE" in reply, chat.dump()
+    with sqlite3.connect(shop_path(stack)) as db:
+        postcode = db.execute("select ship_postcode from orders where number = ?", (case["order_number"],)).fetchone()
+    assert postcode[0] != "NW1 6XE"  # nothing changes before the yes
+    reply = await chat.press("/affirm")
     assert "will now go to" in reply and "NW1 6XE" in reply, chat.dump()
 
 

@@ -185,14 +185,14 @@ async def test_a_return_started_on_the_web_is_finished_on_telegram_once(identity
     if buttons:  # several returnable items: pick the first
         assert "Which item" in reply, web.dump()
         reply = await web.press(buttons[0]["payload"])
-    assert "reason for the return" in reply, web.dump()
+    assert "the reason you're sending it back" in reply, web.dump()
     assert returns_of(identity_stack.shop, number) == before
 
     # On Telegram the customer's first words are "finish my return": verified there, then picked up.
     telegram = TelegramChat(identity_stack.api, RETURNER)
     telegram.say("finish my return", expect="order number")
     telegram.say(number, expect="postcode")
-    reply = telegram.say(case["email"], expect="reason for the return")
+    reply = telegram.say(case["email"], expect="the reason you're sending it back")
     assert f"that matches order {number}" in reply, telegram.transcript
     assert f"Let's finish the return for order {number}." in reply, telegram.transcript
     assert "Which item" not in reply and "Shall we finish it here" not in reply, telegram.transcript

@@ -13,6 +13,7 @@ import yaml
 from rasa_sdk import Action
 
 import actions.account
+import actions.follow_up
 import actions.goals
 import actions.handoff
 import actions.identity
@@ -28,6 +29,7 @@ MODEL = ROOT / "models" / "current.tar.gz"
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 ACTION_MODULES = [
     actions.account,
+    actions.follow_up,
     actions.goals,
     actions.handoff,
     actions.identity,

@@ -1,0 +1,676 @@
+"""Follow-ups read against the conversation's context (actions/context.py).
+
+`in_context()` is what every answering action asks first: is this message a yes or no to the question the
+bot just asked, a customer waiting for a person, or a follow-up of the current topic that NLU filed under
+another intent ("how long do I have?" after a failed payment is not a delivery-time question)? If so it
+answers, else the action answers as usual. `action_follow_up` handles the messages that only make sense in
+context (yes, no, details on their own, corrections, what NLU did not understand) and is the core fallback
+of the dialogue policy. `also_asked()` answers a second question in the same message, and `answer_aside()`
+a question asked in the middle of a form (the form then asks its own question again).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import orders, payments, returns, shipping
+from actions.common import conversation_id, get_store, money, verified_order
+from actions.context import (
+    LAST_QUESTION,
+    OFFER_HANDOFF,
+    OFFER_RETURN,
+    REFUSAL,
+    TICKET,
+    TOPIC,
+    OrderContext,
+    Said,
+    about,
+    has,
+    is_question,
+    said,
+    settles,
+    starts_no,
+    starts_yes,
+)
+from actions.handoff import current_ticket, not_understood, say_ticket_status
+from store.normalize import normalize_order_number, normalize_rma
+
+#: Topics that are about one verified order (their follow-ups need that order).
+ORDER_TOPICS = frozenset(
+    {"track", "cancel", "cancel_refused", "cancelled", "change_address", "address_refused", "address_changed",
+     "invoice", "return", "return_refused", "return_status", "refund", "payment"}
+)  # fmt: skip
+_WAITING = (
+    "anyone there", "anybody there", "any one there", "still there", "hello?", "helloo*", "is anyone", "someone there",
+    "how long", "when will", "how will they", "contact me", "get back to me", "reply", "respond*", "waiting",
+    "wait", "still no one", "no one's come", "nobody", "is someone coming", "coming", "status of my ticket",
+    "my ticket", "ticket", "are they", "will they", "still no", "how soon", "call me", "ring me", "email me",
+)  # fmt: skip
+_WANTS_A_PERSON = ("someone", "somebody", "a person", "look into it", "look at it", "sort it", "sort this",
+                   "replacement", "refund", "call me")  # fmt: skip
+_WANTS_THE_RETURN = ("all", "everything", "both", "the lot", "whole", "start", "go ahead", "do it", "let's", "lets")
+#: Words about the person coming, whatever was talked about since ("how long" alone may be about delivery).
+_ABOUT_THE_PERSON = ("anyone there", "anybody there", "still there", "is anyone", "someone there", "contact me",
+                     "get back to me", "my ticket", "is someone coming", "no one's come", "nobody's come",
+                     "still no one", "nobody has", "no one has", "when will someone", "when will they",
+                     "how will they", "hear back")  # fmt: skip
+_DISPUTE = (
+    "unfair", "not fair", "exception", "only just", "only opened", "only a bit", "only a few", "just opened",
+    "but i", "but it", "but the", "broken", "faulty", "damaged", "ridiculous", "joke", "please", "come on",
+    "moving", "never used", "unopened", "sealed", "not my fault", "can't you", "cant you", "surely",
+)  # fmt: skip
+_WHY = ("why", "how come", "what do you mean", "what does that mean", "what does final sale", "meaning")
+
+
+def _order_context(dispatcher: CollectingDispatcher, tracker: Tracker) -> OrderContext | None:
+    number = verified_order(tracker)
+    if number is None:
+        return None
+    return OrderContext(dispatcher, tracker, get_store(), conversation_id(tracker), number)
+
+
+# ---------------------------------------------------------------------------------------- in context
+
+
+def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: str) -> List[EventType] | None:
+    """Answer ``tracker``'s latest message from the conversation's context, if that is what it needs.
+
+    Args:
+        dispatcher: where to answer.
+        tracker: the conversation.
+        caller: the action asking (``action_follow_up`` also reads details given on their own).
+
+    Returns:
+        The events of the answer, or None when the caller should answer as usual.
+    """
+    latest = said(tracker)
+    if latest.button:
+        return None
+    answered = _pending_question(dispatcher, tracker, latest)
+    if answered is None and caller != "action_continue_goal":
+        answered = _waiting_for_a_person(dispatcher, tracker, latest)
+    if answered is None:
+        answered = _topic_follow_up(dispatcher, tracker, latest, caller=caller)
+    return answered
+
+
+def _pending_question(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+    """A yes or no to the offer the bot just made (a person, a return)."""
+    question = tracker.get_slot(LAST_QUESTION)
+    if question not in {OFFER_HANDOFF, OFFER_RETURN}:
+        return None
+    yes = latest.intent == "affirm" or starts_yes(latest.text)
+    no = latest.intent == "deny" or starts_no(latest.text)
+    if question == OFFER_HANDOFF and latest.intent in {"human_handoff", "complaint"}:
+        yes = True
+    if question == OFFER_HANDOFF and has(latest.text, *_WANTS_A_PERSON):
+        yes = yes or not no
+    if question == OFFER_RETURN and not no and not is_question(latest.text) and has(latest.text, *_WANTS_THE_RETURN):
+        yes = True  # "all of it", "ok start it": the return, with what it names
+    if yes == no:
+        return None
+    if question == OFFER_HANDOFF:
+        if yes:
+            return [SlotSet(LAST_QUESTION, None), FollowupAction("action_handoff")]
+        dispatcher.utter_message(response="utter_no_person")
+        return about(None)
+    ctx = _order_context(dispatcher, tracker)
+    if ctx is None:
+        return None
+    if yes:
+        eligibility = ctx.store.return_eligibility(ctx.conversation_id, ctx.order_number)
+        if not eligibility.eligible:
+            return returns.refuse(ctx, eligibility)
+        return returns.begin_return(ctx, eligibility, latest)
+    dispatcher.utter_message(response="utter_no_return", order_number=ctx.order_number)
+    return about("return", last_question=OFFER_RETURN)  # the offer stands: "ok, let's do it now" later
+
+
+def _waiting_for_a_person(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+    """A customer with an open ticket asking whether anyone is there, how long, how they will hear."""
+    if not tracker.get_slot(TICKET):
+        return None
+    if latest.intent in {"human_handoff", "complaint"}:
+        return None  # action_handoff answers those (without a second ticket)
+    if latest.entity("product") or latest.entity("order_number") or shipping.destination_in(latest) != (None, None):
+        return None  # a new question about something named: answered as such
+    on_topic = tracker.get_slot(TOPIC) == "handoff"
+    waiting = has(latest.text, *_ABOUT_THE_PERSON) or (
+        on_topic
+        and (
+            has(latest.text, *_WAITING)
+            or latest.intent in {"greet", "affirm", "thank", "nlu_fallback", "out_of_scope", "deny", "goodbye"}
+        )
+    )
+    if not waiting:
+        return None
+    ticket = current_ticket(tracker)
+    if ticket is None:
+        return [SlotSet(TICKET, None)] if latest.intent not in {"greet", "affirm", "thank"} else None
+    return say_ticket_status(dispatcher, tracker, ticket)
+
+
+def _topic_follow_up(
+    dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said, *, caller: str
+) -> List[EventType] | None:
+    """A follow-up of the current topic that NLU read as something else."""
+    topic = tracker.get_slot(TOPIC)
+    text = latest.text
+    if not text or not topic:
+        return None
+    if topic in ORDER_TOPICS:
+        # cheap reasons first: the store is asked only when the message may be about the order in focus
+        if not tracker.get_slot("order_number") or _names_another_order(tracker, latest):
+            return None
+        if latest.intent in {"shipping_cost", "shipping_options", "delivery_time"} and shipping.destination_in(
+            latest
+        ) != (None, None):
+            return None  # "and how long does ireland take": a shipping question, not about this order
+        if caller == "action_continue_goal" and not is_question(text):
+            return None  # an order request: its own handler answers
+        ctx = _order_context(dispatcher, tracker)
+        if ctx is None:
+            return None
+        return _order_follow_up(ctx, latest, topic, caller=caller)
+    if topic == "shipping" and shipping.is_shipping_follow_up(tracker, latest):
+        other_question = latest.intent in {"payment_methods", "return_policy", "check_stock", "recommend_product"}
+        if other_question and shipping.destination_in(latest) == (None, None):
+            return None
+        return shipping.quote(dispatcher, tracker, latest, keep=True, mode=shipping.speed_mode(text))
+    if topic == "return_policy" and caller in {"action_follow_up", "action_shipping_info", "action_payment_methods"}:
+        if returns.policy_part(dispatcher, latest):
+            return about("return_policy")
+        return None
+    if topic == "payment_methods" and caller == "action_follow_up":
+        named = payments.named_methods(text)
+        if named:
+            dispatcher.utter_message(
+                response="utter_payment_methods_named", named=" and ".join(named), methods=payments._methods_text()
+            )
+            return about("payment_methods")
+        return None
+    if topic == "products":
+        from actions.products import follow_up_products  # products imports this module
+
+        return follow_up_products(dispatcher, tracker, latest, caller=caller)
+    if (
+        caller == "action_follow_up"
+        and tracker.get_slot("shown_products")
+        and has(text, "they", "them", "those", "it", "one", "ones")
+    ):
+        # "what amounts do they come in": the products shown a little earlier
+        from actions.products import follow_up_products  # products imports this module
+
+        return follow_up_products(dispatcher, tracker, latest, caller=caller)
+    return None
+
+
+def _names_another_order(tracker: Tracker, latest: Said) -> bool:
+    named = latest.entity("order_number") or latest.entity("rma_number")
+    if not named:
+        return False
+    number = normalize_order_number(named)
+    return number is None or number != normalize_order_number(tracker.get_slot("order_number") or "")
+
+
+def _order_follow_up(ctx: OrderContext, latest: Said, topic: str, *, caller: str) -> List[EventType] | None:
+    """Follow-ups about the verified order in focus: why not, a dispute, then the topic's own questions."""
+    text = latest.text
+    refusal = ctx.tracker.get_slot(REFUSAL)
+    if refusal and topic in {"cancel_refused", "address_refused", "return_refused"}:
+        if topic == "return_refused" and has(text, *_DISPUTE) and not has(text, *_WHY):
+            ctx.dispatcher.utter_message(response="utter_offer_handoff_dispute")
+            return about(topic, refusal=refusal, last_question=OFFER_HANDOFF)
+        if has(text, *_WHY) or latest.intent == "deny" and "?" in text:
+            return _explain_refusal(ctx, topic, refusal)
+        if topic != "return_refused" and has(text, *_DISPUTE):
+            ctx.dispatcher.utter_message(response="utter_offer_handoff_refusal")
+            return about(topic, refusal=refusal, last_question=OFFER_HANDOFF)
+        if has(text, "what can i do", "options", "what now", "what are my options", "redirect", "what should i do"):
+            return _explain_refusal(ctx, topic, refusal)
+    handlers = {
+        "track": orders.follow_up_track,
+        "payment": payments.follow_up_payment,
+        "refund": payments.follow_up_refund,
+        "return": returns.follow_up_return,
+        "return_refused": returns.follow_up_return,
+        "return_status": returns.follow_up_return,
+        "invoice": orders.follow_up_invoice,
+        "cancelled": orders.follow_up_cancelled,
+        "address_changed": orders.follow_up_address_changed,
+    }
+    first = handlers.get(topic)
+    if caller == "action_continue_goal":
+        # An order intent: its own handler answers, unless this is a question about the topic in hand
+        # ("if it doesn't go through will the order be cancelled?" after a failed payment).
+        if first is None or not is_question(text):
+            return None
+        return first(ctx, latest)
+    if first is not None:
+        answered = first(ctx, latest)
+        if answered is not None:
+            return answered
+    # any order topic: "when will it arrive?", "how long do I have to pay?"
+    summary = ctx.store.order_summary(ctx.conversation_id, ctx.order_number)
+    generic = [orders.follow_up_track, payments.follow_up_refund]
+    if summary.status == "payment_failed":
+        generic.insert(0, payments.follow_up_payment)
+    for handler in generic:
+        if handler is first:
+            continue
+        answered = handler(ctx, latest)
+        if answered is not None:
+            return answered
+    return None
+
+
+def _explain_refusal(ctx: OrderContext, topic: str, refusal: str) -> List[EventType]:
+    """ "Why not?" after a refusal: the reason again, with what can be done instead."""
+    policy = ctx.store.return_policy()
+    if topic == "cancel_refused":
+        more = (
+            "Once an order has shipped it's with the carrier and we can't call it back. When it arrives you can "
+            f"return it within {policy.window_days} days for a refund."
+        )
+    elif topic == "address_refused":
+        more = (
+            "The parcel is already with the carrier, so we can't change where it goes from our side. If it can't be "
+            "delivered it comes back to us and we'll refund you; a colleague can also help."
+        )
+    else:
+        more = (
+            f"Returns are accepted within {policy.window_days} days of delivery, and final-sale items (gift cards and "
+            "clearance) can't be returned. If you think something's wrong, a colleague can look at it."
+        )
+    ctx.dispatcher.utter_message(response="utter_refusal_explained", reason=refusal, more=more)
+    if topic == "return_refused":
+        return about(topic, refusal=refusal, last_question=OFFER_HANDOFF)
+    return about(topic, refusal=refusal)
+
+
+# ----------------------------------------------------------------------------------------- asides
+
+
+def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> bool:
+    """Answer a question asked while a form waits for something else; the form then asks again.
+
+    Returns:
+        True when something was answered.
+    """
+    ctx = _order_context(dispatcher, tracker)
+    form = (tracker.active_loop or {}).get("name")
+    if ctx is not None:
+        if form == "cancel_form" and has(latest.text, "money", "refund*", "charged", "money back", "get paid back"):
+            summary = ctx.store.order_summary(ctx.conversation_id, ctx.order_number)
+            if summary.payment_status == "paid":
+                note = (
+                    f"Yes: if I cancel it, the {money(summary.total, summary.currency)} you paid goes back to your "
+                    "original payment method; it usually shows within 5-10 business days."
+                )
+            else:
+                note = "You haven't been charged for it, so cancelling costs you nothing and there's nothing to refund."
+            dispatcher.utter_message(text=note)
+            return True
+        if form == "return_form":
+            handlers = [returns.follow_up_return, payments.follow_up_refund]
+        else:  # changing or cancelling an order: when it ships, its payment, its refund
+            handlers = [orders.follow_up_track, payments.follow_up_payment, payments.follow_up_refund]
+        for handler in handlers:
+            if handler(ctx, latest) is not None:
+                return True
+    intent = latest.intent
+    if intent == "return_policy" or has(latest.text, "return policy", "returns policy"):
+        if not returns.policy_part(dispatcher, latest):
+            returns.say_policy(dispatcher)
+        return True
+    if intent in {"shipping_cost", "shipping_options", "delivery_time"}:
+        shipping.quote(dispatcher, tracker, latest, keep=True, mode=shipping.speed_mode(latest.text))
+        return True
+    if intent == "payment_methods":
+        dispatcher.utter_message(response="utter_payment_methods", methods=payments._methods_text())
+        return True
+    if intent in {"check_stock", "recommend_product"} or has(latest.text, "how much is", "in stock"):
+        from actions.product_lookup import meant
+        from actions.products import stock_answer  # products imports this module
+
+        found = meant(tracker, latest)
+        if found.product is not None or found.products or found.unsold:
+            stock_answer(dispatcher, tracker, found)
+            return True
+    return bool(returns.policy_part(dispatcher, latest))
+
+
+# ------------------------------------------------------------------------------------- two questions
+
+
+def also_asked(dispatcher: CollectingDispatcher, tracker: Tracker, *, answered_topic: str) -> List[EventType]:
+    """Answer a second question of the same message ("returns policy and do you ship to spain?")."""
+    latest = said(tracker)
+    text = latest.text
+    if not text or not (has(text, "and", "also", "plus", "btw", "as well") or text.count("?") > 1):
+        return []
+    events: List[EventType] = []
+    country, postcode = shipping.destination_in(latest)
+    if (
+        answered_topic != "shipping"
+        and (country or latest.entity("city"))
+        and has(text, "ship*", "deliver*", "post*", "send", "delivery")
+    ):
+        shipping.quote(dispatcher, tracker, latest, keep=False)
+    if (
+        answered_topic != "payment_methods"
+        and has(text, "pay", "take", "accept", "use")
+        and payments.named_methods(text)
+    ):
+        dispatcher.utter_message(
+            response="utter_payment_methods_named",
+            named=" and ".join(payments.named_methods(text)),
+            methods=payments._methods_text(),
+        )
+    if answered_topic not in {"return_policy"} and has(
+        text, "return policy", "returns policy", "return window", "refunds take", "refund take", "how long do refunds",
+        "how long for a refund", "how long does a refund",
+    ) and not returns.policy_part(dispatcher, latest):  # fmt: skip
+        returns.say_policy(dispatcher)
+    return events
+
+
+# --------------------------------------------------------------------------------- action_follow_up
+
+
+#: Intents that ask about one order (they set the goal the verification then answers).
+GOAL_INTENTS = frozenset(
+    {"track_order", "cancel_order", "change_shipping_address", "get_invoice", "return_item", "return_status",
+     "request_refund", "refund_status", "payment_problem", "manage_channels", "unlink_channel",
+     "notifications_opt_in", "notifications_opt_out"}
+)  # fmt: skip
+_HOW_TO_VERIFY = ("what would she need", "what would he need", "what do i need", "what does she need",
+                  "what does he need", "what do you need", "how can i check", "how do i check", "what info",
+                  "what details", "how does she check", "how does he check")  # fmt: skip
+_RECOMMEND = ("recommend", "suggest", "gift idea*", "present idea*", "what's good", "whats good", "what should i buy",
+              "something nice", "any ideas")  # fmt: skip
+_SHIPPING = ("ship*", "deliver*", "post", "postage", "send", "courier", "how much to", "how long to")
+_CHECK_MY_ORDER = ("my order", "existing order", "check mine", "can u check", "can you check", "my parcel",
+                   "my package", "my delivery", "an order", "about a delivery", "about my delivery")  # fmt: skip
+
+
+def goal_for(tracker: Tracker, latest: Said) -> str:
+    """What to do once an order given on its own is verified: from the words, else the conversation's goal."""
+    text = latest.text
+    topic = tracker.get_slot(TOPIC)
+    if topic == "handoff" and (tracker.get_slot(TICKET) or tracker.get_slot(LAST_QUESTION) == OFFER_HANDOFF):
+        return "handoff"
+    for goal, cues in (
+        ("cancel", ("cancel",)),
+        ("change_address", ("address", "redirect", "deliver it to", "send it to")),
+        ("invoice", ("invoice", "receipt", "vat", "bill")),
+        ("return_status", ("rma", "my return", "return status")),
+        ("return", ("return", "send back", "send it back")),
+        ("refund_status", ("refund", "money back")),
+        ("payment", ("payment", "declined", "charged", "paid")),
+        ("track", ("where", "track", "status", "arriv*", "deliver*", "shipped", "parcel", "package")),
+    ):
+        if has(text, *cues):
+            return goal
+    if latest.entity("rma_number"):
+        return "return_status"
+    if topic in {"return_policy", "return", "return_refused"}:
+        return "return"
+    goal = tracker.get_slot("goal")
+    return str(goal) if goal else "track"
+
+
+class ActionFollowUp(Action):
+    """Messages that only make sense in context: yes, no, details on their own, corrections, and the
+    fallback when nothing fits (rule for affirm, deny, inform, out_of_scope, nlu_fallback; core fallback)."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_follow_up"
+
+    @settles
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """Read the message against the context; say so when it cannot be read."""
+        if answered_this_turn(tracker):
+            # Run again as the core fallback after the turn's answer (e.g. after a follow-up action):
+            # the customer has their answer; predicting on would loop.
+            return [FollowupAction("action_listen")]
+        in_verification = (tracker.active_loop or {}).get("name") == "verify_order_form"
+        answered = in_context(dispatcher, tracker, caller=self.name())
+        if answered is not None:
+            if in_verification and not _has_followup(answered):
+                # a follow-up of what we were talking about: the order question that was open is dropped
+                answered += [ActiveLoop(None), SlotSet("requested_slot", None)]
+            return answered if _has_followup(answered) else [*answered, FollowupAction("action_listen")]
+        latest = said(tracker)
+        if in_verification:
+            return self._during_verification(dispatcher, tracker, latest)
+        events = self._details(dispatcher, tracker, latest)
+        if events is not None:
+            return events
+        if has(latest.text, *_HOW_TO_VERIFY) and (tracker.get_slot("order_number") or tracker.get_slot("proof")):
+            dispatcher.utter_message(response="utter_how_to_verify")
+            return about(None) + [FollowupAction("action_listen")]
+        if tracker.get_slot(TOPIC) == "account" and has(latest.text, "which", "left", "linked", "still", "list"):
+            return [SlotSet("goal", "channels"), FollowupAction("verify_order_form")]
+        if latest.intent not in {"affirm", "deny"} and has(latest.text, "thank*", "thx", "cheers", "ta", "danke",
+                                                              "merci"):  # fmt: skip
+            dispatcher.utter_message(response="utter_thank")
+            return about(None) + [FollowupAction("action_listen")]
+        if latest.intent == "affirm":
+            dispatcher.utter_message(response="utter_how_can_help")
+            return about(None) + [FollowupAction("action_listen")]
+        if latest.intent == "deny":
+            dispatcher.utter_message(response="utter_anything_else")
+            return about(None) + [FollowupAction("action_listen")]
+        if latest.intent == "out_of_scope":
+            return not_understood(dispatcher, tracker, "utter_out_of_scope") + [FollowupAction("action_listen")]
+        return [FollowupAction("action_fallback")]
+
+    @staticmethod
+    def _during_verification(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType]:
+        """A message the verification form did not take as an answer ("which order?" / "email or postcode?").
+
+        Another order question starts the check over with its goal; thanks or goodbye end it; a greeting,
+        a product question or something out of scope is answered and the form's question asked again (the
+        form does not read the same message twice). Rules would do the same, but each rule is checked on
+        every turn of every conversation, so these rare turns cost one action call instead.
+        """
+        drop: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
+        again: List[EventType] = [FollowupAction("verify_order_form")]
+        intent = latest.intent
+        if intent in GOAL_INTENTS:
+            if intent == "payment_problem":
+                dispatcher.utter_message(response="utter_payment_problem_general")
+            return drop + again  # the goal slot was set from the intent
+        if intent in {"thank", "goodbye"}:
+            dispatcher.utter_message(response="utter_thank" if intent == "thank" else "utter_goodbye")
+            return drop + [FollowupAction("action_listen")]
+        if intent == "greet":
+            dispatcher.utter_message(response="utter_greet")
+            return again
+        if intent in {"check_stock", "recommend_product"}:
+            from actions.product_lookup import meant
+            from actions.products import read_request, recommend, stock_answer  # products imports this module
+
+            if intent == "check_stock":
+                events = stock_answer(dispatcher, tracker, meant(tracker, latest))
+            else:
+                events = recommend(dispatcher, tracker, read_request(tracker, get_store()))
+            return events + again
+        if has(latest.text, *_HOW_TO_VERIFY):
+            dispatcher.utter_message(response="utter_how_to_verify")
+            return again
+        if intent == "out_of_scope":
+            dispatcher.utter_message(response="utter_out_of_scope")
+            return again
+        dispatcher.utter_message(response="utter_ask_rephrase")
+        return again
+
+    @staticmethod
+    def _details(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+        """Details given on their own: an order to check, a destination or budget, a product."""
+        text = latest.text
+        number = latest.entity("order_number")
+        rma = normalize_rma(latest.entity("rma_number") or "")
+        if number is None and latest.intent in {"inform", "nlu_fallback", "out_of_scope"} and text:
+            found = normalize_order_number(text)
+            number = found if found and any(ch.isdigit() for ch in text) else None
+        proof = latest.entity("email") or latest.entity("postcode")
+        topic = tracker.get_slot(TOPIC)
+        if number or rma:
+            events: List[EventType] = [SlotSet("goal", goal_for(tracker, latest))]
+            if number:
+                events.append(SlotSet("order_number", normalize_order_number(number) or number))
+            return events + [FollowupAction("verify_order_form")]
+        if proof and topic != "shipping" and (tracker.get_slot("order_number") or latest.entity("email")):
+            return [SlotSet("goal", goal_for(tracker, latest)), FollowupAction("verify_order_form")]
+        country, postcode = shipping.destination_in(latest)
+        value = shipping.value_in(latest)
+        destination = country or postcode or latest.entity("city")
+        if destination and (
+            topic == "shipping" or (topic is None and latest.intent == "inform") or has(text, *_SHIPPING)
+        ):
+            return shipping.quote(dispatcher, tracker, latest, keep=topic == "shipping", mode=shipping.speed_mode(text))
+        if value is not None and topic == "shipping":
+            return shipping.quote(dispatcher, tracker, latest, keep=True)
+        if latest.entity("product") or latest.entity("category"):
+            from actions.product_lookup import meant
+            from actions.products import read_request, recommend, stock_answer  # products imports this module
+
+            if topic == "products" and tracker.get_slot("rec_request") and not latest.entity("product"):
+                return recommend(dispatcher, tracker, read_request(tracker, get_store()))
+            return stock_answer(dispatcher, tracker, meant(tracker, latest))
+        if has(text, *_RECOMMEND):
+            from actions.products import read_request, recommend  # products imports this module
+
+            return recommend(dispatcher, tracker, read_request(tracker, get_store()))
+        if has(text, *_CHECK_MY_ORDER) and not has(text, "cancel", "return", "refund", "invoice"):
+            return [SlotSet("goal", "track"), FollowupAction("verify_order_form")]
+        return None
+
+
+def answered_this_turn(tracker: Tracker) -> bool:
+    """Whether the bot already said something (or ran an action other than this one) since the latest message."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot":
+            return True
+        if event.get("event") == "action" and event.get("name") not in {
+            "action_listen",
+            "action_follow_up",
+            "action_extract_slots",
+            "action_session_start",
+            None,
+        }:
+            return True
+    return False
+
+
+def _has_followup(events: List[EventType]) -> bool:
+    return any(e.get("event") == "followup" for e in events)
+
+
+# ------------------------------------------------------------------------------ the order number question
+
+_OTHER_SHOPS = ("amazon", "ebay", "asos", "argos", "etsy", "shein", "temu", "john lewis", "zara", "sephora",
+                "lookfantastic", "superdrug", "another shop", "other shop", "different shop", "another website",
+                "another store")  # fmt: skip
+_ACCOUNT = ("my account", "account", "password", "log in", "login", "sign in", "signin", "profile", "newsletter",
+            "unsubscribe", "phone number", "username", "user name")  # fmt: skip
+_REVIEW = ("review", "rate it", "rating", "feedback", "testimonial")
+_MINE = ("my order", "my parcel", "my package", "my delivery", "i ordered", "i bought", "mine", "it back", "my return",
+         "my refund", "i sent", "i got", "i received", "my stuff", "my things", "the order i", "order i placed",
+         "existing order", "check my", "order number", "the one i", "placed")  # fmt: skip
+
+
+class ActionAskOrderNumber(Action):
+    """The verification form's question for the order number, unless the message was not about one of our
+    orders after all (another shop's parcel, a shipping or product follow-up, a general returns question,
+    account details, thanks): then that is answered and the form is dropped. An order number the entity
+    extractor missed ("ORD-999999") is read from the words and checked by the form."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_ask_order_number"
+
+    @settles
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """Ask for the order number, or answer what the message was really about."""
+        latest = said(tracker)
+        text = latest.text
+        if text and not latest.button:
+            number = normalize_order_number(text) if re.search(r"\d{6}", text) else None
+            if number and number != normalize_order_number(tracker.get_slot("order_number") or ""):
+                return await self._missed_number(dispatcher, tracker, domain, number, latest)
+            answered = self._not_an_order_question(dispatcher, tracker, latest)
+            if answered is not None:
+                return answered + [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_listen")]
+        dispatcher.utter_message(response="utter_ask_order_number")
+        return []
+
+    @staticmethod
+    async def _missed_number(
+        dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any], number: str, latest: Said
+    ) -> List[EventType]:
+        """An order number NLU did not tag ("ORD-999999"): checked by the verification form's own validator,
+        with the email or postcode of the same message, exactly as if it had been tagged."""
+        from actions.identity import ValidateVerifyOrderForm  # the checks and their wording stay there
+
+        validator = ValidateVerifyOrderForm()
+        slots = dict(validator.validate_order_number(number, dispatcher, tracker, domain))
+        if not slots.get("order_number"):
+            return [SlotSet(k, v) for k, v in slots.items()]  # it said why; the form asks again
+        checked = tracker.copy()  # the validator reads the order from the slot; this tracker stays as it is
+        checked.slots["order_number"] = slots["order_number"]
+        proof = latest.entity("email") or latest.entity("postcode")
+        if proof:
+            slots.update(validator.validate_proof(proof, dispatcher, checked, domain))
+        events: List[EventType] = [SlotSet(k, v) for k, v in slots.items()]
+        if slots.get("proof") == "verified":
+            return events + [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_continue_goal")]
+        if get_store().attempts_left(conversation_id(tracker)) <= 0:
+            dispatcher.utter_message(response="utter_verification_locked")
+            return events + [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_listen")]
+        dispatcher.utter_message(response="utter_ask_proof")
+        return events + [SlotSet("requested_slot", "proof")]
+
+    @staticmethod
+    def _not_an_order_question(
+        dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said
+    ) -> List[EventType] | None:
+        text = latest.text
+        if has(text, *_OTHER_SHOPS):
+            dispatcher.utter_message(response="utter_other_shop")
+            return about(None)
+        if has(text, *_MINE):
+            return None  # about one of their orders: the question stands
+        if has(text, *_REVIEW) and not has(text, "order", "parcel"):
+            dispatcher.utter_message(response="utter_review")
+            return about(None)
+        if has(text, *_ACCOUNT) and not has(text, "order", "parcel", "delivery address for", "track"):
+            dispatcher.utter_message(response="utter_account_out_of_scope")
+            return about(None)
+        topic = tracker.get_slot(TOPIC)
+        if topic and topic not in ORDER_TOPICS:
+            answered = in_context(dispatcher, tracker, caller="action_follow_up")
+            if answered is not None:
+                return [e for e in answered if e.get("event") != "followup"]
+        goal = tracker.get_slot("goal")
+        if goal in {"return", "return_status"} and is_question(text) and not has(text, *_MINE):
+            # "whats your return window", "can i return one if she doesn't like it": the policy
+            if not returns.policy_part(dispatcher, latest):
+                returns.say_policy(dispatcher)
+            return about("return_policy")
+        if has(text, "thank*", "thx", "cheers", "bye", "goodbye", "that's all", "thats all") and not has(
+            text, "order", "track", "where", "return", "refund", "cancel", "invoice"
+        ):
+            dispatcher.utter_message(response="utter_goodbye" if has(text, "bye", "that's all") else "utter_thank")
+            return about(None)
+        return None

@@ -1,0 +1,415 @@
+"""Which product a customer means: one they name (typos allowed), one they point back to ("the first one",
+"it", "the Maison Coco one"), a kind of product ("vitamin c serum", "matte lipsticks"), or one the shop
+does not sell, with the closest things it does sell. Used by `actions.products`.
+
+The product named in the latest message always wins over the one in focus; a product the shop does not
+sell is never answered as if it were a similar one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rasa_sdk import Tracker
+
+from actions.common import get_store
+from actions.context import FOCUS_PRODUCT, SHOWN_PRODUCTS, Said, has
+from store.errors import ProductNotFound
+from store.records import ProductInfo
+
+CACHE_SECONDS = 60.0  # as bot/catalogue_entities.py: a new product is known within a minute
+
+#: Words that say nothing about which product ("do you have the ... in stock").
+STOP = frozenset(
+    """
+    a an the any some of for to in on at is are am be do does did you u ya y'all guys have has got get sell
+    sells stock stocked carry carries there here this that these those it its it's one ones please pls plz i
+    i'm im me my we our us can could would will shop store online available availability left still and or
+    with what which whats what's how much price cost where find looking look want need like buy order now
+    today right moment currently also too again then ok okay hi hey so thanks thank tell know if not no yes
+    yeah nice good great lovely new recommend recomend reccomend recommended suggest suggestion suggestions
+    idea ideas something anything best decent quality really very first second third last 1st 2nd 3rd hello
+    ugh hmm hiya cheers ta actually maybe just only ones
+    """.split()  # noqa: SIM905 (words read better as words)
+)
+#: How people name kinds of product the catalogue words differently: their word -> catalogue words.
+SYNONYMS = {
+    "perfume": "fragrance", "perfumes": "fragrance", "scent": "fragrance", "cologne": "fragrance",
+    "aftershave": "fragrance", "parfum": "fragrance", "smell": "fragrance", "smells": "fragrance",
+    "sunscreen": "spf", "suncream": "spf", "sunblock": "spf", "spf": "spf",
+    "moisturizer": "moisturiser", "moisturizers": "moisturiser", "lotion": "lotion",
+    "lippy": "lipstick", "lipsticks": "lipstick", "gloss": "lip", "lipgloss": "lip",
+    "shampoos": "shampoo", "conditioners": "conditioner", "serums": "serum", "brushes": "brush",
+    "eyeshadow": "eyeshadow", "shadow": "eyeshadow", "liner": "liner", "eyeliners": "eyeliner",
+    "blusher": "blush", "foundations": "foundation", "mascaras": "mascara", "masks": "mask",
+    "tweezer": "tweezers", "haircare": "haircare", "skincare": "skincare", "makeup": "makeup",
+    "make-up": "makeup", "bath": "bath", "body": "body",
+}  # fmt: skip
+_ORDINALS = {
+    "first": 0, "1st": 0, "top": 0, "second": 1, "2nd": 1, "middle": 1, "third": 2, "3rd": 2, "last": -1,
+    "bottom": -1,
+}  # fmt: skip
+_REFERENCE = re.compile(
+    r"\b(it|its|it's|that|this|they|them|those|these|that one|this one|the same|same one|the one)\b", re.IGNORECASE
+)
+_LEAD = re.compile(
+    r"^(?:.*?\b(?:do|have|has|did)\s+(?:you|u|ya|y'all|you guys|u guys)\s+(?:guys\s+)?"
+    r"(?:got|have|sell|stock|carry|do|still have)\b|.*?\bhave\s+(?:you|u)\s+got\b|.*?\bis\s+there\b|"
+    r".*?\bi'?m\s+looking\s+for\b|.*?\blooking\s+for\b|.*?\bwhere\s+(?:can|do)\s+i\s+find\b|"
+    r"^\s*(?:is|are)\s+(?=the\b|any\b|a\b)|^\s*any\b|.*?\bin\s+stock\s*[:,-]\s*)",
+    re.IGNORECASE,
+)
+_TAIL = re.compile(
+    r"\b(?:in\s+stock|in\s+store|in\s+this\s+(?:shop|store)|in\s+the\s+(?:shop|store)|here|available|"
+    r"at\s+the\s+moment|right\s+now|anymore|any\s*more|online|today|please|pls|still|by\s+any\s+chance|"
+    r"on\s+the\s+shelf|in\s+(?:any\s+of\s+)?your\s+shops?)\b.*$",
+    re.IGNORECASE,
+)
+
+
+def _stem(word: str) -> str:
+    word = word.lower().strip("'")
+    word = SYNONYMS.get(word, word)
+    if len(word) > 3 and word.endswith("es") and word[:-2].endswith(("sh", "ch", "ss", "x")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us")):
+        return word[:-1]
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    """The words of ``text`` that can name a product, singular, synonyms mapped to catalogue words."""
+    out = []
+    for raw in re.findall(r"[\w'&.%-]+", (text or "").lower()):
+        raw = raw.strip(".-'")
+        if not raw or raw in STOP or raw == "&":
+            continue
+        out.append(_stem(raw))
+    return out
+
+
+def _words_of(product: ProductInfo) -> set[str]:
+    return set(tokens(f"{product.title} {product.brand} {product.category}"))
+
+
+def kind_of(product: ProductInfo) -> str:
+    """What the product is, without the brand: "Maison Coco Satin Lipstick" -> "Satin Lipstick"."""
+    title = product.title
+    if product.brand and title.lower().startswith(product.brand.lower()):
+        return title[len(product.brand) :].strip() or title
+    return title
+
+
+@dataclass
+class Catalogue:
+    """The catalogue with the words that name its products."""
+
+    products: list[ProductInfo]
+    words: dict[str, set[str]] = field(default_factory=dict)  # sku -> words
+    vocabulary: set[str] = field(default_factory=set)
+    brands: list[str] = field(default_factory=list)
+    skus: dict[str, ProductInfo] = field(default_factory=dict)
+    #: memo of derived word sets (kinds of product...), built once per catalogue by their users
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, products: list[ProductInfo]) -> Catalogue:
+        """Index ``products``."""
+        words = {p.sku: _words_of(p) for p in products}
+        vocabulary = set().union(*words.values()) if words else set()
+        brands = sorted({p.brand for p in products if p.brand}, key=len, reverse=True)
+        return cls(products, words, vocabulary, brands)
+
+    def by_sku(self, sku: str) -> ProductInfo | None:
+        """The product with ``sku``."""
+        if not self.skus:
+            self.skus.update({p.sku: p for p in self.products})
+        return self.skus.get(sku)
+
+    def by_title(self, title: str) -> ProductInfo | None:
+        """The product whose title is ``title`` (case-insensitive)."""
+        key = title.strip().lower()
+        return next((p for p in self.products if p.title.lower() == key), None)
+
+
+_cache: dict[int, tuple[float, Catalogue]] = {}
+
+
+def catalogue() -> Catalogue:
+    """The store's catalogue, read at most once a minute per store."""
+    store = get_store()
+    now = time.monotonic()
+    cached = _cache.get(id(store))
+    if cached is not None and now - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    built = Catalogue.of(store.catalogue())
+    _cache.clear()
+    _cache[id(store)] = (now, built)
+    return built
+
+
+def _correct(word: str, vocabulary: set[str]) -> str:
+    """A misspelt catalogue word put right ("mascra" -> "mascara"); other words unchanged."""
+    if word in vocabulary or len(word) < 4 or any(ch.isdigit() for ch in word):
+        return word
+    close = [c for c in difflib.get_close_matches(word, vocabulary, n=3, cutoff=0.85) if c[0] == word[0]]
+    return close[0] if close else word
+
+
+@dataclass
+class Match:
+    """What a product phrase matches in the catalogue.
+
+    Attributes:
+        query: the phrase as asked.
+        words: its product words (corrected).
+        products: products whose words include every word of the phrase (one: that product; several: a
+            kind of product, or a brand).
+        near: when nothing has every word, the products sharing the most of them (the closest we sell).
+        unknown: words of the phrase the catalogue does not know at all.
+    """
+
+    query: str
+    words: list[str]
+    products: list[ProductInfo]
+    near: list[ProductInfo]
+    unknown: list[str]
+
+    @property
+    def exact(self) -> ProductInfo | None:
+        """The one product meant, if the phrase names exactly one (or a full title)."""
+        if len(self.products) == 1:
+            return self.products[0]
+        titled = [p for p in self.products if p.title.lower() == self.query.strip().lower()]
+        return titled[0] if len(titled) == 1 else None
+
+
+def _names(query: str, unknown: list[str]) -> list[str]:
+    """Unknown words written with a capital (brand or product names we do not carry: "Olaplex", "Fenty")."""
+    capitalised = {w.strip(".-'").lower() for w in re.findall(r"[\w'&.%-]+", query) if w[:1].isupper()}
+    return [w for w in unknown if w in capitalised or any(ch.isdigit() for ch in w)]
+
+
+def match(query: str, cat: Catalogue | None = None) -> Match:
+    """Match a product phrase against the catalogue.
+
+    Args:
+        query: e.g. "vitamin c serum", "Collagen Night Cream", "mascra", "Maison Coco".
+        cat: the catalogue (default: the store's).
+
+    Returns:
+        The match; nothing when the phrase has no product words.
+    """
+    cat = cat or catalogue()
+    words = [_correct(w, cat.vocabulary) for w in tokens(query)]
+    # single letters and numbers only count next to a real word ("vitamin c", "no.3")
+    meaningful = [w for w in words if len(w) > 1 or len(words) > 1]
+    if not meaningful:
+        return Match(query, [], [], [], [])
+    unknown = [w for w in meaningful if w not in cat.vocabulary]
+    known = [w for w in meaningful if w in cat.vocabulary]
+    names = _names(query, unknown)
+    # lower-case words we do not know ("sensitive", "nice") do not stop a match; unknown names do
+    wanted = meaningful if (names or not known) else known
+    full = [p for p in cat.products if all(w in cat.words[p.sku] for w in wanted)]
+    near: list[ProductInfo] = []
+    if not full:
+        scored = []
+        for p in cat.products:
+            shared = [w for w in meaningful if w in cat.words[p.sku]]
+            if shared:
+                # a shared kind word ("shampoo", "cream") counts more than a shared adjective
+                score = len(shared) + sum(0.5 for w in shared if w in tokens(kind_of(p))[-1:])
+                scored.append((score, p.online_stock > 0, p.title, p))
+        scored.sort(key=lambda s: (-s[0], not s[1], s[2]))
+        if scored:
+            best = scored[0][0]
+            near = [p for score, _, _, p in scored if score >= best - 0.5][:4]
+    return Match(query, meaningful, full, near, names if known else unknown)
+
+
+def asked_phrase(text: str) -> str:
+    """The product phrase of a stock question: "do you have the linen shirt in stock?" -> "linen shirt"."""
+    phrase = text.strip().strip("?!.")
+    phrase = _LEAD.sub("", phrase, count=1)
+    phrase = _TAIL.sub("", phrase).strip(" ,?!.")
+    return phrase
+
+
+def shown(tracker: Tracker, cat: Catalogue | None = None) -> list[ProductInfo]:
+    """The products of the last answer that showed some, in order."""
+    cat = cat or catalogue()
+    skus = tracker.get_slot(SHOWN_PRODUCTS) or []
+    return [p for p in (cat.by_sku(str(s)) for s in skus) if p is not None]
+
+
+def in_focus(tracker: Tracker, cat: Catalogue | None = None) -> ProductInfo | None:
+    """The product the conversation is about (the last one answered about, else the first one shown)."""
+    cat = cat or catalogue()
+    value = tracker.get_slot(FOCUS_PRODUCT)
+    if value:
+        product = cat.by_sku(str(value)) or cat.by_title(str(value))
+        if product is not None:
+            return product
+    listed = shown(tracker, cat)
+    return listed[0] if listed else None
+
+
+def ordinal(text: str) -> int | None:
+    """0 for "the first one", 1 for "the second", -1 for "the last one"; None without one."""
+    for word, index in _ORDINALS.items():
+        if has(text, f"{word} one", f"the {word}", f"{word} option", f"{word} product", f"{word} suggestion") or (
+            has(text, word) and word in {"1st", "2nd", "3rd"}
+        ):
+            return index
+    return None
+
+
+def brand_in(text: str, cat: Catalogue | None = None) -> str | None:
+    """A brand of the catalogue named in ``text`` (the longest), or named by its first word alone when
+    that word is no other brand's ("the Atlas one")."""
+    cat = cat or catalogue()
+    for brand in cat.brands:
+        if has(text, brand):
+            return brand
+    firsts: dict[str, list[str]] = {}
+    for brand in cat.brands:
+        first = brand.split()[0].lower()
+        if len(first) >= 4:
+            firsts.setdefault(first, []).append(brand)
+    for first, brands in firsts.items():
+        if len(brands) == 1 and has(text, first):
+            return brands[0]
+    return None
+
+
+def brand_full(brand: str, cat: Catalogue | None = None) -> str:
+    """The brand as the catalogue spells it."""
+    cat = cat or catalogue()
+    return next((b for b in cat.brands if b.lower() == brand.lower()), brand)
+
+
+@dataclass
+class Meant:
+    """The outcome of reading a message for a product.
+
+    Attributes:
+        product: the one product meant, when there is one.
+        products: several products that all fit (a kind, a brand): the answer lists them.
+        unsold: the phrase when the shop sells nothing like it as named.
+        near: close alternatives for ``unsold``.
+        how: ``named``, ``kind``, ``brand``, ``shown``, ``focus``, ``unsold`` or ``none``.
+    """
+
+    product: ProductInfo | None = None
+    products: list[ProductInfo] = field(default_factory=list)
+    unsold: str | None = None
+    near: list[ProductInfo] = field(default_factory=list)
+    how: str = "none"
+
+
+def meant(tracker: Tracker, latest: Said, *, refer_back: bool = True) -> Meant:
+    """The product(s) the latest message is about.
+
+    The message's own product words win: a button's or NLU's product, a product phrase in the words. Only
+    a message that names none and points back ("is it in stock", "the first one", "the Maison Coco one")
+    is about the product in focus or one shown.
+
+    Args:
+        tracker: the conversation.
+        latest: the message.
+        refer_back: whether "it" / "the first one" may mean a product of earlier answers.
+    """
+    cat = catalogue()
+    text = latest.text
+    if refer_back and text:
+        index = ordinal(text)
+        listed = shown(tracker, cat)
+        if index is not None and listed:
+            position = index if index < 0 else min(index, len(listed) - 1)
+            return Meant(product=listed[position], how="shown")
+    named = latest.entity("product")
+    if named:
+        by_title = cat.by_title(named)
+        if by_title is not None:
+            return Meant(product=by_title, how="named")
+    brand = brand_in(text or named or "", cat)
+    candidates = [named] if named else []
+    if text:
+        phrase = asked_phrase(text)
+        if phrase and phrase.lower() not in {c.lower() for c in candidates}:
+            candidates.append(phrase)
+    if latest.entity("category") and str(latest.entity("category")).lower() not in {c.lower() for c in candidates}:
+        candidates.append(str(latest.entity("category")))
+    for phrase in candidates:
+        found = match(phrase, cat)
+        if not found.words:
+            continue
+        if brand and refer_back and set(found.words) <= set(tokens(brand_full(brand, cat))) | {"one"}:
+            # "the Maison Coco one": that brand's product of the kind in focus
+            return _brand_one(tracker, brand, cat)
+        if found.exact is not None:
+            return Meant(product=found.exact, how="named")
+        if found.products:
+            return Meant(products=found.products, how="brand" if brand else "kind")
+        if found.unknown or found.near:
+            if refer_back and _is_reference(text) and not found.near and not _names(phrase, found.unknown):
+                break  # "what amounts do they come in": about the products in focus, not a product name
+            return Meant(unsold=_display(phrase), near=found.near, how="unsold")
+    if refer_back and text and _is_reference(text):
+        product = in_focus(tracker, cat)
+        if product is not None:
+            return Meant(product=product, how="focus")
+    return Meant()
+
+
+def _is_reference(text: str) -> bool:
+    return bool(_REFERENCE.search(text or "")) or not tokens(asked_phrase(text or ""))
+
+
+def _display(phrase: str) -> str:
+    words = phrase.split()
+    while words and words[0].lower() in {"the", "a", "an", "any", "some", "and", "is", "are"}:
+        words.pop(0)
+    return " ".join(words).strip(" ,.?!")
+
+
+def _brand_one(tracker: Tracker, brand: str, cat: Catalogue) -> Meant:
+    """That brand's product among those shown, else of the kind in focus, else all of that brand."""
+    own = [p for p in cat.products if p.brand.lower() == brand.lower()]
+    listed = [p for p in shown(tracker, cat) if p.brand.lower() == brand.lower()]
+    if len(listed) == 1:
+        return Meant(product=listed[0], how="shown")
+    focus = in_focus(tracker, cat)
+    if focus is not None:
+        kind_words = set(tokens(kind_of(focus)))
+        same_kind = [p for p in own if kind_words and kind_words <= set(tokens(kind_of(p)))]
+        if not same_kind and kind_words:
+            last = tokens(kind_of(focus))[-1:]
+            same_kind = [p for p in own if last and last[0] in tokens(kind_of(p))]
+        if len(same_kind) == 1:
+            return Meant(product=same_kind[0], how="brand")
+        if same_kind:
+            return Meant(products=same_kind, how="brand")
+    if len(own) == 1:
+        return Meant(product=own[0], how="brand")
+    return Meant(products=own, how="brand")
+
+
+def product_by_sku(sku: str) -> ProductInfo | None:
+    """A product by SKU, or None."""
+    try:
+        return get_store().product(sku)
+    except ProductNotFound:
+        return None
+
+
+def describe(products: list[Any]) -> str:
+    """ "A (£x), B (£y) and C (£z)"."""
+    from actions.common import join_words, money
+
+    return join_words([f"{p.title} ({money(p.price)})" for p in products])
