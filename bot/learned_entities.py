@@ -107,12 +107,12 @@ class LearnedEntityExtractor(GraphComponent, EntityExtractorMixin):
         """Defaults: the labels rules cannot list, a small model, a fixed seed."""
         return {
             "labels": ["product", "amount", "date", "person", "address"],
-            "epochs": 10,
+            "epochs": 8,
             "dropout": 0.2,
             "batch_size": 16,
             # every example with one of `labels`, plus at most this many without (what is not an entity);
             # all ~3,000 of them would double training time for no measured gain
-            "max_negatives": 1200,
+            "max_negatives": 1000,
             "width": 64,
             "depth": 2,
             "embed_size": 2000,

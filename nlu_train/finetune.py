@@ -340,6 +340,18 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def low_quantile(values: np.ndarray, q: float) -> float:
+    """The Harrell-Davis estimate of the `q` quantile: a weighted mean of all order statistics.
+
+    A low quantile of a few hundred values is, empirically, one or two of them; from one fine-tuning run to the
+    next that moved the probability threshold between 0.37 and 0.50. Weighting every order statistic by the
+    Beta density around the quantile gives a steadier estimate of the same thing.
+    """
+    from scipy.stats.mstats import hdquantiles
+
+    return float(np.asarray(hdquantiles(np.asarray(values, dtype=np.float64), prob=[q]))[0])
+
+
 def calibrate(
     trainer: Trainer, seen: Sequence[Example], held: Sequence[Example], support: Sequence[str], oos: str
 ) -> Result:
@@ -367,8 +379,8 @@ def calibrate(
     is_oos = np.array([e.intent == oos for e in held])
     correct_support = is_support & (pred == targets)
     # thresholds: the quantile of unseen support messages we agree to lose to each test
-    p_threshold = float(np.quantile(top[correct_support], s.support_loss_probability)) if correct_support.any() else 0.0
-    d_threshold = float(np.quantile(nearest[is_support], s.support_loss_distance)) if is_support.any() else 0.0
+    p_threshold = low_quantile(top[correct_support], s.support_loss_probability) if correct_support.any() else 0.0
+    d_threshold = low_quantile(nearest[is_support], s.support_loss_distance) if is_support.any() else 0.0
     oos_index = index.get(oos, -1)
     routed = (pred == oos_index) | (top < p_threshold) | (nearest < d_threshold)
     head_pred = head_logits.argmax(axis=1)

@@ -134,3 +134,15 @@ def test_unknown_settings_are_refused_with_the_known_ones(capsys: pytest.Capture
     assert cli.main(["--data", str(tmp_path), "--out", str(tmp_path / "x"), "--settings", '{"epoch": 3}']) == 2
     assert "trainable_layers" in capsys.readouterr().err
     assert Settings().trainable_layers >= 1
+
+
+def test_the_low_quantile_estimate_is_steadier_than_one_order_statistic() -> None:
+    from nlu_train.finetune import low_quantile
+
+    rng = np.random.default_rng(5)
+    samples = [rng.beta(8, 1, size=400) for _ in range(60)]
+    truth = float(np.quantile(rng.beta(8, 1, size=400_000), 0.02))
+    smooth = np.array([low_quantile(x, 0.02) for x in samples])
+    raw = np.array([np.quantile(x, 0.02) for x in samples])
+    assert abs(smooth.mean() - truth) < 0.02
+    assert smooth.std() < raw.std()
