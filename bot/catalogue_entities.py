@@ -2,13 +2,16 @@
 
 Runs inside `rasa run` (config.yml, after RegexEntityExtractor). It reads product titles, brands and
 categories from the order store's `products` table (SHOP_DATABASE_URL) and re-reads them every
-`refresh_seconds`, so products added to the shop are recognised without retraining. Matching is
-case-insensitive, on word boundaries, longest term first; a one-letter typo in a long term (8+ characters)
-is tolerated through a precomputed single-deletion index (cheap: dictionary look-ups only). Category values
-are the catalogue's own category names ("gift cards" -> "Gift Cards"); product values are the catalogue's
-spelling of what was matched (a full title, a title without its brand, or a brand). Nothing is extracted
-inside an email address or over a span another extractor already claimed. A missing database or table is
-logged once and yields no entities: a parse never fails because of the catalogue.
+`refresh_seconds`, so products added to the shop are recognised without retraining. Exact matching is a
+spaCy PhraseMatcher (case-insensitive, on spaCy's tokens, longest span first through `filter_spans`) whose
+patterns are rebuilt from the catalogue at each refresh; a one-letter typo in a long term (8+ characters)
+is tolerated through a precomputed single-deletion index (spaCy 3.4 has no fuzzy matching; dictionary
+look-ups only). Category values are the catalogue's own category names ("gift cards" -> "Gift Cards");
+product values are the catalogue's spelling of what was matched (a full title, a title without its brand,
+or a brand). Nothing is extracted inside an email address or over a span another extractor already claimed.
+Products the catalogue does not have are the learned extractor's job (bot/learned_entities.py); the old
+heuristic for them (capitalised names ending in a product noun) stays available as `capitalised_names`.
+A missing database or table is logged once and yields no entities: a parse never fails because of it.
 
 This module must not import the `store` package (it runs in the rasa environment, SQLAlchemy 1.4).
 """
@@ -42,10 +45,11 @@ QUERY = "SELECT title, brand, category FROM products"
 
 @dataclass
 class Terms:
-    """Normalised surface form -> (entity, canonical value), plus the compiled matchers."""
+    """Normalised surface form -> (entity, canonical value), plus the matchers built from them."""
 
     exact: Dict[str, Tuple[str, str]] = field(default_factory=dict)
-    pattern: re.Pattern[str] | None = None
+    matcher: Any = None  # spaCy PhraseMatcher over the surface forms (LOWER)
+    nlp: Any = None  # the blank English tokenizer the matcher's patterns were made with
     deletions: Dict[str, Tuple[str, str]] = field(default_factory=dict)
     max_words: int = 0
     heads: frozenset[str] = frozenset()
@@ -58,14 +62,16 @@ class Terms:
 GENERIC_HEADS = frozenset(
     """balm blush bronzer brush butter cleanser cologne concealer conditioner cream curler dryer eyeliner
     fragrance foundation gel gels gloss hairspray highlighter kit lipstick liner lotion mascara mask mirror
-    mist moisturiser moisturizer mousse oil palette parfum pencil perfume pillowcase polish powder primer supplement vitamin
-    roller scrub serum shampoo soak spray straightener sunscreen tint toilette toner trio tweezers wash
-    wand""".split()
+    mist moisturiser moisturizer mousse oil palette parfum pencil perfume pillowcase polish powder primer
+    supplement vitamin roller scrub serum shampoo soak spray straightener sunscreen tint toilette toner trio
+    tweezers wash wand""".split()  # noqa: SIM905 (a word list reads better than a list of strings)
 )
 _NAME_RUN = re.compile(r"(?<![\w@])[A-Z][\w'-]*(?:[ \t]+(?:[A-Z][\w'-]*|de|of|&|and)){1,5}(?![\w@])")
 _NOT_NAME_START = frozenset(
-    "i i'm i've my the a an your this that these those do does did have has is are was can could would will "
-    "please hi hello hey ok yes no and or my where when what which why how".split()
+    (  # noqa: SIM905
+        "i i'm i've my the a an your this that these those do does did have has is are was can could would will "
+        "please hi hello hey ok yes no and or my where when what which why how"
+    ).split()
 )
 
 
@@ -125,12 +131,9 @@ def build_terms(rows: Iterable[Tuple[str, str, str]], aliases: Dict[str, str], f
             terms.exact.setdefault(plain, target)
     if not terms.exact:
         return terms
-    alternatives = sorted(terms.exact, key=len, reverse=True)
-    body = "|".join(
-        r"[\s-]+".join(re.escape(w) if w != "and" else "(?:and|&)" for w in t.split()) for t in alternatives
-    )
-    terms.pattern = re.compile(rf"(?<![\w@])(?:{body})(?![\w@])", re.IGNORECASE)
-    terms.max_words = max(len(t.split()) for t in alternatives)
+    terms.nlp = blank_english()
+    terms.matcher = phrase_matcher(terms.nlp, surface_forms(rows, aliases, terms.exact))
+    terms.max_words = max(len(t.split()) for t in terms.exact)
     ambiguous = set()
     for term, target in terms.exact.items():
         if len(term) < fuzzy_min_length:
@@ -165,6 +168,55 @@ def build_terms(rows: Iterable[Tuple[str, str, str]], aliases: Dict[str, str], f
         re.IGNORECASE,
     )
     return terms
+
+
+_BLANK: Any = None
+
+
+def blank_english() -> Any:
+    """spaCy's blank English pipeline (a tokenizer only), made once per process."""
+    global _BLANK
+    if _BLANK is None:
+        import spacy
+
+        _BLANK = spacy.blank("en")
+    return _BLANK
+
+
+def surface_forms(
+    rows: Iterable[Tuple[str, str, str]], aliases: Dict[str, str], exact: Dict[str, Tuple[str, str]]
+) -> List[str]:
+    """Every way a term is written: the normalised forms, and titles, brands and categories as the shop
+    writes them (spaCy keeps "-" and "&" as tokens: "Anti-Ageing" does not match the pattern "anti ageing")."""
+    forms = set(exact)
+    for title, brand, category in rows:
+        for raw in (title, brand, category):
+            if raw:
+                forms.add(raw.lower())
+                forms.add(strip_accents(raw.lower()))
+        if title and brand and title.lower().startswith(brand.lower() + " "):
+            forms.add(title[len(brand) + 1 :].strip().lower())
+    forms.update(a.lower() for a in aliases)
+    for form in list(forms):
+        if "and" in form.split():
+            forms.add(" ".join("&" if w == "and" else w for w in form.split()))
+    # only forms that lead back to a term: a longer match that maps to nothing must not hide a shorter one
+    return sorted(f for f in forms if normalise(f) in exact or strip_accents(normalise(f)) in exact)
+
+
+def phrase_matcher(nlp: Any, forms: Sequence[str]) -> Any:
+    """A PhraseMatcher on lower-cased tokens with one pattern per surface form."""
+    from spacy.matcher import PhraseMatcher
+
+    matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+    matcher.add("TERM", [nlp.make_doc(form) for form in forms])
+    return matcher
+
+
+def term_for(surface: str, terms: Terms) -> Tuple[str, str] | None:
+    """(entity, canonical value) for a matched surface text."""
+    key = normalise(surface)
+    return terms.exact.get(key) or terms.exact.get(strip_accents(key))
 
 
 def unknown_product_names(text: str, heads: frozenset[str]) -> List[Tuple[int, int]]:
@@ -217,23 +269,33 @@ def _word_spans(text: str) -> List[Tuple[int, int]]:
     return [(m.start(), m.end()) for m in re.finditer(r"[\w'&]+", text)]
 
 
-def find_entities(text: str, terms: Terms, fuzzy: bool = True, kinds: bool = True) -> List[Dict[str, Any]]:
+def find_entities(
+    text: str, terms: Terms, fuzzy: bool = True, kinds: bool = True, capitalised_names: bool = False
+) -> List[Dict[str, Any]]:
     """`product`/`category` entities in `text` (exact first, then one-typo matches on the remaining words)."""
-    if terms.pattern is None:
+    if terms.matcher is None:
         return []
+    from spacy.util import filter_spans
+
     blocked = [(m.start(), m.end()) for m in EMAIL.finditer(text)]
     found: List[Dict[str, Any]] = []
 
     def free(start: int, end: int) -> bool:
         return all(end <= s or start >= e for s, e in blocked)
 
-    for m in terms.pattern.finditer(text):
-        if not free(m.start(), m.end()):
+    doc = terms.nlp.make_doc(text)
+    # filter_spans keeps the longest of overlapping matches (the earliest on a tie): a title over its brand
+    for span in filter_spans([doc[s:e] for _, s, e in terms.matcher(doc)]):
+        start, end = span.start_char, span.end_char
+        # a match must not be glued to letters or an "@" (spaCy may split "skincareroutine" differently)
+        if (start > 0 and (text[start - 1].isalnum() or text[start - 1] == "@")) or (
+            end < len(text) and (text[end].isalnum() or text[end] == "@")
+        ):
             continue
-        target = terms.exact.get(normalise(m.group(0)))
-        if target:
-            found.append({"entity": target[0], "value": target[1], "start": m.start(), "end": m.end()})
-            blocked.append((m.start(), m.end()))
+        target = term_for(span.text, terms)
+        if target and free(start, end):
+            found.append({"entity": target[0], "value": target[1], "start": start, "end": end})
+            blocked.append((start, end))
     if fuzzy and terms.deletions:
         words = _word_spans(text)
         for n in range(min(terms.max_words, len(words)), 0, -1):
@@ -264,7 +326,7 @@ def find_entities(text: str, terms: Terms, fuzzy: bool = True, kinds: bool = Tru
                 if target is not None and len(candidate) >= 7:
                     found.append({"entity": target[0], "value": target[1], "start": start, "end": end})
                     blocked.append((start, end))
-    for start, end in unknown_product_names(text, terms.heads):
+    for start, end in unknown_product_names(text, terms.heads) if capitalised_names else []:
         if free(start, end):
             found.append({"entity": "product", "value": text[start:end], "start": start, "end": end})
             blocked.append((start, end))
@@ -292,6 +354,9 @@ class CatalogueEntityExtractor(GraphComponent, EntityExtractorMixin):
             # Kinds of product ("a moisturiser") only where they narrow an answer; elsewhere ("my serum
             # arrived broken") they would only be noise. Needs this component after the intent classifier.
             "kind_intents": ["recommend_product", "check_stock"],
+            # capitalised names ending in a product noun ("the Peptide Eye Cream") as products; off where the
+            # learned extractor finds products the shop does not sell
+            "capitalised_names": False,
         }
 
     @classmethod
@@ -356,7 +421,13 @@ class CatalogueEntityExtractor(GraphComponent, EntityExtractorMixin):
             taken = [(e["start"], e["end"]) for e in existing if "start" in e and "end" in e]
             new = [
                 e
-                for e in find_entities(text, self._terms, bool(self._config["fuzzy"]), self._wants_kinds(message))
+                for e in find_entities(
+                    text,
+                    self._terms,
+                    bool(self._config["fuzzy"]),
+                    self._wants_kinds(message),
+                    bool(self._config["capitalised_names"]),
+                )
                 if all(e["end"] <= s or e["start"] >= t for s, t in taken)
             ]
             if new:
@@ -389,4 +460,4 @@ class CatalogueEntityExtractor(GraphComponent, EntityExtractorMixin):
 
 def extract(text: str, rows: Sequence[Tuple[str, str, str]]) -> List[Dict[str, Any]]:
     """Convenience for scripts and tests: entities in `text` for the given catalogue rows."""
-    return find_entities(text, build_terms(rows, {"gift voucher": "Gift Cards"}, 8))
+    return find_entities(text, build_terms(rows, {"gift voucher": "Gift Cards"}, 8), capitalised_names=True)

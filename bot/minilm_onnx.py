@@ -99,8 +99,12 @@ def _quantize(source: Path, target: Path) -> None:
     quantize_dynamic(str(source), str(target), per_channel=True, weight_type=QuantType.QInt8)
 
 
-def build_graph(model_dir: str | Path) -> Any:
-    """An ONNX ``ModelProto`` of the BERT encoder in ``model_dir`` plus mean pooling and L2 normalisation."""
+def build_graph(model_dir: str | Path, head: Dict[str, np.ndarray] | None = None) -> Any:
+    """An ONNX ``ModelProto`` of the BERT encoder in ``model_dir`` plus mean pooling and L2 normalisation.
+
+    With ``head`` (``weight`` (classes, hidden), ``bias`` (classes,), a fine-tuned intent head from
+    nlu_train), the graph also outputs ``logits`` = embedding @ weight.T + bias (batch x classes).
+    """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     from safetensors.numpy import load_file
@@ -207,6 +211,14 @@ def build_graph(model_dir: str | Path) -> Any:
     count = node("Max", [node("ReduceSum", [mask3, axis_1], keepdims=0), const("tiny", 1e-9, np.float32)])
     pooled = node("Div", [summed, count])
     nodes.append(helper.make_node("LpNormalization", [pooled], ["embedding"], name="normalise", axis=1, p=2))
+    outputs = [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", hidden])]
+    if head is not None:
+        w = const("head.weight.T", np.ascontiguousarray(np.asarray(head["weight"], dtype=np.float32).T))
+        b = const("head.bias", np.asarray(head["bias"], dtype=np.float32))
+        nodes.append(
+            helper.make_node("Gemm", ["embedding", w, b], ["logits"], name="head")
+        )
+        outputs.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", len(head["bias"])]))
 
     graph = helper.make_graph(
         nodes,
@@ -215,13 +227,29 @@ def build_graph(model_dir: str | Path) -> Any:
             helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"]),
             helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"]),
         ],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", hidden])],
+        outputs,
         initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="shop-assistant")
     model.ir_version = 8  # what onnxruntime 1.20 reads
     onnx.checker.check_model(model)
     return model
+
+
+def build_files(model_dir: str | Path, out_dir: Path, with_head: bool = False) -> Dict[str, Path]:
+    """Build ``model_dir``'s graph into ``out_dir`` (not the shared cache): ``fp32.onnx`` and ``int8.onnx``.
+
+    Used for fine-tuned encoders, which live inside a trained rasa model rather than in ``cache_dir()``.
+    With ``with_head``, ``model_dir/head.safetensors`` becomes the ``logits`` output.
+    """
+    from safetensors.numpy import load_file
+
+    head = load_file(str(Path(model_dir) / "head.safetensors")) if with_head else None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fp32, int8 = out_dir / "fp32.onnx", out_dir / "int8.onnx"
+    _save(build_graph(model_dir, head), fp32)
+    _quantize(fp32, int8)
+    return {"fp32": fp32, "int8": int8}
 
 
 def session(path: Path, threads: int = 1) -> Any:

@@ -1,8 +1,9 @@
 """Runs in the rasa environment for tests/bot/test_catalogue_entities.py: a long-lived CatalogueEntityExtractor.
 
 Reads JSON lines {"url": ..., "text": ...} on stdin and answers one JSON line per request with the
-entities the extractor added ({"entities": [...]}) or the error ({"error": ...}). One extractor per URL,
-kept for the whole run, so the tests can change the database between messages like a live shop does.
+entities the extractor added ({"entities": [...]}) or the error ({"error": ...}). One extractor per URL
+(and setting of `capitalised_names`), kept for the whole run, so the tests can change the database between
+messages like a live shop does.
 """
 
 from __future__ import annotations
@@ -26,16 +27,21 @@ for line in sys.stdin:
     request = json.loads(line)
     try:
         url = request["url"]
-        if url not in extractors:
-            extractors[url] = CatalogueEntityExtractor(
-                {"database_url": url, "refresh_seconds": request.get("refresh", 0)}
+        key = f"{url}|{request.get('capitalised_names', False)}"
+        if key not in extractors:
+            extractors[key] = CatalogueEntityExtractor(
+                {
+                    "database_url": url,
+                    "refresh_seconds": request.get("refresh", 0),
+                    "capitalised_names": request.get("capitalised_names", False),
+                }
             )
         message = Message(data={TEXT: request["text"]})
         if "intent" in request:  # as the intent classifier before this component would have set it
             message.set("intent", {"name": request["intent"], "confidence": 0.9})
         for existing in request.get("existing", []):
             message.set(ENTITIES, message.get(ENTITIES, []) + [existing])
-        extractors[url].process([message])
+        extractors[key].process([message])
         answer = {
             "entities": [e for e in message.get(ENTITIES, []) if e.get("extractor") == "CatalogueEntityExtractor"]
         }
