@@ -15,9 +15,10 @@ can stand for a crowd of client addresses with ``X-Forwarded-For``), then, as an
 * **forged rasa-API calls**: tracker reads and writes, ``/execute``, ``/predict``, model load and unload,
   parsing, the ``rest`` channel, without the token or with a wrong one; accepted = any answer below 400.
 
-Prints one table (rows come from functions returning `Row`s: the input-handling half adds its fuzz and
-redaction rows to `ROW_SOURCES`) and writes var/bench/security_bench.json. Exit status 1 when a row misses
-its target. Only loopback addresses are contacted; everything stops at the end or on Ctrl-C.
+Then (unless ``--no-fuzz``) the input-handling half, ``bench/security_fuzz.py`` on a second fresh stack:
+hostile and random bodies to every public endpoint, WebSocket frames, stalled bodies, and the console's
+redaction recall. Prints both tables and writes var/bench/security_bench.json. Exit status 1 when a row
+misses its target. Only loopback addresses are contacted; everything stops at the end or on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
+from bench import security_fuzz  # noqa: E402
 from scripts.demo_stack import MODEL, DemoSetupError, local_stack_config, seed_demo_shop  # noqa: E402
 from scripts.stack import Stack, StackConfig, StackError  # noqa: E402
 
@@ -343,6 +345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=8, help="seed of the guess plan")
     parser.add_argument("--out", type=Path, default=OUT, help="where security_bench.json goes")
     parser.add_argument("--keep", action="store_true", help="keep the temporary shop, databases and logs")
+    parser.add_argument(
+        "--no-fuzz", dest="fuzz", action="store_false", help="skip the input-handling half (bench/security_fuzz.py)"
+    )
     args = parser.parse_args(argv)
     if not MODEL.exists():
         print(f"no trained model at {MODEL}: run `make model` first", file=sys.stderr)
@@ -376,14 +381,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.stop()
     passed = all(r.ok for r in rows) and not dead
     kept = args.keep or not passed
+    fuzz_rows: list[security_fuzz.Row] = []
+    if args.fuzz:
+        log("==> Input handling: fuzzing every public endpoint of a second fresh stack (bench/security_fuzz.py)")
+        fuzz_rows = security_fuzz.run()
+        passed = passed and all(r.ok is not False for r in fuzz_rows)
     where = f"; databases and logs kept in {work}" if kept else ""
     print(f"\nSecurity bench ({elapsed:.0f} s of attacks on a fresh demo shop{where})\n")
     print(table(rows))
+    if fuzz_rows:
+        print("\nInput handling and redaction (bench/security_fuzz.py, seed 7)\n")
+        print(security_fuzz.render(fuzz_rows))
     if dead:
         print(f"\nWARNING: {', '.join(dead)} died during the bench (logs in {config.log_dir})")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "security_bench.json").write_text(
-        json.dumps({"rows": [asdict(r) for r in rows], "seconds": elapsed, "dead": dead}, indent=1)
+        json.dumps(
+            {
+                "rows": [asdict(r) for r in rows],
+                "fuzz_rows": [asdict(r) for r in fuzz_rows],
+                "seconds": elapsed,
+                "dead": dead,
+            },
+            indent=1,
+        )
     )
     if not kept:
         shutil.rmtree(work, ignore_errors=True)
