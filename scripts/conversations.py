@@ -51,8 +51,10 @@ TABLET_STORE = "LDN-01"
 #: Phrases of the bot not understanding; a must_not hit on one counts as a misread message, not a wrong fact.
 MISUNDERSTANDING = ("didn't quite", "rephrase", "not something i can help", "not sure i understand")
 #: Tables put back from the pristine copy after each conversation (orders and what hangs off them, and what
-#: links one conversation's customer to the next: linked chats, news preferences, return drafts).
+#: links one conversation's customer to the next: linked chats, news preferences, return drafts; and the failed
+#: proofs, since each conversation stands for another customer at another address while all come from loopback).
 RESET_TABLES = (
+    "verification_attempts",
     "notification_deliveries",
     "notification_outbox",
     "return_drafts",
