@@ -9,6 +9,7 @@ address is one source. Runs on SQLite and PostgreSQL (the order store's fixtures
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -163,10 +164,8 @@ def test_staff_see_paused_proofs_only_as_fingerprints(store: OrderStore, db: Ses
     victim = _order(db, "ORD-100233")
     email = victim.customer.email
     for i, number in enumerate(_not_theirs(db, victim.customer_id, 4)):
-        try:
+        with contextlib.suppress(VerificationFailed, VerificationPaused):
             store.verify(f"web:staff-{i}", number, email, source=f"web:ip:198.18.7.{i}")
-        except (VerificationFailed, VerificationPaused):
-            pass
     [row] = [c for c in store.paused_checks() if c.scope == "proof"]
     assert (row.failures, row.refused, row.paused_now) == (3, 1, True)
     for raw in (False, True):
@@ -201,15 +200,15 @@ async def test_local_processes_on_many_loopback_addresses_share_one_limit(fake_r
         statuses = []
         for i in range(4):
             connector = aiohttp.TCPConnector(local_addr=(f"127.0.{i}.{i + 2}", 0))
-            async with aiohttp.ClientSession(connector=connector) as session:
-                async with session.post(
-                    f"http://127.0.0.1:{server.port}/api/web/messages",
-                    json={"conversation_id": uuid.uuid4().hex, "text": "hi"},
-                ) as resp:
-                    statuses.append(resp.status)
+            async with aiohttp.ClientSession(connector=connector) as session, session.post(
+                f"http://127.0.0.1:{server.port}/api/web/messages",
+                json={"conversation_id": uuid.uuid4().hex, "text": "hi"},
+            ) as resp:
+                statuses.append(resp.status)
         assert statuses == [200, 200, 200, 429]
         sources = {
-            verify_claim(CLAIMS, body["metadata"][CLAIM_KEY], sender=body["sender"]).source for body in fake_rasa.received
+            verify_claim(CLAIMS, body["metadata"][CLAIM_KEY], sender=body["sender"]).source
+            for body in fake_rasa.received
         }
         assert sources == {"web:ip:127.0.0.0/8"}
 
