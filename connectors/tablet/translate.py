@@ -55,7 +55,7 @@ QUICK_PAYLOADS = frozenset({"/recommend_product", "/human_handoff"})
 
 def stock_question_payload(product: str) -> str:
     """The payload the gateway builds for "Is <product> in stock here?" (the product is JSON-escaped)."""
-    return "/check_stock" + json.dumps({"product": product}, ensure_ascii=False)
+    return "/check_stock" + json.dumps({"product": product}, ensure_ascii=False, separators=(",", ":"))
 
 
 def inbound_from_json(body: object, limits: WebLimits, *, session_id: str, store_id: str) -> InboundMessage:
