@@ -7,7 +7,8 @@ itself, and ``https://`` was taken for ``http://``. Now it comes from configurat
 
 * ``GATEWAY_PUBLIC_URL``: how browsers reach the gateway, comma-separated (``https://chat.shop.example``);
 * always: ``http://127.0.0.1:P``, ``http://localhost:P`` and ``http://[::1]:P``, where ``P`` is the port the
-  request arrived on (the listening socket's, not anything the client wrote).
+  request arrived on (the listening socket's, not anything the client wrote). As ``Host`` names, these three
+  pass with any port (a local proxy or port mapping); as origins, only with ``P``.
 
 Origins are compared whole: scheme, host and port (default ports dropped). Requests whose ``Host`` is none of
 these names are refused (``host_guard``, 421) except on the machine-to-machine routes that prove themselves
@@ -16,6 +17,7 @@ by signature or secret and that no browser uses (``HOST_EXEMPT_PATHS``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 PUBLIC_URL_VAR = "GATEWAY_PUBLIC_URL"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+_LOOPBACK_HOST = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?")
 #: Routes that authenticate every request themselves and are never called by a browser page: health and
 #: metrics scrapes (Host is the target's address), the Telegram and Slack webhooks (secret token, signature)
 #: and the carrier webhook (signature). Everything else answers only the gateway's own host names.
@@ -113,6 +116,10 @@ def host_allowed(request: web.BaseRequest, public_urls: Iterable[str]) -> bool:
         name = name[:-1]
     elif ".:" in name:  # "chat.shop.example.:443"
         name = name.replace(".:", ":")
+    if _LOOPBACK_HOST.fullmatch(name):
+        # A loopback name with any port (a local proxy, a port mapping): a rebinding page's Host is its own
+        # name, never these. Whether a browser origin is ours is still compared whole (`origin_is_own`).
+        return True
     return name in own_hosts(public_urls, local_port(request))
 
 
