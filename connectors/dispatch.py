@@ -131,7 +131,7 @@ class Dispatcher:
         title = clean_typed_text(inbound.text or "")
         if not title:
             raise ButtonNotOffered("a button press the assistant did not offer, without a title")
-        log.info("a %s button press was not offered in the latest reply: read as its title", inbound.channel)
+        log.info("a %s button press was never offered in this conversation: read as its title", inbound.channel)
         return replace(inbound, payload=None, text=title)
 
     async def _answer(self, inbound: InboundMessage) -> list[OutboundMessage]:

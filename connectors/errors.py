@@ -58,7 +58,7 @@ class Abandoned(GatewayError):
 
 
 class ButtonNotOffered(InvalidMessage):
-    """A button press the assistant never offered in its latest reply, without a title to read instead
+    """A button press the assistant never offered in this conversation, without a title to read instead
     (``connectors.offers``); nothing reached rasa."""
 
 

@@ -1,12 +1,13 @@
-"""Which button payloads the assistant offered a conversation in its latest reply; checked by the Dispatcher.
+"""Which button payloads the assistant offered a conversation; checked by the Dispatcher.
 
 A payload (``/affirm``, ``/inform{"order_number": "ORD-100123"}``) reaches rasa as an intent with entities,
 and entities set slots. Any client can send any payload: the web and tablet APIs take one in the body, a
 modified Telegram client can put anything in a callback, a Slack button's value is what the message said. So
 the gateway forwards a payload only when
 
-* the assistant offered exactly that payload in its latest reply to that conversation (a button, or a product
-  card's button), or
+* the assistant offered exactly that payload to that conversation (a button, or a product card's button;
+  the last ``MAX_OFFERED`` distinct ones stay pressable, so a customer may still press a card shown two
+  replies ago), or
 * the channel always offers it (the tablet's fixed "Recommend something" and "Call a staff member"), or
 * the gateway built it itself (Telegram's ``/start``, the tablet's stock question).
 
@@ -33,6 +34,8 @@ from connectors.shared_state import LocalState
 SCOPE = "offers"
 #: How long a reply's buttons stay pressable (a customer may come back to a tab the next morning).
 OFFERS_TTL_SECONDS = 24 * 3600
+#: Most payloads kept per conversation (the newest): bounded whatever a conversation is shown.
+MAX_OFFERED = 64
 
 
 def payloads_in(replies: Iterable[OutboundMessage]) -> frozenset[str]:
@@ -58,7 +61,8 @@ def _card_payloads(card: Any) -> Iterable[str]:
 
 
 class Offers:
-    """The payloads each conversation may press now (its latest reply's), in the gateways' shared state."""
+    """The payloads each conversation may press now (the newest ``MAX_OFFERED`` it was offered), in the gateways'
+    shared state."""
 
     def __init__(self, state: LocalState | None = None, ttl: float = OFFERS_TTL_SECONDS) -> None:
         """Keep offers in ``state`` (default: this process only) for ``ttl`` seconds."""
@@ -70,17 +74,24 @@ class Offers:
         return hashlib.sha256(conversation_id.encode()).hexdigest()[:32]
 
     async def record(self, conversation_id: str, replies: Iterable[OutboundMessage]) -> None:
-        """The latest reply to ``conversation_id`` is ``replies``: only its payloads may be pressed next."""
-        payloads = sorted(payloads_in(replies))
+        """``replies`` went to ``conversation_id``: their payloads may be pressed from now on too."""
+        new = sorted(payloads_in(replies))
+        if not new:
+            return
+        earlier = [p for p in await self._list(conversation_id) if p not in new]
+        payloads = (earlier + new)[-MAX_OFFERED:]
         await self.state.remember(SCOPE, self._key(conversation_id), json.dumps(payloads), self.ttl)
 
     async def offered(self, conversation_id: str) -> frozenset[str]:
-        """The payloads the latest reply to ``conversation_id`` offered (none when unknown or expired)."""
+        """The payloads ``conversation_id`` was offered and may press (none when unknown or expired)."""
+        return frozenset(await self._list(conversation_id))
+
+    async def _list(self, conversation_id: str) -> list[str]:
         raw = await self.state.recall(SCOPE, self._key(conversation_id))
         if raw is None:
-            return frozenset()
+            return []
         try:
             payloads = json.loads(raw)
         except ValueError:
-            return frozenset()
-        return frozenset(p for p in payloads if isinstance(p, str)) if isinstance(payloads, list) else frozenset()
+            return []
+        return [p for p in payloads if isinstance(p, str)] if isinstance(payloads, list) else []

@@ -10,7 +10,7 @@ set):
   Redis channel; every gateway delivers it to the sockets of that conversation it holds;
 * redeliveries: ``first_time`` is a ``SET NX`` with an expiry, so a Telegram update or a Slack retry that reaches
   another gateway is still processed once;
-* small facts about a conversation (``remember``/``recall``, e.g. the buttons its latest reply offered,
+* small facts about a conversation (``remember``/``recall``, e.g. the buttons it was offered,
   ``connectors.offers``), so the next message may reach another gateway.
 
 Redis trouble never silences a customer: a failed publish is delivered to this gateway's own sockets, a failed

@@ -3,8 +3,8 @@
 F5: a burst of concurrent messages never puts more than ``GATEWAY_MAX_IN_FLIGHT`` turns on rasa; the rest wait
 briefly or are told at once that the assistant is busy (503 ``busy`` with ``Retry-After``), messages whose
 client left are never sent, and the next customer is answered at once after the burst. F9: a button payload
-reaches rasa only if the assistant offered exactly that payload in its latest reply; text never starts with
-``/``. F11: the gateway's own origin comes from ``GATEWAY_PUBLIC_URL`` (whole origin), never from the Host
+reaches rasa only if the assistant offered exactly that payload in this conversation; text never starts
+with ``/``. F11: the gateway's own origin comes from ``GATEWAY_PUBLIC_URL`` (whole origin), never from the Host
 header; other host names get 421. F12: fingerprints of sources are keyed.
 """
 
@@ -179,7 +179,7 @@ async def test_only_payloads_the_assistant_offered_reach_rasa(rasa: CountingRasa
             assert await send(text="cancel my order") == 200
             assert await send(payload=forged) == 400  # no title to read instead: refused, nothing sent
             assert await send(payload="/affirm", title="Yes, cancel it") == 200  # offered: passes as is
-            assert await send(payload="/affirm", title="Yes, cancel it") == 200  # no longer offered: its title
+            assert await send(payload='/deny{"order_number": "ORD-100275"}', title="No, keep it") == 200
             assert await send(text='/affirm{"order_number": "ORD-100275"}') == 200  # typed: plain text
             assert await send(text=' / /restart') == 200
         messages = [b["message"] for b in rasa.received]
@@ -188,7 +188,7 @@ async def test_only_payloads_the_assistant_offered_reach_rasa(rasa: CountingRasa
             "Yes, cancel it",
             "cancel my order",
             "/affirm",
-            "Yes, cancel it",
+            "No, keep it",
             'affirm{"order_number": "ORD-100275"}',
             "restart",
         ]
