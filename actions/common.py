@@ -12,7 +12,7 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from connectors.claims import CLAIM_KEY, Claim, ClaimError, verify_claim
-from store.normalize import normalize_order_number
+from store.normalize import normalize_order_number, normalize_rma
 from store.service import OrderStore
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,13 @@ def conversation_id(tracker: Tracker) -> str:
 
 
 def current_order(tracker: Tracker) -> str | None:
-    """The canonical order number in the `order_number` slot, if any."""
-    return normalize_order_number(tracker.get_slot("order_number") or "")
+    """The canonical order number in the `order_number` slot, if any.
+
+    An RMA number that belongs to no return stands for itself there (`OrderStore.case_key`): it is asked for a
+    proof and checked like an order number that does not exist, and no proof ever opens it.
+    """
+    value = tracker.get_slot("order_number") or ""
+    return normalize_order_number(value) or normalize_rma(value)
 
 
 def verified_order(tracker: Tracker) -> str | None:

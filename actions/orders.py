@@ -9,6 +9,7 @@ courier?", "why not?"), called by `actions.follow_up`.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Dict, List
 
@@ -34,8 +35,10 @@ from actions.context import (
     starts_yes,
 )
 from store.errors import NotAllowed
-from store.normalize import parse_address
+from store.normalize import normalize_order_number, parse_address
 from store.records import TrackingInfo
+
+logger = logging.getLogger(__name__)
 
 CLOSED_STATUSES = {"cancelled", "payment_failed"}
 UNPAID_REASONS = {"failed": "its payment failed", "voided": "its payment was cancelled"}
@@ -384,6 +387,11 @@ class ActionCancelOrder(Action):
         if not tracker.get_slot("confirm_cancel"):
             dispatcher.utter_message(response="utter_cancel_kept", order_number=number)
             return [SlotSet("confirm_cancel", None), *about("track")]
+        asked = order_asked_to_cancel(tracker)
+        if asked != number:
+            # The yes was for another order (or for none we know of): cancel nothing, ask about this one.
+            logger.info("cancel confirmed for %s but the slot now names %s: asking again", asked, number)
+            return start_cancel(OrderContext(dispatcher, tracker, get_store(), conversation_id(tracker), number))
         try:
             result = get_store().cancel_order(conversation_id(tracker), number)
         except NotAllowed as refusal:
@@ -444,6 +452,27 @@ _LEAD_IN = re.compile(
     r"to|is)\s+(?:to\s+)?(?=(?:flat|apartment|apt|unit|house|suite|the\s)?\s*\d))\s*",
     re.IGNORECASE,
 )
+
+
+def order_asked_to_cancel(tracker: Tracker) -> str | None:
+    """The order the cancel question named: the ``order_number`` slot when `cancel_form` last started.
+
+    The answer to "Do you want me to cancel order ORD-A?" may carry entities (``/affirm{"order_number":
+    "ORD-B"}``, or "yes (not ORD-B though)"), and entities set slots: what gets cancelled is the order the
+    customer said yes to, never whatever the slot holds by the time the form ends (red-team finding F9).
+    """
+    number: Any = None
+    asked: Any = None
+    for event in tracker.events:
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == "order_number":
+            number = event.get("value")
+        elif kind == "restart":
+            number = asked = None
+        elif kind == "active_loop" and event.get("name") == "cancel_form":
+            asked = number
+    return normalize_order_number(str(asked)) if asked else None
+
 
 
 def clean_address(text: str) -> str:

@@ -15,11 +15,14 @@ from sqlalchemy.orm import sessionmaker
 
 import console
 from connectors import metrics as gateway_metrics
+from connectors.admission import Admission
 from connectors.alerts import ALERTS_KEY, UnconfiguredAlerts
 from connectors.db import ENGINE_KEY, SESSIONS_KEY, create_schema, gateway_engine
 from connectors.dispatch import Channel, Dispatcher
 from connectors.errors import SettingsError
 from connectors.notify import NotifyService, NotifySettings
+from connectors.offers import Offers
+from connectors.origins import HOST_EXEMPT_PATHS, host_allowed
 from connectors.push import PUSH_KEY, PushRouter
 from connectors.rasa_client import RasaClient
 from connectors.settings import Settings
@@ -62,6 +65,7 @@ def default_channels(settings: Settings) -> list[Channel]:
             allowed_origins=settings.allowed_origins,
             settings=WebSettings.from_env(),
             shop_db_url=settings.shop_db_url,
+            public_urls=settings.public_urls,
         ),
         TabletChannel(
             TabletSettings.from_env(),
@@ -109,10 +113,11 @@ def create_app(
             "GATEWAY_CLAIMS_SECRET is not set: the action server will believe nothing about these messages "
             "(no staff lookups, no tablet shops, failed proofs counted as unattributed); `make run` sets it"
         )
-    dispatcher = Dispatcher(rasa)
+    dispatcher = Dispatcher(rasa, admission=Admission(settings.admission))
     limits = WebLimits(max_message_chars=settings.max_message_chars)
     app = web.Application(
-        client_max_size=limits.max_body_bytes, middlewares=[json_errors, body_deadline(settings.body_timeout)]
+        client_max_size=limits.max_body_bytes,
+        middlewares=[host_guard(settings.public_urls), json_errors, body_deadline(settings.body_timeout)],
     )
     app[SETTINGS_KEY] = settings
     app[RASA_KEY] = rasa
@@ -123,6 +128,8 @@ def create_app(
     # rate limits, WebSocket fan-out and dedupe: this process, or Redis shared with the other gateways
     app[SHARED_KEY] = shared_state_from_env({"GATEWAY_REDIS_URL": settings.redis_url})
     app.cleanup_ctx.append(app[SHARED_KEY].run)
+    # the buttons each conversation was offered, seen by every gateway (connectors/offers.py)
+    dispatcher.offers = Offers(app[SHARED_KEY])
     engine = gateway_engine(settings.database_url)
     app[ENGINE_KEY] = engine
     app[SESSIONS_KEY] = sessionmaker(engine, expire_on_commit=False)
@@ -173,6 +180,31 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             {"error": "something went wrong on our side", "code": "internal_error"},
             status=500,
         )
+
+
+def host_guard(public_urls: tuple[str, ...]) -> Middleware:
+    """A middleware refusing requests whose ``Host`` is not one of the gateway's own names (421).
+
+    DNS rebinding: a page on ``http://evil.example:8000`` whose name now resolves to the gateway's address
+    sends ``Host: evil.example:8000``; the gateway answers only ``GATEWAY_PUBLIC_URL``'s hosts and loopback on
+    its own port (``connectors.origins``). Signed machine webhooks and health checks are exempt.
+    """
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in HOST_EXEMPT_PATHS or host_allowed(request, public_urls):
+            return await handler(request)
+        log.info("refused a request for a host this gateway does not serve (421)")
+        return web.json_response(
+            {
+                "error": "this gateway does not serve that host name; use its own address, or list the address "
+                "in the gateway's GATEWAY_PUBLIC_URL",
+                "code": "unknown_host",
+            },
+            status=421,
+        )
+
+    return guard
 
 
 def body_deadline(seconds: float) -> Middleware:

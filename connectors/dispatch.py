@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from aiohttp import web
 
-from connectors.errors import RasaAuthError, RasaError, RasaUnavailable
+from connectors.admission import Admission
+from connectors.errors import Abandoned, Busy, ButtonNotOffered, RasaAuthError, RasaError, RasaUnavailable
 from connectors.models import Button, InboundMessage, OutboundMessage
+from connectors.offers import Offers
 from connectors.rasa_client import RasaClient
+from connectors.text import clean_typed_text
 
 log = logging.getLogger(__name__)
 
@@ -69,39 +73,88 @@ def shows_something(message: OutboundMessage) -> bool:
 class Dispatcher:
     """Forwards normalized messages to rasa, counting and logging every failure once.
 
-    Channel-independent concerns (deduplicating retries, adding a verified customer id)
-    belong here, so each channel stays a translation layer.
+    Channel-independent concerns live here, so each channel stays a translation layer: the bounded queue
+    toward rasa and one message per conversation at a time (``connectors.admission``), button presses checked
+    against what the assistant offered (``connectors.offers``), a person holding the conversation, empty turns.
 
     Attributes:
-        counts: counters such as ``web.inbound``, ``web.rasa_unavailable``, ``web.rasa_error``.
+        counts: counters such as ``web.inbound``, ``web.rasa_unavailable``, ``web.rasa_error``, ``web.busy``,
+            ``web.abandoned``, ``web.payload_not_offered``.
+        admission: the gate in front of rasa.
+        offers: the payloads each conversation may press.
     """
 
-    def __init__(self, rasa: RasaClient) -> None:
+    def __init__(self, rasa: RasaClient, *, admission: Admission | None = None, offers: Offers | None = None) -> None:
         """Use ``rasa`` for every message.
 
         Args:
             rasa: the client (its session opens on first use).
+            admission: the gate in front of rasa (default: `AdmissionSettings` defaults).
+            offers: where offered payloads are kept (default: this process; the app passes the shared state).
         """
         self.rasa = rasa
         self.counts: Counter[str] = Counter()
+        self.admission = admission or Admission()
+        self.offers = offers or Offers()
+        self._standing: dict[str, frozenset[str]] = {}
         # Set by connectors.handoff.install (with Slack): a person holding a conversation silences the bot.
         self.handoff: HandoffHook | None = None
 
-    async def dispatch(self, inbound: InboundMessage) -> list[OutboundMessage]:
+    def always_offer(self, channel: str, payloads: Iterable[str]) -> None:
+        """Payloads ``channel`` offers at all times (fixed buttons of its page, not from a reply)."""
+        self._standing[channel] = self._standing.get(channel, frozenset()) | frozenset(payloads)
+
+    async def dispatch(
+        self, inbound: InboundMessage, still_wanted: Callable[[], bool] | None = None
+    ) -> list[OutboundMessage]:
         """Send one message to rasa and return the replies.
 
         Args:
             inbound: the normalized message.
+            still_wanted: returns False once the customer has gone (a closed connection); a message still
+                waiting for its turn is then dropped instead of sent.
 
         Returns:
             The bot messages.
 
         Raises:
+            Busy: the assistant (or this conversation) has too much to answer; nothing was sent.
+            Abandoned: the customer went away before the message's turn; nothing was sent.
+            ButtonNotOffered: a press of a button the assistant did not offer, without a title.
             RasaUnavailable, RasaAuthError, RasaError: re-raised after being counted and logged;
                 the channel maps them to a reply with ``connectors.errors.describe_for_user``.
         """
         channel = inbound.channel
         self.counts[f"{channel}.inbound"] += 1
+        try:
+            async with self.admission.turn(inbound.conversation_id, still_wanted):
+                inbound = await self._pressable(inbound)
+                replies = await self._answer(inbound)
+                await self.offers.record(inbound.conversation_id, replies)
+                return replies
+        except Busy:
+            self.counts[f"{channel}.busy"] += 1
+            raise
+        except Abandoned:
+            self.counts[f"{channel}.abandoned"] += 1
+            raise
+
+    async def _pressable(self, inbound: InboundMessage) -> InboundMessage:
+        """The message as rasa may see it: a payload only if it was offered, else its button's title as text."""
+        payload = inbound.payload
+        if payload is None or inbound.payload_from_gateway or payload in self._standing.get(inbound.channel, ()):
+            return inbound
+        if payload in await self.offers.offered(inbound.conversation_id):
+            return inbound
+        self.counts[f"{inbound.channel}.payload_not_offered"] += 1
+        title = clean_typed_text(inbound.text or "")
+        if not title:
+            raise ButtonNotOffered("a button press the assistant did not offer, without a title")
+        log.info("a %s button press was never offered in this conversation: read as its title", inbound.channel)
+        return replace(inbound, payload=None, text=title)
+
+    async def _answer(self, inbound: InboundMessage) -> list[OutboundMessage]:
+        channel = inbound.channel
         if self.handoff is not None:
             held = await self.handoff.intercept(inbound)
             if held is not None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 RESTARTING = "the assistant is restarting, please try again in a moment"
+BUSY = "I'm answering a lot of people right now. Please send your message again in a moment"
+WAIT_FOR_ANSWER = "I'm still answering your previous message. Please wait for my reply, then send this one again"
+BUTTON_NOT_OFFERED = "That button is no longer available. Please type your answer instead"
 
 
 class GatewayError(Exception):
@@ -31,6 +35,31 @@ class RasaUnavailable(GatewayError):
         """Keep the message and whether a resend is safe."""
         super().__init__(message)
         self.retryable = retryable
+
+
+class Busy(GatewayError):
+    """The assistant has too much to answer right now (``scope`` ``gateway``), or this conversation's previous
+    message is still being answered (``scope`` ``conversation``); nothing reached rasa.
+
+    Attributes:
+        retry_after: whole seconds after which a resend likely gets through.
+        scope: ``gateway`` or ``conversation``.
+    """
+
+    def __init__(self, retry_after: float, scope: str = "gateway") -> None:
+        """Keep when to try again and which limit refused the message."""
+        self.retry_after = max(1, min(60, math.ceil(retry_after)))
+        self.scope = scope
+        super().__init__(f"busy ({scope}); retry after {self.retry_after} s")
+
+
+class Abandoned(GatewayError):
+    """The customer went away while the message waited for its turn; it was not sent to rasa."""
+
+
+class ButtonNotOffered(InvalidMessage):
+    """A button press the assistant never offered in this conversation, without a title to read instead
+    (``connectors.offers``); nothing reached rasa."""
 
 
 class RasaError(GatewayError):
@@ -65,6 +94,14 @@ def describe_for_user(exc: GatewayError) -> UserFacingError:
     Returns:
         The status, code and sentence to show.
     """
+    if isinstance(exc, Busy):
+        if exc.scope == "conversation":
+            return UserFacingError(429, "busy", WAIT_FOR_ANSWER)
+        return UserFacingError(503, "busy", BUSY)
+    if isinstance(exc, Abandoned):
+        return UserFacingError(499, "abandoned", "the message was not answered because the connection closed")
+    if isinstance(exc, ButtonNotOffered):
+        return UserFacingError(400, "button_not_offered", BUTTON_NOT_OFFERED)
     if isinstance(exc, RasaUnavailable):
         return UserFacingError(503, "rasa_unavailable", RESTARTING)
     if isinstance(exc, RasaAuthError):

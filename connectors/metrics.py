@@ -10,7 +10,9 @@ Metrics (all prefixed ``shop_gateway_``):
   ``web.transcript_error``, ``handoff.opened``, ``handoff.claimed``, ``telegram.duplicates``, ``web.pushed``...);
 * ``handoffs_total{event}``: hand-offs ``opened``, ``claimed``, ``resolved`` (the same counters, by name);
 * ``rasa_up``: 1 when rasa answered its health check (checked at most every 5 s, on scrape);
-* ``shared_state_up`` and ``shared_state_errors_total{kind}``: Redis shared by the gateways (1 without Redis).
+* ``shared_state_up`` and ``shared_state_errors_total{kind}``: Redis shared by the gateways (1 without Redis);
+* ``rasa_in_flight`` and ``rasa_waiting``: turns with rasa now and messages waiting for one
+  (``connectors.admission``; ``events_total`` counts ``{channel}.busy`` and ``{channel}.abandoned``).
 
 Every request gets an id (``X-Request-ID`` from the load balancer, or a new one): logs carry it
 (observability.logs), the answer's header echoes it, and the rasa client passes it on.
@@ -59,17 +61,19 @@ class GatewayMetrics:
         self._rasa_up: tuple[float, bool] = (0.0, False)
 
     def timed_dispatch(
-        self, dispatch: Callable[[InboundMessage], Awaitable[list[OutboundMessage]]], counts: Any
-    ) -> Callable[[InboundMessage], Awaitable[list[OutboundMessage]]]:
+        self, dispatch: Callable[..., Awaitable[list[OutboundMessage]]], counts: Any
+    ) -> Callable[..., Awaitable[list[OutboundMessage]]]:
         """Wrap ``Dispatcher.dispatch`` so each message is counted and timed by channel, kind and outcome."""
 
-        async def dispatch_timed(inbound: InboundMessage) -> list[OutboundMessage]:
+        async def dispatch_timed(
+            inbound: InboundMessage, still_wanted: Callable[[], bool] | None = None
+        ) -> list[OutboundMessage]:
             held_before = counts[f"{inbound.channel}.to_person"]
             kind = "button" if inbound.payload else "text"
             started = time.perf_counter()
             outcome = "ok"
             try:
-                return await dispatch(inbound)
+                return await dispatch(inbound, still_wanted)
             except GatewayError as exc:
                 outcome = describe_for_user(exc).code
                 raise
@@ -143,7 +147,17 @@ def install(app: web.Application, dispatcher: Any, push_router: Any, shared: Any
             yield f"shared_state.{kind}_error", value
         yield "rasa.resent", getattr(rasa, "retries", 0)
 
-    metrics.registry.register(_Counters(sources, lambda: health))
+    def gauges() -> dict[str, float]:
+        admission = getattr(dispatcher, "admission", None)
+        if admission is None:
+            return health
+        return {
+            **health,
+            "shop_gateway_rasa_in_flight": float(admission.in_flight),
+            "shop_gateway_rasa_waiting": float(admission.waiting),
+        }
+
+    metrics.registry.register(_Counters(sources, gauges))
 
     async def metrics_endpoint(request: web.Request) -> web.Response:
         health["shop_gateway_rasa_up"] = float(await metrics.rasa_up(request.app, rasa.is_healthy))

@@ -11,6 +11,7 @@ from connectors.errors import InvalidMessage
 
 _CHANNEL_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _IMAGE_RE = re.compile(r"(https?://[^\s]+|/[^\s/][^\s]*)", re.IGNORECASE)
+_LEADING_SLASHES = re.compile(r"^[\s/]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,9 @@ class InboundMessage:
         metadata: extra facts the connector adds (store id, staff...).
         source: who sent it, as the platform vouches (``connectors.source``): the web client's address, the
             tablet's device, the Slack user; None lets `connectors.source.source_of` derive it.
+        payload_from_gateway: the gateway built ``payload`` itself (Telegram's ``/start``, the tablet's stock
+            question), so it needs no offer; a payload a client sent is forwarded only if the assistant offered
+            it (``connectors.offers``).
     """
 
     channel: str
@@ -34,6 +38,7 @@ class InboundMessage:
     payload: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     source: str | None = None
+    payload_from_gateway: bool = False
 
     def __post_init__(self) -> None:
         """Validate the fields.
@@ -65,8 +70,15 @@ class InboundMessage:
 
     @property
     def rasa_text(self) -> str:
-        """What rasa receives as the user message: the payload if any, else the text."""
-        return self.payload or self.text or ""
+        """What rasa receives as the user message: the payload if any, else the text.
+
+        Text never starts with ``/`` here, whatever a channel forgot to clean: rasa would read it as an intent
+        with entities (slots set by the client). Only a payload may, and the dispatcher let it through only
+        because the assistant offered it (``connectors.offers``).
+        """
+        if self.payload:
+            return self.payload
+        return _LEADING_SLASHES.sub("", self.text or "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from connectors.admission import AdmissionSettings
 from connectors.errors import SettingsError
+from connectors.origins import public_urls_from_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TOKEN_FILE = Path("var/gateway_token")
@@ -46,6 +48,11 @@ class Settings:
         redis_url: Redis shared by several gateways (``GATEWAY_REDIS_URL``); empty for one gateway alone.
         rasa_retry_seconds: how long a message rasa could not be reached for is resent (``RASA_RETRY_SECONDS``,
             default 0: with one rasa there is nobody else to answer; the cluster sets 25).
+        admission: the bounded queue toward rasa (``GATEWAY_MAX_IN_FLIGHT``, ``GATEWAY_MAX_WAITING``,
+            ``GATEWAY_BUSY_WAIT_SECONDS``; ``connectors.admission``).
+        public_urls: how browsers reach this gateway (``GATEWAY_PUBLIC_URL``, comma-separated, e.g.
+            ``https://chat.shop.example``): its own origins, and the only ``Host`` names it answers besides
+            loopback on its own port (``connectors.origins``).
     """
 
     gateway_token: str = field(repr=False)
@@ -63,6 +70,8 @@ class Settings:
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     redis_url: str = field(default="", repr=False)
     rasa_retry_seconds: float = 0.0
+    admission: AdmissionSettings = field(default_factory=AdmissionSettings)
+    public_urls: tuple[str, ...] = ()
 
     @classmethod
     def from_env(
@@ -76,7 +85,7 @@ class Settings:
         ``GATEWAY_ALLOWED_ORIGINS`` (comma-separated, e.g. ``https://shop.example``),
         ``GATEWAY_CLAIMS_SECRET`` (else the file ``GATEWAY_CLAIMS_SECRET_FILE``, default
         ``var/claims_secret``; without either, messages carry no claim and the actions vouch for nothing).
-        ``GATEWAY_BODY_TIMEOUT_SECONDS``.
+        ``GATEWAY_BODY_TIMEOUT_SECONDS``, ``GATEWAY_PUBLIC_URL`` and the admission variables above.
 
         Args:
             env: the environment (default ``os.environ``).
@@ -119,6 +128,8 @@ class Settings:
             body_timeout=_float(env, "GATEWAY_BODY_TIMEOUT_SECONDS", DEFAULT_BODY_TIMEOUT),
             redis_url=_redis_url(env),
             rasa_retry_seconds=_retry_seconds(env),
+            admission=AdmissionSettings.from_env(env),
+            public_urls=public_urls_from_env(env),
         )
 
 

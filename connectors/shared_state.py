@@ -9,11 +9,13 @@ set):
 * fan-out: a message pushed to a web conversation (a person's reply in a hand-off, order news) is published on a
   Redis channel; every gateway delivers it to the sockets of that conversation it holds;
 * redeliveries: ``first_time`` is a ``SET NX`` with an expiry, so a Telegram update or a Slack retry that reaches
-  another gateway is still processed once.
+  another gateway is still processed once;
+* small facts about a conversation (``remember``/``recall``, e.g. the buttons it was offered,
+  ``connectors.offers``), so the next message may reach another gateway.
 
 Redis trouble never silences a customer: a failed publish is delivered to this gateway's own sockets, a failed
-rate-limit check lets the message through, a failed dedupe treats the update as new; each is counted
-(``errors``) and logged.
+rate-limit check lets the message through, a failed dedupe treats the update as new, a failed ``recall`` answers
+from this gateway's own copy; each is counted (``errors``) and logged.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import json
 import logging
 import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -38,6 +40,8 @@ CHANNEL_PREFIX = "gateway:"
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 #: How long a redelivered update or event id is remembered across gateways (Telegram and Slack retry within minutes).
 DEDUPE_SECONDS = 24 * 3600
+#: Most values ``LocalState.remember`` keeps (the oldest go first): memory stays bounded whatever the traffic.
+MAX_REMEMBERED = 100_000
 
 
 class LocalState:
@@ -50,6 +54,30 @@ class LocalState:
         """No handlers yet."""
         self._handlers: dict[str, list[Handler]] = {}
         self.errors: Counter[str] = Counter()
+        self._remembered: OrderedDict[str, tuple[float, str]] = OrderedDict()
+
+    async def remember(self, scope: str, key: str, value: str, ttl: float) -> None:
+        """Keep ``value`` under ``scope``/``key`` for ``ttl`` seconds (here: in this process, bounded)."""
+        self._keep(f"{scope}:{key}", value, ttl)
+
+    async def recall(self, scope: str, key: str) -> str | None:
+        """The value remembered under ``scope``/``key``, or None once it expired (or was never set)."""
+        return self._kept(f"{scope}:{key}")
+
+    def _keep(self, name: str, value: str, ttl: float) -> None:
+        self._remembered[name] = (time.monotonic() + ttl, value)
+        self._remembered.move_to_end(name)
+        while len(self._remembered) > MAX_REMEMBERED:
+            self._remembered.popitem(last=False)
+
+    def _kept(self, name: str) -> str | None:
+        found = self._remembered.get(name)
+        if found is None:
+            return None
+        if found[0] < time.monotonic():
+            del self._remembered[name]
+            return None
+        return found[1]
 
     def on(self, topic: str, handler: Handler) -> None:
         """Call ``handler(payload)`` for every message published on ``topic`` (by any gateway)."""
@@ -142,6 +170,27 @@ class RedisState(LocalState):
             log.warning("Redis dedupe unavailable (%s); treating %s %s as new", exc, scope, key)
             return True
         return bool(created)
+
+    async def remember(self, scope: str, key: str, value: str, ttl: float) -> None:
+        """Keep ``value`` for every gateway (``SET ... EX``), and a copy here for when Redis is away."""
+        self._keep(f"{scope}:{key}", value, ttl)
+        try:
+            await self._client().set(f"{self.prefix}:kv:{scope}:{key}", value, ex=max(1, int(ttl)))
+        except Exception as exc:  # this gateway still knows it; another one will answer without it
+            self.errors["remember"] += 1
+            log.warning("Redis could not keep a %s value (%s); kept on this gateway only", scope, exc)
+
+    async def recall(self, scope: str, key: str) -> str | None:
+        """The value any gateway remembered; this gateway's own copy when Redis cannot be read."""
+        try:
+            value = await self._client().get(f"{self.prefix}:kv:{scope}:{key}")
+        except Exception as exc:
+            self.errors["recall"] += 1
+            log.warning("Redis could not recall a %s value (%s); using this gateway's copy", scope, exc)
+            return self._kept(f"{scope}:{key}")
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
 
     async def retry_after(self, name: str, key: str, limit: int, window: float) -> float:
         """Count one event for ``key`` against ``limit`` per ``window`` seconds (moving window, all gateways).

@@ -5,7 +5,9 @@ address, so both must come from something a client cannot choose. A web client i
 unless that peer is a reverse proxy listed in ``GATEWAY_TRUSTED_PROXIES``: only then is ``X-Forwarded-For``
 read, right to left, skipping the trusted proxies, and the first other address is the client. Without
 trusted proxies the header is ignored, whatever it says. IPv6 clients count per /64 (one household's
-prefix), since anyone with IPv6 can pick any address inside theirs.
+prefix), since anyone with IPv6 can pick any address inside theirs. For the same reason every loopback address
+(127.0.0.0/8: any local process can connect from 127.x.y.z) is one source, and so is IPv4 link-local
+(169.254.0.0/16: any host on the segment picks its own).
 
 Sources of the other channels come from what the platform vouches for: the tablet's device (its token),
 the Telegram user, the Slack workspace and user. Used by the web and tablet channels and by
@@ -29,6 +31,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: Environment variable listing the reverse proxies whose ``X-Forwarded-For`` is believed.
 TRUSTED_PROXIES_VAR = "GATEWAY_TRUSTED_PROXIES"
 UNKNOWN = "unknown"
+#: IPv4 networks whose addresses anyone inside can choose freely: each is counted as one client.
+_ONE_SOURCE_NETWORKS = (ipaddress.IPv4Network("127.0.0.0/8"), ipaddress.IPv4Network("169.254.0.0/16"))
 
 
 def parse_trusted_proxies(raw: str, name: str = TRUSTED_PROXIES_VAR) -> tuple[Network, ...]:
@@ -91,7 +95,8 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies:
         trusted_proxies: ``GATEWAY_TRUSTED_PROXIES``.
 
     Returns:
-        The address (IPv4, or IPv6 in its /64 as ``2001:db8:1:2::/64``), or ``unknown``.
+        The address (IPv4, or IPv6 in its /64 as ``2001:db8:1:2::/64``; every loopback address as
+        ``127.0.0.0/8``, IPv4 link-local as ``169.254.0.0/16``), or ``unknown``.
     """
     current = _address(peer or "")
     if current is None:
@@ -107,6 +112,9 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies:
                 break
     if isinstance(current, ipaddress.IPv6Address):
         return str(ipaddress.ip_network(f"{current}/64", strict=False))
+    for network in _ONE_SOURCE_NETWORKS:
+        if current in network:
+            return str(network)
     return str(current)
 
 

@@ -32,12 +32,17 @@ def strip_control_characters(raw: str) -> str:
     return unicodedata.normalize("NFC", "".join(kept))
 
 
+#: Whitespace and slashes at the start of typed text, in any mix ("/ /affirm{...}" included).
+_LEADING_SLASHES = re.compile(r"^[\s/]+")
+
+
 def clean_typed_text(raw: str) -> str:
     """Clean text a customer typed, so it can only ever be read as natural language.
 
     Rasa reads a message starting with ``/`` as an intent with entities
     (``/inform{"order_number": ...}``), which would let typed text set slots directly.
-    Typed text therefore loses its leading slashes; buttons send payloads separately.
+    Typed text therefore loses every leading slash, also behind spaces (``"/ /affirm{...}"``);
+    buttons send payloads separately (and the dispatcher checks those were offered).
 
     Args:
         raw: text as received from a channel.
@@ -45,7 +50,7 @@ def clean_typed_text(raw: str) -> str:
     Returns:
         The cleaned, stripped text; may be empty.
     """
-    return strip_control_characters(raw).strip().lstrip("/").strip()
+    return _LEADING_SLASHES.sub("", strip_control_characters(raw)).strip()
 
 
 def clean_payload(raw: str) -> str:

@@ -21,6 +21,8 @@ from typing import Any
 
 import phonenumbers
 
+from store.proofs import postcode_spans
+
 LABELS = {
     "card": "[card number]",
     "email": "[email]",
@@ -99,7 +101,11 @@ FLAT_OR_BOX = re.compile(
     r"\b(?:flat|apartment|apt|unit|suite|ste)\.?\s*#?\s*\d{1,5}[A-Za-z]?\b|\bP\.?\s?O\.?\s?Box\s+\d{1,7}\b",
     re.IGNORECASE,
 )
-UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
+# Any separator the bot's proof reader forgives (dash, dot, slash, underscore) as well as spaces: W1F-9XX.
+UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?[\s.\-‐-―_/]{0,3}\d[A-Z]{2}\b", re.IGNORECASE)
+_LETTER_RUN = re.compile(r"[^\W\d_]{4,}")
+_NOT_EIRCODE = re.compile(r"[^0-9AC-FHKNPRTV-Y]", re.IGNORECASE)
+_POSTCODE_CUE = re.compile(r"(?i:post\s?code|zip|postal|plz|code postal|cp|postleitzahl)\b[^\n]{0,20}$")
 EIRCODE = re.compile(r"\b(?:[AC-FHKNPRTV-Y]\d{2}|D6W)\s?[0-9AC-FHKNPRTV-Y]{4}\b", re.IGNORECASE)
 CANADIAN_POSTCODE = re.compile(r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s?\d[ABCEGHJ-NPRSTV-Z]\d\b", re.IGNORECASE)
 DUTCH_POSTCODE = re.compile(r"\b[1-9]\d{3}\s?(?!SS|SA|SD)[A-Z]{2}\b")
@@ -380,12 +386,14 @@ class Redactor:
         self._cue_only = {w for w in parts if w in COMMON_WORDS or w in shop_words}
         self._parts = parts - self._cue_only
 
-    def redact(self, text: str, *, surrogate: bool = False) -> str:
+    def redact(self, text: str, *, surrogate: bool = False, proof_answer: bool = False) -> str:
         """Replace personal data in ``text``.
 
         Args:
             text: what a customer or the bot said.
             surrogate: put realistic placeholder values (for training data) instead of ``[email]``-style labels.
+            proof_answer: the message answered the proof question: every postcode reading counts, bare
+                4-digit numbers too (``redact_proof_answer``).
 
         Returns:
             The text with every email, phone, card and tracking number, address, postcode and name replaced.
@@ -423,6 +431,7 @@ class Redactor:
             text = GERMANIC_STREET.sub(mark("street"), text)
             for pattern in (UK_POSTCODE, EIRCODE, CANADIAN_POSTCODE, DUTCH_POSTCODE, FIVE_DIGITS):
                 text = pattern.sub(mark("postcode"), text)
+            text = _proof_postcodes(text, every=proof_answer)
         else:
             text = STREET_TYPE_FIRST.sub(_street_type_first, text)
         text = self._names(text)
@@ -451,6 +460,34 @@ class Redactor:
                 text = f"{text[: words[i].start()]}\x00name\x00{text[words[i].end() :]}"
         # "[name] [name]" (first and last found separately) is one name
         return re.sub("\x00name\x00(?:[ -]\x00name\x00)+", "\x00name\x00", text)
+
+
+def _proof_postcodes(text: str, *, every: bool = False) -> str:
+    """Hide whatever the bot would still accept as a postcode proof (``store.proofs.postcode_spans``).
+
+    The patterns above cover postcodes as people usually write them; the bot is more lenient (``W1F-9XX``,
+    a lone ``1012``), and anything it accepts as a proof must not reach staff: an agent could verify as the
+    customer with it. Bare 4-digit readings are hidden only after a postcode cue, or as the whole message.
+    """
+    spans = [
+        (start, end)
+        for start, end, weak in postcode_spans(text)
+        if (every or not weak or _POSTCODE_CUE.search(text, max(0, start - 30), start))
+        # "3 items" is a lone token too; a run of four letters is a postcode only as an Irish Eircode's,
+        # whose letters never include B G I J L M O Q S U Z
+        and not any(_NOT_EIRCODE.search(run.group(0)) for run in _LETTER_RUN.finditer(text, start, end))
+    ]
+    if not spans:
+        return text
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    for start, end in reversed(merged):
+        text = f"{text[:start]}\x00postcode\x00{text[end:]}"
+    return text
 
 
 def _luhn(digits: str) -> bool:
@@ -562,6 +599,13 @@ def redact(text: str, *, surrogate: bool = False) -> str:
         The redacted text.
     """
     return _current().redact(text, surrogate=surrogate)
+
+
+def redact_proof_answer(text: str) -> str:
+    """Redact a message that answered the proof question ("email or postcode?"): there the bot reads any bare
+    4-digit number as a postcode (Australia, Belgium, Denmark...), so those are hidden too; elsewhere such a
+    number is more likely a year or a quantity and stays readable."""
+    return _current().redact(text, proof_answer=True)
 
 
 def redact_value(value: Any) -> Any:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.errors import SettingsError
+
+log = logging.getLogger(__name__)
+
+#: Read when ``CONSOLE_SECRET`` is unset (`make run` creates it, owner-only, like the stack's other secrets).
+SECRET_FILE = Path(__file__).resolve().parent.parent / "var" / "console_secret"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +34,8 @@ class ConsoleSettings:
         secure_cookie: mark the session cookie ``Secure`` (set when served over HTTPS).
         locale: the shop's locale (BCP 47), for dates and numbers on the page (``en-GB``: 28/11/2026).
         timezone: the shop's time zone (IANA), for times shown and for which day a conversation belongs to.
+        secret: ``CONSOLE_SECRET``: keys the fingerprints staff see in place of sources and proofs
+            (console/checks.py), so nobody without it can turn one back into the address it stands for.
     """
 
     session_idle_minutes: int = 30
@@ -37,13 +47,15 @@ class ConsoleSettings:
     secure_cookie: bool = False
     locale: str = "en-GB"
     timezone: str = "Europe/London"
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConsoleSettings:
         """Read ``CONSOLE_SESSION_IDLE_MINUTES``, ``CONSOLE_SESSION_MAX_HOURS``, ``CONSOLE_LOGIN_FREE_FAILURES``,
         ``CONSOLE_LOGIN_MAX_DELAY_SECONDS``, ``CONSOLE_LOGIN_FORGET_HOURS``, ``CONSOLE_LOW_CONFIDENCE``,
-        ``CONSOLE_SECURE_COOKIE``, ``CONSOLE_LOCALE`` and ``CONSOLE_TIMEZONE`` (default: ``HANDOFF_TIMEZONE``, the
-        opening hours' zone).
+        ``CONSOLE_SECURE_COOKIE``, ``CONSOLE_LOCALE``, ``CONSOLE_TIMEZONE`` (default: ``HANDOFF_TIMEZONE``, the
+        opening hours' zone) and ``CONSOLE_SECRET`` (else the file ``var/console_secret``, else a secret for this
+        process only: fingerprints then change at every restart).
 
         Raises:
             SettingsError: naming the variable that is invalid.
@@ -81,4 +93,18 @@ class ConsoleSettings:
             login_forget_hours=number("CONSOLE_LOGIN_FORGET_HOURS", 24, 1, 24 * 30),
             low_confidence=number("CONSOLE_LOW_CONFIDENCE", 50, 1, 100),
             secure_cookie=secure in ("1", "true", "yes"),
+            secret=_secret(env),
         )
+
+
+def _secret(env: Mapping[str, str], path: Path = SECRET_FILE) -> str:
+    value = env.get("CONSOLE_SECRET", "").strip()
+    if not value:
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except OSError:
+            value = ""
+    if not value:
+        log.warning("CONSOLE_SECRET is not set and %s does not exist: fingerprints change at every restart", path)
+        value = secrets.token_urlsafe(32)
+    return value

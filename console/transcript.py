@@ -6,11 +6,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from console.redact import redact, redact_value
+from console.redact import redact, redact_proof_answer, redact_value
 from console.tracker import FALLBACK_ACTIONS, channel_of
 
 HIDDEN_ACTIONS = frozenset({"action_listen", "action_session_start"})
 HIDDEN_SLOTS = frozenset({"session_started_metadata", "requested_slot"})
+#: Slots holding what a customer typed as a proof (or the postcode it proves): never shown redacted-in-part.
+PROOF_SLOTS = frozenset({"proof", "ship_postcode"})
+HIDDEN_PROOF = "[proof]"
 FALLBACK_INTENT = "nlu_fallback"
 
 
@@ -41,6 +44,10 @@ def build_transcript(
     """
     show = (lambda v: v) if raw_text else redact_value
     text_of = (lambda t: t) if raw_text else redact
+    # The answer to "your email or postcode?" is read by the bot as a proof in every format it forgives:
+    # redacted as such, and the proof slot is never shown (red-team finding F3).
+    answer_of = (lambda t: t) if raw_text else redact_proof_answer
+    asking: Any = None
     corrections = corrections or {}
     turns: list[dict[str, Any]] = []
     current: dict[str, Any] = {"user": None, "actions": [], "slots": [], "bot": [], "low": False, "fallback": False}
@@ -58,10 +65,11 @@ def build_transcript(
             metadata = event.get("metadata") or {}
             channel = channel or metadata.get("channel")
             text = str(event.get("text") or "")
+            proof_answer = asking == "proof"
             entities = [
                 {
                     "entity": e.get("entity"),
-                    "value": show(e.get("value")),
+                    "value": HIDDEN_PROOF if proof_answer and not raw_text else show(e.get("value")),
                     "start": e.get("start") if raw_text else None,
                     "end": e.get("end") if raw_text else None,
                     "extractor": e.get("extractor"),
@@ -78,7 +86,7 @@ def build_transcript(
                     "event_id": event["_id"],
                     "time": _iso(event.get("timestamp")),
                     "channel": metadata.get("channel") or channel_of(sender_id, None),
-                    "text": text_of(text),
+                    "text": answer_of(text) if proof_answer else text_of(text),
                     "is_button": text.startswith("/"),
                     "intent": intent.get("name"),
                     "confidence": confidence,
@@ -101,11 +109,17 @@ def build_transcript(
                     current["fallback"] = True
         elif kind == "slot":
             name = event.get("name")
+            if name == "requested_slot":
+                asking = event.get("value")
             if name and name not in HIDDEN_SLOTS:
                 value = event.get("value")
                 # A form sets the same slot again and again: one line per slot, with the value it ended on.
                 current["slots"] = [s for s in current["slots"] if s["name"] != name]
-                current["slots"].append({"name": name, "value": show(value)})
+                if name in PROOF_SLOTS and value not in (None, "verified") and not raw_text:
+                    shown_value: Any = HIDDEN_PROOF
+                else:
+                    shown_value = show(value)
+                current["slots"].append({"name": name, "value": shown_value})
                 if name == "order_number" and isinstance(value, str) and value and value not in orders:
                     orders.append(value)
         elif kind == "bot":

@@ -703,11 +703,14 @@ async def photo(request: web.Request, _viewer: Viewer) -> web.StreamResponse:
 @guarded("read")
 async def security_checks(request: web.Request, viewer: Viewer) -> web.Response:
     """``GET /api/console/security/paused-checks``: order numbers and sources whose self-service checks are
-    paused after failed proofs (someone guessing), newest first; sources fingerprinted unless admin."""
+    paused after failed proofs (someone guessing), newest first; sources fingerprinted unless admin, proofs always."""
     state = request.app[STATE_KEY]
     if state.checks is None:
         raise NotFound("no order store is configured for this console")
-    return web.json_response(await asyncio.to_thread(paused_checks, state.checks, raw=viewer.may("raw_text")))
+    shown = await asyncio.to_thread(
+        paused_checks, state.checks, raw=viewer.may("raw_text"), secret=state.settings.secret
+    )
+    return web.json_response(shown)
 
 
 @guarded("read")

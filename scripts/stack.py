@@ -18,12 +18,19 @@ from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The stack's shared secrets (each kept in var/ by `make run`, or taken from the environment).
-SECRETS = ("GATEWAY_TOKEN", "RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "GATEWAY_CLAIMS_SECRET")
+SECRETS = (
+    "GATEWAY_TOKEN",
+    "RASA_API_TOKEN",
+    "ACTION_SERVER_TOKEN",
+    "GATEWAY_CLAIMS_SECRET",
+    "SHOP_PROOF_KEY",
+    "CONSOLE_SECRET",
+)
 #: Which secrets each process gets.
 SERVICE_SECRETS: dict[str, tuple[str, ...]] = {
     "rasa": ("GATEWAY_TOKEN", "RASA_API_TOKEN", "ACTION_SERVER_TOKEN"),
-    "actions": ("ACTION_SERVER_TOKEN", "GATEWAY_CLAIMS_SECRET"),
-    "gateway": ("GATEWAY_TOKEN", "GATEWAY_CLAIMS_SECRET"),
+    "actions": ("ACTION_SERVER_TOKEN", "GATEWAY_CLAIMS_SECRET", "SHOP_PROOF_KEY"),
+    "gateway": ("GATEWAY_TOKEN", "GATEWAY_CLAIMS_SECRET", "CONSOLE_SECRET"),
 }
 
 
@@ -107,6 +114,10 @@ class StackConfig:
     action_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     #: Signs the gateway's claims for the action server (connectors/claims.py); rasa never gets it.
     claims_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    #: Keys the hashes failed proofs are counted under per proof value (store/proofs.py); the action server only.
+    proof_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    #: Keys the fingerprints console staff see in place of sources (console/checks.py); the gateway only.
+    console_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     gateway_db_url: str = f"sqlite:///{ROOT / 'var' / 'gateway.db'}"
     model: Path = ROOT / "models" / "current.tar.gz"
     host: str = "127.0.0.1"
@@ -127,6 +138,8 @@ class StackConfig:
             api_token=_token("RASA_API_TOKEN", var / "rasa_api_token"),
             action_token=_token("ACTION_SERVER_TOKEN", var / "action_server_token"),
             claims_secret=_token("GATEWAY_CLAIMS_SECRET", var / "claims_secret"),
+            proof_key=_token("SHOP_PROOF_KEY", var / "proof_key"),
+            console_secret=_token("CONSOLE_SECRET", var / "console_secret"),
             log_dir=var / "log",
             rasa_port=int(os.environ.get("RASA_PORT", 5005)),
             actions_port=int(os.environ.get("ACTIONS_PORT", 5055)),
@@ -178,6 +191,8 @@ class StackConfig:
             "RASA_API_TOKEN": self.api_token,
             "ACTION_SERVER_TOKEN": self.action_token,
             "GATEWAY_CLAIMS_SECRET": self.claims_secret,
+            "SHOP_PROOF_KEY": self.proof_key,
+            "CONSOLE_SECRET": self.console_secret,
         }
         wanted = SERVICE_SECRETS.get(service, tuple(secrets_of)) if service else tuple(secrets_of)
         env.update({name: secrets_of[name] for name in wanted})

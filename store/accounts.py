@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from store import models as m
 from store.errors import InvalidInput, NotAuthorized, OrderNotFound
 from store.normalize import normalize_order_number
+from store.proofs import ProofLimits
 from store.records import ReturnInfo
 from store.service import OrderStore, add_business_days
 
@@ -140,20 +141,28 @@ def split_conversation_id(conversation_id: str) -> tuple[str, str]:
 class CustomerAccounts:
     """Linked channel identities, return drafts, notification opt-in and the news outbox of customers."""
 
-    def __init__(self, session_factory: Callable[[], Session], *, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        *,
+        now: Callable[[], datetime] | None = None,
+        grant_idle: timedelta = ProofLimits.grant_idle,
+    ) -> None:
         """Create the accounts API.
 
         Args:
             session_factory: Zero-argument callable returning a new `Session`.
             now: Clock returning an aware UTC datetime (tests pass a fixed one).
+            grant_idle: Grants unused for this long have ended (``ProofLimits.grant_idle``).
         """
         self._session_factory = session_factory
         self._clock = now or (lambda: datetime.now(UTC))
+        self._grant_idle = grant_idle
 
     @classmethod
     def of(cls, store: OrderStore) -> CustomerAccounts:
-        """The accounts API on the same database and clock as ``store``."""
-        return cls(store._session_factory, now=store._clock)  # noqa: SLF001 - same package, one database
+        """The accounts API on the same database, clock and grant lifetime as ``store``."""
+        return cls(store._session_factory, now=store._clock, grant_idle=store.limits.grant_idle)  # noqa: SLF001
 
     def _now(self) -> datetime:
         return _naive(self._clock())
@@ -195,7 +204,7 @@ class CustomerAccounts:
             return None
         now = self._now()
         with self._session() as session:
-            if not OrderStore._proved_customer(session, conversation_id, customer_id):  # noqa: SLF001
+            if not OrderStore._proved_customer(session, conversation_id, customer_id, now - self._grant_idle):  # noqa: SLF001
                 raise NotAuthorized()
             row = session.execute(
                 select(m.ChannelIdentity).where(
@@ -276,19 +285,23 @@ class CustomerAccounts:
         """
         now = self._now()
         with self._session() as session:
-            if not OrderStore._proved_customer(session, conversation_id, customer_id):  # noqa: SLF001
+            if not OrderStore._proved_customer(session, conversation_id, customer_id, now - self._grant_idle):  # noqa: SLF001
                 raise NotAuthorized()
             granted: list[str] = []
             for order in session.execute(
                 select(m.Order).where(m.Order.customer_id == customer_id, m.Order.number.in_(order_numbers))
             ).scalars():
                 exists = session.execute(
-                    select(m.AccessGrant.id).where(
+                    select(m.AccessGrant).where(
                         m.AccessGrant.conversation_id == conversation_id, m.AccessGrant.order_id == order.id
                     )
-                ).first()
+                ).scalar_one_or_none()
                 if exists is None:
-                    session.add(m.AccessGrant(conversation_id=conversation_id, order_id=order.id, granted_at=now))
+                    grant = m.AccessGrant(conversation_id=conversation_id, order_id=order.id, granted_at=now)
+                    grant.last_used_at = now
+                    session.add(grant)
+                else:  # proved just now: alive again, whatever it was
+                    exists.last_used_at = now
                 granted.append(order.number)
             return granted
 

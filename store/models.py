@@ -356,7 +356,7 @@ GRANT_SCOPES: tuple[str, ...] = ("order", "customer", "staff")
 
 
 class VerificationAttempt(Base):
-    """One proof attempt: counted per conversation (lock-out), per order number and per source (pauses)."""
+    """One proof attempt: counted per conversation (lock-out), per order number, per source and per proof (pauses)."""
 
     __tablename__ = "verification_attempts"
     __table_args__ = (CheckConstraint(_in("outcome", ATTEMPT_OUTCOMES), name="outcome"),)
@@ -371,6 +371,9 @@ class VerificationAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(16), default="failed", server_default="failed")
     #: ``email`` or ``postcode`` (None when the message held several values or none was checked).
     proof_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: Keyed hash of the proof value (``store.proofs.ProofHasher``): one e-mail tried on many orders counts
+    #: as one proof's failures. None when no single value was checked.
+    proof_key: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class AccessGrant(Base):
@@ -387,6 +390,8 @@ class AccessGrant(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     granted_at: Mapped[datetime] = mapped_column(DateTime)
     scope: Mapped[str] = mapped_column(String(16), default="order", server_default="order")
+    #: When the conversation last used one of its grants; idle past ``ProofLimits.grant_idle``, it has none.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class StaffOrderLookup(Base):

@@ -6,19 +6,26 @@ is not an attempt at all, and a message with several is never checked against th
 is at most one guess, however many values it lists).
 
 Failed proofs are counted in the store (``verification_attempts``), so counts survive new conversation ids
-and restarts, per order number and per source (the web client's address, a tablet, a Telegram or Slack
-user, as the gateway vouches for it). Past a number of free failures, checks of that order number (or from
-that source) pause, and every further failure doubles the pause (`pause_until`).
+and restarts, per order number, per source (the web client's address, a tablet, a Telegram or Slack user, as
+the gateway vouches for it) and per proof value: someone who knows only a customer's e-mail and tries it
+against every order number fails once per order, from as many sources as they like, but always with the
+same e-mail. That value is stored only as a keyed hash (`ProofHasher`, ``SHOP_PROOF_KEY``), never as typed.
+Past a number of free failures, checks of that order number (or from that source, or with that proof) pause,
+and every further failure doubles the pause (`pause_until`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import logging
 import os
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from store.normalize import (
     _POSTCODE_PATTERNS,
@@ -27,6 +34,8 @@ from store.normalize import (
     normalize_order_number,
     normalize_rma,
 )
+
+log = logging.getLogger(__name__)
 
 #: The source key used when the caller could not say where a proof came from (an unsigned or missing
 #: gateway claim). Everything unattributed shares this one count, so bypassing the gateway buys nothing.
@@ -112,6 +121,31 @@ def proof_candidates(text: str | None) -> list[Candidate]:
     return found
 
 
+def postcode_spans(text: str) -> list[tuple[int, int, bool]]:
+    """Where ``text`` holds something the proof reader would take for a postcode: ``(start, end, weak)``.
+
+    For redaction (``console.redact``): what is shown to staff must never include a value that proves an
+    order, so the console hides exactly the spans this reader accepts. ``weak`` marks the bare 4-digit
+    readings (Australia, Belgium...), which are also years and quantities. A message that is one short token
+    with a digit is the proof itself (``"W1F-9XX"``, ``"31300"``) and comes back whole.
+    """
+    spans = [
+        (match.start(), match.end(), country in _WEAK_COUNTRIES)
+        for country, pattern in _POSTCODE_PATTERNS.items()
+        for match in pattern.finditer(text)
+    ]
+    lone = text.strip()
+    if (
+        _LONE_TOKEN.fullmatch(lone)
+        and any(ch.isdigit() for ch in lone)
+        and normalize_order_number(lone) is None
+        and normalize_rma(lone) is None
+    ):
+        start = text.index(lone)
+        spans.append((start, start + len(lone), False))
+    return spans
+
+
 def the_proof(candidates: Sequence[Candidate]) -> Candidate | None:
     """The one value to check, or None when the message lists several (then nothing is checked).
 
@@ -144,25 +178,36 @@ class ProofLimits:
         per_order: Failed proofs of one order number (from anywhere) before its checks pause. A customer
             who mistypes twice still gets a third try.
         per_source: Failed proofs from one source (all orders) before its checks pause.
+        per_proof: Failed proofs with one e-mail or postcode (all orders, conversations and sources) before
+            checks with it pause. A customer who types their e-mail with a mistyped order number twice still
+            gets a third try.
         first_pause: Length of the first pause; each further failure doubles it.
         longest_pause: The pause never grows past this.
         order_window: Failures of an order number older than this are forgotten (a matched proof of the
             order forgets the failures before it too).
         source_window: Failures of a source older than this are forgotten.
+        proof_window: Failures with one proof value older than this are forgotten (a match with it forgets
+            the failures before it too).
+        grant_idle: A grant (what a matched proof unlocked) ends once the conversation has not used any of
+            its grants for this long; aligned with rasa's session expiry (domain.yml, 60 minutes).
     """
 
     per_conversation: int = 3
     per_order: int = 3
     per_source: int = 10
+    per_proof: int = 3
     first_pause: timedelta = timedelta(minutes=5)
     longest_pause: timedelta = timedelta(hours=24)
     order_window: timedelta = timedelta(days=30)
     source_window: timedelta = timedelta(hours=24)
+    proof_window: timedelta = timedelta(days=30)
+    grant_idle: timedelta = timedelta(minutes=60)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ProofLimits:
-        """Read ``SHOP_PROOF_FAILURES_PER_ORDER``, ``SHOP_PROOF_FAILURES_PER_SOURCE`` and
-        ``SHOP_PROOF_FIRST_PAUSE_SECONDS``; unset variables keep the defaults.
+        """Read ``SHOP_PROOF_FAILURES_PER_ORDER``, ``SHOP_PROOF_FAILURES_PER_SOURCE``,
+        ``SHOP_PROOF_FAILURES_PER_PROOF``, ``SHOP_PROOF_FIRST_PAUSE_SECONDS`` and ``SHOP_GRANT_IDLE_MINUTES``;
+        unset variables keep the defaults.
 
         Raises:
             ValueError: A variable is not a positive integer (the message names it).
@@ -181,10 +226,69 @@ class ProofLimits:
         return cls(
             per_order=number("SHOP_PROOF_FAILURES_PER_ORDER", defaults.per_order),
             per_source=number("SHOP_PROOF_FAILURES_PER_SOURCE", defaults.per_source),
+            per_proof=number("SHOP_PROOF_FAILURES_PER_PROOF", defaults.per_proof),
             first_pause=timedelta(
                 seconds=number("SHOP_PROOF_FIRST_PAUSE_SECONDS", int(defaults.first_pause.total_seconds()))
             ),
+            grant_idle=timedelta(
+                minutes=number("SHOP_GRANT_IDLE_MINUTES", int(defaults.grant_idle.total_seconds() // 60))
+            ),
         )
+
+
+#: Environment variable holding the key of the proof hashes, and the file read when it is unset.
+PROOF_KEY_VAR = "SHOP_PROOF_KEY"
+PROOF_KEY_FILE = Path(__file__).resolve().parent.parent / "var" / "proof_key"
+
+
+class ProofHasher:
+    """Turns a proof value into the key its failures are counted under: HMAC-SHA256 with a secret key.
+
+    The typed e-mail or postcode is never stored: the count needs only "the same value again", and a keyed
+    hash cannot be reversed (or a guessed e-mail confirmed) without the key, which lives outside the database.
+    """
+
+    def __init__(self, key: str | bytes) -> None:
+        """Use ``key`` (any length; an empty key is refused).
+
+        Raises:
+            ValueError: the key is empty.
+        """
+        raw = key.encode() if isinstance(key, str) else bytes(key)
+        if not raw:
+            raise ValueError(f"{PROOF_KEY_VAR} must not be empty")
+        self._key = raw
+
+    def __repr__(self) -> str:
+        """Never the key."""
+        return "ProofHasher(<key>)"
+
+    def __call__(self, candidate: Candidate) -> str:
+        """The hex key (32 characters) counting failures with this value, the same for every spelling the
+        proof reader folds together (case of e-mails, spaces and dashes of postcodes)."""
+        message = f"{candidate.kind}:{candidate.value}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, key_file: Path = PROOF_KEY_FILE) -> ProofHasher:
+        """``SHOP_PROOF_KEY``, else the file ``var/proof_key`` (`make run` creates it), else a key for this
+        process only (logged: counts per proof then do not survive a restart or reach other replicas)."""
+        source = os.environ if env is None else env
+        key = source.get(PROOF_KEY_VAR, "").strip()
+        if not key:
+            try:
+                key = key_file.read_text(encoding="utf-8").strip()
+            except OSError:
+                key = ""
+        if not key:
+            log.warning(
+                "%s is not set and %s does not exist: failed proofs are counted per proof value in this process "
+                "only; `make run` creates the key",
+                PROOF_KEY_VAR,
+                key_file,
+            )
+            key = secrets.token_urlsafe(32)
+        return cls(key)
 
 
 def pause_until(failures: Sequence[datetime], free: int, limits: ProofLimits) -> datetime | None:

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from store import models as m
@@ -43,6 +43,7 @@ from store.proofs import (
     PAUSED,
     PENDING,
     UNATTRIBUTED_SOURCE,
+    ProofHasher,
     ProofLimits,
     matches,
     pause_until,
@@ -233,6 +234,26 @@ def _category_key(text: str) -> str:
     return key.removesuffix("s")
 
 
+_default_hasher: ProofHasher | None = None
+
+
+def default_proof_hasher() -> ProofHasher:
+    """The process-wide proof hasher (``SHOP_PROOF_KEY``, read once): every store of the process counts alike."""
+    global _default_hasher
+    if _default_hasher is None:
+        _default_hasher = ProofHasher.from_env()
+    return _default_hasher
+
+
+#: A grant's last use is written at most this often (reads would otherwise all become writes).
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
+def live_grant(since: datetime) -> ColumnElement[bool]:
+    """Grants the conversation used (or got) at or after ``since``: older ones have ended (``grant_idle``)."""
+    return func.coalesce(m.AccessGrant.last_used_at, m.AccessGrant.granted_at) >= since
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -251,6 +272,7 @@ class OrderStore:
         now: Callable[[], datetime] | None = None,
         policy: ReturnPolicy | None = None,
         limits: ProofLimits | None = None,
+        proof_hasher: ProofHasher | None = None,
     ) -> None:
         """Create the store.
 
@@ -258,12 +280,16 @@ class OrderStore:
             session_factory: Zero-argument callable returning a new `Session` (a `sessionmaker`).
             now: Clock returning an aware UTC datetime (tests pass a fixed one).
             policy: Return policy; the shop's default when None.
-            limits: Failed proofs allowed before checks pause (`store.proofs`); the defaults when None.
+            limits: Failed proofs allowed before checks pause, and how long grants live (`store.proofs`); the
+                defaults when None.
+            proof_hasher: Keys failures per proof value (`store.proofs.ProofHasher`); the process-wide one
+                (``SHOP_PROOF_KEY``) when None.
         """
         self._session_factory = session_factory
         self._clock = now or _utc_now
         self.policy = policy or ReturnPolicy()
         self.limits = limits or ProofLimits()
+        self._proof_key = proof_hasher or default_proof_hasher()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> OrderStore:
@@ -309,20 +335,43 @@ class OrderStore:
     def _find_order(session: Session, number: str) -> m.Order | None:
         return session.execute(select(m.Order).where(m.Order.number == number)).scalar_one_or_none()
 
-    @staticmethod
-    def _granted_order(session: Session, conversation_id: str, order_number: str) -> m.Order:
+    def _live_since(self, now: datetime) -> datetime:
+        """Grants last used before this have ended (``ProofLimits.grant_idle``); ``now`` is naive UTC."""
+        return now - self.limits.grant_idle
+
+    def _granted_order(self, session: Session, conversation_id: str, order_number: str) -> m.Order:
+        """The order if the conversation holds a live grant for it (and the grants are marked as used)."""
         number = normalize_order_number(order_number)
         if number is None:
             raise NotAuthorized(order_number)
+        now = _naive(self._now())
         stmt = (
-            select(m.Order)
+            select(m.Order, m.AccessGrant)
             .join(m.AccessGrant, m.AccessGrant.order_id == m.Order.id)
-            .where(m.AccessGrant.conversation_id == conversation_id, m.Order.number == number)
+            .where(
+                m.AccessGrant.conversation_id == conversation_id,
+                m.Order.number == number,
+                live_grant(self._live_since(now)),
+            )
         )
-        order = session.execute(stmt).scalar_one_or_none()
-        if order is None:
+        row = session.execute(stmt).one_or_none()
+        if row is None:
             raise NotAuthorized(number)
+        order, grant = row
+        self._touch(session, conversation_id, grant, now)
         return order
+
+    def _touch(self, session: Session, conversation_id: str, grant: m.AccessGrant, now: datetime) -> None:
+        """Record that the conversation used its grants now: all of them stay alive together (idle is per
+        conversation, not per order). Written at most once a minute."""
+        last = grant.last_used_at or grant.granted_at
+        if last is not None and now - last < _TOUCH_EVERY:
+            return
+        session.execute(
+            update(m.AccessGrant)
+            .where(m.AccessGrant.conversation_id == conversation_id, live_grant(self._live_since(now)))
+            .values(last_used_at=now)
+        )
 
     @staticmethod
     def _failures(session: Session, conversation_id: str, exclude: int | None = None) -> int:
@@ -367,10 +416,36 @@ class OrderStore:
             stmt = stmt.where(attempt.id != exclude)
         return list(session.execute(stmt).scalars())
 
+    def _proof_failures(
+        self, session: Session, proof_key: str, now: datetime, exclude: int | None = None
+    ) -> list[datetime]:
+        """Times of the failed proofs with one proof value (all orders) in its window, after its last match."""
+        attempt = m.VerificationAttempt
+        last_match = session.execute(
+            select(func.max(attempt.id)).where(attempt.proof_key == proof_key, attempt.outcome == MATCHED)
+        ).scalar_one_or_none()
+        stmt = select(attempt.created_at).where(
+            attempt.proof_key == proof_key,
+            attempt.outcome.in_(COUNTED),
+            attempt.created_at >= now - self.limits.proof_window,
+        )
+        if last_match is not None:
+            stmt = stmt.where(attempt.id > last_match)
+        if exclude is not None:
+            stmt = stmt.where(attempt.id != exclude)
+        return list(session.execute(stmt).scalars())
+
     def _pause(
-        self, session: Session, number: str, source: str, now: datetime, exclude: int | None
+        self,
+        session: Session,
+        number: str,
+        source: str,
+        now: datetime,
+        exclude: int | None,
+        proof_key: str | None = None,
     ) -> tuple[datetime, str] | None:
-        """When checks of ``number`` from ``source`` may resume and which count paused them, or None."""
+        """When checks of ``number`` from ``source`` (with the proof ``proof_key``) may resume and which count
+        paused them, or None."""
         limits = self.limits
         paused: list[tuple[datetime, str]] = []
         by_order = pause_until(self._order_failures(session, number, now, exclude), limits.per_order, limits)
@@ -379,6 +454,10 @@ class OrderStore:
         by_source = pause_until(self._source_failures(session, source, now, exclude), limits.per_source, limits)
         if by_source is not None and by_source > now:
             paused.append((by_source, "source"))
+        if proof_key is not None:
+            by_proof = pause_until(self._proof_failures(session, proof_key, now, exclude), limits.per_proof, limits)
+            if by_proof is not None and by_proof > now:
+                paused.append((by_proof, "proof"))
         return max(paused) if paused else None
 
     # ----------------------------------------------------------------------------------- verification
@@ -391,13 +470,15 @@ class OrderStore:
         The proof is the customer's e-mail or the order's shipping postcode, typed freely; one message is
         at most one guess (`store.proofs.the_proof`). A failure behaves the same whether the order exists
         or not. Every attempt is stored with its source; failures are counted per conversation (three end
-        its checks), per order number and per source (past `ProofLimits` the checks pause, before the proof
-        is looked at). An e-mail grants the order with ``customer`` scope (the conversation may then see
-        that customer's other orders and link its channel), a postcode grants that order only.
+        its checks), per order number, per source and per proof value (past `ProofLimits` the checks pause,
+        before the proof is compared with anything). An e-mail grants the order with ``customer`` scope (the
+        conversation may then see that customer's other orders and link its channel), a postcode grants that
+        order only.
 
         Args:
             conversation_id: The conversation (Rasa sender id) asking.
-            order_number_text: The order number in any form `normalize_order_number` accepts.
+            order_number_text: The order number in any form `normalize_order_number` accepts, or an RMA number
+                (checked as its order; an unknown one as an order that does not exist, see `case_key`).
             proof_text: An e-mail address or a postcode.
             source: Where the attempt comes from, as the gateway vouched for it (``web:ip:203.0.113.7``);
                 None counts it with every other unattributed attempt.
@@ -414,10 +495,11 @@ class OrderStore:
             VerificationFailed: The proof does not match (``attempts_left`` says how many remain; 0 means
                 the conversation is now locked).
         """
-        number = normalize_order_number(order_number_text)
+        number = self.case_key(order_number_text)
         source_key = (source or "").strip()[:160] or UNATTRIBUTED_SOURCE
         candidates = proof_candidates(proof_text)
         proof = the_proof(candidates)
+        proof_key = self._proof_key(proof) if proof is not None else None
         now = _naive(self._now())
         with self._session() as session:
             if self._failures(session, conversation_id) >= self.limits.per_conversation:
@@ -438,6 +520,7 @@ class OrderStore:
                 source=source_key,
                 outcome=PENDING,
                 proof_kind=proof.kind if proof is not None else None,
+                proof_key=proof_key,
             )
             session.add(attempt)
             session.flush()
@@ -454,7 +537,7 @@ class OrderStore:
                 session.delete(row)  # locked meanwhile by a concurrent attempt of the same conversation
                 session.commit()
                 raise VerificationLocked()
-            paused = self._pause(session, number, source_key, now, exclude=attempt_id)
+            paused = self._pause(session, number, source_key, now, exclude=attempt_id, proof_key=proof_key)
             if paused is not None:
                 row.outcome = PAUSED
                 until, scope = paused
@@ -480,18 +563,42 @@ class OrderStore:
             raise VerificationFailed(max(0, self.limits.per_conversation - failures))
         return result
 
-    @staticmethod
-    def _grant(session: Session, conversation_id: str, order: m.Order, scope: str, now: datetime) -> None:
-        """Record (or widen) the conversation's grant for ``order``; a grant never narrows."""
+    def _grant(self, session: Session, conversation_id: str, order: m.Order, scope: str, now: datetime) -> None:
+        """Record (or widen) the conversation's grant for ``order``; a live grant never narrows, an ended one
+        is replaced."""
         existing = session.execute(
             select(m.AccessGrant).where(
                 m.AccessGrant.conversation_id == conversation_id, m.AccessGrant.order_id == order.id
             )
         ).scalar_one_or_none()
         if existing is None:
-            session.add(m.AccessGrant(conversation_id=conversation_id, order_id=order.id, granted_at=now, scope=scope))
+            session.add(
+                m.AccessGrant(
+                    conversation_id=conversation_id, order_id=order.id, granted_at=now, scope=scope, last_used_at=now
+                )
+            )
+            return
+        last = existing.last_used_at or existing.granted_at
+        if last < self._live_since(now):
+            existing.scope, existing.granted_at = scope, now  # it had ended: what was proved now is all it holds
         elif scope == "customer" and existing.scope != "customer":
             existing.scope = scope
+        existing.last_used_at = now
+
+    def revoke_grants(self, conversation_id: str) -> int:
+        """End every grant of a conversation (a new rasa session or a restart: whoever types next proves again).
+
+        Failed proofs are kept: a restart does not give a conversation its attempts back.
+
+        Args:
+            conversation_id: The conversation.
+
+        Returns:
+            How many grants ended.
+        """
+        with self._session() as session:
+            result = session.execute(delete(m.AccessGrant).where(m.AccessGrant.conversation_id == conversation_id))
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def check_paused(self, order_number_text: str, source: str | None = None) -> int | None:
         """Say whether checks of this order number from this source are paused, without making an attempt.
@@ -506,7 +613,7 @@ class OrderStore:
         Returns:
             Seconds until checks resume, or None when they are not paused (or the number is unreadable).
         """
-        number = normalize_order_number(order_number_text)
+        number = self.case_key(order_number_text)
         if number is None:
             return None
         now = _naive(self._now())
@@ -533,7 +640,9 @@ class OrderStore:
         now = _naive(self._now())
         with self._session() as session:
             order = self._find_order(session, number)
-            if order is None or not self._proved_customer(session, conversation_id, order.customer_id):
+            if order is None or not self._proved_customer(
+                session, conversation_id, order.customer_id, self._live_since(now)
+            ):
                 return None
             self._grant(session, conversation_id, order, "order", now)
             return VerifiedOrder(
@@ -544,8 +653,8 @@ class OrderStore:
             )
 
     @staticmethod
-    def _proved_customer(session: Session, conversation_id: str, customer_id: int) -> bool:
-        """Whether the conversation holds a ``customer`` grant (an e-mail match) for an order of this customer."""
+    def _proved_customer(session: Session, conversation_id: str, customer_id: int, live_since: datetime) -> bool:
+        """Whether the conversation holds a live ``customer`` grant (an e-mail match) for an order of this customer."""
         stmt = (
             select(m.AccessGrant.id)
             .join(m.Order, m.Order.id == m.AccessGrant.order_id)
@@ -553,6 +662,7 @@ class OrderStore:
                 m.AccessGrant.conversation_id == conversation_id,
                 m.AccessGrant.scope == "customer",
                 m.Order.customer_id == customer_id,
+                live_grant(live_since),
             )
             .limit(1)
         )
@@ -574,6 +684,7 @@ class OrderStore:
             for scope, column, window, free in (
                 ("order", attempt.order_number, self.limits.order_window, self.limits.per_order),
                 ("source", attempt.source, self.limits.source_window, self.limits.per_source),
+                ("proof", attempt.proof_key, self.limits.proof_window, self.limits.per_proof),
             ):
                 stmt = (
                     select(column, func.count(attempt.id), func.max(attempt.created_at))
@@ -582,14 +693,14 @@ class OrderStore:
                     .having(func.count(attempt.id) >= free)
                 )
                 for key, _count, _last in session.execute(stmt):
-                    failures = (
-                        self._order_failures(session, key, now)
-                        if scope == "order"
-                        else self._source_failures(session, key, now)
-                    )
+                    failures = {
+                        "order": self._order_failures,
+                        "source": self._source_failures,
+                        "proof": self._proof_failures,
+                    }[scope](session, key, now)
                     until = pause_until(failures, free, self.limits)
                     if until is None:
-                        continue  # a later match forgave the order's failures
+                        continue  # a later match forgave the order's (or the proof's) failures
                     refused = session.execute(
                         select(func.count(attempt.id)).where(
                             column == key, attempt.outcome == PAUSED, attempt.created_at >= now - window
@@ -693,14 +804,15 @@ class OrderStore:
             return max(0, self.limits.per_conversation - self._failures(session, conversation_id))
 
     def is_verified(self, conversation_id: str, order_number: str) -> bool:
-        """Tell whether the conversation holds a grant for the order.
+        """Tell whether the conversation holds a live grant for the order (and mark its grants as used).
 
         Args:
             conversation_id: The conversation.
             order_number: Order number in any accepted form.
 
         Returns:
-            True when `verify` succeeded for this order in this conversation.
+            True when `verify` succeeded for this order in this conversation and its grants have not been
+            left idle for ``ProofLimits.grant_idle`` nor revoked (`revoke_grants`) since.
         """
         with self._session() as session:
             try:
@@ -718,11 +830,12 @@ class OrderStore:
         Returns:
             Order numbers, in the order they were verified.
         """
+        live = live_grant(self._live_since(_naive(self._now())))
         with self._session() as session:
             stmt = (
                 select(m.Order.number)
                 .join(m.AccessGrant, m.AccessGrant.order_id == m.Order.id)
-                .where(m.AccessGrant.conversation_id == conversation_id)
+                .where(m.AccessGrant.conversation_id == conversation_id, live)
                 .order_by(m.AccessGrant.id)
             )
             return list(session.execute(stmt).scalars())
@@ -740,11 +853,12 @@ class OrderStore:
         Returns:
             The customer id, or None when the conversation matched no customer's e-mail.
         """
+        live = live_grant(self._live_since(_naive(self._now())))
         with self._session() as session:
             stmt = (
                 select(m.Order.customer_id)
                 .join(m.AccessGrant, m.AccessGrant.order_id == m.Order.id)
-                .where(m.AccessGrant.conversation_id == conversation_id, m.AccessGrant.scope == "customer")
+                .where(m.AccessGrant.conversation_id == conversation_id, m.AccessGrant.scope == "customer", live)
                 .order_by(m.AccessGrant.id.desc())
                 .limit(1)
             )
@@ -1201,6 +1315,26 @@ class OrderStore:
                 raise ReturnNotFound(rma)
             self._granted_order(session, conversation_id, ret.order.number)
             return self._return_info(ret)
+
+    def case_key(self, text: str) -> str | None:
+        """What a check of ``text`` is about: an order number, or for an RMA number its order's number.
+
+        An RMA number of no return stands for itself: `verify` counts its failures under it and no proof opens
+        it, exactly as for an order number that does not exist, so the answers never say whether it exists.
+
+        Args:
+            text: An order or RMA number in any accepted form.
+
+        Returns:
+            ``ORD-100123``, ``RMA-500999`` (no such return), or None when ``text`` holds neither.
+        """
+        number = normalize_order_number(text)
+        if number is not None:
+            return number
+        rma = normalize_rma(text)
+        if rma is None:
+            return None
+        return self.order_for_rma(rma) or rma
 
     def order_for_rma(self, rma: str) -> str | None:
         """Say which order an RMA belongs to, so the bot knows which order to verify (reveals nothing else).

@@ -20,13 +20,14 @@ from sqlalchemy.orm import sessionmaker
 from connectors.alerts import ALERTS_KEY, QUEUED_PREFIX, AlertNotDelivered
 from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
-from connectors.errors import GatewayError, describe_for_user
+from connectors.errors import Busy, GatewayError, describe_for_user
 from connectors.models import InboundMessage, OutboundMessage
 from connectors.push import PUSH_KEY, PushFailed
 from connectors.source import tablet_source
 from connectors.tablet.devices import DeviceInfo, RevokedDevice, TabletError, TabletRegistry, UnknownDevice
 from connectors.tablet.settings import TabletSettings
 from connectors.tablet.translate import (
+    QUICK_PAYLOADS,
     bearer_token,
     inbound_from_json,
     parse_session_id,
@@ -148,6 +149,7 @@ class TabletChannel:
         app.router.add_post("/api/tablet/updates", self.updates)
         app.on_cleanup.append(self._close)
         app[PUSH_KEY].register(self.name, self)
+        dispatcher.always_offer(self.name, QUICK_PAYLOADS)  # the kiosk page's fixed buttons
 
     @property
     def registry(self) -> TabletRegistry:
@@ -227,7 +229,8 @@ class TabletChannel:
         )
 
     async def post_message(self, request: web.Request) -> web.Response:
-        """``POST /api/tablet/messages``: ``{"session_id", "text" | "payload"}`` in, the replies out.
+        """``POST /api/tablet/messages``: ``{"session_id", "text" | "payload" (+ "title") | "stock_question"}`` in,
+        the replies out.
 
         Returns:
             200 ``{"session_id", "messages": [...]}``; 401/403 for the device, 409 ``session_ended``
@@ -254,9 +257,15 @@ class TabletChannel:
         # The device is the source: failed order checks on a kiosk are counted per tablet.
         inbound = replace(inbound, source=tablet_source(device.device_id))
         try:
-            replies = await self.dispatcher.dispatch(inbound)
+            replies = await self.dispatcher.dispatch(inbound, _connected(request))
         except GatewayError as exc:
             err = describe_for_user(exc)
+            if isinstance(exc, Busy):
+                return web.json_response(
+                    {"error": err.message, "code": err.code, "retry_after": exc.retry_after},
+                    status=err.status,
+                    headers={"Retry-After": str(exc.retry_after)},
+                )
             return web.json_response({"error": err.message, "code": err.code}, status=err.status)
         replies = await self._answer_staff_calls(request.app, device, inbound, replies)
         return web.json_response({"session_id": session_id, "messages": render_messages(replies)})
@@ -336,3 +345,8 @@ class TabletChannel:
 
     async def _close(self, app: web.Application) -> None:
         self.store_names.close()
+
+
+def _connected(request: web.Request) -> Callable[[], bool]:
+    """Whether the kiosk's HTTP request is still open (a message whose page went away is not sent on)."""
+    return lambda: request.transport is not None and not request.transport.is_closing()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from connectors.alerts import StaffAlert
 from connectors.models import InboundMessage, OutboundMessage
+from connectors.text import clean_typed_text
 from connectors.web.translate import WebInputError, WebLimits
 from connectors.web.translate import inbound_from_json as web_inbound_from_json
 
@@ -51,12 +53,24 @@ def parse_session_id(value: object) -> str:
     return value
 
 
-def inbound_from_json(body: object, limits: WebLimits, *, session_id: str, store_id: str) -> InboundMessage:
-    """Build the tablet's InboundMessage from ``{"session_id", "text"}`` or ``{"session_id", "payload"}``.
+#: The kiosk page's fixed buttons ("Recommend something", "Call a staff member"): always pressable.
+QUICK_PAYLOADS = frozenset({"/recommend_product", "/human_handoff"})
 
-    Text and payloads follow the web channel's rules (cleaned text, payloads start with ``/``). The
-    shop comes from the device token (``store_id``), never from the body: any ``store_id``,
-    ``metadata`` or ``channel`` a page sends is ignored.
+
+def stock_question_payload(product: str) -> str:
+    """The payload the gateway builds for "Is <product> in stock here?" (the product is JSON-escaped)."""
+    return "/check_stock" + json.dumps({"product": product}, ensure_ascii=False, separators=(",", ":"))
+
+
+def inbound_from_json(body: object, limits: WebLimits, *, session_id: str, store_id: str) -> InboundMessage:
+    """Build the tablet's InboundMessage from ``{"session_id", "text"}``, ``{"session_id", "payload", "title"?}``
+    or ``{"session_id", "stock_question": "<product>"}``.
+
+    Text and payloads follow the web channel's rules (cleaned text, payloads start with ``/``; the dispatcher
+    forwards a payload only if the assistant offered it, else reads the button's ``title``). A stock question
+    ("is this in stock here?" with the product typed) becomes a ``check_stock`` payload built here, so the
+    page never composes a payload with entities itself. The shop comes from the device token (``store_id``),
+    never from the body: any ``store_id``, ``metadata`` or ``channel`` a page sends is ignored.
 
     Args:
         body: the decoded JSON body.
@@ -72,10 +86,31 @@ def inbound_from_json(body: object, limits: WebLimits, *, session_id: str, store
     """
     if not isinstance(body, dict):
         raise WebInputError(400, "invalid_json", "the body must be a JSON object")
+    if "stock_question" in body:
+        if "text" in body or "payload" in body:
+            raise WebInputError(400, "invalid_field", "send stock_question alone", field="stock_question")
+        asked = web_inbound_from_json({"text": body["stock_question"]}, limits, conversation_id=_VALIDATION_ID)
+        product = asked.text or ""
+        return InboundMessage(
+            CHANNEL,
+            session_id,
+            text=product,
+            payload=stock_question_payload(product),
+            metadata={"store_id": store_id},
+            payload_from_gateway=True,
+        )
     content = {key: body[key] for key in ("text", "payload") if key in body}
     checked = web_inbound_from_json(content, limits, conversation_id=_VALIDATION_ID)
+    title = body.get("title")
+    if title is not None and (checked.payload is None or not isinstance(title, str)):
+        raise WebInputError(400, "invalid_field", "title goes with a payload only, as a string", field="title")
+    shown = clean_typed_text(title)[: limits.max_message_chars] if isinstance(title, str) else None
     return InboundMessage(
-        CHANNEL, session_id, text=checked.text, payload=checked.payload, metadata={"store_id": store_id}
+        CHANNEL,
+        session_id,
+        text=(shown or None) if checked.payload is not None else checked.text,
+        payload=checked.payload,
+        metadata={"store_id": store_id},
     )
 
 

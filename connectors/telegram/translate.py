@@ -135,7 +135,7 @@ def classify_update(update: Update, max_message_chars: int) -> Incoming:
     if len(raw) > max_message_chars:
         return Incoming(uid, "too_long", chat_id=chat.id, length=len(raw))
     if message.text is not None and _START.fullmatch(raw.strip()):
-        inbound = InboundMessage(CHANNEL, str(chat.id), text="/start", payload=START_PAYLOAD)
+        inbound = InboundMessage(CHANNEL, str(chat.id), text="/start", payload=START_PAYLOAD, payload_from_gateway=True)
         return Incoming(uid, "message", chat_id=chat.id, inbound=inbound)
     text = clean_typed_text(raw)
     if not text:

@@ -22,8 +22,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
-from connectors.errors import GatewayError, UserFacingError, describe_for_user
+from connectors.errors import Busy, GatewayError, UserFacingError, describe_for_user
 from connectors.models import OutboundMessage
+from connectors.origins import local_port, normalize_origin, own_origins
 from connectors.push import PUSH_KEY, PushFailed
 from connectors.rasa_client import resend_key
 from connectors.shared_state import LocalState, shared_state
@@ -94,6 +95,7 @@ class WebChannel:
         *,
         shop_db_url: str | None = None,
         catalogue: Catalogue | None = None,
+        public_urls: tuple[str, ...] = (),
     ) -> None:
         """Configure the channel.
 
@@ -105,9 +107,12 @@ class WebChannel:
             clock: monotonic seconds, for the rate limits (tests pass a fake one).
             shop_db_url: the order store (the demo page's products, product pictures, photos and ratings).
             catalogue: where products come from (default: the order store at ``shop_db_url``).
+            public_urls: the gateway's own origins as browsers reach it (``GATEWAY_PUBLIC_URL``); loopback
+                on the gateway's own port is always one (``connectors.origins``).
         """
         self.limits = limits or WebLimits()
-        self.allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
+        self.allowed_origins = frozenset(normalize_origin(o) or o.rstrip("/").lower() for o in allowed_origins)
+        self.public_urls = public_urls
         self.settings = settings or WebSettings()
         self._clock = clock
         self._per_conversation = SlidingWindowLimiter(self.settings.rate_per_conversation, self.settings.rate_window)
@@ -273,18 +278,22 @@ class WebChannel:
         raw = await request.read()  # aiohttp raises 413 past client_max_size
         parsed = parse_web_message(decode_json(raw), self.limits)
         try:
-            messages, replayed = await self.answer(parsed, self._client_address(request))
+            messages, replayed = await self.answer(parsed, self._client_address(request), _connected(request))
         except RateLimited as exc:
             return web.json_response(exc.to_json(), status=429, headers={"Retry-After": str(exc.retry_after)})
         except WebInputError:
             raise
         except GatewayError as exc:
             err = describe_web_error(exc)
-            return web.json_response({"error": err.message, "code": err.code}, status=err.status)
-        body: dict[str, Any] = {"conversation_id": parsed.message.sender_id, "messages": messages}
+            body: dict[str, Any] = {"error": err.message, "code": err.code}
+            if isinstance(exc, Busy):
+                body["retry_after"] = exc.retry_after
+                return web.json_response(body, status=err.status, headers={"Retry-After": str(exc.retry_after)})
+            return web.json_response(body, status=err.status)
+        answer: dict[str, Any] = {"conversation_id": parsed.message.sender_id, "messages": messages}
         if parsed.client_message_id is not None:
-            body.update(client_message_id=parsed.client_message_id, replayed=replayed)
-        return web.json_response(body)
+            answer.update(client_message_id=parsed.client_message_id, replayed=replayed)
+        return web.json_response(answer)
 
     async def get_history(self, request: web.Request) -> web.Response:
         """``GET /api/web/history?conversation_id=...``: the newest transcript entries, oldest first.
@@ -431,12 +440,15 @@ class WebChannel:
         if not await _send(ws, {"type": "typing", **echo}):
             return False
         try:
-            messages, replayed = await self.answer(parsed, address)
+            messages, replayed = await self.answer(parsed, address, lambda: not ws.closed)
         except WebInputError as exc:  # rate limited
             return await _send(ws, {"type": "error", **exc.to_json(), **echo})
         except GatewayError as exc:
             err = describe_web_error(exc)
-            return await _send(ws, {"type": "error", "error": err.message, "code": err.code, **echo})
+            frame: dict[str, Any] = {"type": "error", "error": err.message, "code": err.code, **echo}
+            if isinstance(exc, Busy):
+                frame["retry_after"] = exc.retry_after
+            return await _send(ws, frame)
         frame_out: dict[str, Any] = {"type": "bot", "messages": messages, **echo}
         if echo:
             frame_out["replayed"] = replayed
@@ -444,7 +456,9 @@ class WebChannel:
 
     # ------------------------------------------------------------------ answering
 
-    async def answer(self, parsed: WebInbound, address: str) -> tuple[list[dict[str, Any]], bool]:
+    async def answer(
+        self, parsed: WebInbound, address: str, still_wanted: Callable[[], bool] | None = None
+    ) -> tuple[list[dict[str, Any]], bool]:
         """Answer one web message exactly once per client message id.
 
         A message whose id is already answered gets the stored replies (``replayed`` True) without
@@ -457,6 +471,8 @@ class WebChannel:
         Args:
             parsed: the parsed message.
             address: the client's address (for the per-address limit).
+            still_wanted: False once the client has gone: a message still waiting for its turn toward rasa
+                is then dropped (``connectors.admission``); one already with rasa is answered and stored.
 
         Returns:
             The rendered bot messages and whether they were replayed from the transcript.
@@ -465,7 +481,7 @@ class WebChannel:
             RateLimited: the conversation or address is over its limit.
             GatewayError: rasa failed (the message is marked failed, so a resend retries it).
         """
-        task = asyncio.create_task(self._answer(parsed, address))
+        task = asyncio.create_task(self._answer(parsed, address, still_wanted))
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return await asyncio.shield(task)
@@ -475,7 +491,9 @@ class WebChannel:
         if not task.cancelled():
             task.exception()  # retrieved here too, so a caller that went away leaves no warning
 
-    async def _answer(self, parsed: WebInbound, address: str) -> tuple[list[dict[str, Any]], bool]:
+    async def _answer(
+        self, parsed: WebInbound, address: str, still_wanted: Callable[[], bool] | None
+    ) -> tuple[list[dict[str, Any]], bool]:
         conversation_id = parsed.message.sender_id
         client_id = parsed.client_message_id
         counts = self.dispatcher.counts
@@ -500,7 +518,9 @@ class WebChannel:
             key = resend_key.set(f"web:{conversation_id}/{client_id}" if client_id else "")
             try:
                 # The address is the message's source: failed order checks are counted per source.
-                replies = await self.dispatcher.dispatch(replace(parsed.message, source=web_source(address)))
+                replies = await self.dispatcher.dispatch(
+                    replace(parsed.message, source=web_source(address)), still_wanted
+                )
             except GatewayError:
                 await asyncio.to_thread(self.transcript.mark_failed, claim)
                 raise
@@ -576,10 +596,14 @@ class WebChannel:
         # X-Forwarded-For only from a configured trusted proxy (GATEWAY_TRUSTED_PROXIES), never otherwise.
         return request_address(request, self.settings.trusted_proxies)
 
+    def _origin_allowed(self, origin: str, request: web.Request) -> bool:
+        own = own_origins(self.public_urls, local_port(request))
+        return origin_allowed(origin, own, self.allowed_origins)
+
     def _check_origin(self, request: web.Request) -> None:
         """Refuse browsers on pages not allowed to embed the chat; non-browsers send no Origin."""
         origin = request.headers.get("Origin")
-        if origin is None or origin_allowed(origin, request.host, self.allowed_origins):
+        if origin is None or self._origin_allowed(origin, request):
             return
         raise WebInputError(
             403,
@@ -594,7 +618,7 @@ class WebChannel:
         vary = response.headers.get("Vary")
         response.headers["Vary"] = f"{vary}, Origin" if vary else "Origin"
         origin = request.headers.get("Origin")
-        if origin is not None and origin_allowed(origin, request.host, self.allowed_origins):
+        if origin is not None and self._origin_allowed(origin, request):
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Expose-Headers"] = "Retry-After"
 
@@ -654,6 +678,16 @@ def _page_csp(html: str) -> str:
         "connect-src 'self' {ws_origins}; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
     )
+
+
+def _connected(request: web.Request) -> Callable[[], bool]:
+    """Whether the HTTP client is still there (aiohttp drops the transport once the peer closed)."""
+
+    def connected() -> bool:
+        transport = request.transport
+        return transport is not None and not transport.is_closing()
+
+    return connected
 
 
 def _echo_id(frame: object) -> dict[str, Any]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from connectors import safejson
 from connectors.errors import GatewayError
 from connectors.models import InboundMessage, OutboundMessage
+from connectors.origins import normalize_origin
 from connectors.text import clean_payload, clean_typed_text
 
 CHANNEL = "web"
@@ -264,6 +264,9 @@ def parse_web_message(
                 field="title",
             )
         shown = clean_typed_text(title) or shown
+        if clean_typed_text(title):
+            # the button's title goes along: a press the assistant did not offer is read as this text
+            message = replace(message, text=clean_typed_text(title))
     return WebInbound(message, client_message_id, shown)
 
 
@@ -320,16 +323,19 @@ def _iso(moment: datetime) -> str:
     return aware.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def origin_allowed(origin: str, host: str, allowed: frozenset[str]) -> bool:
-    """Whether a browser ``Origin`` may use the web API: the gateway's own host or a listed origin.
+def origin_allowed(origin: str, own: frozenset[str], allowed: frozenset[str]) -> bool:
+    """Whether a browser ``Origin`` may use the web API: one of the gateway's own origins or a listed one.
+
+    Whole origins are compared (scheme, host and port; ``connectors.origins.normalize_origin``), never the
+    ``Host`` header a request names: a rebound host name (DNS rebinding) is not the gateway.
 
     Args:
         origin: the request's ``Origin`` header.
-        host: the request's ``Host`` (the gateway as the browser reached it).
-        allowed: normalized origins from ``GATEWAY_ALLOWED_ORIGINS`` (lower case, no trailing ``/``).
+        own: the gateway's own origins (``connectors.origins.own_origins``).
+        allowed: normalized origins from ``GATEWAY_ALLOWED_ORIGINS``.
     """
-    normalized = origin.rstrip("/").lower()
-    return urlsplit(normalized).netloc == host.lower() or normalized in allowed
+    normalized = normalize_origin(origin)
+    return normalized is not None and (normalized in own or normalized in allowed)
 
 
 class RateLimited(WebInputError):

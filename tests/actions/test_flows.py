@@ -61,9 +61,18 @@ async def test_return_is_created_in_the_store_with_an_rma(store, cases, domain) 
     assert store.order_summary(SENDER, number).status == "return_requested"
 
 
+def asked_to_cancel(number: str) -> list[dict[str, object]]:
+    """The events of "Do you want me to cancel order <number>?": the slot held it when cancel_form started."""
+    return [
+        {"event": "slot", "name": "order_number", "value": number},
+        {"event": "active_loop", "name": "cancel_form"},
+    ]
+
+
 async def test_confirmed_cancellation_cancels_in_the_store(store, cases, domain) -> None:
     number = grant(store, cases["placed"])
-    out = await run(ActionCancelOrder(), make_tracker(slots={"order_number": number, "confirm_cancel": True}), domain)
+    tracker = make_tracker(slots={"order_number": number, "confirm_cancel": True}, events=asked_to_cancel(number))
+    out = await run(ActionCancelOrder(), tracker, domain)
     assert out.responses == ["utter_cancelled"]
     assert store.order_summary(SENDER, number).status == "cancelled"
 

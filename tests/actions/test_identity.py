@@ -41,10 +41,11 @@ def test_an_rma_number_stands_for_its_order(store, cases) -> None:
     assert result["rma_number"] == case["rma_number"]
 
 
-def test_unknown_rma_is_said_plainly(store) -> None:
+def test_unknown_rma_is_asked_for_a_proof_like_a_real_one(store) -> None:
+    """Whether a return exists is not said before a proof (red-team finding F7; tests/security/test_attack1_rma.py)."""
     result, responses, _ = validate("order_number", "RMA-599999", {})
-    assert result["order_number"] is None
-    assert responses == ["utter_rma_unknown"]
+    assert result["order_number"] == "RMA-599999" and result["proof"] is None
+    assert responses == []
 
 
 @pytest.mark.parametrize("proof_key", ["email", "postcode"])

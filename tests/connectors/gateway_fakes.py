@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from connectors.models import Button, OutboundMessage
 from connectors.settings import Settings
 
 TOKEN = "test-token-0123456789"
@@ -140,3 +141,10 @@ def make_settings(rasa_url: str, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+async def offer(dispatcher: Any, conversation_id: str, *payloads: str) -> None:
+    """Record that the assistant's latest reply to ``conversation_id`` offered these buttons (as a turn would):
+    the dispatcher forwards only offered payloads (connectors/offers.py)."""
+    buttons = tuple(Button(p, p) for p in payloads)
+    await dispatcher.offers.record(conversation_id, [OutboundMessage(text="an earlier reply", buttons=buttons)])

@@ -16,7 +16,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.app import create_app
-from connectors.models import OutboundMessage
+from connectors.models import Button, OutboundMessage
+from connectors.offers import Offers
 from connectors.push import PUSH_KEY
 from connectors.rasa_client import RasaClient
 from connectors.shared_state import SHARED_KEY, LocalState, RedisState, shared_state_from_env
@@ -189,3 +190,23 @@ async def test_the_conversation_limit_counts_messages_on_both_gateways(two_gatew
         resp = await client.post("/api/web/messages", json={"conversation_id": conversation, "text": "hi"})
         statuses.append(resp.status)
     assert statuses == [200, 200, 200, 429]
+
+
+async def test_buttons_offered_by_one_gateway_may_be_pressed_on_another(redis_url: str) -> None:
+    """F9 with several gateways: the offers live in Redis, so the next message may reach any gateway."""
+    one, two = pair(redis_url)
+    by_one, by_two = Offers(one), Offers(two)
+    reply = OutboundMessage(text="Cancel ORD-100270?", buttons=(Button("Yes", "/affirm"), Button("No", "/deny")))
+    await by_one.record("web:abc", [reply])
+    assert await by_two.offered("web:abc") == {"/affirm", "/deny"}
+    assert await by_two.offered("web:other") == frozenset()
+    await by_two.record("web:abc", [OutboundMessage(text="ok", buttons=(Button("More", '/recommend_product{"x":1}'),))])
+    assert await by_one.offered("web:abc") == {"/affirm", "/deny", '/recommend_product{"x":1}'}
+
+
+async def test_offers_survive_redis_trouble_on_the_gateway_that_made_them() -> None:
+    gone = RedisState(f"redis://127.0.0.1:{free_port()}/3")
+    offers = Offers(gone)
+    await offers.record("web:abc", [OutboundMessage(text="?", buttons=(Button("Yes", "/affirm"),))])
+    assert await offers.offered("web:abc") == {"/affirm"}
+    assert {"remember", "recall"} <= set(gone.errors)

@@ -150,8 +150,9 @@ async def test_messages_carry_the_devices_store_whatever_the_page_sends(
             "metadata": {"store_id": "LDN-01", "channel": "tablet"},
         }
     ]
-    status, _ = await tablet.say(token, session_id, payload="/check_stock")
-    assert status == 200 and fake_rasa.received[-1]["message"] == "/check_stock"
+    status, _ = await tablet.say(token, session_id, payload="/recommend_product")  # a fixed button of the kiosk
+    assert status == 200 and fake_rasa.received[-1]["message"] == "/recommend_product"
+    assert fake_rasa.received[-1]["metadata"] == {"store_id": "LDN-01", "channel": "tablet"}
 
 
 async def test_session_ids_are_made_by_the_server(tablet: TabletGateway, fake_rasa: FakeRasa) -> None:

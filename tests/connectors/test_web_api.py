@@ -8,8 +8,8 @@ import json
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.app import create_app
-from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
+from connectors.app import DISPATCHER_KEY, create_app
+from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings, offer
 
 pytestmark = pytest.mark.asyncio
 
@@ -54,6 +54,7 @@ async def test_button_payload_reaches_rasa_verbatim(
         },
         {"recipient_id": f"web:{CID}", "custom": {"handoff": True}},
     ]
+    await offer(gateway.app[DISPATCHER_KEY], f"web:{CID}", payload)  # an earlier reply offered this button
     resp = await gateway.post(URL, json={"conversation_id": CID, "payload": payload})
     assert resp.status == 200
     assert (await resp.json())["messages"] == [

@@ -6,8 +6,9 @@ import pytest
 from aiohttp import WSCloseCode, WSMsgType
 from aiohttp.test_utils import TestClient
 
+from connectors.app import DISPATCHER_KEY
 from connectors.web.channel import WS_HARD_LIMIT
-from tests.connectors.gateway_fakes import FakeRasa
+from tests.connectors.gateway_fakes import FakeRasa, offer
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,6 +26,7 @@ async def test_text_and_payload_frames(
             "type": "bot",
             "messages": [{"text": "echo: hello"}],
         }
+        await offer(gateway.app[DISPATCHER_KEY], f"web:{CID}", "/affirm")  # an earlier reply's button
         await ws.send_json({"payload": "/affirm"})
         assert await ws.receive_json() == {"type": "typing"}
         assert await ws.receive_json() == {

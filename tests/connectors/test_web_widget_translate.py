@@ -79,13 +79,16 @@ def test_history_entries() -> None:
 
 def test_origin_allowed() -> None:
     allowed = frozenset({"https://shop.example"})
-    assert origin_allowed("https://shop.example", "gw.example", allowed)
-    assert origin_allowed("HTTPS://Shop.Example/", "gw.example", allowed)
-    assert origin_allowed("https://gw.example:8443", "gw.example:8443", allowed)  # the gateway's own page
-    assert not origin_allowed("https://evil.example", "gw.example", allowed)
-    assert not origin_allowed("https://shop.example.evil.example", "gw.example", allowed)
-    assert not origin_allowed("http://shop.example", "gw.example", allowed)  # scheme matters
-    assert not origin_allowed("null", "gw.example", allowed)
+    own = frozenset({"https://gw.example:8443"})  # connectors.origins.own_origins: configured, never the Host header
+    assert origin_allowed("https://shop.example", own, allowed)
+    assert origin_allowed("HTTPS://Shop.Example/", own, allowed)
+    assert origin_allowed("https://shop.example:443", own, allowed)  # the default port is the same origin
+    assert origin_allowed("https://gw.example:8443", own, allowed)  # the gateway's own page
+    assert not origin_allowed("https://evil.example", own, allowed)
+    assert not origin_allowed("https://shop.example.evil.example", own, allowed)
+    assert not origin_allowed("http://shop.example", own, allowed)  # scheme matters
+    assert not origin_allowed("http://gw.example:8443", own, allowed)  # for the gateway's own origin too
+    assert not origin_allowed("null", own, allowed)
 
 
 def test_rate_limited_error() -> None:

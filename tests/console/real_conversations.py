@@ -72,9 +72,11 @@ class _Talker:
         self.config = config
 
     async def web(self, conv: SeededConversation, text: str) -> str:
-        body = {"conversation_id": conv.sender_id.removeprefix("web:"), "text": text}
         if text.startswith("/"):
-            body = {"conversation_id": body["conversation_id"], "payload": text}
+            # A forced intent no reply offered as a button: the gateway reads such a press as its title (F9), so
+            # it goes to rasa the way the gateway would forward an offered one.
+            return await self.rasa(conv, text, {})
+        body = {"conversation_id": conv.sender_id.removeprefix("web:"), "text": text}
         async with self.session.post(f"{self.config.gateway_url}/api/web/messages", json=body) as resp:
             payload = await resp.json()
             if resp.status != 200:

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from connectors.claims import CLAIM_KEY, sign_claim
 from scripts.demo_stack import MODEL, DemoSetupError, local_stack_config, seed_demo_shop, train_recommender
 from scripts.stack import Stack, StackConfig, StackError
 
@@ -92,6 +93,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         "GATEWAY_WEB_RATE_PER_ADDRESS": "100000",
         "SHOP_PROOF_FAILURES_PER_SOURCE": "100000",
         "SHOP_PROOF_FAILURES_PER_ORDER": "100000",
+        "SHOP_PROOF_FAILURES_PER_PROOF": "100000",
     }
     with launch(tmp_path_factory.mktemp("e2e"), quiet, recommender=True) as running:
         yield running
@@ -104,6 +106,10 @@ class Chat:
     base_url: str
     conversation_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     transcript: list[tuple[str, str]] = field(default_factory=list)
+    #: The stack, for intents a test forces that no reply offered (sent to rasa the way the gateway does).
+    config: StackConfig | None = None
+    #: Buttons of the latest reply: payload -> title.
+    offered: dict[str, str] = field(default_factory=dict)
 
     async def _post(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         async with (
@@ -112,10 +118,38 @@ class Chat:
         ):
             payload = await resp.json()
             assert resp.status == 200, payload
-        messages: list[dict[str, Any]] = payload["messages"]
+        return self._replied(payload["messages"], through_gateway=True)
+
+    def _replied(self, messages: list[dict[str, Any]], *, through_gateway: bool) -> list[dict[str, Any]]:
+        # buttons of a reply that bypassed the gateway were never offered by it: pressing them is forcing too
+        buttons = [b for m in messages for b in m.get("buttons") or []] if through_gateway else []
+        self.offered = {b["payload"]: b.get("title") or "" for b in buttons}
         for message in messages:
             self.transcript.append(("bot", message.get("text") or json.dumps(message)))
         return messages
+
+    async def send_payload(self, payload: str) -> list[dict[str, Any]]:
+        """Press a button the latest reply offered, or force an intent no reply offered.
+
+        The gateway forwards only offered payloads (connectors/offers.py); a forced one (``/nlu_fallback``,
+        a recommendation with entities) goes to rasa's gateway channel with the claim the gateway would sign.
+        """
+        self.transcript.append(("user", payload))
+        if payload in self.offered:
+            body = {"conversation_id": self.conversation_id, "payload": payload, "title": self.offered[payload]}
+            return await self._post(body)
+        assert self.config is not None, f"{payload} was not offered and this chat cannot force it"
+        sender = f"web:{self.conversation_id}"
+        claim = sign_claim(self.config.claims_secret, sender=sender, channel="web", source="web:ip:127.0.0.0/8")
+        body = {"sender": sender, "message": payload, "metadata": {"channel": "web", CLAIM_KEY: claim}}
+        headers = {"Authorization": f"Bearer {self.config.token}"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{self.config.rasa_url}/webhooks/gateway/webhook", json=body, headers=headers) as resp,
+        ):
+            replies = await resp.json()
+            assert resp.status == 200, replies
+        return self._replied(replies, through_gateway=False)
 
     async def say(self, text: str) -> str:
         """Send `text`; return the bot's replies joined into one string."""
@@ -123,9 +157,8 @@ class Chat:
         return self.text(await self._post({"conversation_id": self.conversation_id, "text": text}))
 
     async def press(self, payload: str) -> str:
-        """Press a button (send its payload)."""
-        self.transcript.append(("user", payload))
-        return self.text(await self._post({"conversation_id": self.conversation_id, "payload": payload}))
+        """Press a button (send its payload; see `send_payload`)."""
+        return self.text(await self.send_payload(payload))
 
     async def buttons(self, text: str) -> tuple[str, list[dict[str, str]]]:
         """Send `text`; return the replies and every button offered."""
@@ -146,7 +179,7 @@ class Chat:
 @pytest.fixture
 def chat(stack: RunningStack) -> Chat:
     """A new conversation."""
-    return Chat(stack.config.gateway_url)
+    return Chat(stack.config.gateway_url, config=stack.config)
 
 
 @pytest.fixture

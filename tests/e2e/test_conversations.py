@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 
 import aiohttp
 import pytest
@@ -285,3 +286,27 @@ async def test_rasa_gateway_channel_rejects_malformed_bodies_and_keeps_serving(s
         async with session.post(url, json=good, headers=headers) as resp:
             assert resp.status == 200
             assert "assistant" in (await resp.json())[0]["text"]
+
+
+@pytest.mark.parametrize("ending", ["/restart", "/session_start"])
+async def test_a_restart_or_a_new_session_ends_what_was_proved(chat, cases, ending: str) -> None:
+    # Red-team F13: the widget keeps the conversation id on a shared computer; the next person must prove again.
+    case = cases["in_transit"]
+    await verify(chat, case, "hi, where is my order?")
+    reply = await chat.say(f"where is order {case['order_number']}?")
+    assert "tracking number" in reply, chat.dump()  # still proved within the session
+    await chat.press(ending)  # rasa's own intents (forced: no reply offers them as buttons)
+    reply = await chat.say(f"where is order {case['order_number']}?")
+    assert "email" in reply.lower() and "postcode" in reply.lower(), chat.dump()
+    assert "tracking number" not in reply, chat.dump()
+
+
+async def test_an_unknown_return_number_gets_the_same_answer_as_a_real_one(chat, cases) -> None:
+    # Red-team F7: whether a return exists is not told before a proof matched.
+    real = next(c["rma_number"] for c in cases.values() if c.get("rma_number"))
+    replies = []
+    for number in (real, "RMA-599999"):
+        chat.conversation_id = uuid.uuid4().hex[:16]
+        replies.append(await chat.say(f"status of my return {number}"))
+    assert replies[0] == replies[1], chat.dump()
+    assert "email" in replies[0].lower() and "postcode" in replies[0].lower(), chat.dump()

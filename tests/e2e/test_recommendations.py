@@ -20,8 +20,7 @@ pytestmark = pytest.mark.e2e
 
 async def ask(chat: Chat, payload: str) -> tuple[str, list[dict[str, Any]]]:
     """Press a button; return the replies' text and the products of the `product_cards` payload."""
-    chat.transcript.append(("user", payload))
-    messages = await chat._post({"conversation_id": chat.conversation_id, "payload": payload})
+    messages = await chat.send_payload(payload)
     return Chat.text(messages), products_of(messages)
 
 

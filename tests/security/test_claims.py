@@ -165,8 +165,8 @@ def test_the_form_counts_failures_per_signed_source_across_conversations(
     shop: OrderStore, cases: dict[str, Any]
 ) -> None:
     source = "web:ip:198.51.100.23"
-    for i in range(shop.limits.per_source):
-        _proof("ZZ1 1ZZ", f"ORD-1002{i:02d}", f"web:fresh-{i}", source)
+    for i in range(shop.limits.per_source):  # a different wrong postcode each time: no proof's own pause
+        _proof(f"ZZ{i} 1ZZ", f"ORD-1002{i:02d}", f"web:fresh-{i}", source)
     case = cases["placed"]
     result, said = _proof(case["email"], case["order_number"], "web:fresh-last", source)
     assert result == {"proof": None, "verification_locked": True}
@@ -179,7 +179,7 @@ def test_unsigned_messages_share_one_source(shop: OrderStore, cases: dict[str, A
     """Without the gateway's claim (rasa's API, a forged action call) every attempt counts in one bucket."""
     for i in range(shop.limits.per_source):
         tracker = make_tracker(f"web:raw-{i}", slots={"order_number": f"ORD-1001{i:02d}"}, signed=False)
-        FORM.validate_proof("ZZ1 1ZZ", CollectingDispatcher(), tracker, {})
+        FORM.validate_proof(f"ZZ{i} 1ZZ", CollectingDispatcher(), tracker, {})
     case = cases["placed"]
     tracker = make_tracker("web:raw-last", slots={"order_number": case["order_number"]}, signed=False)
     assert FORM.validate_proof(case["email"], CollectingDispatcher(), tracker, {})["proof"] is None

@@ -30,7 +30,7 @@ from connectors.tablet.channel import StoreNames
 from connectors.tablet.devices import TabletRegistry
 from connectors.web import WebChannel
 from connectors.web.settings import WebSettings
-from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
+from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings, offer
 from tests.connectors.slack.conftest import STAFF_USER, dm, event_envelope, slack_settings
 from tests.connectors.tablet_fixtures import SHOPS
 from tests.fakes.slack_api import TEAM_ID, FakeSlackAPI, signed_headers
@@ -54,8 +54,8 @@ async def _client(fake: FakeRasa, channel: Any) -> TestClient:
 @pytest.mark.parametrize(
     ("proxies", "forwarded", "expected"),
     [
-        ("", "203.0.113.50", "web:ip:127.0.0.1"),  # no trusted proxy: the header is ignored
-        ("10.0.0.0/8", "203.0.113.50", "web:ip:127.0.0.1"),  # our peer is not one of the trusted proxies
+        ("", "203.0.113.50", "web:ip:127.0.0.0/8"),  # no trusted proxy: the header is ignored
+        ("10.0.0.0/8", "203.0.113.50", "web:ip:127.0.0.0/8"),  # our peer is not one of the trusted proxies
         ("127.0.0.1", "203.0.113.50", "web:ip:203.0.113.50"),  # behind our proxy: its client
         ("127.0.0.1", "198.51.100.1, 203.0.113.50", "web:ip:203.0.113.50"),  # the hop our proxy added counts
         ("127.0.0.1, 10.0.0.0/8", "203.0.113.50, 10.1.2.3", "web:ip:203.0.113.50"),  # through two of ours
@@ -82,7 +82,7 @@ async def test_web_source_is_the_peer_unless_it_is_a_trusted_proxy(
 def test_client_address_rules() -> None:
     proxies = parse_trusted_proxies("127.0.0.1,::1")
     assert client_address("127.0.0.1", "garbage, 203.0.113.7", proxies) == "203.0.113.7"
-    assert client_address("127.0.0.1", "203.0.113.7, not-an-ip", proxies) == "127.0.0.1"
+    assert client_address("127.0.0.1", "203.0.113.7, not-an-ip", proxies) == "127.0.0.0/8"
     assert client_address("::1", "2001:db8:1:2:3:4:5:6", proxies) == "2001:db8:1:2::/64"  # a household's prefix
     assert client_address("::ffff:198.51.100.9", None, ()) == "198.51.100.9"
     assert client_address(None, "203.0.113.7", proxies) == "unknown"
@@ -172,6 +172,8 @@ async def test_a_replayed_button_press_is_processed_once(
     slack: tuple[TestClient, SlackChannel], fake_rasa: FakeRasa
 ) -> None:
     client, channel = slack
+    # the assistant offered the button in that direct conversation (only offered presses reach rasa as payloads)
+    await offer(channel.dispatcher, f"slack:{TEAM_ID}-{STAFF_USER}", "/affirm")
     raw = urlencode({"payload": json.dumps(_press("111.222.replayed"))}).encode()
     headers = signed_headers(raw, content_type="application/x-www-form-urlencoded")
     for _ in range(3):  # the same signed request, sent again within the five minutes its signature is valid

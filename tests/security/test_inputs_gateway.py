@@ -164,11 +164,11 @@ async def test_an_unexpected_error_answering_a_frame_keeps_the_socket(
     real = WebChannel.answer
     calls = {"n": 0}
 
-    async def explode_once(self: WebChannel, parsed: object, address: str) -> object:
+    async def explode_once(self: WebChannel, parsed: object, address: str, still_wanted: object = None) -> object:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("a bug in the gateway")
-        return await real(self, parsed, address)  # type: ignore[arg-type]
+        return await real(self, parsed, address, still_wanted)  # type: ignore[arg-type]
 
     monkeypatch.setattr(WebChannel, "answer", explode_once)
     async with all_channels.client.ws_connect("/api/web/ws?conversation_id=abcdefgh12") as ws:

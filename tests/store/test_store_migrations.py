@@ -21,7 +21,7 @@ def test_upgrade_from_empty_creates_every_table(empty_database) -> None:
     assert current_revision(engine) is None
     assert not is_migrated(engine)
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0007"
+    assert current_revision(engine) == head_revision() == "0008"
     with engine.connect() as conn:
         tables = set(inspect(conn).get_table_names())
     assert set(m.Base.metadata.tables) <= tables
@@ -79,7 +79,7 @@ def test_cli_setup_migrate_seed_and_demo_cases(
 
     code, _, err = _run(capsys, url, "migrate")
     assert code == 0
-    assert "already at revision 0007" in err
+    assert "already at revision 0008" in err
 
     code, _, err = _run(capsys, url, "seed", "--if-empty")
     assert code == 0

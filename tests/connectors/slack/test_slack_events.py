@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from connectors.errors import RESTARTING
+from tests.connectors.gateway_fakes import offer
 from tests.connectors.slack.conftest import (
     CUSTOMER_USER,
     DM_CHANNEL,
@@ -186,6 +187,7 @@ def _press_payload(value: str, title: str, thread_ts: str | None, user: str = ST
 async def test_a_button_press_dispatches_its_payload_in_the_thread_and_removes_the_buttons(
     slack_gateway: SlackGateway,
 ) -> None:
+    await offer(slack_gateway.channel.dispatcher, f"slack:{TEAM_ID}-{STAFF_USER}-1732770100.000200", "/affirm")
     resp = await slack_gateway.press(_press_payload("/affirm", "Yes", thread_ts="1732770100.000200"))
     assert resp.status == 200
     await slack_gateway.channel.drain()
@@ -322,6 +324,7 @@ async def test_a_failed_update_of_the_pressed_message_is_counted_but_the_press_i
     slack_gateway: SlackGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
     slack_gateway.fake.fail["chat.update"] = "message_not_found"
+    await offer(slack_gateway.channel.dispatcher, f"slack:{TEAM_ID}-{STAFF_USER}-1732770100.000200", "/deny")
     with caplog.at_level(logging.ERROR, logger="connectors.slack.channel"):
         assert (await slack_gateway.press(_press_payload("/deny", "No", thread_ts="1732770100.000200"))).status == 200
         await slack_gateway.channel.drain()

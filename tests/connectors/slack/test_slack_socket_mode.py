@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from connectors.app import create_app
 from connectors.rasa_client import RasaClient
 from connectors.slack import SlackChannel
-from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
+from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings, offer
 from tests.connectors.slack.conftest import (
     DM_CHANNEL,
     STAFF_USER,
@@ -99,6 +99,7 @@ async def test_a_button_press_over_the_socket_is_acked_and_dispatched(
             {"action_id": "rasa_button_1", "text": {"type": "plain_text", "text": "No"}, "value": "/deny"}
         ],
     }
+    await offer(socket_channel.dispatcher, f"slack:{TEAM_ID}-U0CUST001", "/deny")  # the earlier reply's buttons
     await fake_slack.push(_envelope("env-int", "interactive", payload))
     await fake_slack.wait_for(lambda: {"envelope_id": "env-int"} in fake_slack.acks)
     await fake_slack.wait_for(lambda: bool(fake_slack.calls_to("chat.postMessage")))

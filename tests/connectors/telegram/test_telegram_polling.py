@@ -108,7 +108,7 @@ async def test_buttons_become_an_inline_keyboard_and_presses_reach_rasa(
         "reply_markup": {"inline_keyboard": keyboard},
     }
 
-    fake_rasa.replies = None  # echo
+    # the next answer offers the same buttons again: only the latest reply's buttons are pressable
     telegram_api.add_update(callback_update(short_id, query_id="q-long", keyboard=keyboard))
     await telegram_api.wait_for("sendMessage", 2)
     telegram_api.add_update(callback_update("/affirm", query_id="q-short", keyboard=keyboard))

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from connectors.telegram.channel import SECRET_HEADER
-from tests.connectors.gateway_fakes import FakeRasa
+from tests.connectors.gateway_fakes import FakeRasa, offer
 from tests.connectors.telegram.conftest import SECRET, WEBHOOK_URL, GatewayFactory, TelegramGateway
 from tests.fakes.telegram_api import FakeTelegramApi, callback_update, text_update
 
@@ -105,6 +105,7 @@ async def test_a_button_press_through_the_webhook(
 ) -> None:
     gw = await start_gateway("webhook")
     keyboard = [[{"text": "Yes", "callback_data": "/affirm"}]]
+    await offer(gw.channel.dispatcher, "telegram:4242", "/affirm")  # the reply that showed this keyboard
     assert (await post(gw, callback_update("/affirm", query_id="q9", keyboard=keyboard, update_id=50)))[0] == 200
     await telegram_api.wait_for("sendMessage")
     assert telegram_api.calls_to("answerCallbackQuery") == [{"callback_query_id": "q9"}]
