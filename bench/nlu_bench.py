@@ -742,7 +742,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="nlu-bench-", dir=out))
     configs = {"ours": Path(args.ours), "frozen": Path(args.frozen), "default": Path(args.default)}
     names = [n.strip() for n in args.pipelines.split(",") if n.strip()]
 
@@ -761,6 +760,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
 
+    work = Path(tempfile.mkdtemp(prefix="nlu-bench-", dir=out))  # after the early exits: none leaves it behind
     base, examples = load_examples(Path(args.data))
     test_sets = [(Path(t), load_examples(Path(t))[1]) for t in args.test]
     # Common phrasings collide ("how long does delivery take" is in the training data and in blind files
