@@ -100,7 +100,7 @@ clean: ## Remove trained models and local databases (keeps the environments)
 
 BENCH_NLU_ARGS ?= --default-cv-epochs 50
 .PHONY: bench-nlu
-bench-nlu: $(VENV_RASA)/.installed ## NLU bench: config.yml vs the rasa init pipeline (CV + held-out, latency); tables + var/bench/nlu_bench.json
+bench-nlu: $(VENV_RASA)/.installed db ## NLU bench (seeds the demo shop for the catalogue first): ours, frozen and rasa init pipelines (CV + held-out, latency); tables + var/bench/nlu_bench.json
 	$(VENV_RASA)/bin/python bench/nlu_bench.py $(BENCH_NLU_ARGS)
 
 BENCH_LONG_ARGS ?=

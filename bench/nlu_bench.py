@@ -524,7 +524,10 @@ def report(results: Dict[str, Any], names: Sequence[str]) -> str:
         )
         rows.append(
             ["training time s (per model)"]
-            + [" / ".join(f"{t:.0f}" for t in results[n][split]["train_seconds"]) for n in present]
+            + [
+                " / ".join(f"{t:.0f}" for t in results[n][split]["train_seconds"]) or "not measured (given model)"
+                for n in present
+            ]
         )
         rows.append(["epochs (DIET/ResponseSelector)"] + [results[n][split].get("epochs") or "n/a" for n in present])
         out.append(table(f"Intents, {label}", ["metric"] + present, rows))
@@ -628,6 +631,32 @@ def fallback_ambiguity(config: Path) -> float | None:
     return None
 
 
+def catalogue_rows() -> int:
+    """Products the catalogue extractor will see (SHOP_DATABASE_URL, else var/shop.db); 0 when unreadable.
+
+    Without a readable shop database the catalogue extractor finds no product or category at all (it logs one
+    warning and carries on, as it must in production), which would silently score both as missed.
+    """
+    from bot.catalogue_entities import DEFAULT_DATABASE_URL, read_catalogue
+
+    try:
+        return len(read_catalogue(os.environ.get("SHOP_DATABASE_URL") or DEFAULT_DATABASE_URL))
+    except Exception as exc:  # missing file or table, driver error: reported by the caller
+        log(f"cannot read the shop catalogue: {exc}")
+        return 0
+
+
+def given_models(pairs: Sequence[str] | None) -> Dict[str, Path]:
+    """--models NAME=MODEL pairs as a dict; raises ValueError on a malformed pair or a missing file."""
+    out: Dict[str, Path] = {}
+    for pair in pairs or []:
+        name, sep, model = pair.partition("=")
+        if not sep or name not in PIPELINES or not Path(model).is_file():
+            raise ValueError(f"--models wants NAME=MODEL with NAME in {PIPELINES} and an existing file, got {pair!r}")
+        out[name] = Path(model)
+    return out
+
+
 def latency_only(pairs: Sequence[str], tests: Sequence[Path], n: int) -> int:
     """Parse latency of already trained models, one after the other on the same box (no training)."""
     texts = [str(m.get("text")) for t in tests for m in load_examples(t)[1]]
@@ -694,6 +723,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME=MODEL",
         help="no training: only parse latency of trained models, e.g. ours=models/current.tar.gz default=x.tar.gz",
     )
+    ap.add_argument(
+        "--models",
+        nargs="+",
+        metavar="NAME=MODEL",
+        help="score these already trained models (e.g. from --keep-models) on the held-out files instead of "
+        "training on all of --data; CV still trains. Training time is then reported as not measured",
+    )
     ap.add_argument("--out", default=str(ROOT / "var" / "bench"))
     ap.add_argument(
         "--keep-models",
@@ -706,13 +742,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="nlu-bench-", dir=out))
     configs = {"ours": Path(args.ours), "frozen": Path(args.frozen), "default": Path(args.default)}
     names = [n.strip() for n in args.pipelines.split(",") if n.strip()]
 
     if args.latency_only:
         return latency_only(args.latency_only, [Path(t) for t in args.test], args.latency_n)
+    try:
+        given = given_models(args.models)
+    except ValueError as exc:
+        log(str(exc))
+        return 2
+    n_products = catalogue_rows()
+    if not n_products:
+        log(
+            "the catalogue extractor would see no products, so product and category entities would all count as "
+            "missed: run `make db` (seeds var/shop.db) or set SHOP_DATABASE_URL to a shop database, then rerun"
+        )
+        return 2
 
+    work = Path(tempfile.mkdtemp(prefix="nlu-bench-", dir=out))  # after the early exits: none leaves it behind
     base, examples = load_examples(Path(args.data))
     test_sets = [(Path(t), load_examples(Path(t))[1]) for t in args.test]
     # Common phrasings collide ("how long does delivery take" is in the training data and in blind files
@@ -757,6 +805,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "configs": {n: str(configs[n]) for n in names},
+            "catalogue_products": n_products,
+            **({"given_models": {n: str(m) for n, m in given.items()}} if given else {}),
         }
     }
     previous = out / "nlu_bench.json"
@@ -793,17 +843,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "epochs": str(args.default_cv_epochs) if name == "default" and args.default_cv_epochs else held_epochs,
                 **({"fallback_sweep": fallback_sweep(recs, amb)} if amb is not None else {}),
             }
-        log(f"{name}: training on all of {args.data}")
-        model, secs = train(cfg, all_file, work, f"{name}-all")
+        if name in given:
+            model, secs = str(given[name]), None
+            log(f"{name}: scoring the given model {model} (not trained here)")
+        else:
+            log(f"{name}: training on all of {args.data}")
+            model, secs = train(cfg, all_file, work, f"{name}-all")
         for i, (test_path, test_set) in enumerate(test_sets):
             split = split_key(i)
-            log(f"{name}: trained in {secs:.0f} s; parsing {len(test_set)} held-out messages of {test_path.name}")
+            log(f"{name}: parsing {len(test_set)} held-out messages of {test_path.name}")
             recs = [record(m, p) for m, p in zip(test_set, predict(model, test_set), strict=True)]
             results[name][split] = {
                 "intents": intent_metrics(recs),
                 "entities": entity_metrics(recs),
                 "entities_rules_only": entity_metrics(recs, "rule_entities"),
-                "train_seconds": [secs],
+                "train_seconds": [] if secs is None else [secs],
                 "epochs": held_epochs,
                 **({"fallback_sweep": fallback_sweep(recs, amb)} if amb is not None else {}),
                 "errors": [
@@ -819,10 +873,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.skip_latency:
             log(f"{name}: parse latency, {args.latency_n} requests after warm-up, via rasa run --enable-api")
             results[name]["latency"] = parse_latency(model, [m.get("text") for m in test_examples], args.latency_n)
-        if args.keep_models:
-            Path(args.keep_models).mkdir(parents=True, exist_ok=True)
-            shutil.copy2(model, Path(args.keep_models) / f"{name}.tar.gz")
-        os.unlink(model)
+        if name not in given:  # a given model is the caller's file: neither copied nor deleted
+            if args.keep_models:
+                Path(args.keep_models).mkdir(parents=True, exist_ok=True)
+                shutil.copy2(model, Path(args.keep_models) / f"{name}.tar.gz")
+            os.unlink(model)
         (out / "nlu_bench.json").write_text(json.dumps(results, indent=1))
 
     shutil.rmtree(work, ignore_errors=True)
