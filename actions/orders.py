@@ -41,7 +41,7 @@ CLOSED_STATUSES = {"cancelled", "payment_failed"}
 UNPAID_REASONS = {"failed": "its payment failed", "voided": "its payment was cancelled"}
 #: Shipment statuses as a sentence reads them ("Order ORD-... is on its way").
 SHIPMENT_STATUS_TEXT = {
-    "label_created": "packed and handed to the carrier",
+    "label_created": "shipped: packed and handed to the carrier",
     "in_transit": "on its way",
     "out_for_delivery": "out for delivery today",
     "delayed": "delayed",
