@@ -341,6 +341,19 @@ class ActionAskConfirmCancel(Action):
         return [SlotSet("last_question", CONFIRM_CANCEL)]
 
 
+_NOT_CANCEL = re.compile(
+    r"\b(?:don'?t|do not|not|no|never|won'?t|rather not)\b[^.?!]{0,25}\bcancel|\b(?:no|hang on|hold on),? wait\b|"
+    r"\bwait,? no\b|changed my mind|change of plan",
+    re.IGNORECASE,
+)
+
+
+def takes_it_back(text: str) -> bool:
+    """The customer does not want the cancel after all ("hmm no wait, I don't want to cancel, send it to my work
+    address instead"): NLU files it under cancel_order, which must not count as the yes."""
+    return bool(_NOT_CANCEL.search(text or ""))
+
+
 class ValidateCancelForm(FormValidationAction):
     """Reads the answer to "Do you want me to cancel?"; a question in between is answered and asked again."""
 
@@ -352,15 +365,21 @@ class ValidateCancelForm(FormValidationAction):
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
         """True for yes (or "yes cancel it"), False for no; anything else asks again."""
+        latest = said(tracker)
+        if slot_value is True and takes_it_back(latest.text):
+            return {"confirm_cancel": False}  # "no wait, I don't want to cancel" filed as a yes
         if isinstance(slot_value, bool):
             return {"confirm_cancel": slot_value}
-        latest = said(tracker)
         if is_question(latest.text):
             from actions.follow_up import answer_aside  # follow_up imports this module
 
             answer_aside(dispatcher, tracker, latest)
             return {"confirm_cancel": None}
-        if starts_no(latest.text) or has(latest.text, "keep it", "don't cancel", "dont cancel", "leave it"):
+        if (
+            starts_no(latest.text)
+            or has(latest.text, "keep it", "don't cancel", "dont cancel", "leave it")
+            or takes_it_back(latest.text)
+        ):
             return {"confirm_cancel": False}
         if starts_yes(latest.text) or latest.intent == "cancel_order":
             return {"confirm_cancel": True}
@@ -383,6 +402,10 @@ class ActionCancelOrder(Action):
             return [SlotSet("confirm_cancel", None)]
         if not tracker.get_slot("confirm_cancel"):
             dispatcher.utter_message(response="utter_cancel_kept", order_number=number)
+            if has(said(tracker).text, "address", "send it to", "sent to", "deliver it to", "delivered to"):
+                # "don't cancel, send it to my work address instead": the address change they asked for
+                return [SlotSet("confirm_cancel", None), SlotSet("goal", "change_address"),
+                        FollowupAction("action_continue_goal")]  # fmt: skip
             return [SlotSet("confirm_cancel", None), *about("track")]
         try:
             result = get_store().cancel_order(conversation_id(tracker), number)
@@ -433,10 +456,38 @@ def start_address_change(ctx: OrderContext) -> List[EventType]:
         return about("address_refused", refusal=refusal.message)
     return [
         *about("change_address"),
-        SlotSet("new_address", None),
+        SlotSet("new_address", address_given(ctx.tracker)),
         SlotSet("confirm_address", None),
         FollowupAction("address_form"),
     ]
+
+
+def address_given(tracker: Tracker) -> str | None:
+    """The new address the customer already gave with the request ("change the delivery address of ORD-… to 5
+    Mill Lane, Bristol BS1 4DJ, my email is …"), so the form asks only for the yes; None when there is none.
+
+    Read from the request's street and postcode entities (the last three messages: the proof may have come
+    after it), and only when the store can parse them into an address for the order's country.
+    """
+    seen = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        seen += 1
+        if seen > 3:
+            break
+        parse = event.get("parse_data") or {}
+        values: Dict[str, str] = {}
+        for entity in parse.get("entities") or []:
+            values.setdefault(str(entity.get("entity")), str(entity.get("value") or ""))
+        street, postcode = values.get("address"), values.get("postcode")
+        if not street or not postcode:
+            continue
+        candidate = ", ".join(part for part in (street, f"{values.get('city', '')} {postcode}".strip()) if part)
+        if parse_address(candidate, _order_country(tracker)) is not None:
+            return candidate
+        return None
+    return None
 
 
 _LEAD_IN = re.compile(
