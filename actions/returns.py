@@ -98,6 +98,8 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
     False when it is about the policy as a whole."""
     policy = get_store().return_policy()
     text = latest.text
+    if has(text, "policy", "policies", "how do returns work", "how does returning work"):
+        return False  # "whats ur returns policy? and do i pay the postage back": the whole policy says both
     window = f"You can return items within {policy.window_days} days of delivery."
     if has(text, "sale", "clearance", "gift card*", "discount*", "reduced", "offer*"):
         categories = join_words([c.lower() for c in policy.final_sale_categories])
@@ -475,10 +477,24 @@ class ValidateReturnForm(FormValidationAction):
         reason = " ".join(str(slot_value or "").split())
         reason = _REASON_PREFIX.sub("", reason).strip(" .:-") or reason
         reason = reason[:300]
-        if len(reason) < 2:
+        if len(reason) < 2 or not_a_reason(reason):
             dispatcher.utter_message(response="utter_return_reason_invalid")
             return {"return_reason": None}
         return {"return_reason": reason}
+
+
+#: Words of an answer to some other question ("ok", "yes", "all the items"): giving the reason sets the return
+#: up, so a message made only of these is not taken as the reason.
+_NO_REASON_WORDS = frozenset(
+    """ok okay k alright yes yeah yep yup sure fine cool right go ahead do it please pls thanks all the items item
+    everything both of them it lot whole order thing things and so just one ones that those these""".split()  # noqa: SIM905
+)
+
+
+def not_a_reason(text: str) -> bool:
+    """Whether ``text`` only acknowledges or picks items ("ok. all the items") instead of saying why."""
+    found = re.findall(r"[a-z']+", text.lower())
+    return bool(found) and all(word in _NO_REASON_WORDS for word in found)
 
 
 class ActionCreateReturn(Action):
