@@ -790,11 +790,12 @@ def _as_rec(product: ProductInfo, reason: str) -> Recommendation:
 
 _SHIPPING_WORDS = ("deliver*", "shipping", "postage", "post", "send", "courier")
 _WHERE = ("where abouts", "whereabouts", "where is it", "which aisle", "which shelf", "where can i find it",
-          "where exactly", "where do i find", "where's it", "where is that")  # fmt: skip
+          "where exactly", "where do i find", "where's it", "where is that", "where's that", "where are they",
+          "where are those", "show me where", "where can i find that")  # fmt: skip
 _ELSEWHERE = ("nearest", "other shop*", "another shop", "other store*", "another store", "if not", "elsewhere",
               "any other", "closest", "near me")  # fmt: skip
 _STOCK = ("in stock", "available", "have it", "on the shelf", "here", "in the shop", "in store", "get it",
-          "got it", "have any", "sold out", "left")  # fmt: skip
+          "got it", "have any", "sold out", "left", "how many", "have you got", "in shop", "in this shop")  # fmt: skip
 
 
 def follow_up_products(

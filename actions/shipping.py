@@ -194,7 +194,7 @@ def is_shipping_follow_up(tracker: Tracker, latest: Said) -> bool:
         return True
     return has(
         latest.text, "how long", "how quick*", "fastest", "quickest", "express", "next day", "cheapest", "when",
-        "days", "free", "what about", "and to", "how much", "cost", "price", "by friday",
+        "days", "day", "how many", "free", "what about", "and to", "how much", "cost", "price", "by friday",
     )  # fmt: skip
 
 
