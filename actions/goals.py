@@ -32,6 +32,10 @@ def handoff_note(ctx: OrderContext) -> List[EventType]:
     if ticket:
         ctx.dispatcher.utter_message(response="utter_handoff_order_noted", order_number=ctx.order_number, ticket=ticket)
         return about("handoff")
+    info = ctx.store.tracking(ctx.conversation_id, ctx.order_number)
+    if info.is_lost or info.is_delayed:
+        # "it hasn't come": what happened to it (lost, late), the apology and the offer of a person
+        return orders.say_tracking(ctx, info)
     ctx.dispatcher.utter_message(response="utter_offer_handoff_with_order", order_number=ctx.order_number)
     return about("handoff", last_question=OFFER_HANDOFF)
 

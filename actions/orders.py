@@ -511,6 +511,12 @@ def _order_country(tracker: Tracker) -> str | None:
     return get_store().order_summary(conversation_id(tracker), number).shipping_address.country
 
 
+#: A message that is a whole address ("5 Mill Lane, …", "flat 3, 14 Orchard Road, …", "Unit 7 Riverside …").
+_WHOLE_ADDRESS = re.compile(
+    r"(?:(?:flat|apartment|apt|unit|house|suite)\s*\w+,?\s+(?:\d+[a-z]?,?\s+)?|\d+[a-z]?,?\s+)[a-z]{3,}", re.IGNORECASE
+)
+
+
 class ValidateAddressForm(FormValidationAction):
     """Reads the new address (a question in between is answered), then the yes to the address as understood;
     a correction at the yes ("it's BA1 1AB not 1AA") changes the address and asks again."""
@@ -546,7 +552,7 @@ class ValidateAddressForm(FormValidationAction):
         postcode = latest.entity("postcode")
         corrected = clean_address(latest.text)
         country = _order_country(tracker)
-        whole = re.match(r"(?:flat|apartment|apt|unit|house)?\s*\d+[a-z]?,?\s+[a-z]{3,}", corrected, re.IGNORECASE)
+        whole = _WHOLE_ADDRESS.match(corrected)
         if whole and not has(latest.text, "not") and parse_address(corrected, country) is not None:
             return {"new_address": corrected, "confirm_address": None}  # a whole new address
         if postcode and current:
