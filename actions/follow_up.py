@@ -64,6 +64,11 @@ _DISPUTE = (
     "but i", "but it", "but the", "broken", "faulty", "damaged", "ridiculous", "joke", "please", "come on",
     "moving", "never used", "unopened", "sealed", "not my fault", "can't you", "cant you", "surely",
 )  # fmt: skip
+_DONT_KNOW = ("don't know", "dont know", "do not know", "don't have", "dont have", "no idea", "not sure",
+              "can't remember", "cant remember", "forgot", "forgotten", "don't remember", "not great with")  # fmt: skip
+_WHAT_NEXT = ("what happens now", "what happens next", "what now", "what next", "what can you do",
+              "what are my options", "what do i do", "what should i do", "what will happen",
+              "what can be done")  # fmt: skip
 _WHY = ("why", "how come", "what do you mean", "what does that mean", "what does final sale", "meaning")
 
 
@@ -110,6 +115,10 @@ def _pending_question(dispatcher: CollectingDispatcher, tracker: Tracker, latest
         yes = True
     if question == OFFER_HANDOFF and has(latest.text, *_WANTS_A_PERSON):
         yes = yes or not no
+    if question == OFFER_HANDOFF and not yes and not no and has(latest.text, *_WHAT_NEXT):
+        # "what happens now?": what the person offered would do, and the offer again
+        dispatcher.utter_message(response="utter_handoff_what_next")
+        return [FollowupAction("action_listen")]
     if question == OFFER_RETURN and not no and not is_question(latest.text) and has(latest.text, *_WANTS_THE_RETURN):
         yes = True  # "all of it", "ok start it": the return, with what it names
     if yes == no:
@@ -171,8 +180,12 @@ def _topic_follow_up(
             latest
         ) != (None, None):
             return None  # "and how long does ireland take": a shipping question, not about this order
-        if caller == "action_continue_goal" and not is_question(text):
-            return None  # an order request: its own handler answers
+        if caller == "action_continue_goal" and (
+            not is_question(text) or (topic == "track" and latest.intent not in {"track_order", "delivery_time"})
+        ):
+            # an order request, or a question for another goal after tracking ("could she send it back?"): the
+            # goal's own handler answers
+            return None
         if (
             latest.intent == "return_policy"
             and topic not in {"return", "return_refused", "return_status"}
@@ -478,6 +491,16 @@ class ActionFollowUp(Action):
         if latest.intent == "affirm":
             dispatcher.utter_message(response="utter_how_can_help")
             return about(None) + [FollowupAction("action_listen")]
+        if (
+            latest.intent == "deny"
+            and tracker.get_slot("order_number")
+            and tracker.get_slot("proof") != "verified"
+            and has(latest.text, "email", "e-mail", "mail", "address")
+            and has(latest.text, *_DONT_KNOW)
+        ):
+            # "I don't know her email": the postcode proves the order too (the check asks again)
+            dispatcher.utter_message(response="utter_no_email")
+            return [FollowupAction("verify_order_form")]
         if latest.intent == "deny":
             dispatcher.utter_message(response="utter_anything_else")
             return about(None) + [FollowupAction("action_listen")]
@@ -660,7 +683,9 @@ _ORDER_WORDS = ("order", "parcel", "package", "delivery", "refund", "return", "t
 #: Asking for a person in words NLU may not file as a hand-off (a shop assistant, "someone to sort it").
 _ASKS_FOR_A_PERSON = (
     "get someone", "someone to sort", "someone sort", "speak to someone", "talk to someone", "speak to a",
-    "talk to a", "real person", "a real one", "shop assistant", "member of staff", "staff member",
+    "talk to a", "real person", "a real one", "shop assistant", "can a person", "a person do", "get a person",
+    "need a person", "want a person", "to a person", "a human", "ring somebody", "ring someone", "call someone",
+    "phone someone", "member of staff", "staff member",
     "someone who works", "assistant come", "someone come", "somebody come", "come over", "manager",
     "parler à quelqu'un", "parler a quelqu'un", "quelqu'un", "un conseiller", "mit jemandem", "jemand",
     "einen mitarbeiter", "mitarbeiter",
