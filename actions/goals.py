@@ -140,6 +140,10 @@ class ActionContinueGoal(Action):
             verified = store.verified_orders(conv)
             if goal == "track" and len(verified) > 1 and has(said(tracker).text, "which one", "first", "both"):
                 events = orders.compare_arrivals(ctx, verified)
+            elif goal == "return" and returns.changes_mind(said(tracker).text):
+                # "yeah don't start the return": NLU files it as return_item; nothing is set up
+                dispatcher.utter_message(response="utter_no_return", order_number=number)
+                events = about("return")
             else:
                 events = HANDLERS.get(goal, orders.track)(ctx)
             events = list(events) + also_asked(dispatcher, tracker, answered_topic=goal)

@@ -477,6 +477,9 @@ class ValidateReturnForm(FormValidationAction):
         reason = " ".join(str(slot_value or "").split())
         reason = _REASON_PREFIX.sub("", reason).strip(" .:-") or reason
         reason = reason[:300]
+        if changes_mind(reason):
+            # "actually I've changed my mind, I'll keep it": the form ends and nothing is created
+            return {"return_reason": DROPPED}
         if len(reason) < 2 or not_a_reason(reason):
             dispatcher.utter_message(response="utter_return_reason_invalid")
             return {"return_reason": None}
@@ -489,6 +492,20 @@ _NO_REASON_WORDS = frozenset(
     """ok okay k alright yes yeah yep yup sure fine cool right go ahead do it please pls thanks all the items item
     everything both of them it lot whole order thing things and so just one ones that those these""".split()  # noqa: SIM905
 )
+
+
+#: The return form's reason when the customer took the return back (action_create_return creates nothing).
+DROPPED = "(customer changed their mind)"
+_CHANGES_MIND = re.compile(
+    r"changed? my mind|change of plan|i'?ll keep it|keep it after all|never ?mind|forget it|\bdon'?t (?:want to |)"
+    r"(?:return|start|send)|do not (?:want to )?(?:return|start)|no longer want to return|not returning",
+    re.IGNORECASE,
+)
+
+
+def changes_mind(text: str) -> bool:
+    """Whether the answer to the reason question takes the return back instead of giving a reason."""
+    return bool(_CHANGES_MIND.search(text or ""))
 
 
 def not_a_reason(text: str) -> bool:
@@ -511,6 +528,10 @@ class ActionCreateReturn(Action):
         if number is None:
             dispatcher.utter_message(response="utter_ask_order_number")
             return list(RETURN_SLOTS)
+        if tracker.get_slot("return_reason") == DROPPED:
+            _forget_draft(tracker)
+            dispatcher.utter_message(response="utter_no_return", order_number=number)
+            return list(RETURN_SLOTS) + about("return", last_question=None)
         line_ids = [int(i) for i in str(tracker.get_slot("return_items") or "").split(",") if i.strip().isdigit()]
         reason = tracker.get_slot("return_reason") or "not given"
         try:
