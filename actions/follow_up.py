@@ -432,7 +432,7 @@ def goal_for(tracker: Tracker, latest: Said) -> str:
         ("change_address", ("address", "redirect", "deliver it to", "send it to")),
         ("invoice", ("invoice", "receipt", "vat", "bill")),
         ("return_status", ("rma", "my return", "return status")),
-        ("return", ("return", "send back", "send it back")),
+        ("return", _RETURN_CUES),
         ("refund_status", ("refund", "money back")),
         ("payment", ("payment", "declined", "charged", "paid")),
         ("track", ("where", "track", "status", "arriv*", "deliver*", "shipped", "parcel", "package")),
@@ -463,13 +463,17 @@ class ActionFollowUp(Action):
             # the customer has their answer; predicting on would loop.
             return [FollowupAction("action_listen")]
         in_verification = (tracker.active_loop or {}).get("name") == "verify_order_form"
+        latest = said(tracker)
+        if has(latest.text, *_ASKS_FOR_A_PERSON) and not tracker.get_slot(TICKET):
+            # "can a shop assistant come over please": a person, whatever was being talked about
+            stop: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)] if in_verification else []
+            return [*stop, FollowupAction("action_handoff")]
         answered = in_context(dispatcher, tracker, caller=self.name())
         if answered is not None:
             if in_verification and not _has_followup(answered):
                 # a follow-up of what we were talking about: the order question that was open is dropped
                 answered += [ActiveLoop(None), SlotSet("requested_slot", None)]
             return answered if _has_followup(answered) else [*answered, FollowupAction("action_listen")]
-        latest = said(tracker)
         if in_verification:
             return self._during_verification(dispatcher, tracker, latest)
         events = self._plain_request(dispatcher, tracker, latest)
@@ -561,6 +565,18 @@ class ActionFollowUp(Action):
             return about(None) + [FollowupAction("action_listen")]
         if has(text, *_ASKS_FOR_A_PERSON):
             return [FollowupAction("action_handoff")]
+        if has(text, "which one", "which arrives", "which will arrive", "both") and has(
+            text, "first", "arriv*", "come"
+        ):
+            # "which one arrives first?" with two orders open
+            ctx = _order_context(dispatcher, tracker)
+            verified = ctx.store.verified_orders(ctx.conversation_id) if ctx is not None else []
+            if ctx is not None and len(verified) > 1:
+                return orders.compare_arrivals(ctx, verified) + [FollowupAction("action_listen")]
+        if has(text, *_DAMAGED) and not latest.entity("order_number"):
+            # "the bath oil arrived smashed, what do I do?": what the policy offers; an order given next is a return
+            returns.policy_part(dispatcher, latest)
+            return about("return_policy") + [FollowupAction("action_listen")]
         if latest.intent != "deny":
             named = payments.named_methods(text)
             if named and not has(text, *_ORDER_WORDS):
@@ -683,13 +699,17 @@ _ORDER_WORDS = ("order", "parcel", "package", "delivery", "refund", "return", "t
 #: Asking for a person in words NLU may not file as a hand-off (a shop assistant, "someone to sort it").
 _ASKS_FOR_A_PERSON = (
     "get someone", "someone to sort", "someone sort", "speak to someone", "talk to someone", "speak to a",
-    "talk to a", "real person", "a real one", "shop assistant", "can a person", "a person do", "get a person",
+    "talk to a", "real person", "a real one", "shop assistant", "someone show", "somebody show", "can someone help",
+    "someone help me", "somebody help me", "can a person", "a person do", "get a person",
     "need a person", "want a person", "to a person", "a human", "ring somebody", "ring someone", "call someone",
     "phone someone", "member of staff", "staff member",
     "someone who works", "assistant come", "someone come", "somebody come", "come over", "manager",
     "parler à quelqu'un", "parler a quelqu'un", "quelqu'un", "un conseiller", "mit jemandem", "jemand",
     "einen mitarbeiter", "mitarbeiter",
 )  # fmt: skip
+_RETURN_CUES = ("return", "send back", "send it back", "send bk", "sent back", "take back", "smashed", "broken",
+                "damaged", "faulty", "cracked", "shattered", "leak*")  # fmt: skip
+_DAMAGED = ("smashed", "broken", "damaged", "cracked", "shattered", "leaked", "leaking", "arrived broken")
 _PHOTO = ("photo", "picture", "pic", "pics", "image", "screenshot")
 _WHAT_I_DO = ("what can you do", "what can you help", "what can u do", "what can u help", "what do you do",
               "how can you help", "what are you for", "what can i ask")  # fmt: skip

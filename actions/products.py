@@ -216,6 +216,12 @@ def _stock_for_customers(dispatcher: CollectingDispatcher, store: OrderStore, pr
     )
 
 
+def online_stock_answer(dispatcher: CollectingDispatcher, product: ProductInfo) -> List[EventType]:
+    """ "can I just order it online?" (on a tablet too): the online stock, with the shops that have it."""
+    _stock_for_customers(dispatcher, get_store(), product)
+    return about("products", **{FOCUS_PRODUCT: product.sku, SHOWN_PRODUCTS: [product.sku]})
+
+
 def _stock_everywhere(dispatcher: CollectingDispatcher, store: OrderStore, product: ProductInfo) -> None:
     """Staff see every shop, empty shelves included, with where the product sits."""
     stock = store.stock(product.sku)
@@ -980,7 +986,10 @@ def _elsewhere(
 
 def _shop_named(store: OrderStore, text: str) -> Any:
     for shop in store.stores():
-        if has(text, shop.name) or (has(text, shop.city) and has(text, "shop", "store", "branch")):
+        # a city alone is a shop in a product conversation ("what about in manchester?"), not a destination
+        if has(text, shop.name) or (
+            has(text, shop.city) and not has(text, "deliver*", "ship*", "send", "post", "postage")
+        ):
             return shop
     return None
 

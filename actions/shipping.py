@@ -213,9 +213,12 @@ def _product_question(dispatcher: CollectingDispatcher, tracker: Tracker, latest
     if destination_in(latest) != (None, None) or value_in(latest) is not None:
         return None
     from actions.product_lookup import meant
-    from actions.products import stock_answer  # products imports this module
+    from actions.products import online_stock_answer, stock_answer  # products imports this module
 
-    found = meant(tracker, latest, refer_back=False)
+    # "and can I just order it online?" right after a product: the product in focus
+    found = meant(tracker, latest, refer_back=tracker.get_slot(TOPIC) == "products")
+    if found.product is not None and has(text, "online", "website", "on the web", "order it"):
+        return online_stock_answer(dispatcher, found.product)
     if found.product is None and not found.products:
         return None
     return stock_answer(dispatcher, tracker, found)
