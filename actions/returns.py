@@ -109,9 +109,9 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
         )
     elif has(text, "faulty", "damaged", "broken", "defective", "doesn't work", "doesnt work", "leak*", "smashed"):
         part = (
-            f"If something arrived damaged or faulty, you can return it within the {policy.window_days} days with "
-            'the reason "damaged" for a full refund (UK returns are free); if you\'d rather have it replaced, a '
-            "colleague can arrange that."
+            "Sorry if something arrived damaged or faulty: you can return it within the "
+            f'{policy.window_days} days with the reason "damaged" for a full refund (UK returns are free); if '
+            "you'd rather have it replaced, a colleague can arrange that."
         )
     elif has(text, "postage", "post it", "pay to send", "pay for the return", "pay to return", "shipping back",
              "send it back for free", "free return*", "who pays", "cost to return", "return shipping", "label",
@@ -496,8 +496,10 @@ _NO_REASON_WORDS = frozenset(
 
 #: The return form's reason when the customer took the return back (action_create_return creates nothing).
 DROPPED = "(customer changed their mind)"
+#: "changed my mind" alone is a common reason for a return ("changed my mind about the colour"): only keeping
+#: the item or not wanting the return takes it back.
 _CHANGES_MIND = re.compile(
-    r"changed? my mind|change of plan|i'?ll keep it|keep it after all|never ?mind|forget it|\bdon'?t (?:want to |)"
+    r"i'?ll keep it|i'?ll keep them|keep it after all|never ?mind|forget it|\bdon'?t (?:want to |)"
     r"(?:return|start|send)|do not (?:want to )?(?:return|start)|no longer want to return|not returning",
     re.IGNORECASE,
 )
