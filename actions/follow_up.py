@@ -561,7 +561,7 @@ class ActionFollowUp(Action):
         if not text:
             return None
         if has(text, *_GOODBYE) and not is_question(text) and not has(text, *_ORDER_WORDS):
-            dispatcher.utter_message(response="utter_goodbye")
+            say_goodbye(dispatcher, text)
             return about(None) + [FollowupAction("action_listen")]
         if has(text, *_ASKS_FOR_A_PERSON):
             return [FollowupAction("action_handoff")]
@@ -657,6 +657,25 @@ class ActionFollowUp(Action):
         if has(text, *_CHECK_MY_ORDER) and not has(text, "cancel", "return", "refund", "invoice"):
             return [SlotSet("goal", "track"), FollowupAction("verify_order_form")]
         return None
+
+
+def say_goodbye(dispatcher: CollectingDispatcher, text: str) -> None:
+    """The goodbye; one that also thanks ("ok I'll do that now, thanks") is told it was welcome first."""
+    thanks = has(text, "thank*", "thx", "cheers", "ta", "danke*", "merci", "gracias", "grazie")
+    dispatcher.utter_message(response="utter_goodbye_thanks" if thanks else "utter_goodbye")
+
+
+class ActionGoodbye(Action):
+    """A goodbye (rule for intent goodbye without an open ticket): with a "you're welcome" when it thanks too."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_goodbye"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """Say goodbye; the topic ends."""
+        say_goodbye(dispatcher, said(tracker).text)
+        return about(None)
 
 
 def answered_this_turn(tracker: Tracker) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.follow_up import ActionFollowUp
+from actions.follow_up import ActionFollowUp, ActionGoodbye
 from actions.handoff import ActionHandoff
 from actions.orders import takes_it_back
 from actions.returns import changes_mind, not_a_reason
@@ -16,10 +16,25 @@ from tests.actions.helpers import make_tracker, run
 SENDER = "web:test-conversation"
 
 
-@pytest.mark.parametrize("text", ["Ok, danke. Tschüss", "tschüss", "merci, au revoir", "ciao!"])
-async def test_a_goodbye_in_another_language_is_a_goodbye(store, domain, text) -> None:
+@pytest.mark.parametrize(
+    ("text", "response"),
+    [
+        ("Ok, danke. Tschüss", "utter_goodbye_thanks"),
+        ("tschüss", "utter_goodbye"),
+        ("merci, au revoir", "utter_goodbye_thanks"),
+        ("ciao!", "utter_goodbye"),
+    ],
+)
+async def test_a_goodbye_in_another_language_is_a_goodbye(store, domain, text, response) -> None:
     out = await run(ActionFollowUp(), make_tracker(intent="nlu_fallback", text=text), domain)
-    assert out.responses == ["utter_goodbye"]
+    assert out.responses == [response]
+
+
+async def test_a_goodbye_that_thanks_is_told_it_was_welcome(store, domain) -> None:
+    thanks = await run(ActionGoodbye(), make_tracker(intent="goodbye", text="ok I'll do that now, thanks"), domain)
+    assert thanks.responses == ["utter_goodbye_thanks"]
+    bye = await run(ActionGoodbye(), make_tracker(intent="goodbye", text="bye x"), domain)
+    assert bye.responses == ["utter_goodbye"]
 
 
 @pytest.mark.parametrize(
