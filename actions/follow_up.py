@@ -64,6 +64,11 @@ _DISPUTE = (
     "but i", "but it", "but the", "broken", "faulty", "damaged", "ridiculous", "joke", "please", "come on",
     "moving", "never used", "unopened", "sealed", "not my fault", "can't you", "cant you", "surely",
 )  # fmt: skip
+_DONT_KNOW = ("don't know", "dont know", "do not know", "don't have", "dont have", "no idea", "not sure",
+              "can't remember", "cant remember", "forgot", "forgotten", "don't remember", "not great with")  # fmt: skip
+_WHAT_NEXT = ("what happens now", "what happens next", "what now", "what next", "what can you do",
+              "what are my options", "what do i do", "what should i do", "what will happen",
+              "what can be done")  # fmt: skip
 _WHY = ("why", "how come", "what do you mean", "what does that mean", "what does final sale", "meaning")
 
 
@@ -110,6 +115,10 @@ def _pending_question(dispatcher: CollectingDispatcher, tracker: Tracker, latest
         yes = True
     if question == OFFER_HANDOFF and has(latest.text, *_WANTS_A_PERSON):
         yes = yes or not no
+    if question == OFFER_HANDOFF and not yes and not no and has(latest.text, *_WHAT_NEXT):
+        # "what happens now?": what the person offered would do, and the offer again
+        dispatcher.utter_message(response="utter_handoff_what_next")
+        return [FollowupAction("action_listen")]
     if question == OFFER_RETURN and not no and not is_question(latest.text) and has(latest.text, *_WANTS_THE_RETURN):
         yes = True  # "all of it", "ok start it": the return, with what it names
     if yes == no:
@@ -171,15 +180,27 @@ def _topic_follow_up(
             latest
         ) != (None, None):
             return None  # "and how long does ireland take": a shipping question, not about this order
-        if caller == "action_continue_goal" and not is_question(text):
-            return None  # an order request: its own handler answers
+        if caller == "action_continue_goal" and (
+            not is_question(text) or (topic == "track" and latest.intent not in {"track_order", "delivery_time"})
+        ):
+            # an order request, or a question for another goal after tracking ("could she send it back?"): the
+            # goal's own handler answers
+            return None
+        if (
+            latest.intent == "return_policy"
+            and topic not in {"return", "return_refused", "return_status"}
+            and has(text, "return*", "send it back", "send back", "sending back")
+        ):
+            return None  # "how long have I got to return it once it arrives?" after tracking: the policy
         ctx = _order_context(dispatcher, tracker)
         if ctx is None:
             return None
         return _order_follow_up(ctx, latest, topic, caller=caller)
     if topic == "shipping" and shipping.is_shipping_follow_up(tracker, latest):
         other_question = latest.intent in {"payment_methods", "return_policy", "check_stock", "recommend_product"}
-        if other_question and shipping.destination_in(latest) == (None, None):
+        # "and for 20 quid?" is the quote again for another basket, whatever NLU filed it under
+        basket = shipping.value_in(latest) is not None and not payments.named_methods(text)
+        if other_question and shipping.destination_in(latest) == (None, None) and not basket:
             return None
         return shipping.quote(dispatcher, tracker, latest, keep=True, mode=shipping.speed_mode(text))
     if topic == "return_policy" and caller in {"action_follow_up", "action_shipping_info", "action_payment_methods"}:
@@ -395,7 +416,8 @@ _HOW_TO_VERIFY = ("what would she need", "what would he need", "what do i need",
 _RECOMMEND = ("recommend", "suggest", "gift idea*", "present idea*", "what's good", "whats good", "what should i buy",
               "something nice", "any ideas")  # fmt: skip
 _SHIPPING = ("ship*", "deliver*", "post", "postage", "send", "courier", "how much to", "how long to")
-_CHECK_MY_ORDER = ("my order", "existing order", "check mine", "can u check", "can you check", "my parcel",
+_CHECK_MY_ORDER = ("my order", "my online order", "online order", "existing order", "check mine", "can u check",
+                   "can you check", "my parcel",
                    "my package", "my delivery", "an order", "about a delivery", "about my delivery")  # fmt: skip
 
 
@@ -410,7 +432,7 @@ def goal_for(tracker: Tracker, latest: Said) -> str:
         ("change_address", ("address", "redirect", "deliver it to", "send it to")),
         ("invoice", ("invoice", "receipt", "vat", "bill")),
         ("return_status", ("rma", "my return", "return status")),
-        ("return", ("return", "send back", "send it back")),
+        ("return", _RETURN_CUES),
         ("refund_status", ("refund", "money back")),
         ("payment", ("payment", "declined", "charged", "paid")),
         ("track", ("where", "track", "status", "arriv*", "deliver*", "shipped", "parcel", "package")),
@@ -441,16 +463,24 @@ class ActionFollowUp(Action):
             # the customer has their answer; predicting on would loop.
             return [FollowupAction("action_listen")]
         in_verification = (tracker.active_loop or {}).get("name") == "verify_order_form"
+        latest = said(tracker)
+        if has(latest.text, *_ASKS_FOR_A_PERSON) and not tracker.get_slot(TICKET):
+            # "can a shop assistant come over please": a person, whatever was being talked about
+            stop: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)] if in_verification else []
+            return [*stop, FollowupAction("action_handoff")]
         answered = in_context(dispatcher, tracker, caller=self.name())
         if answered is not None:
             if in_verification and not _has_followup(answered):
                 # a follow-up of what we were talking about: the order question that was open is dropped
                 answered += [ActiveLoop(None), SlotSet("requested_slot", None)]
             return answered if _has_followup(answered) else [*answered, FollowupAction("action_listen")]
-        latest = said(tracker)
         if in_verification:
             return self._during_verification(dispatcher, tracker, latest)
-        events = self._details(dispatcher, tracker, latest)
+        events = self._plain_request(dispatcher, tracker, latest)
+        if events is None:
+            events = self._details(dispatcher, tracker, latest)
+        if events is None:
+            events = self._shopping(dispatcher, tracker, latest)
         if events is not None:
             return events
         if has(latest.text, *_HOW_TO_VERIFY) and (tracker.get_slot("order_number") or tracker.get_slot("proof")):
@@ -465,6 +495,16 @@ class ActionFollowUp(Action):
         if latest.intent == "affirm":
             dispatcher.utter_message(response="utter_how_can_help")
             return about(None) + [FollowupAction("action_listen")]
+        if (
+            latest.intent == "deny"
+            and tracker.get_slot("order_number")
+            and tracker.get_slot("proof") != "verified"
+            and has(latest.text, "email", "e-mail", "mail", "address")
+            and has(latest.text, *_DONT_KNOW)
+        ):
+            # "I don't know her email": the postcode proves the order too (the check asks again)
+            dispatcher.utter_message(response="utter_no_email")
+            return [FollowupAction("verify_order_form")]
         if latest.intent == "deny":
             dispatcher.utter_message(response="utter_anything_else")
             return about(None) + [FollowupAction("action_listen")]
@@ -513,6 +553,70 @@ class ActionFollowUp(Action):
         return again
 
     @staticmethod
+    def _plain_request(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+        """What the words say plainly whatever NLU made of them (a goodbye in any language, a person, a payment
+        method, a review, a photo, what the assistant can do). Reached only for messages NLU could not file
+        under a support intent (or filed as yes, no or details), after the context had its say."""
+        text = latest.text
+        if not text:
+            return None
+        if has(text, *_GOODBYE) and not is_question(text) and not has(text, *_ORDER_WORDS):
+            say_goodbye(dispatcher, text)
+            return about(None) + [FollowupAction("action_listen")]
+        if has(text, *_ASKS_FOR_A_PERSON):
+            return [FollowupAction("action_handoff")]
+        if has(text, "which one", "which arrives", "which will arrive", "both") and has(
+            text, "first", "arriv*", "come"
+        ):
+            # "which one arrives first?" with two orders open
+            ctx = _order_context(dispatcher, tracker)
+            verified = ctx.store.verified_orders(ctx.conversation_id) if ctx is not None else []
+            if ctx is not None and len(verified) > 1:
+                return orders.compare_arrivals(ctx, verified) + [FollowupAction("action_listen")]
+        if has(text, *_DAMAGED) and not latest.entity("order_number"):
+            # "the bath oil arrived smashed, what do I do?": what the policy offers; an order given next is a return
+            returns.policy_part(dispatcher, latest)
+            return about("return_policy") + [FollowupAction("action_listen")]
+        if latest.intent != "deny":
+            named = payments.named_methods(text)
+            if named and not has(text, *_ORDER_WORDS):
+                dispatcher.utter_message(
+                    response="utter_payment_methods_named", named=" and ".join(named), methods=payments._methods_text()
+                )
+                return about("payment_methods") + [FollowupAction("action_listen")]
+        if has(text, *_REVIEW) and not has(text, *_ORDER_WORDS):
+            dispatcher.utter_message(response="utter_review")
+            return about(None) + [FollowupAction("action_listen")]
+        if has(text, *_PHOTO):
+            dispatcher.utter_message(response="utter_photo")
+            return [FollowupAction("action_listen")]
+        if has(text, *_WHAT_I_DO):
+            dispatcher.utter_message(response="utter_what_i_do")
+            return about(None) + [FollowupAction("action_listen")]
+        return None
+
+    @staticmethod
+    def _shopping(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+        """A shopping request NLU did not read ("looking for a mascara", "do u have dyson airwrap", "need smth
+        for spots"): the product or kind it names (said to be unsold if we do not sell it), else picks for the
+        need it describes."""
+        text = latest.text
+        if not text or not has(text, *_SHOPPING_WORDS) or has(text, *_ORDER_WORDS):
+            return None
+        from actions.product_lookup import meant
+        from actions.products import read_request, recommend, stock_answer  # products imports this module
+
+        request = read_request(tracker, get_store())
+        if (request.category or request.kind) and has(text, *_NEED_WORDS):
+            return recommend(dispatcher, tracker, request)
+        found = meant(tracker, latest, refer_back=False)
+        if found.product is not None or found.products or found.unsold:
+            return stock_answer(dispatcher, tracker, found)
+        if request.category or request.kind:
+            return recommend(dispatcher, tracker, request)
+        return None
+
+    @staticmethod
     def _details(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
         """Details given on their own: an order to check, a destination or budget, a product."""
         text = latest.text
@@ -555,6 +659,25 @@ class ActionFollowUp(Action):
         return None
 
 
+def say_goodbye(dispatcher: CollectingDispatcher, text: str) -> None:
+    """The goodbye; one that also thanks ("ok I'll do that now, thanks") is told it was welcome first."""
+    thanks = has(text, "thank*", "thx", "cheers", "ta", "danke*", "merci", "gracias", "grazie")
+    dispatcher.utter_message(response="utter_goodbye_thanks" if thanks else "utter_goodbye")
+
+
+class ActionGoodbye(Action):
+    """A goodbye (rule for intent goodbye without an open ticket): with a "you're welcome" when it thanks too."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_goodbye"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """Say goodbye; the topic ends."""
+        say_goodbye(dispatcher, said(tracker).text)
+        return about(None)
+
+
 def answered_this_turn(tracker: Tracker) -> bool:
     """Whether the bot already said something (or ran an action other than this one) since the latest message."""
     for event in reversed(tracker.events):
@@ -585,6 +708,37 @@ _OTHER_SHOPS = ("amazon", "ebay", "asos", "argos", "etsy", "shein", "temu", "joh
 _ACCOUNT = ("my account", "account", "password", "log in", "login", "sign in", "signin", "profile", "newsletter",
             "unsubscribe", "phone number", "username", "user name")  # fmt: skip
 _REVIEW = ("review", "rate it", "rating", "feedback", "testimonial")
+#: Not a particular order's items ("can I return something I bought online?"): a policy question.
+_ANY_ITEM = ("something", "anything", "stuff", "things", "an item", "items", "a product", "products")
+#: Goodbyes in the languages customers write in (the assistant answers in English).
+_GOODBYE = ("bye", "bye bye", "byee*", "goodbye", "good bye", "tschüss", "tschüs", "tschuss", "tschau", "ciao",
+            "auf wiedersehen", "au revoir", "à bientôt", "a bientot", "adios", "adiós", "arrivederci",
+            "see you", "see ya", "cya", "ttyl", "gotta go", "that's all", "thats all")  # fmt: skip
+_ORDER_WORDS = ("order", "parcel", "package", "delivery", "refund", "return", "track*", "cancel")
+#: Asking for a person in words NLU may not file as a hand-off (a shop assistant, "someone to sort it").
+_ASKS_FOR_A_PERSON = (
+    "get someone", "someone to sort", "someone sort", "speak to someone", "talk to someone", "speak to a",
+    "talk to a", "real person", "a real one", "shop assistant", "someone show", "somebody show", "can someone help",
+    "someone help me", "somebody help me", "can a person", "a person do", "get a person",
+    "need a person", "want a person", "to a person", "a human", "ring somebody", "ring someone", "call someone",
+    "phone someone", "member of staff", "staff member",
+    "someone who works", "assistant come", "someone come", "somebody come", "come over", "manager",
+    "parler à quelqu'un", "parler a quelqu'un", "quelqu'un", "un conseiller", "mit jemandem", "jemand",
+    "einen mitarbeiter", "mitarbeiter",
+)  # fmt: skip
+_RETURN_CUES = ("return", "send back", "send it back", "send bk", "sent back", "take back", "smashed", "broken",
+                "damaged", "faulty", "cracked", "shattered", "leak*")  # fmt: skip
+_DAMAGED = ("smashed", "broken", "damaged", "cracked", "shattered", "leaked", "leaking", "arrived broken")
+_PHOTO = ("photo", "picture", "pic", "pics", "image", "screenshot")
+_WHAT_I_DO = ("what can you do", "what can you help", "what can u do", "what can u help", "what do you do",
+              "how can you help", "what are you for", "what can i ask")  # fmt: skip
+_SHOPPING_WORDS = (
+    "looking for", "look for", "search", "searching", "do you have", "do u have", "do you sell", "do u sell",
+    "have you got", "you've got", "you got", "got any", "do you stock", "do you carry", "need something",
+    "need smth", "need sth", "need a", "need an", "want a", "want an", "after a", "after some", "i need",
+)  # fmt: skip
+#: A need rather than a product ("something for spots"): picks, not a stock answer.
+_NEED_WORDS = ("something for", "smth for", "sth for", "anything for", "for my", "for spots", "for dry")
 _MINE = ("my order", "my parcel", "my package", "my delivery", "i ordered", "i bought", "mine", "it back", "my return",
          "my refund", "i sent", "i got", "i received", "my stuff", "my things", "the order i", "order i placed",
          "existing order", "check my", "order number", "the one i", "placed")  # fmt: skip
@@ -649,6 +803,16 @@ class ActionAskOrderNumber(Action):
         if has(text, *_OTHER_SHOPS):
             dispatcher.utter_message(response="utter_other_shop")
             return about(None)
+        if (
+            tracker.get_slot("goal") in {"return", "return_status"}
+            and is_question(text)
+            and has(text, *_ANY_ITEM)
+            and not has(text, "my order", "order number", "my parcel")
+        ):
+            # "can I return something here that I bought online?": the policy, not a return to set up
+            if not returns.policy_part(dispatcher, latest):
+                returns.say_policy(dispatcher)
+            return about("return_policy")
         if has(text, *_MINE):
             return None  # about one of their orders: the question stands
         if has(text, *_REVIEW) and not has(text, "order", "parcel"):

@@ -32,6 +32,10 @@ def handoff_note(ctx: OrderContext) -> List[EventType]:
     if ticket:
         ctx.dispatcher.utter_message(response="utter_handoff_order_noted", order_number=ctx.order_number, ticket=ticket)
         return about("handoff")
+    info = ctx.store.tracking(ctx.conversation_id, ctx.order_number)
+    if info.is_lost or info.is_delayed:
+        # "it hasn't come": what happened to it (lost, late), the apology and the offer of a person
+        return orders.say_tracking(ctx, info)
     ctx.dispatcher.utter_message(response="utter_offer_handoff_with_order", order_number=ctx.order_number)
     return about("handoff", last_question=OFFER_HANDOFF)
 
@@ -136,6 +140,10 @@ class ActionContinueGoal(Action):
             verified = store.verified_orders(conv)
             if goal == "track" and len(verified) > 1 and has(said(tracker).text, "which one", "first", "both"):
                 events = orders.compare_arrivals(ctx, verified)
+            elif goal == "return" and returns.changes_mind(said(tracker).text):
+                # "yeah don't start the return": NLU files it as return_item; nothing is set up
+                dispatcher.utter_message(response="utter_no_return", order_number=number)
+                events = about("return")
             else:
                 events = HANDLERS.get(goal, orders.track)(ctx)
             events = list(events) + also_asked(dispatcher, tracker, answered_topic=goal)

@@ -104,6 +104,11 @@ def asks_for_a_person(text: str) -> bool:
         "talk to",
         "look into it",
         "look at it",
+        "shop assistant",
+        "come over",
+        "quelqu'un",
+        "jemand*",
+        "mitarbeiter*",
     )
 
 
@@ -149,6 +154,10 @@ class ActionHandoff(Action):
         """
         latest = said(tracker)
         intent = latest.intent or "human_handoff"
+        if has(latest.text, "what can you help", "what can u help", "what can you do", "how can you help"):
+            # "what can you help with?" is a question about the assistant, not a request for a person
+            dispatcher.utter_message(response="utter_what_i_do")
+            return about(None)
         context = channel_context(tracker)
         existing = current_ticket(tracker)
         on_tablet = context.trusted and context.channel == "tablet" and context.store_id

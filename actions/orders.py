@@ -44,7 +44,7 @@ CLOSED_STATUSES = {"cancelled", "payment_failed"}
 UNPAID_REASONS = {"failed": "its payment failed", "voided": "its payment was cancelled"}
 #: Shipment statuses as a sentence reads them ("Order ORD-... is on its way").
 SHIPMENT_STATUS_TEXT = {
-    "label_created": "packed and handed to the carrier",
+    "label_created": "shipped: packed and handed to the carrier",
     "in_transit": "on its way",
     "out_for_delivery": "out for delivery today",
     "delayed": "delayed",
@@ -344,6 +344,19 @@ class ActionAskConfirmCancel(Action):
         return [SlotSet("last_question", CONFIRM_CANCEL)]
 
 
+_NOT_CANCEL = re.compile(
+    r"\b(?:don'?t|do not|not|no|never|won'?t|rather not)\b[^.?!]{0,25}\bcancel|\b(?:no|hang on|hold on),? wait\b|"
+    r"\bwait,? no\b|changed my mind|change of plan",
+    re.IGNORECASE,
+)
+
+
+def takes_it_back(text: str) -> bool:
+    """The customer does not want the cancel after all ("hmm no wait, I don't want to cancel, send it to my work
+    address instead"): NLU files it under cancel_order, which must not count as the yes."""
+    return bool(_NOT_CANCEL.search(text or ""))
+
+
 class ValidateCancelForm(FormValidationAction):
     """Reads the answer to "Do you want me to cancel?"; a question in between is answered and asked again."""
 
@@ -355,15 +368,21 @@ class ValidateCancelForm(FormValidationAction):
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
         """True for yes (or "yes cancel it"), False for no; anything else asks again."""
+        latest = said(tracker)
+        if slot_value is True and takes_it_back(latest.text):
+            return {"confirm_cancel": False}  # "no wait, I don't want to cancel" filed as a yes
         if isinstance(slot_value, bool):
             return {"confirm_cancel": slot_value}
-        latest = said(tracker)
         if is_question(latest.text):
             from actions.follow_up import answer_aside  # follow_up imports this module
 
             answer_aside(dispatcher, tracker, latest)
             return {"confirm_cancel": None}
-        if starts_no(latest.text) or has(latest.text, "keep it", "don't cancel", "dont cancel", "leave it"):
+        if (
+            starts_no(latest.text)
+            or has(latest.text, "keep it", "don't cancel", "dont cancel", "leave it")
+            or takes_it_back(latest.text)
+        ):
             return {"confirm_cancel": False}
         if starts_yes(latest.text) or latest.intent == "cancel_order":
             return {"confirm_cancel": True}
@@ -386,6 +405,10 @@ class ActionCancelOrder(Action):
             return [SlotSet("confirm_cancel", None)]
         if not tracker.get_slot("confirm_cancel"):
             dispatcher.utter_message(response="utter_cancel_kept", order_number=number)
+            if has(said(tracker).text, "address", "send it to", "sent to", "deliver it to", "delivered to"):
+                # "don't cancel, send it to my work address instead": the address change they asked for
+                return [SlotSet("confirm_cancel", None), SlotSet("goal", "change_address"),
+                        FollowupAction("action_continue_goal")]  # fmt: skip
             return [SlotSet("confirm_cancel", None), *about("track")]
         asked = order_asked_to_cancel(tracker)
         if asked != number:
@@ -441,10 +464,38 @@ def start_address_change(ctx: OrderContext) -> List[EventType]:
         return about("address_refused", refusal=refusal.message)
     return [
         *about("change_address"),
-        SlotSet("new_address", None),
+        SlotSet("new_address", address_given(ctx.tracker)),
         SlotSet("confirm_address", None),
         FollowupAction("address_form"),
     ]
+
+
+def address_given(tracker: Tracker) -> str | None:
+    """The new address the customer already gave with the request ("change the delivery address of ORD-… to 5
+    Mill Lane, Bristol BS1 4DJ, my email is …"), so the form asks only for the yes; None when there is none.
+
+    Read from the request's street and postcode entities (the last three messages: the proof may have come
+    after it), and only when the store can parse them into an address for the order's country.
+    """
+    seen = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        seen += 1
+        if seen > 3:
+            break
+        parse = event.get("parse_data") or {}
+        values: Dict[str, str] = {}
+        for entity in parse.get("entities") or []:
+            values.setdefault(str(entity.get("entity")), str(entity.get("value") or ""))
+        street, postcode = values.get("address"), values.get("postcode")
+        if not street or not postcode:
+            continue
+        candidate = ", ".join(part for part in (street, f"{values.get('city', '')} {postcode}".strip()) if part)
+        if parse_address(candidate, _order_country(tracker)) is not None:
+            return candidate
+        return None
+    return None
 
 
 _LEAD_IN = re.compile(
@@ -489,6 +540,12 @@ def _order_country(tracker: Tracker) -> str | None:
     return get_store().order_summary(conversation_id(tracker), number).shipping_address.country
 
 
+#: A message that is a whole address ("5 Mill Lane, …", "flat 3, 14 Orchard Road, …", "Unit 7 Riverside …").
+_WHOLE_ADDRESS = re.compile(
+    r"(?:(?:flat|apartment|apt|unit|house|suite)\s*\w+,?\s+(?:\d+[a-z]?,?\s+)?|\d+[a-z]?,?\s+)[a-z]{3,}", re.IGNORECASE
+)
+
+
 class ValidateAddressForm(FormValidationAction):
     """Reads the new address (a question in between is answered), then the yes to the address as understood;
     a correction at the yes ("it's BA1 1AB not 1AA") changes the address and asks again."""
@@ -524,7 +581,7 @@ class ValidateAddressForm(FormValidationAction):
         postcode = latest.entity("postcode")
         corrected = clean_address(latest.text)
         country = _order_country(tracker)
-        whole = re.match(r"(?:flat|apartment|apt|unit|house)?\s*\d+[a-z]?,?\s+[a-z]{3,}", corrected, re.IGNORECASE)
+        whole = _WHOLE_ADDRESS.match(corrected)
         if whole and not has(latest.text, "not") and parse_address(corrected, country) is not None:
             return {"new_address": corrected, "confirm_address": None}  # a whole new address
         if postcode and current:

@@ -160,7 +160,8 @@ def follow_up_payment(ctx: OrderContext, latest: Said) -> List[EventType] | None
     ):  # fmt: skip
         say(response="utter_payment_retry", methods=_methods_text(), held=held or "as soon as you can")
         return about("payment")
-    if has(latest.text, "how long", "until when", "till when", "deadline", "hold", "held", "how much time", "when"):
+    if has(latest.text, "how long", "until when", "till when", "deadline", "hold", "held", "how much time", "when",
+           "lose", "losing", "keep my order", "still get", "still have my order", "reserved", "sold out"):  # fmt: skip
         if held:
             say(response="utter_payment_held_until", order_number=info.order_number, held=held)
         else:

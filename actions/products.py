@@ -216,6 +216,12 @@ def _stock_for_customers(dispatcher: CollectingDispatcher, store: OrderStore, pr
     )
 
 
+def online_stock_answer(dispatcher: CollectingDispatcher, product: ProductInfo) -> List[EventType]:
+    """ "can I just order it online?" (on a tablet too): the online stock, with the shops that have it."""
+    _stock_for_customers(dispatcher, get_store(), product)
+    return about("products", **{FOCUS_PRODUCT: product.sku, SHOWN_PRODUCTS: [product.sku]})
+
+
 def _stock_everywhere(dispatcher: CollectingDispatcher, store: OrderStore, product: ProductInfo) -> None:
     """Staff see every shop, empty shelves included, with where the product sits."""
     stock = store.stock(product.sku)
@@ -790,11 +796,12 @@ def _as_rec(product: ProductInfo, reason: str) -> Recommendation:
 
 _SHIPPING_WORDS = ("deliver*", "shipping", "postage", "post", "send", "courier")
 _WHERE = ("where abouts", "whereabouts", "where is it", "which aisle", "which shelf", "where can i find it",
-          "where exactly", "where do i find", "where's it", "where is that")  # fmt: skip
+          "where exactly", "where do i find", "where's it", "where is that", "where's that", "where are they",
+          "where are those", "show me where", "where can i find that")  # fmt: skip
 _ELSEWHERE = ("nearest", "other shop*", "another shop", "other store*", "another store", "if not", "elsewhere",
               "any other", "closest", "near me")  # fmt: skip
 _STOCK = ("in stock", "available", "have it", "on the shelf", "here", "in the shop", "in store", "get it",
-          "got it", "have any", "sold out", "left")  # fmt: skip
+          "got it", "have any", "sold out", "left", "how many", "have you got", "in shop", "in this shop")  # fmt: skip
 
 
 def follow_up_products(
@@ -979,7 +986,10 @@ def _elsewhere(
 
 def _shop_named(store: OrderStore, text: str) -> Any:
     for shop in store.stores():
-        if has(text, shop.name) or (has(text, shop.city) and has(text, "shop", "store", "branch")):
+        # a city alone is a shop in a product conversation ("what about in manchester?"), not a destination
+        if has(text, shop.name) or (
+            has(text, shop.city) and not has(text, "deliver*", "ship*", "send", "post", "postage")
+        ):
             return shop
     return None
 

@@ -98,6 +98,8 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
     False when it is about the policy as a whole."""
     policy = get_store().return_policy()
     text = latest.text
+    if has(text, "policy", "policies", "how do returns work", "how does returning work"):
+        return False  # "whats ur returns policy? and do i pay the postage back": the whole policy says both
     window = f"You can return items within {policy.window_days} days of delivery."
     if has(text, "sale", "clearance", "gift card*", "discount*", "reduced", "offer*"):
         categories = join_words([c.lower() for c in policy.final_sale_categories])
@@ -107,9 +109,9 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
         )
     elif has(text, "faulty", "damaged", "broken", "defective", "doesn't work", "doesnt work", "leak*", "smashed"):
         part = (
-            f"If something arrived damaged or faulty, you can return it within the {policy.window_days} days with "
-            'the reason "damaged" for a full refund (UK returns are free); if you\'d rather have it replaced, a '
-            "colleague can arrange that."
+            "Sorry if something arrived damaged or faulty: you can return it within the "
+            f'{policy.window_days} days with the reason "damaged" for a full refund (UK returns are free); if '
+            "you'd rather have it replaced, a colleague can arrange that."
         )
     elif has(text, "postage", "post it", "pay to send", "pay for the return", "pay to return", "shipping back",
              "send it back for free", "free return*", "who pays", "cost to return", "return shipping", "label",
@@ -475,10 +477,43 @@ class ValidateReturnForm(FormValidationAction):
         reason = " ".join(str(slot_value or "").split())
         reason = _REASON_PREFIX.sub("", reason).strip(" .:-") or reason
         reason = reason[:300]
-        if len(reason) < 2:
+        if changes_mind(reason):
+            # "actually I've changed my mind, I'll keep it": the form ends and nothing is created
+            return {"return_reason": DROPPED}
+        if len(reason) < 2 or not_a_reason(reason):
             dispatcher.utter_message(response="utter_return_reason_invalid")
             return {"return_reason": None}
         return {"return_reason": reason}
+
+
+#: Words of an answer to some other question ("ok", "yes", "all the items"): giving the reason sets the return
+#: up, so a message made only of these is not taken as the reason.
+_NO_REASON_WORDS = frozenset(
+    """ok okay k alright yes yeah yep yup sure fine cool right go ahead do it please pls thanks all the items item
+    everything both of them it lot whole order thing things and so just one ones that those these""".split()  # noqa: SIM905
+)
+
+
+#: The return form's reason when the customer took the return back (action_create_return creates nothing).
+DROPPED = "(customer changed their mind)"
+#: "changed my mind" alone is a common reason for a return ("changed my mind about the colour"): only keeping
+#: the item or not wanting the return takes it back.
+_CHANGES_MIND = re.compile(
+    r"i'?ll keep it|i'?ll keep them|keep it after all|never ?mind|forget it|\bdon'?t (?:want to |)"
+    r"(?:return|start|send)|do not (?:want to )?(?:return|start)|no longer want to return|not returning",
+    re.IGNORECASE,
+)
+
+
+def changes_mind(text: str) -> bool:
+    """Whether the answer to the reason question takes the return back instead of giving a reason."""
+    return bool(_CHANGES_MIND.search(text or ""))
+
+
+def not_a_reason(text: str) -> bool:
+    """Whether ``text`` only acknowledges or picks items ("ok. all the items") instead of saying why."""
+    found = re.findall(r"[a-z']+", text.lower())
+    return bool(found) and all(word in _NO_REASON_WORDS for word in found)
 
 
 class ActionCreateReturn(Action):
@@ -495,6 +530,10 @@ class ActionCreateReturn(Action):
         if number is None:
             dispatcher.utter_message(response="utter_ask_order_number")
             return list(RETURN_SLOTS)
+        if tracker.get_slot("return_reason") == DROPPED:
+            _forget_draft(tracker)
+            dispatcher.utter_message(response="utter_no_return", order_number=number)
+            return list(RETURN_SLOTS) + about("return", last_question=None)
         line_ids = [int(i) for i in str(tracker.get_slot("return_items") or "").split(",") if i.strip().isdigit()]
         reason = tracker.get_slot("return_reason") or "not given"
         try:

@@ -194,8 +194,34 @@ def is_shipping_follow_up(tracker: Tracker, latest: Said) -> bool:
         return True
     return has(
         latest.text, "how long", "how quick*", "fastest", "quickest", "express", "next day", "cheapest", "when",
-        "days", "free", "what about", "and to", "how much", "cost", "price", "by friday",
+        "days", "day", "how many", "free", "what about", "and to", "how much", "cost", "price", "by friday",
     )  # fmt: skip
+
+
+#: Words without which "how much is …" is not about delivery.
+_DELIVERY_WORDS = ("ship*", "deliver*", "post", "postage", "send", "sent", "courier", "p&p", "dispatch*", "arriv*",
+                   "express", "next day", "tracked", "to the", "abroad", "overseas")  # fmt: skip
+
+
+def _product_question(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+    """ "how much is the ProGlow Eyelash Curler and do you have it here", "how much is the skin tint btw": NLU
+    read a price as a delivery cost. With no destination, no basket and no delivery word, a product the message
+    names is what it asks about: its price and stock."""
+    text = latest.text
+    if not text or has(text, *_DELIVERY_WORDS):
+        return None
+    if destination_in(latest) != (None, None) or value_in(latest) is not None:
+        return None
+    from actions.product_lookup import meant
+    from actions.products import online_stock_answer, stock_answer  # products imports this module
+
+    # "and can I just order it online?" right after a product: the product in focus
+    found = meant(tracker, latest, refer_back=tracker.get_slot(TOPIC) == "products")
+    if found.product is not None and has(text, "online", "website", "on the web", "order it"):
+        return online_stock_answer(dispatcher, found.product)
+    if found.product is None and not found.products:
+        return None
+    return stock_answer(dispatcher, tracker, found)
 
 
 class ActionShippingInfo(Action):
@@ -214,6 +240,9 @@ class ActionShippingInfo(Action):
         if answered is not None:
             return answered
         latest = said(tracker)
+        answered = _product_question(dispatcher, tracker, latest)
+        if answered is not None:
+            return answered
         events = quote(
             dispatcher, tracker, latest, keep=tracker.get_slot(TOPIC) == "shipping", mode=speed_mode(latest.text)
         )

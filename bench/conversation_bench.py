@@ -126,6 +126,7 @@ def run(conversations: list[Conversation], work: Path, show_transcripts: bool) -
                 shop=state,
                 tablet_token=token,
                 rasa_url=config.rasa_url,
+                rasa_token=config.api_token,
                 progress=progress,
             )
         )

@@ -465,6 +465,7 @@ async def run_conversation(
     shop: Shop | None,
     session: aiohttp.ClientSession,
     rasa_url: str | None = None,
+    rasa_token: str | None = None,
 ) -> ConversationResult:
     """Play a conversation's turns in order and check each answer.
 
@@ -475,6 +476,7 @@ async def run_conversation(
         shop: the order store, for ``no_change`` (None: such turns fail with an error).
         session: the HTTP session.
         rasa_url: rasa's HTTP API, to note what it understood in each turn (None: not noted).
+        rasa_token: that API's token (``?token=``; rasa answers 401 without it when it has one).
 
     Returns:
         Every turn with what the bot said and its problems. A turn that cannot be sent (a button that
@@ -529,15 +531,23 @@ async def run_conversation(
                     problems.append(Problem("changed", f"changed order(s) {', '.join(moved)}"))
         results.append(TurnResult(index, sent, said, [b["title"] for b in buttons], problems, elapsed))
     if rasa_url and client.rasa_sender:
-        await annotate(results, session, rasa_url, client.rasa_sender)
+        await annotate(results, session, rasa_url, client.rasa_sender, rasa_token)
     return ConversationResult(conversation, results)
 
 
-async def annotate(results: Sequence[TurnResult], session: aiohttp.ClientSession, rasa_url: str, sender: str) -> None:
+async def annotate(
+    results: Sequence[TurnResult],
+    session: aiohttp.ClientSession,
+    rasa_url: str,
+    sender: str,
+    rasa_token: str | None = None,
+) -> None:
     """Add what rasa understood and did in each turn, from its tracker (a diagnosis aid; errors are ignored)."""
     try:
         async with session.get(
-            f"{rasa_url}/conversations/{sender}/tracker", timeout=aiohttp.ClientTimeout(total=TURN_TIMEOUT_S)
+            f"{rasa_url}/conversations/{sender}/tracker",
+            params={"token": rasa_token} if rasa_token else None,
+            timeout=aiohttp.ClientTimeout(total=TURN_TIMEOUT_S),
         ) as resp:
             if resp.status != 200:
                 return
@@ -569,6 +579,7 @@ async def run_all(
     shop: Shop | None,
     tablet_token: str | None,
     rasa_url: str | None = None,
+    rasa_token: str | None = None,
     progress: Any = None,
 ) -> list[ConversationResult]:
     """Run conversations one after the other, resetting the shop after each one.
@@ -580,6 +591,7 @@ async def run_all(
         shop: the shop (reset after each conversation, and for ``no_change``); None skips both.
         tablet_token: a device token for ``tablet`` conversations (they fail with an error without one).
         rasa_url: rasa's HTTP API, to note what it understood in each turn.
+        rasa_token: that API's token.
         progress: called with (done, total, result) after each conversation.
 
     Returns:
@@ -597,7 +609,7 @@ async def run_all(
                 client: Client = TabletClient(gateway_url, tablet_token)
             else:
                 client = WebClient(gateway_url)
-            result = await run_conversation(conversation, client, cases, shop, session, rasa_url)
+            result = await run_conversation(conversation, client, cases, shop, session, rasa_url, rasa_token)
             results.append(result)
             if shop is not None:
                 shop.reset()

@@ -21,7 +21,7 @@ CALLED = (
     "I've called a colleague: someone is on their way to you now. Please stay here by the tablet. (Ticket {ticket})"
 )
 QUEUED = (
-    "I've asked our team to come to you: your call is at the top of their queue (ticket {ticket}). "
+    "I've asked for a member of staff to come to you: your call is at the top of the team's queue (ticket {ticket}). "
     "Please stay here by the tablet; if it's urgent, the till can help straight away."
 )
 NOT_CALLED = (

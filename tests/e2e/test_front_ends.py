@@ -258,7 +258,7 @@ async def test_a_shopper_at_the_tablet_gets_cards_and_the_queue_takes_a_staff_ca
     assert await page.locator("#transcript .msg--bot img").count() == 0  # no repeated pictures
     await shot(page, f"kiosk-cards-{name}")
     await page.get_by_role("button", name="Call a staff member").click()
-    reply = page.get_by_role("log").get_by_text("I've asked our team to come to you")
+    reply = page.get_by_role("log").get_by_text("I've asked for a member of staff to come to you")
     await reply.wait_for(timeout=60_000)
     shown = await reply.inner_text()
     number = re.search(r"HO-\d{6}", shown).group(0)  # type: ignore[union-attr]
