@@ -17,6 +17,7 @@ from console.models import ConsoleConversation
 from console.pseudonyms import Pseudonyms
 from console.redact import redact
 from console.shop import ShopFacts, ShopUnavailable, photo_json
+from console.tracker import without_ids
 from store import models as shop
 from store.service import OrderStore
 
@@ -256,7 +257,8 @@ class HandoffQueue:
         public = {r.conversation_id: self.pseudonyms.of(r.conversation_id) for r in rows}
 
         def text(value: str | None) -> str | None:
-            return scrub(value if raw_text or value is None else redact(value), public)
+            shown = scrub(value if raw_text or value is None else redact(value), public)
+            return without_ids(shown) if shown else shown  # nor any other conversation's (console/tracker.py)
 
         HandoffCase, HandoffEvent = relay_tables()  # noqa: N806 (the mapped classes, under their own names)
         numbers = [_ticket_number(r) for r in rows]

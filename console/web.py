@@ -38,7 +38,7 @@ from console.pseudonyms import Pseudonyms
 from console.queries import DEFAULT_LIMIT, Filters, counts, list_page
 from console.settings import ConsoleSettings
 from console.shop import ShopFacts, ShopUnavailable, photo_json
-from console.tracker import KNOWN_CHANNELS, Indexer, sender_events
+from console.tracker import KNOWN_CHANNELS, Indexer, quoted_ids, sender_events, without_ids
 from console.transcript import build_transcript
 from store.service import OrderStore
 
@@ -150,6 +150,27 @@ async def _resolve(request: web.Request) -> str:
     state = request.app[STATE_KEY]
     await asyncio.to_thread(state.indexer.refresh)
     return await asyncio.to_thread(_sender, request)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    return []
+
+
+def _without_ids_all(value: Any, ids: frozenset[str]) -> Any:
+    """:func:`without_ids` on every string inside ``value``."""
+    if isinstance(value, str):
+        return without_ids(value, ids)
+    if isinstance(value, list):
+        return [_without_ids_all(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_ids_all(v, ids) for k, v in value.items()}
+    return value
 
 
 def _filters(request: web.Request, viewer: Viewer) -> Filters:
@@ -397,7 +418,12 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
             handoff={"ticket": ticket.ticket, "status": ticket.status} if ticket else None,
             photos=[photo_json(p, public) for p in photos],
         )
-        return scrub_all(out, {sender: public})  # whatever was said, the conversation's own id never shows
+        out = scrub_all(out, {sender: public})  # whatever was said, the conversation's own id never shows
+        # ... nor another conversation's id a customer quoted (as the index, which never stores them)
+        with state.sessions() as session:
+            quoted = quoted_ids(session, _strings(out["turns"]))
+        out["turns"] = _without_ids_all(out["turns"], quoted)
+        return out
 
     try:
         return web.json_response(await asyncio.to_thread(run))

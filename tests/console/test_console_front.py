@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import sqlite3
+import uuid
 from typing import Any
 
 import pytest
@@ -103,6 +105,39 @@ async def test_no_console_answer_contains_a_web_conversation_id(console: Harness
     assert (await viewer.get(f"/api/console/conversations/{public}"))[0] == 200
     assert (await viewer.get(f"/api/console/conversations/{victim}"))[0] == 404
     assert (await viewer.get(f"/api/console/conversations/{victim.removeprefix('web:')}"))[0] == 404
+
+
+def say_in(dbs: Databases, sender: str, text: str) -> None:
+    """Append a customer message to ``sender``'s conversation in the tracker copy, as rasa stores one."""
+    data = {"event": "user", "text": text, "parse_data": {"intent": {"name": "inform", "confidence": 0.9}},
+            "metadata": {"channel": sender.partition(":")[0]}}  # fmt: skip
+    with sqlite3.connect(dbs.tracker_path) as conn:
+        ts = conn.execute("select max(timestamp) from events").fetchone()[0] + 1
+        conn.execute(
+            "insert into events (sender_id, type_name, timestamp, intent_name, action_name, data) "
+            "values (?, 'user', ?, 'inform', null, ?)",
+            (sender, ts, json.dumps(data)),
+        )
+
+
+async def test_a_conversation_id_typed_into_a_message_cannot_be_searched_for(console: Harness, dbs: Databases) -> None:
+    # R2-2: the list showed the pseudonym, but q= matched the raw id, so an agent read it back by prefix search
+    victim, other = dbs.sender("verified_tracking"), dbs.sender("fallback_handoff")
+    generated = uuid.uuid4().hex  # a widget-made id of a conversation on another gateway
+    secrets = [victim.removeprefix("web:"), other.removeprefix("web:"), generated]
+    say_in(dbs, victim, f"my reference is {secrets[0]}, my friend's chat is web:{secrets[1]}, and {generated}")
+    for role in ("agent", "lead", "admin"):
+        viewer = await console.login(role)
+        assert victim in await viewer.ids(q="my reference is")  # the message itself is indexed
+        for secret in secrets:
+            for probe in (secret, secret[:8], secret[2:10], secret[-8:], f"web:{secret[:5]}"):
+                assert victim not in await viewer.ids(q=probe), (role, probe)
+        texts = await _all_get_answers(viewer, dbs)
+        for secret in secrets:
+            leaked = [t[:300] for t in texts if secret in t]
+            assert not leaked, (role, secret, leaked)
+        transcript = json.dumps((await viewer.get(f"/api/console/conversations/{console.public(victim)}"))[1])
+        assert "my reference is" in transcript and "[conversation id]" in transcript, role
 
 
 async def test_the_list_reads_without_ids(console: Harness, dbs: Databases) -> None:
