@@ -166,6 +166,17 @@ async def test_a_button_payload_or_another_request_is_not_the_reason(chat, cases
     assert returns_count(stack) == before
 
 
+async def test_stop_at_the_item_question_ends_the_return(chat, cases, stack: RunningStack) -> None:
+    before = returns_count(stack)
+    await chat.say(f"I want to return something from {cases['returnable']['order_number']}")
+    text, buttons = await chat.buttons(cases["returnable"]["email"])
+    assert "Which item" in text and buttons, chat.dump()
+    reply = await chat.say("stop")
+    assert "no return for now" in reply and "RMA-" not in reply, chat.dump()
+    assert "RMA-" not in await chat.press(buttons[0]["payload"]), chat.dump()  # a late button starts nothing
+    assert returns_count(stack) == before
+
+
 async def test_no_at_the_summary_creates_nothing(chat, cases, stack: RunningStack) -> None:
     before = returns_count(stack)
     await to_reason_prompt(chat, cases["returnable"])
