@@ -329,5 +329,6 @@ def resume_draft(dispatcher: CollectingDispatcher, conv: str, customer: int, dra
         SlotSet("proof", "verified"),
         SlotSet("return_items", ",".join(items) or None),
         SlotSet("return_reason", draft.reason if items else None),
+        SlotSet("confirm_return", None),  # a resumed return is confirmed again, here
         FollowupAction("return_form"),
     ]

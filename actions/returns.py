@@ -1,9 +1,11 @@
 """Returns: the policy, eligibility, the return form (items and reason), RMA creation and status.
 
 A return is created only when the customer asked for one (not for a question such as "can I still send it
-back?", which gets the eligibility and an offer) and answered the reason question, which shows what will
-happen (items, refund, label) and says that giving the reason sets the return up. A question asked
-inside the form is answered and the form's question asked again; it is never stored as an answer.
+back?", which gets the eligibility and an offer), gave a reason, and said yes to the summary of what will
+happen (items, reason, refund, label). A question asked inside the form is answered and the form's question
+asked again; it is never stored as an answer. Nor is a button press or a message with another purpose
+stored as the reason; "stop", "cancel", "never mind" or "I changed my mind" at any question of the form end
+it with nothing created.
 """
 
 from __future__ import annotations
@@ -20,13 +22,25 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.common import conversation_id, day, get_store, humanize, join_words, money, verified_order
-from actions.context import OFFER_RETURN, OrderContext, Said, about, has, is_question, said, settles
+from actions.context import (
+    OFFER_RETURN,
+    OrderContext,
+    Said,
+    about,
+    has,
+    is_question,
+    said,
+    settles,
+    starts_no,
+    starts_yes,
+    words,
+)
 from store.errors import NotAllowed
 from store.normalize import normalize_rma
 from store.records import RefundInfo, ReturnableLine, ReturnEligibility, ReturnInfo
 
 ALL = "all"
-RETURN_SLOTS = [SlotSet("return_items", None), SlotSet("return_reason", None)]
+RETURN_SLOTS = [SlotSet("return_items", None), SlotSet("return_reason", None), SlotSet("confirm_return", None)]
 RETURN_STATUS_DETAIL = {
     "requested": "we've registered it and are waiting for your parcel; the refund follows once it reaches us.",
     "approved": "it's approved, so please send the parcel using the label instructions you were given.",
@@ -39,6 +53,25 @@ _ALL_WORDS = re.compile(
     r"every item|each one|tout|alles)\b",
     re.IGNORECASE,
 )
+#: The whole message ends the return ("stop", "cancel it", "ok never mind", "I've changed my mind").
+_STOP_WHOLE = re.compile(
+    r"^(?:(?:ok|okay|oh|um|hmm|sorry|actually|no|nah|nope|wait|erm|right|then)\W+)*"
+    r"(?:stop|cancel|quit|abort|exit|halt|end|never\s*mind|nvm|forget\s+(?:it|that|about\s+it)|leave\s+it|"
+    r"(?:i\s*(?:'ve|have)?\s+)?chang(?:e|ed)\s+my\s+mind|don'?t\s+bother|no\s+return|not\s+now|no\s+thanks?)"
+    r"(?:\W+(?:it|that|this|the\s+return|everything|all|please|pls|thanks|thank\s+you|then|now))*$",
+    re.IGNORECASE,
+)
+#: Phrases that end the return wherever they stand ("actually I'll keep it", "please cancel the return").
+_STOP_PHRASES = (
+    "never mind", "nevermind", "forget it", "forget about it", "cancel the return", "cancel this return",
+    "cancel that return", "cancel my return", "stop the return", "stop this return", "don't want to return",
+    "dont want to return", "do not want to return", "don't want a return", "dont want a return", "no longer want",
+    "not returning", "i'll keep", "ill keep", "i will keep", "keep it", "keep them", "don't return", "dont return",
+    "don't set it up", "dont set it up", "don't go ahead", "dont go ahead",
+)  # fmt: skip
+#: Intents a reason is read as ("too small", "it arrived damaged", "it brought me out in a rash"); any other
+#: intent (a greeting, "track my order", a button) has another purpose and is not stored as the reason.
+REASON_INTENTS = frozenset({"inform", "out_of_scope", "nlu_fallback", "complaint", "return_item", "request_refund"})
 #: "the reason is ...", "reason: ..." at the start of an answer: the words after it are the reason.
 _REASON_PREFIX = re.compile(
     r"^.*?\b(?:the\s+)?reason(?:\s+is|\s+being|:)\s*[:,-]?\s*|^(?:because|cos|coz|as)\s+", re.IGNORECASE
@@ -244,6 +277,7 @@ def begin_return(ctx: OrderContext, eligibility: ReturnEligibility, latest: Said
         *about("return"),
         SlotSet("return_items", items),
         SlotSet("return_reason", None),
+        SlotSet("confirm_return", None),
         FollowupAction("return_form"),
     ]
 
@@ -387,6 +421,20 @@ def _aside(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     return True
 
 
+def stops_return(latest: Said) -> bool:
+    """The message ends the return form: "stop", "cancel", "never mind", "I changed my mind, I'll keep it"."""
+    if latest.button or not latest.text:
+        return False
+    text = " ".join(words(latest.text))
+    return bool(_STOP_WHOLE.match(text)) or has(latest.text, *_STOP_PHRASES)
+
+
+def _end_return(tracker: Tracker, slot: str) -> Dict[str, Any]:
+    """Slots that end the form now without a return: its submit says so (see `ActionCreateReturn`)."""
+    _forget_draft(tracker)
+    return {slot: None, "confirm_return": False, "requested_slot": None}
+
+
 class ActionAskReturnItems(Action):
     """Asks which item to return, with one button per returnable item."""
 
@@ -453,7 +501,9 @@ class ValidateReturnForm(FormValidationAction):
     def validate_return_items(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        """Map buttons, "all" or product words to returnable line ids."""
+        """Map buttons, "all" or product words to returnable line ids; "stop" ends the form."""
+        if stops_return(said(tracker)):
+            return _end_return(tracker, "return_items")
         picked = _pick_lines(str(slot_value or ""), _returnable(tracker))
         if not picked:
             if not _aside(dispatcher, tracker):
@@ -471,8 +521,18 @@ class ValidateReturnForm(FormValidationAction):
     def validate_return_reason(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        """Any short, non-empty reason; a question is answered instead of being taken as the reason."""
+        """A short, non-empty reason in the customer's words.
+
+        "stop" and the like end the form; a question is answered; a button press or a message with another
+        purpose (another intent) is not a reason, and the question is asked again.
+        """
+        latest = said(tracker)
+        if stops_return(latest):
+            return _end_return(tracker, "return_reason")
         if _aside(dispatcher, tracker):
+            return {"return_reason": None}
+        if latest.button or latest.intent not in REASON_INTENTS:
+            dispatcher.utter_message(response="utter_return_reason_invalid")
             return {"return_reason": None}
         reason = " ".join(str(slot_value or "").split())
         reason = _REASON_PREFIX.sub("", reason).strip(" .:-") or reason
@@ -484,6 +544,51 @@ class ValidateReturnForm(FormValidationAction):
             dispatcher.utter_message(response="utter_return_reason_invalid")
             return {"return_reason": None}
         return {"return_reason": reason}
+
+    def validate_confirm_return(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """True only for a yes to the summary; "no", "stop" and the like are False; a question is answered and
+        anything else (another button, another request) asks again."""
+        latest = said(tracker)
+        if isinstance(slot_value, bool):
+            return {"confirm_return": slot_value}
+        if stops_return(latest) or starts_no(latest.text):
+            _forget_draft(tracker)
+            return {"confirm_return": False}
+        if _aside(dispatcher, tracker):
+            return {"confirm_return": None}
+        if not latest.button and starts_yes(latest.text):
+            return {"confirm_return": True}
+        dispatcher.utter_message(response="utter_return_confirm_unclear")
+        return {"confirm_return": None}
+
+
+class ActionAskConfirmReturn(Action):
+    """Asks for a yes to the whole return (items, reason, refund, label) before it is created."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_ask_confirm_return"
+
+    @settles
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """The summary with yes/no buttons."""
+        number, lines, refund = _chosen(tracker)
+        if not lines:
+            # returned meanwhile on another chat: the store refuses it at the yes, and says why
+            dispatcher.utter_message(response="utter_return_confirm_unclear")
+            return []
+        free_label = get_store().order_summary(conversation_id(tracker), number).shipping_address.country == "GB"
+        dispatcher.utter_message(
+            response="utter_ask_confirm_return",
+            order_number=number,
+            items=join_words([f"{line.qty} x {line.title}" for line in lines]),
+            reason=str(tracker.get_slot("return_reason") or ""),
+            refund=money(refund),
+            label="a free prepaid Royal Mail label" if free_label else "instructions for sending it back",
+        )
+        return []
 
 
 #: Words of an answer to some other question ("ok", "yes", "all the items"): giving the reason sets the return
@@ -530,7 +635,8 @@ class ActionCreateReturn(Action):
         if number is None:
             dispatcher.utter_message(response="utter_ask_order_number")
             return list(RETURN_SLOTS)
-        if tracker.get_slot("return_reason") == DROPPED:
+        if tracker.get_slot("return_reason") == DROPPED or tracker.get_slot("confirm_return") is not True:
+            # nothing is created without a yes to the summary ("stop", "no", "I'll keep it" end here)
             _forget_draft(tracker)
             dispatcher.utter_message(response="utter_no_return", order_number=number)
             return list(RETURN_SLOTS) + about("return", last_question=None)

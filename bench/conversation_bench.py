@@ -102,6 +102,8 @@ def run(conversations: list[Conversation], work: Path, show_transcripts: bool) -
         # every conversation comes from 127.0.0.1
         "GATEWAY_WEB_RATE_PER_ADDRESS": "1000000",
         "GATEWAY_WEB_RATE_PER_CONVERSATION": "100000",
+        # one registered tablet stands for every tablet conversation (each a shopper on another day)
+        "TABLET_STAFF_CALLS_PER_HOUR": "100",
     }
     config = local_stack_config(work, shop, settings)
     stack = Stack(config)

@@ -28,8 +28,9 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,100}@[^@\s]{1,100}\.[^@\s]{2,}$")
 # What a role may do; each API route names the permission it needs.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "agent": frozenset({"read", "annotate"}),
-    "lead": frozenset({"read", "annotate", "correct", "export", "metrics"}),
-    "admin": frozenset({"read", "annotate", "correct", "export", "metrics", "raw_text"}),
+    # resolve_any: resolve a hand-off ticket someone else claimed (an agent resolves only their own)
+    "lead": frozenset({"read", "annotate", "correct", "export", "metrics", "resolve_any"}),
+    "admin": frozenset({"read", "annotate", "correct", "export", "metrics", "raw_text", "resolve_any"}),
 }
 
 

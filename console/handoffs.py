@@ -12,11 +12,12 @@ from sqlalchemy import Engine, func, inspect, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from console.errors import BadInput, Conflict, NotFound, Unavailable
+from console.errors import BadInput, Conflict, Forbidden, NotFound, Unavailable
 from console.models import ConsoleConversation
 from console.pseudonyms import Pseudonyms
 from console.redact import redact
 from console.shop import ShopFacts, ShopUnavailable, photo_json
+from console.tracker import without_ids
 from store import models as shop
 from store.service import OrderStore
 
@@ -256,7 +257,8 @@ class HandoffQueue:
         public = {r.conversation_id: self.pseudonyms.of(r.conversation_id) for r in rows}
 
         def text(value: str | None) -> str | None:
-            return scrub(value if raw_text or value is None else redact(value), public)
+            shown = scrub(value if raw_text or value is None else redact(value), public)
+            return without_ids(shown) if shown else shown  # nor any other conversation's (console/tracker.py)
 
         HandoffCase, HandoffEvent = relay_tables()  # noqa: N806 (the mapped classes, under their own names)
         numbers = [_ticket_number(r) for r in rows]
@@ -322,6 +324,11 @@ class HandoffQueue:
         return out
 
 
+def claimant(who: str) -> str:
+    """How the store records a console user's claim (``assigned_to``)."""
+    return f"{who} (console)"
+
+
 @dataclass(frozen=True)
 class Resolved:
     """A ticket the console resolved: whose conversation to tell."""
@@ -368,22 +375,26 @@ class ConsoleDesk:
         if row.status != "open":
             raise Conflict(f"{number} is {row.status} already" + (f" ({row.assigned_to})" if row.assigned_to else ""))
         try:
-            self.store.assign_handoff(number, f"{who} (console)")
+            self.store.assign_handoff(number, claimant(who))
         except SQLAlchemyError as exc:
             raise Unavailable("the order store cannot be written; try again shortly") from exc
 
-    def resolve(self, number: str) -> Resolved:
-        """Close a ticket that is not closed yet.
+    def resolve(self, number: str, who: str, *, any_claim: bool = False) -> Resolved:
+        """Close a ticket that is not closed yet: an open one, or one ``who`` claimed (any claimed one with
+        ``any_claim``, a lead's or admin's right).
 
         Returns:
             Whose conversation it was, so the caller can tell the customer (and ask for a rating).
 
         Raises:
             Conflict: already closed, or relayed through Slack.
+            Forbidden: claimed by someone else, and ``any_claim`` is not given.
         """
         row = self._ticket(number)
         if row.status == "closed":
             raise Conflict(f"{number} is closed already")
+        if row.assigned_to and row.assigned_to != claimant(who) and not any_claim:
+            raise Forbidden(f"{number} is claimed by {row.assigned_to}: only they or a lead can resolve it")
         try:
             self.store.close_handoff(number)
         except SQLAlchemyError as exc:

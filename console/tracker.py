@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -36,9 +37,10 @@ from console.models import (
     ConsoleCorrection,
     ConsoleIndexState,
     ConsoleNote,
+    ConsoleSecret,
     ConsoleTag,
 )
-from console.pseudonyms import Pseudonyms
+from console.pseudonyms import PUBLIC_ID, Pseudonyms
 from console.redact import redact
 
 _tracker_metadata = MetaData()
@@ -62,6 +64,15 @@ MAX_SEARCH_CHARS = 20_000
 BATCH = 5_000
 OVERLAP = 500
 PREVIEW_CHARS = 140
+#: What replaces a conversation id in indexed text (search and previews): the ids are bearer secrets.
+ID_MARK = "[conversation id]"
+#: A token that could be a conversation id: the web channel's id alphabet (connectors/web/translate.py).
+_ID_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{8,64}(?![A-Za-z0-9_-])")
+#: Long enough to be a generated id (a widget's 32-hex uuid, a tablet session), whichever gateway made it.
+_GENERATED_ID_LEN = 24
+#: The index's format: a stored value below it means rows were folded before ids were taken out: fold again.
+INDEX_FORMAT = "2"
+INDEX_FORMAT_KEY = "index_format"
 
 
 def tracker_engine(url: str) -> Engine:
@@ -96,6 +107,52 @@ class _Fold:
     card: ConsoleConversationCard
     intents: set[str]
     new_intents: set[str]
+    ids: frozenset[str] = frozenset()
+
+
+def without_ids(text: str, ids: Iterable[str] | frozenset[str] = frozenset()) -> str:
+    """``text`` with every conversation id in it replaced by `ID_MARK`: the bare ids in ``ids`` (any
+    conversation the console knows, however short) and any token long enough to be a generated id.
+
+    Text is stored for search and previews only through this: what is not indexed cannot be searched for,
+    one character at a time, by someone who may read the console but must not continue a customer's chat.
+    """
+    known = ids if isinstance(ids, frozenset) else frozenset(ids)
+
+    def mark(found: re.Match[str]) -> str:
+        token = found.group(0)
+        if token in known:
+            return ID_MARK
+        if PUBLIC_ID.fullmatch(token):
+            return token  # the console's own name of a conversation: not a secret
+        return ID_MARK if len(token) >= _GENERATED_ID_LEN else token
+
+    return _ID_TOKEN.sub(mark, text)
+
+
+def quoted_ids(session: Session, texts: Iterable[str], senders: Iterable[str] = ()) -> frozenset[str]:
+    """The bare ids of conversations that ``texts`` quote: of ``senders``, or of any conversation indexed.
+
+    Only ids shorter than a generated one need this (a web client may choose its own, from 8 characters);
+    `without_ids` marks the longer ones whatever they are.
+    """
+    tokens: set[str] = set()
+    for text in texts:
+        tokens.update(t for t in _ID_TOKEN.findall(text) if len(t) < _GENERATED_ID_LEN)
+    if not tokens:
+        return frozenset()
+    found = {_bare(s) for s in senders} & tokens
+    candidates = sorted({f"{channel}:{t}" for channel in KNOWN_CHANNELS for t in tokens} | tokens)
+    for start in range(0, len(candidates), 400):
+        chunk = candidates[start : start + 400]
+        query = select(ConsoleConversation.sender_id).where(ConsoleConversation.sender_id.in_(chunk))
+        found.update(_bare(s) for s in session.scalars(query))
+    return frozenset(found)
+
+
+def _bare(sender_id: str) -> str:
+    prefix, sep, rest = sender_id.partition(":")
+    return rest if sep and prefix in KNOWN_CHANNELS else sender_id
 
 
 def _preview(text: str) -> str:
@@ -130,7 +187,7 @@ def _apply(
         confidence = ((data.get("parse_data") or {}).get("intent") or {}).get("confidence")
         if isinstance(confidence, int | float):
             row.min_confidence = confidence if row.min_confidence is None else min(row.min_confidence, confidence)
-        text = str(data.get("text") or "")
+        text = without_ids(str(data.get("text") or ""), fold.ids)
         metadata = data.get("metadata") or {}
         if isinstance(metadata, dict) and isinstance(metadata.get("store_id"), str):
             fold.card.store_id = metadata["store_id"][:32]
@@ -226,7 +283,8 @@ class Indexer:
             return folded
 
     def _rebuild_if_cards_missing(self) -> None:
-        """Start the index again when it was built before conversations had cards (pseudonym, preview).
+        """Start the index again when it was built before conversations had cards (pseudonym, preview), or
+        in an older format (`INDEX_FORMAT`: before conversation ids were taken out of indexed text).
 
         Annotations (tags, notes, corrections, assignments) are keyed by sender id and stay; only the
         derived rows are dropped and folded again from the tracker.
@@ -238,7 +296,15 @@ class Indexer:
                 .where(ConsoleConversationCard.sender_id.is_(None))
                 .limit(1)
             )
-            if missing is None:
+            # The format is kept beside the pseudonym key (a name/value table the console owns), so an
+            # existing gateway database needs no new column.
+            marker = session.get(ConsoleSecret, INDEX_FORMAT_KEY)
+            current = marker is not None and marker.value == INDEX_FORMAT
+            if marker is None:
+                session.add(ConsoleSecret(name=INDEX_FORMAT_KEY, value=INDEX_FORMAT))
+            else:
+                marker.value = INDEX_FORMAT
+            if missing is None and current:
                 return
             for model in (ConsoleConversationIntent, ConsoleConversationText, ConsoleConversationCard):
                 session.execute(delete(model))
@@ -251,6 +317,8 @@ class Indexer:
         for row in rows:
             by_sender[row[1]].append(row)
         with self.sessions() as session, session.begin():
+            texts = [str(_json(r[6]).get("text") or "") for r in rows if r[2] == "user" and r[6]]
+            ids = quoted_ids(session, texts, by_sender)
             existing = {
                 c.sender_id: c
                 for c in session.scalars(
@@ -302,7 +370,7 @@ class Indexer:
                         sender_id=sender, public_id=self.pseudonyms.of(sender), preview="", preview_redacted=""
                     )
                     session.add(card)
-                fold = _Fold(conv, said, card, known[sender], set())
+                fold = _Fold(conv, said, card, known[sender], set(), ids)
                 for event_id, _s, type_name, ts, intent, action, raw in sender_rows:
                     if event_id > (conv.last_event_id or 0):
                         _apply(fold, event_id, type_name, ts, intent, action, raw)

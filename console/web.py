@@ -24,7 +24,7 @@ from console.auth import PERMISSIONS, Auth, Viewer
 from console.checks import paused_checks
 from console.corrections import Vocabulary, correction_json, delete_correction, export_yaml, save_correction
 from console.errors import BadInput, ConsoleError, CsrfFailed, Forbidden, NotFound, TooManyAttempts
-from console.handoffs import ConsoleDesk, HandoffQueue, QueueQuery, Resolved, scrub, scrub_all
+from console.handoffs import ConsoleDesk, HandoffQueue, QueueQuery, Resolved, claimant, scrub, scrub_all
 from console.metrics import compute_metrics
 from console.models import (
     ConsoleAssignment,
@@ -38,7 +38,7 @@ from console.pseudonyms import Pseudonyms
 from console.queries import DEFAULT_LIMIT, Filters, counts, list_page
 from console.settings import ConsoleSettings
 from console.shop import ShopFacts, ShopUnavailable, photo_json
-from console.tracker import KNOWN_CHANNELS, Indexer, sender_events
+from console.tracker import KNOWN_CHANNELS, Indexer, quoted_ids, sender_events, without_ids
 from console.transcript import build_transcript
 from store.service import OrderStore
 
@@ -150,6 +150,27 @@ async def _resolve(request: web.Request) -> str:
     state = request.app[STATE_KEY]
     await asyncio.to_thread(state.indexer.refresh)
     return await asyncio.to_thread(_sender, request)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    return []
+
+
+def _without_ids_all(value: Any, ids: frozenset[str]) -> Any:
+    """:func:`without_ids` on every string inside ``value``."""
+    if isinstance(value, str):
+        return without_ids(value, ids)
+    if isinstance(value, list):
+        return [_without_ids_all(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_ids_all(v, ids) for k, v in value.items()}
+    return value
 
 
 def _filters(request: web.Request, viewer: Viewer) -> Filters:
@@ -397,7 +418,12 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
             handoff={"ticket": ticket.ticket, "status": ticket.status} if ticket else None,
             photos=[photo_json(p, public) for p in photos],
         )
-        return scrub_all(out, {sender: public})  # whatever was said, the conversation's own id never shows
+        out = scrub_all(out, {sender: public})  # whatever was said, the conversation's own id never shows
+        # ... nor another conversation's id a customer quoted (as the index, which never stores them)
+        with state.sessions() as session:
+            quoted = quoted_ids(session, _strings(out["turns"]))
+        out["turns"] = _without_ids_all(out["turns"], quoted)
+        return out
 
     try:
         return web.json_response(await asyncio.to_thread(run))
@@ -630,6 +656,11 @@ async def handoffs(request: web.Request, viewer: Viewer) -> web.Response:
     # The index says which conversations still have a transcript to link to.
     await asyncio.to_thread(state.indexer.refresh)
     page = await asyncio.to_thread(state.handoffs.page, query, raw_text=viewer.may("raw_text"))
+    if not viewer.may("resolve_any"):
+        for item in page["handoffs"]:
+            # an agent resolves open tickets and their own claims (ConsoleDesk.resolve says why not otherwise)
+            mine_or_free = item["store_status"] == "open" or item["claimed_by"] == claimant(viewer.email)
+            item["can_resolve"] = item["can_resolve"] and mine_or_free
     return web.json_response(page)
 
 
@@ -642,23 +673,29 @@ def _ticket_number(request: web.Request) -> str:
 
 @guarded("annotate")
 async def claim_handoff(request: web.Request, viewer: Viewer) -> web.Response:
-    """``POST /api/console/handoffs/{ticket}/claim``: take an open ticket (one the Slack desk does not relay)."""
+    """``POST /api/console/handoffs/{ticket}/claim`` ``{}``: take an open ticket (one the Slack desk does not relay)."""
     state = request.app[STATE_KEY]
     number = _ticket_number(request)
+    await _json_body(request)  # JSON only, like every console POST: a form or text/plain body (CSRF) is 415
     await asyncio.to_thread(state.desk.claim, number, viewer.email)
     return web.json_response({"ticket": number, "status": "assigned", "claimed_by": f"{viewer.email} (console)"})
 
 
 @guarded("annotate")
 async def resolve_handoff(request: web.Request, viewer: Viewer) -> web.Response:
-    """``POST /api/console/handoffs/{ticket}/resolve``: close a ticket and tell the customer (asking for a rating).
+    """``POST /api/console/handoffs/{ticket}/resolve`` ``{}``: close a ticket and tell the customer (asking for a
+    rating).
 
     The customer's channel gets the same sentence as after a Slack resolve, plus (on the web) the rating card.
-    A customer who cannot be reached any more (a wiped tablet session) does not stop the ticket closing.
+    A customer who cannot be reached any more (a wiped tablet session) does not stop the ticket closing. A ticket
+    someone claimed is resolved by them, or by a lead or admin (403 otherwise).
     """
     state = request.app[STATE_KEY]
     number = _ticket_number(request)
-    resolved = await asyncio.to_thread(state.desk.resolve, number)
+    await _json_body(request)  # JSON only, like every console POST
+    resolved = await asyncio.to_thread(
+        functools.partial(state.desk.resolve, number, viewer.email, any_claim=viewer.may("resolve_any"))
+    )
     told = await _tell_resolved(request.app, resolved)
     log.info("ticket %s resolved in the console by user %s (customer told: %s)", number, viewer.user_id, told)
     return web.json_response({"ticket": number, "status": "closed", "customer_told": told})

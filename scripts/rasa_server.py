@@ -29,7 +29,7 @@ def main() -> None:
         sys.stderr.write(f"pass the API token in {TOKEN_VAR}, not on the command line (ps shows it to everyone)\n")
         sys.exit(2)
     if token:
-        args = [*args, "--auth-token", token]
+        args = [*args, f"--auth-token={token}"]  # one argument: a token may start with "-" (token_urlsafe)
     sys.argv = ["rasa", *args]  # /proc/<pid>/cmdline keeps the original arguments, without the token
     from rasa.__main__ import main as rasa_main  # imported here: rasa takes seconds to import
 

@@ -159,14 +159,21 @@ def the_proof(candidates: Sequence[Candidate]) -> Candidate | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-def matches(candidate: Candidate, email: str, postcode: str) -> bool:
-    """Whether one candidate proves an order whose customer has ``email`` and which ships to ``postcode``.
+def matches(candidate: Candidate, email: str, postcode: str, *also_postcodes: str) -> bool:
+    """Whether one candidate proves an order whose customer has ``email`` and which ships to ``postcode``
+    (or has one of ``also_postcodes``: the customer's own postcode, which an address change in a chat does
+    not move).
 
-    Compared in constant time (``hmac.compare_digest``), so timing says nothing about how close a guess was.
+    Compared in constant time (``hmac.compare_digest``), so timing says nothing about how close a guess was;
+    every postcode is compared, whichever matches.
     """
     if candidate.kind == "email":
         return hmac.compare_digest(candidate.value.encode(), email.strip().lower().encode())
-    return hmac.compare_digest(candidate.value.encode(), compact_postcode(postcode).encode())
+    found = False
+    for known in (postcode, *also_postcodes):
+        if known:
+            found |= hmac.compare_digest(candidate.value.encode(), compact_postcode(known).encode())
+    return found
 
 
 @dataclass(frozen=True)

@@ -467,7 +467,8 @@ class OrderStore:
     ) -> VerifiedOrder:
         """Check that the person owns an order and grant this conversation access to it.
 
-        The proof is the customer's e-mail or the order's shipping postcode, typed freely; one message is
+        The proof is the customer's e-mail or the order's shipping postcode (or the customer's own postcode,
+        which a delivery address changed in a chat does not move), typed freely; one message is
         at most one guess (`store.proofs.the_proof`). A failure behaves the same whether the order exists
         or not. Every attempt is stored with its source; failures are counted per conversation (three end
         its checks), per order number, per source and per proof value (past `ProofLimits` the checks pause,
@@ -544,8 +545,12 @@ class OrderStore:
                 session.commit()
                 raise VerificationPaused(math.ceil((until - now).total_seconds()), scope)
             order = self._find_order(session, number)
+            # The customer's own postcode proves the order too: a delivery address changed in a chat moves the
+            # order's postcode, and the owner's real postcode must not then count as a failed check (R2-6).
             matched = (
-                order is not None and proof is not None and matches(proof, order.customer.email, order.ship_postcode)
+                order is not None
+                and proof is not None
+                and matches(proof, order.customer.email, order.ship_postcode, order.customer.postcode)
             )
             row.outcome = MATCHED if matched else FAILED
             row.success = matched

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.alerts import ALERTS_KEY, QUEUED_PREFIX, AlertNotDelivered
 from connectors.db import SESSIONS_KEY
@@ -33,6 +33,7 @@ from connectors.tablet.translate import (
     parse_session_id,
     render_messages,
     staff_alert,
+    staff_call_held,
     staff_call_of,
     staff_call_reply,
 )
@@ -92,6 +93,50 @@ class StoreNames:
             self._engine = None
 
 
+class ShopTickets:
+    """Hand-off tickets in the order store, for the one-open-call-per-tablet rule: which of a tablet's calls
+    are still open, and closing a second call's ticket (its shopper is told the open one's status instead)."""
+
+    def __init__(self, shop_db_url: str | None = None) -> None:
+        """Use the order store at ``shop_db_url``; nothing is opened yet."""
+        self._url = shop_db_url
+        self._engine: Engine | None = None
+
+    def _shop(self) -> Engine:
+        from store.db import make_engine  # the order store is only needed once a tablet calls
+        from store.settings import Settings as StoreSettings
+
+        if self._engine is None:
+            url = StoreSettings.from_env({"SHOP_DATABASE_URL": self._url or ""}).database_url
+            self._engine = make_engine(url)
+        return self._engine
+
+    def still_open(self, tickets: Sequence[str]) -> list[str]:
+        """Those of ``tickets`` nobody has closed yet (open, or claimed), in the order given."""
+        if not tickets:
+            return []
+        from store.models import HandoffTicket
+
+        stmt = select(HandoffTicket.ticket_number).where(
+            HandoffTicket.ticket_number.in_(list(tickets)), HandoffTicket.status.in_(["open", "assigned"])
+        )
+        with Session(self._shop()) as session:
+            found = set(session.scalars(stmt))
+        return [t for t in tickets if t in found]
+
+    def close(self, ticket: str) -> None:
+        """Close ``ticket`` (a second call made while the tablet's first is open)."""
+        from store.service import OrderStore
+
+        OrderStore(sessionmaker(self._shop())).close_handoff(ticket)
+
+    def dispose(self) -> None:
+        """Dispose of the order-store engine, if one was opened."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
 class TabletChannel:
     """The in-store tablet channel (channel name ``tablet``).
 
@@ -110,6 +155,7 @@ class TabletChannel:
         limits: WebLimits | None = None,
         store_names: StoreNames | None = None,
         now: Callable[[], datetime] | None = None,
+        tickets: ShopTickets | None = None,
     ) -> None:
         """Configure the channel.
 
@@ -119,10 +165,12 @@ class TabletChannel:
             limits: message limits (as the web channel's).
             store_names: where shop names come from (default: the order store at ``shop_db_url``).
             now: naive-UTC clock for session expiry (tests).
+            tickets: the order store's hand-off tickets (default: the order store at ``shop_db_url``).
         """
         self.settings = settings or TabletSettings()
         self.limits = limits or WebLimits()
         self.store_names = store_names or StoreNames(shop_db_url)
+        self.tickets = tickets or ShopTickets(shop_db_url)
         self._now = now
         self._dispatcher: Dispatcher | None = None
         self._registry: TabletRegistry | None = None
@@ -317,6 +365,10 @@ class TabletChannel:
             if call is None:
                 out.append(message)
                 continue
+            held = await asyncio.to_thread(self._hold_staff_call, device, call.ticket)
+            if held is not None:
+                out.append(held)
+                continue
             if call.store_id != device.store_id:
                 log.warning(
                     "staff_call for %s from a %s tablet: using the tablet's shop", call.store_id, device.store_id
@@ -343,8 +395,40 @@ class TabletChannel:
             out.append(staff_call_reply(call, delivered=True, queued=queued))
         return out
 
+    def _hold_staff_call(self, device: DeviceInfo, ticket: str) -> OutboundMessage | None:
+        """Whether this call is not made: the tablet has another call open (its shopper gets that call's
+        status, and this call's new ticket is closed), or made ``staff_calls_per_hour`` calls in the last
+        hour. Otherwise the call is recorded and None returned (make it).
+
+        Every new shopper session is a new conversation, so without this each one could file a ticket at the
+        top of the shop's queue (red team R2-5). A repeated press in the same session keeps its ticket.
+        """
+        hour = timedelta(hours=1)
+        calls = self.registry.staff_calls(device, hour)
+        counts = self.dispatcher.counts
+        others = list(dict.fromkeys(t for t in calls if t != ticket))
+        try:
+            open_others = self.tickets.still_open(others)
+        except SQLAlchemyError:  # cannot tell: the hourly bound below still holds
+            log.exception("cannot read this tablet's earlier staff calls from the order store")
+            open_others = []
+        new = ticket not in calls
+        if open_others or len(calls) >= self.settings.staff_calls_per_hour:
+            if new:
+                try:
+                    self.tickets.close(ticket)  # it never reached staff: keep it out of their queue
+                except SQLAlchemyError:
+                    log.exception("could not close held staff call %s", ticket)
+            counts["tablet.staff_call_held"] += 1
+            log.info("staff call %s at %s held (open: %s, calls this hour: %d)", ticket, device.store_id,
+                     open_others, len(calls))  # fmt: skip
+            return staff_call_held(ticket, open_ticket=open_others[-1] if open_others else None)
+        self.registry.record_staff_call(device, ticket, keep=hour)
+        return None
+
     async def _close(self, app: web.Application) -> None:
         self.store_names.close()
+        self.tickets.dispose()
 
 
 def _connected(request: web.Request) -> Callable[[], bool]:

@@ -64,6 +64,17 @@ class TabletOutbox(GatewayBase):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class TabletStaffCall(GatewayBase):
+    """A staff call a tablet made (its ticket and when), so one device cannot open call after call."""
+
+    __tablename__ = "tablet_staff_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("tablet_devices.id", ondelete="CASCADE"), index=True)
+    ticket: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class TabletError(GatewayError):
     """Base of the tablet errors; ``status`` and ``code`` say how the API answers."""
 
@@ -260,6 +271,30 @@ class TabletRegistry:
                 delete(TabletSession).where(TabletSession.id == session_id, TabletSession.device_id == device.device_id)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ staff calls
+
+    def staff_calls(self, device: DeviceInfo, window: timedelta) -> list[str]:
+        """Tickets of the staff calls ``device`` made in the last ``window``, oldest first (one per call)."""
+        since = self._now() - window
+        with self._sessions() as db:
+            stmt = (
+                select(TabletStaffCall.ticket)
+                .where(TabletStaffCall.device_id == device.device_id, TabletStaffCall.created_at > since)
+                .order_by(TabletStaffCall.id)
+            )
+            return list(db.scalars(stmt))
+
+    def record_staff_call(self, device: DeviceInfo, ticket: str, *, keep: timedelta) -> None:
+        """Remember a staff call of ``device`` (and forget its calls older than ``keep``)."""
+        now = self._now()
+        with self._sessions.begin() as db:
+            db.execute(
+                delete(TabletStaffCall).where(
+                    TabletStaffCall.device_id == device.device_id, TabletStaffCall.created_at <= now - keep
+                )
+            )
+            db.add(TabletStaffCall(device_id=device.device_id, ticket=ticket[:16], created_at=now))
 
     # ------------------------------------------------------------------ pushed messages
 

@@ -24,6 +24,14 @@ QUEUED = (
     "I've asked for a member of staff to come to you: your call is at the top of the team's queue (ticket {ticket}). "
     "Please stay here by the tablet; if it's urgent, the till can help straight away."
 )
+ALREADY_CALLED = (
+    "A colleague has already been called to this tablet (ticket {ticket}) and will come to you as soon as they "
+    "can. Please stay here by the tablet; if it's urgent, the till can help straight away."
+)
+TOO_MANY_CALLS = (
+    "This tablet has called our team several times in the last hour, so I haven't called again. Please ask at "
+    "the till and they'll help you straight away."
+)
 NOT_CALLED = (
     "I'm sorry, I couldn't reach a colleague from here just now. Please ask at the till and they'll "
     "help you straight away. (Ticket {ticket})"
@@ -155,6 +163,20 @@ def staff_call_reply(call: StaffCall, *, delivered: bool, queued: bool = False) 
     return OutboundMessage(
         text=template.format(ticket=call.ticket),
         custom={"type": "staff_call_status", "delivered": delivered, "queued": queued, "ticket": call.ticket},
+    )
+
+
+def staff_call_held(ticket: str, *, open_ticket: str | None) -> OutboundMessage:
+    """What the shopper reads when a call is not made: this tablet's open call's status (``open_ticket``),
+    or, past the tablet's hourly bound, to ask at the till."""
+    if open_ticket is not None:
+        return OutboundMessage(
+            text=ALREADY_CALLED.format(ticket=open_ticket),
+            custom={"type": "staff_call_status", "delivered": True, "queued": False, "ticket": open_ticket},
+        )
+    return OutboundMessage(
+        text=TOO_MANY_CALLS,
+        custom={"type": "staff_call_status", "delivered": False, "queued": False, "ticket": ticket, "limited": True},
     )
 
 

@@ -135,7 +135,13 @@ class WebChannel:
         self._pages: dict[bool, tuple[bytes, str]] = {}
         self.catalogue = catalogue or Catalogue(shop_db_url)
         self.feedback = WebFeedback(
-            shop_db_url, check_origin=self._check_origin, counts=lambda: self.dispatcher.counts, clock=clock
+            shop_db_url,
+            check_origin=self._check_origin,
+            counts=lambda: self.dispatcher.counts,
+            clock=clock,
+            source_of=lambda request: web_source(self._client_address(request)),
+            ratings_limit=(self.settings.ratings_per_source, self.settings.ratings_window),
+            shared=lambda: self._shared,
         )
 
     def setup(self, app: web.Application, dispatcher: Dispatcher) -> None:

@@ -53,6 +53,9 @@ class WebFeedback:
         counts: Callable[[], Any],
         clock: Callable[[], float] = time.monotonic,
         max_photo_bytes: int = MAX_BYTES,
+        source_of: Callable[[web.Request], str] | None = None,
+        ratings_limit: tuple[int, float] = (5, 3600.0),
+        shared: Callable[[], Any] | None = None,
     ) -> None:
         """Configure the routes.
 
@@ -60,8 +63,11 @@ class WebFeedback:
             shop_db_url: the order store.
             check_origin: the web channel's browser-origin check (403 for pages not allowed to embed the chat).
             counts: returns the dispatcher's counters (set up later than this object).
-            clock: monotonic seconds for the photo limit.
+            clock: monotonic seconds for the photo and rating limits.
             max_photo_bytes: the largest upload read.
+            source_of: the client source of a request (``connectors.source.web_source`` of its address).
+            ratings_limit: ratings per source and window seconds (``WebSettings.ratings_per_source``).
+            shared: returns the gateways' shared state (Redis), so the ratings limit holds across gateways.
         """
         self._url = shop_db_url
         self._check_origin = check_origin
@@ -69,6 +75,10 @@ class WebFeedback:
         self._clock = clock
         self.max_photo_bytes = max_photo_bytes
         self._photos_per_conversation = SlidingWindowLimiter(PHOTOS_PER_HOUR, 3600.0)
+        self._source_of = source_of or (lambda request: f"web:ip:{request.remote or 'unknown'}")
+        self._ratings_limit = ratings_limit
+        self._ratings_per_source = SlidingWindowLimiter(*ratings_limit)
+        self._shared = shared
         self._engine: Engine | None = None
         self._transcript: Transcript | None = None
         self._app: web.Application | None = None
@@ -198,6 +208,15 @@ class WebFeedback:
             entry["client_message_id"] = client_id
         return web.json_response({"photo": described, "entry": entry}, status=201)
 
+    async def _rating_wait(self, source: str) -> float:
+        """Seconds until ``source`` may rate again (0.0: now). Only kept ratings count against it here; with
+        shared state (several gateways) Redis counts each allowed attempt across all of them too."""
+        wait = self._ratings_per_source.retry_after(source, self._clock())
+        shared = self._shared() if self._shared is not None else None
+        if not wait and shared is not None and shared.distributed:
+            wait = await shared.retry_after("web.ratings", source, *self._ratings_limit)
+        return wait
+
     async def _read_capped(self, request: web.Request) -> bytes:
         if request.content_type not in ("image/jpeg", "image/png", "image/webp", "application/octet-stream"):
             raise WebInputError(
@@ -297,7 +316,8 @@ class WebFeedback:
         Returns:
             201 ``{"rating": {"score", "subject", "outcome"}, "entry": {...}}``; 400 for a bad score or comment,
             404 ``not_asked`` when the assistant did not ask this conversation for this rating, 409
-            ``already_rated`` the second time, 503 when the order store cannot keep it.
+            ``already_rated`` the second time, 429 (``Retry-After``) past ``ratings_limit`` ratings from one
+            client source, 503 when the order store cannot keep it.
         """
         self._check_origin(request)
         if request.content_type != "application/json":
@@ -325,6 +345,12 @@ class WebFeedback:
             raise WebInputError(503, "transcript_unavailable", "the rating cannot be saved just now") from exc
         if not asked:
             raise WebInputError(404, "not_asked", "this conversation was not asked for that rating")
+        source = self._source_of(request)
+        wait = await self._rating_wait(source)
+        if wait:
+            self._counts()["web.rating_rate_limited"] += 1
+            exc = RateLimited(whole_seconds(wait), "address")
+            return web.json_response(exc.to_json(), status=429, headers={"Retry-After": str(exc.retry_after)})
         from store.feedback import AlreadyRated, NotRateable  # noqa: PLC0415
 
         try:
@@ -340,6 +366,7 @@ class WebFeedback:
         except SQLAlchemyError as exc:
             log.exception("could not keep a rating")
             raise WebInputError(503, "store_unavailable", "the rating cannot be saved just now") from exc
+        self._ratings_per_source.record(source, self._clock())
         self._counts()["web.ratings"] += 1
         described = {"score": rating.score, "subject": rating.subject, "outcome": rating.outcome}
         shown = f"Rated {rating.score} out of 5"

@@ -22,6 +22,10 @@ class WebSettings:
         history_limit: most transcript entries one history request returns (the newest ones).
         trusted_proxies: reverse proxies (``GATEWAY_TRUSTED_PROXIES``) whose ``X-Forwarded-For`` names the
             client; from anyone else the header is ignored (``connectors.source.client_address``).
+        ratings_per_source: ratings one client source (``connectors.source.web_source``) may give per
+            ``ratings_window`` seconds, all its conversations together (a new chat that says "bye" is asked for
+            a rating, so without this anyone could stuff the console's average).
+        ratings_window: length of the ratings window in seconds.
     """
 
     rate_per_conversation: int = 20
@@ -32,11 +36,14 @@ class WebSettings:
     rate_window: float = 60.0
     history_limit: int = 100
     trusted_proxies: tuple[Network, ...] = ()
+    ratings_per_source: int = 5
+    ratings_window: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
         """Read ``GATEWAY_WEB_RATE_PER_CONVERSATION``, ``GATEWAY_WEB_RATE_PER_ADDRESS``,
-        ``GATEWAY_WEB_RATE_WINDOW``, ``GATEWAY_WEB_HISTORY_LIMIT`` and ``GATEWAY_TRUSTED_PROXIES``.
+        ``GATEWAY_WEB_RATE_WINDOW``, ``GATEWAY_WEB_HISTORY_LIMIT``, ``GATEWAY_WEB_RATINGS_PER_SOURCE``,
+        ``GATEWAY_WEB_RATINGS_WINDOW`` and ``GATEWAY_TRUSTED_PROXIES``.
 
         Args:
             env: the environment (default ``os.environ``).
@@ -57,6 +64,10 @@ class WebSettings:
             rate_window=float(_int(env, "GATEWAY_WEB_RATE_WINDOW", int(defaults.rate_window), 1, 86_400)),
             history_limit=_int(env, "GATEWAY_WEB_HISTORY_LIMIT", defaults.history_limit, 1, 1000),
             trusted_proxies=trusted_proxies_from_env(env),
+            ratings_per_source=_int(env, "GATEWAY_WEB_RATINGS_PER_SOURCE", defaults.ratings_per_source, 1, 100_000),
+            ratings_window=float(
+                _int(env, "GATEWAY_WEB_RATINGS_WINDOW", int(defaults.ratings_window), 1, 7 * 86_400)
+            ),
         )
 
 

@@ -163,6 +163,7 @@ async def test_a_return_started_on_the_web_is_finished_on_telegram(store, cases,
     assert resumed.followup() == "return_form"
 
     slots = {"order_number": number, "return_items": str(line.line_id), "return_reason": "wrong size"}
+    slots["confirm_return"] = True  # the customer said yes to the summary
     created = await run(ActionCreateReturn(), make_tracker("telegram:9090", slots=slots, metadata=TELEGRAM), domain)
     rma = created.message("utter_return_created")["rma_number"]
     assert store.return_by_rma("telegram:9090", rma).reason == "wrong size"

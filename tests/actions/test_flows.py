@@ -12,7 +12,13 @@ from actions.orders import (
     ValidateAddressForm,
     ValidateCancelForm,
 )
-from actions.returns import ActionAskReturnItems, ActionAskReturnReason, ActionCreateReturn, ValidateReturnForm
+from actions.returns import (
+    ActionAskConfirmReturn,
+    ActionAskReturnItems,
+    ActionAskReturnReason,
+    ActionCreateReturn,
+    ValidateReturnForm,
+)
 from tests.actions.helpers import grant, make_tracker, run
 
 SENDER = "web:test-conversation"
@@ -48,7 +54,12 @@ async def test_return_is_created_in_the_store_with_an_rma(store, cases, domain) 
     number = grant(store, cases["returnable"])
     line = store.return_eligibility(SENDER, number).returnable_lines[0]
     tracker = make_tracker(
-        slots={"order_number": number, "return_items": str(line.line_id), "return_reason": "too small"}
+        slots={
+            "order_number": number,
+            "return_items": str(line.line_id),
+            "return_reason": "too small",
+            "confirm_return": True,
+        }
     )
     out = await run(ActionCreateReturn(), tracker, domain)
     msg = out.message("utter_return_created")
@@ -170,6 +181,96 @@ def test_a_question_at_the_reason_is_answered_and_never_becomes_the_reason(store
     assert form.validate_return_reason(reason, CollectingDispatcher(), tracker, {}) == {
         "return_reason": "it arrived damaged"
     }
+
+
+async def test_nothing_is_created_without_a_yes_to_the_summary(store, cases, domain) -> None:
+    number = grant(store, cases["returnable"])
+    line = store.return_eligibility(SENDER, number).returnable_lines[0]
+    for confirmed in (None, False):
+        slots = {"order_number": number, "return_items": str(line.line_id), "return_reason": "too small"}
+        out = await run(ActionCreateReturn(), make_tracker(slots={**slots, "confirm_return": confirmed}), domain)
+        assert out.responses == ["utter_no_return"], confirmed
+        assert out.slots()["return_items"] is None and out.slots().get("confirm_return") is None
+    assert store.returns_for(SENDER, number) == []
+
+
+async def test_the_confirmation_shows_items_reason_refund_and_label(store, cases, domain) -> None:
+    number = grant(store, cases["returnable"])
+    line = store.return_eligibility(SENDER, number).returnable_lines[0]
+    slots = {"order_number": number, "return_items": str(line.line_id), "return_reason": "too small"}
+    out = await run(ActionAskConfirmReturn(), make_tracker(slots=slots), domain)
+    asked = out.message("utter_ask_confirm_return")
+    assert line.title in asked["items"] and asked["reason"] == "too small" and asked["order_number"] == number
+    assert asked["refund"] == f"£{line.unit_price * line.qty:.2f}" and "label" in asked["label"]
+
+
+#: What ends the return at its reason or its yes/no: nothing is stored, the form stops, no return is made.
+STOPS = [
+    ("stop", "out_of_scope"), ("cancel", "cancel_order"), ("cancel it", "cancel_order"), ("never mind", "deny"),
+    ("changed my mind", "inform"), ("I've changed my mind", "inform"), ("forget it", "inform"),
+    ("I changed my mind, I'll keep it", "out_of_scope"), ("ok stop", "out_of_scope"),
+    ("don't want to return it anymore", "return_item"), ("please cancel the return", "cancel_order"),
+    ("actually I'll keep it", "goodbye"), ("STOP.", "out_of_scope"), ("nvm", "nlu_fallback"),
+]  # fmt: skip
+
+
+def test_stop_cancel_never_mind_end_the_return_form_at_every_question(store, cases) -> None:
+    number = grant(store, cases["returnable"])
+    form = ValidateReturnForm()
+    for text, intent in STOPS:
+        tracker = make_tracker(slots={"order_number": number}, text=text, intent=intent, active_loop="return_form")
+        ended = {"confirm_return": False, "requested_slot": None}
+        assert form.validate_return_reason(text, CollectingDispatcher(), tracker, {}) == {
+            "return_reason": None, **ended
+        }, text
+        assert form.validate_return_items(text, CollectingDispatcher(), tracker, {}) == {
+            "return_items": None, **ended
+        }, text
+        assert form.validate_confirm_return(text, CollectingDispatcher(), tracker, {}) == {
+            "confirm_return": False
+        }, text
+
+
+def test_a_button_or_another_request_is_never_the_reason(store, cases) -> None:
+    number = grant(store, cases["returnable"])
+    form = ValidateReturnForm()
+    line = store.return_eligibility(SENDER, number).returnable_lines[0]
+    payload = f'/inform{{"return_items": "{line.line_id}"}}'
+    for text, intent in [(payload, "inform"), ("/affirm", "affirm"), ("hello", "greet"), ("thanks", "thank"),
+                         ("track my other order", "track_order"), ("bye", "goodbye")]:  # fmt: skip
+        dispatcher = CollectingDispatcher()
+        tracker = make_tracker(slots={"order_number": number}, text=text, intent=intent, active_loop="return_form")
+        assert form.validate_return_reason(text, dispatcher, tracker, {}) == {"return_reason": None}, text
+        assert [m["response"] for m in dispatcher.messages] == ["utter_return_reason_invalid"], text
+    # a real reason, even one that mentions a change of mind, is kept in the customer's words
+    reasons = [("changed my mind about the colour", "inform"), ("too small", "inform"),
+               ("it's broken, obviously", "complaint"), ("the wrong item was sent", "nlu_fallback")]  # fmt: skip
+    for text, intent in reasons:
+        tracker = make_tracker(slots={"order_number": number}, text=text, intent=intent, active_loop="return_form")
+        assert form.validate_return_reason(text, CollectingDispatcher(), tracker, {}) == {"return_reason": text}
+
+
+def test_only_a_typed_yes_or_the_yes_button_confirms(store, cases) -> None:
+    number = grant(store, cases["returnable"])
+    form = ValidateReturnForm()
+    slots = {"order_number": number, "return_reason": "too small"}
+
+    def confirm(value, text: str, intent: str = "inform"):
+        tracker = make_tracker(slots=slots, text=text, intent=intent, active_loop="return_form")
+        dispatcher = CollectingDispatcher()
+        return form.validate_confirm_return(value, dispatcher, tracker, {}), dispatcher
+
+    assert confirm(True, "/affirm", "affirm")[0] == {"confirm_return": True}  # the Yes button (slot mapping)
+    assert confirm("yes please", "yes please")[0] == {"confirm_return": True}
+    assert confirm(False, "/deny", "deny")[0] == {"confirm_return": False}
+    assert confirm("no", "no")[0] == {"confirm_return": False}
+    payload = '/inform{"return_items": "all"}'
+    result, dispatcher = confirm(payload, payload)
+    assert result == {"confirm_return": None}
+    assert [m["response"] for m in dispatcher.messages] == ["utter_return_confirm_unclear"]
+    result, dispatcher = confirm("how long does the refund take?", "how long does the refund take?", "refund_status")
+    assert result == {"confirm_return": None} and dispatcher.messages  # answered, then asked again
+    assert confirm("track my order", "track my order", "track_order")[0] == {"confirm_return": None}
 
 
 async def test_the_cancel_question_names_the_items_and_the_money(store, cases, domain) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from connectors.app import create_app
 from connectors.db import SESSIONS_KEY
 from connectors.rasa_client import RasaClient
 from connectors.tablet import TabletChannel, TabletSettings
-from connectors.tablet.channel import StoreNames
+from connectors.tablet.channel import ShopTickets, StoreNames
 from connectors.tablet.devices import DeviceInfo, TabletRegistry
 from store.db import make_engine
 from store.migrate import upgrade
@@ -106,13 +107,16 @@ async def start_tablet_gateway(
     *,
     install_alerts: bool = True,
     load_names: Callable[[], dict[str, str]] = lambda: SHOPS,
+    shop_db_url: str | None = None,
 ) -> TabletGateway:
-    """Start a gateway serving only the tablet channel, wired to ``fake_rasa``."""
+    """Start a gateway serving only the tablet channel, wired to ``fake_rasa`` (and to an order store with
+    the two shops and no tickets, unless ``shop_db_url`` names one)."""
     clock = Clock()
     channel = TabletChannel(
         settings or TabletSettings(idle_seconds=60, countdown_seconds=10),
         store_names=StoreNames(load=load_names),
         now=clock,
+        tickets=ShopTickets(shop_db_url or make_shop_db(Path(tempfile.mkdtemp(prefix="tablet-shop-")))),
     )
     gateway_settings = make_settings(fake_rasa.url)
     app = create_app(

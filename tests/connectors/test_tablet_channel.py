@@ -17,7 +17,7 @@ from connectors.models import OutboundMessage
 from connectors.tablet import TabletSettings
 from connectors.tablet.__main__ import main as tablet_command
 from connectors.tablet.devices import hash_token
-from connectors.tablet.translate import CALLED, NOT_CALLED, render_messages
+from connectors.tablet.translate import ALREADY_CALLED, CALLED, NOT_CALLED, TOO_MANY_CALLS, render_messages
 from tests.connectors.gateway_fakes import FakeRasa
 from tests.connectors.tablet_fixtures import RecordingAlerts, TabletGateway, auth, make_shop_db, start_tablet_gateway
 
@@ -274,6 +274,66 @@ async def test_without_a_staff_channel_the_shopper_is_told_honestly(fake_rasa: F
         status, body = await gateway.say(token, session_id, payload="/human_handoff")
         assert status == 200 and body["messages"][-1]["text"] == NOT_CALLED.format(ticket="HO-000042")
         assert gateway.channel.dispatcher.counts["tablet.staff_call_not_delivered"] == 1
+    finally:
+        await gateway.client.close()
+
+
+async def test_one_open_staff_call_per_tablet_and_an_hourly_bound(fake_rasa: FakeRasa, tmp_path: Path) -> None:
+    # R2-5: four new sessions on one tablet filed four staff-call tickets at the top of the shop's queue
+    from sqlalchemy.orm import sessionmaker  # noqa: PLC0415
+
+    from store.db import make_engine  # noqa: PLC0415
+    from store.service import OrderStore  # noqa: PLC0415
+
+    shop_url = make_shop_db(tmp_path)
+    store = OrderStore(sessionmaker(make_engine(shop_url)))
+
+    def action_handoff(body: dict[str, Any]) -> list[dict[str, Any]]:
+        # what actions/handoff.py does for a tablet: the conversation's open ticket, or a new one
+        conversation = body["sender"]
+        ticket = store.current_handoff(conversation) or store.open_handoff(
+            conversation, "tablet", "shopper at the LDN-01 tablet asked for a staff member", "", store_id="LDN-01"
+        )
+        return [{"custom": {"type": "staff_call", "store_id": "LDN-01", "ticket": ticket.ticket_number, "summary": ""}}]
+
+    settings = TabletSettings(idle_seconds=60, countdown_seconds=10, staff_calls_per_hour=3)
+    gateway = await start_tablet_gateway(fake_rasa, settings, shop_db_url=shop_url)
+    fake_rasa.replies = action_handoff
+    try:
+        _, token = gateway.register("LDN-01", "front door")
+        _, other_token = gateway.register("LDN-01", "back wall")
+
+        async def press(device_token: str, session_id: str | None = None) -> dict[str, Any]:
+            session_id = session_id or await gateway.session(device_token)
+            status, body = await gateway.say(device_token, session_id, payload="/human_handoff")
+            assert status == 200, body
+            return body["messages"][-1]
+
+        def open_calls() -> list[str]:
+            return [t.ticket_number for t in store.handoffs("open")]
+
+        first = (await press(token))["custom"]["ticket"]
+        assert len(gateway.alerts.alerts) == 1 and open_calls() == [first]
+        for _ in range(3):  # new shoppers (sessions) on the same tablet while that call is open
+            held = await press(token)
+            assert held["text"] == ALREADY_CALLED.format(ticket=first) and held["custom"]["ticket"] == first
+        assert len(gateway.alerts.alerts) == 1 and open_calls() == [first]  # no new call, no new open ticket
+        # another tablet in the same shop calls as usual
+        assert (await press(other_token))["text"].startswith("I've called a colleague")
+        assert len(gateway.alerts.alerts) == 2
+        # once staff close the first call, the tablet can call again, up to its hourly bound
+        store.close_handoff(first)
+        second = await press(token)
+        assert second["text"] == CALLED.format(ticket=second["custom"]["ticket"])
+        store.close_handoff(second["custom"]["ticket"])
+        third = await press(token)
+        store.close_handoff(third["custom"]["ticket"])
+        limited = await press(token)
+        assert limited["text"] == TOO_MANY_CALLS and limited["custom"]["limited"] is True
+        assert len(gateway.alerts.alerts) == 4 and limited["custom"]["ticket"] not in open_calls()
+        gateway.clock.advance(3601)  # an hour later
+        assert (await press(token))["text"].startswith("I've called a colleague")
+        assert gateway.channel.dispatcher.counts["tablet.staff_call_held"] == 4
     finally:
         await gateway.client.close()
 

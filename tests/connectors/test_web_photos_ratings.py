@@ -262,3 +262,35 @@ async def test_a_resolved_handoff_is_rated_by_its_ticket(web: Gateway) -> None:
     store.close_handoff(ticket.ticket_number)
     resp = await web.client.post("/api/web/ratings", json=body)
     assert resp.status == 201 and (await resp.json())["rating"]["outcome"] == "handoff"
+
+
+async def test_ratings_are_bounded_per_client_source(
+    fake_rasa: FakeRasa, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # R2-4: every new chat that says "bye" is asked for a rating, so ten new chats gave ten one-star ratings
+    monkeypatch.setenv("GATEWAY_WEB_RATINGS_PER_SOURCE", "3")
+    monkeypatch.setenv("GATEWAY_TRUSTED_PROXIES", "127.0.0.1")  # so the test can stand for several clients
+    fake_rasa.replies = bot
+    shop_url = make_shop_db(tmp_path)
+    settings = make_settings(fake_rasa.url, shop_db_url=shop_url)
+    app = create_app(settings, RasaClient(settings.rasa_url, TOKEN, 2.0, health_timeout=0.5))
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+
+        async def new_chat_rates(n: int, client_address: str) -> tuple[int, dict[str, Any], Any]:
+            conversation = f"stuffing-{client_address.replace('.', '-')}-{n:03d}"
+            headers = {"X-Forwarded-For": client_address}
+            body = {"conversation_id": conversation, "text": "bye"}
+            assert (await client.post("/api/web/messages", json=body, headers=headers)).status == 200
+            resp = await client.post(
+                "/api/web/ratings", json={"conversation_id": conversation, "score": 1}, headers=headers
+            )
+            return resp.status, await resp.json(), resp.headers
+
+        answers = [await new_chat_rates(n, "203.0.113.7") for n in range(6)]
+        assert [status for status, _, _ in answers] == [201, 201, 201, 429, 429, 429]
+        status, body, headers = answers[-1]
+        assert body["code"] == "rate_limited" and 3000 < int(headers["Retry-After"]) <= 3600, body
+        # another client is not held back by the first one's ratings
+        assert (await new_chat_rates(0, "198.51.100.20"))[0] == 201
+    kept = CustomerFeedback.of(OrderStore(sessionmaker(make_engine(shop_url)))).ratings()
+    assert len(kept) == 4 and {r.score for r in kept} == {1}

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import sqlite3
+import uuid
 from typing import Any
 
 import pytest
@@ -94,7 +96,7 @@ async def test_no_console_answer_contains_a_web_conversation_id(console: Harness
     feedback.add_photo(dbs.sender("fallback_handoff"), "web", a_photo(), "image/jpeg", 30, 20)
     feedback.rate(victim, "web", 5, f"great, my id is {victim}")  # even a comment quoting the id
     answers.append(await viewer.post("/api/console/bulk", {"ids": [public], "tag": "good example"}))
-    answers.append(await viewer.post("/api/console/handoffs/HO-000003/claim"))
+    answers.append(await viewer.post("/api/console/handoffs/HO-000003/claim", {}))
     texts = [json.dumps(a) for a in answers] + await _all_get_answers(viewer, dbs)
     for secret in web_secrets(dbs):
         leaked = [t[:200] for t in texts if secret in t]
@@ -103,6 +105,39 @@ async def test_no_console_answer_contains_a_web_conversation_id(console: Harness
     assert (await viewer.get(f"/api/console/conversations/{public}"))[0] == 200
     assert (await viewer.get(f"/api/console/conversations/{victim}"))[0] == 404
     assert (await viewer.get(f"/api/console/conversations/{victim.removeprefix('web:')}"))[0] == 404
+
+
+def say_in(dbs: Databases, sender: str, text: str) -> None:
+    """Append a customer message to ``sender``'s conversation in the tracker copy, as rasa stores one."""
+    data = {"event": "user", "text": text, "parse_data": {"intent": {"name": "inform", "confidence": 0.9}},
+            "metadata": {"channel": sender.partition(":")[0]}}  # fmt: skip
+    with sqlite3.connect(dbs.tracker_path) as conn:
+        ts = conn.execute("select max(timestamp) from events").fetchone()[0] + 1
+        conn.execute(
+            "insert into events (sender_id, type_name, timestamp, intent_name, action_name, data) "
+            "values (?, 'user', ?, 'inform', null, ?)",
+            (sender, ts, json.dumps(data)),
+        )
+
+
+async def test_a_conversation_id_typed_into_a_message_cannot_be_searched_for(console: Harness, dbs: Databases) -> None:
+    # R2-2: the list showed the pseudonym, but q= matched the raw id, so an agent read it back by prefix search
+    victim, other = dbs.sender("verified_tracking"), dbs.sender("fallback_handoff")
+    generated = uuid.uuid4().hex  # a widget-made id of a conversation on another gateway
+    secrets = [victim.removeprefix("web:"), other.removeprefix("web:"), generated]
+    say_in(dbs, victim, f"my reference is {secrets[0]}, my friend's chat is web:{secrets[1]}, and {generated}")
+    for role in ("agent", "lead", "admin"):
+        viewer = await console.login(role)
+        assert victim in await viewer.ids(q="my reference is")  # the message itself is indexed
+        for secret in secrets:
+            for probe in (secret, secret[:8], secret[2:10], secret[-8:], f"web:{secret[:5]}"):
+                assert victim not in await viewer.ids(q=probe), (role, probe)
+        texts = await _all_get_answers(viewer, dbs)
+        for secret in secrets:
+            leaked = [t[:300] for t in texts if secret in t]
+            assert not leaked, (role, secret, leaked)
+        transcript = json.dumps((await viewer.get(f"/api/console/conversations/{console.public(victim)}"))[1])
+        assert "my reference is" in transcript and "[conversation id]" in transcript, role
 
 
 async def test_the_list_reads_without_ids(console: Harness, dbs: Databases) -> None:
@@ -190,12 +225,13 @@ async def test_a_ticket_is_taken_in_the_console_and_the_customer_told(console: H
     body = (await agent.get("/api/console/handoffs", status="open"))[1]
     ticket = next(h for h in body["handoffs"] if h["ticket"] == "HO-000001")
     assert (ticket["relayed"], ticket["can_claim"], ticket["can_resolve"]) == (False, True, True)
-    assert (await agent.post("/api/console/handoffs/HO-000001/claim"))[1]["claimed_by"] == "agent@example.com (console)"
-    assert (await agent.post("/api/console/handoffs/HO-000001/claim"))[0] == 409  # taken already
-    assert (await agent.post("/api/console/handoffs/HO-999999/claim"))[0] == 404
-    status, body = await agent.post("/api/console/handoffs/HO-000001/resolve")
+    claimed = (await agent.post("/api/console/handoffs/HO-000001/claim", {}))[1]
+    assert claimed["claimed_by"] == "agent@example.com (console)"
+    assert (await agent.post("/api/console/handoffs/HO-000001/claim", {}))[0] == 409  # taken already
+    assert (await agent.post("/api/console/handoffs/HO-999999/claim", {}))[0] == 404
+    status, body = await agent.post("/api/console/handoffs/HO-000001/resolve", {})
     assert (status, body) == (200, {"ticket": "HO-000001", "status": "closed", "customer_told": True})
-    assert (await agent.post("/api/console/handoffs/HO-000001/resolve"))[0] == 409
+    assert (await agent.post("/api/console/handoffs/HO-000001/resolve", {}))[0] == 409
     [closed] = [t for t in store(dbs).handoffs(None) if t.ticket_number == "HO-000001"]
     assert closed.status == "closed"
     # The customer's chat got the sentence and the rating request.
@@ -206,8 +242,39 @@ async def test_a_ticket_is_taken_in_the_console_and_the_customer_told(console: H
     tablet_ticket = store(dbs).open_handoff(
         dbs.sender("tablet_postcode"), "tablet", "staff call", "", store_id="LDN-01"
     )
-    status, body = await agent.post(f"/api/console/handoffs/{tablet_ticket.ticket_number}/resolve")
+    status, body = await agent.post(f"/api/console/handoffs/{tablet_ticket.ticket_number}/resolve", {})
     assert (status, body["customer_told"]) == (200, False)
+
+
+async def test_claim_and_resolve_take_json_only_and_a_claim_is_resolved_by_its_owner_or_a_lead(
+    console: Harness, dbs: Databases
+) -> None:
+    agent, lead = await console.login("agent"), await console.login("lead")
+    headers = {"Cookie": f"console_session={agent.token}", "X-CSRF-Token": agent.csrf}
+    # R2-3: a form or text/plain body (what a cross-site form can send) is refused like on every console POST
+    for verb in ("claim", "resolve"):
+        for content_type, data in (("application/x-www-form-urlencoded", "a=1"), ("text/plain", "{}"), (None, None)):
+            sent = {**headers, **({"Content-Type": content_type} if content_type else {})}
+            resp = await console.client.post(f"/api/console/handoffs/HO-000001/{verb}", data=data, headers=sent)
+            assert resp.status == 415, (verb, content_type, resp.status)
+    [ticket] = [t for t in store(dbs).handoffs(None) if t.ticket_number == "HO-000001"]
+    assert ticket.status == "open"  # nothing happened (claimed, it would be "assigned")
+    # the lead's claim: not the agent's to resolve (and the list says so), the lead's own and a lead's to
+    assert (await lead.post("/api/console/handoffs/HO-000001/claim", {}))[0] == 200
+    listed = (await agent.get("/api/console/handoffs", status="assigned"))[1]["handoffs"]
+    assert next(h for h in listed if h["ticket"] == "HO-000001")["can_resolve"] is False
+    status, body = await agent.post("/api/console/handoffs/HO-000001/resolve", {})
+    assert status == 403 and "claimed by lead@example.com" in body["error"], body
+    [ticket] = [t for t in store(dbs).handoffs(None) if t.ticket_number == "HO-000001"]
+    assert ticket.status != "closed"
+    assert (await lead.post("/api/console/handoffs/HO-000001/resolve", {}))[0] == 200
+    # an agent's own claim is theirs to resolve; a lead may close any claimed ticket
+    tablet = store(dbs).open_handoff(dbs.sender("tablet_postcode"), "tablet", "staff call", "", store_id="LDN-01")
+    number = tablet.ticket_number
+    assert (await agent.post(f"/api/console/handoffs/{number}/claim", {}))[0] == 200
+    listed = (await agent.get("/api/console/handoffs", status="assigned"))[1]["handoffs"]
+    assert next(h for h in listed if h["ticket"] == number)["can_resolve"] is True
+    assert (await agent.post(f"/api/console/handoffs/{number}/resolve", {}))[0] == 200
 
 
 async def test_photos_are_shown_to_signed_in_staff_only(console: Harness, dbs: Databases) -> None:

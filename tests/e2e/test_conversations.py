@@ -87,11 +87,15 @@ async def test_return_flow_creates_an_rma(chat, cases, stack: RunningStack) -> N
     if buttons:  # several returnable items: pick the first
         assert "Which item" in text, chat.dump()
         text = await chat.press(buttons[0]["payload"])
-    # what will happen is said before anything is created; giving the reason sets it up
+    # what will happen is said before anything is created; the reason, then a yes to the summary sets it up
     assert "reason" in text.lower() and "Here's the return I'll set up" in text and "refund" in text, chat.dump()
     with sqlite3.connect(shop_path(stack)) as db:
         before = db.execute("select count(*) from returns").fetchone()[0]
     reply = await chat.say("it was too small")
+    assert "Shall I set it up?" in reply and '"it was too small"' in reply and "RMA-" not in reply, chat.dump()
+    with sqlite3.connect(shop_path(stack)) as db:
+        assert db.execute("select count(*) from returns").fetchone()[0] == before
+    reply = await chat.say("yes")
     assert "Return number: RMA-" in reply, chat.dump()
     rma = reply.split("Return number: ")[1].split()[0]
     with sqlite3.connect(shop_path(stack)) as db:
@@ -111,6 +115,77 @@ async def test_a_question_about_returning_is_answered_and_creates_nothing(chat, 
     assert "days left" in reply and "RMA-" not in reply, chat.dump()
     with sqlite3.connect(shop_path(stack)) as db:
         assert db.execute("select count(*) from returns").fetchone()[0] == before
+
+
+def returns_count(stack: RunningStack) -> int:
+    with sqlite3.connect(shop_path(stack)) as db:
+        return int(db.execute("select count(*) from returns").fetchone()[0])
+
+
+async def to_reason_prompt(chat: Chat, case: dict) -> tuple[str, str]:
+    """Start a return of `case`'s order up to the reason question; return it and an item button's payload."""
+    await chat.say(f"I want to return something from {case['order_number']}")
+    text, buttons = await chat.buttons(case["email"])
+    payload = ""
+    if buttons:
+        assert "Which item" in text, chat.dump()
+        payload = buttons[0]["payload"]
+        text = await chat.press(payload)
+    assert "Here's the return I'll set up" in text and "reason" in text, chat.dump()
+    return text, payload or '/inform{"return_items": "all"}'
+
+
+@pytest.mark.parametrize("refusal", ["stop", "cancel", "never mind", "changed my mind", "I'll keep it"])
+async def test_stop_or_cancel_at_the_reason_ends_the_return_and_creates_nothing(
+    chat, cases, stack: RunningStack, refusal: str
+) -> None:
+    # R2-1: "stop" and "cancel" were stored as the reason and the RMA and refund created at once
+    before = returns_count(stack)
+    await to_reason_prompt(chat, cases["returnable"])
+    reply = await chat.say(refusal)
+    # "no return for now" from the form; "never mind" reads as a no, which the form's deny rule ends the same way
+    assert ("no return for now" in reply or "anything else" in reply) and "RMA-" not in reply, chat.dump()
+    reply = await chat.say("yes")  # a late yes starts nothing: the form is over
+    assert "RMA-" not in reply, chat.dump()
+    assert returns_count(stack) == before
+
+
+async def test_a_button_payload_or_another_request_is_not_the_reason(chat, cases, stack: RunningStack) -> None:
+    # R2-1: the item button's payload at the reason question was stored as the reason
+    before = returns_count(stack)
+    _, payload = await to_reason_prompt(chat, cases["returnable"])
+    reply = await chat.press(payload)
+    assert "why you're returning it" in reply and "RMA-" not in reply, chat.dump()
+    reply = await chat.say("hello")
+    assert "why you're returning it" in reply and "RMA-" not in reply, chat.dump()
+    reply = await chat.say("it was too small")
+    assert "Shall I set it up?" in reply and "RMA-" not in reply, chat.dump()
+    reply = await chat.press(payload)  # nor is it a yes
+    assert "yes or no" in reply and "RMA-" not in reply, chat.dump()
+    reply = await chat.say("cancel")
+    assert "no return for now" in reply and "RMA-" not in reply, chat.dump()
+    assert returns_count(stack) == before
+
+
+async def test_stop_at_the_item_question_ends_the_return(chat, cases, stack: RunningStack) -> None:
+    before = returns_count(stack)
+    await chat.say(f"I want to return something from {cases['returnable']['order_number']}")
+    text, buttons = await chat.buttons(cases["returnable"]["email"])
+    assert "Which item" in text and buttons, chat.dump()
+    reply = await chat.say("stop")
+    assert "no return for now" in reply and "RMA-" not in reply, chat.dump()
+    assert "RMA-" not in await chat.press(buttons[0]["payload"]), chat.dump()  # a late button starts nothing
+    assert returns_count(stack) == before
+
+
+async def test_no_at_the_summary_creates_nothing(chat, cases, stack: RunningStack) -> None:
+    before = returns_count(stack)
+    await to_reason_prompt(chat, cases["returnable"])
+    reply = await chat.say("too small")
+    assert "Shall I set it up?" in reply and "RMA-" not in reply, chat.dump()
+    reply = await chat.say("no")
+    assert "RMA-" not in reply, chat.dump()
+    assert returns_count(stack) == before
 
 
 async def test_return_refused_outside_the_window(chat, cases) -> None:

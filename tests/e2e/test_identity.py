@@ -196,7 +196,9 @@ async def test_a_return_started_on_the_web_is_finished_on_telegram_once(identity
     assert f"that matches order {number}" in reply, telegram.transcript
     assert f"Let's finish the return for order {number}." in reply, telegram.transcript
     assert "Which item" not in reply and "Shall we finish it here" not in reply, telegram.transcript
-    reply = telegram.say("it was too small", expect="Return number: RMA-")
+    reply = telegram.say("it was too small", expect="Shall I set it up?")
+    assert returns_of(identity_stack.shop, number) == before, telegram.transcript  # not before the yes
+    reply = telegram.say("yes", expect="Return number: RMA-")
     rma = reply.split("Return number: ")[1].split()[0]
 
     assert returns_of(identity_stack.shop, number) == [*before, (rma, "it was too small")]

@@ -171,3 +171,21 @@ def test_return_by_rma_requires_the_rmas_order_grant(store: OrderStore, db: Sess
     info = store.return_by_rma(conversation, f"#{ret.rma_number}")
     assert info.rma_number == ret.rma_number
     assert info.order_number == number
+
+
+def test_the_customers_own_postcode_still_proves_an_order_after_its_address_changed(
+    store: OrderStore, db: Session
+) -> None:
+    # R2-6: an address changed in a chat moved the postcode proof, so the owner's postcode then failed
+    order = db.execute(
+        select(m.Order).where(m.Order.status.in_(["placed", "processing"]), m.Order.ship_country == "GB").limit(1)
+    ).scalar_one()
+    number, home = order.number, order.customer.postcode
+    store.verify("owner", number, order.customer.email)
+    new_postcode = "LS9 8AB" if home.replace(" ", "") != "LS98AB" else "LS1 1AA"
+    store.change_shipping_address("owner", number, f"actually make it 12 Mill Street, Leeds {new_postcode}")
+    db.expire_all()
+    assert store.verify("home", number, home.lower()).order_number == number
+    assert store.verify("new", number, new_postcode).order_number == number
+    with pytest.raises(VerificationFailed):
+        store.verify("guess", number, "ZZ9 9ZZ")
