@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -96,21 +96,15 @@ def get_session_factory() -> sessionmaker[Session]:
     return _session_factory
 
 
-def reset_engine() -> None:
-    """Dispose the shared engine and forget it (tests, or after changing ``SHOP_DATABASE_URL``)."""
-    global _engine, _session_factory
-    if _engine is not None:
-        _engine.dispose()
-    _engine = None
-    _session_factory = None
-
-
 @contextmanager
-def session_scope(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
+def session_scope(factory: Callable[[], Session] | None = None) -> Iterator[Session]:
     """Run one unit of work: commit when the block succeeds, roll back when it raises.
 
+    Every API of the store (`OrderStore`, `CustomerAccounts`, `CustomerFeedback`, `store.erasure`) opens its
+    units of work through this one function.
+
     Args:
-        factory: Session factory to use; the shared one when None.
+        factory: Zero-argument callable returning a new `Session` (a `sessionmaker`); the shared one when None.
 
     Yields:
         An open session.

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from store import models as m
-from store.service import EU_COUNTRIES
+from store.policy import EU_COUNTRIES
 
 # --------------------------------------------------------------------------------------------- catalogue
 
@@ -530,8 +530,11 @@ def _ca_postcode(rng: random.Random, fsa: str) -> str:
 # their own, so the handful printed by `python -m store demo-cases` says nothing about anyone else's orders.
 # Outward codes of real UK postal districts by town: (prefix, first, last) ranges plus named ones.
 _GB_DISTRICTS: dict[str, list[str]] = {
-    "London": [f"{p}{n}" for p, a, b in (("E", 1, 18), ("N", 1, 22), ("NW", 1, 11), ("SE", 1, 28), ("SW", 2, 20),
-                                          ("W", 2, 14)) for n in range(a, b + 1)]
+    "London": [
+        f"{p}{n}"
+        for p, a, b in (("E", 1, 18), ("N", 1, 22), ("NW", 1, 11), ("SE", 1, 28), ("SW", 2, 20), ("W", 2, 14))
+        for n in range(a, b + 1)
+    ]
     + ["EC1V", "EC2A", "WC1N", "WC2H", "SW1A", "SW1V", "W1F", "W1T"],
     "Manchester": [f"M{n}" for n in range(1, 46)],
     "Leeds": [f"LS{n}" for n in range(1, 30)],

@@ -167,15 +167,6 @@ def test_catalogue_lists_every_product_once_in_sku_order(store: OrderStore) -> N
     assert store.online_stock() == {p.sku: p.online_stock for p in products}
 
 
-def test_channel_identities(store: OrderStore) -> None:
-    assert store.customer_for_identity("telegram", "12345") is None
-    store.link_identity("telegram", "12345", 3)
-    assert store.customer_for_identity("telegram", "12345") == 3
-    store.link_identity("telegram", "12345", 4)
-    assert store.customer_for_identity("telegram", "12345") == 4
-    assert store.customer_for_identity("slack", "12345") is None
-
-
 def test_demo_cases_match_what_the_methods_return(store: OrderStore) -> None:
     cases = {case["case"]: case for case in store.demo_cases()}
     assert set(cases) == {
