@@ -488,8 +488,9 @@ class CustomerAccounts:
                 if not links:
                     entry.status = "skipped_no_channel"
                     continue
-                recent = list(
-                    session.execute(
+                recent = [
+                    at
+                    for at in session.execute(
                         select(m.NotificationOutbox.released_at)
                         .where(
                             m.NotificationOutbox.customer_id == entry.customer_id,
@@ -498,7 +499,8 @@ class CustomerAccounts:
                         )
                         .order_by(m.NotificationOutbox.released_at)
                     ).scalars()
-                )
+                    if at is not None
+                ]
                 if len(recent) >= max_per_window:
                     # The oldest of the window leaves it at this time; one more may go then.
                     entry.not_before = recent[len(recent) - max_per_window] + window
@@ -584,7 +586,7 @@ class CustomerAccounts:
                 ).all()
                 result.append(
                     OutboxEntry(
-                        e.event_key, e.customer_id, e.kind, e.text, e.status, tuple(tuple(d) for d in deliveries)
-                    )  # type: ignore[misc]
+                        e.event_key, e.customer_id, e.kind, e.text, e.status, tuple((c, s, n) for c, s, n in deliveries)
+                    )
                 )
             return result

@@ -36,8 +36,10 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        path = Path(database).expanduser() if database and database != ":memory:" else None
-        if path is not None and not database.startswith("file:"):
+        # A file of its own (not in memory, not a ``file:`` URI) gets its folder and owner-only mode.
+        on_disk = bool(database) and database != ":memory:" and not str(database).startswith("file:")
+        path = Path(str(database)).expanduser() if on_disk else None
+        if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("timeout", 30)
@@ -46,7 +48,7 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "do_connect")
         def _private_file(*_args: Any) -> None:
             # Before SQLite creates the file on first connect: customers' orders are their owner's only.
-            if path is not None and not database.startswith("file:"):
+            if path is not None:
                 _create_private(path)
 
         @event.listens_for(engine, "connect")

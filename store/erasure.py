@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from store import models as m
@@ -67,6 +68,16 @@ class ErasureReport:
     customer_anonymised: bool = False
     photos_deleted: int = 0
     rating_comments_blanked: int = 0
+
+
+def _rows(session: Session, statement: Executable) -> int:
+    """How many rows a DELETE or UPDATE touched (0 where the driver cannot say)."""
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount or 0
+
+
+def _ticket_numbers(session: Session, where: ColumnElement[bool]) -> set[str]:
+    """Numbers of the hand-off tickets matching ``where`` (a ticket is numbered right after its insert)."""
+    return {n for n in session.scalars(select(m.HandoffTicket.ticket_number).where(where)) if n is not None}
 
 
 def footprint(sessions: Callable[[], Session], email: str) -> Footprint:
@@ -141,32 +152,23 @@ def erase_customer(sessions: Callable[[], Session], found: Footprint, conversati
         numbers = found.order_numbers
         for start in range(0, len(numbers), _CHUNK):
             chunk = numbers[start : start + _CHUNK]
-            report.verification_attempts_deleted += (
-                session.execute(
-                    delete(m.VerificationAttempt).where(m.VerificationAttempt.order_number.in_(chunk))
-                ).rowcount
-                or 0
+            report.verification_attempts_deleted += _rows(
+                session, delete(m.VerificationAttempt).where(m.VerificationAttempt.order_number.in_(chunk))
             )
             tickets = update(m.HandoffTicket).where(m.HandoffTicket.order_number.in_(chunk))
-            report.handoff_tickets |= set(
-                session.scalars(select(m.HandoffTicket.ticket_number).where(m.HandoffTicket.order_number.in_(chunk)))
-            ) - {None}
-            report.handoff_tickets_anonymised += (
-                session.execute(tickets.values(summary=FORGOTTEN, customer_id=None, order_number=None)).rowcount or 0
+            report.handoff_tickets |= _ticket_numbers(session, m.HandoffTicket.order_number.in_(chunk))
+            report.handoff_tickets_anonymised += _rows(
+                session, tickets.values(summary=FORGOTTEN, customer_id=None, order_number=None)
             )
         customer_id = found.customer_id
         if customer_id is None:
             return report
-        report.handoff_tickets |= set(
-            session.scalars(select(m.HandoffTicket.ticket_number).where(m.HandoffTicket.customer_id == customer_id))
-        ) - {None}
-        report.handoff_tickets_anonymised += (
-            session.execute(
-                update(m.HandoffTicket)
-                .where(m.HandoffTicket.customer_id == customer_id)
-                .values(summary=FORGOTTEN, customer_id=None, order_number=None)
-            ).rowcount
-            or 0
+        report.handoff_tickets |= _ticket_numbers(session, m.HandoffTicket.customer_id == customer_id)
+        report.handoff_tickets_anonymised += _rows(
+            session,
+            update(m.HandoffTicket)
+            .where(m.HandoffTicket.customer_id == customer_id)
+            .values(summary=FORGOTTEN, customer_id=None, order_number=None),
         )
         identities = list(
             session.scalars(select(m.ChannelIdentity).where(m.ChannelIdentity.customer_id == customer_id))
@@ -175,23 +177,18 @@ def erase_customer(sessions: Callable[[], Session], found: Footprint, conversati
         session.execute(delete(m.ChannelIdentity).where(m.ChannelIdentity.customer_id == customer_id))
         outbox = select(m.NotificationOutbox.id).where(m.NotificationOutbox.customer_id == customer_id)
         session.execute(delete(m.NotificationDelivery).where(m.NotificationDelivery.outbox_id.in_(outbox)))
-        report.notifications_deleted = (
-            session.execute(
-                delete(m.NotificationOutbox).where(m.NotificationOutbox.customer_id == customer_id)
-            ).rowcount
-            or 0
+        report.notifications_deleted = _rows(
+            session, delete(m.NotificationOutbox).where(m.NotificationOutbox.customer_id == customer_id)
         )
         session.execute(delete(m.NotificationPreference).where(m.NotificationPreference.customer_id == customer_id))
-        report.return_drafts_deleted = (
-            session.execute(delete(m.ReturnDraft).where(m.ReturnDraft.customer_id == customer_id)).rowcount or 0
+        report.return_drafts_deleted = _rows(
+            session, delete(m.ReturnDraft).where(m.ReturnDraft.customer_id == customer_id)
         )
-        report.orders_anonymised = (
-            session.execute(
-                update(m.Order)
-                .where(m.Order.customer_id == customer_id)
-                .values(ship_name=FORGOTTEN, ship_address="", ship_city="", ship_postcode="")
-            ).rowcount
-            or 0
+        report.orders_anonymised = _rows(
+            session,
+            update(m.Order)
+            .where(m.Order.customer_id == customer_id)
+            .values(ship_name=FORGOTTEN, ship_address="", ship_city="", ship_postcode=""),
         )
         session.execute(
             update(m.Customer)
@@ -212,37 +209,26 @@ def _forget_conversation_rows(session: Session, senders: list[str], report: Eras
     """Delete grants, attempts and photos of these conversations, blank their hand-off tickets and rating comments.
 
     Returns how many grants were deleted."""
-    report.verification_attempts_deleted += (
-        session.execute(
-            delete(m.VerificationAttempt).where(m.VerificationAttempt.conversation_id.in_(senders))
-        ).rowcount
-        or 0
+    report.verification_attempts_deleted += _rows(
+        session, delete(m.VerificationAttempt).where(m.VerificationAttempt.conversation_id.in_(senders))
     )
-    report.handoff_tickets |= set(
-        session.scalars(select(m.HandoffTicket.ticket_number).where(m.HandoffTicket.conversation_id.in_(senders)))
-    ) - {None}
-    report.handoff_tickets_anonymised += (
-        session.execute(
-            update(m.HandoffTicket)
-            .where(m.HandoffTicket.conversation_id.in_(senders))
-            .values(summary=FORGOTTEN, customer_id=None, order_number=None)
-        ).rowcount
-        or 0
+    report.handoff_tickets |= _ticket_numbers(session, m.HandoffTicket.conversation_id.in_(senders))
+    report.handoff_tickets_anonymised += _rows(
+        session,
+        update(m.HandoffTicket)
+        .where(m.HandoffTicket.conversation_id.in_(senders))
+        .values(summary=FORGOTTEN, customer_id=None, order_number=None),
     )
     session.execute(delete(m.NotificationDelivery).where(m.NotificationDelivery.conversation_id.in_(senders)))
     # The photos they sent and the words of their ratings (the scores stay, as numbers, for the metrics).
-    report.photos_deleted += (
-        session.execute(delete(m.CustomerPhoto).where(m.CustomerPhoto.conversation_id.in_(senders))).rowcount or 0
+    report.photos_deleted += _rows(session, delete(m.CustomerPhoto).where(m.CustomerPhoto.conversation_id.in_(senders)))
+    report.rating_comments_blanked += _rows(
+        session,
+        update(m.ConversationRating)
+        .where(m.ConversationRating.conversation_id.in_(senders), m.ConversationRating.comment.is_not(None))
+        .values(comment=None),
     )
-    report.rating_comments_blanked += (
-        session.execute(
-            update(m.ConversationRating)
-            .where(m.ConversationRating.conversation_id.in_(senders), m.ConversationRating.comment.is_not(None))
-            .values(comment=None)
-        ).rowcount
-        or 0
-    )
-    return session.execute(delete(m.AccessGrant).where(m.AccessGrant.conversation_id.in_(senders))).rowcount or 0
+    return _rows(session, delete(m.AccessGrant).where(m.AccessGrant.conversation_id.in_(senders)))
 
 
 def forget_conversations(

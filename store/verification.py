@@ -358,7 +358,7 @@ class Verification(StoreCore):
                         "order": self._order_failures,
                         "source": self._source_failures,
                         "proof": self._proof_failures,
-                    }[scope](session, key, now)
+                    }[scope](session, str(key), now)
                     until = pause_until(failures, free, self.limits)
                     if until is None:
                         continue  # a later match forgave the order's (or the proof's) failures
