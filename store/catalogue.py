@@ -9,24 +9,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from store import models as m
-from store.core import (
-    StoreCore,
-    money,
-)
-from store.errors import (
-    ProductNotFound,
-    StoreNotFound,
-)
-from store.policy import (
-    SEARCH_STOPWORDS,
-)
-from store.records import (
-    CatalogueTerms,
-    ProductInfo,
-    StockInfo,
-    StoreInfo,
-    StoreStockInfo,
-)
+from store.core import StoreCore, money
+from store.errors import ProductNotFound, StoreNotFound
+from store.policy import SEARCH_STOPWORDS
+from store.records import CatalogueTerms, ProductInfo, StockInfo, StoreInfo, StoreStockInfo
 
 
 def _category_key(text: str) -> str:

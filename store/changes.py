@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 from store import models as m
-from store.core import (
-    StoreCore,
-    fmt_date,
-    method_name,
-    naive,
-)
-from store.errors import (
-    InvalidInput,
-    NotAllowed,
-)
-from store.normalize import (
-    COUNTRY_NAMES,
-    parse_address,
-)
-from store.policy import (
-    CHANGEABLE_STATUSES,
-)
-from store.records import (
-    AddressChange,
-    CancelResult,
-    RefundInfo,
-)
+from store.core import StoreCore, fmt_date, method_name, naive
+from store.errors import InvalidInput, NotAllowed
+from store.normalize import COUNTRY_NAMES, parse_address
+from store.policy import CHANGEABLE_STATUSES
+from store.records import AddressChange, CancelResult, RefundInfo
 
 
 class OrderChanges(StoreCore):

@@ -12,27 +12,11 @@ from sqlalchemy.orm import Session
 
 from store import models as m
 from store.db import session_scope
-from store.errors import (
-    NotAuthorized,
-)
-from store.normalize import (
-    normalize_order_number,
-    normalize_rma,
-)
-from store.policy import (
-    PAYMENT_METHODS,
-)
-from store.proofs import (
-    ProofHasher,
-    ProofLimits,
-)
-from store.records import (
-    Address,
-    RefundInfo,
-    ReturnInfo,
-    ReturnLineInfo,
-    ReturnPolicy,
-)
+from store.errors import NotAuthorized
+from store.normalize import normalize_order_number, normalize_rma
+from store.policy import PAYMENT_METHODS
+from store.proofs import ProofHasher, ProofLimits
+from store.records import Address, RefundInfo, ReturnInfo, ReturnLineInfo, ReturnPolicy
 
 
 def money(pence: int) -> Decimal:

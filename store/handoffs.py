@@ -8,17 +8,9 @@ from typing import Any
 from sqlalchemy import select
 
 from store import models as m
-from store.core import (
-    StoreCore,
-    aware,
-    naive,
-)
-from store.normalize import (
-    normalize_order_number,
-)
-from store.records import (
-    HandoffTicket,
-)
+from store.core import StoreCore, aware, naive
+from store.normalize import normalize_order_number
+from store.records import HandoffTicket
 
 
 class Handoffs(StoreCore):

@@ -5,24 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from store import models as m
-from store.core import (
-    StoreCore,
-    add_business_days,
-    aware,
-    first_name,
-    fmt_date,
-    money,
-    opt_aware,
-)
-from store.policy import (
-    TRACKING_URLS,
-)
-from store.records import (
-    OrderLineInfo,
-    OrderSummary,
-    TrackingEvent,
-    TrackingInfo,
-)
+from store.core import StoreCore, add_business_days, aware, first_name, fmt_date, money, opt_aware
+from store.policy import TRACKING_URLS
+from store.records import OrderLineInfo, OrderSummary, TrackingEvent, TrackingInfo
 
 
 class Orders(StoreCore):

@@ -6,28 +6,10 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from store import models as m
-from store.core import (
-    StoreCore,
-    aware,
-    fmt_date,
-    method_name,
-    money,
-)
-from store.errors import (
-    NotAllowed,
-)
-from store.policy import (
-    EU_COUNTRIES,
-    PAYMENT_METHODS,
-    VAT_RATE,
-)
-from store.records import (
-    Address,
-    Invoice,
-    InvoiceLine,
-    PaymentInfo,
-    PaymentMethodInfo,
-)
+from store.core import StoreCore, aware, fmt_date, method_name, money
+from store.errors import NotAllowed
+from store.policy import EU_COUNTRIES, PAYMENT_METHODS, VAT_RATE
+from store.records import Address, Invoice, InvoiceLine, PaymentInfo, PaymentMethodInfo
 
 
 class Payments(StoreCore):

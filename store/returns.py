@@ -9,30 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store import models as m
-from store.core import (
-    StoreCore,
-    fmt_date,
-    money,
-    naive,
-    return_info,
-)
-from store.errors import (
-    NotAllowed,
-    ReturnNotFound,
-)
-from store.normalize import (
-    normalize_rma,
-)
-from store.policy import (
-    RETURNS_ADDRESS,
-)
-from store.records import (
-    RefundInfo,
-    ReturnableLine,
-    ReturnEligibility,
-    ReturnInfo,
-    ReturnPolicy,
-)
+from store.core import StoreCore, fmt_date, money, naive, return_info
+from store.errors import NotAllowed, ReturnNotFound
+from store.normalize import normalize_rma
+from store.policy import RETURNS_ADDRESS
+from store.records import RefundInfo, ReturnableLine, ReturnEligibility, ReturnInfo, ReturnPolicy
 
 
 class Returns(StoreCore):

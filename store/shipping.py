@@ -8,25 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from store import models as m
-from store.core import (
-    StoreCore,
-    money,
-    pence,
-)
-from store.errors import (
-    UnknownDestination,
-)
-from store.normalize import (
-    COUNTRY_NAMES,
-    detect_postcode_country,
-    normalize_country,
-    parse_amount,
-)
-from store.records import (
-    ShippingMethodInfo,
-    ShippingQuote,
-    ShippingZoneInfo,
-)
+from store.core import StoreCore, money, pence
+from store.errors import UnknownDestination
+from store.normalize import COUNTRY_NAMES, detect_postcode_country, normalize_country, parse_amount
+from store.records import ShippingMethodInfo, ShippingQuote, ShippingZoneInfo
 
 
 class Shipping(StoreCore):

@@ -9,14 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from store import models as m
-from store.core import (
-    StoreCore,
-    aware,
-    first_name,
-    live_grant,
-    naive,
-    proved_customer,
-)
+from store.core import StoreCore, aware, first_name, live_grant, naive, proved_customer
 from store.errors import (
     InvalidInput,
     NotAuthorized,
@@ -25,12 +18,8 @@ from store.errors import (
     VerificationLocked,
     VerificationPaused,
 )
-from store.normalize import (
-    normalize_order_number,
-)
-from store.policy import (
-    STAFF_ROLES,
-)
+from store.normalize import normalize_order_number
+from store.policy import STAFF_ROLES
 from store.proofs import (
     COUNTED,
     FAILED,
@@ -43,10 +32,7 @@ from store.proofs import (
     proof_candidates,
     the_proof,
 )
-from store.records import (
-    PausedCheck,
-    VerifiedOrder,
-)
+from store.records import PausedCheck, VerifiedOrder
 
 
 class Verification(StoreCore):

@@ -9,11 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from store import models as m
-from store.core import (
-    first_name,
-    fmt_date,
-    method_name,
-)
+from store.core import first_name, fmt_date, method_name
 from store.orders import Orders
 from store.payments import Payments
 from store.returns import Returns
