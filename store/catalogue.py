@@ -12,7 +12,7 @@ from store import models as m
 from store.core import StoreCore, money
 from store.errors import ProductNotFound, StoreNotFound
 from store.policy import SEARCH_STOPWORDS
-from store.records import CatalogueTerms, ProductInfo, StockInfo, StoreInfo, StoreStockInfo
+from store.records import ProductInfo, StockInfo, StoreInfo, StoreStockInfo
 
 
 def _category_key(text: str) -> str:
@@ -262,20 +262,6 @@ class Catalogue(StoreCore):
                     return []
                 stmt = stmt.where(m.Product.category == name)
             return [self._product_info(p) for p in session.execute(stmt).scalars()]
-
-    def catalogue_terms(self) -> CatalogueTerms:
-        """Collect product titles, brands and categories for the bot's lookup tables.
-
-        Returns:
-            Sorted, de-duplicated terms.
-        """
-        with self._session() as session:
-            rows = session.execute(select(m.Product.title, m.Product.brand, m.Product.category)).all()
-            return CatalogueTerms(
-                titles=tuple(sorted({r[0] for r in rows})),
-                brands=tuple(sorted({r[1] for r in rows})),
-                categories=tuple(sorted({r[2] for r in rows})),
-            )
 
 
 def _distance_km(origin: m.PhysicalStore, other: m.PhysicalStore) -> float | None:

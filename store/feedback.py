@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -225,22 +225,6 @@ class CustomerFeedback:
                     if number:
                         out.setdefault(number, []).append(self._info(session, row))
         return out
-
-    def delete_photos(self, conversation_ids: Iterable[str]) -> int:
-        """Delete every photo these conversations sent (retention, a customer's erasure).
-
-        Returns:
-            How many were deleted.
-        """
-        ids = sorted(set(conversation_ids))
-        deleted = 0
-        with self._session() as session:
-            for start in range(0, len(ids), _CHUNK):
-                result = session.execute(
-                    delete(m.CustomerPhoto).where(m.CustomerPhoto.conversation_id.in_(ids[start : start + _CHUNK]))
-                )
-                deleted += result.rowcount or 0  # type: ignore[attr-defined]
-        return deleted
 
     @staticmethod
     def _info(session: Session, row: m.CustomerPhoto) -> PhotoInfo:
