@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -34,6 +34,9 @@ from store.proofs import (
 )
 from store.records import PausedCheck, VerifiedOrder
 
+#: What failed proofs are counted by (scope -> attempt column, whether a match forgives earlier failures).
+_SCOPES = {"order": ("order_number", True), "source": ("source", False), "proof": ("proof_key", True)}
+
 
 class Verification(StoreCore):
     """Proving ownership of an order and the grants it gives a conversation."""
@@ -48,54 +51,33 @@ class Verification(StoreCore):
             stmt = stmt.where(m.VerificationAttempt.id != exclude)
         return int(session.execute(stmt).scalar_one())
 
-    def _order_failures(
-        self, session: Session, number: str, now: datetime, exclude: int | None = None
-    ) -> list[datetime]:
-        """Times of the failed proofs of an order number still remembered (in its window, after its last match)."""
-        attempt = m.VerificationAttempt
-        last_match = session.execute(
-            select(func.max(attempt.id)).where(attempt.order_number == number, attempt.outcome == MATCHED)
-        ).scalar_one_or_none()
-        stmt = select(attempt.created_at).where(
-            attempt.order_number == number,
-            attempt.outcome.in_(COUNTED),
-            attempt.created_at >= now - self.limits.order_window,
-        )
-        if last_match is not None:
-            stmt = stmt.where(attempt.id > last_match)
-        if exclude is not None:
-            stmt = stmt.where(attempt.id != exclude)
-        return list(session.execute(stmt).scalars())
+    def _scope_limits(self, scope: str) -> tuple[timedelta, int]:
+        """How long failed proofs of a scope are remembered, and how many are free before checks pause."""
+        limits = self.limits
+        return {
+            "order": (limits.order_window, limits.per_order),
+            "source": (limits.source_window, limits.per_source),
+            "proof": (limits.proof_window, limits.per_proof),
+        }[scope]
 
-    def _source_failures(
-        self, session: Session, source: str, now: datetime, exclude: int | None = None
+    def _scope_failures(
+        self, session: Session, scope: str, key: str, now: datetime, exclude: int | None = None
     ) -> list[datetime]:
-        """Times of the failed proofs from a source in its window (a match does not forgive a source)."""
+        """Times of the failed proofs of one order number, source or proof value still remembered: in the
+        scope's window and, for an order or a proof value, after its last match (a match does not forgive a
+        source)."""
+        name, forgiven = _SCOPES[scope]
         attempt = m.VerificationAttempt
+        column = getattr(attempt, name)
         stmt = select(attempt.created_at).where(
-            attempt.source == source,
-            attempt.outcome.in_(COUNTED),
-            attempt.created_at >= now - self.limits.source_window,
+            column == key, attempt.outcome.in_(COUNTED), attempt.created_at >= now - self._scope_limits(scope)[0]
         )
-        if exclude is not None:
-            stmt = stmt.where(attempt.id != exclude)
-        return list(session.execute(stmt).scalars())
-
-    def _proof_failures(
-        self, session: Session, proof_key: str, now: datetime, exclude: int | None = None
-    ) -> list[datetime]:
-        """Times of the failed proofs with one proof value (all orders) in its window, after its last match."""
-        attempt = m.VerificationAttempt
-        last_match = session.execute(
-            select(func.max(attempt.id)).where(attempt.proof_key == proof_key, attempt.outcome == MATCHED)
-        ).scalar_one_or_none()
-        stmt = select(attempt.created_at).where(
-            attempt.proof_key == proof_key,
-            attempt.outcome.in_(COUNTED),
-            attempt.created_at >= now - self.limits.proof_window,
-        )
-        if last_match is not None:
-            stmt = stmt.where(attempt.id > last_match)
+        if forgiven:
+            last_match = session.execute(
+                select(func.max(attempt.id)).where(column == key, attempt.outcome == MATCHED)
+            ).scalar_one_or_none()
+            if last_match is not None:
+                stmt = stmt.where(attempt.id > last_match)
         if exclude is not None:
             stmt = stmt.where(attempt.id != exclude)
         return list(session.execute(stmt).scalars())
@@ -111,18 +93,14 @@ class Verification(StoreCore):
     ) -> tuple[datetime, str] | None:
         """When checks of ``number`` from ``source`` (with the proof ``proof_key``) may resume and which count
         paused them, or None."""
-        limits = self.limits
         paused: list[tuple[datetime, str]] = []
-        by_order = pause_until(self._order_failures(session, number, now, exclude), limits.per_order, limits)
-        if by_order is not None and by_order > now:
-            paused.append((by_order, "order"))
-        by_source = pause_until(self._source_failures(session, source, now, exclude), limits.per_source, limits)
-        if by_source is not None and by_source > now:
-            paused.append((by_source, "source"))
-        if proof_key is not None:
-            by_proof = pause_until(self._proof_failures(session, proof_key, now, exclude), limits.per_proof, limits)
-            if by_proof is not None and by_proof > now:
-                paused.append((by_proof, "proof"))
+        for scope, key in (("order", number), ("source", source), ("proof", proof_key)):
+            if key is None:
+                continue
+            failures = self._scope_failures(session, scope, key, now, exclude)
+            until = pause_until(failures, self._scope_limits(scope)[1], self.limits)
+            if until is not None and until > now:
+                paused.append((until, scope))
         return max(paused) if paused else None
 
     # ----------------------------------------------------------------------------------- verification
@@ -328,11 +306,9 @@ class Verification(StoreCore):
         attempt = m.VerificationAttempt
         rows: list[PausedCheck] = []
         with self._session() as session:
-            for scope, column, window, free in (
-                ("order", attempt.order_number, self.limits.order_window, self.limits.per_order),
-                ("source", attempt.source, self.limits.source_window, self.limits.per_source),
-                ("proof", attempt.proof_key, self.limits.proof_window, self.limits.per_proof),
-            ):
+            for scope, (name, _forgiven) in _SCOPES.items():
+                column = getattr(attempt, name)
+                window, free = self._scope_limits(scope)
                 stmt = (
                     select(column, func.count(attempt.id), func.max(attempt.created_at))
                     .where(column.is_not(None), attempt.outcome.in_(COUNTED), attempt.created_at >= now - window)
@@ -340,11 +316,7 @@ class Verification(StoreCore):
                     .having(func.count(attempt.id) >= free)
                 )
                 for key, _count, _last in session.execute(stmt):
-                    failures = {
-                        "order": self._order_failures,
-                        "source": self._source_failures,
-                        "proof": self._proof_failures,
-                    }[scope](session, str(key), now)
+                    failures = self._scope_failures(session, scope, str(key), now)
                     until = pause_until(failures, free, self.limits)
                     if until is None:
                         continue  # a later match forgave the order's (or the proof's) failures
