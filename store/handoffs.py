@@ -29,7 +29,14 @@ class Handoffs(StoreCore):
             status=row.status,
             created_at=aware(row.created_at),
             store_id=row.store_id,
+            assigned_to=row.assigned_to,
         )
+
+    def handoff(self, ticket_number: str) -> HandoffTicket | None:
+        """One ticket by its number (``HO-000123``), or None when there is no such ticket."""
+        with self._session() as session:
+            row = session.scalar(select(m.HandoffTicket).where(m.HandoffTicket.ticket_number == ticket_number))
+            return self._ticket(row) if row is not None else None
 
     def open_handoff(
         self,

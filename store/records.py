@@ -411,3 +411,4 @@ class HandoffTicket:
     status: str
     created_at: datetime
     store_id: str | None = None
+    assigned_to: str | None = None

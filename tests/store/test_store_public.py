@@ -150,6 +150,9 @@ def test_current_handoff_is_the_open_or_claimed_ticket_of_that_conversation(stor
     assert store.current_handoff("conv-c").ticket_number == first.ticket_number
     store.assign_handoff(first.ticket_number, "Sam (U1)")
     assert store.current_handoff("conv-c").status == "assigned"
+    claimed = store.handoff(first.ticket_number)
+    assert (claimed.status, claimed.assigned_to, claimed.conversation_id) == ("assigned", "Sam (U1)", "conv-c")
+    assert store.handoff("HO-999999") is None
     store.close_handoff(first.ticket_number)
     assert store.current_handoff("conv-c") is None
 
