@@ -146,11 +146,7 @@ def return_info(ret: m.Return) -> ReturnInfo:
 
 
 class StoreCore:
-    """State and helpers every area of `OrderStore` shares: units of work, the clock, order lookups and grants.
-
-    Access rule: nothing about an order is returned or changed unless the conversation verified it
-    (`verify`), which records a grant for (conversation, order).
-    """
+    """State and helpers every area of `OrderStore` shares: units of work, the clock, order lookups and grants."""
 
     def __init__(
         self,
