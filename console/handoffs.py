@@ -19,6 +19,7 @@ from console.redact import redact
 from console.shop import ShopFacts, ShopUnavailable, photo_json
 from console.tracker import without_ids
 from store import models as shop
+from store.records import HandoffTicket
 from store.service import OrderStore
 
 STATUSES = ("open", "assigned", "closed")
@@ -351,12 +352,11 @@ class ConsoleDesk:
         self.queue = queue
         self.store = OrderStore(sessionmaker(queue.shop_engine, expire_on_commit=False))
 
-    def _ticket(self, number: str) -> shop.HandoffTicket:
+    def _ticket(self, number: str) -> HandoffTicket:
         if not number.startswith("HO-") or len(number) > 16:
             raise BadInput("not a ticket number", field="ticket")
         try:
-            with Session(self.queue.shop_engine) as db:
-                row = db.scalar(select(T).where(T.ticket_number == number))
+            row = self.store.handoff(number)
         except SQLAlchemyError as exc:
             raise Unavailable("the order store cannot be read; try again shortly") from exc
         if row is None:

@@ -132,8 +132,7 @@ def retention(
     if _has(sessions, "handoff_cases"):
         report.handoff_relay_cases_anonymised = HandoffState(sessions).anonymise(old, (), FORGOTTEN)
     if shop is not None:
-        with Session(shop) as db, db.begin():
-            report.access_grants_deleted = erasure.forget_conversations(db, old, before=before)
+        report.access_grants_deleted = erasure.forget_conversations(sessionmaker(shop), old, before=before)
     report.events_deleted = delete_conversations(tracker, sessions, old)
     return report
 
@@ -167,8 +166,8 @@ def forget_customer(
         raise ValueError(f"{email!r} is not an email address")
     Indexer(tracker, sessions).refresh()
     report = DeletionReport()
-    with Session(shop_engine) as db:
-        found = erasure.footprint(db, email)
+    shop = sessionmaker(shop_engine)
+    found = erasure.footprint(shop, email)
     report.customer_found = found.customer_id is not None
     needles = found.needles() or [email]
     senders = set(found.conversations)
@@ -176,8 +175,7 @@ def forget_customer(
         texts = ConsoleConversationText.search_text
         matching = or_(*(texts.like(_like(needle), escape="\\") for needle in needles))
         senders |= set(session.scalars(select(ConsoleConversationText.sender_id).where(matching)))
-    with Session(shop_engine) as db, db.begin():
-        erased = erasure.erase_customer(db, found, senders)
+    erased = erasure.erase_customer(shop, found, senders)
     report.channel_identities_deleted = erased.channel_identities_deleted
     report.access_grants_deleted = erased.access_grants_deleted
     report.verification_attempts_deleted = erased.verification_attempts_deleted

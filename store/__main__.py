@@ -9,10 +9,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from store import models as m
+from store.accounts import CustomerAccounts
 from store.db import is_migrated, make_engine, session_scope
 from store.errors import DatabaseNotReady, OrderNotFound, StoreError
 from store.migrate import current_revision, head_revision, upgrade
@@ -26,8 +28,6 @@ def _log(line: str) -> None:
 
 
 def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -97,8 +97,6 @@ def cmd_info(engine: Engine) -> None:
 
 def cmd_shipment_event(engine: Engine, order: str, kind: str, event_id: str | None) -> None:
     """Record a carrier event (stands for the carrier's webhook); the gateway's notifier sends the news."""
-    from store.accounts import CustomerAccounts
-
     _require_migrated(engine)
     accounts = CustomerAccounts(sessionmaker(bind=engine, expire_on_commit=False))
     try:

@@ -7,21 +7,22 @@ session factory and clock as `OrderStore` (`CustomerAccounts.of(store)`), so tes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store import models as m
+from store.core import StoreCore, add_business_days, aware, naive, proved_customer, return_info, utc_now
+from store.db import session_scope
 from store.errors import InvalidInput, NotAuthorized, OrderNotFound
 from store.normalize import normalize_order_number
 from store.proofs import ProofLimits
 from store.records import ReturnInfo
-from store.service import OrderStore, add_business_days
 
 #: Channels whose accounts belong to one person and may be linked to a customer. Tablets are shared
 #: kiosks in a shop and Slack is for staff, so neither is ever linked.
@@ -118,14 +119,6 @@ class OutboxEntry:
     deliveries: tuple[tuple[str, str, int], ...]  # (conversation id, status, attempts)
 
 
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def split_conversation_id(conversation_id: str) -> tuple[str, str]:
     """``"telegram:123"`` -> ``("telegram", "123")``.
 
@@ -156,28 +149,19 @@ class CustomerAccounts:
             grant_idle: Grants unused for this long have ended (``ProofLimits.grant_idle``).
         """
         self._session_factory = session_factory
-        self._clock = now or (lambda: datetime.now(UTC))
+        self._clock = now or utc_now
         self._grant_idle = grant_idle
 
     @classmethod
-    def of(cls, store: OrderStore) -> CustomerAccounts:
+    def of(cls, store: StoreCore) -> CustomerAccounts:
         """The accounts API on the same database, clock and grant lifetime as ``store``."""
         return cls(store._session_factory, now=store._clock, grant_idle=store.limits.grant_idle)  # noqa: SLF001
 
     def _now(self) -> datetime:
-        return _naive(self._clock())
+        return naive(self._clock())
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        session = self._session_factory()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+    def _session(self) -> AbstractContextManager[Session]:
+        return session_scope(self._session_factory)
 
     # ------------------------------------------------------------------------------------- identities
 
@@ -204,7 +188,7 @@ class CustomerAccounts:
             return None
         now = self._now()
         with self._session() as session:
-            if not OrderStore._proved_customer(session, conversation_id, customer_id, now - self._grant_idle):  # noqa: SLF001
+            if not proved_customer(session, conversation_id, customer_id, now - self._grant_idle):
                 raise NotAuthorized()
             row = session.execute(
                 select(m.ChannelIdentity).where(
@@ -220,7 +204,7 @@ class CustomerAccounts:
                 # The account now proves another customer's order: it follows the latest proof.
                 row.customer_id = customer_id
                 row.created_at = now
-            return LinkedChannel(channel, external_id, _aware(row.created_at))
+            return LinkedChannel(channel, external_id, aware(row.created_at))
 
     def linked_channels(self, customer_id: int) -> list[LinkedChannel]:
         """List a customer's linked accounts, oldest first."""
@@ -230,7 +214,7 @@ class CustomerAccounts:
                 .where(m.ChannelIdentity.customer_id == customer_id)
                 .order_by(m.ChannelIdentity.created_at, m.ChannelIdentity.id)
             ).scalars()
-            return [LinkedChannel(r.channel, r.external_id, _aware(r.created_at)) for r in rows]
+            return [LinkedChannel(r.channel, r.external_id, aware(r.created_at)) for r in rows]
 
     def unlink(self, customer_id: int, channel: str, external_id: str | None = None) -> list[LinkedChannel]:
         """Remove a customer's linked account(s) on ``channel`` (one account when ``external_id`` is given).
@@ -247,7 +231,7 @@ class CustomerAccounts:
             if external_id is not None:
                 stmt = stmt.where(m.ChannelIdentity.external_id == external_id)
             rows = list(session.execute(stmt).scalars())
-            removed = [LinkedChannel(r.channel, r.external_id, _aware(r.created_at)) for r in rows]
+            removed = [LinkedChannel(r.channel, r.external_id, aware(r.created_at)) for r in rows]
             for row in rows:
                 session.delete(row)
             return removed
@@ -263,7 +247,7 @@ class CustomerAccounts:
             returns: list[ReturnInfo] = []
             progress: list[OrderInProgress] = []
             for order in orders:
-                returns.extend(OrderStore._return_info(r) for r in order.returns if r.status in OPEN_RETURNS)  # noqa: SLF001
+                returns.extend(return_info(r) for r in order.returns if r.status in OPEN_RETURNS)
                 if order.shipment is not None and order.shipment.status in IN_PROGRESS_SHIPMENT:
                     progress.append(OrderInProgress(order.number, order.shipment.status.replace("_", " ")))
                 elif order.shipment is None and order.status in IN_PROGRESS_ORDER:
@@ -285,7 +269,7 @@ class CustomerAccounts:
         """
         now = self._now()
         with self._session() as session:
-            if not OrderStore._proved_customer(session, conversation_id, customer_id, now - self._grant_idle):  # noqa: SLF001
+            if not proved_customer(session, conversation_id, customer_id, now - self._grant_idle):
                 raise NotAuthorized()
             granted: list[str] = []
             for order in session.execute(
@@ -339,7 +323,7 @@ class CustomerAccounts:
             if draft is None:
                 return None
             number = session.execute(select(m.Order.number).where(m.Order.id == draft.order_id)).scalar_one()
-            return ReturnDraftInfo(number, draft.items, draft.reason, draft.channel, _aware(draft.updated_at))
+            return ReturnDraftInfo(number, draft.items, draft.reason, draft.channel, aware(draft.updated_at))
 
     def clear_return_draft(self, customer_id: int) -> bool:
         """Forget the customer's unfinished return (it was submitted or abandoned); True if there was one."""
@@ -504,8 +488,9 @@ class CustomerAccounts:
                 if not links:
                     entry.status = "skipped_no_channel"
                     continue
-                recent = list(
-                    session.execute(
+                recent = [
+                    at
+                    for at in session.execute(
                         select(m.NotificationOutbox.released_at)
                         .where(
                             m.NotificationOutbox.customer_id == entry.customer_id,
@@ -514,7 +499,8 @@ class CustomerAccounts:
                         )
                         .order_by(m.NotificationOutbox.released_at)
                     ).scalars()
-                )
+                    if at is not None
+                ]
                 if len(recent) >= max_per_window:
                     # The oldest of the window leaves it at this time; one more may go then.
                     entry.not_before = recent[len(recent) - max_per_window] + window
@@ -600,20 +586,7 @@ class CustomerAccounts:
                 ).all()
                 result.append(
                     OutboxEntry(
-                        e.event_key, e.customer_id, e.kind, e.text, e.status, tuple(tuple(d) for d in deliveries)
-                    )  # type: ignore[misc]
+                        e.event_key, e.customer_id, e.kind, e.text, e.status, tuple((c, s, n) for c, s, n in deliveries)
+                    )
                 )
             return result
-
-    def released_count(self, customer_id: int, since: datetime) -> int:
-        """How many entries went out to a customer since ``since`` (for the rate limit's tests and logs)."""
-        with self._session() as session:
-            return int(
-                session.execute(
-                    select(func.count(m.NotificationOutbox.id)).where(
-                        m.NotificationOutbox.customer_id == customer_id,
-                        m.NotificationOutbox.released_at.is_not(None),
-                        m.NotificationOutbox.released_at > _naive(since),
-                    )
-                ).scalar_one()
-            )

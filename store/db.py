@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,10 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        path = Path(database).expanduser() if database and database != ":memory:" else None
-        if path is not None and not database.startswith("file:"):
+        # A file of its own (not in memory, not a ``file:`` URI) gets its folder and owner-only mode.
+        on_disk = bool(database) and database != ":memory:" and not str(database).startswith("file:")
+        path = Path(str(database)).expanduser() if on_disk else None
+        if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("timeout", 30)
@@ -46,7 +48,7 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "do_connect")
         def _private_file(*_args: Any) -> None:
             # Before SQLite creates the file on first connect: customers' orders are their owner's only.
-            if path is not None and not database.startswith("file:"):
+            if path is not None:
                 _create_private(path)
 
         @event.listens_for(engine, "connect")
@@ -96,21 +98,15 @@ def get_session_factory() -> sessionmaker[Session]:
     return _session_factory
 
 
-def reset_engine() -> None:
-    """Dispose the shared engine and forget it (tests, or after changing ``SHOP_DATABASE_URL``)."""
-    global _engine, _session_factory
-    if _engine is not None:
-        _engine.dispose()
-    _engine = None
-    _session_factory = None
-
-
 @contextmanager
-def session_scope(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
+def session_scope(factory: Callable[[], Session] | None = None) -> Iterator[Session]:
     """Run one unit of work: commit when the block succeeds, roll back when it raises.
 
+    Every API of the store (`OrderStore`, `CustomerAccounts`, `CustomerFeedback`, `store.erasure`) opens its
+    units of work through this one function.
+
     Args:
-        factory: Session factory to use; the shared one when None.
+        factory: Zero-argument callable returning a new `Session` (a `sessionmaker`); the shared one when None.
 
     Yields:
         An open session.

@@ -1,4 +1,4 @@
-"""The order store's one exception family, raised by `store.service` and mapped to replies by callers."""
+"""The order store's one exception family, raised by `OrderStore` and its sibling APIs, mapped to replies by callers."""
 
 from __future__ import annotations
 

@@ -9,18 +9,19 @@ sent it, and signed-in staff); this module only keeps them and says what they be
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store import models as m
+from store.core import StoreCore, aware, naive, utc_now
+from store.db import session_scope
 from store.errors import InvalidInput, StoreError
-from store.service import OrderStore
 
 #: The rating subject of a conversation the assistant handled (a hand-off is rated by its ticket number).
 CONVERSATION = "conversation"
@@ -78,38 +79,21 @@ class RatingInfo:
     created_at: datetime
 
 
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class CustomerFeedback:
     """Photos and ratings in the order store (synchronous; one unit of work per call)."""
 
     def __init__(self, session_factory: Callable[[], Session], *, now: Callable[[], datetime] | None = None) -> None:
         """Use ``session_factory`` for every unit of work and ``now`` (aware UTC) as the clock."""
         self._session_factory = session_factory
-        self._clock = now or (lambda: datetime.now(UTC))
+        self._clock = now or utc_now
 
     @classmethod
-    def of(cls, store: OrderStore) -> CustomerFeedback:
+    def of(cls, store: StoreCore) -> CustomerFeedback:
         """The feedback API on the same database and clock as ``store``."""
         return cls(store._session_factory, now=store._clock)  # noqa: SLF001 - same package, one database
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        session = self._session_factory()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+    def _session(self) -> AbstractContextManager[Session]:
+        return session_scope(self._session_factory)
 
     # ------------------------------------------------------------------------------------------ photos
 
@@ -170,7 +154,7 @@ class CustomerFeedback:
                 sha256=hashlib.sha256(data).hexdigest(),
                 handoff_ticket_id=ticket.id if ticket else None,
                 return_id=ret.id if ret else None,
-                created_at=_naive(self._clock()),
+                created_at=naive(self._clock()),
             )
             session.add(row)
             session.flush()
@@ -242,22 +226,6 @@ class CustomerFeedback:
                         out.setdefault(number, []).append(self._info(session, row))
         return out
 
-    def delete_photos(self, conversation_ids: Iterable[str]) -> int:
-        """Delete every photo these conversations sent (retention, a customer's erasure).
-
-        Returns:
-            How many were deleted.
-        """
-        ids = sorted(set(conversation_ids))
-        deleted = 0
-        with self._session() as session:
-            for start in range(0, len(ids), _CHUNK):
-                result = session.execute(
-                    delete(m.CustomerPhoto).where(m.CustomerPhoto.conversation_id.in_(ids[start : start + _CHUNK]))
-                )
-                deleted += result.rowcount or 0  # type: ignore[attr-defined]
-        return deleted
-
     @staticmethod
     def _info(session: Session, row: m.CustomerPhoto) -> PhotoInfo:
         ticket = session.get(m.HandoffTicket, row.handoff_ticket_id) if row.handoff_ticket_id else None
@@ -273,7 +241,7 @@ class CustomerFeedback:
             sha256=row.sha256,
             ticket_number=(ticket.ticket_number or f"HO-{ticket.id:06d}") if ticket else None,
             rma_number=ret.rma_number if ret else None,
-            created_at=_aware(row.created_at),
+            created_at=aware(row.created_at),
         )
 
     # ----------------------------------------------------------------------------------------- ratings
@@ -318,7 +286,7 @@ class CustomerFeedback:
                     score=score,
                     comment=comment,
                     outcome=outcome,
-                    created_at=_naive(self._clock()),
+                    created_at=naive(self._clock()),
                 )
                 session.add(row)
                 session.flush()
@@ -341,9 +309,9 @@ class CustomerFeedback:
         with self._session() as session:
             stmt = select(m.ConversationRating).order_by(m.ConversationRating.id)
             if since is not None:
-                stmt = stmt.where(m.ConversationRating.created_at >= _naive(since))
+                stmt = stmt.where(m.ConversationRating.created_at >= naive(since))
             if until is not None:
-                stmt = stmt.where(m.ConversationRating.created_at < _naive(until))
+                stmt = stmt.where(m.ConversationRating.created_at < naive(until))
             return [self._rating(row) for row in session.scalars(stmt)]
 
     @staticmethod
@@ -355,7 +323,7 @@ class CustomerFeedback:
             score=row.score,
             comment=row.comment,
             outcome=row.outcome,
-            created_at=_aware(row.created_at),
+            created_at=aware(row.created_at),
         )
 
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 ORM models of the order store, used by `store.service`, `store.seed` and the migrations."""
+"""SQLAlchemy 2 ORM models of the order store, used by the store's area modules, `store.seed` and the migrations."""
 
 from __future__ import annotations
 

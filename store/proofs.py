@@ -315,5 +315,5 @@ def pause_until(failures: Sequence[datetime], free: int, limits: ProofLimits) ->
     if len(failures) < free:
         return None
     doublings = min(len(failures) - free, 32)
-    wait = min(limits.longest_pause, limits.first_pause * (2**doublings))
+    wait = min(limits.longest_pause, limits.first_pause * (1 << doublings))
     return max(failures) + wait

@@ -398,15 +398,6 @@ class StockInfo:
 
 
 @dataclass(frozen=True)
-class CatalogueTerms:
-    """Words the bot's lookup tables are built from."""
-
-    titles: tuple[str, ...]
-    brands: tuple[str, ...]
-    categories: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class HandoffTicket:
     """A request for a person to take over."""
 
@@ -420,3 +411,4 @@ class HandoffTicket:
     status: str
     created_at: datetime
     store_id: str | None = None
+    assigned_to: str | None = None

@@ -2,509 +2,36 @@
 
 from __future__ import annotations
 
+import json
 import random
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from store import models as m
-from store.service import EU_COUNTRIES
+from store.core import add_business_days
+from store.policy import EU_COUNTRIES
 
-# --------------------------------------------------------------------------------------------- catalogue
-
-_CATEGORIES: list[dict[str, Any]] = [
-    {
-        "name": "Skincare",
-        "prefix": "SKN",
-        "count": 50,
-        "brands": [
-            "Lumière Botanics",
-            "Northshore Skin",
-            "Dermavita",
-            "Oakhaven Apothecary",
-            "Pure Ritual",
-            "Kinfolk Skin",
-        ],
-        "types": [
-            (
-                "Gentle Foaming Cleanser",
-                1200,
-                1800,
-                "150 ml",
-                "A soap-free gel cleanser that lifts make-up and SPF without stripping the skin.",
-            ),
-            (
-                "Hyaluronic Acid Hydrating Serum",
-                2200,
-                3500,
-                "30 ml",
-                "Three weights of hyaluronic acid plump and hydrate every layer of the skin.",
-            ),
-            (
-                "Vitamin C Brightening Serum",
-                2400,
-                3800,
-                "30 ml",
-                "15% stabilised vitamin C with ferulic acid to even tone and boost radiance.",
-            ),
-            (
-                "Retinol Night Cream",
-                2800,
-                4200,
-                "50 ml",
-                "Encapsulated 0.3% retinol smooths fine lines overnight with minimal irritation.",
-            ),
-            (
-                "SPF 50 Daily Moisturiser",
-                1800,
-                2600,
-                "50 ml",
-                "Lightweight broad-spectrum protection that sits invisibly under make-up.",
-            ),
-            (
-                "Rose Water Toner",
-                1000,
-                1600,
-                "200 ml",
-                "Alcohol-free Damask rose water to soothe and refresh after cleansing.",
-            ),
-            (
-                "Overnight Repair Mask",
-                2500,
-                3400,
-                "75 ml",
-                "A rich sleeping mask with ceramides and peptides for tired, dry skin.",
-            ),
-            (
-                "Niacinamide 10% Serum",
-                1200,
-                2000,
-                "30 ml",
-                "Refines pores and balances oil with 10% niacinamide and 1% zinc.",
-            ),
-            ("Caffeine Eye Cream", 1800, 2800, "15 ml", "Caffeine and vitamin K reduce puffiness and dark circles."),
-            (
-                "AHA Exfoliating Toner",
-                1500,
-                2400,
-                "150 ml",
-                "Glycolic and lactic acids gently resurface for smoother, brighter skin.",
-            ),
-            (
-                "Pink Clay Detox Mask",
-                1400,
-                2200,
-                "75 ml",
-                "Kaolin and French pink clay draw out impurities without drying.",
-            ),
-            (
-                "Barrier Repair Moisturiser",
-                1900,
-                2900,
-                "50 ml",
-                "Ceramides, cholesterol and fatty acids restore a compromised skin barrier.",
-            ),
-            (
-                "Micellar Cleansing Water",
-                800,
-                1400,
-                "400 ml",
-                "No-rinse micellar water that removes waterproof make-up.",
-            ),
-            (
-                "Squalane Facial Oil",
-                2000,
-                3200,
-                "30 ml",
-                "Plant-derived squalane for weightless, non-comedogenic nourishment.",
-            ),
-        ],
-        "attrs": lambda rng: {
-            "skin_type": rng.choice(["all", "dry", "oily", "combination", "sensitive"]),
-            "vegan": rng.random() < 0.6,
-            "fragrance_free": rng.random() < 0.5,
-        },
-    },
-    {
-        "name": "Makeup",
-        "prefix": "MKP",
-        "count": 45,
-        "brands": ["Velvet & Vine", "Studio Nine", "Maison Coco", "Glow Theory", "Kindred Colour"],
-        "types": [
-            (
-                "Matte Liquid Lipstick",
-                1400,
-                2200,
-                "6 ml",
-                "Transfer-resistant colour with a soft, comfortable matte finish.",
-            ),
-            ("Satin Lipstick", 1600, 2600, "3.5 g", "Creamy, hydrating colour with a satin sheen."),
-            ("Long-Wear Foundation", 2400, 3800, "30 ml", "Medium-to-full coverage that lasts 24 hours, in 40 shades."),
-            ("Radiant Skin Tint", 2000, 3000, "30 ml", "Sheer, dewy coverage with hyaluronic acid and SPF 20."),
-            ("Volumising Mascara", 1200, 2400, "10 ml", "A buildable formula for dramatic volume without clumps."),
-            (
-                "Waterproof Gel Eyeliner",
-                1000,
-                1800,
-                "0.35 g",
-                "Smudge-proof gel pencil that glides on and sets in seconds.",
-            ),
-            ("Precision Brow Pencil", 1000, 1700, "0.09 g", "An ultra-fine tip draws hair-like strokes."),
-            (
-                "Warm Neutrals Eyeshadow Palette",
-                2800,
-                4800,
-                "12 x 1 g",
-                "Twelve mattes and shimmers in wearable warm tones.",
-            ),
-            ("Cream Blush", 1400, 2400, "5 g", "Blendable cream colour for a fresh, natural flush."),
-            ("Highlighter Stick", 1600, 2600, "4 g", "A glassy glow for cheekbones, brow bones and the cupid's bow."),
-            (
-                "Translucent Setting Powder",
-                1800,
-                3000,
-                "10 g",
-                "Finely milled powder that blurs and sets make-up all day.",
-            ),
-            ("Full Coverage Concealer", 1400, 2400, "6 ml", "Crease-proof coverage for dark circles and blemishes."),
-            ("Lip Liner", 900, 1500, "1.2 g", "Defines and shapes lips and stops lipstick feathering."),
-            ("Sun-Kissed Bronzer", 1800, 3000, "9 g", "A soft-focus matte bronzer for natural warmth."),
-        ],
-        "attrs": lambda rng: {
-            "shade": rng.choice(
-                [
-                    "Rosewood",
-                    "Nude Beige",
-                    "Berry",
-                    "Coral",
-                    "Warm Sand",
-                    "Deep Espresso",
-                    "Fair Ivory",
-                    "Golden Tan",
-                    "Cherry Red",
-                ]
-            ),
-            "vegan": rng.random() < 0.5,
-        },
-    },
-    {
-        "name": "Haircare",
-        "prefix": "HAR",
-        "count": 35,
-        "brands": ["Crown & Root", "Aqua Mane", "Wildbloom Hair", "Atelier Curl", "Fenwick Grooming"],
-        "types": [
-            ("Bond Repair Shampoo", 1400, 2400, "250 ml", "Rebuilds broken bonds in damaged and coloured hair."),
-            ("Deep Moisture Conditioner", 1400, 2400, "250 ml", "Shea and argan oil detangle and soften dry hair."),
-            ("Curl Defining Cream", 1600, 2400, "150 ml", "Defines curls and coils with a soft, frizz-free hold."),
-            ("Argan Hair Oil", 1800, 3200, "100 ml", "Cold-pressed argan oil for shine and split-end protection."),
-            ("Volumising Dry Shampoo", 800, 1400, "200 ml", "Absorbs oil and adds lift between washes, no white cast."),
-            ("Heat Protect Spray", 1200, 2000, "200 ml", "Protects against styling heat up to 230°C."),
-            (
-                "Intensive Repair Hair Mask",
-                1800,
-                2800,
-                "200 ml",
-                "A weekly treatment for brittle, over-processed hair.",
-            ),
-            (
-                "Exfoliating Scalp Scrub",
-                1600,
-                2600,
-                "200 ml",
-                "Sea salt and salicylic acid clear build-up from the scalp.",
-            ),
-            ("Volumising Mousse", 1000, 1800, "200 ml", "Weightless body and bounce for fine hair."),
-            ("Leave-In Conditioner", 1200, 2000, "150 ml", "Detangles and hydrates without weighing hair down."),
-        ],
-        "attrs": lambda rng: {
-            "hair_type": rng.choice(["all", "curly", "fine", "coloured", "dry"]),
-            "sulphate_free": rng.random() < 0.7,
-        },
-    },
-    {
-        "name": "Fragrance",
-        "prefix": "FRG",
-        "count": 30,
-        "brands": ["Maison Verrier", "Atlas Perfumery", "Juniper & Ash", "Solstice Parfums", "Ébène"],
-        "types": [
-            (
-                "Amber Nights Eau de Parfum",
-                5500,
-                9500,
-                "50 ml",
-                "Warm amber, labdanum and vanilla with a smoky cedar base.",
-            ),
-            (
-                "Citrus Grove Eau de Toilette",
-                3800,
-                6500,
-                "100 ml",
-                "Bergamot, bitter orange and petitgrain over white musk.",
-            ),
-            ("Velvet Rose Eau de Parfum", 5800, 9800, "50 ml", "Turkish rose and raspberry on a patchouli heart."),
-            (
-                "Cedar & Sage Eau de Parfum",
-                5200,
-                8800,
-                "50 ml",
-                "Clary sage, Atlas cedar and vetiver: green and woody.",
-            ),
-            ("Sea Salt & Neroli Cologne", 3500, 6000, "100 ml", "Bright neroli, sea salt accord and driftwood."),
-            ("Vanilla Orchid Body Mist", 1800, 2800, "150 ml", "A light, sweet mist of vanilla orchid and tonka."),
-            ("Oud Noir Parfum", 8500, 14500, "50 ml", "Rich oud, saffron and leather for evening."),
-            ("Fig Leaf Eau de Toilette", 4200, 7000, "100 ml", "Green fig leaf, coconut milk and cedarwood."),
-        ],
-        "attrs": lambda rng: {
-            "family": rng.choice(["woody", "floral", "fresh", "oriental", "gourmand"]),
-            "concentration": rng.choice(["EDP", "EDT", "Parfum"]),
-        },
-    },
-    {
-        "name": "Bath & Body",
-        "prefix": "BTH",
-        "count": 25,
-        "brands": ["Meadow & Marsh", "Hearth Botanicals", "Little Harbour", "Tidewell Bath Co."],
-        "types": [
-            ("Lavender Body Wash", 900, 1600, "300 ml", "A gentle, creamy wash scented with English lavender."),
-            ("Shea Body Butter", 1400, 2400, "200 ml", "Whipped shea and cocoa butter for very dry skin."),
-            ("Dead Sea Bath Salts", 1200, 2000, "500 g", "Mineral-rich salts to soothe tired muscles."),
-            ("Rich Hand Cream", 800, 1400, "75 ml", "Non-greasy hand cream with glycerin and almond oil."),
-            ("Coffee Body Scrub", 1200, 2000, "250 g", "Arabica coffee and sugar exfoliate and smooth."),
-            ("Relaxing Bath Oil", 1600, 2600, "100 ml", "Chamomile and ylang-ylang oil that softens bath water."),
-            ("Citrus Shower Gel", 800, 1400, "300 ml", "An energising gel with grapefruit and lime."),
-            ("Firming Body Lotion", 1400, 2400, "250 ml", "Caffeine and peptides for smoother-looking skin."),
-        ],
-        "attrs": lambda rng: {
-            "scent": rng.choice(["lavender", "citrus", "unscented", "rose", "coconut", "eucalyptus"]),
-            "vegan": rng.random() < 0.7,
-        },
-    },
-    {
-        "name": "Tools & Accessories",
-        "prefix": "TLS",
-        "count": 22,
-        "brands": ["Studio Nine", "Oakhaven Apothecary", "ProGlow", "Kindred Colour"],
-        "types": [
-            ("Foundation Brush", 1200, 2200, "1 piece", "Dense synthetic bristles for a flawless, streak-free finish."),
-            ("Blending Sponge Duo", 800, 1400, "2 pieces", "Latex-free sponges for seamless blending, wet or dry."),
-            ("Jade Facial Roller", 1800, 2800, "1 piece", "Cooling jade roller to de-puff and help serums absorb."),
-            ("Rose Quartz Gua Sha", 1600, 2600, "1 piece", "A sculpting stone for lymphatic facial massage."),
-            ("Slanted Tweezers", 900, 1600, "1 piece", "Precision stainless-steel tweezers for brows."),
-            ("Detangling Hair Brush", 1000, 1800, "1 piece", "Flexible bristles glide through wet and dry hair."),
-            (
-                "Silk Scrunchies Set of 3",
-                1500,
-                2400,
-                "3 pieces",
-                "Mulberry silk scrunchies that prevent creases and breakage.",
-            ),
-            ("Quilted Makeup Bag", 1800, 3000, "1 piece", "Wipe-clean quilted bag with a zipped inner pocket."),
-            ("Eyelash Curler", 900, 1800, "1 piece", "Curves lashes without pinching; includes a spare pad."),
-            ("Heated Styling Brush", 4500, 7500, "1 piece", "Dries and smooths in one step with ionic technology."),
-            ("LED Vanity Mirror", 3500, 5500, "1 piece", "Dimmable daylight LED mirror with 10x magnification."),
-            (
-                "12-Piece Makeup Brush Set",
-                3000,
-                5200,
-                "12 pieces",
-                "Every face and eye brush you need, in a vegan leather roll.",
-            ),
-        ],
-        "attrs": lambda rng: {
-            "material": rng.choice(["synthetic", "stainless steel", "silk", "jade", "rose quartz", "ABS"])
-        },
-    },
-]
-_GIFT_CARDS = [
-    ("Gift Card £10", 1000, "Physical gift card in a presentation envelope."),
-    ("Gift Card £25", 2500, "Physical gift card in a presentation envelope."),
-    ("Gift Card £50", 5000, "Physical gift card in a presentation envelope."),
-    ("Gift Card £100", 10000, "Physical gift card in a presentation envelope."),
-    ("E-Gift Card £25", 2500, "Emailed instantly; valid for 2 years."),
-    ("E-Gift Card £50", 5000, "Emailed instantly; valid for 2 years."),
-]
+#: The demo shop's data (catalogue, people, shipping zones, shops, carrier texts), read on first use.
+DEMO_DATA = Path(__file__).resolve().parent / "demo"
 _CLEARANCE_COUNT = 14
-
-# --------------------------------------------------------------------------------------------- people
-
-_FIRST_NAMES = [
-    "Olivia",
-    "Amelia",
-    "Isla",
-    "Ava",
-    "Mia",
-    "Sophie",
-    "Grace",
-    "Freya",
-    "Emily",
-    "Chloe",
-    "Hannah",
-    "Lucy",
-    "Aisha",
-    "Priya",
-    "Zara",
-    "Leah",
-    "Ruby",
-    "Ella",
-    "Charlotte",
-    "Noah",
-    "Oliver",
-    "George",
-    "Arthur",
-    "Harry",
-    "Jack",
-    "Leo",
-    "Oscar",
-    "James",
-    "Liam",
-    "Sam",
-    "Lena",
-    "Marie",
-    "Julia",
-    "Anna",
-    "Sofia",
-    "Camille",
-    "Léa",
-    "Manon",
-    "Sanne",
-    "Femke",
-    "Niamh",
-    "Aoife",
-    "Madison",
-    "Emma",
-    "Chen",
-    "Yuki",
-    "Thomas",
-    "Daniel",
-    "Ethan",
-    "Mohammed",
-    "Ibrahim",
-    "Rory",
-    "Callum",
-    "Finn",
-    "Ciara",
-    "Eilidh",
-    "Megan",
-    "Poppy",
-    "Imogen",
-    "Harriet",
-    "Jasmine",
-    "Nadia",
-    "Fatima",
-    "Kiran",
-    "Rohan",
-    "Anika",
-    "Lukas",
-    "Jonas",
-    "Felix",
-    "Mila",
-    "Hugo",
-    "Louis",
-    "Chloé",
-    "Inès",
-    "Daan",
-    "Lotte",
-    "Sean",
-    "Cian",
-    "Tyler",
-    "Hailey",
-    "Brooke",
-    "Mateo",
-    "Lucas",
-    "Ayesha",
-    "Sakura",
-    "Wei",
-]
-_LAST_NAMES = [
-    "Smith",
-    "Jones",
-    "Taylor",
-    "Brown",
-    "Williams",
-    "Wilson",
-    "Johnson",
-    "Davies",
-    "Patel",
-    "Robinson",
-    "Wright",
-    "Thompson",
-    "Evans",
-    "Walker",
-    "Khan",
-    "Hughes",
-    "Edwards",
-    "Green",
-    "Hall",
-    "Wood",
-    "Müller",
-    "Schmidt",
-    "Schneider",
-    "Fischer",
-    "Martin",
-    "Bernard",
-    "Dubois",
-    "Moreau",
-    "de Vries",
-    "Jansen",
-    "Bakker",
-    "Murphy",
-    "Kelly",
-    "O'Brien",
-    "Walsh",
-    "Miller",
-    "Garcia",
-    "Anderson",
-    "Tremblay",
-    "Roy",
-    "Nguyen",
-    "Lee",
-    "Clarke",
-    "Turner",
-    "Harris",
-    "Cooper",
-    "Ward",
-    "Morris",
-    "King",
-    "Baker",
-    "Campbell",
-    "Stewart",
-    "MacDonald",
-    "Fraser",
-    "Ali",
-    "Hussain",
-    "Shah",
-    "Begum",
-    "Ahmed",
-    "Sharma",
-    "Weber",
-    "Wagner",
-    "Becker",
-    "Hoffmann",
-    "Petit",
-    "Durand",
-    "Leroy",
-    "Visser",
-    "Smit",
-    "Byrne",
-    "Ryan",
-    "Doyle",
-    "Lopez",
-    "Clark",
-    "Lewis",
-    "Young",
-    "Gagnon",
-    "Wong",
-    "Chen",
-    "Kim",
-    "Singh",
-    "Okafor",
-]
+#: Share of orders sent somewhere else than the customer's own address (gifts, work).
+_GIFT_SHARE = 0.05
 _UK_INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+
+
+@cache
+def demo_data(name: str) -> dict[str, Any]:
+    """One of the demo data files (``catalogue``, ``people``, ``shop``) under ``store/demo/``, parsed once."""
+    data: dict[str, Any] = json.loads((DEMO_DATA / f"{name}.json").read_text(encoding="utf-8"))
+    return data
 
 
 def _uk_postcode(rng: random.Random, outward: str) -> str:
@@ -526,243 +53,31 @@ def _ca_postcode(rng: random.Random, fsa: str) -> str:
     return f"{fsa} {rng.randint(1, 9)}{rng.choice(letters)}{rng.randint(0, 9)}"
 
 
-# Realistic variety (issue 8): a few hundred customers in many postal districts, each with an address of
-# their own, so the handful printed by `python -m store demo-cases` says nothing about anyone else's orders.
-# Outward codes of real UK postal districts by town: (prefix, first, last) ranges plus named ones.
-_GB_DISTRICTS: dict[str, list[str]] = {
-    "London": [f"{p}{n}" for p, a, b in (("E", 1, 18), ("N", 1, 22), ("NW", 1, 11), ("SE", 1, 28), ("SW", 2, 20),
-                                          ("W", 2, 14)) for n in range(a, b + 1)]
-    + ["EC1V", "EC2A", "WC1N", "WC2H", "SW1A", "SW1V", "W1F", "W1T"],
-    "Manchester": [f"M{n}" for n in range(1, 46)],
-    "Leeds": [f"LS{n}" for n in range(1, 30)],
-    "Bristol": [f"BS{n}" for n in range(1, 17)],
-    "Edinburgh": [f"EH{n}" for n in range(1, 18)],
-    "Birmingham": [f"B{n}" for n in range(1, 49)],
-    "Glasgow": [f"G{n}" for n in range(1, 54)],
-    "Cardiff": [f"CF{n}" for n in range(10, 25)],
-    "Brighton": ["BN1", "BN2", "BN3", "BN41"],
-    "Liverpool": [f"L{n}" for n in range(1, 39)],
-    "Sheffield": [f"S{n}" for n in range(1, 21)],
-    "Newcastle upon Tyne": [f"NE{n}" for n in range(1, 16)],
-    "Nottingham": [f"NG{n}" for n in range(1, 12)],
-    "Oxford": ["OX1", "OX2", "OX3", "OX4"],
-    "Cambridge": ["CB1", "CB2", "CB3", "CB4", "CB5"],
-    "York": ["YO1", "YO10", "YO23", "YO24", "YO26", "YO30", "YO31"],
-    "Bath": ["BA1", "BA2"],
-    "Norwich": [f"NR{n}" for n in range(1, 8)],
-    "Belfast": [f"BT{n}" for n in range(1, 18)],
-    "Aberdeen": [f"AB{n}" for n in range(10, 26)],
-    "Leicester": [f"LE{n}" for n in range(1, 6)],
-    "Southampton": [f"SO{n}" for n in range(14, 20)],
-    "Exeter": ["EX1", "EX2", "EX4"],
-}
-#: Rough share of the UK customers per town (London largest).
-_GB_TOWN_WEIGHTS = {"London": 30, "Manchester": 7, "Birmingham": 7, "Glasgow": 5, "Leeds": 5, "Liverpool": 4}
+def _postcode(rng: random.Random, spec: dict[str, Any]) -> str:
+    """A postcode made as ``spec`` of people.json says: ``randint`` (with a ``format``), ``choice``, ``nl``,
+    ``eircode`` or ``ca`` (a list there is a choice of routing keys)."""
+    if "randint" in spec:
+        return str(spec.get("format", "{}")).format(rng.randint(*spec["randint"]))
+    if "choice" in spec:
+        return str(rng.choice(spec["choice"]))
+    if "nl" in spec:
+        return _nl_postcode(rng, *spec["nl"])
+    if "eircode" in spec:
+        routing = spec["eircode"]
+        return _eircode(rng, routing if isinstance(routing, str) else rng.choice(routing))
+    return _ca_postcode(rng, rng.choice(spec["ca"]))
 
 
-def _gb_city(rng: random.Random) -> tuple[str, Callable[[random.Random], str]]:
-    towns = list(_GB_DISTRICTS)
-    city = rng.choices(towns, weights=[_GB_TOWN_WEIGHTS.get(t, 2) for t in towns])[0]
-    return city, lambda r: _uk_postcode(r, r.choice(_GB_DISTRICTS[city]))
-
-
-def _cities(*entries: tuple[str, Callable[[random.Random], str]]) -> Callable[[random.Random], tuple[str, Any]]:
-    return lambda rng: rng.choice(entries)
-
-
-_GB_STREETS = [
-    "High Street",
-    "Church Road",
-    "Station Road",
-    "Victoria Road",
-    "Park Lane",
-    "Queen Street",
-    "Mill Lane",
-    "King's Road",
-    "Albert Street",
-    "Grove Road",
-    "Manor Road",
-    "The Crescent",
-    "Springfield Road",
-    "Orchard Close",
-    "Windsor Avenue",
-    "Chapel Street",
-]
-# country -> (customers, city picker giving (city, postcode maker), streets, street format)
-_CUSTOMER_PLAN: list[tuple[str, int, Callable[[random.Random], tuple[str, Any]], list[str], str]] = [
-    ("GB", 132, _gb_city, _GB_STREETS, "{n} {street}"),
-    (
-        "DE",
-        24,
-        _cities(
-            ("Berlin", lambda r: str(r.randint(10115, 14199))),
-            ("München", lambda r: str(r.randint(80331, 81929))),
-            ("Hamburg", lambda r: str(r.randint(20095, 22769))),
-            ("Köln", lambda r: str(r.randint(50667, 51149))),
-            ("Frankfurt am Main", lambda r: str(r.randint(60306, 60599))),
-            ("Leipzig", lambda r: str(r.randint(4103, 4357)).zfill(5)),
-        ),
-        ["Hauptstraße", "Bahnhofstraße", "Gartenstraße", "Schillerstraße", "Lindenallee", "Goethestraße"],
-        "{street} {n}",
-    ),
-    (
-        "FR",
-        22,
-        _cities(
-            ("Paris", lambda r: f"750{r.randint(1, 20):02d}"),
-            ("Lyon", lambda r: f"6900{r.randint(1, 9)}"),
-            ("Marseille", lambda r: f"130{r.randint(1, 16):02d}"),
-            ("Bordeaux", lambda r: r.choice(["33000", "33100", "33200", "33300", "33800"])),
-            ("Toulouse", lambda r: r.choice(["31000", "31100", "31200", "31300", "31400", "31500"])),
-            ("Lille", lambda r: r.choice(["59000", "59160", "59260", "59777", "59800"])),
-            ("Nantes", lambda r: r.choice(["44000", "44100", "44200", "44300"])),
-        ),
-        ["Rue de la Paix", "Avenue Victor Hugo", "Rue du Commerce", "Boulevard Voltaire", "Rue Nationale"],
-        "{n} {street}",
-    ),
-    (
-        "NL",
-        14,
-        _cities(
-            ("Amsterdam", lambda r: _nl_postcode(r, 1011, 1109)),
-            ("Rotterdam", lambda r: _nl_postcode(r, 3011, 3089)),
-            ("Utrecht", lambda r: _nl_postcode(r, 3511, 3585)),
-            ("Den Haag", lambda r: _nl_postcode(r, 2491, 2599)),
-        ),
-        ["Prinsengracht", "Keizersgracht", "Oudegracht", "Witte de Withstraat", "Kerkstraat"],
-        "{street} {n}",
-    ),
-    (
-        "IE",
-        14,
-        _cities(
-            ("Dublin", lambda r: _eircode(r, r.choice(["D01", "D02", "D04", "D06", "D07", "D08", "D12", "D24"]))),
-            ("Cork", lambda r: _eircode(r, "T12")),
-            ("Galway", lambda r: _eircode(r, "H91")),
-            ("Limerick", lambda r: _eircode(r, "V94")),
-        ),
-        ["Main Street", "Grafton Street", "Patrick Street", "Shop Street", "O'Connell Street"],
-        "{n} {street}",
-    ),
-    (
-        "US",
-        18,
-        _cities(
-            ("New York, NY", lambda r: f"{r.randint(10001, 10282)}"),
-            ("Chicago, IL", lambda r: f"{r.randint(60601, 60661)}"),
-            ("Los Angeles, CA", lambda r: f"{r.randint(90001, 90089)}"),
-            ("Austin, TX", lambda r: f"{r.randint(78701, 78759)}"),
-            ("Seattle, WA", lambda r: f"{r.randint(98101, 98199)}"),
-            ("Boston, MA", lambda r: f"0{r.randint(2108, 2137)}"),
-        ),
-        ["Fifth Avenue", "Main Street", "Oak Street", "Maple Avenue", "Sunset Boulevard", "Elm Street"],
-        "{n} {street}",
-    ),
-    (
-        "CA",
-        10,
-        _cities(
-            ("Toronto, ON", lambda r: _ca_postcode(r, r.choice(["M5V", "M4Y", "M6J", "M5A", "M4C", "M6G"]))),
-            ("Vancouver, BC", lambda r: _ca_postcode(r, r.choice(["V6B", "V5K", "V6K", "V5L"]))),
-            ("Montréal, QC", lambda r: _ca_postcode(r, r.choice(["H2X", "H3A", "H2T", "H2J"]))),
-        ),
-        ["King Street West", "Queen Street", "Robson Street", "Rue Sainte-Catherine"],
-        "{n} {street}",
-    ),
-    (
-        "AU",
-        8,
-        _cities(
-            ("Sydney NSW", lambda r: str(r.randint(2000, 2234))),
-            ("Melbourne VIC", lambda r: str(r.randint(3000, 3207))),
-            ("Brisbane QLD", lambda r: str(r.randint(4000, 4179))),
-        ),
-        ["George Street", "Collins Street", "Queen Street", "Bourke Street"],
-        "{n} {street}",
-    ),
-]
-#: Mail domains of the demo customers (all under the reserved example.* names), with how common each is.
-_EMAIL_DOMAINS = {
-    "example.com": 24,
-    "mail.example.com": 14,
-    "example.net": 12,
-    "example.org": 10,
-    "post.example.org": 8,
-    "inbox.example.net": 8,
-    "home.example.com": 6,
-    "web.example.net": 5,
-    "posteo.example.org": 4,
-    "me.example.com": 4,
-}
-#: Share of orders sent somewhere else than the customer's own address (gifts, work).
-_GIFT_SHARE = 0.05
-# --------------------------------------------------------------------------------------------- shipping
-
-_ZONES: list[dict[str, Any]] = [
-    {
-        "code": "UK",
-        "name": "United Kingdom",
-        "countries": ["GB", "IM", "JE", "GG"],
-        "fallback": False,
-        "methods": [
-            ("standard", "Royal Mail Tracked 48", 395, 4000, 2, 3),
-            ("express", "Royal Mail Tracked 24", 595, 10000, 1, 2),
-            ("next_day", "DPD Next Day", 795, None, 1, 1),
-        ],
-    },
-    {
-        "code": "EU",
-        "name": "European Union",
-        "countries": sorted(EU_COUNTRIES),
-        "fallback": False,
-        "methods": [
-            ("standard", "EU Standard (DHL)", 795, 7500, 4, 7),
-            ("express", "EU Express (DHL Express)", 1495, None, 2, 3),
-        ],
-    },
-    {
-        "code": "NA",
-        "name": "US & Canada",
-        "countries": ["CA", "US"],
-        "fallback": False,
-        "methods": [
-            ("standard", "International Standard (UPS)", 1295, 12000, 6, 10),
-            ("express", "UPS Worldwide Express", 2495, None, 3, 5),
-        ],
-    },
-    {
-        "code": "ROW",
-        "name": "Rest of world",
-        "countries": [],
-        "fallback": True,
-        "methods": [
-            ("standard", "International Standard (DHL)", 1495, 15000, 7, 14),
-            ("express", "DHL Express Worldwide", 2995, None, 4, 7),
-        ],
-    },
-]
-_ZONE_OF = {"GB": "UK", "DE": "EU", "FR": "EU", "NL": "EU", "IE": "EU", "US": "NA", "CA": "NA", "AU": "ROW"}
-
-_STORES = [
-    ("LDN-01", "Covent Garden", "London", "21 Long Acre", "WC2E 9LY", "Mon-Sat 10:00-20:00, Sun 12:00-18:00"),
-    ("MAN-01", "King Street", "Manchester", "54 King Street", "M2 4LY", "Mon-Sat 09:30-19:00, Sun 11:00-17:00"),
-    ("EDI-01", "George Street", "Edinburgh", "88 George Street", "EH2 3DF", "Mon-Sat 09:30-18:30, Sun 11:00-17:00"),
-    (
-        "BRS-01",
-        "Cabot Circus",
-        "Bristol",
-        "12 Glass House, Cabot Circus",
-        "BS1 3BX",
-        "Mon-Sat 10:00-20:00, Sun 11:00-17:00",
-    ),
-]
-#: Where each demo shop is (latitude, longitude), for "the nearest other shop that has it".
-_STORE_COORDINATES = {
-    "LDN-01": (51.5126, -0.1250),
-    "MAN-01": (53.4810, -2.2446),
-    "EDI-01": (55.9531, -3.1995),
-    "BRS-01": (51.4584, -2.5850),
-}
+def _city(rng: random.Random, cities: str | list[list[Any]]) -> tuple[str, Callable[[random.Random], str]]:
+    """A city of a country's plan and how its postcodes are made (``gb``: weighted towns, real districts)."""
+    if cities == "gb":
+        people = demo_data("people")
+        districts: dict[str, list[str]] = people["gb_districts"]
+        towns = list(districts)
+        city = rng.choices(towns, weights=[people["gb_town_weights"].get(t, 2) for t in towns])[0]
+        return city, lambda r: _uk_postcode(r, r.choice(districts[city]))
+    name, spec = rng.choice(cities)
+    return name, lambda r: _postcode(r, spec)
 
 
 def product_image_path(sku: str) -> str:
@@ -801,41 +116,6 @@ _LOST_COUNT = 5  # of the delayed orders, parcels declared lost
 _LOST_REFUNDED = 3  # of the refunded orders, refunded because the parcel was lost
 _ALL_FINAL_SALE_DELIVERED = 6
 _REJECTED_RETURNS = 4
-_FAILURE_REASONS = [
-    "card declined by the issuing bank",
-    "3-D Secure authentication was not completed",
-    "insufficient funds",
-    "card expired",
-    "PayPal payment was not approved",
-    "Klarna could not approve the instalment plan",
-]
-_RETURN_REASONS = [
-    "wrong shade",
-    "changed my mind",
-    "arrived damaged",
-    "did not suit my skin",
-    "ordered the wrong size",
-    "not as described",
-    "allergic reaction",
-]
-_CARRIER_HUBS = {
-    "Royal Mail": [
-        "Northampton Mail Centre",
-        "Warrington Mail Centre",
-        "Heathrow Worldwide Distribution Centre",
-        "Glasgow Mail Centre",
-        "Bristol Mail Centre",
-    ],
-    "DPD": ["Hinckley Hub", "Birmingham Hub", "Oldbury Hub"],
-    "DHL": ["East Midlands Hub", "Leipzig Hub", "Brussels Hub", "Cincinnati Hub", "Sydney Gateway"],
-    "UPS": ["East Midlands", "Cologne/Bonn Air Hub", "Louisville Worldport", "Toronto Hub"],
-}
-_DELAY_REASONS = [
-    "Delay: high parcel volumes at the sorting centre",
-    "Delay: severe weather is disrupting deliveries",
-    "Delay: vehicle breakdown, delivery rescheduled",
-]
-_CUSTOMS_DELAY = "Delay: held at customs awaiting clearance"
 
 
 @dataclass(frozen=True)
@@ -872,7 +152,8 @@ def _email(rng: random.Random, first: str, last: str) -> str:
         ],
         weights=[26, 12, 8, 6, 12, 9, 9, 6, 6, 6],
     )[0]
-    domain = rng.choices(list(_EMAIL_DOMAINS), weights=list(_EMAIL_DOMAINS.values()))[0]
+    domains: dict[str, int] = demo_data("people")["email_domains"]
+    domain = rng.choices(list(domains), weights=list(domains.values()))[0]
     return f"{local}@{domain}"
 
 
@@ -910,16 +191,6 @@ def clear(session: Session) -> None:
         session.execute(delete(table))
 
 
-def _business_days_after(start: datetime, days: int) -> date:
-    current = start.date()
-    added = 0
-    while added < days:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            added += 1
-    return current
-
-
 class _Seeder:
     """Builds the demo shop from one random generator so the same seed and anchor give the same rows."""
 
@@ -929,7 +200,7 @@ class _Seeder:
         self.rng = random.Random(seed)
         # Who orders and where it goes: a generator of their own, so the order plan stays as it was.
         self.people_rng = random.Random(f"{seed}:orders-to")
-        self.addresses: list[tuple[Callable[[random.Random], tuple[str, Any]], list[str], str]] = []
+        self.addresses: list[tuple[str | list[list[Any]], list[str], str]] = []
         self.order_slots: list[m.Customer] = []
         self.anchor = anchor.astimezone(UTC).replace(tzinfo=None)
         self.log = log
@@ -946,13 +217,15 @@ class _Seeder:
 
     def catalogue(self) -> None:
         rng = self.rng
-        for category in _CATEGORIES:
+        for category in demo_data("catalogue")["categories"]:
             combos = [(b, t) for t in category["types"] for b in category["brands"]]
             picked = rng.sample(combos, category["count"])
             picked.sort(key=lambda bt: (bt[1][0], bt[0]))
             for index, (brand, (kind, low, high, size, description)) in enumerate(picked, start=1):
                 price = rng.randrange(low, high + 1, 50) - 1  # £xx.49 / £xx.99 style prices
-                attrs = {"size": size, **category["attrs"](rng)}
+                attrs: dict[str, Any] = {"size": size}
+                for key, choice in category["attrs"].items():  # a list: pick one; a number: chance of True
+                    attrs[key] = rng.choice(choice) if isinstance(choice, list) else rng.random() < choice
                 self.products.append(
                     m.Product(
                         sku=f"{category['prefix']}-{index:04d}",
@@ -967,7 +240,7 @@ class _Seeder:
                         online_stock=0 if rng.random() < 0.08 else rng.randint(3, 180),
                     )
                 )
-        for index, (title, price, description) in enumerate(_GIFT_CARDS, start=1):
+        for index, (title, price, description) in enumerate(demo_data("catalogue")["gift_cards"], start=1):
             self.products.append(
                 m.Product(
                     sku=f"GFT-{index:04d}",
@@ -993,19 +266,7 @@ class _Seeder:
 
     def stores_and_stock(self) -> None:
         rng = self.rng
-        stores = [
-            m.PhysicalStore(
-                id=i,
-                name=n,
-                city=c,
-                address=a,
-                postcode=p,
-                opening_hours=h,
-                latitude=_STORE_COORDINATES[i][0],
-                longitude=_STORE_COORDINATES[i][1],
-            )
-            for i, n, c, a, p, h in _STORES
-        ]
+        stores = [m.PhysicalStore(**store) for store in demo_data("shop")["stores"]]
         self.session.add_all(stores)
         self.session.flush()
         shelved = [product for product in self.products if product.category != "Gift Cards"]
@@ -1024,11 +285,12 @@ class _Seeder:
         self.log(f"  {len(stores)} stores with stock")
 
     def zones(self) -> None:
-        for order, zone_data in enumerate(_ZONES):
+        for order, zone_data in enumerate(demo_data("shop")["zones"]):
             zone = m.ShippingZone(
                 code=zone_data["code"], name=zone_data["name"], is_fallback=zone_data["fallback"], sort_order=order
             )
-            zone.countries = [m.ShippingZoneCountry(country=c) for c in zone_data["countries"]]
+            countries = sorted(EU_COUNTRIES) if zone_data["countries"] == "EU" else zone_data["countries"]
+            zone.countries = [m.ShippingZoneCountry(country=c) for c in countries]
             zone.methods = [
                 m.ShippingMethod(
                     code=code,
@@ -1044,16 +306,18 @@ class _Seeder:
             for method in zone.methods:
                 self.methods[(zone.code, method.code)] = method
             self.session.add(zone)
-        self.log(f"  {len(_ZONES)} shipping zones")
+        self.log(f"  {len(demo_data('shop')['zones'])} shipping zones")
 
     def people(self) -> None:
         # Customers come from their own generator: the order plan's generator is shared by everything after.
         rng = random.Random(f"{self.seed}:people")
         emails: set[str] = set()
-        for country, count, city_of, streets, fmt in _CUSTOMER_PLAN:
-            for _ in range(count):
-                first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
-                city, postcode_maker = city_of(rng)
+        people = demo_data("people")
+        for plan in people["countries"]:
+            country, streets, fmt = plan["country"], plan["streets"], plan["address"]
+            for _ in range(plan["customers"]):
+                first, last = rng.choice(people["first_names"]), rng.choice(people["last_names"])
+                city, postcode_maker = _city(rng, plan["cities"])
                 email = _email(rng, first, last)
                 while email in emails:
                     local, domain = email.split("@")
@@ -1070,7 +334,7 @@ class _Seeder:
                         created_at=self.anchor - timedelta(days=rng.randint(90, 900)),
                     )
                 )
-                self.addresses.append((city_of, streets, fmt))
+                self.addresses.append((plan["cities"], streets, fmt))
         # How often each customer ordered in the demo's months, as in a real shop: most once, some not yet,
         # a few regulars several times (their orders are then dealt out in random order).
         slots: list[m.Customer] = []
@@ -1092,8 +356,8 @@ class _Seeder:
         rng = self.people_rng
         if rng.random() >= _GIFT_SHARE:
             return customer.address, customer.city, customer.postcode
-        city_of, streets, fmt = self.addresses[self.customers.index(customer)]
-        city, postcode_maker = city_of(rng)
+        cities, streets, fmt = self.addresses[self.customers.index(customer)]
+        city, postcode_maker = _city(rng, cities)
         return fmt.format(n=rng.randint(1, 240), street=rng.choice(streets)), city, postcode_maker(rng)
 
     # ---------------------------------------------------------------------------------------------- orders
@@ -1218,7 +482,7 @@ class _Seeder:
         customer: m.Customer = spec["customer"]
         placed_at: datetime = spec["placed_at"]
         ship_address, ship_city, ship_postcode = spec["ship_to"]
-        zone = _ZONE_OF[customer.country]
+        zone = demo_data("shop")["zone_of"][customer.country]
         method_codes = ["standard", "express", "next_day"] if zone == "UK" else ["standard", "express"]
         weights = [70, 20, 10] if zone == "UK" else [75, 25]
         method_code = rng.choices(method_codes, weights=weights)[0]
@@ -1266,7 +530,7 @@ class _Seeder:
             order.payment_status = "authorised"
         elif status == "payment_failed":
             order.payment_status = "failed"
-            order.payment_failure_reason = rng.choice(_FAILURE_REASONS)
+            order.payment_failure_reason = rng.choice(demo_data("shop")["payment_failure_reasons"])
         elif status == "cancelled":
             order.cancelled_at = placed_at + timedelta(hours=rng.uniform(0.5, 20))
             if rng.random() < 0.5:
@@ -1296,7 +560,7 @@ class _Seeder:
     def _shipment(self, order: m.Order, spec: dict[str, Any], zone: str, method: m.ShippingMethod) -> None:
         rng = self.rng
         carrier = self._carrier(zone, method.code)
-        hubs = _CARRIER_HUBS[carrier]
+        hubs = demo_data("shop")["carrier_hubs"][carrier]
         status = order.status
         placed = order.placed_at
         if status == "shipped":
@@ -1304,7 +568,7 @@ class _Seeder:
         else:
             shipped_at = placed + timedelta(hours=rng.uniform(16, 30))
         shipped_at = shipped_at.replace(microsecond=0)
-        eta = _business_days_after(shipped_at, method.max_days)
+        eta = add_business_days(shipped_at.date(), method.max_days)
         shipment = m.Shipment(
             carrier=carrier,
             tracking_number=self._tracking_number(carrier),
@@ -1376,7 +640,8 @@ class _Seeder:
             return
         if status == "delayed":
             shipment.status = "delayed"
-            reasons = _DELAY_REASONS + ([_CUSTOMS_DELAY] if zone != "UK" else [])
+            shop = demo_data("shop")
+            reasons = shop["delay_reasons"] + ([shop["customs_delay"]] if zone != "UK" else [])
             self._event(
                 shipment,
                 self.anchor - timedelta(hours=rng.uniform(6, 40)),
@@ -1457,7 +722,7 @@ class _Seeder:
         chosen = returnable if rng.random() < 0.5 else rng.sample(returnable, rng.randint(1, len(returnable)))
         chosen.sort(key=lambda line: order.lines.index(line))
         created = order.delivered_at + timedelta(days=rng.uniform(0.5, 2.5))
-        reason = rng.choice(_RETURN_REASONS)
+        reason = rng.choice(demo_data("shop")["return_reasons"])
         if order.status == "return_requested":
             self._new_return(order, chosen, "approved" if rng.random() < 0.8 else "requested", created, reason)
             return
@@ -1506,7 +771,7 @@ class _Seeder:
         completed_at = None
         if completed:
             status = "completed"
-            completed_at = datetime.combine(_business_days_after(created, rng.randint(2, 7)), time(10, 0))
+            completed_at = datetime.combine(add_business_days(created.date(), rng.randint(2, 7)), time(10, 0))
             completed_at = min(completed_at, self.anchor - timedelta(hours=3))
             completed_at = max(completed_at, created)
         refund = m.Refund(
@@ -1560,7 +825,7 @@ def seed(
         shipments=seeder.shipment_count,
         returns=seeder.return_count,
         refunds=seeder.refund_count,
-        stores=len(_STORES),
-        zones=len(_ZONES),
+        stores=len(demo_data("shop")["stores"]),
+        zones=len(demo_data("shop")["zones"]),
         by_status=dict(sorted(by_status.items())),
     )
