@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from recommender.artifacts import MANIFEST, publish, save_artifacts, staging_dir
 from recommender.data import Interactions, TrainingData
+from recommender.evaluate import limit_threads
 from recommender.models.base import IntArray, Scorer
 from recommender.models.content import ContentModel
 from recommender.models.hybrid import served_components
@@ -169,11 +170,9 @@ def train(
     Returns:
         The written manifest's path.
     """
-    from recommender.evaluate import _limit_threads
-
     opts = options or TrainOptions()
     say = report or (lambda _msg: None)
-    _limit_threads(opts.threads)
+    limit_threads(opts.threads)
     started = time.perf_counter()
     full = interactions.training_data()
     rest, hist, targets = _hold_out_last(full)

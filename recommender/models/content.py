@@ -14,6 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from recommender.data import Catalog, Product, TrainingData
+from recommender.embedding import encode_texts_cached
 from recommender.models.base import (
     FloatMatrix,
     FloatVector,
@@ -86,8 +87,6 @@ class ContentModel:
         """L2-normalised item vectors, one row per catalogue item."""
         use_minilm = self.encoder == "minilm" or (self.encoder == "auto" and catalog.has_text())
         if use_minilm:
-            from recommender.embedding import encode_texts_cached
-
             self.used_encoder = "minilm"
             docs = [product_document(p) for p in catalog.products]
             vectors, self.embedded = encode_texts_cached(docs, self.cache, threads=self.threads)
