@@ -92,8 +92,12 @@ run: install db model recommender ## Start rasa, the action server and the gatew
 test: install model ## Run the whole test suite (trains the model once if needed)
 	$(VENV)/bin/python -m pytest
 
-lint: $(VENV)/.installed ## ruff on every package (bot/ checked as Python 3.10, see pyproject.toml)
+# Packages mypy checks (settings per package in pyproject.toml's [tool.mypy] overrides).
+MYPY_PACKAGES ?= recommender
+
+lint: $(VENV)/.installed ## ruff on every package (bot/ checked as Python 3.10), mypy on $(MYPY_PACKAGES)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy $(MYPY_PACKAGES)
 
 clean: ## Remove trained models and local databases (keeps the environments)
 	rm -rf models var

@@ -298,7 +298,8 @@ def run_evaluation(
             fn = score_fn
 
             def one(h: IntArray) -> FloatVector:
-                return fn([h])[0]
+                row: FloatVector = fn([h])[0]
+                return row
 
         served = top_k_of(one)
         if hybrid is not None:
@@ -354,10 +355,10 @@ def run_evaluation(
                 m = tune_metric(rules)
                 say(f"  window={window} decay={decay}: val NDCG@10 {m:.4f}")
                 if best_sr is None or m > best_sr[0]:
-                    chosen = SequentialRules(window, decay)
-                    chosen.pairs, chosen.counts = rules.pairs, rules.counts
-                    chosen._prepare()
-                    best_sr = (m, chosen, fit_s)
+                    chosen_rules = SequentialRules(window, decay)
+                    chosen_rules.pairs, chosen_rules.counts = rules.pairs, rules.counts
+                    chosen_rules._prepare()
+                    best_sr = (m, chosen_rules, fit_s)
         del windows
         assert best_sr is not None
         sr = best_sr[1]

@@ -105,7 +105,8 @@ def rebuyable_items(data: TrainingData, purchase_weight: float) -> npt.NDArray[n
     repeat = np.zeros(data.n_items, dtype=bool)
     repeat[pairs[counts > 1] % max(data.n_items, 1)] = True
     consumable = np.array([p.consumable for p in data.catalog.products], dtype=bool)
-    return repeat & consumable
+    rebuyable: npt.NDArray[np.bool_] = repeat & consumable
+    return rebuyable
 
 
 def _sasrec(
@@ -140,7 +141,7 @@ def _sasrec(
         extra = "" if m is None else f", held-out NDCG@10 {m:.4f}"
         say(f"  sasrec epoch {epoch}/{epochs}: loss {loss:.3f}{extra} ({elapsed:.0f}s)")
 
-    sas = SASRec(cfg).fit(rest, validate=metric, progress=on_epoch)  # type: ignore[arg-type]
+    sas = SASRec(cfg).fit(rest, validate=metric, progress=on_epoch)
     if metric is not None and sas.undertrained:
         reason = f"still improving at epoch {sas.best_epoch} when the {cfg.time_budget:.0f} s budget ran out"
         say(f"sasrec not served: {reason}")

@@ -71,7 +71,7 @@ class ContentModel:
     @property
     def sparse_scores(self) -> bool:
         """TF-IDF vectors score sparsely (only products sharing a token); MiniLM vectors do not."""
-        return sparse.issparse(self.features)
+        return bool(sparse.issparse(self.features))
 
     def fit(self, data: TrainingData) -> ContentModel:
         """Build item vectors from the catalogue (interactions are not needed)."""
@@ -115,7 +115,7 @@ class ContentModel:
             return np.asarray(self.score_sparse(histories).toarray(), dtype=np.float32)
         scores = self._profiles(histories) @ self.features.T
         if sparse.issparse(scores):
-            scores = scores.toarray()
+            return np.asarray(scores.toarray(), dtype=np.float32)  # type: ignore[union-attr]  # scipy is untyped
         return np.asarray(scores, dtype=np.float32)
 
     def score_one_sparse(self, history: IntArray) -> tuple[IntArray, FloatVector]:
