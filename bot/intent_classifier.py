@@ -5,7 +5,7 @@ and sentence features, then `csr_matrix` of the dense vector) and goes through s
 ~5 ms a parse on these machines, more than the rest of the pipeline without the encoder. The model is a
 multinomial logistic regression, so its probabilities are a softmax of ``W x + b``; this computes exactly
 that, one sentence-feature block at a time, in ~0.2 ms. Training, persistence and the output format
-(``intent``, ``intent_ranking``) are Rasa's own. tests/bot/test_intent_classifier.py checks the
+(``intent``, ``intent_ranking``) are Rasa's own. tests/bot/test_nlu_components.py checks the
 probabilities against sklearn's ``predict_proba``.
 """
 
