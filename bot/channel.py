@@ -11,7 +11,7 @@ import hmac
 import logging
 import os
 from asyncio import CancelledError
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -28,11 +28,11 @@ class GatewayInput(InputChannel):
     """`POST /webhooks/gateway/webhook` with `{"sender", "message", "metadata"}`."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         """The channel name used in the webhook path."""
         return "gateway"
 
-    def __init__(self, token: Optional[Text] = None) -> None:
+    def __init__(self, token: str | None = None) -> None:
         """Keep the shared secret; an empty one refuses every request.
 
         Args:
@@ -43,7 +43,7 @@ class GatewayInput(InputChannel):
             logger.error("GATEWAY_TOKEN is not set: the gateway channel will refuse every request")
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "GatewayInput":
+    def from_credentials(cls, credentials: Dict[str, Any] | None) -> GatewayInput:
         """Build the channel from its credentials.yml section."""
         return cls(token=(credentials or {}).get("token"))
 
@@ -128,7 +128,7 @@ class GatewayInput(InputChannel):
 REPLAY_WINDOW = 200
 
 
-def _message_id(request: Request) -> "str | None":
+def _message_id(request: Request) -> str | None:
     """The gateway's id for this message (header ``X-Message-ID``, optional): hex or dashes, at most 64 chars."""
     value = request.headers.get("X-Message-ID")
     if isinstance(value, str) and 0 < len(value) <= 64 and value.replace("-", "").isalnum():

@@ -5,13 +5,13 @@ and sentence features, then `csr_matrix` of the dense vector) and goes through s
 ~5 ms a parse on these machines, more than the rest of the pipeline without the encoder. The model is a
 multinomial logistic regression, so its probabilities are a softmax of ``W x + b``; this computes exactly
 that, one sentence-feature block at a time, in ~0.2 ms. Training, persistence and the output format
-(``intent``, ``intent_ranking``) are Rasa's own. tests/bot/test_intent_classifier.py checks the
+(``intent``, ``intent_ranking``) are Rasa's own. tests/bot/test_nlu_components.py checks the
 probabilities against sklearn's ``predict_proba``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List
 
 import numpy as np
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -25,9 +25,9 @@ from rasa.utils.tensorflow.constants import RANKING_LENGTH
 class FastLogisticRegressionClassifier(LogisticRegressionClassifier):
     """Logistic regression on the sentence features, with a direct numpy prediction path."""
 
-    _weights: Optional[np.ndarray] = None
+    _weights: np.ndarray | None = None
 
-    def _prepared(self) -> Optional[np.ndarray]:
+    def _prepared(self) -> np.ndarray | None:
         # (features, classes) weights, built once per trained classifier; None when sklearn's own path must run
         # (untrained, or a binary problem, whose probabilities are a sigmoid rather than a softmax).
         coef = getattr(self.clf, "coef_", None)
@@ -81,6 +81,6 @@ class FastLogisticRegressionClassifier(LogisticRegressionClassifier):
         return messages
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         """Rasa's defaults for the logistic regression."""
         return LogisticRegressionClassifier.get_default_config()

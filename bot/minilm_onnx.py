@@ -4,7 +4,7 @@ Why: on these 2-core machines the TensorFlow graph of the same forward pass cost
 for three tokens (op dispatch), ONNX Runtime runs it in ~5 ms (fp32) or ~2-3 ms (int8 weights, per-channel,
 AVX512-VNNI). There is no model hub and no torch in the rasa environment, so the graph is written here with
 `onnx.helper` (a plain BERT encoder: embeddings, 6 post-norm layers, exact GELU) followed by the
-sentence-transformers pooling (mask-weighted mean, L2 normalisation). tests/bot/test_sentence_encoder.py
+sentence-transformers pooling (mask-weighted mean, L2 normalisation). tests/bot/test_nlu_components.py
 checks it against the TensorFlow model from `transformers`.
 
 The built files live in a cache folder (``ENCODER_CACHE_DIR``, default ``var/cache/encoder``) under a name

@@ -10,7 +10,7 @@ schema with the same error (jsonschema's ``best_match``, rasa's message suffix),
 from __future__ import annotations
 
 import functools
-from typing import Any, Dict, Text
+from typing import Any, Dict
 
 
 @functools.lru_cache(maxsize=1)
@@ -24,7 +24,7 @@ def _action_result_validator() -> Any:
     return cls(schema)
 
 
-def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
+def _validate_action_result(self: Any, result: Dict[str, Any]) -> bool:
     """Rasa's RemoteAction._validate_action_result with the validator built once."""
     from jsonschema.exceptions import best_match
     from rasa.shared.constants import DOCS_BASE_URL

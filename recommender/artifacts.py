@@ -1,4 +1,4 @@
-"""The on-disk artifact format written by ``train`` and read by :class:`recommender.Recommender`.
+"""The on-disk artifact format: written by ``train``, read back by :mod:`recommender.loader`.
 
 One folder (default ``var/recommender/``)::
 
@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from recommender.data import Catalog, Product
+from recommender.data import Catalog
 from recommender.errors import ArtifactsNotFound
 from recommender.models.base import IntArray, Scorer
 
@@ -152,65 +152,3 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     manifest["_mtime"] = path.stat().st_mtime
     manifest["_built"] = calendar.timegm(time.strptime(manifest["created"], "%Y-%m-%dT%H:%M:%SZ"))
     return manifest
-
-
-def load_recommender(directory: Path) -> Any:
-    """Build a :class:`recommender.service.Recommender` from an artifact folder."""
-    from recommender.models.content import ContentModel
-    from recommender.models.hybrid import HybridModel
-    from recommender.models.knn import ItemKNN, SequentialRules, UserKNN
-    from recommender.models.popularity import Popularity
-    from recommender.service import Recommender
-
-    manifest = read_manifest(directory)
-    # Only what serving uses is loaded: the hybrid's components, plus item-kNN and content for
-    # similar(). A model that did not earn its keep (e.g. SASRec) is never read, so torch is
-    # not imported by the action server unless the hybrid needs it.
-    served = set(manifest.get("served") or manifest["models"])
-    names = set(manifest["models"]) & (served | {"item_knn", "content"})
-    catalog = Catalog(
-        tuple(Product.from_json(p) for p in json.loads((directory / "catalog.json").read_text(encoding="utf-8")))
-    )
-    customers = json.loads((directory / "customers.json").read_text(encoding="utf-8"))
-    with np.load(directory / "histories.npz") as f:
-        offsets, items, stamps = f["offsets"], f["items"].astype(np.int64), f["stamps"]
-        p_offsets, p_items = f["p_offsets"], f["p_items"].astype(np.int64)
-    histories = {c: items[offsets[i] : offsets[i + 1]] for i, c in enumerate(customers)}
-    purchases = {c: p_items[p_offsets[i] : p_offsets[i + 1]] for i, c in enumerate(customers)}
-    times = {c: stamps[offsets[i] : offsets[i + 1]] for i, c in enumerate(customers)}
-    popularity = Popularity.load(directory)
-    components: dict[str, Scorer] = {"popularity": popularity}
-    item_knn = ItemKNN.load(directory) if "item_knn" in names else None
-    if item_knn is not None:
-        components["item_knn"] = item_knn
-    if "seq_rules" in names:
-        components["seq_rules"] = SequentialRules.load(directory)
-    if "user_knn" in names:
-        components["user_knn"] = UserKNN.load(directory)
-    content = ContentModel.load(directory) if "content" in names else None
-    if content is not None:
-        components["content"] = content
-    if "sasrec" in names:
-        import torch
-
-        from recommender.models.sasrec import SASRec
-
-        torch.set_num_threads(1)  # serving answers one request at a time, next to other processes
-        components["sasrec"] = SASRec.load(directory)
-    trained = np.load(directory / "trained_items.npy")
-    hybrid = HybridModel(components, manifest["hybrid_weights"], trained)
-    return Recommender(
-        catalog=catalog,
-        popularity=popularity,
-        item_knn=item_knn,
-        content=content,
-        hybrid=hybrid,
-        histories=histories,
-        purchases=purchases,
-        co_purchase=sparse.load_npz(directory / "co_purchase.npz"),
-        rebuyable=np.load(directory / "rebuyable.npy"),
-        timestamps=times,
-        manifest=manifest,
-        seq_rules=components.get("seq_rules"),
-        directory=directory,
-    )

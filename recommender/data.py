@@ -376,3 +376,22 @@ def find_dataset(name: str) -> Path | None:
 
 def _natural_key(value: str) -> tuple[int, str]:
     return (int(value), "") if value.isdigit() else (1 << 62, value)
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """One order placed after the artifacts were built.
+
+    Attributes:
+        order_id: The store's order id (orders are applied once each).
+        customer: Customer id, as in training (``str(customer_id)`` for the order store).
+        skus: Product ids of its lines, in line order.
+        placed: When it was placed (epoch seconds; the training timestamps' unit).
+        weight: Event weight of its lines (1.0 = a purchase).
+    """
+
+    order_id: int
+    customer: str
+    skus: tuple[str, ...]
+    placed: float
+    weight: float = 1.0

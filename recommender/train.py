@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from recommender.artifacts import MANIFEST, publish, save_artifacts, staging_dir
 from recommender.data import Interactions, TrainingData
+from recommender.evaluate import limit_threads
 from recommender.models.base import IntArray, Scorer
 from recommender.models.content import ContentModel
 from recommender.models.hybrid import served_components
@@ -104,7 +105,8 @@ def rebuyable_items(data: TrainingData, purchase_weight: float) -> npt.NDArray[n
     repeat = np.zeros(data.n_items, dtype=bool)
     repeat[pairs[counts > 1] % max(data.n_items, 1)] = True
     consumable = np.array([p.consumable for p in data.catalog.products], dtype=bool)
-    return repeat & consumable
+    rebuyable: npt.NDArray[np.bool_] = repeat & consumable
+    return rebuyable
 
 
 def _sasrec(
@@ -139,7 +141,7 @@ def _sasrec(
         extra = "" if m is None else f", held-out NDCG@10 {m:.4f}"
         say(f"  sasrec epoch {epoch}/{epochs}: loss {loss:.3f}{extra} ({elapsed:.0f}s)")
 
-    sas = SASRec(cfg).fit(rest, validate=metric, progress=on_epoch)  # type: ignore[arg-type]
+    sas = SASRec(cfg).fit(rest, validate=metric, progress=on_epoch)
     if metric is not None and sas.undertrained:
         reason = f"still improving at epoch {sas.best_epoch} when the {cfg.time_budget:.0f} s budget ran out"
         say(f"sasrec not served: {reason}")
@@ -169,11 +171,9 @@ def train(
     Returns:
         The written manifest's path.
     """
-    from recommender.evaluate import _limit_threads
-
     opts = options or TrainOptions()
     say = report or (lambda _msg: None)
-    _limit_threads(opts.threads)
+    limit_threads(opts.threads)
     started = time.perf_counter()
     full = interactions.training_data()
     rest, hist, targets = _hold_out_last(full)

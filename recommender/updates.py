@@ -31,8 +31,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 
-if TYPE_CHECKING:
+from recommender.artifacts import MANIFEST
+from recommender.data import NewOrder
+
+if TYPE_CHECKING:  # for annotations only: the service calls this module, never the other way round
     from recommender.service import Recommender
+
+__all__ = ["NewOrder", "OrderFeed", "Refresher", "UpdateResult", "apply_orders", "rebuild_hours", "refresh_seconds"]
 
 log = logging.getLogger(__name__)
 
@@ -44,25 +49,6 @@ REBUILD_ENV = "RECOMMENDER_REBUILD_HOURS"
 DEFAULT_REBUILD_HOURS = 24.0
 #: "Bought together" pairs: same order, or within this many consecutive purchases (as trained).
 CO_PURCHASE_WINDOW = 2
-
-
-@dataclass(frozen=True)
-class NewOrder:
-    """One order placed after the artifacts were built.
-
-    Attributes:
-        order_id: The store's order id (orders are applied once each).
-        customer: Customer id, as in training (``str(customer_id)`` for the order store).
-        skus: Product ids of its lines, in line order.
-        placed: When it was placed (epoch seconds; the training timestamps' unit).
-        weight: Event weight of its lines (1.0 = a purchase).
-    """
-
-    order_id: int
-    customer: str
-    skus: tuple[str, ...]
-    placed: float
-    weight: float = 1.0
 
 
 @dataclass
@@ -236,6 +222,7 @@ class OrderFeed:
 
     def poll(self) -> list[NewOrder]:
         """Orders not delivered yet (SELECTs only)."""
+        # Imported here: only a store-fed refresher needs SQLAlchemy.
         from recommender.store_adapter import read_new_orders
 
         orders = read_new_orders(self.engine, self.watermark - self.lookback)
@@ -277,6 +264,7 @@ class Refresher:
         current: Returns the recommender now served from ``directory``.
         swap: Installs a newly loaded recommender (and returns nothing).
         engine_factory: Opens an engine on the order store (called once, lazily).
+        load: Loads a recommender from an artifact folder (``Recommender.load``).
         interval: Seconds between two polls.
         rebuild: Seconds between full rebuilds (0 = never).
     """
@@ -287,6 +275,7 @@ class Refresher:
         current: Callable[[], Recommender],
         swap: Callable[[Recommender], None],
         engine_factory: Callable[[], Any],
+        load: Callable[[Path], Recommender],
         interval: float,
         rebuild: float = 0.0,
     ) -> None:
@@ -294,6 +283,7 @@ class Refresher:
         self.current = current
         self.swap = swap
         self.engine_factory = engine_factory
+        self.load = load
         self.interval = interval
         self.rebuild = rebuild
         self._engine: Any = None
@@ -333,18 +323,16 @@ class Refresher:
 
     def tick(self) -> UpdateResult:
         """One poll: pick up rebuilt artifacts, rebuild if due, apply new orders."""
-        from recommender.artifacts import MANIFEST, load_recommender
-
         rec = self.current()
         manifest_path = self.directory / MANIFEST
         with contextlib.suppress(OSError):
             if manifest_path.stat().st_mtime != rec.manifest.get("_mtime"):
-                rec = load_recommender(self.directory)
+                rec = self.load(self.directory)
                 self.swap(rec)
                 log.info("recommender: loaded rebuilt artifacts from %s", self.directory)
         due = self.rebuild > 0 and time.time() - float(rec.manifest.get("_built", time.time())) > self.rebuild
         if due and self.rebuild_now():
-            rec = load_recommender(self.directory)
+            rec = self.load(self.directory)
             self.swap(rec)
         if self._feed is None or self._feed_for != id(rec):
             if self._engine is None:

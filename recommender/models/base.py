@@ -105,7 +105,8 @@ def zscore_rows(scores: FloatMatrix) -> FloatMatrix:
     mean = scores.mean(axis=1, keepdims=True)
     std = scores.std(axis=1, keepdims=True)
     std[std < 1e-12] = 1.0
-    return ((scores - mean) / std).astype(np.float32, copy=False)
+    out: FloatMatrix = ((scores - mean) / std).astype(np.float32, copy=False)
+    return out
 
 
 def recency_weights(length: int, decay: float) -> npt.NDArray[np.float64]:
@@ -166,9 +167,9 @@ def sum_by_index(
         touched = np.zeros(n, dtype=bool)
         touched[indices] = True
         where = np.flatnonzero(touched)
-        return where.astype(np.int64), summed[where]
+        return where.astype(np.int64), summed[where].astype(np.float64, copy=False)
     where, inverse = np.unique(indices, return_inverse=True)
-    return where.astype(np.int64), np.bincount(inverse, weights=values)
+    return where.astype(np.int64), np.bincount(inverse, weights=values).astype(np.float64, copy=False)
 
 
 def row_stats(values: npt.NDArray[np.floating], n: int) -> tuple[float, float]:
@@ -305,7 +306,8 @@ def zscore(scores: FloatVector) -> FloatVector:
     std = scores.std()
     if std < 1e-12:
         return np.zeros_like(scores, dtype=np.float32)
-    return ((scores - mean) / std).astype(np.float32, copy=False)
+    out: FloatVector = ((scores - mean) / std).astype(np.float32, copy=False)
+    return out
 
 
 def top_indices(scores: FloatVector, k: int) -> IntArray:

@@ -14,6 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from recommender.data import Catalog, Product, TrainingData
+from recommender.embedding import encode_texts_cached
 from recommender.models.base import (
     FloatMatrix,
     FloatVector,
@@ -70,7 +71,7 @@ class ContentModel:
     @property
     def sparse_scores(self) -> bool:
         """TF-IDF vectors score sparsely (only products sharing a token); MiniLM vectors do not."""
-        return sparse.issparse(self.features)
+        return bool(sparse.issparse(self.features))
 
     def fit(self, data: TrainingData) -> ContentModel:
         """Build item vectors from the catalogue (interactions are not needed)."""
@@ -86,8 +87,6 @@ class ContentModel:
         """L2-normalised item vectors, one row per catalogue item."""
         use_minilm = self.encoder == "minilm" or (self.encoder == "auto" and catalog.has_text())
         if use_minilm:
-            from recommender.embedding import encode_texts_cached
-
             self.used_encoder = "minilm"
             docs = [product_document(p) for p in catalog.products]
             vectors, self.embedded = encode_texts_cached(docs, self.cache, threads=self.threads)
@@ -116,7 +115,7 @@ class ContentModel:
             return np.asarray(self.score_sparse(histories).toarray(), dtype=np.float32)
         scores = self._profiles(histories) @ self.features.T
         if sparse.issparse(scores):
-            scores = scores.toarray()
+            return np.asarray(scores.toarray(), dtype=np.float32)  # type: ignore[union-attr]  # scipy is untyped
         return np.asarray(scores, dtype=np.float32)
 
     def score_one_sparse(self, history: IntArray) -> tuple[IntArray, FloatVector]:

@@ -90,7 +90,7 @@ class BatchParts:
     def nbytes(self) -> int:
         """Memory held by the scores."""
         total = sum(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in self.sparse.values())
-        return total + sum(d.nbytes for d in self.dense.values()) + sum(c.nbytes for c in self.cold.values())
+        return int(total + sum(d.nbytes for d in self.dense.values()) + sum(c.nbytes for c in self.cold.values()))
 
 
 @dataclass(frozen=True)
@@ -270,7 +270,8 @@ class HybridModel:
     def _dense_z(self, model: Scorer, history: IntArray) -> FloatVector:
         x = np.asarray(model.score_one(history), dtype=np.float32)
         mean, std = row_stats(x, self.n_items)
-        return standardise(x[None, :], np.array([mean]), np.array([std]))[0]
+        row: FloatVector = standardise(x[None, :], np.array([mean]), np.array([std]))[0]
+        return row
 
     def score_one(self, history: IntArray) -> FloatVector:
         """One customer, every item: the same numbers as :meth:`score`."""
@@ -385,10 +386,10 @@ class HybridModel:
         name = self.content
         cold_matrix = parts.cold.get(name)
         if cold_matrix is None:  # the content scores of never-bought items, once per batch
-            source = parts.sparse[name] if name in parts.sparse else parts.dense[name]
-            cold_matrix = np.asarray(
-                source[:, st.cold].toarray() if name in parts.sparse else source[:, st.cold], dtype=np.float32
-            )
+            if name in parts.sparse:
+                cold_matrix = np.asarray(parts.sparse[name][:, st.cold].toarray(), dtype=np.float32)
+            else:
+                cold_matrix = np.asarray(parts.dense[name][:, st.cold], dtype=np.float32)
             parts.cold[name] = cold_matrix
         z = standardise(cold_matrix, parts.mean[name], parts.std[name])
         out[:, st.cold] = np.float32(st.cold_scale) * z

@@ -104,12 +104,6 @@ class ItemKNN:
         history = np.asarray(history, dtype=np.int64)
         return rows_sum(self.similarity, history, recency_weights(len(history), self.decay))
 
-    def neighbours_of(self, item: int, k: int) -> list[tuple[int, float]]:
-        """The ``k`` most similar items to ``item`` with their similarity."""
-        row = self.similarity.getrow(item)
-        order = np.lexsort((row.indices, -row.data))[:k]
-        return [(int(row.indices[i]), float(row.data[i])) for i in order]
-
     def save(self, directory: Path) -> None:
         """Write ``item_knn.npz`` and its settings."""
         sparse.save_npz(directory / "item_knn.npz", self.similarity, compressed=False)

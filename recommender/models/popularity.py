@@ -45,7 +45,7 @@ class Popularity:
             weights = np.concatenate(data.weights).astype(np.float64)
             trending = np.bincount(
                 items, weights=weights * np.power(0.5, (now - stamps) / half_life), minlength=data.n_items
-            )
+            ).astype(np.float64, copy=False)
         # Ties broken by the overall count so trending never ranks a never-bought item first.
         self.trending = (trending + 1e-6 * self.counts).astype(np.float32)
         return self

@@ -89,7 +89,8 @@ class _Net(nn.Module):
         x = self.drop(self.norm(self.item_emb(seq) + self.pos_emb(pos)))
         causal = torch.triu(torch.full((length, length), float("-inf")), diagonal=1)
         # Right padding + a causal mask: real positions never attend to padding.
-        return self.encoder(x, mask=causal, is_causal=True)
+        hidden: torch.Tensor = self.encoder(x, mask=causal, is_causal=True)
+        return hidden
 
     def item_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Scores of every real item (not the pad row) for hidden states ``(P, dim)``."""
@@ -163,7 +164,7 @@ class SASRec:
                 valid = tgt_t > 0
                 loss = self._loss(hidden[valid], tgt_t[valid] - 1, gen)
                 optim.zero_grad(set_to_none=True)
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]  # torch.Tensor.backward has no annotations
                 optim.step()
                 total += loss.item() * int(valid.sum())
                 count += int(valid.sum())
@@ -232,7 +233,8 @@ class SASRec:
             last[r] = max(len(h) - 1, 0)
         with torch.inference_mode():
             hidden = self.net(torch.from_numpy(inp))
-            return hidden[torch.arange(len(cut)), torch.from_numpy(last)]
+            states: torch.Tensor = hidden[torch.arange(len(cut)), torch.from_numpy(last)]
+            return states
 
     def score(self, histories: Sequence[IntArray]) -> FloatMatrix:
         """Next-item scores; empty histories and never-trained items get the row minimum."""
@@ -356,7 +358,7 @@ def epoch_seconds(
         valid = tgt_t > 0
         loss = probe._loss(hidden[valid], tgt_t[valid] - 1, gen)
         optim.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch.Tensor.backward has no annotations
         optim.step()
         if started is not None and give_up_after is not None:
             so_far = (time.perf_counter() - started) / n * len(batches)
@@ -376,5 +378,5 @@ def _length_buckets(lengths: np.ndarray, batch_size: int, rng: np.random.Generat
         part = order[start : start + chunk]
         part = part[np.argsort(lengths[part], kind="stable")]
         batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
-    rng.shuffle(batches)  # type: ignore[arg-type]
+    rng.shuffle(batches)
     return batches

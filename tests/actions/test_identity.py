@@ -42,7 +42,7 @@ def test_an_rma_number_stands_for_its_order(store, cases) -> None:
 
 
 def test_unknown_rma_is_asked_for_a_proof_like_a_real_one(store) -> None:
-    """Whether a return exists is not said before a proof (red-team finding F7; tests/security/test_attack1_rma.py)."""
+    """Whether a return exists is not said before a proof (red-team F7; tests/security/test_attack1_actions.py)."""
     result, responses, _ = validate("order_number", "RMA-599999", {})
     assert result["order_number"] == "RMA-599999" and result["proof"] is None
     assert responses == []

@@ -102,7 +102,7 @@ def test_lockout_after_three_failures_even_with_correct_proof(store: OrderStore,
         store.verify("c8", "100011", "anything")
     assert not store.is_verified("c8", "100010")
     # another conversation is not locked, but three failures on ORD-100010 pause that order's checks for
-    # everyone (tests/security/test_proof_throttle.py); other orders are checked as usual
+    # everyone (tests/security/test_attack1_guessing.py); other orders are checked as usual
     assert store.attempts_left("c9") == 3
     with pytest.raises(VerificationPaused):
         store.verify("c9", "100010", customer.email)
