@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -69,6 +70,7 @@ def test_launcher_starts_everything_and_ctrl_c_stops_all_three(tmp_path: Path, s
         preexec_fn=_ignore_sigint if sigint == "inherited ignored" else None,  # noqa: PLW1509 (no threads here)
     )
     output: list[str] = []
+    started: set[int] = set()
     try:
         deadline = time.monotonic() + 240
         assert launcher.stdout is not None
@@ -97,6 +99,10 @@ def test_launcher_starts_everything_and_ctrl_c_stops_all_three(tmp_path: Path, s
         if launcher.poll() is None:
             launcher.kill()
             launcher.wait()
+        # a launcher that failed to stop leaves its services running (orphans of 2-3 GB): the test cleans up
+        for pgid in {int(f[2]) for f in map(_stat, started) if len(f) > 2}:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
 
 
 def _is_running(pid: int) -> bool:
