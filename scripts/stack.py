@@ -83,6 +83,8 @@ def _sqlite_path(url: str) -> Path | None:
 
 def _token(env_var: str, path: Path) -> str:
     return os.environ.get(env_var, "").strip() or read_or_create_token(path)
+
+
 #: Tracker and lock store settings for endpoints.yml and thread limits, unless the environment says otherwise
 #: (README "Production").
 RASA_STORE_DEFAULTS = {

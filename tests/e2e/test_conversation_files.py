@@ -66,6 +66,8 @@ async def test_conversation(conversation: Conversation, stack: RunningStack, sho
     gateway = stack.config.gateway_url
     client = TabletClient(gateway, tablet_token) if conversation.channel == "tablet" else WebClient(gateway)
     async with aiohttp.ClientSession() as session:
-        result = await run_conversation(conversation, client, stack.cases, shop, session, stack.config.rasa_url, stack.config.api_token)
+        result = await run_conversation(
+            conversation, client, stack.cases, shop, session, stack.config.rasa_url, stack.config.api_token
+        )
     shop.reset()
     assert result.passed, transcript(result)
