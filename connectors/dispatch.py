@@ -32,6 +32,9 @@ class HandoffHook(Protocol):
         ...
 
 
+#: The one apology for a turn without anything to show (rasa answered nothing, an action failed, a flow
+#: ended without a sentence). Each channel ends it with its way to a person (`empty_turn_apology`); tests and
+#: the conversation runner recognise it with `is_empty_turn_apology`.
 EMPTY_TURN_APOLOGY = "Sorry, I couldn't finish answering that just now. Please try again in a moment"
 
 
@@ -47,6 +50,11 @@ def empty_turn_apology(inbound: InboundMessage) -> OutboundMessage:
     )
 
 
+def is_empty_turn_apology(text: str | None) -> bool:
+    """True when ``text`` is the gateway's empty-turn apology (on any channel)."""
+    return (text or "").strip().startswith(EMPTY_TURN_APOLOGY)
+
+
 def _is_handoff_payload(message: OutboundMessage) -> bool:
     return isinstance(message.custom, Mapping) and message.custom.get("type") == "handoff"
 
@@ -54,11 +62,6 @@ def _is_handoff_payload(message: OutboundMessage) -> bool:
 #: Custom payloads a channel turns into something the customer sees (cards; a tablet's staff call becomes
 #: "someone is on their way" or "please ask at the till"). Any other custom payload alone is not an answer.
 SHOWN_CUSTOM = frozenset({"product_cards", "staff_call"})
-#: What a customer reads when rasa answered nothing at all (see `Dispatcher.never_silent`).
-SILENT_TURN_APOLOGY = (
-    "Sorry, I couldn't come up with an answer to that. Could you say it another way, "
-    'or type "talk to a person" and a colleague will help?'
-)
 
 
 def shows_something(message: OutboundMessage) -> bool:
@@ -174,12 +177,6 @@ class Dispatcher:
             self.counts[f"{channel}.rasa_error"] += 1
             log.error("rasa error (%s message): %s", channel, exc)
             raise
-        if not any(not m.is_empty for m in replies):
-            # Rasa goes quiet when an action fails or the action server is unreachable ("the actions events
-            # are lost"): the customer must still hear something, and know how to reach a person.
-            self.counts[f"{channel}.empty_turn"] += 1
-            log.warning("rasa answered a %s message with nothing; sending an apology", channel)
-            replies = [empty_turn_apology(inbound)]
         # Two actions failing in one turn each send the action server's apology: say it once.
         replies = [m for i, m in enumerate(replies) if i == 0 or m != replies[i - 1]]
         if self.handoff is not None:
@@ -192,18 +189,20 @@ class Dispatcher:
         return replies
 
     def never_silent(self, inbound: InboundMessage, replies: list[OutboundMessage]) -> list[OutboundMessage]:
-        """Every customer message gets an answer: an empty turn from rasa becomes an apology.
+        """Every customer message gets an answer: a turn with nothing to show becomes `empty_turn_apology`.
 
-        An empty turn is a dialogue bug (a flow that ends without a sentence); it is counted as
-        ``{channel}.silent_turn`` and logged with the channel only: never the text, nor the conversation id
-        (a web customer's bearer secret).
+        Rasa goes quiet when an action fails or the action server is unreachable ("the actions events are
+        lost"), and a flow that ends without a sentence is a dialogue bug; either way the customer must still
+        hear something and know how to reach a person. Checked after the hand-off desk, so a staff-only
+        payload alone counts as nothing. Counted as ``{channel}.silent_turn`` and logged with the channel
+        only: never the text, nor the conversation id (a web customer's bearer secret).
         A person holding the conversation (``intercept``) is not a silent turn: that path returns earlier.
         """
         if any(shows_something(m) for m in replies):
             return replies
         self.counts[f"{inbound.channel}.silent_turn"] += 1
         log.warning("rasa answered nothing to a %s message; sent the apology instead", inbound.channel)
-        return [*replies, OutboundMessage(text=SILENT_TURN_APOLOGY)]
+        return [*replies, empty_turn_apology(inbound)]
 
 
 class Channel(Protocol):

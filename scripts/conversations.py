@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from connectors.dispatch import SILENT_TURN_APOLOGY
+from connectors.dispatch import is_empty_turn_apology
 
 AREAS = (
     "tracking",
@@ -434,7 +434,7 @@ def check_turn(
     titles = [b["title"] for b in buttons]
     if not text.strip() and not titles:
         problems.append(Problem("silent", "no answer at all"))
-    elif text.strip() == SILENT_TURN_APOLOGY:
+    elif is_empty_turn_apology(text):
         # The gateway's guard covered for the dialogue: still a silent turn of the bot.
         problems.append(Problem("silent", "rasa answered nothing (the gateway's apology was sent)"))
     haystack = (text + "\n" + "\n".join(titles)).lower()

@@ -22,11 +22,14 @@ def main() -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, _stop)
+    # Ctrl-C raises KeyboardInterrupt even when this process was started with SIGINT ignored (a non-interactive
+    # shell starts `cmd &` that way, and Python then leaves it ignored: Ctrl-C did nothing and the stack ran on).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         stack.start(progress=sys.stdout)
     except KeyboardInterrupt:
         print("\n==> Interrupted while starting; stopping", flush=True)
-        stack.stop()
+        stop_all(stack)
         return 130
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -52,15 +55,31 @@ Press Ctrl-C to stop all three.""",
             if dead:
                 for service in dead:
                     print(f"error: {service.name} stopped unexpectedly; its log:\n{service.tail()}", file=sys.stderr)
-                stack.stop()
+                stop_all(stack)
                 return 1
             time.sleep(1)
     except KeyboardInterrupt:
         pass
     print("\n==> Stopping rasa, the action server and the gateway", flush=True)
-    stack.stop()
+    stop_all(stack)
     print("==> Stopped.", flush=True)
     return 0
+
+
+def stop_all(stack: Stack, grace: float = 10.0) -> None:
+    """Stop the stack; a second Ctrl-C (or SIGTERM) meanwhile is acknowledged, not allowed to abandon it.
+
+    Args:
+        stack: the started (or partly started) stack.
+        grace: seconds each process gets to stop before it is killed.
+    """
+
+    def _patience(*_: object) -> None:
+        print(f"==> Still stopping (processes are killed after {grace:.0f} s)", flush=True)
+
+    signal.signal(signal.SIGINT, _patience)
+    signal.signal(signal.SIGTERM, _patience)
+    stack.stop(grace)
 
 
 def channel_status() -> str:

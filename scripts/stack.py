@@ -83,6 +83,8 @@ def _sqlite_path(url: str) -> Path | None:
 
 def _token(env_var: str, path: Path) -> str:
     return os.environ.get(env_var, "").strip() or read_or_create_token(path)
+
+
 #: Tracker and lock store settings for endpoints.yml and thread limits, unless the environment says otherwise
 #: (README "Production").
 RASA_STORE_DEFAULTS = {
@@ -232,6 +234,16 @@ def _url_ok(url: str) -> bool:
         return False
 
 
+def _kill_group(pgid: int) -> None:
+    """SIGKILL every process left in the group ``pgid`` (each service is started as its own session).
+
+    Linux keeps a pid from being reused while a group still carries it as its id, so a group with members
+    left is still this service's; an empty one raises ProcessLookupError.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
 class Stack:
     """The three processes, started in dependency order and stopped together."""
 
@@ -328,20 +340,24 @@ class Stack:
         return [s for s in self.services if s.process.poll() is not None]
 
     def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM every process group, then SIGKILL what is left after `grace` seconds."""
+        """SIGTERM each process, then SIGKILL what is left of each process group; back within about `grace` s.
+
+        Only the leader gets SIGTERM, so it stops its own workers in order (the action server's Sanic manager
+        crashed with a BrokenPipeError when its manager process got SIGTERM beside it). Whatever remains of a
+        group once its leader is gone or past `grace` (a worker left behind, a leader stuck under load) is
+        SIGKILLed: nothing the stack started outlives `stop()`.
+        """
         for service in self.services:
             if service.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(service.process.pid, signal.SIGTERM)
+                    service.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + grace
         for service in self.services:
-            remaining = max(0.1, deadline - time.monotonic())
-            try:
-                service.process.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(service.process.pid, signal.SIGKILL)
-                service.process.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for service in self.services:
+            _kill_group(service.process.pid)
+            service.process.wait()
             service.log_file.close()
         self.services.clear()
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.dispatch import SILENT_TURN_APOLOGY
+from connectors.dispatch import empty_turn_apology
+from connectors.models import InboundMessage
 from scripts.conversations import (
     ConversationFileError,
     Expect,
@@ -79,7 +80,9 @@ def test_checks_alternatives_case_insensitively_and_sort_problems_by_kind() -> N
     bad = check_turn(expect, CASES, "Sorry, I didn't quite understand ORD-100185, it is lost", [])
     assert sorted(p.kind for p in bad) == ["button", "disclosure", "misread", "missing", "missing", "wrong"]
     assert [p.kind for p in check_turn(Expect(), CASES, "  ", [])] == ["silent"]
-    assert [p.kind for p in check_turn(Expect(), CASES, SILENT_TURN_APOLOGY, [])] == ["silent"]
+    apology = empty_turn_apology(InboundMessage("web", "abcdefgh", text="hi"))
+    shown = [{"title": b.title, "payload": b.payload} for b in apology.buttons]
+    assert [p.kind for p in check_turn(Expect(), CASES, apology.text or "", shown)] == ["silent"]
     # a button title is something the customer was shown
     assert check_turn(Expect(must=["person"]), CASES, "Anything else?", [{"title": "A person", "payload": ""}]) == []
 
