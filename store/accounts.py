@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from store import models as m
 from store.errors import InvalidInput, NotAuthorized, OrderNotFound
 from store.normalize import normalize_order_number
-from store.proofs import ProofLimits
+from store.proofs import DEFAULT_GRANT_IDLE
 from store.records import ReturnInfo
 from store.service import OrderStore, add_business_days
 
@@ -146,14 +146,14 @@ class CustomerAccounts:
         session_factory: Callable[[], Session],
         *,
         now: Callable[[], datetime] | None = None,
-        grant_idle: timedelta = ProofLimits.grant_idle,
+        grant_idle: timedelta = DEFAULT_GRANT_IDLE,
     ) -> None:
         """Create the accounts API.
 
         Args:
             session_factory: Zero-argument callable returning a new `Session`.
             now: Clock returning an aware UTC datetime (tests pass a fixed one).
-            grant_idle: Grants unused for this long have ended (``ProofLimits.grant_idle``).
+            grant_idle: Grants unused for this long have ended (``store.proofs.DEFAULT_GRANT_IDLE``).
         """
         self._session_factory = session_factory
         self._clock = now or (lambda: datetime.now(UTC))

@@ -1,0 +1,187 @@
+"""Settings read from environment variables with pydantic-settings; the base of every package's ``*Settings``.
+
+Each settings class (``store.settings.Settings``, ``connectors.settings.Settings``, ``console.settings`` ...)
+subclasses :class:`EnvSettings`, declares its fields with defaults and ranges, and is read with
+``from_env(env)``. Two rules keep it predictable:
+
+* Building a class directly (``ConsoleSettings()``) takes only the values given and the defaults; the
+  environment is read by ``from_env`` alone, never at import time or behind a test's back.
+* A variable that is unset, empty or only spaces keeps the default (values are stripped), as the shell
+  scripts and compose files that leave ``FOO=`` expect.
+
+A bad value raises :class:`InvalidSettings` (a ``ValueError``), or the package's own subclass of it, whose
+message names the variable, says what it must be and what was given; the processes that read settings at
+start log it and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import AliasChoices, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class InvalidSettings(ValueError):
+    """The environment does not describe a usable configuration (the message names the variable)."""
+
+
+class _MappingSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (``os.environ`` or a test's dict)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str], keep_empty: frozenset[str]) -> None:
+        self._env = env
+        self._keep_empty = keep_empty
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # Names are matched case-insensitively (pydantic-settings' default), so keys are lowercased.
+        stripped = {name: value.strip() for name, value in self._env.items()}
+        return {
+            name.lower(): value for name, value in stripped.items() if value or name in self._keep_empty
+        }
+
+
+class EnvSettings(BaseSettings):
+    """Frozen settings whose fields come from environment variables through :meth:`read`.
+
+    Subclasses set ``model_config`` (an ``env_prefix``, or a ``validation_alias`` per field for variables
+    that do not share one), ``error`` (the exception family of their package) and, rarely, ``keep_empty``
+    (variables whose empty value means something other than the default).
+    """
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True)
+
+    #: Raised on a bad value; a subclass of InvalidSettings so every process can catch them all.
+    error: ClassVar[type[InvalidSettings]] = InvalidSettings
+    #: Variables whose empty value is passed on instead of meaning "unset".
+    keep_empty: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values given: the environment is read by :meth:`read`, never by the constructor."""
+        return (init_settings,)
+
+    @classmethod
+    def read(cls, env: Mapping[str, str] | None = None, **values: Any) -> Any:
+        """Build the settings from ``env`` (default ``os.environ``); ``values`` win over it.
+
+        Args:
+            env: the environment.
+            **values: fields the caller worked out itself (a secret read from a file, a nested group).
+
+        Returns:
+            The settings (typed ``Any`` so each ``from_env`` states its own return type).
+
+        Raises:
+            InvalidSettings: ``cls.error``, naming the variable that is invalid.
+        """
+        source = _MappingSource(cls, os.environ if env is None else env, cls.keep_empty)
+        try:
+            return cls(**{**source(), **values})
+        except ValidationError as exc:
+            raise cls.error(cls.describe(exc)) from None
+
+    @classmethod
+    def validate_values(cls, **values: Any) -> Any:
+        """Build the settings from Python values, with the same errors as :meth:`read` (rarely needed)."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise cls.error(cls.describe(exc)) from None
+
+    @classmethod
+    def field_of(cls, key: str) -> tuple[str, FieldInfo | None]:
+        """The environment variable and field of ``key`` (a field name or a variable name), for messages."""
+        info = cls.model_fields.get(key)
+        if info is not None:
+            alias = _alias_of(info)
+            return alias or f"{cls.model_config.get('env_prefix', '')}{key}".upper(), info
+        found = next((f for f in cls.model_fields.values() if key in _aliases(f)), None)
+        return key, found
+
+    @classmethod
+    def describe(cls, exc: ValidationError) -> str:
+        """One sentence per problem, each naming its variable, what it must be and what it was."""
+        return "; ".join(_sentence(cls, error) for error in exc.errors(include_url=False))
+
+
+def _bounds(info: FieldInfo | None) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for meta in info.metadata if info is not None else ():
+        for key in ("ge", "gt", "le", "lt"):
+            if getattr(meta, key, None) is not None:
+                found[key] = getattr(meta, key)
+    return found
+
+
+def _range(bounds: dict[str, Any]) -> str:
+    low = bounds.get("ge", bounds.get("gt"))
+    high = bounds.get("le", bounds.get("lt"))
+    if "ge" in bounds and "le" in bounds:
+        return f"between {low:g} and {high:g}"
+    parts = []
+    if low is not None:
+        parts.append(f"at least {low:g}" if "ge" in bounds else f"greater than {low:g}")
+    if high is not None:
+        parts.append(f"at most {high:g}" if "le" in bounds else f"less than {high:g}")
+    return " and ".join(parts)
+
+
+def _sentence(cls: type[EnvSettings], error: Any) -> str:
+    sentence = _problem(cls, error)
+    info = cls.field_of(str(error["loc"][0]))[1] if error["loc"] else None
+    default = info.default if info is not None else None
+    if isinstance(default, bool):
+        return f"{sentence} (unset it for the default, {'on' if default else 'off'})"
+    if isinstance(default, int | float) or (isinstance(default, str) and default and "://" not in default):
+        return f"{sentence} (unset it for the default, {default})"
+    return sentence
+
+
+def _problem(cls: type[EnvSettings], error: Any) -> str:
+    loc = error["loc"]
+    if not loc:  # a check across fields: its message says everything
+        return str(error["msg"]).removeprefix("Value error, ")
+    field = str(loc[0])
+    name, info = cls.field_of(field)
+    got = error.get("input")
+    kind = error["type"]
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        bounds = _range(_bounds(info))
+        return f"{name} must be a whole number{' ' + bounds if bounds else ''}, got {got!r}"
+    if kind in ("float_parsing", "float_type", "finite_number"):
+        bounds = _range(_bounds(info))
+        return f"{name} must be a number{' ' + bounds if bounds else ''}, got {got!r}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        return f"{name} must be {_range(_bounds(info))}, got {got!r}"
+    if kind == "bool_parsing":
+        return f"{name} must be true or false, got {got!r}"
+    if kind == "literal_error":
+        return f"{name} must be {error['ctx']['expected']}, got {got!r}"
+    if kind == "extra_forbidden":
+        return f"{cls.__name__} has no setting {field!r}"
+    return f"{name} {str(error['msg']).removeprefix('Value error, ')}"
+
+
+def _aliases(info: FieldInfo) -> tuple[str, ...]:
+    alias = info.validation_alias
+    if isinstance(alias, str):
+        return (alias,)
+    if isinstance(alias, AliasChoices):
+        return tuple(choice for choice in alias.choices if isinstance(choice, str))
+    return ()
+
+
+def _alias_of(info: FieldInfo) -> str | None:
+    return next(iter(_aliases(info)), None)
