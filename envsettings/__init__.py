@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from pydantic import AliasChoices, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 
 class InvalidSettings(ValueError):
@@ -60,6 +61,17 @@ class EnvSettings(BaseSettings):
     #: Variables whose empty value is passed on instead of meaning "unset".
     keep_empty: ClassVar[frozenset[str]] = frozenset()
 
+    def __init__(self, **values: Any) -> None:
+        """Build from ``values`` and the defaults only.
+
+        Raises:
+            InvalidSettings: ``error`` of the class, naming the variable of each field that is invalid.
+        """
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise type(self).error(type(self).describe(exc)) from None
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -86,19 +98,17 @@ class EnvSettings(BaseSettings):
         Raises:
             InvalidSettings: ``cls.error``, naming the variable that is invalid.
         """
-        source = _MappingSource(cls, os.environ if env is None else env, cls.keep_empty)
         try:
-            return cls(**{**source(), **values})
-        except ValidationError as exc:
-            raise cls.error(cls.describe(exc)) from None
+            found = _MappingSource(cls, os.environ if env is None else env, cls.keep_empty)()
+        except SourceError as exc:  # a structured field's value is not the JSON it must be
+            raise cls.error(f"{exc}: see {cls.__module__} for the format") from None
+        by_name = {cls._field_name(key): value for key, value in found.items()}
+        return cls(**{**by_name, **values})
 
     @classmethod
-    def validate_values(cls, **values: Any) -> Any:
-        """Build the settings from Python values, with the same errors as :meth:`read` (rarely needed)."""
-        try:
-            return cls(**values)
-        except ValidationError as exc:
-            raise cls.error(cls.describe(exc)) from None
+    def _field_name(cls, key: str) -> str:
+        """The field a source key (field name or variable name) fills, so ``values`` can replace it."""
+        return next((name for name, info in cls.model_fields.items() if key in _aliases(info)), key)
 
     @classmethod
     def field_of(cls, key: str) -> tuple[str, FieldInfo | None]:
@@ -125,16 +135,20 @@ def _bounds(info: FieldInfo | None) -> dict[str, Any]:
     return found
 
 
+def _number(value: Any) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _range(bounds: dict[str, Any]) -> str:
     low = bounds.get("ge", bounds.get("gt"))
     high = bounds.get("le", bounds.get("lt"))
     if "ge" in bounds and "le" in bounds:
-        return f"between {low:g} and {high:g}"
+        return f"between {_number(low)} and {_number(high)}"
     parts = []
     if low is not None:
-        parts.append(f"at least {low:g}" if "ge" in bounds else f"greater than {low:g}")
+        parts.append(f"at least {_number(low)}" if "ge" in bounds else f"greater than {_number(low)}")
     if high is not None:
-        parts.append(f"at most {high:g}" if "le" in bounds else f"less than {high:g}")
+        parts.append(f"at most {_number(high)}" if "le" in bounds else f"less than {_number(high)}")
     return " and ".join(parts)
 
 
@@ -157,21 +171,23 @@ def _problem(cls: type[EnvSettings], error: Any) -> str:
     name, info = cls.field_of(field)
     got = error.get("input")
     kind = error["type"]
+    # A field's description is its unit ("seconds"), so the sentence can say "a whole number of seconds".
+    unit = f" of {info.description}" if info is not None and info.description else ""
+    bounds = _range(_bounds(info))
     if kind in ("int_parsing", "int_from_float", "int_type"):
-        bounds = _range(_bounds(info))
-        return f"{name} must be a whole number{' ' + bounds if bounds else ''}, got {got!r}"
+        return f"{name} must be a whole number{unit}{' ' + bounds if bounds else ''}, got {got!r}"
     if kind in ("float_parsing", "float_type", "finite_number"):
-        bounds = _range(_bounds(info))
-        return f"{name} must be a number{' ' + bounds if bounds else ''}, got {got!r}"
+        return f"{name} must be a number{unit}{' ' + bounds if bounds else ''}, got {got!r}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        return f"{name} must be {_range(_bounds(info))}, got {got!r}"
+        return f"{name} must be {bounds}{unit}, got {got!r}"
     if kind == "bool_parsing":
         return f"{name} must be true or false, got {got!r}"
     if kind == "literal_error":
         return f"{name} must be {error['ctx']['expected']}, got {got!r}"
     if kind == "extra_forbidden":
         return f"{cls.__name__} has no setting {field!r}"
-    return f"{name} {str(error['msg']).removeprefix('Value error, ')}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message if message.startswith(name) else f"{name} {message}"
 
 
 def _aliases(info: FieldInfo) -> tuple[str, ...]:
