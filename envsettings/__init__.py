@@ -33,33 +33,27 @@ class InvalidSettings(ValueError):
 class _MappingSource(EnvSettingsSource):
     """pydantic-settings' environment source over a given mapping (``os.environ`` or a test's dict)."""
 
-    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str], keep_empty: frozenset[str]) -> None:
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
         self._env = env
-        self._keep_empty = keep_empty
         super().__init__(settings_cls)
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
-        # Names are matched case-insensitively (pydantic-settings' default), so keys are lowercased.
-        stripped = {name: value.strip() for name, value in self._env.items()}
-        return {
-            name.lower(): value for name, value in stripped.items() if value or name in self._keep_empty
-        }
+        # Names match case-insensitively (pydantic-settings' default), so keys are lowercased; blank is unset.
+        stripped = {name.lower(): value.strip() for name, value in self._env.items()}
+        return {name: value for name, value in stripped.items() if value}
 
 
 class EnvSettings(BaseSettings):
     """Frozen settings whose fields come from environment variables through :meth:`read`.
 
     Subclasses set ``model_config`` (an ``env_prefix``, or a ``validation_alias`` per field for variables
-    that do not share one), ``error`` (the exception family of their package) and, rarely, ``keep_empty``
-    (variables whose empty value means something other than the default).
+    that do not share one) and ``error`` (the exception family of their package).
     """
 
     model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True)
 
     #: Raised on a bad value; a subclass of InvalidSettings so every process can catch them all.
     error: ClassVar[type[InvalidSettings]] = InvalidSettings
-    #: Variables whose empty value is passed on instead of meaning "unset".
-    keep_empty: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **values: Any) -> None:
         """Build from ``values`` and the defaults only.
@@ -99,7 +93,7 @@ class EnvSettings(BaseSettings):
             InvalidSettings: ``cls.error``, naming the variable that is invalid.
         """
         try:
-            found = _MappingSource(cls, os.environ if env is None else env, cls.keep_empty)()
+            found = _MappingSource(cls, os.environ if env is None else env)()
         except SourceError as exc:  # a structured field's value is not the JSON it must be
             raise cls.error(f"{exc}: see {cls.__module__} for the format") from None
         by_name = {cls._field_name(key): value for key, value in found.items()}
