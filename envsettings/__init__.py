@@ -23,11 +23,18 @@ from typing import Any, ClassVar
 from pydantic import AliasChoices, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
-from pydantic_settings import SettingsError as SourceError
 
 
 class InvalidSettings(ValueError):
     """The environment does not describe a usable configuration (the message names the variable)."""
+
+
+class _Unreadable(Exception):  # noqa: N818 (internal signal, never leaves read())
+    """A structured field's text is not the JSON pydantic-settings decodes it as."""
+
+    def __init__(self, field: str, raw: object) -> None:
+        super().__init__(field)
+        self.field, self.raw = field, raw
 
 
 class _MappingSource(EnvSettingsSource):
@@ -41,6 +48,12 @@ class _MappingSource(EnvSettingsSource):
         # Names match case-insensitively (pydantic-settings' default), so keys are lowercased; blank is unset.
         stripped = {name.lower(): value.strip() for name, value in self._env.items()}
         return {name: value for name, value in stripped.items() if value}
+
+    def prepare_field_value(self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool) -> Any:
+        try:
+            return super().prepare_field_value(field_name, field, value, value_is_complex)
+        except ValueError:  # pydantic-settings would say only "error parsing value for field ..."
+            raise _Unreadable(field_name, value) from None
 
 
 class EnvSettings(BaseSettings):
@@ -94,8 +107,9 @@ class EnvSettings(BaseSettings):
         """
         try:
             found = _MappingSource(cls, os.environ if env is None else env)()
-        except SourceError as exc:  # a structured field's value is not the JSON it must be
-            raise cls.error(f"{exc}: see {cls.__module__} for the format") from None
+        except _Unreadable as exc:
+            name = cls.field_of(exc.field)[0]
+            raise cls.error(f"{name} must be written as JSON (e.g. [\"a\", \"b\"]), got {exc.raw!r}") from None
         by_name = {cls._field_name(key): value for key, value in found.items()}
         return cls(**{**by_name, **values})
 
@@ -173,11 +187,16 @@ def _problem(cls: type[EnvSettings], error: Any) -> str:
     if kind in ("float_parsing", "float_type", "finite_number"):
         return f"{name} must be a number{unit}{' ' + bounds if bounds else ''}, got {got!r}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        return f"{name} must be {bounds}{unit}, got {got!r}"
+        measure = f" {info.description}" if info is not None and info.description else ""
+        return f"{name} must be {bounds}{measure}, got {got!r}"
     if kind == "bool_parsing":
         return f"{name} must be true or false, got {got!r}"
     if kind == "literal_error":
         return f"{name} must be {error['ctx']['expected']}, got {got!r}"
+    if kind == "missing":
+        return f"{name} is required"
+    if kind == "string_too_short":
+        return f"{name} must not be empty"
     if kind == "extra_forbidden":
         return f"{cls.__name__} has no setting {field!r}"
     message = str(error["msg"]).removeprefix("Value error, ")
