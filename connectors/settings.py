@@ -6,7 +6,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, ClassVar
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -14,7 +13,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from connectors.admission import AdmissionSettings
 from connectors.errors import SettingsError
 from connectors.origins import public_urls_from_env
-from envsettings import EnvSettings, InvalidSettings
+from envsettings import EnvSettings, HttpURL, InvalidSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TOKEN_FILE = Path("var/gateway_token")
@@ -66,7 +65,7 @@ class Settings(EnvSettings):
     error: ClassVar[type[InvalidSettings]] = SettingsError
 
     gateway_token: str = Field(repr=False, min_length=1, validation_alias="GATEWAY_TOKEN")
-    rasa_url: str = Field(default=DEFAULT_RASA_URL, validation_alias="RASA_URL")
+    rasa_url: HttpURL = Field(default=DEFAULT_RASA_URL, validation_alias="RASA_URL")
     host: str = DEFAULT_HOST
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     max_message_chars: int = Field(default=DEFAULT_MAX_MESSAGE_CHARS, ge=1, le=100_000)
@@ -94,14 +93,10 @@ class Settings(EnvSettings):
     admission: Annotated[AdmissionSettings, NoDecode] = Field(default_factory=lambda: AdmissionSettings())
     public_urls: Annotated[tuple[str, ...], NoDecode] = Field(default=(), validation_alias="GATEWAY_PUBLIC_URL")
 
-    @field_validator("rasa_url")
+    @field_validator("rasa_url", mode="before")
     @classmethod
-    def _http_url(cls, url: str) -> str:
-        url = url.strip().rstrip("/")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"must be an http(s) URL, got {url!r}")
-        return url
+    def _no_trailing_slash(cls, url: object) -> object:
+        return url.strip().rstrip("/") if isinstance(url, str) else url
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

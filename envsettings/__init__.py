@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, ValidationError
+from pydantic import AfterValidator, AliasChoices, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -177,22 +178,24 @@ def _problem(cls: type[EnvSettings], error: Any) -> str:
         return str(error["msg"]).removeprefix("Value error, ")
     field = str(loc[0])
     name, info = cls.field_of(field)
-    got = error.get("input")
     kind = error["type"]
-    # A field's description is its unit ("seconds"), so the sentence can say "a whole number of seconds".
-    unit = f" of {info.description}" if info is not None and info.description else ""
+    # A secret's value (repr=False) is never repeated: the message goes to logs.
+    got = f", got {error.get('input')!r}" if info is None or info.repr else ""
+    # A field's description is its unit ("seconds"): "a whole number of seconds", "between 1 and 60 seconds".
+    unit = info.description if info is not None and info.description else ""
     bounds = _range(_bounds(info))
-    if kind in ("int_parsing", "int_from_float", "int_type"):
-        return f"{name} must be a whole number{unit}{' ' + bounds if bounds else ''}, got {got!r}"
-    if kind in ("float_parsing", "float_type", "finite_number"):
-        return f"{name} must be a number{unit}{' ' + bounds if bounds else ''}, got {got!r}"
+    if kind in ("int_parsing", "int_from_float", "int_type", "float_parsing", "float_type", "finite_number"):
+        number = "a whole number" if kind.startswith("int") else "a number"
+        return f"{name} must be {number}{' of ' + unit if unit else ''}{' ' + bounds if bounds else ''}{got}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        measure = f" {info.description}" if info is not None and info.description else ""
-        return f"{name} must be {bounds}{measure}, got {got!r}"
+        return f"{name} must be {bounds}{' ' + unit if unit else ''}{got}"
+    if kind == "string_pattern_mismatch":
+        looks = info.examples[0] if info is not None and info.examples else f"the pattern {error['ctx']['pattern']}"
+        return f"{name} must look like {looks}{got}"
     if kind == "bool_parsing":
-        return f"{name} must be true or false, got {got!r}"
+        return f"{name} must be true or false{got}"
     if kind == "literal_error":
-        return f"{name} must be {error['ctx']['expected']}, got {got!r}"
+        return f"{name} must be {error['ctx']['expected']}{got}"
     if kind == "missing":
         return f"{name} is required"
     if kind == "string_too_short":
@@ -201,6 +204,17 @@ def _problem(cls: type[EnvSettings], error: Any) -> str:
         return f"{cls.__name__} has no setting {field!r}"
     message = str(error["msg"]).removeprefix("Value error, ")
     return message if message.startswith(name) else f"{name} {message}"
+
+
+def _http_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"must be an http(s) URL, got {url!r}")
+    return url
+
+
+#: A string that must be an absolute http(s) URL (``RASA_URL``, ``TELEGRAM_API_BASE_URL`` ...).
+HttpURL = Annotated[str, AfterValidator(_http_url)]
 
 
 def _aliases(info: FieldInfo) -> tuple[str, ...]:

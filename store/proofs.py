@@ -213,18 +213,18 @@ class ProofLimits(EnvSettings):
     """
 
     per_conversation: int = 3
-    per_order: int = Field(3, ge=1, validation_alias="SHOP_PROOF_FAILURES_PER_ORDER")
-    per_source: int = Field(10, ge=1, validation_alias="SHOP_PROOF_FAILURES_PER_SOURCE")
-    per_proof: int = Field(3, ge=1, validation_alias="SHOP_PROOF_FAILURES_PER_PROOF")
+    per_order: int = Field(default=3, ge=1, validation_alias="SHOP_PROOF_FAILURES_PER_ORDER")
+    per_source: int = Field(default=10, ge=1, validation_alias="SHOP_PROOF_FAILURES_PER_SOURCE")
+    per_proof: int = Field(default=3, ge=1, validation_alias="SHOP_PROOF_FAILURES_PER_PROOF")
     first_pause: Annotated[timedelta, _whole("seconds")] = Field(
-        timedelta(minutes=5), validation_alias="SHOP_PROOF_FIRST_PAUSE_SECONDS"
+        default=timedelta(minutes=5), validation_alias="SHOP_PROOF_FIRST_PAUSE_SECONDS"
     )
     longest_pause: timedelta = timedelta(hours=24)
     order_window: timedelta = timedelta(days=30)
     source_window: timedelta = timedelta(hours=24)
     proof_window: timedelta = timedelta(days=30)
     grant_idle: Annotated[timedelta, _whole("minutes")] = Field(
-        DEFAULT_GRANT_IDLE, validation_alias="SHOP_GRANT_IDLE_MINUTES"
+        default=DEFAULT_GRANT_IDLE, validation_alias="SHOP_GRANT_IDLE_MINUTES"
     )
 
     @classmethod

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from envsettings import EnvSettings, InvalidSettings
+from envsettings import EnvSettings
 
 #: The repository root (the folder holding ``store/``).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,8 +25,8 @@ class Settings(EnvSettings):
         echo_sql: Log every SQL statement (``SHOP_DATABASE_ECHO=1``).
     """
 
-    database_url: str = Field(f"sqlite:///{DEFAULT_DB_PATH}", validation_alias="SHOP_DATABASE_URL")
-    echo_sql: bool = Field(False, validation_alias="SHOP_DATABASE_ECHO")
+    database_url: str = Field(default=f"sqlite:///{DEFAULT_DB_PATH}", validation_alias="SHOP_DATABASE_URL")
+    echo_sql: bool = Field(default=False, validation_alias="SHOP_DATABASE_ECHO")
 
     @field_validator("database_url")
     @classmethod
@@ -57,15 +57,9 @@ class Settings(EnvSettings):
 
         Returns:
             The settings.
-
-        Raises:
-            InvalidSettings: naming the variable that is invalid.
         """
         settings: Settings = cls.read(env)
         return settings
-
-
-__all__ = ["DEFAULT_DB_PATH", "REPO_ROOT", "InvalidSettings", "Settings", "get_settings", "reset_settings"]
 
 
 @lru_cache(maxsize=1)

@@ -8,13 +8,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, ClassVar, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from connectors.errors import SettingsError
-from envsettings import EnvSettings, InvalidSettings
+from envsettings import EnvSettings, HttpURL, InvalidSettings
 
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 MODES = ("socket", "events")
@@ -24,8 +23,9 @@ STAFF_ROLES = ("staff", "manager")
 EVENTS_PATH = "/slack/events"
 
 _USER_ID_RE = re.compile(r"[UW][A-Z0-9]{2,20}")
-_TEAM_ID_RE = re.compile(r"[TE][A-Z0-9]{2,20}")
-_CHANNEL_ID_RE = re.compile(r"[CGD][A-Z0-9]{2,20}")
+_TEAM_ID = r"[TE][A-Z0-9]{2,20}"
+_CHANNEL_ID = r"[CGD][A-Z0-9]{2,20}"
+_CHANNEL_ID_RE = re.compile(_CHANNEL_ID)
 _STORE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
@@ -49,51 +49,27 @@ class SlackSettings(EnvSettings):
     model_config = SettingsConfigDict(env_prefix="SLACK_")
     error: ClassVar[type[InvalidSettings]] = SettingsError
 
-    bot_token: str = Field(repr=False)
+    bot_token: str = Field(repr=False, pattern="^xoxb-", examples=["xoxb-... (a bot token)"])
     mode: Mode = "socket"
     app_token: str | None = Field(default=None, repr=False)
     signing_secret: str | None = Field(default=None, repr=False)
-    api_base_url: str = DEFAULT_API_BASE_URL
+    api_base_url: HttpURL = DEFAULT_API_BASE_URL
     # SLACK_STAFF and SLACK_STAFF_FILE are merged by from_env; a string is parsed as SLACK_STAFF.
     staff: Annotated[Mapping[str, str], NoDecode] = Field(default_factory=dict, validation_alias="SLACK_STAFF")
     store_channels: Annotated[Mapping[str, str], NoDecode] = Field(default_factory=dict)
-    support_channel: str | None = None
+    support_channel: str | None = Field(default=None, pattern=f"^{_CHANNEL_ID}$", examples=["C0123ABCD"])
     dedupe_size: int = Field(default=10_000, ge=1)
-    team_id: str | None = None
+    team_id: str | None = Field(default=None, pattern=f"^{_TEAM_ID}$", examples=["T0123ABCD (a workspace id)"])
 
     @field_validator("mode", mode="before")
     @classmethod
     def _lowercase(cls, mode: object) -> object:
         return mode.lower() if isinstance(mode, str) else mode
 
-    @field_validator("bot_token")
-    @classmethod
-    def _bot_token(cls, token: str) -> str:
-        if not token.startswith("xoxb-"):
-            raise ValueError("must be a bot token starting with xoxb-")
-        return token
-
     @field_validator("api_base_url")
     @classmethod
-    def _api_url(cls, base: str) -> str:
-        parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"must be an http(s) URL, got {base!r}")
+    def _trailing_slash(cls, base: str) -> str:
         return base if base.endswith("/") else base + "/"
-
-    @field_validator("team_id")
-    @classmethod
-    def _team(cls, team: str | None) -> str | None:
-        if team is not None and not _TEAM_ID_RE.fullmatch(team):
-            raise ValueError(f"must be a workspace id like T0123ABCD, got {team!r}")
-        return team
-
-    @field_validator("support_channel")
-    @classmethod
-    def _channel(cls, channel: str | None) -> str | None:
-        if channel is not None and not _CHANNEL_ID_RE.fullmatch(channel):
-            raise ValueError(f"must be a channel id like C0123ABCD, got {channel!r}")
-        return channel
 
     @field_validator("staff", mode="before")
     @classmethod

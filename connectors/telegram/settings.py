@@ -6,13 +6,12 @@ import os
 import re
 from collections.abc import Mapping
 from typing import ClassVar, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import SettingsError
-from envsettings import EnvSettings, InvalidSettings
+from envsettings import EnvSettings, HttpURL, InvalidSettings
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
 DEFAULT_POLL_TIMEOUT = 30
@@ -20,8 +19,8 @@ WEBHOOK_PATH = "/telegram/webhook"
 
 # Telegram's own rules: a bot token is "<digits>:<35ish url-safe chars>"; the secret token is
 # 1-256 characters from A-Z a-z 0-9 _ - (anything else makes setWebhook fail at start).
-_TOKEN_RE = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{20,100}")
-_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{16,256}")
+_TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,100}$")
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
 Mode = Literal["polling", "webhook"]
 
@@ -44,11 +43,18 @@ class TelegramSettings(EnvSettings):
     model_config = SettingsConfigDict(env_prefix="TELEGRAM_")
     error: ClassVar[type[InvalidSettings]] = SettingsError
 
-    bot_token: str = Field(repr=False)
+    bot_token: str = Field(
+        repr=False,
+        pattern=_TOKEN_RE.pattern,
+        examples=["<digits>:<letters, digits, _ and -> (the token @BotFather gave)"],
+    )
     mode: Mode = "polling"
-    api_base_url: str = DEFAULT_API_BASE_URL
-    webhook_url: str | None = None
-    webhook_secret: str | None = Field(default=None, repr=False)
+    api_base_url: HttpURL = DEFAULT_API_BASE_URL
+    # Telegram itself only calls https; http is for a local fake.
+    webhook_url: HttpURL | None = None
+    webhook_secret: str | None = Field(
+        default=None, repr=False, pattern=_SECRET_RE.pattern, examples=["16-256 characters from A-Z a-z 0-9 _ -"]
+    )
     poll_timeout: int = Field(default=DEFAULT_POLL_TIMEOUT, ge=0, le=60, description="seconds")
     max_webhook_body_bytes: int = 1024 * 1024
 
@@ -57,34 +63,10 @@ class TelegramSettings(EnvSettings):
     def _lowercase(cls, mode: object) -> object:
         return mode.lower() if isinstance(mode, str) else mode
 
-    @field_validator("bot_token")
+    @field_validator("api_base_url", mode="before")
     @classmethod
-    def _from_botfather(cls, token: str) -> str:
-        if not _TOKEN_RE.fullmatch(token):
-            raise ValueError("does not look like a bot token from @BotFather (<digits>:<letters, digits, _ and ->)")
-        return token
-
-    @field_validator("webhook_secret")
-    @classmethod
-    def _telegram_accepts(cls, secret: str | None) -> str | None:
-        if secret is not None and not _SECRET_RE.fullmatch(secret):
-            raise ValueError("must be 16-256 characters from A-Z a-z 0-9 _ -")
-        return secret
-
-    @field_validator("api_base_url")
-    @classmethod
-    def _api_url(cls, url: str) -> str:
-        url = url.rstrip("/")
-        if not _is_http_url(url):
-            raise ValueError(f"must be an http(s) URL, got {url!r}")
-        return url
-
-    @field_validator("webhook_url")
-    @classmethod
-    def _webhook_url(cls, url: str | None) -> str | None:
-        if url is not None and not _is_http_url(url):
-            raise ValueError(f"must be an http(s) URL (Telegram itself only calls https), got {url!r}")
-        return url
+    def _no_trailing_slash(cls, url: object) -> object:
+        return url.rstrip("/") if isinstance(url, str) else url
 
     @model_validator(mode="after")
     def _webhook_needs_url_and_secret(self) -> TelegramSettings:
@@ -124,8 +106,3 @@ class TelegramSettings(EnvSettings):
             return None
         settings: TelegramSettings = cls.read(env)
         return settings
-
-
-def _is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
