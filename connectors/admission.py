@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from typing import ClassVar
+
+from pydantic import Field
 
 from connectors.errors import Abandoned, Busy, SettingsError
+from envsettings import EnvSettings, InvalidSettings
 
 #: Time per turn assumed before any was measured (seconds).
 INITIAL_TURN_SECONDS = 0.5
@@ -37,8 +39,7 @@ INITIAL_TURN_SECONDS = 0.5
 SMOOTHING = 0.2
 
 
-@dataclass(frozen=True, slots=True)
-class AdmissionSettings:
+class AdmissionSettings(EnvSettings):
     """Bounds of the queue toward rasa.
 
     Attributes:
@@ -48,9 +49,13 @@ class AdmissionSettings:
         wait_seconds: longest wait for a turn (and for the conversation's previous message) before being told.
     """
 
-    max_in_flight: int = 4
-    max_waiting: int = 200
-    wait_seconds: float = 10.0
+    error: ClassVar[type[InvalidSettings]] = SettingsError
+
+    max_in_flight: int = Field(default=4, ge=1, le=10_000, validation_alias="GATEWAY_MAX_IN_FLIGHT")
+    max_waiting: int = Field(default=200, ge=0, le=1_000_000, validation_alias="GATEWAY_MAX_WAITING")
+    wait_seconds: float = Field(
+        default=10.0, ge=0.1, le=600, description="seconds", validation_alias="GATEWAY_BUSY_WAIT_SECONDS"
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AdmissionSettings:
@@ -59,26 +64,8 @@ class AdmissionSettings:
         Raises:
             SettingsError: naming the variable that is invalid.
         """
-        env = os.environ if env is None else env
-        defaults = cls()
-
-        def number(name: str, default: float, low: float, high: float) -> float:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-            if not low <= value <= high:
-                raise SettingsError(f"{name} must be between {low:g} and {high:g}, got {raw}")
-            return value
-
-        return cls(
-            max_in_flight=int(number("GATEWAY_MAX_IN_FLIGHT", defaults.max_in_flight, 1, 10_000)),
-            max_waiting=int(number("GATEWAY_MAX_WAITING", defaults.max_waiting, 0, 1_000_000)),
-            wait_seconds=number("GATEWAY_BUSY_WAIT_SECONDS", defaults.wait_seconds, 0.1, 600),
-        )
+        settings: AdmissionSettings = cls.read(env)
+        return settings
 
 
 class Admission:

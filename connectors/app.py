@@ -19,7 +19,6 @@ from connectors.admission import Admission
 from connectors.alerts import ALERTS_KEY, UnconfiguredAlerts
 from connectors.db import ENGINE_KEY, SESSIONS_KEY, create_schema, gateway_engine
 from connectors.dispatch import Channel, Dispatcher
-from connectors.errors import SettingsError
 from connectors.notify import NotifyService, NotifySettings
 from connectors.offers import Offers
 from connectors.origins import HOST_EXEMPT_PATHS, host_allowed
@@ -33,6 +32,7 @@ from connectors.telegram import TelegramChannel, TelegramSettings
 from connectors.web import WebChannel
 from connectors.web.settings import WebSettings
 from connectors.web.translate import WebInputError, WebLimits
+from envsettings import InvalidSettings
 from observability.logs import setup_logging
 
 log = logging.getLogger("connectors")
@@ -295,7 +295,7 @@ def main() -> int:
     try:
         settings = Settings.from_env()
         app = create_app(settings)  # channels read their own settings (GATEWAY_WEB_*, SLACK_*, TABLET_*, TELEGRAM_*)
-    except SettingsError as exc:
+    except InvalidSettings as exc:  # the gateway's own, the console's and the store's (SHOP_PROOF_*) settings
         log.error("cannot start the gateway: %s", str(exc))  # our own sentence: no personal data to withhold
         return 2
     shown_host = settings.host if ":" not in settings.host else f"[{settings.host}]"

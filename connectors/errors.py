@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from envsettings import InvalidSettings
+
 RESTARTING = "the assistant is restarting, please try again in a moment"
 BUSY = "I'm answering a lot of people right now. Please send your message again in a moment"
 WAIT_FOR_ANSWER = "I'm still answering your previous message. Please wait for my reply, then send this one again"
@@ -15,8 +17,8 @@ class GatewayError(Exception):
     """Base class of every error the gateway raises on purpose."""
 
 
-class SettingsError(GatewayError):
-    """The environment does not describe a usable gateway configuration."""
+class SettingsError(GatewayError, InvalidSettings):
+    """The environment does not describe a usable gateway configuration (the message names the variable)."""
 
 
 class InvalidMessage(GatewayError, ValueError):

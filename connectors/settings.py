@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Annotated, ClassVar
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from connectors.admission import AdmissionSettings
 from connectors.errors import SettingsError
 from connectors.origins import public_urls_from_env
+from envsettings import EnvSettings, HttpURL, InvalidSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TOKEN_FILE = Path("var/gateway_token")
@@ -23,8 +26,11 @@ DEFAULT_RASA_TIMEOUT = 30.0
 DEFAULT_BODY_TIMEOUT = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+def _sqlite(root: Path, file: str) -> str:
+    return f"sqlite:///{root / 'var' / file}"
+
+
+class Settings(EnvSettings):
     """Everything the gateway process needs to know.
 
     Attributes:
@@ -55,28 +61,66 @@ class Settings:
             loopback on its own port (``connectors.origins``).
     """
 
-    gateway_token: str = field(repr=False)
-    rasa_url: str = DEFAULT_RASA_URL
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_")
+    error: ClassVar[type[InvalidSettings]] = SettingsError
+
+    gateway_token: str = Field(repr=False, min_length=1, validation_alias="GATEWAY_TOKEN")
+    rasa_url: HttpURL = Field(default=DEFAULT_RASA_URL, validation_alias="RASA_URL")
     host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
-    rasa_timeout: float = DEFAULT_RASA_TIMEOUT
-    health_timeout: float = 2.0
-    allowed_origins: tuple[str, ...] = ()
-    database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'gateway.db'}"
-    tracker_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"
-    shop_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'shop.db'}"
-    claims_secret: str = field(default="", repr=False)
-    body_timeout: float = DEFAULT_BODY_TIMEOUT
-    redis_url: str = field(default="", repr=False)
-    rasa_retry_seconds: float = 0.0
-    admission: AdmissionSettings = field(default_factory=AdmissionSettings)
-    public_urls: tuple[str, ...] = ()
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
+    max_message_chars: int = Field(default=DEFAULT_MAX_MESSAGE_CHARS, ge=1, le=100_000)
+    rasa_timeout: float = Field(
+        default=DEFAULT_RASA_TIMEOUT, gt=0, le=600, description="seconds", validation_alias="RASA_TIMEOUT"
+    )
+    health_timeout: float = Field(default=2.0, gt=0, le=600, description="seconds")
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    database_url: str = Field(default=_sqlite(REPO_ROOT, "gateway.db"), validation_alias="GATEWAY_DATABASE_URL")
+    tracker_db_url: str = Field(default=_sqlite(REPO_ROOT, "tracker.db"), validation_alias="TRACKER_DB_URL")
+    shop_db_url: str = Field(default=_sqlite(REPO_ROOT, "shop.db"), validation_alias="SHOP_DATABASE_URL")
+    claims_secret: str = Field(default="", repr=False, validation_alias="GATEWAY_CLAIMS_SECRET")
+    body_timeout: float = Field(
+        default=DEFAULT_BODY_TIMEOUT,
+        gt=0,
+        le=600,
+        description="seconds",
+        validation_alias="GATEWAY_BODY_TIMEOUT_SECONDS",
+    )
+    redis_url: str = Field(default="", repr=False, validation_alias="GATEWAY_REDIS_URL")
+    rasa_retry_seconds: float = Field(
+        default=0.0, ge=0, le=600, description="seconds", validation_alias="RASA_RETRY_SECONDS"
+    )
+    # Groups read by their own modules (connectors.admission, connectors.origins) and passed in by from_env.
+    admission: Annotated[AdmissionSettings, NoDecode] = Field(default_factory=lambda: AdmissionSettings())
+    public_urls: Annotated[tuple[str, ...], NoDecode] = Field(default=(), validation_alias="GATEWAY_PUBLIC_URL")
+
+    @field_validator("rasa_url", mode="before")
+    @classmethod
+    def _no_trailing_slash(cls, url: object) -> object:
+        return url.strip().rstrip("/") if isinstance(url, str) else url
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, raw: object) -> object:
+        if isinstance(raw, str):
+            return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+        return raw
+
+    @field_validator("database_url", "tracker_db_url", "shop_db_url")
+    @classmethod
+    def _database_url(cls, url: str) -> str:
+        if "://" not in url:
+            raise ValueError(f"must be a database URL such as sqlite:///var/x.db, got {url!r}")
+        return url
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, url: str) -> str:
+        if url and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"must be a redis:// URL such as redis://127.0.0.1:6379/2, got {url!r}")
+        return url
 
     @classmethod
-    def from_env(
-        cls, env: Mapping[str, str] | None = None, root: Path = REPO_ROOT
-    ) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, root: Path = REPO_ROOT) -> Settings:
         """Read settings from environment variables.
 
         Variables: ``RASA_URL``, ``GATEWAY_TOKEN`` (else the file ``GATEWAY_TOKEN_FILE``,
@@ -84,12 +128,13 @@ class Settings:
         ``GATEWAY_PORT``, ``GATEWAY_MAX_MESSAGE_CHARS``, ``RASA_TIMEOUT``,
         ``GATEWAY_ALLOWED_ORIGINS`` (comma-separated, e.g. ``https://shop.example``),
         ``GATEWAY_CLAIMS_SECRET`` (else the file ``GATEWAY_CLAIMS_SECRET_FILE``, default
-        ``var/claims_secret``; without either, messages carry no claim and the actions vouch for nothing).
-        ``GATEWAY_BODY_TIMEOUT_SECONDS``, ``GATEWAY_PUBLIC_URL`` and the admission variables above.
+        ``var/claims_secret``; without either, messages carry no claim and the actions vouch for nothing),
+        ``GATEWAY_BODY_TIMEOUT_SECONDS``, ``GATEWAY_DATABASE_URL``, ``TRACKER_DB_URL``, ``SHOP_DATABASE_URL``,
+        ``GATEWAY_REDIS_URL``, ``RASA_RETRY_SECONDS``, ``GATEWAY_PUBLIC_URL`` and the admission variables above.
 
         Args:
             env: the environment (default ``os.environ``).
-            root: directory relative token-file paths are resolved against.
+            root: directory relative token-file paths and the default SQLite files are resolved against.
 
         Returns:
             The settings.
@@ -98,58 +143,22 @@ class Settings:
             SettingsError: naming the variable that is missing or invalid.
         """
         env = os.environ if env is None else env
-        rasa_url = env.get("RASA_URL", DEFAULT_RASA_URL).strip().rstrip("/")
-        parts = urlsplit(rasa_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SettingsError(f"RASA_URL must be an http(s) URL, got {rasa_url!r}")
-        origins = tuple(
-            o.strip().rstrip("/")
-            for o in env.get("GATEWAY_ALLOWED_ORIGINS", "").split(",")
-            if o.strip()
-        )
-        return cls(
+        databases = {"database_url": "gateway.db", "tracker_db_url": "tracker.db", "shop_db_url": "shop.db"}
+        # Unset database variables default to SQLite files under ``root`` (tests pass a temporary root).
+        defaults = {
+            name: _sqlite(root, file)
+            for name, file in databases.items()
+            if not env.get(cls.field_of(name)[0], "").strip()
+        }
+        settings: Settings = cls.read(
+            env,
+            **defaults,
             gateway_token=_read_token(env, root),
-            rasa_url=rasa_url,
-            host=env.get("GATEWAY_HOST", DEFAULT_HOST).strip() or DEFAULT_HOST,
-            port=_int(env, "GATEWAY_PORT", DEFAULT_PORT, low=0, high=65535),
-            max_message_chars=_int(
-                env,
-                "GATEWAY_MAX_MESSAGE_CHARS",
-                DEFAULT_MAX_MESSAGE_CHARS,
-                low=1,
-                high=100_000,
-            ),
-            rasa_timeout=_float(env, "RASA_TIMEOUT", DEFAULT_RASA_TIMEOUT),
-            allowed_origins=origins,
-            database_url=_url(env, "GATEWAY_DATABASE_URL", root / "var" / "gateway.db"),
-            tracker_db_url=_url(env, "TRACKER_DB_URL", root / "var" / "tracker.db"),
-            shop_db_url=_url(env, "SHOP_DATABASE_URL", root / "var" / "shop.db"),
             claims_secret=_read_claims_secret(env, root),
-            body_timeout=_float(env, "GATEWAY_BODY_TIMEOUT_SECONDS", DEFAULT_BODY_TIMEOUT),
-            redis_url=_redis_url(env),
-            rasa_retry_seconds=_retry_seconds(env),
             admission=AdmissionSettings.from_env(env),
             public_urls=public_urls_from_env(env),
         )
-
-
-def _url(env: Mapping[str, str], name: str, default_file: Path) -> str:
-    value = env.get(name, "").strip() or f"sqlite:///{default_file}"
-    if "://" not in value:
-        raise SettingsError(f"{name} must be a database URL such as sqlite:///var/x.db, got {value!r}")
-    return value
-
-
-def _retry_seconds(env: Mapping[str, str]) -> float:
-    raw = env.get("RASA_RETRY_SECONDS", "").strip()
-    return 0.0 if raw in ("", "0") else _float(env, "RASA_RETRY_SECONDS", 0.0)
-
-
-def _redis_url(env: Mapping[str, str]) -> str:
-    value = env.get("GATEWAY_REDIS_URL", "").strip()
-    if value and not value.startswith(("redis://", "rediss://", "unix://")):
-        raise SettingsError(f"GATEWAY_REDIS_URL must be a redis:// URL such as redis://127.0.0.1:6379/2, got {value!r}")
-    return value
+        return settings
 
 
 def _read_token(env: Mapping[str, str], root: Path) -> str:
@@ -189,33 +198,3 @@ def _read_claims_secret(env: Mapping[str, str], root: Path) -> str:
         return ""
     except OSError as exc:
         raise SettingsError(f"cannot read the claims secret file {path}: {exc}") from exc
-
-
-def _int(
-    env: Mapping[str, str], name: str, default: int, *, low: int, high: int
-) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(
-            f"{name} must be a number of seconds, got {raw!r}"
-        ) from None
-    if not 0 < value <= 600:
-        raise SettingsError(f"{name} must be between 0 and 600 seconds, got {value}")
-    return value

@@ -7,11 +7,15 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
 from connectors.errors import SettingsError
+from envsettings import EnvSettings, InvalidSettings
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +23,7 @@ log = logging.getLogger(__name__)
 SECRET_FILE = Path(__file__).resolve().parent.parent / "var" / "console_secret"
 
 
-@dataclass(frozen=True, slots=True)
-class ConsoleSettings:
+class ConsoleSettings(EnvSettings):
     """How the console behaves.
 
     Attributes:
@@ -38,16 +41,38 @@ class ConsoleSettings:
             (console/checks.py), so nobody without it can turn one back into the address it stands for.
     """
 
-    session_idle_minutes: int = 30
-    session_max_hours: int = 12
-    login_free_failures: int = 3
-    login_max_delay_seconds: int = 900
-    login_forget_hours: int = 24
-    low_confidence: int = 50
+    model_config = SettingsConfigDict(env_prefix="CONSOLE_")
+    error: ClassVar[type[InvalidSettings]] = SettingsError
+
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60, description="minutes")
+    session_max_hours: int = Field(default=12, ge=1, le=24 * 7, description="hours")
+    login_free_failures: int = Field(default=3, ge=1, le=100)
+    login_max_delay_seconds: int = Field(default=900, ge=1, le=24 * 3600, description="seconds")
+    login_forget_hours: int = Field(default=24, ge=1, le=24 * 30, description="hours")
+    low_confidence: int = Field(default=50, ge=1, le=100, description="percent")
     secure_cookie: bool = False
     locale: str = "en-GB"
-    timezone: str = "Europe/London"
-    secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    # The opening hours' zone is the shop's zone unless the console is told otherwise.
+    timezone: str = Field(
+        default="Europe/London", validation_alias=AliasChoices("CONSOLE_TIMEZONE", "HANDOFF_TIMEZONE")
+    )
+    secret: str = Field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+
+    @field_validator("locale")
+    @classmethod
+    def _bcp47(cls, locale: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", locale):
+            raise ValueError(f"must be a locale such as en-GB or de-DE, got {locale!r}")
+        return locale
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, timezone: str) -> str:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"must be a time zone such as Europe/London, got {timezone!r}") from None
+        return timezone
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConsoleSettings:
@@ -61,40 +86,8 @@ class ConsoleSettings:
             SettingsError: naming the variable that is invalid.
         """
         env = os.environ if env is None else env
-
-        def number(name: str, default: int, low: int, high: int) -> int:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            if not raw.isdigit() or not low <= int(raw) <= high:
-                raise SettingsError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
-            return int(raw)
-
-        secure = env.get("CONSOLE_SECURE_COOKIE", "").strip().lower()
-        if secure not in ("", "0", "1", "true", "false", "yes", "no"):
-            raise SettingsError(f"CONSOLE_SECURE_COOKIE must be true or false, got {secure!r}")
-        locale = env.get("CONSOLE_LOCALE", "").strip() or "en-GB"
-        if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", locale):
-            raise SettingsError(f"CONSOLE_LOCALE must be a locale such as en-GB or de-DE, got {locale!r}")
-        timezone = env.get("CONSOLE_TIMEZONE", "").strip() or env.get("HANDOFF_TIMEZONE", "").strip() or "Europe/London"
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(
-                f"CONSOLE_TIMEZONE must be a time zone such as Europe/London, got {timezone!r}"
-            ) from None
-        return cls(
-            locale=locale,
-            timezone=timezone,
-            session_idle_minutes=number("CONSOLE_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
-            session_max_hours=number("CONSOLE_SESSION_MAX_HOURS", 12, 1, 24 * 7),
-            login_free_failures=number("CONSOLE_LOGIN_FREE_FAILURES", 3, 1, 100),
-            login_max_delay_seconds=number("CONSOLE_LOGIN_MAX_DELAY_SECONDS", 900, 1, 24 * 3600),
-            login_forget_hours=number("CONSOLE_LOGIN_FORGET_HOURS", 24, 1, 24 * 30),
-            low_confidence=number("CONSOLE_LOW_CONFIDENCE", 50, 1, 100),
-            secure_cookie=secure in ("1", "true", "yes"),
-            secret=_secret(env),
-        )
+        settings: ConsoleSettings = cls.read(env, secret=_secret(env))
+        return settings
 
 
 def _secret(env: Mapping[str, str], path: Path = SECRET_FILE) -> str:

@@ -21,7 +21,7 @@ from store.core import StoreCore, add_business_days, aware, naive, proved_custom
 from store.db import session_scope
 from store.errors import InvalidInput, NotAuthorized, OrderNotFound
 from store.normalize import normalize_order_number
-from store.proofs import ProofLimits
+from store.proofs import DEFAULT_GRANT_IDLE
 from store.records import ReturnInfo
 
 #: Channels whose accounts belong to one person and may be linked to a customer. Tablets are shared
@@ -139,14 +139,14 @@ class CustomerAccounts:
         session_factory: Callable[[], Session],
         *,
         now: Callable[[], datetime] | None = None,
-        grant_idle: timedelta = ProofLimits.grant_idle,
+        grant_idle: timedelta = DEFAULT_GRANT_IDLE,
     ) -> None:
         """Create the accounts API.
 
         Args:
             session_factory: Zero-argument callable returning a new `Session`.
             now: Clock returning an aware UTC datetime (tests pass a fixed one).
-            grant_idle: Grants unused for this long have ended (``ProofLimits.grant_idle``).
+            grant_idle: Grants unused for this long have ended (``store.proofs.DEFAULT_GRANT_IDLE``).
         """
         self._session_factory = session_factory
         self._clock = now or utc_now

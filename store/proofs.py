@@ -26,7 +26,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import BeforeValidator, Field
+
+from envsettings import EnvSettings
 from store.normalize import (
     _POSTCODE_PATTERNS,
     compact_postcode,
@@ -176,8 +180,24 @@ def matches(candidate: Candidate, email: str, postcode: str, *also_postcodes: st
     return found
 
 
-@dataclass(frozen=True)
-class ProofLimits:
+#: How long an unused grant lasts (``SHOP_GRANT_IDLE_MINUTES``); rasa's session expiry (domain.yml) is the same.
+DEFAULT_GRANT_IDLE = timedelta(minutes=60)
+
+
+def _whole(unit: str) -> BeforeValidator:
+    """Read a variable's text as a positive whole number of ``unit``; a timedelta given in code passes."""
+
+    def convert(raw: object) -> object:
+        if not isinstance(raw, str):
+            return raw
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"must be a positive whole number of {unit}, got {raw!r}")
+        return timedelta(**{unit: int(raw)})
+
+    return BeforeValidator(convert)
+
+
+class ProofLimits(EnvSettings):
     """How many failed proofs are free and how long checks pause after that.
 
     Attributes:
@@ -200,15 +220,19 @@ class ProofLimits:
     """
 
     per_conversation: int = 3
-    per_order: int = 3
-    per_source: int = 10
-    per_proof: int = 3
-    first_pause: timedelta = timedelta(minutes=5)
+    per_order: int = Field(default=3, ge=1, validation_alias="SHOP_PROOF_FAILURES_PER_ORDER")
+    per_source: int = Field(default=10, ge=1, validation_alias="SHOP_PROOF_FAILURES_PER_SOURCE")
+    per_proof: int = Field(default=3, ge=1, validation_alias="SHOP_PROOF_FAILURES_PER_PROOF")
+    first_pause: Annotated[timedelta, _whole("seconds")] = Field(
+        default=timedelta(minutes=5), validation_alias="SHOP_PROOF_FIRST_PAUSE_SECONDS"
+    )
     longest_pause: timedelta = timedelta(hours=24)
     order_window: timedelta = timedelta(days=30)
     source_window: timedelta = timedelta(hours=24)
     proof_window: timedelta = timedelta(days=30)
-    grant_idle: timedelta = timedelta(minutes=60)
+    grant_idle: Annotated[timedelta, _whole("minutes")] = Field(
+        default=DEFAULT_GRANT_IDLE, validation_alias="SHOP_GRANT_IDLE_MINUTES"
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ProofLimits:
@@ -217,30 +241,10 @@ class ProofLimits:
         unset variables keep the defaults.
 
         Raises:
-            ValueError: A variable is not a positive integer (the message names it).
+            InvalidSettings: A variable is not a positive whole number (a ValueError; the message names it).
         """
-        source = os.environ if env is None else env
-        defaults = cls()
-
-        def number(name: str, default: int) -> int:
-            raw = source.get(name, "").strip()
-            if not raw:
-                return default
-            if not raw.isdigit() or int(raw) < 1:
-                raise ValueError(f"{name} must be a positive whole number, got {raw!r}")
-            return int(raw)
-
-        return cls(
-            per_order=number("SHOP_PROOF_FAILURES_PER_ORDER", defaults.per_order),
-            per_source=number("SHOP_PROOF_FAILURES_PER_SOURCE", defaults.per_source),
-            per_proof=number("SHOP_PROOF_FAILURES_PER_PROOF", defaults.per_proof),
-            first_pause=timedelta(
-                seconds=number("SHOP_PROOF_FIRST_PAUSE_SECONDS", int(defaults.first_pause.total_seconds()))
-            ),
-            grant_idle=timedelta(
-                minutes=number("SHOP_GRANT_IDLE_MINUTES", int(defaults.grant_idle.total_seconds() // 60))
-            ),
-        )
+        limits: ProofLimits = cls.read(env)
+        return limits
 
 
 #: Environment variable holding the key of the proof hashes, and the file read when it is unset.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from envsettings import EnvSettings
 
 #: The repository root (the folder holding ``store/``).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -14,25 +16,41 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_PATH = REPO_ROOT / "var" / "shop.db"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(EnvSettings):
     """Order store settings.
 
     Attributes:
         database_url: SQLAlchemy URL, e.g. ``sqlite:////abs/path/shop.db`` or
-            ``postgresql+psycopg://user:pass@127.0.0.1:5432/shop``.
+            ``postgresql+psycopg://user:pass@127.0.0.1:5432/shop`` (``SHOP_DATABASE_URL``).
         echo_sql: Log every SQL statement (``SHOP_DATABASE_ECHO=1``).
     """
 
-    database_url: str
-    echo_sql: bool = False
+    database_url: str = Field(default=f"sqlite:///{DEFAULT_DB_PATH}", validation_alias="SHOP_DATABASE_URL")
+    echo_sql: bool = Field(default=False, validation_alias="SHOP_DATABASE_ECHO")
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg3(cls, url: str) -> str:
+        """A ``postgres://`` or ``postgresql://`` URL is switched to the psycopg 3 driver."""
+        for scheme in ("postgres://", "postgresql://"):
+            if url.startswith(scheme):
+                return "postgresql+psycopg://" + url[len(scheme) :]
+        return url
+
+    @field_validator("echo_sql", mode="before")
+    @classmethod
+    def _lenient_flag(cls, raw: object) -> object:
+        # Historically any other word meant "off"; kept so a deployment's odd spelling does not stop the store.
+        if isinstance(raw, str):
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        return raw
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from environment variables.
 
-        ``SHOP_DATABASE_URL`` defaults to ``sqlite:///<repo>/var/shop.db``. A ``postgresql://`` URL is
-        switched to the psycopg 3 driver. Nothing is created here; `store.db` creates ``var/`` lazily.
+        ``SHOP_DATABASE_URL`` defaults to ``sqlite:///<repo>/var/shop.db``. Nothing is created here;
+        `store.db` creates ``var/`` lazily.
 
         Args:
             env: Mapping to read instead of ``os.environ`` (tests).
@@ -40,14 +58,8 @@ class Settings:
         Returns:
             The settings.
         """
-        source = os.environ if env is None else env
-        url = source.get("SHOP_DATABASE_URL", "").strip() or f"sqlite:///{DEFAULT_DB_PATH}"
-        if url.startswith("postgres://"):
-            url = "postgresql+psycopg://" + url[len("postgres://") :]
-        elif url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://") :]
-        echo = source.get("SHOP_DATABASE_ECHO", "").strip().lower() in {"1", "true", "yes", "on"}
-        return cls(database_url=url, echo_sql=echo)
+        settings: Settings = cls.read(env)
+        return settings
 
 
 @lru_cache(maxsize=1)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Annotated, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import Field
+from pydantic_settings import NoDecode, SettingsConfigDict
+
 from connectors.errors import SettingsError
+from envsettings import EnvSettings, InvalidSettings
 
 #: What the bot promises customers (actions/handoff.py OFFICE_HOURS): weekdays 9:00-18:00 UK time.
 DEFAULT_OPENING_HOURS = "Mon-Fri 09:00-18:00"
@@ -79,8 +84,7 @@ class OpeningHours:
         return any(day == local.weekday() and opens <= now < closes for day, opens, closes in self.windows)
 
 
-@dataclass(frozen=True, slots=True)
-class HandoffSettings:
+class HandoffSettings(EnvSettings):
     """How the hand-off desk behaves.
 
     Attributes:
@@ -90,10 +94,14 @@ class HandoffSettings:
         resolve_words: thread messages that close the ticket (besides the Resolve button).
     """
 
-    claim_timeout_minutes: float = 10.0
-    opening_hours: OpeningHours = field(default_factory=OpeningHours)
-    sweep_seconds: float = 30.0
-    resolve_words: frozenset[str] = frozenset({"resolve", "!resolve", "/resolve", "resolved"})
+    model_config = SettingsConfigDict(env_prefix="HANDOFF_")
+    error: ClassVar[type[InvalidSettings]] = SettingsError
+
+    claim_timeout_minutes: float = Field(default=10.0, gt=0, description="minutes")
+    # HANDOFF_OPENING_HOURS and HANDOFF_TIMEZONE are parsed together by from_env (OpeningHours.parse).
+    opening_hours: Annotated[OpeningHours, NoDecode] = Field(default_factory=OpeningHours)
+    sweep_seconds: float = Field(default=30.0, gt=0, description="seconds")
+    resolve_words: Annotated[frozenset[str], NoDecode] = frozenset({"resolve", "!resolve", "/resolve", "resolved"})
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -104,22 +112,9 @@ class HandoffSettings:
             SettingsError: a value is not a positive number or not readable hours.
         """
         env = os.environ if env is None else env
-        timeout = _positive(env, "HANDOFF_CLAIM_TIMEOUT_MINUTES", 10.0)
-        sweep = _positive(env, "HANDOFF_SWEEP_SECONDS", 30.0)
+        # An empty HANDOFF_OPENING_HOURS means "always", unlike the other variables where empty is unset.
         hours = OpeningHours.parse(
             env.get("HANDOFF_OPENING_HOURS", DEFAULT_OPENING_HOURS), env.get("HANDOFF_TIMEZONE") or "Europe/London"
         )
-        return cls(claim_timeout_minutes=timeout, opening_hours=hours, sweep_seconds=sweep)
-
-
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
-    if not value > 0 or value != value:
-        raise SettingsError(f"{name} must be greater than 0")
-    return value
+        settings: HandoffSettings = cls.read(env, opening_hours=hours)
+        return settings

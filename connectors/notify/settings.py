@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import ClassVar
+
+from pydantic import Field, field_validator
 
 from connectors.errors import SettingsError
+from envsettings import EnvSettings, InvalidSettings
 
 
-@dataclass(frozen=True, slots=True)
-class NotifySettings:
+class NotifySettings(EnvSettings):
     """Everything the carrier webhook and the notifier need.
 
     Attributes:
@@ -26,15 +27,34 @@ class NotifySettings:
         max_body_bytes: largest webhook body accepted.
     """
 
-    webhook_secret: str | None = field(default=None, repr=False)
-    poll_seconds: float = 5.0
-    max_per_customer: int = 3
-    window_seconds: int = 3600
-    max_attempts: int = 5
-    retry_seconds: float = 30.0
-    max_retry_seconds: float = 1800.0
-    enabled: bool = True
+    error: ClassVar[type[InvalidSettings]] = SettingsError
+
+    webhook_secret: str | None = Field(default=None, repr=False, validation_alias="CARRIER_WEBHOOK_SECRET")
+    poll_seconds: float = Field(default=5.0, ge=0.05, description="seconds", validation_alias="NOTIFY_POLL_SECONDS")
+    max_per_customer: int = Field(default=3, ge=1, validation_alias="NOTIFY_MAX_PER_CUSTOMER")
+    window_seconds: int = Field(default=3600, ge=1, description="seconds", validation_alias="NOTIFY_WINDOW_SECONDS")
+    max_attempts: int = Field(default=5, ge=1, validation_alias="NOTIFY_MAX_ATTEMPTS")
+    retry_seconds: float = Field(default=30.0, ge=0.01, description="seconds", validation_alias="NOTIFY_RETRY_SECONDS")
+    max_retry_seconds: float = Field(
+        default=1800.0, ge=0.01, description="seconds", validation_alias="NOTIFY_MAX_RETRY_SECONDS"
+    )
+    enabled: bool = Field(default=True, validation_alias="NOTIFY_ENABLED")
     max_body_bytes: int = 16 * 1024
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _long_enough(cls, secret: object) -> object:
+        if isinstance(secret, str) and len(secret) < 16:
+            raise ValueError("must be at least 16 characters (it signs carrier events)")
+        return secret
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _on_unless_off(cls, raw: object) -> object:
+        # Only an explicit "off" word stops the notifier, as before: a typo must not silence order news.
+        if isinstance(raw, str):
+            return raw.strip().lower() not in {"0", "false", "no", "off"}
+        return raw
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> NotifySettings:
@@ -43,31 +63,5 @@ class NotifySettings:
         Raises:
             SettingsError: naming the variable that is invalid.
         """
-        source = os.environ if env is None else env
-        secret = source.get("CARRIER_WEBHOOK_SECRET", "").strip() or None
-        if secret is not None and len(secret) < 16:
-            raise SettingsError("CARRIER_WEBHOOK_SECRET must be at least 16 characters (it signs carrier events)")
-
-        def number(name: str, default: float, minimum: float) -> float:
-            raw = source.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-            if value < minimum:
-                raise SettingsError(f"{name} must be at least {minimum:g}, got {raw!r}")
-            return value
-
-        enabled = source.get("NOTIFY_ENABLED", "1").strip().lower() not in {"0", "false", "no", "off"}
-        return cls(
-            webhook_secret=secret,
-            poll_seconds=number("NOTIFY_POLL_SECONDS", 5.0, 0.05),
-            max_per_customer=int(number("NOTIFY_MAX_PER_CUSTOMER", 3, 1)),
-            window_seconds=int(number("NOTIFY_WINDOW_SECONDS", 3600, 1)),
-            max_attempts=int(number("NOTIFY_MAX_ATTEMPTS", 5, 1)),
-            retry_seconds=number("NOTIFY_RETRY_SECONDS", 30.0, 0.01),
-            max_retry_seconds=number("NOTIFY_MAX_RETRY_SECONDS", 1800.0, 0.01),
-            enabled=enabled,
-        )
+        settings: NotifySettings = cls.read(env)
+        return settings

@@ -5,27 +5,31 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from urllib.parse import urlsplit
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from connectors.errors import SettingsError
+from envsettings import EnvSettings, HttpURL, InvalidSettings
 
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 MODES = ("socket", "events")
+Mode = Literal["socket", "events"]
 #: Roles the staff allowlist may give; the order store decides what each may see (``store.service.STAFF_ROLES``).
 STAFF_ROLES = ("staff", "manager")
 EVENTS_PATH = "/slack/events"
 
 _USER_ID_RE = re.compile(r"[UW][A-Z0-9]{2,20}")
-_TEAM_ID_RE = re.compile(r"[TE][A-Z0-9]{2,20}")
-_CHANNEL_ID_RE = re.compile(r"[CGD][A-Z0-9]{2,20}")
+_TEAM_ID = r"[TE][A-Z0-9]{2,20}"
+_CHANNEL_ID = r"[CGD][A-Z0-9]{2,20}"
+_CHANNEL_ID_RE = re.compile(_CHANNEL_ID)
 _STORE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
-@dataclass(frozen=True, slots=True)
-class SlackSettings:
+class SlackSettings(EnvSettings):
     """Everything the Slack channel needs.
 
     Attributes:
@@ -42,36 +46,57 @@ class SlackSettings:
             workspace of the bot token (``auth.test``) is used, never the team a request names.
     """
 
-    bot_token: str = field(repr=False)
-    mode: str = "socket"
-    app_token: str | None = field(default=None, repr=False)
-    signing_secret: str | None = field(default=None, repr=False)
-    api_base_url: str = DEFAULT_API_BASE_URL
-    staff: Mapping[str, str] = field(default_factory=dict)
-    store_channels: Mapping[str, str] = field(default_factory=dict)
-    support_channel: str | None = None
-    dedupe_size: int = 10_000
-    team_id: str | None = None
+    model_config = SettingsConfigDict(env_prefix="SLACK_")
+    error: ClassVar[type[InvalidSettings]] = SettingsError
 
-    def __post_init__(self) -> None:
-        """Check the combination of mode and tokens.
+    bot_token: str = Field(repr=False, pattern="^xoxb-", examples=["xoxb-... (a bot token)"])
+    mode: Mode = "socket"
+    app_token: str | None = Field(default=None, repr=False)
+    signing_secret: str | None = Field(default=None, repr=False)
+    api_base_url: HttpURL = DEFAULT_API_BASE_URL
+    # SLACK_STAFF and SLACK_STAFF_FILE are merged by from_env; a string is parsed as SLACK_STAFF.
+    staff: Annotated[Mapping[str, str], NoDecode] = Field(default_factory=dict, validation_alias="SLACK_STAFF")
+    store_channels: Annotated[Mapping[str, str], NoDecode] = Field(default_factory=dict)
+    support_channel: str | None = Field(default=None, pattern=f"^{_CHANNEL_ID}$", examples=["C0123ABCD"])
+    dedupe_size: int = Field(default=10_000, ge=1)
+    team_id: str | None = Field(default=None, pattern=f"^{_TEAM_ID}$", examples=["T0123ABCD (a workspace id)"])
 
-        Raises:
-            SettingsError: naming the variable that is missing or invalid.
-        """
-        if not self.bot_token.startswith("xoxb-"):
-            raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
-        if self.mode not in MODES:
-            raise SettingsError(f"SLACK_MODE must be one of {', '.join(MODES)}, got {self.mode!r}")
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _lowercase(cls, mode: object) -> object:
+        return mode.lower() if isinstance(mode, str) else mode
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _trailing_slash(cls, base: str) -> str:
+        return base if base.endswith("/") else base + "/"
+
+    @field_validator("staff", mode="before")
+    @classmethod
+    def _staff(cls, staff: object) -> object:
+        return parse_staff(staff) if isinstance(staff, str) else staff
+
+    @field_validator("store_channels", mode="before")
+    @classmethod
+    def _store_channels(cls, channels: object) -> object:
+        return parse_store_channels(channels) if isinstance(channels, str) else channels
+
+    @field_validator("staff", "store_channels")
+    @classmethod
+    def _read_only(cls, pairs: Mapping[str, str]) -> Mapping[str, str]:
+        return MappingProxyType(dict(pairs))
+
+    @model_validator(mode="after")
+    def _mode_has_its_tokens(self) -> SlackSettings:
+        """Check the combination of mode and tokens."""
         if self.mode == "socket" and not (self.app_token or "").startswith("xapp-"):
-            raise SettingsError(
+            raise ValueError(
                 "SLACK_APP_TOKEN (an app-level token starting with xapp-) is required in Socket Mode; "
                 "set SLACK_MODE=events to receive events over HTTP instead"
             )
         if self.mode == "events" and not self.signing_secret:
-            raise SettingsError("SLACK_SIGNING_SECRET is required with SLACK_MODE=events")
-        object.__setattr__(self, "staff", MappingProxyType(dict(self.staff)))
-        object.__setattr__(self, "store_channels", MappingProxyType(dict(self.store_channels)))
+            raise ValueError("SLACK_SIGNING_SECRET is required with SLACK_MODE=events")
+        return self
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, root: Path | None = None) -> SlackSettings | None:
@@ -80,7 +105,7 @@ class SlackSettings:
         Variables: ``SLACK_BOT_TOKEN``, ``SLACK_MODE``, ``SLACK_APP_TOKEN``, ``SLACK_SIGNING_SECRET``,
         ``SLACK_API_BASE_URL``, ``SLACK_STAFF`` (``U123:staff,U456:manager``), ``SLACK_STAFF_FILE`` (the
         same pairs, one per line, ``#`` comments), ``SLACK_STORE_CHANNELS`` (``LDN-01:C0123,...``),
-        ``SLACK_SUPPORT_CHANNEL``.
+        ``SLACK_SUPPORT_CHANNEL``, ``SLACK_TEAM_ID``.
 
         Args:
             env: the environment (default ``os.environ``).
@@ -94,8 +119,7 @@ class SlackSettings:
                 variables are set without ``SLACK_BOT_TOKEN``, which is almost certainly a mistake).
         """
         env = os.environ if env is None else env
-        token = env.get("SLACK_BOT_TOKEN", "").strip()
-        if not token:
+        if not env.get("SLACK_BOT_TOKEN", "").strip():
             stray = sorted(k for k, v in env.items() if k.startswith("SLACK_") and v.strip())
             if stray:
                 raise SettingsError(f"{', '.join(stray)} set but SLACK_BOT_TOKEN is not: the Slack channel needs it")
@@ -103,40 +127,25 @@ class SlackSettings:
         staff = parse_staff(env.get("SLACK_STAFF", ""), "SLACK_STAFF")
         staff_file = env.get("SLACK_STAFF_FILE", "").strip()
         if staff_file:
-            path = Path(staff_file)
-            if not path.is_absolute():
-                path = (root or Path(__file__).resolve().parents[2]) / path
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise SettingsError(f"SLACK_STAFF_FILE {path} cannot be read: {exc}") from exc
-            lines = (line.split("#", 1)[0] for line in text.splitlines())
-            from_file = parse_staff(",".join(lines), f"SLACK_STAFF_FILE ({path})")
-            conflicts = sorted(u for u in from_file.keys() & staff.keys() if from_file[u] != staff[u])
-            if conflicts:
-                raise SettingsError(f"SLACK_STAFF and SLACK_STAFF_FILE give {', '.join(conflicts)} different roles")
-            staff = {**from_file, **staff}
-        base = env.get("SLACK_API_BASE_URL", "").strip() or DEFAULT_API_BASE_URL
-        parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SettingsError(f"SLACK_API_BASE_URL must be an http(s) URL, got {base!r}")
-        team = env.get("SLACK_TEAM_ID", "").strip() or None
-        if team is not None and not _TEAM_ID_RE.fullmatch(team):
-            raise SettingsError(f"SLACK_TEAM_ID must be a workspace id like T0123ABCD, got {team!r}")
-        support = env.get("SLACK_SUPPORT_CHANNEL", "").strip() or None
-        if support is not None and not _CHANNEL_ID_RE.fullmatch(support):
-            raise SettingsError(f"SLACK_SUPPORT_CHANNEL must be a channel id like C0123ABCD, got {support!r}")
-        return cls(
-            bot_token=token,
-            mode=env.get("SLACK_MODE", "").strip().lower() or "socket",
-            app_token=env.get("SLACK_APP_TOKEN", "").strip() or None,
-            signing_secret=env.get("SLACK_SIGNING_SECRET", "").strip() or None,
-            api_base_url=base if base.endswith("/") else base + "/",
-            staff=staff,
-            store_channels=parse_store_channels(env.get("SLACK_STORE_CHANNELS", "")),
-            support_channel=support,
-            team_id=team,
-        )
+            staff = _with_staff_file(staff, Path(staff_file), root or Path(__file__).resolve().parents[2])
+        settings: SlackSettings = cls.read({k: v for k, v in env.items() if k != "SLACK_STAFF_FILE"}, staff=staff)
+        return settings
+
+
+def _with_staff_file(staff: dict[str, str], path: Path, root: Path) -> dict[str, str]:
+    """``staff`` (from ``SLACK_STAFF``) merged with the pairs of ``SLACK_STAFF_FILE``; they must agree."""
+    if not path.is_absolute():
+        path = root / path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"SLACK_STAFF_FILE {path} cannot be read: {exc}") from exc
+    lines = (line.split("#", 1)[0] for line in text.splitlines())
+    from_file = parse_staff(",".join(lines), f"SLACK_STAFF_FILE ({path})")
+    conflicts = sorted(u for u in from_file.keys() & staff.keys() if from_file[u] != staff[u])
+    if conflicts:
+        raise SettingsError(f"SLACK_STAFF and SLACK_STAFF_FILE give {', '.join(conflicts)} different roles")
+    return {**from_file, **staff}
 
 
 def _pairs(raw: str, name: str) -> list[tuple[str, str]]:

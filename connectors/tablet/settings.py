@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import SettingsError
 from connectors.settings import REPO_ROOT
+from envsettings import EnvSettings, InvalidSettings
 
 DEFAULT_IDLE_SECONDS = 60
 DEFAULT_COUNTDOWN_SECONDS = 10
@@ -18,8 +22,7 @@ DEFAULT_STAFF_CALLS_PER_HOUR = 4
 SESSION_GRACE_SECONDS = 15
 
 
-@dataclass(frozen=True, slots=True)
-class TabletSettings:
+class TabletSettings(EnvSettings):
     """How the kiosk behaves.
 
     Attributes:
@@ -30,20 +33,12 @@ class TabletSettings:
             (``TABLET_STAFF_CALLS_PER_HOUR``); besides, a tablet has at most one open call at a time.
     """
 
-    idle_seconds: int = DEFAULT_IDLE_SECONDS
-    countdown_seconds: int = DEFAULT_COUNTDOWN_SECONDS
-    staff_calls_per_hour: int = DEFAULT_STAFF_CALLS_PER_HOUR
+    model_config = SettingsConfigDict(env_prefix="TABLET_")
+    error: ClassVar[type[InvalidSettings]] = SettingsError
 
-    def __post_init__(self) -> None:
-        """Refuse values a kiosk cannot work with."""
-        if not 1 <= self.idle_seconds <= 3600:
-            raise SettingsError(f"TABLET_IDLE_SECONDS must be between 1 and 3600, got {self.idle_seconds}")
-        if not 1 <= self.countdown_seconds <= 120:
-            raise SettingsError(f"TABLET_COUNTDOWN_SECONDS must be between 1 and 120, got {self.countdown_seconds}")
-        if not 1 <= self.staff_calls_per_hour <= 100:
-            raise SettingsError(
-                f"TABLET_STAFF_CALLS_PER_HOUR must be between 1 and 100, got {self.staff_calls_per_hour}"
-            )
+    idle_seconds: int = Field(default=DEFAULT_IDLE_SECONDS, ge=1, le=3600, description="seconds")
+    countdown_seconds: int = Field(default=DEFAULT_COUNTDOWN_SECONDS, ge=1, le=120, description="seconds")
+    staff_calls_per_hour: int = Field(default=DEFAULT_STAFF_CALLS_PER_HOUR, ge=1, le=100)
 
     @property
     def session_ttl_seconds(self) -> int:
@@ -64,22 +59,8 @@ class TabletSettings:
         Raises:
             SettingsError: naming the variable that is not a whole number in range.
         """
-        env = os.environ if env is None else env
-        return cls(
-            idle_seconds=_int(env, "TABLET_IDLE_SECONDS", DEFAULT_IDLE_SECONDS),
-            countdown_seconds=_int(env, "TABLET_COUNTDOWN_SECONDS", DEFAULT_COUNTDOWN_SECONDS),
-            staff_calls_per_hour=_int(env, "TABLET_STAFF_CALLS_PER_HOUR", DEFAULT_STAFF_CALLS_PER_HOUR),
-        )
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number of seconds, got {raw!r}") from None
+        settings: TabletSettings = cls.read(env)
+        return settings
 
 
 def database_urls(env: Mapping[str, str] | None = None) -> tuple[str, str]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal
-from urllib.parse import urlsplit
+from typing import ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import SettingsError
+from envsettings import EnvSettings, HttpURL, InvalidSettings
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
 DEFAULT_POLL_TIMEOUT = 30
@@ -17,14 +19,13 @@ WEBHOOK_PATH = "/telegram/webhook"
 
 # Telegram's own rules: a bot token is "<digits>:<35ish url-safe chars>"; the secret token is
 # 1-256 characters from A-Z a-z 0-9 _ - (anything else makes setWebhook fail at start).
-_TOKEN_RE = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{20,100}")
-_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{16,256}")
+_TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,100}$")
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
 Mode = Literal["polling", "webhook"]
 
 
-@dataclass(frozen=True, slots=True)
-class TelegramSettings:
+class TelegramSettings(EnvSettings):
     """Everything the Telegram channel needs.
 
     Attributes:
@@ -39,31 +40,49 @@ class TelegramSettings:
         max_webhook_body_bytes: largest webhook body accepted (Telegram updates are a few KiB).
     """
 
-    bot_token: str = field(repr=False)
+    model_config = SettingsConfigDict(env_prefix="TELEGRAM_")
+    error: ClassVar[type[InvalidSettings]] = SettingsError
+
+    bot_token: str = Field(
+        repr=False,
+        pattern=_TOKEN_RE.pattern,
+        examples=["<digits>:<letters, digits, _ and -> (the token @BotFather gave)"],
+    )
     mode: Mode = "polling"
-    api_base_url: str = DEFAULT_API_BASE_URL
-    webhook_url: str | None = None
-    webhook_secret: str | None = field(default=None, repr=False)
-    poll_timeout: int = DEFAULT_POLL_TIMEOUT
+    api_base_url: HttpURL = DEFAULT_API_BASE_URL
+    # Telegram itself only calls https; http is for a local fake.
+    webhook_url: HttpURL | None = None
+    webhook_secret: str | None = Field(
+        default=None, repr=False, pattern=_SECRET_RE.pattern, examples=["16-256 characters from A-Z a-z 0-9 _ -"]
+    )
+    poll_timeout: int = Field(default=DEFAULT_POLL_TIMEOUT, ge=0, le=60, description="seconds")
     max_webhook_body_bytes: int = 1024 * 1024
 
-    def __post_init__(self) -> None:
-        """Check that webhook mode has what it needs.
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _lowercase(cls, mode: object) -> object:
+        return mode.lower() if isinstance(mode, str) else mode
 
-        Raises:
-            SettingsError: naming the missing variable.
-        """
+    @field_validator("api_base_url", mode="before")
+    @classmethod
+    def _no_trailing_slash(cls, url: object) -> object:
+        return url.rstrip("/") if isinstance(url, str) else url
+
+    @model_validator(mode="after")
+    def _webhook_needs_url_and_secret(self) -> TelegramSettings:
+        """Check that webhook mode has what it needs."""
         if self.mode == "webhook":
             if not self.webhook_url:
-                raise SettingsError(
+                raise ValueError(
                     "TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL, the public https URL of this "
                     f"gateway's {WEBHOOK_PATH}"
                 )
             if not self.webhook_secret:
-                raise SettingsError(
+                raise ValueError(
                     "TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_SECRET (16-256 characters from "
                     "A-Z a-z 0-9 _ -; e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
                 )
+        return self
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TelegramSettings | None:
@@ -83,47 +102,7 @@ class TelegramSettings:
             SettingsError: naming the variable that is invalid.
         """
         env = os.environ if env is None else env
-        token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
-        if not token:
+        if not env.get("TELEGRAM_BOT_TOKEN", "").strip():
             return None
-        if not _TOKEN_RE.fullmatch(token):
-            raise SettingsError(
-                "TELEGRAM_BOT_TOKEN does not look like a bot token from @BotFather "
-                "(<digits>:<letters, digits, _ and ->)"
-            )
-        mode = env.get("TELEGRAM_MODE", "").strip().lower() or "polling"
-        if mode not in ("polling", "webhook"):
-            raise SettingsError(f"TELEGRAM_MODE must be polling or webhook, got {mode!r}")
-        base = env.get("TELEGRAM_API_BASE_URL", "").strip().rstrip("/") or DEFAULT_API_BASE_URL
-        if not _is_http_url(base):
-            raise SettingsError(f"TELEGRAM_API_BASE_URL must be an http(s) URL, got {base!r}")
-        webhook_url = env.get("TELEGRAM_WEBHOOK_URL", "").strip() or None
-        if webhook_url is not None and not _is_http_url(webhook_url):
-            raise SettingsError(
-                f"TELEGRAM_WEBHOOK_URL must be an http(s) URL (Telegram itself only calls https), got {webhook_url!r}"
-            )
-        secret = env.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or None
-        if secret is not None and not _SECRET_RE.fullmatch(secret):
-            raise SettingsError("TELEGRAM_WEBHOOK_SECRET must be 16-256 characters from A-Z a-z 0-9 _ -")
-        raw_timeout = env.get("TELEGRAM_POLL_TIMEOUT", "").strip()
-        poll_timeout = DEFAULT_POLL_TIMEOUT
-        if raw_timeout:
-            try:
-                poll_timeout = int(raw_timeout)
-            except ValueError:
-                raise SettingsError(f"TELEGRAM_POLL_TIMEOUT must be whole seconds, got {raw_timeout!r}") from None
-            if not 0 <= poll_timeout <= 60:
-                raise SettingsError(f"TELEGRAM_POLL_TIMEOUT must be between 0 and 60, got {poll_timeout}")
-        return cls(
-            bot_token=token,
-            mode="webhook" if mode == "webhook" else "polling",
-            api_base_url=base,
-            webhook_url=webhook_url,
-            webhook_secret=secret,
-            poll_timeout=poll_timeout,
-        )
-
-
-def _is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+        settings: TelegramSettings = cls.read(env)
+        return settings

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import SettingsError
 from connectors.source import Network, trusted_proxies_from_env
+from envsettings import EnvSettings, InvalidSettings
 
 
-@dataclass(frozen=True, slots=True)
-class WebSettings:
+class WebSettings(EnvSettings):
     """Limits of the web channel beyond the message size (which lives in ``Settings``).
 
     Attributes:
@@ -28,16 +31,19 @@ class WebSettings:
         ratings_window: length of the ratings window in seconds.
     """
 
-    rate_per_conversation: int = 20
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_WEB_")
+    error: ClassVar[type[InvalidSettings]] = SettingsError
+
+    rate_per_conversation: int = Field(default=20, ge=1, le=100_000)
     # Many real customers share one address (a mobile network's NAT, an office, a shop behind a reverse
     # proxy the gateway is not told to trust): the address limit only stops a flood; a person is limited by
     # the conversation's own budget.
-    rate_per_address: int = 600
-    rate_window: float = 60.0
-    history_limit: int = 100
-    trusted_proxies: tuple[Network, ...] = ()
-    ratings_per_source: int = 5
-    ratings_window: float = 3600.0
+    rate_per_address: int = Field(default=600, ge=1, le=1_000_000)
+    rate_window: float = Field(default=60.0, ge=1, le=86_400, description="seconds")
+    history_limit: int = Field(default=100, ge=1, le=1000)
+    trusted_proxies: tuple[Network, ...] = ()  # GATEWAY_TRUSTED_PROXIES, read by from_env
+    ratings_per_source: int = Field(default=5, ge=1, le=100_000)
+    ratings_window: float = Field(default=3600.0, ge=1, le=7 * 86_400, description="seconds")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
@@ -55,30 +61,5 @@ class WebSettings:
             SettingsError: naming the variable that is invalid.
         """
         env = os.environ if env is None else env
-        defaults = cls()
-        return cls(
-            rate_per_conversation=_int(
-                env, "GATEWAY_WEB_RATE_PER_CONVERSATION", defaults.rate_per_conversation, 1, 100_000
-            ),
-            rate_per_address=_int(env, "GATEWAY_WEB_RATE_PER_ADDRESS", defaults.rate_per_address, 1, 1_000_000),
-            rate_window=float(_int(env, "GATEWAY_WEB_RATE_WINDOW", int(defaults.rate_window), 1, 86_400)),
-            history_limit=_int(env, "GATEWAY_WEB_HISTORY_LIMIT", defaults.history_limit, 1, 1000),
-            trusted_proxies=trusted_proxies_from_env(env),
-            ratings_per_source=_int(env, "GATEWAY_WEB_RATINGS_PER_SOURCE", defaults.ratings_per_source, 1, 100_000),
-            ratings_window=float(
-                _int(env, "GATEWAY_WEB_RATINGS_WINDOW", int(defaults.ratings_window), 1, 7 * 86_400)
-            ),
-        )
-
-
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
-    return value
+        settings: WebSettings = cls.read(env, trusted_proxies=trusted_proxies_from_env(env))
+        return settings

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.app import main
 from connectors.errors import SettingsError
 from connectors.settings import Settings
 
@@ -87,3 +88,37 @@ def test_empty_token_file(tmp_path: Path) -> None:
     (tmp_path / "var" / "gateway_token").write_text("\n")
     with pytest.raises(SettingsError, match="empty"):
         Settings.from_env({}, root=tmp_path)
+
+
+def test_messages_name_the_variable_its_range_and_its_default(tmp_path: Path) -> None:
+    env = {"GATEWAY_TOKEN": "t", "GATEWAY_PORT": "eighty"}
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env, root=tmp_path)
+    assert str(caught.value) == (
+        "GATEWAY_PORT must be a whole number between 0 and 65535, got 'eighty' (unset it for the default, 8000)"
+    )
+    # an empty or blank variable is unset, as in the shell scripts that write FOO=
+    assert Settings.from_env({**env, "GATEWAY_PORT": "  "}, root=tmp_path).port == 8000
+
+
+def test_building_settings_in_code_never_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_PORT", "not a port")
+    assert Settings(gateway_token="t").port == 8000
+    with pytest.raises(SettingsError, match="GATEWAY_MAX_MESSAGE_CHARS must be between 1 and 100000"):
+        Settings(gateway_token="t", max_message_chars=0)  # wrong values in code are named the same way
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("GATEWAY_MAX_IN_FLIGHT", "0"), ("CONSOLE_LOW_CONFIDENCE", "150"), ("SHOP_PROOF_FAILURES_PER_ORDER", "none")],
+)
+def test_the_gateway_refuses_to_start_on_a_bad_value(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, name: str, value: str
+) -> None:
+    monkeypatch.setenv("GATEWAY_TOKEN", "t" * 20)
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", "sqlite://")
+    monkeypatch.setenv("TRACKER_DB_URL", "sqlite://")
+    monkeypatch.setenv("SHOP_DATABASE_URL", "sqlite://")
+    monkeypatch.setenv(name, value)
+    assert main() == 2
+    assert f"cannot start the gateway: {name} must be" in caplog.text

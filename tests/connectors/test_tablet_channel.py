@@ -398,7 +398,7 @@ def test_render_keeps_cards_for_the_page_and_drops_staff_payloads() -> None:
 
 
 def test_settings_from_env() -> None:
-    assert TabletSettings.from_env({}) == TabletSettings(60, 10)
+    assert TabletSettings.from_env({}) == TabletSettings(idle_seconds=60, countdown_seconds=10)
     assert (
         TabletSettings.from_env({"TABLET_IDLE_SECONDS": "5", "TABLET_COUNTDOWN_SECONDS": "3"}).session_ttl_seconds == 23
     )

@@ -350,7 +350,9 @@ async def test_messages_of_one_conversation_are_answered_in_order(fake_rasa: Fak
 
 
 def test_web_settings_from_env() -> None:
-    assert WebSettings.from_env({}) == WebSettings(20, 600, 60.0, 100, ())
+    assert WebSettings.from_env({}) == WebSettings(
+        rate_per_conversation=20, rate_per_address=600, rate_window=60.0, history_limit=100
+    )
     settings = WebSettings.from_env(
         {
             "GATEWAY_WEB_RATE_PER_CONVERSATION": "5",
@@ -360,7 +362,13 @@ def test_web_settings_from_env() -> None:
             "GATEWAY_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8",
         }
     )
-    assert settings == WebSettings(5, 50, 30.0, 20, parse_trusted_proxies("127.0.0.1,10.0.0.0/8"))
+    assert settings == WebSettings(
+        rate_per_conversation=5,
+        rate_per_address=50,
+        rate_window=30.0,
+        history_limit=20,
+        trusted_proxies=parse_trusted_proxies("127.0.0.1,10.0.0.0/8"),
+    )
     for name, value in (
         ("GATEWAY_WEB_RATE_PER_CONVERSATION", "0"),
         ("GATEWAY_WEB_RATE_PER_ADDRESS", "lots"),
@@ -395,7 +403,8 @@ def test_bad_web_setting_stops_the_gateway_with_status_2(
     monkeypatch.setenv("GATEWAY_TOKEN", TOKEN)
     monkeypatch.setenv("GATEWAY_WEB_RATE_PER_ADDRESS", "plenty")
     assert main() == 2
-    assert any("GATEWAY_WEB_RATE_PER_ADDRESS must be an integer" in r.getMessage() for r in caplog.records)
+    wanted = "GATEWAY_WEB_RATE_PER_ADDRESS must be a whole number between 1 and 1000000"
+    assert any(wanted in r.getMessage() for r in caplog.records)
 
 
 async def test_database_down_is_503_and_nothing_reaches_rasa(fake_rasa: FakeRasa) -> None:

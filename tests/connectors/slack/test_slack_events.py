@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -137,7 +136,7 @@ async def test_a_retry_of_the_same_event_is_acknowledged_and_processed_once(slac
 
 async def test_dedupe_memory_is_bounded(slack_gateway: SlackGateway) -> None:
     channel = slack_gateway.channel
-    channel.settings = dataclasses.replace(channel.settings, dedupe_size=3)
+    channel.settings = channel.settings.model_copy(update={"dedupe_size": 3})
     for n in range(5):
         await slack_gateway.post_event(event_envelope(dm(f"m{n}", ts=f"1732770000.00{n}000"), event_id=f"Ev{n}"))
     await channel.drain()
