@@ -24,6 +24,7 @@ from console.models import (
     ConsoleTag,
     ConsoleUser,
 )
+from console.pseudonyms import PUBLIC_ID
 
 C = ConsoleConversation
 T = ConsoleConversationText
@@ -224,6 +225,8 @@ def decode_cursor(session: Session, cursor: str) -> tuple[float, str]:
         last_ts, public_id = float(last_ts), str(public_id)
     except (ValueError, TypeError):
         raise BadInput("'cursor' is not a cursor this server gave out", field="cursor") from None
+    if not PUBLIC_ID.match(public_id):  # checked before the query: PostgreSQL rejects NUL bytes in a parameter
+        raise BadInput("'cursor' is not a cursor this server gave out", field="cursor")
     sender = session.scalar(select(K.sender_id).where(K.public_id == public_id))
     if sender is None:
         raise BadInput("'cursor' is not a cursor this server gave out", field="cursor")

@@ -101,11 +101,94 @@ FLAT_OR_BOX = re.compile(
     r"\b(?:flat|apartment|apt|unit|suite|ste)\.?\s*#?\s*\d{1,5}[A-Za-z]?\b|\bP\.?\s?O\.?\s?Box\s+\d{1,7}\b",
     re.IGNORECASE,
 )
+# A flat number alone identifies no one ("typo in my address, its flat 3 not flat 8"); it is part of an
+# address when the rest follows ("Flat 3, 18 Queen Street"), after an address cue, or as the whole message.
+_ADDRESS_CUE = re.compile(
+    r"(?i:\b(?:live at|living at|lives at|deliver(?:ed)? to|delivery to|send (?:it )?to|sent to|ship (?:it )?to|"
+    r"shipped to|address is|address:|go to|redirect (?:it |my parcel )?to|moved to)\s*)$"
+)
+_ADDRESS_AFTER = re.compile(r",?\s+(?:\d|\x00street\x00|[A-ZÀ-Þ][a-zà-ÿ]+)")
 # Any separator the bot's proof reader forgives (dash, dot, slash, underscore) as well as spaces: W1F-9XX.
 UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?[\s.\-‐-―_/]{0,3}\d[A-Z]{2}\b", re.IGNORECASE)
 _LETTER_RUN = re.compile(r"[^\W\d_]{4,}")
 _NOT_EIRCODE = re.compile(r"[^0-9AC-FHKNPRTV-Y]", re.IGNORECASE)
 _POSTCODE_CUE = re.compile(r"(?i:post\s?code|zip|postal|plz|code postal|cp|postleitzahl)\b[^\n]{0,20}$")
+# Words that may stand around a value in a message that is only that value ("it's 31300 thanks"): such a
+# message is the answer to a question, so an ambiguous value in it (a bare number) is a proof.
+# "my zip code is wrong on the order, it should be 94103": a postcode word earlier in the same message.
+_CUE_IN_SENTENCE = re.compile(r"(?i:\b(?:post\s?code|zip|postal code|plz|postleitzahl|code postal)\b)[^?!\n]{0,80}$")
+_FILLER = frozenset(
+    [
+        "it",
+        "it's",
+        "its",
+        "it’s",
+        "is",
+        "my",
+        "the",
+        "postcode",
+        "post",
+        "code",
+        "zip",
+        "postal",
+        "plz",
+        "thanks",
+        "thank",
+        "you",
+        "ta",
+        "ok",
+        "okay",
+        "here",
+        "yes",
+        "yeah",
+        "sure",
+        "please",
+        "that",
+        "this",
+        "er",
+        "um",
+        "uh",
+        "and",
+        "i",
+        "think",
+        "so",
+        "oh",
+        "sorry",
+        "hi",
+        "hello",
+        "hey",
+    ]
+)
+_FILLER_WORD = re.compile(r"[^\W\d_][\w'’]*|\d+")
+# A bare number next to a town is an address's postcode ("75008 Paris", "Toulouse 31300"); next to an
+# identifier word it is a reference ("Order 55821", "Invoice 30214").
+_TOWN_AFTER = re.compile(r"\s*,?\s*(?:in\s+)?[A-ZÀ-Þ][a-zà-ÿ]{2,}")
+_TOWN_BEFORE = re.compile(r"(?:[A-ZÀ-Þ][a-zà-ÿ]{2,}|\b[A-Z]{2}|\x00street\x00),?\s*$")  # "Paris", "CA", "[address],"
+# "how much is shipping to 90210": a number a parcel is sent to.
+_SENT_TO = re.compile(r"(?i:\b(?:ship\w*|deliver\w*|send|sent|post(?:age)?|courier)\b[^.!?\n]{0,30}\b(?:to|in)\s+)$")
+_REFERENCE_WORDS = frozenset(
+    [
+        "order",
+        "invoice",
+        "bill",
+        "receipt",
+        "ref",
+        "reference",
+        "number",
+        "no",
+        "item",
+        "items",
+        "code",
+        "ticket",
+        "account",
+        "page",
+        "room",
+        "table",
+        "version",
+        "model",
+        "sku",
+    ]
+)
 EIRCODE = re.compile(r"\b(?:[AC-FHKNPRTV-Y]\d{2}|D6W)\s?[0-9AC-FHKNPRTV-Y]{4}\b", re.IGNORECASE)
 CANADIAN_POSTCODE = re.compile(r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s?\d[ABCEGHJ-NPRSTV-Z]\d\b", re.IGNORECASE)
 DUTCH_POSTCODE = re.compile(r"\b[1-9]\d{3}\s?(?!SS|SA|SD)[A-Z]{2}\b")
@@ -113,18 +196,28 @@ ZIP_PLUS4 = re.compile(r"\b\d{5}-\d{4}\b")
 # Five digits alone: a French/German/Spanish/Italian/US postcode, unless it is money, part of a longer number,
 # or follows "#"/"no."/"x" (then it is more likely a quantity or a reference).
 FIVE_DIGITS = re.compile(r"(?<![\w£$€#.,/:-])(?<!no\. )(?<!No\. )\d{5}(?![\w,.]?\d)(?![\w%])")
+# An order number next to a value makes the message a proof attempt ("ORD-100119 31300").
+_ORDER_NUMBER = re.compile(r"^(?:ORD|#|\d)", re.IGNORECASE)
+# A one-token message in a postcode format the patterns know (else it is a postcode only as a proof).
+_KNOWN_POSTCODE = re.compile(
+    "|".join(p.pattern for p in (UK_POSTCODE, EIRCODE, CANADIAN_POSTCODE, DUTCH_POSTCODE, ZIP_PLUS4)) + r"|\d{4,5}",
+    re.IGNORECASE,
+)
 
 # Who a name follows: a cue, then one to three capitalised words. Sentence-initial capitals need no cue only
 # when the word is a known customer name.
 NAME_CUE = re.compile(
     r"(?i:\b(?:my name is|my name's|name is|name's|call me|this is|i am|i'm|im|it's|its|signed|regards|"
-    r"kind regards|best wishes|thanks|thank you|thx|cheers|hi|hello|hey|dear|billed to|bill to|invoice to|"
+    r"kind regards|best wishes|yours faithfully|yours sincerely|yours truly|best|many thanks|thanks|thank you|thx|"
+    r"cheers|hi|hello|hey|dear|billed to|bill to|invoice to|made out to|under the name|name on the order is|"
     r"addressed to|in the name of|name on the card is|cardholder|card holder|recipient|attn|c/o)\b[,:]?\s+)"
 )
 _CAP = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ][a-zà-öø-ÿ'’-]{0,30}"
 _TITLE = r"(?:(?i:mr|mrs|ms|miss|mx|dr)\.?\s+)?"
 _PARTICLE = r"(?:(?:van|von|de|der|da|di|le|la|el|al|bin|ibn|o')[ -]?)?"
 CUED_NAME = re.compile(rf"({NAME_CUE.pattern}{_TITLE})({_CAP}(?:[ -]{_PARTICLE}{_CAP}){{0,2}})")
+# A title says the next capitalised word is a name ("Mrs. Khan", "Dr Hughes"), with or without a cue.
+TITLED_NAME = re.compile(rf"(\b(?i:mr|mrs|ms|miss|mx|dr)\.?\s+)({_CAP}(?:[ -]{_PARTICLE}{_CAP}){{0,1}})")
 # Capitalised words that follow a cue yet are no names ("This is Urgent", "Hi There", "from Amazon").
 NOT_NAMES = frozenset(
     [
@@ -279,6 +372,91 @@ NOT_NAMES = frozenset(
         "getting",
         "going",
         "sending",
+        # words that start a sentence after a greeting ("Hello, Where do I ...", "Hi, Can you ...")
+        "where",
+        "what",
+        "whats",
+        "what's",
+        "which",
+        "when",
+        "who",
+        "why",
+        "how",
+        "can",
+        "could",
+        "would",
+        "will",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "do",
+        "does",
+        "did",
+        "is",
+        "are",
+        "was",
+        "were",
+        "has",
+        "have",
+        "had",
+        "i",
+        "i'm",
+        "we",
+        "you",
+        "they",
+        "he",
+        "she",
+        "is",
+        "nothing",
+        "something",
+        "anything",
+        "cheers",
+        "disconnect",
+        "remove",
+        "turn",
+        "suggest",
+        "need",
+        "want",
+        "help",
+        "any",
+        "morning",
+        "afternoon",
+        "evening",
+        "bye",
+        "goodbye",
+        "welcome",
+        "in",
+        "for",
+        "to",
+        "of",
+        "on",
+        "at",
+        "with",
+        "from",
+        "about",
+        "if",
+        "when",
+        "as",
+        "one",
+        "some",
+        "quick",
+        "question",
+        "free",
+        "return",
+        "cancel",
+        "change",
+        "send",
+        "tell",
+        "show",
+        "let",
+        "give",
+        "get",
+        "see",
+        "check",
+        "resume",
+        "stop",
+        "start",
     ]
 )
 
@@ -358,8 +536,12 @@ COMMON_WORDS = frozenset(
         "mason",
     ]  # noqa: SIM905 (a word list reads better as text)
 )
+_STREET_WORDS = frozenset(_SUFFIXES.split("|"))
 _NAME_WORD = re.compile(r"[^\W\d_][\w'’]*")
 _CUE_BEFORE = re.compile(NAME_CUE.pattern + r"$")
+_TITLE_BEFORE = re.compile(r"(?i:\b(?:mr|mrs|ms|miss|mx|dr)\.?\s+)$")
+# "Noah here, where is my parcel": a customer's name that opens the message introduces the writer.
+_GREETING_ONLY = re.compile(r"\s*(?:(?i:hi|hello|hey)[,!]?\s*)?")
 _names_lock = threading.Lock()
 
 
@@ -425,13 +607,20 @@ class Redactor:
             text = _phones(text)
             text = PHONE_FALLBACK.sub(_phone_fallback, text)
             text = LONG_NUMBER.sub(mark("tracking"), text)
-            text = FLAT_OR_BOX.sub(mark("street"), text)
+            text = FLAT_OR_BOX.sub(_flat_or_box, text)
             text = STREET.sub(mark("street"), text)
             text = STREET_TYPE_FIRST.sub(_street_type_first, text)
             text = GERMANIC_STREET.sub(mark("street"), text)
-            for pattern in (UK_POSTCODE, EIRCODE, CANADIAN_POSTCODE, DUTCH_POSTCODE, FIVE_DIGITS):
+            for pattern in (UK_POSTCODE, EIRCODE, CANADIAN_POSTCODE, DUTCH_POSTCODE):
                 text = pattern.sub(mark("postcode"), text)
-            text = _proof_postcodes(text, every=proof_answer)
+            # Values that read as a proof only in context (a bare number, an unknown one-token format): the
+            # answer to the proof question, or a message that names an order as well, is a proof attempt.
+            proof = proof_answer or any(_ORDER_NUMBER.match(k) for k in kept)
+            text = FIVE_DIGITS.sub(
+                lambda m: "\x00postcode\x00" if _in_proof_context(m.string, m.start(), m.end(), proof) else m.group(0),
+                text,
+            )
+            text = _proof_postcodes(text, proof=proof, every=proof_answer)
         else:
             text = STREET_TYPE_FIRST.sub(_street_type_first, text)
         text = self._names(text)
@@ -440,6 +629,7 @@ class Redactor:
 
     def _names(self, text: str) -> str:
         text = CUED_NAME.sub(_cued_name, text)
+        text = TITLED_NAME.sub(_titled_name, text)
         if not (self._pairs or self._parts or self._cue_only):
             return text
         words = list(_NAME_WORD.finditer(text))
@@ -451,10 +641,22 @@ class Redactor:
                 hide[i] = hide[i + 1] = True  # "Noah Schmidt", "noah schmidt"
             elif hide[i]:
                 continue  # the second word of a full name already found
-            elif key in self._parts and word.group(0)[0].isupper():
-                hide[i] = True  # "Thanks Noah", "Mr Schmidt"
             elif key in self._parts or key in self._cue_only:
-                hide[i] = bool(_CUE_BEFORE.search(text, max(0, word.start() - 40), word.start()))  # "this is noah"
+                # One name alone is a name only where the context says so ("Thanks Noah", "Mr Schmidt", "this
+                # is noah", "[name] Brown"): "my Charlotte Tilbury order" and "John Lewis" are no one's name.
+                before = text[max(0, word.start() - 40) : word.start()]
+                hide[i] = bool(
+                    _CUE_BEFORE.search(before)
+                    or _TITLE_BEFORE.search(before)
+                    or (before.endswith("\x00name\x00 ") and word.group(0)[0].isupper())
+                    or (_GREETING_ONLY.fullmatch(text[: word.start()]) and text.startswith(" here", word.end()))
+                    or (
+                        i > 0
+                        and hide[i - 1]
+                        and text[words[i - 1].end() : word.start()] == " "
+                        and word.group(0)[0].isupper()
+                    )
+                )
         for i in reversed(range(len(words))):
             if hide[i]:
                 text = f"{text[: words[i].start()]}\x00name\x00{text[words[i].end() :]}"
@@ -462,17 +664,53 @@ class Redactor:
         return re.sub("\x00name\x00(?:[ -]\x00name\x00)+", "\x00name\x00", text)
 
 
-def _proof_postcodes(text: str, *, every: bool = False) -> str:
+def _in_proof_context(text: str, start: int, end: int, proof: bool) -> bool:
+    """Whether a value that is a postcode only in context (a bare number) is one here.
+
+    It is in a proof (``proof``: the answer to the proof question, or a message naming an order too), after a
+    postcode cue, in a message that is only that value ("it's 31300 thanks"), or next to a town ("75008
+    Paris"); not in an ordinary sentence ("download invoice number 55821").
+    """
+    if proof or _POSTCODE_CUE.search(text, max(0, start - 30), start) or _CUE_IN_SENTENCE.search(text[:start]):
+        return True
+    around = _MARKER.sub(" ", _KEEP.sub(" ", text[:start] + " " + text[end:]))
+    if all(w.casefold() in _FILLER for w in _FILLER_WORD.findall(around)):
+        return True
+    if not text[start:end].strip().isdigit() or len(text[start:end].strip()) < 5:
+        return False
+    before = text[max(0, start - 40) : start]
+    previous = re.findall(r"[^\W\d_]+", before)
+    if previous and previous[-1].casefold() in _REFERENCE_WORDS:
+        return False
+    return bool(_TOWN_AFTER.match(text, end) or _TOWN_BEFORE.search(before) or _SENT_TO.search(before))
+
+
+def _proof_postcodes(text: str, *, proof: bool = False, every: bool = False) -> str:
     """Hide whatever the bot would still accept as a postcode proof (``store.proofs.postcode_spans``).
 
     The patterns above cover postcodes as people usually write them; the bot is more lenient (``W1F-9XX``,
     a lone ``1012``), and anything it accepts as a proof must not reach staff: an agent could verify as the
-    customer with it. Bare 4-digit readings are hidden only after a postcode cue, or as the whole message.
+    customer with it. Readings that are proofs only in context are hidden only there (``_in_proof_context``):
+    bare numbers, and a message that is one token of no known format ("xyz123"), which the bot reads as a
+    postcode only when it asked for one (``every``) or the message names an order (``proof``).
     """
+    lone = text.strip()
     spans = [
         (start, end)
         for start, end, weak in postcode_spans(text)
-        if (every or not weak or _POSTCODE_CUE.search(text, max(0, start - 30), start))
+        if (
+            (
+                proof
+                if text[start:end] == lone and not _KNOWN_POSTCODE.fullmatch(re.sub(r"[\s._/-]", "", lone))
+                else True
+            )
+            and (
+                every
+                or _POSTCODE_CUE.search(text, max(0, start - 30), start)
+                or (not weak and not text[start:end].strip().isdigit())
+                or _in_proof_context(text, start, end, proof)
+            )
+        )
         # "3 items" is a lone token too; a run of four letters is a postcode only as an Irish Eircode's,
         # whose letters never include B G I J L M O Q S U Z
         and not any(_NOT_EIRCODE.search(run.group(0)) for run in _LETTER_RUN.finditer(text, start, end))
@@ -488,6 +726,23 @@ def _proof_postcodes(text: str, *, every: bool = False) -> str:
     for start, end in reversed(merged):
         text = f"{text[:start]}\x00postcode\x00{text[end:]}"
     return text
+
+
+def _flat_or_box(match: re.Match[str]) -> str:
+    text, found = match.string, match.group(0)
+    if (
+        "box" in found.lower()
+        or not text[: match.start()].strip()
+        and not text[match.end() :].strip(" .,!")
+        or _ADDRESS_CUE.search(text, max(0, match.start() - 40), match.start())
+        or _ADDRESS_AFTER.match(text, match.end())
+    ):
+        return "\x00street\x00"
+    return found
+
+
+def _titled_name(match: re.Match[str]) -> str:
+    return match.group(0) if match.group(2).split()[0].lower() in NOT_NAMES else f"{match.group(1)}\x00name\x00"
 
 
 def _luhn(digits: str) -> bool:
@@ -507,7 +762,10 @@ def _card(match: re.Match[str]) -> str:
 def _spelled_email(match: re.Match[str]) -> str:
     found = match.group(0)
     # "look at it dot com" has no at-sign spelled as a separator between two address parts: require "dot"/"."
-    return "\x00email\x00" if re.search(r"dot|\.", found, re.IGNORECASE) else found
+    # "do you allow at checkout. Thanks": a full stop and a space end a sentence, they separate no address parts
+    if not re.search(r"dot|\.", found, re.IGNORECASE) or re.search(r"\.\s|\s\.", found):
+        return found
+    return "\x00email\x00"
 
 
 def _phones(text: str) -> str:
@@ -546,8 +804,8 @@ def _street_type_first(match: re.Match[str]) -> str:
 def _cued_name(match: re.Match[str]) -> str:
     cue, name = match.group(1), match.group(2)
     words = re.split(r"[ -]", name)
-    if words[0].lower() in NOT_NAMES:
-        return match.group(0)
+    if words[0].lower() in NOT_NAMES or any(w.lower() in _STREET_WORDS for w in words):
+        return match.group(0)  # "it's Marlborough Road": a street, not a name
     kept = [w for w in words if w.lower() not in NOT_NAMES]
     if len(kept) != len(words):  # "Thanks Noah Support": redact the name, keep what follows
         first_bad = next(i for i, w in enumerate(words) if w.lower() in NOT_NAMES)
@@ -608,12 +866,16 @@ def redact_proof_answer(text: str) -> str:
     return _current().redact(text, proof_answer=True)
 
 
-def redact_value(value: Any) -> Any:
-    """Redact every string inside a slot or entity value (lists and dicts included)."""
+def redact_value(value: Any, *, proof: bool = False) -> Any:
+    """Redact every string inside a slot or entity value (lists and dicts included).
+
+    With ``proof`` (a postcode entity or slot), the value is read as a proof: a bare number or a one-token
+    value of no known format ("xyz123") is hidden too, as the bot would accept it there.
+    """
     if isinstance(value, str):
-        return redact(value)
+        return redact_proof_answer(value) if proof else redact(value)
     if isinstance(value, list):
-        return [redact_value(v) for v in value]
+        return [redact_value(v, proof=proof) for v in value]
     if isinstance(value, dict):
-        return {k: redact_value(v) for k, v in value.items()}
+        return {k: redact_value(v, proof=proof) for k, v in value.items()}
     return value

@@ -14,6 +14,8 @@ HIDDEN_SLOTS = frozenset({"session_started_metadata", "requested_slot"})
 #: Slots holding what a customer typed as a proof (or the postcode it proves): never shown redacted-in-part.
 PROOF_SLOTS = frozenset({"proof", "ship_postcode"})
 HIDDEN_PROOF = "[proof]"
+#: Entities and slots whose value is a proof wherever it appears: read as one by the redaction (a bare number).
+PROOF_ENTITIES = frozenset({"postcode", "email"})
 FALLBACK_INTENT = "nlu_fallback"
 
 
@@ -42,7 +44,6 @@ def build_transcript(
         ``{"sender_id", "channel", "turns": [...], "orders": [...]}``; each turn has ``user``
         (or None before the first message), ``actions``, ``slots``, ``bot``, ``low`` and ``fallback``.
     """
-    show = (lambda v: v) if raw_text else redact_value
     text_of = (lambda t: t) if raw_text else redact
     # The answer to "your email or postcode?" is read by the bot as a proof in every format it forgives:
     # redacted as such, and the proof slot is never shown (red-team finding F3).
@@ -69,7 +70,13 @@ def build_transcript(
             entities = [
                 {
                     "entity": e.get("entity"),
-                    "value": HIDDEN_PROOF if proof_answer and not raw_text else show(e.get("value")),
+                    "value": HIDDEN_PROOF
+                    if proof_answer and not raw_text
+                    else (
+                        e.get("value")
+                        if raw_text
+                        else redact_value(e.get("value"), proof=e.get("entity") in PROOF_ENTITIES)
+                    ),
                     "start": e.get("start") if raw_text else None,
                     "end": e.get("end") if raw_text else None,
                     "extractor": e.get("extractor"),
@@ -118,7 +125,7 @@ def build_transcript(
                 if name in PROOF_SLOTS and value not in (None, "verified") and not raw_text:
                     shown_value: Any = HIDDEN_PROOF
                 else:
-                    shown_value = show(value)
+                    shown_value = value if raw_text else redact_value(value, proof=name in PROOF_ENTITIES)
                 current["slots"].append({"name": name, "value": shown_value})
                 if name == "order_number" and isinstance(value, str) and value and value not in orders:
                     orders.append(value)

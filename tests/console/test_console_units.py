@@ -302,3 +302,18 @@ def test_metrics_count_each_conversation_on_its_shop_day_across_a_clock_change(t
         {"day": "2026-03-29", "conversations": 1},
         {"day": "2026-03-30", "conversations": 2},
     ]
+
+
+def test_ambiguous_proofs_are_hidden_where_they_are_proofs_and_kept_in_sentences() -> None:
+    """A bare number or an unknown one-token format is a postcode only as a proof (the answer to the proof
+    question, next to an order number, in a postcode entity or slot); in an ordinary sentence it stays."""
+    from console.redact import redact_proof_answer, redact_value
+
+    for text in ("download invoice number 55821", "typo in my address, its flat 3 not flat 8", "xyz123"):
+        assert redact(text) == text
+    assert redact("ORD-100119 31300") == "ORD-100119 [postcode]"
+    assert redact("it's 31300 thanks") == "it's [postcode] thanks"
+    assert redact("deliver to 75008 Paris") == "deliver to [postcode] Paris"
+    assert redact_proof_answer("xyz123") == "[postcode]"
+    assert redact_value("xyz123", proof=True) == "[postcode]" and redact_value("xyz123") == "xyz123"
+    assert redact("Flat 3, 7 Rose Garden Close") == "[address], [address]"

@@ -10,10 +10,12 @@ and still answers a real message afterwards; and the pure parsers raise only the
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,13 +24,17 @@ import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import safejson
+from connectors.db import create_schema, gateway_engine
 from connectors.notify.translate import parse_event
 from connectors.web.translate import WebInputError, WebLimits, frame_type, parse_conversation_id, parse_web_message
-from console.errors import ConsoleError
+from console.errors import BadInput, ConsoleError
 from console.handoffs import QueueQuery
-from console.queries import Filters, decode_cursor
+from console.models import ConsoleConversation, ConsoleConversationCard
+from console.pseudonyms import Pseudonyms
+from console.queries import Filters, decode_cursor, encode_cursor
 from tests.connectors.gateway_fakes import FakeRasa
 from tests.security.conftest import Gateway, start_all_channels
 
@@ -289,11 +295,78 @@ def test_web_parsers_raise_only_web_input_errors(raw: bytes | str, conversation:
             assert 400 <= exc.status < 500
 
 
+SEEDED_SENDER = "web:0123456789abcdef0123456789abcdef"
+
+
+@dataclass
+class CursorDb:
+    """A gateway database holding one indexed conversation, so a cursor can name a real row."""
+
+    sessions: sessionmaker[Session]
+    public_id: str
+
+
+@pytest.fixture(scope="module")
+def cursor_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CursorDb]:
+    engine = gateway_engine(f"sqlite:///{tmp_path_factory.mktemp('cursor') / 'gateway.db'}")
+    create_schema(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    public = Pseudonyms(sessions).of(SEEDED_SENDER)
+    with sessions() as session, session.begin():
+        session.add(ConsoleConversation(sender_id=SEEDED_SENDER, channel="web", first_ts=1.0, last_ts=2.0))
+        session.flush()
+        session.add(ConsoleConversationCard(sender_id=SEEDED_SENDER, public_id=public))
+    yield CursorDb(sessions, public)
+    engine.dispose()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursors(public_id: str) -> st.SearchStrategy[str]:
+    """Cursors as a hostile client shapes them: free text, base64 of any bytes or JSON, and base64 of a
+    well-formed pair whose parts are wrong (a raw sender id, a NUL byte, a nested value) or right."""
+    ids = st.one_of(
+        st.just(public_id), st.just(SEEDED_SENDER), st.just(public_id + "\x00"), st.just("web-" + "a" * 20),
+        st.text(max_size=40), json_values,
+    )  # fmt: skip
+    pairs = st.lists(st.one_of(json_values, st.just(1795841274.5)), max_size=3) | st.tuples(json_values, ids)
+    return st.one_of(
+        st.text(max_size=300),
+        st.binary(max_size=300).map(_b64),
+        json_values.map(lambda v: _b64(json.dumps(v).encode())),
+        pairs.map(lambda v: _b64(json.dumps(list(v)).encode())),
+        st.integers(1, 3000).map(lambda n: _b64(("[" * n + "]" * n).encode())),
+    )
+
+
 @FUZZ
-@given(params=st.dictionaries(st.sampled_from(CONSOLE_PARAMS), query_values), cursor=st.text(max_size=300))
-def test_console_parsers_raise_only_console_errors(params: dict[str, str], cursor: str) -> None:
-    for parse in (lambda: Filters.parse(params), lambda: QueueQuery.parse(params), lambda: decode_cursor(cursor)):
+@given(params=st.dictionaries(st.sampled_from(CONSOLE_PARAMS), query_values), data=st.data())
+def test_console_parsers_raise_only_console_errors(
+    params: dict[str, str], data: st.DataObject, cursor_db: CursorDb
+) -> None:
+    cursor = data.draw(cursors(cursor_db.public_id), label="cursor")
+    for parse in (lambda: Filters.parse(params), lambda: QueueQuery.parse(params)):
         try:
             parse()
         except ConsoleError as exc:
             assert exc.status == 400
+    with cursor_db.sessions() as session:
+        try:
+            last_ts, sender = decode_cursor(session, cursor)
+        except BadInput as exc:
+            assert exc.status == 400 and exc.field == "cursor"
+        else:  # only a cursor naming the seeded row by its console id opens it
+            assert sender == SEEDED_SENDER and isinstance(last_ts, float)
+            assert cursor_db.public_id in base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+
+
+def test_a_cursor_the_server_gave_out_opens_its_row(cursor_db: CursorDb) -> None:
+    """The fuzz above would pass with a parser that refuses everything: the real cursor must still work."""
+    with cursor_db.sessions() as session:
+        assert decode_cursor(session, encode_cursor(1795841274.5, cursor_db.public_id)) == (
+            1795841274.5, SEEDED_SENDER,
+        )  # fmt: skip
+        with pytest.raises(BadInput, match="cursor"):
+            decode_cursor(session, encode_cursor(1795841274.5, SEEDED_SENDER))  # a sender id is not a cursor

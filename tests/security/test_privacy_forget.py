@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import Engine, MetaData, create_engine, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +25,7 @@ from connectors.slack.state import ReplyTargets
 from connectors.slack.translate import ReplyTarget
 from connectors.tablet.devices import TabletRegistry
 from connectors.telegram.state import CallbackStore
+from connectors.web.photos import check_photo
 from connectors.web.transcript import Transcript
 from console import models as console_models
 from console.auth import add_user
@@ -31,6 +34,7 @@ from scripts.stack import ROOT
 from store.accounts import CustomerAccounts
 from store.db import make_engine
 from store.errors import VerificationFailed
+from store.feedback import CustomerFeedback
 from store.migrate import upgrade
 from store.seed import seed
 from store.service import OrderStore
@@ -131,6 +135,14 @@ def world(tmp_path: Path) -> Iterator[World]:
     accounts.save_return_draft(verified.customer_id, number, "1", f"too small, {customer['name']}", "web")
     ticket = store.open_handoff(web, "web", "complaint", f"{customer['name']} <{email}> about {number}", number,
                                 verified.customer_id)  # fmt: skip
+    # What the widget keeps besides words: a photo (checked and re-encoded as the gateway does) and ratings.
+    feedback = CustomerFeedback.of(store)
+    photo = check_photo(_jpeg(), max_bytes=1_000_000)
+    kept_photo = feedback.add_photo(web, "web", photo.data, photo.content_type, photo.width, photo.height)
+    assert kept_photo.ticket_number == ticket.ticket_number
+    feedback.add_photo(others_web, "web", photo.data, photo.content_type, photo.width, photo.height)
+    feedback.rate(web, "web", 2, f"{customer['name']} here, {postcode}: {number} is a week late")
+    feedback.rate(others_web, "web", 5, "lovely, thanks")
 
     gateway_url = f"sqlite:///{tmp_path / 'gateway.db'}"
     gateway = gateway_db.gateway_engine(gateway_url)
@@ -175,6 +187,8 @@ def world(tmp_path: Path) -> Iterator[World]:
     Indexer(tracker, sessions).refresh()
     lead = add_user(sessions, "lead@shop.example", "lead", "lead-password-123")
     with sessions.begin() as session:
+        for sender in (web, telegram, others_web):  # claimed by the lead from the list
+            session.add(console_models.ConsoleAssignment(sender_id=sender, user_id=lead.id, assigned_at=NOW))
         note = console_models.ConsoleNote(sender_id=web, text=f"{first} was upset", user_id=lead.id, created_at=NOW)
         session.add(note)
         session.add(console_models.ConsoleTag(sender_id=web, tag="needs fix", user_id=lead.id, created_at=NOW))
@@ -190,6 +204,12 @@ def world(tmp_path: Path) -> Iterator[World]:
         shop_url, gateway_url, tracker_url, customer, other,
         {"web": web, "telegram": telegram, "tablet": tablet_sender, "slack": slack, "other": others_web},
     )  # fmt: skip
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 40, 40)).save(out, "JPEG")
+    return out.getvalue()
 
 
 def _customer_name(engine: Engine, customer_id: int) -> str:
@@ -266,6 +286,14 @@ def test_forget_customer_leaves_no_trace_in_any_table_of_any_database(world: Wor
     assert any(r["sender_id"] == world.conversations["other"] for r in after[("tracker", "events")])
     assert any(r["conversation_id"] == "otherperson1" for r in after[("gateway", "web_messages")])
     assert len(after[("shop", "orders")]) == len(before[("shop", "orders")])
+    # Rows tied to the customer by their conversation id only (no needle to scan for): photos deleted, rating
+    # comments blanked (the score stays for the metrics), console assignments of the deleted conversations gone.
+    assert [r["conversation_id"] for r in after[("shop", "customer_photos")]] == [world.conversations["other"]]
+    ratings = {r["conversation_id"]: r for r in after[("shop", "conversation_ratings")]}
+    assert ratings[world.conversations["web"]]["comment"] is None and ratings[world.conversations["web"]]["score"] == 2
+    assert ratings[world.conversations["other"]]["comment"] == "lovely, thanks"
+    assert [r["sender_id"] for r in after[("gateway", "console_assignments")]] == [world.conversations["other"]]
+    assert report["photos_deleted"] == 1 and report["rating_comments_blanked"] == 1
     assert after[("shop", "staff_order_lookups")]  # the staff audit trail stays (it names staff, not customers)
 
 
