@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aiohttp import web
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase
 
 
 class GatewayBase(DeclarativeBase):
@@ -64,7 +63,3 @@ def create_schema(engine: Engine) -> None:
             GatewayBase.metadata.create_all(connection)
         return
     GatewayBase.metadata.create_all(engine)
-
-
-ENGINE_KEY = web.AppKey("gateway_engine", Engine)
-SESSIONS_KEY = web.AppKey("gateway_sessions", sessionmaker)

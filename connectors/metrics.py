@@ -31,6 +31,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from connectors.errors import GatewayError, describe_for_user
+from connectors.keys import METRICS_KEY
 from connectors.models import InboundMessage, OutboundMessage
 from observability.logs import HEADER, new_request_id, request_id
 
@@ -120,7 +121,6 @@ class _Counters(Collector):
             yield gauge
 
 
-METRICS_KEY = web.AppKey("gateway_metrics", GatewayMetrics)
 
 
 def install(app: web.Application, dispatcher: Any, push_router: Any, shared: Any, rasa: Any) -> GatewayMetrics:

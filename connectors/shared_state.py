@@ -32,6 +32,8 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.keys import SHARED_KEY
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
@@ -305,9 +307,6 @@ def shared_state_from_env(env: dict[str, str] | Any) -> LocalState:
     """
     url = str(env.get("GATEWAY_REDIS_URL", "") or "").strip()
     return RedisState(url) if url else LocalState()
-
-
-SHARED_KEY = web.AppKey("shared_state", LocalState)
 
 
 def shared_state(app: web.Application) -> LocalState:

@@ -20,6 +20,9 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import safejson
+from connectors.handoff.translate import resolved_message
+from connectors.keys import PUSH_KEY
+from connectors.push import PushFailed
 from console.auth import PERMISSIONS, Auth, Viewer
 from console.checks import paused_checks
 from console.corrections import Vocabulary, correction_json, delete_correction, export_yaml, save_correction
@@ -665,9 +668,6 @@ async def resolve_handoff(request: web.Request, viewer: Viewer) -> web.Response:
 
 
 async def _tell_resolved(app: web.Application, resolved: Resolved) -> bool:
-    from connectors.handoff.translate import resolved_message  # noqa: PLC0415 (entered through connectors.slack)
-    from connectors.push import PUSH_KEY, PushFailed  # noqa: PLC0415
-
     # The same sentence as after a Slack resolve; its "handoff_resolved" payload makes the widget ask for a rating.
     messages = [resolved_message(resolved.ticket)]
     try:

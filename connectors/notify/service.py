@@ -20,10 +20,11 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from connectors.dispatch import Dispatcher
+from connectors.keys import NOTIFY_KEY, PUSH_KEY
 from connectors.models import OutboundMessage
 from connectors.notify.settings import NotifySettings
 from connectors.notify.translate import SIGNATURE_HEADER, parse_event, signature_ok
-from connectors.push import PUSH_KEY, PushFailed
+from connectors.push import PushFailed
 from connectors.shared_state import shared_state
 from connectors.web.translate import WebInputError
 from store.accounts import CustomerAccounts
@@ -221,5 +222,3 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
             raise WebInputError(413, "body_too_large", f"the body is over {limit} bytes", limit=limit)
     return b"".join(chunks)
 
-
-NOTIFY_KEY = web.AppKey("notify_service", NotifyService)

@@ -17,7 +17,7 @@ import re
 import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import aiohttp
@@ -34,12 +34,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors import safejson
-from connectors.alerts import ALERTS_KEY
-from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
+from connectors.keys import ALERTS_KEY, PUSH_KEY, SESSIONS_KEY
 from connectors.models import OutboundMessage
-from connectors.push import PUSH_KEY, PushFailed
+from connectors.push import PushFailed
 from connectors.shared_state import LocalState, shared_state
 from connectors.slack.alerts import SlackStaffAlerts
 from connectors.slack.settings import EVENTS_PATH, SlackSettings
@@ -61,9 +60,6 @@ from connectors.slack.translate import (
 )
 from connectors.text import clean_typed_text
 
-if TYPE_CHECKING:
-    from connectors.handoff.desk import HandoffDesk
-
 log = logging.getLogger(__name__)
 
 #: How many conversations' reply targets are remembered for pushed messages (hand-off replies).
@@ -78,6 +74,33 @@ REPLAY_WINDOW = 330.0
 
 class SlackSendFailed(GatewayError):
     """Slack refused or did not answer a ``chat.postMessage`` / ``chat.update`` (counted as ``slack.send_failed``)."""
+
+
+class ThreadRelay(Protocol):
+    """Whoever owns some threads of the staff channels and their Claim/Resolve buttons (``SlackChannel.relay``).
+
+    The app sets the hand-off desk here (``connectors.handoff.install``); the channel only routes to it.
+    """
+
+    def owns_thread(self, channel: str, thread_ts: str) -> bool:
+        """Whether the thread is the relay's (blocking: called in a worker thread; may raise SQLAlchemyError)."""
+        ...
+
+    async def staff_message(self, channel: str, thread_ts: str, user: str, text: str) -> bool:
+        """A staff member wrote in one of the relay's threads."""
+        ...
+
+    async def claim(self, ticket: str, user: str, name: str | None) -> bool:
+        """A Claim press."""
+        ...
+
+    async def resolve(self, ticket: str, user: str) -> bool:
+        """A Resolve press."""
+        ...
+
+    def remember_name(self, user: str, name: str | None) -> None:
+        """How to call a staff member, from a button press."""
+        ...
 
 
 class SlackChannel:
@@ -125,7 +148,8 @@ class SlackChannel:
         # Where each conversation was last answered, so a pushed message lands in the same DM or thread.
         self._targets: OrderedDict[str, ReplyTarget] = OrderedDict()
         self._stored_targets: ReplyTargets | None = None  # the same, in the gateway database (set up in setup)
-        self.handoff: HandoffDesk | None = None
+        self.alerts: SlackStaffAlerts | None = None  # set in setup
+        self.relay: ThreadRelay | None = None  # the hand-off desk, set by the app after setup
 
     # ----------------------------------------------------------------------------------- wiring
 
@@ -142,13 +166,7 @@ class SlackChannel:
         alerts = SlackStaffAlerts(
             self.client, self.settings.store_channels, self.settings.support_channel, dispatcher.counts
         )
-        app[ALERTS_KEY] = alerts
-        # Hand-off tickets go to the same channels as alerts; their threads relay customer <-> staff.
-        # Imported here: connectors.handoff imports Slack's translate module, so a module-level import would
-        # make "import connectors.handoff" (the console does) fail as a circular import.
-        from connectors.handoff import install as install_handoff  # noqa: PLC0415
-
-        self.handoff = install_handoff(app, dispatcher, self.client, alerts.channel_for, self.settings.staff)
+        app[ALERTS_KEY] = self.alerts = alerts
         app[PUSH_KEY].register(self.name, self)
         if self.settings.mode == "events":
             app.router.add_post(EVENTS_PATH, self.events_endpoint)
@@ -335,7 +353,7 @@ class SlackChannel:
     async def _on_event(self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
         """A direct message or a mention: schedule the answer and return (Bolt then acknowledges)."""
         thread_ts = event.get("thread_ts")
-        if self.handoff is not None and isinstance(thread_ts, str) and thread_ts and not event.get("bot_id"):
+        if self.relay is not None and isinstance(thread_ts, str) and thread_ts and not event.get("bot_id"):
             # Maybe a hand-off ticket's thread: decided against the database off the acknowledgement path.
             self._spawn(self._thread_event(event, body, context, thread_ts))
             return
@@ -345,18 +363,18 @@ class SlackChannel:
         self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext, thread_ts: str
     ) -> None:
         """A message in a thread: relay it when the thread is a hand-off ticket's, else answer as usual."""
-        assert self.handoff is not None
+        assert self.relay is not None
         channel, user, raw = event.get("channel"), event.get("user"), event.get("text")
         if not (isinstance(channel, str) and isinstance(user, str) and isinstance(raw, str)):
             self._event_to_rasa(event, body, context)
             return
         try:
-            case = await asyncio.to_thread(self.handoff.state.by_thread, channel, thread_ts)
+            owned = await asyncio.to_thread(self.relay.owns_thread, channel, thread_ts)
         except SQLAlchemyError:
             # Unknown whether this is a ticket's thread: answering could put the bot into a person's talk.
             self.counts["slack.handoff_state_error"] += 1
             raise
-        if case is None:
+        if not owned:
             self._event_to_rasa(event, body, context)
             return
         if event.get("type") != "message" or event.get("subtype") not in (None, "thread_broadcast"):
@@ -364,7 +382,7 @@ class SlackChannel:
             return
         text = clean_typed_text(unslack_text(raw, context.bot_user_id))
         if text:
-            await self.handoff.staff_message(channel, thread_ts, user, text[: self.max_message_chars])
+            await self.relay.staff_message(channel, thread_ts, user, text[: self.max_message_chars])
 
     def _event_to_rasa(self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
         inbound = inbound_from_event(
@@ -397,15 +415,15 @@ class SlackChannel:
         await ack()
         user = body.get("user") or {}
         ticket = action.get("value")
-        if self.handoff is None or not isinstance(ticket, str) or not isinstance(user.get("id"), str):
+        if self.relay is None or not isinstance(ticket, str) or not isinstance(user.get("id"), str):
             self.counts["slack.ignored"] += 1
             return
         name = user.get("name") or user.get("username")
         if action.get("action_id") == CLAIM_ACTION:
-            self._spawn(self._void(self.handoff.claim(ticket, user["id"], str(name) if name else None)))
+            self._spawn(self._void(self.relay.claim(ticket, user["id"], str(name) if name else None)))
         else:
-            self.handoff.remember_name(user["id"], str(name) if name else None)
-            self._spawn(self._void(self.handoff.resolve(ticket, user["id"])))
+            self.relay.remember_name(user["id"], str(name) if name else None)
+            self._spawn(self._void(self.relay.resolve(ticket, user["id"])))
 
     @staticmethod
     async def _void(work: Awaitable[Any]) -> None:

@@ -17,12 +17,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from connectors.alerts import ALERTS_KEY, QUEUED_PREFIX, AlertNotDelivered
-from connectors.db import SESSIONS_KEY
+from connectors.alerts import QUEUED_PREFIX, AlertNotDelivered
 from connectors.dispatch import Dispatcher
 from connectors.errors import Busy, GatewayError, describe_for_user
+from connectors.keys import ALERTS_KEY, PUSH_KEY, SESSIONS_KEY
 from connectors.models import InboundMessage, OutboundMessage
-from connectors.push import PUSH_KEY, PushFailed
+from connectors.push import PushFailed
 from connectors.source import tablet_source
 from connectors.tablet.devices import DeviceInfo, RevokedDevice, TabletError, TabletRegistry, UnknownDevice
 from connectors.tablet.settings import TabletSettings

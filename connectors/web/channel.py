@@ -20,12 +20,12 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.errors import Busy, GatewayError, UserFacingError, describe_for_user
+from connectors.keys import PUSH_KEY, SESSIONS_KEY
 from connectors.models import OutboundMessage
 from connectors.origins import local_port, normalize_origin, own_origins
-from connectors.push import PUSH_KEY, PushFailed
+from connectors.push import PushFailed
 from connectors.rasa_client import resend_key
 from connectors.shared_state import LocalState, shared_state
 from connectors.source import request_address, web_source

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
+from connectors.keys import HANDOFF_KEY
 from connectors.web.photos import MAX_BYTES, PhotoRejected, check_photo
 from connectors.web.ratelimit import SlidingWindowLimiter, whole_seconds
 from connectors.web.transcript import Transcript
@@ -226,8 +227,6 @@ class WebFeedback:
         """Put the photo in the Slack thread of its ticket, when the desk relays that ticket."""
         if kept.ticket_number is None or self._app is None:
             return
-        from connectors.handoff import HANDOFF_KEY  # noqa: PLC0415 (only with Slack's desk)
-
         desk = self._app.get(HANDOFF_KEY)
         if desk is None:
             return

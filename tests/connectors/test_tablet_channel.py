@@ -11,8 +11,8 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import create_engine, text
 
-from connectors.app import SETTINGS_KEY
 from connectors.errors import SettingsError
+from connectors.keys import SETTINGS_KEY
 from connectors.models import OutboundMessage
 from connectors.tablet import TabletSettings
 from connectors.tablet.__main__ import main as tablet_command
