@@ -29,6 +29,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
@@ -74,6 +75,22 @@ REPLAY_WINDOW = 330.0
 
 class SlackSendFailed(GatewayError):
     """Slack refused or did not answer a ``chat.postMessage`` / ``chat.update`` (counted as ``slack.send_failed``)."""
+
+
+#: How often one Web API call is tried again after a 429 (each waits Slack's ``Retry-After``).
+RATE_LIMIT_RETRIES = 3
+
+
+def web_client(settings: SlackSettings) -> AsyncWebClient:
+    """The Web API client: the bot token, ``SLACK_API_BASE_URL``, and slack_sdk's own retry of 429 answers.
+
+    Slack rate-limits per method and workspace (``chat.postMessage`` about one a second per channel); a 429 says
+    how long to wait in ``Retry-After``, and slack_sdk's ``AsyncRateLimitErrorRetryHandler`` waits that long and
+    sends the call again, for every call of the channel, its alerts and the hand-off desk (they share the client).
+    """
+    client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_base_url)
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+    return client
 
 
 class ThreadRelay(Protocol):
@@ -133,7 +150,7 @@ class SlackChannel:
         """
         self.settings = settings
         self.max_message_chars = max_message_chars
-        self.client = client or AsyncWebClient(token=settings.bot_token, base_url=settings.api_base_url)
+        self.client = client or web_client(settings)
         self.bolt = self._build_bolt()
         self.socket_handler: AsyncSocketModeHandler | None = None
         self._dispatcher: Dispatcher | None = None
