@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
-import hashlib
 import hmac
 import logging
 import re
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors import safejson
 from connectors.handoff.translate import resolved_message
 from connectors.keys import PUSH_KEY
+from connectors.pages import hashed_csp
 from connectors.push import PushFailed
 from console.auth import PERMISSIONS, Auth, Viewer
 from console.checks import paused_checks
@@ -50,7 +49,6 @@ log = logging.getLogger("console")
 COOKIE = "console_session"
 CSRF_HEADER = "X-CSRF-Token"
 PAGE_FILE = Path(__file__).with_name("page.html")
-_INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,39}$")
 MAX_NOTE_CHARS = 2000
 MAX_BULK = 200
@@ -178,16 +176,8 @@ class ConsolePage:
     def __init__(self) -> None:
         """Read the page and hash its inline blocks."""
         html = PAGE_FILE.read_text(encoding="utf-8")
-        hashes: dict[str, list[str]] = {"script": [], "style": []}
-        for tag, body in _INLINE.findall(html):
-            digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
-            hashes[tag].append(f"'sha256-{digest}'")
         self.body = html.encode("utf-8")
-        self.csp = (
-            "default-src 'none'; "
-            f"script-src {' '.join(hashes['script'])}; style-src {' '.join(hashes['style'])}; "
-            "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-        )
+        self.csp = hashed_csp(html, img_src="'self' data:", connect_src="'self'", frame_ancestors="'none'")
 
     async def serve(self, _request: web.Request) -> web.Response:
         """``GET /console``."""

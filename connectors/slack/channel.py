@@ -59,6 +59,7 @@ from connectors.slack.translate import (
     render_text,
     unslack_text,
 )
+from connectors.tasks import BackgroundTasks
 from connectors.text import clean_typed_text
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,11 @@ def web_client(settings: SlackSettings) -> AsyncWebClient:
     client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_base_url)
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
     return client
+
+
+def _log_failed_answer(error: BaseException) -> None:
+    # Already counted where it happened (slack.send_failed); this is the one log line with the cause.
+    log.error("slack answer failed: %s", error, exc_info=error)
 
 
 class ThreadRelay(Protocol):
@@ -159,7 +165,7 @@ class SlackChannel:
         # Signatures of signed requests and trigger ids of presses seen lately -> when (replays are dropped).
         self._seen_requests: OrderedDict[str, float] = OrderedDict()
         self._shared: LocalState = LocalState()  # the gateways' shared memory of event ids (setup)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: BackgroundTasks[None] = BackgroundTasks(on_error=_log_failed_answer)
         # One answer at a time per conversation, so replies keep the order of the messages (lock, users).
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         # Where each conversation was last answered, so a pushed message lands in the same DM or thread.
@@ -243,10 +249,7 @@ class SlackChannel:
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until every scheduled answer has been sent (tests; shutdown waits up to ``timeout``)."""
-        while self._tasks:
-            done, _ = await asyncio.wait(set(self._tasks), timeout=timeout)
-            if not done:
-                return
+        await self._tasks.drain(timeout)
 
     # ------------------------------------------------------------------------------- inbound HTTP
 
@@ -461,15 +464,7 @@ class SlackChannel:
     # ------------------------------------------------------------------------------- answering
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # Already counted where it happened (slack.send_failed); this is the one log line with the cause.
-            log.error("slack answer failed: %s", task.exception(), exc_info=task.exception())
+        self._tasks.spawn(work)
 
     async def _answer(self, inbound: SlackInbound) -> None:
         """Ask rasa (one message at a time per conversation) and post the replies; raise if a post fails."""

@@ -253,14 +253,6 @@ class TabletRegistry:
         if stale:
             raise SessionEnded("this conversation timed out; a new one has to be started")
 
-    def end_session(self, device: DeviceInfo, session_id: str) -> bool:
-        """Forget ``session_id`` if it is this device's; return whether it existed."""
-        with self._sessions.begin() as db:
-            result = db.execute(
-                delete(TabletSession).where(TabletSession.id == session_id, TabletSession.device_id == device.device_id)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
-
     # ------------------------------------------------------------------ pushed messages
 
     def queue_pushed(self, session_id: str, bodies: Iterable[dict[str, Any]]) -> bool:
