@@ -9,18 +9,27 @@ default, PostgreSQL through the same URL setting.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 
 class GatewayBase(DeclarativeBase):
     """Declarative base of every gateway table."""
+
+
+def affected(session: Session | Connection, statement: Executable) -> int:
+    """Run an UPDATE or DELETE and return how many rows it touched.
+
+    ``execute`` is typed as returning a plain ``Result``; the count lives on the ``CursorResult`` it really is.
+    """
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount or 0
 
 
 def gateway_engine(url: str) -> Engine:
@@ -39,7 +48,7 @@ def gateway_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -115,9 +115,9 @@ class _Counters(Collector):
                 handoffs.add_metric([event], value)
         yield events
         yield handoffs
-        for name, value in self._gauges().items():
+        for name, reading in self._gauges().items():
             gauge = GaugeMetricFamily(name, name.replace("_", " "))
-            gauge.add_metric([], value)
+            gauge.add_metric([], reading)
             yield gauge
 
 
@@ -170,7 +170,7 @@ def install(app: web.Application, dispatcher: Any, push_router: Any, shared: Any
     return metrics
 
 
-def _request_ids(metrics: GatewayMetrics) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def _request_ids(metrics: GatewayMetrics) -> Middleware:
     @web.middleware
     async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
         token = request_id.set(new_request_id(request.headers.get(HEADER)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from connectors.models import Button, OutboundMessage
 
@@ -220,7 +220,7 @@ def parse_card(product: object) -> ProductCard | None:
         url=_text(product.get("url")),
         reason=_text(product.get("reason")),
         buttons=_card_buttons(product),
-        raw=dict(product),  # type: ignore[typeddict-item]
+        raw=cast(ProductJSON, dict(product)),
     )
 
 

@@ -301,8 +301,8 @@ class HandoffQueue:
                     "store_name": shops.get(store_id) if store_id else None,
                     "photos": [photo_json(p, public[row.conversation_id]) for p in photos.get(number, [])],
                     # The gateway knows the claimer's display name; the store keeps "Name (Slack id)".
-                    "claimed_by": (case.claimed_by_name or case.claimed_by) if claimed else row.assigned_to,
-                    "claimed_at": _iso(case.claimed_at if claimed else row.assigned_at),
+                    "claimed_by": (case.claimed_by_name or case.claimed_by) if case and claimed else row.assigned_to,
+                    "claimed_at": _iso(case.claimed_at if case and claimed else row.assigned_at),
                     "created_at": _iso(row.created_at),
                     "closed_at": _iso(case.closed_at if case and case.closed_at else row.closed_at),
                     "closed_by": case.closed_by if case else None,

@@ -98,7 +98,7 @@ class NotifyService:
         return self._accounts
 
     async def _lifecycle(self, app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._loop(), name="notifier")
+        task = asyncio.create_task(self._loop(app), name="notifier")
         try:
             yield
         finally:
@@ -147,7 +147,7 @@ class NotifyService:
 
     # ---------------------------------------------------------------------------------------- notifier
 
-    async def _loop(self) -> None:
+    async def _loop(self, app: web.Application) -> None:
         failures = 0
         while True:
             # Wait first: a gateway that is only starting (or a short test) does not touch the shop yet.
@@ -157,7 +157,7 @@ class NotifyService:
             self._wake.clear()
             try:
                 # one gateway at a time: every gateway reads the same due deliveries (connectors.shared_state)
-                async with shared_state(self._app).exclusive("notify", NOTIFY_LEASE_SECONDS) as mine:
+                async with shared_state(app).exclusive("notify", NOTIFY_LEASE_SECONDS) as mine:
                     if mine:
                         await self.run_once()
                 failures = 0

@@ -287,7 +287,7 @@ class SlackChannel:
         if request.content_type == "application/json":
             embedded: str | None = text
         else:
-            embedded = (parse_qs(text).get("payload") or [None])[0]
+            embedded = next(iter(parse_qs(text).get("payload", [])), None)
         if embedded is not None:
             try:
                 event = safejson.loads(embedded)

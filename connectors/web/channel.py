@@ -124,7 +124,7 @@ class WebChannel:
         self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         # open sockets per conversation, so a pushed message (a person's reply) reaches every open tab
         self._open: dict[str, set[web.WebSocketResponse]] = {}
-        self._transports: weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.BaseTransport | None] = (
+        self._transports: weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.Transport | None] = (
             weakref.WeakKeyDictionary()
         )
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -451,10 +451,10 @@ class WebChannel:
             return await _send(ws, {"type": "error", **exc.to_json(), **echo})
         except GatewayError as exc:
             err = describe_web_error(exc)
-            frame: dict[str, Any] = {"type": "error", "error": err.message, "code": err.code, **echo}
+            refused: dict[str, Any] = {"type": "error", "error": err.message, "code": err.code, **echo}
             if isinstance(exc, Busy):
-                frame["retry_after"] = exc.retry_after
-            return await _send(ws, frame)
+                refused["retry_after"] = exc.retry_after
+            return await _send(ws, refused)
         frame_out: dict[str, Any] = {"type": "bot", "messages": messages, **echo}
         if echo:
             frame_out["replayed"] = replayed
