@@ -28,7 +28,8 @@ from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from connectors.app import create_app  # noqa: E402
-from connectors.db import ENGINE_KEY, SESSIONS_KEY, create_schema  # noqa: E402
+from connectors.db import create_schema  # noqa: E402
+from connectors.keys import ENGINE_KEY, SESSIONS_KEY  # noqa: E402
 from connectors.settings import Settings  # noqa: E402
 from console.auth import add_user  # noqa: E402
 from console.models import ConsoleConversation, ConsoleTag  # noqa: E402

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from aiohttp import web
-
 from connectors.errors import GatewayError
 
 #: The start of an alert's reference when the support console's hand-off queue took it instead of Slack.
@@ -59,5 +57,3 @@ class UnconfiguredAlerts:
         """Refuse: there is nowhere to send it."""
         raise AlertNotDelivered("no staff channel is configured (set the SLACK_* settings)")
 
-
-ALERTS_KEY = web.AppKey("staff_alerts", StaffAlerts)

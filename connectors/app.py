@@ -14,18 +14,30 @@ from aiohttp.typedefs import Handler, Middleware
 from sqlalchemy.orm import sessionmaker
 
 import console
+from connectors import handoff
 from connectors import metrics as gateway_metrics
 from connectors.admission import Admission
-from connectors.alerts import ALERTS_KEY, UnconfiguredAlerts
-from connectors.db import ENGINE_KEY, SESSIONS_KEY, create_schema, gateway_engine
+from connectors.alerts import UnconfiguredAlerts
+from connectors.db import create_schema, gateway_engine
 from connectors.dispatch import Channel, Dispatcher
+from connectors.keys import (
+    ALERTS_KEY,
+    DISPATCHER_KEY,
+    ENGINE_KEY,
+    MAX_BODY_KEY,
+    PUSH_KEY,
+    RASA_KEY,
+    SESSIONS_KEY,
+    SETTINGS_KEY,
+    SHARED_KEY,
+)
 from connectors.notify import NotifyService, NotifySettings
 from connectors.offers import Offers
 from connectors.origins import HOST_EXEMPT_PATHS, host_allowed
-from connectors.push import PUSH_KEY, PushRouter
+from connectors.push import PushRouter
 from connectors.rasa_client import RasaClient
 from connectors.settings import Settings
-from connectors.shared_state import SHARED_KEY, shared_state_from_env
+from connectors.shared_state import shared_state_from_env
 from connectors.slack import SlackChannel, SlackSettings
 from connectors.tablet import TabletChannel, TabletSettings
 from connectors.telegram import TelegramChannel, TelegramSettings
@@ -36,11 +48,6 @@ from envsettings import InvalidSettings
 from observability.logs import setup_logging
 
 log = logging.getLogger("connectors")
-
-SETTINGS_KEY = web.AppKey("settings", Settings)
-RASA_KEY = web.AppKey("rasa_client", RasaClient)
-DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
-MAX_BODY_KEY = web.AppKey("max_body_bytes", int)
 
 _STATUS_CODES = {
     404: "not_found",
@@ -136,8 +143,13 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     # /metrics, request ids, turn timing (connectors/metrics.py)
     gateway_metrics.install(app, dispatcher, app[PUSH_KEY], app[SHARED_KEY], rasa)
-    for channel in default_channels(settings) if channels is None else channels:
+    chosen = default_channels(settings) if channels is None else list(channels)
+    for channel in chosen:
         channel.setup(app, dispatcher)
+    # Hand-offs are relayed through Slack: the desk wires itself to the Slack channel, which knows only a relay.
+    for channel in chosen:
+        if isinstance(channel, SlackChannel):
+            handoff.install(app, dispatcher, channel)
     app.on_startup.append(_create_schema)
     # The support console (console/README.md); after _create_schema: it indexes the tracker at start-up.
     console.setup(app, settings)

@@ -1,22 +1,35 @@
 """The gateway's own state (web transcripts, tablet devices, console accounts): one SQLAlchemy 2 database.
 
 Each feature declares its tables on ``GatewayBase`` in its own module; ``create_app`` builds the engine
-lazily from ``Settings.database_url`` and creates missing tables at startup. SQLite under ``var/`` by
+lazily from ``Settings.database_url`` and migrates it at startup
+(``create_schema``: Alembic, ``connectors/migrations``). SQLite under ``var/`` by
 default, PostgreSQL through the same URL setting.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
-from aiohttp import web
-from sqlalchemy import Engine, create_engine, event, text
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session
 
 
 class GatewayBase(DeclarativeBase):
     """Declarative base of every gateway table."""
+
+
+def affected(session: Session | Connection, statement: Executable) -> int:
+    """Run an UPDATE or DELETE and return how many rows it touched.
+
+    ``execute`` is typed as returning a plain ``Result``; the count lives on the ``CursorResult`` it really is.
+    """
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount or 0
 
 
 def gateway_engine(url: str) -> Engine:
@@ -35,7 +48,7 @@ def gateway_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -48,23 +61,46 @@ def gateway_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-#: PostgreSQL advisory lock key held while a gateway creates tables (any fixed number shared by the gateways).
+#: PostgreSQL advisory lock key held while a gateway migrates (any fixed number shared by the gateways).
 SCHEMA_LOCK = 7_310_417
+#: Alembic's version table of the gateway database (not ``alembic_version``: that one is the order store's, and
+#: both may live in one PostgreSQL database).
+VERSION_TABLE = "gateway_alembic_version"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def create_schema(engine: Engine) -> None:
-    """Create every table declared on ``GatewayBase`` that does not exist yet.
+def alembic_config() -> Config:
+    """The Alembic config of ``connectors/migrations`` (independent of the working directory)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
 
-    On PostgreSQL, gateways starting together take turns (an advisory lock): two ``CREATE TABLE`` of the same
-    table at once fail on the catalogue's unique index.
+
+def create_schema(engine: Engine, revision: str = "head") -> None:
+    """Bring the gateway database to ``revision`` with its Alembic migrations (``connectors/migrations``).
+
+    A database made before the migrations (by ``create_all``) has no version table: the first revision creates
+    only the tables it lacks, so it is upgraded in place with its rows. On PostgreSQL, gateways starting together
+    take turns (an advisory lock held for the migration's transaction).
+
+    Args:
+        engine: the gateway database.
+        revision: target revision (tests).
     """
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as connection:
+    config = alembic_config()
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-            GatewayBase.metadata.create_all(connection)
-        return
-    GatewayBase.metadata.create_all(engine)
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
 
 
-ENGINE_KEY = web.AppKey("gateway_engine", Engine)
-SESSIONS_KEY = web.AppKey("gateway_sessions", sessionmaker)
+def schema_revision(engine: Engine) -> str | None:
+    """The revision the gateway database is at (None before its first migration)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+def head_revision() -> str | None:
+    """The newest revision in ``connectors/migrations``."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

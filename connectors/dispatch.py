@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -15,6 +15,7 @@ from connectors.errors import Abandoned, Busy, ButtonNotOffered, RasaAuthError, 
 from connectors.models import Button, InboundMessage, OutboundMessage
 from connectors.offers import Offers
 from connectors.rasa_client import RasaClient
+from connectors.rich import custom_type
 from connectors.text import clean_typed_text
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def is_empty_turn_apology(text: str | None) -> bool:
 
 
 def _is_handoff_payload(message: OutboundMessage) -> bool:
-    return isinstance(message.custom, Mapping) and message.custom.get("type") == "handoff"
+    return custom_type(message) == "handoff"
 
 
 #: Custom payloads a channel turns into something the customer sees (cards; a tablet's staff call becomes
@@ -70,7 +71,7 @@ def shows_something(message: OutboundMessage) -> bool:
         return True
     if message.buttons or message.image or message.attachment:
         return True
-    return isinstance(message.custom, Mapping) and message.custom.get("type") in SHOWN_CUSTOM
+    return custom_type(message) in SHOWN_CUSTOM
 
 
 class Dispatcher:

@@ -25,12 +25,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from connectors.errors import GatewayError, describe_for_user
+from connectors.keys import METRICS_KEY
 from connectors.models import InboundMessage, OutboundMessage
 from observability.logs import HEADER, new_request_id, request_id
 
@@ -114,13 +115,12 @@ class _Counters(Collector):
                 handoffs.add_metric([event], value)
         yield events
         yield handoffs
-        for name, value in self._gauges().items():
+        for name, reading in self._gauges().items():
             gauge = GaugeMetricFamily(name, name.replace("_", " "))
-            gauge.add_metric([], value)
+            gauge.add_metric([], reading)
             yield gauge
 
 
-METRICS_KEY = web.AppKey("gateway_metrics", GatewayMetrics)
 
 
 def install(app: web.Application, dispatcher: Any, push_router: Any, shared: Any, rasa: Any) -> GatewayMetrics:
@@ -170,7 +170,7 @@ def install(app: web.Application, dispatcher: Any, push_router: Any, shared: Any
     return metrics
 
 
-def _request_ids(metrics: GatewayMetrics) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def _request_ids(metrics: GatewayMetrics) -> Middleware:
     @web.middleware
     async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
         token = request_id.set(new_request_id(request.headers.get(HEADER)))

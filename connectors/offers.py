@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from connectors.models import OutboundMessage
+from connectors.rich import card_payloads
 from connectors.shared_state import LocalState
 
 #: Shared-state scope of the offered payloads.
@@ -39,25 +39,12 @@ MAX_OFFERED = 64
 
 
 def payloads_in(replies: Iterable[OutboundMessage]) -> frozenset[str]:
-    """Every payload a customer could press in ``replies``: buttons, and product cards' buttons or payload."""
+    """Every payload a customer could press in ``replies``: buttons, and product cards' (``connectors.rich``)."""
     found: set[str] = set()
     for message in replies:
         found.update(button.payload for button in message.buttons)
-        custom = message.custom
-        if isinstance(custom, Mapping) and custom.get("type") == "product_cards":
-            for card in custom.get("products") or ():
-                found.update(_card_payloads(card))
+        found.update(card_payloads(message))
     return frozenset(p for p in found if p.startswith("/"))
-
-
-def _card_payloads(card: Any) -> Iterable[str]:
-    if not isinstance(card, Mapping):
-        return ()
-    payloads = [card["payload"]] if isinstance(card.get("payload"), str) else []
-    for button in card.get("buttons") or ():
-        if isinstance(button, Mapping) and isinstance(button.get("payload"), str):
-            payloads.append(button["payload"])
-    return payloads
 
 
 class Offers:

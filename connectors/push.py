@@ -11,8 +11,6 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Protocol
 
-from aiohttp import web
-
 from connectors.errors import GatewayError
 from connectors.models import OutboundMessage
 
@@ -79,4 +77,3 @@ class PushRouter:
         self.counts[f"{channel}.pushed"] += len(messages)
 
 
-PUSH_KEY = web.AppKey("push_router", PushRouter)

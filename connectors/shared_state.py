@@ -32,6 +32,8 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.keys import SHARED_KEY
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
@@ -209,7 +211,7 @@ class RedisState(LocalState):
             if await limiter.hit(item, self.prefix, name, key):
                 return 0.0
             reset, _remaining = await limiter.get_window_stats(item, self.prefix, name, key)
-            return max(0.001, reset - time.time())
+            return max(0.001, float(reset) - time.time())
         except Exception as exc:
             self.errors["rate_limit"] += 1
             log.warning("Redis rate limits unavailable (%s); letting the message through", exc)
@@ -305,9 +307,6 @@ def shared_state_from_env(env: dict[str, str] | Any) -> LocalState:
     """
     url = str(env.get("GATEWAY_REDIS_URL", "") or "").strip()
     return RedisState(url) if url else LocalState()
-
-
-SHARED_KEY = web.AppKey("shared_state", LocalState)
 
 
 def shared_state(app: web.Application) -> LocalState:

@@ -14,14 +14,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from connectors.alerts import ALERTS_KEY
-from connectors.db import SESSIONS_KEY
+from connectors.keys import ALERTS_KEY, HANDOFF_KEY, SESSIONS_KEY
 from connectors.settings import Settings
 from console import models as _models  # noqa: F401  (declares the console_ tables before create_schema)
 from console import redact
 from console.alerts import QueueAlerts
 from console.auth import Auth
-from console.handoffs import ConsoleDesk, HandoffQueue, relay_tables
+from console.handoffs import ConsoleDesk, HandoffQueue
 from console.pseudonyms import Pseudonyms
 from console.settings import ConsoleSettings
 from console.shop import ShopFacts
@@ -50,9 +49,6 @@ def setup(app: web.Application, settings: Settings, console_settings: ConsoleSet
     sessions = app[SESSIONS_KEY]
     tracker = tracker_engine(settings.tracker_db_url)
     shop = make_engine(settings.shop_db_url)  # the hand-off queue; nothing is connected until it is read
-    # The Slack desk's tables belong to the gateway database whatever channels are on, so the queue can read
-    # them (empty) without Slack instead of failing on a missing table.
-    relay_tables()
     pseudonyms = Pseudonyms(sessions)
     facts = ShopFacts(shop)
     queue = HandoffQueue(shop, sessions, pseudonyms, facts)
@@ -75,8 +71,6 @@ def setup(app: web.Application, settings: Settings, console_settings: ConsoleSet
     if ALERTS_KEY in app:
         app[ALERTS_KEY] = QueueAlerts(facts, inner=app[ALERTS_KEY])
     # Slack's ticket messages name the conversation by its console id too (a web conversation id is a secret).
-    from connectors.handoff import HANDOFF_KEY  # noqa: PLC0415 (entered through connectors.slack, see handoffs)
-
     if HANDOFF_KEY in app:
         app[HANDOFF_KEY].conversation_label = pseudonyms.of
     add_routes(app)

@@ -246,7 +246,7 @@ class Auth:
             idle_deadline = row.last_seen + timedelta(minutes=self.settings.session_idle_minutes)
             user = session.get(ConsoleUser, row.user_id)
             expired = now >= row.expires_at or now >= idle_deadline or user is None or not user.active
-            if expired:
+            if expired or user is None:
                 session.delete(row)  # committed on leaving the block, then refused below
             else:
                 row.last_seen = now

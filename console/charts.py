@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 
-def bar_chart(items: list[tuple[str, float]], *, title: str, unit: str = "", width: int = 560) -> str:
+def bar_chart(items: Sequence[tuple[str, float]], *, title: str, unit: str = "", width: int = 560) -> str:
     """Horizontal bars, one per ``(label, value)``.
 
     Args:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, inspect, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors.handoff.state import HandoffCase, HandoffEvent
 from console.errors import BadInput, Conflict, Forbidden, NotFound, Unavailable
 from console.models import ConsoleConversation
 from console.pseudonyms import Pseudonyms
@@ -119,14 +120,6 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
-def relay_tables() -> tuple[type[Any], type[Any]]:
-    # Imported on use: connectors.handoff and connectors.slack import each other, so the package must be
-    # entered through connectors.slack (as connectors.app does after importing the console), never first.
-    from connectors.handoff.state import HandoffCase, HandoffEvent  # noqa: PLC0415
-
-    return HandoffCase, HandoffEvent
-
-
 def _ticket_number(row: shop.HandoffTicket) -> str:
     # The store numbers a ticket right after inserting it; a row without one is shown as the store would.
     return row.ticket_number or f"HO-{row.id:06d}"
@@ -163,9 +156,8 @@ class HandoffQueue:
         then nothing was relayed and the queue is the order store's alone.
         """
         if not self._relay_known:
-            case_table, _events = relay_tables()
             with self.sessions() as session:
-                self._relay_known = inspect(session.get_bind()).has_table(case_table.__tablename__)
+                self._relay_known = inspect(session.get_bind()).has_table(HandoffCase.__tablename__)
         return self._relay_known
 
     def page(self, query: QueueQuery, *, raw_text: bool) -> dict[str, Any]:
@@ -226,7 +218,6 @@ class HandoffQueue:
 
     def _relay_statuses(self, tickets: Sequence[str]) -> dict[str, str]:
         """Gateway status of those ``tickets`` that the relay has moved past ``open``."""
-        case_table, _events = relay_tables()
         out: dict[str, str] = {}
         try:
             if not self._relay_exists():
@@ -234,8 +225,8 @@ class HandoffQueue:
             with self.sessions() as session:
                 for chunk in _chunks(tickets):
                     rows = session.execute(
-                        select(case_table.ticket, case_table.status).where(
-                            case_table.ticket.in_(chunk), case_table.status != "open"
+                        select(HandoffCase.ticket, HandoffCase.status).where(
+                            HandoffCase.ticket.in_(chunk), HandoffCase.status != "open"
                         )
                     )
                     out.update((ticket, status) for ticket, status in rows)
@@ -245,12 +236,12 @@ class HandoffQueue:
 
     def _relay_statuses_any(self, tickets: Sequence[str]) -> bool:
         """Whether the Slack desk has a case for any of ``tickets`` (whatever its status)."""
-        case_table, _events = relay_tables()
         try:
             if not self._relay_exists():
                 return False
             with self.sessions() as session:
-                return session.scalar(select(case_table.ticket).where(case_table.ticket.in_(list(tickets)))) is not None
+                found = session.scalar(select(HandoffCase.ticket).where(HandoffCase.ticket.in_(list(tickets))))
+                return found is not None
         except SQLAlchemyError as exc:
             raise Unavailable(GATEWAY_DOWN) from exc
 
@@ -261,7 +252,6 @@ class HandoffQueue:
             shown = scrub(value if raw_text or value is None else redact(value), public)
             return without_ids(shown) if shown else shown  # nor any other conversation's (console/tracker.py)
 
-        HandoffCase, HandoffEvent = relay_tables()  # noqa: N806 (the mapped classes, under their own names)
         numbers = [_ticket_number(r) for r in rows]
         cases: dict[str, Any] = {}
         history: dict[str, list[dict[str, Any]]] = {n: [] for n in numbers}
@@ -314,8 +304,8 @@ class HandoffQueue:
                     "store_name": shops.get(store_id) if store_id else None,
                     "photos": [photo_json(p, public[row.conversation_id]) for p in photos.get(number, [])],
                     # The gateway knows the claimer's display name; the store keeps "Name (Slack id)".
-                    "claimed_by": (case.claimed_by_name or case.claimed_by) if claimed else row.assigned_to,
-                    "claimed_at": _iso(case.claimed_at if claimed else row.assigned_at),
+                    "claimed_by": (case.claimed_by_name or case.claimed_by) if case and claimed else row.assigned_to,
+                    "claimed_at": _iso(case.claimed_at if case and claimed else row.assigned_at),
                     "created_at": _iso(row.created_at),
                     "closed_at": _iso(case.closed_at if case and case.closed_at else row.closed_at),
                     "closed_by": case.closed_by if case else None,

@@ -88,7 +88,7 @@ def compute_metrics(
         .group_by(bucket)
     ):
         per_day_counts[datetime.fromtimestamp(origin + quarter * QUARTER_HOUR, zone).date().isoformat()] += n
-    per_day = []
+    per_day: list[tuple[str, int]] = []
     day = since
     while day <= until and len(per_day) < 366:
         per_day.append((day.isoformat(), per_day_counts.get(day.isoformat(), 0)))

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVarTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, case, func, or_, select
@@ -25,6 +25,8 @@ from console.models import (
     ConsoleUser,
 )
 from console.pseudonyms import PUBLIC_ID
+
+_Row = TypeVarTuple("_Row")
 
 C = ConsoleConversation
 T = ConsoleConversationText
@@ -163,7 +165,7 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-def apply_filters(stmt: Select[Any], f: Filters, *, raw_text: bool) -> Select[Any]:
+def apply_filters(stmt: Select[*_Row], f: Filters, *, raw_text: bool) -> Select[*_Row]:
     """Add the WHERE clauses of ``f`` to a statement over ``console_conversations``.
 
     Args:
@@ -221,8 +223,10 @@ def decode_cursor(session: Session, cursor: str) -> tuple[float, str]:
     """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        last_ts, public_id = safejson.loads(raw)  # bounded: a forged cursor may be nested 10,000 deep
-        last_ts, public_id = float(last_ts), str(public_id)
+        decoded = safejson.loads(raw)  # bounded: a forged cursor may be nested 10,000 deep
+        if not isinstance(decoded, list) or len(decoded) != 2:
+            raise ValueError("not a [last_ts, public_id] pair")
+        last_ts, public_id = float(decoded[0]), str(decoded[1])
     except (ValueError, TypeError):
         raise BadInput("'cursor' is not a cursor this server gave out", field="cursor") from None
     if not PUBLIC_ID.match(public_id):  # checked before the query: PostgreSQL rejects NUL bytes in a parameter
@@ -378,7 +382,7 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-def intent_counts(f: Filters, *, raw_text: bool) -> Select[Any]:
+def intent_counts(f: Filters, *, raw_text: bool) -> Select[str, int]:
     """``intent, count`` of the conversations matching ``f`` (no join when nothing is filtered)."""
     ci = ConsoleConversationIntent
     stmt = select(ci.intent, func.count())

@@ -49,9 +49,12 @@ _AT_WORD = re.compile(r"\bat\b|\(at\)|\[at\]|\{at\}", re.IGNORECASE)
 _MARKER = re.compile("\x00(card|email|phone|street|postcode|tracking|name|bank)\x00")
 _KEEP = re.compile("\x01(\\d+)\x01")
 # One replacement function per kind, built once (not a new lambda per pass of every message).
-_MARKS: dict[str, Callable[[re.Match[str]], str]] = {
-    kind: (lambda _m, marker=f"\x00{kind}\x00": marker) for kind in LABELS
-}
+def _mark(kind: str) -> Callable[[re.Match[str]], str]:
+    marker = f"\x00{kind}\x00"
+    return lambda _match: marker
+
+
+_MARKS: dict[str, Callable[[re.Match[str]], str]] = {kind: _mark(kind) for kind in LABELS}
 
 # Identifiers a lead needs, set aside before any pattern runs (a 6-digit order number is no postcode).
 ORDER_OR_RMA = re.compile(r"\b(?:ORD|RMA)[-\s#.]*\d{6,7}\b|#\s?\d{6,7}\b|(?<![\d+])01\d{5}(?!\d)", re.IGNORECASE)
@@ -778,8 +781,8 @@ def _phones(text: str) -> str:
         for found in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
             spans.add((found.start, found.end))
     for start, end in sorted(spans, reverse=True):
-        found = text[start:end]
-        if "\x00" in found or "\x01" in found or sum(ch.isdigit() for ch in found) < 8:
+        number = text[start:end]
+        if "\x00" in number or "\x01" in number or sum(ch.isdigit() for ch in number) < 8:
             continue
         text = f"{text[:start]}\x00phone\x00{text[end:]}"
     return text

@@ -317,8 +317,8 @@ class Indexer:
         for row in rows:
             by_sender[row[1]].append(row)
         with self.sessions() as session, session.begin():
-            texts = [str(_json(r[6]).get("text") or "") for r in rows if r[2] == "user" and r[6]]
-            ids = quoted_ids(session, texts, by_sender)
+            user_texts = [str(_json(r[6]).get("text") or "") for r in rows if r[2] == "user" and r[6]]
+            ids = quoted_ids(session, user_texts, by_sender)
             existing = {
                 c.sender_id: c
                 for c in session.scalars(

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.rich import parse_card
 from console.redact import redact, redact_proof_answer, redact_value
 from console.tracker import FALLBACK_ACTIONS, channel_of
 
@@ -138,9 +139,8 @@ def build_transcript(
             if not text and not buttons and not note:
                 continue  # nothing a person would see: no empty "bot:" line
             if isinstance(custom, dict) and custom.get("type") == "product_cards":
-                card_images.update(
-                    p.get("image") for p in custom.get("products") or [] if isinstance(p, dict) and p.get("image")
-                )
+                cards = [parse_card(p) for p in custom.get("products") or []]  # connectors.rich: read once
+                card_images.update(card.image for card in cards if card is not None and card.image)
             elif not text and not buttons and data.get("image") in card_images:
                 continue  # the picture of a card already listed
             current["bot"].append(

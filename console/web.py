@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
-import hashlib
 import hmac
 import logging
 import re
@@ -13,13 +11,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import safejson
+from connectors.handoff.translate import resolved_message
+from connectors.keys import PUSH_KEY
+from connectors.pages import hashed_csp
+from connectors.push import PushFailed
 from console.auth import PERMISSIONS, Auth, Viewer
 from console.checks import paused_checks
 from console.corrections import Vocabulary, correction_json, delete_correction, export_yaml, save_correction
@@ -47,7 +49,6 @@ log = logging.getLogger("console")
 COOKIE = "console_session"
 CSRF_HEADER = "X-CSRF-Token"
 PAGE_FILE = Path(__file__).with_name("page.html")
-_INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,39}$")
 MAX_NOTE_CHARS = 2000
 MAX_BULK = 200
@@ -196,16 +197,8 @@ class ConsolePage:
     def __init__(self) -> None:
         """Read the page and hash its inline blocks."""
         html = PAGE_FILE.read_text(encoding="utf-8")
-        hashes: dict[str, list[str]] = {"script": [], "style": []}
-        for tag, body in _INLINE.findall(html):
-            digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
-            hashes[tag].append(f"'sha256-{digest}'")
         self.body = html.encode("utf-8")
-        self.csp = (
-            "default-src 'none'; "
-            f"script-src {' '.join(hashes['script'])}; style-src {' '.join(hashes['style'])}; "
-            "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-        )
+        self.csp = hashed_csp(html, img_src="'self' data:", connect_src="'self'", frame_ancestors="'none'")
 
     async def serve(self, _request: web.Request) -> web.Response:
         """``GET /console``."""
@@ -324,7 +317,7 @@ def _who(row: dict[str, Any], sender: str, customer: Any, shops: dict[str, str],
         where = f"the tablet in {shops.get(store, store)}" if store else "a tablet"
         return f"{customer.shown(raw=raw)} at {where}" if customer is not None else f"shopper at {where}"
     if customer is not None:
-        return customer.shown(raw=raw)
+        return str(customer.shown(raw=raw))
     if row["channel"] == "slack":
         user = rest.split("-")[1] if rest.count("-") >= 1 else rest
         return f"Slack user {user}"
@@ -418,7 +411,7 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
             handoff={"ticket": ticket.ticket, "status": ticket.status} if ticket else None,
             photos=[photo_json(p, public) for p in photos],
         )
-        out = scrub_all(out, {sender: public})  # whatever was said, the conversation's own id never shows
+        out = cast("dict[str, Any]", scrub_all(out, {sender: public}))  # the conversation's own id never shows
         # ... nor another conversation's id a customer quoted (as the index, which never stores them)
         with state.sessions() as session:
             quoted = quoted_ids(session, _strings(out["turns"]))
@@ -702,9 +695,6 @@ async def resolve_handoff(request: web.Request, viewer: Viewer) -> web.Response:
 
 
 async def _tell_resolved(app: web.Application, resolved: Resolved) -> bool:
-    from connectors.handoff.translate import resolved_message  # noqa: PLC0415 (entered through connectors.slack)
-    from connectors.push import PUSH_KEY, PushFailed  # noqa: PLC0415
-
     # The same sentence as after a Slack resolve; its "handoff_resolved" payload makes the widget ask for a rating.
     messages = [resolved_message(resolved.ticket)]
     try:

@@ -4,64 +4,60 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Callable, Mapping
 
 from aiohttp import web
-from slack_sdk.web.async_client import AsyncWebClient
 
-from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.handoff.desk import HandoffDesk
 from connectors.handoff.mirror import OrderStoreMirror
 from connectors.handoff.settings import HandoffSettings
 from connectors.handoff.state import STATUSES, HandoffState
-from connectors.push import PUSH_KEY
+from connectors.keys import HANDOFF_KEY, PUSH_KEY, SESSIONS_KEY, SETTINGS_KEY
+from connectors.slack.channel import SlackChannel
 
-HANDOFF_KEY = web.AppKey("handoff_desk", HandoffDesk)
 API_PATH = "/api/handoffs"
 
 
 def install(
     app: web.Application,
     dispatcher: Dispatcher,
-    client: AsyncWebClient,
-    channel_for: Callable[[str | None], str | None],
-    staff: Mapping[str, str],
+    slack: SlackChannel,
     settings: HandoffSettings | None = None,
 ) -> HandoffDesk:
-    """Put a hand-off desk on ``app``: the dispatcher hook, the sweeper and ``GET /api/handoffs``.
+    """Put a hand-off desk on ``app``: the dispatcher hook, the Slack channel's thread relay, the sweeper and
+    ``GET /api/handoffs``.
 
-    Called by the Slack channel's ``setup`` (hand-offs are relayed through Slack, so without Slack there
-    is no desk and tickets stay in the order store only).
+    Called by ``connectors.app.create_app`` after the channels are set up, when Slack is one of them (hand-offs
+    are relayed through Slack, so without Slack there is no desk and tickets stay in the order store only).
 
     Args:
         app: the gateway app (``SESSIONS_KEY`` and ``PUSH_KEY`` must be set).
         dispatcher: gets the desk as its ``handoff`` hook.
-        client: the Slack Web API client.
-        channel_for: store id (or None) -> Slack channel for tickets.
-        staff: the Slack staff allowlist (user id -> role).
+        slack: the set-up Slack channel: its client posts tickets to its alert channels, its staff allowlist
+            may claim them, and its thread messages and Claim/Resolve presses come to the desk.
         settings: default ``HandoffSettings.from_env()``.
 
     Returns:
         The desk (also at ``app[HANDOFF_KEY]``).
     """
     settings = settings or HandoffSettings.from_env()
-    from connectors.app import SETTINGS_KEY  # noqa: PLC0415 (connectors.app imports the channels)
-
+    if slack.alerts is None:
+        raise RuntimeError("install the hand-off desk after SlackChannel.setup()")
     shop_db_url = app[SETTINGS_KEY].shop_db_url if SETTINGS_KEY in app else None
     mirror = OrderStoreMirror(shop_db_url)
     desk = HandoffDesk(
         HandoffState(app[SESSIONS_KEY]),
-        client,
-        channel_for,
+        slack.client,
+        slack.alerts.channel_for,
         app[PUSH_KEY],
         settings,
         dispatcher.counts,
-        staff=staff,
+        staff=slack.settings.staff,
         mirror=mirror,
     )
     app[HANDOFF_KEY] = desk
     dispatcher.handoff = desk
+    slack.relay = desk
     app.router.add_get(API_PATH, list_handoffs)
     app.cleanup_ctx.append(desk.run_sweeper)
 
@@ -81,8 +77,6 @@ async def list_handoffs(request: web.Request) -> web.Response:
     Returns:
         200 ``{"handoffs": [...]}``; 401 without the token; 400 for an unknown status.
     """
-    from connectors.app import SETTINGS_KEY  # noqa: PLC0415
-
     expected = f"Bearer {request.app[SETTINGS_KEY].gateway_token}"
     if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), expected.encode()):
         return web.json_response({"error": "the gateway token is required", "code": "unauthorized"}, status=401)
@@ -96,4 +90,4 @@ async def list_handoffs(request: web.Request) -> web.Response:
     return web.json_response({"handoffs": items}, headers={"Cache-Control": "no-store"})
 
 
-__all__ = ["API_PATH", "HANDOFF_KEY", "HandoffDesk", "HandoffSettings", "install", "list_handoffs"]
+__all__ = ["API_PATH", "HandoffDesk", "HandoffSettings", "install", "list_handoffs"]

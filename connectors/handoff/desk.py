@@ -231,6 +231,10 @@ class HandoffDesk:
 
     # ------------------------------------------------------------------ staff side (Slack channel)
 
+    def owns_thread(self, channel: str, thread_ts: str) -> bool:
+        """Whether the Slack thread is a ticket's (blocking; the Slack channel runs it in a worker thread)."""
+        return self.state.by_thread(channel, thread_ts) is not None
+
     def remember_name(self, user: str, name: str | None) -> None:
         """Remember how to call a staff member in messages to customers (from their button presses)."""
         if name:

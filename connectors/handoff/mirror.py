@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
+
+if TYPE_CHECKING:
+    from store.service import OrderStore
 
 
 class OrderStoreMirror:
@@ -16,7 +20,7 @@ class OrderStoreMirror:
         self._url = shop_db_url
         self._engine: Engine | None = None
 
-    def _store(self):  # type: ignore[no-untyped-def]
+    def _store(self) -> OrderStore:
         from store.db import make_engine  # the order store is only needed once a ticket is claimed
         from store.service import OrderStore
         from store.settings import Settings as StoreSettings

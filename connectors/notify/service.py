@@ -20,10 +20,11 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from connectors.dispatch import Dispatcher
+from connectors.keys import NOTIFY_KEY, PUSH_KEY
 from connectors.models import OutboundMessage
 from connectors.notify.settings import NotifySettings
 from connectors.notify.translate import SIGNATURE_HEADER, parse_event, signature_ok
-from connectors.push import PUSH_KEY, PushFailed
+from connectors.push import PushFailed
 from connectors.shared_state import shared_state
 from connectors.web.translate import WebInputError
 from store.accounts import CustomerAccounts
@@ -97,7 +98,7 @@ class NotifyService:
         return self._accounts
 
     async def _lifecycle(self, app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._loop(), name="notifier")
+        task = asyncio.create_task(self._loop(app), name="notifier")
         try:
             yield
         finally:
@@ -146,7 +147,7 @@ class NotifyService:
 
     # ---------------------------------------------------------------------------------------- notifier
 
-    async def _loop(self) -> None:
+    async def _loop(self, app: web.Application) -> None:
         failures = 0
         while True:
             # Wait first: a gateway that is only starting (or a short test) does not touch the shop yet.
@@ -156,7 +157,7 @@ class NotifyService:
             self._wake.clear()
             try:
                 # one gateway at a time: every gateway reads the same due deliveries (connectors.shared_state)
-                async with shared_state(self._app).exclusive("notify", NOTIFY_LEASE_SECONDS) as mine:
+                async with shared_state(app).exclusive("notify", NOTIFY_LEASE_SECONDS) as mine:
                     if mine:
                         await self.run_once()
                 failures = 0
@@ -221,5 +222,3 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
             raise WebInputError(413, "body_too_large", f"the body is over {limit} bytes", limit=limit)
     return b"".join(chunks)
 
-
-NOTIFY_KEY = web.AppKey("notify_service", NotifyService)

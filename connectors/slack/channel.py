@@ -17,7 +17,7 @@ import re
 import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import aiohttp
@@ -29,17 +29,17 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors import safejson
-from connectors.alerts import ALERTS_KEY
-from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
+from connectors.keys import ALERTS_KEY, PUSH_KEY, SESSIONS_KEY
 from connectors.models import OutboundMessage
-from connectors.push import PUSH_KEY, PushFailed
+from connectors.push import PushFailed
 from connectors.shared_state import LocalState, shared_state
 from connectors.slack.alerts import SlackStaffAlerts
 from connectors.slack.settings import EVENTS_PATH, SlackSettings
@@ -59,10 +59,8 @@ from connectors.slack.translate import (
     render_text,
     unslack_text,
 )
+from connectors.tasks import BackgroundTasks
 from connectors.text import clean_typed_text
-
-if TYPE_CHECKING:
-    from connectors.handoff.desk import HandoffDesk
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +76,54 @@ REPLAY_WINDOW = 330.0
 
 class SlackSendFailed(GatewayError):
     """Slack refused or did not answer a ``chat.postMessage`` / ``chat.update`` (counted as ``slack.send_failed``)."""
+
+
+#: How often one Web API call is tried again after a 429 (each waits Slack's ``Retry-After``).
+RATE_LIMIT_RETRIES = 3
+
+
+def web_client(settings: SlackSettings) -> AsyncWebClient:
+    """The Web API client: the bot token, ``SLACK_API_BASE_URL``, and slack_sdk's own retry of 429 answers.
+
+    Slack rate-limits per method and workspace (``chat.postMessage`` about one a second per channel); a 429 says
+    how long to wait in ``Retry-After``, and slack_sdk's ``AsyncRateLimitErrorRetryHandler`` waits that long and
+    sends the call again, for every call of the channel, its alerts and the hand-off desk (they share the client).
+    """
+    client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_base_url)
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+    return client
+
+
+def _log_failed_answer(error: BaseException) -> None:
+    # Already counted where it happened (slack.send_failed); this is the one log line with the cause.
+    log.error("slack answer failed: %s", error, exc_info=error)
+
+
+class ThreadRelay(Protocol):
+    """Whoever owns some threads of the staff channels and their Claim/Resolve buttons (``SlackChannel.relay``).
+
+    The app sets the hand-off desk here (``connectors.handoff.install``); the channel only routes to it.
+    """
+
+    def owns_thread(self, channel: str, thread_ts: str) -> bool:
+        """Whether the thread is the relay's (blocking: called in a worker thread; may raise SQLAlchemyError)."""
+        ...
+
+    async def staff_message(self, channel: str, thread_ts: str, user: str, text: str) -> bool:
+        """A staff member wrote in one of the relay's threads."""
+        ...
+
+    async def claim(self, ticket: str, user: str, name: str | None) -> bool:
+        """A Claim press."""
+        ...
+
+    async def resolve(self, ticket: str, user: str) -> bool:
+        """A Resolve press."""
+        ...
+
+    def remember_name(self, user: str, name: str | None) -> None:
+        """How to call a staff member, from a button press."""
+        ...
 
 
 class SlackChannel:
@@ -110,7 +156,7 @@ class SlackChannel:
         """
         self.settings = settings
         self.max_message_chars = max_message_chars
-        self.client = client or AsyncWebClient(token=settings.bot_token, base_url=settings.api_base_url)
+        self.client = client or web_client(settings)
         self.bolt = self._build_bolt()
         self.socket_handler: AsyncSocketModeHandler | None = None
         self._dispatcher: Dispatcher | None = None
@@ -119,13 +165,14 @@ class SlackChannel:
         # Signatures of signed requests and trigger ids of presses seen lately -> when (replays are dropped).
         self._seen_requests: OrderedDict[str, float] = OrderedDict()
         self._shared: LocalState = LocalState()  # the gateways' shared memory of event ids (setup)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: BackgroundTasks[None] = BackgroundTasks(on_error=_log_failed_answer)
         # One answer at a time per conversation, so replies keep the order of the messages (lock, users).
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         # Where each conversation was last answered, so a pushed message lands in the same DM or thread.
         self._targets: OrderedDict[str, ReplyTarget] = OrderedDict()
         self._stored_targets: ReplyTargets | None = None  # the same, in the gateway database (set up in setup)
-        self.handoff: HandoffDesk | None = None
+        self.alerts: SlackStaffAlerts | None = None  # set in setup
+        self.relay: ThreadRelay | None = None  # the hand-off desk, set by the app after setup
 
     # ----------------------------------------------------------------------------------- wiring
 
@@ -142,13 +189,7 @@ class SlackChannel:
         alerts = SlackStaffAlerts(
             self.client, self.settings.store_channels, self.settings.support_channel, dispatcher.counts
         )
-        app[ALERTS_KEY] = alerts
-        # Hand-off tickets go to the same channels as alerts; their threads relay customer <-> staff.
-        # Imported here: connectors.handoff imports Slack's translate module, so a module-level import would
-        # make "import connectors.handoff" (the console does) fail as a circular import.
-        from connectors.handoff import install as install_handoff  # noqa: PLC0415
-
-        self.handoff = install_handoff(app, dispatcher, self.client, alerts.channel_for, self.settings.staff)
+        app[ALERTS_KEY] = self.alerts = alerts
         app[PUSH_KEY].register(self.name, self)
         if self.settings.mode == "events":
             app.router.add_post(EVENTS_PATH, self.events_endpoint)
@@ -196,22 +237,19 @@ class SlackChannel:
         """Connect in the background (the gateway starts even while Slack is unreachable); close on exit."""
         handler = AsyncSocketModeHandler(self.bolt, self.settings.app_token, web_client=self.client)
         self.socket_handler = handler
-        connecting = asyncio.create_task(handler.connect_async(), name="slack-socket-mode-connect")
+        connecting = asyncio.create_task(handler.connect_async(), name="slack-socket-mode-connect")  # type: ignore[no-untyped-call]
         try:
             yield
         finally:
             connecting.cancel()
-            await handler.close_async()
+            await handler.close_async()  # type: ignore[no-untyped-call]
 
     async def _shutdown(self, app: web.Application) -> None:
         await self.drain(timeout=5.0)
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until every scheduled answer has been sent (tests; shutdown waits up to ``timeout``)."""
-        while self._tasks:
-            done, _ = await asyncio.wait(set(self._tasks), timeout=timeout)
-            if not done:
-                return
+        await self._tasks.drain(timeout)
 
     # ------------------------------------------------------------------------------- inbound HTTP
 
@@ -249,7 +287,7 @@ class SlackChannel:
         if request.content_type == "application/json":
             embedded: str | None = text
         else:
-            embedded = (parse_qs(text).get("payload") or [None])[0]
+            embedded = next(iter(parse_qs(text).get("payload", [])), None)
         if embedded is not None:
             try:
                 event = safejson.loads(embedded)
@@ -335,7 +373,7 @@ class SlackChannel:
     async def _on_event(self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
         """A direct message or a mention: schedule the answer and return (Bolt then acknowledges)."""
         thread_ts = event.get("thread_ts")
-        if self.handoff is not None and isinstance(thread_ts, str) and thread_ts and not event.get("bot_id"):
+        if self.relay is not None and isinstance(thread_ts, str) and thread_ts and not event.get("bot_id"):
             # Maybe a hand-off ticket's thread: decided against the database off the acknowledgement path.
             self._spawn(self._thread_event(event, body, context, thread_ts))
             return
@@ -345,18 +383,18 @@ class SlackChannel:
         self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext, thread_ts: str
     ) -> None:
         """A message in a thread: relay it when the thread is a hand-off ticket's, else answer as usual."""
-        assert self.handoff is not None
+        assert self.relay is not None
         channel, user, raw = event.get("channel"), event.get("user"), event.get("text")
         if not (isinstance(channel, str) and isinstance(user, str) and isinstance(raw, str)):
             self._event_to_rasa(event, body, context)
             return
         try:
-            case = await asyncio.to_thread(self.handoff.state.by_thread, channel, thread_ts)
+            owned = await asyncio.to_thread(self.relay.owns_thread, channel, thread_ts)
         except SQLAlchemyError:
             # Unknown whether this is a ticket's thread: answering could put the bot into a person's talk.
             self.counts["slack.handoff_state_error"] += 1
             raise
-        if case is None:
+        if not owned:
             self._event_to_rasa(event, body, context)
             return
         if event.get("type") != "message" or event.get("subtype") not in (None, "thread_broadcast"):
@@ -364,7 +402,7 @@ class SlackChannel:
             return
         text = clean_typed_text(unslack_text(raw, context.bot_user_id))
         if text:
-            await self.handoff.staff_message(channel, thread_ts, user, text[: self.max_message_chars])
+            await self.relay.staff_message(channel, thread_ts, user, text[: self.max_message_chars])
 
     def _event_to_rasa(self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
         inbound = inbound_from_event(
@@ -397,15 +435,15 @@ class SlackChannel:
         await ack()
         user = body.get("user") or {}
         ticket = action.get("value")
-        if self.handoff is None or not isinstance(ticket, str) or not isinstance(user.get("id"), str):
+        if self.relay is None or not isinstance(ticket, str) or not isinstance(user.get("id"), str):
             self.counts["slack.ignored"] += 1
             return
         name = user.get("name") or user.get("username")
         if action.get("action_id") == CLAIM_ACTION:
-            self._spawn(self._void(self.handoff.claim(ticket, user["id"], str(name) if name else None)))
+            self._spawn(self._void(self.relay.claim(ticket, user["id"], str(name) if name else None)))
         else:
-            self.handoff.remember_name(user["id"], str(name) if name else None)
-            self._spawn(self._void(self.handoff.resolve(ticket, user["id"])))
+            self.relay.remember_name(user["id"], str(name) if name else None)
+            self._spawn(self._void(self.relay.resolve(ticket, user["id"])))
 
     @staticmethod
     async def _void(work: Awaitable[Any]) -> None:
@@ -426,15 +464,7 @@ class SlackChannel:
     # ------------------------------------------------------------------------------- answering
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # Already counted where it happened (slack.send_failed); this is the one log line with the cause.
-            log.error("slack answer failed: %s", task.exception(), exc_info=task.exception())
+        self._tasks.spawn(work)
 
     async def _answer(self, inbound: SlackInbound) -> None:
         """Ask rasa (one message at a time per conversation) and post the replies; raise if a post fails."""

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import DateTime, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from connectors.db import GatewayBase
+from connectors.db import GatewayBase, affected
 from connectors.slack.translate import ReplyTarget
 
 
@@ -73,13 +73,13 @@ class ReplyTargets:
         deleted = 0
         with self._sessions.begin() as session:
             if ids:
-                deleted += session.execute(
-                    delete(SlackReplyTarget).where(SlackReplyTarget.sender_id.in_(sorted(ids)))
-                ).rowcount or 0
+                deleted += affected(
+                    session, delete(SlackReplyTarget).where(SlackReplyTarget.sender_id.in_(sorted(ids)))
+                )
             if before is not None:
-                deleted += session.execute(
-                    delete(SlackReplyTarget).where(SlackReplyTarget.updated_at < before)
-                ).rowcount or 0
+                deleted += affected(
+                    session, delete(SlackReplyTarget).where(SlackReplyTarget.updated_at < before)
+                )
         return deleted
 
     def find(self, sender_id: str) -> ReplyTarget | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from connectors.errors import InvalidMessage
 from connectors.models import InboundMessage, OutboundMessage
+from connectors.rich import Cards, ProductCard, layout
 from connectors.source import slack_source
 from connectors.text import clean_payload, clean_typed_text
 
@@ -321,10 +322,10 @@ def escape(text: str) -> str:
 def render_messages(messages: Sequence[OutboundMessage]) -> list[SlackPost]:
     """Render rasa's bot messages as Slack posts, one post per bot message.
 
-    A ``product_cards`` custom message becomes one post of cards, and the per-product messages
-    the actions send after it (same text as a card) are then skipped: the cards already show them.
-    Other custom payloads (``handoff``, ``staff_call``) are not drawn; their message's text, if any,
-    is. Images on gateway paths (not ``http(s)``) cannot be fetched by Slack and are left out.
+    Drawn from :func:`connectors.rich.layout`: a ``product_cards`` custom message becomes one post of cards
+    (the per-product messages the actions send after it for text-only channels are left out). Other custom
+    payloads (``handoff``, ``staff_call``) are not drawn; their message's text, if any, is. Images on gateway
+    paths (not ``http(s)``) cannot be fetched by Slack and are left out.
 
     Args:
         messages: the bot messages in order.
@@ -333,18 +334,16 @@ def render_messages(messages: Sequence[OutboundMessage]) -> list[SlackPost]:
         The posts in order; messages with nothing Slack can show produce none.
     """
     posts: list[SlackPost] = []
-    carded: set[str] = set()
-    for message in messages:
-        cards = _product_cards(message.custom)
-        if cards is not None:
-            post = render_product_cards(cards)
-            if post is not None:
-                posts.append(post)
-                carded.update(str(c.get("text") or "") for c in cards)
-            if not message.text:
+    for part in layout(messages):
+        if isinstance(part, Cards):
+            carded = render_product_cards(part.cards)
+            if carded is not None:
+                posts.append(carded)
+            if not part.message.text:
                 continue
-        elif message.text and message.text in carded:
-            continue
+            message = part.message
+        else:
+            message = part
         post = render_message(message)
         if post is not None:
             posts.append(post)
@@ -379,42 +378,37 @@ def render_message(message: OutboundMessage) -> SlackPost | None:
     return SlackPost(_truncate(escape(fallback), MAX_FALLBACK_CHARS), tuple(blocks[:MAX_BLOCKS]))
 
 
-def render_product_cards(cards: Sequence[Mapping[str, Any]]) -> SlackPost | None:
-    """Render ``{"type": "product_cards"}`` products: a section per product with its image and price,
-    then its buttons (``buttons`` of the card, else one ``payload`` button).
+def render_product_cards(cards: Sequence[ProductCard]) -> SlackPost | None:
+    """Render product cards: a section per product with its image and price, then its buttons.
 
     Args:
-        cards: the ``products`` list of the custom payload (docs/CONTRACTS.md).
+        cards: the cards (``connectors.rich.product_cards``).
 
     Returns:
-        The post (fallback text: one line per product), or None when no card has a title.
+        The post (fallback text: one line per product), or None when there is no card.
     """
     blocks: list[dict[str, Any]] = []
     lines: list[str] = []
     for card in cards:
-        title = str(card.get("title") or "").strip()
-        if not title:
-            continue
-        price = str(card.get("price_text") or _price(card.get("price"), card.get("currency")))
-        url = str(card.get("url") or "")
-        name = f"<{url}|{escape(title)}>" if _HTTP_RE.fullmatch(url) else escape(title)
-        detail = [f"*{name}*"]
-        if card.get("brand"):
-            detail[0] += f" by {escape(str(card['brand']))}"
-        if price:
-            detail.append(escape(price))
-        if card.get("reason"):
-            detail.append(f"_{escape(str(card['reason']))}_")
+        name = f"<{card.url}|{escape(card.title)}>" if _HTTP_RE.fullmatch(card.url) else escape(card.title)
+        detail = [f"*{name}*" + (f" by {escape(card.brand)}" if card.brand else "")]
+        if card.price_line:
+            detail.append(escape(card.price_line))
+        if card.reason:
+            detail.append(f"_{escape(card.reason)}_")
         section: dict[str, Any] = {
             "type": "section",
             "text": {"type": "mrkdwn", "text": _truncate("\n".join(detail), MAX_SECTION_CHARS)},
         }
-        image = str(card.get("image") or "")
-        if _HTTP_RE.fullmatch(image):
-            section["accessory"] = {"type": "image", "image_url": image, "alt_text": _truncate(title, MAX_ALT_TEXT)}
+        if _HTTP_RE.fullmatch(card.image):
+            section["accessory"] = {
+                "type": "image",
+                "image_url": card.image,
+                "alt_text": _truncate(card.title, MAX_ALT_TEXT),
+            }
         blocks.append(section)
-        blocks.extend(_actions_blocks(_card_buttons(card, title)))
-        lines.append(f"{title}: {price}" if price else title)
+        blocks.extend(_actions_blocks((b.title, b.payload) for b in card.buttons))
+        lines.append(f"{card.title}: {card.price}" if card.price else card.title)
     if not blocks:
         return None
     return SlackPost(_truncate(escape("\n".join(lines)), MAX_FALLBACK_CHARS), tuple(blocks[:MAX_BLOCKS]))
@@ -453,26 +447,6 @@ def render_alert(text: str, conversation_id: str, ticket: str | None) -> SlackPo
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _product_cards(custom: Mapping[str, Any] | None) -> list[Mapping[str, Any]] | None:
-    if not custom or custom.get("type") != "product_cards" or not isinstance(custom.get("products"), list):
-        return None
-    return [p for p in custom["products"] if isinstance(p, Mapping)]
-
-
-def _card_buttons(card: Mapping[str, Any], title: str) -> list[tuple[str, str]]:
-    buttons = card.get("buttons")
-    if isinstance(buttons, list):
-        found = [
-            (str(b["title"]), str(b["payload"]))
-            for b in buttons
-            if isinstance(b, Mapping) and b.get("title") and isinstance(b.get("payload"), str)
-        ]
-        if found:
-            return found
-    payload = card.get("payload")
-    return [(f"About {title}", payload)] if isinstance(payload, str) and payload.startswith("/") else []
-
-
 def _actions_blocks(buttons: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     elements = [
         {
@@ -489,17 +463,6 @@ def _actions_blocks(buttons: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
         {"type": "actions", "elements": elements[i : i + MAX_ACTIONS_PER_BLOCK]}
         for i in range(0, len(elements), MAX_ACTIONS_PER_BLOCK)
     ]
-
-
-def _price(price: object, currency: object) -> str:
-    if price in (None, ""):
-        return ""
-    symbol = {"GBP": "£", "EUR": "€", "USD": "$"}.get(str(currency or "GBP"))
-    try:
-        value = f"{float(str(price)):,.2f}"
-    except ValueError:
-        return str(price)
-    return f"{symbol}{value}" if symbol else f"{value} {currency}"
 
 
 def _chunks(text: str, size: int) -> list[str]:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -17,12 +14,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.alerts import ALERTS_KEY, QUEUED_PREFIX, AlertNotDelivered
-from connectors.db import SESSIONS_KEY
+from connectors.alerts import QUEUED_PREFIX, AlertNotDelivered
 from connectors.dispatch import Dispatcher
 from connectors.errors import Busy, GatewayError, describe_for_user
+from connectors.keys import ALERTS_KEY, PUSH_KEY, SESSIONS_KEY
 from connectors.models import InboundMessage, OutboundMessage
-from connectors.push import PUSH_KEY, PushFailed
+from connectors.pages import hashed_csp
+from connectors.push import PushFailed
 from connectors.source import tablet_source
 from connectors.tablet.devices import DeviceInfo, RevokedDevice, TabletError, TabletRegistry, UnknownDevice
 from connectors.tablet.settings import TabletSettings
@@ -42,7 +40,6 @@ from connectors.web.translate import WebInputError, WebLimits, decode_json
 log = logging.getLogger(__name__)
 
 PAGE_FILE = Path(__file__).with_name("kiosk.html")
-_INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 
 #: What the page shows for each refusal (it puts the sentence on screen as it is).
 _REFUSALS = {
@@ -216,17 +213,9 @@ class TabletChannel:
     def _load_page(self) -> None:
         html = PAGE_FILE.read_text(encoding="utf-8")
         html = html.replace("__MAX_CHARS__", str(self.limits.max_message_chars))
-        hashes: dict[str, list[str]] = {"script": [], "style": []}
-        for tag, body in _INLINE.findall(html):
-            digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
-            hashes[tag].append(f"'sha256-{digest}'")
         self._page = html.encode("utf-8")
-        self._page_csp = (
-            "default-src 'none'; "
-            f"script-src {' '.join(hashes['script'])}; "
-            f"style-src {' '.join(hashes['style'])}; "
-            "img-src 'self' https: http: data:; connect-src 'self'; "
-            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        self._page_csp = hashed_csp(
+            html, img_src="'self' https: http: data:", connect_src="'self'", frame_ancestors="'none'"
         )
 
     async def kiosk_page(self, request: web.Request) -> web.Response:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from connectors.db import GatewayBase
+from connectors.db import GatewayBase, affected
 from connectors.errors import GatewayError
 
 TOKEN_PREFIX = "tab_"  # noqa: S105 - a visible prefix so people recognise the token, not a secret
@@ -264,14 +264,6 @@ class TabletRegistry:
         if stale:
             raise SessionEnded("this conversation timed out; a new one has to be started")
 
-    def end_session(self, device: DeviceInfo, session_id: str) -> bool:
-        """Forget ``session_id`` if it is this device's; return whether it existed."""
-        with self._sessions.begin() as db:
-            result = db.execute(
-                delete(TabletSession).where(TabletSession.id == session_id, TabletSession.device_id == device.device_id)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
-
     # ------------------------------------------------------------------ staff calls
 
     def staff_calls(self, device: DeviceInfo, window: timedelta) -> list[str]:
@@ -350,8 +342,8 @@ class TabletRegistry:
         with self._sessions.begin() as db:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
-                deleted += db.execute(delete(TabletOutbox).where(TabletOutbox.session_id.in_(chunk))).rowcount or 0
+                deleted += affected(db, delete(TabletOutbox).where(TabletOutbox.session_id.in_(chunk)))
                 db.execute(delete(TabletSession).where(TabletSession.id.in_(chunk)))
             if before is not None:
-                deleted += db.execute(delete(TabletOutbox).where(TabletOutbox.created_at < before)).rowcount or 0
+                deleted += affected(db, delete(TabletOutbox).where(TabletOutbox.created_at < before))
         return deleted

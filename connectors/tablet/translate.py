@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from connectors.alerts import StaffAlert
 from connectors.models import InboundMessage, OutboundMessage
+from connectors.rich import custom_type, page_json
 from connectors.text import clean_typed_text
 from connectors.web.translate import WebInputError, WebLimits
 from connectors.web.translate import inbound_from_json as web_inbound_from_json
@@ -133,8 +134,8 @@ class StaffCall:
 
 def staff_call_of(message: OutboundMessage) -> StaffCall | None:
     """The staff call a bot message carries, or None when it is anything else."""
-    custom: Mapping[str, Any] | None = message.custom
-    if not custom or custom.get("type") != "staff_call":
+    custom = message.custom
+    if custom is None or custom_type(message) != "staff_call":
         return None
     return StaffCall(
         store_id=str(custom.get("store_id") or ""),
@@ -183,14 +184,13 @@ def staff_call_held(ticket: str, *, open_ticket: str | None) -> OutboundMessage:
 def render_messages(messages: Iterable[OutboundMessage]) -> list[dict[str, Any]]:
     """Bot messages as the kiosk page receives them (the web JSON shape).
 
-    ``product_cards`` payloads stay: the page draws them as cards, as the web widget does, and skips the
-    per-product messages that follow them for channels without cards (their text, and the picture rasa
-    sends as a message of its own). ``staff_call`` payloads never reach the page (their summary is the
-    conversation, meant for staff); the channel replaces them first.
+    ``product_cards`` payloads stay, checked (``connectors.rich.page_json``): the page draws them as cards, as
+    the web widget does, and skips the per-product messages that follow them for channels without cards (their
+    text, and the picture rasa sends as a message of its own). ``staff_call`` payloads never reach the page
+    (their summary is the conversation, meant for staff); the channel replaces them first.
     """
     out = []
-    for message in messages:
-        data = message.to_json()
+    for data in page_json(messages):
         custom = data.get("custom")
         if isinstance(custom, dict) and custom.get("type") == "staff_call":
             del data["custom"]

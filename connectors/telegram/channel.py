@@ -20,11 +20,11 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from telegram.warnings import PTBDeprecationWarning
 
 from connectors import safejson
-from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.errors import GatewayError, describe_for_user
+from connectors.keys import PUSH_KEY, SESSIONS_KEY
 from connectors.models import InboundMessage, OutboundMessage
-from connectors.push import PUSH_KEY, PushFailed
+from connectors.push import PushFailed
 from connectors.shared_state import LocalState, shared_state
 from connectors.telegram.settings import WEBHOOK_PATH, TelegramSettings
 from connectors.telegram.state import CallbackStore, RecentUpdates

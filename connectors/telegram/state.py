@@ -10,7 +10,7 @@ from sqlalchemy import DateTime, String, Text, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from connectors.db import GatewayBase
+from connectors.db import GatewayBase, affected
 
 
 class TelegramCallback(GatewayBase):
@@ -80,12 +80,11 @@ class CallbackStore:
         with self._sessions.begin() as session:
             for needle in {n.strip().lower() for n in needles if n and n.strip()}:
                 pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                deleted += session.execute(
-                    delete(TelegramCallback).where(func.lower(TelegramCallback.payload).like(pattern, escape="\\"))
-                ).rowcount or 0
+                like = func.lower(TelegramCallback.payload).like(pattern, escape="\\")
+                deleted += affected(session, delete(TelegramCallback).where(like))
             if before is not None:
                 old = delete(TelegramCallback).where(TelegramCallback.created_at < before)
-                deleted += session.execute(old).rowcount or 0
+                deleted += affected(session, old)
         self._known.clear()
         return deleted
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from telegram import Update
 
 from connectors.models import Button, InboundMessage, OutboundMessage
+from connectors.rich import Cards, ProductCard, custom_type, layout
 from connectors.text import clean_payload, clean_typed_text
 
 CHANNEL = "telegram"
@@ -42,7 +43,6 @@ UNSUPPORTED_REPLY = (
 )
 EXPIRED_BUTTON = "This button has expired. Please type your answer instead."
 BUTTONS_ONLY_TEXT = "Please choose:"
-CARD_BUTTON_TITLE = "Choose this"
 
 _START = re.compile(r"/start(?:@\w+)?(?:\s.*)?", re.DOTALL)
 #: What ``/start`` (the first message of every Telegram chat) means to rasa.
@@ -295,16 +295,15 @@ def is_public_image(image: str) -> bool:
 
 
 def render(chat_id: int, messages: Iterable[OutboundMessage]) -> Rendering:
-    """Turn rasa's bot messages into Bot API calls.
+    """Turn rasa's bot messages into Bot API calls, drawn from :func:`connectors.rich.layout`.
 
     - text -> ``sendMessage`` (split at 4096 characters; the keyboard goes on the last piece);
     - buttons -> an inline keyboard; payloads over 64 bytes travel as a short id
       (:func:`callback_data_for`) listed in ``long_payloads``;
     - image -> ``sendPhoto`` (with the message's text as caption when it fits in 1024 characters);
       images that are gateway paths are skipped (Telegram cannot fetch them);
-    - ``custom`` ``{"type": "product_cards"}`` -> one ``sendPhoto`` per card, caption title and price,
-      the card's buttons as its keyboard; the plain per-product messages rasa sends after the cards
-      for text-only channels are then skipped, so nothing is shown twice;
+    - product cards -> one ``sendPhoto`` per card, caption title and price, the card's buttons as its
+      keyboard (``layout`` leaves out the plain per-product messages sent for text-only channels);
     - other ``custom`` payloads are skipped (listed in ``skipped``);
     - ``attachment`` -> its text as a message.
 
@@ -316,8 +315,6 @@ def render(chat_id: int, messages: Iterable[OutboundMessage]) -> Rendering:
         The calls and what was skipped.
     """
     out = Rendering()
-    card_texts: set[str] = set()
-    card_images: set[str] = set()
 
     def data_for(payload: str) -> str:
         data = callback_data_for(payload)
@@ -325,28 +322,17 @@ def render(chat_id: int, messages: Iterable[OutboundMessage]) -> Rendering:
             out.long_payloads[data] = payload
         return data
 
-    for message in messages:
-        if message.custom is not None:
-            if message.custom.get("type") == "product_cards":
-                for card in _cards(message.custom):
-                    call = _card_call(chat_id, card, data_for)
-                    if call is None:
-                        out.skipped.append("card_invalid")
-                        continue
-                    out.calls.append(call)
-                    if isinstance(card.get("text"), str):
-                        card_texts.add(card["text"])
-                    if isinstance(card.get("image"), str):
-                        card_images.add(card["image"])
-            else:
-                out.skipped.append(f"custom:{message.custom.get('type') or 'untyped'}")
-            if not (message.text or message.image or message.buttons or message.attachment):
-                continue
-        if message.text in card_texts:
-            continue  # the same product as a card above
-        if message.image and message.image in card_images and not message.text:
-            continue
-        out.calls.extend(_message_calls(chat_id, message, data_for, out.skipped))
+    for part in layout(messages):
+        if isinstance(part, Cards):
+            out.calls.extend(_card_call(chat_id, card, data_for) for card in part.cards)
+            out.skipped.extend(["card_invalid"] * part.dropped)
+            message = part.message
+        else:
+            message = part
+            if message.custom is not None:
+                out.skipped.append(f"custom:{custom_type(message) or 'untyped'}")
+        if message.text or message.image or message.buttons or message.attachment:
+            out.calls.extend(_message_calls(chat_id, message, data_for, out.skipped))
     return out
 
 
@@ -382,71 +368,22 @@ def _message_calls(
     return calls
 
 
-def _cards(custom: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    products = custom.get("products")
-    if not isinstance(products, list):
-        return []
-    return [p for p in products if isinstance(p, Mapping)]
-
-
-def card_caption(card: Mapping[str, Any]) -> str | None:
-    """A product card's caption: the title, then the price (``price_text``, else ``price`` and ``currency``).
-
-    Args:
-        card: one product of a ``product_cards`` payload.
-
-    Returns:
-        The caption, or None when the card has no title.
-    """
-    title = card.get("title")
-    if not isinstance(title, str) or not title.strip():
-        return None
-    lines = [title.strip()]
-    if isinstance(card.get("brand"), str) and card["brand"].strip():
-        lines[0] += f" by {card['brand'].strip()}"
-    price = card.get("price_text")
-    if not isinstance(price, str) or not price:
-        amount, currency = card.get("price"), card.get("currency")
-        price = " ".join(str(p) for p in (amount, currency) if p not in (None, "")) if amount not in (None, "") else ""
-    if price:
-        lines.append(price + (" (final sale)" if card.get("final_sale") is True else ""))
+def card_caption(card: ProductCard) -> str:
+    """A product card's caption: the title (with its brand), then the price."""
+    lines = [card.headline] + ([card.price_line] if card.price_line else [])
     return truncate("\n".join(lines), MAX_CAPTION_CHARS)
 
 
-def card_buttons(card: Mapping[str, Any]) -> list[Button]:
-    """A card's buttons: its ``buttons`` list, else one :data:`CARD_BUTTON_TITLE` button for its ``payload``."""
-    buttons: list[Button] = []
-    raw = card.get("buttons")
-    if isinstance(raw, list):
-        for item in raw:
-            if (
-                isinstance(item, Mapping)
-                and isinstance(item.get("title"), str)
-                and item["title"].strip()
-                and isinstance(item.get("payload"), str)
-                and item["payload"]
-            ):
-                buttons.append(Button(item["title"], item["payload"]))
-    elif isinstance(card.get("payload"), str) and card["payload"]:
-        buttons.append(Button(CARD_BUTTON_TITLE, card["payload"]))
-    return buttons
-
-
-def _card_call(chat_id: int, card: Mapping[str, Any], data_for: Callable[[str], str]) -> BotCall | None:
-    caption = card_caption(card)
-    if caption is None:
-        return None
-    buttons = card_buttons(card)
-    image = card.get("image")
+def _card_call(chat_id: int, card: ProductCard, data_for: Callable[[str], str]) -> BotCall:
     params: dict[str, Any] = {"chat_id": chat_id}
-    if isinstance(image, str) and is_public_image(image):
+    if card.image and is_public_image(card.image):
         method = "sendPhoto"
-        params.update(photo=image, caption=caption)
+        params.update(photo=card.image, caption=card_caption(card))
     else:
         method = "sendMessage"
-        params["text"] = caption
-    if buttons:
-        params["reply_markup"] = keyboard(buttons, data_for)
+        params["text"] = card_caption(card)
+    if card.buttons:
+        params["reply_markup"] = keyboard(card.buttons, data_for)
     return BotCall(method, params)
 
 

@@ -112,8 +112,8 @@ class Catalogue:
 
     def _read(self) -> tuple[list[ProductInfo], dict[str, ProductInfo]]:
         if self._load is not None:
-            products = list(self._load())
-            return products[:8], {p.sku.upper(): p for p in products}
+            loaded = list(self._load())
+            return loaded[:8], {p.sku.upper(): p for p in loaded}
         from sqlalchemy.orm import sessionmaker  # noqa: PLC0415 (the order store only when a page asks)
 
         from store.db import make_engine  # noqa: PLC0415

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import html
 import json
 import logging
-import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -20,15 +18,17 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.db import SESSIONS_KEY
 from connectors.dispatch import Dispatcher
 from connectors.errors import Busy, GatewayError, UserFacingError, describe_for_user
+from connectors.keys import PUSH_KEY, SESSIONS_KEY
 from connectors.models import OutboundMessage
 from connectors.origins import local_port, normalize_origin, own_origins
-from connectors.push import PUSH_KEY, PushFailed
+from connectors.pages import hashed_csp
+from connectors.push import PushFailed
 from connectors.rasa_client import resend_key
 from connectors.shared_state import LocalState, shared_state
 from connectors.source import request_address, web_source
+from connectors.tasks import BackgroundTasks
 from connectors.web.catalogue import SKU, Catalogue, product_svg
 from connectors.web.feedback import WebFeedback
 from connectors.web.ratelimit import SlidingWindowLimiter, whole_seconds
@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 WIDGET_FILE = HERE / "widget.js"
 SHOP_PAGE_FILE = HERE / "shop.html"
-_INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 API_PREFIX = "/api/web/"
 #: Shared-state topic of messages pushed to web conversations (connectors.shared_state).
 PUSH_TOPIC = "web.push"
@@ -125,11 +124,11 @@ class WebChannel:
         self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         # open sockets per conversation, so a pushed message (a person's reply) reaches every open tab
         self._open: dict[str, set[web.WebSocketResponse]] = {}
-        self._transports: weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.BaseTransport | None] = (
+        self._transports: weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.Transport | None] = (
             weakref.WeakKeyDictionary()
         )
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-        self._tasks: set[asyncio.Task[tuple[list[dict[str, Any]], bool]]] = set()
+        self._tasks: BackgroundTasks[tuple[list[dict[str, Any]], bool]] = BackgroundTasks()
         self._widget: bytes = b""
         self._widget_etag = ""
         self._pages: dict[bool, tuple[bytes, str]] = {}
@@ -196,7 +195,14 @@ class WebChannel:
         template = SHOP_PAGE_FILE.read_text(encoding="utf-8")
         for open_on_load in (True, False):
             page = template.replace("__OPEN__", "true" if open_on_load else "false")
-            self._pages[open_on_load] = (page.encode("utf-8"), _page_csp(page))
+            csp = hashed_csp(
+                page,
+                script_src="'self'",  # widget.js
+                img_src="'self' https: http: data: blob:",
+                connect_src="'self' {ws_origins}",  # the page's own host, filled in per request
+                frame_ancestors="'self'",
+            )
+            self._pages[open_on_load] = (page.encode("utf-8"), csp)
 
     async def shop_page(self, request: web.Request) -> web.Response:
         """The demo shop page with the widget embedded (``/`` opens the chat on load, ``/shop`` does not).
@@ -451,10 +457,10 @@ class WebChannel:
             return await _send(ws, {"type": "error", **exc.to_json(), **echo})
         except GatewayError as exc:
             err = describe_web_error(exc)
-            frame: dict[str, Any] = {"type": "error", "error": err.message, "code": err.code, **echo}
+            refused: dict[str, Any] = {"type": "error", "error": err.message, "code": err.code, **echo}
             if isinstance(exc, Busy):
-                frame["retry_after"] = exc.retry_after
-            return await _send(ws, frame)
+                refused["retry_after"] = exc.retry_after
+            return await _send(ws, refused)
         frame_out: dict[str, Any] = {"type": "bot", "messages": messages, **echo}
         if echo:
             frame_out["replayed"] = replayed
@@ -487,15 +493,8 @@ class WebChannel:
             RateLimited: the conversation or address is over its limit.
             GatewayError: rasa failed (the message is marked failed, so a resend retries it).
         """
-        task = asyncio.create_task(self._answer(parsed, address, still_wanted))
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return await asyncio.shield(task)
-
-    def _task_done(self, task: asyncio.Task[tuple[list[dict[str, Any]], bool]]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved here too, so a caller that went away leaves no warning
+        # Shielded: a client that goes away does not cancel an answer rasa is already working on.
+        return await asyncio.shield(self._tasks.spawn(self._answer(parsed, address, still_wanted)))
 
     async def _answer(
         self, parsed: WebInbound, address: str, still_wanted: Callable[[], bool] | None
@@ -631,8 +630,7 @@ class WebChannel:
     async def _close_sockets(self, app: web.Application) -> None:
         for ws in list(self._sockets):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-        if self._tasks:  # let answers in flight be stored before the database goes away
-            await asyncio.wait(list(self._tasks), timeout=5)
+        await self._tasks.drain(timeout=5)  # let answers in flight be stored before the database goes away
 
     def drop_connections(self) -> int:
         """Cut every open WebSocket's TCP connection without a close handshake, as a network drop would.
@@ -668,22 +666,6 @@ def _product_items(products: Sequence[Any]) -> bytes:
             "</li>"
         )
     return "".join(items).encode("utf-8")
-
-
-def _page_csp(html: str) -> str:
-    """A Content-Security-Policy allowing the page's own inline blocks by hash and scripts from 'self'."""
-    hashes: dict[str, list[str]] = {"script": [], "style": []}
-    for tag, body in _INLINE.findall(html):
-        digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
-        hashes[tag].append(f"'sha256-{digest}'")
-    return (
-        "default-src 'none'; "
-        f"script-src 'self' {' '.join(hashes['script'])}; "
-        f"style-src {' '.join(hashes['style'])}; "
-        "img-src 'self' https: http: data: blob:; "
-        "connect-src 'self' {ws_origins}; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
-    )
 
 
 def _connected(request: web.Request) -> Callable[[], bool]:

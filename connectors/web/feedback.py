@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
+from connectors.keys import HANDOFF_KEY
 from connectors.web.photos import MAX_BYTES, PhotoRejected, check_photo
 from connectors.web.ratelimit import SlidingWindowLimiter, whole_seconds
 from connectors.web.transcript import Transcript
@@ -245,8 +246,6 @@ class WebFeedback:
         """Put the photo in the Slack thread of its ticket, when the desk relays that ticket."""
         if kept.ticket_number is None or self._app is None:
             return
-        from connectors.handoff import HANDOFF_KEY  # noqa: PLC0415 (only with Slack's desk)
-
         desk = self._app.get(HANDOFF_KEY)
         if desk is None:
             return
@@ -349,8 +348,8 @@ class WebFeedback:
         wait = await self._rating_wait(source)
         if wait:
             self._counts()["web.rating_rate_limited"] += 1
-            exc = RateLimited(whole_seconds(wait), "address")
-            return web.json_response(exc.to_json(), status=429, headers={"Retry-After": str(exc.retry_after)})
+            limited = RateLimited(whole_seconds(wait), "address")
+            return web.json_response(limited.to_json(), status=429, headers={"Retry-After": str(limited.retry_after)})
         from store.feedback import AlreadyRated, NotRateable  # noqa: PLC0415
 
         try:

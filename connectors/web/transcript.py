@@ -17,7 +17,7 @@ from sqlalchemy import JSON, DateTime, Integer, Select, String, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from connectors.db import GatewayBase
+from connectors.db import GatewayBase, affected
 
 Status = Literal["pending", "answered", "failed"]
 
@@ -241,14 +241,14 @@ class Transcript:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 rows = delete(WebMessage).where(WebMessage.conversation_id.in_(chunk))
-                deleted += session.execute(rows).rowcount or 0
+                deleted += affected(session, rows)
             if before is not None:
-                deleted += session.execute(delete(WebMessage).where(WebMessage.created_at < before)).rowcount or 0
+                deleted += affected(session, delete(WebMessage).where(WebMessage.created_at < before))
         return deleted
 
 
 
-def _by_client_id(conversation_id: str, client_message_id: str) -> Select[tuple[WebMessage]]:
+def _by_client_id(conversation_id: str, client_message_id: str) -> Select[WebMessage]:
     return select(WebMessage).where(
         WebMessage.conversation_id == conversation_id,
         WebMessage.client_message_id == client_message_id,

@@ -12,6 +12,7 @@ from connectors import safejson
 from connectors.errors import GatewayError
 from connectors.models import InboundMessage, OutboundMessage
 from connectors.origins import normalize_origin
+from connectors.rich import page_json
 from connectors.text import clean_payload, clean_typed_text
 
 CHANNEL = "web"
@@ -186,13 +187,15 @@ def inbound_from_json(
 def render_messages(messages: Iterable[OutboundMessage]) -> list[dict[str, Any]]:
     """Render bot messages as web JSON (``text``, ``buttons``, ``image``, ``attachment``, ``custom``).
 
+    Product cards arrive checked (``connectors.rich.page_json``); the widget draws them.
+
     Args:
         messages: the bot messages.
 
     Returns:
         One JSON object per message.
     """
-    return [m.to_json() for m in messages]
+    return page_json(messages)
 
 
 @dataclass(frozen=True, slots=True)

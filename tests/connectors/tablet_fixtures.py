@@ -11,9 +11,9 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
-from connectors.alerts import ALERTS_KEY, AlertNotDelivered, StaffAlert
+from connectors.alerts import AlertNotDelivered, StaffAlert
 from connectors.app import create_app
-from connectors.db import SESSIONS_KEY
+from connectors.keys import ALERTS_KEY, SESSIONS_KEY
 from connectors.rasa_client import RasaClient
 from connectors.tablet import TabletChannel, TabletSettings
 from connectors.tablet.channel import ShopTickets, StoreNames

@@ -17,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from connectors.app import create_app
+from connectors.keys import PUSH_KEY
 from connectors.models import OutboundMessage
 from connectors.notify import NotifyService, NotifySettings
 from connectors.notify.translate import SIGNATURE_HEADER, parse_event, sign, signature_ok
-from connectors.push import PUSH_KEY, PushFailed
+from connectors.push import PushFailed
 from connectors.rasa_client import RasaClient
 from connectors.web.translate import WebInputError
 from store import models as m

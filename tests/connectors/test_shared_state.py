@@ -16,11 +16,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.app import create_app
+from connectors.keys import PUSH_KEY, SHARED_KEY
 from connectors.models import Button, OutboundMessage
 from connectors.offers import Offers
-from connectors.push import PUSH_KEY
 from connectors.rasa_client import RasaClient
-from connectors.shared_state import SHARED_KEY, LocalState, RedisState, shared_state_from_env
+from connectors.shared_state import LocalState, RedisState, shared_state_from_env
 from scripts.services import RedisServer, ServiceError
 from scripts.stack import free_port
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings

@@ -11,8 +11,8 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import create_engine, text
 
-from connectors.app import SETTINGS_KEY
 from connectors.errors import SettingsError
+from connectors.keys import SETTINGS_KEY
 from connectors.models import OutboundMessage
 from connectors.tablet import TabletSettings
 from connectors.tablet.__main__ import main as tablet_command
@@ -384,14 +384,23 @@ async def test_rasa_down_is_a_503_and_the_session_survives(tablet: TabletGateway
 def test_render_keeps_cards_for_the_page_and_drops_staff_payloads() -> None:
     messages = [
         OutboundMessage(text="Here are some picks:"),
-        OutboundMessage(custom={"type": "product_cards", "products": [{"sku": "SKN-0001"}]}),
+        OutboundMessage(
+            custom={
+                "type": "product_cards",
+                "products": [{"sku": "SKN-0001", "title": "Dew Serum", "payload": "/pick"}, {"sku": "no title"}],
+            }
+        ),
+        OutboundMessage(custom={"type": "product_cards", "products": ["junk"]}),  # nothing to draw: left out
         OutboundMessage(text="Dew Serum: £10.00", image="https://img.example/1.jpg"),
         OutboundMessage(custom={"type": "staff_call", "summary": "private"}),
         OutboundMessage(custom={"type": "handoff", "ticket": "HO-000001"}),
     ]
+    # Cards reach the page in the checked shape (connectors.rich): valid products only, each with its buttons.
+    card = {"sku": "SKN-0001", "title": "Dew Serum", "payload": "/pick"}
+    card["buttons"] = [{"title": "Tell me more", "payload": "/pick"}]
     assert render_messages(messages) == [
         {"text": "Here are some picks:"},
-        {"custom": {"type": "product_cards", "products": [{"sku": "SKN-0001"}]}},
+        {"custom": {"type": "product_cards", "products": [card]}},
         {"text": "Dew Serum: £10.00", "image": "https://img.example/1.jpg"},
         {"custom": {"type": "handoff", "ticket": "HO-000001"}},
     ]

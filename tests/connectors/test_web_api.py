@@ -8,7 +8,8 @@ import json
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.app import DISPATCHER_KEY, create_app
+from connectors.app import create_app
+from connectors.keys import DISPATCHER_KEY
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings, offer
 
 pytestmark = pytest.mark.asyncio

@@ -250,7 +250,7 @@ async def test_a_rating_is_taken_once_and_only_where_it_was_asked_for(web: Gatew
 
 async def test_a_resolved_handoff_is_rated_by_its_ticket(web: Gateway) -> None:
     from connectors.handoff.translate import resolved_message  # noqa: PLC0415
-    from connectors.push import PUSH_KEY  # noqa: PLC0415
+    from connectors.keys import PUSH_KEY  # noqa: PLC0415
 
     await web.say(CID, "a person please")
     store = web.store()

@@ -6,7 +6,7 @@ import pytest
 from aiohttp import WSCloseCode, WSMsgType
 from aiohttp.test_utils import TestClient
 
-from connectors.app import DISPATCHER_KEY
+from connectors.keys import DISPATCHER_KEY
 from connectors.web.channel import WS_HARD_LIMIT
 from tests.connectors.gateway_fakes import FakeRasa, offer
 

@@ -16,7 +16,7 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.app import create_app
-from connectors.db import SESSIONS_KEY
+from connectors.keys import SESSIONS_KEY
 from console.auth import add_user
 from console.settings import ConsoleSettings
 from console.web import COOKIE, STATE_KEY, ConsoleState

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from sqlalchemy.orm import sessionmaker
 
-from connectors.db import SESSIONS_KEY
+from connectors.keys import SESSIONS_KEY
 from connectors.web.transcript import Transcript
 from store.db import make_engine
 from store.feedback import CustomerFeedback

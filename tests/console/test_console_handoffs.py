@@ -17,9 +17,9 @@ from sqlalchemy import insert
 from sqlalchemy.orm import sessionmaker
 
 from connectors.app import create_app
-from connectors.db import SESSIONS_KEY
 from connectors.handoff.mirror import OrderStoreMirror
 from connectors.handoff.state import HandoffState
+from connectors.keys import SESSIONS_KEY
 from console.auth import add_user
 from console.errors import BadInput
 from console.handoffs import QueueQuery, effective_status, transcript_url

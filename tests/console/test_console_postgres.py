@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import create_engine, insert, select, text
 
 from connectors.app import create_app
-from connectors.db import SESSIONS_KEY
+from connectors.keys import SESSIONS_KEY
 from console.auth import add_user
 from console.privacy import retention
 from console.pseudonyms import PUBLIC_ID

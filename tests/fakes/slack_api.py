@@ -42,11 +42,13 @@ class SlackCall:
 
 @dataclass
 class FakeSlackAPI:
-    """The fake server. ``fail`` maps a method to the Slack error it answers with (``{"ok": false}``)."""
+    """The fake server. ``fail`` maps a method to the Slack error it answers with (``{"ok": false}``);
+    ``rate_limited`` to how many of its next calls get HTTP 429 ``ratelimited`` with ``Retry-After: 0``."""
 
     calls: list[SlackCall] = field(default_factory=list)
     acks: list[dict[str, Any]] = field(default_factory=list)
     fail: dict[str, str] = field(default_factory=dict)
+    rate_limited: dict[str, int] = field(default_factory=dict)
     uploads: dict[str, bytes] = field(default_factory=dict)
     server: TestServer | None = None
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -98,6 +100,9 @@ class FakeSlackAPI:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if method in self.fail:
             return web.json_response({"ok": False, "error": self.fail[method]})
+        if self.rate_limited.get(method, 0) > 0:
+            self.rate_limited[method] -= 1
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "0"})
         if method == "auth.test":
             return web.json_response(
                 {

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import create_engine
 
 from connectors.app import create_app
-from connectors.db import SESSIONS_KEY
+from connectors.keys import SESSIONS_KEY
 from connectors.notify import NotifyService, NotifySettings
 from connectors.notify.translate import SIGNATURE_HEADER, sign
 from connectors.rasa_client import RasaClient

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.app import create_app
 from connectors.claims import CLAIM_KEY, Claim, verify_claim
-from connectors.db import SESSIONS_KEY
+from connectors.keys import SESSIONS_KEY
 from connectors.rasa_client import RasaClient
 from connectors.slack import SlackChannel
 from connectors.source import client_address, parse_trusted_proxies

@@ -9,9 +9,9 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.app import create_app
-from connectors.handoff import HANDOFF_KEY
 from connectors.handoff.settings import HandoffSettings, OpeningHours
 from connectors.handoff.translate import CLAIM_ACTION, HandoffRequest
+from connectors.keys import HANDOFF_KEY
 from connectors.models import InboundMessage
 from connectors.rasa_client import RasaClient
 from connectors.slack import SlackChannel

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.app import create_app
-from connectors.handoff import HANDOFF_KEY
+from connectors.keys import HANDOFF_KEY
 from connectors.rasa_client import RasaClient
 from connectors.slack import SlackChannel
 from connectors.web import WebChannel

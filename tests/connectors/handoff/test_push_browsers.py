@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from connectors.keys import PUSH_KEY
 from connectors.models import OutboundMessage
-from connectors.push import PUSH_KEY
 from tests.browser import CHROMIUM, NO_CHROMIUM, chromium
 from tests.connectors.gateway_fakes import FakeRasa
 from tests.connectors.handoff.conftest import HandoffGateway

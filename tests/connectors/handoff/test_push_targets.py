@@ -9,8 +9,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.app import create_app
+from connectors.keys import PUSH_KEY
 from connectors.models import Button, OutboundMessage
-from connectors.push import PUSH_KEY, PushFailed
+from connectors.push import PushFailed
 from connectors.rasa_client import RasaClient
 from connectors.slack import SlackChannel
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings

@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from connectors.alerts import ALERTS_KEY, AlertNotDelivered, StaffAlert
+from connectors.alerts import AlertNotDelivered, StaffAlert
+from connectors.keys import ALERTS_KEY
 from connectors.slack import SlackStaffAlerts
 from console.alerts import QueueAlerts
 from tests.connectors.slack.conftest import STORE_CHANNEL, SUPPORT_CHANNEL, SlackGateway

@@ -265,6 +265,15 @@ async def test_a_failed_send_raises_and_is_counted(
     assert slack_gateway.channel.counts["slack.sent"] == 1
 
 
+async def test_a_rate_limited_send_is_retried_after_slacks_retry_after(slack_gateway: SlackGateway) -> None:
+    slack_gateway.fake.rate_limited["chat.postMessage"] = 2  # Slack answers 429 twice, then takes the post
+    await slack_gateway.post_event(event_envelope(dm("hello")))
+    await slack_gateway.channel.drain()
+    assert len(slack_gateway.fake.calls_to("chat.postMessage")) == 3
+    assert [p["text"] for p in slack_gateway.posts] == ["echo: hello"] * 3  # the same post, sent again after each 429
+    assert slack_gateway.channel.counts["slack.sent"] == 1 and slack_gateway.channel.counts["slack.send_failed"] == 0
+
+
 async def test_a_message_over_the_limit_is_refused_politely_without_asking_rasa(slack_gateway: SlackGateway) -> None:
     await slack_gateway.post_event(event_envelope(dm("x" * 2001)))
     await slack_gateway.channel.drain()

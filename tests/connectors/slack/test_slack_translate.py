@@ -231,7 +231,7 @@ def test_product_cards_become_sections_with_image_price_and_button_and_their_tex
              "value": '/recommend_product{"product": "Rose Lip Balm"}', "action_id": "rasa_button_0"}]},
         {"type": "section", "text": {"type": "mrkdwn", "text": "*Plain Soap*\n£3.00"}},
         {"type": "actions", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": "About Plain Soap", "emoji": True},
+            {"type": "button", "text": {"type": "plain_text", "text": "Tell me more", "emoji": True},
              "value": '/check_stock{"product":"Plain Soap"}', "action_id": "rasa_button_0"}]},
     ]
 

@@ -8,8 +8,8 @@ import logging
 import pytest
 from aiohttp.test_utils import TestClient
 
-from connectors.db import ENGINE_KEY
 from connectors.errors import RESTARTING
+from connectors.keys import ENGINE_KEY
 from connectors.telegram.state import TelegramCallback
 from connectors.telegram.translate import (
     EDIT_REPLY,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from connectors.keys import PUSH_KEY
 from connectors.models import OutboundMessage
-from connectors.push import PUSH_KEY, PushFailed
+from connectors.push import PushFailed
 from tests.connectors.telegram.conftest import GatewayFactory
 
 

@@ -8,9 +8,9 @@ import pytest
 from telegram import Update
 
 from connectors.models import Button, InboundMessage, OutboundMessage
+from connectors.rich import CARD_BUTTON_TITLE, parse_card
 from connectors.telegram.translate import (
     BUTTONS_ONLY_TEXT,
-    CARD_BUTTON_TITLE,
     BotCall,
     button_inbound,
     callback_data_for,
@@ -265,15 +265,17 @@ def test_product_cards_are_photos_and_their_fallback_messages_are_skipped() -> N
 
 def test_card_captions_and_buttons_from_the_contract_fields() -> None:
     contract_card = {"title": "Rose Toner", "price": "12.50", "currency": "GBP", "payload": "/pick{\"sku\":\"S1\"}"}
-    assert card_caption(contract_card) == "Rose Toner\n12.50 GBP"
-    assert card_caption(card(final_sale=True)) == "Rose Toner by Bloom\n£12.50 (final sale)"
-    assert card_caption({"price": "1"}) is None
+    rose, final_sale = parse_card(contract_card), parse_card(card(final_sale=True))
+    assert rose is not None and final_sale is not None
+    assert card_caption(rose) == "Rose Toner\n£12.50"  # no price_text: the amount, with its currency's symbol
+    assert card_caption(final_sale) == "Rose Toner by Bloom\n£12.50 (final sale)"
+    assert parse_card({"price": "1"}) is None
     [call] = render(CHAT, [OutboundMessage(custom={"type": "product_cards", "products": [contract_card]})]).calls
     assert call == BotCall(
         "sendMessage",
         {
             "chat_id": CHAT,
-            "text": "Rose Toner\n12.50 GBP",
+            "text": "Rose Toner\n£12.50",
             "reply_markup": {"inline_keyboard": [[{"text": CARD_BUTTON_TITLE, "callback_data": '/pick{"sku":"S1"}'}]]},
         },
     )
@@ -290,7 +292,8 @@ def test_unknown_custom_payloads_and_broken_cards_are_skipped_and_listed() -> No
         ],
     )
     assert rendering.calls == [BotCall("sendMessage", {"chat_id": CHAT, "text": "Done."})]
-    assert rendering.skipped == ["custom:staff_call", "custom:untyped", "card_invalid", "custom:handoff"]
+    skipped = ["custom:staff_call", "custom:untyped", "card_invalid", "card_invalid", "custom:handoff"]
+    assert rendering.skipped == skipped
 
 
 def test_long_text_is_split_at_paragraphs_under_4096() -> None:
