@@ -21,6 +21,7 @@ import actions.orders
 import actions.payments
 import actions.products
 import actions.returns
+import actions.session
 import actions.shipping
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +38,7 @@ ACTION_MODULES = [
     actions.payments,
     actions.products,
     actions.returns,
+    actions.session,
     actions.shipping,
 ]
 

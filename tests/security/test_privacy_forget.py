@@ -157,6 +157,8 @@ def world(tmp_path: Path) -> Iterator[World]:
     device, _token = registry.register("LDN-01", "door", ["LDN-01"])
     session_id = registry.start_session(device)
     tablet_sender = f"tablet:{session_id}"
+    # the shopper at the tablet asked for a person (a ticket and a time: nothing that names anyone)
+    registry.record_staff_call(device, "HO-000001", keep=timedelta(hours=1))
     assert registry.queue_pushed(session_id, [{"text": f"Sam (staff): {customer['name']}, {number} is ready"}])
     ReplyTargets(sessions).remember(slack, ReplyTarget(channel="D0DM00001", thread_ts=None))
     CallbackStore(sessions).remember({"cb01": f'/inform{{"order_number": "{number}", "email": "{email}"}}'})
