@@ -111,6 +111,19 @@ def test_images_copy_files_that_exist_and_run_modules_that_exist() -> None:
         assert (ROOT / module / "__init__.py").exists()
 
 
+def test_images_install_the_hash_checked_locks_ci_tested() -> None:
+    """An image installs the lock `make install` and CI install, never the loose requirements*.txt."""
+    for dockerfile in (DEPLOY / "docker").glob("Dockerfile.*"):
+        text = dockerfile.read_text()
+        installs = [line for line in text.replace("\\\n", " ").splitlines() if "pip install" in line and " -r " in line]
+        assert installs, f"{dockerfile.name} installs no requirements"
+        for line in installs:
+            lock = line.split(" -r ")[1].split()[0]
+            assert lock.endswith(".lock") and (ROOT / lock).exists(), f"{dockerfile.name}: {lock}"
+            assert "--require-hashes" in line, f"{dockerfile.name}: {line}"
+            assert f"COPY {lock}" in text, f"{dockerfile.name} installs {lock} without copying it"
+
+
 def test_rasa_chart_values_name_our_stores() -> None:
     values = yaml.safe_load((DEPLOY / "helm" / "rasa-bot-values.yaml").read_text())
     endpoints = values["applicationSettings"]["endpoints"]
