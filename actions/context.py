@@ -37,12 +37,14 @@ OFFER_RETURN = "offer_return"
 CONFIRM_CANCEL = "confirm_cancel"
 CONFIRM_ADDRESS = "confirm_address"
 
-_FILLERS = {
+#: Words that open a sentence without saying what it is ("ok", "so", "sure", "please").
+FILLERS = {
     "ok", "okay", "k", "so", "and", "but", "wait", "hi", "hey", "hello", "oh", "ah", "great", "actually", "um",
     "umm", "hmm", "btw", "also", "right", "well", "cool", "thanks", "thank", "you", "ta", "sorry", "then",
     "alright", "fine", "nice", "brill", "lovely", "sure", "please", "pls", "plz", "one", "more", "thing", "quick",
 }  # fmt: skip
-_QUESTION_WORDS = {
+#: Words that open a question ("can", "is", "when", ...), also without a question mark.
+QUESTION_WORDS = {
     "can", "could", "do", "does", "did", "is", "are", "was", "were", "how", "what", "whats", "what's", "when",
     "where", "wheres", "where's", "why", "who", "which", "will", "would", "am", "have", "has", "should", "shall",
     "may", "might", "isn't", "isnt", "any", "anything", "wann", "wo", "wie", "quand", "comment",
@@ -91,9 +93,9 @@ def is_question(text: str) -> bool:
         return True
     for sentence in re.split(r"[.!;,\n]+", text):
         tokens = words(sentence)
-        while tokens and tokens[0] in _FILLERS:
+        while tokens and tokens[0] in FILLERS:
             tokens.pop(0)
-        if tokens and tokens[0] in _QUESTION_WORDS:
+        if tokens and tokens[0] in QUESTION_WORDS:
             return True
     return False
 

@@ -18,7 +18,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import orders, payments, returns, shipping
+from actions import confirm, orders, payments, returns, shipping
 from actions.common import conversation_id, get_store, money, verified_order
 from actions.context import (
     LAST_QUESTION,
@@ -464,6 +464,10 @@ class ActionFollowUp(Action):
             return [FollowupAction("action_listen")]
         in_verification = (tracker.active_loop or {}).get("name") == "verify_order_form"
         latest = said(tracker)
+        if latest.button and latest.entity(confirm.ENTITY):
+            # an old "Yes, cancel it" pressed when no confirmation is open (its form ended): nothing is done
+            dispatcher.utter_message(response="utter_confirm_stale_closed")
+            return about(None) + [FollowupAction("action_listen")]
         if has(latest.text, *_ASKS_FOR_A_PERSON) and not tracker.get_slot(TICKET):
             # "can a shop assistant come over please": a person, whatever was being talked about
             stop: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)] if in_verification else []

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import confirm
 from actions.common import channel_context, channel_of, conversation_id, get_store, verified_order
-from actions.context import OFFER_HANDOFF, TICKET, about, has, said, settles
+from actions.context import OFFER_HANDOFF, TICKET, Said, about, has, said, settles
 from store.records import HandoffTicket
 
 OFFICE_HOURS = "Our team answers Monday to Friday, 9:00-18:00 UK time, usually within two working hours."
@@ -138,6 +139,39 @@ def say_ticket_status(dispatcher: CollectingDispatcher, tracker: Tracker, ticket
     return about("handoff", **{TICKET: ticket.ticket_number})
 
 
+#: What a dropped order change is called ("I've stopped the cancellation of order ORD-… there").
+_CHANGE_NAMES = {
+    confirm.CANCEL: "the cancellation",
+    confirm.ADDRESS: "the address change",
+    confirm.RETURN: "the return",
+}
+#: The slots of the forms that end in a confirmation, emptied when one is dropped.
+_CONFIRMATION_SLOTS = ("confirm_cancel", "confirm_address", "new_address", "confirm_return", "return_items",
+                       "return_reason")  # fmt: skip
+
+
+def drop_confirmation(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+    """A person asked for or offered while an order change waits for its yes: the change is dropped and the
+    customer told so, so the person is the only open question and a "yes please" then means the person
+    (red-team NEW-2). The rules deactivate the form first; one still running is ended here.
+
+    Returns:
+        The events that end the form and empty its slots (none when no order change was open).
+    """
+    change = confirm.interrupted(tracker)
+    if change is None:
+        return []
+    order = verified_order(tracker)
+    name = _CHANGE_NAMES[change]
+    if order:
+        name += f" of order {order}" if change == confirm.CANCEL else f" for order {order}"
+    dispatcher.utter_message(response="utter_confirmation_dropped", change=name)
+    events: List[EventType] = []
+    if confirm.is_form((tracker.active_loop or {}).get("name")):
+        events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+    return events + [SlotSet(slot, None) for slot in _CONFIRMATION_SLOTS if tracker.get_slot(slot) is not None]
+
+
 class ActionHandoff(Action):
     """Opens the conversation's hand-off ticket (a request for a person, or a complaint), at most one at a time."""
 
@@ -158,6 +192,11 @@ class ActionHandoff(Action):
             # "what can you help with?" is a question about the assistant, not a request for a person
             dispatcher.utter_message(response="utter_what_i_do")
             return about(None)
+        dropped = drop_confirmation(dispatcher, tracker)
+        return dropped + self._person(dispatcher, tracker, latest, intent)
+
+    def _person(self, dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said, intent: str) -> List[EventType]:
+        """The ticket (or its status, the offer of a person, a staff call on a tablet) once nothing else is open."""
         context = channel_context(tracker)
         existing = current_ticket(tracker)
         on_tablet = context.trusted and context.channel == "tablet" and context.store_id

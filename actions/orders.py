@@ -19,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions import confirm
 from actions.common import conversation_id, day, get_store, humanize, join_words, money, verified_order, when
 from actions.context import (
     CONFIRM_ADDRESS,
@@ -32,7 +33,6 @@ from actions.context import (
     said,
     settles,
     starts_no,
-    starts_yes,
 )
 from store.errors import NotAllowed
 from store.normalize import normalize_order_number, parse_address
@@ -305,10 +305,8 @@ def start_cancel(ctx: OrderContext) -> List[EventType]:
     asked = ctx.tracker.get_slot("last_question") == CONFIRM_CANCEL or asked_recently(
         ctx.tracker, "utter_ask_confirm_cancel"
     )
-    says_yes = starts_yes(latest.text) or (
-        has(latest.text, "yes", "yeah", "yep", "go ahead") and has(latest.text, "cancel*")
-    )
-    confirmed = asked and says_yes and not is_question(latest.text)
+    # "ok cancel it" (filed as a cancel request) right after the question is its yes; "maybe cancel it" is not
+    confirmed = asked and not latest.button and confirm.is_clear_yes(latest.text, confirm.CANCEL)
     return [
         *about("cancel", last_question=None if confirmed else CONFIRM_CANCEL),
         SlotSet("confirm_cancel", True if confirmed else None),
@@ -339,9 +337,18 @@ class ActionAskConfirmCancel(Action):
             else "you won't be charged"
         )
         dispatcher.utter_message(
-            response="utter_ask_confirm_cancel", order_number=number, items=items, money_note=money_note
+            response="utter_ask_confirm_cancel",
+            order_number=number,
+            items=items,
+            money_note=money_note,
+            buttons=confirm.buttons(cancel_token(number), "Yes, cancel it", "No, keep it"),
         )
         return [SlotSet("last_question", CONFIRM_CANCEL)]
+
+
+def cancel_token(number: str) -> str:
+    """What the yes button of "Do you want me to cancel order <number>?" carries (`actions.confirm.token`)."""
+    return confirm.token(confirm.CANCEL, number)
 
 
 _NOT_CANCEL = re.compile(
@@ -357,6 +364,29 @@ def takes_it_back(text: str) -> bool:
     return bool(_NOT_CANCEL.search(text or ""))
 
 
+def _pressed(dispatcher: CollectingDispatcher, latest: Said, action: str, expected: str) -> bool | None:
+    """A button pressed at a confirmation: True for this summary's yes, False for a no; a yes button of another
+    (older) question is refused and said so, and any other button is no answer (the form asks again)."""
+    reply = confirm.read(latest, action=action, expected=expected)
+    if reply is confirm.Reply.YES:
+        return True
+    if reply is confirm.Reply.NO:
+        return False
+    stale = reply is confirm.Reply.STALE
+    dispatcher.utter_message(response="utter_confirm_stale" if stale else "utter_confirm_unclear")
+    return None
+
+
+def _unclear(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> None:
+    """Not a yes and not a no: a question is answered; otherwise say that nothing was done (the form asks again)."""
+    if is_question(latest.text):
+        from actions.follow_up import answer_aside  # follow_up imports this module
+
+        if answer_aside(dispatcher, tracker, latest):
+            return
+    dispatcher.utter_message(response="utter_confirm_unclear")
+
+
 class ValidateCancelForm(FormValidationAction):
     """Reads the answer to "Do you want me to cancel?"; a question in between is answered and asked again."""
 
@@ -367,25 +397,25 @@ class ValidateCancelForm(FormValidationAction):
     def validate_confirm_cancel(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        """True for yes (or "yes cancel it"), False for no; anything else asks again."""
-        latest = said(tracker)
-        if slot_value is True and takes_it_back(latest.text):
-            return {"confirm_cancel": False}  # "no wait, I don't want to cancel" filed as a yes
-        if isinstance(slot_value, bool):
-            return {"confirm_cancel": slot_value}
-        if is_question(latest.text):
-            from actions.follow_up import answer_aside  # follow_up imports this module
+        """True only for a clear yes to this summary (`actions.confirm`), False for no; a question is answered,
+        and anything else (a hedge, "yes?", a stale yes button) changes nothing and asks again.
 
-            answer_aside(dispatcher, tracker, latest)
-            return {"confirm_cancel": None}
-        if (
-            starts_no(latest.text)
-            or has(latest.text, "keep it", "don't cancel", "dont cancel", "leave it")
-            or takes_it_back(latest.text)
-        ):
-            return {"confirm_cancel": False}
-        if starts_yes(latest.text) or latest.intent == "cancel_order":
+        The slot mapping's True for an ``affirm`` is not trusted: NLU files "maybe" and "let me think" as affirm.
+        """
+        latest = said(tracker)
+        number = verified_order(tracker) or ""
+        if latest.button:
+            return {"confirm_cancel": _pressed(dispatcher, latest, confirm.CANCEL, cancel_token(number))}
+        if slot_value is False or takes_it_back(latest.text):
+            return {"confirm_cancel": False}  # a no, or "no wait, I don't want to cancel" filed as a yes
+        if confirm.read(latest, action=confirm.CANCEL, expected="") is confirm.Reply.YES:
             return {"confirm_cancel": True}
+        if is_question(latest.text):
+            _unclear(dispatcher, tracker, latest)  # answered; the form asks again
+            return {"confirm_cancel": None}
+        if starts_no(latest.text) or has(latest.text, "keep it", "don't cancel", "dont cancel", "leave it"):
+            return {"confirm_cancel": False}
+        _unclear(dispatcher, tracker, latest)
         return {"confirm_cancel": None}
 
 
@@ -573,10 +603,13 @@ class ValidateAddressForm(FormValidationAction):
     def validate_confirm_address(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        """Yes, no, a corrected address or postcode, or a question."""
-        if isinstance(slot_value, bool):
-            return {"confirm_address": slot_value}
+        """A clear yes to this address (`actions.confirm`), no, a corrected address or postcode, or a question;
+        anything else (a hedge, "yes?", a stale yes button) changes nothing and asks again."""
         latest = said(tracker)
+        if latest.button:
+            return {"confirm_address": _pressed(dispatcher, latest, confirm.ADDRESS, address_token(tracker))}
+        if slot_value is False:
+            return {"confirm_address": False}
         current = str(tracker.get_slot("new_address") or "")
         postcode = latest.entity("postcode")
         corrected = clean_address(latest.text)
@@ -591,15 +624,14 @@ class ValidateAddressForm(FormValidationAction):
                 if replaced == current:
                     replaced = f"{current.rsplit(old.postcode, 1)[0]}{postcode.upper()}"
                 return {"new_address": replaced, "confirm_address": None}
-        if latest.text and is_question(latest.text) and not starts_yes(latest.text):
-            from actions.follow_up import answer_aside  # follow_up imports this module
-
-            answer_aside(dispatcher, tracker, latest)
+        if confirm.read(latest, action=confirm.ADDRESS, expected="") is confirm.Reply.YES:
+            return {"confirm_address": True}
+        if is_question(latest.text):
+            _unclear(dispatcher, tracker, latest)  # answered; the form asks again
             return {"confirm_address": None}
         if starts_no(latest.text) or has(latest.text, "leave it", "keep it", "forget it", "never mind"):
             return {"confirm_address": False}
-        if starts_yes(latest.text) or has(latest.text, "change it", "that's right", "thats right", "correct"):
-            return {"confirm_address": True}
+        _unclear(dispatcher, tracker, latest)
         return {"confirm_address": None}
 
 
@@ -619,8 +651,19 @@ class ActionAskConfirmAddress(Action):
             dispatcher.utter_message(response="utter_ask_order_number")
             return []
         shown = ", ".join(p for p in (parsed.line, f"{parsed.city} {parsed.postcode}".strip()) if p)
-        dispatcher.utter_message(response="utter_ask_confirm_address", order_number=number, address=shown)
+        dispatcher.utter_message(
+            response="utter_ask_confirm_address",
+            order_number=number,
+            address=shown,
+            buttons=confirm.buttons(address_token(tracker), "Yes, change it", "No, keep the old one"),
+        )
         return [SlotSet("last_question", CONFIRM_ADDRESS)]
+
+
+def address_token(tracker: Tracker) -> str:
+    """What the yes button of "Shall I change the delivery address of order ... to ...?" carries: the order and
+    the address it would change to (a corrected address gets a new button)."""
+    return confirm.token(confirm.ADDRESS, verified_order(tracker) or "", str(tracker.get_slot("new_address") or ""))
 
 
 class ActionChangeAddress(Action):

@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions import confirm
 from actions.common import conversation_id, day, get_store, humanize, join_words, money, verified_order
 from actions.context import (
     OFFER_RETURN,
@@ -32,7 +33,6 @@ from actions.context import (
     said,
     settles,
     starts_no,
-    starts_yes,
     words,
 )
 from store.errors import NotAllowed
@@ -548,19 +548,31 @@ class ValidateReturnForm(FormValidationAction):
     def validate_confirm_return(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        """True only for a yes to the summary; "no", "stop" and the like are False; a question is answered and
-        anything else (another button, another request) asks again."""
+        """True only for a clear yes to this summary (`actions.confirm`); "no", "stop" and the like are False;
+        a question is answered, and anything else (a hedge, "yes?", another button, a stale yes button, another
+        request) changes nothing and asks again.
+
+        The slot mapping's True for an ``affirm`` is not trusted: NLU files "maybe" and "let me think" as affirm.
+        """
         latest = said(tracker)
-        if isinstance(slot_value, bool):
-            return {"confirm_return": slot_value}
-        if stops_return(latest) or starts_no(latest.text):
+        if latest.button:
+            reply = confirm.read(latest, action=confirm.RETURN, expected=return_token(tracker))
+            if reply is confirm.Reply.NO:
+                _forget_draft(tracker)
+                return {"confirm_return": False}
+            if reply is confirm.Reply.YES:
+                return {"confirm_return": True}
+            stale = reply is confirm.Reply.STALE
+            dispatcher.utter_message(response="utter_confirm_stale" if stale else "utter_confirm_unclear")
+            return {"confirm_return": None}
+        if slot_value is False or stops_return(latest) or starts_no(latest.text):
             _forget_draft(tracker)
             return {"confirm_return": False}
+        if confirm.read(latest, action=confirm.RETURN, expected="") is confirm.Reply.YES:
+            return {"confirm_return": True}
         if _aside(dispatcher, tracker):
             return {"confirm_return": None}
-        if not latest.button and starts_yes(latest.text):
-            return {"confirm_return": True}
-        dispatcher.utter_message(response="utter_return_confirm_unclear")
+        dispatcher.utter_message(response="utter_confirm_unclear")
         return {"confirm_return": None}
 
 
@@ -587,8 +599,16 @@ class ActionAskConfirmReturn(Action):
             reason=str(tracker.get_slot("return_reason") or ""),
             refund=money(refund),
             label="a free prepaid Royal Mail label" if free_label else "instructions for sending it back",
+            buttons=confirm.buttons(return_token(tracker), "Yes, set it up", "No"),
         )
         return []
+
+
+def return_token(tracker: Tracker) -> str:
+    """What the yes button of "To confirm: a return for order ... Shall I set it up?" carries: the order, the
+    items and the reason (a yes to another version of the summary confirms nothing)."""
+    details = f"{tracker.get_slot('return_items') or ''}|{tracker.get_slot('return_reason') or ''}"
+    return confirm.token(confirm.RETURN, verified_order(tracker) or "", details)
 
 
 #: Words of an answer to some other question ("ok", "yes", "all the items"): giving the reason sets the return

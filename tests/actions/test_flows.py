@@ -18,6 +18,7 @@ from actions.returns import (
     ActionAskReturnReason,
     ActionCreateReturn,
     ValidateReturnForm,
+    return_token,
 )
 from tests.actions.helpers import grant, make_tracker, run
 
@@ -255,19 +256,25 @@ def test_only_a_typed_yes_or_the_yes_button_confirms(store, cases) -> None:
     form = ValidateReturnForm()
     slots = {"order_number": number, "return_reason": "too small"}
 
-    def confirm(value, text: str, intent: str = "inform"):
-        tracker = make_tracker(slots=slots, text=text, intent=intent, active_loop="return_form")
+    def confirm(value, text: str, intent: str = "inform", entities=None):
+        tracker = make_tracker(slots=slots, text=text, intent=intent, active_loop="return_form", entities=entities)
         dispatcher = CollectingDispatcher()
         return form.validate_confirm_return(value, dispatcher, tracker, {}), dispatcher
 
-    assert confirm(True, "/affirm", "affirm")[0] == {"confirm_return": True}  # the Yes button (slot mapping)
+    bound = return_token(make_tracker(slots=slots))
+    yes_button = [{"entity": "confirm", "value": bound}]
+    assert confirm(True, f'/affirm{{"confirm": "{bound}"}}', "affirm", yes_button)[0] == {"confirm_return": True}
+    # a yes button of another question (an older "Yes, start a return": a bare /affirm) confirms nothing
+    result, dispatcher = confirm(True, "/affirm", "affirm")
+    assert result == {"confirm_return": None}
+    assert [m["response"] for m in dispatcher.messages] == ["utter_confirm_stale"]
     assert confirm("yes please", "yes please")[0] == {"confirm_return": True}
     assert confirm(False, "/deny", "deny")[0] == {"confirm_return": False}
     assert confirm("no", "no")[0] == {"confirm_return": False}
     payload = '/inform{"return_items": "all"}'
     result, dispatcher = confirm(payload, payload)
     assert result == {"confirm_return": None}
-    assert [m["response"] for m in dispatcher.messages] == ["utter_return_confirm_unclear"]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_confirm_unclear"]
     result, dispatcher = confirm("how long does the refund take?", "how long does the refund take?", "refund_status")
     assert result == {"confirm_return": None} and dispatcher.messages  # answered, then asked again
     assert confirm("track my order", "track my order", "track_order")[0] == {"confirm_return": None}

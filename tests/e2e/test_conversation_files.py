@@ -24,11 +24,14 @@ from tests.e2e.conftest import RunningStack
 pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).resolve().parents[1] / "conversations"
-#: One or more per area and per kind of follow-up (the rest run in `make bench-conversations`).
+#: One or more per area and per kind of follow-up (the rest run in `make bench-conversations`). Not mix-04: it
+#: expects "nah forget the address. yes, cancel it" to cancel at once, and a yes with a "nah" in it is not a
+#: clear yes (the question is asked again: actions/confirm.py, red-team round 3 NEW-1); tests/e2e/
+#: test_confirmations.py covers the confirmations instead.
 CHOSEN = {
     "blind_a.yml": [
         "trk-02", "trk-06", "trk-13", "ret-02", "ret-10", "ret-11", "ret-15", "shp-02", "shp-08", "pay-02",
-        "pay-07", "ord-05", "ord-06", "mix-04", "hof-05", "hof-06", "prd-08", "prd-11", "prv-03", "prv-09",
+        "pay-07", "ord-05", "ord-06", "hof-05", "hof-06", "prd-08", "prd-11", "prv-03", "prv-09",
         "tab-04", "tab-10", "chat-09", "acc-02",
     ],
     "issue13.yml": [
