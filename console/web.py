@@ -22,6 +22,7 @@ from connectors.handoff.translate import resolved_message
 from connectors.keys import PUSH_KEY
 from connectors.pages import hashed_csp
 from connectors.push import PushFailed
+from connectors.source import request_address
 from console.auth import PERMISSIONS, Auth, Viewer
 from console.checks import paused_checks
 from console.corrections import Vocabulary, correction_json, delete_correction, export_yaml, save_correction
@@ -228,7 +229,10 @@ async def login(request: web.Request) -> web.Response:
         email, password = body.get("email"), body.get("password")
         if not isinstance(email, str) or not isinstance(password, str) or len(password) > 1024:
             raise BadInput("'email' and 'password' must be strings")
-        signed = await asyncio.to_thread(state.auth.sign_in, email, password, request.remote or "unknown")
+        # The source as the web channel counts it (a trusted proxy's X-Forwarded-For, an IPv6 /64, loopback
+        # as one): per (account, source) backoff must not be escaped by picking a new address per attempt.
+        client = request_address(request, state.settings.trusted_proxies)
+        signed = await asyncio.to_thread(state.auth.sign_in, email, password, client)
     except ConsoleError as exc:
         return _error(exc)
     response = web.json_response(_me(signed.viewer, state.settings))
