@@ -28,9 +28,10 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,100}@[^@\s]{1,100}\.[^@\s]{2,}$")
 # What a role may do; each API route names the permission it needs.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "agent": frozenset({"read", "annotate"}),
-    # resolve_any: resolve a hand-off ticket someone else claimed (an agent resolves only their own)
-    "lead": frozenset({"read", "annotate", "correct", "export", "metrics", "resolve_any"}),
-    "admin": frozenset({"read", "annotate", "correct", "export", "metrics", "raw_text", "resolve_any"}),
+    # resolve_any: resolve a hand-off ticket someone else claimed (an agent resolves only their own);
+    # assign_any: take or release a conversation someone else looks after (an agent: free ones and their own)
+    "lead": frozenset({"read", "annotate", "correct", "export", "metrics", "resolve_any", "assign_any"}),
+    "admin": frozenset({"read", "annotate", "correct", "export", "metrics", "raw_text", "resolve_any", "assign_any"}),
 }
 
 
@@ -59,10 +60,6 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
-
-
-#: The most that failures from other addresses can delay an account's next sign-in, in seconds.
-ACCOUNT_MAX_DELAY = 30
 
 
 def _next_try(session: Session, which: Any, free: int, cap: int) -> datetime | None:
@@ -158,18 +155,20 @@ class Auth:
     def sign_in(self, email: str, password: str, client: str) -> SignIn:
         """Check a password and open a session, throttling guessers with growing delays (never a lockout).
 
-        Failures are counted per (account, client address), per client address across accounts, and per
-        account across addresses. After ``login_free_failures`` failures of a pair, its next attempt must
-        wait 1 s, then 2, 4, 8 ... up to ``login_max_delay_seconds``; an address trying many accounts is
-        slowed the same way after 4x that. Failures from everywhere else slow an account by at most
-        ``ACCOUNT_MAX_DELAY`` seconds: someone guessing from other addresses cannot keep staff out, which a
-        per-account lockout allowed (five wrong passwords locked any known email for 15 minutes). A
-        success clears its own pair only, so the real user signing in does not reset a guesser's delay.
+        Failures are counted per (account, client address) and per client address across accounts. After
+        ``login_free_failures`` failures of a pair, its next attempt must wait 1 s, then 2, 4, 8 ... up to
+        ``login_max_delay_seconds``; an address trying many accounts is slowed the same way after 4x that.
+        Failures from other addresses never delay an account: the correct password is refused while a delay
+        runs, so any account-wide delay let anyone who knows a staff email keep that person out (a
+        per-account lockout once locked any known email for 15 minutes after five wrong passwords; a 30 s
+        account-wide cap still kept them out as long as the stranger kept failing). A success clears its
+        own pair only, so the real user signing in does not reset a guesser's delay.
 
         Args:
             email: the account's email.
             password: its password.
-            client: the caller's address.
+            client: the caller's source: its address as `connectors.source.client_address` gives it (an IPv6
+                /64, all of loopback as one), so a guesser cannot pick a fresh source per attempt.
 
         Raises:
             TooManyAttempts: this attempt came before the current delay ran out (it is not counted, and
@@ -196,7 +195,6 @@ class Auth:
             next_tries = [
                 _next_try(session, (F.email == email) & (F.client == client), free, cap),
                 _next_try(session, F.client == client, free * 4, cap),
-                _next_try(session, F.email == email, free * 4, ACCOUNT_MAX_DELAY),
             ]
             wait = max([(at - now).total_seconds() for at in next_tries if at is not None], default=0.0)
             signed_in: SignIn | None = None

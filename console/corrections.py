@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from console.errors import BadInput, NotFound
 from console.models import ConsoleCorrection
 from console.redact import redact
-from console.tracker import sender_events
+from console.tracker import ID_MARK, id_spans, quoted_ids, sender_events
 from console.transcript import entities_json, user_event
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -138,13 +138,16 @@ def save_correction(
         row.user_id = user_id
         row.created_at = datetime.now(UTC).replace(tzinfo=None)
         session.flush()
-        return correction_json(row, raw_text=True)
+        return correction_json(row, raw_text=True, ids=quoted_ids(session, [text], [sender_id]))
 
 
-def correction_json(row: ConsoleCorrection, *, raw_text: bool, public_id: str | None = None) -> dict[str, Any]:
+def correction_json(
+    row: ConsoleCorrection, *, raw_text: bool, public_id: str | None = None, ids: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """A correction for the API; the example is redacted unless ``raw_text``.
 
-    The conversation is named by its console id (``public_id``), never by its sender id.
+    The conversation is named by its console id (``public_id``), never by its sender id; conversation ids
+    the example quotes (``ids``: its own and others', from `console.tracker.quoted_ids`) never show.
     """
     return {
         "id": row.id,
@@ -153,20 +156,39 @@ def correction_json(row: ConsoleCorrection, *, raw_text: bool, public_id: str | 
         "predicted_intent": row.predicted_intent,
         "intent": row.intent,
         "entities": json.loads(row.entities),
-        "example": annotate(row.text, json.loads(row.entities), raw_text=raw_text),
+        "example": annotate(row.text, json.loads(row.entities), raw_text=raw_text, ids=ids),
     }
 
 
-def annotate(text: str, spans: list[dict[str, Any]], *, raw_text: bool) -> str:
-    """Rasa's inline annotation ``[value](entity)``; personal data becomes surrogate values unless ``raw_text``."""
-    clean = (lambda s: s) if raw_text else (lambda s: redact(s, surrogate=True))
+def annotate(text: str, spans: list[dict[str, Any]], *, raw_text: bool, ids: frozenset[str] = frozenset()) -> str:
+    """Rasa's inline annotation ``[value](entity)``; personal data becomes surrogate values unless ``raw_text``.
+
+    A conversation id in the text (one in ``ids``, or any that looks generated) becomes ``[conversation id]``
+    for every role, as in transcripts; found on the whole text, so entity spans cannot cut one into pieces
+    short enough to pass.
+    """
+    marks = id_spans(text, ids)
+
+    def clean(start: int, end: int) -> str:
+        out, pos = [], start
+        for mark_start, mark_end in marks:
+            if mark_end <= start or mark_start >= end:
+                continue
+            out.append(text[pos : max(pos, mark_start)])
+            if mark_start >= start:
+                out.append(ID_MARK)  # once per id, in the piece where it starts
+            pos = min(end, mark_end)
+        out.append(text[pos:end])
+        piece = "".join(out)
+        return piece if raw_text else redact(piece, surrogate=True)
+
     out, pos = [], 0
     for span in spans:
-        out.append(clean(text[pos : span["start"]]))
-        value = clean(text[span["start"] : span["end"]]).replace("[", "(").replace("]", ")")
+        out.append(clean(pos, span["start"]))
+        value = clean(span["start"], span["end"]).replace("[", "(").replace("]", ")")
         out.append(f"[{value}]({span['entity']})")
         pos = span["end"]
-    out.append(clean(text[pos:]))
+    out.append(clean(pos, len(text)))
     # One example per line: Rasa's examples block is a list of single lines.
     return " ".join("".join(out).split())
 
@@ -179,8 +201,10 @@ def export_yaml(sessions: sessionmaker[Session], *, raw_text: bool) -> tuple[str
     """
     by_intent: dict[str, list[str]] = defaultdict(list)
     with sessions() as session:
-        for row in session.scalars(select(ConsoleCorrection).order_by(ConsoleCorrection.intent, ConsoleCorrection.id)):
-            example = annotate(row.text, json.loads(row.entities), raw_text=raw_text)
+        rows = list(session.scalars(select(ConsoleCorrection).order_by(ConsoleCorrection.intent, ConsoleCorrection.id)))
+        ids = quoted_ids(session, [r.text for r in rows], [r.sender_id for r in rows])
+        for row in rows:
+            example = annotate(row.text, json.loads(row.entities), raw_text=raw_text, ids=ids)
             if example and example not in by_intent[row.intent]:
                 by_intent[row.intent].append(example)
     return render_nlu(by_intent), sum(len(v) for v in by_intent.values())

@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.handoff.state import HandoffCase, HandoffEvent
 from console.errors import BadInput, Conflict, Forbidden, NotFound, Unavailable
-from console.models import ConsoleConversation
+from console.models import ConsoleConversation, ConsoleReply, ConsoleUser
 from console.pseudonyms import Pseudonyms
 from console.redact import redact
 from console.shop import ShopFacts, ShopUnavailable, photo_json
-from console.tracker import without_ids
+from console.tracker import quoted_ids, without_ids
 from store import models as shop
+from store.normalize import order_number_value
 from store.records import HandoffTicket
 from store.service import OrderStore
 
@@ -248,24 +249,53 @@ class HandoffQueue:
     def _items(self, rows: Sequence[shop.HandoffTicket], *, raw_text: bool) -> list[dict[str, Any]]:
         public = {r.conversation_id: self.pseudonyms.of(r.conversation_id) for r in rows}
 
+        quoted: frozenset[str] = frozenset()
+
         def text(value: str | None) -> str | None:
             shown = scrub(value if raw_text or value is None else redact(value), public)
-            return without_ids(shown) if shown else shown  # nor any other conversation's (console/tracker.py)
+            # nor any other conversation's id, generated or chosen (console/tracker.py)
+            return without_ids(shown, quoted) if shown else shown
 
         numbers = [_ticket_number(r) for r in rows]
         cases: dict[str, Any] = {}
+        events: list[HandoffEvent] = []
         history: dict[str, list[dict[str, Any]]] = {n: [] for n in numbers}
         with self.sessions() as session:
             if self._relay_exists():
                 cases = {
                     c.ticket: c for c in session.scalars(select(HandoffCase).where(HandoffCase.ticket.in_(numbers)))
                 }
-                for e in session.scalars(
-                    select(HandoffEvent)
-                    .where(HandoffEvent.ticket.in_(numbers))
-                    .order_by(HandoffEvent.ticket, HandoffEvent.at, HandoffEvent.id)
-                ):
-                    history[e.ticket].append({"at": _iso(e.at), "kind": e.kind, "actor": e.actor, "text": text(e.text)})
+                events = list(
+                    session.scalars(
+                        select(HandoffEvent)
+                        .where(HandoffEvent.ticket.in_(numbers))
+                        .order_by(HandoffEvent.ticket, HandoffEvent.at, HandoffEvent.id)
+                    )
+                )
+            replies = list(
+                session.execute(
+                    select(ConsoleReply, ConsoleUser.email)
+                    .outerjoin(ConsoleUser, ConsoleUser.id == ConsoleReply.user_id)
+                    .where(ConsoleReply.ticket.in_(numbers))
+                    .order_by(ConsoleReply.at, ConsoleReply.id)
+                )
+            )
+            said = [r.reason or "" for r in rows] + [r.summary or "" for r in rows] + [e.text or "" for e in events]
+            said += [c.customer or "" for c in cases.values()] + [r.text for r, _email in replies]
+            quoted = quoted_ids(session, said)
+            for e in events:
+                history[e.ticket].append({"at": _iso(e.at), "kind": e.kind, "actor": e.actor, "text": text(e.text)})
+            for reply, email in replies:  # staff replies written in the console (kind as the desk's "staff")
+                history[reply.ticket].append(
+                    {
+                        "at": _iso(reply.at),
+                        "kind": "staff" if reply.delivered else "push_failed",
+                        "actor": claimant(email or "a former user"),
+                        "text": text(reply.text),
+                    }
+                )
+            for lines in history.values():
+                lines.sort(key=lambda line: line["at"] or "")
             conversations = {r.conversation_id for r in rows}
             known = set(
                 session.scalars(
@@ -298,7 +328,8 @@ class HandoffQueue:
                     "transcript_available": row.conversation_id in known,
                     "reason": text(row.reason),
                     "summary": text(row.summary),
-                    "order_number": row.order_number,
+                    # order numbers only, as the conversation list's orders field (console/tracker.py)
+                    "order_number": order_number_value(row.order_number),
                     "customer": text(case.customer) if case and case.customer else None,
                     "store_id": store_id,
                     "store_name": shops.get(store_id) if store_id else None,
@@ -368,6 +399,23 @@ class ConsoleDesk:
             self.store.assign_handoff(number, claimant(who))
         except SQLAlchemyError as exc:
             raise Unavailable("the order store cannot be written; try again shortly") from exc
+
+    def reply_target(self, number: str, who: str) -> Resolved:
+        """Whose conversation ``who`` may reply to on ticket ``number``: only a ticket they claimed in the
+        console and that is not closed (the Slack desk relays its own tickets' replies).
+
+        Raises:
+            Conflict: not claimed yet (claim it first), closed, or relayed through Slack.
+            Forbidden: claimed by someone else.
+        """
+        row = self._ticket(number)
+        if row.status == "closed":
+            raise Conflict(f"{number} is closed: the customer is back with the assistant")
+        if row.status != "assigned" or not row.assigned_to:
+            raise Conflict(f"claim {number} before replying to the customer")
+        if row.assigned_to != claimant(who):
+            raise Forbidden(f"{number} is claimed by {row.assigned_to}: only they can reply")
+        return Resolved(number, row.conversation_id, row.channel)
 
     def resolve(self, number: str, who: str, *, any_claim: bool = False) -> Resolved:
         """Close a ticket that is not closed yet: an open one, or one ``who`` claimed (any claimed one with

@@ -193,3 +193,22 @@ class ConsoleSecret(GatewayBase):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
+
+
+class ConsoleReply(GatewayBase):
+    """A staff member's reply to a customer from the console, on a hand-off ticket they claimed there.
+
+    Pushed to the customer's channel as a Slack desk reply is (``connectors.handoff.translate.agent_message``)
+    and kept here so the transcript shows it: rasa's tracker never sees it. ``delivered`` is whether the
+    push reached the channel.
+    """
+
+    __tablename__ = "console_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket: Mapped[str] = mapped_column(String(16), index=True)
+    sender_id: Mapped[str] = mapped_column(String(255), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("console_users.id", ondelete="SET NULL"), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    delivered: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(DateTime)

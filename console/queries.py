@@ -25,6 +25,7 @@ from console.models import (
     ConsoleUser,
 )
 from console.pseudonyms import PUBLIC_ID
+from store.normalize import order_number_value
 
 _Row = TypeVarTuple("_Row")
 
@@ -119,7 +120,7 @@ class Filters:
             verified=flag("verified"),
             tag=text("tag", 40),
             text=text("q", 200),
-            order=text("order", 32),
+            order=order_filter(text("order", 32)),
         )
 
     def applied(self) -> dict[str, Any]:
@@ -153,6 +154,22 @@ class Filters:
     def unfiltered(self) -> Filters:
         """The same viewer and zone without any filter."""
         return Filters(viewer_id=self.viewer_id, zone=self.zone)
+
+
+def order_filter(value: str | None) -> str | None:
+    """The ``order`` filter as a canonical order number (``ORD-100123``, ``ord 100123``, ``#100123`` or
+    ``100123``); the orders field holds nothing else, so nothing else is searched for.
+
+    Raises:
+        BadInput: the value is not an order number.
+    """
+    if value is None:
+        return None
+    bare = value.removeprefix("#").strip()
+    number = order_number_value(value) or (order_number_value(f"ORD-{bare}") if bare.isdigit() else None)
+    if number is None:
+        raise BadInput("'order' must be an order number like ORD-100123", field="order")
+    return number
 
 
 def day_start(day: date, zone: str = "UTC") -> float:
@@ -200,7 +217,9 @@ def apply_filters(stmt: Select[*_Row], f: Filters, *, raw_text: bool) -> Select[
         column = T.search_text if raw_text else T.search_redacted
         conds.append(C.sender_id.in_(select(T.sender_id).where(column.like(_like(f.text), escape="\\"))))
     if f.order:
-        conds.append(C.orders.like(_like(f.order.upper()).upper(), escape="\\"))
+        # The column holds canonical order numbers separated by spaces (console/tracker.py): a whole one matches.
+        padded = " " + C.orders + " "
+        conds.append(padded.like(f"% {f.order} %"))
     if f.assigned == "me":
         mine = aliased(A)
         conds.append(C.sender_id.in_(select(mine.sender_id).where(mine.user_id == (f.viewer_id or -1))))

@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import SettingsError
+from connectors.source import Network, trusted_proxies_from_env
 from envsettings import EnvSettings, InvalidSettings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class ConsoleSettings(EnvSettings):
         secure_cookie: mark the session cookie ``Secure`` (set when served over HTTPS).
         locale: the shop's locale (BCP 47), for dates and numbers on the page (``en-GB``: 28/11/2026).
         timezone: the shop's time zone (IANA), for times shown and for which day a conversation belongs to.
+        trusted_proxies: ``GATEWAY_TRUSTED_PROXIES``, as the web channel reads it: whose ``X-Forwarded-For``
+            names the client whose sign-in failures are counted.
         secret: ``CONSOLE_SECRET``: keys the fingerprints staff see in place of sources and proofs
             (console/checks.py), so nobody without it can turn one back into the address it stands for.
     """
@@ -57,6 +60,7 @@ class ConsoleSettings(EnvSettings):
         default="Europe/London", validation_alias=AliasChoices("CONSOLE_TIMEZONE", "HANDOFF_TIMEZONE")
     )
     secret: str = Field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    trusted_proxies: tuple[Network, ...] = ()  # GATEWAY_TRUSTED_PROXIES (the web channel's), read by from_env
 
     @field_validator("locale")
     @classmethod
@@ -79,14 +83,15 @@ class ConsoleSettings(EnvSettings):
         """Read ``CONSOLE_SESSION_IDLE_MINUTES``, ``CONSOLE_SESSION_MAX_HOURS``, ``CONSOLE_LOGIN_FREE_FAILURES``,
         ``CONSOLE_LOGIN_MAX_DELAY_SECONDS``, ``CONSOLE_LOGIN_FORGET_HOURS``, ``CONSOLE_LOW_CONFIDENCE``,
         ``CONSOLE_SECURE_COOKIE``, ``CONSOLE_LOCALE``, ``CONSOLE_TIMEZONE`` (default: ``HANDOFF_TIMEZONE``, the
-        opening hours' zone) and ``CONSOLE_SECRET`` (else the file ``var/console_secret``, else a secret for this
+        opening hours' zone), ``GATEWAY_TRUSTED_PROXIES``
+        and ``CONSOLE_SECRET`` (else the file ``var/console_secret``, else a secret for this
         process only: fingerprints then change at every restart).
 
         Raises:
             SettingsError: naming the variable that is invalid.
         """
         env = os.environ if env is None else env
-        settings: ConsoleSettings = cls.read(env, secret=_secret(env))
+        settings: ConsoleSettings = cls.read(env, secret=_secret(env), trusted_proxies=trusted_proxies_from_env(env))
         return settings
 
 

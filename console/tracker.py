@@ -37,11 +37,13 @@ from console.models import (
     ConsoleCorrection,
     ConsoleIndexState,
     ConsoleNote,
+    ConsoleReply,
     ConsoleSecret,
     ConsoleTag,
 )
 from console.pseudonyms import PUBLIC_ID, Pseudonyms
 from console.redact import redact
+from store.normalize import order_number_value
 
 _tracker_metadata = MetaData()
 # Rasa 3.6 SQLTrackerStore's table, as rasa creates it (we only read it, and delete for privacy commands).
@@ -70,8 +72,14 @@ ID_MARK = "[conversation id]"
 _ID_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{8,64}(?![A-Za-z0-9_-])")
 #: Long enough to be a generated id (a widget's 32-hex uuid, a tablet session), whichever gateway made it.
 _GENERATED_ID_LEN = 24
-#: The index's format: a stored value below it means rows were folded before ids were taken out: fold again.
-INDEX_FORMAT = "2"
+#: A long token that reads as words, not as a generated id: a response or action name (``utter_ask_order_number``),
+#: a long word. Random ids (hex, base64url) have digits or mixed case; such a token is marked only when it is
+#: the id of a conversation the console knows (`quoted_ids` looks these up).
+_WORDLIKE = re.compile(r"[A-Za-z][a-z]*(?:[_-][A-Za-z][a-z]*)*|[A-Z]+(?:[_-][A-Z]+)*")
+#: The index's format: a stored value below it means rows were folded by an older indexer: fold again
+#: ("2": before conversation ids were taken out of indexed text; "3": before the orders field kept only
+#: order numbers, when it could hold what a customer typed at the order prompt, emails and ids included).
+INDEX_FORMAT = "3"
 INDEX_FORMAT_KEY = "index_format"
 
 
@@ -110,9 +118,17 @@ class _Fold:
     ids: frozenset[str] = frozenset()
 
 
+def looks_generated(token: str) -> bool:
+    """Whether a token of the id alphabet could be a generated conversation id whoever made it: long enough,
+    and not words (`_WORDLIKE`)."""
+    return len(token) >= _GENERATED_ID_LEN and not _WORDLIKE.fullmatch(token)
+
+
 def without_ids(text: str, ids: Iterable[str] | frozenset[str] = frozenset()) -> str:
     """``text`` with every conversation id in it replaced by `ID_MARK`: the bare ids in ``ids`` (any
-    conversation the console knows, however short) and any token long enough to be a generated id.
+    conversation the console knows, however short or word-like) and any token that looks like a generated
+    id (`looks_generated`: 24+ characters that are not words, so ``utter_ask_order_number`` or a long word
+    stays readable).
 
     Text is stored for search and previews only through this: what is not indexed cannot be searched for,
     one character at a time, by someone who may read the console but must not continue a customer's chat.
@@ -125,20 +141,33 @@ def without_ids(text: str, ids: Iterable[str] | frozenset[str] = frozenset()) ->
             return ID_MARK
         if PUBLIC_ID.fullmatch(token):
             return token  # the console's own name of a conversation: not a secret
-        return ID_MARK if len(token) >= _GENERATED_ID_LEN else token
+        return ID_MARK if looks_generated(token) else token
 
     return _ID_TOKEN.sub(mark, text)
+
+
+def id_spans(text: str, ids: Iterable[str] | frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+    """Where `without_ids` would mark ``text``: ``(start, end)`` of each conversation id in it.
+
+    For text shown in pieces (an annotated training example): an id cut by a piece boundary is still an id.
+    """
+    known = ids if isinstance(ids, frozenset) else frozenset(ids)
+    return [
+        found.span()
+        for found in _ID_TOKEN.finditer(text)
+        if found.group(0) in known or (not PUBLIC_ID.fullmatch(found.group(0)) and looks_generated(found.group(0)))
+    ]
 
 
 def quoted_ids(session: Session, texts: Iterable[str], senders: Iterable[str] = ()) -> frozenset[str]:
     """The bare ids of conversations that ``texts`` quote: of ``senders``, or of any conversation indexed.
 
-    Only ids shorter than a generated one need this (a web client may choose its own, from 8 characters);
-    `without_ids` marks the longer ones whatever they are.
+    Only ids that do not look generated need this (a web client may choose its own, from 8 characters, even
+    words); `without_ids` marks the ones that look generated whatever they are.
     """
     tokens: set[str] = set()
     for text in texts:
-        tokens.update(t for t in _ID_TOKEN.findall(text) if len(t) < _GENERATED_ID_LEN)
+        tokens.update(t for t in _ID_TOKEN.findall(text) if not looks_generated(t))
     if not tokens:
         return frozenset()
     found = {_bare(s) for s in senders} & tokens
@@ -205,10 +234,13 @@ def _apply(
             row.handed_off = True
     elif type_name == "slot" and action in ("order_number", "proof"):
         value = _json(raw).get("value")
-        if action == "order_number" and isinstance(value, str) and value:
+        # The slot first holds whatever was typed at "Which order is it about?" (an email, an address, a
+        # conversation id) until the form checks it: only an order number in the shop's shape is indexed.
+        number = order_number_value(value) if action == "order_number" else None
+        if number is not None:
             orders = set(filter(None, (row.orders or "").split(" ")))
-            if value not in orders:
-                row.orders = " ".join(sorted(orders | {value[:32]}))
+            if number not in orders:
+                row.orders = " ".join(sorted(orders | {number}))
         elif action == "proof" and value == "verified":
             row.verified = True
 
@@ -284,7 +316,8 @@ class Indexer:
 
     def _rebuild_if_cards_missing(self) -> None:
         """Start the index again when it was built before conversations had cards (pseudonym, preview), or
-        in an older format (`INDEX_FORMAT`: before conversation ids were taken out of indexed text).
+        in an older format (`INDEX_FORMAT`: before conversation ids were taken out of indexed text, or
+        before the orders field held order numbers only).
 
         Annotations (tags, notes, corrections, assignments) are keyed by sender id and stay; only the
         derived rows are dropped and folded again from the tracker.
@@ -402,7 +435,7 @@ def sender_events(tracker: Engine, sender_id: str) -> list[dict[str, Any]]:
 
 
 def delete_conversations(tracker: Engine, sessions: sessionmaker[Session], sender_ids: Iterable[str]) -> int:
-    """Delete conversations everywhere: tracker events, the index and the console's annotations.
+    """Delete conversations everywhere: tracker events, the index, the console's annotations and staff replies.
 
     Args:
         tracker: engine on rasa's tracker store.
@@ -428,6 +461,7 @@ def delete_conversations(tracker: Engine, sessions: sessionmaker[Session], sende
                 ConsoleTag,
                 ConsoleNote,
                 ConsoleCorrection,
+                ConsoleReply,
             ):
                 session.execute(delete(model).where(model.sender_id.in_(chunk)))
             session.execute(delete(ConsoleConversation).where(ConsoleConversation.sender_id.in_(chunk)))

@@ -9,6 +9,7 @@ from typing import Any
 from connectors.rich import parse_card
 from console.redact import redact, redact_proof_answer, redact_value
 from console.tracker import FALLBACK_ACTIONS, channel_of
+from store.normalize import order_number_value
 
 HIDDEN_ACTIONS = frozenset({"action_listen", "action_session_start"})
 HIDDEN_SLOTS = frozenset({"session_started_metadata", "requested_slot"})
@@ -42,7 +43,8 @@ def build_transcript(
         corrections: console corrections by tracker event id, shown next to the prediction.
 
     Returns:
-        ``{"sender_id", "channel", "turns": [...], "orders": [...]}``; each turn has ``user``
+        ``{"sender_id", "channel", "turns": [...], "orders": [...]}`` (``orders``: the order numbers the
+        ``order_number`` slot held, canonical, nothing else); each turn has ``user``
         (or None before the first message), ``actions``, ``slots``, ``bot``, ``low`` and ``fallback``.
     """
     text_of = (lambda t: t) if raw_text else redact
@@ -128,8 +130,11 @@ def build_transcript(
                 else:
                     shown_value = value if raw_text else redact_value(value, proof=name in PROOF_ENTITIES)
                 current["slots"].append({"name": name, "value": shown_value})
-                if name == "order_number" and isinstance(value, str) and value and value not in orders:
-                    orders.append(value)
+                # Until the form checks it, the slot holds what was typed at "Which order?" (an email, an
+                # address, an id): "orders" lists order numbers in the shop's shape only (the index's rule).
+                number = order_number_value(value) if name == "order_number" else None
+                if number is not None and number not in orders:
+                    orders.append(number)
         elif kind == "bot":
             data = event.get("data") or {}
             custom = data.get("custom")

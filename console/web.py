@@ -15,17 +15,19 @@ from typing import Any, cast
 
 from aiohttp import web
 from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import safejson
-from connectors.handoff.translate import resolved_message
+from connectors.handoff.translate import agent_message, resolved_message
 from connectors.keys import PUSH_KEY
 from connectors.pages import hashed_csp
 from connectors.push import PushFailed
+from connectors.source import request_address
 from console.auth import PERMISSIONS, Auth, Viewer
 from console.checks import paused_checks
 from console.corrections import Vocabulary, correction_json, delete_correction, export_yaml, save_correction
-from console.errors import BadInput, ConsoleError, CsrfFailed, Forbidden, NotFound, TooManyAttempts
+from console.errors import BadInput, Conflict, ConsoleError, CsrfFailed, Forbidden, NotFound, TooManyAttempts
 from console.handoffs import ConsoleDesk, HandoffQueue, QueueQuery, Resolved, claimant, scrub, scrub_all
 from console.metrics import compute_metrics
 from console.models import (
@@ -33,11 +35,13 @@ from console.models import (
     ConsoleConversationCard,
     ConsoleCorrection,
     ConsoleNote,
+    ConsoleReply,
     ConsoleTag,
     ConsoleUser,
 )
 from console.pseudonyms import Pseudonyms
 from console.queries import DEFAULT_LIMIT, Filters, counts, list_page
+from console.redact import redact
 from console.settings import ConsoleSettings
 from console.shop import ShopFacts, ShopUnavailable, photo_json
 from console.tracker import KNOWN_CHANNELS, Indexer, quoted_ids, sender_events, without_ids
@@ -51,6 +55,10 @@ CSRF_HEADER = "X-CSRF-Token"
 PAGE_FILE = Path(__file__).with_name("page.html")
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,39}$")
 MAX_NOTE_CHARS = 2000
+#: The longest console reply to a customer (a Telegram message takes 4096, a Slack section 3000).
+MAX_REPLY_CHARS = 2000
+#: How a console reply is signed to the customer: staff emails are not the customer's to see.
+REPLY_AGENT = "A colleague"
 MAX_BULK = 200
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: What the list calls conversations that did not come through the gateway.
@@ -228,7 +236,10 @@ async def login(request: web.Request) -> web.Response:
         email, password = body.get("email"), body.get("password")
         if not isinstance(email, str) or not isinstance(password, str) or len(password) > 1024:
             raise BadInput("'email' and 'password' must be strings")
-        signed = await asyncio.to_thread(state.auth.sign_in, email, password, request.remote or "unknown")
+        # The source as the web channel counts it (a trusted proxy's X-Forwarded-For, an IPv6 /64, loopback
+        # as one): per (account, source) backoff must not be escaped by picking a new address per attempt.
+        client = request_address(request, state.settings.trusted_proxies)
+        signed = await asyncio.to_thread(state.auth.sign_in, email, password, client)
     except ConsoleError as exc:
         return _error(exc)
     response = web.json_response(_me(signed.viewer, state.settings))
@@ -374,7 +385,8 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
             raise NotFound("no such conversation")
         with state.sessions() as session:
             rows = session.scalars(select(ConsoleCorrection).where(ConsoleCorrection.sender_id == sender)).all()
-            corrections = {r.event_id: correction_json(r, raw_text=raw, public_id=public) for r in rows}
+            ids = quoted_ids(session, [r.text for r in rows], [sender])
+            corrections = {r.event_id: correction_json(r, raw_text=raw, public_id=public, ids=ids) for r in rows}
             tags = list(
                 session.scalars(select(ConsoleTag.tag).where(ConsoleTag.sender_id == sender).order_by(ConsoleTag.tag))
             )
@@ -390,6 +402,21 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
                 .where(ConsoleAssignment.sender_id == sender)
             )
             card = session.get(ConsoleConversationCard, sender)
+            replies = [
+                {
+                    "time": reply.at.replace(tzinfo=UTC).isoformat(timespec="seconds"),
+                    "ticket": reply.ticket,
+                    "by": claimant(email) if email else "a former user (console)",
+                    "text": reply.text if raw else redact(reply.text),
+                    "delivered": reply.delivered,
+                }
+                for reply, email in session.execute(
+                    select(ConsoleReply, ConsoleUser.email)
+                    .outerjoin(ConsoleUser, ConsoleUser.id == ConsoleReply.user_id)
+                    .where(ConsoleReply.sender_id == sender)
+                    .order_by(ConsoleReply.at, ConsoleReply.id)
+                )
+            ]
         out = build_transcript(public, events, raw_text=raw, low_confidence=int(below) / 100, corrections=corrections)
         out.pop("sender_id", None)  # build_transcript was given the console id; the answer calls it "id"
         store_id = card.store_id if card else None
@@ -410,12 +437,14 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
             who=_who({"channel": out["channel"], "store_id": store_id}, sender, customer, shops, raw=raw),
             handoff={"ticket": ticket.ticket, "status": ticket.status} if ticket else None,
             photos=[photo_json(p, public) for p in photos],
+            staff_replies=replies,
         )
         out = cast("dict[str, Any]", scrub_all(out, {sender: public}))  # the conversation's own id never shows
         # ... nor another conversation's id a customer quoted (as the index, which never stores them)
         with state.sessions() as session:
-            quoted = quoted_ids(session, _strings(out["turns"]))
+            quoted = quoted_ids(session, _strings(out["turns"]) + _strings(out["staff_replies"]))
         out["turns"] = _without_ids_all(out["turns"], quoted)
+        out["staff_replies"] = _without_ids_all(out["staff_replies"], quoted)
         return out
 
     try:
@@ -431,11 +460,40 @@ def _add_tag(state: ConsoleState, sender: str, tag: str, user_id: int) -> None:
             session.add(ConsoleTag(sender_id=sender, tag=tag, user_id=user_id, created_at=_now()))
 
 
-def _assign(state: ConsoleState, sender: str, user_id: int | None) -> None:
-    with state.sessions() as session, session.begin():
-        session.execute(delete(ConsoleAssignment).where(ConsoleAssignment.sender_id == sender))
-        if user_id is not None:
-            session.add(ConsoleAssignment(sender_id=sender, user_id=user_id, assigned_at=_now()))
+def _assign(state: ConsoleState, senders: list[str], viewer: Viewer, *, to_me: bool) -> None:
+    """Claim (``to_me``) or release conversations, all or none, by the hand-off tickets' rules (R2-4).
+
+    Anyone may take a conversation nobody looks after and release their own; taking or releasing one someone
+    else looks after needs ``assign_any`` (leads, admins). Checked and written in one transaction.
+
+    Raises:
+        Conflict: an agent claiming a conversation someone else looks after (as claiming a taken ticket).
+        Forbidden: an agent releasing someone else's (as resolving someone else's ticket).
+    """
+    try:
+        with state.sessions() as session, session.begin():
+            held = {
+                a.sender_id: a
+                for a in session.scalars(select(ConsoleAssignment).where(ConsoleAssignment.sender_id.in_(senders)))
+            }
+            others = {a.user_id for a in held.values() if a.user_id != viewer.user_id}
+            if others and not viewer.may("assign_any"):
+                names = sorted(session.scalars(select(ConsoleUser.email).where(ConsoleUser.id.in_(others))))
+                whose = ", ".join(names) or "someone else"
+                if to_me:
+                    raise Conflict(f"already looked after by {whose}: only they or a lead can hand it on")
+                raise Forbidden(f"looked after by {whose}: only they or a lead can release it")
+            for sender in senders:
+                row = held.get(sender)
+                if not to_me:
+                    if row is not None:
+                        session.delete(row)
+                elif row is None:
+                    session.add(ConsoleAssignment(sender_id=sender, user_id=viewer.user_id, assigned_at=_now()))
+                elif row.user_id != viewer.user_id:
+                    row.user_id, row.assigned_at = viewer.user_id, _now()
+    except IntegrityError:  # someone claimed one of them meanwhile
+        raise Conflict("someone else has just claimed it; reload") from None
 
 
 def _tag_of(value: object) -> str:
@@ -534,7 +592,7 @@ async def assign(request: web.Request, viewer: Viewer) -> web.Response:
     if to not in ("me", None):
         raise BadInput("'to' must be \"me\" (claim it) or null (release it)", field="to")
     sender = await _resolve(request)
-    await asyncio.to_thread(_assign, state, sender, viewer.user_id if to == "me" else None)
+    await asyncio.to_thread(functools.partial(_assign, state, [sender], viewer, to_me=to == "me"))
     return web.json_response(
         {"conversation": state.pseudonyms.of(sender), "assigned_to": viewer.email if to == "me" else None}
     )
@@ -565,14 +623,14 @@ async def bulk(request: web.Request, viewer: Viewer) -> web.Response:
         unknown = len(set(ids)) - len(senders)
         if unknown:
             raise NotFound(f"{unknown} of those conversations do not exist (nothing was changed)")
+        if "assign" in body:  # first: refused for one (someone else's), nothing changes
+            _assign(state, list(senders.values()), viewer, to_me=body["assign"] == "me")
         for sender in senders.values():
             if tag is not None:
                 _add_tag(state, sender, tag, viewer.user_id)
             if untag is not None:
                 with state.sessions() as session, session.begin():
                     session.execute(delete(ConsoleTag).where(ConsoleTag.sender_id == sender, ConsoleTag.tag == untag))
-            if "assign" in body:
-                _assign(state, sender, viewer.user_id if body["assign"] == "me" else None)
         return len(senders)
 
     return web.json_response({"updated": await asyncio.to_thread(run)})
@@ -586,8 +644,9 @@ async def list_corrections(request: web.Request, viewer: Viewer) -> web.Response
     def run() -> list[dict[str, Any]]:
         with state.sessions() as session:
             rows = session.scalars(select(ConsoleCorrection).order_by(ConsoleCorrection.id)).all()
+            ids = quoted_ids(session, [r.text for r in rows], [r.sender_id for r in rows])
             return [
-                correction_json(r, raw_text=viewer.may("raw_text"), public_id=state.pseudonyms.of(r.sender_id))
+                correction_json(r, raw_text=viewer.may("raw_text"), public_id=state.pseudonyms.of(r.sender_id), ids=ids)
                 for r in rows
             ]
 
@@ -649,11 +708,13 @@ async def handoffs(request: web.Request, viewer: Viewer) -> web.Response:
     # The index says which conversations still have a transcript to link to.
     await asyncio.to_thread(state.indexer.refresh)
     page = await asyncio.to_thread(state.handoffs.page, query, raw_text=viewer.may("raw_text"))
-    if not viewer.may("resolve_any"):
-        for item in page["handoffs"]:
+    for item in page["handoffs"]:
+        mine = item["claimed_by"] == claimant(viewer.email)
+        # whoever claimed a ticket in the console replies there (ConsoleDesk.reply_target says why not otherwise)
+        item["can_reply"] = not item["relayed"] and item["store_status"] == "assigned" and mine
+        if not viewer.may("resolve_any"):
             # an agent resolves open tickets and their own claims (ConsoleDesk.resolve says why not otherwise)
-            mine_or_free = item["store_status"] == "open" or item["claimed_by"] == claimant(viewer.email)
-            item["can_resolve"] = item["can_resolve"] and mine_or_free
+            item["can_resolve"] = item["can_resolve"] and (item["store_status"] == "open" or mine)
     return web.json_response(page)
 
 
@@ -692,6 +753,47 @@ async def resolve_handoff(request: web.Request, viewer: Viewer) -> web.Response:
     told = await _tell_resolved(request.app, resolved)
     log.info("ticket %s resolved in the console by user %s (customer told: %s)", number, viewer.user_id, told)
     return web.json_response({"ticket": number, "status": "closed", "customer_told": told})
+
+
+@guarded("annotate")
+async def reply_handoff(request: web.Request, viewer: Viewer) -> web.Response:
+    """``POST /api/console/handoffs/{ticket}/reply`` ``{"text"}``: write to the customer of a ticket you claimed.
+
+    Goes to the customer's channel as a Slack desk reply does (``agent_message``, signed `REPLY_AGENT`) and is
+    kept (``console_replies``) for the transcript and the ticket's history, delivered or not. 409 before a claim
+    or after closing, 403 on someone else's claim; ``delivered`` false when the channel could not be reached
+    (a wiped tablet session, a channel that is not configured).
+    """
+    state = request.app[STATE_KEY]
+    number = _ticket_number(request)
+    text = (await _json_body(request)).get("text")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_REPLY_CHARS:
+        raise BadInput(f"a reply is 1 to {MAX_REPLY_CHARS} characters", field="text")
+    text = text.strip()
+    target = await asyncio.to_thread(state.desk.reply_target, number, viewer.email)
+    try:
+        await request.app[PUSH_KEY].push(target.conversation_id, [agent_message(REPLY_AGENT, text)])
+        delivered = True
+    except PushFailed as exc:
+        log.warning("console reply on %s not delivered: %s", number, exc)
+        delivered = False
+
+    def record() -> None:
+        with state.sessions() as session, session.begin():
+            session.add(
+                ConsoleReply(
+                    ticket=number,
+                    sender_id=target.conversation_id,
+                    user_id=viewer.user_id,
+                    text=text,
+                    delivered=delivered,
+                    at=_now(),
+                )
+            )
+
+    await asyncio.to_thread(record)
+    log.info("ticket %s: console reply by user %s (delivered: %s)", number, viewer.user_id, delivered)
+    return web.json_response({"ticket": number, "delivered": delivered}, status=201)
 
 
 async def _tell_resolved(app: web.Application, resolved: Resolved) -> bool:
@@ -777,4 +879,5 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/console/security/paused-checks", security_checks)
     r.add_post("/api/console/handoffs/{ticket}/claim", claim_handoff)
     r.add_post("/api/console/handoffs/{ticket}/resolve", resolve_handoff)
+    r.add_post("/api/console/handoffs/{ticket}/reply", reply_handoff)
     r.add_get("/api/console/photos/{photo_id}", photo)

@@ -15,6 +15,7 @@ __all__ = [
     "normalize_country",
     "normalize_email",
     "normalize_order_number",
+    "order_number_value",
     "normalize_postcode",
     "normalize_rma",
     "parse_address",
@@ -77,6 +78,29 @@ def normalize_order_number(text: str | None) -> str | None:
             continue
         return f"ORD-{match.group(1)}"
     return None
+
+
+# The shop's order-number shape on its own: "ORD-100234" (any case, "-" or a space optional, leading zeros).
+_ORDER_VALUE_RE = re.compile(r"ORD[\s\-]?0*([1-9]\d{5})", re.IGNORECASE)
+
+
+def order_number_value(value: object) -> str | None:
+    """``value`` as a canonical order number when it is exactly one, else None.
+
+    Unlike :func:`normalize_order_number` nothing is searched for: free text that merely contains an order
+    number ("it was ORD-100234, my email is ...") is not one. For places that must only ever hold order
+    numbers (the support console's orders field and filter), whatever a slot ended up holding.
+
+    Args:
+        value: a slot value, a filter, anything.
+
+    Returns:
+        ``ORD-100234``, or None (not a string, or not an order number on its own).
+    """
+    if not isinstance(value, str) or len(value) > 32:
+        return None
+    match = _ORDER_VALUE_RE.fullmatch(value.strip())
+    return f"ORD-{match.group(1)}" if match else None
 
 
 _RMA_FIND_RE = re.compile(r"\brma\s*(?:no\.?|number|nr\.?)?\s*[-#:]?\s*(\d{3})\s?(\d{3})(?!\d)", re.IGNORECASE)

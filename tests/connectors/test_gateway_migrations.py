@@ -45,11 +45,11 @@ def _drift(engine: Engine) -> list[object]:
 def test_a_fresh_database_is_migrated_to_the_models(sqlite_engine: Engine) -> None:
     assert schema_revision(sqlite_engine) is None
     create_schema(sqlite_engine)
-    assert schema_revision(sqlite_engine) == head_revision() == "g0002"
+    assert schema_revision(sqlite_engine) == head_revision() == "g0003"
     assert _drift(sqlite_engine) == []
     assert "alembic_version" not in inspect(sqlite_engine).get_table_names()  # the order store's, not ours
     create_schema(sqlite_engine)  # idempotent: every gateway start runs it
-    assert schema_revision(sqlite_engine) == "g0002"
+    assert schema_revision(sqlite_engine) == "g0003"
 
 
 def _pre_migrations_database(engine: Engine) -> None:
@@ -68,7 +68,7 @@ def test_an_existing_database_is_upgraded_in_place_with_its_rows(sqlite_engine: 
     _pre_migrations_database(sqlite_engine)
     assert schema_revision(sqlite_engine) is None
     create_schema(sqlite_engine)
-    assert schema_revision(sqlite_engine) == "g0002"
+    assert schema_revision(sqlite_engine) == "g0003"
     assert _drift(sqlite_engine) == []  # the missing table is there now
     with sqlite_engine.connect() as connection:
         rows = connection.execute(select(GatewayBase.metadata.tables["telegram_callbacks"].c.payload)).all()
@@ -96,7 +96,7 @@ def test_postgres_existing_database_is_upgraded(postgres_url: str) -> None:  # n
     try:
         _pre_migrations_database(engine)
         create_schema(engine)
-        assert schema_revision(engine) == "g0002"
+        assert schema_revision(engine) == "g0003"
         assert _drift(engine) == []
         with engine.connect() as connection:
             assert connection.scalar(select(GatewayBase.metadata.tables["telegram_callbacks"].c.short_id)) == "abc"

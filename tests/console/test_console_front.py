@@ -199,6 +199,91 @@ async def test_bulk_review_claim_and_the_assigned_filter(console: Harness, dbs: 
     assert (await lead.post(f"/api/console/conversations/{web[0]}/assign", {"to": "agent"}))[0] == 400
 
 
+async def test_agents_take_free_conversations_and_their_own_leads_any(console: Harness, dbs: Databases) -> None:
+    # Red-team round 3 (NEW-4): an agent took over or dropped a lead's conversation through /assign and /bulk.
+    # The hand-off tickets' rules (R2-4) now hold for conversations too.
+    lead, agent = await console.login("lead"), await console.login("agent")
+    web = [console.public(c.sender_id) for c in dbs.seeded.conversations.values() if c.channel == "web"]
+    leads, free = web[0], web[1]
+    assert (await lead.post(f"/api/console/conversations/{leads}/assign", {"to": "me"}))[0] == 200
+    status, body = await agent.post(f"/api/console/conversations/{leads}/assign", {"to": "me"})
+    assert (status, body["code"]) == (409, "conflict") and "lead@example.com" in body["error"]
+    status, body = await agent.post(f"/api/console/conversations/{leads}/assign", {"to": None})
+    assert (status, body["code"]) == (403, "forbidden")
+    for change in ({"assign": "me"}, {"assign": None}, {"assign": "me", "tag": "taken"}):
+        status, body = await agent.post("/api/console/bulk", {"ids": [free, leads], **change})
+        assert status in (403, 409), (change, body)
+    # Nothing changed: not the lead's claim, not the free one, no tag.
+    assert (await lead.get(f"/api/console/conversations/{leads}"))[1]["assigned_to"] == "lead@example.com"
+    assert (await lead.get(f"/api/console/conversations/{free}"))[1]["assigned_to"] is None
+    assert await lead.ids(tag="taken") == set()
+    # An agent takes a free one, keeps their own, releases it; then a lead may take or release anyone's.
+    assert (await agent.post("/api/console/bulk", {"ids": [free], "assign": "me"}))[1] == {"updated": 1}
+    assert (await agent.post(f"/api/console/conversations/{free}/assign", {"to": "me"}))[0] == 200
+    assert (await lead.post("/api/console/bulk", {"ids": [free, leads], "assign": "me"}))[1] == {"updated": 2}
+    assert await lead.ids(assigned="me") == {lead.sender_of(free), lead.sender_of(leads)}
+    assert (await agent.post(f"/api/console/conversations/{free}/assign", {"to": None}))[0] == 403
+    assert (await agent.post(f"/api/console/conversations/{free}/assign", {"to": "me"}))[0] == 409
+    assert (await lead.post(f"/api/console/conversations/{free}/assign", {"to": None}))[1]["assigned_to"] is None
+    assert (await agent.post(f"/api/console/conversations/{free}/assign", {"to": "me"}))[0] == 200
+    assert (await agent.post(f"/api/console/conversations/{free}/assign", {"to": None}))[0] == 200
+
+
+def slot_in(dbs: Databases, sender: str, name: str, value: object) -> None:
+    """Append a slot event to ``sender``'s conversation in the tracker copy."""
+    with sqlite3.connect(dbs.tracker_path) as conn:
+        ts = conn.execute("select max(timestamp) from events").fetchone()[0] + 1
+        conn.execute(
+            "insert into events (sender_id, type_name, timestamp, intent_name, action_name, data) "
+            "values (?, 'slot', ?, null, ?, ?)",
+            (sender, ts, name, json.dumps({"event": "slot", "timestamp": ts, "name": name, "value": value})),
+        )
+
+
+async def test_what_is_typed_at_the_order_prompt_never_shows_or_matches(console: Harness, dbs: Databases) -> None:
+    # Red-team round 3 (NEW-3): the slot held whatever was typed at "Which order is it about?" until the
+    # form refused it, and the list's orders, the transcript's orders and order= showed and matched it raw.
+    victim = dbs.sender("fallback_handoff")
+    bare = victim.removeprefix("web:")
+    typed = [
+        "it was hsingh81@mail.example.com, postcode W1F 9XX, phone 07700 900123",
+        "I live at 12 Baker Street, London NW1 6XE, my name is Harriet Singh",
+        bare,
+        f"ref {victim} please",
+    ]
+    for text in typed:
+        say_in(dbs, victim, text)
+        slot_in(dbs, victim, "order_number", text)
+        slot_in(dbs, victim, "order_number", None)
+    say_in(dbs, victim, "ord 100123 sorry")
+    slot_in(dbs, victim, "order_number", "ORD-100123")
+    # A lead corrects the message quoting the id: the corrections list and the export must not show it either.
+    lead = await console.login("lead")
+    event_id = dbs.sql("select max(id) from events where sender_id = ? and type_name = 'user' and data like ?",
+                       victim, f"%ref {victim}%")[0][0]  # fmt: skip
+    correction = {"event_id": event_id, "intent": "inform"}
+    assert (await lead.post(f"/api/console/conversations/{console.public(victim)}/corrections", correction))[0] == 201
+    leaks = ["hsingh81", "W1F 9XX", "07700", "Baker Street", "NW1 6XE", "Harriet", bare[:12], bare[-8:]]
+    for role in ("agent", "lead", "admin"):
+        viewer = await console.login(role)
+        rows = [c for c in (await viewer.get("/api/console/conversations", limit=200))[1]["conversations"]]
+        [row] = [r for r in rows if r["id"] == console.public(victim)]
+        assert row["orders"] == ["ORD-100123"], role
+        status, transcript = await viewer.get(f"/api/console/conversations/{console.public(victim)}")
+        assert status == 200 and transcript["orders"] == ["ORD-100123"], role
+        assert victim in await viewer.ids(order="ord-100123")
+        for probe in ("hsingh81@mail.example.com", "it", bare[:32], bare[:8], f"web:{bare[:5]}", "W1F 9XX"):
+            status, body = await viewer.get("/api/console/conversations", order=probe)
+            assert (status, body.get("field")) == (400, "order"), (role, probe)
+        texts = await _all_get_answers(viewer, dbs)
+        for secret in bare[:12], bare[-8:]:
+            assert not [t[:300] for t in texts if secret in t], (role, secret)
+        if role != "admin":  # an admin sees personal data raw; the orders field is order numbers for everyone
+            shown = json.dumps(transcript) + json.dumps(row)
+            assert not [leak for leak in leaks if leak in shown], role
+        assert "hsingh81" not in json.dumps(row["orders"]) + json.dumps(transcript["orders"])
+
+
 async def test_a_correction_can_be_undone(console: Harness, dbs: Databases) -> None:
     lead, agent = await console.login("lead"), await console.login("agent")
     sender = dbs.sender("low_confidence")
@@ -244,6 +329,66 @@ async def test_a_ticket_is_taken_in_the_console_and_the_customer_told(console: H
     )
     status, body = await agent.post(f"/api/console/handoffs/{tablet_ticket.ticket_number}/resolve", {})
     assert (status, body["customer_told"]) == (200, False)
+
+
+async def test_the_agent_who_claimed_a_ticket_replies_to_the_customer_from_the_console(
+    console: Harness, dbs: Databases
+) -> None:
+    # Red-team round 3 (NEW-7): after a console claim the customer was told "a colleague will reply right
+    # here in this chat", but the console had no way to reply.
+    agent, lead, admin = await console.login("agent"), await console.login("lead"), await console.login("admin")
+    sender = dbs.sender("fallback_handoff")  # HO-000001, not relayed: no Slack in this gateway
+    bare, public = sender.removeprefix("web:"), console.public(sender)
+    Transcript(console.client.app[SESSIONS_KEY]).claim(bare, "seed-msg-01", {"text": "hi"})
+    path = "/api/console/handoffs/HO-000001/reply"
+    said = "Hi, I've checked: it ships today. Write to hsingh81@mail.example.com if needed."
+    status, body = await agent.post(path, {"text": said})
+    assert (status, body["code"]) == (409, "conflict") and "claim" in body["error"]  # claim it first
+    assert (await agent.post("/api/console/handoffs/HO-000001/claim", {}))[0] == 200
+    listed = {h["ticket"]: h for h in (await agent.get("/api/console/handoffs"))[1]["handoffs"]}
+    assert listed["HO-000001"]["can_reply"] is True
+    assert {h["ticket"]: h for h in (await lead.get("/api/console/handoffs"))[1]["handoffs"]}["HO-000001"][
+        "can_reply"
+    ] is False
+    # Role, CSRF, body and length checks like claim and resolve.
+    assert (await lead.post(path, {"text": "me too"}))[0] == 403  # someone else's claim, even for a lead
+    assert (await agent.post(path, {"text": said}, csrf=False))[0] == 403
+    resp = await console.client.post(
+        path, data="text=hi", headers={**agent._headers(True), "Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert resp.status == 415
+    for bad in ({}, {"text": ""}, {"text": "   "}, {"text": 5}, {"text": "x" * 2001}):
+        status, body = await agent.post(path, bad)
+        assert (status, body.get("field")) == (400, "text"), bad
+    assert (await agent.post("/api/console/handoffs/HO-999999/reply", {"text": "hi"}))[0] == 404
+    status, body = await agent.post(path, {"text": f"  {said}  "})
+    assert (status, body) == (201, {"ticket": "HO-000001", "delivered": True})
+    # It reached the customer's chat, signed as staff without the agent's email.
+    resp = await console.client.get(f"/api/web/history?conversation_id={bare}")
+    last = (await resp.json())["entries"][-1]["message"]
+    assert last["text"] == f"A colleague (staff): {said}" and last["custom"]["type"] == "agent_message"
+    assert "agent@example.com" not in json.dumps(last)
+    # Recorded: the transcript and the ticket's history show it, redacted for agents and leads, raw for admins.
+    for viewer, shown in ((agent, "[email]"), (lead, "[email]"), (admin, "hsingh81@mail.example.com")):
+        [reply] = (await viewer.get(f"/api/console/conversations/{public}"))[1]["staff_replies"]
+        assert (reply["ticket"], reply["by"], reply["delivered"]) == ("HO-000001", "agent@example.com (console)", True)
+        assert shown in reply["text"] and ("hsingh81" not in reply["text"]) == (viewer is not admin)
+        history = {h["ticket"]: h for h in (await viewer.get("/api/console/handoffs"))[1]["handoffs"]}["HO-000001"][
+            "history"
+        ]
+        assert [(e["kind"], e["actor"]) for e in history] == [("staff", "agent@example.com (console)")]
+        assert shown in history[0]["text"]
+    # Closed: no more replies (the customer is back with the assistant).
+    assert (await agent.post("/api/console/handoffs/HO-000001/resolve", {}))[0] == 200
+    assert (await agent.post(path, {"text": "one more thing"}))[0] == 409
+    # A tablet whose shopper has gone: not delivered, and recorded as such.
+    tablet = dbs.sender("tablet_postcode")
+    number = store(dbs).open_handoff(tablet, "tablet", "staff call", "", store_id="LDN-01").ticket_number
+    assert (await agent.post(f"/api/console/handoffs/{number}/claim", {}))[0] == 200
+    status, body = await agent.post(f"/api/console/handoffs/{number}/reply", {"text": "Coming over now"})
+    assert (status, body["delivered"]) == (201, False)
+    history = {h["ticket"]: h for h in (await agent.get("/api/console/handoffs"))[1]["handoffs"]}[number]["history"]
+    assert [e["kind"] for e in history] == ["push_failed"]
 
 
 async def test_claim_and_resolve_take_json_only_and_a_claim_is_resolved_by_its_owner_or_a_lead(

@@ -195,6 +195,12 @@ def world(tmp_path: Path) -> Iterator[World]:
         session.add(note)
         session.add(console_models.ConsoleTag(sender_id=web, tag="needs fix", user_id=lead.id, created_at=NOW))
         session.add(
+            console_models.ConsoleReply(
+                ticket="HO-000001", sender_id=web, user_id=lead.id, text=f"Hi {first}, {number} is on its way",
+                delivered=True, at=NOW,
+            )
+        )  # fmt: skip
+        session.add(
             console_models.ConsoleCorrection(
                 event_id=1, sender_id=web, text=f"where is {number}", predicted_intent="inform",
                 intent="track_order", entities="[]", user_id=lead.id, created_at=NOW,
