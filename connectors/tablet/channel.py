@@ -371,8 +371,13 @@ class TabletChannel:
         replies = await self._answer_staff_calls(request.app, device, inbound, replies)
         # The page starts its idle countdown when the answer arrives, so the server's starts again here too:
         # a slow turn must not end the session before the page would wipe it.
-        with contextlib.suppress(TabletError):  # replaced by the next shopper meanwhile: the page drops it
+        try:
             await asyncio.to_thread(self.registry.touch_session, device, session_id)
+        except TabletError:
+            pass  # replaced by the next shopper meanwhile: the page drops this answer
+        except SQLAlchemyError:  # the answer still goes back; the session counts from the question
+            self.dispatcher.counts["tablet.activity_not_recorded"] += 1
+            log.exception("could not record the end of a tablet turn")
         return web.json_response({"session_id": session_id, "messages": render_messages(replies)})
 
     async def updates(self, request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ from connectors.models import OutboundMessage
 from connectors.push import PushFailed
 from connectors.tablet import TabletSettings
 from connectors.tablet.__main__ import main as tablet_command
-from connectors.tablet.devices import hash_token
+from connectors.tablet.devices import TabletRegistry, hash_token
 from connectors.tablet.translate import ALREADY_CALLED, CALLED, NOT_CALLED, TOO_MANY_CALLS, render_messages
 from store.db import make_engine
 from store.service import OrderStore
@@ -74,6 +74,30 @@ def test_register_list_revoke_command(tmp_path: Path, capsys: pytest.CaptureFixt
     assert tablet_command([*urls, "revoke", "7"]) == 2
     assert "no tablet with id 7" in capsys.readouterr().err
     engine.dispose()
+
+
+def test_revoking_with_the_command_ends_what_the_open_session_proved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shop = seeded_shop_db(tmp_path)
+    gateway_db = f"sqlite:///{tmp_path / 'gateway.db'}"
+    urls = ["--gateway-database-url", gateway_db, "--shop-database-url", shop]
+    assert tablet_command([*urls, "register", "--store", "LDN-01", "--name", "door"]) == 0
+    token = capsys.readouterr().out.splitlines()[-1]
+    gateway = create_engine(gateway_db)
+    engine = make_engine(shop)
+    try:
+        registry = TabletRegistry(sessionmaker(gateway))
+        session_id = registry.start_session(registry.authenticate(token))
+        store = OrderStore(sessionmaker(engine))
+        case = store.demo_cases(limit=1)[0]
+        store.verify(f"tablet:{session_id}", case["order_number"], case["email"])
+        assert store.verified_orders(f"tablet:{session_id}") == [case["order_number"]]
+        assert tablet_command([*urls, "revoke", "1"]) == 0
+        assert store.verified_orders(f"tablet:{session_id}") == []
+    finally:
+        gateway.dispose()
+        engine.dispose()
 
 
 async def test_a_token_from_the_command_opens_the_kiosk(
@@ -578,3 +602,23 @@ def test_gateway_refuses_to_start_with_a_bad_tablet_setting(
     monkeypatch.setenv("TABLET_IDLE_SECONDS", "soon")
     assert main() == 2
     assert "cannot start the gateway: TABLET_IDLE_SECONDS must be a whole number of seconds" in caplog.text
+
+
+async def test_an_answer_still_goes_back_when_its_end_cannot_be_recorded(
+    tablet: TabletGateway, fake_rasa: FakeRasa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, token = tablet.register()
+    session_id = await tablet.session(token)
+    real = tablet.registry.touch_session
+    calls: list[str] = []
+
+    def touch(device: Any, sid: str) -> None:
+        calls.append(sid)
+        if len(calls) == 2:  # the end of the turn
+            raise OperationalError("UPDATE tablet_sessions", {}, Exception("the gateway database is down"))
+        real(device, sid)
+
+    monkeypatch.setattr(tablet.registry, "touch_session", touch)
+    status, body = await tablet.say(token, session_id, text="hi")
+    assert (status, body["messages"]) == (200, [{"text": "echo: hi"}])
+    assert tablet.channel.dispatcher.counts["tablet.activity_not_recorded"] == 1
