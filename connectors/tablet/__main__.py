@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from connectors.db import create_schema, gateway_engine
+from connectors.tablet.channel import ShopRecords
 from connectors.tablet.devices import TabletError, TabletRegistry
 from connectors.tablet.settings import database_urls
+from connectors.tablet.translate import conversation_id
 
 
 def _known_stores(shop_db_url: str) -> dict[str, str]:
@@ -24,6 +26,16 @@ def _known_stores(shop_db_url: str) -> dict[str, str]:
         return {s.store_id: s.name for s in OrderStore(sessionmaker(engine)).stores()}
     finally:
         engine.dispose()
+
+
+def _grants_ender(shop: ShopRecords) -> Callable[[list[str]], None]:
+    def end(session_ids: list[str]) -> None:
+        try:
+            shop.end_grants([conversation_id(s) for s in session_ids])
+        except SQLAlchemyError as exc:  # the tablet is revoked all the same; the store's idle limit ends them
+            print(f"warning: could not end the grants of its session: {exc}", file=sys.stderr)
+
+    return end
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,9 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     engine = gateway_engine(args.gateway_database_url)
+    shop = ShopRecords(args.shop_database_url)  # nothing opened until a revoke ends a session
     try:
         create_schema(engine)
-        registry = TabletRegistry(sessionmaker(engine, expire_on_commit=False))
+        # Revoking ends the tablet's open session, and what its conversation proved with it.
+        registry = TabletRegistry(sessionmaker(engine, expire_on_commit=False), on_end=_grants_ender(shop))
         if args.command == "register":
             stores = _known_stores(args.shop_database_url)
             device, token = registry.register(args.store, args.name, stores)
@@ -79,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: cannot use the database: {exc}", file=sys.stderr)
         return 2
     finally:
+        shop.dispose()
         engine.dispose()
     return 0
 

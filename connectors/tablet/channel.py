@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from connectors.tablet.settings import TabletSettings
 from connectors.tablet.translate import (
     QUICK_PAYLOADS,
     bearer_token,
+    conversation_id,
     inbound_from_json,
     parse_session_id,
     render_messages,
@@ -90,9 +92,13 @@ class StoreNames:
             self._engine = None
 
 
-class ShopTickets:
-    """Hand-off tickets in the order store, for the one-open-call-per-tablet rule: which of a tablet's calls
-    are still open, and closing a second call's ticket (its shopper is told the open one's status instead)."""
+class ShopRecords:
+    """What the tablet channel reads and ends in the order store.
+
+    Hand-off tickets, for the one-open-call-per-tablet rule: which of a tablet's calls are still open, and
+    closing a second call's ticket (its shopper is told the open one's status instead). And grants: when a
+    shopper's session ends, so does what its conversation proved (``OrderStore.revoke_grants``).
+    """
 
     def __init__(self, shop_db_url: str | None = None) -> None:
         """Use the order store at ``shop_db_url``; nothing is opened yet."""
@@ -121,11 +127,22 @@ class ShopTickets:
             found = set(session.scalars(stmt))
         return [t for t in tickets if t in found]
 
-    def close(self, ticket: str) -> None:
+    def close_ticket(self, ticket: str) -> None:
         """Close ``ticket`` (a second call made while the tablet's first is open)."""
         from store.service import OrderStore
 
         OrderStore(sessionmaker(self._shop())).close_handoff(ticket)
+
+    def end_grants(self, conversation_ids: Sequence[str]) -> int:
+        """End every grant of these conversations (their tablet sessions ended).
+
+        Returns:
+            How many grants ended.
+        """
+        from store.service import OrderStore
+
+        store = OrderStore(sessionmaker(self._shop()))
+        return sum(store.revoke_grants(conversation_id) for conversation_id in conversation_ids)
 
     def dispose(self) -> None:
         """Dispose of the order-store engine, if one was opened."""
@@ -138,8 +155,10 @@ class TabletChannel:
     """The in-store tablet channel (channel name ``tablet``).
 
     Routes: ``GET /tablet`` (kiosk page), ``POST /api/tablet/session`` (start a shopper's
-    conversation, ending the previous one), ``POST /api/tablet/messages``. Every API call carries
-    the device token as ``Authorization: Bearer <token>``; the token fixes the shop.
+    conversation, ending the previous one), ``POST /api/tablet/messages``, ``POST /api/tablet/updates``.
+    Every API call carries the device token as ``Authorization: Bearer <token>``; the token fixes the shop.
+    A session without the shopper's activity for the wipe time (idle + countdown) is ended by the server,
+    and the grants of its conversation with it.
     """
 
     name = "tablet"
@@ -152,7 +171,7 @@ class TabletChannel:
         limits: WebLimits | None = None,
         store_names: StoreNames | None = None,
         now: Callable[[], datetime] | None = None,
-        tickets: ShopTickets | None = None,
+        shop: ShopRecords | None = None,
     ) -> None:
         """Configure the channel.
 
@@ -162,12 +181,12 @@ class TabletChannel:
             limits: message limits (as the web channel's).
             store_names: where shop names come from (default: the order store at ``shop_db_url``).
             now: naive-UTC clock for session expiry (tests).
-            tickets: the order store's hand-off tickets (default: the order store at ``shop_db_url``).
+            shop: the order store's hand-off tickets and grants (default: the order store at ``shop_db_url``).
         """
         self.settings = settings or TabletSettings()
         self.limits = limits or WebLimits()
         self.store_names = store_names or StoreNames(shop_db_url)
-        self.tickets = tickets or ShopTickets(shop_db_url)
+        self.shop = shop or ShopRecords(shop_db_url)
         self._now = now
         self._dispatcher: Dispatcher | None = None
         self._registry: TabletRegistry | None = None
@@ -182,17 +201,18 @@ class TabletChannel:
             dispatcher: where inbound messages go.
         """
         self._dispatcher = dispatcher
-        ttl = timedelta(seconds=self.settings.session_ttl_seconds)
+        wipe = timedelta(seconds=self.settings.wipe_seconds)
         if self._now is None:
-            self._registry = TabletRegistry(app[SESSIONS_KEY], session_ttl=ttl)
+            self._registry = TabletRegistry(app[SESSIONS_KEY], wipe_after=wipe, on_end=self._end_grants)
         else:
-            self._registry = TabletRegistry(app[SESSIONS_KEY], session_ttl=ttl, now=self._now)
+            self._registry = TabletRegistry(app[SESSIONS_KEY], wipe_after=wipe, now=self._now, on_end=self._end_grants)
         self._load_page()
         app.router.add_get("/tablet", self.kiosk_page)
         app.router.add_post("/api/tablet/session", self.start_session)
         app.router.add_post("/api/tablet/messages", self.post_message)
         app.router.add_post("/api/tablet/updates", self.updates)
         app.on_cleanup.append(self._close)
+        app.cleanup_ctx.append(self._run_sweeper)
         app[PUSH_KEY].register(self.name, self)
         dispatcher.always_offer(self.name, QUICK_PAYLOADS)  # the kiosk page's fixed buttons
 
@@ -209,6 +229,50 @@ class TabletChannel:
         if self._dispatcher is None:
             raise RuntimeError("TabletChannel.setup() has not been called")
         return self._dispatcher
+
+    def _end_grants(self, session_ids: list[str]) -> None:
+        """``TabletRegistry.on_end``: what the ended sessions' conversations proved ends with them.
+
+        Their ids are never given out again, so nobody could reach those grants anyway; ending them in the
+        order store makes that true there too. When the order store is down the grants stay until its own
+        ``SHOP_GRANT_IDLE_MINUTES`` ends them (counted as ``tablet.grants_not_ended``).
+        """
+        counts = self.dispatcher.counts
+        counts["tablet.sessions_ended"] += len(session_ids)
+        try:
+            counts["tablet.grants_ended"] += self.shop.end_grants([conversation_id(s) for s in session_ids])
+        except SQLAlchemyError:
+            counts["tablet.grants_not_ended"] += 1
+            log.exception("could not end the grants of %d ended tablet session(s)", len(session_ids))
+
+    async def sweep(self) -> list[str]:
+        """End the sessions idle for the wipe time (and their grants); returns their ids.
+
+        A tablet that went dark (switched off, asleep, its tab closed) never calls again: without this its
+        last shopper's session would only end when the tablet next starts one.
+        """
+        return await asyncio.to_thread(self.registry.end_idle_sessions)
+
+    async def _run_sweeper(self, app: web.Application) -> AsyncIterator[None]:
+        """``cleanup_ctx``: sweep every ``TABLET_COUNTDOWN_SECONDS`` while the gateway runs, so a session is
+        over in the gateway database and the order store at most one countdown after its wipe time (and at
+        once for any call that names it)."""
+        task = asyncio.create_task(self._sweep_forever(), name="tablet-sweeper")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.countdown_seconds)
+            try:
+                await self.sweep()
+            except SQLAlchemyError:
+                self.dispatcher.counts["tablet.sweep_failed"] += 1
+                log.exception("tablet session sweep failed; trying again in %d s", self.settings.countdown_seconds)
 
     def _load_page(self) -> None:
         html = PAGE_FILE.read_text(encoding="utf-8")
@@ -271,7 +335,7 @@ class TabletChannel:
 
         Returns:
             200 ``{"session_id", "messages": [...]}``; 401/403 for the device, 409 ``session_ended``
-            for a wiped, stale or foreign session (nothing reaches rasa), 400/413/415 for bad
+            for a wiped, idle-past-the-wipe-time or foreign session (nothing reaches rasa), 400/413/415 for bad
             input, 502/503 when rasa cannot answer.
         """
         device = await self._device(request)
@@ -305,26 +369,42 @@ class TabletChannel:
                 )
             return web.json_response({"error": err.message, "code": err.code}, status=err.status)
         replies = await self._answer_staff_calls(request.app, device, inbound, replies)
+        # The page starts its idle countdown when the answer arrives, so the server's starts again here too:
+        # a slow turn must not end the session before the page would wipe it.
+        try:
+            await asyncio.to_thread(self.registry.touch_session, device, session_id)
+        except TabletError:
+            pass  # replaced by the next shopper meanwhile: the page drops this answer
+        except SQLAlchemyError:  # the answer still goes back; the session counts from the question
+            self.dispatcher.counts["tablet.activity_not_recorded"] += 1
+            log.exception("could not record the end of a tablet turn")
         return web.json_response({"session_id": session_id, "messages": render_messages(replies)})
 
     async def updates(self, request: web.Request) -> web.Response:
-        """``POST /api/tablet/updates``: ``{"session_id"}`` in, messages pushed to it since the last call out.
+        """``POST /api/tablet/updates``: ``{"session_id", "active"?}`` in, messages pushed to it since the last
+        call out.
 
         The kiosk page polls this every few seconds while a shopper's session is on screen, so a staff
-        member's reply in a hand-off appears without the shopper typing. Polling does not count as the
-        shopper being active.
+        member's reply in a hand-off appears without the shopper typing. Neither polling nor a pushed message
+        counts as the shopper being active; ``"active": true`` (the shopper touched the screen since the last
+        poll, or pressed "I'm still here") does.
 
         Returns:
-            200 ``{"session_id", "messages": [...]}``; 401/403 for the device; 409 ``session_ended``.
+            200 ``{"session_id", "messages": [...]}``; 401/403 for the device; 400 for a non-boolean
+            ``active``; 409 ``session_ended`` (wiped, replaced, or idle for the wipe time: the page must wipe).
         """
         device = await self._device(request)
         body = decode_json(await request.read())
         if not isinstance(body, dict):
             raise WebInputError(400, "invalid_json", "the body must be a JSON object")
         session_id = parse_session_id(body.get("session_id"))
+        active = body.get("active", False)
+        if not isinstance(active, bool):
+            raise WebInputError(400, "invalid_field", "active must be true or false", field="active")
         try:
-            messages = await asyncio.to_thread(self.registry.take_pushed, device, session_id)
+            messages = await asyncio.to_thread(self.registry.take_pushed, device, session_id, active=active)
         except TabletError as exc:
+            self.dispatcher.counts[f"tablet.{exc.code}"] += 1
             raise WebInputError(exc.status, exc.code, str(exc)) from None
         return web.json_response(
             {"session_id": session_id, "messages": messages}, headers={"Cache-Control": "no-store"}
@@ -334,8 +414,8 @@ class TabletChannel:
         """``PushTarget``: keep ``messages`` for the session's page to fetch (``POST /api/tablet/updates``).
 
         Raises:
-            PushFailed: the session was wiped, replaced by the next shopper or went stale; or the
-                gateway database is down.
+            PushFailed: the session was wiped, replaced by the next shopper or idle for the wipe time; or
+                the gateway database is down.
         """
         try:
             kept = await asyncio.to_thread(self.registry.queue_pushed, sender_id, render_messages(messages))
@@ -397,7 +477,7 @@ class TabletChannel:
         counts = self.dispatcher.counts
         others = list(dict.fromkeys(t for t in calls if t != ticket))
         try:
-            open_others = self.tickets.still_open(others)
+            open_others = self.shop.still_open(others)
         except SQLAlchemyError:  # cannot tell: the hourly bound below still holds
             log.exception("cannot read this tablet's earlier staff calls from the order store")
             open_others = []
@@ -405,7 +485,7 @@ class TabletChannel:
         if open_others or len(calls) >= self.settings.staff_calls_per_hour:
             if new:
                 try:
-                    self.tickets.close(ticket)  # it never reached staff: keep it out of their queue
+                    self.shop.close_ticket(ticket)  # it never reached staff: keep it out of their queue
                 except SQLAlchemyError:
                     log.exception("could not close held staff call %s", ticket)
             counts["tablet.staff_call_held"] += 1
@@ -417,7 +497,7 @@ class TabletChannel:
 
     async def _close(self, app: web.Application) -> None:
         self.store_names.close()
-        self.tickets.dispose()
+        self.shop.dispose()
 
 
 def _connected(request: web.Request) -> Callable[[], bool]:

@@ -40,7 +40,11 @@ class TabletDevice(GatewayBase):
 
 
 class TabletSession(GatewayBase):
-    """One shopper's conversation on a tablet; deleted when the screen is wiped or it goes stale."""
+    """One shopper's conversation on a tablet; deleted when the screen is wiped or the wipe time passes.
+
+    ``last_seen`` is the shopper's last activity: a message, or a touch the page reported. Messages staff
+    push to the session are not the shopper's activity and leave it alone.
+    """
 
     __tablename__ = "tablet_sessions"
 
@@ -97,7 +101,7 @@ class RevokedDevice(TabletError):
 
 
 class SessionEnded(TabletError):
-    """The session id is unknown, belongs to another tablet, was wiped or went stale."""
+    """The session id is unknown, belongs to another tablet, was wiped, or was idle for the wipe time."""
 
     status = 409
     code = "session_ended"
@@ -145,19 +149,33 @@ class TabletRegistry:
         self,
         sessions: sessionmaker[Session],
         *,
-        session_ttl: timedelta = timedelta(seconds=85),
+        wipe_after: timedelta = timedelta(seconds=70),
         now: Callable[[], datetime] = _utc_now,
+        on_end: Callable[[list[str]], None] | None = None,
     ) -> None:
         """Use ``sessions`` for every unit of work.
 
         Args:
             sessions: factory of gateway database sessions.
-            session_ttl: a shopper session unused for this long is over, whatever the page does.
+            wipe_after: the wipe time (``TABLET_IDLE_SECONDS`` + ``TABLET_COUNTDOWN_SECONDS``): a shopper
+                session without activity for this long is over, whatever the page does.
             now: naive-UTC clock (tests move it).
+            on_end: called, after the commit, with the ids of the sessions this registry ended (wiped,
+                replaced by the next shopper, idle past the wipe time, device revoked), so what those
+                conversations proved can end with them.
         """
         self._sessions = sessions
-        self.session_ttl = session_ttl
+        self.wipe_after = wipe_after
         self._now = now
+        self._on_end = on_end
+
+    def _ended(self, session_ids: list[str]) -> None:
+        if session_ids and self._on_end is not None:
+            self._on_end(session_ids)
+
+    def _idle(self, row: TabletSession, now: datetime) -> bool:
+        """Whether the session has gone without shopper activity for the wipe time (it is over)."""
+        return now - row.last_seen >= self.wipe_after
 
     # ------------------------------------------------------------------ devices (the command)
 
@@ -207,8 +225,11 @@ class TabletRegistry:
                 raise TabletError(f"no tablet with id {device_id}")
             if row.revoked_at is None:
                 row.revoked_at = self._now()
+            ended = list(db.scalars(select(TabletSession.id).where(TabletSession.device_id == device_id)))
             db.execute(delete(TabletSession).where(TabletSession.device_id == device_id))
-            return _info(row)
+            info = _info(row)
+        self._ended(ended)
+        return info
 
     # ------------------------------------------------------------------ the channel
 
@@ -239,30 +260,58 @@ class TabletRegistry:
         session_id = secrets.token_urlsafe(24)
         now = self._now()
         with self._sessions.begin() as db:
+            ended = list(db.scalars(select(TabletSession.id).where(TabletSession.device_id == device.device_id)))
             db.execute(delete(TabletSession).where(TabletSession.device_id == device.device_id))
             db.add(TabletSession(id=session_id, device_id=device.device_id, created_at=now, last_seen=now))
+        self._ended(ended)
         return session_id
 
+    def _live(
+        self, db: Session, session_id: str, now: datetime, device: DeviceInfo | None = None
+    ) -> tuple[TabletSession | None, list[str]]:
+        """The live session ``session_id`` (of ``device``, when given) and the sessions ended on the way.
+
+        None when it is over: unknown, another tablet's, wiped, or idle for the wipe time (then it is deleted
+        here, and the caller's transaction commits that; its kept messages go with it, ON DELETE CASCADE).
+        """
+        row = db.get(TabletSession, session_id) if SESSION_ID_RE.fullmatch(session_id or "") else None
+        if row is None or (device is not None and row.device_id != device.device_id):
+            return None, []
+        if self._idle(row, now):
+            db.delete(row)
+            return None, [row.id]
+        return row, []
+
     def touch_session(self, device: DeviceInfo, session_id: str) -> None:
-        """Check that ``session_id`` is this device's live session and mark it used.
+        """Check that ``session_id`` is this device's live session and mark the shopper active now.
 
         Raises:
-            SessionEnded: unknown, another tablet's, wiped, or unused for longer than the TTL
-                (then it is deleted here).
+            SessionEnded: unknown, another tablet's, wiped, or idle for the wipe time (then it is ended
+                here, its grants with it).
         """
         now = self._now()
-        stale = False
         with self._sessions.begin() as db:
-            row = db.get(TabletSession, session_id) if SESSION_ID_RE.fullmatch(session_id or "") else None
-            if row is None or row.device_id != device.device_id:
-                raise SessionEnded("this conversation has ended; a new one has to be started")
-            if now - row.last_seen > self.session_ttl:
-                db.delete(row)  # committed when the block ends: raising inside would roll it back
-                stale = True
-            else:
+            row, ended = self._live(db, session_id, now, device)
+            if row is not None:
                 row.last_seen = now
-        if stale:
-            raise SessionEnded("this conversation timed out; a new one has to be started")
+        self._ended(ended)  # after the commit: raising inside the block would roll the deletion back
+        if row is None:
+            raise SessionEnded("this conversation has ended; a new one has to be started")
+
+    def end_idle_sessions(self) -> list[str]:
+        """End every session idle for the wipe time (the gateway's sweep: a tablet that went dark never
+        calls again, and what its conversation proved should not wait for it).
+
+        Returns:
+            The ids of the sessions ended.
+        """
+        cutoff = self._now() - self.wipe_after
+        with self._sessions.begin() as db:
+            ended = list(db.scalars(select(TabletSession.id).where(TabletSession.last_seen <= cutoff)))
+            if ended:
+                db.execute(delete(TabletSession).where(TabletSession.id.in_(ended)))
+        self._ended(ended)
+        return ended
 
     # ------------------------------------------------------------------ staff calls
 
@@ -293,39 +342,52 @@ class TabletRegistry:
     def queue_pushed(self, session_id: str, bodies: Iterable[dict[str, Any]]) -> bool:
         """Keep rendered messages for a live session until its page fetches them.
 
+        Pushing is not the shopper's activity: it never moves ``last_seen``, so a colleague writing to a
+        shopper who has gone cannot keep that shopper's conversation on screen past the wipe time.
+
         Returns:
-            False when the session no longer exists (wiped, replaced or stale): nothing was kept.
+            False when the session no longer exists (wiped, replaced or idle past the wipe time): nothing was
+            kept.
         """
         now = self._now()
         with self._sessions.begin() as db:
-            row = db.get(TabletSession, session_id)
-            if row is None or now - row.last_seen > self.session_ttl:
-                return False
-            db.add_all(TabletOutbox(session_id=session_id, body=body, created_at=now) for body in bodies)
-        return True
+            row, ended = self._live(db, session_id, now)
+            if row is not None:
+                db.add_all(TabletOutbox(session_id=session_id, body=body, created_at=now) for body in bodies)
+        self._ended(ended)
+        return row is not None
 
-    def take_pushed(self, device: DeviceInfo, session_id: str) -> list[dict[str, Any]]:
+    def take_pushed(self, device: DeviceInfo, session_id: str, *, active: bool = False) -> list[dict[str, Any]]:
         """Hand over (and forget) the messages pushed to this device's session, oldest first.
 
-        Handing some over counts as activity (``last_seen``); polling with nothing waiting does not.
+        Args:
+            device: the tablet asking.
+            session_id: its session.
+            active: the shopper touched the screen since the page last asked (their activity, ``last_seen``).
+                Messages handed over are not: a colleague's reply keeps nothing on screen by itself.
 
         Raises:
-            SessionEnded: the session is not this device's live session.
+            SessionEnded: the session is not this device's live session (idle for the wipe time: ended here).
         """
+        now = self._now()
         with self._sessions.begin() as db:
-            row = db.get(TabletSession, session_id) if SESSION_ID_RE.fullmatch(session_id or "") else None
-            if row is None or row.device_id != device.device_id:
-                raise SessionEnded("this conversation has ended; a new one has to be started")
-            rows = list(
-                db.scalars(select(TabletOutbox).where(TabletOutbox.session_id == session_id).order_by(TabletOutbox.id))
-            )
-            for item in rows:
-                db.delete(item)
-            if rows:
-                # A colleague's reply on screen keeps the shopper's session alive like a message would
-                # (the page resets its idle countdown too).
-                row.last_seen = self._now()
-            return [dict(item.body) for item in rows]
+            row, ended = self._live(db, session_id, now, device)
+            messages: list[dict[str, Any]] = []
+            if row is not None:
+                if active:
+                    row.last_seen = now
+                rows = list(
+                    db.scalars(
+                        select(TabletOutbox).where(TabletOutbox.session_id == session_id).order_by(TabletOutbox.id)
+                    )
+                )
+                for item in rows:
+                    db.delete(item)
+                messages = [dict(item.body) for item in rows]
+        self._ended(ended)
+        if row is None:
+            raise SessionEnded("this conversation has ended; a new one has to be started")
+        return messages
 
     def forget_sessions(self, session_ids: Iterable[str], *, before: datetime | None = None) -> int:
         """Delete these shopper sessions and the messages kept for them (console privacy commands).

@@ -17,9 +17,6 @@ DEFAULT_IDLE_SECONDS = 60
 DEFAULT_COUNTDOWN_SECONDS = 10
 #: Staff calls one tablet may make per hour (each new shopper session could otherwise call again).
 DEFAULT_STAFF_CALLS_PER_HOUR = 4
-#: Extra seconds the server waits past idle + countdown before it forgets a session by itself,
-#: so a page that is a little late with its wipe still ends the session cleanly.
-SESSION_GRACE_SECONDS = 15
 
 
 class TabletSettings(EnvSettings):
@@ -41,9 +38,11 @@ class TabletSettings(EnvSettings):
     staff_calls_per_hour: int = Field(default=DEFAULT_STAFF_CALLS_PER_HOUR, ge=1, le=100)
 
     @property
-    def session_ttl_seconds(self) -> int:
-        """After this long without a message the server ends a session even if the page never wiped."""
-        return self.idle_seconds + self.countdown_seconds + SESSION_GRACE_SECONDS
+    def wipe_seconds(self) -> int:
+        """The wipe time: idle + countdown. A session without shopper activity for this long is ended by the
+        server at the same moment the page would have wiped it, whether or not the page did (a sleeping or
+        frozen tablet): its next call gets 409 ``session_ended`` and its grants end."""
+        return self.idle_seconds + self.countdown_seconds
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TabletSettings:

@@ -49,6 +49,12 @@ def bearer_token(header: str | None) -> str | None:
     return value.strip()
 
 
+def conversation_id(session_id: str) -> str:
+    """The rasa conversation (and grant holder) of a tablet session: ``tablet:<session id>``, as
+    ``InboundMessage.conversation_id`` makes it."""
+    return f"{CHANNEL}:{session_id}"
+
+
 def parse_session_id(value: object) -> str:
     """Validate the ``session_id`` a page sends back (it was made by the server).
 

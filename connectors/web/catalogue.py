@@ -1,9 +1,11 @@
-"""The shop's catalogue as the web pages show it: featured products for the demo page and drawn product pictures.
+"""The shop's catalogue as the web pages show it: featured products and a demo case for the demo page, and drawn
+product pictures.
 
-Called by the web channel: ``GET /`` and ``/shop`` list featured products from the order store, and
+Called by the web channel: ``GET /`` and ``/shop`` list featured products from the order store and suggest an
+order to ask about (the first of ``OrderStore.demo_cases``, so it always matches the seeded data), and
 ``GET /media/products/<sku>.svg`` draws a product's picture (the demo catalogue has no photographs; a shop's
-own ``image_url`` would point at its real ones). Products are read lazily and kept for a minute, so the
-page costs one read a minute, not one per visitor. Drawing is pure and escapes every text it places.
+own ``image_url`` would point at its real ones). Both are read lazily and kept for a minute, so the page
+costs one read a minute, not one per visitor. Drawing is pure and escapes every text it places.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from html import escape
 
 from sqlalchemy import Engine
@@ -35,6 +38,36 @@ PALETTE = {
     "Gift Cards": ("#fbf1dc", "#e0b04b", "#5a3d00"),
 }
 CACHE_SECONDS = 60.0
+#: Domains reserved for examples (RFC 2606): the demo shop's customers have their e-mails there, a real
+#: shop's customers do not, so a real customer is never suggested on the page.
+EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoExample:
+    """An order of the demo shop and the e-mail that proves it, suggested on the demo page."""
+
+    order_number: str
+    email: str
+
+
+def demo_example(cases: Sequence[dict[str, object]]) -> DemoExample | None:
+    """The first demo case (``OrderStore.demo_cases``) whose e-mail is on an example domain, or None.
+
+    Args:
+        cases: demo cases, as ``python -m store demo-cases`` prints them.
+
+    Returns:
+        Its order number and e-mail; None when no case has an example-domain e-mail (not the demo shop).
+    """
+    for case in cases:
+        number, email = case.get("order_number"), case.get("email")
+        if not isinstance(number, str) or not isinstance(email, str):
+            continue
+        domain = email.rpartition("@")[2].lower()
+        if any(domain == d or domain.endswith("." + d) for d in EXAMPLE_DOMAINS):
+            return DemoExample(number, email)
+    return None
 
 
 def product_svg(sku: str, title: str | None = None, brand: str | None = None, category: str | None = None) -> bytes:
@@ -100,7 +133,8 @@ class Catalogue:
         load: Callable[[], Sequence[ProductInfo]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Read from ``shop_db_url`` (or ``load``, for tests); nothing is opened yet."""
+        """Read from ``shop_db_url`` (or ``load``, for tests: products only, no demo case); nothing is opened
+        yet."""
         self._url = shop_db_url
         self._load = load
         self._clock = clock
@@ -108,12 +142,13 @@ class Catalogue:
         self._lock = threading.Lock()
         self._products: dict[str, ProductInfo] = {}
         self._featured: list[ProductInfo] = []
+        self._example: DemoExample | None = None
         self._read_at = float("-inf")
 
-    def _read(self) -> tuple[list[ProductInfo], dict[str, ProductInfo]]:
+    def _read(self) -> tuple[list[ProductInfo], dict[str, ProductInfo], DemoExample | None]:
         if self._load is not None:
             loaded = list(self._load())
-            return loaded[:8], {p.sku.upper(): p for p in loaded}
+            return loaded[:8], {p.sku.upper(): p for p in loaded}, None
         from sqlalchemy.orm import sessionmaker  # noqa: PLC0415 (the order store only when a page asks)
 
         from store.db import make_engine  # noqa: PLC0415
@@ -131,23 +166,29 @@ class Catalogue:
             featured += store.popular_products(category, limit=2)
         featured = featured[:8]
         products = {p.sku.upper(): p for p in featured}
-        return featured, products
+        return featured, products, demo_example(store.demo_cases())
 
     def _refresh(self) -> None:
         if self._clock() - self._read_at < CACHE_SECONDS:
             return
         try:
-            featured, products = self._read()
+            featured, products, example = self._read()
         except SQLAlchemyError as exc:  # the page still works: without products, and it tries again next minute
             log.warning("cannot read the catalogue from the order store: %s", exc)
-            featured, products = [], {}
-        self._featured, self._products, self._read_at = featured, products, self._clock()
+            featured, products, example = [], {}, None
+        self._featured, self._products, self._example, self._read_at = featured, products, example, self._clock()
 
     def featured(self) -> list[ProductInfo]:
         """Up to eight popular products, two per category (read at most once a minute)."""
         with self._lock:
             self._refresh()
             return list(self._featured)
+
+    def example(self) -> DemoExample | None:
+        """The demo case the page suggests (read at most once a minute), or None outside the demo shop."""
+        with self._lock:
+            self._refresh()
+            return self._example
 
     def product(self, sku: str) -> ProductInfo | None:
         """The product with this SKU, if the order store has it."""

@@ -29,7 +29,7 @@ from connectors.rasa_client import resend_key
 from connectors.shared_state import LocalState, shared_state
 from connectors.source import request_address, web_source
 from connectors.tasks import BackgroundTasks
-from connectors.web.catalogue import SKU, Catalogue, product_svg
+from connectors.web.catalogue import SKU, Catalogue, DemoExample, product_svg
 from connectors.web.feedback import WebFeedback
 from connectors.web.ratelimit import SlidingWindowLimiter, whole_seconds
 from connectors.web.settings import WebSettings
@@ -214,8 +214,10 @@ class WebChannel:
         host = request.host
         widget_url = html.escape(f"{request.scheme}://{host}/widget.js").encode("utf-8")
         products = await asyncio.to_thread(self.catalogue.featured)
+        example = await asyncio.to_thread(self.catalogue.example)
+        body = body.replace(b"__WIDGET_URL__", widget_url).replace(b"__EXAMPLE__", _example_text(example))
         return web.Response(
-            body=body.replace(b"__WIDGET_URL__", widget_url).replace(b"__PRODUCTS__", _product_items(products)),
+            body=body.replace(b"__PRODUCTS__", _product_items(products)),
             content_type="text/html",
             charset="utf-8",
             headers={
@@ -644,6 +646,17 @@ class WebChannel:
         for transport in transports:
             transport.abort()
         return len(transports)
+
+
+def _example_text(example: DemoExample | None) -> bytes:
+    """The demo page's suggested case (escaped), read from the order store so it always verifies; nothing when
+    the order store has no demo case."""
+    if example is None:
+        return b""
+    return (
+        f", for example ask where order <strong>{html.escape(example.order_number)}</strong> is and give "
+        f"<strong>{html.escape(example.email)}</strong> when asked"
+    ).encode()
 
 
 def _product_items(products: Sequence[Any]) -> bytes:

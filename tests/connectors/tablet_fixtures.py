@@ -10,16 +10,18 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from connectors.alerts import AlertNotDelivered, StaffAlert
 from connectors.app import create_app
-from connectors.keys import ALERTS_KEY, SESSIONS_KEY
+from connectors.keys import ALERTS_KEY
 from connectors.rasa_client import RasaClient
 from connectors.tablet import TabletChannel, TabletSettings
-from connectors.tablet.channel import ShopTickets, StoreNames
+from connectors.tablet.channel import ShopRecords, StoreNames
 from connectors.tablet.devices import DeviceInfo, TabletRegistry
 from store.db import make_engine
 from store.migrate import upgrade
+from store.seed import seed
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
 
 SHOPS = {"LDN-01": "Covent Garden", "MAN-01": "King Street"}
@@ -39,6 +41,18 @@ def make_shop_db(folder: Path) -> str:
                 ),
                 {"id": store_id, "name": name},
             )
+    engine.dispose()
+    return url
+
+
+def seeded_shop_db(folder: Path) -> str:
+    """A freshly migrated and seeded demo shop (the one ``make db`` builds), for tests that prove orders."""
+    url = f"sqlite:///{folder / 'demo-shop.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with Session(engine) as session:
+        seed(session)
+        session.commit()
     engine.dispose()
     return url
 
@@ -95,6 +109,13 @@ class TabletGateway:
         )
         return resp.status, await resp.json()
 
+    async def updates(self, token: str, session_id: str, **extra: object) -> tuple[int, dict[str, object]]:
+        """What the kiosk page's poll does: ``POST /api/tablet/updates``."""
+        resp = await self.client.post(
+            "/api/tablet/updates", json={"session_id": session_id, **extra}, headers=auth(token)
+        )
+        return resp.status, await resp.json()
+
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
@@ -116,7 +137,7 @@ async def start_tablet_gateway(
         settings or TabletSettings(idle_seconds=60, countdown_seconds=10),
         store_names=StoreNames(load=load_names),
         now=clock,
-        tickets=ShopTickets(shop_db_url or make_shop_db(Path(tempfile.mkdtemp(prefix="tablet-shop-")))),
+        shop=ShopRecords(shop_db_url or make_shop_db(Path(tempfile.mkdtemp(prefix="tablet-shop-")))),
     )
     gateway_settings = make_settings(fake_rasa.url)
     app = create_app(
@@ -129,5 +150,4 @@ async def start_tablet_gateway(
         app[ALERTS_KEY] = recording
     client = TestClient(TestServer(app, host="127.0.0.1", port=0))
     await client.start_server()  # creates the gateway tables
-    registry = TabletRegistry(app[SESSIONS_KEY], now=clock)
-    return TabletGateway(client, registry, recording, clock, channel)
+    return TabletGateway(client, channel.registry, recording, clock, channel)

@@ -10,16 +10,28 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import sessionmaker
 
 from connectors.errors import SettingsError
 from connectors.keys import SETTINGS_KEY
 from connectors.models import OutboundMessage
+from connectors.push import PushFailed
 from connectors.tablet import TabletSettings
 from connectors.tablet.__main__ import main as tablet_command
-from connectors.tablet.devices import hash_token
+from connectors.tablet.devices import TabletRegistry, hash_token
 from connectors.tablet.translate import ALREADY_CALLED, CALLED, NOT_CALLED, TOO_MANY_CALLS, render_messages
+from store.db import make_engine
+from store.service import OrderStore
 from tests.connectors.gateway_fakes import FakeRasa
-from tests.connectors.tablet_fixtures import RecordingAlerts, TabletGateway, auth, make_shop_db, start_tablet_gateway
+from tests.connectors.tablet_fixtures import (
+    RecordingAlerts,
+    TabletGateway,
+    auth,
+    make_shop_db,
+    seeded_shop_db,
+    start_tablet_gateway,
+)
 
 
 @pytest_asyncio.fixture
@@ -62,6 +74,30 @@ def test_register_list_revoke_command(tmp_path: Path, capsys: pytest.CaptureFixt
     assert tablet_command([*urls, "revoke", "7"]) == 2
     assert "no tablet with id 7" in capsys.readouterr().err
     engine.dispose()
+
+
+def test_revoking_with_the_command_ends_what_the_open_session_proved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shop = seeded_shop_db(tmp_path)
+    gateway_db = f"sqlite:///{tmp_path / 'gateway.db'}"
+    urls = ["--gateway-database-url", gateway_db, "--shop-database-url", shop]
+    assert tablet_command([*urls, "register", "--store", "LDN-01", "--name", "door"]) == 0
+    token = capsys.readouterr().out.splitlines()[-1]
+    gateway = create_engine(gateway_db)
+    engine = make_engine(shop)
+    try:
+        registry = TabletRegistry(sessionmaker(gateway))
+        session_id = registry.start_session(registry.authenticate(token))
+        store = OrderStore(sessionmaker(engine))
+        case = store.demo_cases(limit=1)[0]
+        store.verify(f"tablet:{session_id}", case["order_number"], case["email"])
+        assert store.verified_orders(f"tablet:{session_id}") == [case["order_number"]]
+        assert tablet_command([*urls, "revoke", "1"]) == 0
+        assert store.verified_orders(f"tablet:{session_id}") == []
+    finally:
+        gateway.dispose()
+        engine.dispose()
 
 
 async def test_a_token_from_the_command_opens_the_kiosk(
@@ -178,17 +214,158 @@ async def test_a_new_shopper_ends_the_previous_session(tablet: TabletGateway, fa
     assert [r["sender"] for r in fake_rasa.received] == [f"tablet:{old}", f"tablet:{new}"]
 
 
-async def test_an_idle_session_expires_on_the_server(tablet: TabletGateway, fake_rasa: FakeRasa) -> None:
+async def test_a_session_idle_past_the_wipe_time_is_ended_by_the_server(
+    tablet: TabletGateway, fake_rasa: FakeRasa
+) -> None:
+    """NEW-5: the page wipes after idle 60 + countdown 10 s; the server ends the session at that moment too,
+    whether or not the page wiped (a throttled, asleep or frozen tablet)."""
     _, token = tablet.register()
     session_id = await tablet.session(token)
-    tablet.clock.advance(80)  # within idle 60 + countdown 10 + grace 15
+    tablet.clock.advance(69)
     assert (await tablet.say(token, session_id, text="still here"))[0] == 200
-    tablet.clock.advance(86)
-    status, body = await tablet.say(token, session_id, text="hello?")
+    tablet.clock.advance(69)  # a message starts the wipe time again
+    assert (await tablet.say(token, session_id, text="and now?"))[0] == 200
+    tablet.clock.advance(70)
+    status, body = await tablet.say(token, session_id, text="what is the tracking number of my order?")
     assert (status, body["code"]) == (409, "session_ended")
-    tablet.clock.advance(-86)  # gone for good, not merely late
+    tablet.clock.advance(-70)  # gone for good, not merely late
     assert (await tablet.say(token, session_id, text="hello?"))[0] == 409
-    assert len(fake_rasa.received) == 1
+    status, body = await tablet.updates(token, session_id)
+    assert (status, body["code"]) == (409, "session_ended")
+    assert [b["message"] for b in fake_rasa.received] == ["still here", "and now?"]
+    assert tablet.channel.dispatcher.counts["tablet.sessions_ended"] == 1
+
+
+async def test_the_wipe_time_counts_from_the_answer_like_the_pages(tablet: TabletGateway, fake_rasa: FakeRasa) -> None:
+    """The page starts its countdown when the answer arrives: a slow turn must not end the session earlier."""
+
+    def slow(body: dict[str, Any]) -> list[dict[str, Any]]:
+        tablet.clock.advance(30)  # rasa took 30 s
+        return [{"text": "Here you go."}]
+
+    fake_rasa.replies = slow
+    _, token = tablet.register()
+    session_id = await tablet.session(token)
+    assert (await tablet.say(token, session_id, text="hi"))[0] == 200
+    tablet.clock.advance(69)  # 99 s after the question, 69 s after the answer
+    fake_rasa.replies = None
+    assert (await tablet.say(token, session_id, text="thanks"))[0] == 200
+
+
+async def test_touches_keep_a_session_and_polls_and_staff_replies_do_not(
+    tablet: TabletGateway, fake_rasa: FakeRasa
+) -> None:
+    _, token = tablet.register()
+    session_id = await tablet.session(token)
+    assert (await tablet.say(token, session_id, text="hi"))[0] == 200
+    tablet.clock.advance(50)
+    assert await tablet.updates(token, session_id) == (200, {"session_id": session_id, "messages": []})
+    tablet.clock.advance(20)  # polling is not the shopper: 70 s since the message
+    assert (await tablet.updates(token, session_id))[0] == 409
+
+    # The shopper touching the screen (typing, "I'm still here") is, told with the page's next poll.
+    session_id = await tablet.session(token)
+    assert (await tablet.say(token, session_id, text="hi"))[0] == 200
+    tablet.clock.advance(50)
+    assert (await tablet.updates(token, session_id, active=True))[0] == 200
+    tablet.clock.advance(50)  # 100 s since the message, 50 since the touch
+    assert (await tablet.say(token, session_id, text="still deciding"))[0] == 200
+
+    # A colleague's reply reaches the page but keeps nothing on screen: the shopper may have gone.
+    tablet.clock.advance(40)
+    await tablet.channel.push(session_id, [OutboundMessage(text="Sam (staff): on my way")])
+    status, body = await tablet.updates(token, session_id)
+    assert (status, body["messages"]) == (200, [{"text": "Sam (staff): on my way"}])
+    tablet.clock.advance(20)
+    await tablet.channel.push(session_id, [OutboundMessage(text="Sam (staff): are you still there?")])
+    tablet.clock.advance(10)  # 70 s since the shopper's last message, 10 since the push
+    with pytest.raises(PushFailed, match="session has ended"):
+        await tablet.channel.push(session_id, [OutboundMessage(text="Sam (staff): hello?")])
+    status, body = await tablet.updates(token, session_id)
+    assert (status, body["code"]) == (409, "session_ended")  # the waiting message went with the session
+
+    for bad in ("yes", 1, None):
+        resp = await tablet.client.post(
+            "/api/tablet/updates", json={"session_id": session_id, "active": bad}, headers=auth(token)
+        )
+        assert (resp.status, (await resp.json())["code"]) == (400, "invalid_field")
+
+
+async def test_what_an_ended_session_proved_ends_with_it(fake_rasa: FakeRasa, tmp_path: Path) -> None:
+    """Grants of a tablet conversation end with its session: idle past the wipe time (at the next call, or by
+    the sweep when the tablet never calls again), replaced by the next shopper, or the device revoked."""
+    shop_url = seeded_shop_db(tmp_path)
+    engine = make_engine(shop_url)
+    store = OrderStore(sessionmaker(engine))
+    case = store.demo_cases(limit=1)[0]
+    order, email = case["order_number"], case["email"]
+    tablet = await start_tablet_gateway(fake_rasa, shop_db_url=shop_url)
+
+    def proving(body: dict[str, Any]) -> list[dict[str, Any]]:
+        store.verify(body["sender"], order, email, source="tablet:device:1")  # what the action does
+        return [{"text": f"Thanks, that matches order {order}."}]
+
+    try:
+        device, token = tablet.register()
+
+        async def proved_session() -> str:
+            session_id = await tablet.session(token)
+            fake_rasa.replies = proving
+            assert (await tablet.say(token, session_id, text=email))[0] == 200
+            fake_rasa.replies = None
+            assert store.verified_orders(f"tablet:{session_id}") == [order]
+            return session_id
+
+        # Idle past the wipe time: the next message is refused and the grant is gone.
+        first = await proved_session()
+        tablet.clock.advance(70)
+        assert (await tablet.say(token, first, text="what is the tracking number of my order?"))[0] == 409
+        assert store.verified_orders(f"tablet:{first}") == [] and not store.is_verified(f"tablet:{first}", order)
+        second = await tablet.session(token)
+        assert second != first and store.verified_orders(f"tablet:{second}") == []
+        assert {b["sender"] for b in fake_rasa.received} == {f"tablet:{first}"}
+
+        # The next shopper's session ends the previous one's grants.
+        second = await proved_session()
+        third = await tablet.session(token)
+        assert store.verified_orders(f"tablet:{second}") == []
+
+        # A tablet that goes dark never calls again: the sweep ends its session at the wipe time.
+        fake_rasa.replies = proving
+        assert (await tablet.say(token, third, text=email))[0] == 200
+        tablet.clock.advance(69)
+        assert await tablet.channel.sweep() == []
+        assert store.verified_orders(f"tablet:{third}") == [order]
+        tablet.clock.advance(1)
+        assert await tablet.channel.sweep() == [third]
+        assert store.verified_orders(f"tablet:{third}") == []
+        assert (await tablet.say(token, third, text="hello?"))[0] == 409
+
+        # Revoking the device ends its open session's grants.
+        fourth = await proved_session()
+        tablet.registry.revoke(device.device_id)
+        assert store.verified_orders(f"tablet:{fourth}") == []
+        counts = tablet.channel.dispatcher.counts
+        assert (counts["tablet.sessions_ended"], counts["tablet.grants_ended"]) == (5, 4)  # one ended unproved
+    finally:
+        await tablet.client.close()
+        engine.dispose()
+
+
+async def test_grants_that_cannot_be_ended_are_counted_and_the_session_still_ends(
+    tablet: TabletGateway, fake_rasa: FakeRasa, caplog: pytest.LogCaptureFixture
+) -> None:
+    def down(conversation_ids: Any) -> int:
+        raise OperationalError("DELETE FROM access_grants", {}, Exception("the order store is down"))
+
+    tablet.channel.shop.end_grants = down  # type: ignore[method-assign]
+    _, token = tablet.register()
+    session_id = await tablet.session(token)
+    tablet.clock.advance(70)
+    assert (await tablet.say(token, session_id, text="hi"))[0] == 409
+    assert tablet.channel.dispatcher.counts["tablet.grants_not_ended"] == 1
+    assert "could not end the grants of 1 ended tablet session(s)" in caplog.text
+    assert (await tablet.say(token, await tablet.session(token), text="hi"))[0] == 200
 
 
 async def test_a_tablet_cannot_use_another_tablets_session(tablet: TabletGateway, fake_rasa: FakeRasa) -> None:
@@ -408,9 +585,7 @@ def test_render_keeps_cards_for_the_page_and_drops_staff_payloads() -> None:
 
 def test_settings_from_env() -> None:
     assert TabletSettings.from_env({}) == TabletSettings(idle_seconds=60, countdown_seconds=10)
-    assert (
-        TabletSettings.from_env({"TABLET_IDLE_SECONDS": "5", "TABLET_COUNTDOWN_SECONDS": "3"}).session_ttl_seconds == 23
-    )
+    assert TabletSettings.from_env({"TABLET_IDLE_SECONDS": "5", "TABLET_COUNTDOWN_SECONDS": "3"}).wipe_seconds == 8
     with pytest.raises(SettingsError, match="TABLET_IDLE_SECONDS must be a whole number"):
         TabletSettings.from_env({"TABLET_IDLE_SECONDS": "soon"})
     with pytest.raises(SettingsError, match="TABLET_COUNTDOWN_SECONDS must be between 1 and 120"):
@@ -427,3 +602,23 @@ def test_gateway_refuses_to_start_with_a_bad_tablet_setting(
     monkeypatch.setenv("TABLET_IDLE_SECONDS", "soon")
     assert main() == 2
     assert "cannot start the gateway: TABLET_IDLE_SECONDS must be a whole number of seconds" in caplog.text
+
+
+async def test_an_answer_still_goes_back_when_its_end_cannot_be_recorded(
+    tablet: TabletGateway, fake_rasa: FakeRasa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, token = tablet.register()
+    session_id = await tablet.session(token)
+    real = tablet.registry.touch_session
+    calls: list[str] = []
+
+    def touch(device: Any, sid: str) -> None:
+        calls.append(sid)
+        if len(calls) == 2:  # the end of the turn
+            raise OperationalError("UPDATE tablet_sessions", {}, Exception("the gateway database is down"))
+        real(device, sid)
+
+    monkeypatch.setattr(tablet.registry, "touch_session", touch)
+    status, body = await tablet.say(token, session_id, text="hi")
+    assert (status, body["messages"]) == (200, [{"text": "echo: hi"}])
+    assert tablet.channel.dispatcher.counts["tablet.activity_not_recorded"] == 1

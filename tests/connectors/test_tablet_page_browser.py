@@ -158,3 +158,49 @@ async def test_unknown_and_revoked_tokens_show_a_clear_message(tablet: TabletGat
     assert not await page.get_by_role("log").is_visible()
     resp = await tablet.client.post("/api/tablet/session", headers=auth(token))
     assert resp.status == 403
+
+
+async def test_the_servers_end_of_a_session_reaches_the_screen(fake_rasa: FakeRasa, browser: Any) -> None:
+    """NEW-5: a page whose timers did not run (throttled, asleep, frozen) is wiped as soon as it next hears from
+    the server that the session ended; a touch on the screen is told to the server and keeps the session."""
+    fake_rasa.replies = bot
+    tablet = await start_tablet_gateway(fake_rasa, TabletSettings(idle_seconds=60, countdown_seconds=10))
+    try:
+        _, token = tablet.register()
+        page = await browser.new_page()
+        polls: list[dict[str, Any]] = []
+        page.on("request", lambda r: polls.append(r.post_data_json) if r.url.endswith("/api/tablet/updates") else None)
+        await page.goto(str(tablet.client.make_url("/tablet")) + "#token=" + token)
+        await page.get_by_role("heading", name="Covent Garden").wait_for()
+        log = page.get_by_role("log")
+        message = page.get_by_label("Your message")
+        await message.fill("hi")
+        await message.press("Enter")
+        await log.get_by_text("Hello! I can check stock in this shop.").wait_for()
+        first = fake_rasa.received[-1]["sender"].removeprefix("tablet:")
+
+        # The shopper types (without sending): the next poll says so, and the server keeps the session.
+        tablet.clock.advance(50)
+        await message.press_sequentially("do you")
+        for _ in range(50):
+            if any(p.get("active") is True for p in polls):
+                break
+            await page.wait_for_timeout(100)
+        assert any(p.get("active") is True and p["session_id"] == first for p in polls), polls
+        tablet.clock.advance(50)  # 100 s after the answer, 50 after the typing
+        assert (await tablet.say(token, first, text="still here"))[0] == 200
+
+        # The page's own countdown is a minute away; the server's wipe time passes now.
+        tablet.clock.advance(70)
+        await playwright_api.expect(log.locator(".msg")).to_have_count(0, timeout=8000)
+        assert await log.inner_text() == "Hello! How can I help you today?"
+        assert "Hello! I can check stock" not in await page.content()
+        assert await message.input_value() == ""
+        await message.fill("new shopper")
+        await message.press("Enter")
+        await log.get_by_text("echo: new shopper").wait_for()
+        second = fake_rasa.received[-1]["sender"].removeprefix("tablet:")
+        assert second != first
+        assert (await tablet.say(token, first, text="what did they ask?"))[0] == 409
+    finally:
+        await tablet.client.close()

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.orm import sessionmaker
 
 from connectors.app import create_app
 from connectors.keys import DISPATCHER_KEY
+from connectors.rasa_client import RasaClient
+from store.db import make_engine
+from store.service import OrderStore
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings, offer
+from tests.connectors.tablet_fixtures import seeded_shop_db
 
 pytestmark = pytest.mark.asyncio
 
@@ -274,3 +282,34 @@ async def test_demo_shop_page_embeds_the_widget(gateway: TestClient) -> None:
     assert f"http://{own}/widget.js" in html  # the embedding snippet names this gateway
     shop = await (await gateway.get("/shop")).text()
     assert 'data-open="false"' in shop  # /shop leaves the chat closed until the launcher is pressed
+async def test_the_demo_pages_example_order_verifies_on_a_freshly_seeded_shop(
+    fake_rasa: FakeRasa, tmp_path: Path
+) -> None:
+    """The page at / suggests an order and e-mail to try; they come from the seeded data (the first of
+    ``store demo-cases``), so they always verify (a hard-coded pair stopped matching the seed once)."""
+    shop_url = seeded_shop_db(tmp_path)
+    settings = make_settings(fake_rasa.url, shop_db_url=shop_url)
+    app = create_app(settings, RasaClient(settings.rasa_url, TOKEN, settings.rasa_timeout, health_timeout=0.5))
+    engine = make_engine(shop_url)
+    try:
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+            page = await (await client.get("/")).text()
+        found = re.search(r"order <strong>(ORD-\d+)</strong> is and give <strong>([^<]+)</strong> when asked", page)
+        assert found, page[:2000]
+        order, email = found.group(1), html.unescape(found.group(2))
+        store = OrderStore(sessionmaker(engine))
+        first = store.demo_cases()[0]
+        assert (order, email) == (first["order_number"], first["email"])
+        verified = store.verify("web:demo-page-example", order, email)
+        assert (verified.order_number, verified.scope) == (order, "customer")
+    finally:
+        engine.dispose()
+
+
+async def test_the_demo_page_without_a_demo_case_suggests_none(gateway: TestClient) -> None:
+    """A catalogue that has no demo case (tests load products only; a real shop) leaves the sentence out."""
+    page = await (await gateway.get("/")).text()
+    assert "cases from <code>make demo-cases</code>.</p>" in page
+    assert "__EXAMPLE__" not in page and "for example ask" not in page
+
+

@@ -123,3 +123,26 @@ async def test_tablet_staff_call_without_slack_lands_in_the_consoles_queue(stack
         "Covent Garden",
         True,
     )
+
+
+async def test_the_next_shoppers_session_ends_what_the_last_one_proved(
+    stack: RunningStack, token: str, cases: dict[str, dict[str, Any]]
+) -> None:
+    """NEW-5 through the real actions: the grant the order check made lives only as long as the tablet session
+    (the gateway ends it when the session ends; the idle wipe time is tested with a clock in tests/connectors)."""
+    case = cases["in_transit"]
+    session_id = await new_session(stack, token)
+    await tablet_say(stack, token, session_id, text=f"where is my order {case['order_digits']}?")
+    reply = await tablet_say(stack, token, session_id, text=case["email"])
+    assert case["tracking_number"] in reply, reply
+
+    def grants(conversation: str) -> int:
+        with sqlite3.connect(shop_path(stack)) as db:
+            row = db.execute("SELECT COUNT(*) FROM access_grants WHERE conversation_id = ?", (conversation,))
+            return int(row.fetchone()[0])
+
+    assert grants(f"tablet:{session_id}") == 1
+    following = await new_session(stack, token)  # the page wiped: the next shopper
+    assert grants(f"tablet:{session_id}") == 0
+    reply = await tablet_say(stack, token, following, text="what is the tracking number of my order?")
+    assert case["tracking_number"] not in reply and case["order_number"] not in reply, reply

@@ -186,27 +186,32 @@ async def test_a_slack_thread_conversation_is_reached_in_its_thread_after_a_gate
         await client.close()
 
 
-async def test_a_delivered_tablet_push_keeps_the_session_alive_but_polling_alone_does_not(fake_rasa: FakeRasa) -> None:
+async def test_a_tablet_push_is_not_the_shoppers_activity_a_touch_is(fake_rasa: FakeRasa) -> None:
+    """A colleague's reply reaches the page but does not keep the last shopper's conversation on screen past
+    the wipe time (idle 60 + countdown 10 s); the shopper touching the screen does (NEW-5)."""
     gw = await start_tablet_gateway(fake_rasa)
     try:
         _, token = gw.register()
         session_id = await gw.session(token)
         router = gw.client.app[PUSH_KEY]
 
-        async def poll() -> int:
-            resp = await gw.client.post("/api/tablet/updates", json={"session_id": session_id}, headers=auth(token))
+        async def poll(active: bool = False) -> int:
+            resp = await gw.client.post(
+                "/api/tablet/updates", json={"session_id": session_id, "active": active}, headers=auth(token)
+            )
             return resp.status
 
         gw.clock.advance(60)
         await router.push(f"tablet:{session_id}", HELLO)
-        assert await poll() == 200  # delivered: the session counts as used now
-        gw.clock.advance(60)  # 120 s after the shopper's last message, 60 s after the reply
+        assert await poll() == 200  # delivered, but the shopper did nothing
+        gw.clock.advance(9)
+        assert await poll(active=True) == 200  # "I'm still here": 69 s after the start
+        gw.clock.advance(60)
         await router.push(f"tablet:{session_id}", HELLO)
         assert await poll() == 200
-        gw.clock.advance(50)
-        assert await poll() == 200  # nothing waiting: polling is not activity
-        gw.clock.advance(40)
+        gw.clock.advance(10)  # 70 s after the touch, 10 s after the reply
         with pytest.raises(PushFailed, match="ended"):
-            await router.push(f"tablet:{session_id}", HELLO)  # past the 85 s TTL since the last reply
+            await router.push(f"tablet:{session_id}", HELLO)
+        assert await poll() == 409
     finally:
         await gw.client.close()
