@@ -7,12 +7,13 @@ by `action_handoff` (a person offered while a confirmation is open ends it: `int
 
 A yes is recognised, never guessed: a typed answer confirms only when every word of it belongs to a small
 vocabulary of consent ("yes", "sure", "ok", "go ahead", "please", "thanks", the words of this action such as
-"cancel it"), at least one of them says yes, and nothing marks a doubt or a question ("?", "...", a negation,
-a question word). Any other word, however the intent classifier filed the message, makes the answer unclear:
-the question is asked again and nothing changes. A new hedge ("I reckon", "yes I suppose") is therefore
-refused without anyone having to list it. A button confirms only the summary it was shown with: its payload
-carries `token(action, order, details)`, and a yes press carrying another token (or none: an older `/affirm`)
-is refused as stale.
+"cancel it"), at least one of them says yes, nothing marks a doubt or a question ("?", "...", a negation, a
+question word), and it is not a brush-off made of yes-words alone ("yeah right", "sure sure", "yeah yeah": a
+yes-word said twice in a row, or "right" straight after one). Any other word, however the intent classifier
+filed the message, makes the answer unclear: the question is asked again and nothing changes. A new hedge ("I
+reckon", "yes I suppose") is therefore refused without anyone having to list it. A button confirms only the
+summary it was shown with: its payload carries `token(action, order, details)`, and a yes press carrying
+another token (or none: an older `/affirm`) is refused as stale.
 """
 
 from __future__ import annotations
@@ -115,9 +116,21 @@ def is_clear_yes(text: str, action: str) -> bool:
     allowed = _YES_WORDS | _ALONGSIDE | _ACTION_WORDS[action]
     if any(t not in allowed for t in tokens):
         return False
+    if _dismissive(tokens):
+        return False
     padded = " " + " ".join(tokens) + " "
     return any(t in _YES_WORDS for t in tokens) or any(
         f" {phrase} " in padded for phrase in _YES_PHRASES + _ACTION_PHRASES[action]
+    )
+
+
+def _dismissive(tokens: list[str]) -> bool:
+    """A brush-off: "yeah right", "sure sure", "yeah, yeah", "ok ok ok". A yes-word repeated at once, or "right"
+    straight after one, dismisses a question as often as it agrees; for an order change it is asked again
+    ("that's right", "all right" and "yes please go ahead" stay yeses)."""
+    return any(
+        word in _YES_WORDS and (following == word or following == "right")
+        for word, following in zip(tokens, tokens[1:], strict=False)
     )
 
 

@@ -24,6 +24,7 @@ from connectors.keys import PUSH_KEY
 from connectors.pages import hashed_csp
 from connectors.push import PushFailed
 from connectors.source import request_address
+from connectors.text import strip_control_characters
 from console.auth import PERMISSIONS, Auth, Viewer
 from console.checks import paused_checks
 from console.corrections import Vocabulary, correction_json, delete_correction, export_yaml, save_correction
@@ -767,9 +768,13 @@ async def reply_handoff(request: web.Request, viewer: Viewer) -> web.Response:
     state = request.app[STATE_KEY]
     number = _ticket_number(request)
     text = (await _json_body(request)).get("text")
-    if not isinstance(text, str) or not text.strip() or len(text) > MAX_REPLY_CHARS:
+    if not isinstance(text, str) or len(text) > MAX_REPLY_CHARS:
         raise BadInput(f"a reply is 1 to {MAX_REPLY_CHARS} characters", field="text")
-    text = text.strip()
+    # As a customer's message is cleaned: a bidi override or control character would make the staff line
+    # read differently in the customer's chat from what the transcript keeps (red-team round 4).
+    text = strip_control_characters(text).strip()
+    if not text:
+        raise BadInput(f"a reply is 1 to {MAX_REPLY_CHARS} characters", field="text")
     target = await asyncio.to_thread(state.desk.reply_target, number, viewer.email)
     try:
         await request.app[PUSH_KEY].push(target.conversation_id, [agent_message(REPLY_AGENT, text)])

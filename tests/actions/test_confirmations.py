@@ -42,6 +42,8 @@ HEDGES = [
     'what?', 'is that the right one?', 'should I?', 'do I have to?', 'can I think about it?', "I'm not sure yet",
     "yes if it's free", 'yes if I get a refund', 'possibly, not sure', 'depends', 'whatever', 'fine I guess',
     'guess so', 'yeah no', 'nah', 'nope', 'no', "don't", 'not yet',
+    # sarcasm and brush-offs made of yes-words alone (red-team round 4)
+    'yeah right', 'yeah, right', 'yea right', 'sure sure', 'sure sure sure', 'yeah yeah', 'ok ok', 'yes yes right',
 ]  # fmt: skip
 #: Plain yeses: each must still confirm (at the cancel question the ones naming another action are excluded
 #: by `yeses_for`).

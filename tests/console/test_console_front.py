@@ -357,11 +357,12 @@ async def test_the_agent_who_claimed_a_ticket_replies_to_the_customer_from_the_c
         path, data="text=hi", headers={**agent._headers(True), "Content-Type": "application/x-www-form-urlencoded"}
     )
     assert resp.status == 415
-    for bad in ({}, {"text": ""}, {"text": "   "}, {"text": 5}, {"text": "x" * 2001}):
+    for bad in ({}, {"text": ""}, {"text": "   "}, {"text": 5}, {"text": "x" * 2001}, {"text": "\u202e\x00 \u2066"}):
         status, body = await agent.post(path, bad)
         assert (status, body.get("field")) == (400, "text"), bad
     assert (await agent.post("/api/console/handoffs/HO-999999/reply", {"text": "hi"}))[0] == 404
-    status, body = await agent.post(path, {"text": f"  {said}  "})
+    # Control characters and bidi overrides are dropped, as from a customer's message (red-team round 4).
+    status, body = await agent.post(path, {"text": f"  {said[:3]}\u202e\x07{said[3:]}  "})
     assert (status, body) == (201, {"ticket": "HO-000001", "delivered": True})
     # It reached the customer's chat, signed as staff without the agent's email.
     resp = await console.client.get(f"/api/web/history?conversation_id={bare}")
