@@ -12,6 +12,7 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from connectors.claims import CLAIM_KEY, Claim, ClaimError, verify_claim
+from store.accounts import CustomerAccounts
 from store.normalize import normalize_order_number, normalize_rma
 from store.service import OrderStore
 
@@ -27,6 +28,11 @@ def get_store() -> OrderStore:
     if _store is None:
         _store = OrderStore.from_settings()
     return _store
+
+
+def accounts() -> CustomerAccounts:
+    """The accounts API on the actions' order store (same database and clock)."""
+    return CustomerAccounts.of(get_store())
 
 
 def set_store(store: OrderStore | None) -> None:

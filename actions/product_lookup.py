@@ -16,7 +16,7 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-from actions.common import get_store
+from actions.common import get_store, join_words, money
 from actions.context import FOCUS_PRODUCT, SHOWN_PRODUCTS, Said, has
 from store.errors import ProductNotFound
 from store.records import ProductInfo
@@ -410,6 +410,4 @@ def product_by_sku(sku: str) -> ProductInfo | None:
 
 def describe(products: list[Any]) -> str:
     """ "A (£x), B (£y) and C (£z)"."""
-    from actions.common import join_words, money
-
     return join_words([f"{p.title} ({money(p.price)})" for p in products])
