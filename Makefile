@@ -106,7 +106,7 @@ test: install lint model ## Lint and type checks, then the whole test suite (tra
 	$(VENV)/bin/python -m pytest
 
 # Packages mypy checks (settings per package in pyproject.toml's [tool.mypy] overrides).
-MYPY_PACKAGES ?= store recommender envsettings connectors console gateway
+MYPY_PACKAGES ?= store recommender envsettings connectors console gateway logsafe observability
 
 lint: $(VENV)/.installed ## ruff on every package (bot/ checked as Python 3.10), mypy on $(MYPY_PACKAGES)
 	$(VENV)/bin/ruff check .
