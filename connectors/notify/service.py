@@ -26,6 +26,7 @@ from connectors.notify.settings import NotifySettings
 from connectors.notify.translate import SIGNATURE_HEADER, parse_event, signature_ok
 from connectors.push import PushFailed
 from connectors.shared_state import shared_state
+from connectors.tasks import running
 from connectors.web.translate import WebInputError
 from store.accounts import CustomerAccounts
 from store.errors import InvalidInput, OrderNotFound
@@ -98,13 +99,10 @@ class NotifyService:
         return self._accounts
 
     async def _lifecycle(self, app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._loop(app), name="notifier")
         try:
-            yield
+            async with running(self._loop(app), "notifier"):
+                yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             if self._engine is not None:
                 self._engine.dispose()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
@@ -37,6 +36,7 @@ from connectors.tablet.translate import (
     staff_call_of,
     staff_call_reply,
 )
+from connectors.tasks import running
 from connectors.web.translate import WebInputError, WebLimits, decode_json
 
 log = logging.getLogger(__name__)
@@ -257,13 +257,8 @@ class TabletChannel:
         """``cleanup_ctx``: sweep every ``TABLET_COUNTDOWN_SECONDS`` while the gateway runs, so a session is
         over in the gateway database and the order store at most one countdown after its wipe time (and at
         once for any call that names it)."""
-        task = asyncio.create_task(self._sweep_forever(), name="tablet-sweeper")
-        try:
+        async with running(self._sweep_forever(), "tablet-sweeper"):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _sweep_forever(self) -> None:
         while True:
