@@ -37,11 +37,12 @@ def test_module_imports_first(module: str) -> None:
 
 
 def _gateway_files() -> list[Path]:
-    return sorted(p for package in ("connectors", "console") for p in (ROOT / package).rglob("*.py"))
+    return sorted(p for package in ("connectors", "console", "gateway") for p in (ROOT / package).rglob("*.py"))
 
 
 def test_no_function_local_import_of_gateway_modules() -> None:
-    """A function-local import of ``connectors``/``console`` is how a cycle hides; none is left."""
+    """A function-local import of ``connectors``/``console``/``gateway`` is how a cycle hides; none is left. Nor of
+    the order store: the gateway imports it at start-up anyway (the notifier does), so deferring it saved nothing."""
     found = []
     for path in _gateway_files():
         tree = ast.parse(path.read_text(), str(path))
@@ -59,7 +60,7 @@ def test_no_function_local_import_of_gateway_modules() -> None:
                 found += [
                     f"{path.relative_to(ROOT)}:{node.lineno} {m}"
                     for m in modules
-                    if m.split(".")[0] in ("connectors", "console")
+                    if m.split(".")[0] in ("connectors", "console", "gateway", "store")
                 ]
     assert found == []
 
