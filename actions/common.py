@@ -64,14 +64,6 @@ def verified_order(tracker: Tracker) -> str | None:
     return None
 
 
-def latest_entity(tracker: Tracker, name: str) -> str | None:
-    """The value of entity `name` in the latest user message, falling back to the slot of that name."""
-    value = next(tracker.get_latest_entity_values(name), None)
-    if value is None:
-        value = tracker.slots.get(name)
-    return str(value) if value not in (None, "") else None
-
-
 def money(amount: Decimal | float | int | None, currency: str = "GBP") -> str:
     """`Decimal("12.5")` -> `£12.50`; other currencies keep their code."""
     if amount is None:
