@@ -105,8 +105,10 @@ run: install db model recommender ## Start rasa, the action server and the gatew
 test: install lint model ## Lint and type checks, then the whole test suite (trains the model once if needed)
 	$(VENV)/bin/python -m pytest
 
-# Packages mypy checks (settings per package in pyproject.toml's [tool.mypy] overrides).
-MYPY_PACKAGES ?= store recommender envsettings connectors console
+# Packages mypy checks (settings per package in pyproject.toml's [tool.mypy] overrides). Not yet: actions/
+# (rasa-sdk ships no types; ~10 real findings in action bodies), bot/ (rasa's Python 3.10 environment) and
+# nlu_train/ (11 findings; a change there retrains the model).
+MYPY_PACKAGES ?= store recommender envsettings connectors console gateway logsafe observability rasa_sdk_plugins
 
 lint: $(VENV)/.installed ## ruff on every package (bot/ checked as Python 3.10), mypy on $(MYPY_PACKAGES)
 	$(VENV)/bin/ruff check .

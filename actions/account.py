@@ -1,9 +1,10 @@
-"""One customer across channels: linking after verification, carry-over, linked chats, news opt-in, return drafts.
+"""One customer across channels: linking after verification, carry-over, linked chats, news opt-in, resuming a return.
 
 `after_verification` is called by the verification form (actions/identity.py) once the store accepted a
 proof; the goal handlers (`list_channels`, `unlink_channel`, `notifications_on`, `notifications_off`) run
-through `action_continue_goal` after the form, so every one of them needs a verified conversation; the
-return form's validator saves drafts here so a return started on the web can be finished on Telegram.
+through `action_continue_goal` after the form, so every one of them needs a verified conversation;
+`action_resume_return` reopens a return draft (actions/drafts.py), so a return started on the web can be
+finished on Telegram.
 The rules (who may be linked, what is open, rate limits) live in `store.accounts`.
 """
 
@@ -16,10 +17,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import channel_context, conversation_id, get_store, humanize, join_words
+from actions.common import accounts, channel_context, conversation_id, get_store, humanize, join_words
 from actions.context import OrderContext, about
-from store.accounts import CustomerAccounts, LinkedChannel, ReturnDraftInfo, split_conversation_id
-from store.errors import NotAuthorized, StoreError
+from actions.drafts import resume_draft
+from store.accounts import CustomerAccounts, LinkedChannel
+from store.errors import NotAuthorized
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +41,6 @@ CHANNEL_WORDS = {
 }
 #: At most this many open returns / orders are carried over in one greeting.
 CARRY_OVER_LIMIT = 3
-
-
-def accounts() -> CustomerAccounts:
-    """The accounts API on the actions' order store (same database and clock)."""
-    return CustomerAccounts.of(get_store())
 
 
 def channel_name(channel: str) -> str:
@@ -253,30 +250,6 @@ def notifications_off(ctx: OrderContext) -> List[EventType]:
     return []
 
 
-# ------------------------------------------------------------------------------------------ drafts
-
-
-def save_return_draft(tracker: Tracker, order_number: str, items: str | None, reason: str | None) -> None:
-    """Remember the return form so far for the verified customer (called by the return form's validator)."""
-    store = get_store()
-    customer = store.verified_customer(conversation_id(tracker))
-    if customer is None:
-        return
-    try:
-        channel, _ = split_conversation_id(conversation_id(tracker))
-        accounts().save_return_draft(customer, order_number, items, reason, channel)
-    except StoreError as error:
-        # A draft is a convenience: the return itself goes on without it.
-        logger.warning("return draft not saved for %s: %s", conversation_id(tracker), error)
-
-
-def clear_return_draft(tracker: Tracker) -> None:
-    """Forget the customer's draft once the return was created (or refused)."""
-    customer = get_store().verified_customer(conversation_id(tracker))
-    if customer is not None:
-        accounts().clear_return_draft(customer)
-
-
 class ActionResumeReturn(Action):
     """Picks up a return left unfinished on any linked channel: same order, items and reason so far."""
 
@@ -301,34 +274,3 @@ class ActionResumeReturn(Action):
             dispatcher.utter_message(response="utter_no_return_draft")
             return []
         return resume_draft(dispatcher, conv, customer, draft)
-
-
-def resume_draft(dispatcher: CollectingDispatcher, conv: str, customer: int, draft: ReturnDraftInfo) -> List[EventType]:
-    """Reopen the return form of ``draft`` in conversation ``conv`` (a verified conversation of ``customer``).
-
-    Returns:
-        The slots of the draft (items still returnable, the reason if items are kept) and the return form
-        as follow-up; or nothing, when the order can no longer be returned (the draft is then dropped).
-    """
-    store = get_store()
-    acc = accounts()
-    acc.grant_customer_orders(conv, customer, [draft.order_number])
-    eligibility = store.return_eligibility(conv, draft.order_number)
-    if not eligibility.eligible:
-        acc.clear_return_draft(customer)
-        dispatcher.utter_message(
-            response="utter_return_not_eligible", order_number=draft.order_number, reason=eligibility.message
-        )
-        return []
-    returnable = {str(line.line_id) for line in eligibility.returnable_lines}
-    items = [i for i in draft.items.split(",") if i in returnable]
-    dispatcher.utter_message(response="utter_resuming_return", order_number=draft.order_number)
-    return [
-        SlotSet("goal", "return"),
-        SlotSet("order_number", draft.order_number),
-        SlotSet("proof", "verified"),
-        SlotSet("return_items", ",".join(items) or None),
-        SlotSet("return_reason", draft.reason if items else None),
-        SlotSet("confirm_return", None),  # a resumed return is confirmed again, here
-        FollowupAction("return_form"),
-    ]

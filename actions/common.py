@@ -12,6 +12,7 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from connectors.claims import CLAIM_KEY, Claim, ClaimError, verify_claim
+from store.accounts import CustomerAccounts
 from store.normalize import normalize_order_number, normalize_rma
 from store.service import OrderStore
 
@@ -27,6 +28,11 @@ def get_store() -> OrderStore:
     if _store is None:
         _store = OrderStore.from_settings()
     return _store
+
+
+def accounts() -> CustomerAccounts:
+    """The accounts API on the actions' order store (same database and clock)."""
+    return CustomerAccounts.of(get_store())
 
 
 def set_store(store: OrderStore | None) -> None:
@@ -56,14 +62,6 @@ def verified_order(tracker: Tracker) -> str | None:
     if number and get_store().is_verified(conversation_id(tracker), number):
         return number
     return None
-
-
-def latest_entity(tracker: Tracker, name: str) -> str | None:
-    """The value of entity `name` in the latest user message, falling back to the slot of that name."""
-    value = next(tracker.get_latest_entity_values(name), None)
-    if value is None:
-        value = tracker.slots.get(name)
-    return str(value) if value not in (None, "") else None
 
 
 def money(amount: Decimal | float | int | None, currency: str = "GBP") -> str:

@@ -230,6 +230,30 @@ def last_bot_response(tracker: Tracker) -> str | None:
     return None
 
 
+#: The intents that set each goal (domain.yml, slot `goal`).
+GOAL_INTENTS = {
+    "track_order": "track", "cancel_order": "cancel", "change_shipping_address": "change_address",
+    "get_invoice": "invoice", "return_item": "return", "return_status": "return_status",
+    "request_refund": "refund", "refund_status": "refund_status", "payment_problem": "payment",
+}  # fmt: skip
+
+
+def goal_message(tracker: Tracker) -> str:
+    """The words of the message that set the goal: the last one with an order intent, or the one an action
+    read a goal from (its `goal` slot event follows it); '' when none did."""
+    goal_set = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == "goal" and event.get("value"):
+            goal_set = True
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent in GOAL_INTENTS or goal_set:
+            text = str(event.get("text") or "")
+            return "" if text.startswith("/") else text
+    return ""
+
+
 @dataclass(frozen=True)
 class OrderContext:
     """A verified order question in one conversation."""

@@ -18,7 +18,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import confirm, orders, payments, returns, shipping
+from actions import confirm, orders, payments, reader, returns, shipping
 from actions.common import conversation_id, get_store, money, verified_order
 from actions.context import (
     LAST_QUESTION,
@@ -38,6 +38,9 @@ from actions.context import (
     starts_yes,
 )
 from actions.handoff import current_ticket, not_understood, say_ticket_status
+from actions.identity import ValidateVerifyOrderForm
+from actions.product_lookup import meant
+from actions.products import follow_up_products, read_request, recommend, stock_answer
 from store.normalize import normalize_order_number, normalize_rma
 
 #: Topics that are about one verified order (their follow-ups need that order).
@@ -216,8 +219,6 @@ def _topic_follow_up(
             return about("payment_methods")
         return None
     if topic == "products":
-        from actions.products import follow_up_products  # products imports this module
-
         return follow_up_products(dispatcher, tracker, latest, caller=caller)
     if (
         caller == "action_follow_up"
@@ -225,8 +226,6 @@ def _topic_follow_up(
         and has(text, "they", "them", "those", "it", "one", "ones")
     ):
         # "what amounts do they come in": the products shown a little earlier
-        from actions.products import follow_up_products  # products imports this module
-
         return follow_up_products(dispatcher, tracker, latest, caller=caller)
     return None
 
@@ -356,9 +355,6 @@ def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Sai
         dispatcher.utter_message(response="utter_payment_methods", methods=payments._methods_text())
         return True
     if intent in {"check_stock", "recommend_product"} or has(latest.text, "how much is", "in stock"):
-        from actions.product_lookup import meant
-        from actions.products import stock_answer  # products imports this module
-
         found = meant(tracker, latest)
         if found.product is not None or found.products or found.unsold:
             stock_answer(dispatcher, tracker, found)
@@ -399,6 +395,10 @@ def also_asked(dispatcher: CollectingDispatcher, tracker: Tracker, *, answered_t
     ) and not returns.policy_part(dispatcher, latest):  # fmt: skip
         returns.say_policy(dispatcher)
     return events
+
+
+# The topic actions call these three through actions.reader (they sit below this module).
+reader.install(in_context=in_context, also_asked=also_asked, answer_aside=answer_aside)
 
 
 # --------------------------------------------------------------------------------- action_follow_up
@@ -539,9 +539,6 @@ class ActionFollowUp(Action):
             dispatcher.utter_message(response="utter_greet")
             return again
         if intent in {"check_stock", "recommend_product"}:
-            from actions.product_lookup import meant
-            from actions.products import read_request, recommend, stock_answer  # products imports this module
-
             if intent == "check_stock":
                 events = stock_answer(dispatcher, tracker, meant(tracker, latest))
             else:
@@ -607,9 +604,6 @@ class ActionFollowUp(Action):
         text = latest.text
         if not text or not has(text, *_SHOPPING_WORDS) or has(text, *_ORDER_WORDS):
             return None
-        from actions.product_lookup import meant
-        from actions.products import read_request, recommend, stock_answer  # products imports this module
-
         request = read_request(tracker, get_store())
         if (request.category or request.kind) and has(text, *_NEED_WORDS):
             return recommend(dispatcher, tracker, request)
@@ -648,15 +642,10 @@ class ActionFollowUp(Action):
         if value is not None and topic == "shipping":
             return shipping.quote(dispatcher, tracker, latest, keep=True)
         if latest.entity("product") or latest.entity("category"):
-            from actions.product_lookup import meant
-            from actions.products import read_request, recommend, stock_answer  # products imports this module
-
             if topic == "products" and tracker.get_slot("rec_request") and not latest.entity("product"):
                 return recommend(dispatcher, tracker, read_request(tracker, get_store()))
             return stock_answer(dispatcher, tracker, meant(tracker, latest))
         if has(text, *_RECOMMEND):
-            from actions.products import read_request, recommend  # products imports this module
-
             return recommend(dispatcher, tracker, read_request(tracker, get_store()))
         if has(text, *_CHECK_MY_ORDER) and not has(text, "cancel", "return", "refund", "invoice"):
             return [SlotSet("goal", "track"), FollowupAction("verify_order_form")]
@@ -779,8 +768,6 @@ class ActionAskOrderNumber(Action):
     ) -> List[EventType]:
         """An order number NLU did not tag ("ORD-999999"): checked by the verification form's own validator,
         with the email or postcode of the same message, exactly as if it had been tagged."""
-        from actions.identity import ValidateVerifyOrderForm  # the checks and their wording stay there
-
         validator = ValidateVerifyOrderForm()
         slots = dict(validator.validate_order_number(number, dispatcher, tracker, domain))
         if not slots.get("order_number"):

@@ -18,7 +18,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import account, orders, payments, returns
 from actions.common import conversation_id, current_order, get_store
-from actions.context import OFFER_HANDOFF, TICKET, OrderContext, about, has, said, settles
+from actions.context import OFFER_HANDOFF, TICKET, OrderContext, Said, about, goal_message, has, said, settles
+from actions.follow_up import also_asked, goal_for, in_context
 
 logger = logging.getLogger(__name__)
 
@@ -42,37 +43,13 @@ def handoff_note(ctx: OrderContext) -> List[EventType]:
 
 #: Goals about the customer's chats and news, not about the order in focus: never read as a follow-up.
 ACCOUNT_GOALS = frozenset({"channels", "unlink", "notify_on", "notify_off"})
-#: The intents that set each goal (domain.yml, slot `goal`).
-GOAL_INTENTS = {
-    "track_order": "track", "cancel_order": "cancel", "change_shipping_address": "change_address",
-    "get_invoice": "invoice", "return_item": "return", "return_status": "return_status",
-    "request_refund": "refund", "refund_status": "refund_status", "payment_problem": "payment",
-}  # fmt: skip
 #: Words without which a message does not ask to cancel: NLU's guess alone never offers a cancellation.
 CANCEL_WORDS = ("cancel*", "call off", "call it off", "scrap", "don't want", "dont want", "stop the order", "storn*",
                 "annul*", "get rid", "no longer want", "changed my mind", "reorder")  # fmt: skip
 
 
-def goal_message(tracker: Tracker) -> str:
-    """The words of the message that set the goal: the last one with an order intent, or the one an action
-    read a goal from (its `goal` slot event follows it); '' when none did."""
-    goal_set = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "slot" and event.get("name") == "goal" and event.get("value"):
-            goal_set = True
-        if event.get("event") != "user":
-            continue
-        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent in GOAL_INTENTS or goal_set:
-            text = str(event.get("text") or "")
-            return "" if text.startswith("/") else text
-    return ""
-
-
 def checked_goal(tracker: Tracker) -> str:
     """The goal, unless NLU guessed "cancel" for a message that never says so (then what its words ask)."""
-    from actions.follow_up import goal_for  # follow_up imports this module
-
     goal = str(tracker.get_slot("goal") or "track")
     if goal != "cancel":
         return goal
@@ -85,8 +62,6 @@ def checked_goal(tracker: Tracker) -> str:
 
 def said_text(text: str) -> Any:
     """A message with only words (to read another message than the latest)."""
-    from actions.context import Said
-
     return Said(text=text, intent="", confidence=0.0)
 
 
@@ -118,8 +93,6 @@ class ActionContinueGoal(Action):
     @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Dispatch on the `goal` slot for the verified order."""
-        from actions.follow_up import also_asked, in_context  # follow_up imports this module
-
         store = get_store()
         conv = conversation_id(tracker)
         number = current_order(tracker)

@@ -34,6 +34,8 @@ from actions.context import (
     settles,
     starts_no,
 )
+from actions.reader import answer_aside
+from actions.returns import offer_return
 from store.errors import NotAllowed
 from store.normalize import normalize_order_number, parse_address
 from store.records import TrackingInfo
@@ -295,8 +297,6 @@ def start_cancel(ctx: OrderContext) -> List[EventType]:
         summary = ctx.store.order_summary(ctx.conversation_id, ctx.order_number)
         if summary.delivered_at is not None:
             # "you can start a return instead": offer it, so a yes starts one
-            from actions.returns import offer_return  # returns imports this module
-
             eligibility = ctx.store.return_eligibility(ctx.conversation_id, ctx.order_number)
             if eligibility.eligible:
                 return offer_return(ctx, eligibility=eligibility)
@@ -379,11 +379,8 @@ def _pressed(dispatcher: CollectingDispatcher, latest: Said, action: str, expect
 
 def _unclear(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> None:
     """Not a yes and not a no: a question is answered; otherwise say that nothing was done (the form asks again)."""
-    if is_question(latest.text):
-        from actions.follow_up import answer_aside  # follow_up imports this module
-
-        if answer_aside(dispatcher, tracker, latest):
-            return
+    if is_question(latest.text) and answer_aside(dispatcher, tracker, latest):
+        return
     dispatcher.utter_message(response="utter_confirm_unclear")
 
 
@@ -555,7 +552,6 @@ def order_asked_to_cancel(tracker: Tracker) -> str | None:
     return normalize_order_number(str(asked)) if asked else None
 
 
-
 def clean_address(text: str) -> str:
     """The address in a message ("i need it changed to 5 Mill Lane, Bath BA1 1AA" -> "5 Mill Lane, Bath BA1 1AA")."""
     text = " ".join(str(text or "").split())
@@ -590,8 +586,6 @@ class ValidateAddressForm(FormValidationAction):
         """Accept free text the store can parse into an address with a postcode."""
         latest = said(tracker)
         if latest.text and is_question(latest.text) and not latest.entity("postcode"):
-            from actions.follow_up import answer_aside  # follow_up imports this module
-
             answer_aside(dispatcher, tracker, latest)
             return {"new_address": None}
         text = clean_address(str(slot_value or ""))

@@ -13,8 +13,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import day, get_store, humanize, join_words, money
+from actions.common import day, get_store, humanize, join_words, money, verified_order
 from actions.context import OFFER_HANDOFF, OrderContext, Said, about, has, said, settles
+from actions.product_lookup import catalogue
+from actions.reader import also_asked, in_context
+from actions.returns import offer_return, refund_after_return
 from store.records import PaymentInfo, RefundInfo
 
 REFUND_STATUS_TEXT = {
@@ -67,8 +70,6 @@ class ActionPaymentMethods(Action):
     @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """List the accepted methods from the store (after a follow-up of a failed payment, if it is one)."""
-        from actions.follow_up import also_asked, in_context  # follow_up imports this module
-
         answered = in_context(dispatcher, tracker, caller=self.name())
         if answered is not None:
             return answered
@@ -83,8 +84,6 @@ class ActionPaymentMethods(Action):
         context: Dict[str, Any] = {}
         if has(latest.text, "gift card*", "giftcard*", "voucher*"):
             # "do you do gift cards?" is about the product too: "what amounts do they come in" may follow
-            from actions.product_lookup import catalogue
-
             cards = [p for p in catalogue().products if p.category.lower().startswith("gift")]
             if cards:
                 dispatcher.utter_message(
@@ -105,8 +104,6 @@ class ActionPaymentAdvice(Action):
     @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Say the general advice, or nothing (the order's own answer follows)."""
-        from actions.common import verified_order
-
         topic = tracker.get_slot("topic")
         if topic in {"return_refused", "cancel_refused", "address_refused"}:
             return []
@@ -213,8 +210,6 @@ def request_refund(ctx: OrderContext) -> List[EventType]:
 
 def _no_refund(ctx: OrderContext, *, asked_for_one: bool) -> List[EventType]:
     """No refund on the order yet: say why, and what leads to one."""
-    from actions.returns import refund_after_return  # returns imports this module
-
     summary = ctx.store.order_summary(ctx.conversation_id, ctx.order_number)
     returns = ctx.store.returns_for(ctx.conversation_id, ctx.order_number)
     say = ctx.dispatcher.utter_message
@@ -251,8 +246,6 @@ def _no_refund(ctx: OrderContext, *, asked_for_one: bool) -> List[EventType]:
         say(response="utter_refund_parcel_problem", order_number=ctx.order_number, problem=problem)
         return about("refund", last_question=OFFER_HANDOFF)
     if summary.delivered_at is not None:
-        from actions.returns import offer_return  # returns imports this module
-
         return offer_return(ctx, lead="Refunds for delivered orders are made through a return.")
     say(
         response="utter_no_refund",

@@ -16,9 +16,8 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-from actions.common import get_store
+from actions.common import get_store, join_words, money
 from actions.context import FOCUS_PRODUCT, SHOWN_PRODUCTS, Said, has
-from store.errors import ProductNotFound
 from store.records import ProductInfo
 
 CACHE_SECONDS = 60.0  # as bot/catalogue_entities.py: a new product is known within a minute
@@ -400,16 +399,6 @@ def _brand_one(tracker: Tracker, brand: str, cat: Catalogue) -> Meant:
     return Meant(products=own, how="brand")
 
 
-def product_by_sku(sku: str) -> ProductInfo | None:
-    """A product by SKU, or None."""
-    try:
-        return get_store().product(sku)
-    except ProductNotFound:
-        return None
-
-
 def describe(products: list[Any]) -> str:
     """ "A (£x), B (£y) and C (£z)"."""
-    from actions.common import join_words, money
-
     return join_words([f"{p.title} ({money(p.price)})" for p in products])

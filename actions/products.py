@@ -47,6 +47,7 @@ from actions.product_lookup import (
     shown,
     tokens,
 )
+from actions.reader import in_context
 from recommender import ArtifactsNotFound, Filters, Recommendation, Recommender, UnknownProduct, get_recommender
 from store.errors import NotAuthorized, ProductNotFound, StoreNotFound
 from store.records import ProductInfo
@@ -126,8 +127,6 @@ class ActionCheckStock(Action):
     @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Find the product named (or pointed back to) and report its stock for this channel."""
-        from actions.follow_up import in_context  # follow_up imports this module
-
         answered = in_context(dispatcher, tracker, caller=self.name())
         if answered is not None:
             return answered
@@ -633,8 +632,6 @@ class ActionRecommendProducts(Action):
     @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Read the request (continuing the last one when it is a follow-up) and reply with cards."""
-        from actions.follow_up import in_context  # follow_up imports this module
-
         answered = in_context(dispatcher, tracker, caller=self.name())
         if answered is not None:
             return answered

@@ -22,12 +22,13 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import confirm
-from actions.common import conversation_id, day, get_store, humanize, join_words, money, verified_order
+from actions.common import accounts, conversation_id, day, get_store, humanize, join_words, money, verified_order
 from actions.context import (
     OFFER_RETURN,
     OrderContext,
     Said,
     about,
+    goal_message,
     has,
     is_question,
     said,
@@ -35,6 +36,8 @@ from actions.context import (
     starts_no,
     words,
 )
+from actions.drafts import clear_return_draft, resume_draft, save_return_draft
+from actions.reader import also_asked, answer_aside, in_context
 from store.errors import NotAllowed
 from store.normalize import normalize_rma
 from store.records import RefundInfo, ReturnableLine, ReturnEligibility, ReturnInfo
@@ -97,8 +100,6 @@ class ActionReturnPolicy(Action):
     @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """Window, condition, who pays shipping, final-sale items and refund time (or one of them)."""
-        from actions.follow_up import also_asked, in_context  # follow_up imports this module
-
         answered = in_context(dispatcher, tracker, caller=self.name())
         if answered is not None:
             return answered
@@ -202,8 +203,6 @@ def start_return(ctx: OrderContext) -> List[EventType]:
     A return of this order the customer left unfinished (here or on another linked chat) is picked up
     where it stopped instead of being started again.
     """
-    from actions.account import accounts, resume_draft  # account imports this module
-
     customer = ctx.store.verified_customer(ctx.conversation_id)
     draft = accounts().return_draft(customer) if customer is not None else None
     if customer is not None and draft is not None and draft.order_number == ctx.order_number:
@@ -222,8 +221,6 @@ def start_return(ctx: OrderContext) -> List[EventType]:
         return about("return_status")
     if not eligibility.eligible:
         return refuse(ctx, eligibility)
-    from actions.goals import goal_message  # goals imports this module
-
     asked = goal_message(ctx.tracker)
     requested = bool(asked) and has(asked, *_RETURN_WORDS) and wants_to_return(asked)
     if ctx.tracker.get_slot("last_question") != OFFER_RETURN and not requested:
@@ -263,8 +260,6 @@ def offer_return(ctx: OrderContext, *, eligibility: ReturnEligibility | None = N
 
 def begin_return(ctx: OrderContext, eligibility: ReturnEligibility, latest: Said) -> List[EventType]:
     """Open the return form; items named in this very message ("all of it") are taken as chosen."""
-    from actions.account import save_return_draft  # account imports this module
-
     items = None
     if len(eligibility.returnable_lines) == 1:
         # Nothing to choose: the one returnable item is the one.
@@ -415,8 +410,6 @@ def _aside(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     latest = said(tracker)
     if latest.button or not latest.text or not is_question(latest.text):
         return False
-    from actions.follow_up import answer_aside  # follow_up imports this module
-
     answer_aside(dispatcher, tracker, latest)
     return True
 
@@ -513,8 +506,6 @@ class ValidateReturnForm(FormValidationAction):
         number = verified_order(tracker)
         if number is not None:
             # Kept per customer until the return is created, so it can be finished on another channel.
-            from actions.account import save_return_draft  # account imports this module
-
             save_return_draft(tracker, number, items, None)
         return {"return_items": items}
 
@@ -686,6 +677,4 @@ class ActionCreateReturn(Action):
 
 
 def _forget_draft(tracker: Tracker) -> None:
-    from actions.account import clear_return_draft  # account imports this module
-
     clear_return_draft(tracker)

@@ -18,6 +18,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import get_store, money
 from actions.context import QUOTE, TOPIC, Said, about, has, said, settles
+from actions.product_lookup import meant
+from actions.products import online_stock_answer, stock_answer
+from actions.reader import also_asked, in_context
 from store.errors import UnknownDestination
 from store.normalize import normalize_country, parse_amount
 from store.records import ShippingMethodInfo
@@ -212,9 +215,6 @@ def _product_question(dispatcher: CollectingDispatcher, tracker: Tracker, latest
         return None
     if destination_in(latest) != (None, None) or value_in(latest) is not None:
         return None
-    from actions.product_lookup import meant
-    from actions.products import online_stock_answer, stock_answer  # products imports this module
-
     # "and can I just order it online?" right after a product: the product in focus
     found = meant(tracker, latest, refer_back=tracker.get_slot(TOPIC) == "products")
     if found.product is not None and has(text, "online", "website", "on the web", "order it"):
@@ -234,8 +234,6 @@ class ActionShippingInfo(Action):
     @settles
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         """A quote for the named destination, or an overview of every zone; a follow-up of something else first."""
-        from actions.follow_up import in_context  # follow_up imports this module
-
         answered = in_context(dispatcher, tracker, caller=self.name())
         if answered is not None:
             return answered
@@ -248,6 +246,4 @@ class ActionShippingInfo(Action):
         )
         if latest.intent == "delivery_time" and not latest.entity("country") and not latest.entity("postcode"):
             dispatcher.utter_message(response="utter_delivery_time_offer_tracking")
-        from actions.follow_up import also_asked
-
         return events + also_asked(dispatcher, tracker, answered_topic="shipping")

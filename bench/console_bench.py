@@ -27,13 +27,13 @@ sys.path.insert(0, str(ROOT))
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from connectors.app import create_app  # noqa: E402
 from connectors.db import create_schema  # noqa: E402
 from connectors.keys import ENGINE_KEY, SESSIONS_KEY  # noqa: E402
 from connectors.settings import Settings  # noqa: E402
 from console.auth import add_user  # noqa: E402
 from console.models import ConsoleConversation, ConsoleTag  # noqa: E402
 from console.web import STATE_KEY  # noqa: E402
+from gateway import create_app  # noqa: E402
 from tests.console.real_conversations import SeededStore, clone_conversations, seed_real_tracker  # noqa: E402
 
 TARGET_MS = 300.0

@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 
-from connectors.app import create_app  # noqa: E402
 from connectors.settings import Settings  # noqa: E402
+from gateway import create_app  # noqa: E402
 from scripts.demo_stack import seed_demo_shop  # noqa: E402
 
 

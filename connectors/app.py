@@ -1,19 +1,16 @@
-"""The gateway aiohttp app: ``create_app`` wires channels to rasa; ``main`` serves it (``python -m connectors``)."""
+"""The channels' aiohttp app: ``create_app`` wires channels to rasa; ``gateway`` adds the console and serves it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler, Middleware
 from sqlalchemy.orm import sessionmaker
 
-import console
 from connectors import handoff
 from connectors import metrics as gateway_metrics
 from connectors.admission import Admission
@@ -44,8 +41,6 @@ from connectors.telegram import TelegramChannel, TelegramSettings
 from connectors.web import WebChannel
 from connectors.web.settings import WebSettings
 from connectors.web.translate import WebInputError, WebLimits
-from envsettings import InvalidSettings
-from observability.logs import setup_logging
 
 log = logging.getLogger("connectors")
 
@@ -95,6 +90,8 @@ def create_app(
     settings: Settings,
     rasa_client: RasaClient | None = None,
     channels: Iterable[Channel] | None = None,
+    *,
+    parts: Iterable[Callable[[web.Application, Settings], object]] = (),
 ) -> web.Application:
     """Build the gateway application without connecting to anything.
 
@@ -103,6 +100,8 @@ def create_app(
         rasa_client: the rasa client to use (default: one built from settings). The app
             owns it either way and closes it on cleanup.
         channels: channels to serve (default: :func:`default_channels`).
+        parts: more of the gateway mounted on the app once its channels and database are set up, each called
+            with the app and the settings (the support console: ``gateway.create_app`` passes ``console.setup``).
 
     Returns:
         The aiohttp application: the channels' routes plus ``GET /healthz``.
@@ -151,8 +150,10 @@ def create_app(
         if isinstance(channel, SlackChannel):
             handoff.install(app, dispatcher, channel)
     app.on_startup.append(_create_schema)
-    # The support console (console/README.md); after _create_schema: it indexes the tracker at start-up.
-    console.setup(app, settings)
+    # The support console (console/README.md, mounted by gateway.create_app); after _create_schema: it indexes
+    # the tracker at start-up.
+    for part in parts:
+        part(app, settings)
     app.on_cleanup.append(_close_rasa)
     app.on_cleanup.append(_dispose_engine)
     return app
@@ -280,55 +281,4 @@ async def _close_rasa(app: web.Application) -> None:
     await app[RASA_KEY].close()
 
 
-class AccessLogger(AbstractAccessLogger):
-    """Access log without query strings: the web conversation id in ``?conversation_id=`` is a secret."""
-
-    def log(
-        self, request: web.BaseRequest, response: web.StreamResponse, time: float
-    ) -> None:
-        """Log method, path, status and duration."""
-        self.logger.info(
-            "%s %s %s %.0fms",
-            request.method,
-            request.path,
-            response.status,
-            time * 1000,
-        )
-
-
-def main() -> int:
-    """Serve the gateway with settings from the environment (``python -m connectors``).
-
-    Returns:
-        The process exit status (2 on a settings error).
-    """
-    # JSON lines with request ids (LOG_FORMAT=text for plain lines); observability/logs.py
-    setup_logging("gateway", {**os.environ, "LOG_LEVEL": os.environ.get("GATEWAY_LOG_LEVEL", "INFO")})
-    try:
-        settings = Settings.from_env()
-        app = create_app(settings)  # channels read their own settings (GATEWAY_WEB_*, SLACK_*, TABLET_*, TELEGRAM_*)
-    except InvalidSettings as exc:  # the gateway's own, the console's and the store's (SHOP_PROOF_*) settings
-        log.error("cannot start the gateway: %s", str(exc))  # our own sentence: no personal data to withhold
-        return 2
-    shown_host = settings.host if ":" not in settings.host else f"[{settings.host}]"
-
-    def announce(_line: str) -> None:
-        log.info(
-            "gateway serving: chat page at http://%s:%d/ (health: /healthz), talking to rasa at %s",
-            shown_host,
-            settings.port,
-            settings.rasa_url,
-        )
-
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        print=announce,
-        access_log_class=AccessLogger,
-        shutdown_timeout=5.0,
-    )
-    return 0
-
-
-__all__: list[str] = ["create_app", "default_channels", "healthz", "main"]
+__all__: list[str] = ["create_app", "default_channels", "healthz"]

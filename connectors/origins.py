@@ -118,12 +118,7 @@ def host_allowed(request: web.BaseRequest, public_urls: Iterable[str]) -> bool:
         name = name.replace(".:", ":")
     if _LOOPBACK_HOST.fullmatch(name):
         # A loopback name with any port (a local proxy, a port mapping): a rebinding page's Host is its own
-        # name, never these. Whether a browser origin is ours is still compared whole (`origin_is_own`).
+        # name, never these. Whether a browser origin is ours is still compared whole
+        # (`connectors.web.translate.origin_allowed`).
         return True
     return name in own_hosts(public_urls, local_port(request))
-
-
-def origin_is_own(origin: str, request: web.BaseRequest, public_urls: Iterable[str]) -> bool:
-    """Whether a browser ``Origin`` is the gateway's own (whole origin: scheme, host and port)."""
-    normalized = normalize_origin(origin)
-    return normalized is not None and normalized in own_origins(public_urls, local_port(request))

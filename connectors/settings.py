@@ -1,4 +1,4 @@
-"""Typed gateway settings, read once from the environment by connectors.app.main (tests build their own)."""
+"""Typed gateway settings, read once from the environment by gateway.app.main (tests build their own)."""
 
 from __future__ import annotations
 

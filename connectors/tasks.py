@@ -3,13 +3,15 @@
 ``asyncio`` keeps only a weak reference to a task, and an exception nobody retrieves is logged as "never
 retrieved" at garbage collection; a task cut off at shutdown loses what it was storing. ``BackgroundTasks``
 keeps each task referenced until it ends, retrieves its exception (passing it to ``on_error``), and lets the
-channel wait for the ones in flight before the app closes its database.
+channel wait for the ones in flight before the app closes its database. ``running`` is the other kind: one
+loop (a sweeper, the notifier) that runs as long as the app does.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -56,4 +58,19 @@ class BackgroundTasks(Generic[T]):
                 return
 
 
-__all__ = ["BackgroundTasks"]
+@contextlib.asynccontextmanager
+async def running(work: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
+    """Run ``work`` as a task named ``name`` while the block runs; at its end cancel the task and wait for it.
+
+    For a ``cleanup_ctx`` of the app: ``async with running(self._sweep_forever(), "sweeper"): yield``.
+    """
+    task = asyncio.create_task(work, name=name)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+__all__ = ["BackgroundTasks", "running"]

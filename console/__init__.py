@@ -1,6 +1,7 @@
 """The support console: review transcripts, annotate them and turn mistakes into training data (issue 6).
 
-``setup(app, settings)`` is called by ``connectors.app.create_app``; see console/README.md.
+``setup(app, settings)`` is called by ``gateway.create_app`` (as a part of ``connectors.app.create_app``);
+see console/README.md.
 """
 
 from __future__ import annotations

@@ -21,7 +21,9 @@ import os
 import re
 import secrets
 import traceback
+from collections.abc import Mapping
 from types import TracebackType
+from typing import cast
 
 DEBUG_ENV = "LOG_PERSONAL_DATA"
 MAX_MESSAGE_CHARS = 2000
@@ -150,7 +152,8 @@ def sanitize(record: logging.LogRecord) -> logging.LogRecord:
         if record.args:
             args = record.args if isinstance(record.args, tuple) else (record.args,)
             shown = tuple(describe_exception(a) if isinstance(a, BaseException) else a for a in args)
-            record.args = shown if isinstance(record.args, tuple) else shown[0]
+            # a lone mapping argument is never an exception: it is passed on as it came
+            record.args = shown if isinstance(record.args, tuple) else cast("Mapping[str, object]", shown[0])
         message = record.getMessage()
     except Exception:  # a broken format string: log what we can rather than nothing
         message = f"{record.msg!s} (arguments not shown)"
@@ -192,7 +195,7 @@ def install(*, allow_personal_data: bool | None = None) -> bool:
         return True
     original = logging.Handler.handle
 
-    def handle(self: logging.Handler, record: logging.LogRecord) -> bool | logging.LogRecord:
+    def handle(self: logging.Handler, record: logging.LogRecord) -> bool:  # the record itself from Python 3.12
         return original(self, sanitize(record))
 
     setattr(logging.Handler, _INSTALLED_ATTR, original)

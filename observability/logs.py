@@ -1,4 +1,4 @@
-"""Structured JSON logs with request ids, for the gateway (connectors.app.main) and the action server (plugin).
+"""Structured JSON logs with request ids, for the gateway (gateway.app.main) and the action server (plugin).
 
 ``setup_logging(service)`` makes every record one JSON object: time, level, logger, message, ``service``, the
 ``request_id`` of the request being served (a context variable the gateway sets from ``X-Request-ID`` or makes up,

@@ -226,12 +226,6 @@ class Interactions:
         items = self.items[order]
         return [items[bounds[u] : bounds[u + 1]] for u in range(self.n_users)]
 
-    def sequence_weights(self) -> list[FloatArray]:
-        """Event weights aligned with :meth:`sequences`."""
-        order, bounds = self._order()
-        weights = self.weights[order]
-        return [weights[bounds[u] : bounds[u + 1]] for u in range(self.n_users)]
-
     def training_data(self) -> TrainingData:
         """Everything a model ``fit`` needs, as time-ordered sequences."""
         order, bounds = self._order()

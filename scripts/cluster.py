@@ -281,7 +281,7 @@ frontend stats
                 "--endpoints",
                 "endpoints.yml",
             ]
-        return [str(VENV / "python"), "-m", "connectors"]
+        return [str(VENV / "python"), "-m", "gateway"]
 
     # ------------------------------------------------------------------------------------------- lifecycle
 

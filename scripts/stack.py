@@ -312,7 +312,7 @@ class Stack:
             ],
             f"{cfg.rasa_url}/",
         )
-        self._spawn("gateway", [str(venv / "python"), "-m", "connectors"], f"{cfg.gateway_url}/healthz")
+        self._spawn("gateway", [str(venv / "python"), "-m", "gateway"], f"{cfg.gateway_url}/healthz")
         deadline = time.monotonic() + timeout
         pending = list(self.services)
         while pending:

@@ -67,11 +67,7 @@ def get_settings() -> Settings:
     """Return the process-wide settings, read from the environment on first use.
 
     Returns:
-        The cached settings; `reset_settings` forgets them (tests).
+        The cached settings (``get_settings.cache_clear()`` forgets them).
     """
     return Settings.from_env()
 
-
-def reset_settings() -> None:
-    """Forget the cached settings so the next `get_settings` reads the environment again."""
-    get_settings.cache_clear()

@@ -10,7 +10,6 @@ hours) gets one honest notice; it stays open. Installed by the Slack channel whe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from collections import Counter
@@ -46,6 +45,7 @@ from connectors.handoff.translate import (
 from connectors.models import InboundMessage, OutboundMessage
 from connectors.push import PushFailed, PushRouter
 from connectors.slack.translate import escape
+from connectors.tasks import running
 
 log = logging.getLogger(__name__)
 
@@ -369,13 +369,8 @@ class HandoffDesk:
 
     async def run_sweeper(self, app: web.Application) -> AsyncIterator[None]:
         """``cleanup_ctx``: sweep every ``sweep_seconds`` while the gateway runs."""
-        task = asyncio.create_task(self._sweep_forever(), name="handoff-sweeper")
-        try:
+        async with running(self._sweep_forever(), "handoff-sweeper"):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _sweep_forever(self) -> None:
         while True:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-if TYPE_CHECKING:
-    from store.service import OrderStore
+from store.db import make_engine
+from store.service import OrderStore
+from store.settings import Settings as StoreSettings
 
 
 class OrderStoreMirror:
@@ -21,10 +21,6 @@ class OrderStoreMirror:
         self._engine: Engine | None = None
 
     def _store(self) -> OrderStore:
-        from store.db import make_engine  # the order store is only needed once a ticket is claimed
-        from store.service import OrderStore
-        from store.settings import Settings as StoreSettings
-
         if self._engine is None:
             url = StoreSettings.from_env({"SHOP_DATABASE_URL": self._url or ""}).database_url
             self._engine = make_engine(url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import connectors.app  # noqa: F401  (the composition root imports every module declaring a gateway table)
+import gateway.app  # noqa: F401  (the composition root imports every module declaring a gateway table)
 from connectors.db import VERSION_TABLE, GatewayBase, gateway_engine
 
 config = context.config

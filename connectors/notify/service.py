@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
 
 from connectors.dispatch import Dispatcher
 from connectors.keys import NOTIFY_KEY, PUSH_KEY
@@ -26,9 +27,12 @@ from connectors.notify.settings import NotifySettings
 from connectors.notify.translate import SIGNATURE_HEADER, parse_event, signature_ok
 from connectors.push import PushFailed
 from connectors.shared_state import shared_state
+from connectors.tasks import running
 from connectors.web.translate import WebInputError
 from store.accounts import CustomerAccounts
+from store.db import make_engine
 from store.errors import InvalidInput, OrderNotFound
+from store.settings import Settings as StoreSettings
 
 log = logging.getLogger("connectors.notify")
 
@@ -87,24 +91,16 @@ class NotifyService:
             if self._make_accounts is not None:
                 self._accounts = self._make_accounts()
             else:
-                from sqlalchemy.orm import sessionmaker
-
-                from store.db import make_engine
-                from store.settings import Settings as StoreSettings
-
                 url = StoreSettings.from_env({"SHOP_DATABASE_URL": self._shop_db_url or ""}).database_url
                 self._engine = make_engine(url)
                 self._accounts = CustomerAccounts(sessionmaker(self._engine, expire_on_commit=False))
         return self._accounts
 
     async def _lifecycle(self, app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._loop(app), name="notifier")
         try:
-            yield
+            async with running(self._loop(app), "notifier"):
+                yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             if self._engine is not None:
                 self._engine.dispose()
 
@@ -221,4 +217,3 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
         if size > limit:
             raise WebInputError(413, "body_too_large", f"the body is over {limit} bytes", limit=limit)
     return b"".join(chunks)
-

@@ -14,13 +14,12 @@ from connectors.tablet.channel import ShopRecords
 from connectors.tablet.devices import TabletError, TabletRegistry
 from connectors.tablet.settings import database_urls
 from connectors.tablet.translate import conversation_id
+from store.db import make_engine
+from store.service import OrderStore
+from store.settings import Settings as StoreSettings
 
 
 def _known_stores(shop_db_url: str) -> dict[str, str]:
-    from store.db import make_engine
-    from store.service import OrderStore
-    from store.settings import Settings as StoreSettings
-
     engine = make_engine(StoreSettings.from_env({"SHOP_DATABASE_URL": shop_db_url}).database_url)
     try:
         return {s.store_id: s.name for s in OrderStore(sessionmaker(engine)).stores()}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
@@ -37,7 +36,12 @@ from connectors.tablet.translate import (
     staff_call_of,
     staff_call_reply,
 )
+from connectors.tasks import running
 from connectors.web.translate import WebInputError, WebLimits, decode_json
+from store.db import make_engine
+from store.models import HandoffTicket
+from store.service import OrderStore
+from store.settings import Settings as StoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +70,6 @@ class StoreNames:
     def _read(self) -> Mapping[str, str]:
         if self._load is not None:
             return self._load()
-        from store.db import make_engine  # the order store is only needed once a tablet connects
-        from store.service import OrderStore
-        from store.settings import Settings as StoreSettings
-
         if self._engine is None:
             url = StoreSettings.from_env({"SHOP_DATABASE_URL": self._url or ""}).database_url
             self._engine = make_engine(url)
@@ -106,9 +106,6 @@ class ShopRecords:
         self._engine: Engine | None = None
 
     def _shop(self) -> Engine:
-        from store.db import make_engine  # the order store is only needed once a tablet calls
-        from store.settings import Settings as StoreSettings
-
         if self._engine is None:
             url = StoreSettings.from_env({"SHOP_DATABASE_URL": self._url or ""}).database_url
             self._engine = make_engine(url)
@@ -118,8 +115,6 @@ class ShopRecords:
         """Those of ``tickets`` nobody has closed yet (open, or claimed), in the order given."""
         if not tickets:
             return []
-        from store.models import HandoffTicket
-
         stmt = select(HandoffTicket.ticket_number).where(
             HandoffTicket.ticket_number.in_(list(tickets)), HandoffTicket.status.in_(["open", "assigned"])
         )
@@ -129,8 +124,6 @@ class ShopRecords:
 
     def close_ticket(self, ticket: str) -> None:
         """Close ``ticket`` (a second call made while the tablet's first is open)."""
-        from store.service import OrderStore
-
         OrderStore(sessionmaker(self._shop())).close_handoff(ticket)
 
     def end_grants(self, conversation_ids: Sequence[str]) -> int:
@@ -139,8 +132,6 @@ class ShopRecords:
         Returns:
             How many grants ended.
         """
-        from store.service import OrderStore
-
         store = OrderStore(sessionmaker(self._shop()))
         return sum(store.revoke_grants(conversation_id) for conversation_id in conversation_ids)
 
@@ -257,13 +248,8 @@ class TabletChannel:
         """``cleanup_ctx``: sweep every ``TABLET_COUNTDOWN_SECONDS`` while the gateway runs, so a session is
         over in the gateway database and the order store at most one countdown after its wipe time (and at
         once for any call that names it)."""
-        task = asyncio.create_task(self._sweep_forever(), name="tablet-sweeper")
-        try:
+        async with running(self._sweep_forever(), "tablet-sweeper"):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _sweep_forever(self) -> None:
         while True:

@@ -21,8 +21,13 @@ from html import escape
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
 
+from store.db import make_engine
+from store.errors import ProductNotFound
 from store.records import ProductInfo
+from store.service import OrderStore
+from store.settings import Settings as StoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -149,12 +154,6 @@ class Catalogue:
         if self._load is not None:
             loaded = list(self._load())
             return loaded[:8], {p.sku.upper(): p for p in loaded}, None
-        from sqlalchemy.orm import sessionmaker  # noqa: PLC0415 (the order store only when a page asks)
-
-        from store.db import make_engine  # noqa: PLC0415
-        from store.service import OrderStore  # noqa: PLC0415
-        from store.settings import Settings as StoreSettings  # noqa: PLC0415
-
         if self._engine is None:
             url = StoreSettings.from_env({"SHOP_DATABASE_URL": self._url or ""}).database_url
             self._engine = make_engine(url)
@@ -200,11 +199,6 @@ class Catalogue:
         if found is not None or self._load is not None:
             return found
         try:
-            from sqlalchemy.orm import sessionmaker  # noqa: PLC0415
-
-            from store.errors import ProductNotFound  # noqa: PLC0415
-            from store.service import OrderStore  # noqa: PLC0415
-
             if self._engine is None:
                 return None
             try:

@@ -34,6 +34,9 @@ from connectors.web.translate import (
     parse_client_message_id,
     parse_conversation_id,
 )
+from store.db import make_engine
+from store.feedback import AlreadyRated, CustomerFeedback, NotRateable, PhotoNotFound
+from store.settings import Settings as StoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +101,6 @@ class WebFeedback:
     # ------------------------------------------------------------------ order store
 
     def _feedback(self) -> Any:
-        from store.db import make_engine  # noqa: PLC0415 (the order store only when a customer sends something)
-        from store.feedback import CustomerFeedback  # noqa: PLC0415
-        from store.settings import Settings as StoreSettings  # noqa: PLC0415
-
         if self._engine is None:
             url = StoreSettings.from_env({"SHOP_DATABASE_URL": self._url or ""}).database_url
             self._engine = make_engine(url)
@@ -285,8 +284,6 @@ class WebFeedback:
             raise missing from None
         if not raw_id.isdigit() or len(raw_id) > 18:
             raise missing
-        from store.feedback import PhotoNotFound  # noqa: PLC0415
-
         try:
             found = await asyncio.to_thread(self._feedback().photo, int(raw_id))
         except PhotoNotFound:
@@ -350,8 +347,6 @@ class WebFeedback:
             self._counts()["web.rating_rate_limited"] += 1
             limited = RateLimited(whole_seconds(wait), "address")
             return web.json_response(limited.to_json(), status=429, headers={"Retry-After": str(limited.retry_after)})
-        from store.feedback import AlreadyRated, NotRateable  # noqa: PLC0415
-
         try:
             rating = await asyncio.to_thread(
                 lambda: self._feedback().rate(

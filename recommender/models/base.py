@@ -100,15 +100,6 @@ def history_matrix(histories: Sequence[IntArray], n_items: int, decay: float = 1
     return m
 
 
-def zscore_rows(scores: FloatMatrix) -> FloatMatrix:
-    """Standardise each row to mean 0 / std 1 (rows with no spread become 0)."""
-    mean = scores.mean(axis=1, keepdims=True)
-    std = scores.std(axis=1, keepdims=True)
-    std[std < 1e-12] = 1.0
-    out: FloatMatrix = ((scores - mean) / std).astype(np.float32, copy=False)
-    return out
-
-
 def recency_weights(length: int, decay: float) -> npt.NDArray[np.float64]:
     """Weights of a history of ``length`` items, oldest first: ``decay ** age`` (latest = 1)."""
     if decay == 1.0:
@@ -301,7 +292,7 @@ def merge_top(
 
 
 def zscore(scores: FloatVector) -> FloatVector:
-    """:func:`zscore_rows` for one row."""
+    """Standardise ``scores`` to mean 0 / std 1 (all 0 when they have no spread)."""
     mean = scores.mean()
     std = scores.std()
     if std < 1e-12:

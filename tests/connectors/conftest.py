@@ -10,8 +10,8 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.app import create_app
 from connectors.rasa_client import RasaClient
+from gateway import create_app
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, NetworkGuard, make_settings
 
 

@@ -13,12 +13,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from connectors.alerts import AlertNotDelivered, StaffAlert
-from connectors.app import create_app
 from connectors.keys import ALERTS_KEY
 from connectors.rasa_client import RasaClient
 from connectors.tablet import TabletChannel, TabletSettings
 from connectors.tablet.channel import ShopRecords, StoreNames
 from connectors.tablet.devices import DeviceInfo, TabletRegistry
+from gateway import create_app
 from store.db import make_engine
 from store.migrate import upgrade
 from store.seed import seed

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.app import main
 from connectors.errors import SettingsError
 from connectors.settings import Settings
+from gateway import main
 
 
 def test_defaults_with_token_file(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, insert, inspect, select, text
 
-import connectors.app  # noqa: F401  (declares every gateway table, the console's too)
+import gateway.app  # noqa: F401  (declares every gateway table, the console's too)
 from connectors.db import (
     VERSION_TABLE,
     GatewayBase,

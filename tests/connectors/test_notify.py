@@ -16,7 +16,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from connectors.app import create_app
 from connectors.keys import PUSH_KEY
 from connectors.models import OutboundMessage
 from connectors.notify import NotifyService, NotifySettings
@@ -24,6 +23,7 @@ from connectors.notify.translate import SIGNATURE_HEADER, parse_event, sign, sig
 from connectors.push import PushFailed
 from connectors.rasa_client import RasaClient
 from connectors.web.translate import WebInputError
+from gateway import create_app
 from store import models as m
 from store.accounts import CustomerAccounts
 from store.db import make_engine

@@ -15,12 +15,12 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.app import create_app
 from connectors.keys import PUSH_KEY, SHARED_KEY
 from connectors.models import Button, OutboundMessage
 from connectors.offers import Offers
 from connectors.rasa_client import RasaClient
 from connectors.shared_state import LocalState, RedisState, shared_state_from_env
+from gateway import create_app
 from scripts.services import RedisServer, ServiceError
 from scripts.stack import free_port
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings

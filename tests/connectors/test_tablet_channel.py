@@ -595,7 +595,7 @@ def test_settings_from_env() -> None:
 def test_gateway_refuses_to_start_with_a_bad_tablet_setting(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from connectors.app import main
+    from gateway import main
 
     monkeypatch.setenv("GATEWAY_TOKEN", "t" * 20)
     monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'gateway.db'}")

@@ -12,9 +12,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.orm import sessionmaker
 
-from connectors.app import create_app
 from connectors.keys import DISPATCHER_KEY
 from connectors.rasa_client import RasaClient
+from gateway import create_app
 from store.db import make_engine
 from store.service import OrderStore
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings, offer

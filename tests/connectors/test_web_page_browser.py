@@ -17,11 +17,11 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.app import create_app
 from connectors.rasa_client import RasaClient
 from connectors.web import WebChannel
 from connectors.web.settings import WebSettings
 from connectors.web.translate import WebLimits
+from gateway import create_app
 from tests.browser import CHROMIUM, NO_CHROMIUM, chromium
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
 

@@ -19,9 +19,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image, PngImagePlugin
 from sqlalchemy.orm import sessionmaker
 
-from connectors.app import create_app
 from connectors.rasa_client import RasaClient
 from connectors.web.photos import PhotoRejected, check_photo
+from gateway import create_app
 from store.db import make_engine
 from store.feedback import CustomerFeedback
 from store.service import OrderStore

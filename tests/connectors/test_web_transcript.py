@@ -10,9 +10,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
-from connectors.app import create_app
 from connectors.db import create_schema, gateway_engine
 from connectors.web.transcript import Transcript
+from gateway import create_app
 from tests.connectors.gateway_fakes import FakeRasa, make_settings
 from tests.store.conftest import postgres_url  # noqa: F401 (the session's PostgreSQL cluster, shared)
 

@@ -14,7 +14,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
-from connectors.app import create_app, main
 from connectors.errors import SettingsError
 from connectors.rasa_client import RasaClient
 from connectors.source import parse_trusted_proxies
@@ -22,6 +21,7 @@ from connectors.web import WebChannel
 from connectors.web.ratelimit import SlidingWindowLimiter
 from connectors.web.settings import WebSettings
 from connectors.web.translate import WebLimits
+from gateway import create_app, main
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
 
 CID = "widget-conversation-0001"

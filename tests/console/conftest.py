@@ -15,11 +15,11 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.app import create_app
 from connectors.keys import SESSIONS_KEY
 from console.auth import add_user
 from console.settings import ConsoleSettings
 from console.web import COOKIE, STATE_KEY, ConsoleState
+from gateway import create_app
 from tests.connectors.conftest import network_guard  # noqa: F401  (the autouse loopback-only guard)
 from tests.connectors.gateway_fakes import make_settings
 from tests.console.real_conversations import SeededStore, seed_real_tracker

@@ -16,7 +16,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import insert
 from sqlalchemy.orm import sessionmaker
 
-from connectors.app import create_app
 from connectors.handoff.mirror import OrderStoreMirror
 from connectors.handoff.state import HandoffState
 from connectors.keys import SESSIONS_KEY
@@ -26,6 +25,7 @@ from console.handoffs import QueueQuery, effective_status, transcript_url
 from console.settings import ConsoleSettings
 from console.tracker import _tracker_metadata, events, tracker_engine
 from console.web import STATE_KEY
+from gateway import create_app
 from store import models as shop_models
 from store.db import make_engine
 from store.migrate import upgrade
@@ -630,7 +630,7 @@ def test_the_console_declares_the_desk_tables_whatever_channels_are_on(tmp_path:
     import sys  # noqa: PLC0415
 
     code = (
-        "from connectors.app import create_app\n"
+        "from gateway import create_app\n"
         "from connectors.db import GatewayBase\n"
         "from tests.connectors.gateway_fakes import make_settings\n"
         f"create_app(make_settings('http://127.0.0.1:9', database_url='sqlite:///{tmp_path / 'g.db'}'))\n"

@@ -13,13 +13,13 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import create_engine, insert, select, text
 
-from connectors.app import create_app
 from connectors.keys import SESSIONS_KEY
 from console.auth import add_user
 from console.privacy import retention
 from console.pseudonyms import PUBLIC_ID
 from console.tracker import _tracker_metadata, events, tracker_engine
 from console.web import STATE_KEY
+from gateway import create_app
 from tests.connectors.gateway_fakes import make_settings
 from tests.console.conftest import PASSWORDS, Databases, Harness, Viewer
 from tests.console.real_conversations import clone_conversations

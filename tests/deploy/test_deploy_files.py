@@ -16,6 +16,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.test_imports import _graph as import_graph
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S_VERSION = "1.30"
@@ -107,8 +109,30 @@ def test_images_copy_files_that_exist_and_run_modules_that_exist() -> None:
                 for source in line.split()[1:-1]:
                     if source != "models/current.tar.gz":  # built by `make model` before the image
                         assert (ROOT / source).exists(), f"{dockerfile.name}: {source}"
-    for module in ("connectors", "rasa_sdk_plugins", "observability", "bot"):
+    for module in ("gateway", "connectors", "rasa_sdk_plugins", "observability", "bot"):
         assert (ROOT / module / "__init__.py").exists()
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "roots"), [("Dockerfile.gateway", ["gateway.__main__"]), ("Dockerfile.actions", ["actions"])]
+)
+def test_images_copy_every_package_their_code_imports(dockerfile: str, roots: list[str]) -> None:
+    """The gateway image runs ``python -m gateway``, the actions image loads every module of ``actions``: each
+    project package those import, directly or not, is copied into the image (logsafe and connectors once
+    were not, so ``python -m connectors`` and ``actions.common`` failed to import in the images)."""
+    graph = import_graph()
+    text = (DEPLOY / "docker" / dockerfile).read_text()
+    assert any(root.split(".")[0] in text.split("CMD", 1)[1] for root in roots), "the CMD runs another module"
+    copied = {line.split()[1].rstrip("/") for line in text.splitlines() if line.startswith("COPY ")}
+    seen: set[str] = set()
+    todo = [m for m in graph if any(m == r or m.startswith(r + ".") for r in roots)]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo += graph[module]
+    needed = {m.split(".")[0] for m in seen}
+    assert needed <= copied, f"{dockerfile} does not copy {sorted(needed - copied)}"
 
 
 def test_images_install_the_hash_checked_locks_ci_tested() -> None:

@@ -14,7 +14,6 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import create_engine
 
-from connectors.app import create_app
 from connectors.keys import SESSIONS_KEY
 from connectors.notify import NotifyService, NotifySettings
 from connectors.notify.translate import SIGNATURE_HEADER, sign
@@ -30,6 +29,7 @@ from console.auth import add_user
 from console.settings import ConsoleSettings
 from console.tracker import events
 from console.web import COOKIE, STATE_KEY
+from gateway import create_app
 from tests.actions.helpers import CLAIMS_SECRET, claims_secret, domain, seeded_db  # noqa: F401
 from tests.connectors.conftest import fake_rasa, network_guard  # noqa: F401  (fixtures: rasa stand-in, loopback guard)
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings

@@ -24,11 +24,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from connectors.admission import AdmissionSettings
-from connectors.app import create_app
 from connectors.rasa_client import RasaClient
 from connectors.web import WebChannel
 from connectors.web.settings import WebSettings
 from console.checks import shown_source
+from gateway import create_app
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
 
 ASK_CANCEL = [

@@ -20,13 +20,13 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.app import create_app
 from connectors.claims import CLAIM_KEY, verify_claim
 from connectors.rasa_client import RasaClient
 from connectors.source import client_address, parse_trusted_proxies
 from connectors.web import WebChannel
 from connectors.web.settings import WebSettings
 from console.checks import paused_checks
+from gateway import create_app
 from store import models as m
 from store.errors import VerificationFailed, VerificationPaused
 from store.proofs import Candidate, ProofHasher, ProofLimits

@@ -19,7 +19,6 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.app import create_app
 from connectors.claims import CLAIM_KEY, Claim, verify_claim
 from connectors.keys import SESSIONS_KEY
 from connectors.rasa_client import RasaClient
@@ -30,6 +29,7 @@ from connectors.tablet.channel import StoreNames
 from connectors.tablet.devices import TabletRegistry
 from connectors.web import WebChannel
 from connectors.web.settings import WebSettings
+from gateway import create_app
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings, offer
 from tests.connectors.slack.conftest import STAFF_USER, dm, event_envelope, slack_settings
 from tests.connectors.tablet_fixtures import SHOPS

@@ -17,13 +17,13 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.orm import sessionmaker
 
-from connectors.app import create_app
 from connectors.handoff import HandoffDesk
 from connectors.handoff.settings import HandoffSettings, OpeningHours
 from connectors.keys import HANDOFF_KEY
 from connectors.rasa_client import RasaClient
 from connectors.slack import SlackChannel
 from connectors.web import WebChannel
+from gateway import create_app
 from store.db import make_engine
 from store.migrate import upgrade
 from store.service import OrderStore

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.app import create_app
 from connectors.handoff.settings import HandoffSettings, OpeningHours
 from connectors.handoff.translate import CLAIM_ACTION, HandoffRequest
 from connectors.keys import HANDOFF_KEY
@@ -16,6 +15,7 @@ from connectors.models import InboundMessage
 from connectors.rasa_client import RasaClient
 from connectors.slack import SlackChannel
 from connectors.telegram import TelegramChannel, TelegramSettings
+from gateway import create_app
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
 from tests.connectors.handoff.conftest import HandoffGateway, handoff_reply, shop_store
 from tests.connectors.slack.conftest import STAFF_USER, STORE_CHANNEL, slack_settings

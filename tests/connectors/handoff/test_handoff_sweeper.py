@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.app import create_app
 from connectors.keys import HANDOFF_KEY
 from connectors.rasa_client import RasaClient
 from connectors.slack import SlackChannel
 from connectors.web import WebChannel
+from gateway import create_app
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
 from tests.connectors.handoff.conftest import handoff_reply, shop_store
 from tests.connectors.slack.conftest import fake_slack as fake_slack  # noqa: F401 (fixture)

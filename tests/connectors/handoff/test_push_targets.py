@@ -8,12 +8,12 @@ import json
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.app import create_app
 from connectors.keys import PUSH_KEY
 from connectors.models import Button, OutboundMessage
 from connectors.push import PushFailed
 from connectors.rasa_client import RasaClient
 from connectors.slack import SlackChannel
+from gateway import create_app
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
 from tests.connectors.handoff.conftest import HandoffGateway
 from tests.connectors.slack.conftest import (

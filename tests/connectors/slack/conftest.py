@@ -11,9 +11,9 @@ from typing import Any
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.app import create_app
 from connectors.rasa_client import RasaClient
 from connectors.slack import SlackChannel, SlackSettings
+from gateway import create_app
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
 from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, TEAM_ID, FakeSlackAPI, signed_headers
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.app import default_channels, main
+from connectors.app import default_channels
 from connectors.errors import SettingsError
 from connectors.slack import SlackChannel, SlackSettings
+from gateway import main
 from tests.connectors.gateway_fakes import make_settings
 
 SOCKET = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}

@@ -9,9 +9,9 @@ from typing import Any
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.app import create_app
 from connectors.rasa_client import RasaClient
 from connectors.slack import SlackChannel
+from gateway import create_app
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings, offer
 from tests.connectors.slack.conftest import (
     DM_CHANNEL,

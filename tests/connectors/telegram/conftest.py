@@ -10,11 +10,11 @@ from typing import Any
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.app import create_app
 from connectors.dispatch import Dispatcher
 from connectors.rasa_client import RasaClient
 from connectors.telegram import TelegramChannel, TelegramSettings
 from connectors.web import WebChannel
+from gateway import create_app
 from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
 from tests.fakes.telegram_api import TOKEN as BOT_TOKEN
 from tests.fakes.telegram_api import FakeTelegramApi
