@@ -174,6 +174,20 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
             last_event=_event_text(info.last_event),
         )
         return about("track", last_question=OFFER_HANDOFF)
+    if info.shipped and not delivered and not info.is_lost and has(
+        text, "not in", "not home", "not at home", "not be in", "won't be in", "wont be in", "won't be home",
+        "wont be home", "i'm out", "im out", "at work", "be away", "i'm away", "im away", "miss it", "miss the",
+        "missed it", "nobody home", "nobody's home", "no one's home", "no one's in",
+        "no one home", "nobody in", "no one in", "nobody's in", "safe place", "leave it", "left outside",
+    ):  # fmt: skip
+        # "what if I'm not in?": what the carrier does then, and how to rearrange it with them
+        say(
+            response="utter_tracking_not_home",
+            order_number=info.order_number,
+            carrier=info.carrier,
+            tracking_number=info.tracking_number,
+        )
+        return about("track")
     if info.shipped and has(text, *_CARRIER):
         say(
             response="utter_tracking_carrier",
@@ -608,9 +622,12 @@ class ValidateAddressForm(FormValidationAction):
         latest = said(tracker)
         if latest.button:
             return {"confirm_address": _pressed(dispatcher, latest, confirm.ADDRESS, address_token(tracker))}
+        current = str(tracker.get_slot("new_address") or "")
+        swapped = corrected_part(latest.text, current)
+        if swapped is not None:
+            return {"new_address": swapped, "confirm_address": None}  # "no, it's Mill Lane not Mill Road"
         if slot_value is False:
             return {"confirm_address": False}
-        current = str(tracker.get_slot("new_address") or "")
         postcode = latest.entity("postcode")
         corrected = clean_address(latest.text)
         country = _order_country(tracker)
@@ -658,6 +675,31 @@ class ActionAskConfirmAddress(Action):
             buttons=confirm.buttons(address_token(tracker), "Yes, change it", "No, keep the old one"),
         )
         return [SlotSet("last_question", CONFIRM_ADDRESS)]
+
+
+_NOT_THAT = re.compile(
+    r"^(?P<new>.+?)\s*,?\s+(?:not|instead of|rather than)\s+(?P<old>[^,.!?]+?)[\s.!]*$", re.IGNORECASE
+)
+_CORRECTION_OPENERS = re.compile(
+    r"^(?:(?:no|nope|sorry|oops|wait|hang on|actually|my bad|typo)\b[\s,.!-]*)*"
+    r"(?:(?:it'?s|its|it is|it should be|should be|i meant|meant|make it|the street is|the road is)\s+)?",
+    re.IGNORECASE,
+)
+
+
+def corrected_part(text: str, current: str) -> str | None:
+    """The address summarised with the part the customer corrects swapped ("no wait, it's Mill Lane not Mill
+    Road"), or None when the message does not correct a part of it."""
+    if not current:
+        return None
+    found = _NOT_THAT.match(" ".join(text.split()))
+    if found is None:
+        return None
+    new = _CORRECTION_OPENERS.sub("", found.group("new").rsplit(",", 1)[-1].strip()).strip(" ,.'\"")
+    old = found.group("old").strip(" ,.'\"")
+    if not new or not old or old.lower() == new.lower() or old.lower() not in current.lower():
+        return None
+    return re.sub(re.escape(old), new, current, count=1, flags=re.IGNORECASE)
 
 
 def address_token(tracker: Tracker) -> str:

@@ -40,6 +40,8 @@ from store.normalize import normalize_rma
 from store.records import RefundInfo, ReturnableLine, ReturnEligibility, ReturnInfo
 
 ALL = "all"
+#: Return statuses still under way (the parcel is coming back, or is being checked).
+OPEN_RETURNS = frozenset({"requested", "approved", "received"})
 RETURN_SLOTS = [SlotSet("return_items", None), SlotSet("return_reason", None), SlotSet("confirm_return", None)]
 RETURN_STATUS_DETAIL = {
     "requested": "we've registered it and are waiting for your parcel; the refund follows once it reaches us.",
@@ -49,7 +51,7 @@ RETURN_STATUS_DETAIL = {
     "rejected": "it was not accepted. A person from our team can explain why.",
 }
 _ALL_WORDS = re.compile(
-    r"\b(all|everything|every ?thing|both|the lot|whole lot|whole order|whole thing|entire order|all of (?:it|them)|"
+    r"\b(all|eve?ry ?th?ing?|both|the lot|whole lot|whole order|whole thing|entire order|all of (?:it|them)|"
     r"every item|each one|tout|alles)\b",
     re.IGNORECASE,
 )
@@ -82,7 +84,7 @@ def refund_after_return() -> str:
     """How long a refund takes after a return reaches the shop, from the store's policy."""
     policy = get_store().return_policy()
     return (
-        f"within {policy.refund_min_business_days}-{policy.refund_max_business_days} business days of it reaching "
+        f"within {policy.refund_min_business_days}-{policy.refund_max_business_days} business days once it reaches "
         "us, to your original payment method"
     )
 
@@ -148,7 +150,9 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
         )
     elif has(text, "postage", "post it", "pay to send", "pay for the return", "pay to return", "shipping back",
              "send it back for free", "free return*", "who pays", "cost to return", "return shipping", "label",
-             "print"):  # fmt: skip
+             "print") or (
+        has(text, "send it back", "sending it back", "return*") and has(text, "cost*", "how much", "pay", "charge*")
+    ):  # fmt: skip
         part = (
             f"{policy.uk_label} {policy.international_label} Print the label, pack the items and drop the "
             "parcel at any Post Office."
