@@ -61,7 +61,8 @@ NEWS_WORDS = ("send me updates", "send me update", "send updates", "updates abou
 
 #: Words without which a message does not ask to change where an order goes.
 ADDRESS_WORDS = ("address", "redirect", "deliver it to", "send it to", "deliver to", "ship it to", "ship to",
-                 "moved", "moving", "new house", "wrong house", "different house", "my work", "postcode", "flat",
+                 "moved", "moving", "new house", "wrong house", "different house", "my work", "new postcode",
+                 "different postcode", "postcode to", "flat",
                  "street", "road", "change where", "deliver it somewhere", "reroute")  # fmt: skip
 
 

@@ -410,6 +410,22 @@ def _pick_lines(text: str, lines: Sequence[ReturnableLine], *, strict: bool = Fa
     return [line_id for score, line_id in scored if score == best]
 
 
+#: Words of a reason for sending something back ("not the right colour", "didn't like the smell").
+_REASON_CUES = ("not the right", "not right", "wrong", "don't like", "dont like", "didn't like", "didnt like",
+                "hate", "too small", "too big", "too dark", "too light", "doesn't suit", "doesnt suit", "not for me",
+                "changed my mind", "broken", "damaged", "faulty", "smell*", "allergic", "reaction", "not as described",
+                "doesn't fit", "doesnt fit", "not what i")  # fmt: skip
+
+
+def reason_not_item(text: str, picked: Sequence[ReturnableLine]) -> bool:
+    """Whether a message that shares a word or so with a product title is a reason rather than the item: it
+    reads as a reason and names no picked product by more than one word of its title."""
+    if not text or not has(text, *_REASON_CUES):
+        return False
+    said_words = set(re.findall(r"[a-z]{3,}", text.lower()))
+    return all(len(said_words & set(re.findall(r"[a-z]{3,}", line.title.lower()))) <= 1 for line in picked)
+
+
 def _aside(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     """A question inside the form: answer it (in the context of this return) and keep the form's question.
 
@@ -508,9 +524,22 @@ class ValidateReturnForm(FormValidationAction):
         """Map buttons, "all" or product words to returnable line ids; "stop" ends the form."""
         if stops_return(said(tracker)):
             return _end_return(tracker, "return_items")
-        picked = _pick_lines(str(slot_value or ""), _returnable(tracker))
+        lines = _returnable(tracker)
+        picked = _pick_lines(str(slot_value or ""), lines)
+        reason = said(tracker).text
+        if (
+            picked
+            and len(picked) < len(lines)
+            and reason_not_item(reason, [ln for ln in lines if ln.line_id in picked])
+        ):
+            # "it's just not the right colour for me" is why, not which ("Kindred Colour ... Concealer" shares a
+            # word): the reason is kept and the item asked for again
+            dispatcher.utter_message(response="utter_return_reason_noted_which_item")
+            return {"return_items": None, "return_reason": " ".join(reason.split())[:300]}
         if not picked:
-            if not _aside(dispatcher, tracker):
+            if said(tracker).intent == "thank" and not said(tracker).button:
+                dispatcher.utter_message(response="utter_welcome_form")  # "cheers": welcome; the question stands
+            elif not _aside(dispatcher, tracker):
                 dispatcher.utter_message(response="utter_return_items_invalid")
             return {"return_items": None}
         items = ",".join(str(i) for i in picked)
@@ -534,6 +563,9 @@ class ValidateReturnForm(FormValidationAction):
         if stops_return(latest):
             return _end_return(tracker, "return_reason")
         if _aside(dispatcher, tracker):
+            return {"return_reason": None}
+        if latest.intent == "thank" and not latest.button:
+            dispatcher.utter_message(response="utter_welcome_form")  # "thanks": welcome; the question stands
             return {"return_reason": None}
         if latest.button or latest.intent not in REASON_INTENTS:
             dispatcher.utter_message(response="utter_return_reason_invalid")

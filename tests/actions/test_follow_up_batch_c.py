@@ -4,6 +4,7 @@ summary, an e-mail pointed back to, order news asked after a postcode, a return 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,7 +16,9 @@ from actions.handoff import ActionHandoff
 from actions.identity import VERIFIED, ValidateVerifyOrderForm
 from actions.orders import ValidateAddressForm, corrected_part
 from actions.payments import ActionPaymentAdvice
+from actions.returns import ValidateReturnForm, reason_not_item
 from actions.shipping import ActionShippingInfo
+from store.records import ReturnableLine
 from store.service import OrderStore
 from tests.actions.helpers import grant, make_tracker, run
 
@@ -291,7 +294,7 @@ async def test_an_address_change_nlu_guessed_for_a_return_question_is_the_return
     number = grant(store, case)
     tracker = make_tracker(
         intent="change_shipping_address",
-        text=f"can i still send back {number}?",
+        text=f"can i still send back {number}? postcode {case['postcode']}",
         slots={"order_number": number, "goal": "change_address"},
     )
     out = await run(ActionContinueGoal(), tracker, domain)
@@ -306,3 +309,29 @@ async def test_thanks_after_a_failed_payment_is_thanks(store, cases, domain) -> 
     )
     out = await run(ActionPaymentAdvice(), tracker, domain)
     assert out.responses == ["utter_thank"] and out.followup() == "action_listen"
+
+
+def test_a_reason_that_shares_a_word_with_a_product_is_not_the_item() -> None:
+    concealer = [
+        ReturnableLine(line_id=1, sku="X", title="Kindred Colour Full Coverage Concealer", qty=1, unit_price=Decimal(1))
+    ]
+    assert reason_not_item("it's just not the right colour for me", concealer)
+    assert not reason_not_item("the kindred colour concealer", concealer)  # named by its title
+    assert not reason_not_item("the concealer", concealer)  # no reason in it
+
+
+def test_inside_the_return_form_a_reason_is_kept_and_thanks_are_welcome(store, cases) -> None:
+    number = grant(store, cases["returnable"])
+    lines = store.return_eligibility(SENDER, number).returnable_lines
+    assert len(lines) > 1
+    # a reason sharing one word with a title ("Colour" in a brand) is not an item pick
+    word = next(w for w in lines[0].title.split() if len(w) > 3)
+    reason = f"it's just not the right {word.lower()} for me"
+    tracker = make_tracker(slots={"order_number": number}, text=reason, active_loop="return_form")
+    dispatcher = CollectingDispatcher()
+    out = ValidateReturnForm().validate_return_items(reason, dispatcher, tracker, {})
+    assert out == {"return_items": None, "return_reason": reason}
+    thanks = make_tracker(slots={"order_number": number}, text="cheers", intent="thank", active_loop="return_form")
+    said_back = CollectingDispatcher()
+    assert ValidateReturnForm().validate_return_items("cheers", said_back, thanks, {}) == {"return_items": None}
+    assert [m["response"] for m in said_back.messages] == ["utter_welcome_form"]
