@@ -240,7 +240,11 @@ def _topic_follow_up(
         if returns.policy_part(dispatcher, latest):
             return about("return_policy")
         return None
-    if topic == "payment_methods" and caller == "action_follow_up":
+    if topic == "payment_methods" and (
+        caller == "action_follow_up"
+        or (caller in {"action_recommend_products", "action_check_stock"} and not has(text, *_SHOP_FOR))
+    ):
+        # "and gift cards?" / "and klarna?" after the ways to pay: a way to pay, whatever NLU filed it under
         named = payments.named_methods(text)
         if named:
             dispatcher.utter_message(
@@ -646,7 +650,8 @@ class ActionFollowUp(Action):
                 return orders.compare_arrivals(ctx, verified) + [FollowupAction("action_listen")]
         if has(text, *_DAMAGED) and not latest.entity("order_number"):
             # "the bath oil arrived smashed, what do I do?": what the policy offers; an order given next is a return
-            returns.policy_part(dispatcher, latest)
+            if not returns.policy_part(dispatcher, latest):
+                returns.say_policy(dispatcher)  # never an empty answer
             return about("return_policy") + [FollowupAction("action_listen")]
         if latest.intent != "deny":
             named = payments.named_methods(text)
@@ -806,6 +811,7 @@ def answered_this_turn(tracker: Tracker) -> bool:
             "action_follow_up",
             "action_extract_slots",
             "action_session_start",
+            "action_deactivate_loop",  # a rule ending the form before this action says nothing
             None,
         }:
             return True
@@ -866,6 +872,9 @@ _DAMAGED = ("smashed", "broken", "damaged", "cracked", "shattered", "leaked", "l
 _OTHER_ORDERS = ("other orders", "any other order", "all my orders", "list my orders", "list of my orders",
                  "orders with you", "how many orders", "which orders", "what orders", "my previous orders",
                  "my past orders", "older orders", "order history")  # fmt: skip
+#: Words that make a message naming a way to pay ("gift card") a shopping request after all.
+_SHOP_FOR = ("buy", "recommend", "suggest", "for my", "for him", "for her", "gift for", "present", "how much",
+             "price", "in stock", "which", "amounts", "£")  # fmt: skip
 _DELETE_DATA = ("delete my data", "delete all my data", "delete my account", "delete my details", "erase my data",
                 "remove my data", "remove my details", "delete my personal", "my personal data", "gdpr",
                 "right to be forgotten", "close my account", "delete everything you have")  # fmt: skip

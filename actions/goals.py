@@ -97,7 +97,10 @@ def checked_goal(tracker: Tracker) -> str:
         if asked and not has(asked, *ADDRESS_WORDS):
             # "can i still send back ORD-…?" guessed as an address change: what its words ask
             guessed = goal_for(tracker, said_text(asked))
-            return guessed if guessed != "change_address" else goal
+            if guessed != "change_address":
+                return guessed
+            # "sorry that's my old postcode, try harry@…": the goal the conversation had before this message
+            return goal_before_latest(tracker) or goal
     if goal != "cancel":
         return goal
     asked = goal_message(tracker)
@@ -105,6 +108,17 @@ def checked_goal(tracker: Tracker) -> str:
         return goal
     guessed = goal_for(tracker, said_text(asked))
     return "track" if guessed == "cancel" else guessed
+
+
+def goal_before_latest(tracker: Tracker) -> str | None:
+    """The `goal` slot's value before the latest customer message (None when it had none)."""
+    seen_latest = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_latest = True
+        elif seen_latest and event.get("event") == "slot" and event.get("name") == "goal":
+            return str(event["value"]) if event.get("value") else None
+    return None
 
 
 def said_text(text: str) -> Any:

@@ -142,7 +142,8 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
             f"Final-sale items can't be returned: {categories} and {policy.final_sale_items[:1].lower()}"
             f"{policy.final_sale_items[1:]} Everything else can be returned within {policy.window_days} days."
         )
-    elif has(text, "faulty", "damaged", "broken", "defective", "doesn't work", "doesnt work", "leak*", "smashed"):
+    elif has(text, "faulty", "damaged", "broken", "defective", "doesn't work", "doesnt work", "leak*", "smashed",
+             "shattered", "cracked"):  # fmt: skip
         part = (
             "Sorry if something arrived damaged or faulty: you can return it within the "
             f'{policy.window_days} days with the reason "damaged" for a full refund (UK returns are free); if '

@@ -16,6 +16,7 @@ from actions.handoff import ActionHandoff
 from actions.identity import VERIFIED, ValidateVerifyOrderForm
 from actions.orders import ValidateAddressForm, corrected_part
 from actions.payments import ActionPaymentAdvice
+from actions.products import ActionRecommendProducts
 from actions.returns import ValidateReturnForm, reason_not_item
 from actions.shipping import ActionShippingInfo
 from store.records import ReturnableLine
@@ -335,3 +336,57 @@ def test_inside_the_return_form_a_reason_is_kept_and_thanks_are_welcome(store, c
     said_back = CollectingDispatcher()
     assert ValidateReturnForm().validate_return_items("cheers", said_back, thanks, {}) == {"return_items": None}
     assert [m["response"] for m in said_back.messages] == ["utter_welcome_form"]
+
+
+async def test_a_damaged_item_without_a_matching_policy_part_still_gets_an_answer(store, domain) -> None:
+    out = await run(
+        ActionFollowUp(),
+        make_tracker(intent="out_of_scope", text="my eyeshadow palette arrived completely shattered"),
+        domain,
+    )
+    assert out.responses and out.responses[0] in {"utter_return_policy_part", "utter_return_policy"}
+
+
+async def test_i_dont_know_her_email_after_the_form_was_ended_is_answered(store, cases, domain) -> None:
+    # rules end the order check on a "no" first; action_deactivate_loop says nothing, so this is not a turn
+    # already answered
+    events = [{"event": "action", "name": "action_deactivate_loop"}]
+    tracker = make_tracker(
+        intent="deny",
+        text="I don't know her email, I'm not great with that stuff",
+        slots={"order_number": cases["in_transit"]["order_number"]},
+    )
+    tracker.events.extend(events)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses == ["utter_no_email"]
+
+
+async def test_a_way_to_pay_named_after_the_ways_to_pay_is_a_way_to_pay(store, domain) -> None:
+    tracker = make_tracker(
+        intent="recommend_product",
+        text="what about gift cards",
+        entities=[{"entity": "category", "value": "gift cards"}],
+        slots={"topic": "payment_methods"},
+    )
+    out = await run(ActionRecommendProducts(), tracker, domain)
+    assert out.responses == ["utter_payment_methods_named"]
+    shopping = make_tracker(
+        intent="recommend_product", text="can you recommend a gift card for my mum", slots={"topic": "payment_methods"}
+    )
+    assert (await run(ActionRecommendProducts(), shopping, domain)).responses != ["utter_payment_methods_named"]
+
+
+async def test_an_address_change_nlu_guessed_for_a_proof_keeps_the_goal_before_it(store, cases, domain) -> None:
+    case = cases["payment_failed"]
+    number = grant(store, case)
+    earlier = [{"event": "slot", "name": "goal", "value": "payment"}, {"event": "user", "text": "my payment failed"}]
+    tracker = make_tracker(
+        intent="change_shipping_address",
+        text=f"sorry that's my old postcode, try {case['email']}",
+        slots={"order_number": number, "goal": "change_address"},
+        events=earlier,
+    )
+    tracker.events.append({"event": "slot", "name": "goal", "value": "change_address"})
+    out = await run(ActionContinueGoal(), tracker, domain)
+    assert out.slots()["goal"] == "payment"
+    assert "utter_payment_info" in out.responses, out.responses
