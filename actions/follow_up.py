@@ -666,6 +666,15 @@ class ActionFollowUp(Action):
         if has(text, *_PHOTO):
             dispatcher.utter_message(response="utter_photo")
             return [FollowupAction("action_listen")]
+        if has(text, *_ACCOUNT_DETAILS) and not has(text, *_ORDER_WORDS):
+            # "and my surname, I got married", "how do I unsubscribe from the newsletter": a colleague can
+            dispatcher.utter_message(response="utter_account_out_of_scope")
+            return about(None) + [FollowupAction("action_listen")]
+        if has(text, "rma", "return number", "returns number", "return label again", "the label again"):
+            # "whats the rma again": the returns of the order in focus, with their numbers
+            ctx = _order_context(dispatcher, tracker)
+            if ctx is not None:
+                return returns.return_status(ctx) + [FollowupAction("action_listen")]
         if has(text, *_OTHER_ORDERS) and not latest.entity("order_number"):
             # "do I have any other orders with you?": no listing in a chat; any order by its number, and whether
             # it needs a new check (an e-mail proved the customer, a postcode one order)
@@ -869,6 +878,11 @@ def wants_a_person(text: str) -> bool:
 _RETURN_CUES = ("return", "send back", "send it back", "send bk", "sent back", "take back", "smashed", "broken",
                 "damaged", "faulty", "cracked", "shattered", "leak*")  # fmt: skip
 _DAMAGED = ("smashed", "broken", "damaged", "cracked", "shattered", "leaked", "leaking", "arrived broken")
+#: Account details a colleague changes (the assistant does not).
+_ACCOUNT_DETAILS = ("surname", "last name", "change my name", "update my name", "name change", "married name",
+                    "maiden name", "name on my account", "newsletter", "unsubscribe", "marketing email*",
+                    "promo email*", "password", "phone number", "mobile number", "change my email", "update my email",
+                    "date of birth")  # fmt: skip
 _OTHER_ORDERS = ("other orders", "any other order", "all my orders", "list my orders", "list of my orders",
                  "orders with you", "how many orders", "which orders", "what orders", "my previous orders",
                  "my past orders", "older orders", "order history")  # fmt: skip
@@ -880,7 +894,10 @@ _DELETE_DATA = ("delete my data", "delete all my data", "delete my account", "de
                 "right to be forgotten", "close my account", "delete everything you have")  # fmt: skip
 _ADD_TO_ORDER = ("add something to my order", "add to my order", "add to the order", "add it to my order",
                  "add an item", "add another item", "add items", "add something to it", "add more to my order",
-                 "add to an order", "add something to the order", "add to order", "add one more")  # fmt: skip
+                 "add to an order", "add something to the order", "add to order", "add one more", "remove one item",
+                 "remove an item", "remove something", "remove one", "take one item off", "take something off",
+                 "take an item off", "remove it from my order", "remove from my order", "remove from the order",
+                 "swap an item", "swap one item", "change an item", "change the size", "change the shade")  # fmt: skip
 _PHOTO = ("photo", "picture", "pic", "pics", "image", "screenshot")
 _WHAT_I_DO = ("what can you do", "what can you help", "what can u do", "what can u help", "what do you do",
               "how can you help", "what are you for", "what can i ask")  # fmt: skip

@@ -390,3 +390,33 @@ async def test_an_address_change_nlu_guessed_for_a_proof_keeps_the_goal_before_i
     out = await run(ActionContinueGoal(), tracker, domain)
     assert out.slots()["goal"] == "payment"
     assert "utter_payment_info" in out.responses, out.responses
+
+
+@pytest.mark.parametrize(
+    "text", ["and my surname, I got married", "how do i unsubscribe from your newsletter then", "need a new password"]
+)
+async def test_account_details_are_for_a_colleague(store, domain, text: str) -> None:
+    out = await run(ActionFollowUp(), make_tracker(intent="inform", text=text), domain)
+    assert out.responses == ["utter_account_out_of_scope"]
+
+
+async def test_removing_an_item_is_answered_like_adding_one(store, domain) -> None:
+    out = await run(
+        ActionFollowUp(), make_tracker(intent="out_of_scope", text="ok then can i remove one item instead"), domain
+    )
+    assert out.responses == ["utter_cannot_add_to_order"]
+
+
+async def test_the_rma_again_is_the_returns_of_the_order_in_focus(store, cases, domain) -> None:
+    case = cases["return_requested"]
+    number = grant(store, case)
+    out = await run(
+        ActionFollowUp(),
+        make_tracker(
+            intent="out_of_scope",
+            text="oh did i already do that lol. whats the rma again",
+            slots={"order_number": number},
+        ),
+        domain,
+    )
+    assert case["rma_number"] in " ".join(str(m) for m in out.messages)
