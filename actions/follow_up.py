@@ -621,6 +621,15 @@ class ActionFollowUp(Action):
         if has(latest.text, *_HOW_TO_VERIFY):
             dispatcher.utter_message(response="utter_how_to_verify")
             return again
+        for words_of, response in (
+            (_ADD_TO_ORDER, "utter_cannot_add_to_order"),
+            (_ACCOUNT_DETAILS, "utter_account_out_of_scope"),
+            (_DELETE_DATA, "utter_data_request"),
+        ):
+            if has(latest.text, *words_of):
+                # "can I remove one item instead?" while the check waits for a proof: no check answers that
+                dispatcher.utter_message(response=response)
+                return drop + [FollowupAction("action_listen")]
         if intent == "out_of_scope":
             dispatcher.utter_message(response="utter_out_of_scope")
             return again

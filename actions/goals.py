@@ -99,8 +99,8 @@ def checked_goal(tracker: Tracker) -> str:
             guessed = goal_for(tracker, said_text(asked))
             if guessed != "change_address":
                 return guessed
-            # "sorry that's my old postcode, try harry@…": the goal the conversation had before this message
-            return goal_before_latest(tracker) or goal
+            # "sorry that's my old postcode, try harry@…": the goal the conversation had before that message
+            return goal_before(tracker, asked) or goal
     if goal != "cancel":
         return goal
     asked = goal_message(tracker)
@@ -110,13 +110,13 @@ def checked_goal(tracker: Tracker) -> str:
     return "track" if guessed == "cancel" else guessed
 
 
-def goal_before_latest(tracker: Tracker) -> str | None:
-    """The `goal` slot's value before the latest customer message (None when it had none)."""
-    seen_latest = False
+def goal_before(tracker: Tracker, text: str) -> str | None:
+    """The `goal` slot's value before the latest customer message with these words (None when it had none)."""
+    seen = False
     for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            seen_latest = True
-        elif seen_latest and event.get("event") == "slot" and event.get("name") == "goal":
+        if event.get("event") == "user" and str(event.get("text") or "") == text:
+            seen = True
+        elif seen and event.get("event") == "slot" and event.get("name") == "goal":
             return str(event["value"]) if event.get("value") else None
     return None
 

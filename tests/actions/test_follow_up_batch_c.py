@@ -420,3 +420,31 @@ async def test_the_rma_again_is_the_returns_of_the_order_in_focus(store, cases, 
         domain,
     )
     assert case["rma_number"] in " ".join(str(m) for m in out.messages)
+
+
+async def test_the_goal_before_a_proof_nlu_read_as_an_address_change_is_kept(store, cases, domain) -> None:
+    case = cases["refunded"]
+    number = grant(store, case)
+    events = [
+        {"event": "slot", "name": "goal", "value": "refund_status"},
+        {
+            "event": "user",
+            "text": "sorry typo: x@example.com",
+            "parse_data": {"intent": {"name": "change_shipping_address"}},
+        },
+        {"event": "slot", "name": "goal", "value": "change_address"},
+    ]
+    tracker = make_tracker(text=case["email"], slots={"order_number": number, "goal": "change_address"}, events=events)
+    out = await run(ActionContinueGoal(), tracker, domain)
+    assert out.slots()["goal"] == "refund_status"
+
+
+async def test_removing_an_item_while_the_check_waits_for_a_proof_is_answered(store, domain) -> None:
+    tracker = make_tracker(
+        intent="out_of_scope",
+        text="ok then can i remove one item instead",
+        slots={"order_number": "ORD-100275", "requested_slot": "proof"},
+        active_loop="verify_order_form",
+    )
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses == ["utter_cannot_add_to_order"] and out.followup() == "action_listen"
