@@ -34,7 +34,7 @@ from actions.context import (
     settles,
     starts_no,
 )
-from store.errors import NotAllowed
+from store.errors import NotAllowed, UnknownDestination
 from store.normalize import normalize_order_number, parse_address
 from store.records import TrackingInfo
 
@@ -208,6 +208,13 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
                 delivered_on=day(info.delivered_at),
             )
             return about("track")
+        if not info.shipped and not info.is_lost and has(text, *_TRANSIT_WORDS):
+            # "how long does delivery take once it ships?": when it ships, and how long its delivery takes then
+            events = say_tracking(ctx, info)
+            transit = _transit_time(ctx)
+            if transit:
+                say(text=transit)
+            return events
         if not info.shipped or info.is_lost:
             return say_tracking(ctx, info)
         if info.estimated_delivery:
@@ -223,6 +230,28 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
             return about("track")
         return say_tracking(ctx, info)
     return None
+
+
+#: Words asking how long delivery takes (rather than when the order ships).
+_TRANSIT_WORDS = ("once it ships", "after it ships", "when it ships", "once shipped", "delivery take*",
+                  "delivery usually", "how many days", "take to arrive", "take to come", "take to get")  # fmt: skip
+
+
+def _transit_time(ctx: OrderContext) -> str | None:
+    """How long the order's own delivery method takes once it ships (None when it cannot be told)."""
+    summary = ctx.store.order_summary(ctx.conversation_id, ctx.order_number)
+    try:
+        quote = ctx.store.shipping_quote(country=summary.shipping_address.country)
+    except UnknownDestination:
+        return None  # a country we no longer quote: the ship date alone answers
+    method = next((m for m in quote.methods if summary.shipping_method in {m.code, m.name}), None)
+    if method is None:
+        return None
+    return (
+        f"Once it ships, delivery with {method.name} takes {method.min_days}-{method.max_days} working days."
+        if method.min_days != method.max_days
+        else f"Once it ships, delivery with {method.name} takes {method.min_days} working day(s)."
+    )
 
 
 def compare_arrivals(ctx: OrderContext, numbers: List[str]) -> List[EventType]:

@@ -448,3 +448,15 @@ async def test_removing_an_item_while_the_check_waits_for_a_proof_is_answered(st
     )
     out = await run(ActionFollowUp(), tracker, domain)
     assert out.responses == ["utter_cannot_add_to_order"] and out.followup() == "action_listen"
+
+
+async def test_how_long_delivery_takes_for_an_order_not_shipped_yet(store, cases, domain) -> None:
+    number = grant(store, cases["placed"])
+    tracker = make_tracker(
+        intent="delivery_time",
+        text="ok so how long does delivery usually take once it ships",
+        slots={"order_number": number, "topic": "track"},
+    )
+    out = await run(ActionShippingInfo(), tracker, domain)
+    texts = " ".join(str(m.get("text") or "") for m in out.messages)
+    assert "working day" in texts and "Once it ships" in texts, out.messages
