@@ -32,12 +32,14 @@ from actions.context import (
     about,
     has,
     is_question,
+    last_bot_response,
     said,
     settles,
     starts_no,
     starts_yes,
+    words,
 )
-from actions.handoff import current_ticket, not_understood, say_ticket_status
+from actions.handoff import current_ticket, not_understood, say_ticket_status, ticket_gone
 from actions.identity import ValidateVerifyOrderForm
 from actions.product_lookup import meant
 from actions.products import follow_up_products, read_request, recommend, stock_answer
@@ -56,7 +58,8 @@ _WAITING = (
 )  # fmt: skip
 _WANTS_A_PERSON = ("someone", "somebody", "a person", "look into it", "look at it", "sort it", "sort this",
                    "replacement", "refund", "call me")  # fmt: skip
-_WANTS_THE_RETURN = ("all", "everything", "both", "the lot", "whole", "start", "go ahead", "do it", "let's", "lets")
+_WANTS_THE_RETURN = ("all", "everything", "evrything", "everyting", "every thing", "everythin", "both", "the lot",
+                     "whole", "start", "go ahead", "do it", "let's", "lets", "all of them", "all of it")  # fmt: skip
 #: Words about the person coming, whatever was talked about since ("how long" alone may be about delivery).
 _ABOUT_THE_PERSON = ("anyone there", "anybody there", "still there", "is anyone", "someone there", "contact me",
                      "get back to me", "my ticket", "is someone coming", "no one's come", "nobody's come",
@@ -67,6 +70,10 @@ _DISPUTE = (
     "but i", "but it", "but the", "broken", "faulty", "damaged", "ridiculous", "joke", "please", "come on",
     "moving", "never used", "unopened", "sealed", "not my fault", "can't you", "cant you", "surely",
 )  # fmt: skip
+#: Venting about the order in focus (an apology and the offer of a person answer it).
+_VENTING = ("annoyed", "angry", "furious", "fuming", "livid", "fed up", "sick of", "unacceptable", "disappointed",
+            "gutted", "upset", "ridiculous", "useless", "rubbish", "terrible", "awful", "not happy", "so annoying",
+            "frustrat*", "pissed off", "disgrace*", "shocking", "appalling", "not good enough")  # fmt: skip
 _DONT_KNOW = ("don't know", "dont know", "do not know", "don't have", "dont have", "no idea", "not sure",
               "can't remember", "cant remember", "forgot", "forgotten", "don't remember", "not great with")  # fmt: skip
 _WHAT_NEXT = ("what happens now", "what happens next", "what now", "what next", "what can you do",
@@ -151,6 +158,10 @@ def _waiting_for_a_person(dispatcher: CollectingDispatcher, tracker: Tracker, la
         return None  # action_handoff answers those (without a second ticket)
     if latest.entity("product") or latest.entity("order_number") or shipping.destination_in(latest) != (None, None):
         return None  # a new question about something named: answered as such
+    if has(latest.text, *_PHOTO):
+        # "can I send a pic?" while a person is on the way: yes, here, and the colleague will see it
+        dispatcher.utter_message(response="utter_photo")
+        return about("handoff")
     on_topic = tracker.get_slot(TOPIC) == "handoff"
     waiting = has(latest.text, *_ABOUT_THE_PERSON) or (
         on_topic
@@ -163,7 +174,7 @@ def _waiting_for_a_person(dispatcher: CollectingDispatcher, tracker: Tracker, la
         return None
     ticket = current_ticket(tracker)
     if ticket is None:
-        return [SlotSet(TICKET, None)] if latest.intent not in {"greet", "affirm", "thank"} else None
+        return ticket_gone(dispatcher, tracker)
     return say_ticket_status(dispatcher, tracker, ticket)
 
 
@@ -199,6 +210,28 @@ def _topic_follow_up(
         if ctx is None:
             return None
         return _order_follow_up(ctx, latest, topic, caller=caller)
+    if (
+        topic == "shipping"
+        and caller == "action_continue_goal"
+        and (
+            latest.intent in GOAL_INTENTS
+            or latest.entity("email")
+            or latest.entity("order_number")
+            or _checked_order(tracker)
+        )
+    ):
+        return None  # an order question (or the proof that opened it) after a quote: the goal answers
+    if (
+        topic == "shipping"
+        and tracker.get_slot("order_number")
+        and has(text, "hold", "held", "keep it", "keep my order", "reserve*", "pay by", "to pay")
+        and shipping.destination_in(latest) == (None, None)
+    ):
+        # "and how long do you hold it for?" after a delivery detour: the order waiting for its payment
+        ctx = _order_context(dispatcher, tracker)
+        answered = payments.follow_up_payment(ctx, latest) if ctx is not None else None
+        if answered is not None:
+            return answered
     if topic == "shipping" and shipping.is_shipping_follow_up(tracker, latest):
         other_question = latest.intent in {"payment_methods", "return_policy", "check_stock", "recommend_product"}
         # "and for 20 quid?" is the quote again for another basket, whatever NLU filed it under
@@ -210,7 +243,11 @@ def _topic_follow_up(
         if returns.policy_part(dispatcher, latest):
             return about("return_policy")
         return None
-    if topic == "payment_methods" and caller == "action_follow_up":
+    if topic == "payment_methods" and (
+        caller == "action_follow_up"
+        or (caller in {"action_recommend_products", "action_check_stock"} and not has(text, *_SHOP_FOR))
+    ):
+        # "and gift cards?" / "and klarna?" after the ways to pay: a way to pay, whatever NLU filed it under
         named = payments.named_methods(text)
         if named:
             dispatcher.utter_message(
@@ -228,6 +265,16 @@ def _topic_follow_up(
         # "what amounts do they come in": the products shown a little earlier
         return follow_up_products(dispatcher, tracker, latest, caller=caller)
     return None
+
+
+def _checked_order(tracker: Tracker) -> bool:
+    """Whether the order check ran on the latest message (it took the message as an order number or proof)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") == "verify_order_form":
+            return True
+    return False
 
 
 def _names_another_order(tracker: Tracker, latest: Said) -> bool:
@@ -253,6 +300,17 @@ def _order_follow_up(ctx: OrderContext, latest: Said, topic: str, *, caller: str
             return about(topic, refusal=refusal, last_question=OFFER_HANDOFF)
         if has(text, "what can i do", "options", "what now", "what are my options", "redirect", "what should i do"):
             return _explain_refusal(ctx, topic, refusal)
+        if topic in {"cancel_refused", "address_refused"} and has(text, *_RETURN_CUES):
+            # "can I return it instead when it comes?": yes, once it has arrived, within the window
+            policy = ctx.store.return_policy()
+            ctx.dispatcher.utter_message(
+                response="utter_return_once_delivered", order_number=ctx.order_number, days=policy.window_days
+            )
+            return about("track")
+    if has(text, *_VENTING) and not is_question(text) and ctx.tracker.get_slot(LAST_QUESTION) != OFFER_HANDOFF:
+        # "it was for my mum's birthday, really annoyed": an apology and a person, not a fallback
+        ctx.dispatcher.utter_message(response="utter_complaint_offer")
+        return about(topic, last_question=OFFER_HANDOFF)
     handlers = {
         "track": orders.follow_up_track,
         "payment": payments.follow_up_payment,
@@ -468,9 +526,17 @@ class ActionFollowUp(Action):
             # an old "Yes, cancel it" pressed when no confirmation is open (its form ended): nothing is done
             dispatcher.utter_message(response="utter_confirm_stale_closed")
             return about(None) + [FollowupAction("action_listen")]
-        if has(latest.text, *_ASKS_FOR_A_PERSON) and not tracker.get_slot(TICKET):
+        if wants_a_person(latest.text) and not tracker.get_slot(TICKET):
             # "can a shop assistant come over please": a person, whatever was being talked about
             stop: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)] if in_verification else []
+            return [*stop, FollowupAction("action_handoff")]
+        if (
+            last_bot_response(tracker) == "utter_bot_challenge"
+            and not starts_no(latest.text)
+            and (latest.intent == "affirm" or has(latest.text, "get me one", "want one", "one then", "get me a"))
+        ):
+            # "then get me one" / "yes" right after "I'm not a person; just say talk to a person": the person
+            stop = [ActiveLoop(None), SlotSet("requested_slot", None)] if in_verification else []
             return [*stop, FollowupAction("action_handoff")]
         answered = in_context(dispatcher, tracker, caller=self.name())
         if answered is not None:
@@ -512,6 +578,11 @@ class ActionFollowUp(Action):
         if latest.intent == "deny":
             dispatcher.utter_message(response="utter_anything_else")
             return about(None) + [FollowupAction("action_listen")]
+        if has(latest.text, "send it back", "sending it back", "send them back", "return*") and returns.policy_part(
+            dispatcher, latest
+        ):
+            # "and how much does sending it back cost": the part of the returns policy it asks about
+            return about("return_policy") + [FollowupAction("action_listen")]
         if latest.intent == "out_of_scope":
             return not_understood(dispatcher, tracker, "utter_out_of_scope") + [FollowupAction("action_listen")]
         return [FollowupAction("action_fallback")]
@@ -547,6 +618,15 @@ class ActionFollowUp(Action):
         if has(latest.text, *_HOW_TO_VERIFY):
             dispatcher.utter_message(response="utter_how_to_verify")
             return again
+        for words_of, response in (
+            (_ADD_TO_ORDER, "utter_cannot_add_to_order"),
+            (_ACCOUNT_DETAILS, "utter_account_out_of_scope"),
+            (_DELETE_DATA, "utter_data_request"),
+        ):
+            if has(latest.text, *words_of):
+                # "can I remove one item instead?" while the check waits for a proof: no check answers that
+                dispatcher.utter_message(response=response)
+                return drop + [FollowupAction("action_listen")]
         if intent == "out_of_scope":
             dispatcher.utter_message(response="utter_out_of_scope")
             return again
@@ -564,7 +644,7 @@ class ActionFollowUp(Action):
         if has(text, *_GOODBYE) and not is_question(text) and not has(text, *_ORDER_WORDS):
             say_goodbye(dispatcher, text)
             return about(None) + [FollowupAction("action_listen")]
-        if has(text, *_ASKS_FOR_A_PERSON):
+        if wants_a_person(text):
             return [FollowupAction("action_handoff")]
         if has(text, "which one", "which arrives", "which will arrive", "both") and has(
             text, "first", "arriv*", "come"
@@ -576,7 +656,8 @@ class ActionFollowUp(Action):
                 return orders.compare_arrivals(ctx, verified) + [FollowupAction("action_listen")]
         if has(text, *_DAMAGED) and not latest.entity("order_number"):
             # "the bath oil arrived smashed, what do I do?": what the policy offers; an order given next is a return
-            returns.policy_part(dispatcher, latest)
+            if not returns.policy_part(dispatcher, latest):
+                returns.say_policy(dispatcher)  # never an empty answer
             return about("return_policy") + [FollowupAction("action_listen")]
         if latest.intent != "deny":
             named = payments.named_methods(text)
@@ -591,6 +672,32 @@ class ActionFollowUp(Action):
         if has(text, *_PHOTO):
             dispatcher.utter_message(response="utter_photo")
             return [FollowupAction("action_listen")]
+        if has(text, *_ACCOUNT_DETAILS) and not has(text, *_ORDER_WORDS):
+            # "and my surname, I got married", "how do I unsubscribe from the newsletter": a colleague can
+            dispatcher.utter_message(response="utter_account_out_of_scope")
+            return about(None) + [FollowupAction("action_listen")]
+        if has(text, "rma", "return number", "returns number", "return label again", "the label again"):
+            # "whats the rma again": the returns of the order in focus, with their numbers
+            ctx = _order_context(dispatcher, tracker)
+            if ctx is not None:
+                return returns.return_status(ctx) + [FollowupAction("action_listen")]
+        if has(text, *_OTHER_ORDERS) and not latest.entity("order_number"):
+            # "do I have any other orders with you?": no listing in a chat; any order by its number, and whether
+            # it needs a new check (an e-mail proved the customer, a postcode one order)
+            by_email = get_store().verified_customer(conversation_id(tracker)) is not None
+            dispatcher.utter_message(response="utter_other_orders_by_email" if by_email else "utter_other_orders")
+            return about(None) + [FollowupAction("action_listen")]
+        if has(text, *_DELETE_DATA):
+            # "please delete all my data": what we can't do here, who can, and the offer of that person
+            dispatcher.utter_message(response="utter_data_request")
+            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
+        if has(text, *_ADD_TO_ORDER) or (
+            tracker.get_slot(TOPIC) in ORDER_TOPICS
+            and has(text, "add a", "add an", "add another", "add some", "add the")
+        ):
+            # "can I add a mascara to my order?": an order can't grow once placed; what can be done instead
+            dispatcher.utter_message(response="utter_cannot_add_to_order")
+            return about(None) + [FollowupAction("action_listen")]
         if has(text, *_WHAT_I_DO):
             dispatcher.utter_message(response="utter_what_i_do")
             return about(None) + [FollowupAction("action_listen")]
@@ -666,9 +773,37 @@ class ActionGoodbye(Action):
         return "action_goodbye"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        """Say goodbye; the topic ends."""
-        say_goodbye(dispatcher, said(tracker).text)
+        """Say goodbye; the topic ends. A message NLU filed as a goodbye without a word of farewell ("then get me
+        one", "ok what's similar then") is read in context instead, when the context has an answer."""
+        latest = said(tracker)
+        if latest.text and not latest.button and not has(latest.text, *_GOODBYE, *_FAREWELL):
+            answered = misread_goodbye(dispatcher, tracker, latest)
+            if answered is not None:
+                return answered
+        say_goodbye(dispatcher, latest.text)
         return about(None)
+
+
+#: Farewell words besides the goodbyes (a goodbye that only thanks or signs off).
+_FAREWELL = ("thank*", "thx", "ty", "cheers", "ta", "later", "laters", "night", "nite", "have a good", "have a nice",
+             "take care", "that's it", "thats it", "all good", "done", "i'm off", "im off", "all sorted",
+             "that'll be all", "no more")  # fmt: skip
+#: After "I'm a virtual assistant, not a person": these ask for the person offered.
+_TAKE_THE_PERSON = ("get me one", "get me", "one then", "then get", "i want one", "want one", "yes", "yeah", "ok",
+                    "please", "pls", "do it", "go on", "transfer", "put me through", "connect me")  # fmt: skip
+
+
+def misread_goodbye(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+    """A message NLU filed as a goodbye that says no farewell: a person asked for, a follow-up of the topic
+    (products just shown: "what's similar then"), or the person just offered. None: it is a goodbye after all."""
+    if wants_a_person(latest.text) or (
+        last_bot_response(tracker) == "utter_bot_challenge" and has(latest.text, *_TAKE_THE_PERSON)
+    ):
+        return [FollowupAction("action_handoff")]
+    answered = in_context(dispatcher, tracker, caller="action_follow_up")
+    if answered is not None:
+        return answered if _has_followup(answered) else [*answered, FollowupAction("action_listen")]
+    return None
 
 
 def answered_this_turn(tracker: Tracker) -> bool:
@@ -683,6 +818,7 @@ def answered_this_turn(tracker: Tracker) -> bool:
             "action_follow_up",
             "action_extract_slots",
             "action_session_start",
+            "action_deactivate_loop",  # a rule ending the form before this action says nothing
             None,
         }:
             return True
@@ -719,9 +855,47 @@ _ASKS_FOR_A_PERSON = (
     "parler à quelqu'un", "parler a quelqu'un", "quelqu'un", "un conseiller", "mit jemandem", "jemand",
     "einen mitarbeiter", "mitarbeiter",
 )  # fmt: skip
+#: "can someone look into it", "could somebody gift wrap it": a person asked to do something, in any words.
+_SOMEONE_TO = re.compile(
+    r"\b(?:can|could|would|will|cn|pls|please|need|want|get)\s+(?:me\s+|i\s+(?:get|have)\s+)?"
+    r"(?:some\s?one|somebody|a person|a human|a colleague|a member of staff|staff|an assistant|"
+    r"a shop assistant)(?!\s+else)\b"
+)
+
+
+def wants_a_person(text: str) -> bool:
+    """The words ask for a person to do something ("can someone look into it", "can someone gift wrap it",
+    "get me someone to help"), not only mention one ("can someone else collect my parcel?" is a delivery
+    question)."""
+    if not text:
+        return False
+    lower = " ".join(words(text))
+    return has(text, *_ASKS_FOR_A_PERSON) or bool(_SOMEONE_TO.search(lower))
+
+
 _RETURN_CUES = ("return", "send back", "send it back", "send bk", "sent back", "take back", "smashed", "broken",
                 "damaged", "faulty", "cracked", "shattered", "leak*")  # fmt: skip
 _DAMAGED = ("smashed", "broken", "damaged", "cracked", "shattered", "leaked", "leaking", "arrived broken")
+#: Account details a colleague changes (the assistant does not).
+_ACCOUNT_DETAILS = ("surname", "last name", "change my name", "update my name", "name change", "married name",
+                    "maiden name", "name on my account", "newsletter", "unsubscribe", "marketing email*",
+                    "promo email*", "password", "phone number", "mobile number", "change my email", "update my email",
+                    "date of birth")  # fmt: skip
+_OTHER_ORDERS = ("other orders", "any other order", "all my orders", "list my orders", "list of my orders",
+                 "orders with you", "how many orders", "which orders", "what orders", "my previous orders",
+                 "my past orders", "older orders", "order history")  # fmt: skip
+#: Words that make a message naming a way to pay ("gift card") a shopping request after all.
+_SHOP_FOR = ("buy", "recommend", "suggest", "for my", "for him", "for her", "gift for", "present", "how much",
+             "price", "in stock", "which", "amounts", "£")  # fmt: skip
+_DELETE_DATA = ("delete my data", "delete all my data", "delete my account", "delete my details", "erase my data",
+                "remove my data", "remove my details", "delete my personal", "my personal data", "gdpr",
+                "right to be forgotten", "close my account", "delete everything you have")  # fmt: skip
+_ADD_TO_ORDER = ("add something to my order", "add to my order", "add to the order", "add it to my order",
+                 "add an item", "add another item", "add items", "add something to it", "add more to my order",
+                 "add to an order", "add something to the order", "add to order", "add one more", "remove one item",
+                 "remove an item", "remove something", "remove one", "take one item off", "take something off",
+                 "take an item off", "remove it from my order", "remove from my order", "remove from the order",
+                 "swap an item", "swap one item", "change an item", "change the size", "change the shade")  # fmt: skip
 _PHOTO = ("photo", "picture", "pic", "pics", "image", "screenshot")
 _WHAT_I_DO = ("what can you do", "what can you help", "what can u do", "what can u help", "what do you do",
               "how can you help", "what are you for", "what can i ask")  # fmt: skip
@@ -729,6 +903,7 @@ _SHOPPING_WORDS = (
     "looking for", "look for", "search", "searching", "do you have", "do u have", "do you sell", "do u sell",
     "have you got", "you've got", "you got", "got any", "do you stock", "do you carry", "need something",
     "need smth", "need sth", "need a", "need an", "want a", "want an", "after a", "after some", "i need",
+    "have u got", "hav u got", "hav you got", "have ya got", "u got any", "do u do", "do you do", "u sell",
 )  # fmt: skip
 #: A need rather than a product ("something for spots"): picks, not a stock answer.
 _NEED_WORDS = ("something for", "smth for", "sth for", "anything for", "for my", "for spots", "for dry")
@@ -756,6 +931,9 @@ class ActionAskOrderNumber(Action):
             number = normalize_order_number(text) if re.search(r"\d{6}", text) else None
             if number and number != normalize_order_number(tracker.get_slot("order_number") or ""):
                 return await self._missed_number(dispatcher, tracker, domain, number, latest)
+            if wants_a_person(text):
+                # "can someone show me where it is?": a person, not an order to look up
+                return [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_handoff")]
             answered = self._not_an_order_question(dispatcher, tracker, latest)
             if answered is not None:
                 return answered + [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_listen")]
@@ -813,6 +991,10 @@ class ActionAskOrderNumber(Action):
             dispatcher.utter_message(response="utter_account_out_of_scope")
             return about(None)
         topic = tracker.get_slot(TOPIC)
+        if topic == "shipping" and has(text, "tracked", "trackable", "tracking", "track it", "signed for"):
+            # "is it tracked?" after a delivery quote: about the delivery options, not an order of theirs
+            dispatcher.utter_message(response="utter_shipping_tracked")
+            return about("shipping")
         if topic and topic not in ORDER_TOPICS:
             answered = in_context(dispatcher, tracker, caller="action_follow_up")
             if answered is not None:

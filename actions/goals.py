@@ -48,9 +48,36 @@ CANCEL_WORDS = ("cancel*", "call off", "call it off", "scrap", "don't want", "do
                 "annul*", "get rid", "no longer want", "changed my mind", "reorder")  # fmt: skip
 
 
+#: Words asking for news of an order rather than where it is now.
+NEWS_WORDS = ("send me updates", "send me update", "send updates", "updates about", "updates on", "keep me updated",
+              "keep me posted", "keep me in the loop", "notify me", "notifications", "let me know when", "text me when",
+              "message me when", "email me when", "tell me when it")  # fmt: skip
+
+
+#: Words without which a message does not ask to change where an order goes.
+ADDRESS_WORDS = ("address", "redirect", "deliver it to", "send it to", "deliver to", "ship it to", "ship to",
+                 "moved", "moving", "new house", "wrong house", "different house", "my work", "new postcode",
+                 "different postcode", "postcode to", "flat",
+                 "street", "road", "change where", "deliver it somewhere", "reroute")  # fmt: skip
+
+
 def checked_goal(tracker: Tracker) -> str:
     """The goal, unless NLU guessed "cancel" for a message that never says so (then what its words ask)."""
     goal = str(tracker.get_slot("goal") or "track")
+    if goal == "track":
+        asked = goal_message(tracker)
+        if asked and has(asked, *NEWS_WORDS) and not has(asked, "where", "track*", "status", "when", "arriv*"):
+            # "can you send me updates about it?": order news (the e-mail proves the customer), not its status
+            return "notify_on"
+    if goal == "change_address":
+        asked = goal_message(tracker)
+        if asked and not has(asked, *ADDRESS_WORDS):
+            # "can i still send back ORD-…?" guessed as an address change: what its words ask
+            guessed = goal_for(tracker, said_text(asked))
+            if guessed != "change_address":
+                return guessed
+            # "sorry that's my old postcode, try harry@…": the goal the conversation had before that message
+            return goal_before(tracker, asked) or goal
     if goal != "cancel":
         return goal
     asked = goal_message(tracker)
@@ -60,13 +87,40 @@ def checked_goal(tracker: Tracker) -> str:
     return "track" if guessed == "cancel" else guessed
 
 
+def goal_before(tracker: Tracker, text: str) -> str | None:
+    """The `goal` slot's value before the latest customer message with these words (None when it had none)."""
+    seen = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and str(event.get("text") or "") == text:
+            seen = True
+        elif seen and event.get("event") == "slot" and event.get("name") == "goal":
+            return str(event["value"]) if event.get("value") else None
+    return None
+
+
 def said_text(text: str) -> Any:
     """A message with only words (to read another message than the latest)."""
     return Said(text=text, intent="", confidence=0.0)
 
 
+def track_with_returns(ctx: OrderContext) -> List[EventType]:
+    """Where the order is; for a delivered order with a return under way, where that return stands too (a
+    customer asking after an order they are sending back wants to hear about the return)."""
+    events = orders.track(ctx)
+    info = ctx.store.tracking(ctx.conversation_id, ctx.order_number)
+    if info.delivered_at is None:
+        return events
+    open_returns = [
+        r for r in ctx.store.returns_for(ctx.conversation_id, ctx.order_number) if r.status in returns.OPEN_RETURNS
+    ]
+    if not open_returns:
+        return events
+    returns.say_returns(ctx, open_returns)
+    return list(events) + about("return_status")
+
+
 HANDLERS: Dict[str, Handler] = {
-    "track": orders.track,
+    "track": track_with_returns,
     "cancel": orders.start_cancel,
     "change_address": orders.start_address_change,
     "invoice": orders.invoice,
@@ -108,6 +162,11 @@ class ActionContinueGoal(Action):
             return []
         ctx = OrderContext(dispatcher, tracker, store, conv, number)
         goal = checked_goal(tracker)
+        if goal != tracker.get_slot("goal"):
+            # the goal its words ask for stays the goal (an e-mail given next answers it)
+            goal_events: List[EventType] = [SlotSet("goal", goal)]
+        else:
+            goal_events = []
         events = None if goal in ACCOUNT_GOALS else in_context(dispatcher, tracker, caller=self.name())
         if events is None:
             verified = store.verified_orders(conv)
@@ -121,4 +180,4 @@ class ActionContinueGoal(Action):
                 events = HANDLERS.get(goal, orders.track)(ctx)
             events = list(events) + also_asked(dispatcher, tracker, answered_topic=goal)
         account.news_after_answer(dispatcher, tracker)
-        return list(events)
+        return goal_events + list(events)

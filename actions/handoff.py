@@ -113,6 +113,15 @@ def asks_for_a_person(text: str) -> bool:
     )
 
 
+#: Praise, and the words without which praise is not a complaint in disguise ("lovely, but it broke").
+_PRAISE = ("lovely", "love it", "loved it", "loved", "great", "amazing", "brilliant", "fantastic", "perfect",
+           "excellent", "wonderful", "just wanted to say thanks", "say thank", "thank you so much", "well done",
+           "happy with", "so pleased", "delighted")  # fmt: skip
+_GRIEVANCE = ("but", "not", "never", "no ", "broken", "damaged", "wrong", "late", "missing", "complain*", "refund",
+              "disappoint*", "annoy*", "angry", "terrible", "awful", "worst", "rubbish", "isn't", "wasn't", "didn't",
+              "hasn't", "haven't", "problem", "issue", "sarcas*", "yeah right")  # fmt: skip
+
+
 def current_ticket(tracker: Tracker) -> HandoffTicket | None:
     """This conversation's open (or claimed) ticket, from the order store."""
     return get_store().current_handoff(conversation_id(tracker))
@@ -137,6 +146,18 @@ def say_ticket_status(dispatcher: CollectingDispatcher, tracker: Tracker, ticket
             how=how,
         )
     return about("handoff", **{TICKET: ticket.ticket_number})
+
+
+def ticket_gone(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType] | None:
+    """A customer waiting for a person whose ticket is no longer open in the store. On a tablet that happens when
+    another shopper's call to the same tablet was still open (the gateway closes the new ticket at once and keeps
+    that call): a colleague is still coming, so the shopper is told so. Elsewhere the ticket was dealt with: the
+    message is answered as usual (None); an empty answer would leave the customer with silence."""
+    context = channel_context(tracker)
+    if context.trusted and context.channel == "tablet":
+        dispatcher.utter_message(response="utter_staff_call_pending")
+        return about("handoff")
+    return None
 
 
 #: What a dropped order change is called ("I've stopped the cancellation of order ORD-… there").
@@ -191,6 +212,10 @@ class ActionHandoff(Action):
         if has(latest.text, "what can you help", "what can u help", "what can you do", "how can you help"):
             # "what can you help with?" is a question about the assistant, not a request for a person
             dispatcher.utter_message(response="utter_what_i_do")
+            return about(None)
+        if intent == "complaint" and has(latest.text, *_PRAISE) and not has(latest.text, *_GRIEVANCE):
+            # "just wanted to say thanks, the last order was lovely": praise NLU read as a complaint
+            dispatcher.utter_message(response="utter_praise_thanks")
             return about(None)
         dropped = drop_confirmation(dispatcher, tracker)
         return dropped + self._person(dispatcher, tracker, latest, intent)

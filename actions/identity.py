@@ -116,6 +116,14 @@ class ValidateVerifyOrderForm(FormValidationAction):
         if store.attempts_left(conv) > 0 and store.check_paused(number, context.source) is not None:
             dispatcher.utter_message(response="utter_verification_paused")
             events[STOPPED] = True
+            return events
+        earlier = email_given_before(tracker)
+        if earlier is not None:
+            # "ORD-100133, same email": the e-mail they typed earlier in this chat is the proof (and counted as
+            # an attempt like any other); it was theirs to give, so nothing is disclosed by using it
+            checked = tracker.copy()
+            checked.slots["order_number"] = number
+            events.update(self.validate_proof(earlier, dispatcher, checked, domain))
         return events
 
     def validate_proof(
@@ -174,6 +182,33 @@ class ValidateVerifyOrderForm(FormValidationAction):
             # offer an unfinished return. A postcode proves this order only, so none of that.
             after_verification(dispatcher, tracker, verified.customer_id)
         return {"proof": VERIFIED, "order_number": verified.order_number}
+
+
+#: Words that point back to an e-mail given earlier ("same email", "the email I gave you").
+_SAME_EMAIL = ("same email", "same e-mail", "same mail", "that email", "that e-mail", "the email i gave",
+               "the email above", "email above", "email from before", "same as before")  # fmt: skip
+
+
+def email_given_before(tracker: Tracker) -> str | None:
+    """The e-mail the customer typed in an earlier message, when the latest message points back to it and gives
+    no e-mail or postcode of its own; else None."""
+    latest = tracker.latest_message or {}
+    text = " ".join(str(latest.get("text") or "").lower().replace("’", "'").split())
+    if not any(phrase in text for phrase in _SAME_EMAIL):
+        return None
+    if any(e.get("entity") in {"email", "postcode"} for e in latest.get("entities") or []):
+        return None
+    seen_latest = False
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        if not seen_latest:
+            seen_latest = True  # the latest message itself
+            continue
+        for entity in (event.get("parse_data") or {}).get("entities") or []:
+            if entity.get("entity") == "email" and entity.get("value"):
+                return str(entity["value"])
+    return None
 
 
 def _staff_access(

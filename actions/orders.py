@@ -36,7 +36,7 @@ from actions.context import (
 )
 from actions.reader import answer_aside
 from actions.returns import offer_return
-from store.errors import NotAllowed
+from store.errors import NotAllowed, UnknownDestination
 from store.normalize import normalize_order_number, parse_address
 from store.records import TrackingInfo
 
@@ -176,6 +176,20 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
             last_event=_event_text(info.last_event),
         )
         return about("track", last_question=OFFER_HANDOFF)
+    if info.shipped and not delivered and not info.is_lost and has(
+        text, "not in", "not home", "not at home", "not be in", "won't be in", "wont be in", "won't be home",
+        "wont be home", "i'm out", "im out", "at work", "be away", "i'm away", "im away", "miss it", "miss the",
+        "missed it", "nobody home", "nobody's home", "no one's home", "no one's in",
+        "no one home", "nobody in", "no one in", "nobody's in", "safe place", "leave it", "left outside",
+    ):  # fmt: skip
+        # "what if I'm not in?": what the carrier does then, and how to rearrange it with them
+        say(
+            response="utter_tracking_not_home",
+            order_number=info.order_number,
+            carrier=info.carrier,
+            tracking_number=info.tracking_number,
+        )
+        return about("track")
     if info.shipped and has(text, *_CARRIER):
         say(
             response="utter_tracking_carrier",
@@ -196,6 +210,13 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
                 delivered_on=day(info.delivered_at),
             )
             return about("track")
+        if not info.shipped and not info.is_lost and has(text, *_TRANSIT_WORDS):
+            # "how long does delivery take once it ships?": when it ships, and how long its delivery takes then
+            events = say_tracking(ctx, info)
+            transit = _transit_time(ctx)
+            if transit:
+                say(text=transit)
+            return events
         if not info.shipped or info.is_lost:
             return say_tracking(ctx, info)
         if info.estimated_delivery:
@@ -211,6 +232,28 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
             return about("track")
         return say_tracking(ctx, info)
     return None
+
+
+#: Words asking how long delivery takes (rather than when the order ships).
+_TRANSIT_WORDS = ("once it ships", "after it ships", "when it ships", "once shipped", "delivery take*",
+                  "delivery usually", "how many days", "take to arrive", "take to come", "take to get")  # fmt: skip
+
+
+def _transit_time(ctx: OrderContext) -> str | None:
+    """How long the order's own delivery method takes once it ships (None when it cannot be told)."""
+    summary = ctx.store.order_summary(ctx.conversation_id, ctx.order_number)
+    try:
+        quote = ctx.store.shipping_quote(country=summary.shipping_address.country)
+    except UnknownDestination:
+        return None  # a country we no longer quote: the ship date alone answers
+    method = next((m for m in quote.methods if summary.shipping_method in {m.code, m.name}), None)
+    if method is None:
+        return None
+    return (
+        f"Once it ships, delivery with {method.name} takes {method.min_days}-{method.max_days} working days."
+        if method.min_days != method.max_days
+        else f"Once it ships, delivery with {method.name} takes {method.min_days} working day(s)."
+    )
 
 
 def compare_arrivals(ctx: OrderContext, numbers: List[str]) -> List[EventType]:
@@ -602,9 +645,12 @@ class ValidateAddressForm(FormValidationAction):
         latest = said(tracker)
         if latest.button:
             return {"confirm_address": _pressed(dispatcher, latest, confirm.ADDRESS, address_token(tracker))}
+        current = str(tracker.get_slot("new_address") or "")
+        swapped = corrected_part(latest.text, current)
+        if swapped is not None:
+            return {"new_address": swapped, "confirm_address": None}  # "no, it's Mill Lane not Mill Road"
         if slot_value is False:
             return {"confirm_address": False}
-        current = str(tracker.get_slot("new_address") or "")
         postcode = latest.entity("postcode")
         corrected = clean_address(latest.text)
         country = _order_country(tracker)
@@ -652,6 +698,31 @@ class ActionAskConfirmAddress(Action):
             buttons=confirm.buttons(address_token(tracker), "Yes, change it", "No, keep the old one"),
         )
         return [SlotSet("last_question", CONFIRM_ADDRESS)]
+
+
+_NOT_THAT = re.compile(
+    r"^(?P<new>.+?)\s*,?\s+(?:not|instead of|rather than)\s+(?P<old>[^,.!?]+?)[\s.!]*$", re.IGNORECASE
+)
+_CORRECTION_OPENERS = re.compile(
+    r"^(?:(?:no|nope|sorry|oops|wait|hang on|actually|my bad|typo)\b[\s,.!-]*)*"
+    r"(?:(?:it'?s|its|it is|it should be|should be|i meant|meant|make it|the street is|the road is)\s+)?",
+    re.IGNORECASE,
+)
+
+
+def corrected_part(text: str, current: str) -> str | None:
+    """The address summarised with the part the customer corrects swapped ("no wait, it's Mill Lane not Mill
+    Road"), or None when the message does not correct a part of it."""
+    if not current:
+        return None
+    found = _NOT_THAT.match(" ".join(text.split()))
+    if found is None:
+        return None
+    new = _CORRECTION_OPENERS.sub("", found.group("new").rsplit(",", 1)[-1].strip()).strip(" ,.'\"")
+    old = found.group("old").strip(" ,.'\"")
+    if not new or not old or old.lower() == new.lower() or old.lower() not in current.lower():
+        return None
+    return re.sub(re.escape(old), new, current, count=1, flags=re.IGNORECASE)
 
 
 def address_token(tracker: Tracker) -> str:

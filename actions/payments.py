@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import day, get_store, humanize, join_words, money, verified_order
@@ -107,6 +107,16 @@ class ActionPaymentAdvice(Action):
         topic = tracker.get_slot("topic")
         if topic in {"return_refused", "cancel_refused", "address_refused"}:
             return []
+        text = said(tracker).text
+        if (
+            topic == "payment"
+            and has(text, "thank*", "thx", "ty", "cheers", "ta")
+            and "?" not in text
+            and not has(text, "declined", "failed", "charged", "twice", "not working", "doesn't work", "won't go")
+        ):
+            # "ok thanks, trying again now" after the order's payment was explained: thanks, not a new problem
+            dispatcher.utter_message(response="utter_thank")
+            return [FollowupAction("action_listen")]
         number = verified_order(tracker)
         if number is not None and number == (tracker.get_slot("order_number") or ""):
             info = get_store().payment_info(tracker.sender_id, number)

@@ -853,7 +853,19 @@ def follow_up_products(
     if (
         _TOGETHER.search(text)
         or _SIMILAR.search(text)
-        or has(text, "alternative*", "instead", "similar", "what else", "something else", "other ones")
+        or has(
+            text,
+            "alternative*",
+            "instead",
+            "similar",
+            "what else",
+            "something else",
+            "other ones",
+            "another",
+            "any other",
+            "a different one",
+            "different brand",
+        )
     ):
         return recommend(dispatcher, tracker, read_request(tracker, store))
     if caller == "action_follow_up":

@@ -43,6 +43,8 @@ from store.normalize import normalize_rma
 from store.records import RefundInfo, ReturnableLine, ReturnEligibility, ReturnInfo
 
 ALL = "all"
+#: Return statuses still under way (the parcel is coming back, or is being checked).
+OPEN_RETURNS = frozenset({"requested", "approved", "received"})
 RETURN_SLOTS = [SlotSet("return_items", None), SlotSet("return_reason", None), SlotSet("confirm_return", None)]
 RETURN_STATUS_DETAIL = {
     "requested": "we've registered it and are waiting for your parcel; the refund follows once it reaches us.",
@@ -52,7 +54,7 @@ RETURN_STATUS_DETAIL = {
     "rejected": "it was not accepted. A person from our team can explain why.",
 }
 _ALL_WORDS = re.compile(
-    r"\b(all|everything|every ?thing|both|the lot|whole lot|whole order|whole thing|entire order|all of (?:it|them)|"
+    r"\b(all|eve?ry ?th?ing?|both|the lot|whole lot|whole order|whole thing|entire order|all of (?:it|them)|"
     r"every item|each one|tout|alles)\b",
     re.IGNORECASE,
 )
@@ -85,7 +87,7 @@ def refund_after_return() -> str:
     """How long a refund takes after a return reaches the shop, from the store's policy."""
     policy = get_store().return_policy()
     return (
-        f"within {policy.refund_min_business_days}-{policy.refund_max_business_days} business days of it reaching "
+        f"within {policy.refund_min_business_days}-{policy.refund_max_business_days} business days once it reaches "
         "us, to your original payment method"
     )
 
@@ -141,7 +143,8 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
             f"Final-sale items can't be returned: {categories} and {policy.final_sale_items[:1].lower()}"
             f"{policy.final_sale_items[1:]} Everything else can be returned within {policy.window_days} days."
         )
-    elif has(text, "faulty", "damaged", "broken", "defective", "doesn't work", "doesnt work", "leak*", "smashed"):
+    elif has(text, "faulty", "damaged", "broken", "defective", "doesn't work", "doesnt work", "leak*", "smashed",
+             "shattered", "cracked"):  # fmt: skip
         part = (
             "Sorry if something arrived damaged or faulty: you can return it within the "
             f'{policy.window_days} days with the reason "damaged" for a full refund (UK returns are free); if '
@@ -149,7 +152,9 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
         )
     elif has(text, "postage", "post it", "pay to send", "pay for the return", "pay to return", "shipping back",
              "send it back for free", "free return*", "who pays", "cost to return", "return shipping", "label",
-             "print"):  # fmt: skip
+             "print") or (
+        has(text, "send it back", "sending it back", "return*") and has(text, "cost*", "how much", "pay", "charge*")
+    ):  # fmt: skip
         part = (
             f"{policy.uk_label} {policy.international_label} Print the label, pack the items and drop the "
             "parcel at any Post Office."
@@ -401,6 +406,22 @@ def _pick_lines(text: str, lines: Sequence[ReturnableLine], *, strict: bool = Fa
     return [line_id for score, line_id in scored if score == best]
 
 
+#: Words of a reason for sending something back ("not the right colour", "didn't like the smell").
+_REASON_CUES = ("not the right", "not right", "wrong", "don't like", "dont like", "didn't like", "didnt like",
+                "hate", "too small", "too big", "too dark", "too light", "doesn't suit", "doesnt suit", "not for me",
+                "changed my mind", "broken", "damaged", "faulty", "smell*", "allergic", "reaction", "not as described",
+                "doesn't fit", "doesnt fit", "not what i")  # fmt: skip
+
+
+def reason_not_item(text: str, picked: Sequence[ReturnableLine]) -> bool:
+    """Whether a message that shares a word or so with a product title is a reason rather than the item: it
+    reads as a reason and names no picked product by more than one word of its title."""
+    if not text or not has(text, *_REASON_CUES):
+        return False
+    said_words = set(re.findall(r"[a-z]{3,}", text.lower()))
+    return all(len(said_words & set(re.findall(r"[a-z]{3,}", line.title.lower()))) <= 1 for line in picked)
+
+
 def _aside(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     """A question inside the form: answer it (in the context of this return) and keep the form's question.
 
@@ -497,9 +518,22 @@ class ValidateReturnForm(FormValidationAction):
         """Map buttons, "all" or product words to returnable line ids; "stop" ends the form."""
         if stops_return(said(tracker)):
             return _end_return(tracker, "return_items")
-        picked = _pick_lines(str(slot_value or ""), _returnable(tracker))
+        lines = _returnable(tracker)
+        picked = _pick_lines(str(slot_value or ""), lines)
+        reason = said(tracker).text
+        if (
+            picked
+            and len(picked) < len(lines)
+            and reason_not_item(reason, [ln for ln in lines if ln.line_id in picked])
+        ):
+            # "it's just not the right colour for me" is why, not which ("Kindred Colour ... Concealer" shares a
+            # word): the reason is kept and the item asked for again
+            dispatcher.utter_message(response="utter_return_reason_noted_which_item")
+            return {"return_items": None, "return_reason": " ".join(reason.split())[:300]}
         if not picked:
-            if not _aside(dispatcher, tracker):
+            if said(tracker).intent == "thank" and not said(tracker).button:
+                dispatcher.utter_message(response="utter_welcome_form")  # "cheers": welcome; the question stands
+            elif not _aside(dispatcher, tracker):
                 dispatcher.utter_message(response="utter_return_items_invalid")
             return {"return_items": None}
         items = ",".join(str(i) for i in picked)
@@ -521,6 +555,9 @@ class ValidateReturnForm(FormValidationAction):
         if stops_return(latest):
             return _end_return(tracker, "return_reason")
         if _aside(dispatcher, tracker):
+            return {"return_reason": None}
+        if latest.intent == "thank" and not latest.button:
+            dispatcher.utter_message(response="utter_welcome_form")  # "thanks": welcome; the question stands
             return {"return_reason": None}
         if latest.button or latest.intent not in REASON_INTENTS:
             dispatcher.utter_message(response="utter_return_reason_invalid")
