@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import hmac
 import logging
-import warnings
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -15,9 +13,8 @@ from typing import Any
 from aiohttp import web
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
+from telegram.error import BadRequest, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
-from telegram.warnings import PTBDeprecationWarning
 
 from connectors import safejson
 from connectors.dispatch import Dispatcher
@@ -26,6 +23,7 @@ from connectors.keys import PUSH_KEY, SESSIONS_KEY
 from connectors.models import InboundMessage, OutboundMessage
 from connectors.push import PushFailed
 from connectors.shared_state import LocalState, shared_state
+from connectors.telegram.ratelimit import MAX_RETRY_AFTER, BoundedRateLimiter
 from connectors.telegram.settings import WEBHOOK_PATH, TelegramSettings
 from connectors.telegram.state import CallbackStore, RecentUpdates
 from connectors.telegram.translate import (
@@ -49,8 +47,6 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 #: Updates handled at once (different chats); one chat's updates are still answered in order.
 CONCURRENT_UPDATES = 32
-#: Longest wait honoured when Telegram says "retry after" (429) before giving up on a send.
-MAX_RETRY_AFTER = 30.0
 
 
 class TelegramSendError(GatewayError):
@@ -135,6 +131,9 @@ class TelegramChannel:
             .get_updates_read_timeout(10.0)  # PTB adds the long-poll timeout to this
             .concurrent_updates(CONCURRENT_UPDATES)
             .job_queue(None)
+            # Telegram's flood limits and 429s: PTB paces every call but getUpdates, waits a 429 out and
+            # sends again once; a wait over MAX_RETRY_AFTER fails the call (ratelimit.py).
+            .rate_limiter(BoundedRateLimiter(lambda: self._count("rate_limited"), max_wait=MAX_RETRY_AFTER))
         )
         if self.settings.mode == "webhook":
             builder = builder.updater(None)
@@ -388,38 +387,30 @@ class TelegramChannel:
     async def _call(self, call: BotCall) -> None:
         """Make one Bot API call; a refused photo falls back to its caption as text.
 
+        A 429 reaches this only when it is final: the application's rate limiter waits one out and sends
+        again, and raises ``RateLimitExceeded`` (a ``TelegramError``) for a wait over ``MAX_RETRY_AFTER``
+        or a second 429.
+
         Raises:
             TelegramSendError: Telegram refused or could not be reached (counted as ``send_failed``).
         """
-        waited = False
-        while True:
-            try:
-                await self._invoke(call)
-            except RetryAfter as exc:
-                wait = _retry_after_seconds(exc)
-                if waited or wait > MAX_RETRY_AFTER:
-                    self._count("send_failed")
-                    raise TelegramSendError(f"{call.method}: rate limited by Telegram ({exc})") from exc
-                self._count("rate_limited")
-                waited = True
-                await asyncio.sleep(wait)
-                continue
-            except BadRequest as exc:
-                if call.method == "sendPhoto":
-                    # Telegram fetches photo URLs itself and refuses ones it cannot load: keep the words.
-                    self._count("photo_fallback")
-                    log.warning("Telegram refused photo %s (%s); sending the caption", call.params["photo"], exc)
-                    fallback = _photo_as_text(call)
-                    if fallback is not None:
-                        await self._call(fallback)
-                    return
-                self._count("send_failed")
-                raise TelegramSendError(f"{call.method} to chat {call.params.get('chat_id')}: {exc}") from exc
-            except TelegramError as exc:
-                self._count("send_failed")
-                raise TelegramSendError(f"{call.method} to chat {call.params.get('chat_id')}: {exc}") from exc
-            self._count("sent")
-            return
+        try:
+            await self._invoke(call)
+        except BadRequest as exc:
+            if call.method == "sendPhoto":
+                # Telegram fetches photo URLs itself and refuses ones it cannot load: keep the words.
+                self._count("photo_fallback")
+                log.warning("Telegram refused photo %s (%s); sending the caption", call.params["photo"], exc)
+                fallback = _photo_as_text(call)
+                if fallback is not None:
+                    await self._call(fallback)
+                return
+            self._count("send_failed")
+            raise TelegramSendError(f"{call.method} to chat {call.params.get('chat_id')}: {exc}") from exc
+        except TelegramError as exc:
+            self._count("send_failed")
+            raise TelegramSendError(f"{call.method} to chat {call.params.get('chat_id')}: {exc}") from exc
+        self._count("sent")
 
     async def _invoke(self, call: BotCall) -> None:
         bot = self.application.bot
@@ -483,14 +474,6 @@ def hide_token_in_http_logs(token: str) -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _RedactToken) and f.token == token for f in logger.filters):
             logger.addFilter(_RedactToken(token))
-
-
-def _retry_after_seconds(exc: RetryAfter) -> float:
-    # PTB 22 warns that ``retry_after`` becomes a timedelta in its next major version; accept both.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
 def _photo_as_text(call: BotCall) -> BotCall | None:

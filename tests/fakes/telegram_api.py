@@ -31,10 +31,11 @@ _STRING_PARAMS = frozenset({"text", "caption", "photo", "url", "secret_token", "
 
 @dataclass(frozen=True)
 class ApiCall:
-    """One request that reached the fake: the method and its decoded parameters."""
+    """One request that reached the fake: the method, its decoded parameters and when (``time.monotonic()``)."""
 
     method: str
     params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -133,6 +134,11 @@ class FakeTelegramApi:
         """The parameters of every call of ``method``, in order."""
         with self._lock:
             return [c.params for c in self.calls if c.method == method]
+
+    def times_of(self, method: str) -> list[float]:
+        """When each call of ``method`` arrived (``time.monotonic()``), in order."""
+        with self._lock:
+            return [c.at for c in self.calls if c.method == method]
 
     def methods(self, *, ignore: tuple[str, ...] = ("getUpdates",)) -> list[str]:
         """The methods called, in order, without ``ignore``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 
 import pytest
@@ -10,6 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from connectors.errors import RESTARTING
 from connectors.keys import ENGINE_KEY
+from connectors.telegram.ratelimit import MAX_RETRY_AFTER, BoundedRateLimiter
 from connectors.telegram.state import TelegramCallback
 from connectors.telegram.translate import (
     EDIT_REPLY,
@@ -296,16 +298,79 @@ async def test_a_photo_telegram_cannot_fetch_falls_back_to_its_caption(
     assert gw.counts["telegram.photo_fallback"] == 1 and gw.counts["telegram.send_failed"] == 0
 
 
-async def test_rate_limit_is_waited_out_once(
+async def test_a_429_is_waited_out_and_the_message_sent_again(
     start_gateway: GatewayFactory, telegram_api: FakeTelegramApi, fake_rasa: FakeRasa
 ) -> None:
     gw = await start_gateway()
+    assert isinstance(gw.channel.application.bot.rate_limiter, BoundedRateLimiter)
     telegram_api.fail("sendMessage", 429, "Too Many Requests: retry after 1", parameters={"retry_after": 1})
     telegram_api.add_update(text_update("hi"))
     sent = await telegram_api.wait_for("sendMessage", 2)
     assert sent[0] == sent[1] == {"chat_id": CHAT, "text": "echo: hi"}
+    first, second = telegram_api.times_of("sendMessage")
+    assert second - first >= 1.0  # Telegram's retry_after was honoured
     await eventually(lambda: gw.counts["telegram.sent"] == 1)
     assert gw.counts["telegram.rate_limited"] == 1 and gw.counts["telegram.send_failed"] == 0
+
+
+async def test_a_second_429_for_the_same_message_fails_the_send(
+    start_gateway: GatewayFactory, telegram_api: FakeTelegramApi, fake_rasa: FakeRasa, caplog: pytest.LogCaptureFixture
+) -> None:
+    gw = await start_gateway()
+    telegram_api.fail("sendMessage", 429, "Too Many Requests: retry after 1", parameters={"retry_after": 1}, times=2)
+    telegram_api.add_update(text_update("hi"))
+    await telegram_api.wait_for("sendMessage", 2)
+    await eventually(lambda: gw.counts["telegram.send_failed"] == 1)
+    assert gw.counts["telegram.rate_limited"] == 2 and gw.counts["telegram.sent"] == 0
+    assert len(telegram_api.calls_to("sendMessage")) == 2  # sent again once, not a third time
+    failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(failures) == 1 and "still refused after 1 retry" in failures[0].getMessage()  # logged once
+
+
+async def test_a_429_asking_for_more_than_the_maximum_fails_at_once_and_the_next_message_goes_out(
+    start_gateway: GatewayFactory, telegram_api: FakeTelegramApi, fake_rasa: FakeRasa
+) -> None:
+    gw = await start_gateway()
+    wait = int(MAX_RETRY_AFTER) + 1
+    telegram_api.fail("sendMessage", 429, f"Too Many Requests: retry after {wait}", parameters={"retry_after": wait})
+    telegram_api.add_update(text_update("first"))
+    await eventually(lambda: gw.counts["telegram.send_failed"] == 1)
+    assert gw.counts["telegram.rate_limited"] == 1 and len(telegram_api.calls_to("sendMessage")) == 1
+    started = asyncio.get_running_loop().time()
+    telegram_api.add_update(text_update("second"))
+    sent = await telegram_api.wait_for("sendMessage", 2)
+    assert sent[1] == {"chat_id": CHAT, "text": "echo: second"}
+    assert asyncio.get_running_loop().time() - started < 2.0  # nothing waits out the refused wait
+    await eventually(lambda: gw.counts["telegram.sent"] == 1)
+
+
+async def test_a_429_on_the_typing_indicator_is_waited_out_and_the_turn_goes_on(
+    start_gateway: GatewayFactory, telegram_api: FakeTelegramApi, fake_rasa: FakeRasa
+) -> None:
+    gw = await start_gateway()
+    telegram_api.fail("sendChatAction", 429, "Too Many Requests: retry after 1", parameters={"retry_after": 1})
+    telegram_api.add_update(text_update("hi"))
+    await telegram_api.wait_for("sendMessage")
+    assert len(telegram_api.calls_to("sendChatAction")) == 2
+    assert gw.counts["telegram.rate_limited"] == 1 and gw.counts["telegram.typing_failed"] == 0
+
+
+async def test_the_flood_limits_do_not_slow_a_normal_conversation(
+    start_gateway: GatewayFactory, telegram_api: FakeTelegramApi, fake_rasa: FakeRasa
+) -> None:
+    # A long answer (8 messages) to each of three quick customer messages: 27 calls in about a second,
+    # under Telegram's 30 per second, so PTB's limiter lets every one through at once.
+    gw = await start_gateway()
+    assert isinstance(gw.channel.application.bot.rate_limiter, BoundedRateLimiter)
+    fake_rasa.replies = [reply(f"part {i}") for i in range(8)]
+    started = asyncio.get_running_loop().time()
+    for text in ("hi", "where is my order?", "thanks"):
+        telegram_api.add_update(text_update(text))
+    await telegram_api.wait_for("sendMessage", 24)
+    assert asyncio.get_running_loop().time() - started < 1.5
+    times = telegram_api.times_of("sendMessage")
+    assert max(b - a for a, b in itertools.pairwise(times)) < 0.5  # no pause between messages
+    assert gw.counts["telegram.rate_limited"] == 0
 
 
 async def test_telegram_unreachable_at_start_is_retried_and_the_gateway_serves_meanwhile(
