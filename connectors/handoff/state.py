@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from connectors.db import GatewayBase
+from store.core import aware, naive, opt_aware
 
 STATUSES = ("open", "assigned", "closed")
 
@@ -93,16 +94,6 @@ class Case:
         return out
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
 def _case(row: HandoffCase) -> Case:
     return Case(
         ticket=row.ticket,
@@ -118,11 +109,11 @@ def _case(row: HandoffCase) -> Case:
         slack_ts=row.slack_ts,
         claimed_by=row.claimed_by,
         claimed_by_name=row.claimed_by_name,
-        claimed_at=_aware(row.claimed_at),
+        claimed_at=opt_aware(row.claimed_at),
         closed_by=row.closed_by,
-        closed_at=_aware(row.closed_at),
-        created_at=_aware(row.created_at) or datetime.now(UTC),
-        notice_at=_aware(row.notice_at),
+        closed_at=opt_aware(row.closed_at),
+        created_at=opt_aware(row.created_at) or datetime.now(UTC),
+        notice_at=opt_aware(row.notice_at),
     )
 
 
@@ -165,10 +156,10 @@ class HandoffState:
                 order_number=order_number,
                 customer=customer[:120] if customer else None,
                 status="open",
-                created_at=_naive(at),
+                created_at=naive(at),
             )
             session.add(row)
-            session.add(HandoffEvent(ticket=ticket, at=_naive(at), kind="opened", text=reason[:200]))
+            session.add(HandoffEvent(ticket=ticket, at=naive(at), kind="opened", text=reason[:200]))
             try:
                 session.commit()
             except IntegrityError:  # another gateway process recorded it first
@@ -192,7 +183,7 @@ class HandoffState:
                 .where(HandoffCase.ticket == ticket)
                 .values(slack_channel=slack_channel, slack_ts=slack_ts)
             )
-            session.add(HandoffEvent(ticket=ticket, at=_naive(at), kind="posted", text=f"{slack_channel} {slack_ts}"))
+            session.add(HandoffEvent(ticket=ticket, at=naive(at), kind="posted", text=f"{slack_channel} {slack_ts}"))
             session.commit()
 
     def held_by_person(self, conversation_id: str) -> Case | None:
@@ -224,13 +215,13 @@ class HandoffState:
             result = session.execute(
                 update(HandoffCase)
                 .where(HandoffCase.ticket == ticket, HandoffCase.status == "open")
-                .values(status="assigned", claimed_by=user, claimed_by_name=name[:80], claimed_at=_naive(at))
+                .values(status="assigned", claimed_by=user, claimed_by_name=name[:80], claimed_at=naive(at))
             )
             won = bool(result.rowcount)  # type: ignore[attr-defined]
             row = session.get(HandoffCase, ticket)
             if row is not None:
                 kind = "claimed" if won else "claim_refused"
-                session.add(HandoffEvent(ticket=ticket, at=_naive(at), kind=kind, actor=name[:80]))
+                session.add(HandoffEvent(ticket=ticket, at=naive(at), kind=kind, actor=name[:80]))
             session.commit()
             return won, _case(row) if row else None
 
@@ -244,11 +235,11 @@ class HandoffState:
             result = session.execute(
                 update(HandoffCase)
                 .where(HandoffCase.ticket == ticket, HandoffCase.status != "closed")
-                .values(status="closed", closed_by=user, closed_at=_naive(at))
+                .values(status="closed", closed_by=user, closed_at=naive(at))
             )
             closed = bool(result.rowcount)  # type: ignore[attr-defined]
             if closed:
-                session.add(HandoffEvent(ticket=ticket, at=_naive(at), kind="resolved", actor=user))
+                session.add(HandoffEvent(ticket=ticket, at=naive(at), kind="resolved", actor=user))
             session.commit()
             row = session.get(HandoffCase, ticket)
             return closed, _case(row) if row else None
@@ -260,7 +251,7 @@ class HandoffState:
                 select(HandoffCase).where(
                     HandoffCase.status == "open",
                     HandoffCase.notice_at.is_(None),
-                    HandoffCase.created_at <= _naive(created_before),
+                    HandoffCase.created_at <= naive(created_before),
                 )
             )
             return [_case(row) for row in rows]
@@ -275,7 +266,7 @@ class HandoffState:
             result = session.execute(
                 update(HandoffCase)
                 .where(HandoffCase.ticket == ticket, HandoffCase.status == "open", HandoffCase.notice_at.is_(None))
-                .values(notice_at=_naive(at))
+                .values(notice_at=naive(at))
             )
             session.commit()
             return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -283,7 +274,7 @@ class HandoffState:
     def add_event(self, ticket: str, kind: str, at: datetime, text: str = "", actor: str | None = None) -> None:
         """Append a line to the ticket's history."""
         with self.sessions() as session:
-            session.add(HandoffEvent(ticket=ticket, at=_naive(at), kind=kind, actor=actor, text=text))
+            session.add(HandoffEvent(ticket=ticket, at=naive(at), kind=kind, actor=actor, text=text))
             session.commit()
 
     def anonymise(self, conversation_ids: Iterable[str], tickets: Iterable[str], placeholder: str) -> int:
@@ -325,8 +316,7 @@ class HandoffState:
                 )
                 item = _case(row).to_json()
                 item["history"] = [
-                    {"at": _aware(e.at).isoformat(), "kind": e.kind, "actor": e.actor, "text": e.text}  # type: ignore[union-attr]
-                    for e in events
+                    {"at": aware(e.at).isoformat(), "kind": e.kind, "actor": e.actor, "text": e.text} for e in events
                 ]
                 out.append(item)
             return out
