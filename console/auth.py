@@ -10,7 +10,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from console.errors import BadInput, NotSignedIn, TooManyAttempts, UserExists
 from console.models import ROLES, ConsoleLoginFailure, ConsoleSession, ConsoleUser
 from console.settings import ConsoleSettings
+from store.core import naive_utc_now
 
 # scrypt cost: ~16 MiB and ~50 ms per hash on these machines; stored with the hash so it can be raised later.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -68,9 +69,7 @@ def _next_try(session: Session, which: Any, free: int, cap: int) -> datetime | N
     Returns:
         None while fewer than ``free`` failures match.
     """
-    count, latest = session.execute(
-        select(func.count(), func.max(ConsoleLoginFailure.at)).where(which)
-    ).one()
+    count, latest = session.execute(select(func.count(), func.max(ConsoleLoginFailure.at)).where(which)).one()
     if not count or count < free or latest is None:
         return None
     return latest + timedelta(seconds=min(cap, 2 ** min(count - free, 30)))
@@ -80,7 +79,7 @@ _DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAA
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return naive_utc_now()
 
 
 def add_user(sessions: sessionmaker[Session], email: str, role: str, password: str) -> ConsoleUser:

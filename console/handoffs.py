@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +20,7 @@ from console.redact import redact
 from console.shop import ShopFacts, ShopUnavailable, photo_json
 from console.tracker import quoted_ids, without_ids
 from store import models as shop
+from store.core import iso_utc
 from store.normalize import order_number_value
 from store.records import HandoffTicket
 from store.service import OrderStore
@@ -110,10 +111,7 @@ class QueueQuery:
 
 
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat(timespec="seconds")
+    return None if value is None else iso_utc(value)
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:

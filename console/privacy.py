@@ -26,6 +26,7 @@ from console.models import ConsoleConversation, ConsoleConversationText
 from console.queries import _like
 from console.tracker import Indexer, delete_conversations
 from store import erasure
+from store.core import opt_aware
 
 FORGOTTEN = erasure.FORGOTTEN
 
@@ -85,17 +86,17 @@ def forget_gateway_copies(
         by_channel.setdefault(channel, []).append(external)
     deleted: dict[str, int] = {}
     if _has(sessions, "web_messages"):
-        aware = before.replace(tzinfo=UTC) if before is not None else None
+        aware = opt_aware(before)
         deleted["web_messages"] = Transcript(sessions).forget(by_channel.get("web", []), before=aware)
     if _has(sessions, "tablet_outbox"):
         deleted["tablet_outbox"] = TabletRegistry(sessions).forget_sessions(by_channel.get("tablet", []), before=before)
     if _has(sessions, "slack_reply_targets"):
-        aware = before.replace(tzinfo=UTC) if before is not None else None
+        aware = opt_aware(before)
         deleted["slack_reply_targets"] = ReplyTargets(sessions).forget(
             [f"slack:{i}" for i in by_channel.get("slack", [])], before=aware
         )
     if _has(sessions, "telegram_callbacks"):
-        aware = before.replace(tzinfo=UTC) if before is not None else None
+        aware = opt_aware(before)
         deleted["telegram_callbacks"] = CallbackStore(sessions).forget(needles, before=aware)
     return deleted
 

@@ -47,6 +47,7 @@ from console.settings import ConsoleSettings
 from console.shop import ShopFacts, ShopUnavailable, photo_json
 from console.tracker import KNOWN_CHANNELS, Indexer, quoted_ids, sender_events, without_ids
 from console.transcript import build_transcript
+from store.core import iso_utc, naive_utc_now
 from store.service import OrderStore
 
 log = logging.getLogger("console")
@@ -405,7 +406,7 @@ async def transcript(request: web.Request, viewer: Viewer) -> web.Response:
             card = session.get(ConsoleConversationCard, sender)
             replies = [
                 {
-                    "time": reply.at.replace(tzinfo=UTC).isoformat(timespec="seconds"),
+                    "time": iso_utc(reply.at),
                     "ticket": reply.ticket,
                     "by": claimant(email) if email else "a former user (console)",
                     "text": reply.text if raw else redact(reply.text),
@@ -855,7 +856,7 @@ async def vocabulary(request: web.Request, _viewer: Viewer) -> web.Response:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return naive_utc_now()
 
 
 def add_routes(app: web.Application) -> None:

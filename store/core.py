@@ -103,6 +103,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def naive_utc_now() -> datetime:
+    """Now as naive UTC, as the databases keep it (SQLite keeps no zone)."""
+    return naive(utc_now())
+
+
+def iso_utc(value: datetime) -> str:
+    """A stored time (naive UTC, or aware) as ISO 8601 in UTC to the second, as the APIs give times."""
+    return aware(value).isoformat(timespec="seconds")
+
+
 def proved_customer(session: Session, conversation_id: str, customer_id: int, live_since: datetime) -> bool:
     """Whether the conversation holds a live ``customer`` grant (an e-mail match) for an order of this customer."""
     stmt = (

@@ -12,7 +12,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, delete, select
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from connectors.db import GatewayBase, affected
 from connectors.errors import GatewayError
+from store.core import naive_utc_now
 
 TOKEN_PREFIX = "tab_"  # noqa: S105 - a visible prefix so people recognise the token, not a secret
 SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -139,7 +140,7 @@ def _info(row: TabletDevice) -> DeviceInfo:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)  # stored naive UTC: SQLite keeps no zone
+    return naive_utc_now()
 
 
 class TabletRegistry:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from connectors import safejson
@@ -14,6 +14,7 @@ from connectors.models import InboundMessage, OutboundMessage
 from connectors.origins import normalize_origin
 from connectors.rich import page_json
 from connectors.text import clean_payload, clean_typed_text
+from store.core import iso_utc
 
 CHANNEL = "web"
 CONVERSATION_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -105,9 +106,7 @@ def parse_conversation_id(value: object) -> str:
         WebInputError: 400 naming ``conversation_id``.
     """
     if value is None or value == "":
-        raise WebInputError(
-            400, "missing_field", "conversation_id is required", field="conversation_id"
-        )
+        raise WebInputError(400, "missing_field", "conversation_id is required", field="conversation_id")
     if not isinstance(value, str) or not CONVERSATION_ID_RE.fullmatch(value):
         raise WebInputError(
             400,
@@ -151,15 +150,11 @@ def inbound_from_json(
             field="payload",
         )
     if text is None and payload is None:
-        raise WebInputError(
-            400, "missing_field", "text (or payload) is required", field="text"
-        )
+        raise WebInputError(400, "missing_field", "text (or payload) is required", field="text")
     field = "text" if text is not None else "payload"
     raw = text if text is not None else payload
     if not isinstance(raw, str):
-        raise WebInputError(
-            400, "invalid_field", f"{field} must be a string", field=field
-        )
+        raise WebInputError(400, "invalid_field", f"{field} must be a string", field=field)
     if len(raw) > limits.max_message_chars:
         raise WebInputError(
             413,
@@ -263,7 +258,9 @@ def parse_web_message(
             raise WebInputError(400, "invalid_field", "title goes with a payload only", field="title")
         if not isinstance(title, str) or len(title) > limits.max_message_chars:
             raise WebInputError(
-                400, "invalid_field", f"title must be a string of at most {limits.max_message_chars} characters",
+                400,
+                "invalid_field",
+                f"title must be a string of at most {limits.max_message_chars} characters",
                 field="title",
             )
         shown = clean_typed_text(title) or shown
@@ -284,7 +281,9 @@ def frame_type(frame: object) -> str:
         if kind in ("message", "history"):
             return str(kind)
         raise WebInputError(
-            400, "invalid_frame", "type must be \"message\" or \"history\" (or left out for a message)",
+            400,
+            "invalid_frame",
+            'type must be "message" or "history" (or left out for a message)',
             field="type",
         )
     return "message"
@@ -322,8 +321,7 @@ def history_entries(rows: Iterable[Any]) -> list[dict[str, Any]]:
 
 
 def _iso(moment: datetime) -> str:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat(timespec="seconds")
+    return iso_utc(moment)
 
 
 def origin_allowed(origin: str, own: frozenset[str], allowed: frozenset[str]) -> bool:
