@@ -169,7 +169,11 @@ async def test_the_servers_end_of_a_session_reaches_the_screen(fake_rasa: FakeRa
         _, token = tablet.register()
         page = await browser.new_page()
         polls: list[dict[str, Any]] = []
-        page.on("request", lambda r: polls.append(r.post_data_json) if r.url.endswith("/api/tablet/updates") else None)
+        # Polls the server has answered (not merely sent): the checks below move the clock right after one.
+        page.on(
+            "requestfinished",
+            lambda r: polls.append(r.post_data_json) if r.url.endswith("/api/tablet/updates") else None,
+        )
         await page.goto(str(tablet.client.make_url("/tablet")) + "#token=" + token)
         await page.get_by_role("heading", name="Covent Garden").wait_for()
         log = page.get_by_role("log")
