@@ -450,6 +450,22 @@ def concern_in(text: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _kind_not_need(text: str) -> str | None:
+    """The kind of product ``text`` names (`kind_in`), unless that word is part of the need it names: "really
+    dry skin" asks for what helps dry skin (a moisturiser), not for "Dry Shampoo"."""
+    kind = kind_in(text)
+    if kind is None:
+        return None
+    need = " ".join(
+        phrase.rstrip("*")
+        for phrases, _, kinds in CONCERNS
+        if kinds and has(text, *phrases)
+        for phrase in phrases
+        if has(text, phrase)
+    )
+    return None if need and has(need, kind) else kind
+
+
 def _request_from(value: Any) -> Request | None:
     if not isinstance(value, dict):
         return None
@@ -504,7 +520,7 @@ def read_request(tracker: Tracker, store: OrderStore) -> Request:
     free = words if mode == "recommend" else (_TOGETHER.split(words)[0] if _TOGETHER.search(words) else "")
     if free and category is None and kind is None:
         concern_category, concern_kinds = concern_in(free)
-        kind = kind_in(free) or concern_kinds
+        kind = _kind_not_need(free) or concern_kinds
         category = concern_category if kind is None or concern_kinds == kind else None
     if mode == "similar" and product and words and has(words, "cheaper", "less expensive", "lower price"):
         anchor = catalogue().by_title(str(product))
