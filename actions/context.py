@@ -230,6 +230,20 @@ def last_bot_response(tracker: Tracker) -> str | None:
     return None
 
 
+def last_bot_text(tracker: Tracker) -> str:
+    """The words the bot said in its turn before the latest customer message ('' when none)."""
+    seen_user = False
+    said_then: list[str] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                break
+            seen_user = True
+        elif event.get("event") == "bot" and seen_user:
+            said_then.append(str(event.get("text") or ""))
+    return " ".join(reversed(said_then))
+
+
 #: The intents that set each goal (domain.yml, slot `goal`).
 GOAL_INTENTS = {
     "track_order": "track", "cancel_order": "cancel", "change_shipping_address": "change_address",

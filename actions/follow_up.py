@@ -33,6 +33,7 @@ from actions.context import (
     has,
     is_question,
     last_bot_response,
+    last_bot_text,
     said,
     settles,
     starts_no,
@@ -382,8 +383,20 @@ def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Sai
     """
     ctx = _order_context(dispatcher, tracker)
     form = (tracker.active_loop or {}).get("name")
+    intent = latest.intent
+    if intent in {"shipping_cost", "shipping_options"} and (latest.entity("country") or latest.entity("city")):
+        # "would it cost more to send it to Scotland?" while the form waits: the price there, not this order's
+        # dispatch date
+        shipping.quote(dispatcher, tracker, latest, keep=True, mode=shipping.speed_mode(latest.text))
+        return True
     if ctx is not None:
-        if form == "cancel_form" and has(latest.text, "money", "refund*", "charged", "money back", "get paid back"):
+        refund_words = ("money", "refund*", "charged", "money back", "get paid back", "amount back", "full amount",
+                        "in full", "get it back")  # fmt: skip
+        # "and how long does that take?" straight after the refund was explained: how long the refund takes
+        refund_timing = has(latest.text, "how long", "how many days", "when will") and has(
+            last_bot_text(tracker), "refund*", "charged"
+        )
+        if form == "cancel_form" and (has(latest.text, *refund_words) or refund_timing):
             summary = ctx.store.order_summary(ctx.conversation_id, ctx.order_number)
             if summary.payment_status == "paid":
                 note = (
@@ -391,7 +404,10 @@ def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Sai
                     "original payment method; it usually shows within 5-10 business days."
                 )
             else:
-                note = "You haven't been charged for it, so cancelling costs you nothing and there's nothing to refund."
+                note = (
+                    "You haven't been charged for it, so cancelling costs you nothing, there's nothing to refund "
+                    "and nothing to wait for: it's cancelled the moment you say yes."
+                )
             dispatcher.utter_message(text=note)
             return True
         if form == "return_form":
@@ -401,7 +417,6 @@ def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Sai
         for handler in handlers:
             if handler(ctx, latest) is not None:
                 return True
-    intent = latest.intent
     if intent == "return_policy" or has(latest.text, "return policy", "returns policy"):
         if not returns.policy_part(dispatcher, latest):
             returns.say_policy(dispatcher)

@@ -449,6 +449,11 @@ def _end_return(tracker: Tracker, slot: str) -> Dict[str, Any]:
     return {slot: None, "confirm_return": False, "requested_slot": None}
 
 
+#: What NLU makes of a pick ("the concealer", "all of it", "can I send back the blush?"); a question with
+#: another intent at the item step is a question asked in passing.
+_ITEM_INTENTS = frozenset({"inform", "return_item", "affirm", "deny", "nlu_fallback"})
+
+
 class ActionAskReturnItems(Action):
     """Asks which item to return, with one button per returnable item."""
 
@@ -518,6 +523,11 @@ class ValidateReturnForm(FormValidationAction):
         """Map buttons, "all" or product words to returnable line ids; "stop" ends the form."""
         if stops_return(said(tracker)):
             return _end_return(tracker, "return_items")
+        latest = said(tracker)
+        if latest.intent not in _ITEM_INTENTS and _aside(dispatcher, tracker):
+            # "btw do you have the Kindred Colour Cream Blush in stock?": a question about another product that
+            # shares a brand with an item here is answered, not taken as the pick; the form asks again
+            return {"return_items": None}
         lines = _returnable(tracker)
         picked = _pick_lines(str(slot_value or ""), lines)
         reason = said(tracker).text
@@ -592,6 +602,9 @@ class ValidateReturnForm(FormValidationAction):
                 return {"confirm_return": True}
             stale = reply is confirm.Reply.STALE
             dispatcher.utter_message(response="utter_confirm_stale" if stale else "utter_confirm_unclear")
+            return {"confirm_return": None}
+        if confirm.undecided(latest.text) and not is_question(latest.text):
+            dispatcher.utter_message(response="utter_confirm_unclear")  # "not sure": nothing changes, asked again
             return {"confirm_return": None}
         if slot_value is False or stops_return(latest) or starts_no(latest.text):
             _forget_draft(tracker)
