@@ -22,6 +22,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
@@ -375,6 +376,8 @@ CONCERNS: tuple[tuple[tuple[str, ...], str | None, str | None], ...] = (
     (("sun", "spf", "sunscreen", "sun cream", "suncream", "sunblock"), None, "spf"),
     (("skincare", "skin care", "his skin", "her skin", "my skin", "face"), "Skincare", None),
     (("haircare", "hair care", "her hair", "his hair", "my hair"), "Haircare", None),
+    (("set it", "set my make*", "set my foundation", "setting", "to set", "sets make*", "lock it in",
+      "make it last"), "Makeup", "setting powder|setting|powder"),
     (("makeup", "make-up", "make up", "cosmetics"), "Makeup", None),
 )  # fmt: skip
 #: Words that name a kind of product only as part of a longer name, or not at all.
@@ -810,7 +813,10 @@ def _as_rec(product: ProductInfo, reason: str) -> Recommendation:
 _SHIPPING_WORDS = ("deliver*", "shipping", "postage", "post", "send", "courier")
 _WHERE = ("where abouts", "whereabouts", "where is it", "which aisle", "which shelf", "where can i find it",
           "where exactly", "where do i find", "where's it", "where is that", "where's that", "where are they",
-          "where are those", "show me where", "where can i find that")  # fmt: skip
+          "where are those", "show me where", "where can i find that",
+          # the same in the languages shoppers write in ("und wo genau?", "et où ?"); answered in English
+          "wo genau", "und wo", "wo ist", "wo finde", "wo steht", "où", "où exactement", "dónde", "donde está",
+          "dove si trova")  # fmt: skip
 _ELSEWHERE = ("nearest", "other shop*", "another shop", "other store*", "another store", "if not", "elsewhere",
               "any other", "closest", "near me")  # fmt: skip
 _STOCK = ("in stock", "available", "have it", "on the shelf", "here", "in the shop", "in store", "get it",
@@ -885,6 +891,14 @@ def follow_up_products(
     ):
         return recommend(dispatcher, tracker, read_request(tracker, store))
     if caller == "action_follow_up":
+        price = _price_named(text)
+        listed = shown(tracker)
+        at_price = [p for p in listed if price is not None and p.price == price]
+        if at_price and has(text, "one", "ones", "card", "that", "the"):
+            # "the £50 one" among the products just shown (gift cards, picks): picked by its price
+            if len(at_price) == 1:
+                return stock_answer(dispatcher, tracker, Meant(product=at_price[0], how="shown"))
+            return _prices(dispatcher, Meant(products=at_price, how="shown"))
         if brand_in(text) or ordinal(text) is not None:
             found = meant(tracker, latest)  # "and the Atlas one?", "the second one?"
             if found.product is not None or found.products:
@@ -905,9 +919,21 @@ def follow_up_products(
                 None,
             )
         )
-        if tracker.get_slot(REC_REQUEST) and changed:
+        if changed and (tracker.get_slot(REC_REQUEST) or request.kind or request.category):
+            # "lip stuff then? under 20" after "we don't sell nail polish": a new request of its own
             return recommend(dispatcher, tracker, request)
     return None
+
+
+_PRICE = re.compile(r"[£$€]\s?(\d+(?:\.\d{1,2})?)|\b(\d+(?:\.\d{1,2})?)\s?(?:pounds?|quid|gbp|euros?)\b", re.I)
+
+
+def _price_named(text: str) -> Decimal | None:
+    """The one amount of money ``text`` names ("the £50 one", "the 25 quid one"), or None."""
+    found = _PRICE.findall(text or "")
+    if len(found) != 1:
+        return None
+    return Decimal(found[0][0] or found[0][1])
 
 
 _ADJECTIVES = ("matte", "satin", "liquid", "waterproof", "volumising", "long-wear", "cream", "gel", "mini")
