@@ -148,7 +148,8 @@ def _event_text(event: Any) -> str:
 _WHEN = (
     "when", "arrive", "arriving", "arrival", "how long", "eta", "estimated", "exactly", "due", "get here",
     "get to me", "coming", "expect", "wann", "quand", "delivery date", "what day", "which day", "come",
-    "be here", "turn up", "going to ship", "ship", "dispatch*", "send it",
+    "be here", "turn up", "going to ship", "ship", "dispatch*", "send it", "new date", "what date", "which date",
+    "the date",
 )  # fmt: skip
 _CARRIER = (
     "carrier", "courier", "royal mail", "dpd", "dhl", "ups", "evri", "hermes", "who is delivering",

@@ -12,9 +12,10 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.confirm import undecided
-from actions.follow_up import ActionFollowUp
+from actions.follow_up import ActionAskOrderNumber, ActionFollowUp
 from actions.orders import ActionCancelOrder, ValidateAddressForm, ValidateCancelForm, restated_address
-from actions.products import _kind_not_need, kind_in
+from actions.payments import ActionPaymentAdvice, ActionPaymentMethods
+from actions.products import _kind_not_need, kind_in, read_request
 from actions.returns import ActionReturnPolicy, ValidateReturnForm
 from actions.shipping import ActionShippingInfo
 from store.service import OrderStore
@@ -231,3 +232,167 @@ def test_a_need_is_not_read_as_a_product_word(store) -> None:
     assert kind_in(need) is not None  # "dry" names a kind of product ("Dry Shampoo")
     assert _kind_not_need(need) is None  # but here it is part of the need
     assert _kind_not_need("a dry shampoo please") == kind_in("a dry shampoo please")
+
+
+# --------------------------------------------------------------------------------------- a person, a photo, a pause
+
+
+async def test_a_person_asked_for_inside_a_payment_message_is_fetched(store, domain) -> None:
+    tracker = make_tracker(
+        intent="payment_problem",
+        text="can a human check this please, two payments are on my statement",
+        slots={"topic": "payment"},
+    )
+    out = await run(ActionPaymentAdvice(), tracker, domain)
+    assert out.followup() == "action_handoff" and out.responses == []
+
+
+async def test_a_shopper_saying_where_they_are_while_staff_come_is_answered(store, domain) -> None:
+    ticket = store.open_handoff("tablet:s3", channel="tablet", reason="staff", summary="", store_id="LDN-01")
+    tablet = {"channel": "tablet", "store_id": "LDN-01"}
+    slots = {"handoff_ticket": ticket.ticket_number, "topic": "handoff"}
+    out = await run(
+        ActionFollowUp(),
+        make_tracker("tablet:s3", intent="inform", text="I'm by the perfumes", slots=slots, metadata=tablet),
+        domain,
+    )
+    assert out.responses == ["utter_location_noted"]
+    # on the web, "I'm at the ..." is not where a colleague should walk to
+    web = await run(ActionFollowUp(), make_tracker(intent="inform", text="I'm by the perfumes", slots=slots), domain)
+    assert "utter_location_noted" not in web.responses
+
+
+async def test_putting_it_off_is_not_misunderstood(store, domain) -> None:
+    out = await run(
+        ActionFollowUp(), make_tracker(intent="nlu_fallback", text="ok good to know, I'll think about it"), domain
+    )
+    assert out.responses == ["utter_take_your_time"]
+
+
+async def test_a_photo_offered_inside_the_return_form_is_welcomed(store: OrderStore, cases) -> None:
+    number = grant(store, cases["returnable"])
+    tracker = make_tracker(
+        slots={"order_number": number}, text="can I send you a photo of it?", intent="out_of_scope",
+        active_loop="return_form",
+    )  # fmt: skip
+    said = CollectingDispatcher()
+    assert ValidateReturnForm().validate_return_items(None, said, tracker, {}) == {"return_items": None}
+    assert [m["response"] for m in said.messages] == ["utter_photo"]
+
+
+# --------------------------------------------------------------------------------------- the policy's follow-ups
+
+
+async def test_how_to_start_a_return_and_gift_cards_in_french_after_the_policy(store, domain) -> None:
+    start = await run(
+        ActionFollowUp(),
+        make_tracker(intent="out_of_scope", text="how would I start one?", slots={"topic": "return_policy"}),
+        domain,
+    )
+    assert "order number" in start.message("utter_return_policy_part")["part"]
+    french = await run(
+        ActionPaymentMethods(),
+        make_tracker(intent="payment_methods", text="et pour les cartes cadeaux ?", slots={"topic": "return_policy"}),
+        domain,
+    )
+    assert "Final-sale" in french.message("utter_return_policy_part")["part"]
+
+
+async def test_can_this_product_be_returned_before_buying_it(store, domain) -> None:
+    final = next(p for p in store.catalogue() if p.final_sale and p.category != "Gift Cards")
+    regular = next(p for p in store.catalogue() if not p.final_sale)
+    for product, says in ((final, "final sale"), (regular, "can be returned within")):
+        tracker = make_tracker(
+            intent="return_item",
+            text=f"can I return the {product.title} if I don't like it?",
+            entities=[entity("product", product.title)],
+            slots={"goal": "return", "topic": "products"},
+            active_loop="verify_order_form",
+        )
+        out = await run(ActionAskOrderNumber(), tracker, domain)
+        assert says in out.message("utter_return_policy_part")["part"], out.messages
+
+
+async def test_how_long_the_order_is_held_asked_in_german(store, cases, domain) -> None:
+    number = grant(store, cases["payment_failed"])
+    out = await run(
+        ActionFollowUp(),
+        make_tracker(
+            intent="nlu_fallback", text="Wie lange wird die Bestellung reserviert?",
+            slots={"order_number": number, "topic": "payment"},
+        ),
+        domain,
+    )  # fmt: skip
+    assert out.responses[0] in {"utter_payment_held_until", "utter_payment_hold_expired"}, out.responses
+
+
+async def test_changing_the_account_email_is_for_a_colleague(store, domain) -> None:
+    out = await run(
+        ActionFollowUp(),
+        make_tracker(intent="out_of_scope", text="and can you change the email address on my account"),
+        domain,
+    )
+    assert out.responses == ["utter_account_out_of_scope"]
+
+
+async def test_the_new_date_after_tracking_a_delayed_order(store, cases, domain) -> None:
+    number = grant(store, cases["delayed"])
+    out = await run(
+        ActionShippingInfo(),
+        make_tracker(
+            intent="delivery_time", text="so what's the new date then", slots={"order_number": number, "topic": "track"}
+        ),
+        domain,
+    )
+    assert out.responses == ["utter_tracking_eta"], out.responses
+
+
+# --------------------------------------------------------------------------------------- products
+
+
+async def test_gift_cards_are_shown_and_picked_by_amount(store, domain) -> None:
+    asked = await run(
+        ActionFollowUp(), make_tracker(intent="out_of_scope", text="do you sell gift cards in the shop?"), domain
+    )
+    assert "utter_gift_cards" in asked.responses
+    shown = asked.slots()["shown_products"]
+    picked = await run(
+        ActionFollowUp(),
+        make_tracker(
+            intent="inform", text="the £50 one", entities=[entity("amount", "£50")],
+            slots={"shown_products": shown, "topic": "payment_methods"},
+        ),
+        domain,
+    )  # fmt: skip
+    said = " ".join(str(m) for m in picked.messages)
+    assert "50" in said and "Gift Card" in said, picked.messages
+
+
+async def test_where_exactly_in_german_on_a_tablet(store, domain) -> None:
+    product = next(p for p in store.catalogue() if p.category == "Fragrance")
+    tablet = {"channel": "tablet", "store_id": "LDN-01"}
+    out = await run(
+        ActionFollowUp(),
+        make_tracker(
+            "tablet:s4", intent="nlu_fallback", text="und wo genau?", metadata=tablet,
+            slots={"topic": "products", "product": product.sku, "shown_products": [product.sku]},
+        ),
+        domain,
+    )  # fmt: skip
+    assert "utter_ask_rephrase" not in out.responses and out.messages, out.responses
+
+
+async def test_a_kind_and_a_budget_after_an_unsold_category_are_a_new_request(store, domain) -> None:
+    out = await run(
+        ActionFollowUp(),
+        make_tracker(intent="nlu_fallback", text="oh ok. lip stuff then? under 20", slots={"topic": "products"}),
+        domain,
+    )
+    said = " ".join(str(m) for m in out.messages)
+    assert "Lip" in said and "utter_ask_rephrase" not in out.responses, out.messages
+
+
+async def test_something_to_set_foundation_with_is_a_setting_product(store) -> None:
+    tracker = make_tracker(intent="out_of_scope", text="something to set it with")
+    request = read_request(tracker, store)
+    assert request.kind and "setting" in request.kind
