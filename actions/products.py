@@ -909,17 +909,11 @@ def follow_up_products(
             # "any matte ones?": the kind in focus, narrowed
             return stock_answer(dispatcher, tracker, meant_kind(f"{adjective} {kind}"))
         request = read_request(tracker, store)
-        changed = (
-            latest.entity("amount")
-            or request.category
-            or request.kind
-            or read_price_range(text, None)
-            != (
-                None,
-                None,
-            )
-        )
-        if changed and (tracker.get_slot(REC_REQUEST) or request.kind or request.category):
+        # what the message itself changes (a kind, a need, a budget); what the last request carries over does not
+        # count, so "ok ta" after picks is thanks, not the same picks again
+        names_kind = bool(latest.entity("category") or _kind_not_need(text) or concern_in(text) != (None, None))
+        changed = bool(latest.entity("amount")) or names_kind or read_price_range(text, None) != (None, None)
+        if changed and (tracker.get_slot(REC_REQUEST) or names_kind):
             # "lip stuff then? under 20" after "we don't sell nail polish": a new request of its own
             return recommend(dispatcher, tracker, request)
     return None

@@ -396,3 +396,14 @@ async def test_something_to_set_foundation_with_is_a_setting_product(store) -> N
     tracker = make_tracker(intent="out_of_scope", text="something to set it with")
     request = read_request(tracker, store)
     assert request.kind and "setting" in request.kind
+
+
+async def test_thanks_after_picks_is_not_the_same_picks_again(store, domain) -> None:
+    request = {"mode": "recommend", "category": "Makeup", "min_price": None, "max_price": None, "product_query": None,
+               "kind": "setting powder|setting|powder"}  # fmt: skip
+    out = await run(
+        ActionFollowUp(),
+        make_tracker(intent="nlu_fallback", text="ok ta", slots={"topic": "products", "rec_request": request}),
+        domain,
+    )
+    assert out.responses == ["utter_thank"], out.responses
