@@ -772,6 +772,12 @@ def recommend(dispatcher: CollectingDispatcher, tracker: Tracker, request: Reque
     store = get_store()
     here = _shelf_here(store, channel_context(tracker))
     remembered = {REC_REQUEST: asdict(request)}
+    kind = request.kind
+    sold = kind is None or "|" in kind or any(is_kind(p, kind) for p in catalogue().products)
+    if request.mode == "recommend" and kind and not sold:
+        # "what about nail polish?": a kind of product the shop does not sell at all is said to be unsold, not
+        # "nothing in stock right now"
+        return not_sold(dispatcher, Meant(unsold=kind, how="unsold"))
     if here is not None:
         shelf = _Shelf(store, here)
         chosen = ActionRecommendProducts._choose(dispatcher, store, tracker, request, shelf)

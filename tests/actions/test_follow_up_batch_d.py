@@ -15,7 +15,7 @@ from actions.confirm import undecided
 from actions.follow_up import ActionAskOrderNumber, ActionFollowUp
 from actions.orders import ActionCancelOrder, ValidateAddressForm, ValidateCancelForm, restated_address
 from actions.payments import ActionPaymentAdvice, ActionPaymentMethods
-from actions.products import _kind_not_need, kind_in, read_request
+from actions.products import ActionRecommendProducts, _kind_not_need, kind_in, read_request
 from actions.returns import ActionReturnPolicy, ValidateReturnForm
 from actions.shipping import ActionShippingInfo
 from store.service import OrderStore
@@ -407,3 +407,20 @@ async def test_thanks_after_picks_is_not_the_same_picks_again(store, domain) -> 
         domain,
     )
     assert out.responses == ["utter_thank"], out.responses
+
+
+async def test_a_kind_the_shop_does_not_sell_is_said_to_be_unsold(store, domain) -> None:
+    out = await run(
+        ActionRecommendProducts(),
+        make_tracker(
+            intent="recommend_product", text="what about nail polish?", entities=[entity("category", "polish")]
+        ),
+        domain,
+    )
+    assert out.responses == ["utter_product_not_sold"], out.responses
+    sold = await run(
+        ActionRecommendProducts(),
+        make_tracker(intent="recommend_product", text="any lipstick?", entities=[entity("category", "lipstick")]),
+        domain,
+    )
+    assert "utter_product_not_sold" not in sold.responses
