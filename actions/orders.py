@@ -513,7 +513,8 @@ def _refund_note(result: Any) -> str:
 
 def follow_up_cancelled(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     """After a cancellation: the money, a confirmation."""
-    if has(latest.text, "money", "refund*", "charged", "pay", "paid", "card", "confirm*", "email", "sure", "done"):
+    if has(latest.text, "money", "refund*", "charged", "pay", "paid", "card", "confirm*", "email", "sure", "done",
+           "definitely", "cancelled", "canceled", "really", "gone through", "went through"):  # fmt: skip
         refunds = ctx.store.refunds_for(ctx.conversation_id, ctx.order_number)
         if refunds:
             refund = refunds[-1]

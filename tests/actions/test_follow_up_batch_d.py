@@ -424,3 +424,18 @@ async def test_a_kind_the_shop_does_not_sell_is_said_to_be_unsold(store, domain)
         domain,
     )
     assert "utter_product_not_sold" not in sold.responses
+
+
+async def test_is_it_definitely_cancelled_after_the_cancellation(store, cases, domain) -> None:
+    number = grant(store, cases["placed"])
+    store.cancel_order(SENDER, number)
+    out = await run(
+        ActionFollowUp(),
+        make_tracker(
+            intent="out_of_scope",
+            text="so it's definitely cancelled?",
+            slots={"order_number": number, "topic": "cancelled"},
+        ),
+        domain,
+    )
+    assert out.responses == ["utter_cancelled_follow_up"], out.responses
