@@ -573,6 +573,10 @@ class ActionFollowUp(Action):
             # "then get me one" / "yes" right after "I'm not a person; just say talk to a person": the person
             stop = [ActiveLoop(None), SlotSet("requested_slot", None)] if in_verification else []
             return [*stop, FollowupAction("action_handoff")]
+        if asks_why_the_proof(latest.text):
+            # "why do you need my email, you already know who I am": what each proof opens, then the question stands
+            dispatcher.utter_message(response="utter_why_proof")
+            return [FollowupAction("verify_order_form" if in_verification else "action_listen")]
         answered = in_context(dispatcher, tracker, caller=self.name())
         if answered is not None:
             if in_verification and not _has_followup(answered):
@@ -883,6 +887,18 @@ _GOODBYE = ("bye", "bye bye", "byee*", "goodbye", "good bye", "tschüss", "tsch�
             "auf wiedersehen", "au revoir", "à bientôt", "a bientot", "adios", "adiós", "arrivederci",
             "see you", "see ya", "cya", "ttyl", "gotta go", "that's all", "thats all")  # fmt: skip
 _ORDER_WORDS = ("order", "parcel", "package", "delivery", "refund", "return", "track*", "cancel")
+
+
+def asks_why_the_proof(text: str) -> bool:
+    """ "why do you need my email?", "why do you want my postcode": why the assistant asks for a proof."""
+    return (
+        bool(text)
+        and has(text, "why")
+        and has(text, "email*", "e-mail*", "postcode", "post code", "zip", "my details")
+        and has(text, "need", "want", "ask*", "give", "require")
+    )
+
+
 _RETURN_CUES = ("return", "send back", "send it back", "send bk", "sent back", "take back", "smashed", "broken",
                 "damaged", "faulty", "cracked", "shattered", "leak*")  # fmt: skip
 _DAMAGED = ("smashed", "broken", "damaged", "cracked", "shattered", "leaked", "leaking", "arrived broken")

@@ -12,7 +12,7 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.confirm import undecided
-from actions.follow_up import ActionAskOrderNumber, ActionFollowUp
+from actions.follow_up import ActionAskOrderNumber, ActionFollowUp, asks_why_the_proof
 from actions.orders import ActionCancelOrder, ValidateAddressForm, ValidateCancelForm, restated_address
 from actions.payments import ActionPaymentAdvice, ActionPaymentMethods
 from actions.products import ActionRecommendProducts, _kind_not_need, kind_in, read_request
@@ -439,3 +439,37 @@ async def test_is_it_definitely_cancelled_after_the_cancellation(store, cases, d
         domain,
     )
     assert out.responses == ["utter_cancelled_follow_up"], out.responses
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("why do you need my email, you already know who I am", True),
+        ("why do you want my postcode?", True),
+        ("why is my order late", False),
+        ("can you email me the invoice", False),
+    ],
+)
+def test_why_the_proof_is_asked_for(text: str, asks: bool) -> None:
+    assert asks_why_the_proof(text) is asks
+
+
+async def test_why_do_you_need_my_email_is_answered_in_context(store, cases, domain) -> None:
+    number = grant(store, cases["in_transit"])
+    out = await run(
+        ActionFollowUp(),
+        make_tracker(
+            intent="out_of_scope",
+            text="why do you need my email, you already know who I am",
+            slots={"order_number": number, "topic": "track"},
+        ),
+        domain,
+    )
+    assert out.responses == ["utter_why_proof"] and out.followup() == "action_listen"
+    assert "email" in domain["responses"]["utter_why_proof"][0]["text"]
+    waiting = await run(
+        ActionFollowUp(),
+        make_tracker(intent="out_of_scope", text="why do you need my email?", active_loop="verify_order_form"),
+        domain,
+    )
+    assert waiting.responses == ["utter_why_proof"] and waiting.followup() == "verify_order_form"
