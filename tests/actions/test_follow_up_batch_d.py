@@ -473,3 +473,18 @@ async def test_why_do_you_need_my_email_is_answered_in_context(store, cases, dom
         domain,
     )
     assert waiting.responses == ["utter_why_proof"] and waiting.followup() == "verify_order_form"
+
+
+async def test_the_latest_it_can_be_changed_is_when_it_ships(store, cases, domain) -> None:
+    number = grant(store, cases["placed"])
+    out = await run(
+        ActionFollowUp(),
+        make_tracker(
+            intent="nlu_fallback",
+            text="what's the latest I can change it?",
+            slots={"order_number": number, "topic": "track"},
+        ),
+        domain,
+    )
+    said = " ".join(str(m) for m in out.messages)
+    assert "ship" in said and "utter_ask_rephrase" not in out.responses, out.messages
