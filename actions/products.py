@@ -750,8 +750,10 @@ class ActionRecommendProducts(Action):
         products = [(p, shelf.get(p.product_id)) for p in picks]
         cards = [(rec, info) for rec, info in products if info is not None and shelf.in_stock(info.sku)]
         if not cards:
+            # nothing new to show: the products shown before stay the ones "the second one" points to ("nah
+            # cheaper" found nothing, then "wot about the second 1")
             dispatcher.utter_message(response="utter_no_recommendations", **words)
-            return [SlotSet(SHOWN_PRODUCTS, []), SlotSet(FOCUS_PRODUCT, None)]
+            return []
         dispatcher.utter_message(response=intro, **words)
         payload = {"type": "product_cards", "products": [_card_json(info, rec.reason) for rec, info in cards]}
         if shelf.here is not None:

@@ -15,7 +15,7 @@ from actions.confirm import undecided
 from actions.follow_up import ActionAskOrderNumber, ActionFollowUp, asks_why_the_proof
 from actions.orders import ActionCancelOrder, ValidateAddressForm, ValidateCancelForm, restated_address
 from actions.payments import ActionPaymentAdvice, ActionPaymentMethods
-from actions.products import ActionRecommendProducts, _kind_not_need, kind_in, read_request
+from actions.products import ActionCheckStock, ActionRecommendProducts, _kind_not_need, kind_in, read_request
 from actions.returns import ActionReturnPolicy, ValidateReturnForm
 from actions.shipping import ActionShippingInfo
 from store.service import OrderStore
@@ -488,3 +488,29 @@ async def test_the_latest_it_can_be_changed_is_when_it_ships(store, cases, domai
     )
     said = " ".join(str(m) for m in out.messages)
     assert "ship" in said and "utter_ask_rephrase" not in out.responses, out.messages
+
+
+async def test_nothing_found_keeps_the_products_shown_before(store, domain) -> None:
+    shown = [p.sku for p in store.catalogue() if p.category == "Skincare" and p.online_stock][:3]
+    empty = await run(
+        ActionRecommendProducts(),
+        make_tracker(
+            intent="recommend_product",
+            text="any skincare under £1?",
+            entities=[entity("category", "skincare"), entity("amount", "£1")],
+            slots={"topic": "products", "shown_products": shown},
+        ),
+        domain,
+    )
+    assert empty.responses == ["utter_no_recommendations"] and "shown_products" not in empty.slots()
+    second = await run(
+        ActionCheckStock(),
+        make_tracker(
+            intent="check_stock",
+            text="wot about the second 1, is it in stock",
+            slots={"topic": "products", "shown_products": shown},
+        ),
+        domain,
+    )
+    title = next(p.title for p in store.catalogue() if p.sku == shown[1])
+    assert title in " ".join(str(m) for m in second.messages), second.messages
