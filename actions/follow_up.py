@@ -1000,6 +1000,16 @@ class ActionAskOrderNumber(Action):
         if has(text, *_OTHER_SHOPS):
             dispatcher.utter_message(response="utter_other_shop")
             return about(None)
+        ticket = tracker.get_slot(TICKET)
+        if (
+            ticket
+            and is_question(text)
+            and has(text, "replace*", "new one", "swap", "exchange")
+            and has(text, "refund*", "money back")
+        ):
+            # "will I get a refund or a new one?" with a colleague already on it: theirs to sort out, no order asked
+            dispatcher.utter_message(response="utter_ticket_decides", ticket=ticket)
+            return about("handoff")
         if (
             tracker.get_slot("goal") in {"return", "return_status"}
             and is_question(text)

@@ -514,3 +514,18 @@ async def test_nothing_found_keeps_the_products_shown_before(store, domain) -> N
     )
     title = next(p.title for p in store.catalogue() if p.sku == shown[1])
     assert title in " ".join(str(m) for m in second.messages), second.messages
+
+
+async def test_refund_or_replacement_with_a_colleague_on_it_is_theirs_to_sort(store, domain) -> None:
+    ticket = store.open_handoff(SENDER, channel="web", reason="complaint", summary="")
+    out = await run(
+        ActionAskOrderNumber(),
+        make_tracker(
+            intent="refund_status",
+            text="will I get a refund or a new one?",
+            slots={"handoff_ticket": ticket.ticket_number, "topic": "handoff"},
+            active_loop="verify_order_form",
+        ),
+        domain,
+    )
+    assert out.responses == ["utter_ticket_decides"], out.responses
