@@ -26,7 +26,7 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-from actions.context import FILLERS, QUESTION_WORDS, last_bot_response, words
+from actions.context import FILLERS, QUESTION_WORDS, has, last_bot_response, words
 
 #: The order changes that need a yes to a summary.
 CANCEL = "cancel"
@@ -69,6 +69,17 @@ _DOUBT = frozenset(
 #: Only letters, spaces and plain punctuation; an emoji, brackets or a question mark make the answer unclear.
 _PLAIN = re.compile(r"[\w\s,.!'’-]*")
 _MAX_WORDS = 12
+
+
+#: Undecided: neither a yes nor a no, however NLU filed it ("hmm not sure actually" reads as a deny).
+_UNDECIDED = ("not sure", "unsure", "don't know", "dont know", "do not know", "dunno", "let me think",
+              "need to think", "not certain", "undecided", "in two minds", "on the fence")  # fmt: skip
+
+
+def undecided(text: str) -> bool:
+    """Whether typed ``text`` hedges ("hmm not sure actually", "I don't know yet"): the summary is asked again
+    and nothing changes, where a plain "no" would drop it."""
+    return bool(text) and has(text, *_UNDECIDED)
 
 
 class Reply(Enum):

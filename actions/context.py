@@ -217,6 +217,35 @@ def settles(run: Callable[..., Awaitable[list[EventType]]]) -> Callable[..., Awa
     return wrapper
 
 
+#: Asking for a person in words NLU may not file as a hand-off (a shop assistant, "someone to sort it").
+_ASKS_FOR_A_PERSON = (
+    "get someone", "someone to sort", "someone sort", "speak to someone", "talk to someone", "speak to a",
+    "talk to a", "real person", "a real one", "shop assistant", "someone show", "somebody show", "can someone help",
+    "someone help me", "somebody help me", "can a person", "a person do", "get a person",
+    "need a person", "want a person", "to a person", "a human", "ring somebody", "ring someone", "call someone",
+    "phone someone", "member of staff", "staff member",
+    "someone who works", "assistant come", "someone come", "somebody come", "come over", "manager",
+    "parler à quelqu'un", "parler a quelqu'un", "quelqu'un", "un conseiller", "mit jemandem", "jemand",
+    "einen mitarbeiter", "mitarbeiter",
+)  # fmt: skip
+#: "can someone look into it", "could somebody gift wrap it": a person asked to do something, in any words.
+_SOMEONE_TO = re.compile(
+    r"\b(?:can|could|would|will|cn|pls|please|need|want|get)\s+(?:me\s+|i\s+(?:get|have)\s+)?"
+    r"(?:some\s?one|somebody|a person|a human|a colleague|a member of staff|staff|an assistant|"
+    r"a shop assistant)(?!\s+else)\b"
+)
+
+
+def wants_a_person(text: str) -> bool:
+    """The words ask for a person to do something ("can someone look into it", "can someone gift wrap it",
+    "get me someone to help"), not only mention one ("can someone else collect my parcel?" is a delivery
+    question)."""
+    if not text:
+        return False
+    lower = " ".join(words(text))
+    return has(text, *_ASKS_FOR_A_PERSON) or bool(_SOMEONE_TO.search(lower))
+
+
 def last_bot_response(tracker: Tracker) -> str | None:
     """The response name (``utter_...``) of the bot's last message before the latest customer message."""
     seen_user = False
@@ -228,6 +257,20 @@ def last_bot_response(tracker: Tracker) -> str | None:
         elif event.get("event") == "bot" and seen_user:
             return str((event.get("metadata") or {}).get("utter_action") or "") or None
     return None
+
+
+def last_bot_text(tracker: Tracker) -> str:
+    """The words the bot said in its turn before the latest customer message ('' when none)."""
+    seen_user = False
+    said_then: list[str] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                break
+            seen_user = True
+        elif event.get("event") == "bot" and seen_user:
+            said_then.append(str(event.get("text") or ""))
+    return " ".join(reversed(said_then))
 
 
 #: The intents that set each goal (domain.yml, slot `goal`).

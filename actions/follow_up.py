@@ -19,7 +19,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import confirm, orders, payments, reader, returns, shipping
-from actions.common import conversation_id, get_store, money, verified_order
+from actions.common import channel_context, conversation_id, get_store, money, verified_order
 from actions.context import (
     LAST_QUESTION,
     OFFER_HANDOFF,
@@ -33,16 +33,17 @@ from actions.context import (
     has,
     is_question,
     last_bot_response,
+    last_bot_text,
     said,
     settles,
     starts_no,
     starts_yes,
-    words,
+    wants_a_person,
 )
 from actions.handoff import current_ticket, not_understood, say_ticket_status, ticket_gone
 from actions.identity import ValidateVerifyOrderForm
 from actions.product_lookup import meant
-from actions.products import follow_up_products, read_request, recommend, stock_answer
+from actions.products import follow_up_products, read_request, recommend, stock_answer, tablet_store
 from store.normalize import normalize_order_number, normalize_rma
 
 #: Topics that are about one verified order (their follow-ups need that order).
@@ -65,6 +66,13 @@ _ABOUT_THE_PERSON = ("anyone there", "anybody there", "still there", "is anyone"
                      "get back to me", "my ticket", "is someone coming", "no one's come", "nobody's come",
                      "still no one", "nobody has", "no one has", "when will someone", "when will they",
                      "how will they", "hear back")  # fmt: skip
+#: A shopper at a tablet saying where in the shop they are ("I'm by the perfumes", "near the tills").
+_WHERE_I_AM = ("i'm by", "im by", "i am by", "i'm near", "im near", "i am near", "i'm next to", "im next to",
+               "i'm at the", "im at the", "i'm in the", "im in the", "i'm standing", "by the", "near the",
+               "next to the", "ich bin bei", "ich stehe", "je suis près", "je suis à côté")  # fmt: skip
+#: Putting a decision off ("ok good to know, I'll think about it"): nothing to do, nothing misunderstood.
+_THINK_IT_OVER = ("think about it", "think it over", "have a think", "sleep on it", "i'll decide", "ill decide",
+                  "decide later", "maybe later", "i'll come back", "ill come back", "get back to you")  # fmt: skip
 _DISPUTE = (
     "unfair", "not fair", "exception", "only just", "only opened", "only a bit", "only a few", "just opened",
     "but i", "but it", "but the", "broken", "faulty", "damaged", "ridiculous", "joke", "please", "come on",
@@ -162,6 +170,14 @@ def _waiting_for_a_person(dispatcher: CollectingDispatcher, tracker: Tracker, la
         # "can I send a pic?" while a person is on the way: yes, here, and the colleague will see it
         dispatcher.utter_message(response="utter_photo")
         return about("handoff")
+    if (
+        has(latest.text, *_WHERE_I_AM)
+        and not is_question(latest.text)
+        and tablet_store(channel_context(tracker)) is not None
+    ):
+        # "I'm by the perfumes" while staff are on their way to the tablet: they see this chat, so it helps
+        dispatcher.utter_message(response="utter_location_noted")
+        return about("handoff")
     on_topic = tracker.get_slot(TOPIC) == "handoff"
     waiting = has(latest.text, *_ABOUT_THE_PERSON) or (
         on_topic
@@ -254,7 +270,8 @@ def _topic_follow_up(
                 response="utter_payment_methods_named", named=" and ".join(named), methods=payments._methods_text()
             )
             return about("payment_methods")
-        return None
+        if not (caller == "action_follow_up" and tracker.get_slot("shown_products")):
+            return None  # else "the £50 one" after the gift cards: the products shown, below
     if topic == "products":
         return follow_up_products(dispatcher, tracker, latest, caller=caller)
     if (
@@ -382,8 +399,24 @@ def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Sai
     """
     ctx = _order_context(dispatcher, tracker)
     form = (tracker.active_loop or {}).get("name")
+    intent = latest.intent
+    if has(latest.text, *_PHOTO):
+        # "can I send you a photo of it?" during a return: yes, here; it stays with the conversation
+        dispatcher.utter_message(response="utter_photo")
+        return True
+    if intent in {"shipping_cost", "shipping_options"} and (latest.entity("country") or latest.entity("city")):
+        # "would it cost more to send it to Scotland?" while the form waits: the price there, not this order's
+        # dispatch date
+        shipping.quote(dispatcher, tracker, latest, keep=True, mode=shipping.speed_mode(latest.text))
+        return True
     if ctx is not None:
-        if form == "cancel_form" and has(latest.text, "money", "refund*", "charged", "money back", "get paid back"):
+        refund_words = ("money", "refund*", "charged", "money back", "get paid back", "amount back", "full amount",
+                        "in full", "get it back")  # fmt: skip
+        # "and how long does that take?" straight after the refund was explained: how long the refund takes
+        refund_timing = has(latest.text, "how long", "how many days", "when will") and has(
+            last_bot_text(tracker), "refund*", "charged"
+        )
+        if form == "cancel_form" and (has(latest.text, *refund_words) or refund_timing):
             summary = ctx.store.order_summary(ctx.conversation_id, ctx.order_number)
             if summary.payment_status == "paid":
                 note = (
@@ -391,7 +424,10 @@ def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Sai
                     "original payment method; it usually shows within 5-10 business days."
                 )
             else:
-                note = "You haven't been charged for it, so cancelling costs you nothing and there's nothing to refund."
+                note = (
+                    "You haven't been charged for it, so cancelling costs you nothing, there's nothing to refund "
+                    "and nothing to wait for: it's cancelled the moment you say yes."
+                )
             dispatcher.utter_message(text=note)
             return True
         if form == "return_form":
@@ -401,7 +437,6 @@ def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Sai
         for handler in handlers:
             if handler(ctx, latest) is not None:
                 return True
-    intent = latest.intent
     if intent == "return_policy" or has(latest.text, "return policy", "returns policy"):
         if not returns.policy_part(dispatcher, latest):
             returns.say_policy(dispatcher)
@@ -538,6 +573,10 @@ class ActionFollowUp(Action):
             # "then get me one" / "yes" right after "I'm not a person; just say talk to a person": the person
             stop = [ActiveLoop(None), SlotSet("requested_slot", None)] if in_verification else []
             return [*stop, FollowupAction("action_handoff")]
+        if asks_why_the_proof(latest.text):
+            # "why do you need my email, you already know who I am": what each proof opens, then the question stands
+            dispatcher.utter_message(response="utter_why_proof")
+            return [FollowupAction("verify_order_form" if in_verification else "action_listen")]
         answered = in_context(dispatcher, tracker, caller=self.name())
         if answered is not None:
             if in_verification and not _has_followup(answered):
@@ -646,6 +685,9 @@ class ActionFollowUp(Action):
             return about(None) + [FollowupAction("action_listen")]
         if wants_a_person(text):
             return [FollowupAction("action_handoff")]
+        if has(text, *_THINK_IT_OVER) and not is_question(text):
+            dispatcher.utter_message(response="utter_take_your_time")
+            return about(None) + [FollowupAction("action_listen")]
         if has(text, "which one", "which arrives", "which will arrive", "both") and has(
             text, "first", "arriv*", "come"
         ):
@@ -665,7 +707,8 @@ class ActionFollowUp(Action):
                 dispatcher.utter_message(
                     response="utter_payment_methods_named", named=" and ".join(named), methods=payments._methods_text()
                 )
-                return about("payment_methods") + [FollowupAction("action_listen")]
+                shown_cards = payments.gift_cards(dispatcher, text)
+                return about("payment_methods", **shown_cards) + [FollowupAction("action_listen")]
         if has(text, *_REVIEW) and not has(text, *_ORDER_WORDS):
             dispatcher.utter_message(response="utter_review")
             return about(None) + [FollowupAction("action_listen")]
@@ -844,33 +887,16 @@ _GOODBYE = ("bye", "bye bye", "byee*", "goodbye", "good bye", "tschüss", "tsch�
             "auf wiedersehen", "au revoir", "à bientôt", "a bientot", "adios", "adiós", "arrivederci",
             "see you", "see ya", "cya", "ttyl", "gotta go", "that's all", "thats all")  # fmt: skip
 _ORDER_WORDS = ("order", "parcel", "package", "delivery", "refund", "return", "track*", "cancel")
-#: Asking for a person in words NLU may not file as a hand-off (a shop assistant, "someone to sort it").
-_ASKS_FOR_A_PERSON = (
-    "get someone", "someone to sort", "someone sort", "speak to someone", "talk to someone", "speak to a",
-    "talk to a", "real person", "a real one", "shop assistant", "someone show", "somebody show", "can someone help",
-    "someone help me", "somebody help me", "can a person", "a person do", "get a person",
-    "need a person", "want a person", "to a person", "a human", "ring somebody", "ring someone", "call someone",
-    "phone someone", "member of staff", "staff member",
-    "someone who works", "assistant come", "someone come", "somebody come", "come over", "manager",
-    "parler à quelqu'un", "parler a quelqu'un", "quelqu'un", "un conseiller", "mit jemandem", "jemand",
-    "einen mitarbeiter", "mitarbeiter",
-)  # fmt: skip
-#: "can someone look into it", "could somebody gift wrap it": a person asked to do something, in any words.
-_SOMEONE_TO = re.compile(
-    r"\b(?:can|could|would|will|cn|pls|please|need|want|get)\s+(?:me\s+|i\s+(?:get|have)\s+)?"
-    r"(?:some\s?one|somebody|a person|a human|a colleague|a member of staff|staff|an assistant|"
-    r"a shop assistant)(?!\s+else)\b"
-)
 
 
-def wants_a_person(text: str) -> bool:
-    """The words ask for a person to do something ("can someone look into it", "can someone gift wrap it",
-    "get me someone to help"), not only mention one ("can someone else collect my parcel?" is a delivery
-    question)."""
-    if not text:
-        return False
-    lower = " ".join(words(text))
-    return has(text, *_ASKS_FOR_A_PERSON) or bool(_SOMEONE_TO.search(lower))
+def asks_why_the_proof(text: str) -> bool:
+    """ "why do you need my email?", "why do you want my postcode": why the assistant asks for a proof."""
+    return (
+        bool(text)
+        and has(text, "why")
+        and has(text, "email*", "e-mail*", "postcode", "post code", "zip", "my details")
+        and has(text, "need", "want", "ask*", "give", "require")
+    )
 
 
 _RETURN_CUES = ("return", "send back", "send it back", "send bk", "sent back", "take back", "smashed", "broken",
@@ -880,6 +906,8 @@ _DAMAGED = ("smashed", "broken", "damaged", "cracked", "shattered", "leaked", "l
 _ACCOUNT_DETAILS = ("surname", "last name", "change my name", "update my name", "name change", "married name",
                     "maiden name", "name on my account", "newsletter", "unsubscribe", "marketing email*",
                     "promo email*", "password", "phone number", "mobile number", "change my email", "update my email",
+                    "change the email", "update the email", "email on my account", "email address on my account",
+                    "account email", "login email", "email i log in with",
                     "date of birth")  # fmt: skip
 _OTHER_ORDERS = ("other orders", "any other order", "all my orders", "list my orders", "list of my orders",
                  "orders with you", "how many orders", "which orders", "what orders", "my previous orders",
@@ -972,6 +1000,16 @@ class ActionAskOrderNumber(Action):
         if has(text, *_OTHER_SHOPS):
             dispatcher.utter_message(response="utter_other_shop")
             return about(None)
+        ticket = tracker.get_slot(TICKET)
+        if (
+            ticket
+            and is_question(text)
+            and has(text, "replace*", "new one", "swap", "exchange")
+            and has(text, "refund*", "money back")
+        ):
+            # "will I get a refund or a new one?" with a colleague already on it: theirs to sort out, no order asked
+            dispatcher.utter_message(response="utter_ticket_decides", ticket=ticket)
+            return about("handoff")
         if (
             tracker.get_slot("goal") in {"return", "return_status"}
             and is_question(text)
@@ -990,6 +1028,17 @@ class ActionAskOrderNumber(Action):
         if has(text, *_ACCOUNT) and not has(text, "order", "parcel", "delivery address for", "track"):
             dispatcher.utter_message(response="utter_account_out_of_scope")
             return about(None)
+        if (
+            tracker.get_slot("goal") in {"return", "return_status"}
+            and is_question(text)
+            and latest.entity("product")
+            and not has(text, "my order", "order number", "my parcel", "i ordered", "i bought")
+        ):
+            # "can I return the X if I don't like it?" about a product in the shop: whether that one can be returned
+            found = meant(tracker, latest)
+            if found.product is not None:
+                returns.say_product_returnable(dispatcher, found.product)
+                return about("return_policy")
         topic = tracker.get_slot(TOPIC)
         if topic == "shipping" and has(text, "tracked", "trackable", "tracking", "track it", "signed for"):
             # "is it tracked?" after a delivery quote: about the delivery options, not an order of theirs

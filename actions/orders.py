@@ -148,7 +148,8 @@ def _event_text(event: Any) -> str:
 _WHEN = (
     "when", "arrive", "arriving", "arrival", "how long", "eta", "estimated", "exactly", "due", "get here",
     "get to me", "coming", "expect", "wann", "quand", "delivery date", "what day", "which day", "come",
-    "be here", "turn up", "going to ship", "ship", "dispatch*", "send it",
+    "be here", "turn up", "going to ship", "ship", "dispatch*", "send it", "new date", "what date", "which date",
+    "the date", "the latest", "latest i can", "deadline", "last day", "until when", "till when",
 )  # fmt: skip
 _CARRIER = (
     "carrier", "courier", "royal mail", "dpd", "dhl", "ups", "evri", "hermes", "who is delivering",
@@ -446,6 +447,9 @@ class ValidateCancelForm(FormValidationAction):
         number = verified_order(tracker) or ""
         if latest.button:
             return {"confirm_cancel": _pressed(dispatcher, latest, confirm.CANCEL, cancel_token(number))}
+        if confirm.undecided(latest.text) and not is_question(latest.text):
+            dispatcher.utter_message(response="utter_confirm_unclear")  # "not sure": nothing changes, asked again
+            return {"confirm_cancel": None}
         if slot_value is False or takes_it_back(latest.text):
             return {"confirm_cancel": False}  # a no, or "no wait, I don't want to cancel" filed as a yes
         if confirm.read(latest, action=confirm.CANCEL, expected="") is confirm.Reply.YES:
@@ -479,7 +483,11 @@ class ActionCancelOrder(Action):
                 # "don't cancel, send it to my work address instead": the address change they asked for
                 return [SlotSet("confirm_cancel", None), SlotSet("goal", "change_address"),
                         FollowupAction("action_continue_goal")]  # fmt: skip
-            return [SlotSet("confirm_cancel", None), *about("track")]
+            # kept while its payment failed ("no wait, I'll try paying again"): what follows is about paying
+            # ("how long do I have again?" is the hold), else about the order as it stands
+            summary = get_store().order_summary(conversation_id(tracker), number)
+            topic = "payment" if summary.status == "payment_failed" else "track"
+            return [SlotSet("confirm_cancel", None), *about(topic)]
         asked = order_asked_to_cancel(tracker)
         if asked != number:
             # The yes was for another order (or for none we know of): cancel nothing, ask about this one.
@@ -505,7 +513,8 @@ def _refund_note(result: Any) -> str:
 
 def follow_up_cancelled(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     """After a cancellation: the money, a confirmation."""
-    if has(latest.text, "money", "refund*", "charged", "pay", "paid", "card", "confirm*", "email", "sure", "done"):
+    if has(latest.text, "money", "refund*", "charged", "pay", "paid", "card", "confirm*", "email", "sure", "done",
+           "definitely", "cancelled", "canceled", "really", "gone through", "went through"):  # fmt: skip
         refunds = ctx.store.refunds_for(ctx.conversation_id, ctx.order_number)
         if refunds:
             refund = refunds[-1]
@@ -646,9 +655,16 @@ class ValidateAddressForm(FormValidationAction):
         if latest.button:
             return {"confirm_address": _pressed(dispatcher, latest, confirm.ADDRESS, address_token(tracker))}
         current = str(tracker.get_slot("new_address") or "")
+        restated = restated_address(latest.text, _order_country(tracker))
+        if restated is not None and restated != current:
+            # "sorry it's Flat 3 not Flat 2. Flat 3, 8 Mill Lane, Bristol BS1 4QA": the address said again in full
+            return {"new_address": restated, "confirm_address": None}
         swapped = corrected_part(latest.text, current)
         if swapped is not None:
             return {"new_address": swapped, "confirm_address": None}  # "no, it's Mill Lane not Mill Road"
+        if confirm.undecided(latest.text) and not is_question(latest.text):
+            dispatcher.utter_message(response="utter_confirm_unclear")  # "not sure": nothing changes, asked again
+            return {"confirm_address": None}
         if slot_value is False:
             return {"confirm_address": False}
         postcode = latest.entity("postcode")
@@ -708,6 +724,19 @@ _CORRECTION_OPENERS = re.compile(
     r"(?:(?:it'?s|its|it is|it should be|should be|i meant|meant|make it|the street is|the road is)\s+)?",
     re.IGNORECASE,
 )
+
+
+def restated_address(text: str, country: str | None) -> str | None:
+    """A whole address said again after a correction in the same message ("it's Flat 3 not Flat 2. Flat 3, 8 Mill
+    Lane, Bristol BS1 4QA"): the last sentence when it is a whole address the store can read, else None (one
+    sentence alone is read by the caller as before)."""
+    sentences = [part for part in re.split(r"(?<=[.!;])\s+", " ".join(str(text or "").split())) if part.strip()]
+    if len(sentences) < 2:
+        return None
+    last = clean_address(_CORRECTION_OPENERS.sub("", sentences[-1]))
+    if not _WHOLE_ADDRESS.match(last) or has(last, "not") or parse_address(last, country) is None:
+        return None
+    return last
 
 
 def corrected_part(text: str, current: str) -> str | None:

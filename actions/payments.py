@@ -14,7 +14,7 @@ from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import day, get_store, humanize, join_words, money, verified_order
-from actions.context import OFFER_HANDOFF, OrderContext, Said, about, has, said, settles
+from actions.context import OFFER_HANDOFF, TICKET, OrderContext, Said, about, has, said, settles, wants_a_person
 from actions.product_lookup import catalogue
 from actions.reader import also_asked, in_context
 from actions.returns import offer_return, refund_after_return
@@ -81,16 +81,23 @@ class ActionPaymentMethods(Action):
             )
         else:
             dispatcher.utter_message(response="utter_payment_methods", methods=_methods_text())
-        context: Dict[str, Any] = {}
-        if has(latest.text, "gift card*", "giftcard*", "voucher*"):
-            # "do you do gift cards?" is about the product too: "what amounts do they come in" may follow
-            cards = [p for p in catalogue().products if p.category.lower().startswith("gift")]
-            if cards:
-                dispatcher.utter_message(
-                    response="utter_gift_cards", cards=join_words([f"{p.title} ({money(p.price)})" for p in cards[:6]])
-                )
-            context = {"shown_products": [p.sku for p in cards[:6]], "product": None}
+        context = gift_cards(dispatcher, latest.text)
         return about("payment_methods", **context) + also_asked(dispatcher, tracker, answered_topic="payment_methods")
+
+
+def gift_cards(dispatcher: CollectingDispatcher, text: str) -> Dict[str, Any]:
+    """ "do you do gift cards?" is about the product too: the cards and their amounts are listed, and kept as the
+    products shown ("what amounts do they come in", "the £50 one" may follow). Returns the slots to set."""
+    if not has(
+        text, "gift card*", "giftcard*", "voucher*", "carte cadeau", "cartes cadeaux", "geschenkkarte*", "gutschein*"
+    ):
+        return {}
+    cards = [p for p in catalogue().products if p.category.lower().startswith("gift")]
+    if cards:
+        dispatcher.utter_message(
+            response="utter_gift_cards", cards=join_words([f"{p.title} ({money(p.price)})" for p in cards[:6]])
+        )
+    return {"shown_products": [p.sku for p in cards[:6]], "product": None}
 
 
 class ActionPaymentAdvice(Action):
@@ -108,6 +115,9 @@ class ActionPaymentAdvice(Action):
         if topic in {"return_refused", "cancel_refused", "address_refused"}:
             return []
         text = said(tracker).text
+        if wants_a_person(text) and not tracker.get_slot(TICKET):
+            # "can a human check this please, two payments are on my statement": the person, not the advice again
+            return [FollowupAction("action_handoff")]
         if (
             topic == "payment"
             and has(text, "thank*", "thx", "ty", "cheers", "ta")
@@ -168,6 +178,8 @@ def follow_up_payment(ctx: OrderContext, latest: Said) -> List[EventType] | None
         say(response="utter_payment_retry", methods=_methods_text(), held=held or "as soon as you can")
         return about("payment")
     if has(latest.text, "how long", "until when", "till when", "deadline", "hold", "held", "how much time", "when",
+           "wie lange", "bis wann", "reserviert", "combien de temps", "jusqu'à quand", "réservée", "cuánto tiempo",
+           "hasta cuándo", "reservado", "quanto tempo",
            "lose", "losing", "keep my order", "still get", "still have my order", "reserved", "sold out"):  # fmt: skip
         if held:
             say(response="utter_payment_held_until", order_number=info.order_number, held=held)

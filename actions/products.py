@@ -22,6 +22,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
@@ -375,6 +376,8 @@ CONCERNS: tuple[tuple[tuple[str, ...], str | None, str | None], ...] = (
     (("sun", "spf", "sunscreen", "sun cream", "suncream", "sunblock"), None, "spf"),
     (("skincare", "skin care", "his skin", "her skin", "my skin", "face"), "Skincare", None),
     (("haircare", "hair care", "her hair", "his hair", "my hair"), "Haircare", None),
+    (("set it", "set my make*", "set my foundation", "setting", "to set", "sets make*", "lock it in",
+      "make it last"), "Makeup", "setting powder|setting|powder"),
     (("makeup", "make-up", "make up", "cosmetics"), "Makeup", None),
 )  # fmt: skip
 #: Words that name a kind of product only as part of a longer name, or not at all.
@@ -450,6 +453,22 @@ def concern_in(text: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _kind_not_need(text: str) -> str | None:
+    """The kind of product ``text`` names (`kind_in`), unless that word is part of the need it names: "really
+    dry skin" asks for what helps dry skin (a moisturiser), not for "Dry Shampoo"."""
+    kind = kind_in(text)
+    if kind is None:
+        return None
+    need = " ".join(
+        phrase.rstrip("*")
+        for phrases, _, kinds in CONCERNS
+        if kinds and has(text, *phrases)
+        for phrase in phrases
+        if has(text, phrase)
+    )
+    return None if need and has(need, kind) else kind
+
+
 def _request_from(value: Any) -> Request | None:
     if not isinstance(value, dict):
         return None
@@ -504,7 +523,7 @@ def read_request(tracker: Tracker, store: OrderStore) -> Request:
     free = words if mode == "recommend" else (_TOGETHER.split(words)[0] if _TOGETHER.search(words) else "")
     if free and category is None and kind is None:
         concern_category, concern_kinds = concern_in(free)
-        kind = kind_in(free) or concern_kinds
+        kind = _kind_not_need(free) or concern_kinds
         category = concern_category if kind is None or concern_kinds == kind else None
     if mode == "similar" and product and words and has(words, "cheaper", "less expensive", "lower price"):
         anchor = catalogue().by_title(str(product))
@@ -731,8 +750,10 @@ class ActionRecommendProducts(Action):
         products = [(p, shelf.get(p.product_id)) for p in picks]
         cards = [(rec, info) for rec, info in products if info is not None and shelf.in_stock(info.sku)]
         if not cards:
+            # nothing new to show: the products shown before stay the ones "the second one" points to ("nah
+            # cheaper" found nothing, then "wot about the second 1")
             dispatcher.utter_message(response="utter_no_recommendations", **words)
-            return [SlotSet(SHOWN_PRODUCTS, []), SlotSet(FOCUS_PRODUCT, None)]
+            return []
         dispatcher.utter_message(response=intro, **words)
         payload = {"type": "product_cards", "products": [_card_json(info, rec.reason) for rec, info in cards]}
         if shelf.here is not None:
@@ -753,6 +774,12 @@ def recommend(dispatcher: CollectingDispatcher, tracker: Tracker, request: Reque
     store = get_store()
     here = _shelf_here(store, channel_context(tracker))
     remembered = {REC_REQUEST: asdict(request)}
+    kind = request.kind
+    sold = kind is None or "|" in kind or any(is_kind(p, kind) for p in catalogue().products)
+    if request.mode == "recommend" and kind and not sold:
+        # "what about nail polish?": a kind of product the shop does not sell at all is said to be unsold, not
+        # "nothing in stock right now"
+        return not_sold(dispatcher, Meant(unsold=kind, how="unsold"))
     if here is not None:
         shelf = _Shelf(store, here)
         chosen = ActionRecommendProducts._choose(dispatcher, store, tracker, request, shelf)
@@ -794,7 +821,10 @@ def _as_rec(product: ProductInfo, reason: str) -> Recommendation:
 _SHIPPING_WORDS = ("deliver*", "shipping", "postage", "post", "send", "courier")
 _WHERE = ("where abouts", "whereabouts", "where is it", "which aisle", "which shelf", "where can i find it",
           "where exactly", "where do i find", "where's it", "where is that", "where's that", "where are they",
-          "where are those", "show me where", "where can i find that")  # fmt: skip
+          "where are those", "show me where", "where can i find that",
+          # the same in the languages shoppers write in ("und wo genau?", "et où ?"); answered in English
+          "wo genau", "und wo", "wo ist", "wo finde", "wo steht", "où", "où exactement", "dónde", "donde está",
+          "dove si trova")  # fmt: skip
 _ELSEWHERE = ("nearest", "other shop*", "another shop", "other store*", "another store", "if not", "elsewhere",
               "any other", "closest", "near me")  # fmt: skip
 _STOCK = ("in stock", "available", "have it", "on the shelf", "here", "in the shop", "in store", "get it",
@@ -869,6 +899,14 @@ def follow_up_products(
     ):
         return recommend(dispatcher, tracker, read_request(tracker, store))
     if caller == "action_follow_up":
+        price = _price_named(text)
+        listed = shown(tracker)
+        at_price = [p for p in listed if price is not None and p.price == price]
+        if at_price and has(text, "one", "ones", "card", "that", "the"):
+            # "the £50 one" among the products just shown (gift cards, picks): picked by its price
+            if len(at_price) == 1:
+                return stock_answer(dispatcher, tracker, Meant(product=at_price[0], how="shown"))
+            return _prices(dispatcher, Meant(products=at_price, how="shown"))
         if brand_in(text) or ordinal(text) is not None:
             found = meant(tracker, latest)  # "and the Atlas one?", "the second one?"
             if found.product is not None or found.products:
@@ -879,19 +917,25 @@ def follow_up_products(
             # "any matte ones?": the kind in focus, narrowed
             return stock_answer(dispatcher, tracker, meant_kind(f"{adjective} {kind}"))
         request = read_request(tracker, store)
-        changed = (
-            latest.entity("amount")
-            or request.category
-            or request.kind
-            or read_price_range(text, None)
-            != (
-                None,
-                None,
-            )
-        )
-        if tracker.get_slot(REC_REQUEST) and changed:
+        # what the message itself changes (a kind, a need, a budget); what the last request carries over does not
+        # count, so "ok ta" after picks is thanks, not the same picks again
+        names_kind = bool(latest.entity("category") or _kind_not_need(text) or concern_in(text) != (None, None))
+        changed = bool(latest.entity("amount")) or names_kind or read_price_range(text, None) != (None, None)
+        if changed and (tracker.get_slot(REC_REQUEST) or names_kind):
+            # "lip stuff then? under 20" after "we don't sell nail polish": a new request of its own
             return recommend(dispatcher, tracker, request)
     return None
+
+
+_PRICE = re.compile(r"[£$€]\s?(\d+(?:\.\d{1,2})?)|\b(\d+(?:\.\d{1,2})?)\s?(?:pounds?|quid|gbp|euros?)\b", re.I)
+
+
+def _price_named(text: str) -> Decimal | None:
+    """The one amount of money ``text`` names ("the £50 one", "the 25 quid one"), or None."""
+    found = _PRICE.findall(text or "")
+    if len(found) != 1:
+        return None
+    return Decimal(found[0][0] or found[0][1])
 
 
 _ADJECTIVES = ("matte", "satin", "liquid", "waterproof", "volumising", "long-wear", "cream", "gel", "mini")

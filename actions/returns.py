@@ -40,7 +40,7 @@ from actions.drafts import clear_return_draft, resume_draft, save_return_draft
 from actions.reader import also_asked, answer_aside, in_context
 from store.errors import NotAllowed
 from store.normalize import normalize_rma
-from store.records import RefundInfo, ReturnableLine, ReturnEligibility, ReturnInfo
+from store.records import ProductInfo, RefundInfo, ReturnableLine, ReturnEligibility, ReturnInfo
 
 ALL = "all"
 #: Return statuses still under way (the parcel is coming back, or is being checked).
@@ -129,6 +129,23 @@ def say_policy(dispatcher: CollectingDispatcher) -> None:
     )
 
 
+def say_product_returnable(dispatcher: CollectingDispatcher, product: ProductInfo) -> None:
+    """Whether one product of the shop can be returned once bought: final sale or the usual window."""
+    policy = get_store().return_policy()
+    if product.final_sale:
+        part = (
+            f"{product.title} is final sale, so it can't be returned once bought (final-sale items: gift cards "
+            f"and clearance items marked 'Final sale'). Everything else can be returned within {policy.window_days} "
+            "days of delivery."
+        )
+    else:
+        part = (
+            f"Yes: {product.title} can be returned within {policy.window_days} days of delivery if you change your "
+            f"mind. {policy.condition}"
+        )
+    dispatcher.utter_message(response="utter_return_policy_part", part=part)
+
+
 def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
     """Answer the one part of the policy a question is about ("do sale items count", "who pays postage");
     False when it is about the policy as a whole."""
@@ -137,7 +154,16 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
     if has(text, "policy", "policies", "how do returns work", "how does returning work"):
         return False  # "whats ur returns policy? and do i pay the postage back": the whole policy says both
     window = f"You can return items within {policy.window_days} days of delivery."
-    if has(text, "sale", "clearance", "gift card*", "discount*", "reduced", "offer*"):
+    if has(text, "start one", "start a return", "how do i start", "how would i start", "how can i start",
+           "how do i return", "how would i return", "how do i send it back", "how to return"):  # fmt: skip
+        part = (
+            "To start a return, tell me the order number (it's in your confirmation email) and the email address "
+            "you ordered with or the delivery postcode: I'll check what can be returned and set it up with you. "
+            f"{window}"
+        )
+    elif has(text, "sale", "clearance", "gift card*", "discount*", "reduced", "offer*", "carte cadeau",
+             "cartes cadeaux", "geschenkkarte*", "gutschein*", "tarjeta regalo", "tarjetas regalo", "soldes",
+             "buono regalo"):  # fmt: skip
         categories = join_words([c.lower() for c in policy.final_sale_categories])
         part = (
             f"Final-sale items can't be returned: {categories} and {policy.final_sale_items[:1].lower()}"
@@ -449,6 +475,11 @@ def _end_return(tracker: Tracker, slot: str) -> Dict[str, Any]:
     return {slot: None, "confirm_return": False, "requested_slot": None}
 
 
+#: What NLU makes of a pick ("the concealer", "all of it", "can I send back the blush?"); a question with
+#: another intent at the item step is a question asked in passing.
+_ITEM_INTENTS = frozenset({"inform", "return_item", "affirm", "deny", "nlu_fallback"})
+
+
 class ActionAskReturnItems(Action):
     """Asks which item to return, with one button per returnable item."""
 
@@ -518,6 +549,11 @@ class ValidateReturnForm(FormValidationAction):
         """Map buttons, "all" or product words to returnable line ids; "stop" ends the form."""
         if stops_return(said(tracker)):
             return _end_return(tracker, "return_items")
+        latest = said(tracker)
+        if latest.intent not in _ITEM_INTENTS and _aside(dispatcher, tracker):
+            # "btw do you have the Kindred Colour Cream Blush in stock?": a question about another product that
+            # shares a brand with an item here is answered, not taken as the pick; the form asks again
+            return {"return_items": None}
         lines = _returnable(tracker)
         picked = _pick_lines(str(slot_value or ""), lines)
         reason = said(tracker).text
@@ -592,6 +628,9 @@ class ValidateReturnForm(FormValidationAction):
                 return {"confirm_return": True}
             stale = reply is confirm.Reply.STALE
             dispatcher.utter_message(response="utter_confirm_stale" if stale else "utter_confirm_unclear")
+            return {"confirm_return": None}
+        if confirm.undecided(latest.text) and not is_question(latest.text):
+            dispatcher.utter_message(response="utter_confirm_unclear")  # "not sure": nothing changes, asked again
             return {"confirm_return": None}
         if slot_value is False or stops_return(latest) or starts_no(latest.text):
             _forget_draft(tracker)

@@ -155,7 +155,9 @@ def quote(
         dispatcher.utter_message(response="utter_shipping_unknown_destination", destination=country or postcode)
         return about("shipping")
     dispatcher.utter_message(
-        response="utter_shipping_quote",
+        response={"fastest": "utter_shipping_quote_fastest", "cheapest": "utter_shipping_quote_cheapest"}.get(
+            mode, "utter_shipping_quote"
+        ),
         destination=found.country_name,
         for_value=f" for an order of {money(value)}" if value is not None else "",
         methods="\n".join(_method_line(m) for m in _pick(found.methods, mode)),
@@ -183,7 +185,7 @@ def speed_mode(text: str) -> str:
     """``fastest`` for "which is fastest / express / next day", ``cheapest`` for "cheapest", else ``all``."""
     if has(text, "fastest", "quickest", "express", "next day", "quicker", "faster", "soonest", "by friday", "urgent"):
         return "fastest"
-    if has(text, "cheapest", "cheaper", "least expensive"):
+    if has(text, "cheapest", "cheaper", "least expensive", "standard", "regular", "normal", "economy"):
         return "cheapest"
     return "all"
 
@@ -198,6 +200,7 @@ def is_shipping_follow_up(tracker: Tracker, latest: Said) -> bool:
     return has(
         latest.text, "how long", "how quick*", "fastest", "quickest", "express", "next day", "cheapest", "when",
         "days", "day", "how many", "free", "what about", "and to", "how much", "cost", "price", "by friday",
+        "standard", "regular", "economy", "cheaper", "slower",
     )  # fmt: skip
 
 
