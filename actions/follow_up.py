@@ -77,6 +77,7 @@ _DISPUTE = (
     "unfair", "not fair", "exception", "only just", "only opened", "only a bit", "only a few", "just opened",
     "but i", "but it", "but the", "broken", "faulty", "damaged", "ridiculous", "joke", "please", "come on",
     "moving", "never used", "unopened", "sealed", "not my fault", "can't you", "cant you", "surely",
+    "seriously", "only ordered", "just ordered", "only bought", "just bought", "only placed",
 )  # fmt: skip
 #: Venting about the order in focus (an apology and the offer of a person answer it).
 _VENTING = ("annoyed", "angry", "furious", "fuming", "livid", "fed up", "sick of", "unacceptable", "disappointed",
@@ -87,6 +88,9 @@ _DONT_KNOW = ("don't know", "dont know", "do not know", "don't have", "dont have
 _WHAT_NEXT = ("what happens now", "what happens next", "what now", "what next", "what can you do",
               "what are my options", "what do i do", "what should i do", "what will happen",
               "what can be done")  # fmt: skip
+#: The request a refusal turned down, by the topic it leaves.
+_REFUSED_GOAL = {"cancel_refused": "cancel_order", "address_refused": "change_shipping_address",
+                 "return_refused": "return_item"}  # fmt: skip
 _WHY = ("why", "how come", "what do you mean", "what does that mean", "what does final sale", "meaning")
 
 
@@ -306,7 +310,11 @@ def _order_follow_up(ctx: OrderContext, latest: Said, topic: str, *, caller: str
     """Follow-ups about the verified order in focus: why not, a dispute, then the topic's own questions."""
     text = latest.text
     refusal = ctx.tracker.get_slot(REFUSAL)
-    if refusal and topic in {"cancel_refused", "address_refused", "return_refused"}:
+    # "the tracking number please?" after a refused cancel asks for something else: its "please" is no dispute
+    other_request = latest.intent in GOAL_INTENTS and latest.intent != _REFUSED_GOAL.get(topic) and not has(
+        text, *_RETURN_CUES
+    )
+    if refusal and topic in {"cancel_refused", "address_refused", "return_refused"} and not other_request:
         if topic == "return_refused" and has(text, *_DISPUTE) and not has(text, *_WHY):
             ctx.dispatcher.utter_message(response="utter_offer_handoff_dispute")
             return about(topic, refusal=refusal, last_question=OFFER_HANDOFF)

@@ -174,6 +174,7 @@ def follow_up_payment(ctx: OrderContext, latest: Said) -> List[EventType] | None
     if named_methods(latest.text) or has(
         latest.text, "another way", "other way*", "another card", "different card", "other card", "instead",
         "pay again", "retry", "try again", "ways to pay", "ways can i pay", "pay now", "how do i pay", "how can i pay",
+        "link", "where do i pay", "payment page",  # "where's the link?": the one in the order email
     ):  # fmt: skip
         say(response="utter_payment_retry", methods=_methods_text(), held=held or "as soon as you can")
         return about("payment")

@@ -191,14 +191,14 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
             f"{policy.uk_label[1:]} {window}"
         )
     elif has(text, "how long", "how many days", "time limit", "window", "days", "deadline", "when"):
-        if has(text, "refund", "money", "paid back"):
+        if has(text, "refund*", "money", "paid back"):  # "how long do refunds take": the refund, not the window
             part = (
                 f"Refunds go back to your original payment method within {policy.refund_min_business_days}-"
                 f"{policy.refund_max_business_days} business days of the parcel reaching us."
             )
         else:
             part = f"{window} {policy.condition}"
-    elif has(text, "refund", "money back"):
+    elif has(text, "refund*", "money back"):
         part = (
             f"Refunds go back to your original payment method within {policy.refund_min_business_days}-"
             f"{policy.refund_max_business_days} business days of the parcel reaching us. {window}"

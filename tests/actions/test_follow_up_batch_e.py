@@ -1,0 +1,121 @@
+"""The classes of failure the fifth blind batch (tests/conversations/blind_e.yml) showed, one test per class:
+a stock answer that never said "in stock", refunds (plural) asked about answered with the return window, a
+kept order or a stopped return that did not say nothing changed, a dispute after a refused cancel that was not
+understood, another request after a refusal read as the dispute, and the payment link asked for after a failed
+payment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from actions.follow_up import ActionFollowUp
+from actions.goals import ActionContinueGoal
+from actions.products import ActionCheckStock
+from actions.returns import ActionReturnPolicy
+from store.service import OrderStore
+from tests.actions.helpers import grant, make_tracker, run
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def entity(name: str, value: str) -> dict[str, Any]:
+    return {"entity": name, "value": value}
+
+
+# --------------------------------------------------------------------------------- stock in the customer's words
+
+
+async def test_a_stock_answer_says_in_stock_in_words(store: OrderStore, domain) -> None:
+    """ "is it in stock?" was answered "145 available online": a count, never the words the customer used."""
+    product = next(p for p in store.catalogue() if p.online_stock > 0)
+    out = await run(
+        ActionCheckStock(),
+        make_tracker(intent="check_stock", text=f"is the {product.title} in stock?",
+                     entities=[entity("product", product.title)]),
+        domain,
+    )  # fmt: skip
+    assert out.responses == ["utter_stock"], out.responses
+    assert out.message("utter_stock")["online"].startswith("in stock online"), out.message("utter_stock")
+
+
+# --------------------------------------------------------------------------------- refund time, plural
+
+
+@pytest.mark.parametrize("text", ["how long do refunds usually take?", "how long does a refund take?"])
+async def test_how_long_refunds_take_is_the_refund_time_not_the_window(store, domain, text: str) -> None:
+    out = await run(ActionReturnPolicy(), make_tracker(intent="return_policy", text=text), domain)
+    assert out.responses == ["utter_return_policy_part"], out.responses
+    assert "Refunds go back" in out.message("utter_return_policy_part")["part"]
+
+
+# --------------------------------------------------------------------------------- nothing changed, said
+
+
+def _domain_text(name: str) -> str:
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    return str(domain["responses"][name][0]["text"])
+
+
+def _rule_after_deny(loop: str) -> str:
+    rules = yaml.safe_load((ROOT / "nlu_data" / "rules" / "orders.yml").read_text(encoding="utf-8"))["rules"]
+    for rule in rules:
+        if rule.get("condition") == [{"active_loop": loop}] and rule["steps"][0] == {"intent": "deny"}:
+            return str(rule["steps"][-1]["action"])
+    raise AssertionError(f"no rule for a no inside {loop}")
+
+
+@pytest.mark.parametrize(
+    ("loop", "response"),
+    [("return_form", "utter_return_stopped"), ("address_form", "utter_address_kept"), (None, "utter_cancel_kept")],
+)
+def test_saying_no_inside_a_change_says_nothing_was_changed(loop: str | None, response: str) -> None:
+    """ "actually I'll keep it": "Okay. Anything else?" left the customer unsure whether something was done."""
+    if loop is not None:
+        assert _rule_after_deny(loop) == response
+    text = _domain_text(response)
+    assert "nothing has changed" in text or "haven't changed anything" in text, text
+
+
+# --------------------------------------------------------------------------------- after a refused cancel
+
+
+@pytest.mark.parametrize("text", ["seriously? I only ordered it a couple of days ago", "I just ordered it!!"])
+async def test_disbelief_after_a_refused_cancel_is_a_dispute(store, cases, domain, text: str) -> None:
+    number = grant(store, cases["shipped"])
+    slots = {"order_number": number, "topic": "cancel_refused", "refusal": f"Order {number} has already shipped."}
+    out = await run(ActionFollowUp(), make_tracker(intent="nlu_fallback", text=text, slots=slots), domain)
+    assert out.responses == ["utter_offer_handoff_refusal"], out.responses
+
+
+async def test_the_tracking_number_please_after_a_refused_cancel_is_tracking(store, cases, domain) -> None:
+    """Its "please" read as pleading with the refusal: "I can't change that myself"."""
+    number = grant(store, cases["shipped"])
+    slots = {
+        "order_number": number, "topic": "cancel_refused", "goal": "track",
+        "refusal": f"Order {number} has already shipped.",
+    }  # fmt: skip
+    out = await run(
+        ActionContinueGoal(),
+        make_tracker(intent="track_order", text="sorry one more, the tracking number please?", slots=slots),
+        domain,
+    )
+    assert "utter_offer_handoff_refusal" not in out.responses, out.responses
+    said = " ".join(str(m.get("text") or m) for m in out.messages)
+    assert cases["shipped"]["tracking_number"] in said, out.messages
+
+
+# --------------------------------------------------------------------------------- a failed payment
+
+
+@pytest.mark.parametrize("text", ["where's the link?", "which link do I use", "where do I pay?"])
+async def test_where_the_payment_link_is_after_a_failed_payment(store, cases, domain, text: str) -> None:
+    number = grant(store, cases["payment_failed"])
+    out = await run(
+        ActionFollowUp(),
+        make_tracker(intent="nlu_fallback", text=text, slots={"order_number": number, "topic": "payment"}),
+        domain,
+    )
+    assert out.responses == ["utter_payment_retry"], out.responses
