@@ -42,8 +42,8 @@ from actions.context import (
 )
 from actions.handoff import current_ticket, not_understood, say_ticket_status, ticket_gone
 from actions.identity import ValidateVerifyOrderForm
-from actions.product_lookup import meant
-from actions.products import follow_up_products, read_request, recommend, stock_answer, tablet_store
+from actions.product_lookup import brand_in, in_focus, meant
+from actions.products import follow_up_products, online_words, read_request, recommend, stock_answer, tablet_store
 from store.normalize import normalize_order_number, normalize_rma
 
 #: Topics that are about one verified order (their follow-ups need that order).
@@ -311,8 +311,8 @@ def _order_follow_up(ctx: OrderContext, latest: Said, topic: str, *, caller: str
     text = latest.text
     refusal = ctx.tracker.get_slot(REFUSAL)
     # "the tracking number please?" after a refused cancel asks for something else: its "please" is no dispute
-    other_request = latest.intent in GOAL_INTENTS and latest.intent != _REFUSED_GOAL.get(topic) and not has(
-        text, *_RETURN_CUES
+    other_request = (
+        latest.intent in GOAL_INTENTS and latest.intent != _REFUSED_GOAL.get(topic) and not has(text, *_RETURN_CUES)
     )
     if refusal and topic in {"cancel_refused", "address_refused", "return_refused"} and not other_request:
         if topic == "return_refused" and has(text, *_DISPUTE) and not has(text, *_WHY):
@@ -598,8 +598,18 @@ class ActionFollowUp(Action):
             events = self._details(dispatcher, tracker, latest)
         if events is None:
             events = self._shopping(dispatcher, tracker, latest)
+        if events is None:
+            events = self._brand_one(dispatcher, tracker, latest)
         if events is not None:
             return events
+        chosen = in_focus(tracker) if has(latest.text, *_CHOSEN) and not has(latest.text, *_ORDER_WORDS) else None
+        if chosen is not None:
+            # "great, I'll get that one" after a product: it is ordered on the website, not here
+            dispatcher.utter_message(
+                response="utter_product_chosen", title=chosen.title, price=money(chosen.price),
+                online=online_words(chosen.online_stock),
+            )  # fmt: skip
+            return about("products") + [FollowupAction("action_listen")]
         if has(latest.text, *_HOW_TO_VERIFY) and (tracker.get_slot("order_number") or tracker.get_slot("proof")):
             dispatcher.utter_message(response="utter_how_to_verify")
             return about(None) + [FollowupAction("action_listen")]
@@ -773,6 +783,18 @@ class ActionFollowUp(Action):
         return None
 
     @staticmethod
+    def _brand_one(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+        """ "and the Oakhaven one?" with a product in focus, whatever was talked about since (a return question):
+        that brand's product of the kind in focus."""
+        text = latest.text
+        if not text or not has(text, "one", "ones") or brand_in(text) is None or in_focus(tracker) is None:
+            return None
+        found = meant(tracker, latest)
+        if found.product is not None or found.products:
+            return stock_answer(dispatcher, tracker, found)
+        return None
+
+    @staticmethod
     def _details(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
         """Details given on their own: an order to check, a destination or budget, a product."""
         text = latest.text
@@ -894,6 +916,10 @@ _ANY_ITEM = ("something", "anything", "stuff", "things", "an item", "items", "a 
 _GOODBYE = ("bye", "bye bye", "byee*", "goodbye", "good bye", "tschüss", "tschüs", "tschuss", "tschau", "ciao",
             "auf wiedersehen", "au revoir", "à bientôt", "a bientot", "adios", "adiós", "arrivederci",
             "see you", "see ya", "cya", "ttyl", "gotta go", "that's all", "thats all")  # fmt: skip
+#: The customer settling on the product in focus.
+_CHOSEN = ("i'll get", "ill get", "i'll take", "ill take", "i'll buy", "ill buy", "i'll order", "ill order",
+           "i'll go for", "ill go for", "i'll go with", "ill go with", "i'll have", "get that one", "take that one",
+           "buy that one", "going to get", "gonna get", "going to buy", "gonna buy")  # fmt: skip
 _ORDER_WORDS = ("order", "parcel", "package", "delivery", "refund", "return", "track*", "cancel")
 
 
@@ -940,6 +966,8 @@ _SHOPPING_WORDS = (
     "have you got", "you've got", "you got", "got any", "do you stock", "do you carry", "need something",
     "need smth", "need sth", "need a", "need an", "want a", "want an", "after a", "after some", "i need",
     "have u got", "hav u got", "hav you got", "have ya got", "u got any", "do u do", "do you do", "u sell",
+    "can't find", "cant find", "cannot find", "can not find", "couldn't find", "couldnt find", "where are the",
+    "where do you keep", "where can i find",  # "I can't find the foundations anywhere": where they are
 )  # fmt: skip
 #: A need rather than a product ("something for spots"): picks, not a stock answer.
 _NEED_WORDS = ("something for", "smth for", "sth for", "anything for", "for my", "for spots", "for dry")

@@ -119,3 +119,67 @@ async def test_where_the_payment_link_is_after_a_failed_payment(store, cases, do
         domain,
     )
     assert out.responses == ["utter_payment_retry"], out.responses
+
+
+# --------------------------------------------------------------------------------- products pointed back at
+
+
+@pytest.mark.parametrize("topic", ["products", "return_policy", None])
+async def test_the_brand_one_after_a_product_whatever_was_asked_since(store, domain, topic: str | None) -> None:
+    """ "and the Oakhaven one?" after the eye cream and a return question: Oakhaven's eye cream."""
+    from actions.product_lookup import catalogue
+
+    eye = catalogue().by_title("Kinfolk Skin Caffeine Eye Cream")
+    assert eye is not None
+    slots = {"focus_product": eye.sku, "shown_products": [eye.sku], "topic": topic}
+    out = await run(ActionFollowUp(), make_tracker(intent="inform", text="and the Oakhaven one?", slots=slots), domain)
+    assert out.responses == ["utter_stock"], out.responses
+    assert out.message("utter_stock")["title"].startswith("Oakhaven"), out.message("utter_stock")
+
+
+@pytest.mark.parametrize("text", ["great, I'll get that one", "perfect, I'll take it", "ok gonna buy that one"])
+async def test_settling_on_the_product_in_focus_says_how_to_order_it(store, domain, text: str) -> None:
+    from actions.product_lookup import catalogue
+
+    mist = catalogue().by_title("Ébène Vanilla Orchid Body Mist")
+    assert mist is not None
+    slots = {"focus_product": mist.sku, "shown_products": [mist.sku], "topic": "return_policy"}
+    out = await run(ActionFollowUp(), make_tracker(intent="nlu_fallback", text=text, slots=slots), domain)
+    assert out.responses == ["utter_product_chosen"], out.responses
+    assert out.message("utter_product_chosen")["title"] == mist.title
+
+
+async def test_nothing_in_focus_settling_is_not_guessed(store, domain) -> None:
+    out = await run(ActionFollowUp(), make_tracker(intent="nlu_fallback", text="great, I'll get that one"), domain)
+    assert "utter_product_chosen" not in out.responses
+
+
+@pytest.mark.parametrize("text", ["hi, I can't find the foundations anywhere", "where do you keep the mascaras?"])
+async def test_a_shopper_who_cannot_find_a_kind_is_shown_it(store, domain, text: str) -> None:
+    out = await run(ActionFollowUp(), make_tracker(intent="nlu_fallback", text=text), domain)
+    assert out.responses and out.responses[0] in {"utter_stock", "utter_stock_several"}, out.responses
+
+
+# --------------------------------------------------------------------------------- a long message about one order
+
+
+async def test_when_an_order_arrives_with_its_number_is_that_orders_tracking(store, cases, domain) -> None:
+    """A pasted paragraph with the order number and e-mail, read as delivery_time: verify and track it."""
+    from rasa_sdk.events import FollowupAction, SlotSet
+
+    from actions.shipping import ActionShippingInfo
+
+    case = cases["delayed"]
+    text = f"I ordered a present last week (order {case['order_number']}, email {case['email']}), will it make it?"
+    tracker = make_tracker(
+        intent="delivery_time", text=text,
+        entities=[entity("order_number", case["order_number"]), entity("email", case["email"])],
+    )  # fmt: skip
+    out = await run(ActionShippingInfo(), tracker, domain)
+    assert out.responses == [], out.responses
+    assert SlotSet("goal", "track") in out.events and FollowupAction("verify_order_form") in out.events, out.events
+    to_germany = make_tracker(
+        intent="delivery_time", text="how long to Germany for order ORD-100147?",
+        entities=[entity("order_number", "ORD-100147"), entity("country", "Germany")],
+    )  # fmt: skip
+    assert (await run(ActionShippingInfo(), to_germany, domain)).responses, "a destination is still a quote"
