@@ -632,7 +632,11 @@ class ActionFollowUp(Action):
             # "I don't know her email": the postcode proves the order too (the check asks again)
             dispatcher.utter_message(response="utter_no_email")
             return [FollowupAction("verify_order_form")]
-        if latest.intent == "deny":
+        if last_bot_response(tracker) == "utter_notifications_on" and has(latest.text, *_WHICH_NEWS):
+            # "what kind of updates will I get?" right after turning order news on: which news, said again
+            return [SlotSet("goal", "notify_on"), FollowupAction("verify_order_form")]
+        if latest.intent == "deny" or (has(latest.text, *_RESIGNED) and not is_question(latest.text)):
+            # "fine whatever" after a refusal or an answer: nothing more to do, nothing misunderstood
             dispatcher.utter_message(response="utter_anything_else")
             return about(None) + [FollowupAction("action_listen")]
         if has(latest.text, "send it back", "sending it back", "send them back", "return*") and returns.policy_part(
@@ -916,6 +920,11 @@ _ANY_ITEM = ("something", "anything", "stuff", "things", "an item", "items", "a 
 _GOODBYE = ("bye", "bye bye", "byee*", "goodbye", "good bye", "tschüss", "tschüs", "tschuss", "tschau", "ciao",
             "auf wiedersehen", "au revoir", "à bientôt", "a bientot", "adios", "adiós", "arrivederci",
             "see you", "see ya", "cya", "ttyl", "gotta go", "that's all", "thats all")  # fmt: skip
+#: Giving up on the point, without a new request ("fine whatever").
+_RESIGNED = ("whatever", "forget it", "never mind", "nevermind", "oh well", "fair enough", "if you say so")
+#: Asking what order news brings.
+_WHICH_NEWS = ("what kind", "which updates", "what updates", "what news", "what will you send", "what messages",
+               "what notifications", "what sort", "what do you send", "what will i get")  # fmt: skip
 #: The customer settling on the product in focus.
 _CHOSEN = ("i'll get", "ill get", "i'll take", "ill take", "i'll buy", "ill buy", "i'll order", "ill order",
            "i'll go for", "ill go for", "i'll go with", "ill go with", "i'll have", "get that one", "take that one",

@@ -378,7 +378,7 @@ class ActionAskConfirmCancel(Action):
         money_note = (
             f"the {money(summary.total, summary.currency)} you paid goes back to your original payment method"
             if charged
-            else "you won't be charged"
+            else "you won't be charged, so there's no money to refund"
         )
         dispatcher.utter_message(
             response="utter_ask_confirm_cancel",

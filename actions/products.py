@@ -202,7 +202,7 @@ def tablet_store(context: ChannelContext) -> str | None:
 
 def online_words(quantity: int) -> str:
     # In the customer's words ("is it in stock?"): a bare count never says whether it is in stock.
-    return f"in stock online ({quantity} available)" if quantity > 0 else "out of stock online"
+    return f"in stock online, {quantity} available" if quantity > 0 else "out of stock online"
 
 
 def _stock_for_customers(dispatcher: CollectingDispatcher, store: OrderStore, product: ProductInfo) -> None:

@@ -183,3 +183,49 @@ async def test_when_an_order_arrives_with_its_number_is_that_orders_tracking(sto
         entities=[entity("order_number", "ORD-100147"), entity("country", "Germany")],
     )  # fmt: skip
     assert (await run(ActionShippingInfo(), to_germany, domain)).responses, "a destination is still a quote"
+
+
+# --------------------------------------------------------------------------------- NLU unsure, the context is not
+
+
+@pytest.mark.parametrize("text", ["fine whatever", "ugh, forget it", "oh well"])
+async def test_giving_up_on_the_point_is_not_misunderstood(store, domain, text: str) -> None:
+    out = await run(ActionFollowUp(), make_tracker(intent="nlu_fallback", text=text), domain)
+    assert out.responses == ["utter_anything_else"], out.responses
+
+
+async def test_what_order_news_brings_right_after_turning_it_on(store, domain) -> None:
+    from rasa_sdk.events import FollowupAction, SlotSet
+
+    earlier = [
+        {
+            "event": "user",
+            "text": "notify me",
+            "parse_data": {"intent": {"name": "notifications_opt_in"}, "entities": []},
+        },
+        {"event": "bot", "text": "Done", "metadata": {"utter_action": "utter_notifications_on"}},
+    ]
+    tracker = make_tracker(intent="nlu_fallback", text="what kind of updates will I get?", events=earlier)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert SlotSet("goal", "notify_on") in out.events and FollowupAction("verify_order_form") in out.events, out.events
+
+
+# --------------------------------------------------------------------------------- refunds
+
+
+@pytest.mark.parametrize("text", ["and it goes back to the card I paid with?", "will it go back on my card?"])
+async def test_whether_the_refund_goes_back_to_the_card_paid_with(store, cases, domain, text: str) -> None:
+    """Read as a way to pay: "Yes, we accept Card"; it is where the refund goes."""
+    number = grant(store, cases["returned_refund_processing"])
+    slots = {"order_number": number, "topic": "refund"}
+    out = await run(ActionFollowUp(), make_tracker(intent="nlu_fallback", text=text, slots=slots), domain)
+    assert out.responses == ["utter_refund_same_method"], out.responses
+
+
+async def test_a_cancel_summary_of_an_unpaid_order_says_there_is_nothing_to_refund(store, cases, domain) -> None:
+    """ "can I cancel it and how do refunds work?": the summary answers the refund half too."""
+    from actions.orders import ActionAskConfirmCancel
+
+    number = grant(store, cases["placed"])
+    out = await run(ActionAskConfirmCancel(), make_tracker(slots={"order_number": number}), domain)
+    assert "refund" in out.message("utter_ask_confirm_cancel")["money_note"], out.messages
