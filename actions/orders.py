@@ -532,6 +532,12 @@ def follow_up_cancelled(ctx: OrderContext, latest: Said) -> List[EventType] | No
 # ---------------------------------------------------------------------------------------- the address
 
 
+def cannot_add_items(ctx: OrderContext) -> List[EventType]:
+    """Goal ``add_items``: a placed order's items can't be changed here; what was forgot is ordered on its own."""
+    ctx.dispatcher.utter_message(response="utter_cannot_add_items", order_number=ctx.order_number)
+    return about("track")
+
+
 def start_address_change(ctx: OrderContext) -> List[EventType]:
     """Ask for the new address when the order hasn't shipped; otherwise say why not."""
     try:

@@ -18,6 +18,8 @@ from actions.returns import ActionReturnPolicy
 from store.service import OrderStore
 from tests.actions.helpers import grant, make_tracker, run
 
+SENDER = "web:test-conversation"
+
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
@@ -229,3 +231,34 @@ async def test_a_cancel_summary_of_an_unpaid_order_says_there_is_nothing_to_refu
     number = grant(store, cases["placed"])
     out = await run(ActionAskConfirmCancel(), make_tracker(slots={"order_number": number}), domain)
     assert "refund" in out.message("utter_ask_confirm_cancel")["money_note"], out.messages
+
+
+# --------------------------------------------------------------------------------- adding to a placed order
+
+
+@pytest.mark.parametrize(
+    ("text", "goal"),
+    [
+        ("can I add something to my order {number}?", "add_items"),
+        ("I forgot to add a lip liner to {number}", "add_items"),
+        ("change the address of {number} to 5 Mill Lane, Bath BA1 1AA", "change_address"),
+    ],
+)
+async def test_adding_to_an_order_is_not_an_address_change(store, cases, domain, text: str, goal: str) -> None:
+    """NLU guessed an address change for "can I add something to my order": it asked for a new address."""
+    number = grant(store, cases["placed"])
+    slots = {"order_number": number, "goal": "change_address"}
+    tracker = make_tracker(intent="change_shipping_address", text=text.format(number=number), slots=slots)
+    out = await run(ActionContinueGoal(), tracker, domain)
+    if goal == "add_items":
+        assert out.responses == ["utter_cannot_add_items"], out.responses
+        assert store.order_summary(SENDER, number).status == "placed"
+    else:
+        assert "utter_cannot_add_items" not in out.responses
+
+
+def test_the_goal_slot_admits_every_handler() -> None:
+    from actions.goals import HANDLERS
+
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    assert set(HANDLERS) <= set(domain["slots"]["goal"]["values"])
