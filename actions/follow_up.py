@@ -82,7 +82,8 @@ _DISPUTE = (
 #: Venting about the order in focus (an apology and the offer of a person answer it).
 _VENTING = ("annoyed", "angry", "furious", "fuming", "livid", "fed up", "sick of", "unacceptable", "disappointed",
             "gutted", "upset", "ridiculous", "useless", "rubbish", "terrible", "awful", "not happy", "so annoying",
-            "frustrat*", "pissed off", "disgrace*", "shocking", "appalling", "not good enough")  # fmt: skip
+            "frustrat*", "pissed off", "disgrace*", "shocking", "appalling", "not good enough",
+            "too slow", "so slow", "way too long", "far too long", "takes forever", "taking forever")  # fmt: skip
 _DONT_KNOW = ("don't know", "dont know", "do not know", "don't have", "dont have", "no idea", "not sure",
               "can't remember", "cant remember", "forgot", "forgotten", "don't remember", "not great with")  # fmt: skip
 _WHAT_NEXT = ("what happens now", "what happens next", "what now", "what next", "what can you do",

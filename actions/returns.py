@@ -73,6 +73,10 @@ _STOP_PHRASES = (
     "dont want to return", "do not want to return", "don't want a return", "dont want a return", "no longer want",
     "not returning", "i'll keep", "ill keep", "i will keep", "keep it", "keep them", "don't return", "dont return",
     "don't set it up", "dont set it up", "don't go ahead", "dont go ahead",
+    # the same in the languages the shop hears ("stop, finalement je la garde")
+    "je la garde", "je le garde", "je les garde", "je vais la garder", "je vais le garder", "je préfère la garder",
+    "je préfère le garder", "ich behalte", "ich behalt", "me lo quedo", "me la quedo", "me los quedo",
+    "me las quedo",
 )  # fmt: skip
 #: Intents a reason is read as ("too small", "it arrived damaged", "it brought me out in a rash"); any other
 #: intent (a greeting, "track my order", a button) has another purpose and is not stored as the reason.

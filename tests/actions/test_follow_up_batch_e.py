@@ -262,3 +262,38 @@ def test_the_goal_slot_admits_every_handler() -> None:
 
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     assert set(HANDLERS) <= set(domain["slots"]["goal"]["values"])
+
+
+# --------------------------------------------------------------------------------- keeping it, venting
+
+
+@pytest.mark.parametrize("text", ["stop, finalement je le garde", "nein danke, ich behalte es", "no, me lo quedo"])
+def test_keeping_the_item_in_another_language_stops_the_return(text: str) -> None:
+    from actions.context import Said
+    from actions.returns import stops_return
+
+    assert stops_return(Said(text=text, intent="nlu_fallback", confidence=0.4))
+
+
+def test_a_reason_is_not_taken_for_keeping_it() -> None:
+    from actions.context import Said
+    from actions.returns import stops_return
+
+    assert not stops_return(Said(text="the colour is wrong", intent="inform", confidence=0.9))
+
+
+@pytest.mark.parametrize("intent", ["goodbye", "nlu_fallback"])
+async def test_venting_about_a_slow_refund_is_an_apology_not_goodbye(store, cases, domain, intent: str) -> None:
+    """ "that's too slow honestly" after the refund date was read as a goodbye."""
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.context import said as read
+    from actions.follow_up import misread_goodbye
+
+    number = grant(store, cases["returned_refund_processing"])
+    tracker = make_tracker(
+        intent=intent, text="that's too slow honestly", slots={"order_number": number, "topic": "refund"}
+    )
+    said = CollectingDispatcher()
+    assert misread_goodbye(said, tracker, read(tracker)) is not None
+    assert [m["response"] for m in said.messages] == ["utter_complaint_offer"], said.messages
