@@ -200,6 +200,8 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
                 f"Refunds go back to your original payment method within {policy.refund_min_business_days}-"
                 f"{policy.refund_max_business_days} business days of the parcel reaching us."
             )
+            if has(text, "return*", "send back", "send it back", "sending back"):
+                part += f" {window}"  # "can I return ORD-… and how long do refunds take?": both halves
         else:
             part = f"{window} {policy.condition}"
     elif has(text, "refund*", "money back"):

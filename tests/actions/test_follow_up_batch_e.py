@@ -297,3 +297,10 @@ async def test_venting_about_a_slow_refund_is_an_apology_not_goodbye(store, case
     said = CollectingDispatcher()
     assert misread_goodbye(said, tracker, read(tracker)) is not None
     assert [m["response"] for m in said.messages] == ["utter_complaint_offer"], said.messages
+
+
+async def test_can_i_return_it_and_how_long_do_refunds_take_answers_both(store, domain) -> None:
+    text = "can I return it and how long do refunds take?"
+    out = await run(ActionReturnPolicy(), make_tracker(intent="return_policy", text=text), domain)
+    part = out.message("utter_return_policy_part")["part"]
+    assert "Refunds go back" in part and "30 days" in part, part
