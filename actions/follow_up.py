@@ -120,11 +120,20 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
     if latest.button:
         return None
     answered = _pending_question(dispatcher, tracker, latest)
-    if answered is None and caller != "action_continue_goal":
+    if answered is None and (caller != "action_continue_goal" or _only_about_the_person(latest.text)):
+        # "how will they get back to me" after a hand-off, guessed as an order request: how the colleague answers
         answered = _waiting_for_a_person(dispatcher, tracker, latest)
     if answered is None:
         answered = _topic_follow_up(dispatcher, tracker, latest, caller=caller)
     return answered
+
+
+def _only_about_the_person(text: str) -> bool:
+    """About the colleague on the ticket and nothing of an order ("how will they get back to me", not "when will
+    they refund me")."""
+    return has(text, *_ABOUT_THE_PERSON) and not has(
+        text, "refund*", "deliver*", "arriv*", "return*", "ship*", "track*", "cancel*", "invoice", "pay*", "money"
+    )
 
 
 def _pending_question(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:

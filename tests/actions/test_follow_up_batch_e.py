@@ -304,3 +304,17 @@ async def test_can_i_return_it_and_how_long_do_refunds_take_answers_both(store, 
     out = await run(ActionReturnPolicy(), make_tracker(intent="return_policy", text=text), domain)
     part = out.message("utter_return_policy_part")["part"]
     assert "Refunds go back" in part and "30 days" in part, part
+
+
+# --------------------------------------------------------------------------------- after a hand-off
+
+
+@pytest.mark.parametrize(
+    ("text", "status"), [("how will they get back to me", True), ("when will they refund me", False)]
+)
+async def test_how_the_colleague_answers_guessed_as_an_order_request(store, cases, domain, text, status) -> None:
+    number = grant(store, cases["delayed"])
+    ticket = store.open_handoff(SENDER, channel="web", reason="complaint", summary="", order_number=number)
+    slots = {"order_number": number, "goal": "return", "topic": "handoff", "handoff_ticket": ticket.ticket_number}
+    out = await run(ActionContinueGoal(), make_tracker(intent="return_item", text=text, slots=slots), domain)
+    assert ("utter_handoff_status" in out.responses) is status, out.responses
