@@ -221,7 +221,12 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
 
 
 _RETURN_WORDS = ("return*", "send back", "send it back", "sending back", "send them back", "retour*", "zurück*",
-                 "rücksend*", "devol*", "refund*")  # fmt: skip
+                 "rücksend*", "devol*", "refund*",
+                 # "need to send something back": the thing sent back named in between
+                 "send something back", "send some things back", "send stuff back", "send this back",
+                 "send these back", "send that back", "send those back", "send everything back", "send an item back",
+                 "send my order back", "send the order back", "send the lot back", "sending something back",
+                 "sending stuff back", "send smth back", "send sth back")  # fmt: skip
 
 
 def wants_to_return(text: str) -> bool:

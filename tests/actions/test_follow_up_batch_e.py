@@ -318,3 +318,21 @@ async def test_how_the_colleague_answers_guessed_as_an_order_request(store, case
     slots = {"order_number": number, "goal": "return", "topic": "handoff", "handoff_ticket": ticket.ticket_number}
     out = await run(ActionContinueGoal(), make_tracker(intent="return_item", text=text, slots=slots), domain)
     assert ("utter_handoff_status" in out.responses) is status, out.responses
+
+
+# --------------------------------------------------------------------------------- a return asked for
+
+
+@pytest.mark.parametrize("text", ["need to send something back", "I want to send this back", "send stuff back pls"])
+async def test_sending_something_back_starts_the_return(store, cases, domain, text: str) -> None:
+    """ "need to send something back" was offered a return ("Would you like me to start one?") like a question."""
+    number = grant(store, cases["returnable"])
+    events = [{"event": "user", "text": text, "parse_data": {"intent": {"name": "return_item"}, "entities": []}}]
+    proof = f"{number} {cases['returnable']['email']}"
+    slots = {"order_number": number, "goal": "return"}
+    tracker = make_tracker(intent="inform", text=proof, slots=slots, events=events)
+    out = await run(ActionContinueGoal(), tracker, domain)
+    assert "utter_offer_return" not in out.responses, out.responses
+    assert any(getattr(e, "get", lambda _k: None)("name") == "return_form" for e in out.events) or any(
+        e.get("event") == "followup" and e.get("name") == "return_form" for e in out.events
+    ), out.events
