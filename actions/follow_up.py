@@ -322,7 +322,10 @@ def _order_follow_up(ctx: OrderContext, latest: Said, topic: str, *, caller: str
     refusal = ctx.tracker.get_slot(REFUSAL)
     # "the tracking number please?" after a refused cancel asks for something else: its "please" is no dispute
     other_request = (
-        latest.intent in GOAL_INTENTS and latest.intent != _REFUSED_GOAL.get(topic) and not has(text, *_RETURN_CUES)
+        latest.intent in GOAL_INTENTS
+        and latest.intent != _REFUSED_GOAL.get(topic)
+        and not has(text, *_RETURN_CUES)
+        and not has(text, *(cue for cue in _DISPUTE if cue != "please"))
     )
     if refusal and topic in {"cancel_refused", "address_refused", "return_refused"} and not other_request:
         if topic == "return_refused" and has(text, *_DISPUTE) and not has(text, *_WHY):

@@ -336,3 +336,11 @@ async def test_sending_something_back_starts_the_return(store, cases, domain, te
     assert any(getattr(e, "get", lambda _k: None)("name") == "return_form" for e in out.events) or any(
         e.get("event") == "followup" and e.get("name") == "return_form" for e in out.events
     ), out.events
+
+
+async def test_a_dispute_guessed_as_another_request_is_still_a_dispute(store, cases, domain) -> None:
+    number = grant(store, cases["shipped"])
+    slots = {"order_number": number, "topic": "cancel_refused", "refusal": f"Order {number} has already shipped."}
+    text = "but I only just ordered it, surely you can stop it"
+    out = await run(ActionFollowUp(), make_tracker(intent="track_order", text=text, slots=slots), domain)
+    assert out.responses == ["utter_offer_handoff_refusal"], out.responses
