@@ -44,6 +44,7 @@ from actions.product_lookup import (
     kind_of,
     match,
     meant,
+    named_before,
     ordinal,
     shown,
     tokens,
@@ -198,6 +199,10 @@ def tablet_store(context: ChannelContext) -> str | None:
     if context.trusted and context.channel == "tablet" and context.store_id:
         return context.store_id
     return None
+
+
+#: The product the picks were for, rather than a pick ("the lipstick itself").
+_ITSELF = ("itself", "the original one", "the one i asked about", "the one i mentioned", "the one i named")
 
 
 def online_words(quantity: int) -> str:
@@ -857,6 +862,9 @@ def follow_up_products(
     if has(text, "how much", "price*", "cost", "how expensive", "what does it cost", "amounts", "values",
            "denomination*", "what sizes") and not has(text, *_SHIPPING_WORDS):  # fmt: skip
         found = meant(tracker, latest)
+        original = named_before(tracker) if has(text, *_ITSELF) else None
+        if original is not None:
+            found = Meant(product=original, how="named")  # "and the price of the lipstick itself?" after its picks
         listed = shown(tracker)
         if found.how in {"focus", "none"} and len(listed) > 1 and has(text, "they", "them", "those", "ones", "all"):
             found = Meant(products=listed, how="shown")

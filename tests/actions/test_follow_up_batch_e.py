@@ -344,3 +344,29 @@ async def test_a_dispute_guessed_as_another_request_is_still_a_dispute(store, ca
     text = "but I only just ordered it, surely you can stop it"
     out = await run(ActionFollowUp(), make_tracker(intent="track_order", text=text, slots=slots), domain)
     assert out.responses == ["utter_offer_handoff_refusal"], out.responses
+
+
+# --------------------------------------------------------------------------------- the product the picks were for
+
+
+async def test_the_price_of_the_product_itself_after_picks_like_it(store, domain) -> None:
+    """ "and the price of the lipstick itself?" after "what would go with the Maison Coco Satin Lipstick?" listed
+    every lipstick (and NLU read it as a shipping cost)."""
+    from actions.product_lookup import catalogue
+    from actions.shipping import ActionShippingInfo
+
+    cat = catalogue()
+    base = cat.by_title("Maison Coco Satin Lipstick")
+    picks = [p for p in cat.products if "Satin Lipstick" in p.title and p.sku != base.sku][:3]
+    earlier = [
+        {"event": "user", "text": "what would go with the Maison Coco Satin Lipstick?",
+         "parse_data": {"intent": {"name": "recommend_product"}, "entities": [entity("product", base.title)]}},
+        {"event": "bot", "text": "If you like ...", "metadata": {}},
+    ]  # fmt: skip
+    slots = {"topic": "products", "shown_products": [p.sku for p in picks], "focus_product": None}
+    tracker = make_tracker(
+        intent="shipping_cost", text="and the price of the lipstick itself?", slots=slots, events=earlier
+    )
+    out = await run(ActionShippingInfo(), tracker, domain)
+    assert out.responses == ["utter_product_price"], out.responses
+    assert out.message("utter_product_price")["title"] == base.title
