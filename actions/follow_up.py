@@ -42,8 +42,8 @@ from actions.context import (
 )
 from actions.handoff import current_ticket, not_understood, say_ticket_status, ticket_gone
 from actions.identity import ValidateVerifyOrderForm
-from actions.product_lookup import meant
-from actions.products import follow_up_products, read_request, recommend, stock_answer, tablet_store
+from actions.product_lookup import brand_in, in_focus, meant
+from actions.products import follow_up_products, online_words, read_request, recommend, stock_answer, tablet_store
 from store.normalize import normalize_order_number, normalize_rma
 
 #: Topics that are about one verified order (their follow-ups need that order).
@@ -77,16 +77,21 @@ _DISPUTE = (
     "unfair", "not fair", "exception", "only just", "only opened", "only a bit", "only a few", "just opened",
     "but i", "but it", "but the", "broken", "faulty", "damaged", "ridiculous", "joke", "please", "come on",
     "moving", "never used", "unopened", "sealed", "not my fault", "can't you", "cant you", "surely",
+    "seriously", "only ordered", "just ordered", "only bought", "just bought", "only placed",
 )  # fmt: skip
 #: Venting about the order in focus (an apology and the offer of a person answer it).
 _VENTING = ("annoyed", "angry", "furious", "fuming", "livid", "fed up", "sick of", "unacceptable", "disappointed",
             "gutted", "upset", "ridiculous", "useless", "rubbish", "terrible", "awful", "not happy", "so annoying",
-            "frustrat*", "pissed off", "disgrace*", "shocking", "appalling", "not good enough")  # fmt: skip
+            "frustrat*", "pissed off", "disgrace*", "shocking", "appalling", "not good enough",
+            "too slow", "so slow", "way too long", "far too long", "takes forever", "taking forever")  # fmt: skip
 _DONT_KNOW = ("don't know", "dont know", "do not know", "don't have", "dont have", "no idea", "not sure",
               "can't remember", "cant remember", "forgot", "forgotten", "don't remember", "not great with")  # fmt: skip
 _WHAT_NEXT = ("what happens now", "what happens next", "what now", "what next", "what can you do",
               "what are my options", "what do i do", "what should i do", "what will happen",
               "what can be done")  # fmt: skip
+#: The request a refusal turned down, by the topic it leaves.
+_REFUSED_GOAL = {"cancel_refused": "cancel_order", "address_refused": "change_shipping_address",
+                 "return_refused": "return_item"}  # fmt: skip
 _WHY = ("why", "how come", "what do you mean", "what does that mean", "what does final sale", "meaning")
 
 
@@ -115,11 +120,20 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
     if latest.button:
         return None
     answered = _pending_question(dispatcher, tracker, latest)
-    if answered is None and caller != "action_continue_goal":
+    if answered is None and (caller != "action_continue_goal" or _only_about_the_person(latest.text)):
+        # "how will they get back to me" after a hand-off, guessed as an order request: how the colleague answers
         answered = _waiting_for_a_person(dispatcher, tracker, latest)
     if answered is None:
         answered = _topic_follow_up(dispatcher, tracker, latest, caller=caller)
     return answered
+
+
+def _only_about_the_person(text: str) -> bool:
+    """About the colleague on the ticket and nothing of an order ("how will they get back to me", not "when will
+    they refund me")."""
+    return has(text, *_ABOUT_THE_PERSON) and not has(
+        text, "refund*", "deliver*", "arriv*", "return*", "ship*", "track*", "cancel*", "invoice", "pay*", "money"
+    )
 
 
 def _pending_question(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
@@ -306,7 +320,14 @@ def _order_follow_up(ctx: OrderContext, latest: Said, topic: str, *, caller: str
     """Follow-ups about the verified order in focus: why not, a dispute, then the topic's own questions."""
     text = latest.text
     refusal = ctx.tracker.get_slot(REFUSAL)
-    if refusal and topic in {"cancel_refused", "address_refused", "return_refused"}:
+    # "the tracking number please?" after a refused cancel asks for something else: its "please" is no dispute
+    other_request = (
+        latest.intent in GOAL_INTENTS
+        and latest.intent != _REFUSED_GOAL.get(topic)
+        and not has(text, *_RETURN_CUES)
+        and not has(text, *(cue for cue in _DISPUTE if cue != "please"))
+    )
+    if refusal and topic in {"cancel_refused", "address_refused", "return_refused"} and not other_request:
         if topic == "return_refused" and has(text, *_DISPUTE) and not has(text, *_WHY):
             ctx.dispatcher.utter_message(response="utter_offer_handoff_dispute")
             return about(topic, refusal=refusal, last_question=OFFER_HANDOFF)
@@ -590,8 +611,18 @@ class ActionFollowUp(Action):
             events = self._details(dispatcher, tracker, latest)
         if events is None:
             events = self._shopping(dispatcher, tracker, latest)
+        if events is None:
+            events = self._brand_one(dispatcher, tracker, latest)
         if events is not None:
             return events
+        chosen = in_focus(tracker) if has(latest.text, *_CHOSEN) and not has(latest.text, *_ORDER_WORDS) else None
+        if chosen is not None:
+            # "great, I'll get that one" after a product: it is ordered on the website, not here
+            dispatcher.utter_message(
+                response="utter_product_chosen", title=chosen.title, price=money(chosen.price),
+                online=online_words(chosen.online_stock),
+            )  # fmt: skip
+            return about("products") + [FollowupAction("action_listen")]
         if has(latest.text, *_HOW_TO_VERIFY) and (tracker.get_slot("order_number") or tracker.get_slot("proof")):
             dispatcher.utter_message(response="utter_how_to_verify")
             return about(None) + [FollowupAction("action_listen")]
@@ -614,7 +645,11 @@ class ActionFollowUp(Action):
             # "I don't know her email": the postcode proves the order too (the check asks again)
             dispatcher.utter_message(response="utter_no_email")
             return [FollowupAction("verify_order_form")]
-        if latest.intent == "deny":
+        if last_bot_response(tracker) == "utter_notifications_on" and has(latest.text, *_WHICH_NEWS):
+            # "what kind of updates will I get?" right after turning order news on: which news, said again
+            return [SlotSet("goal", "notify_on"), FollowupAction("verify_order_form")]
+        if latest.intent == "deny" or (has(latest.text, *_RESIGNED) and not is_question(latest.text)):
+            # "fine whatever" after a refusal or an answer: nothing more to do, nothing misunderstood
             dispatcher.utter_message(response="utter_anything_else")
             return about(None) + [FollowupAction("action_listen")]
         if has(latest.text, "send it back", "sending it back", "send them back", "return*") and returns.policy_part(
@@ -765,6 +800,18 @@ class ActionFollowUp(Action):
         return None
 
     @staticmethod
+    def _brand_one(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+        """ "and the Oakhaven one?" with a product in focus, whatever was talked about since (a return question):
+        that brand's product of the kind in focus."""
+        text = latest.text
+        if not text or not has(text, "one", "ones") or brand_in(text) is None or in_focus(tracker) is None:
+            return None
+        found = meant(tracker, latest)
+        if found.product is not None or found.products:
+            return stock_answer(dispatcher, tracker, found)
+        return None
+
+    @staticmethod
     def _details(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
         """Details given on their own: an order to check, a destination or budget, a product."""
         text = latest.text
@@ -886,6 +933,15 @@ _ANY_ITEM = ("something", "anything", "stuff", "things", "an item", "items", "a 
 _GOODBYE = ("bye", "bye bye", "byee*", "goodbye", "good bye", "tschüss", "tschüs", "tschuss", "tschau", "ciao",
             "auf wiedersehen", "au revoir", "à bientôt", "a bientot", "adios", "adiós", "arrivederci",
             "see you", "see ya", "cya", "ttyl", "gotta go", "that's all", "thats all")  # fmt: skip
+#: Giving up on the point, without a new request ("fine whatever").
+_RESIGNED = ("whatever", "forget it", "never mind", "nevermind", "oh well", "fair enough", "if you say so")
+#: Asking what order news brings.
+_WHICH_NEWS = ("what kind", "which updates", "what updates", "what news", "what will you send", "what messages",
+               "what notifications", "what sort", "what do you send", "what will i get")  # fmt: skip
+#: The customer settling on the product in focus.
+_CHOSEN = ("i'll get", "ill get", "i'll take", "ill take", "i'll buy", "ill buy", "i'll order", "ill order",
+           "i'll go for", "ill go for", "i'll go with", "ill go with", "i'll have", "get that one", "take that one",
+           "buy that one", "going to get", "gonna get", "going to buy", "gonna buy")  # fmt: skip
 _ORDER_WORDS = ("order", "parcel", "package", "delivery", "refund", "return", "track*", "cancel")
 
 
@@ -932,6 +988,8 @@ _SHOPPING_WORDS = (
     "have you got", "you've got", "you got", "got any", "do you stock", "do you carry", "need something",
     "need smth", "need sth", "need a", "need an", "want a", "want an", "after a", "after some", "i need",
     "have u got", "hav u got", "hav you got", "have ya got", "u got any", "do u do", "do you do", "u sell",
+    "can't find", "cant find", "cannot find", "can not find", "couldn't find", "couldnt find", "where are the",
+    "where do you keep", "where can i find",  # "I can't find the foundations anywhere": where they are
 )  # fmt: skip
 #: A need rather than a product ("something for spots"): picks, not a stock answer.
 _NEED_WORDS = ("something for", "smth for", "sth for", "anything for", "for my", "for spots", "for dry")

@@ -61,6 +61,12 @@ ADDRESS_WORDS = ("address", "redirect", "deliver it to", "send it to", "deliver 
                  "street", "road", "change where", "deliver it somewhere", "reroute")  # fmt: skip
 
 
+#: Adding to a placed order ("can I add something to my order?"), which no handler can do.
+ADD_ITEM_WORDS = ("add something", "add an item", "add another", "add a product", "add more", "add one more",
+                  "add to my order", "add it to my order", "add to the order", "add it to the order", "forgot to add",
+                  "add items", "add an extra", "add on", "add to it")  # fmt: skip
+
+
 def checked_goal(tracker: Tracker) -> str:
     """The goal, unless NLU guessed "cancel" for a message that never says so (then what its words ask)."""
     goal = str(tracker.get_slot("goal") or "track")
@@ -69,6 +75,11 @@ def checked_goal(tracker: Tracker) -> str:
         if asked and has(asked, *NEWS_WORDS) and not has(asked, "where", "track*", "status", "when", "arriv*"):
             # "can you send me updates about it?": order news (the e-mail proves the customer), not its status
             return "notify_on"
+    if goal in {"change_address", "cancel"}:
+        asked = goal_message(tracker)
+        if asked and has(asked, *ADD_ITEM_WORDS) and not has(asked, *CANCEL_WORDS, *ADDRESS_WORDS):
+            # "can I add something to my order?" guessed as an address change: items can't be added
+            return "add_items"
     if goal == "change_address":
         asked = goal_message(tracker)
         if asked and not has(asked, *ADDRESS_WORDS):
@@ -123,6 +134,7 @@ HANDLERS: Dict[str, Handler] = {
     "track": track_with_returns,
     "cancel": orders.start_cancel,
     "change_address": orders.start_address_change,
+    "add_items": orders.cannot_add_items,
     "invoice": orders.invoice,
     "return": returns.start_return,
     "return_status": returns.return_status,

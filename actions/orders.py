@@ -378,7 +378,7 @@ class ActionAskConfirmCancel(Action):
         money_note = (
             f"the {money(summary.total, summary.currency)} you paid goes back to your original payment method"
             if charged
-            else "you won't be charged"
+            else "you won't be charged, so there's no money to refund"
         )
         dispatcher.utter_message(
             response="utter_ask_confirm_cancel",
@@ -530,6 +530,12 @@ def follow_up_cancelled(ctx: OrderContext, latest: Said) -> List[EventType] | No
 
 
 # ---------------------------------------------------------------------------------------- the address
+
+
+def cannot_add_items(ctx: OrderContext) -> List[EventType]:
+    """Goal ``add_items``: a placed order's items can't be changed here; what was forgot is ordered on its own."""
+    ctx.dispatcher.utter_message(response="utter_cannot_add_items", order_number=ctx.order_number)
+    return about("track")
 
 
 def start_address_change(ctx: OrderContext) -> List[EventType]:

@@ -174,6 +174,7 @@ def follow_up_payment(ctx: OrderContext, latest: Said) -> List[EventType] | None
     if named_methods(latest.text) or has(
         latest.text, "another way", "other way*", "another card", "different card", "other card", "instead",
         "pay again", "retry", "try again", "ways to pay", "ways can i pay", "pay now", "how do i pay", "how can i pay",
+        "link", "where do i pay", "payment page",  # "where's the link?": the one in the order email
     ):  # fmt: skip
         say(response="utter_payment_retry", methods=_methods_text(), held=held or "as soon as you can")
         return about("payment")
@@ -297,7 +298,10 @@ def follow_up_refund(ctx: OrderContext, latest: Said) -> List[EventType] | None:
         )
         return about("refund", last_question=OFFER_HANDOFF)
     if has(latest.text, "different card", "another card", "other card", "different account", "bank transfer",
-           "cash", "store credit", "gift card"):  # fmt: skip
+           "cash", "store credit", "gift card",
+           # "and it goes back to the card I paid with?": the same method, said as a question
+           "goes back to", "go back to", "back to my", "back on my", "back onto", "same card", "card i paid",
+           "card i used", "original card", "original payment"):  # fmt: skip
         say(response="utter_refund_same_method", method=refund.method, amount=amount)
         return about("refund")
     if has(latest.text, "how much", "amount", "how many", "what will i get", "getting back", "get back"):

@@ -258,6 +258,25 @@ def in_focus(tracker: Tracker, cat: Catalogue | None = None) -> ProductInfo | No
     return listed[0] if listed else None
 
 
+def named_before(tracker: Tracker, cat: Catalogue | None = None) -> ProductInfo | None:
+    """The last catalogue product the customer named before the latest message ("the lipstick itself" after
+    picks similar to it: the one they asked about, not a pick)."""
+    cat = cat or catalogue()
+    seen_latest = False
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        if not seen_latest:
+            seen_latest = True
+            continue
+        for ent in (event.get("parse_data") or {}).get("entities") or []:
+            if ent.get("entity") == "product" and ent.get("value"):
+                product = cat.by_title(str(ent["value"]))
+                if product is not None:
+                    return product
+    return None
+
+
 def ordinal(text: str) -> int | None:
     """0 for "the first one", 1 for "the second", -1 for "the last one"; None without one."""
     for word, index in _ORDINALS.items():

@@ -44,6 +44,7 @@ from actions.product_lookup import (
     kind_of,
     match,
     meant,
+    named_before,
     ordinal,
     shown,
     tokens,
@@ -187,7 +188,7 @@ def _stock_of_several(
                 return about("products", **{FOCUS_PRODUCT: None, SHOWN_PRODUCTS: [p.sku for p in on_shelf[:5]]})
     available = [p for p in products if p.online_stock > 0]
     listed = available[:5] or products[:5]
-    lines = "\n".join(f"- {p.title} ({money(p.price)}): {_online_words(p.online_stock)}" for p in listed)
+    lines = "\n".join(f"- {p.title} ({money(p.price)}): {online_words(p.online_stock)}" for p in listed)
     response = "utter_stock_several" if available else "utter_stock_several_none"
     dispatcher.utter_message(response=response, count=len(available), lines=lines)
     return about("products", **{FOCUS_PRODUCT: None, SHOWN_PRODUCTS: [p.sku for p in listed]})
@@ -200,8 +201,13 @@ def tablet_store(context: ChannelContext) -> str | None:
     return None
 
 
-def _online_words(quantity: int) -> str:
-    return f"{quantity} available online" if quantity > 0 else "out of stock online"
+#: The product the picks were for, rather than a pick ("the lipstick itself").
+_ITSELF = ("itself", "the original one", "the one i asked about", "the one i mentioned", "the one i named")
+
+
+def online_words(quantity: int) -> str:
+    # In the customer's words ("is it in stock?"): a bare count never says whether it is in stock.
+    return f"in stock online, {quantity} available" if quantity > 0 else "out of stock online"
 
 
 def _stock_for_customers(dispatcher: CollectingDispatcher, store: OrderStore, product: ProductInfo) -> None:
@@ -211,7 +217,7 @@ def _stock_for_customers(dispatcher: CollectingDispatcher, store: OrderStore, pr
         response="utter_stock",
         title=product.title,
         price=money(product.price),
-        online=_online_words(stock.online),
+        online=online_words(stock.online),
         stores=", ".join(in_stores) if in_stores else "none at the moment",
     )
 
@@ -856,6 +862,9 @@ def follow_up_products(
     if has(text, "how much", "price*", "cost", "how expensive", "what does it cost", "amounts", "values",
            "denomination*", "what sizes") and not has(text, *_SHIPPING_WORDS):  # fmt: skip
         found = meant(tracker, latest)
+        original = named_before(tracker) if has(text, *_ITSELF) else None
+        if original is not None:
+            found = Meant(product=original, how="named")  # "and the price of the lipstick itself?" after its picks
         listed = shown(tracker)
         if found.how in {"focus", "none"} and len(listed) > 1 and has(text, "they", "them", "those", "ones", "all"):
             found = Meant(products=listed, how="shown")
@@ -962,12 +971,12 @@ def _focus_kind(tracker: Tracker) -> str | None:
 def _prices(dispatcher: CollectingDispatcher, found: Meant) -> List[EventType]:
     products = [found.product] if found.product is not None else found.products[:5]
     lines = "\n".join(
-        f"- {p.title}: {money(p.price)} ({_online_words(p.online_stock)})" for p in products if p is not None
+        f"- {p.title}: {money(p.price)} ({online_words(p.online_stock)})" for p in products if p is not None
     )
     if found.product is not None:
         p = found.product
         dispatcher.utter_message(
-            response="utter_product_price", title=p.title, price=money(p.price), online=_online_words(p.online_stock)
+            response="utter_product_price", title=p.title, price=money(p.price), online=online_words(p.online_stock)
         )
         return about("products", **{FOCUS_PRODUCT: p.sku, SHOWN_PRODUCTS: [p.sku]})
     dispatcher.utter_message(response="utter_product_prices", lines=lines)
@@ -1030,10 +1039,10 @@ def _elsewhere(
             for s in shops[:3]
         )
         dispatcher.utter_message(response="utter_stock_elsewhere", title=product.title, shops=listed,
-                                 online=_online_words(stock.online))  # fmt: skip
+                                 online=online_words(stock.online))  # fmt: skip
     else:
         dispatcher.utter_message(response="utter_stock_nowhere_else", title=product.title,
-                                 online=_online_words(stock.online))  # fmt: skip
+                                 online=online_words(stock.online))  # fmt: skip
     return about("products", **{FOCUS_PRODUCT: product.sku, SHOWN_PRODUCTS: [product.sku]})
 
 

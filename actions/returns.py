@@ -73,6 +73,10 @@ _STOP_PHRASES = (
     "dont want to return", "do not want to return", "don't want a return", "dont want a return", "no longer want",
     "not returning", "i'll keep", "ill keep", "i will keep", "keep it", "keep them", "don't return", "dont return",
     "don't set it up", "dont set it up", "don't go ahead", "dont go ahead",
+    # the same in the languages the shop hears ("stop, finalement je la garde")
+    "je la garde", "je le garde", "je les garde", "je vais la garder", "je vais le garder", "je préfère la garder",
+    "je préfère le garder", "ich behalte", "ich behalt", "me lo quedo", "me la quedo", "me los quedo",
+    "me las quedo",
 )  # fmt: skip
 #: Intents a reason is read as ("too small", "it arrived damaged", "it brought me out in a rash"); any other
 #: intent (a greeting, "track my order", a button) has another purpose and is not stored as the reason.
@@ -191,14 +195,16 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
             f"{policy.uk_label[1:]} {window}"
         )
     elif has(text, "how long", "how many days", "time limit", "window", "days", "deadline", "when"):
-        if has(text, "refund", "money", "paid back"):
+        if has(text, "refund*", "money", "paid back"):  # "how long do refunds take": the refund, not the window
             part = (
                 f"Refunds go back to your original payment method within {policy.refund_min_business_days}-"
                 f"{policy.refund_max_business_days} business days of the parcel reaching us."
             )
+            if has(text, "return*", "send back", "send it back", "sending back"):
+                part += f" {window}"  # "can I return ORD-… and how long do refunds take?": both halves
         else:
             part = f"{window} {policy.condition}"
-    elif has(text, "refund", "money back"):
+    elif has(text, "refund*", "money back"):
         part = (
             f"Refunds go back to your original payment method within {policy.refund_min_business_days}-"
             f"{policy.refund_max_business_days} business days of the parcel reaching us. {window}"
@@ -215,7 +221,12 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
 
 
 _RETURN_WORDS = ("return*", "send back", "send it back", "sending back", "send them back", "retour*", "zurück*",
-                 "rücksend*", "devol*", "refund*")  # fmt: skip
+                 "rücksend*", "devol*", "refund*",
+                 # "need to send something back": the thing sent back named in between
+                 "send something back", "send some things back", "send stuff back", "send this back",
+                 "send these back", "send that back", "send those back", "send everything back", "send an item back",
+                 "send my order back", "send the order back", "send the lot back", "sending something back",
+                 "sending stuff back", "send smth back", "send sth back")  # fmt: skip
 
 
 def wants_to_return(text: str) -> bool:

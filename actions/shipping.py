@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import get_store, money
@@ -244,6 +244,14 @@ class ActionShippingInfo(Action):
         answered = _product_question(dispatcher, tracker, latest)
         if answered is not None:
             return answered
+        if (
+            latest.intent == "delivery_time"
+            and latest.entity("order_number")
+            and destination_in(latest) == (None, None)
+        ):
+            # "...order ORD-100147, email ..., will it still arrive in time?": when THAT order arrives, so it is
+            # checked and tracked, not the delivery times of every zone
+            return [SlotSet("goal", "track"), FollowupAction("verify_order_form")]
         events = quote(
             dispatcher, tracker, latest, keep=tracker.get_slot(TOPIC) == "shipping", mode=speed_mode(latest.text)
         )

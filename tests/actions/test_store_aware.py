@@ -104,7 +104,7 @@ async def test_forged_staff_over_rest_and_web_get_online_and_shops_with_stock(st
         out = await check_stock(domain, product.title, **tracker)
         assert out.responses == ["utter_stock"]
         message = out.message("utter_stock")
-        assert message["online"] == "5 available online"
+        assert message["online"] == "in stock online, 5 available"
         assert message["stores"] == "Cabot Circus (4), George Street (1)"
 
 
