@@ -7,7 +7,8 @@ Metrics (all prefixed ``shop_gateway_``):
   ``ok`` or the error code a customer was shown (``rasa_unavailable``, ``rasa_error``, ...);
 * ``http_responses_total{route,status}``: every HTTP answer by route pattern (never the raw path: ids stay out);
 * ``events_total{event}``: the dispatcher's and push router's counters (``web.rate_limited``, ``rasa.resent``,
-  ``web.transcript_error``, ``handoff.opened``, ``handoff.claimed``, ``telegram.duplicates``, ``web.pushed``...);
+  ``web.transcript_error``, ``web.transcript_kept``/``recovered``/``lost`` (connectors.web.backlog),
+  ``handoff.opened``, ``handoff.claimed``, ``telegram.duplicates``, ``web.pushed``...);
 * ``handoffs_total{event}``: hand-offs ``opened``, ``claimed``, ``resolved`` (the same counters, by name);
 * ``rasa_up``: 1 when rasa answered its health check (checked at most every 5 s, on scrape);
 * ``shared_state_up`` and ``shared_state_errors_total{kind}``: Redis shared by the gateways (1 without Redis);

@@ -29,11 +29,12 @@ from connectors.rasa_client import resend_key
 from connectors.shared_state import LocalState, shared_state
 from connectors.source import request_address, web_source
 from connectors.tasks import BackgroundTasks
+from connectors.web.backlog import KeptLine, TranscriptBacklog
 from connectors.web.catalogue import SKU, Catalogue, DemoExample, product_svg
 from connectors.web.feedback import WebFeedback
 from connectors.web.ratelimit import SlidingWindowLimiter, whole_seconds
 from connectors.web.settings import WebSettings
-from connectors.web.transcript import Transcript
+from connectors.web.transcript import Claim, Transcript
 from connectors.web.translate import (
     RateLimited,
     WebInbound,
@@ -59,12 +60,14 @@ API_PREFIX = "/api/web/"
 PUSH_TOPIC = "web.push"
 #: How long browsers and CDNs may use widget.js before revalidating it (its ETag makes that cheap).
 WIDGET_MAX_AGE = 300
+#: First and longest pause (seconds) between attempts to write kept transcript lines while the database is away.
+BACKLOG_RETRY = (0.5, 10.0)
 #: Largest WebSocket frame read at all; smaller frames over the message limit get an error frame instead.
 WS_HARD_LIMIT = 1024 * 1024
 
 
 class TranscriptUnavailable(GatewayError):
-    """The gateway database could not record a message, so it is not sent to rasa."""
+    """The gateway database could not be read for a history request (a message is answered without it)."""
 
 
 def describe_web_error(exc: GatewayError) -> UserFacingError:
@@ -121,6 +124,10 @@ class WebChannel:
         self._dispatcher: Dispatcher | None = None
         self._shared: LocalState = LocalState()  # rate limits and fan-out shared by the gateways (setup)
         self._transcript: Transcript | None = None
+        # transcript lines the gateway database could not take, written by _write_backlog when it is back
+        self.backlog = TranscriptBacklog(self.settings.transcript_backlog)
+        self._backlog_wake = asyncio.Event()
+        self._backlog_task: asyncio.Task[None] | None = None
         self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         # open sockets per conversation, so a pushed message (a person's reply) reaches every open tab
         self._open: dict[str, set[web.WebSocketResponse]] = {}
@@ -164,8 +171,9 @@ class WebChannel:
         app.router.add_route("OPTIONS", "/api/web/history", self.preflight)
         app.router.add_get("/api/web/ws", self.websocket)
         app.router.add_get("/media/products/{sku}.svg", self.product_picture)
-        self.feedback.setup(app, self._transcript)
+        self.feedback.setup(app, self._transcript, self.record_customer_item)
         app.on_response_prepare.append(self._cors_headers)
+        app.on_startup.append(self._start_backlog)
         app.on_cleanup.append(self._close_catalogue)
         app[PUSH_KEY].register(self.name, self)
         app.on_shutdown.append(self._close_sockets)
@@ -394,6 +402,9 @@ class WebChannel:
             PushFailed: the conversation has never written (unknown id) or the gateway database is down.
         """
         rendered = render_messages(messages)
+        if self.backlog.has(sender_id):  # its kept lines first, so the pushed one is stored after them
+            async with self._conversation_lock(sender_id):
+                await self._write_kept(sender_id)
         try:
             known = await asyncio.to_thread(self.transcript.count, sender_id)
             if not known:
@@ -477,7 +488,8 @@ class WebChannel:
 
         A message whose id is already answered gets the stored replies (``replayed`` True) without
         asking rasa or counting against the rate limits. Otherwise the rate limits are charged, the
-        message is recorded, sent to rasa and its replies stored. Messages of one conversation are
+        message is recorded, sent to rasa and its replies stored; when the gateway database cannot take
+        those writes they are kept and written when it is back (``connectors.web.backlog``). Messages of one conversation are
         answered one at a time, so a resend that arrives while the first copy is still with rasa
         waits for it and is then replayed. The work runs in its own task: a client that disconnects
         mid-answer does not cut it short, and its resend finds the stored replies.
@@ -505,21 +517,35 @@ class WebChannel:
         client_id = parsed.client_message_id
         counts = self.dispatcher.counts
         async with self._conversation_lock(conversation_id):
-            try:
-                if client_id is not None:
-                    stored = await asyncio.to_thread(self.transcript.answered, conversation_id, client_id)
-                    if stored is not None:
-                        counts["web.replayed"] += 1
-                        return stored, True
+            if client_id is not None:
+                kept = self.backlog.answered(conversation_id, client_id)
+                if kept is not None:  # answered during an outage, its replies not stored yet
+                    counts["web.replayed"] += 1
+                    return kept, True
+            claim: Claim | None = None
+            charged = False
+            # With lines still waiting for the database this message queues behind them (the order of the
+            # transcript is the order of the conversation), unless they can be written now.
+            if not self.backlog.has(conversation_id) or await self._write_kept(conversation_id):
+                try:
+                    if client_id is not None:
+                        stored = await asyncio.to_thread(self.transcript.answered, conversation_id, client_id)
+                        if stored is not None:
+                            counts["web.replayed"] += 1
+                            return stored, True
+                    await self._charge(conversation_id, address)
+                    charged = True
+                    claim = await asyncio.to_thread(
+                        self.transcript.claim, conversation_id, client_id, parsed.transcript_body()
+                    )
+                except SQLAlchemyError:
+                    # The turn goes on without the transcript: rasa answers a resend of the same client message id
+                    # once (X-Message-ID), and the lines are written when the database is back.
+                    counts["web.transcript_error"] += 1
+                    log.warning("web transcript unavailable; the message is answered and its lines kept")
+            if claim is None and not charged:
                 await self._charge(conversation_id, address)
-                claim = await asyncio.to_thread(
-                    self.transcript.claim, conversation_id, client_id, parsed.transcript_body()
-                )
-            except SQLAlchemyError as exc:
-                counts["web.transcript_error"] += 1
-                log.exception("web transcript unavailable; message not sent to rasa")
-                raise TranscriptUnavailable("the gateway database is unavailable") from exc
-            if claim.status == "answered":  # recorded by another gateway process meanwhile
+            elif claim is not None and claim.status == "answered":  # recorded by another gateway process meanwhile
                 counts["web.replayed"] += 1
                 return claim.replies, True
             key = resend_key.set(f"web:{conversation_id}/{client_id}" if client_id else "")
@@ -529,24 +555,124 @@ class WebChannel:
                     replace(parsed.message, source=web_source(address)), still_wanted
                 )
             except GatewayError:
-                await asyncio.to_thread(self.transcript.mark_failed, claim)
+                await self._store(
+                    KeptLine(
+                        conversation_id,
+                        client_id,
+                        None if claim else parsed.transcript_body(),
+                        "failed",
+                        row_id=claim.row_id if claim else None,
+                    )
+                )
                 raise
             finally:
                 resend_key.reset(key)
             rendered = render_messages(replies)
-            try:
-                await asyncio.to_thread(self.transcript.record_replies, claim, conversation_id, rendered)
-            except SQLAlchemyError:
-                # the customer still gets the answer; only a resend of this message would ask rasa again
-                counts["web.transcript_error"] += 1
-                log.exception("could not store the replies of a web message")
+            await self._store(
+                KeptLine(
+                    conversation_id,
+                    client_id,
+                    None if claim else parsed.transcript_body(),
+                    "answered",
+                    rendered,
+                    row_id=claim.row_id if claim else None,
+                )
+            )
             return rendered, False
+
+    async def record_customer_item(
+        self, conversation_id: str, client_message_id: str | None, body: dict[str, Any]
+    ) -> int | None:
+        """Store a photo or rating the customer sent as an answered ``user`` line, after the conversation's kept
+        lines, or keep it until the database is back (connectors.web.feedback).
+
+        Returns:
+            Its row id, or None while it is kept.
+        """
+        async with self._conversation_lock(conversation_id):
+            return await self._store(KeptLine(conversation_id, client_message_id, body, "answered"))
+
+    async def _store(self, line: KeptLine) -> int | None:
+        """Write ``line`` now, or keep it (behind the conversation's kept lines) for :meth:`_write_backlog`.
+
+        Never raises for the database: the customer's turn is answered either way. Called under the
+        conversation's lock.
+
+        Returns:
+            The customer row's id, or None when the line was kept (or dropped).
+        """
+        counts = self.dispatcher.counts
+        if not self.backlog.has(line.conversation_id):
+            try:
+                return await asyncio.to_thread(self.transcript.store_kept, line)
+            except SQLAlchemyError:
+                counts["web.transcript_error"] += 1
+                log.warning("could not store a web transcript line; kept until the database is back")
+        if self.backlog.keep(line):
+            counts["web.transcript_kept"] += 1
+            self._backlog_wake.set()
+        else:
+            counts["web.transcript_dropped"] += 1
+            log.error("web transcript backlog full (%d lines): a line was not stored", self.backlog.limit)
+        return None
+
+    async def _write_kept(self, conversation_id: str) -> bool:
+        """Write the conversation's kept lines, oldest first, until the database fails (caller holds its lock).
+
+        Returns:
+            Whether none is left.
+        """
+        while (line := self.backlog.first(conversation_id)) is not None:
+            try:
+                await asyncio.to_thread(self.transcript.store_kept, line)
+            except SQLAlchemyError:
+                return False
+            self.backlog.done(line)
+            self.dispatcher.counts["web.transcript_recovered"] += 1
+        return True
+
+    async def _write_backlog(self) -> None:
+        """Background task: whenever lines are kept, try to write them, backing off while the database is away.
+
+        A plain loop rather than a retry library: it is woken by new lines, retries all conversations together and
+        runs until the gateway stops (tenacity is not in the gateway's environment).
+        """
+        first, longest = BACKLOG_RETRY
+        while True:
+            await self._backlog_wake.wait()
+            pause = first
+            while len(self.backlog):
+                for conversation_id in self.backlog.conversations():
+                    async with self._conversation_lock(conversation_id):
+                        if not await self._write_kept(conversation_id):
+                            break  # still away: try again after the pause
+                if len(self.backlog):
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, longest)
+            self._backlog_wake.clear()
+
+    async def _start_backlog(self, _app: web.Application) -> None:
+        self._backlog_task = asyncio.create_task(self._write_backlog(), name="web-transcript-backlog")
+
+    async def _stop_backlog(self) -> None:
+        """Last try to write kept lines at shutdown; what is still kept is lost, counted and logged."""
+        if self._backlog_task is not None:
+            self._backlog_task.cancel()
+            await asyncio.gather(self._backlog_task, return_exceptions=True)
+            self._backlog_task = None
+        for conversation_id in self.backlog.conversations():
+            if not await self._write_kept(conversation_id):
+                break
+        if lost := len(self.backlog):
+            self.dispatcher.counts["web.transcript_lost"] += lost
+            log.error("the gateway stops with %d web transcript lines it could not write", lost)
 
     async def _charge(self, conversation_id: str, address: str) -> None:
         """Count a message against both limits, or raise RateLimited without counting it.
 
         With several gateways (shared state in Redis) the limits hold across all of them too.
         """
+
         now = self._clock()
         wait_conversation = self._per_conversation.retry_after(conversation_id, now)
         wait_address = self._per_address.retry_after(address, now)
@@ -587,6 +713,9 @@ class WebChannel:
             self.dispatcher.counts["web.rate_limited"] += 1
             raise RateLimited(whole_seconds(wait), "address")
         self._history_per_address.record(address, now)
+        if self.backlog.has(conversation_id):  # lines kept through an outage belong in it: write them first
+            async with self._conversation_lock(conversation_id):
+                await self._write_kept(conversation_id)
         try:
             rows, truncated = await asyncio.to_thread(
                 self.transcript.history, conversation_id, self.settings.history_limit
@@ -633,6 +762,7 @@ class WebChannel:
         for ws in list(self._sockets):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
         await self._tasks.drain(timeout=5)  # let answers in flight be stored before the database goes away
+        await self._stop_backlog()
 
     def drop_connections(self) -> int:
         """Cut every open WebSocket's TCP connection without a close handshake, as a network drop would.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -86,10 +86,18 @@ class WebFeedback:
         self._engine: Engine | None = None
         self._transcript: Transcript | None = None
         self._app: web.Application | None = None
+        self._record_item: Callable[[str, str | None, dict[str, Any]], Awaitable[int | None]] | None = None
 
-    def setup(self, app: web.Application, transcript: Transcript) -> None:
-        """Add the routes to ``app``."""
+    def setup(
+        self,
+        app: web.Application,
+        transcript: Transcript,
+        record_item: Callable[[str, str | None, dict[str, Any]], Awaitable[int | None]],
+    ) -> None:
+        """Add the routes to ``app``; ``record_item`` stores a photo or rating line in the transcript, or keeps it
+        until the database is back (``WebChannel.record_customer_item``)."""
         self._transcript = transcript
+        self._record_item = record_item
         self._app = app
         app.router.add_post("/api/web/attachments", self.upload)
         app.router.add_get("/api/web/attachments/{photo_id}", self.download)
@@ -109,6 +117,13 @@ class WebFeedback:
     async def _close(self, _app: web.Application) -> None:
         if self._engine is not None:
             self._engine.dispose()
+
+    @property
+    def record_item(self) -> Callable[[str, str | None, dict[str, Any]], Awaitable[int | None]]:
+        """Stores a photo or rating line in the transcript (after :meth:`setup`)."""
+        if self._record_item is None:
+            raise RuntimeError("WebFeedback.setup() has not been called")
+        return self._record_item
 
     @property
     def transcript(self) -> Transcript:
@@ -195,13 +210,7 @@ class WebFeedback:
         shown = "Photo" + (
             f" for {kept.ticket_number}" if kept.ticket_number else f" for {kept.rma_number}" if kept.rma_number else ""
         )
-        try:
-            row_id = await asyncio.to_thread(
-                self.transcript.record_customer_item, conversation_id, client_id, {"text": shown, "photo": described}
-            )
-        except SQLAlchemyError:
-            log.exception("a kept photo could not be added to the web transcript")
-            row_id = None
+        row_id = await self.record_item(conversation_id, client_id, {"text": shown, "photo": described})
         await self._to_slack_thread(kept, photo.data)
         entry: dict[str, Any] = {"id": row_id, "role": "user", "text": shown, "status": "answered", "photo": described}
         if client_id:
@@ -364,12 +373,6 @@ class WebFeedback:
         self._counts()["web.ratings"] += 1
         described = {"score": rating.score, "subject": rating.subject, "outcome": rating.outcome}
         shown = f"Rated {rating.score} out of 5"
-        try:
-            row_id = await asyncio.to_thread(
-                self.transcript.record_customer_item, conversation_id, client_id, {"text": shown, "rating": described}
-            )
-        except SQLAlchemyError:
-            log.exception("a kept rating could not be added to the web transcript")
-            row_id = None
+        row_id = await self.record_item(conversation_id, client_id, {"text": shown, "rating": described})
         entry: dict[str, Any] = {"id": row_id, "role": "user", "text": shown, "status": "answered", "rating": described}
         return web.json_response({"rating": described, "entry": entry}, status=201)

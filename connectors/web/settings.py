@@ -29,6 +29,8 @@ class WebSettings(EnvSettings):
             ``ratings_window`` seconds, all its conversations together (a new chat that says "bye" is asked for
             a rating, so without this anyone could stuff the console's average).
         ratings_window: length of the ratings window in seconds.
+        transcript_backlog: most transcript lines (a message with its replies, a photo, a rating) kept in memory
+            while the gateway database is unavailable, written when it is back (``connectors.web.backlog``).
     """
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_WEB_")
@@ -44,12 +46,13 @@ class WebSettings(EnvSettings):
     trusted_proxies: tuple[Network, ...] = ()  # GATEWAY_TRUSTED_PROXIES, read by from_env
     ratings_per_source: int = Field(default=5, ge=1, le=100_000)
     ratings_window: float = Field(default=3600.0, ge=1, le=7 * 86_400, description="seconds")
+    transcript_backlog: int = Field(default=5000, ge=1, le=1_000_000)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
         """Read ``GATEWAY_WEB_RATE_PER_CONVERSATION``, ``GATEWAY_WEB_RATE_PER_ADDRESS``,
         ``GATEWAY_WEB_RATE_WINDOW``, ``GATEWAY_WEB_HISTORY_LIMIT``, ``GATEWAY_WEB_RATINGS_PER_SOURCE``,
-        ``GATEWAY_WEB_RATINGS_WINDOW`` and ``GATEWAY_TRUSTED_PROXIES``.
+        ``GATEWAY_WEB_RATINGS_WINDOW``, ``GATEWAY_WEB_TRANSCRIPT_BACKLOG`` and ``GATEWAY_TRUSTED_PROXIES``.
 
         Args:
             env: the environment (default ``os.environ``).

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from connectors.db import GatewayBase, affected
+from connectors.web.backlog import KeptLine
 
 Status = Literal["pending", "answered", "failed"]
 
@@ -147,6 +148,68 @@ class Transcript:
         with self.sessions() as session:
             session.execute(update(WebMessage).where(WebMessage.id == claim.row_id).values(status="failed"))
             session.commit()
+
+    def store_kept(self, line: KeptLine) -> int | None:
+        """Write a line kept through an outage (``connectors.web.backlog``), in one transaction, at most once.
+
+        A customer row already stored (``line.row_id``, or found by its client message id after a resend reached
+        the database first) is reused; one already ``answered`` is left as it is, so nothing is doubled.
+
+        Used for every line of a web turn (``WebChannel._store``), whether written at once or after an outage.
+
+        Returns:
+            The customer row's id (None: it was deleted meanwhile, nothing written).
+        """
+        with self.sessions() as session:
+            row: WebMessage | None = None
+            if line.row_id is not None:
+                row = session.get(WebMessage, line.row_id)
+                if row is None:  # deleted meanwhile (the console's privacy commands): nothing to add to
+                    return None
+            elif line.client_message_id is not None:
+                row = session.scalar(_by_client_id(line.conversation_id, line.client_message_id))
+            if row is not None and row.status == "answered":
+                return row.id
+            if row is None:
+                if line.body is None:
+                    raise ValueError("a kept line without a stored row needs the customer's body")
+                row = WebMessage(
+                    conversation_id=line.conversation_id,
+                    role="user",
+                    client_message_id=line.client_message_id,
+                    status=line.status,
+                    body=line.body,
+                    created_at=line.at,
+                )
+                session.add(row)
+            row.status = line.status
+            reply_to = row.client_message_id
+            if line.replies and reply_to is not None:
+                session.execute(
+                    delete(WebMessage).where(
+                        WebMessage.conversation_id == line.conversation_id,
+                        WebMessage.role == "bot",
+                        WebMessage.reply_to == row.client_message_id,
+                    )
+                )
+            session.add_all(
+                WebMessage(
+                    conversation_id=line.conversation_id,
+                    role="bot",
+                    reply_to=reply_to,
+                    body=message,
+                    created_at=line.at,
+                )
+                for message in line.replies
+            )
+            try:
+                session.commit()
+            except IntegrityError:  # another gateway stored this client message meanwhile: write it on top of that
+                session.rollback()
+                if line.row_id is None and line.client_message_id is not None:
+                    return self.store_kept(line)
+                raise
+            return row.id
 
     def history(self, conversation_id: str, limit: int) -> tuple[list[WebMessage], bool]:
         """The newest ``limit`` rows of a conversation, oldest first.

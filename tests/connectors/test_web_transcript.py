@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from connectors.db import create_schema, gateway_engine
+from connectors.rasa_client import RasaClient
+from connectors.web.backlog import KeptLine, TranscriptBacklog
+from connectors.web.channel import WebChannel
 from connectors.web.transcript import Transcript
 from gateway import create_app
 from tests.connectors.gateway_fakes import FakeRasa, make_settings
-from tests.store.conftest import postgres_url  # noqa: F401 (the session's PostgreSQL cluster, shared)
+from tests.store.conftest import (
+    _Cluster,
+    postgres_url,  # noqa: F401 (the session's PostgreSQL cluster, shared)
+    throwaway_cluster,
+)
 
 CID = "transcript-conversation-01"
 
@@ -96,3 +107,138 @@ async def test_api_dedupes_and_serves_history_on_this_database(database_url: str
         assert [b["message"] for b in fake.received] == ["hello"]
     finally:
         await fake.stop()
+
+
+# ---------------------------------------------------------------------------------- a real database outage
+
+
+@pytest.fixture
+def crashable_postgres() -> Iterator[_Cluster]:
+    """A PostgreSQL cluster of this test's own, so stopping it takes nobody else's database away."""
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+def _gateway(fake: FakeRasa, database_url: str) -> tuple[web.Application, WebChannel]:
+    settings = make_settings(fake.url, database_url=database_url)
+    channel = WebChannel()
+    rasa = RasaClient(settings.rasa_url, settings.gateway_token, 2.0, health_timeout=0.5)
+    return create_app(settings, rasa, channels=[channel]), channel
+
+
+async def _history(client: TestClient) -> list[tuple[str, str, str | None]]:
+    resp = await client.get(f"/api/web/history?conversation_id={CID}")
+    assert resp.status == 200, await resp.text()
+    entries = (await resp.json())["entries"]
+    return [(e["role"], e["text"] if e["role"] == "user" else e["message"]["text"], e.get("status")) for e in entries]
+
+
+async def test_lines_answered_during_a_postgres_outage_are_written_when_it_is_back(
+    crashable_postgres: _Cluster,
+) -> None:
+    fake = FakeRasa()
+    fake.replies = lambda body: [{"text": f"echo: {body['message']}"}]
+    await fake.start()
+    try:
+        app, channel = _gateway(fake, crashable_postgres.url)
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+            counts = channel.dispatcher.counts
+
+            async def say(text: str, client_id: str) -> dict[str, Any]:
+                body = {"conversation_id": CID, "text": text, "client_message_id": client_id}
+                resp = await client.post("/api/web/messages", json=body)
+                assert resp.status == 200, await resp.text()  # answered, database or not
+                return dict(await resp.json())
+
+            await say("before", "msg-000001")
+            crashable_postgres.pause()
+            during = await say("during", "msg-000002")
+            assert [m["text"] for m in during["messages"]] == ["echo: during"]
+            resent = await say("during", "msg-000002")  # the widget's resend: the kept answer, rasa not asked again
+            assert (resent["replayed"], resent["messages"]) == (True, during["messages"])
+            await say("still during", "msg-000003")
+            assert (await client.get(f"/api/web/history?conversation_id={CID}")).status == 503
+            assert len(channel.backlog) == 2 and counts["web.transcript_kept"] == 2
+            crashable_postgres.resume()
+            for _ in range(200):  # the background writer's pauses grow to 10 s at most
+                if not len(channel.backlog):
+                    break
+                await asyncio.sleep(0.1)
+            assert len(channel.backlog) == 0
+            await say("after", "msg-000004")
+            assert await _history(client) == [
+                ("user", "before", "answered"),
+                ("bot", "echo: before", None),
+                ("user", "during", "answered"),
+                ("bot", "echo: during", None),
+                ("user", "still during", "answered"),
+                ("bot", "echo: still during", None),
+                ("user", "after", "answered"),
+                ("bot", "echo: after", None),
+            ]
+            assert [b["message"] for b in fake.received] == ["before", "during", "still during", "after"]
+            assert counts["web.transcript_recovered"] == 2 and counts["web.transcript_lost"] == 0
+            metrics = await (await client.get("/metrics")).text()
+            assert 'shop_gateway_events_total{event="web.transcript_recovered"} 2.0' in metrics
+    finally:
+        await fake.stop()
+
+
+async def test_a_reply_whose_write_fails_is_kept_and_written_once(database_url: str) -> None:
+    """The customer row is stored, then the database fails before the replies: they are kept, not lost."""
+    fake = FakeRasa()
+    fake.replies = lambda body: [{"text": "one"}, {"text": "two"}]
+    await fake.start()
+    try:
+        app, channel = _gateway(fake, database_url)
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+            store_kept = channel.transcript.store_kept
+            failures = iter([True, True])  # the reply's write, then the background writer's first try
+
+            def flaky(line: KeptLine) -> int | None:
+                if next(failures, False):
+                    raise OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))
+                return store_kept(line)
+
+            channel.transcript.store_kept = flaky
+            body = {"conversation_id": CID, "text": "hi", "client_message_id": "msg-000001"}
+            answer = await (await client.post("/api/web/messages", json=body)).json()
+            assert [m["text"] for m in answer["messages"]] == ["one", "two"]
+            for _ in range(100):
+                if not len(channel.backlog):
+                    break
+                await asyncio.sleep(0.05)
+            again = await (await client.post("/api/web/messages", json=body)).json()
+            assert again["replayed"] is True and [m["text"] for m in again["messages"]] == ["one", "two"]
+            history = await (await client.get(f"/api/web/history?conversation_id={CID}")).json()
+        stored = [(e["role"], e["text"] if e["role"] == "user" else e["message"]["text"]) for e in history["entries"]]
+        assert stored == [("user", "hi"), ("bot", "one"), ("bot", "two")]
+        assert len(fake.received) == 1
+        assert channel.dispatcher.counts["web.transcript_recovered"] == 1
+    finally:
+        await fake.stop()
+
+
+def test_backlog_is_bounded_and_in_order() -> None:
+    backlog = TranscriptBacklog(limit=2)
+    first = KeptLine("a", "m1", {"text": "1"}, "answered", [{"text": "r1"}])
+    second = KeptLine("a", "m2", {"text": "2"}, "failed")
+    assert backlog.keep(first) and backlog.keep(second)
+    assert not backlog.keep(KeptLine("b", "m3", {"text": "3"}, "answered"))  # full: refused, counted by the caller
+    assert backlog.answered("a", "m1") == [{"text": "r1"}] and backlog.answered("a", "m2") is None
+    with pytest.raises(RuntimeError):
+        backlog.done(second)  # only the oldest
+    backlog.done(first)
+    assert backlog.first("a") is second and len(backlog) == 1
+    backlog.done(second)
+    assert not backlog.has("a") and len(backlog) == 0
+
+
+def test_a_kept_line_is_not_doubled_when_written_again(transcript: Transcript) -> None:
+    line = KeptLine(CID, "msg-000001", {"text": "hi"}, "answered", [{"text": "a"}, {"text": "b"}])
+    first = transcript.store_kept(line)
+    assert transcript.store_kept(line) == first  # written again (a commit whose answer was lost): nothing added
+    failed = KeptLine(CID, "msg-000001", None, "failed", row_id=first)
+    transcript.store_kept(failed)  # a late failure never undoes an answer
+    rows, _ = transcript.history(CID, 10)
+    assert [(r.role, r.status) for r in rows] == [("user", "answered"), ("bot", None), ("bot", None)]

@@ -407,29 +407,28 @@ def test_bad_web_setting_stops_the_gateway_with_status_2(
     assert any(wanted in r.getMessage() for r in caplog.records)
 
 
-async def test_database_down_is_503_and_nothing_reaches_rasa(fake_rasa: FakeRasa) -> None:
+async def test_database_down_answers_and_keeps_the_lines(fake_rasa: FakeRasa) -> None:
+    """The customer is answered without the transcript; its lines wait for the database (history cannot)."""
     async with widget_gateway(fake_rasa) as (client, channel):
         with channel.transcript.sessions() as session:
             session.execute(text("DROP TABLE web_messages"))
             session.commit()
         resp = await client.post(URL, json={"conversation_id": CID, "text": "hi", "client_message_id": "msg-000001"})
-        assert resp.status == 503
-        assert await resp.json() == {
-            "error": "the chat cannot take messages just now, please try again in a moment",
-            "code": "transcript_unavailable",
-        }
+        assert resp.status == 200 and (await resp.json())["replayed"] is False
         async with client.ws_connect(WS) as ws:
             await ws.send_json({"text": "hi", "client_message_id": "msg-000002"})
             await ws.receive_json()
             frame = await ws.receive_json()
-            assert (frame["code"], frame["client_message_id"]) == ("transcript_unavailable", "msg-000002")
+            assert (frame["type"], frame["client_message_id"]) == ("bot", "msg-000002")
             await ws.send_json({"type": "history"})
             frame = await ws.receive_json()
             assert (frame["type"], frame["code"]) == ("error", "transcript_unavailable")
         resp = await client.get(f"/api/web/history?conversation_id={CID}")
         assert resp.status == 503 and (await resp.json())["code"] == "transcript_unavailable"
-        assert fake_rasa.received == []
-        assert channel.dispatcher.counts["web.transcript_error"] == 4
+        assert said(fake_rasa) == ["hi", "hi"]
+        counts = channel.dispatcher.counts
+        assert (counts["web.transcript_kept"], len(channel.backlog)) == (2, 2)
+    assert counts["web.transcript_lost"] == 2  # the gateway stopped before the database came back
 
 
 async def test_history_reads_have_their_own_limit_per_address(fake_rasa: FakeRasa) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,6 +85,11 @@ class _Cluster:
             "--locale=C",
             "--no-sync",
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server on its data (again, after :meth:`pause`)."""
+        data = self.base / "data"
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
@@ -102,9 +108,18 @@ class _Cluster:
             "start",
         )
 
+    def pause(self) -> None:
+        """Stop the server, cutting every connection, and keep its data for :meth:`resume`.
+
+        A fast shutdown, not an immediate one: this cluster runs with ``synchronous_commit=off``, so a crash would
+        also take the last commits away, which is not what an outage test of the clients wants.
+        """
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.base / "data"), "-m", "fast", "-w", "stop")
+
     def stop(self) -> None:
         try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.base / "data"), "-m", "immediate", "-w", "stop")
+            if (self.base / "data" / "postmaster.pid").exists():  # not after a pause() that was not resumed
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.base / "data"), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
 
@@ -113,13 +128,9 @@ class _Cluster:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """URL of a PostgreSQL server: ``SHOP_TEST_POSTGRES_URL`` or a throwaway local cluster; else skip."""
-    configured = os.environ.get("SHOP_TEST_POSTGRES_URL", "").strip()
-    if configured:
-        yield Settings.from_env({"SHOP_DATABASE_URL": configured}).database_url
-        return
+@contextmanager
+def throwaway_cluster() -> Iterator[_Cluster]:
+    """A started local PostgreSQL cluster of its own (skips without PostgreSQL), removed afterwards."""
     bindir = _postgres_bindir()
     if bindir is None:
         pytest.skip(PG_MISSING)
@@ -137,9 +148,20 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
         raise
     try:
-        yield cluster.url
+        yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a PostgreSQL server: ``SHOP_TEST_POSTGRES_URL`` or a throwaway local cluster; else skip."""
+    configured = os.environ.get("SHOP_TEST_POSTGRES_URL", "").strip()
+    if configured:
+        yield Settings.from_env({"SHOP_DATABASE_URL": configured}).database_url
+        return
+    with throwaway_cluster() as cluster:
+        yield cluster.url
 
 
 # ------------------------------------------------------------------------------------------ databases
