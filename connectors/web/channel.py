@@ -489,8 +489,8 @@ class WebChannel:
         A message whose id is already answered gets the stored replies (``replayed`` True) without
         asking rasa or counting against the rate limits. Otherwise the rate limits are charged, the
         message is recorded, sent to rasa and its replies stored; when the gateway database cannot take
-        those writes they are kept and written when it is back (``connectors.web.backlog``). Messages of one conversation are
-        answered one at a time, so a resend that arrives while the first copy is still with rasa
+        those writes they are kept and written when it is back (``connectors.web.backlog``). Messages of
+        one conversation are answered one at a time, so a resend that arrives while the first copy is still with rasa
         waits for it and is then replayed. The work runs in its own task: a client that disconnects
         mid-answer does not cut it short, and its resend finds the stored replies.
 
