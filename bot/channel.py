@@ -18,6 +18,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.tracker_store import lock_held
+
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 4000
@@ -107,9 +109,11 @@ class GatewayInput(InputChannel):
                     # the gateway may resend a message (it lost the replica that had it): look for it in the
                     # tracker while holding the conversation's lock, so a first copy still being answered
                     # elsewhere is waited for and then replayed, never answered twice
+                    # lock_held: the tracker store asks the database once for this turn, not for both reads
                     async with agent.lock_store.lock(sender):
-                        if not await _replay(agent, sender, message_id, collector):
-                            await agent.processor.handle_message(user_message)
+                        with lock_held(sender):
+                            if not await _replay(agent, sender, message_id, collector):
+                                await agent.processor.handle_message(user_message)
                 else:
                     await on_new_message(user_message)
             except CancelledError:

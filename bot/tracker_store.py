@@ -12,7 +12,10 @@ support console reads it), but:
   take turns on a conversation, so rows of one conversation are written in order). If the last row it knows is
   gone (the console deleted the conversation) or the other replica started a new session, it loads the session
   from the database as rasa does;
-* appends only the events rasa added since it handed the tracker out, without counting rows.
+* appends only the events rasa added since it handed the tracker out, without counting rows;
+* while a task holds a conversation's lock (``lock_held``, set by bot.channel around a turn), asks the database only
+  once: the gateway channel reads the tracker to look for a resent message, then rasa reads it again for the turn,
+  and no other replica can write the conversation in between.
 
 A process that restarts, or a conversation it has not seen, costs one load, as before. Settings (endpoints.yml):
 ``cache_size`` (default 2000). Everything else is rasa's ``SQLTrackerStore`` (``url``, ``dialect``, ...).
@@ -21,10 +24,13 @@ A process that restarts, or a conversation it has not seen, costs one load, as b
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import json
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Dict, List
 
@@ -45,6 +51,32 @@ DB_RETRY_SECONDS = 60.0
 #: Attribute set on every tracker this store hands out: how many of its events are already in the database.
 PERSISTED = "_shop_persisted_events"
 _INDEX = "ix_events_sender_id_id"
+
+
+@dataclass
+class _Held:
+    """The conversation whose lock this task holds, and whether its tracker was caught up since it took it."""
+
+    sender_id: str
+    caught_up: bool = False
+
+
+_held: contextvars.ContextVar[_Held | None] = contextvars.ContextVar("shop_tracker_lock_held", default=None)
+
+
+@contextlib.contextmanager
+def lock_held(sender_id: str) -> Iterator[None]:
+    """Say that this task holds ``sender_id``'s lock from rasa's lock store for the duration.
+
+    The first retrieve of the conversation inside catches its tracker up with the database as always; later ones
+    (the same turn) skip that query: the lock keeps every other replica from writing the conversation meanwhile, and
+    this process's own writes go through ``save``, which updates the kept tracker. Enter it only with the lock held.
+    """
+    token = _held.set(_Held(sender_id))
+    try:
+        yield
+    finally:
+        _held.reset(token)
 
 
 def _latest_session(tracker: DialogueStateTracker, events: List[Any], first_new: int) -> DialogueStateTracker:
@@ -137,7 +169,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         except (TypeError, ValueError):
             raise ValueError(f"tracker store cache_size must be a whole number, got {cache_size!r}") from None
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
-        self.stats = {"hits": 0, "misses": 0, "caught_up": 0, "reloads": 0}
+        self.stats = {"hits": 0, "misses": 0, "caught_up": 0, "reloads": 0, "held": 0}
         if self.engine.dialect.name == "sqlite":
             url = self.engine.url
             self.engine.dispose()
@@ -170,17 +202,29 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     async def _retrieve_once(self, sender_id: str) -> DialogueStateTracker | None:
         cached = self._cache.get(sender_id)
+        held = _held.get()
+        if held is not None and held.sender_id != sender_id:
+            held = None
         if cached is not None:
-            tracker = self._catch_up(sender_id, cached)
+            if held is not None and held.caught_up:
+                tracker: DialogueStateTracker | None = cached.tracker  # nobody else wrote it since: see lock_held
+                self.stats["held"] += 1
+            else:
+                tracker = self._catch_up(sender_id, cached)
             if tracker is not None:
                 self._cache.move_to_end(sender_id)
                 self.stats["hits"] += 1
+                if held is not None:
+                    held.caught_up = True
                 return self._hand_out(tracker)
             self._cache.pop(sender_id, None)
             self.stats["reloads"] += 1
         else:
             self.stats["misses"] += 1
-        return self._load(sender_id)
+        loaded = self._load(sender_id)
+        if held is not None and sender_id in self._cache:
+            held.caught_up = True
+        return loaded
 
     def _catch_up(self, sender_id: str, cached: _Cached) -> DialogueStateTracker | None:
         """The cached tracker with rows written elsewhere since; None when it must be loaded afresh."""

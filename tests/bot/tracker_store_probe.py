@@ -34,7 +34,7 @@ from rasa.shared.core.events import (  # noqa: E402
 )
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity  # noqa: E402
 
-from bot.tracker_store import PERSISTED, CachedSQLTrackerStore  # noqa: E402
+from bot.tracker_store import PERSISTED, CachedSQLTrackerStore, lock_held  # noqa: E402
 
 checks: dict[str, bool] = {}
 
@@ -160,7 +160,27 @@ async def main(url: str) -> None:
     await replica_a.save(outside)
     check("outside tracker appended, not duplicated", sum(1 for r in rows(engine, "conv-api") if r[0] == "user") == 2)
 
-    # 7. memory is bounded
+    # 7. under the conversation's lock (bot.channel: a resend check, then the turn) the database is asked once, and
+    # what the other replica wrote before the lock was taken is still read
+    await play_turn(replica_a, "conv-held", 0)
+    await play_turn(replica_b, "conv-held", 1)
+    queries: list[str] = []
+    sa.event.listen(replica_a.engine, "before_cursor_execute", lambda *args: queries.append(args[2]))
+    with lock_held("conv-held"):
+        first = await replica_a.retrieve("conv-held")  # the channel's look for a resent message
+        reads = len(queries)
+        await play_turn(replica_a, "conv-held", 2)  # the turn: retrieve, then save
+        writes = [q for q in queries[reads:] if q.lstrip().upper().startswith("INSERT")]
+        check(
+            "under the lock: one catch-up query, the turn's own read asks nothing",
+            reads == 1 and len(queries) - reads == len(writes) + 1,  # the insert and its max(id)
+        )
+        check("under the lock: the other replica's turn was read", state(first)["latest_message"]["text"].endswith(
+            "100101"))
+    check("after the lock the same as rasa reads", state(await replica_a.retrieve("conv-held")) == state(
+        await rasas.retrieve("conv-held")))
+
+    # 8. memory is bounded
     check("cache bounded", len(replica_a.cached_senders()) <= 2)
     print(json.dumps({"checks": checks, "stats": {"a": replica_a.stats, "b": replica_b.stats}}))
 
