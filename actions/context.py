@@ -58,8 +58,10 @@ _WORD = re.compile(r"[a-zà-ÿ0-9']+")
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words of ``text`` (apostrophes kept: ``don't``)."""
-    return _WORD.findall(text.lower().replace("’", "'"))
+    """Lower-case words of ``text`` (apostrophes kept inside a word: ``don't``; quote marks around one are not
+    part of it: "what does 'final sale' mean" has the words ``final sale``)."""
+    found = (w.strip("'") for w in _WORD.findall(text.lower().replace("’", "'").replace("‘", "'")))
+    return [w for w in found if w]
 
 
 def has(text: str, *phrases: str) -> bool:
@@ -236,11 +238,26 @@ _SOMEONE_TO = re.compile(
 )
 
 
+#: Turning a person down ("no I don't want a person", "I don't need anyone, just tell me"): no request for one.
+_REFUSES_A_PERSON = re.compile(
+    r"\b(?:(?:don't|dont|do not|never|not)\s+(?:really\s+)?(?:want|need|wanna)\s+"
+    r"(?:to\s+(?:speak|talk)\s+(?:to|with)\s+)?(?:a|an|any|the)?\s*"
+    r"(?:person|human|one|anyone|anybody|someone|somebody|agent|colleague|manager|staff|people)"
+    r"|(?:don't|dont|do not)\s+(?:pass|put|transfer|hand)\s+me"
+    r"|no\s+(?:person|human|people|agent|need for)|without\s+(?:a\s+)?(?:person|human))\b"
+)
+
+
+def refuses_a_person(text: str) -> bool:
+    """The words turn a person down ("no I don't want a person, just tell me the new date")."""
+    return bool(text) and bool(_REFUSES_A_PERSON.search(" ".join(words(text))))
+
+
 def wants_a_person(text: str) -> bool:
     """The words ask for a person to do something ("can someone look into it", "can someone gift wrap it",
     "get me someone to help"), not only mention one ("can someone else collect my parcel?" is a delivery
-    question)."""
-    if not text:
+    question) nor turn one down ("I don't want a person")."""
+    if not text or refuses_a_person(text):
         return False
     lower = " ".join(words(text))
     return has(text, *_ASKS_FOR_A_PERSON) or bool(_SOMEONE_TO.search(lower))
@@ -279,6 +296,18 @@ GOAL_INTENTS = {
     "get_invoice": "invoice", "return_item": "return", "return_status": "return_status",
     "request_refund": "refund", "refund_status": "refund_status", "payment_problem": "payment",
 }  # fmt: skip
+
+
+def slot_before_latest(tracker: Tracker, name: str) -> Any:
+    """The value slot ``name`` had before the latest customer message (None when it had none): what the
+    message's own slot mappings (an intent setting the `goal`) replaced."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_user = True
+        elif seen_user and event.get("event") == "slot" and event.get("name") == name:
+            return event.get("value")
+    return None
 
 
 def goal_message(tracker: Tracker) -> str:

@@ -36,9 +36,11 @@ from actions.context import (
     last_bot_text,
     said,
     settles,
+    slot_before_latest,
     starts_no,
     starts_yes,
     wants_a_person,
+    words,
 )
 from actions.handoff import current_ticket, not_understood, say_ticket_status, ticket_gone
 from actions.identity import ValidateVerifyOrderForm
@@ -95,6 +97,13 @@ _REFUSED_GOAL = {"cancel_refused": "cancel_order", "address_refused": "change_sh
 _WHY = ("why", "how come", "what do you mean", "what does that mean", "what does final sale", "meaning")
 
 
+def _asks_why(text: str) -> bool:
+    """Why, or what a word of the answer means ("what does 'final sale' mean, exactly?")."""
+    return has(text, *_WHY) or (
+        has(text, "what does", "what do", "what is", "what's", "whats") and has(text, "mean", "means")
+    )
+
+
 def _order_context(dispatcher: CollectingDispatcher, tracker: Tracker) -> OrderContext | None:
     number = verified_order(tracker)
     if number is None:
@@ -119,13 +128,24 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
     latest = said(tracker)
     if latest.button:
         return None
-    answered = _pending_question(dispatcher, tracker, latest)
+    answered = _pending_question(dispatcher, tracker, latest, caller=caller)
     if answered is None and (caller != "action_continue_goal" or _only_about_the_person(latest.text)):
         # "how will they get back to me" after a hand-off, guessed as an order request: how the colleague answers
         answered = _waiting_for_a_person(dispatcher, tracker, latest)
+    if answered is None and has(latest.text, *_OTHER_ORDERS) and not latest.entity("order_number"):
+        # "do I have any other orders on the way?" with an order in focus (filed as tracking it): not that order
+        answered = _other_orders(dispatcher, tracker)
     if answered is None:
         answered = _topic_follow_up(dispatcher, tracker, latest, caller=caller)
     return answered
+
+
+def _other_orders(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+    """No listing of orders in a chat: any order by its number, and whether it needs a new check (an e-mail
+    proved the customer, a postcode one order)."""
+    by_email = get_store().verified_customer(conversation_id(tracker)) is not None
+    dispatcher.utter_message(response="utter_other_orders_by_email" if by_email else "utter_other_orders")
+    return about(None)
 
 
 def _only_about_the_person(text: str) -> bool:
@@ -136,8 +156,27 @@ def _only_about_the_person(text: str) -> bool:
     )
 
 
-def _pending_question(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
-    """A yes or no to the offer the bot just made (a person, a return)."""
+#: Words of a no to the offer of a person that say nothing more ("no thanks, I'm fine", "nah I don't need anyone").
+_JUST_NO = frozenset(
+    {"no", "nah", "nope", "not", "now", "thanks", "thank", "you", "ta", "cheers", "thx", "i", "i'm", "im", "don't",
+     "dont", "do", "want", "need", "wanna", "a", "an", "any", "person", "human", "one", "anyone", "anybody",
+     "someone", "somebody", "fine", "ok", "okay", "it's", "its", "that's", "thats", "all", "right", "good", "cool",
+     "just", "please", "pls", "really", "to", "speak", "talk", "with", "the", "me", "pass", "put", "through",
+     "transfer", "hand", "sorry", "it", "that", "is", "am", "ll", "i'll", "ill", "for", "there", "at", "moment"}
+)  # fmt: skip
+
+
+def _says_more_than_no(text: str) -> bool:
+    """A no to the offer of a person that goes on to ask something ("no I don't want a person, just tell me the
+    new date", "no forget that, can I return it when it comes?")."""
+    return len([w for w in words(text) if w not in _JUST_NO]) >= 2
+
+
+def _pending_question(
+    dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said, *, caller: str = "action_follow_up"
+) -> List[EventType] | None:
+    """A yes or no to the offer the bot just made (a person, a return). A no to the person that asks something
+    more is that question, read against the topic (the caller answers it when the topic has no answer)."""
     question = tracker.get_slot(LAST_QUESTION)
     if question not in {OFFER_HANDOFF, OFFER_RETURN}:
         return None
@@ -158,6 +197,12 @@ def _pending_question(dispatcher: CollectingDispatcher, tracker: Tracker, latest
     if question == OFFER_HANDOFF:
         if yes:
             return [SlotSet(LAST_QUESTION, None), FollowupAction("action_handoff")]
+        if _says_more_than_no(latest.text):
+            answered = _topic_follow_up(dispatcher, tracker, latest, caller=caller)
+            if answered is not None:
+                return [SlotSet(LAST_QUESTION, None), *answered]
+            if caller != "action_follow_up":
+                return None  # "no thanks, can I return it instead?" filed as a return: the caller answers it
         dispatcher.utter_message(response="utter_no_person")
         return about(None)
     ctx = _order_context(dispatcher, tracker)
@@ -328,10 +373,10 @@ def _order_follow_up(ctx: OrderContext, latest: Said, topic: str, *, caller: str
         and not has(text, *(cue for cue in _DISPUTE if cue != "please"))
     )
     if refusal and topic in {"cancel_refused", "address_refused", "return_refused"} and not other_request:
-        if topic == "return_refused" and has(text, *_DISPUTE) and not has(text, *_WHY):
+        if topic == "return_refused" and has(text, *_DISPUTE) and not _asks_why(text):
             ctx.dispatcher.utter_message(response="utter_offer_handoff_dispute")
             return about(topic, refusal=refusal, last_question=OFFER_HANDOFF)
-        if has(text, *_WHY) or latest.intent == "deny" and "?" in text:
+        if _asks_why(text) or latest.intent == "deny" and "?" in text:
             return _explain_refusal(ctx, topic, refusal)
         if topic != "return_refused" and has(text, *_DISPUTE):
             ctx.dispatcher.utter_message(response="utter_offer_handoff_refusal")
@@ -535,12 +580,21 @@ _CHECK_MY_ORDER = ("my order", "my online order", "online order", "existing orde
                    "my package", "my delivery", "an order", "about a delivery", "about my delivery")  # fmt: skip
 
 
-def goal_for(tracker: Tracker, latest: Said) -> str:
-    """What to do once an order given on its own is verified: from the words, else the conversation's goal."""
-    text = latest.text
-    topic = tracker.get_slot(TOPIC)
-    if topic == "handoff" and (tracker.get_slot(TICKET) or tracker.get_slot(LAST_QUESTION) == OFFER_HANDOFF):
-        return "handoff"
+#: An order that has not come ("it hasnt come", "still not here"), said before saying which.
+_NOT_ARRIVED = ("hasn't come", "hasnt come", "has not come", "hasn't arrived", "hasnt arrived", "has not arrived",
+                "not arrived", "never arrived", "never came", "never come", "didn't come", "didnt come",
+                "didn't arrive", "didnt arrive", "not come yet", "still not here", "still isn't here",
+                "still isnt here", "not here yet", "hasn't turned up", "hasnt turned up", "not turned up",
+                "never turned up", "haven't received", "havent received", "not received", "never received",
+                "haven't got it", "havent got it", "still waiting for it", "ist nicht angekommen",
+                "nicht angekommen", "pas reçu", "pas arrivé", "no ha llegado", "no llegó")  # fmt: skip
+#: What else "has not come" or "check" may be about than a parcel (the goal's own words answer those).
+_NOT_A_PARCEL = ("cancel", "return", "refund", "invoice", "money", "label", "email", "code", "link", "reply",
+                 "colleague", "someone", "anyone", "person", "staff")  # fmt: skip
+
+
+def goal_in_words(text: str) -> str | None:
+    """The order goal the words ask for ("is ORD-… still returnable?" is a return), or None."""
     for goal, cues in (
         ("cancel", ("cancel",)),
         ("change_address", ("address", "redirect", "deliver it to", "send it to")),
@@ -553,6 +607,18 @@ def goal_for(tracker: Tracker, latest: Said) -> str:
     ):
         if has(text, *cues):
             return goal
+    return None
+
+
+def goal_for(tracker: Tracker, latest: Said) -> str:
+    """What to do once an order given on its own is verified: from the words, else the conversation's goal."""
+    text = latest.text
+    topic = tracker.get_slot(TOPIC)
+    if topic == "handoff" and (tracker.get_slot(TICKET) or tracker.get_slot(LAST_QUESTION) == OFFER_HANDOFF):
+        return "handoff"
+    goal_named = goal_in_words(text)
+    if goal_named is not None:
+        return goal_named
     if latest.entity("rma_number"):
         return "return_status"
     if topic in {"return_policy", "return", "return_refused"}:
@@ -597,7 +663,12 @@ class ActionFollowUp(Action):
         if asks_why_the_proof(latest.text):
             # "why do you need my email, you already know who I am": what each proof opens, then the question stands
             dispatcher.utter_message(response="utter_why_proof")
-            return [FollowupAction("verify_order_form" if in_verification else "action_listen")]
+            kept: List[EventType] = []
+            if latest.intent in GOAL_INTENTS:
+                # an aside about the proof that NLU filed under a goal ("...for that?" as an invoice): the goal
+                # the check was started for stays, so the proof given next answers it
+                kept = [SlotSet("goal", slot_before_latest(tracker, "goal"))]
+            return [*kept, FollowupAction("verify_order_form" if in_verification else "action_listen")]
         answered = in_context(dispatcher, tracker, caller=self.name())
         if answered is not None:
             if in_verification and not _has_followup(answered):
@@ -731,7 +802,7 @@ class ActionFollowUp(Action):
             verified = ctx.store.verified_orders(ctx.conversation_id) if ctx is not None else []
             if ctx is not None and len(verified) > 1:
                 return orders.compare_arrivals(ctx, verified) + [FollowupAction("action_listen")]
-        if has(text, *_DAMAGED) and not latest.entity("order_number"):
+        if has(text, *DAMAGED_WORDS) and not latest.entity("order_number"):
             # "the bath oil arrived smashed, what do I do?": what the policy offers; an order given next is a return
             if not returns.policy_part(dispatcher, latest):
                 returns.say_policy(dispatcher)  # never an empty answer
@@ -759,12 +830,6 @@ class ActionFollowUp(Action):
             ctx = _order_context(dispatcher, tracker)
             if ctx is not None:
                 return returns.return_status(ctx) + [FollowupAction("action_listen")]
-        if has(text, *_OTHER_ORDERS) and not latest.entity("order_number"):
-            # "do I have any other orders with you?": no listing in a chat; any order by its number, and whether
-            # it needs a new check (an e-mail proved the customer, a postcode one order)
-            by_email = get_store().verified_customer(conversation_id(tracker)) is not None
-            dispatcher.utter_message(response="utter_other_orders_by_email" if by_email else "utter_other_orders")
-            return about(None) + [FollowupAction("action_listen")]
         if has(text, *_DELETE_DATA):
             # "please delete all my data": what we can't do here, who can, and the offer of that person
             dispatcher.utter_message(response="utter_data_request")
@@ -774,6 +839,14 @@ class ActionFollowUp(Action):
             and has(text, "add a", "add an", "add another", "add some", "add the")
         ):
             # "can I add a mascara to my order?": an order can't grow once placed; what can be done instead
+            number = latest.entity("order_number")
+            if number:
+                # "...to my order ORD-…?": that order is checked first and the answer is about it
+                return [
+                    SlotSet("goal", "add_items"),
+                    SlotSet("order_number", normalize_order_number(number) or number),
+                    FollowupAction("verify_order_form"),
+                ]
             dispatcher.utter_message(response="utter_cannot_add_to_order")
             return about(None) + [FollowupAction("action_listen")]
         if has(text, *_WHAT_I_DO):
@@ -845,6 +918,9 @@ class ActionFollowUp(Action):
         if has(text, *_RECOMMEND):
             return recommend(dispatcher, tracker, read_request(tracker, get_store()))
         if has(text, *_CHECK_MY_ORDER) and not has(text, "cancel", "return", "refund", "invoice"):
+            return [SlotSet("goal", "track"), FollowupAction("verify_order_form")]
+        if has(text, *_NOT_ARRIVED) and not has(text, *_NOT_A_PARCEL):
+            # "it hasnt come": an order of theirs that has not arrived, so which one (then where it is)
             return [SlotSet("goal", "track"), FollowupAction("verify_order_form")]
         return None
 
@@ -955,9 +1031,10 @@ def asks_why_the_proof(text: str) -> bool:
     )
 
 
-_RETURN_CUES = ("return", "send back", "send it back", "send bk", "sent back", "take back", "smashed", "broken",
-                "damaged", "faulty", "cracked", "shattered", "leak*")  # fmt: skip
-_DAMAGED = ("smashed", "broken", "damaged", "cracked", "shattered", "leaked", "leaking", "arrived broken")
+_RETURN_CUES = ("return", "returnable", "send back", "send it back", "send bk", "sent back", "take back", "smashed",
+                "broken", "damaged", "faulty", "cracked", "shattered", "leak*")  # fmt: skip
+#: Something in an order arrived broken.
+DAMAGED_WORDS = ("smashed", "broken", "damaged", "cracked", "shattered", "leaked", "leaking", "arrived broken")
 #: Account details a colleague changes (the assistant does not).
 _ACCOUNT_DETAILS = ("surname", "last name", "change my name", "update my name", "name change", "married name",
                     "maiden name", "name on my account", "newsletter", "unsubscribe", "marketing email*",

@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import account, orders, payments, returns
 from actions.common import conversation_id, current_order, get_store
 from actions.context import OFFER_HANDOFF, TICKET, OrderContext, Said, about, goal_message, has, said, settles
-from actions.follow_up import also_asked, goal_for, in_context
+from actions.follow_up import DAMAGED_WORDS, also_asked, goal_for, goal_in_words, in_context
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +67,21 @@ ADD_ITEM_WORDS = ("add something", "add an item", "add another", "add a product"
                   "add items", "add an extra", "add on", "add to it")  # fmt: skip
 
 
+#: Goals read from the words of a message naming an order when only tracking was asked before: questions
+#: whose answers change nothing (a cancel or an address change is asked for by name, not guessed).
+ASKED_IN_WORDS = frozenset({"return", "return_status", "invoice", "refund_status", "payment"})
+
+
 def checked_goal(tracker: Tracker) -> str:
     """The goal, unless NLU guessed "cancel" for a message that never says so (then what its words ask)."""
     goal = str(tracker.get_slot("goal") or "track")
+    latest = said(tracker)
+    if goal == "track" and not latest.button and (latest.entity("order_number") or latest.entity("rma_number")):
+        # "ok forget that one. is ORD-… still returnable?" inside a check started to track another order: what
+        # this message asks of the order it names (tracking is only the goal when nothing else was asked)
+        named = goal_in_words(latest.text)
+        if named in ASKED_IN_WORDS:
+            return str(named)
     if goal == "track":
         asked = goal_message(tracker)
         if asked and has(asked, *NEWS_WORDS) and not has(asked, "where", "track*", "status", "when", "arriv*"):
@@ -96,6 +108,22 @@ def checked_goal(tracker: Tracker) -> str:
         return goal
     guessed = goal_for(tracker, said_text(asked))
     return "track" if guessed == "cancel" else guessed
+
+
+#: Said before the return offer when the order was asked about because something in it arrived damaged.
+DAMAGED_LEAD = (
+    "I'm sorry it arrived damaged. You can send it back for a full refund, or a colleague can arrange a "
+    "replacement instead."
+)
+
+
+def arrived_damaged(ctx: OrderContext) -> bool:
+    """The customer asked about a delivered order because something in it arrived broken ("my serum arrived
+    smashed, order ORD-…"): they want it put right, not where the parcel is."""
+    asked = goal_message(ctx.tracker)
+    if not asked or not has(asked, *DAMAGED_WORDS):
+        return False
+    return ctx.store.tracking(ctx.conversation_id, ctx.order_number).delivered_at is not None
 
 
 def goal_before(tracker: Tracker, text: str) -> str | None:
@@ -184,6 +212,9 @@ class ActionContinueGoal(Action):
             verified = store.verified_orders(conv)
             if goal == "track" and len(verified) > 1 and has(said(tracker).text, "which one", "first", "both"):
                 events = orders.compare_arrivals(ctx, verified)
+            elif goal == "track" and arrived_damaged(ctx):
+                # "my serum arrived smashed, order ORD-…" (filed as tracking): sorry, and what can be done
+                events = returns.offer_return(ctx, lead=DAMAGED_LEAD)
             elif goal == "return" and returns.changes_mind(said(tracker).text):
                 # "yeah don't start the return": NLU files it as return_item; nothing is set up
                 dispatcher.utter_message(response="utter_no_return", order_number=number)

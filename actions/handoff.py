@@ -15,7 +15,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import confirm
 from actions.common import channel_context, channel_of, conversation_id, get_store, verified_order
-from actions.context import OFFER_HANDOFF, TICKET, Said, about, has, said, settles
+from actions.context import LAST_QUESTION, OFFER_HANDOFF, TICKET, Said, about, has, is_question, said, settles
+from actions.reader import in_context
 from store.records import HandoffTicket
 
 OFFICE_HOURS = "Our team answers Monday to Friday, 9:00-18:00 UK time, usually within two working hours."
@@ -217,6 +218,18 @@ class ActionHandoff(Action):
             # "just wanted to say thanks, the last order was lovely": praise NLU read as a complaint
             dispatcher.utter_message(response="utter_praise_thanks")
             return about(None)
+        if (
+            intent == "complaint"
+            and is_question(latest.text)
+            and not asks_for_a_person(latest.text)
+            and not tracker.get_slot(TICKET)
+            and tracker.get_slot(LAST_QUESTION) != OFFER_HANDOFF
+        ):
+            # "why is it late anyway" after tracking a late parcel (and turning the person down): a question
+            # about the order in focus, answered from it; a grievance nothing in context answers is one still
+            answered = in_context(dispatcher, tracker, caller=self.name())
+            if answered is not None:
+                return answered
         dropped = drop_confirmation(dispatcher, tracker)
         return dropped + self._person(dispatcher, tracker, latest, intent)
 

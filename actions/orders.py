@@ -235,6 +235,10 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     return None
 
 
+#: Asking until when something can still be done ("what's the latest I can cancel it?"), not asking for it.
+_DEADLINE = ("the latest", "latest i can", "until when", "till when", "deadline", "last day", "how long do i have",
+             "how long have i got", "how long have i", "by when", "how late")  # fmt: skip
+
 #: Words asking how long delivery takes (rather than when the order ships).
 _TRANSIT_WORDS = ("once it ships", "after it ships", "when it ships", "once shipped", "delivery take*",
                   "delivery usually", "how many days", "take to arrive", "take to come", "take to get")  # fmt: skip
@@ -346,6 +350,10 @@ def start_cancel(ctx: OrderContext) -> List[EventType]:
                 return offer_return(ctx, eligibility=eligibility)
         return about("cancel_refused", refusal=refusal.message)
     latest = said(ctx.tracker)
+    if not latest.button and is_question(latest.text) and has(latest.text, *_DEADLINE):
+        # "what's the latest I can cancel it?": until it ships, and when that is; nothing is offered
+        ctx.dispatcher.utter_message(text=f"You can cancel order {ctx.order_number} any time until it ships.")
+        return say_tracking(ctx, ctx.store.tracking(ctx.conversation_id, ctx.order_number))
     asked = ctx.tracker.get_slot("last_question") == CONFIRM_CANCEL or asked_recently(
         ctx.tracker, "utter_ask_confirm_cancel"
     )

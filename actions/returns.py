@@ -24,6 +24,7 @@ from rasa_sdk.types import DomainDict
 from actions import confirm
 from actions.common import accounts, conversation_id, day, get_store, humanize, join_words, money, verified_order
 from actions.context import (
+    LAST_QUESTION,
     OFFER_RETURN,
     OrderContext,
     Said,
@@ -150,6 +151,15 @@ def say_product_returnable(dispatcher: CollectingDispatcher, product: ProductInf
     dispatcher.utter_message(response="utter_return_policy_part", part=part)
 
 
+def _damaged_part(window_days: int) -> str:
+    """What can be done about an item that arrived damaged: a refund through a return, or a replacement."""
+    return (
+        "Sorry if something arrived damaged or faulty: you can return it within the "
+        f'{window_days} days with the reason "damaged" for a full refund (UK returns are free); if '
+        "you'd rather have it replaced, a colleague can arrange that."
+    )
+
+
 def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
     """Answer the one part of the policy a question is about ("do sale items count", "who pays postage");
     False when it is about the policy as a whole."""
@@ -175,11 +185,7 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
         )
     elif has(text, "faulty", "damaged", "broken", "defective", "doesn't work", "doesnt work", "leak*", "smashed",
              "shattered", "cracked"):  # fmt: skip
-        part = (
-            "Sorry if something arrived damaged or faulty: you can return it within the "
-            f'{policy.window_days} days with the reason "damaged" for a full refund (UK returns are free); if '
-            "you'd rather have it replaced, a colleague can arrange that."
-        )
+        part = _damaged_part(policy.window_days)
     elif has(text, "postage", "post it", "pay to send", "pay for the return", "pay to return", "shipping back",
              "send it back for free", "free return*", "who pays", "cost to return", "return shipping", "label",
              "print") or (
@@ -375,6 +381,15 @@ def follow_up_return(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     """What customers ask next about returning this order: the refund, the label, days left, postage."""
     returns = ctx.store.returns_for(ctx.conversation_id, ctx.order_number)
     text = latest.text
+    # a question about the return just offered ("and how long do refunds take?") leaves the offer open, so the
+    # "ok yes start it" after the answer starts it
+    offer = OFFER_RETURN if ctx.tracker.get_slot(LAST_QUESTION) == OFFER_RETURN and not returns else None
+    replacement = has(text, "replace*", "new one", "exchange", "swap")
+    if not returns and replacement and has(text, "refund*", "money", "option*"):
+        # "what are my options, refund or replacement?": both, and the return offer stands
+        policy = ctx.store.return_policy()
+        ctx.dispatcher.utter_message(response="utter_return_policy_part", part=_damaged_part(policy.window_days))
+        return about("return", last_question=offer)
     if has(text, "refund*", "money", "paid back", "get back", "reimburs*"):
         if returns:
             ret = returns[-1]
@@ -382,7 +397,7 @@ def follow_up_return(ctx: OrderContext, latest: Said) -> List[EventType] | None:
         else:
             lead = "Refunds come"
         ctx.dispatcher.utter_message(response="utter_return_refund_time", lead=lead, when=refund_after_return())
-        return about("return_status" if returns else "return")
+        return about("return_status" if returns else "return", last_question=offer)
     if returns and has(text, "label", "print", "where do i send", "send it", "post it", "address", "lost the"):
         ret = returns[-1]
         ctx.dispatcher.utter_message(
@@ -403,7 +418,7 @@ def follow_up_return(ctx: OrderContext, latest: Said) -> List[EventType] | None:
         )
         return about("return_refused", refusal=eligibility.message)
     if policy_part(ctx.dispatcher, latest):
-        return about("return")
+        return about("return", last_question=offer)
     return None
 
 

@@ -227,6 +227,17 @@ def _product_question(dispatcher: CollectingDispatcher, tracker: Tracker, latest
     return stock_answer(dispatcher, tracker, found)
 
 
+def _about_that_order(latest: Said) -> bool:
+    """A delivery-time question naming an order asks when that order comes, unless it names somewhere to send
+    to; a postcode given with the order number ("number ORD-…, and my postcode is G49 1SS") proves the order."""
+    country, postcode = destination_in(latest)
+    if country is not None:
+        return False
+    if postcode is None:
+        return True
+    return not re.search(rf"\b(?:to|for)\s+{re.escape(postcode.lower())}", latest.text.lower())
+
+
 class ActionShippingInfo(Action):
     """Answers shipping_options, shipping_cost and delivery_time from the store's zones."""
 
@@ -244,11 +255,7 @@ class ActionShippingInfo(Action):
         answered = _product_question(dispatcher, tracker, latest)
         if answered is not None:
             return answered
-        if (
-            latest.intent == "delivery_time"
-            and latest.entity("order_number")
-            and destination_in(latest) == (None, None)
-        ):
+        if latest.intent == "delivery_time" and latest.entity("order_number") and _about_that_order(latest):
             # "...order ORD-100147, email ..., will it still arrive in time?": when THAT order arrives, so it is
             # checked and tracked, not the delivery times of every zone
             return [SlotSet("goal", "track"), FollowupAction("verify_order_form")]
