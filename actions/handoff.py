@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import confirm
 from actions.common import channel_context, channel_of, conversation_id, get_store, verified_order
 from actions.context import OFFER_HANDOFF, TICKET, Said, about, has, said, settles
+from actions.reader import in_context
 from store.records import HandoffTicket
 
 OFFICE_HOURS = "Our team answers Monday to Friday, 9:00-18:00 UK time, usually within two working hours."
@@ -292,6 +293,11 @@ class ActionHandoff(Action):
         return about("handoff", **{TICKET: ticket.ticket_number})
 
 
+#: Words that end the talk whatever NLU guessed ("nvm found it, thanks", "bye").
+_SIGN_OFF = ("thank*", "thx", "ty", "cheers", "ta", "bye", "goodbye", "found it", "nvm", "never mind", "sorted",
+             "all good")  # fmt: skip
+
+
 class ActionHandoffStatus(Action):
     """A greeting, thanks or goodbye while a ticket is open: where it stands (rules conditioned on the ticket)."""
 
@@ -304,6 +310,23 @@ class ActionHandoffStatus(Action):
         """The ticket's status; once staff closed it, the bot is itself again."""
         ticket = current_ticket(tracker)
         intent = said(tracker).intent
+        context = channel_context(tracker)
+        text = said(tracker).text
+        if (
+            ticket is None
+            and context.trusted
+            and context.channel == "tablet"
+            and intent != "thank"
+            and not has(text, *_SIGN_OFF)
+        ):
+            # A shopper whose call the gateway merged into the tablet's open call ("hello?", "ok I'll wait by the
+            # tills"): the colleague is still coming, so the greeting or goodbye NLU guessed is read as waiting
+            # (thanks and a real goodbye, "nvm found it, thanks", are answered as such).
+            answered = in_context(dispatcher, tracker, caller=self.name())
+            if answered is None and intent == "greet":
+                answered = ticket_gone(dispatcher, tracker)
+            if answered is not None:
+                return answered
         if ticket is None:
             response = {"thank": "utter_thank", "goodbye": "utter_goodbye"}.get(intent, "utter_greet")
             dispatcher.utter_message(response=response)
