@@ -240,6 +240,17 @@ def notifications_on(ctx: OrderContext) -> List[EventType]:
     return []
 
 
+def notifications_where(ctx: OrderContext) -> List[EventType]:
+    """ "will that come here or by email?" right after order news were turned on: on the linked chats, not email."""
+    customer = _customer(ctx)
+    links = accounts().linked_channels(customer) if customer is not None else []
+    if not links:
+        ctx.dispatcher.utter_message(response="utter_notifications_on_no_channel")
+        return []
+    ctx.dispatcher.utter_message(response="utter_notifications_where", channels=_channels_text(links))
+    return []
+
+
 def notifications_off(ctx: OrderContext) -> List[EventType]:
     """Goal ``notify_off``: no more order news."""
     customer = _customer(ctx)

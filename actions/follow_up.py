@@ -18,7 +18,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import confirm, orders, payments, reader, returns, shipping
+from actions import account, confirm, orders, payments, reader, returns, shipping
 from actions.common import channel_context, conversation_id, get_store, money, verified_order
 from actions.context import (
     LAST_QUESTION,
@@ -45,7 +45,15 @@ from actions.context import (
 from actions.handoff import current_ticket, not_understood, say_ticket_status, ticket_gone
 from actions.identity import ValidateVerifyOrderForm
 from actions.product_lookup import brand_in, in_focus, meant
-from actions.products import follow_up_products, online_words, read_request, recommend, stock_answer, tablet_store
+from actions.products import (
+    follow_up_products,
+    how_it_comes,
+    online_words,
+    read_request,
+    recommend,
+    stock_answer,
+    tablet_store,
+)
 from store.normalize import normalize_order_number, normalize_rma
 
 #: Topics that are about one verified order (their follow-ups need that order).
@@ -68,6 +76,12 @@ _ABOUT_THE_PERSON = ("anyone there", "anybody there", "still there", "is anyone"
                      "get back to me", "my ticket", "is someone coming", "no one's come", "nobody's come",
                      "still no one", "nobody has", "no one has", "when will someone", "when will they",
                      "how will they", "hear back")  # fmt: skip
+#: Asking whether the person is coming, in any word order ("is someone still coming?", "is anybody actually there").
+_PERSON_COMING = re.compile(
+    r"\b(?:some|any|no)(?:one|body)\b(?:\s+\w+){0,3}?\s+(?:coming|come|there|here|replying|answering|"
+    r"getting back|looking at|on (?:it|their way))\b",
+    re.I,
+)
 #: A shopper at a tablet saying where in the shop they are ("I'm by the perfumes", "near the tills").
 _WHERE_I_AM = ("i'm by", "im by", "i am by", "i'm near", "im near", "i am near", "i'm next to", "im next to",
                "i'm at the", "im at the", "i'm in the", "im in the", "i'm standing", "by the", "near the",
@@ -136,6 +150,8 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
         # "do I have any other orders on the way?" with an order in focus (filed as tracking it): not that order
         answered = _other_orders(dispatcher, tracker)
     if answered is None:
+        answered = _news_where(dispatcher, tracker, latest)
+    if answered is None:
         answered = _topic_follow_up(dispatcher, tracker, latest, caller=caller)
     return answered
 
@@ -148,10 +164,26 @@ def _other_orders(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Ev
     return about(None)
 
 
+#: How order news reach the customer ("will that come here or by email?").
+_NEWS_HOW = ("email*", "e-mail*", "here", "where", "how will", "how do i get", "how would i get", "text*", "sms",
+             "telegram", "whatsapp", "chat", "app", "phone")  # fmt: skip
+
+
+def _news_where(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+    """ "will that come here or by email?" right after order news were turned on: where they arrive (NLU reads it
+    as a delivery-time question)."""
+    if last_bot_response(tracker) != "utter_notifications_on":
+        return None
+    if not is_question(latest.text) or not has(latest.text, *_NEWS_HOW) or has(latest.text, *_WHICH_NEWS):
+        return None  # "what kind of updates" is answered by the news said again (action_follow_up)
+    ctx = _order_context(dispatcher, tracker)
+    return account.notifications_where(ctx) if ctx is not None else None
+
+
 def _only_about_the_person(text: str) -> bool:
     """About the colleague on the ticket and nothing of an order ("how will they get back to me", not "when will
     they refund me")."""
-    return has(text, *_ABOUT_THE_PERSON) and not has(
+    return (has(text, *_ABOUT_THE_PERSON) or bool(_PERSON_COMING.search(text))) and not has(
         text, "refund*", "deliver*", "arriv*", "return*", "ship*", "track*", "cancel*", "invoice", "pay*", "money"
     )
 
@@ -238,11 +270,15 @@ def _waiting_for_a_person(dispatcher: CollectingDispatcher, tracker: Tracker, la
         dispatcher.utter_message(response="utter_location_noted")
         return about("handoff")
     on_topic = tracker.get_slot(TOPIC) == "handoff"
-    waiting = has(latest.text, *_ABOUT_THE_PERSON) or (
-        on_topic
-        and (
-            has(latest.text, *_WAITING)
-            or latest.intent in {"greet", "affirm", "thank", "nlu_fallback", "out_of_scope", "deny", "goodbye"}
+    waiting = (
+        has(latest.text, *_ABOUT_THE_PERSON)
+        or _only_about_the_person(latest.text)
+        or (
+            on_topic
+            and (
+                has(latest.text, *_WAITING)
+                or latest.intent in {"greet", "affirm", "thank", "nlu_fallback", "out_of_scope", "deny", "goodbye"}
+            )
         )
     )
     if not waiting:
@@ -318,6 +354,10 @@ def _topic_follow_up(
         if returns.policy_part(dispatcher, latest):
             return about("return_policy")
         return None
+    if topic in {"payment_methods", "products"} and tracker.get_slot("shown_products"):
+        answered = how_it_comes(dispatcher, tracker, latest)  # "the £50 one - can it be sent by email?"
+        if answered is not None:
+            return answered
     if topic == "payment_methods" and (
         caller == "action_follow_up"
         or (caller in {"action_recommend_products", "action_check_stock"} and not has(text, *_SHOP_FOR))
@@ -768,7 +808,7 @@ class ActionFollowUp(Action):
             (_ACCOUNT_DETAILS, "utter_account_out_of_scope"),
             (_DELETE_DATA, "utter_data_request"),
         ):
-            if has(latest.text, *words_of):
+            if has(latest.text, *words_of) or (response == "utter_data_request" and asks_to_delete_data(latest.text)):
                 # "can I remove one item instead?" while the check waits for a proof: no check answers that
                 dispatcher.utter_message(response=response)
                 return drop + [FollowupAction("action_listen")]
@@ -786,6 +826,10 @@ class ActionFollowUp(Action):
         text = latest.text
         if not text:
             return None
+        if last_bot_response(tracker) in _FOR_A_COLLEAGUE and has(text, *_WHY_NOT) and not starts_no(text):
+            # "why can't you just do it" after "a colleague can change that": why, and the offer of that person
+            dispatcher.utter_message(response="utter_why_colleague")
+            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
         if has(text, *_GOODBYE) and not is_question(text) and not has(text, *_ORDER_WORDS):
             say_goodbye(dispatcher, text)
             return about(None) + [FollowupAction("action_listen")]
@@ -830,9 +874,13 @@ class ActionFollowUp(Action):
             ctx = _order_context(dispatcher, tracker)
             if ctx is not None:
                 return returns.return_status(ctx) + [FollowupAction("action_listen")]
-        if has(text, *_DELETE_DATA):
+        if asks_to_delete_data(text):
             # "please delete all my data": what we can't do here, who can, and the offer of that person
             dispatcher.utter_message(response="utter_data_request")
+            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
+        if asks_what_data_is_kept(text):
+            # "how long do you keep my chats for?": the privacy policy says, and the team answers for this customer
+            dispatcher.utter_message(response="utter_data_kept")
             return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
         if has(text, *_ADD_TO_ORDER) or (
             tracker.get_slot(TOPIC) in ORDER_TOPICS
@@ -917,7 +965,7 @@ class ActionFollowUp(Action):
             return stock_answer(dispatcher, tracker, meant(tracker, latest))
         if has(text, *_RECOMMEND):
             return recommend(dispatcher, tracker, read_request(tracker, get_store()))
-        if has(text, *_CHECK_MY_ORDER) and not has(text, "cancel", "return", "refund", "invoice"):
+        if has(text, *_CHECK_MY_ORDER, *_MY_ORDER_ABROAD) and not has(text, "cancel", "return", "refund", "invoice"):
             return [SlotSet("goal", "track"), FollowupAction("verify_order_form")]
         if has(text, *_NOT_ARRIVED) and not has(text, *_NOT_A_PARCEL):
             # "it hasnt come": an order of theirs that has not arrived, so which one (then where it is)
@@ -1019,6 +1067,41 @@ _CHOSEN = ("i'll get", "ill get", "i'll take", "ill take", "i'll buy", "ill buy"
            "i'll go for", "ill go for", "i'll go with", "ill go with", "i'll have", "get that one", "take that one",
            "buy that one", "going to get", "gonna get", "going to buy", "gonna buy")  # fmt: skip
 _ORDER_WORDS = ("order", "parcel", "package", "delivery", "refund", "return", "track*", "cancel")
+
+
+#: Answers that leave something to a colleague (account details, data requests): "why can't you?" follows.
+_FOR_A_COLLEAGUE = frozenset({"utter_account_out_of_scope", "utter_data_request", "utter_data_kept"})
+_WHY_NOT = ("why", "how come", "what's stopping", "whats stopping", "surely you can", "can't you just",
+            "cant you just", "why not")  # fmt: skip
+#: "where is my order" in the languages customers write in (answered in English).
+_MY_ORDER_ABROAD = ("mi pedido", "mi paquete", "meine bestellung", "mein paket", "meine lieferung", "ma commande",
+                    "mon colis", "mon paquet", "il mio ordine", "il mio pacco", "mijn bestelling", "mijn pakket",
+                    "meu pedido", "minha encomenda")  # fmt: skip
+_DELETE_DATA_RE = re.compile(
+    r"\b(?:delete|erase|remove|wipe|purge|forget)\b(?:\s+[\w']+){0,4}?\s+(?:data|details|information|info|"
+    r"account|everything you (?:have|hold|know|keep))\b",
+    re.I,
+)
+#: What is kept about the customer, and for how long.
+_KEPT = ("keep", "kept", "store", "stored", "hold", "held", "retain*", "save", "saved", "have on me", "know about me")
+_KEPT_WHAT = ("data", "chat", "chats", "conversation*", "messages", "details", "information", "info", "history",
+              "on me", "about me", "transcript*")  # fmt: skip
+
+
+def asks_to_delete_data(text: str) -> bool:
+    """ "please delete all the data you have on me", "erase my details": a data deletion request."""
+    return has(text, *_DELETE_DATA) or bool(_DELETE_DATA_RE.search(text or ""))
+
+
+def asks_what_data_is_kept(text: str) -> bool:
+    """ "how long do you keep my chats for?", "what data do you hold on me?": a question about data kept."""
+    return (
+        is_question(text)
+        and has(text, "how long", "what", "which", "do you", "are you", "does it", "is it")
+        and has(text, *_KEPT)
+        and has(text, *_KEPT_WHAT)
+        and not has(text, *_ORDER_WORDS)
+    )
 
 
 def asks_why_the_proof(text: str) -> bool:
@@ -1136,13 +1219,10 @@ class ActionAskOrderNumber(Action):
             dispatcher.utter_message(response="utter_other_shop")
             return about(None)
         ticket = tracker.get_slot(TICKET)
-        if (
-            ticket
-            and is_question(text)
-            and has(text, "replace*", "new one", "swap", "exchange")
-            and has(text, "refund*", "money back")
-        ):
-            # "will I get a refund or a new one?" with a colleague already on it: theirs to sort out, no order asked
+        remedy = has(text, "replace*", "new one", "swap", "exchange"), has(text, "refund*", "money back")
+        if ticket and is_question(text) and any(remedy) and (all(remedy) or has(text, *DAMAGED_WORDS, "broken one")):
+            # "will I get a refund or a new one?", "will I get my money back for the broken one?" with a colleague
+            # already on it: theirs to sort out, no order asked
             dispatcher.utter_message(response="utter_ticket_decides", ticket=ticket)
             return about("handoff")
         if (

@@ -305,6 +305,11 @@ class ActionHandoff(Action):
         return about("handoff", **{TICKET: ticket.ticket_number})
 
 
+#: Words that end the talk whatever NLU guessed ("nvm found it, thanks", "bye").
+_SIGN_OFF = ("thank*", "thx", "ty", "cheers", "ta", "bye", "goodbye", "found it", "nvm", "never mind", "sorted",
+             "all good")  # fmt: skip
+
+
 class ActionHandoffStatus(Action):
     """A greeting, thanks or goodbye while a ticket is open: where it stands (rules conditioned on the ticket)."""
 
@@ -317,6 +322,23 @@ class ActionHandoffStatus(Action):
         """The ticket's status; once staff closed it, the bot is itself again."""
         ticket = current_ticket(tracker)
         intent = said(tracker).intent
+        context = channel_context(tracker)
+        text = said(tracker).text
+        if (
+            ticket is None
+            and context.trusted
+            and context.channel == "tablet"
+            and intent != "thank"
+            and not has(text, *_SIGN_OFF)
+        ):
+            # A shopper whose call the gateway merged into the tablet's open call ("hello?", "ok I'll wait by the
+            # tills"): the colleague is still coming, so the greeting or goodbye NLU guessed is read as waiting
+            # (thanks and a real goodbye, "nvm found it, thanks", are answered as such).
+            answered = in_context(dispatcher, tracker, caller=self.name())
+            if answered is None and intent == "greet":
+                answered = ticket_gone(dispatcher, tracker)
+            if answered is not None:
+                return answered
         if ticket is None:
             response = {"thank": "utter_thank", "goodbye": "utter_goodbye"}.get(intent, "utter_greet")
             dispatcher.utter_message(response=response)

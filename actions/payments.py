@@ -7,6 +7,7 @@ have?", "can I use PayPal instead?", "it's not in my bank"), called by `actions.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
@@ -133,7 +134,22 @@ class ActionPaymentAdvice(Action):
             if info.status != "failed" and not has(said(tracker).text, "twice", "double", "charged"):
                 return []
         dispatcher.utter_message(response="utter_payment_problem_general")
+        if sounds_upset(text) and not tracker.get_slot(TICKET):
+            # "you've charged me TWICE!!! unbelievable": the advice, and a person if they would rather
+            dispatcher.utter_message(response="utter_payment_upset_offer")
         return []
+
+
+#: Words of an upset customer (shouting is read from the letters: `sounds_upset`).
+_UPSET = ("unbelievable", "ridiculous", "disgrace*", "joke", "furious", "angry", "fuming", "livid", "unacceptable",
+          "outrageous", "scam*", "rip off", "ripped off", "robbery", "daylight robbery", "worst", "appalling",
+          "shocking", "disgusted", "sick of", "fed up", "wtf", "seriously")  # fmt: skip
+_SHOUTED = re.compile(r"\b[A-Z]{4,}\b")
+
+
+def sounds_upset(text: str) -> bool:
+    """Anger in the words, "!!", or a shouted word ("you've charged me TWICE!!! unbelievable")."""
+    return has(text, *_UPSET) or "!!" in text or bool(_SHOUTED.search(text or ""))
 
 
 def _say_payment(ctx: OrderContext, info: PaymentInfo) -> None:

@@ -859,6 +859,10 @@ def follow_up_products(
         product = in_focus(tracker)
         if product is not None:
             return _in_shop(dispatcher, store, product, shop)
+    listed = shown(tracker)
+    if len(listed) > 1 and _compares_shown(latest):
+        # "which one is cheaper?", "the cheapest one, is it here?": among the products just shown
+        return _cheapest_shown(dispatcher, store, listed, here, asks_stock=has(text, *_STOCK))
     if has(text, "how much", "price*", "cost", "how expensive", "what does it cost", "amounts", "values",
            "denomination*", "what sizes") and not has(text, *_SHIPPING_WORDS):  # fmt: skip
         found = meant(tracker, latest)
@@ -934,6 +938,63 @@ def follow_up_products(
             # "lip stuff then? under 20" after "we don't sell nail polish": a new request of its own
             return recommend(dispatcher, tracker, request)
     return None
+
+
+def _compares_shown(latest: Said) -> bool:
+    """ "which one is cheaper?", "the cheapest one": a price comparison of the products shown, not a new request
+    (it names no product or kind of its own, and points at one of them)."""
+    text = latest.text
+    if not has(text, "cheapest", "cheaper", "least expensive", "less expensive", "lowest price", "most affordable"):
+        return False
+    if not has(text, "which", "one", "of them", "of those", "of these", "out of"):
+        return False  # "anything cheaper?" asks for more picks
+    return not (latest.entity("product") or latest.entity("category") or kind_in(text))
+
+
+def _cheapest_shown(
+    dispatcher: CollectingDispatcher,
+    store: OrderStore,
+    listed: list[ProductInfo],
+    here: str | None,
+    *,
+    asks_stock: bool,
+) -> List[EventType]:
+    """The cheapest of the products shown; on a tablet, whether it is on this shop's shelf when that is asked too.
+    The products shown stay as they were, so "is the first one in stock" still points at the list."""
+    best = min(listed, key=lambda p: (p.price, p.title))
+    dispatcher.utter_message(
+        response="utter_cheapest_shown",
+        title=best.title,
+        price=money(best.price),
+        online=online_words(best.online_stock),
+    )
+    if here is not None and asks_stock:
+        _stock_here(dispatcher, store, best, here)
+    return about("products", **{FOCUS_PRODUCT: best.sku})
+
+
+#: How a product reaches the customer ("can it be sent by email?", "is it a physical card?").
+_HOW_IT_COMES = ("by email", "by e-mail", "emailed", "email it", "e-mail it", "via email", "by post", "posted",
+                 "physical", "digital", "printed", "print it", "electronic", "e-gift")  # fmt: skip
+
+
+def how_it_comes(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+    """ "the £50 one - can it be sent by email?" after the gift cards: how the product(s) meant come, from their
+    descriptions (an e-gift card is emailed, a gift card posted), not a delivery quote. None when the message is
+    not about how a product shown is sent."""
+    text = latest.text
+    listed = shown(tracker)
+    if not text or not listed or not has(text, *_HOW_IT_COMES):
+        return None
+    price = _price_named(text)
+    picked = [p for p in listed if p.price == price] if price is not None else []
+    if not picked:
+        focus = in_focus(tracker)
+        picked = [focus] if focus is not None else listed
+    lines = "\n".join(f"- {p.title} ({money(p.price)}): {p.description}" for p in picked[:6])
+    dispatcher.utter_message(response="utter_how_it_comes", lines=lines)
+    focus_sku = picked[0].sku if len(picked) == 1 else None
+    return about("products", **{FOCUS_PRODUCT: focus_sku, SHOWN_PRODUCTS: [p.sku for p in picked[:6]]})
 
 
 _PRICE = re.compile(r"[£$€]\s?(\d+(?:\.\d{1,2})?)|\b(\d+(?:\.\d{1,2})?)\s?(?:pounds?|quid|gbp|euros?)\b", re.I)

@@ -84,9 +84,25 @@ def city_country(city: str | None) -> str | None:
     return CITY_COUNTRIES.get(" ".join(str(city or "").lower().split()))
 
 
+#: "Canada not the US", "not the US but Canada", "Canada instead of the US": the country after these is rejected.
+_REJECTED = re.compile(
+    r"\b(?:not|instead of|rather than)\s+(?:to\s+)?(?:the\s+)?([^,.;:!?]+?)(?=\s+(?:but|and|,)\b|[,.;:!?]|$)", re.I
+)
+
+
+def _wanted_country(latest: Said) -> str | None:
+    """The country entity the message means: with two named, the one not rejected ("I meant Canada not the US")."""
+    countries = latest.entities.get("country") or []
+    if len(countries) < 2:
+        return countries[0] if countries else None
+    rejected = {_country_in_words(m.group(1)) for m in _REJECTED.finditer(latest.text or "")} - {None}
+    kept = [c for c in countries if (_country_in_words(c) or c) not in rejected]
+    return kept[0] if kept else countries[0]
+
+
 def destination_in(latest: Said) -> tuple[str | None, str | None]:
     """(country, postcode) named in the message: entities, a known city, or a country name in the words."""
-    country = latest.entity("country")
+    country = _wanted_country(latest)
     if country is None and latest.entity("city"):
         country = city_country(latest.entity("city"))
     if country is None and latest.text:
@@ -182,7 +198,12 @@ def _pick(methods: Any, mode: str) -> list[ShippingMethodInfo]:
 
 
 def speed_mode(text: str) -> str:
-    """``fastest`` for "which is fastest / express / next day", ``cheapest`` for "cheapest", else ``all``."""
+    """``fastest`` for "which is fastest / express / next day", ``cheapest`` for "cheapest", else ``all`` (also
+    when both are named: "which one is cheaper, standard or express?" compares them)."""
+    fast = ("fastest", "quickest", "express", "next day", "quicker", "faster", "soonest", "by friday", "urgent")
+    slow = ("cheapest", "cheaper", "least expensive", "standard", "regular", "normal", "economy")
+    if has(text, *fast) and has(text, *slow):
+        return "all"
     if has(text, "fastest", "quickest", "express", "next day", "quicker", "faster", "soonest", "by friday", "urgent"):
         return "fastest"
     if has(text, "cheapest", "cheaper", "least expensive", "standard", "regular", "normal", "economy"):
