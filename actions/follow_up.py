@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import account, confirm, orders, payments, reader, returns, shipping
 from actions.common import channel_context, conversation_id, get_store, money, verified_order
 from actions.context import (
+    FILLERS,
     LAST_QUESTION,
     OFFER_HANDOFF,
     OFFER_RETURN,
@@ -305,6 +306,13 @@ def _topic_follow_up(
             latest
         ) != (None, None):
             return None  # "and how long does ireland take": a shipping question, not about this order
+        if topic == "track" and is_question(text) and has(text, *_HOLD):
+            # "how long do you hold the order?" after the status of an order waiting for its payment, whatever
+            # order request NLU filed it under: until when it is held (None when its payment did not fail)
+            ctx = _order_context(dispatcher, tracker)
+            answered = payments.follow_up_payment(ctx, latest) if ctx is not None else None
+            if answered is not None:
+                return answered
         if caller == "action_continue_goal" and (
             not is_question(text) or (topic == "track" and latest.intent not in {"track_order", "delivery_time"})
         ):
@@ -381,6 +389,10 @@ def _topic_follow_up(
         # "what amounts do they come in": the products shown a little earlier
         return follow_up_products(dispatcher, tracker, latest, caller=caller)
     return None
+
+
+#: Holding an order for its payment ("how long do you hold it?", "wie lange haltet ihr die Bestellung?").
+_HOLD = ("hold", "held", "haltet", "halten", "wie lange", "reserv*", "keep my order", "keep the order", "keep it for")
 
 
 def _checked_order(tracker: Tracker) -> bool:
@@ -633,6 +645,46 @@ _NOT_A_PARCEL = ("cancel", "return", "refund", "invoice", "money", "label", "ema
                  "colleague", "someone", "anyone", "person", "staff")  # fmt: skip
 
 
+#: Words that name a parcel or order with nothing else ("parcel", "delivery??", "my package").
+_PARCEL_WORDS = frozenset({"parcel", "parcels", "package", "packages", "delivery", "deliveries", "order", "orders",
+                           "shipment", "tracking", "track", "paket", "lieferung", "bestellung", "colis", "commande",
+                           "pedido", "paquete"})  # fmt: skip
+_BARE_FILLERS = frozenset({"my", "the", "a", "an", "our", "mein", "meine", "mon", "ma", "mi", "re", "about", "query"})
+
+
+def bare_order_word(text: str) -> bool:
+    """The message only names a parcel or an order ("parcel", "my delivery??", "order?"): a fragment asking
+    about one, with nothing that says which or what else."""
+    tokens = [w for w in words(text) if w not in FILLERS and w not in _BARE_FILLERS]
+    return 0 < len(tokens) <= 2 and all(w in _PARCEL_WORDS for w in tokens)
+
+
+#: Pointing at the order not in focus, after two were named ("and the other one?", "what about the second order").
+_THE_OTHER_ORDER = ("the other one", "the other order", "other one", "the other parcel", "the second one",
+                    "the second order", "other order")  # fmt: skip
+
+
+def other_named_order(tracker: Tracker) -> str | None:
+    """The latest order number the customer named in this conversation other than the one in focus (two orders
+    named in one message are checked one at a time), or None."""
+    current = normalize_order_number(str(tracker.get_slot("order_number") or ""))
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        for entity in reversed((event.get("parse_data") or {}).get("entities") or []):
+            if entity.get("entity") != "order_number":
+                continue
+            number = normalize_order_number(str(entity.get("value") or ""))
+            if number and number != current:
+                return number
+    return None
+
+
+#: A payment named, in the languages the shop hears ("Meine Zahlung wurde abgelehnt").
+_PAYMENT_CUES = ("payment", "declined", "charged", "paid", "zahlung", "abgelehnt", "bezahlt", "paiement", "refusé",
+                 "refusée", "pago", "rechazado", "rechazada")  # fmt: skip
+
+
 def goal_in_words(text: str) -> str | None:
     """The order goal the words ask for ("is ORD-… still returnable?" is a return), or None."""
     for goal, cues in (
@@ -642,7 +694,7 @@ def goal_in_words(text: str) -> str | None:
         ("return_status", ("rma", "my return", "return status")),
         ("return", _RETURN_CUES),
         ("refund_status", ("refund", "money back")),
-        ("payment", ("payment", "declined", "charged", "paid")),
+        ("payment", _PAYMENT_CUES),
         ("track", ("where", "track", "status", "arriv*", "deliver*", "shipped", "parcel", "package")),
     ):
         if has(text, *cues):
@@ -941,6 +993,9 @@ class ActionFollowUp(Action):
         if number is None and latest.intent in {"inform", "nlu_fallback", "out_of_scope"} and text:
             found = normalize_order_number(text)
             number = found if found and any(ch.isdigit() for ch in text) else None
+        if number is None and has(text, *_THE_OTHER_ORDER):
+            # "and the other one?" after two orders were named: the one not in focus is checked next
+            number = other_named_order(tracker)
         proof = latest.entity("email") or latest.entity("postcode")
         topic = tracker.get_slot(TOPIC)
         if number or rma:
@@ -966,6 +1021,9 @@ class ActionFollowUp(Action):
         if has(text, *_RECOMMEND):
             return recommend(dispatcher, tracker, read_request(tracker, get_store()))
         if has(text, *_CHECK_MY_ORDER, *_MY_ORDER_ABROAD) and not has(text, "cancel", "return", "refund", "invoice"):
+            return [SlotSet("goal", "track"), FollowupAction("verify_order_form")]
+        if bare_order_word(text):
+            # "parcel", "delivery??", "my package": a parcel named with nothing else, so which order (then where)
             return [SlotSet("goal", "track"), FollowupAction("verify_order_form")]
         if has(text, *_NOT_ARRIVED) and not has(text, *_NOT_A_PARCEL):
             # "it hasnt come": an order of theirs that has not arrived, so which one (then where it is)

@@ -12,6 +12,7 @@ order number: the store grants and records their access (`OrderStore.grant_staff
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List
 
 from rasa_sdk import Tracker
@@ -90,6 +91,12 @@ class ValidateVerifyOrderForm(FormValidationAction):
         text = str(slot_value or "")
         number = normalize_order_number(text)
         events: Dict[str, Any] = {}
+        first = first_of_several(tracker)
+        if first is not None and first != number:
+            # "I've got two orders, ORD-A and ORD-B": one check at a time, the first named first ("and the
+            # other one?" then starts the next); each order needs its own proof unless an e-mail opens both
+            dispatcher.utter_message(response="utter_one_order_at_a_time", order_number=first)
+            text, number = first, first
         if number is None:
             rma = normalize_rma(text)
             if rma is not None:
@@ -182,6 +189,25 @@ class ValidateVerifyOrderForm(FormValidationAction):
             # offer an unfinished return. A postcode proves this order only, so none of that.
             after_verification(dispatcher, tracker, verified.customer_id)
         return {"proof": VERIFIED, "order_number": verified.order_number}
+
+
+#: A second order number that corrects the first ("ORD-100231, sorry I meant ORD-100232"): the last one counts.
+_CORRECTION = re.compile(r"\b(?:not|meant|mean|sorry|actually|instead|wrong|oops|typo)\b", re.IGNORECASE)
+
+
+def first_of_several(tracker: Tracker) -> str | None:
+    """The first of several different order numbers listed in the latest message, or None (one order number,
+    or a second one that corrects the first)."""
+    latest = tracker.latest_message or {}
+    named: List[str] = []
+    for entity in latest.get("entities") or []:
+        if entity.get("entity") == "order_number":
+            number = normalize_order_number(str(entity.get("value") or ""))
+            if number and number not in named:
+                named.append(number)
+    if len(named) < 2 or _CORRECTION.search(str(latest.get("text") or "")):
+        return None
+    return named[0]
 
 
 #: Words that point back to an e-mail given earlier ("same email", "the email I gave you").

@@ -203,7 +203,7 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     if info.shipped and has(text, "where", "last scan*", "scanned", "location", "latest", "update", "why", "late",
                             "delay*", "weather", "stuck", "moving"):  # fmt: skip
         return say_tracking(ctx, info)
-    if has(text, *_WHEN):
+    if has(text, *_WHEN) or asks_about_a_day(latest):
         if delivered:
             say(
                 response="utter_tracking_delivered_on",
@@ -233,6 +233,17 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
             return about("track")
         return say_tracking(ctx, info)
     return None
+
+
+#: Days a customer names when asking whether the parcel comes then ("today though?", "by friday?").
+_DAYS = ("today", "tomorrow", "tonight", "this week", "next week", "weekend", "monday", "tuesday", "wednesday",
+         "thursday", "friday", "saturday", "sunday", "heute", "morgen", "aujourd'hui", "demain")  # fmt: skip
+
+
+def asks_about_a_day(latest: Said) -> bool:
+    """A question that names a day ("today though?", "by friday?"): whether the parcel comes then, which the
+    estimated delivery answers."""
+    return is_question(latest.text) and (bool(latest.entity("date")) or has(latest.text, *_DAYS))
 
 
 #: Asking until when something can still be done ("what's the latest I can cancel it?"), not asking for it.
@@ -638,6 +649,29 @@ _WHOLE_ADDRESS = re.compile(
 )
 
 
+#: The whole message drops the address change ("never mind", "forget it", "stop", "leave it").
+_DROP_WHOLE = re.compile(
+    r"^(?:(?:ok|okay|oh|um|hmm|sorry|actually|no|nah|nope|wait|erm|right|then)\W+)*"
+    r"(?:stop|cancel|never\s*mind|nvm|forget\s+(?:it|that|about\s+it)|leave\s+it|don'?t\s+bother|not\s+now|"
+    r"no\s+thanks?|(?:i\s*(?:'ve|have)?\s+)?chang(?:e|ed)\s+my\s+mind)"
+    r"(?:\W+(?:it|that|this|please|pls|thanks|thank\s+you|then|now))*\W*$",
+    re.IGNORECASE,
+)
+#: Phrases that keep the address wherever they stand ("nah forget it, keep the address as it is").
+_KEEP_ADDRESS = ("keep the address", "keep my address", "keep the old", "keep the current", "keep the same",
+                 "keep it as it is", "leave the address", "leave it as it is", "fine as it is", "stay as", "stays as",
+                 "don't change", "dont change", "do not change", "no need to change", "not change it",
+                 "never mind", "nevermind", "forget it", "forget about it", "changed my mind")  # fmt: skip
+
+
+def keeps_the_address(latest: Said) -> bool:
+    """The answer to "what's the new address?" drops the change instead ("nah forget it, keep the address as it
+    is", "never mind"); an address in it (a postcode or a street) is an answer, not a drop."""
+    if latest.button or not latest.text or latest.entity("postcode") or latest.entity("address"):
+        return False
+    return bool(_DROP_WHOLE.match(latest.text.strip())) or has(latest.text, *_KEEP_ADDRESS)
+
+
 class ValidateAddressForm(FormValidationAction):
     """Reads the new address (a question in between is answered), then the yes to the address as understood;
     a correction at the yes ("it's BA1 1AB not 1AA") changes the address and asks again."""
@@ -651,6 +685,9 @@ class ValidateAddressForm(FormValidationAction):
     ) -> Dict[str, Any]:
         """Accept free text the store can parse into an address with a postcode."""
         latest = said(tracker)
+        if keeps_the_address(latest):
+            # "nah forget it, keep the address as it is": the change ends with nothing changed (its submit says so)
+            return {"new_address": None, "confirm_address": False, "requested_slot": None}
         if latest.text and is_question(latest.text) and not latest.entity("postcode"):
             answer_aside(dispatcher, tracker, latest)
             return {"new_address": None}
@@ -787,6 +824,10 @@ class ActionChangeAddress(Action):
         number = verified_order(tracker)
         text = tracker.get_slot("new_address")
         clear = [SlotSet("new_address", None), SlotSet("confirm_address", None)]
+        if number is not None and tracker.get_slot("confirm_address") is False:
+            # a no at the summary, or the change dropped at the address question: nothing changes
+            dispatcher.utter_message(response="utter_address_kept", order_number=number)
+            return clear + about("track")
         if number is None or not text:
             dispatcher.utter_message(response="utter_ask_order_number")
             return clear

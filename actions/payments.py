@@ -15,7 +15,18 @@ from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import day, get_store, humanize, join_words, money, verified_order
-from actions.context import OFFER_HANDOFF, TICKET, OrderContext, Said, about, has, said, settles, wants_a_person
+from actions.context import (
+    OFFER_HANDOFF,
+    TICKET,
+    OrderContext,
+    Said,
+    about,
+    has,
+    said,
+    settles,
+    wants_a_person,
+    words,
+)
 from actions.product_lookup import catalogue
 from actions.reader import also_asked, in_context
 from actions.returns import offer_return, refund_after_return
@@ -295,6 +306,21 @@ def _no_refund(ctx: OrderContext, *, asked_for_one: bool) -> List[EventType]:
     return about("refund")
 
 
+#: A no in a customer's words ("never", "didn't", "no sign").
+_NEGATIONS = frozenset({"never", "not", "no", "nothing", "didn't", "didnt", "haven't", "havent", "hasn't", "hasnt",
+                        "can't", "cant", "don't", "dont", "doesn't", "doesnt", "isn't", "isnt", "nowhere"})  # fmt: skip
+#: Seeing or getting money ("saw it", "on my statement", "came through").
+_SEEN = ("saw", "see", "seen", "got", "get", "received", "show*", "appear*", "statement", "came through",
+         "come through", "gone in", "went in", "landed", "bank account", "in my account")  # fmt: skip
+
+
+def not_seen(text: str) -> bool:
+    """The customer says the money has not reached them ("i never saw it on my statement though", "nothing
+    came through"), not asking how or where it goes."""
+    how = has(text, "how do", "how does", "how will", "how would", "where does", "where do", "where will", "which")
+    return bool(set(words(text)) & _NEGATIONS) and has(text, *_SEEN) and not how
+
+
 def follow_up_refund(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     """What customers ask next about a refund: how much, when, it's not in the bank, to another card."""
     refunds = ctx.store.refunds_for(ctx.conversation_id, ctx.order_number)
@@ -305,7 +331,9 @@ def follow_up_refund(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     amount = money(refund.amount, refund.currency)
     if has(latest.text, "not in my bank", "not in my account", "haven't got", "havent got", "not received",
            "not arrived", "hasn't arrived", "hasnt arrived", "can't see", "cant see", "not showing", "no sign",
-           "haven't received", "havent received", "not there", "isn't there", "isnt there"):  # fmt: skip
+           "haven't received", "havent received", "not there", "isn't there", "isnt there") or not_seen(
+        latest.text
+    ):  # fmt: skip
         say(
             response="utter_refund_not_arrived",
             amount=amount,
