@@ -146,3 +146,30 @@ def test_the_low_quantile_estimate_is_steadier_than_one_order_statistic() -> Non
     raw = np.array([np.quantile(x, 0.02) for x in samples])
     assert abs(smooth.mean() - truth) < 0.02
     assert smooth.std() < raw.std()
+
+
+def test_a_data_round_that_makes_the_calibration_split_easy_cannot_raise_the_route_out_thresholds() -> None:
+    """Every held-out support message is a near copy of a training one, so the fitted thresholds come out high
+    (0.9+): the thresholds served stay at the ceilings, and the fitted values are reported beside them."""
+    from nlu_train.data import Example
+    from nlu_train.finetune import calibrate
+
+    intents = ["track_order", "cancel_order", "out_of_scope"]
+    words = {"track_order": "where is my parcel", "cancel_order": "cancel my order now", "out_of_scope": "weather"}
+    seen = [Example(f"{words[i]} {k}", i) for i in intents for k in range(30)]
+    held = [Example(f"{words[i]} {k}", i) for i in intents for k in range(30, 36)]
+    axis = {i: np.eye(8)[n] for n, i in enumerate(intents)}
+
+    class Trainer:
+        settings = Settings()
+        index = {label: n for n, label in enumerate(intents)}
+
+        def embed(self, texts: list) -> tuple:
+            vectors = np.array([axis[next(i for i in intents if t.startswith(words[i]))] for t in texts])
+            return vectors, vectors[:, : len(intents)] * 10.0
+
+    result = calibrate(Trainer(), seen, held, ["track_order", "cancel_order"], "out_of_scope")  # type: ignore[arg-type]
+    assert result.calibration["similarity_threshold_fitted"] > 0.9
+    assert result.calibration["probability_threshold_fitted"] > Settings().max_probability_threshold
+    assert result.probability_threshold == Settings().max_probability_threshold
+    assert result.similarity_threshold == Settings().max_similarity_threshold
