@@ -908,7 +908,7 @@ class ActionFollowUp(Action):
         for spots"): the product or kind it names (said to be unsold if we do not sell it), else picks for the
         need it describes."""
         text = latest.text
-        if not text or not has(text, *_SHOPPING_WORDS) or has(text, *_ORDER_WORDS):
+        if not text or not has(text, *_SHOPPING_WORDS) or has(text, *_ORDER_WORDS, *_TRADE):
             return None
         request = read_request(tracker, get_store())
         if (request.category or request.kind) and has(text, *_NEED_WORDS):
@@ -1140,7 +1140,8 @@ _ADD_TO_ORDER = ("add something to my order", "add to my order", "add to the ord
                  "remove an item", "remove something", "remove one", "take one item off", "take something off",
                  "take an item off", "remove it from my order", "remove from my order", "remove from the order",
                  "swap an item", "swap one item", "change an item", "change the size", "change the shade")  # fmt: skip
-_PHOTO = ("photo", "picture", "pic", "pics", "image", "screenshot")
+#: A photo offered or asked about, in any number ("I've got photos of it", "shall I send pictures?").
+_PHOTO = ("photo*", "picture*", "pic", "pics", "image", "images", "screenshot*")
 _WHAT_I_DO = ("what can you do", "what can you help", "what can u do", "what can u help", "what do you do",
               "how can you help", "what are you for", "what can i ask")  # fmt: skip
 _SHOPPING_WORDS = (
@@ -1151,6 +1152,12 @@ _SHOPPING_WORDS = (
     "can't find", "cant find", "cannot find", "can not find", "couldn't find", "couldnt find", "where are the",
     "where do you keep", "where can i find",  # "I can't find the foundations anywhere": where they are
 )  # fmt: skip
+#: The shop as a business rather than what it sells ("do you do wholesale? I run a little salon", "are you
+#: hiring?"): out of scope, never a product search ("little" is no Little Harbour).
+_TRADE = ("wholesale", "in bulk", "bulk order*", "bulk buy*", "trade account*", "trade price*", "trade discount*",
+          "stockist*", "supplier*", "distributor*", "b2b", "franchise*", "affiliate*", "partnership*",
+          "collaborat*", "sponsor*", "hiring", "vacanc*", "job", "jobs", "career*", "work experience",
+          "apprentice*")  # fmt: skip
 #: A need rather than a product ("something for spots"): picks, not a stock answer.
 _NEED_WORDS = ("something for", "smth for", "sth for", "anything for", "for my", "for spots", "for dry")
 _MINE = ("my order", "my parcel", "my package", "my delivery", "i ordered", "i bought", "mine", "it back", "my return",
