@@ -1,7 +1,7 @@
 """The classes of failure the seventh blind batch (tests/conversations/blind_g.yml) showed in conv7b's share of
 it, one test per class: "photos" (a plural) while a person is on the way, a postcode typed with the order number
 that NLU did not tag, "put me through" after a colleague was pointed to, a wholesale enquiry read as a product
-search, "which shop has it" on a tablet, "can I order it online instead?" after a product, "Haben Sie X hier?"
+search, a lost parcel's refund asked with a colleague already on the ticket, "which shop has it" on a tablet, "can I order it online instead?" after a product, "Haben Sie X hier?"
 filed as a recommendation, and praise answered with a bare "you're welcome"."""
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import FOCUS_PRODUCT, SHOWN_PRODUCTS
 from actions.follow_up import ActionFollowUp, ActionGoodbye
+from actions.goals import ActionContinueGoal
 from actions.identity import VERIFIED, ValidateVerifyOrderForm
 from actions.product_lookup import catalogue
 from actions.products import ActionRecommendProducts
 from store.service import OrderStore
-from tests.actions.helpers import ROOT, make_tracker, run
+from tests.actions.helpers import ROOT, grant, make_tracker, run
 
 SENDER = "web:test-conversation"
 TABLET = {"channel": "tablet", "store_id": "LDN-01"}
@@ -47,6 +48,23 @@ async def test_put_me_through_after_a_colleague_was_pointed_to(store, domain, te
     events = [{"event": "bot", "text": "...", "metadata": {"utter_action": "utter_account_out_of_scope"}}]
     out = await run(ActionGoodbye(), make_tracker(intent="goodbye", text=text, events=events), domain)
     assert out.followup() == "action_handoff", (out.responses, out.events)
+
+
+@pytest.mark.parametrize(("intent", "text"), [("refund_status", "will I get a refund or a new one?"),
+                                            ("request_refund", "I want my money back")])  # fmt: skip
+async def test_a_lost_parcel_refund_with_a_colleague_on_the_ticket(store: OrderStore, cases, domain, intent, text):
+    """ "will I get a refund or a new one?" right after "yes get someone" offered to pass it to a person again."""
+    number = grant(store, cases["lost_parcel"])
+    slots = {"order_number": number, "goal": "refund_status", "topic": "handoff"}
+    ask = make_tracker(intent=intent, text=text, slots=slots)
+    out = await run(ActionContinueGoal(), ask, domain)
+    assert out.responses == ["utter_refund_parcel_problem"], out.responses  # no ticket yet: the offer of one
+    ticket = store.open_handoff(SENDER, channel="web", reason="human_handoff", summary="")
+    ask = make_tracker(intent=intent, text=text, slots={**slots, "handoff_ticket": ticket.ticket_number})
+    out = await run(ActionContinueGoal(), ask, domain)
+    assert out.responses == ["utter_parcel_problem_ticket"], out.responses
+    assert out.message("utter_parcel_problem_ticket")["ticket"] == ticket.ticket_number
+    assert out.slots().get("last_question") != "offer_handoff"
 
 
 # --------------------------------------------------------------------------------- verification
