@@ -1,8 +1,9 @@
 """The classes of failure the seventh blind batch (tests/conversations/blind_g.yml) showed in conv7b's share of
 it, one test per class: "photos" (a plural) while a person is on the way, a postcode typed with the order number
 that NLU did not tag, "put me through" after a colleague was pointed to, a wholesale enquiry read as a product
-search, a lost parcel's refund asked with a colleague already on the ticket, "which shop has it" on a tablet, "can I order it online instead?" after a product, "Haben Sie X hier?"
-filed as a recommendation, and praise answered with a bare "you're welcome"."""
+search, a lost parcel's refund asked with a colleague already on the ticket, "which shop has it" on a tablet,
+"can I order it online instead?" after a product, "Haben Sie X hier?" filed as a recommendation, and praise
+answered with a bare "you're welcome"."""
 
 from __future__ import annotations
 
