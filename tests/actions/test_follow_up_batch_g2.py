@@ -68,6 +68,13 @@ async def test_a_lost_parcel_refund_with_a_colleague_on_the_ticket(store: OrderS
     assert out.slots().get("last_question") != "offer_handoff"
 
 
+async def test_photos_only_mentioned_are_no_offer(store, domain) -> None:
+    """ "the texture is nothing like the photos on your site" (a return request) is not about sending one."""
+    text = "I want to return it, the texture is nothing like the photos on your site"
+    out = await run(ActionFollowUp(), make_tracker(intent="nlu_fallback", text=text), domain)
+    assert "utter_photo" not in out.responses, out.responses
+
+
 # --------------------------------------------------------------------------------- verification
 
 
