@@ -227,6 +227,9 @@ _ASKS_FOR_A_PERSON = (
     "need a person", "want a person", "to a person", "a human", "ring somebody", "ring someone", "call someone",
     "phone someone", "member of staff", "staff member",
     "someone who works", "assistant come", "someone come", "somebody come", "come over", "manager",
+    # being passed on to the person ("ok put me through then", "transfer me please", "connect me to them")
+    "put me through", "transfer me", "connect me to a", "connect me with a", "connect me to them",
+    "connect me to some*", "connect me with some*", "pass me on", "pass me over", "hand me over",
     "parler à quelqu'un", "parler a quelqu'un", "quelqu'un", "un conseiller", "mit jemandem", "jemand",
     "einen mitarbeiter", "mitarbeiter",
 )  # fmt: skip

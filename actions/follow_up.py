@@ -258,7 +258,7 @@ def _waiting_for_a_person(dispatcher: CollectingDispatcher, tracker: Tracker, la
         return None  # action_handoff answers those (without a second ticket)
     if latest.entity("product") or latest.entity("order_number") or shipping.destination_in(latest) != (None, None):
         return None  # a new question about something named: answered as such
-    if has(latest.text, *_PHOTO):
+    if offers_a_photo(latest.text):
         # "can I send a pic?" while a person is on the way: yes, here, and the colleague will see it
         dispatcher.utter_message(response="utter_photo")
         return about("handoff")
@@ -518,7 +518,7 @@ def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Sai
     ctx = _order_context(dispatcher, tracker)
     form = (tracker.active_loop or {}).get("name")
     intent = latest.intent
-    if has(latest.text, *_PHOTO):
+    if offers_a_photo(latest.text):
         # "can I send you a photo of it?" during a return: yes, here; it stays with the conversation
         dispatcher.utter_message(response="utter_photo")
         return True
@@ -914,7 +914,7 @@ class ActionFollowUp(Action):
         if has(text, *_REVIEW) and not has(text, *_ORDER_WORDS):
             dispatcher.utter_message(response="utter_review")
             return about(None) + [FollowupAction("action_listen")]
-        if has(text, *_PHOTO):
+        if offers_a_photo(text):
             dispatcher.utter_message(response="utter_photo")
             return [FollowupAction("action_listen")]
         if has(text, *_ACCOUNT_DETAILS) and not has(text, *_ORDER_WORDS):
@@ -960,7 +960,7 @@ class ActionFollowUp(Action):
         for spots"): the product or kind it names (said to be unsold if we do not sell it), else picks for the
         need it describes."""
         text = latest.text
-        if not text or not has(text, *_SHOPPING_WORDS) or has(text, *_ORDER_WORDS):
+        if not text or not has(text, *_SHOPPING_WORDS) or has(text, *_ORDER_WORDS, *_TRADE):
             return None
         request = read_request(tracker, get_store())
         if (request.category or request.kind) and has(text, *_NEED_WORDS):
@@ -1198,7 +1198,19 @@ _ADD_TO_ORDER = ("add something to my order", "add to my order", "add to the ord
                  "remove an item", "remove something", "remove one", "take one item off", "take something off",
                  "take an item off", "remove it from my order", "remove from my order", "remove from the order",
                  "swap an item", "swap one item", "change an item", "change the size", "change the shade")  # fmt: skip
-_PHOTO = ("photo", "picture", "pic", "pics", "image", "screenshot")
+_PHOTO = ("photo*", "picture*", "pic", "pics", "image", "images", "screenshot*")
+#: Words of sending or having one: "nothing like the photos on your site" only mentions photos.
+_PHOTO_OFFER = ("send*", "sent", "attach*", "upload*", "share", "show you", "i've got", "ive got", "i have",
+                "i got", "i took", "took some", "take a", "if they want", "if you want", "do you want",
+                "want them", "want one", "want to see", "need one", "need them", "need a")  # fmt: skip
+
+
+def offers_a_photo(text: str) -> bool:
+    """A photo offered or asked about, in any number ("I've got photos of it if they want them", "can I send a
+    pic?"), not one mentioned ("it's nothing like the photos on your site")."""
+    return has(text, *_PHOTO) and has(text, *_PHOTO_OFFER)
+
+
 _WHAT_I_DO = ("what can you do", "what can you help", "what can u do", "what can u help", "what do you do",
               "how can you help", "what are you for", "what can i ask")  # fmt: skip
 _SHOPPING_WORDS = (
@@ -1209,6 +1221,12 @@ _SHOPPING_WORDS = (
     "can't find", "cant find", "cannot find", "can not find", "couldn't find", "couldnt find", "where are the",
     "where do you keep", "where can i find",  # "I can't find the foundations anywhere": where they are
 )  # fmt: skip
+#: The shop as a business rather than what it sells ("do you do wholesale? I run a little salon", "are you
+#: hiring?"): out of scope, never a product search ("little" is no Little Harbour).
+_TRADE = ("wholesale", "in bulk", "bulk order*", "bulk buy*", "trade account*", "trade price*", "trade discount*",
+          "stockist*", "supplier*", "distributor*", "b2b", "franchise*", "affiliate*", "partnership*",
+          "collaborat*", "sponsor*", "hiring", "vacanc*", "job", "jobs", "career*", "work experience",
+          "apprentice*")  # fmt: skip
 #: A need rather than a product ("something for spots"): picks, not a stock answer.
 _NEED_WORDS = ("something for", "smth for", "sth for", "anything for", "for my", "for spots", "for dry")
 _MINE = ("my order", "my parcel", "my package", "my delivery", "i ordered", "i bought", "mine", "it back", "my return",

@@ -125,6 +125,9 @@ class ValidateVerifyOrderForm(FormValidationAction):
             events[STOPPED] = True
             return events
         earlier = email_given_before(tracker)
+        if earlier is None:
+            # "ORD-100119 31300 where is it??": a postcode NLU did not tag, typed with the number
+            earlier = proof_typed_with(tracker, number)
         if earlier is not None:
             # "ORD-100133, same email": the e-mail they typed earlier in this chat is the proof (and counted as
             # an attempt like any other); it was theirs to give, so nothing is disclosed by using it
@@ -235,6 +238,29 @@ def email_given_before(tracker: Tracker) -> str | None:
             if entity.get("entity") == "email" and entity.get("value"):
                 return str(entity["value"])
     return None
+
+
+def proof_typed_with(tracker: Tracker, number: str) -> str | None:
+    """The proof typed in the same message as order ``number`` when NLU did not tag it (a postcode in a format its
+    extractor does not know: "ORD-100119 31300 where is it??"), else None.
+
+    The message must name that order, tag no e-mail or postcode itself (the form checks a tagged one) and hold
+    exactly one e-mail or postcode besides it (several are never checked, as `OrderStore.verify` says); a bare
+    four-digit number (a year or a quantity as much as an Australian postcode) is not taken, so nothing typed
+    in passing costs an attempt.
+    """
+    latest = tracker.latest_message or {}
+    if any(e.get("entity") in {"email", "postcode"} for e in latest.get("entities") or []):
+        return None
+    text = str(latest.get("text") or "")
+    if normalize_order_number(text) != number:
+        return None  # the order number came from earlier in the conversation, not this message
+    found = proof_candidates(text)
+    if len(found) != 1 or (found[0].kind == "postcode" and re.fullmatch(r"\d{4}", found[0].value)):
+        return None
+    if found[0].kind == "postcode" and found[0].value in number:
+        return None  # the order number's own digits, never a proof
+    return found[0].value
 
 
 def _staff_access(

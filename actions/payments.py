@@ -293,6 +293,12 @@ def _no_refund(ctx: OrderContext, *, asked_for_one: bool) -> List[EventType]:
     tracking = ctx.store.tracking(ctx.conversation_id, ctx.order_number)
     if tracking.is_lost or (asked_for_one and tracking.is_delayed):
         problem = "appears to be lost" if tracking.is_lost else "is delayed"
+        ticket = ctx.store.current_handoff(ctx.conversation_id) if ctx.tracker.get_slot(TICKET) else None
+        if ticket is not None:
+            # "will I get a refund or a new one?" after "yes get someone": the colleague on it decides, no new offer
+            say(response="utter_parcel_problem_ticket", order_number=ctx.order_number, problem=problem,
+                ticket=ticket.ticket_number)  # fmt: skip
+            return about("handoff")
         say(response="utter_refund_parcel_problem", order_number=ctx.order_number, problem=problem)
         return about("refund", last_question=OFFER_HANDOFF)
     if summary.delivered_at is not None:

@@ -647,6 +647,26 @@ def _range_words(request: Request) -> str:
     return ""
 
 
+#: Asking whether a product is stocked, in the languages shoppers write in ("Haben Sie das X hier?").
+_STOCKED = ("do you have", "do u have", "have you got", "have u got", "do you sell", "do you stock", "in stock",
+            "is it here", "here", "in this shop", "in store", "haben sie", "habt ihr", "hast du", "gibt es",
+            "hier", "vorrätig", "auf lager", "avez-vous", "avez vous", "vous avez", "en stock", "ici", "tienen",
+            "tenéis", "aquí")  # fmt: skip
+#: What makes a message naming a product a request for picks after all.
+_PICKS = ("recommend*", "suggest*", "similar", "alternative*", "instead", "else", "other", "like it", "like this",
+          "like that", "ähnlich*", "empfehl*", "semblable*", "similaire*", "parecido*")  # fmt: skip
+
+
+def asks_if_stocked(latest: Said) -> bool:
+    """A product named and asked for ("do you have the X here?", "Haben Sie das X hier?"), not picks like it."""
+    text = latest.text
+    return (
+        bool(text and latest.entity("product"))
+        and has(text, *_STOCKED)
+        and not (_SIMILAR.search(text) or _TOGETHER.search(text) or has(text, *_PICKS))
+    )
+
+
 class ActionRecommendProducts(Action):
     """Product picks as cards: personal, popular, similar to a product, or what goes with it."""
 
@@ -665,6 +685,11 @@ class ActionRecommendProducts(Action):
             latest.text, "someone", "somebody", "staff", "assistant", "colleague", "member of staff"
         ):
             return [FollowupAction("action_handoff")]  # "can someone help me find a lip gloss" in a shop
+        if asks_if_stocked(latest):
+            # "Haben Sie das X hier?" filed as a recommendation: whether X is here, not what is like it
+            found = meant(tracker, latest, refer_back=False)
+            if found.product is not None:
+                return stock_answer(dispatcher, tracker, found)
         return recommend(dispatcher, tracker, read_request(tracker, get_store()))
 
     @staticmethod
@@ -832,7 +857,11 @@ _WHERE = ("where abouts", "whereabouts", "where is it", "which aisle", "which sh
           "wo genau", "und wo", "wo ist", "wo finde", "wo steht", "où", "où exactement", "dónde", "donde está",
           "dove si trova")  # fmt: skip
 _ELSEWHERE = ("nearest", "other shop*", "another shop", "other store*", "another store", "if not", "elsewhere",
-              "any other", "closest", "near me")  # fmt: skip
+              "any other", "closest", "near me", "which shop*", "what shop*", "which store*", "what store*",
+              "which branch*", "other branch*", "another branch", "where else")  # fmt: skip
+#: Ordering the product in focus online rather than taking it from a shelf ("can I order it online instead?").
+_ONLINE = ("online", "on the website", "on your website", "on the web", "website", "web shop", "webshop", "on the app")
+_BUY = ("order", "buy", "get it", "get one", "purchase")
 _STOCK = ("in stock", "available", "have it", "on the shelf", "here", "in the shop", "in store", "get it",
           "got it", "have any", "sold out", "left", "how many", "have you got", "in shop", "in this shop")  # fmt: skip
 
@@ -859,6 +888,16 @@ def follow_up_products(
         product = in_focus(tracker)
         if product is not None:
             return _in_shop(dispatcher, store, product, shop)
+    if (
+        has(text, *_ONLINE)
+        and has(text, *_BUY)
+        and has(text, "it", "that", "this", "one", "them")
+        and not (_SIMILAR.search(text) or has(text, "similar", "alternative*", "something else", "what else"))
+    ):
+        # "can I order it online instead?" after a product's shelf: its online stock, not picks "instead" of it
+        product = meant(tracker, latest).product or in_focus(tracker)
+        if product is not None:
+            return online_stock_answer(dispatcher, product)
     listed = shown(tracker)
     if len(listed) > 1 and _compares_shown(latest):
         # "which one is cheaper?", "the cheapest one, is it here?": among the products just shown
