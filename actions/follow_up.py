@@ -35,6 +35,7 @@ from actions.context import (
     is_question,
     last_bot_response,
     last_bot_text,
+    refuses_a_person,
     said,
     settles,
     slot_before_latest,
@@ -215,7 +216,9 @@ def _pending_question(
         return None
     yes = latest.intent == "affirm" or starts_yes(latest.text)
     no = latest.intent == "deny" or starts_no(latest.text)
-    if question == OFFER_HANDOFF and latest.intent in {"human_handoff", "complaint"}:
+    if question == OFFER_HANDOFF and latest.intent in {"human_handoff", "complaint"} and not refuses_a_person(
+        latest.text
+    ):
         yes = True
     if question == OFFER_HANDOFF and has(latest.text, *_WANTS_A_PERSON):
         yes = yes or not no
