@@ -35,6 +35,7 @@ from actions.context import (
     is_question,
     last_bot_response,
     last_bot_text,
+    refuses_a_person,
     said,
     settles,
     slot_before_latest,
@@ -205,6 +206,18 @@ def _says_more_than_no(text: str) -> bool:
     return len([w for w in words(text) if w not in _JUST_NO]) >= 2
 
 
+#: Putting an offer off ("I'll think about it", "maybe later", "I'll sleep on it"): a no for now.
+_PUT_OFF = ("think about it", "have a think", "think it over", "thinking about it", "maybe later", "later maybe",
+            "another time", "not yet", "sleep on it", "get back to you", "decide later", "let you know",
+            "i'll see", "ill see", "i'll wait", "ill wait")  # fmt: skip
+
+
+def _puts_it_off(text: str) -> bool:
+    """The words put the offer off or hedge ("ok good to know, I'll think about it", "not sure yet"), asking
+    nothing: no yes to it."""
+    return bool(text) and not is_question(text) and (has(text, *_PUT_OFF) or confirm.undecided(text))
+
+
 def _pending_question(
     dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said, *, caller: str = "action_follow_up"
 ) -> List[EventType] | None:
@@ -215,7 +228,10 @@ def _pending_question(
         return None
     yes = latest.intent == "affirm" or starts_yes(latest.text)
     no = latest.intent == "deny" or starts_no(latest.text)
-    if question == OFFER_HANDOFF and latest.intent in {"human_handoff", "complaint"}:
+    if _puts_it_off(latest.text):
+        yes, no = False, True  # "ok good to know, I'll think about it": not now, whatever NLU filed it under
+    asks_for_one = latest.intent in {"human_handoff", "complaint"} and not refuses_a_person(latest.text)
+    if question == OFFER_HANDOFF and asks_for_one:
         yes = True
     if question == OFFER_HANDOFF and has(latest.text, *_WANTS_A_PERSON):
         yes = yes or not no
@@ -313,8 +329,10 @@ def _topic_follow_up(
             answered = payments.follow_up_payment(ctx, latest) if ctx is not None else None
             if answered is not None:
                 return answered
-        if caller == "action_continue_goal" and (
-            not is_question(text) or (topic == "track" and latest.intent not in {"track_order", "delivery_time"})
+        if (
+            caller == "action_continue_goal"
+            and (not is_question(text) or (topic == "track" and latest.intent not in {"track_order", "delivery_time"}))
+            and not _about_the_order_in_focus(text, topic)
         ):
             # an order request, or a question for another goal after tracking ("could she send it back?"): the
             # goal's own handler answers
@@ -391,6 +409,26 @@ def _topic_follow_up(
     return None
 
 
+#: Words of a goal other than tracking: a question with them after tracking is that goal's ("could she send it
+#: back?", "can I still cancel?", "when do I get my refund?").
+_OTHER_GOAL_WORDS = ("return*", "send it back", "send back", "sending back", "refund*", "money back", "cancel*",
+                     "invoice*", "receipt*", "address", "pay", "paid", "payment*", "charge*", "exchange*",
+                     "rma")  # fmt: skip
+
+
+def _about_the_order_in_focus(text: str, topic: str) -> bool:
+    """What the words say is about the tracked order or the refund in focus, whatever order request NLU filed it
+    under: "it's not here" after tracking (a delivered one: the dispute), "not showing on my card" after a refund,
+    "when does it arrive" after tracking when it names nothing of another goal."""
+    if topic == "track":
+        return orders.not_received(text) or (
+            is_question(text) and orders.asks_when(text) and not has(text, *_OTHER_GOAL_WORDS)
+        )
+    if topic == "refund":
+        return payments.refund_not_seen(text)
+    return False
+
+
 #: Holding an order for its payment ("how long do you hold it?", "wie lange haltet ihr die Bestellung?").
 _HOLD = ("hold", "held", "haltet", "halten", "wie lange", "reserv*", "keep my order", "keep the order", "keep it for")
 
@@ -461,7 +499,7 @@ def _order_follow_up(ctx: OrderContext, latest: Said, topic: str, *, caller: str
     if caller == "action_continue_goal":
         # An order intent: its own handler answers, unless this is a question about the topic in hand
         # ("if it doesn't go through will the order be cancelled?" after a failed payment).
-        if first is None or not is_question(text):
+        if first is None or not (is_question(text) or _about_the_order_in_focus(text, topic)):
             return None
         return first(ctx, latest)
     if first is not None:

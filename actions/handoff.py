@@ -15,7 +15,18 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import confirm
 from actions.common import channel_context, channel_of, conversation_id, get_store, verified_order
-from actions.context import LAST_QUESTION, OFFER_HANDOFF, TICKET, Said, about, has, is_question, said, settles
+from actions.context import (
+    LAST_QUESTION,
+    OFFER_HANDOFF,
+    TICKET,
+    Said,
+    about,
+    has,
+    is_question,
+    refuses_a_person,
+    said,
+    settles,
+)
 from actions.reader import in_context
 from store.records import HandoffTicket
 
@@ -217,6 +228,14 @@ class ActionHandoff(Action):
         if intent == "complaint" and has(latest.text, *_PRAISE) and not has(latest.text, *_GRIEVANCE):
             # "just wanted to say thanks, the last order was lovely": praise NLU read as a complaint
             dispatcher.utter_message(response="utter_praise_thanks")
+            return about(None)
+        if refuses_a_person(latest.text) and not tracker.get_slot(TICKET):
+            # "no I don't want a person, just tell me the new date" filed as asking for one: the no is read here
+            # as in the follow-up, and the question after it answered from the order in focus
+            answered = in_context(dispatcher, tracker, caller=self.name())
+            if answered is not None:
+                return answered
+            dispatcher.utter_message(response="utter_no_person")
             return about(None)
         if (
             intent == "complaint"

@@ -163,6 +163,16 @@ _NOT_RECEIVED = (
 )  # fmt: skip
 
 
+def not_received(text: str) -> bool:
+    """The words say a parcel has not come ("it's not here", "never arrived", "checked with the neighbours")."""
+    return has(text, *_NOT_RECEIVED)
+
+
+def asks_when(text: str) -> bool:
+    """The words ask when something comes or ships ("when does it arrive", "new date?")."""
+    return has(text, *_WHEN)
+
+
 def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     """What customers ask next about the order they just tracked: when exactly, which courier, not received."""
     info = ctx.store.tracking(ctx.conversation_id, ctx.order_number)

@@ -327,6 +327,18 @@ def not_seen(text: str) -> bool:
     return bool(set(words(text)) & _NEGATIONS) and has(text, *_SEEN) and not how
 
 
+#: A refund the customer cannot see ("it's not showing on my card", "not in my bank").
+_REFUND_NOT_SEEN = ("not in my bank", "not in my account", "haven't got", "havent got", "not received",
+                    "not arrived", "hasn't arrived", "hasnt arrived", "can't see", "cant see", "not showing",
+                    "no sign", "haven't received", "havent received", "not there", "isn't there",
+                    "isnt there")  # fmt: skip
+
+
+def refund_not_seen(text: str) -> bool:
+    """The words say a refund has not shown up ("it's not showing on my card though", "nothing came through")."""
+    return has(text, *_REFUND_NOT_SEEN) or not_seen(text)
+
+
 def follow_up_refund(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     """What customers ask next about a refund: how much, when, it's not in the bank, to another card."""
     refunds = ctx.store.refunds_for(ctx.conversation_id, ctx.order_number)
@@ -335,11 +347,7 @@ def follow_up_refund(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     refund = refunds[-1]
     say = ctx.dispatcher.utter_message
     amount = money(refund.amount, refund.currency)
-    if has(latest.text, "not in my bank", "not in my account", "haven't got", "havent got", "not received",
-           "not arrived", "hasn't arrived", "hasnt arrived", "can't see", "cant see", "not showing", "no sign",
-           "haven't received", "havent received", "not there", "isn't there", "isnt there") or not_seen(
-        latest.text
-    ):  # fmt: skip
+    if refund_not_seen(latest.text):
         say(
             response="utter_refund_not_arrived",
             amount=amount,
