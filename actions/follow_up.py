@@ -379,7 +379,8 @@ def _topic_follow_up(
     if topic == "return_policy" and caller in {"action_follow_up", "action_shipping_info", "action_payment_methods"}:
         if returns.policy_part(dispatcher, latest):
             return about("return_policy")
-        return None
+        if not (caller == "action_follow_up" and tracker.get_slot("shown_products")):
+            return None  # else "what amounts do they come in" about the gift cards shown before: below
     if topic in {"payment_methods", "products"} and tracker.get_slot("shown_products"):
         answered = how_it_comes(dispatcher, tracker, latest)  # "the £50 one - can it be sent by email?"
         if answered is not None:
@@ -849,6 +850,12 @@ class ActionFollowUp(Action):
         if last_bot_response(tracker) == "utter_notifications_on" and has(latest.text, *_WHICH_NEWS):
             # "what kind of updates will I get?" right after turning order news on: which news, said again
             return [SlotSet("goal", "notify_on"), FollowupAction("verify_order_form")]
+        venting = has(latest.text, *_VENTING) and not is_question(latest.text)
+        if venting and tracker.get_slot(LAST_QUESTION) != OFFER_HANDOFF:
+            # "figures. useless" with no order in focus, not understood by NLU: venting gets an apology and the
+            # offer of a person wherever it lands, as a complaint would
+            dispatcher.utter_message(response="utter_complaint_offer")
+            return about(None, last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
         if latest.intent == "deny" or (has(latest.text, *_RESIGNED) and not is_question(latest.text)):
             # "fine whatever" after a refusal or an answer: nothing more to do, nothing misunderstood
             dispatcher.utter_message(response="utter_anything_else")

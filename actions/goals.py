@@ -215,6 +215,10 @@ class ActionContinueGoal(Action):
             elif goal == "track" and arrived_damaged(ctx):
                 # "my serum arrived smashed, order ORD-…" (filed as tracking): sorry, and what can be done
                 events = returns.offer_return(ctx, lead=DAMAGED_LEAD)
+            elif goal == "return" and arrived_damaged(ctx):
+                # the same message filed as a return: the same apology before the offer (a request to send it
+                # back still opens the return form)
+                events = returns.start_return(ctx, lead=DAMAGED_LEAD)
             elif goal == "return" and returns.changes_mind(said(tracker).text):
                 # "yeah don't start the return": NLU files it as return_item; nothing is set up
                 dispatcher.utter_message(response="utter_no_return", order_number=number)

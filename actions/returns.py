@@ -244,9 +244,9 @@ def wants_to_return(text: str) -> bool:
     return not is_question(text)
 
 
-def start_return(ctx: OrderContext) -> List[EventType]:
+def start_return(ctx: OrderContext, *, lead: str = "") -> List[EventType]:
     """Check eligibility with the store; for a request, ask which items and why (return_form); for a
-    question, answer it with the eligibility and offer to start one.
+    question, answer it with the eligibility and offer to start one (after ``lead``, said before the offer).
 
     A return of this order the customer left unfinished (here or on another linked chat) is picked up
     where it stopped instead of being started again.
@@ -272,7 +272,7 @@ def start_return(ctx: OrderContext) -> List[EventType]:
     asked = goal_message(ctx.tracker)
     requested = bool(asked) and has(asked, *_RETURN_WORDS) and wants_to_return(asked)
     if ctx.tracker.get_slot("last_question") != OFFER_RETURN and not requested:
-        return offer_return(ctx, eligibility=eligibility)
+        return offer_return(ctx, eligibility=eligibility, lead=lead)
     return begin_return(ctx, eligibility, said(ctx.tracker))
 
 
@@ -751,7 +751,12 @@ class ActionCreateReturn(Action):
         if tracker.get_slot("return_reason") == DROPPED or tracker.get_slot("confirm_return") is not True:
             # nothing is created without a yes to the summary ("stop", "no", "I'll keep it" end here)
             _forget_draft(tracker)
-            dispatcher.utter_message(response="utter_no_return", order_number=number)
+            if tracker.get_slot("return_reason") == DROPPED or tracker.get_slot("confirm_return") is False:
+                # the customer took the return back, in whatever words NLU filed it under: the same answer as
+                # the rule for a plain "no" inside the form (nothing has changed, the items are theirs)
+                dispatcher.utter_message(response="utter_return_stopped")
+            else:
+                dispatcher.utter_message(response="utter_no_return", order_number=number)
             return list(RETURN_SLOTS) + about("return", last_question=None)
         line_ids = [int(i) for i in str(tracker.get_slot("return_items") or "").split(",") if i.strip().isdigit()]
         reason = tracker.get_slot("return_reason") or "not given"

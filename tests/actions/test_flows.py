@@ -187,10 +187,11 @@ def test_a_question_at_the_reason_is_answered_and_never_becomes_the_reason(store
 async def test_nothing_is_created_without_a_yes_to_the_summary(store, cases, domain) -> None:
     number = grant(store, cases["returnable"])
     line = store.return_eligibility(SENDER, number).returnable_lines[0]
-    for confirmed in (None, False):
+    # a "no" to the summary says nothing has changed, as the rule for a deny does
+    for confirmed, response in ((None, "utter_no_return"), (False, "utter_return_stopped")):
         slots = {"order_number": number, "return_items": str(line.line_id), "return_reason": "too small"}
         out = await run(ActionCreateReturn(), make_tracker(slots={**slots, "confirm_return": confirmed}), domain)
-        assert out.responses == ["utter_no_return"], confirmed
+        assert out.responses == [response], confirmed
         assert out.slots()["return_items"] is None and out.slots().get("confirm_return") is None
     assert store.returns_for(SENDER, number) == []
 
