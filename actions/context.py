@@ -256,14 +256,32 @@ def refuses_a_person(text: str) -> bool:
     return bool(text) and bool(_REFUSES_A_PERSON.search(" ".join(words(text))))
 
 
+#: Claiming a role to be shown an order ("I'm a manager", "I work at the shop", "I'm authorised"): a claim the
+#: chat cannot check, never a request for a person (nor a reason to skip the proof).
+_ROLE_CLAIM = re.compile(
+    r"\b(?:i'?m|i am|as)\s+(?:a|an|the)?\s*(?:store\s+|shop\s+|branch\s+|area\s+)?(?:manager|supervisor|"
+    r"member of staff|staff member|staff|employee|admin|owner)\b"
+    r"|\bi\s+work\s+(?:at|for|in|here)\b[^,.;!?]*"
+    r"|\bi'?m\s+(?:authori[sz]ed|allowed|permitted)\b"
+    r"|\bi\s+am\s+(?:authori[sz]ed|allowed|permitted)\b",
+    re.I,
+)
+
+
+def claims_a_role(text: str) -> bool:
+    """ "I'm a manager, I'm authorised", "I work at the shop": a role claimed, which the chat cannot check."""
+    return bool(_ROLE_CLAIM.search(text or ""))
+
+
 def wants_a_person(text: str) -> bool:
     """The words ask for a person to do something ("can someone look into it", "can someone gift wrap it",
     "get me someone to help"), not only mention one ("can someone else collect my parcel?" is a delivery
-    question) nor turn one down ("I don't want a person")."""
+    question) nor turn one down ("I don't want a person"), nor claim to be one ("I'm a manager")."""
     if not text or refuses_a_person(text):
         return False
-    lower = " ".join(words(text))
-    return has(text, *_ASKS_FOR_A_PERSON) or bool(_SOMEONE_TO.search(lower))
+    rest = _ROLE_CLAIM.sub(" ", text)
+    lower = " ".join(words(rest))
+    return has(rest, *_ASKS_FOR_A_PERSON) or bool(_SOMEONE_TO.search(lower))
 
 
 def last_bot_response(tracker: Tracker) -> str | None:

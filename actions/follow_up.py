@@ -31,6 +31,7 @@ from actions.context import (
     OrderContext,
     Said,
     about,
+    claims_a_role,
     has,
     is_question,
     last_bot_response,
@@ -791,8 +792,21 @@ class ActionFollowUp(Action):
             # "then get me one" / "yes" right after "I'm not a person; just say talk to a person": the person
             stop = [ActiveLoop(None), SlotSet("requested_slot", None)] if in_verification else []
             return [*stop, FollowupAction("action_handoff")]
-        if asks_why_the_proof(latest.text):
-            # "why do you need my email, you already know who I am": what each proof opens, then the question stands
+        if in_verification and puts_the_check_off(latest):
+            # "I'll find the confirmation email and come back": take your time (or the thanks or goodbye it also
+            # says); the check ends, nothing is done
+            if has(latest.text, *_GOODBYE):
+                say_goodbye(dispatcher, latest.text)
+            elif has(latest.text, "thank*", "thx", "cheers", "ta", "danke*", "merci"):
+                dispatcher.utter_message(response="utter_thank")
+            else:
+                dispatcher.utter_message(response="utter_take_your_time")
+            return [ActiveLoop(None), SlotSet("requested_slot", None), *about(None), FollowupAction("action_listen")]
+        proof_given = latest.entity("email") or latest.entity("postcode")
+        claimed = in_verification and not proof_given and claims_a_role(latest.text)
+        if asks_why_the_proof(latest.text) or claimed:
+            # "why do you need my email, you already know who I am", "I'm a manager, I'm authorised": what each
+            # proof opens (the same for everyone), then the question stands
             dispatcher.utter_message(response="utter_why_proof")
             kept: List[EventType] = []
             if latest.intent in GOAL_INTENTS:
@@ -909,6 +923,10 @@ class ActionFollowUp(Action):
                 # "can I remove one item instead?" while the check waits for a proof: no check answers that
                 dispatcher.utter_message(response=response)
                 return drop + [FollowupAction("action_listen")]
+        quoted = None if latest.entity("order_number") else quote_with_value(dispatcher, tracker, latest)
+        if quoted is not None:
+            # "how much for spain on a 40 pound order" while the check waits for a proof: the quote, then the question
+            return quoted + again
         if intent == "out_of_scope":
             dispatcher.utter_message(response="utter_out_of_scope")
             return again
@@ -1054,8 +1072,13 @@ class ActionFollowUp(Action):
         value = shipping.value_in(latest)
         destination = country or postcode or latest.entity("city")
         if destination and (
-            topic == "shipping" or (topic is None and latest.intent == "inform") or has(text, *_SHIPPING)
+            topic == "shipping"
+            or (topic is None and latest.intent == "inform")
+            or has(text, *_SHIPPING)
+            or (value is not None and _an_order_value(latest))
         ):
+            # a place with an order value ("how much for spain on a 40 pound order") is a delivery quote,
+            # whatever NLU filed it under (out of scope, details)
             return shipping.quote(dispatcher, tracker, latest, keep=topic == "shipping", mode=shipping.speed_mode(text))
         if value is not None and topic == "shipping":
             return shipping.quote(dispatcher, tracker, latest, keep=True)
@@ -1074,6 +1097,22 @@ class ActionFollowUp(Action):
             # "it hasnt come": an order of theirs that has not arrived, so which one (then where it is)
             return [SlotSet("goal", "track"), FollowupAction("verify_order_form")]
         return None
+
+
+def _an_order_value(latest: Said) -> bool:
+    """The money in a message naming a place is what an order is worth ("how much for spain on a 40 pound
+    order"), not a budget for products ("something for dry skin under £30 in France")."""
+    return not (latest.entity("product") or latest.entity("category")) and not has(
+        latest.text, *_SHOPPING_WORDS, *_RECOMMEND, *_NEED_WORDS, "under", "budget", "below", "less than"
+    )
+
+
+def quote_with_value(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+    """A country (or city) with an order value, whatever NLU made of it: the delivery quote (None otherwise)."""
+    country, _ = shipping.destination_in(latest)
+    if not (country or latest.entity("city")) or shipping.value_in(latest) is None or not _an_order_value(latest):
+        return None
+    return shipping.quote(dispatcher, tracker, latest, keep=False, mode=shipping.speed_mode(latest.text))
 
 
 def say_goodbye(dispatcher: CollectingDispatcher, text: str) -> None:
@@ -1185,8 +1224,10 @@ _DELETE_DATA_RE = re.compile(
     r"account|everything you (?:have|hold|know|keep))\b",
     re.I,
 )
-#: What is kept about the customer, and for how long.
-_KEPT = ("keep", "kept", "store", "stored", "hold", "held", "retain*", "save", "saved", "have on me", "know about me")
+#: What is kept about the customer, for how long, and what is done with it.
+_KEPT = ("keep", "kept", "store", "stored", "hold", "held", "retain*", "save", "saved", "have on me", "know about me",
+         "do with", "use", "used", "using", "share", "shared", "sell", "sold", "happens to", "happen to",
+         "process*")  # fmt: skip
 _KEPT_WHAT = ("data", "chat", "chats", "conversation*", "messages", "details", "information", "info", "history",
               "on me", "about me", "transcript*")  # fmt: skip
 
@@ -1197,13 +1238,35 @@ def asks_to_delete_data(text: str) -> bool:
 
 
 def asks_what_data_is_kept(text: str) -> bool:
-    """ "how long do you keep my chats for?", "what data do you hold on me?": a question about data kept."""
+    """ "how long do you keep my chats for?", "what data do you hold on me?", "what do you do with my data?": a
+    question about the data kept and its use."""
     return (
         is_question(text)
         and has(text, "how long", "what", "which", "do you", "are you", "does it", "is it")
         and has(text, *_KEPT)
         and has(text, *_KEPT_WHAT)
         and not has(text, *_ORDER_WORDS)
+    )
+
+
+#: Going off to find what the check asks for ("I'll find the confirmation email and come back").
+_BACK_LATER = ("and come back", "i'll come back", "ill come back", "will come back", "come back later",
+               "come back to you", "i'll be back", "ill be back", "back later",
+               "get back to you", "i'll find", "ill find", "let me find", "need to find", "have to find",
+               "got to find", "gotta find", "go and find", "i'll look for", "ill look for", "let me look for",
+               "i'll dig", "ill dig", "let me dig", "look it up", "do it later", "try later",
+               "try again later")  # fmt: skip
+
+
+def puts_the_check_off(latest: Said) -> bool:
+    """The customer goes off to find the proof or will come back later, giving none and asking nothing."""
+    text = latest.text
+    return (
+        bool(text)
+        and not is_question(text)
+        and not latest.entity("email")
+        and not latest.entity("postcode")
+        and has(text, *_BACK_LATER, *_THINK_IT_OVER)
     )
 
 

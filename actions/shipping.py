@@ -259,6 +259,26 @@ def _about_that_order(latest: Said) -> bool:
     return not re.search(rf"\b(?:to|for)\s+{re.escape(postcode.lower())}", latest.text.lower())
 
 
+#: Words asking where an order is or how it stands.
+_WHERE_IS_IT = ("where is", "where's", "wheres", "status", "track*", "has it shipped", "has it gone", "shipped yet",
+                "sent yet", "arrived", "any news", "update on", "happened to")  # fmt: skip
+
+
+def _asks_after_the_order(latest: Said) -> bool:
+    """ "where is ORD-… (email …)? and do you deliver to Ireland?": the message asks where an order is, gives
+    its proof (an e-mail, or a postcode that is not where to send to) and asks a second question, which
+    `also_asked` answers after the order (a place to deliver to)."""
+    text = latest.text or ""
+    if not has(text, *_WHERE_IS_IT) or not (has(text, "and", "also", "plus", "btw", "as well") or text.count("?") > 1):
+        return False
+    if destination_in(latest)[0] is None and not latest.entity("city"):
+        return False  # no place asked about: the delivery question would go unanswered after the order
+    if latest.entity("email"):
+        return True
+    postcode = latest.entity("postcode")
+    return bool(postcode) and not re.search(rf"\b(?:to|for)\s+{re.escape(postcode.lower())}", text.lower())
+
+
 class ActionShippingInfo(Action):
     """Answers shipping_options, shipping_cost and delivery_time from the store's zones."""
 
@@ -279,6 +299,10 @@ class ActionShippingInfo(Action):
         if latest.intent == "delivery_time" and latest.entity("order_number") and _about_that_order(latest):
             # "...order ORD-100147, email ..., will it still arrive in time?": when THAT order arrives, so it is
             # checked and tracked, not the delivery times of every zone
+            return [SlotSet("goal", "track"), FollowupAction("verify_order_form")]
+        if latest.intent != "delivery_time" and latest.entity("order_number") and _asks_after_the_order(latest):
+            # "where is ORD-… (email …)? and do you deliver to Ireland?": the order asked about with its proof is
+            # checked and answered first; the delivery question after it (also_asked, after the goal)
             return [SlotSet("goal", "track"), FollowupAction("verify_order_form")]
         events = quote(
             dispatcher, tracker, latest, keep=tracker.get_slot(TOPIC) == "shipping", mode=speed_mode(latest.text)
