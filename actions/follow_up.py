@@ -1285,6 +1285,9 @@ class ActionAskOrderNumber(Action):
     account details, thanks): then that is answered and the form is dropped. An order number the entity
     extractor missed ("ORD-999999") is read from the words and checked by the form."""
 
+    #: The form this action asks for: a hand-over back to it would read the same message again.
+    FORM = "verify_order_form"
+
     def name(self) -> str:
         """Action name."""
         return "action_ask_order_number"
@@ -1303,7 +1306,18 @@ class ActionAskOrderNumber(Action):
                 return [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_handoff")]
             answered = self._not_an_order_question(dispatcher, tracker, latest)
             if answered is not None:
-                return answered + [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_listen")]
+                then = next((str(e["name"]) for e in answered if e.get("event") == "followup"), "action_listen")
+                answered = [e for e in answered if e.get("event") != "followup"]
+                handed = then not in {self.FORM, "action_listen"}
+                if handed or dispatcher.messages:
+                    # answered here, or handed to the action that answers it ("I want a replacement" at the offer
+                    # of a person: that person); the order question is dropped
+                    drop: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
+                    return answered + drop + [FollowupAction(then if handed else "action_listen")]
+                # nothing said and nothing to hand over to (the form again would read the same message): the
+                # order question, never an empty turn
+                dispatcher.utter_message(response="utter_ask_order_number")
+                return [e for e in answered if e.get("event") == "slot"]
         dispatcher.utter_message(response="utter_ask_order_number")
         return []
 
@@ -1383,7 +1397,7 @@ class ActionAskOrderNumber(Action):
         if topic and topic not in ORDER_TOPICS:
             answered = in_context(dispatcher, tracker, caller="action_follow_up")
             if answered is not None:
-                return [e for e in answered if e.get("event") != "followup"]
+                return answered  # with the action it hands over to, if any (`run` keeps it)
         goal = tracker.get_slot("goal")
         if goal in {"return", "return_status"} and is_question(text) and not has(text, *_MINE):
             # "whats your return window", "can i return one if she doesn't like it": the policy

@@ -1,0 +1,43 @@
+"""The classes of failure the eighth blind batch (tests/conversations/blind_h.yml) showed in conv9a's share of
+it, one test per class: the verification form's question dropped with nothing said (a silent turn), "how fast
+is that" after a quote not understood, the cancellation summary not asking "Shall I …?" like the other
+summaries, "so how do I reset it" after "a colleague can change that" turned away as out of scope, and a
+refunded order tracked as merely delivered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actions.follow_up import ActionAskOrderNumber
+from store.service import OrderStore
+from tests.actions.helpers import make_tracker, run
+
+SENDER = "web:test-conversation"
+
+
+def bot(response: str) -> dict[str, Any]:
+    """An earlier bot message as rasa records it (the response it used)."""
+    return {"event": "bot", "text": "...", "metadata": {"utter_action": response}}
+
+
+# --------------------------------------------------------------------------------- never silent
+
+
+@pytest.mark.parametrize(
+    ("intent", "text"),
+    [
+        ("request_refund", "I want a replacement not a refund"),
+        ("request_refund", "can I get a new one instead of my money back"),
+        ("return_item", "I'd rather swap it"),
+    ],
+)
+async def test_the_order_question_is_never_dropped_in_silence(store: OrderStore, domain, intent, text) -> None:
+    """ "I want a replacement not a refund" after a damaged jar (a person offered) and a photo question: the
+    verification form's question was dropped and nothing was said (a silent turn)."""
+    slots = {"topic": "handoff", "last_question": "offer_handoff", "goal": "refund", "requested_slot": "order_number"}
+    events = [bot("utter_complaint_offer"), bot("utter_photo")]
+    ask = make_tracker(intent=intent, text=text, slots=slots, events=events, active_loop="verify_order_form")
+    out = await run(ActionAskOrderNumber(), ask, domain)
+    assert out.messages or out.followup() not in {None, "action_listen"}, (out.responses, out.events)
