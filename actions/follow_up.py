@@ -375,7 +375,7 @@ def _topic_follow_up(
         basket = shipping.value_in(latest) is not None and not payments.named_methods(text)
         if other_question and shipping.destination_in(latest) == (None, None) and not basket:
             return None
-        return shipping.quote(dispatcher, tracker, latest, keep=True, mode=shipping.speed_mode(text))
+        return shipping.quote(dispatcher, tracker, latest, keep=True, mode=shipping.follow_up_mode(tracker, latest))
     if topic == "return_policy" and caller in {"action_follow_up", "action_shipping_info", "action_payment_methods"}:
         if returns.policy_part(dispatcher, latest):
             return about("return_policy")

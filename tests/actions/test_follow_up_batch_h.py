@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from actions.follow_up import ActionAskOrderNumber
+from actions.follow_up import ActionAskOrderNumber, ActionFollowUp
+from actions.shipping import ActionShippingInfo
 from store.service import OrderStore
 from tests.actions.helpers import make_tracker, run
 
@@ -41,3 +42,20 @@ async def test_the_order_question_is_never_dropped_in_silence(store: OrderStore,
     ask = make_tracker(intent=intent, text=text, slots=slots, events=events, active_loop="verify_order_form")
     out = await run(ActionAskOrderNumber(), ask, domain)
     assert out.messages or out.followup() not in {None, "action_listen"}, (out.responses, out.events)
+
+
+# --------------------------------------------------------------------------------- shipping
+
+
+@pytest.mark.parametrize("text", ["how fast is that", "how soon would it get here", "when would that arrive"])
+async def test_how_fast_after_an_express_quote(store: OrderStore, domain, text: str) -> None:
+    """ "how fast is that" after the express quote fell back ("didn't quite understand"): that method's days."""
+    first = make_tracker(intent="shipping_options", text="express?", slots={
+        "topic": "shipping", "shipping_quote": {"country": "GB", "postcode": "M14 5TQ", "value": "60.00"}})  # fmt: skip
+    quoted = await run(ActionShippingInfo(), first, domain)
+    assert quoted.responses == ["utter_shipping_quote_fastest"], quoted.responses
+    slots = {"topic": "shipping", "shipping_quote": quoted.slots()["shipping_quote"]}
+    out = await run(ActionFollowUp(), make_tracker(intent="nlu_fallback", text=text, slots=slots), domain)
+    assert out.responses == ["utter_shipping_quote_fastest"], out.responses
+    methods = out.message("utter_shipping_quote_fastest")["methods"]
+    assert "1 working day" in methods and "1 working days" not in methods, methods
