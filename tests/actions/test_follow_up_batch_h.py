@@ -59,3 +59,16 @@ async def test_how_fast_after_an_express_quote(store: OrderStore, domain, text: 
     assert out.responses == ["utter_shipping_quote_fastest"], out.responses
     methods = out.message("utter_shipping_quote_fastest")["methods"]
     assert "1 working day" in methods and "1 working days" not in methods, methods
+
+
+# --------------------------------------------------------------------------------- cancelling
+
+
+def test_every_change_summary_asks_shall_i(domain) -> None:
+    """The cancellation summary asked "Do you want me to cancel …?" where the address change and the return ask
+    "Shall I …?" (README): one way of asking for the yes that changes an order."""
+    summaries = {name: r for name, r in domain["responses"].items() if name.startswith("utter_ask_confirm_")}
+    assert set(summaries) >= {"utter_ask_confirm_cancel", "utter_ask_confirm_address", "utter_ask_confirm_return"}
+    for name, variants in summaries.items():
+        for variant in variants:
+            assert "Shall I " in variant["text"], (name, variant["text"])
