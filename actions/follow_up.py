@@ -927,6 +927,15 @@ class ActionFollowUp(Action):
             # "why can't you just do it" after "a colleague can change that": why, and the offer of that person
             dispatcher.utter_message(response="utter_why_colleague")
             return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
+        if (
+            last_bot_response(tracker) in _FOR_A_COLLEAGUE
+            and has(text, *_HOW_DO_I)
+            and not starts_no(text)
+            and not has(text, *_ORDER_WORDS)
+        ):
+            # "so how do I reset it" after "a colleague can change that": the colleague is the way, offered
+            dispatcher.utter_message(response="utter_colleague_how")
+            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
         if has(text, *_GOODBYE) and not is_question(text) and not has(text, *_ORDER_WORDS):
             say_goodbye(dispatcher, text)
             return about(None) + [FollowupAction("action_listen")]
@@ -1173,7 +1182,13 @@ _ORDER_WORDS = ("order", "parcel", "package", "delivery", "refund", "return", "t
 
 
 #: Answers that leave something to a colleague (account details, data requests): "why can't you?" follows.
-_FOR_A_COLLEAGUE = frozenset({"utter_account_out_of_scope", "utter_data_request", "utter_data_kept"})
+_FOR_A_COLLEAGUE = frozenset(
+    {"utter_account_out_of_scope", "utter_data_request", "utter_data_kept", "utter_colleague_how"}
+)
+#: Asking how to get done what a colleague was just said to do ("so how do I reset it", "where do I change it").
+_HOW_DO_I = ("how do i", "how can i", "how would i", "how should i", "how to", "what do i do", "what should i do",
+             "where do i", "where can i", "who do i", "who can", "reset it", "change it", "do it myself",
+             "do that myself", "how does that work")  # fmt: skip
 _WHY_NOT = ("why", "how come", "what's stopping", "whats stopping", "surely you can", "can't you just",
             "cant you just", "why not")  # fmt: skip
 #: "where is my order" in the languages customers write in (answered in English).

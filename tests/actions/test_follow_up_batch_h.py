@@ -72,3 +72,24 @@ def test_every_change_summary_asks_shall_i(domain) -> None:
     for name, variants in summaries.items():
         for variant in variants:
             assert "Shall I " in variant["text"], (name, variant["text"])
+
+
+# --------------------------------------------------------------------------------- account
+
+
+@pytest.mark.parametrize("text", ["so how do I reset it", "where do I change it then", "ok how can I do that"])
+async def test_how_do_i_after_a_colleague_was_pointed_to(store, domain, text: str) -> None:
+    """ "so how do I reset it" (out_of_scope) right after "a colleague can change your password" was turned away
+    with the generic out-of-scope answer: the colleague is the way, and offered."""
+    events = [bot("utter_account_out_of_scope")]
+    out = await run(ActionFollowUp(), make_tracker(intent="out_of_scope", text=text, events=events), domain)
+    assert out.responses == ["utter_colleague_how"], out.responses
+    assert out.slots().get("last_question") == "offer_handoff"
+
+
+async def test_an_order_question_after_a_colleague_is_no_account_question(store, domain) -> None:
+    """ "how do I track my order" after the account answer is tracking, not the colleague again."""
+    events = [bot("utter_account_out_of_scope")]
+    ask = make_tracker(intent="out_of_scope", text="how do I track my order", events=events)
+    out = await run(ActionFollowUp(), ask, domain)
+    assert "utter_colleague_how" not in out.responses, out.responses
