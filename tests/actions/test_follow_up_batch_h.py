@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from actions.follow_up import ActionAskOrderNumber, ActionFollowUp
+from actions.goals import ActionContinueGoal
 from actions.shipping import ActionShippingInfo
 from store.service import OrderStore
-from tests.actions.helpers import make_tracker, run
+from tests.actions.helpers import grant, make_tracker, run
 
 SENDER = "web:test-conversation"
 
@@ -93,3 +94,14 @@ async def test_an_order_question_after_a_colleague_is_no_account_question(store,
     ask = make_tracker(intent="out_of_scope", text="how do I track my order", events=events)
     out = await run(ActionFollowUp(), ask, domain)
     assert "utter_colleague_how" not in out.responses, out.responses
+
+
+# --------------------------------------------------------------------------------- tracking
+
+
+async def test_a_refunded_order_tracked_says_the_refund(store: OrderStore, cases, domain) -> None:
+    """ "ORD-… pobrien72@…" (tracking) of an order whose return was refunded said only "delivered on …"."""
+    number = grant(store, cases["refunded"])
+    out = await run(ActionContinueGoal(), make_tracker(slots={"order_number": number, "goal": "track"}), domain)
+    assert "utter_refund_status" in out.responses, out.responses
+    assert out.slots().get("topic") == "refund"
