@@ -376,7 +376,7 @@ def _topic_follow_up(
         basket = shipping.value_in(latest) is not None and not payments.named_methods(text)
         if other_question and shipping.destination_in(latest) == (None, None) and not basket:
             return None
-        return shipping.quote(dispatcher, tracker, latest, keep=True, mode=shipping.speed_mode(text))
+        return shipping.quote(dispatcher, tracker, latest, keep=True, mode=shipping.follow_up_mode(tracker, latest))
     if topic == "return_policy" and caller in {"action_follow_up", "action_shipping_info", "action_payment_methods"}:
         if returns.policy_part(dispatcher, latest):
             return about("return_policy")
@@ -945,6 +945,15 @@ class ActionFollowUp(Action):
             # "why can't you just do it" after "a colleague can change that": why, and the offer of that person
             dispatcher.utter_message(response="utter_why_colleague")
             return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
+        if (
+            last_bot_response(tracker) in _FOR_A_COLLEAGUE
+            and has(text, *_HOW_DO_I)
+            and not starts_no(text)
+            and not has(text, *_ORDER_WORDS)
+        ):
+            # "so how do I reset it" after "a colleague can change that": the colleague is the way, offered
+            dispatcher.utter_message(response="utter_colleague_how")
+            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
         if has(text, *_GOODBYE) and not is_question(text) and not has(text, *_ORDER_WORDS):
             say_goodbye(dispatcher, text)
             return about(None) + [FollowupAction("action_listen")]
@@ -1212,7 +1221,13 @@ _ORDER_WORDS = ("order", "parcel", "package", "delivery", "refund", "return", "t
 
 
 #: Answers that leave something to a colleague (account details, data requests): "why can't you?" follows.
-_FOR_A_COLLEAGUE = frozenset({"utter_account_out_of_scope", "utter_data_request", "utter_data_kept"})
+_FOR_A_COLLEAGUE = frozenset(
+    {"utter_account_out_of_scope", "utter_data_request", "utter_data_kept", "utter_colleague_how"}
+)
+#: Asking how to get done what a colleague was just said to do ("so how do I reset it", "where do I change it").
+_HOW_DO_I = ("how do i", "how can i", "how would i", "how should i", "how to", "what do i do", "what should i do",
+             "where do i", "where can i", "who do i", "who can", "reset it", "change it", "do it myself",
+             "do that myself", "how does that work")  # fmt: skip
 _WHY_NOT = ("why", "how come", "what's stopping", "whats stopping", "surely you can", "can't you just",
             "cant you just", "why not")  # fmt: skip
 #: "where is my order" in the languages customers write in (answered in English).
@@ -1348,6 +1363,9 @@ class ActionAskOrderNumber(Action):
     account details, thanks): then that is answered and the form is dropped. An order number the entity
     extractor missed ("ORD-999999") is read from the words and checked by the form."""
 
+    #: The form this action asks for: a hand-over back to it would read the same message again.
+    FORM = "verify_order_form"
+
     def name(self) -> str:
         """Action name."""
         return "action_ask_order_number"
@@ -1366,7 +1384,18 @@ class ActionAskOrderNumber(Action):
                 return [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_handoff")]
             answered = self._not_an_order_question(dispatcher, tracker, latest)
             if answered is not None:
-                return answered + [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_listen")]
+                then = next((str(e["name"]) for e in answered if e.get("event") == "followup"), "action_listen")
+                answered = [e for e in answered if e.get("event") != "followup"]
+                handed = then not in {self.FORM, "action_listen"}
+                if handed or dispatcher.messages:
+                    # answered here, or handed to the action that answers it ("I want a replacement" at the offer
+                    # of a person: that person); the order question is dropped
+                    drop: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
+                    return answered + drop + [FollowupAction(then if handed else "action_listen")]
+                # nothing said and nothing to hand over to (the form again would read the same message): the
+                # order question, never an empty turn
+                dispatcher.utter_message(response="utter_ask_order_number")
+                return [e for e in answered if e.get("event") == "slot"]
         dispatcher.utter_message(response="utter_ask_order_number")
         return []
 
@@ -1446,7 +1475,7 @@ class ActionAskOrderNumber(Action):
         if topic and topic not in ORDER_TOPICS:
             answered = in_context(dispatcher, tracker, caller="action_follow_up")
             if answered is not None:
-                return [e for e in answered if e.get("event") != "followup"]
+                return answered  # with the action it hands over to, if any (`run` keeps it)
         goal = tracker.get_slot("goal")
         if goal in {"return", "return_status"} and is_question(text) and not has(text, *_MINE):
             # "whats your return window", "can i return one if she doesn't like it": the policy

@@ -18,7 +18,18 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import account, orders, payments, returns
 from actions.common import conversation_id, current_order, get_store
-from actions.context import OFFER_HANDOFF, TICKET, OrderContext, Said, about, goal_message, has, said, settles
+from actions.context import (
+    LAST_QUESTION,
+    OFFER_HANDOFF,
+    TICKET,
+    OrderContext,
+    Said,
+    about,
+    goal_message,
+    has,
+    said,
+    settles,
+)
 from actions.follow_up import DAMAGED_WORDS, also_asked, goal_for, goal_in_words, in_context
 
 logger = logging.getLogger(__name__)
@@ -144,18 +155,27 @@ def said_text(text: str) -> Any:
 
 def track_with_returns(ctx: OrderContext) -> List[EventType]:
     """Where the order is; for a delivered order with a return under way, where that return stands too (a
-    customer asking after an order they are sending back wants to hear about the return)."""
+    customer asking after an order they are sending back wants to hear about the return); for a shipped order
+    that was refunded (its return, or a lost parcel), the refund: "delivered" alone would hide the money."""
     events = orders.track(ctx)
     info = ctx.store.tracking(ctx.conversation_id, ctx.order_number)
-    if info.delivered_at is None:
+    if not info.shipped:
         return events
-    open_returns = [
-        r for r in ctx.store.returns_for(ctx.conversation_id, ctx.order_number) if r.status in returns.OPEN_RETURNS
-    ]
-    if not open_returns:
+    if info.delivered_at is not None:
+        open_returns = [
+            r for r in ctx.store.returns_for(ctx.conversation_id, ctx.order_number) if r.status in returns.OPEN_RETURNS
+        ]
+        if open_returns:
+            returns.say_returns(ctx, open_returns)
+            return list(events) + about("return_status")
+    refunds = ctx.store.refunds_for(ctx.conversation_id, ctx.order_number)
+    if not refunds:
         return events
-    returns.say_returns(ctx, open_returns)
-    return list(events) + about("return_status")
+    for refund in refunds:
+        payments.say_refund(ctx, refund)
+    # an offer the tracking answer made (a person for a lost parcel) stays open
+    offer = next((e.get("value") for e in events if e.get("event") == "slot" and e.get("name") == LAST_QUESTION), None)
+    return list(events) + about("refund", last_question=offer)
 
 
 HANDLERS: Dict[str, Handler] = {

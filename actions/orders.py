@@ -1,6 +1,6 @@
 """Orders: tracking, invoices, cancellation and address changes for a verified order.
 
-Nothing changes an order without a yes to a summary of what will happen: "Do you want me to cancel
+Nothing changes an order without a yes to a summary of what will happen: "Shall I cancel
 order ORD-... (...)?" and "Shall I send order ORD-... to <the address as understood>?". A question in the
 middle ("do I get my money back?", "is it too late?") is answered and the question asked again. The
 `follow_up_*` functions answer what customers ask next about the same order ("when exactly?", "which
@@ -388,7 +388,7 @@ def start_cancel(ctx: OrderContext) -> List[EventType]:
 
 
 class ActionAskConfirmCancel(Action):
-    """Asks "Do you want me to cancel order ...?" with what it holds and what happens to the money."""
+    """Asks "Shall I cancel order ...?" with what it holds and what happens to the money."""
 
     def name(self) -> str:
         """Action name."""
@@ -420,7 +420,7 @@ class ActionAskConfirmCancel(Action):
 
 
 def cancel_token(number: str) -> str:
-    """What the yes button of "Do you want me to cancel order <number>?" carries (`actions.confirm.token`)."""
+    """What the yes button of "Shall I cancel order <number>?" carries (`actions.confirm.token`)."""
     return confirm.token(confirm.CANCEL, number)
 
 
@@ -458,7 +458,7 @@ def _unclear(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -
 
 
 class ValidateCancelForm(FormValidationAction):
-    """Reads the answer to "Do you want me to cancel?"; a question in between is answered and asked again."""
+    """Reads the answer to "Shall I cancel?"; a question in between is answered and asked again."""
 
     def name(self) -> str:
         """Action name."""
@@ -622,7 +622,7 @@ _LEAD_IN = re.compile(
 def order_asked_to_cancel(tracker: Tracker) -> str | None:
     """The order the cancel question named: the ``order_number`` slot when `cancel_form` last started.
 
-    The answer to "Do you want me to cancel order ORD-A?" may carry entities (``/affirm{"order_number":
+    The answer to "Shall I cancel order ORD-A?" may carry entities (``/affirm{"order_number":
     "ORD-B"}``, or "yes (not ORD-B though)"), and entities set slots: what gets cancelled is the order the
     customer said yes to, never whatever the slot holds by the time the form ends (red-team finding F9).
     """

@@ -220,7 +220,8 @@ def follow_up_payment(ctx: OrderContext, latest: Said) -> List[EventType] | None
     return None
 
 
-def _say_refund(ctx: OrderContext, refund: RefundInfo) -> None:
+def say_refund(ctx: OrderContext, refund: RefundInfo) -> None:
+    """One refund of the order in a sentence: its amount, where it goes and where it stands."""
     if refund.status == "completed":
         detail = f"It was completed on {day(refund.completed_at)}; banks can take a few days to show it."
     else:
@@ -241,7 +242,7 @@ def refund_status(ctx: OrderContext) -> List[EventType]:
     """Every refund on the order, or why there is none yet (and what would lead to one)."""
     refunds = ctx.store.refunds_for(ctx.conversation_id, ctx.order_number)
     for refund in refunds:
-        _say_refund(ctx, refund)
+        say_refund(ctx, refund)
     if refunds:
         return about("refund")
     return _no_refund(ctx, asked_for_one=False)
@@ -252,7 +253,7 @@ def request_refund(ctx: OrderContext) -> List[EventType]:
     person for a parcel that is late or lost). Nothing changes here: the customer is told what would."""
     refunds = ctx.store.refunds_for(ctx.conversation_id, ctx.order_number)
     for refund in refunds:
-        _say_refund(ctx, refund)
+        say_refund(ctx, refund)
     if refunds:
         return about("refund")
     return _no_refund(ctx, asked_for_one=True)
@@ -366,6 +367,6 @@ def follow_up_refund(ctx: OrderContext, latest: Said) -> List[EventType] | None:
         say(response="utter_refund_amount", amount=amount, method=refund.method, order_number=refund.order_number)
         return about("refund")
     if has(latest.text, "when", "how long", "taking so long", "why is it", "exactly", "date", "still waiting"):
-        _say_refund(ctx, refund)
+        say_refund(ctx, refund)
         return about("refund")
     return None

@@ -58,7 +58,8 @@ def _method_line(method: ShippingMethodInfo) -> str:
     price = "free" if method.price == 0 else money(method.price)
     days = f"{method.min_days}-{method.max_days}" if method.min_days != method.max_days else f"{method.min_days}"
     free = f" (free over {money(method.free_over)})" if method.free_over is not None and method.price != 0 else ""
-    return f"- {method.name}: {price}{free}, {days} working days"
+    unit = "working day" if method.max_days == 1 else "working days"
+    return f"- {method.name}: {price}{free}, {days} {unit}"
 
 
 def money_in(text: str) -> Decimal | None:
@@ -164,7 +165,7 @@ def quote(
         )
         response = "utter_shipping_fastest_overview" if mode == "fastest" else "utter_shipping_overview"
         dispatcher.utter_message(response=response, zones=zones)
-        return about("shipping", **{QUOTE: {"value": str(value) if value is not None else None}})
+        return about("shipping", **{QUOTE: {"value": str(value) if value is not None else None, "mode": mode}})
     try:
         found = store.shipping_quote(country=country, postcode=postcode, order_value=value)
     except UnknownDestination:
@@ -182,6 +183,7 @@ def quote(
         "country": found.country,
         "postcode": None if country else postcode,
         "value": str(value) if value is not None else None,
+        "mode": mode,
     }
     return about("shipping", **{QUOTE: remembered_quote})
 
@@ -218,11 +220,32 @@ def is_shipping_follow_up(tracker: Tracker, latest: Said) -> bool:
     country, postcode = destination_in(latest)
     if country or postcode or value_in(latest) is not None:
         return True
-    return has(
-        latest.text, "how long", "how quick*", "fastest", "quickest", "express", "next day", "cheapest", "when",
-        "days", "day", "how many", "free", "what about", "and to", "how much", "cost", "price", "by friday",
-        "standard", "regular", "economy", "cheaper", "slower",
-    )  # fmt: skip
+    return has(latest.text, *_SHIPPING_FOLLOW_UP_WORDS)
+
+
+#: Words that carry a shipping conversation on without naming a place or an amount ("how fast is that",
+#: "when would it get here", "and the cheapest?").
+_SHIPPING_FOLLOW_UP_WORDS = (
+    "how long", "how quick*", "how fast", "how soon", "fastest", "quickest", "express", "next day", "cheapest",
+    "when", "days", "day", "how many", "free", "what about", "and to", "how much", "cost", "price", "by friday",
+    "standard", "regular", "economy", "cheaper", "slower", "get here", "get there", "arrive*", "turnaround",
+)  # fmt: skip
+#: A follow-up pointing back at the method just quoted ("how fast is that", "is it tracked", "that one").
+_POINTS_BACK = ("that", "it", "this one", "that one", "this")
+
+
+def follow_up_mode(tracker: Tracker, latest: Said) -> str:
+    """The methods a follow-up of a quote asks about: the ones its words name (`speed_mode`), else, when it
+    points back at the quote and names no new place or amount ("how fast is that" after the express one), the
+    ones that quote showed."""
+    text = latest.text
+    mode = speed_mode(text)
+    if mode != "all" or not has(text, *_POINTS_BACK):
+        return mode
+    if destination_in(latest) != (None, None) or value_in(latest) is not None:
+        return mode
+    last = remembered(tracker).get("mode")
+    return str(last) if last in {"fastest", "cheapest"} else mode
 
 
 #: Words without which "how much is …" is not about delivery.

@@ -241,7 +241,7 @@ def test_a_hedge_says_nothing_was_done(store, cases) -> None:
 
 
 async def test_a_hedged_cancel_request_right_after_the_question_is_asked_again(store, cases, domain) -> None:
-    """ "maybe cancel it" (filed as cancel_order) after "Do you want me to cancel ...?" is not its yes."""
+    """ "maybe cancel it" (filed as cancel_order) after "Shall I cancel ...?" is not its yes."""
     number = grant(store, cases["placed"])
     for text, confirmed in [("maybe cancel it", None), ("probably cancel it", None), ("ok cancel it", True)]:
         tracker = make_tracker(

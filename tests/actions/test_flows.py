@@ -74,7 +74,7 @@ async def test_return_is_created_in_the_store_with_an_rma(store, cases, domain) 
 
 
 def asked_to_cancel(number: str) -> list[dict[str, object]]:
-    """The events of "Do you want me to cancel order <number>?": the slot held it when cancel_form started."""
+    """The events of "Shall I cancel order <number>?": the slot held it when cancel_form started."""
     return [
         {"event": "slot", "name": "order_number", "value": number},
         {"event": "active_loop", "name": "cancel_form"},

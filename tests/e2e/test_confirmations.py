@@ -55,14 +55,14 @@ async def test_hedges_at_the_cancel_question_cancel_nothing(chat: Chat, cases, s
     case = cases["placed"]
     before = status(shop, case["order_number"])
     reply = await verified(chat, case, "I want to cancel order")
-    assert "Do you want me to cancel" in reply, chat.dump()
+    assert "Shall I cancel" in reply, chat.dump()
     for hedge in ("let me think", "maybe", "yes no", "y?"):
         reply = await chat.say(hedge)
         assert "is cancelled" not in reply, chat.dump()
-        assert "Do you want me to cancel" in reply or "won't cancel" in reply, chat.dump()
+        assert "Shall I cancel" in reply or "won't cancel" in reply, chat.dump()
         assert status(shop, case["order_number"]) == before, chat.dump()
         if "won't cancel" in reply:  # read as a no: the question is asked anew
-            assert "Do you want me to cancel" in await chat.say(f"please cancel order {case['order_number']}")
+            assert "Shall I cancel" in await chat.say(f"please cancel order {case['order_number']}")
     reply = await chat.say("yes please")
     assert "is cancelled" in reply, chat.dump()
     assert status(shop, case["order_number"])[0] == "cancelled"
@@ -111,7 +111,7 @@ async def test_venting_at_a_confirmation_leaves_one_question_and_yes_means_the_p
     before = status(shop, case["order_number"])
     if change == "cancel":
         reply = await verified(chat, case, "I want to cancel order")
-        assert "Do you want me to cancel" in reply, chat.dump()
+        assert "Shall I cancel" in reply, chat.dump()
     else:
         await verified(chat, case, "I want to change the delivery address of order")
         reply = await chat.say("99 Venting Lane, London NW1 6XE")
@@ -119,7 +119,7 @@ async def test_venting_at_a_confirmation_leaves_one_question_and_yes_means_the_p
     reply = await chat.say("this is ridiculous, you people are useless")
     assert "nothing has been changed" in reply and "person" in reply, chat.dump()
     # one open question: the person; the confirmation is not asked again in the same reply
-    assert "Do you want me to cancel" not in reply and "Shall I change" not in reply, chat.dump()
+    assert "Shall I cancel" not in reply and "Shall I change" not in reply, chat.dump()
     reply = await chat.say("yes please")
     assert "ticket" in reply.lower() and "is cancelled" not in reply and "will now go to" not in reply, chat.dump()
     assert status(shop, case["order_number"]) == before, chat.dump()
@@ -135,11 +135,11 @@ async def test_an_older_yes_button_does_not_confirm_a_later_question(chat: Chat,
     reply = await chat.say("no")
     assert "will now go to" not in reply, chat.dump()
     reply = await chat.say(f"please cancel order {case['order_number']}")
-    assert "Do you want me to cancel" in reply, chat.dump()
+    assert "Shall I cancel" in reply, chat.dump()
     # NEW-6: the "Yes, change it" of the earlier question, still pressable in the widget
     reply = await press_through_gateway(chat, old_payload, old_title)
     assert "earlier question" in reply and "is cancelled" not in reply, chat.dump()
-    assert "Do you want me to cancel" in reply, chat.dump()  # the open question, asked again
+    assert "Shall I cancel" in reply, chat.dump()  # the open question, asked again
     assert status(shop, case["order_number"]) == before, chat.dump()
     # and a yes button once its question is over does nothing either
     cancel_payload, cancel_title = yes_button(chat)

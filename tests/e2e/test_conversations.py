@@ -238,7 +238,7 @@ async def test_change_address_refused_after_shipping(chat, cases) -> None:
 
 async def test_cancel_unshipped_order_after_confirmation(chat, cases) -> None:
     reply = await verify(chat, cases["placed"], "please cancel my order")
-    assert "Do you want me to cancel" in reply, chat.dump()
+    assert "Shall I cancel" in reply, chat.dump()
     reply = await chat.press(yes_button(chat))
     assert "is cancelled" in reply, chat.dump()
 

@@ -33,7 +33,7 @@ from tests.connectors.gateway_fakes import TOKEN, FakeRasa, make_settings
 
 ASK_CANCEL = [
     {
-        "text": "Do you want me to cancel order ORD-100270?",
+        "text": "Shall I cancel order ORD-100270?",
         "buttons": [{"title": "Yes, cancel it", "payload": "/affirm"}, {"title": "No, keep it", "payload": "/deny"}],
     }
 ]
