@@ -1,5 +1,5 @@
 """Whole conversations through the running stack: a representative part of tests/conversations/ (the blind
-batch and issue 13's reports), each a test, sharing the e2e stack. `make bench-conversations` runs them all."""
+batches and issue 13's reports), each a test, sharing the e2e stack. `make bench-conversations` runs them all."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ CHOSEN = {
         "pay-07", "ord-05", "ord-06", "hof-05", "hof-06", "prd-08", "prd-11", "prv-03", "prv-09",
         "tab-04", "tab-10", "chat-09", "acc-02",
     ],
+    "blind_f.yml": ["f-track-02", "f-mix-05"],
+    "blind_g.yml": ["g-mix-02", "g-tab-07"],
+    "blind_h.yml": ["h-hand-03", "h-mix-01"],
     "issue13.yml": [
         "i13-question-not-executed", "i13-invoice-after-failed-payment", "i13-stock-of-the-product-named-now",
         "i13-one-ticket", "i13-two-questions", "i13-tablet-argan-shampoo",
