@@ -381,7 +381,8 @@ def score(
     """
     result = RedactionScore()
     labels = tuple(LABELS.values())
-    order_re = re.compile(r"\b(?:ORD-?|RMA-?|#)?\d{6}\b", re.IGNORECASE)
+    # six digits standing for an order/RMA; not the last group of a phone number ("07700 900123"), which is redacted
+    order_re = re.compile(r"(?<!\d )\b(?:ORD-?|RMA-?|#)?\d{6}\b", re.IGNORECASE)
     for item in pii:
         output = redact(item.message)
         ok = not leaked(item, output)

@@ -150,8 +150,8 @@ async def test_stop_or_cancel_at_the_reason_ends_the_return_and_creates_nothing(
     before = returns_count(stack)
     await to_reason_prompt(chat, cases["returnable"])
     reply = await chat.say(refusal)
-    # "no return for now" from the form; "never mind" reads as a no, which the form's deny rule ends the same way
-    assert ("no return for now" in reply or "anything else" in reply) and "RMA-" not in reply, chat.dump()
+    # the return taken back says nothing has changed (utter_return_stopped), whichever way the form ended
+    assert ("nothing has changed" in reply or "anything else" in reply) and "RMA-" not in reply, chat.dump()
     reply = await chat.say("yes")  # a late yes starts nothing: the form is over
     assert "RMA-" not in reply, chat.dump()
     assert returns_count(stack) == before
@@ -170,7 +170,7 @@ async def test_a_button_payload_or_another_request_is_not_the_reason(chat, cases
     reply = await chat.press(payload)  # nor is it a yes
     assert "yes or no" in reply and "RMA-" not in reply, chat.dump()
     reply = await chat.say("cancel")
-    assert "no return for now" in reply and "RMA-" not in reply, chat.dump()
+    assert "nothing has changed" in reply and "RMA-" not in reply, chat.dump()
     assert returns_count(stack) == before
 
 
@@ -180,7 +180,7 @@ async def test_stop_at_the_item_question_ends_the_return(chat, cases, stack: Run
     text, buttons = await chat.buttons(cases["returnable"]["email"])
     assert "Which item" in text and buttons, chat.dump()
     reply = await chat.say("stop")
-    assert "no return for now" in reply and "RMA-" not in reply, chat.dump()
+    assert "nothing has changed" in reply and "RMA-" not in reply, chat.dump()
     assert "RMA-" not in await chat.press(buttons[0]["payload"]), chat.dump()  # a late button starts nothing
     assert returns_count(stack) == before
 
