@@ -92,6 +92,9 @@ def test_any_six_digit_order_number(text: str, expected: str) -> None:
         "0800 123 4567",
         "RMA-500123",
         "rma 500123",
+        "RMA number 500876",
+        "rma no. 500876",
+        "RMA #500876",
         "£120000",
         "postcode 75008",
         "DHL 1234567890",
@@ -103,3 +106,18 @@ def test_any_six_digit_order_number(text: str, expected: str) -> None:
 )
 def test_not_order_numbers(text: str) -> None:
     assert not [m.group(0) for p in _patterns("order_number") for m in p.finditer(text)]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("RMA-500123", "RMA-500123"),
+        ("rma 500123 status?", "rma 500123"),
+        ("RMA number 500876, status please", "RMA number 500876"),
+        ("my rma no. 500876", "rma no. 500876"),
+        ("RMA #500876", "RMA #500876"),
+    ],
+)
+def test_rma_numbers_as_people_write_them(text: str, expected: str) -> None:
+    found = [m.group(0) for p in _patterns("rma_number") for m in p.finditer(text)]
+    assert found == [expected]
