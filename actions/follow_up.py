@@ -26,6 +26,7 @@ from actions.context import (
     OFFER_HANDOFF,
     OFFER_RETURN,
     REFUSAL,
+    THINK_IT_OVER,
     TICKET,
     TOPIC,
     OrderContext,
@@ -36,6 +37,7 @@ from actions.context import (
     is_question,
     last_bot_response,
     last_bot_text,
+    puts_the_check_off,
     refuses_a_person,
     said,
     settles,
@@ -89,9 +91,6 @@ _PERSON_COMING = re.compile(
 _WHERE_I_AM = ("i'm by", "im by", "i am by", "i'm near", "im near", "i am near", "i'm next to", "im next to",
                "i'm at the", "im at the", "i'm in the", "im in the", "i'm standing", "by the", "near the",
                "next to the", "ich bin bei", "ich stehe", "je suis près", "je suis à côté")  # fmt: skip
-#: Putting a decision off ("ok good to know, I'll think about it"): nothing to do, nothing misunderstood.
-_THINK_IT_OVER = ("think about it", "think it over", "have a think", "sleep on it", "i'll decide", "ill decide",
-                  "decide later", "maybe later", "i'll come back", "ill come back", "get back to you")  # fmt: skip
 _DISPUTE = (
     "unfair", "not fair", "exception", "only just", "only opened", "only a bit", "only a few", "just opened",
     "but i", "but it", "but the", "broken", "faulty", "damaged", "ridiculous", "joke", "please", "come on",
@@ -959,7 +958,7 @@ class ActionFollowUp(Action):
             return about(None) + [FollowupAction("action_listen")]
         if wants_a_person(text):
             return [FollowupAction("action_handoff")]
-        if has(text, *_THINK_IT_OVER) and not is_question(text):
+        if has(text, *THINK_IT_OVER) and not is_question(text):
             dispatcher.utter_message(response="utter_take_your_time")
             return about(None) + [FollowupAction("action_listen")]
         if has(text, "which one", "which arrives", "which will arrive", "both") and has(
@@ -1141,12 +1140,22 @@ class ActionGoodbye(Action):
         """Say goodbye; the topic ends. A message NLU filed as a goodbye without a word of farewell ("then get me
         one", "ok what's similar then") is read in context instead, when the context has an answer."""
         latest = said(tracker)
+        in_verification = (tracker.active_loop or {}).get("name") == "verify_order_form"
+        if in_verification and puts_the_check_off(latest) and not has(latest.text, *_GOODBYE):
+            # "ah I don't have it right now, I'll come back later" at "which order?": take your time, and the
+            # check ends (the form would ask its question again after a goodbye)
+            dispatcher.utter_message(response="utter_take_your_time")
+            return [*about(None), *_END_CHECK]
         if latest.text and not latest.button and not has(latest.text, *_GOODBYE, *_FAREWELL):
             answered = misread_goodbye(dispatcher, tracker, latest)
             if answered is not None:
                 return answered
         say_goodbye(dispatcher, latest.text)
-        return about(None)
+        return about(None) + (_END_CHECK if in_verification else [])
+
+
+#: A goodbye ends the verification form's question (the rule would have the form ask it again).
+_END_CHECK: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_listen")]
 
 
 #: Farewell words besides the goodbyes (a goodbye that only thanks or signs off).
@@ -1261,27 +1270,6 @@ def asks_what_data_is_kept(text: str) -> bool:
         and has(text, *_KEPT)
         and has(text, *_KEPT_WHAT)
         and not has(text, *_ORDER_WORDS)
-    )
-
-
-#: Going off to find what the check asks for ("I'll find the confirmation email and come back").
-_BACK_LATER = ("and come back", "i'll come back", "ill come back", "will come back", "come back later",
-               "come back to you", "i'll be back", "ill be back", "back later",
-               "get back to you", "i'll find", "ill find", "let me find", "need to find", "have to find",
-               "got to find", "gotta find", "go and find", "i'll look for", "ill look for", "let me look for",
-               "i'll dig", "ill dig", "let me dig", "look it up", "do it later", "try later",
-               "try again later")  # fmt: skip
-
-
-def puts_the_check_off(latest: Said) -> bool:
-    """The customer goes off to find the proof or will come back later, giving none and asking nothing."""
-    text = latest.text
-    return (
-        bool(text)
-        and not is_question(text)
-        and not latest.entity("email")
-        and not latest.entity("postcode")
-        and has(text, *_BACK_LATER, *_THINK_IT_OVER)
     )
 
 
