@@ -19,7 +19,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import account, confirm, orders, payments, reader, returns, shipping
-from actions.common import channel_context, conversation_id, get_store, money, verified_order
+from actions.common import channel_context, conversation_id, get_store, join_words, money, verified_order
 from actions.context import (
     FILLERS,
     LAST_QUESTION,
@@ -49,7 +49,7 @@ from actions.context import (
 )
 from actions.handoff import current_ticket, not_understood, say_ticket_status, ticket_gone
 from actions.identity import ValidateVerifyOrderForm
-from actions.product_lookup import brand_in, in_focus, meant
+from actions.product_lookup import brand_in, catalogue, in_focus, meant, tokens
 from actions.products import (
     follow_up_products,
     how_it_comes,
@@ -248,6 +248,9 @@ def _pending_question(
             return [SlotSet(LAST_QUESTION, None), FollowupAction("action_handoff")]
         if _says_more_than_no(latest.text):
             answered = _topic_follow_up(dispatcher, tracker, latest, caller=caller)
+            if answered is None and caller == "action_follow_up":
+                # "no thanks lol. what can you actually do": what the words plainly ask, after the no
+                answered = ActionFollowUp._plain_request(dispatcher, tracker, latest)
             if answered is not None:
                 return [SlotSet(LAST_QUESTION, None), *answered]
             if caller != "action_follow_up":
@@ -1020,9 +1023,15 @@ class ActionFollowUp(Action):
                 ]
             dispatcher.utter_message(response="utter_cannot_add_to_order")
             return about(None) + [FollowupAction("action_listen")]
-        if has(text, *_WHAT_I_DO):
+        if has(text, *_WHAT_I_DO) or _WHAT_I_DO_RE.search(text):
+            # "what can you actually do", "what else can u help with"
             dispatcher.utter_message(response="utter_what_i_do")
             return about(None) + [FollowupAction("action_listen")]
+        if asks_what_we_sell(text):
+            # "wow ok so what do you actually sell" after "we don't sell jeans": the kinds of product the shop sells
+            categories = sorted({p.category.lower() for p in catalogue().products if p.category})
+            dispatcher.utter_message(response="utter_what_we_sell", categories=join_words(categories))
+            return about("products") + [FollowupAction("action_listen")]
         return None
 
     @staticmethod
@@ -1213,10 +1222,13 @@ _ACCOUNT = ("my account", "account", "password", "log in", "login", "sign in", "
 _REVIEW = ("review", "rate it", "rating", "feedback", "testimonial")
 #: Not a particular order's items ("can I return something I bought online?"): a policy question.
 _ANY_ITEM = ("something", "anything", "stuff", "things", "an item", "items", "a product", "products")
-#: Goodbyes in the languages customers write in (the assistant answers in English).
+#: Goodbyes in the languages (and slang) customers write in (the assistant answers in English).
 _GOODBYE = ("bye", "bye bye", "byee*", "goodbye", "good bye", "tschüss", "tschüs", "tschuss", "tschau", "ciao",
             "auf wiedersehen", "au revoir", "à bientôt", "a bientot", "adios", "adiós", "arrivederci",
-            "see you", "see ya", "cya", "ttyl", "gotta go", "that's all", "thats all")  # fmt: skip
+            "see you", "see ya", "see u", "cya", "ttyl", "ttfn", "gotta go", "got to go", "gtg", "g2g", "gotta run",
+            "gotta dash", "got to run", "that's all", "thats all", "peace out", "peace", "laters", "later then",
+            "catch you later", "catch ya later", "catch u later", "catch ya", "i'm out", "im out", "i'm off",
+            "im off", "toodles", "take it easy", "have a good one", "bye for now")  # fmt: skip
 #: Giving up on the point, without a new request ("fine whatever").
 _RESIGNED = ("whatever", "forget it", "never mind", "nevermind", "oh well", "fair enough", "if you say so")
 #: Asking what order news brings.
@@ -1324,6 +1336,27 @@ def offers_a_photo(text: str) -> bool:
 
 _WHAT_I_DO = ("what can you do", "what can you help", "what can u do", "what can u help", "what do you do",
               "how can you help", "what are you for", "what can i ask")  # fmt: skip
+#: Asking what the assistant can do, in other words ("what can you actually do", "what else can u help with").
+_WHAT_I_DO_RE = re.compile(
+    r"\bwhat\b(?:\s+else)?\s+(?:can|could|do)\s+(?:you|u)\s+(?:(?:actually|even|really|exactly|else|then)\s+)?"
+    r"(?:do|help)\b(?!\s+(?:about|with)\s+(?:it|this|that|my|the)\b)",
+    re.I,
+)
+#: Asking what the shop sells ("what do you actually sell", "what kind of stuff do you stock").
+_WHAT_WE_SELL_RE = re.compile(
+    r"\bwhat\b(?:\s+[\w']+){0,3}?\s+(?:do|does|can)\s+(?:you|u|ya|you guys|this shop|this store|the shop)\s+"
+    r"(?:(?:actually|even|really|exactly|guys|all|then)\s+)*(?:sell|stock|carry|offer|have)\b(.*)$",
+    re.I,
+)
+
+
+def asks_what_we_sell(text: str) -> bool:
+    """ "what do you actually sell", "so what kind of stuff do you stock": what the shop sells, naming no product
+    or need ("what do you have for dry skin" is a request for picks)."""
+    found = _WHAT_WE_SELL_RE.search(text or "")
+    return found is not None and not tokens(found.group(1)) and not has(text, *_ORDER_WORDS)
+
+
 _SHOPPING_WORDS = (
     "looking for", "look for", "search", "searching", "do you have", "do u have", "do you sell", "do u sell",
     "have you got", "you've got", "you got", "got any", "do you stock", "do you carry", "need something",
