@@ -367,7 +367,7 @@ _BACK_LATER = ("and come back", "will come back", "come back later", "come back 
                "come back to this", "i'll be back", "ill be back", "be back", "back later", "i'll find", "ill find",
                "let me find", "need to find", "have to find", "got to find", "gotta find", "go and find",
                "i'll look for", "ill look for", "let me look for", "i'll dig", "ill dig", "let me dig", "look it up",
-               "do it later", "try later", "try again later", "later on", "another time", "tomorrow", "in a bit",
+               "do it later", "try later", "try again later", "later on", "another time", "in a bit",
                "i'll ask", "ill ask", "let me ask", "need to ask", "have to ask", "go and ask", "ask her", "ask him",
                "ask them", "ask my", "check with", "i'll get it", "ill get it", "don't have it on me",
                "dont have it on me", "not on me", "don't have it to hand", "dont have it to hand")  # fmt: skip

@@ -90,7 +90,7 @@ class ValidateVerifyOrderForm(FormValidationAction):
         A new order number starts a new check (the proof is asked again, no attempt is spent on it); an
         order of the customer this conversation proved by e-mail needs no new proof.
         """
-        if puts_the_check_off(said(tracker)):
+        if tracker.get_slot("requested_slot") == "order_number" and puts_the_check_off(said(tracker)):
             # "ah I don't have it right now, I'll come back later" at "which order?": no answer, the check ends
             return _put_off(dispatcher, "order_number")
         text = str(slot_value or "")
@@ -164,7 +164,7 @@ class ValidateVerifyOrderForm(FormValidationAction):
         if number is None:
             # The order number is asked first; a proof given before it is asked for again after it.
             return {"proof": None}
-        if puts_the_check_off(said(tracker)):
+        if tracker.get_slot("requested_slot") == "proof" and puts_the_check_off(said(tracker)):
             # "ok I'll ask her for the right one and come back", read as the proof's free text: never an attempt
             return _put_off(dispatcher, "proof")
         if any(m.get("response") == "utter_verification_paused" for m in dispatcher.messages):

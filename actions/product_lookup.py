@@ -207,29 +207,32 @@ _NOT_A_KIND = frozenset(
     products item items range option options cheap red black brown blue green nude white big small large light
     dark fine thick thin long short vegan natural organic clean bit bits pack packs bottle bottles tube anywhere
     everywhere somewhere nowhere though tho anyway anyways lol x xx xxx mate hun babe soon tonight tomorrow yet ever
-    either
+    either btw tbh tho pls plz lol haha thx ty rn asap imo ngl fr again then
     """.split()  # noqa: SIM905 (words read better as words)
 )
 
 
 def _unknown_head(query: str, unknown: list[str], vocabulary: set[str]) -> str | None:
     """The head noun of a product phrase when the catalogue does not know it ("hair dye": "dye", "shampoo bar":
-    "bar"): the kind of product asked for, so sharing another word ("hair") with products is no match."""
-    content: list[str] = []
-    for raw in re.findall(r"[\w'&.%-]+", query.lower()):
+    "bar"): the kind of product asked for, so sharing another word ("hair") with products is no match. Only the
+    last word of a compound whose word before it we know counts ("skin tint btw", "the blush, how much was it"
+    name no unknown kind)."""
+    part: list[str] = []
+    for raw in re.findall(r"[\w'&.%-]+|[,;:?!]", query.lower()):
         raw = raw.strip(".-'")
-        if raw in _HEAD_END and content:
+        if (raw in _HEAD_END or raw in {",", ";", ":", "?", "!"}) and part:
             break
-        if raw and raw not in STOP and raw != "&":
-            content.append(raw)
-    if len(content) < 2:
+        if raw:
+            part.append(raw)
+    if len(part) < 2:
         return None
-    head, before = content[-1], _correct(_stem(content[-2]), vocabulary)
-    if head in _NOT_A_KIND or _DESCRIBING.search(head) or any(ch.isdigit() for ch in head):
+    head, before = part[-1], part[-2]
+    if head in STOP or before in STOP or head in _NOT_A_KIND or _DESCRIBING.search(head):
+        return None
+    if any(ch.isdigit() for ch in head) or _correct(_stem(before), vocabulary) not in vocabulary:
         return None
     word = _correct(_stem(head), vocabulary)
-    # a compound whose first word we know ("hair dye", "lip balm"), not a word after the product ("anywhere")
-    return word if word in unknown and before in vocabulary else None
+    return word if word in unknown else None
 
 
 #: Leads of a fragment asking about another product ("and trainers?", "what about lip balm?").

@@ -30,7 +30,7 @@ _PROOF = {"order_number": "ORD-999999", "goal": "track", "requested_slot": "proo
         ("proof", _PROOF, "ok ill ask her for the right one and come back"),
         ("proof", _PROOF, "whatever i'll find the confirmation email and come back"),
         ("proof", _PROOF, "hmm i'll have to check with my husband, he has the emails"),
-        ("order_number", {"goal": "track", "requested_slot": "order_number"}, "dont have it on me, tomorrow then"),
+        ("order_number", {"goal": "track", "requested_slot": "order_number"}, "dont have it on me, another time"),
     ],
 )
 def test_going_off_to_find_the_proof_ends_the_form(store, slot: str, slots: dict[str, Any], text: str) -> None:
@@ -168,3 +168,15 @@ async def test_emailed_asked_about_the_posted_gift_card(store, domain) -> None:
 async def test_a_slang_goodbye(store, domain, text: str) -> None:
     out = await run(ActionFollowUp(), make_tracker(intent="nlu_fallback", text=text), domain)
     assert out.responses in (["utter_goodbye"], ["utter_goodbye_thanks"]), out.responses
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [("how much is the skin tint btw", "Radiant Skin Tint"), ("and the blush, how much was it again?", "Cream Blush")],
+)
+async def test_a_word_after_the_product_is_no_unknown_kind(store, domain, text: str, title: str) -> None:
+    """The unknown head of a compound ("hair dye") is unsold; a word after a product ("btw", "was") is not one."""
+    out = await run(ActionShippingInfo(), make_tracker(intent="shipping_cost", text=text, slots={"topic": "products"}),
+                    domain)  # fmt: skip
+    assert out.responses and out.responses[0] in {"utter_product_price", "utter_product_prices"}, out.responses
+    assert title in str(out.messages[0]), out.messages[0]
