@@ -356,3 +356,33 @@ class OrderContext:
     store: OrderStore
     conversation_id: str
     order_number: str
+
+
+#: Putting a decision off ("ok good to know, I'll think about it"): nothing to do, nothing misunderstood.
+THINK_IT_OVER = ("think about it", "think it over", "have a think", "sleep on it", "i'll decide", "ill decide",
+                 "decide later", "maybe later", "i'll come back", "ill come back", "get back to you")  # fmt: skip
+#: Going off to find (or ask someone for) what the check asks for ("I'll find the confirmation email and come
+#: back", "ok I'll ask her for the right one", "I don't have it on me, I'll come back later").
+_BACK_LATER = ("and come back", "will come back", "come back later", "come back to you", "come back to it",
+               "come back to this", "i'll be back", "ill be back", "be back", "back later", "i'll find", "ill find",
+               "let me find", "need to find", "have to find", "got to find", "gotta find", "go and find",
+               "i'll look for", "ill look for", "let me look for", "i'll dig", "ill dig", "let me dig", "look it up",
+               "do it later", "try later", "try again later", "later on", "another time", "in a bit",
+               "i'll ask", "ill ask", "let me ask", "need to ask", "have to ask", "go and ask", "ask her", "ask him",
+               "ask them", "ask my", "check with", "i'll get it", "ill get it", "don't have it on me",
+               "dont have it on me", "not on me", "don't have it to hand", "dont have it to hand")  # fmt: skip
+
+
+def puts_the_check_off(latest: Said) -> bool:
+    """The customer goes off to find the proof (or to ask for it) or will come back later, giving no proof and
+    no order number and asking nothing. Read by the verification form (whatever NLU filed the message under: it
+    is never a proof) and by `action_follow_up` and `action_goodbye` while the form waits."""
+    text = latest.text
+    return (
+        bool(text)
+        and not is_question(text)
+        and not latest.entity("email")
+        and not latest.entity("postcode")
+        and not latest.entity("order_number")
+        and has(text, *_BACK_LATER, *THINK_IT_OVER)
+    )

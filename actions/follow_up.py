@@ -19,13 +19,14 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import account, confirm, orders, payments, reader, returns, shipping
-from actions.common import channel_context, conversation_id, get_store, money, verified_order
+from actions.common import channel_context, conversation_id, get_store, join_words, money, verified_order
 from actions.context import (
     FILLERS,
     LAST_QUESTION,
     OFFER_HANDOFF,
     OFFER_RETURN,
     REFUSAL,
+    THINK_IT_OVER,
     TICKET,
     TOPIC,
     OrderContext,
@@ -36,6 +37,7 @@ from actions.context import (
     is_question,
     last_bot_response,
     last_bot_text,
+    puts_the_check_off,
     refuses_a_person,
     said,
     settles,
@@ -47,7 +49,7 @@ from actions.context import (
 )
 from actions.handoff import current_ticket, not_understood, say_ticket_status, ticket_gone
 from actions.identity import ValidateVerifyOrderForm
-from actions.product_lookup import brand_in, in_focus, meant
+from actions.product_lookup import brand_in, catalogue, in_focus, meant, tokens
 from actions.products import (
     follow_up_products,
     how_it_comes,
@@ -89,9 +91,6 @@ _PERSON_COMING = re.compile(
 _WHERE_I_AM = ("i'm by", "im by", "i am by", "i'm near", "im near", "i am near", "i'm next to", "im next to",
                "i'm at the", "im at the", "i'm in the", "im in the", "i'm standing", "by the", "near the",
                "next to the", "ich bin bei", "ich stehe", "je suis près", "je suis à côté")  # fmt: skip
-#: Putting a decision off ("ok good to know, I'll think about it"): nothing to do, nothing misunderstood.
-_THINK_IT_OVER = ("think about it", "think it over", "have a think", "sleep on it", "i'll decide", "ill decide",
-                  "decide later", "maybe later", "i'll come back", "ill come back", "get back to you")  # fmt: skip
 _DISPUTE = (
     "unfair", "not fair", "exception", "only just", "only opened", "only a bit", "only a few", "just opened",
     "but i", "but it", "but the", "broken", "faulty", "damaged", "ridiculous", "joke", "please", "come on",
@@ -249,6 +248,9 @@ def _pending_question(
             return [SlotSet(LAST_QUESTION, None), FollowupAction("action_handoff")]
         if _says_more_than_no(latest.text):
             answered = _topic_follow_up(dispatcher, tracker, latest, caller=caller)
+            if answered is None and caller == "action_follow_up":
+                # "no thanks lol. what can you actually do": what the words plainly ask, after the no
+                answered = ActionFollowUp._plain_request(dispatcher, tracker, latest)
             if answered is not None:
                 return [SlotSet(LAST_QUESTION, None), *answered]
             if caller != "action_follow_up":
@@ -959,7 +961,7 @@ class ActionFollowUp(Action):
             return about(None) + [FollowupAction("action_listen")]
         if wants_a_person(text):
             return [FollowupAction("action_handoff")]
-        if has(text, *_THINK_IT_OVER) and not is_question(text):
+        if has(text, *THINK_IT_OVER) and not is_question(text):
             dispatcher.utter_message(response="utter_take_your_time")
             return about(None) + [FollowupAction("action_listen")]
         if has(text, "which one", "which arrives", "which will arrive", "both") and has(
@@ -1021,9 +1023,15 @@ class ActionFollowUp(Action):
                 ]
             dispatcher.utter_message(response="utter_cannot_add_to_order")
             return about(None) + [FollowupAction("action_listen")]
-        if has(text, *_WHAT_I_DO):
+        if has(text, *_WHAT_I_DO) or _WHAT_I_DO_RE.search(text):
+            # "what can you actually do", "what else can u help with"
             dispatcher.utter_message(response="utter_what_i_do")
             return about(None) + [FollowupAction("action_listen")]
+        if asks_what_we_sell(text):
+            # "wow ok so what do you actually sell" after "we don't sell jeans": the kinds of product the shop sells
+            categories = sorted({p.category.lower() for p in catalogue().products if p.category})
+            dispatcher.utter_message(response="utter_what_we_sell", categories=join_words(categories))
+            return about("products") + [FollowupAction("action_listen")]
         return None
 
     @staticmethod
@@ -1141,12 +1149,22 @@ class ActionGoodbye(Action):
         """Say goodbye; the topic ends. A message NLU filed as a goodbye without a word of farewell ("then get me
         one", "ok what's similar then") is read in context instead, when the context has an answer."""
         latest = said(tracker)
+        in_verification = (tracker.active_loop or {}).get("name") == "verify_order_form"
+        if in_verification and puts_the_check_off(latest) and not has(latest.text, *_GOODBYE):
+            # "ah I don't have it right now, I'll come back later" at "which order?": take your time, and the
+            # check ends (the form would ask its question again after a goodbye)
+            dispatcher.utter_message(response="utter_take_your_time")
+            return [*about(None), *_END_CHECK]
         if latest.text and not latest.button and not has(latest.text, *_GOODBYE, *_FAREWELL):
             answered = misread_goodbye(dispatcher, tracker, latest)
             if answered is not None:
                 return answered
         say_goodbye(dispatcher, latest.text)
-        return about(None)
+        return about(None) + (_END_CHECK if in_verification else [])
+
+
+#: A goodbye ends the verification form's question (the rule would have the form ask it again).
+_END_CHECK: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_listen")]
 
 
 #: Farewell words besides the goodbyes (a goodbye that only thanks or signs off).
@@ -1204,10 +1222,13 @@ _ACCOUNT = ("my account", "account", "password", "log in", "login", "sign in", "
 _REVIEW = ("review", "rate it", "rating", "feedback", "testimonial")
 #: Not a particular order's items ("can I return something I bought online?"): a policy question.
 _ANY_ITEM = ("something", "anything", "stuff", "things", "an item", "items", "a product", "products")
-#: Goodbyes in the languages customers write in (the assistant answers in English).
+#: Goodbyes in the languages (and slang) customers write in (the assistant answers in English).
 _GOODBYE = ("bye", "bye bye", "byee*", "goodbye", "good bye", "tschüss", "tschüs", "tschuss", "tschau", "ciao",
             "auf wiedersehen", "au revoir", "à bientôt", "a bientot", "adios", "adiós", "arrivederci",
-            "see you", "see ya", "cya", "ttyl", "gotta go", "that's all", "thats all")  # fmt: skip
+            "see you", "see ya", "see u", "cya", "ttyl", "ttfn", "gotta go", "got to go", "gtg", "g2g", "gotta run",
+            "gotta dash", "got to run", "that's all", "thats all", "peace out", "peace", "laters", "later then",
+            "catch you later", "catch ya later", "catch u later", "catch ya", "i'm out", "im out", "i'm off",
+            "im off", "toodles", "take it easy", "have a good one", "bye for now")  # fmt: skip
 #: Giving up on the point, without a new request ("fine whatever").
 _RESIGNED = ("whatever", "forget it", "never mind", "nevermind", "oh well", "fair enough", "if you say so")
 #: Asking what order news brings.
@@ -1264,27 +1285,6 @@ def asks_what_data_is_kept(text: str) -> bool:
     )
 
 
-#: Going off to find what the check asks for ("I'll find the confirmation email and come back").
-_BACK_LATER = ("and come back", "i'll come back", "ill come back", "will come back", "come back later",
-               "come back to you", "i'll be back", "ill be back", "back later",
-               "get back to you", "i'll find", "ill find", "let me find", "need to find", "have to find",
-               "got to find", "gotta find", "go and find", "i'll look for", "ill look for", "let me look for",
-               "i'll dig", "ill dig", "let me dig", "look it up", "do it later", "try later",
-               "try again later")  # fmt: skip
-
-
-def puts_the_check_off(latest: Said) -> bool:
-    """The customer goes off to find the proof or will come back later, giving none and asking nothing."""
-    text = latest.text
-    return (
-        bool(text)
-        and not is_question(text)
-        and not latest.entity("email")
-        and not latest.entity("postcode")
-        and has(text, *_BACK_LATER, *_THINK_IT_OVER)
-    )
-
-
 def asks_why_the_proof(text: str) -> bool:
     """ "why do you need my email?", "why do you want my postcode": why the assistant asks for a proof."""
     return (
@@ -1336,6 +1336,27 @@ def offers_a_photo(text: str) -> bool:
 
 _WHAT_I_DO = ("what can you do", "what can you help", "what can u do", "what can u help", "what do you do",
               "how can you help", "what are you for", "what can i ask")  # fmt: skip
+#: Asking what the assistant can do, in other words ("what can you actually do", "what else can u help with").
+_WHAT_I_DO_RE = re.compile(
+    r"\bwhat\b(?:\s+else)?\s+(?:can|could|do)\s+(?:you|u)\s+(?:(?:actually|even|really|exactly|else|then)\s+)?"
+    r"(?:do|help)\b(?!\s+(?:about|with)\s+(?:it|this|that|my|the)\b)",
+    re.I,
+)
+#: Asking what the shop sells ("what do you actually sell", "what kind of stuff do you stock").
+_WHAT_WE_SELL_RE = re.compile(
+    r"\bwhat\b(?:\s+[\w']+){0,3}?\s+(?:do|does|can)\s+(?:you|u|ya|you guys|this shop|this store|the shop)\s+"
+    r"(?:(?:actually|even|really|exactly|guys|all|then)\s+)*(?:sell|stock|carry|offer|have)\b(.*)$",
+    re.I,
+)
+
+
+def asks_what_we_sell(text: str) -> bool:
+    """ "what do you actually sell", "so what kind of stuff do you stock": what the shop sells, naming no product
+    or need ("what do you have for dry skin" is a request for picks)."""
+    found = _WHAT_WE_SELL_RE.search(text or "")
+    return found is not None and not tokens(found.group(1)) and not has(text, *_ORDER_WORDS)
+
+
 _SHOPPING_WORDS = (
     "looking for", "look for", "search", "searching", "do you have", "do u have", "do you sell", "do u sell",
     "have you got", "you've got", "you got", "got any", "do you stock", "do you carry", "need something",

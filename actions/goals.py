@@ -211,7 +211,8 @@ class ActionContinueGoal(Action):
         conv = conversation_id(tracker)
         number = current_order(tracker)
         if tracker.get_slot("verification_locked"):
-            # Checks of this order are paused: the form said so and asked nothing more; the next try starts afresh.
+            # Checks of this order are paused (or the customer put the check off): the form said so and asked
+            # nothing more; the next try starts afresh.
             return [SlotSet("verification_locked", None)]
         if number is None or not store.is_verified(conv, number):
             if store.attempts_left(conv) <= 0:

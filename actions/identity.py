@@ -22,6 +22,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.account import after_verification
 from actions.common import ChannelContext, channel_context, conversation_id, current_order, get_store
+from actions.context import puts_the_check_off, said
 from store.errors import (
     InvalidInput,
     NotAuthorized,
@@ -38,7 +39,8 @@ logger = logging.getLogger(__name__)
 VERIFIED = "verified"
 #: Goals about the customer rather than one order: they need the customer's e-mail, not a postcode.
 ACCOUNT_GOALS = frozenset({"channels", "unlink", "notify_on", "notify_off"})
-#: Slot set when checks cannot go on in this form run (paused): the form ends instead of asking.
+#: Slot set when checks cannot go on in this form run (paused, or put off by the customer): the form ends
+#: instead of asking.
 STOPPED = "verification_locked"
 
 
@@ -88,6 +90,9 @@ class ValidateVerifyOrderForm(FormValidationAction):
         A new order number starts a new check (the proof is asked again, no attempt is spent on it); an
         order of the customer this conversation proved by e-mail needs no new proof.
         """
+        if tracker.get_slot("requested_slot") == "order_number" and puts_the_check_off(said(tracker)):
+            # "ah I don't have it right now, I'll come back later" at "which order?": no answer, the check ends
+            return _put_off(dispatcher, "order_number")
         text = str(slot_value or "")
         number = normalize_order_number(text)
         events: Dict[str, Any] = {}
@@ -159,6 +164,9 @@ class ValidateVerifyOrderForm(FormValidationAction):
         if number is None:
             # The order number is asked first; a proof given before it is asked for again after it.
             return {"proof": None}
+        if tracker.get_slot("requested_slot") == "proof" and puts_the_check_off(said(tracker)):
+            # "ok I'll ask her for the right one and come back", read as the proof's free text: never an attempt
+            return _put_off(dispatcher, "proof")
         if any(m.get("response") == "utter_verification_paused" for m in dispatcher.messages):
             # The order number typed in the same message was found paused: said once, nothing checked.
             return {"proof": None, STOPPED: True}
@@ -192,6 +200,13 @@ class ValidateVerifyOrderForm(FormValidationAction):
             # offer an unfinished return. A postcode proves this order only, so none of that.
             after_verification(dispatcher, tracker, verified.customer_id)
         return {"proof": VERIFIED, "order_number": verified.order_number}
+
+
+def _put_off(dispatcher: CollectingDispatcher, slot: str) -> Dict[str, Any]:
+    """The customer goes off to find the proof or comes back later: take your time, and the form ends without
+    asking again (`STOPPED`; `action_continue_goal` then says nothing more and clears it)."""
+    dispatcher.utter_message(response="utter_take_your_time")
+    return {slot: None, STOPPED: True}
 
 
 #: A second order number that corrects the first ("ORD-100231, sorry I meant ORD-100232"): the last one counts.

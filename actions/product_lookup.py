@@ -17,7 +17,7 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from actions.common import get_store, join_words, money
-from actions.context import FOCUS_PRODUCT, SHOWN_PRODUCTS, Said, has
+from actions.context import FOCUS_PRODUCT, QUESTION_WORDS, SHOWN_PRODUCTS, Said, has, is_question
 from store.records import ProductInfo
 
 CACHE_SECONDS = 60.0  # as bot/catalogue_entities.py: a new product is known within a minute
@@ -59,7 +59,7 @@ _LEAD = re.compile(
     r"^(?:.*?\b(?:do|have|has|did)\s+(?:you|u|ya|y'all|you guys|u guys)\s+(?:guys\s+)?"
     r"(?:got|have|sell|stock|carry|do|still have)\b|.*?\bhave\s+(?:you|u)\s+got\b|.*?\bis\s+there\b|"
     r".*?\bi'?m\s+looking\s+for\b|.*?\blooking\s+for\b|.*?\bwhere\s+(?:can|do)\s+i\s+find\b|"
-    r"^\s*(?:is|are)\s+(?=the\b|any\b|a\b)|^\s*any\b|.*?\bin\s+stock\s*[:,-]\s*)",
+    r"^\s*(?:is|are)\s+(?=the\b|any\b|a\b)|^\s*(?:(?:you|u)\s+)?got\s+(?=any\b)|^\s*any\b|.*?\bin\s+stock\s*[:,-]\s*)",
     re.IGNORECASE,
 )
 _TAIL = re.compile(
@@ -193,6 +193,72 @@ def _names(query: str, unknown: list[str]) -> list[str]:
     return [w for w in unknown if w in capitalised or any(ch.isdigit() for ch in w)]
 
 
+#: Words that end the head of a product phrase ("serum for dry skin", "mascara that's waterproof": the head is
+#: the last product word before them).
+_HEAD_END = frozenset(
+    "for with that thats that's which in to under without from on by like below less around about but or".split()  # noqa: SIM905 (words read better as words)
+)
+#: Endings of describing words ("sensitive", "oily", "damaged", "natural", "washable"): not a kind of product.
+_DESCRIBING = re.compile(r"(?:ive|y|ed|ing|al|ic|ous|ful|less|able|ible|est)$")
+#: Head words that describe or stand for the product instead of naming its kind ("shampoo travel size").
+_NOT_A_KIND = frozenset(
+    """
+    size sizes colour color colours colors shade shades version kind type types brand stuff thing things product
+    products item items range option options cheap red black brown blue green nude white big small large light
+    dark fine thick thin long short vegan natural organic clean bit bits pack packs bottle bottles tube anywhere
+    everywhere somewhere nowhere though tho anyway anyways lol x xx xxx mate hun babe soon tonight tomorrow yet ever
+    either btw tbh tho pls plz lol haha thx ty rn asap imo ngl fr again then
+    """.split()  # noqa: SIM905 (words read better as words)
+)
+
+
+def _unknown_head(query: str, unknown: list[str], vocabulary: set[str]) -> str | None:
+    """The head noun of a product phrase when the catalogue does not know it ("hair dye": "dye", "shampoo bar":
+    "bar"): the kind of product asked for, so sharing another word ("hair") with products is no match. Only the
+    last word of a compound whose word before it we know counts ("skin tint btw", "the blush, how much was it"
+    name no unknown kind)."""
+    part: list[str] = []
+    for raw in re.findall(r"[\w'&.%-]+|[,;:?!]", query.lower()):
+        raw = raw.strip(".-'")
+        if (raw in _HEAD_END or raw in {",", ";", ":", "?", "!"}) and part:
+            break
+        if raw:
+            part.append(raw)
+    if len(part) < 2:
+        return None
+    head, before = part[-1], part[-2]
+    if head in STOP or before in STOP or head in _NOT_A_KIND or _DESCRIBING.search(head):
+        return None
+    if any(ch.isdigit() for ch in head) or _correct(_stem(before), vocabulary) not in vocabulary:
+        return None
+    word = _correct(_stem(head), vocabulary)
+    return word if word in unknown else None
+
+
+#: Leads of a fragment asking about another product ("and trainers?", "what about lip balm?").
+_FRAGMENT_LEAD = re.compile(r"^\s*(?:and|or|what about|how about|wbu|also)\b\s*", re.IGNORECASE)
+#: Short replies that are no product ("seriously?", "why?", "huh?").
+_NOT_A_PRODUCT = frozenset(
+    """
+    why how what huh wow lol lmao omg hmm oh ah sorry pardon meaning hello hey seriously really sure ok okay
+    right no nah nope yes yeah yep none nothing thanks ta cool fine great nice
+    """.split()  # noqa: SIM905 (words read better as words)
+)
+
+
+def product_fragment(text: str) -> bool:
+    """A fragment that names a product or kind and nothing else, asked after products ("trainers?", "and lip
+    balm?", "what about perfume"): the next product asked about, in the words of the question before."""
+    if not text or not (is_question(text) or _FRAGMENT_LEAD.match(text)):
+        return False
+    rest = _FRAGMENT_LEAD.sub("", text.strip().strip("?!. ").lower(), count=1)
+    content = [w.strip(".-'") for w in re.findall(r"[\w'&.%-]+", rest)]
+    content = [w for w in content if w and w not in STOP and w != "&"]
+    if not 1 <= len(content) <= 3 or any(w in QUESTION_WORDS or w in _NOT_A_PRODUCT for w in content):
+        return False
+    return not _DESCRIBING.search(content[-1]) and not content[-1].isdigit()
+
+
 def match(query: str, cat: Catalogue | None = None) -> Match:
     """Match a product phrase against the catalogue.
 
@@ -212,14 +278,19 @@ def match(query: str, cat: Catalogue | None = None) -> Match:
     unknown = [w for w in meaningful if w not in cat.vocabulary]
     known = [w for w in meaningful if w in cat.vocabulary]
     names = _names(query, unknown)
-    # lower-case words we do not know ("sensitive", "nice") do not stop a match; unknown names do
-    wanted = meaningful if (names or not known) else known
+    head = _unknown_head(query, unknown, cat.vocabulary)
+    if head is not None and head not in names:
+        names.append(head)  # "do you sell hair dye": dye, not every hair product
+    # a number alone names no kind of product ("olaplex no 3" is not the sets of 3)
+    known_words = [w for w in known if not w.isdigit()]
+    # lower-case words we do not know ("sensitive", "nice") do not stop a match; unknown names and heads do
+    wanted = meaningful if (names or not known_words) else known
     full = [p for p in cat.products if all(w in cat.words[p.sku] for w in wanted)]
     near: list[ProductInfo] = []
     if not full:
         scored = []
         for p in cat.products:
-            shared = [w for w in meaningful if w in cat.words[p.sku]]
+            shared = [w for w in meaningful if w in cat.words[p.sku] and (known_words and not w.isdigit())]
             if shared:
                 # a shared kind word ("shampoo", "cream") counts more than a shared adjective
                 score = len(shared) + sum(0.5 for w in shared if w in tokens(kind_of(p))[-1:])
@@ -228,7 +299,7 @@ def match(query: str, cat: Catalogue | None = None) -> Match:
         if scored:
             best = scored[0][0]
             near = [p for score, _, _, p in scored if score >= best - 0.5][:4]
-    return Match(query, meaningful, full, near, names if known else unknown)
+    return Match(query, meaningful, full, near, names if known_words else unknown)
 
 
 def asked_phrase(text: str) -> str:

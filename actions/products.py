@@ -46,6 +46,7 @@ from actions.product_lookup import (
     meant,
     named_before,
     ordinal,
+    product_fragment,
     shown,
     tokens,
 )
@@ -903,8 +904,12 @@ def follow_up_products(
         # "which one is cheaper?", "the cheapest one, is it here?": among the products just shown
         return _cheapest_shown(dispatcher, store, listed, here, asks_stock=has(text, *_STOCK))
     if has(text, "how much", "price*", "cost", "how expensive", "what does it cost", "amounts", "values",
-           "denomination*", "what sizes") and not has(text, *_SHIPPING_WORDS):  # fmt: skip
+           "denomination*", "what sizes", *_PRICE_ABROAD) and not has(text, *_SHIPPING_WORDS):  # fmt: skip
         found = meant(tracker, latest)
+        if found.how in {"unsold", "none"} and not [w for w in tokens(text) if w not in _ASKED_ABROAD]:
+            # "und was kostet es?" after a product: its words name no product, so it is the one in focus
+            focus = in_focus(tracker)
+            found = Meant(product=focus, how="focus") if focus is not None else found
         original = named_before(tracker) if has(text, *_ITSELF) else None
         if original is not None:
             found = Meant(product=original, how="named")  # "and the price of the lipstick itself?" after its picks
@@ -976,7 +981,24 @@ def follow_up_products(
         if changed and (tracker.get_slot(REC_REQUEST) or names_kind):
             # "lip stuff then? under 20" after "we don't sell nail polish": a new request of its own
             return recommend(dispatcher, tracker, request)
+        if product_fragment(text):
+            # "trainers?" after "we don't sell jeans": the same question about another product or kind
+            found = meant(tracker, latest, refer_back=False)
+            if found.product is not None or found.products or found.unsold:
+                return stock_answer(dispatcher, tracker, found)
     return None
+
+
+#: Asking a price in the languages shoppers write in ("und was kostet es?", "combien ça coûte ?").
+_PRICE_ABROAD = ("kostet", "kosten", "preis", "combien", "coûte", "coute", "prix", "cuánto", "cuanto", "cuesta",
+                 "precio", "quanto costa", "prezzo", "wat kost", "prijs")  # fmt: skip
+#: The other words of such a question, which name no product (stemmed as `tokens` stems them).
+_ASKED_ABROAD = frozenset(
+    tokens(
+        "und was wie viel kostet kosten preis es das der die ist denn ça ca combien coûte coute le la les prix est "
+        "c'est et cuánto cuanto cuesta precio el y eso quanto costa prezzo e questo wat kost het en prijs dit"
+    )
+)
 
 
 def _compares_shown(latest: Said) -> bool:
@@ -1016,6 +1038,9 @@ def _cheapest_shown(
 _HOW_IT_COMES = ("by email", "by e-mail", "emailed", "email it", "e-mail it", "via email", "by post", "posted",
                  "physical", "digital", "printed", "print it", "electronic", "e-gift")  # fmt: skip
 
+#: Sent by e-mail (a question's words, a product description's).
+_SENT_BY_EMAIL = ("email*", "e-mail*", "digital", "digitally", "electronic*", "e-gift*", "ecard", "e-card")
+
 
 def how_it_comes(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
     """ "the £50 one - can it be sent by email?" after the gift cards: how the product(s) meant come, from their
@@ -1030,6 +1055,15 @@ def how_it_comes(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Sai
     if not picked:
         focus = in_focus(tracker)
         picked = [focus] if focus is not None else listed
+    if has(text, *_SENT_BY_EMAIL) and not any(has(p.description, *_SENT_BY_EMAIL) for p in picked):
+        # "can it be emailed to her?" about the (posted) gift card in focus: the ones of its kind that are emailed,
+        # the same value first
+        emailed = [
+            p for p in catalogue().products
+            if p.category == picked[0].category and p not in picked and has(p.description, *_SENT_BY_EMAIL)
+        ]  # fmt: skip
+        emailed.sort(key=lambda p: (p.price not in {q.price for q in picked}, p.price))
+        picked = picked + emailed[:2]
     lines = "\n".join(f"- {p.title} ({money(p.price)}): {p.description}" for p in picked[:6])
     dispatcher.utter_message(response="utter_how_it_comes", lines=lines)
     focus_sku = picked[0].sku if len(picked) == 1 else None
