@@ -1590,7 +1590,12 @@ class ActionAskOrderNumber(Action):
         if has(text, *_REVIEW) and not has(text, "order", "parcel"):
             dispatcher.utter_message(response="utter_review")
             return about(None)
-        if has(text, *_ACCOUNT) and not has(text, "order", "parcel", "delivery address for", "track"):
+        if (
+            has(text, *_ACCOUNT)
+            and not has(text, "order", "parcel", "delivery address for", "track")
+            and not has(text, *_PAYMENT_CUES, "money", "bank", "card")
+        ):
+            # "how do I change my password" (not "I have money in my account": a bank's, about a payment)
             dispatcher.utter_message(response="utter_account_out_of_scope")
             return about("handoff", last_question=OFFER_HANDOFF)
         if (

@@ -178,3 +178,14 @@ async def test_after_the_check_the_question_asked_before_it(store: OrderStore, c
     out = await run(ActionContinueGoal(), tracker, domain)
     assert out.responses == ["utter_replacement_offer"], out.responses
     assert out.slots().get("last_question") == "offer_handoff"
+
+
+async def test_money_in_a_bank_account_is_no_account_change(store: OrderStore, domain) -> None:
+    """With account changes now offering a person, "I have money in my account!!" (a bank's account, about a
+    failed payment) must not be read as one: the order question stands."""
+    text = "why did my payment fail, I have money in my account!!"
+    tracker = make_tracker(intent="payment_problem", text=text, slots={"goal": "payment",
+                                                                       "requested_slot": "order_number"},
+                           active_loop="verify_order_form")  # fmt: skip
+    out = await run(ActionAskOrderNumber(), tracker, domain)
+    assert out.responses == ["utter_ask_order_number"], out.responses
