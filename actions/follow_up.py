@@ -1427,6 +1427,8 @@ _ACCOUNT_DETAILS = ("surname", "last name", "change my name", "update my name", 
 _OTHER_ORDERS = ("other orders", "any other order", "all my orders", "list my orders", "list of my orders",
                  "orders with you", "how many orders", "which orders", "what orders", "my previous orders",
                  "my past orders", "older orders", "order history")  # fmt: skip
+#: Goals about the customer's linked chats and order news, which the check itself is asked for.
+_CHAT_GOALS = frozenset({"channels", "unlink", "notify_on", "notify_off"})
 #: Words that make a message naming a way to pay ("gift card") a shopping request after all.
 _SHOP_FOR = ("buy", "recommend", "suggest", "for my", "for him", "for her", "gift for", "present", "how much",
              "price", "in stock", "which", "amounts", "£")  # fmt: skip
@@ -1594,8 +1596,10 @@ class ActionAskOrderNumber(Action):
             has(text, *_ACCOUNT)
             and not has(text, "order", "parcel", "delivery address for", "track")
             and not has(text, *_PAYMENT_CUES, "money", "bank", "card")
+            and tracker.get_slot("goal") not in _CHAT_GOALS
         ):
-            # "how do I change my password" (not "I have money in my account": a bank's, about a payment)
+            # "how do I change my password" (not "I have money in my account": a bank's, about a payment; not
+            # "which chats are linked to my account?": the check is asked for that, the e-mail answers it)
             dispatcher.utter_message(response="utter_account_out_of_scope")
             return about("handoff", last_question=OFFER_HANDOFF)
         if (

@@ -189,3 +189,12 @@ async def test_money_in_a_bank_account_is_no_account_change(store: OrderStore, d
                            active_loop="verify_order_form")  # fmt: skip
     out = await run(ActionAskOrderNumber(), tracker, domain)
     assert out.responses == ["utter_ask_order_number"], out.responses
+
+
+async def test_linked_chats_are_no_account_change(store: OrderStore, domain) -> None:
+    """ "which chats are linked to my account?" asks for the check (the e-mail answers it), not for a person."""
+    tracker = make_tracker(intent="manage_channels", text="which chats are linked to my account?",
+                           slots={"goal": "channels", "requested_slot": "order_number"},
+                           active_loop="verify_order_form")  # fmt: skip
+    out = await run(ActionAskOrderNumber(), tracker, domain)
+    assert out.responses == ["utter_ask_order_number"], out.responses
