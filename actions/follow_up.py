@@ -25,6 +25,7 @@ from actions.context import (
     LAST_QUESTION,
     OFFER_HANDOFF,
     OFFER_RETURN,
+    QUOTE,
     REFUSAL,
     THINK_IT_OVER,
     TICKET,
@@ -47,7 +48,7 @@ from actions.context import (
     wants_a_person,
     words,
 )
-from actions.handoff import current_ticket, not_understood, say_ticket_status, ticket_gone
+from actions.handoff import OFFICE_HOURS, current_ticket, not_understood, say_ticket_status, ticket_gone
 from actions.identity import ValidateVerifyOrderForm
 from actions.product_lookup import brand_in, catalogue, in_focus, meant, tokens
 from actions.products import (
@@ -110,6 +111,9 @@ _WHAT_NEXT = ("what happens now", "what happens next", "what now", "what next", 
 #: The request a refusal turned down, by the topic it leaves.
 _REFUSED_GOAL = {"cancel_refused": "cancel_order", "address_refused": "change_shipping_address",
                  "return_refused": "return_item"}  # fmt: skip
+#: Asking how long something takes.
+_HOW_LONG = ("how long", "how soon", "how quick*", "how many days", "how many hours", "when will", "when would",
+             "how fast")  # fmt: skip
 _WHY = ("why", "how come", "what do you mean", "what does that mean", "what does final sale", "meaning")
 
 
@@ -239,6 +243,20 @@ def _pending_question(
         # "what happens now?": what the person offered would do, and the offer again
         dispatcher.utter_message(response="utter_handoff_what_next")
         return [FollowupAction("action_listen")]
+    if (
+        question == OFFER_HANDOFF
+        and not yes
+        and not no
+        and last_bot_response(tracker) in _FOR_A_COLLEAGUE
+        and is_question(latest.text)
+        and has(latest.text, *_HOW_LONG)
+        and not has(latest.text, *_ORDER_WORDS)
+        and shipping.destination_in(latest) == (None, None)
+    ):
+        # "how long does that usually take?" after "a colleague can change your name" (NLU: a delivery time): how
+        # long the colleague takes, and the offer again
+        dispatcher.utter_message(response="utter_colleague_how_long", when=OFFICE_HOURS)
+        return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
     if question == OFFER_RETURN and not no and not is_question(latest.text) and has(latest.text, *_WANTS_THE_RETURN):
         yes = True  # "all of it", "ok start it": the return, with what it names
     if yes == no:
@@ -317,6 +335,14 @@ def _topic_follow_up(
     text = latest.text
     if not text or not topic:
         return None
+    if topic not in ORDER_TOPICS and caller != "action_continue_goal" and _back_to_the_order(tracker, latest):
+        # "anyway back to my order, when's it coming now" after a product or delivery detour: the order checked
+        # before it, not the product in focus (its status, its payment's hold, its refund)
+        ctx = _order_context(dispatcher, tracker)
+        order_topic = _GOAL_TOPIC.get(str(tracker.get_slot("goal")), "track")  # what was asked about it
+        answered = _order_follow_up(ctx, latest, order_topic, caller="action_follow_up") if ctx else None
+        if answered is not None:
+            return answered
     if topic in ORDER_TOPICS:
         # cheap reasons first: the store is asked only when the message may be about the order in focus
         if not tracker.get_slot("order_number") or _names_another_order(tracker, latest):
@@ -325,6 +351,12 @@ def _topic_follow_up(
             latest
         ) != (None, None):
             return None  # "and how long does ireland take": a shipping question, not about this order
+        if wants_a_replacement(text) and not tracker.get_slot(TICKET):
+            # "i want a replacement not a refund" (NLU: a refund): a colleague sends a new one, offered
+            ctx = _order_context(dispatcher, tracker)
+            if ctx is not None:
+                dispatcher.utter_message(response="utter_replacement_offer", order_number=ctx.order_number)
+                return about(topic, last_question=OFFER_HANDOFF)
         if topic == "track" and is_question(text) and has(text, *_HOLD):
             # "how long do you hold the order?" after the status of an order waiting for its payment, whatever
             # order request NLU filed it under: until when it is held (None when its payment did not fail)
@@ -418,6 +450,27 @@ def _topic_follow_up(
 _OTHER_GOAL_WORDS = ("return*", "send it back", "send back", "sending back", "refund*", "money back", "cancel*",
                      "invoice*", "receipt*", "address", "pay", "paid", "payment*", "charge*", "exchange*",
                      "rma")  # fmt: skip
+
+
+#: Words pointing back at the customer's own order after a detour ("back to my order", "how long do you hold my
+#: order again?").
+_MY_ORDER_AGAIN = ("my order", "my parcel", "my package", "my delivery", "the order", "that order", "my stuff",
+                   "mine")  # fmt: skip
+
+
+#: The topic of an order's answer by the goal it answered.
+_GOAL_TOPIC = {"payment": "payment", "refund": "refund", "refund_status": "refund", "return": "return",
+               "return_status": "return_status", "invoice": "invoice"}  # fmt: skip
+
+
+def _back_to_the_order(tracker: Tracker, latest: Said) -> bool:
+    """The message goes back to the order checked earlier (an order is in focus, the words point at it and name
+    no other order, product or place)."""
+    if not tracker.get_slot("order_number") or _names_another_order(tracker, latest):
+        return False
+    if latest.entity("product") or latest.entity("category") or shipping.destination_in(latest) != (None, None):
+        return False
+    return has(latest.text, *_MY_ORDER_AGAIN)
 
 
 def _about_the_order_in_focus(text: str, topic: str) -> bool:
@@ -631,7 +684,10 @@ def also_asked(dispatcher: CollectingDispatcher, tracker: Tracker, *, answered_t
         and (country or latest.entity("city"))
         and has(text, "ship*", "deliver*", "post*", "send", "delivery")
     ):
-        shipping.quote(dispatcher, tracker, latest, keep=False)
+        # the quote is remembered ("and the german one would cost how much for 70 euros" later) but the topic
+        # stays the first question's
+        quoted = shipping.quote(dispatcher, tracker, latest, keep=False)
+        events += [e for e in quoted if e.get("event") == "slot" and e.get("name") == QUOTE]
     if (
         answered_topic != "payment_methods"
         and has(text, "pay", "take", "accept", "use")
@@ -744,11 +800,25 @@ def goal_in_words(text: str) -> str | None:
     return None
 
 
+def _check_pending(tracker: Tracker, latest: Said) -> bool:
+    """The proof given now answers an order question asked before the offer of a person ("give me the details
+    for ORD-…" ... "this is ridiculous" ... "ok fine, postcode G49 1SS"): that question is answered, not the
+    offer."""
+    return bool(
+        tracker.get_slot("goal")
+        and tracker.get_slot("order_number")
+        and tracker.get_slot("proof") != "verified"
+        and not latest.entity("order_number")
+        and (latest.entity("email") or latest.entity("postcode"))
+    )
+
+
 def goal_for(tracker: Tracker, latest: Said) -> str:
     """What to do once an order given on its own is verified: from the words, else the conversation's goal."""
     text = latest.text
     topic = tracker.get_slot(TOPIC)
-    if topic == "handoff" and (tracker.get_slot(TICKET) or tracker.get_slot(LAST_QUESTION) == OFFER_HANDOFF):
+    offered = tracker.get_slot(LAST_QUESTION) == OFFER_HANDOFF
+    if topic == "handoff" and (tracker.get_slot(TICKET) or (offered and not _check_pending(tracker, latest))):
         return "handoff"
     goal_named = goal_in_words(text)
     if goal_named is not None:
@@ -921,10 +991,16 @@ class ActionFollowUp(Action):
             (_ACCOUNT_DETAILS, "utter_account_out_of_scope"),
             (_DELETE_DATA, "utter_data_request"),
         ):
-            if has(latest.text, *words_of) or (response == "utter_data_request" and asks_to_delete_data(latest.text)):
-                # "can I remove one item instead?" while the check waits for a proof: no check answers that
+            if (
+                has(latest.text, *words_of)
+                or (response == "utter_data_request" and asks_to_delete_data(latest.text))
+                or (response == "utter_cannot_add_to_order" and asks_to_add_items(latest.text))
+            ):
+                # "can I remove one item instead?" while the check waits for a proof: no check answers that (a
+                # colleague's change is offered to that colleague)
                 dispatcher.utter_message(response=response)
-                return drop + [FollowupAction("action_listen")]
+                offer = about("handoff", last_question=OFFER_HANDOFF) if response != "utter_cannot_add_to_order" else []
+                return drop + offer + [FollowupAction("action_listen")]
         quoted = None if latest.entity("order_number") else quote_with_value(dispatcher, tracker, latest)
         if quoted is not None:
             # "how much for spain on a 40 pound order" while the check waits for a proof: the quote, then the question
@@ -955,6 +1031,18 @@ class ActionFollowUp(Action):
         ):
             # "so how do I reset it" after "a colleague can change that": the colleague is the way, offered
             dispatcher.utter_message(response="utter_colleague_how")
+            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
+        if (
+            last_bot_response(tracker) in _FOR_A_COLLEAGUE
+            and has(text, *_REQUEST_ABOUT)
+            and has(text, *_ADDS_TO)
+            and not is_question(text)
+            and not starts_no(text)
+        ):
+            # "and all my data with it please" after "a colleague can change your account": more of the same
+            # request, which is the colleague's too; the offer of that person again
+            data = has(text, "data", "details", "information", "info", "everything", "all of it", "history", "chats")
+            dispatcher.utter_message(response="utter_data_request" if data else "utter_colleague_how")
             return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
         if has(text, *_GOODBYE) and not is_question(text) and not has(text, *_ORDER_WORDS):
             say_goodbye(dispatcher, text)
@@ -992,9 +1080,9 @@ class ActionFollowUp(Action):
             dispatcher.utter_message(response="utter_photo")
             return [FollowupAction("action_listen")]
         if has(text, *_ACCOUNT_DETAILS) and not has(text, *_ORDER_WORDS):
-            # "and my surname, I got married", "how do I unsubscribe from the newsletter": a colleague can
+            # "and my surname, I got married", "how do I unsubscribe from the newsletter": a colleague can, offered
             dispatcher.utter_message(response="utter_account_out_of_scope")
-            return about(None) + [FollowupAction("action_listen")]
+            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
         if has(text, "rma", "return number", "returns number", "return label again", "the label again"):
             # "whats the rma again": the returns of the order in focus, with their numbers
             ctx = _order_context(dispatcher, tracker)
@@ -1008,7 +1096,7 @@ class ActionFollowUp(Action):
             # "how long do you keep my chats for?": the privacy policy says, and the team answers for this customer
             dispatcher.utter_message(response="utter_data_kept")
             return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
-        if has(text, *_ADD_TO_ORDER) or (
+        if asks_to_add_items(text) or (
             tracker.get_slot(TOPIC) in ORDER_TOPICS
             and has(text, "add a", "add an", "add another", "add some", "add the")
         ):
@@ -1097,7 +1185,16 @@ class ActionFollowUp(Action):
             # a place with an order value ("how much for spain on a 40 pound order") is a delivery quote,
             # whatever NLU filed it under (out of scope, details)
             return shipping.quote(dispatcher, tracker, latest, keep=topic == "shipping", mode=shipping.speed_mode(text))
-        if value is not None and topic == "shipping":
+        if value is not None and (
+            topic == "shipping"
+            or (
+                shipping.remembered(tracker).get("country")
+                and has(text, "cost*", "how much", "price", "postage", "shipping", "delivery", "charge*")
+                and _an_order_value(latest)
+            )
+        ):
+            # "and the german one would cost how much for about 70 euros" after a quote, with an order talked about
+            # since: the quote again for that basket
             return shipping.quote(dispatcher, tracker, latest, keep=True)
         if latest.entity("product") or latest.entity("category"):
             if topic == "products" and tracker.get_slot("rec_request") and not latest.entity("product"):
@@ -1257,9 +1354,17 @@ _MY_ORDER_ABROAD = ("mi pedido", "mi paquete", "meine bestellung", "mein paket",
                     "meu pedido", "minha encomenda")  # fmt: skip
 _DELETE_DATA_RE = re.compile(
     r"\b(?:delete|erase|remove|wipe|purge|forget)\b(?:\s+[\w']+){0,4}?\s+(?:data|details|information|info|"
-    r"account|everything you (?:have|hold|know|keep))\b",
+    r"account|everything you (?:have|hold|know|keep))\b"
+    # the other way round: "i want all my data deleted", "get my account and details removed"
+    r"|\b(?:data|details|information|info|account)\b(?:\s+[\w']+){0,3}?\s+(?:deleted|erased|removed|wiped|"
+    r"purged|gone)\b",
     re.I,
 )
+#: What a data or account request is about: "and all my data with it please" after the colleague was offered
+#: for the account adds to that request.
+_REQUEST_ABOUT = ("data", "details", "information", "info", "account", "everything", "all of it", "history",
+                  "chats", "messages", "address*", "email*", "surname", "name")  # fmt: skip
+_ADDS_TO = ("with it", "as well", "too", "also", "and all", "and my", "and the", "plus", "including", "everything")
 #: What is kept about the customer, for how long, and what is done with it.
 _KEPT = ("keep", "kept", "store", "stored", "hold", "held", "retain*", "save", "saved", "have on me", "know about me",
          "do with", "use", "used", "using", "share", "shared", "sell", "sold", "happens to", "happen to",
@@ -1286,13 +1391,26 @@ def asks_what_data_is_kept(text: str) -> bool:
 
 
 def asks_why_the_proof(text: str) -> bool:
-    """ "why do you need my email?", "why do you want my postcode": why the assistant asks for a proof."""
-    return (
-        bool(text)
-        and has(text, "why")
-        and has(text, "email*", "e-mail*", "postcode", "post code", "zip", "my details")
-        and has(text, "need", "want", "ask*", "give", "require")
-    )
+    """ "why do you need my email?", "why do you want my postcode": why the assistant asks for a proof; "what
+    does the email do that the postcode doesnt": what each proof opens."""
+    if not text:
+        return False
+    why = has(text, "why") and has(text, "email*", "e-mail*", "postcode", "post code", "zip", "my details")
+    compared = has(text, "email*", "e-mail*") and has(text, "postcode", "post code", "zip")
+    return (why and has(text, "need", "want", "ask*", "give", "require")) or (compared and has(text, *_COMPARE))
+
+
+#: Comparing the two proofs ("what does the email do that the postcode doesn't", "what's the difference").
+_COMPARE = ("difference", "differ*", "doesn't", "doesnt", "does not", "than", "what does the", "what do the",
+            "whats the point", "what's the point", "better", "why")  # fmt: skip
+#: Asking for a new item instead of the money ("i want a replacement not a refund", "can you send a new one").
+_REPLACEMENT = ("replacement", "replace it", "replace them", "replace the", "a new one", "send another",
+                "send me another", "new one instead", "another one instead")  # fmt: skip
+
+
+def wants_a_replacement(text: str) -> bool:
+    """A replacement asked for, not the options asked about ("refund or replacement?" is the policy's)."""
+    return has(text, *_REPLACEMENT) and not (is_question(text) and has(text, " or ", "option*", "which"))
 
 
 _RETURN_CUES = ("return", "returnable", "send back", "send it back", "send bk", "sent back", "take back", "smashed",
@@ -1309,6 +1427,8 @@ _ACCOUNT_DETAILS = ("surname", "last name", "change my name", "update my name", 
 _OTHER_ORDERS = ("other orders", "any other order", "all my orders", "list my orders", "list of my orders",
                  "orders with you", "how many orders", "which orders", "what orders", "my previous orders",
                  "my past orders", "older orders", "order history")  # fmt: skip
+#: Goals about the customer's linked chats and order news, which the check itself is asked for.
+_CHAT_GOALS = frozenset({"channels", "unlink", "notify_on", "notify_off"})
 #: Words that make a message naming a way to pay ("gift card") a shopping request after all.
 _SHOP_FOR = ("buy", "recommend", "suggest", "for my", "for him", "for her", "gift for", "present", "how much",
              "price", "in stock", "which", "amounts", "£")  # fmt: skip
@@ -1321,6 +1441,19 @@ _ADD_TO_ORDER = ("add something to my order", "add to my order", "add to the ord
                  "remove an item", "remove something", "remove one", "take one item off", "take something off",
                  "take an item off", "remove it from my order", "remove from my order", "remove from the order",
                  "swap an item", "swap one item", "change an item", "change the size", "change the shade")  # fmt: skip
+#: "can i add a mascara to my order", "could you add the blush to order ORD-…": adding a product to a placed order.
+_ADD_TO_ORDER_RE = re.compile(
+    r"\b(?:add|put|include|throw)\b(?:\s+[\w'&-]+){0,5}?\s+(?:to|in|into|onto|on)\s+(?:my|the|this|that|an|our|"
+    r"your|her|his)?\s*(?:existing\s+|current\s+|placed\s+)?(?:order|parcel|package|delivery)\b",
+    re.I,
+)
+
+
+def asks_to_add_items(text: str) -> bool:
+    """Adding something to (or taking it off) a placed order, in any words: no handler can."""
+    return has(text, *_ADD_TO_ORDER) or bool(_ADD_TO_ORDER_RE.search(text or ""))
+
+
 _PHOTO = ("photo*", "picture*", "pic", "pics", "image", "images", "screenshot*")
 #: Words of sending or having one: "nothing like the photos on your site" only mentions photos.
 _PHOTO_OFFER = ("send*", "sent", "attach*", "upload*", "share", "show you", "i've got", "ive got", "i have",
@@ -1400,6 +1533,12 @@ class ActionAskOrderNumber(Action):
             number = normalize_order_number(text) if re.search(r"\d{6}", text) else None
             if number and number != normalize_order_number(tracker.get_slot("order_number") or ""):
                 return await self._missed_number(dispatcher, tracker, domain, number, latest)
+            if asks_why_the_proof(text):
+                # "why do you need my email just to look at an order" (NLU: an order request): why, and the order
+                # question stands for what the words ask (else the goal before it, else where the order is)
+                dispatcher.utter_message(response="utter_why_proof")
+                goal = goal_in_words(text) or slot_before_latest(tracker, "goal") or "track"
+                return [SlotSet("goal", goal)]
             if wants_a_person(text):
                 # "can someone show me where it is?": a person, not an order to look up
                 return [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_handoff")]
@@ -1474,9 +1613,16 @@ class ActionAskOrderNumber(Action):
         if has(text, *_REVIEW) and not has(text, "order", "parcel"):
             dispatcher.utter_message(response="utter_review")
             return about(None)
-        if has(text, *_ACCOUNT) and not has(text, "order", "parcel", "delivery address for", "track"):
+        if (
+            has(text, *_ACCOUNT)
+            and not has(text, "order", "parcel", "delivery address for", "track")
+            and not has(text, *_PAYMENT_CUES, "money", "bank", "card")
+            and tracker.get_slot("goal") not in _CHAT_GOALS
+        ):
+            # "how do I change my password" (not "I have money in my account": a bank's, about a payment; not
+            # "which chats are linked to my account?": the check is asked for that, the e-mail answers it)
             dispatcher.utter_message(response="utter_account_out_of_scope")
-            return about(None)
+            return about("handoff", last_question=OFFER_HANDOFF)
         if (
             tracker.get_slot("goal") in {"return", "return_status"}
             and is_question(text)

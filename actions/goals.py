@@ -9,6 +9,7 @@ the customer's other chats is summed up.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from typing import Any, Callable, Dict, List
 
@@ -29,8 +30,9 @@ from actions.context import (
     has,
     said,
     settles,
+    words,
 )
-from actions.follow_up import DAMAGED_WORDS, also_asked, goal_for, goal_in_words, in_context
+from actions.follow_up import DAMAGED_WORDS, also_asked, asks_to_add_items, goal_for, goal_in_words, in_context
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,23 @@ ACCOUNT_GOALS = frozenset({"channels", "unlink", "notify_on", "notify_off"})
 #: Words without which a message does not ask to cancel: NLU's guess alone never offers a cancellation.
 CANCEL_WORDS = ("cancel*", "call off", "call it off", "scrap", "don't want", "dont want", "stop the order", "storn*",
                 "annul*", "get rid", "no longer want", "changed my mind", "reorder")  # fmt: skip
+
+
+def says_cancel(text: str) -> bool:
+    """The words ask to cancel, typed in a hurry too ("pls cancle ORD-…", "cancell it"): a word one letter off
+    "cancel" (a swap, a slip or a letter too many) counts; "cancer", "candle" do not."""
+    if has(text, *CANCEL_WORDS):
+        return True
+    return any(_near_cancel(w) for w in words(text))
+
+
+def _near_cancel(word: str) -> bool:
+    stem = word.rstrip("sd")  # "cancles", "cancled"
+    if not 5 <= len(stem) <= 8 or not stem.startswith("ca") or stem in {"cancer", "candle", "canal", "canny"}:
+        return False
+    return any(
+        difflib.SequenceMatcher(None, stem, target).ratio() >= 0.83 for target in ("cancel", "cancell", "cancele")
+    )
 
 
 #: Words asking for news of an order rather than where it is now.
@@ -100,7 +119,11 @@ def checked_goal(tracker: Tracker) -> str:
             return "notify_on"
     if goal in {"change_address", "cancel"}:
         asked = goal_message(tracker)
-        if asked and has(asked, *ADD_ITEM_WORDS) and not has(asked, *CANCEL_WORDS, *ADDRESS_WORDS):
+        if (
+            asked
+            and (has(asked, *ADD_ITEM_WORDS) or asks_to_add_items(asked))
+            and not (says_cancel(asked) or has(asked, *ADDRESS_WORDS))
+        ):
             # "can I add something to my order?" guessed as an address change: items can't be added
             return "add_items"
     if goal == "change_address":
@@ -115,7 +138,7 @@ def checked_goal(tracker: Tracker) -> str:
     if goal != "cancel":
         return goal
     asked = goal_message(tracker)
-    if not asked or has(asked, *CANCEL_WORDS):
+    if not asked or says_cancel(asked):
         return goal
     guessed = goal_for(tracker, said_text(asked))
     return "track" if guessed == "cancel" else guessed

@@ -28,6 +28,7 @@ from actions.context import (
     OrderContext,
     Said,
     about,
+    goal_message,
     has,
     is_question,
     said,
@@ -371,7 +372,9 @@ def start_cancel(ctx: OrderContext) -> List[EventType]:
                 return offer_return(ctx, eligibility=eligibility)
         return about("cancel_refused", refusal=refusal.message)
     latest = said(ctx.tracker)
-    if not latest.button and is_question(latest.text) and has(latest.text, *_DEADLINE):
+    # what was asked: this message, or, when it only gave the proof ("N18 5ES"), the one that asked for the check
+    asked = goal_message(ctx.tracker) if _only_proof(latest) else latest.text
+    if not latest.button and is_question(asked) and has(asked, *_DEADLINE):
         # "what's the latest I can cancel it?": until it ships, and when that is; nothing is offered
         ctx.dispatcher.utter_message(text=f"You can cancel order {ctx.order_number} any time until it ships.")
         return say_tracking(ctx, ctx.store.tracking(ctx.conversation_id, ctx.order_number))
@@ -385,6 +388,13 @@ def start_cancel(ctx: OrderContext) -> List[EventType]:
         SlotSet("confirm_cancel", True if confirmed else None),
         FollowupAction("cancel_form"),
     ]
+
+
+def _only_proof(latest: Said) -> bool:
+    """The message gives the proof the check asked for and asks nothing of its own ("N18 5ES", "its x@y.com")."""
+    if latest.button or not (latest.entity("email") or latest.entity("postcode")):
+        return False
+    return not is_question(latest.text) and not has(latest.text, "cancel*")
 
 
 class ActionAskConfirmCancel(Action):
