@@ -24,6 +24,7 @@ by the flows themselves with a specific sentence.
 from __future__ import annotations
 
 import logging
+import re
 from contextvars import ContextVar
 from typing import Any
 
@@ -135,47 +136,54 @@ def is_transient(exception: BaseException) -> bool:
     return False
 
 
-def _on_write(session: Any, *_args: Any) -> None:
-    session.info["shop_wrote"] = True
+#: First words of SQL statements that change something (a ``WITH`` is looked into for them).
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|CREATE|ALTER|DROP|TRUNCATE|COPY)\b", re.IGNORECASE)
 
 
-def _on_orm_execute(state: Any) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
-        state.session.info["shop_wrote"] = True
+def _is_write(statement: str) -> bool:
+    words = statement.lstrip(" \t\r\n(").split(None, 1)
+    if not words:
+        return False
+    first = words[0].upper()
+    if first == "WITH":
+        return bool(_WRITES.search(statement))
+    return bool(_WRITES.fullmatch(first))
 
 
-def _on_before_commit(session: Any) -> None:
-    session.info["shop_committing"] = True
+def _after_execute(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    if _is_write(statement):  # it ran: the database holds it until this transaction ends
+        connection.info["shop_wrote"] = True
 
 
-def _on_transaction_end(session: Any, transaction: Any) -> None:
-    if transaction.parent is not None:  # a savepoint or nested transaction: the outer one decides
-        return
-    wrote = session.info.pop("shop_wrote", False)
-    committing = session.info.pop("shop_committing", False)
-    record = _call.get()
-    if record is not None and wrote and committing:  # committed, or a commit whose outcome is unknown
-        record.wrote = True
+def _on_commit(connection: Any) -> None:
+    # before the COMMIT is sent: a commit that then fails counts too (the server may have committed it)
+    if connection.info.pop("shop_wrote", False):
+        record = _call.get()
+        if record is not None:
+            record.wrote = True
+
+
+def _on_rollback(connection: Any) -> None:
+    connection.info.pop("shop_wrote", None)  # rolled back: nothing of it happened
 
 
 def track_writes() -> None:
-    """Listen to every SQLAlchemy session of the process for committed writes (idempotent).
+    """Listen to every SQLAlchemy engine of the process for committed writes (idempotent).
 
-    A transaction that wrote (a flush, an INSERT/UPDATE/DELETE statement) and then committed, or failed while
-    committing, marks the running action call as having written; one rolled back before its commit does not (its
-    writes never happened, so sending the call again is safe).
+    A transaction that ran a write (INSERT, UPDATE, DELETE..., whether the ORM, Core or text SQL sent it) and then
+    committed, or tried to, marks the running action call as having written; one rolled back before its commit
+    does not (its writes never happened, so sending the call again is safe).
     """
-    from sqlalchemy import event  # noqa: PLC0415
-    from sqlalchemy.orm import Session  # noqa: PLC0415
+    from sqlalchemy import event  # noqa: PLC0415 (the action server has it; kept out of import time)
+    from sqlalchemy.engine import Engine  # noqa: PLC0415
 
     for name, listener in (
-        ("after_flush", _on_write),
-        ("do_orm_execute", _on_orm_execute),
-        ("before_commit", _on_before_commit),
-        ("after_transaction_end", _on_transaction_end),
+        ("after_cursor_execute", _after_execute),
+        ("commit", _on_commit),
+        ("rollback", _on_rollback),
     ):
-        if not event.contains(Session, name, listener):
-            event.listen(Session, name, listener)
+        if not event.contains(Engine, name, listener):
+            event.listen(Engine, name, listener)
 
 
 async def begin_call(request: Request) -> None:

@@ -14,7 +14,7 @@ import psycopg.errors
 import pytest
 import redis
 import sqlalchemy.exc
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, event, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions import guard
@@ -173,6 +173,30 @@ def test_a_committed_insert_marks_the_call(sessions: sessionmaker[Session]) -> N
     assert _during_a_call(write).wrote
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE rows SET name = 'cancelled'",
+        "  delete from rows",
+        "WITH new AS (SELECT 'gift' AS name) INSERT INTO rows (name) SELECT name FROM new",
+    ],
+)
+def test_a_committed_write_in_plain_sql_marks_the_call(sessions: sessionmaker[Session], statement: str) -> None:
+    def write() -> None:
+        with session_scope(sessions) as session:
+            session.execute(text(statement))
+
+    assert _during_a_call(write).wrote
+
+
+def test_a_locking_read_is_no_write(sessions: sessionmaker[Session]) -> None:
+    def read() -> None:
+        with session_scope(sessions) as session:
+            session.execute(text("SELECT name FROM rows WHERE name = 'updated'"))
+
+    assert not _during_a_call(read).wrote
+
+
 def test_a_write_rolled_back_before_its_commit_leaves_the_call_resendable(sessions: sessionmaker[Session]) -> None:
     def write_then_fail() -> None:
         with pytest.raises(RuntimeError), session_scope(sessions) as session:
@@ -189,16 +213,14 @@ def test_a_commit_that_failed_counts_as_written(sessions: sessionmaker[Session])
 
     engine = sessions.kw["bind"]
 
-    def refuse(_connection: Any) -> None:
+    def refuse(*_args: Any) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
     def commit_fails() -> None:
-        event.listen(engine, "commit", refuse)
-        try:
-            with pytest.raises(sqlite3.OperationalError), session_scope(sessions) as session:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(engine.dialect, "do_commit", refuse)
+            with pytest.raises(sqlalchemy.exc.OperationalError), session_scope(sessions) as session:
                 session.execute(insert(ROWS).values(name="return"))
-        finally:
-            event.remove(engine, "commit", refuse)
 
     assert _during_a_call(commit_fails).wrote
 
