@@ -6,16 +6,28 @@ Redis call is tried again for ``REDIS_RETRY_SECONDS`` (default 10) while the con
 rasa's store (same keys, same tickets). The calls are synchronous in rasa's lock store, so the replica waits as a
 whole during the outage, as it would have to anyway without its locks.
 
+And a waiter's ticket is kept alive while it waits. In rasa a ticket expires ``TICKET_LOCK_LIFETIME`` after it was
+issued, waiting or not. When a replica died holding a conversation's lock (kill -9), the next message's ticket was
+issued a moment after the dead one's, so both expired at about the same time; once the waiter's own ticket was gone
+it could never be served (``is_locked`` compares with the first live ticket), and rasa's loop only ends when the
+lock disappears, which nobody did any more: the turn hung until the gateway gave up (bench/fault_bench.py: 120 s,
+the customer resent and waited again). Here each poll renews the waiter's ticket, so a holder's lifetime counts from
+when it was served (or last polled); a waiter whose ticket is gone all the same (this replica was starved longer
+than the lifetime, or Redis lost the lock) takes a new ticket at the back of the queue instead of waiting forever.
+
 ``LOCK_STORE_TYPE=bot.lock_store.RetryingRedisLockStore`` with the usual ``url``, ``port``, ``db`` (endpoints.yml).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
-from typing import Any, Callable, TypeVar
+from contextlib import asynccontextmanager
+from typing import Any, AsyncGenerator, Callable, List, TypeVar
 
+import rasa.core.lock_store
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import RedisLockStore
 
@@ -65,3 +77,52 @@ class RetryingRedisLockStore(RedisLockStore):
     def save_lock(self, lock: TicketLock) -> None:
         """Rasa's ``save_lock``, waiting for Redis."""
         self._retrying(lambda: super(RetryingRedisLockStore, self).save_lock(lock))
+
+    @asynccontextmanager
+    async def lock(
+        self,
+        conversation_id: str,
+        lock_lifetime: float | None = None,
+        wait_time_in_seconds: float = 1,
+    ) -> AsyncGenerator[TicketLock, None]:
+        """Rasa's ``lock``: a ticket, the wait for it to be served, the clean-up; the ticket lives while it waits.
+
+        Args:
+            conversation_id: the conversation.
+            lock_lifetime: seconds a ticket lives without being renewed (rasa's ``TICKET_LOCK_LIFETIME``).
+            wait_time_in_seconds: seconds between two looks at the queue.
+
+        Yields:
+            The conversation's lock, once this ticket is the one served.
+        """
+        lifetime = rasa.core.lock_store.LOCK_LIFETIME if lock_lifetime is None else lock_lifetime
+        held = [self.issue_ticket(conversation_id, lifetime)]
+        try:
+            yield await self._wait_for_turn(conversation_id, held, lifetime, wait_time_in_seconds)
+        finally:
+            self.cleanup(conversation_id, held[0])
+
+    async def _wait_for_turn(self, conversation_id: str, held: List[int], lifetime: float, wait: float) -> TicketLock:
+        """Rasa's ``_acquire_lock`` with the waiting ticket renewed (``held[0]`` is replaced if it was lost)."""
+        while True:
+            lock = self.get_lock(conversation_id)
+            if lock is not None and not lock.is_locked(held[0]):
+                return lock
+            if lock is not None:
+                logger.debug(
+                    "conversation %s: %d ticket(s) before this one", conversation_id, held[0] - lock.now_serving
+                )
+            await asyncio.sleep(wait)
+            lock = self.get_lock(conversation_id) or self.create_lock(conversation_id)
+            lock.remove_expired_tickets()
+            mine = next((ticket for ticket in lock.tickets if ticket.number == held[0]), None)
+            if mine is None:
+                held[0] = lock.issue_ticket(lifetime)
+                logger.warning(
+                    "conversation %s: a waiting ticket expired before its turn; queued again as %d",
+                    conversation_id,
+                    held[0],
+                )
+            else:
+                mine.expires = time.time() + lifetime
+            self.save_lock(lock)

@@ -16,7 +16,11 @@ And one fix that keeps answers when an action server goes away: rasa made one at
 action server that died (or restarted) mid-call lost that turn's answer. A call that could not reach a working
 action server (connection refused or dropped, 502/503 from a balancer) is now sent again for up to
 ``ACTION_RETRY_SECONDS`` (default 30: a database restart), and so is one that failed inside the action server
-(500: its database restarting left the customer with an empty answer in bench/fault_bench.py).
+(500: its database restarting left the customer with an empty answer in bench/fault_bench.py). The action server
+answers 503 for a failure a resend can get past (actions/guard.py: its database restarting), with the apology the
+customer gets if the retries run out in its body. An action call whose retries ran out is answered by that apology,
+or, when no action server answered at all, by ``UNREACHED_APOLOGY``: rasa's own handling (log the error, drop the
+action's events) left the customer with no answer.
 
 tests/bot/test_turn_speedups.py checks each against rasa's own behaviour.
 """
@@ -37,6 +41,11 @@ KEEPALIVE_SECONDS = 2.0
 #: How long a call that could not reach a working endpoint is sent again (``ACTION_RETRY_SECONDS``).
 RETRY_SECONDS = 30.0
 _UNREACHED = frozenset({502, 503})
+#: What the customer reads when an action call's retries ran out and no action server gave an apology to send.
+UNREACHED_APOLOGY = (
+    "Sorry, something went wrong on my side while I was doing that, and I couldn't finish it. "
+    "Please try again in a moment."
+)
 
 _original: Dict[str, Any] = {}
 
@@ -165,10 +174,37 @@ async def _request(self: Any, *args: Any, **kwargs: Any) -> Any:
                 raise
             reason = error
         if time.monotonic() + delay > deadline:
-            raise reason
+            fallback = _fallback_answer(kwargs.get("json"), reason)
+            if fallback is None:
+                raise reason
+            logger.error(
+                "%s did not answer in %.0f s (%s); the customer gets an apology", self.url, _retry_seconds(), reason
+            )
+            return fallback
         logger.warning("%s did not answer (%s); sending again in %.1f s", self.url, reason, delay)
         await asyncio.sleep(delay)
         delay = min(delay * 2, 2.0)
+
+
+def _fallback_answer(call: Any, reason: Any) -> Dict[str, Any] | None:
+    """The answer to give an action call whose retries ran out, or None for a request that is no action call.
+
+    The action server's 503 carries the apology fitted to the customer (actions/guard.py) in an action server's
+    answer format; anything else that failed (no connection, a balancer's 502/503 page, a bare 500) gets
+    ``UNREACHED_APOLOGY`` (no "talk to a person" button: the hand-off is an action too).
+    """
+    import json
+
+    if not isinstance(call, dict) or not isinstance(call.get("next_action"), str):
+        return None
+    text = getattr(reason, "text", None)
+    try:
+        body = json.loads(text) if isinstance(text, (str, bytes)) and text else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("responses"), list) and body["responses"]:
+        return {"events": [], "responses": body["responses"]}
+    return {"events": [], "responses": [{"text": UNREACHED_APOLOGY}]}
 
 
 def _retry_seconds() -> float:

@@ -2,7 +2,9 @@
 
 Calls a small local HTTP server through rasa's ``EndpointConfig.request`` (what rasa uses for action calls) and
 counts the TCP connections it sees: with bot/turn_speedups.py one connection serves consecutive calls, a new one is
-opened after it idled past ``KEEPALIVE_SECONDS``, and calls keep working after the server restarts.
+opened after it idled past ``KEEPALIVE_SECONDS``, and calls keep working after the server restarts. Then what an
+action call gets when its retries run out (``ACTION_RETRY_SECONDS`` is 1 here): the apology in an action server's
+503, rasa's own apology when nothing answered, and an error (as before) for a request that is no action call.
 """
 
 from __future__ import annotations
@@ -43,6 +45,42 @@ async def serve(port: int, peers: list) -> web.AppRunner:
     return runner
 
 
+async def serve_busy(port: int, calls: list) -> web.AppRunner:
+    """An action server whose database is down: 503 with the apology it wants given if rasa gives up."""
+
+    async def handler(request: web.Request) -> web.Response:
+        calls.append(await request.json())
+        return web.json_response({"events": [], "responses": [{"text": "sorry from the action server"}]}, status=503)
+
+    app = web.Application()
+    app.router.add_post("/webhook", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def gave_up() -> dict:
+    """What calls whose retries ran out returned (or raised)."""
+    call = {"next_action": "action_shipping_info", "tracker": {}}
+    port, calls = free_port(), []
+    runner = await serve_busy(port, calls)
+    busy = await EndpointConfig(f"http://127.0.0.1:{port}/webhook").request(json=call, method="post")
+    await runner.cleanup()
+    unreached = await EndpointConfig(f"http://127.0.0.1:{free_port()}/webhook").request(json=call, method="post")
+    try:
+        await EndpointConfig(f"http://127.0.0.1:{free_port()}/nlg").request(json={"template": "x"}, method="post")
+        not_an_action = "returned"
+    except Exception as error:  # noqa: BLE001 - the kind is what is reported
+        not_an_action = type(error).__name__
+    return {
+        "busy_answer": busy,
+        "busy_attempts": len(calls),
+        "unreached_answer": unreached,
+        "not_an_action_call": not_an_action,
+    }
+
+
 async def main() -> None:
     port, peers = free_port(), []
     endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", token="secret")
@@ -59,6 +97,7 @@ async def main() -> None:
     print(
         json.dumps(
             {
+                **await gave_up(),
                 "echoed": [a["echo"]["n"] for a in answers],
                 "connections_for_three_calls": first_three,
                 "connections_after_idle": after_idle,
