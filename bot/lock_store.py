@@ -14,6 +14,9 @@ lock disappears, which nobody did any more: the turn hung until the gateway gave
 the customer resent and waited again). Here each poll renews the waiter's ticket, so a holder's lifetime counts from
 when it was served (or last polled); a waiter whose ticket is gone all the same (this replica was starved longer
 than the lifetime, or Redis lost the lock) takes a new ticket at the back of the queue instead of waiting forever.
+The served ticket is renewed too, every third of its lifetime while its turn runs, so a long turn (an action call
+resent while a database restarts) keeps its conversation to itself; a dead replica's ticket still expires within
+one lifetime.
 
 ``LOCK_STORE_TYPE=bot.lock_store.RetryingRedisLockStore`` with the usual ``url``, ``port``, ``db`` (endpoints.yml).
 """
@@ -21,6 +24,7 @@ than the lifetime, or Redis lost the lock) takes a new ticket at the back of the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -98,9 +102,37 @@ class RetryingRedisLockStore(RedisLockStore):
         lifetime = rasa.core.lock_store.LOCK_LIFETIME if lock_lifetime is None else lock_lifetime
         held = [self.issue_ticket(conversation_id, lifetime)]
         try:
-            yield await self._wait_for_turn(conversation_id, held, lifetime, wait_time_in_seconds)
+            lock = await self._wait_for_turn(conversation_id, held, lifetime, wait_time_in_seconds)
+            keeper = asyncio.ensure_future(self._keep_alive(conversation_id, held[0], lifetime))
+            try:
+                yield lock
+            finally:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
         finally:
             self.cleanup(conversation_id, held[0])
+
+    async def _keep_alive(self, conversation_id: str, ticket: int, lifetime: float) -> None:
+        """Renew the served ticket every third of its lifetime while the turn runs.
+
+        A turn may outlast the lifetime (an action call resent for ``ACTION_RETRY_SECONDS`` while a database
+        restarts, a tracker store waiting for PostgreSQL, a busy box): in rasa its ticket then expired mid-turn and
+        the conversation's next message could run beside it. Renewed here, the ticket lives as long as its turn
+        and, when the replica dies, at most one lifetime after.
+        """
+        while True:
+            await asyncio.sleep(lifetime / 3)
+            try:
+                lock = self.get_lock(conversation_id)
+                mine = next((t for t in lock.tickets if t.number == ticket), None) if lock is not None else None
+                if mine is None:
+                    logger.warning("conversation %s: served ticket %d expired during its turn", conversation_id, ticket)
+                    return
+                mine.expires = time.time() + lifetime
+                self.save_lock(lock)
+            except Exception:  # noqa: BLE001 - renewal is best effort; the turn itself must go on
+                logger.warning("conversation %s: could not renew the served ticket", conversation_id, exc_info=True)
 
     async def _wait_for_turn(self, conversation_id: str, held: List[int], lifetime: float, wait: float) -> TicketLock:
         """Rasa's ``_acquire_lock`` with the waiting ticket renewed (``held[0]`` is replaced if it was lost)."""

@@ -50,6 +50,26 @@ async def waited(store: RedisLockStore, conversation_id: str, lose_key_after: fl
         return type(error).__name__
 
 
+async def long_turn(store: RedisLockStore, conversation_id: str) -> float:
+    """Seconds until a second message (its ticket lives 10 s) is served while the first one's turn runs 3 s with a
+    ticket lifetime of 1 s."""
+    started = time.monotonic()
+    first_in = asyncio.Event()
+
+    async def first() -> None:
+        async with store.lock(conversation_id, lock_lifetime=1.0, wait_time_in_seconds=0.2):
+            first_in.set()
+            await asyncio.sleep(3.0)
+
+    async def second() -> float:
+        await first_in.wait()
+        async with store.lock(conversation_id, lock_lifetime=10.0, wait_time_in_seconds=0.2):
+            return round(time.monotonic() - started, 2)
+
+    _, served = await asyncio.gather(first(), second())
+    return served
+
+
 async def main(folder: Path) -> None:
     port = free_port()
     redis = start(folder, port)
@@ -62,6 +82,7 @@ async def main(folder: Path) -> None:
             waited(rasas, "web:rasa-lost", lose_key_after=1.0),
             waited(ours, "web:ours-lost", lose_key_after=1.0),
         )
+        long_rasa, long_ours = await asyncio.gather(long_turn(rasas, "web:long-rasa"), long_turn(ours, "web:long-ours"))
         left = ours.get_lock("web:ours")
         print(
             json.dumps(
@@ -71,6 +92,8 @@ async def main(folder: Path) -> None:
                     "rasa_key_lost": results[2],
                     "ours_key_lost": results[3],
                     "lock_left_after_ours": left.dumps() if left else None,
+                    "long_turn_rasa": long_rasa,
+                    "long_turn_ours": long_ours,
                 }
             )
         )
