@@ -43,7 +43,7 @@ _CURRENCY = {"£": "£", "quid": "£", "pound": "£", "pounds": "£", "gbp": "£
 
 
 def amount_value(text: str) -> str | None:
-    """"fifty quid" -> "£50", "a tenner" -> "£10", "twenty five euros" -> "€25"; None when it is not words.
+    """ "fifty quid" -> "£50", "a tenner" -> "£10", "twenty five euros" -> "€25"; None when it is not words.
 
     The actions read amounts with store.normalize.parse_amount, which understands figures, not words.
     """
