@@ -4,13 +4,18 @@ first, so load from other jobs falls on both alike. For comparing a change again
 the box is shared (`make bench-turn` measures one checkout at 1, 4 and 8 conversations).
 
     .venv/bin/python bench/turn_ab.py --reference /path/to/main-checkout --conversations 24
+
+Also prints the CPU each stack's processes (rasa, action server, gateway; children included) spent per turn
+measured, from /proc (the warm-up conversations are not counted): both stacks answer the same turns.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -83,12 +88,63 @@ async def turn(session: aiohttp.ClientSession, url: str, conversation: str, text
     return (time.perf_counter() - started) * 1000
 
 
-async def run(urls: dict[str, str], cases: dict[str, Any], products: list[str], n: int) -> dict[str, dict[str, list]]:
+SERVICES = ("rasa", "actions", "gateway")
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(p) for t in Path(f"/proc/{pid}/task").iterdir() for p in (t / "children").read_text().split()]
+    return []
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its descendants so far."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        pending.extend(_children(current))
+    return total
+
+
+def service_pids(owner: int) -> dict[str, int]:
+    """The stack services started by process ``owner``, by name (from their command lines)."""
+    found: dict[str, int] = {}
+    for pid in _children(owner):
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+            if "actions.server" in argv:
+                found["actions"] = pid
+            elif "gateway" in argv:
+                found["gateway"] = pid
+            elif "scripts.rasa_server" in argv:
+                found["rasa"] = pid
+    return found
+
+
+def cpu_now(pids: dict[str, dict[str, int]]) -> dict[str, dict[str, float]]:
+    return {name: {service: _cpu_seconds(pid) for service, pid in services.items()} for name, services in pids.items()}
+
+
+async def run(
+    urls: dict[str, str],
+    cases: dict[str, Any],
+    products: list[str],
+    n: int,
+    pids: dict[str, dict[str, int]] | None = None,
+) -> dict[str, dict[str, list]]:
     samples: dict[str, dict[str, list[float]]] = {name: {k: [] for k in KINDS} for name in urls}
     by_step: dict[str, dict[str, list[float]]] = {name: {} for name in urls}
     names = list(urls)
+    slowest: dict[str, list[tuple[float, str]]] = {name: [] for name in urls}
+    cpu_before: dict[str, dict[str, float]] = {}
+    turns = 0
     async with aiohttp.ClientSession() as session:
         for i in range(-2, n):  # two warm-up conversations
+            if i == 0 and pids:
+                cpu_before = cpu_now(pids)
             script = conversation_script(abs(i), cases, products)
             conv = {name: f"ab-{name}-{uuid.uuid4().hex[:8]}" for name in names}
             for k, step in enumerate(script):
@@ -96,12 +152,22 @@ async def run(urls: dict[str, str], cases: dict[str, Any], products: list[str], 
                 for name in order:
                     ms = await turn(session, urls[name], conv[name], step.text)
                     if i >= 0:
+                        turns += name == names[0]
                         samples[name][step.kind].append(ms)
                         by_step[name].setdefault(f"{k} {step.text[:28]}", []).append(ms)
+                        slowest[name].append((ms, f"conversation {i} step {k} ({step.kind}) {step.text[:28]}"))
             if i >= 0 and (i + 1) % 6 == 0:
                 print(f"  {i + 1}/{n} conversations", flush=True)
+    if pids and cpu_before:
+        cpu_after = cpu_now(pids)
+        for name in urls:
+            samples[name]["cpu_ms_per_turn"] = {  # type: ignore[assignment]
+                service: (cpu_after[name][service] - cpu_before[name][service]) * 1000 / max(turns, 1)
+                for service in cpu_before[name]
+            }
     for name in urls:
         samples[name]["steps"] = by_step[name]  # type: ignore[assignment]
+        print(f"slowest turns of {name}:", ", ".join(f"{ms:.0f} ms {what}" for ms, what in sorted(slowest[name])[-6:]))
     return samples
 
 
@@ -118,12 +184,17 @@ def main() -> int:
         here.start(timeout=300, progress=sys.stdout)
         # both shops are seeded from the same seed on the same day: the same demo cases and products
         urls = {"reference": reference_url, "this": here.config.gateway_url}
-        samples = asyncio.run(run(urls, shop.cases, in_stock_products(shop), args.conversations))
+        pids = {"reference": {}, "this": service_pids(os.getpid())}
+        for child in _children(reference.pid):  # the reference's stack runs under the python it started
+            pids["reference"].update(service_pids(child))
+        pids["reference"].update(service_pids(reference.pid))
+        samples = asyncio.run(run(urls, shop.cases, in_stock_products(shop), args.conversations, pids))
     finally:
         here.stop()
         if reference.stdin:
             reference.stdin.close()
         reference.wait(timeout=60)
+    cpu = {name: samples[name].pop("cpu_ms_per_turn", {}) for name in trees}  # type: ignore[call-overload]
     steps = samples["reference"].pop("steps")  # type: ignore[call-overload]
     mine = samples["this"].pop("steps")  # type: ignore[call-overload]
     print("\n| step (first words) | reference p50 ms | this p50 ms |")
@@ -141,6 +212,14 @@ def main() -> int:
             f"| {label} | {row[0][0]:.0f} / {row[0][1]:.0f} | {row[1][0]:.0f} / {row[1][1]:.0f} | "
             f"{row[1][0] / row[0][0]:.2f} |"
         )
+    if cpu["reference"] and cpu["this"]:
+        print("\n| process | reference CPU ms / turn | this CPU ms / turn | ratio |")
+        print("|---|---|---|---|")
+        for service in [*SERVICES, "all"]:
+            ref, mine_ms = (
+                sum(cpu[name].values()) if service == "all" else cpu[name].get(service, float("nan")) for name in trees
+            )
+            print(f"| {service} | {ref:.1f} | {mine_ms:.1f} | {mine_ms / ref if ref else float('nan'):.2f} |")
     return 0
 
 

@@ -151,8 +151,11 @@ async def _replay(agent: Any, sender: str, message_id: str, collector: Collectin
         return False
     recent = list(tracker.events)[-REPLAY_WINDOW:]
     start = next(
-        (i for i in range(len(recent) - 1, -1, -1) if isinstance(recent[i], UserUttered)
-         and recent[i].message_id == message_id),
+        (
+            i
+            for i in range(len(recent) - 1, -1, -1)
+            if isinstance(recent[i], UserUttered) and recent[i].message_id == message_id
+        ),
         None,
     )
     if start is None:

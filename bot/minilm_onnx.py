@@ -215,9 +215,7 @@ def build_graph(model_dir: str | Path, head: Dict[str, np.ndarray] | None = None
     if head is not None:
         w = const("head.weight.T", np.ascontiguousarray(np.asarray(head["weight"], dtype=np.float32).T))
         b = const("head.bias", np.asarray(head["bias"], dtype=np.float32))
-        nodes.append(
-            helper.make_node("Gemm", ["embedding", w, b], ["logits"], name="head")
-        )
+        nodes.append(helper.make_node("Gemm", ["embedding", w, b], ["logits"], name="head"))
         outputs.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", len(head["bias"])]))
 
     graph = helper.make_graph(

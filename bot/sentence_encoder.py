@@ -145,5 +145,3 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         """Featurize incoming messages."""
         self._featurize(messages)
         return messages
-
-

@@ -41,7 +41,7 @@ from rasa.shared.core.events import SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot.tracker_speedups import state_copy
+from bot.tracker_speedups import remember_stored, state_copy
 
 logger = logging.getLogger(__name__)
 
@@ -263,9 +263,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             rows = connection.execute(query.order_by(events.c.id)).all()
         if not rows:
             return None
-        tracker = DialogueStateTracker.from_dict(
-            sender_id, [json.loads(row.data) for row in rows], self.domain.slots
-        )
+        tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row.data) for row in rows], self.domain.slots)
         self._remember(sender_id, tracker, rows[-1].id)
         return self._hand_out(tracker)
 
@@ -304,7 +302,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         new = events[persisted:]
         last_id: int | None = None
         if new:
-            last_id = await _retrying(self._append, tracker.sender_id, [self._row(tracker.sender_id, e) for e in new])
+            rows = [self._row(tracker.sender_id, e) for e in new]
+            last_id = await _retrying(self._append, tracker.sender_id, rows)
+            for event, row in zip(new, rows, strict=True):
+                remember_stored(event, row["data"])  # later action calls send it as stored (bot.tracker_speedups)
         setattr(tracker, PERSISTED, len(events))
         if last_id is not None:
             self._remember(tracker.sender_id, _latest_session(tracker, events, persisted), last_id)

@@ -29,9 +29,21 @@ def free_port() -> int:
 
 def start(folder: Path, port: int) -> subprocess.Popen:
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--appendonly", "yes",
-         "--save", ""],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(folder),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     for _ in range(100):
         try:
@@ -59,8 +71,12 @@ def main(folder: Path) -> None:
     started = time.monotonic()
     lock = store.get_lock("web:abc")  # waits for Redis
     waited = time.monotonic() - started
-    result = {"ticket": ticket, "lock_found": lock is not None, "waited_s": round(waited, 2),
-              "is_locked_for_next": lock.is_locked(ticket + 1) if lock else None}
+    result = {
+        "ticket": ticket,
+        "lock_found": lock is not None,
+        "waited_s": round(waited, 2),
+        "is_locked_for_next": lock.is_locked(ticket + 1) if lock else None,
+    }
     store.retry_seconds = 0.5
     holder["redis"].kill()
     holder["redis"].wait()

@@ -133,10 +133,16 @@ def compare(domain: Any, events: list[Any], agent: Any) -> dict[str, Any]:
                 ours_p = agent.processor._predict_next_with_tracker(original_copy_state(tracker))
                 with rasas_own():
                     theirs_p = agent.processor._predict_next_with_tracker(original_copy_state(tracker))
-                ours_key = (domain.action_names_or_texts[ours_p.max_confidence_index], ours_p.policy_name,
-                            round(ours_p.max_confidence, 6))
-                theirs_key = (domain.action_names_or_texts[theirs_p.max_confidence_index], theirs_p.policy_name,
-                              round(theirs_p.max_confidence, 6))
+                ours_key = (
+                    domain.action_names_or_texts[ours_p.max_confidence_index],
+                    ours_p.policy_name,
+                    round(ours_p.max_confidence, 6),
+                )
+                theirs_key = (
+                    domain.action_names_or_texts[theirs_p.max_confidence_index],
+                    theirs_p.policy_name,
+                    round(theirs_p.max_confidence, 6),
+                )
                 if ours_key != theirs_key:
                     mismatches.append(f"prediction before event {index}: ours {ours_key}, rasa's {theirs_key}")
         tracker.update(event)

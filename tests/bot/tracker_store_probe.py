@@ -110,8 +110,10 @@ async def main(url: str) -> None:
     for i in range(30):
         ours = await play_turn(replica_a, "conv-long", i)
         check("persisted count follows the tracker", getattr(ours, PERSISTED) == len(ours.events))
-        check("same tracker as rasa reads", state(await replica_a.retrieve("conv-long")) == state(
-            await rasas.retrieve("conv-long")))
+        check(
+            "same tracker as rasa reads",
+            state(await replica_a.retrieve("conv-long")) == state(await rasas.retrieve("conv-long")),
+        )
     check("served from memory after the first turn", replica_a.stats["hits"] >= 29)
 
     # 2. the same rows as rasa's own store writes for the same events
@@ -132,8 +134,10 @@ async def main(url: str) -> None:
     for i in range(6):
         await play_turn(replica_a if i % 2 == 0 else replica_b, "conv-shared", i)
         for replica in (replica_a, replica_b):
-            check("replicas agree with rasa", state(await replica.retrieve("conv-shared")) == state(
-                await rasas.retrieve("conv-shared")))
+            check(
+                "replicas agree with rasa",
+                state(await replica.retrieve("conv-shared")) == state(await rasas.retrieve("conv-shared")),
+            )
     check("caught up with the other replica", replica_a.stats["caught_up"] >= 2 and replica_b.stats["caught_up"] >= 2)
     users = sum(1 for row in rows(engine, "conv-shared") if row[0] == "user")
     check("no turn lost or written twice", users == 6)
@@ -175,10 +179,14 @@ async def main(url: str) -> None:
             "under the lock: one catch-up query, the turn's own read asks nothing",
             reads == 1 and len(queries) - reads == len(writes) + 1,  # the insert and its max(id)
         )
-        check("under the lock: the other replica's turn was read", state(first)["latest_message"]["text"].endswith(
-            "100101"))
-    check("after the lock the same as rasa reads", state(await replica_a.retrieve("conv-held")) == state(
-        await rasas.retrieve("conv-held")))
+        check(
+            "under the lock: the other replica's turn was read",
+            state(first)["latest_message"]["text"].endswith("100101"),
+        )
+    check(
+        "after the lock the same as rasa reads",
+        state(await replica_a.retrieve("conv-held")) == state(await rasas.retrieve("conv-held")),
+    )
 
     # 8. memory is bounded
     check("cache bounded", len(replica_a.cached_senders()) <= 2)
