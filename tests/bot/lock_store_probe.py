@@ -45,7 +45,7 @@ def start(folder: Path, port: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(100):
+    for _ in range(400):  # up to ~20 s: a busy 2-core box (CI beside other jobs) starts it slowly
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return process
