@@ -1001,13 +1001,18 @@ _ASKED_ABROAD = frozenset(
 )
 
 
+#: Asking which product is the best value ("which of the ones you do have is the best value"): the cheapest.
+_VALUE = ("best value", "good value", "value for money", "best deal", "best price", "best bang for")
+
+
 def _compares_shown(latest: Said) -> bool:
     """ "which one is cheaper?", "the cheapest one": a price comparison of the products shown, not a new request
     (it names no product or kind of its own, and points at one of them)."""
     text = latest.text
-    if not has(text, "cheapest", "cheaper", "least expensive", "less expensive", "lowest price", "most affordable"):
+    if not has(text, "cheapest", "cheaper", "least expensive", "less expensive", "lowest price", "most affordable",
+               *_VALUE):  # fmt: skip
         return False
-    if not has(text, "which", "one", "of them", "of those", "of these", "out of"):
+    if not has(text, "which", "one", "ones", "of them", "of those", "of these", "out of"):
         return False  # "anything cheaper?" asks for more picks
     return not (latest.entity("product") or latest.entity("category") or kind_in(text))
 
