@@ -9,8 +9,10 @@ import pytest
 
 from actions.context import FOCUS_PRODUCT, SHOWN_PRODUCTS
 from actions.follow_up import ActionFollowUp
+from actions.identity import STOPPED, ValidateVerifyOrderForm
 from actions.product_lookup import catalogue
 from actions.products import ActionCheckStock
+from actions.shipping import ActionShippingInfo
 from tests.actions.helpers import make_tracker, run
 
 TABLET = {"channel": "tablet", "store_id": "LDN-01"}
@@ -91,3 +93,97 @@ async def test_a_product_we_do_not_sell_is_still_said_to_be_unsold(store, domain
     out = await run(ActionCheckStock(), make_tracker(intent="check_stock", text=text), domain)
     unsold = [m for m in out.messages if str(m.get("response", "")).startswith("utter_product_not_sold")]
     assert unsold and unsold[0]["query"] == query, out.responses
+
+
+# --------------------------------------------------------------------------------- follow-ups on the focus or list
+
+
+_POWDERS = ["MKP-0032", "MKP-0033", "MKP-0034"]
+
+
+@pytest.mark.parametrize(
+    ("intent", "text"),
+    [
+        ("nlu_fallback", "is the Maison Coco one any good? it's way cheaper"),
+        ("recommend_product", "what's the Maison Coco one like, it's a lot cheaper"),
+        ("check_stock", "the maison coco one is cheaper, is it any good?"),
+    ],
+)
+async def test_a_brand_picks_one_of_the_list(store, domain, intent: str, text: str) -> None:
+    """ "is the Maison Coco one any good? it's way cheaper" after three powders: the Maison Coco powder, not
+    picks cheaper than the cheapest of them ("I couldn't find anything ... under £8.98")."""
+    slots = {FOCUS_PRODUCT: "MKP-0032", SHOWN_PRODUCTS: _POWDERS, "topic": "products"}
+    tracker = make_tracker(
+        intent=intent, text=text, slots=slots, entities=[{"entity": "product", "value": "Maison Coco"}]
+    )
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert "Maison Coco Translucent Setting Powder" in str(out.messages), out.messages
+    assert out.slots().get(FOCUS_PRODUCT) == "MKP-0033", out.events
+
+
+async def test_the_price_of_the_product_in_focus_filed_as_a_delivery_cost(store, domain) -> None:
+    """ "and how much is it?" on a tablet after the parfum's online stock, filed as shipping_cost."""
+    slots = {FOCUS_PRODUCT: "FRG-0020", SHOWN_PRODUCTS: ["FRG-0020"], "topic": "products"}
+    tracker = make_tracker(
+        "tablet:k1", intent="shipping_cost", text="and how much is it?", slots=slots, metadata=dict(TABLET)
+    )
+    out = await run(ActionShippingInfo(), tracker, domain)
+    assert "117.49" in str(out.messages), out.messages
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "if I order it now with express, will it get there in time? it's going to Manchester",
+        "would it arrive in Edinburgh by Friday with next day?",
+        "can you get it to Bristol by saturday",
+    ],
+)
+async def test_a_city_in_a_delivery_question_is_where_it_goes(store, domain, text: str) -> None:
+    """ "...will it get there in time? it's going to Manchester" after a parfum: delivery times, not the stock
+    of the Manchester shop ("Yes, our King Street shop has 12")."""
+    city = next(c for c in ("Manchester", "Edinburgh", "Bristol") if c in text)
+    slots = {FOCUS_PRODUCT: "FRG-0003", SHOWN_PRODUCTS: ["FRG-0003"], "topic": "products"}
+    tracker = make_tracker(intent="delivery_time", text=text, slots=slots, entities=[{"entity": "city", "value": city}])
+    out = await run(ActionShippingInfo(), tracker, domain)
+    assert not any("stock" in str(r) or "shop" in str(r) for r in out.responses), out.responses
+    assert "day" in str(out.messages).lower(), out.messages
+
+
+_VOUCHERS = {SHOWN_PRODUCTS: ["GFT-0003", "GFT-0006"], "topic": "products"}
+
+
+@pytest.mark.parametrize(
+    ("intent", "text", "slots"),
+    [
+        ("request_refund", "And if she never uses it, can I get my money back?", _VOUCHERS),
+        ("refund_status", "what if he doesn't like it, do I get a refund?", {**_VOUCHERS, FOCUS_PRODUCT: "GFT-0003"}),
+        ("return_item", "could I return it if it's the wrong one?", {**_VOUCHERS, FOCUS_PRODUCT: "GFT-0006"}),
+    ],
+)
+async def test_money_back_for_a_product_not_bought_yet(store, domain, intent: str, text: str, slots: dict) -> None:
+    """ "And if she never uses it, can I get my money back?" after the £50 gift cards, filed as a refund: they
+    are final sale; no order is asked for."""
+    tracker = make_tracker(intent=intent, text=text, slots=slots, active_loop="verify_order_form")
+    out = await run(ValidateVerifyOrderForm(), tracker, domain)
+    assert out.responses == ["utter_return_policy_part"], out.responses
+    assert "final sale" in out.message("utter_return_policy_part")["part"]
+    assert out.slots() == {STOPPED: True, "requested_slot": None}
+
+
+@pytest.mark.parametrize(
+    ("text", "slots"),
+    [
+        ("I bought it last week, can I get my money back?", _VOUCHERS),
+        ("can I get my money back?", {"topic": "orders"}),
+        ("can I get my money back for ORD-100174?", _VOUCHERS),
+    ],
+)
+async def test_money_back_for_an_order_is_still_checked(store, domain, text: str, slots: dict) -> None:
+    entities = [{"entity": "order_number", "value": "ORD-100174"}] if "ORD-" in text else []
+    tracker = make_tracker(
+        intent="request_refund", text=text, slots=slots, entities=entities, active_loop="verify_order_form"
+    )
+    out = await run(ValidateVerifyOrderForm(), tracker, domain)
+    assert "utter_return_policy_part" not in out.responses, out.responses
+    assert STOPPED not in out.slots()
