@@ -9,6 +9,7 @@ import pytest
 
 from actions.context import FOCUS_PRODUCT, SHOWN_PRODUCTS
 from actions.follow_up import ActionFollowUp
+from actions.handoff import ActionHandoff
 from actions.identity import STOPPED, ValidateVerifyOrderForm
 from actions.product_lookup import catalogue
 from actions.products import ActionCheckStock
@@ -187,3 +188,46 @@ async def test_money_back_for_an_order_is_still_checked(store, domain, text: str
     out = await run(ValidateVerifyOrderForm(), tracker, domain)
     assert "utter_return_policy_part" not in out.responses, out.responses
     assert STOPPED not in out.slots()
+
+
+# --------------------------------------------------------------------------------- chit-chat
+
+
+@pytest.mark.parametrize(
+    ("intent", "text"),
+    [
+        (
+            "nlu_fallback",
+            "just wanted to say your chat thing is really helpful, sorted my return in like 2 mins yesterday",
+        ),
+        ("out_of_scope", "honestly this bot is so quick, saved me a phone call"),
+        ("nlu_fallback", "the chat was super easy to use, well impressed"),
+    ],
+)
+async def test_praise_is_thanked(store, domain, intent: str, text: str) -> None:
+    """Praise for the chat NLU did not read: thanked, not "Sorry, I didn't quite understand"."""
+    out = await run(ActionFollowUp(), make_tracker(intent=intent, text=text), domain)
+    assert out.responses == ["utter_praise_help"], out.responses
+    assert out.followup() == "action_listen"
+
+
+async def test_a_complaint_is_no_praise(store, domain) -> None:
+    text = "your chat thing was helpful but the parcel is still missing"
+    out = await run(ActionFollowUp(), make_tracker(intent="nlu_fallback", text=text), domain)
+    assert "utter_praise_help" not in out.responses, out.responses
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no no I don't need a person, what can you actually help me with?",
+        "nah I don't want a human, what can you even do",
+        "no need for a person, what else can you help with then?",
+    ],
+)
+async def test_what_the_assistant_can_do_after_declining_a_person(store, domain, text: str) -> None:
+    """Filed as asking for a person (human_handoff 0.98): what the assistant can do, not "No problem"."""
+    tracker = make_tracker(intent="human_handoff", text=text, slots={"last_question": "offer_handoff"})
+    out = await run(ActionHandoff(), tracker, domain)
+    assert out.responses == ["utter_what_i_do"], out.responses
+    assert store.current_handoff("web:test-conversation") is None
