@@ -273,6 +273,39 @@ def claims_a_role(text: str) -> bool:
     return bool(_ROLE_CLAIM.search(text or ""))
 
 
+_WHAT_I_DO = ("what can you do", "what can you help", "what can u do", "what can u help", "what do you do",
+              "how can you help", "what are you for", "what can i ask")  # fmt: skip
+#: Asking what the assistant can do, in other words ("what can you actually do", "what else can u help with").
+_WHAT_I_DO_RE = re.compile(
+    r"\bwhat\b(?:\s+else)?\s+(?:can|could|do)\s+(?:you|u)\s+(?:(?:actually|even|really|exactly|else|then)\s+)?"
+    r"(?:do|help)\b(?!\s+(?:about|with)\s+(?:it|this|that|my|the)\b)",
+    re.I,
+)
+
+
+def asks_what_i_do(text: str) -> bool:
+    """ "what can you do", "what can you actually help me with?": a question about the assistant, in any action
+    NLU sends it to (after "no no I don't need a person" it is filed as asking for one)."""
+    return bool(text) and (has(text, *_WHAT_I_DO) or bool(_WHAT_I_DO_RE.search(text)))
+
+
+#: Praise, and the words without which praise is not a complaint in disguise ("lovely, but it broke").
+_PRAISE = ("lovely", "love it", "loved it", "loved", "great", "amazing", "brilliant", "fantastic", "perfect",
+           "excellent", "wonderful", "just wanted to say thanks", "say thank", "thank you so much", "well done",
+           "happy with", "so pleased", "delighted", "helpful", "so useful", "really useful", "so quick", "so easy",
+           "super quick", "super easy", "quick and easy", "impressed", "good job", "great job", "saved me",
+           "really good")  # fmt: skip
+_GRIEVANCE = ("but", "not", "never", "no ", "broken", "damaged", "wrong", "late", "missing", "complain*", "refund",
+              "disappoint*", "annoy*", "angry", "terrible", "awful", "worst", "rubbish", "isn't", "wasn't", "didn't",
+              "hasn't", "haven't", "problem", "issue", "sarcas*", "yeah right")  # fmt: skip
+
+
+def praises(text: str) -> bool:
+    """Praise with no grievance in it ("your chat thing is really helpful, sorted my return in 2 mins"), which
+    is thanked, never apologised to nor misunderstood."""
+    return bool(text) and has(text, *_PRAISE) and not has(text, *_GRIEVANCE)
+
+
 def wants_a_person(text: str) -> bool:
     """The words ask for a person to do something ("can someone look into it", "can someone gift wrap it",
     "get me someone to help"), not only mention one ("can someone else collect my parcel?" is a delivery

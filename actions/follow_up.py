@@ -33,11 +33,13 @@ from actions.context import (
     OrderContext,
     Said,
     about,
+    asks_what_i_do,
     claims_a_role,
     has,
     is_question,
     last_bot_response,
     last_bot_text,
+    praises,
     puts_the_check_off,
     refuses_a_person,
     said,
@@ -916,6 +918,11 @@ class ActionFollowUp(Action):
             return about(None) + [FollowupAction("action_listen")]
         if tracker.get_slot(TOPIC) == "account" and has(latest.text, "which", "left", "linked", "still", "list"):
             return [SlotSet("goal", "channels"), FollowupAction("verify_order_form")]
+        if praises(latest.text) and not is_question(latest.text) and latest.intent not in GOAL_INTENTS:
+            # "just wanted to say your chat thing is really helpful, sorted my return in 2 mins": thanked, never
+            # misunderstood
+            dispatcher.utter_message(response="utter_praise_help")
+            return about(None) + [FollowupAction("action_listen")]
         if latest.intent not in {"affirm", "deny"} and has(latest.text, "thank*", "thx", "cheers", "ta", "danke",
                                                               "merci"):  # fmt: skip
             dispatcher.utter_message(response="utter_thank")
@@ -1111,7 +1118,7 @@ class ActionFollowUp(Action):
                 ]
             dispatcher.utter_message(response="utter_cannot_add_to_order")
             return about(None) + [FollowupAction("action_listen")]
-        if has(text, *_WHAT_I_DO) or _WHAT_I_DO_RE.search(text):
+        if asks_what_i_do(text):
             # "what can you actually do", "what else can u help with"
             dispatcher.utter_message(response="utter_what_i_do")
             return about(None) + [FollowupAction("action_listen")]
@@ -1467,14 +1474,6 @@ def offers_a_photo(text: str) -> bool:
     return has(text, *_PHOTO) and has(text, *_PHOTO_OFFER)
 
 
-_WHAT_I_DO = ("what can you do", "what can you help", "what can u do", "what can u help", "what do you do",
-              "how can you help", "what are you for", "what can i ask")  # fmt: skip
-#: Asking what the assistant can do, in other words ("what can you actually do", "what else can u help with").
-_WHAT_I_DO_RE = re.compile(
-    r"\bwhat\b(?:\s+else)?\s+(?:can|could|do)\s+(?:you|u)\s+(?:(?:actually|even|really|exactly|else|then)\s+)?"
-    r"(?:do|help)\b(?!\s+(?:about|with)\s+(?:it|this|that|my|the)\b)",
-    re.I,
-)
 #: Asking what the shop sells ("what do you actually sell", "what kind of stuff do you stock").
 _WHAT_WE_SELL_RE = re.compile(
     r"\bwhat\b(?:\s+[\w']+){0,3}?\s+(?:do|does|can)\s+(?:you|u|ya|you guys|this shop|this store|the shop)\s+"

@@ -21,8 +21,10 @@ from actions.context import (
     TICKET,
     Said,
     about,
+    asks_what_i_do,
     has,
     is_question,
+    praises,
     refuses_a_person,
     said,
     settles,
@@ -125,15 +127,6 @@ def asks_for_a_person(text: str) -> bool:
     )
 
 
-#: Praise, and the words without which praise is not a complaint in disguise ("lovely, but it broke").
-_PRAISE = ("lovely", "love it", "loved it", "loved", "great", "amazing", "brilliant", "fantastic", "perfect",
-           "excellent", "wonderful", "just wanted to say thanks", "say thank", "thank you so much", "well done",
-           "happy with", "so pleased", "delighted")  # fmt: skip
-_GRIEVANCE = ("but", "not", "never", "no ", "broken", "damaged", "wrong", "late", "missing", "complain*", "refund",
-              "disappoint*", "annoy*", "angry", "terrible", "awful", "worst", "rubbish", "isn't", "wasn't", "didn't",
-              "hasn't", "haven't", "problem", "issue", "sarcas*", "yeah right")  # fmt: skip
-
-
 def current_ticket(tracker: Tracker) -> HandoffTicket | None:
     """This conversation's open (or claimed) ticket, from the order store."""
     return get_store().current_handoff(conversation_id(tracker))
@@ -221,11 +214,12 @@ class ActionHandoff(Action):
         """
         latest = said(tracker)
         intent = latest.intent or "human_handoff"
-        if has(latest.text, "what can you help", "what can u help", "what can you do", "how can you help"):
-            # "what can you help with?" is a question about the assistant, not a request for a person
+        if asks_what_i_do(latest.text):
+            # "what can you help with?", "no no I don't need a person, what can you actually help me with?": a
+            # question about the assistant, not a request for a person
             dispatcher.utter_message(response="utter_what_i_do")
             return about(None)
-        if intent == "complaint" and has(latest.text, *_PRAISE) and not has(latest.text, *_GRIEVANCE):
+        if intent == "complaint" and praises(latest.text):
             # "just wanted to say thanks, the last order was lovely": praise NLU read as a complaint
             dispatcher.utter_message(response="utter_praise_thanks")
             return about(None)

@@ -16,6 +16,7 @@ import re
 from typing import Any, Dict, List
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
@@ -23,6 +24,7 @@ from rasa_sdk.types import DomainDict
 from actions.account import after_verification
 from actions.common import ChannelContext, channel_context, conversation_id, current_order, get_store
 from actions.context import puts_the_check_off, said
+from actions.returns import product_money_back
 from store.errors import (
     InvalidInput,
     NotAuthorized,
@@ -42,6 +44,8 @@ ACCOUNT_GOALS = frozenset({"channels", "unlink", "notify_on", "notify_off"})
 #: Slot set when checks cannot go on in this form run (paused, or put off by the customer): the form ends
 #: instead of asking.
 STOPPED = "verification_locked"
+#: Intents NLU gives a question about a product not bought yet ("can I get my money back if she never uses it?").
+_PRODUCT_QUESTION_INTENTS = frozenset({"request_refund", "refund_status", "return_item"})
 
 
 def needs_customer(tracker: Tracker) -> bool:
@@ -57,6 +61,16 @@ class ValidateVerifyOrderForm(FormValidationAction):
     def name(self) -> str:
         """Action name."""
         return "validate_verify_order_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        """As the form runs, except when it starts on a refund or return question about the product being talked
+        about ("and if she never uses it, can I get my money back?" after gift cards): that is answered and no
+        order is asked for (the check stops as when put off; `action_continue_goal` then says nothing)."""
+        starting = tracker.get_slot("requested_slot") is None
+        intent = (tracker.latest_message or {}).get("intent", {}).get("name")
+        if starting and intent in _PRODUCT_QUESTION_INTENTS and product_money_back(dispatcher, tracker):
+            return [SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self,

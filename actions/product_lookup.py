@@ -448,12 +448,41 @@ def meant(tracker: Tracker, latest: Said, *, refer_back: bool = True) -> Meant:
         if found.unknown or found.near:
             if refer_back and _is_reference(text) and not found.near and not _names(phrase, found.unknown):
                 break  # "what amounts do they come in": about the products in focus, not a product name
+            if not names_a_product(phrase):
+                continue  # "ok which of the ones you do have is the best value": a sentence, not a product name
             return Meant(unsold=_display(phrase), near=found.near, how="unsold")
     if refer_back and text and _is_reference(text):
         product = in_focus(tracker, cat)
         if product is not None:
             return Meant(product=product, how="focus")
     return Meant()
+
+
+#: Words no product name holds: people and pointers ("I'll", "you", "it", "the ones", "that one"), question words,
+#: and the verbs that make a phrase a sentence ("ok I'll just buy it", "which of the ones you do have is best").
+_SENTENCE_WORDS = frozenset(
+    """
+    i i'll i'm im i've ive i'd id me my mine you u you're youre you've youve you'd your yours we we're we've our us
+    he she him her his they they're them their it its it's this that these those ones which what what's whats who
+    how when why where whose do does did don't dont doesn't didn't can can't could would should will won't shall
+    is isn't are aren't was were been am got get buy order ordered want wanted need let think know just
+    """.split()  # noqa: SIM905 (words read better as words)
+)
+#: The longest phrase read as a product name we do not sell ("Dyson Airwrap", "candles or room spray").
+_NAME_WORDS = 6
+
+
+def names_a_product(phrase: str) -> bool:
+    """Whether a phrase read from a message can be a product's name: a short noun phrase, not a sentence, a pronoun
+    reference or a question ("the ones you do have", "that one", "I'll just buy it"), which mean the products in
+    focus or last shown, never a product we do not sell."""
+    words = [w.strip(".-'") for w in re.findall(r"[\w'&.%-]+", phrase.lower())]
+    words = [w for w in words if w]
+    if not words or len(words) > _NAME_WORDS:
+        return False
+    if words[-1] == "one" or words[-1] == "ones":
+        return False  # "the other one", "the cheap ones": a pointer, not a name
+    return not any(w in _SENTENCE_WORDS for w in words)
 
 
 def _is_reference(text: str) -> bool:

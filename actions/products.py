@@ -900,6 +900,13 @@ def follow_up_products(
         if product is not None:
             return online_stock_answer(dispatcher, product)
     listed = shown(tracker)
+    brand = brand_in(text) if has(text, "one", "ones") else None
+    if brand is not None and any(p.brand.lower() == brand.lower() for p in listed):
+        # "is the Maison Coco one any good? it's way cheaper": that brand's product of the list, before any
+        # "cheaper" or price word of the same message asks for more picks
+        found = meant(tracker, latest)
+        if found.product is not None or found.products:
+            return stock_answer(dispatcher, tracker, found)
     if len(listed) > 1 and _compares_shown(latest):
         # "which one is cheaper?", "the cheapest one, is it here?": among the products just shown
         return _cheapest_shown(dispatcher, store, listed, here, asks_stock=has(text, *_STOCK))
@@ -1001,13 +1008,18 @@ _ASKED_ABROAD = frozenset(
 )
 
 
+#: Asking which product is the best value ("which of the ones you do have is the best value"): the cheapest.
+_VALUE = ("best value", "good value", "value for money", "best deal", "best price", "best bang for")
+
+
 def _compares_shown(latest: Said) -> bool:
     """ "which one is cheaper?", "the cheapest one": a price comparison of the products shown, not a new request
     (it names no product or kind of its own, and points at one of them)."""
     text = latest.text
-    if not has(text, "cheapest", "cheaper", "least expensive", "less expensive", "lowest price", "most affordable"):
+    if not has(text, "cheapest", "cheaper", "least expensive", "less expensive", "lowest price", "most affordable",
+               *_VALUE):  # fmt: skip
         return False
-    if not has(text, "which", "one", "of them", "of those", "of these", "out of"):
+    if not has(text, "which", "one", "ones", "of them", "of those", "of these", "out of"):
         return False  # "anything cheaper?" asks for more picks
     return not (latest.entity("product") or latest.entity("category") or kind_in(text))
 
@@ -1180,12 +1192,16 @@ def _elsewhere(
     return about("products", **{FOCUS_PRODUCT: product.sku, SHOWN_PRODUCTS: [product.sku]})
 
 
+#: A city in these words is where a parcel goes ("will it get there in time? it's going to Manchester"), not a shop.
+_DELIVERY_ASKED = ("deliver*", "ship*", "send", "post", "postage", "express", "next day", "get there", "get to",
+                   "get it to", "get them to", "reach*", "arrive*", "going to", "in time", "courier",
+                   "dispatch*")  # fmt: skip
+
+
 def _shop_named(store: OrderStore, text: str) -> Any:
     for shop in store.stores():
         # a city alone is a shop in a product conversation ("what about in manchester?"), not a destination
-        if has(text, shop.name) or (
-            has(text, shop.city) and not has(text, "deliver*", "ship*", "send", "post", "postage")
-        ):
+        if has(text, shop.name) or (has(text, shop.city) and not has(text, *_DELIVERY_ASKED)):
             return shop
     return None
 

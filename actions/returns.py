@@ -26,6 +26,7 @@ from actions.common import accounts, conversation_id, day, get_store, humanize, 
 from actions.context import (
     LAST_QUESTION,
     OFFER_RETURN,
+    TOPIC,
     OrderContext,
     Said,
     about,
@@ -38,6 +39,7 @@ from actions.context import (
     words,
 )
 from actions.drafts import clear_return_draft, resume_draft, save_return_draft
+from actions.product_lookup import in_focus, shown
 from actions.reader import also_asked, answer_aside, in_context
 from store.errors import NotAllowed
 from store.normalize import normalize_rma
@@ -149,6 +151,44 @@ def say_product_returnable(dispatcher: CollectingDispatcher, product: ProductInf
             f"mind. {policy.condition}"
         )
     dispatcher.utter_message(response="utter_return_policy_part", part=part)
+
+
+#: Words of a customer who has the item already: about an order of theirs, not a product of the shop.
+_HAS_IT = ("my order", "order number", "my parcel", "i ordered", "i bought", "i got", "i received", "i've got",
+           "arrived", "delivered", "came", "broken", "damaged", "faulty", "last week", "yesterday",
+           "sent it")  # fmt: skip
+
+
+def product_money_back(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """ "And if she never uses it, can I get my money back?" about the product being talked about (a gift card not
+    bought yet), which NLU files as a refund of an order: whether it can be returned once bought (final sale or
+    the usual window), not which order it is. Said, and True, only in a product conversation with no order."""
+    latest = said(tracker)
+    text = latest.text
+    if tracker.get_slot(TOPIC) != "products" or not text or tracker.get_slot("order_number"):
+        return False
+    if any(latest.entity(name) for name in ("order_number", "rma_number", "email", "postcode")):
+        return False
+    if not is_question(text) or has(text, *_HAS_IT):
+        return False
+    focus = in_focus(tracker)
+    products = [focus] if focus is not None else shown(tracker)
+    if not products:
+        return False
+    if len(products) == 1:
+        say_product_returnable(dispatcher, products[0])
+        return True
+    policy = get_store().return_policy()
+    final = [p.title for p in products if p.final_sale]
+    other = [p.title for p in products if not p.final_sale]
+    parts = []
+    if final:
+        are, they = ("is", "it") if len(final) == 1 else ("are", "they")
+        parts.append(f"{join_words(final)} {are} final sale, so {they} can't be returned or refunded once bought.")
+    if other:
+        parts.append(f"{join_words(other)} can be returned within {policy.window_days} days of delivery.")
+    dispatcher.utter_message(response="utter_return_policy_part", part=" ".join(parts))
+    return True
 
 
 def _damaged_part(window_days: int) -> str:
