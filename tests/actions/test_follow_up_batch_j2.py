@@ -4,13 +4,20 @@ again and "yes, go ahead" there created nothing)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.handoff import ActionHandoff
 from actions.returns import ValidateReturnForm
-from tests.actions.helpers import grant, make_tracker
+from tests.actions.helpers import grant, make_tracker, run
 
 SENDER = "web:test-conversation"
+
+
+def entity(name: str, value: str) -> dict[str, Any]:
+    return {"entity": name, "value": value}
 
 
 # --------------------------------------------------------------------------------- returns
@@ -40,3 +47,39 @@ def test_a_pick_alone_is_no_reason(store, cases, text) -> None:
     tracker = make_tracker(slots={"order_number": number}, active_loop="return_form", text=text)
     out = ValidateReturnForm().validate_return_items(text, CollectingDispatcher(), tracker, {})
     assert out["return_items"] and out.get("return_reason") is None, out
+
+
+# --------------------------------------------------------------------------------- details with a person
+
+
+@pytest.mark.parametrize(
+    ("intent", "text"),
+    [
+        ("complaint", "THIRD time your courier has 'tried' to deliver and I was IN ALL DAY. Order {n}. Useless."),
+        ("human_handoff", "no I don't want a person, just tell me the new date. {n} {e}"),
+    ],
+)
+async def test_an_order_given_with_a_complaint_or_a_no_to_a_person_is_checked(store, cases, domain, intent, text):
+    """The order's details are never dropped for the offer of a person (or for "no problem, anything else?")."""
+    case = cases["delayed"]
+    text = text.format(n=case["order_number"], e=case["email"])
+    entities = [entity("order_number", case["order_number"])]
+    if case["email"] in text:
+        entities.append(entity("email", case["email"]))
+    slots = {"topic": "handoff", "last_question": "offer_handoff"} if intent == "human_handoff" else {}
+    tracker = make_tracker(intent=intent, text=text, entities=entities, slots=slots)
+    out = await run(ActionHandoff(), tracker, domain)
+    assert out.responses == [], out.responses
+    assert out.followup() == "verify_order_form"
+    assert out.slots()["order_number"] == case["order_number"] and out.slots()["goal"] == "track"
+    assert store.current_handoff(SENDER) is None
+
+
+async def test_a_proof_after_a_complaint_about_a_named_order_goes_on_with_the_check(store, cases, domain) -> None:
+    case = cases["delayed"]
+    slots = {"order_number": case["order_number"], "goal": "track"}
+    tracker = make_tracker(
+        intent="complaint", text=case["email"], entities=[entity("email", case["email"])], slots=slots
+    )
+    out = await run(ActionHandoff(), tracker, domain)
+    assert out.followup() == "verify_order_form", out.responses
