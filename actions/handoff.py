@@ -19,6 +19,7 @@ from actions.context import (
     LAST_QUESTION,
     OFFER_HANDOFF,
     TICKET,
+    TOPIC,
     Said,
     about,
     has,
@@ -268,8 +269,10 @@ class ActionHandoff(Action):
             and is_question(latest.text)
             and not asks_for_a_person(latest.text)
             and not tracker.get_slot(TICKET)
-            and tracker.get_slot(LAST_QUESTION) != OFFER_HANDOFF
+            and not (tracker.get_slot(LAST_QUESTION) == OFFER_HANDOFF and tracker.get_slot(TOPIC) == "handoff")
         ):
+            # (an offer of a person made by an order's answer, "it's late; shall I pass this to a person?", does
+            # not stop "why is it late anyway" being answered; the complaint's own offer does)
             # "why is it late anyway" after tracking a late parcel (and turning the person down): a question
             # about the order in focus, answered from it; a grievance nothing in context answers is one still
             answered = in_context(dispatcher, tracker, caller=self.name())

@@ -83,3 +83,17 @@ async def test_a_proof_after_a_complaint_about_a_named_order_goes_on_with_the_ch
     )
     out = await run(ActionHandoff(), tracker, domain)
     assert out.followup() == "verify_order_form", out.responses
+
+
+# --------------------------------------------------------------------------------- order follow-ups
+
+
+async def test_why_late_while_the_order_answer_offers_a_person_is_answered(store, cases, domain) -> None:
+    """ "why is it late anyway" right after a late order's answer (which offers a person) got the offer again."""
+    number = grant(store, cases["delayed"])
+    slots = {"order_number": number, "topic": "track", "goal": "track", "last_question": "offer_handoff"}
+    tracker = make_tracker(intent="complaint", text="why is it late anyway", slots=slots)
+    out = await run(ActionHandoff(), tracker, domain)
+    assert "utter_complaint_offer" not in out.responses, out.responses
+    said = " ".join(str(v) for m in out.messages for v in m.values())
+    assert "Delay" in said, (out.messages, out.events)
