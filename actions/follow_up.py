@@ -237,6 +237,8 @@ def _pending_question(
     if _puts_it_off(latest.text):
         yes, no = False, True  # "ok good to know, I'll think about it": not now, whatever NLU filed it under
     asks_for_one = latest.intent in {"human_handoff", "complaint"} and not refuses_a_person(latest.text)
+    if latest.intent == "complaint" and is_question(latest.text) and not has(latest.text, *_WANTS_A_PERSON):
+        asks_for_one = False  # "why is it late anyway" (NLU: a complaint) asks about the order, not for a person
     if question == OFFER_HANDOFF and asks_for_one:
         yes = True
     if question == OFFER_HANDOFF and has(latest.text, *_WANTS_A_PERSON):

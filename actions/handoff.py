@@ -19,6 +19,7 @@ from actions.context import (
     LAST_QUESTION,
     OFFER_HANDOFF,
     TICKET,
+    TOPIC,
     Said,
     about,
     asks_what_i_do,
@@ -30,6 +31,7 @@ from actions.context import (
     settles,
 )
 from actions.reader import in_context
+from store.normalize import normalize_order_number
 from store.records import HandoffTicket
 
 OFFICE_HOURS = "Our team answers Monday to Friday, 9:00-18:00 UK time, usually within two working hours."
@@ -198,6 +200,28 @@ def drop_confirmation(dispatcher: CollectingDispatcher, tracker: Tracker) -> Lis
     return events + [SlotSet(slot, None) for slot in _CONFIRMATION_SLOTS if tracker.get_slot(slot) is not None]
 
 
+def check_order_given(tracker: Tracker, latest: Said) -> List[EventType]:
+    """The order check for an order (or its proof) given in a complaint or in turning a person down: what the
+    customer wants is that order put right or answered, so its details are never dropped for the offer of a
+    person. Empty when the message gives none, or the order given is already checked (the context answers it).
+    """
+    if latest.button or tracker.get_slot(TICKET):
+        return []
+    number = latest.entity("order_number")
+    proof = latest.entity("email") or latest.entity("postcode")
+    if number:
+        number = normalize_order_number(number) or number
+        if verified_order(tracker) == number:
+            return []
+        events: List[EventType] = [SlotSet("order_number", number)]
+    elif proof and tracker.get_slot("order_number") and not verified_order(tracker):
+        events = []
+    else:
+        return []
+    goal = tracker.get_slot("goal") or "track"
+    return [*events, SlotSet("goal", goal), FollowupAction("verify_order_form")]
+
+
 class ActionHandoff(Action):
     """Opens the conversation's hand-off ticket (a request for a person, or a complaint), at most one at a time."""
 
@@ -229,6 +253,9 @@ class ActionHandoff(Action):
             answered = in_context(dispatcher, tracker, caller=self.name())
             if answered is not None:
                 return answered
+            check = check_order_given(tracker, latest)
+            if check:
+                return check  # "... just tell me the new date. ORD-… email": the order is checked, then answered
             dispatcher.utter_message(response="utter_no_person")
             return about(None)
         if (
@@ -236,8 +263,10 @@ class ActionHandoff(Action):
             and is_question(latest.text)
             and not asks_for_a_person(latest.text)
             and not tracker.get_slot(TICKET)
-            and tracker.get_slot(LAST_QUESTION) != OFFER_HANDOFF
+            and not (tracker.get_slot(LAST_QUESTION) == OFFER_HANDOFF and tracker.get_slot(TOPIC) == "handoff")
         ):
+            # (an offer of a person made by an order's answer, "it's late; shall I pass this to a person?", does
+            # not stop "why is it late anyway" being answered; the complaint's own offer does)
             # "why is it late anyway" after tracking a late parcel (and turning the person down): a question
             # about the order in focus, answered from it; a grievance nothing in context answers is one still
             answered = in_context(dispatcher, tracker, caller=self.name())
@@ -259,6 +288,11 @@ class ActionHandoff(Action):
                 return about("handoff", **{TICKET: existing.ticket_number})
             return say_ticket_status(dispatcher, tracker, existing)
         if intent == "complaint" and not asks_for_a_person(latest.text):
+            check = check_order_given(tracker, latest)
+            if check:
+                # "THIRD time your courier 'tried' to deliver. Order ORD-…": what happened to that order is
+                # checked first (its answer apologises and offers a person when it is late or lost)
+                return check
             dispatcher.utter_message(response="utter_complaint_offer")
             return about("handoff", last_question=OFFER_HANDOFF)
         reason = handoff_reason(tracker, intent)

@@ -505,6 +505,34 @@ _REASON_CUES = ("not the right", "not right", "wrong", "don't like", "dont like"
                 "doesn't fit", "doesnt fit", "not what i")  # fmt: skip
 
 
+#: Words that say why in a clause given with the pick ("all of it, it irritated my skin", "all of the items.
+#: Unfortunately the sizes were not as described"): the reason question is then not asked again.
+_REASON_WITH_PICK_CUES = _REASON_CUES + (
+    "unfortunately", "because", "irritat*", "rash", "itch*", "sting*", "burn*", "size*", "fit", "fits",
+    "described", "expected", "quality", "leak*", "stopped working", "doesn't work", "doesnt work", "didn't work",
+    "didnt work", "arrived", "defect*", "cheap", "ripped", "torn", "stain*", "scratch*", "dent*", "spoil*",
+)  # fmt: skip
+_CLAUSE_SPLIT = re.compile(r"[.;!?]+\s*|\s+-+\s+|,\s*|\s+(?=because\b|as it\b|since\b)", re.IGNORECASE)
+
+
+def reason_with_pick(text: str, picked: Sequence[ReturnableLine]) -> str | None:
+    """The reason a customer gave in the same message as the items ("all of it, it irritated my skin"): the
+    clauses that read as a reason and name no picked product; None when the message only picks."""
+    if not text:
+        return None
+    kept = []
+    for clause in _CLAUSE_SPLIT.split(text):
+        clause = clause.strip(" .:-")
+        if not clause or not has(clause, *_REASON_WITH_PICK_CUES) or not_a_reason(clause):
+            continue
+        clause_words = set(re.findall(r"[a-z]{3,}", clause.lower()))
+        if any(len(clause_words & set(re.findall(r"[a-z]{3,}", ln.title.lower()))) > 1 for ln in picked):
+            continue  # "the SPF 50 moisturiser because ..." keeps only the clause after it
+        kept.append(clause)
+    reason = " ".join(" ".join(kept).split())[:300]
+    return reason or None
+
+
 def reason_not_item(text: str, picked: Sequence[ReturnableLine]) -> bool:
     """Whether a message that shares a word or so with a product title is a reason rather than the item: it
     reads as a reason and names no picked product by more than one word of its title."""
@@ -639,10 +667,15 @@ class ValidateReturnForm(FormValidationAction):
                 dispatcher.utter_message(response="utter_return_items_invalid")
             return {"return_items": None}
         items = ",".join(str(i) for i in picked)
+        # "all of it, it irritated my skin": the reason given with the pick is kept, and the next question is
+        # the yes to the whole return (asking why again made "yes, go ahead" read as a missing reason)
+        given = None if latest.button else reason_with_pick(latest.text, [ln for ln in lines if ln.line_id in picked])
         number = verified_order(tracker)
         if number is not None:
             # Kept per customer until the return is created, so it can be finished on another channel.
-            save_return_draft(tracker, number, items, None)
+            save_return_draft(tracker, number, items, given)
+        if given and not tracker.get_slot("return_reason"):
+            return {"return_items": items, "return_reason": given}
         return {"return_items": items}
 
     def validate_return_reason(
