@@ -3,31 +3,16 @@ request body the action server gets byte for byte rasa's."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.bot.rasa_probe import needs_rasa, run_probe
 
-pytestmark = pytest.mark.skipif(not RASA_PYTHON.exists(), reason="the rasa environment (.venv-rasa) is not installed")
+pytestmark = needs_rasa
 
 
 @pytest.fixture(scope="module")
 def probe() -> dict:
-    done = subprocess.run(
-        [str(RASA_PYTHON), str(Path(__file__).with_name("action_call_probe.py"))],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = [line for line in done.stdout.splitlines() if line.startswith("{")][-1]
-    return json.loads(line)
+    return run_probe("action_call_probe.py")
 
 
 def test_action_server_gets_rasas_bytes_with_saved_events_and_domain_encoded_once(probe: dict) -> None:

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.bot.rasa_probe import needs_rasa, run_probe
 
-pytestmark = pytest.mark.skipif(not RASA_PYTHON.exists(), reason="the rasa environment (.venv-rasa) is not installed")
+pytestmark = needs_rasa
 
 
 def test_a_lock_call_waits_for_redis_to_come_back_and_gives_up_after_its_budget(tmp_path: Path) -> None:
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed: apt-get install redis-server (CI installs it)")
-    done = subprocess.run(
-        [str(RASA_PYTHON), str(Path(__file__).with_name("lock_store_probe.py")), str(tmp_path)],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_probe("lock_store_probe.py", str(tmp_path), timeout=120)
     assert result["lock_found"] is True  # the append-only file kept the ticket across the restart
     assert result["is_locked_for_next"] is True  # the next message of the conversation still waits its turn
     assert 1.0 <= result["waited_s"] < 8
@@ -38,16 +26,7 @@ def test_a_message_behind_a_dead_replicas_lock_is_served_once_the_dead_ticket_ex
     """bench-faults, kill -9 rasa-1: a message waited 120 s behind the dead replica's lock until the gateway gave up."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed: apt-get install redis-server (CI installs it)")
-    done = subprocess.run(
-        [str(RASA_PYTHON), str(Path(__file__).with_name("lock_wait_probe.py")), str(tmp_path)],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_probe("lock_wait_probe.py", str(tmp_path), timeout=120)
     # rasa's own store: the waiter's ticket expired first, and it never gets the lock
     assert result["rasa"] == "still waiting"
     assert result["rasa_key_lost"] == "LockError"

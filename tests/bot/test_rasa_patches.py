@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.bot.rasa_probe import needs_rasa, run_probe
 
-pytestmark = pytest.mark.skipif(not RASA_PYTHON.exists(), reason="the rasa environment (.venv-rasa) is not installed")
+pytestmark = needs_rasa
 
 
-def test_importing_bot_patches_validation_with_rasas_own_verdicts_and_messages() -> None:
-    done = subprocess.run(
-        [str(RASA_PYTHON), str(Path(__file__).with_name("rasa_patches_probe.py"))],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+@pytest.fixture(scope="module")
+def probe() -> dict:
+    """One run of the probe for every test of the module."""
+    return run_probe("rasa_patches_probe.py")
+
+
+def test_importing_bot_patches_validation_with_rasas_own_verdicts_and_messages(probe: dict) -> None:
+    result = probe
     assert result["patched"] is True
     assert result["ours"] == result["rasa"]
     assert result["rasa"][:2] == ["ok", "ok"]
@@ -35,18 +27,9 @@ def test_importing_bot_patches_validation_with_rasas_own_verdicts_and_messages()
     assert result["rasa"][-1] == "ok"
 
 
-def test_the_short_check_accepts_exactly_what_the_full_schema_accepts() -> None:
+def test_the_short_check_accepts_exactly_what_the_full_schema_accepts(probe: dict) -> None:
     """``_valid_quickly`` on the replies above and hundreds of variants: the full validator's verdict, every time."""
-    done = subprocess.run(
-        [str(RASA_PYTHON), str(Path(__file__).with_name("rasa_patches_probe.py"))],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    pairs = json.loads(done.stdout.strip().splitlines()[-1])["quick_vs_full"]
+    pairs = probe["quick_vs_full"]
     assert len(pairs) > 300
     assert [quick for quick, _ in pairs] == [full for _, full in pairs]
     assert sum(full for _, full in pairs) > 50 and sum(not full for _, full in pairs) > 50

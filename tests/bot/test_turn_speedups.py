@@ -2,56 +2,29 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.bot.rasa_probe import needs_rasa, run_probe
 
-pytestmark = pytest.mark.skipif(not RASA_PYTHON.exists(), reason="the rasa environment (.venv-rasa) is not installed")
+pytestmark = needs_rasa
 
 
-def test_action_calls_reuse_one_connection_and_survive_idle_and_restart() -> None:
-    done = subprocess.run(
-        [str(RASA_PYTHON), str(Path(__file__).with_name("turn_speedups_probe.py"))],
-        cwd=ROOT,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-            "RASA_TELEMETRY_ENABLED": "false",
-            "ACTION_RETRY_SECONDS": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+@pytest.fixture(scope="module")
+def probe() -> dict:
+    """One run of the probe for every test of the module."""
+    return run_probe("turn_speedups_probe.py", env={"ACTION_RETRY_SECONDS": "1"})
+
+
+def test_action_calls_reuse_one_connection_and_survive_idle_and_restart(probe: dict) -> None:
+    result = probe
     assert result["echoed"] == [0, 1, 2]
     assert result["connections_for_three_calls"] == 1
     assert result["connections_after_idle"] == 2
     assert result["answered_after_restart"] == 4
 
 
-def test_an_action_call_whose_retries_ran_out_is_answered_with_an_apology_never_silence() -> None:
-    done = subprocess.run(
-        [str(RASA_PYTHON), str(Path(__file__).with_name("turn_speedups_probe.py"))],
-        cwd=ROOT,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-            "RASA_TELEMETRY_ENABLED": "false",
-            "ACTION_RETRY_SECONDS": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+def test_an_action_call_whose_retries_ran_out_is_answered_with_an_apology_never_silence(probe: dict) -> None:
+    result = probe
     # the action server's 503 was sent again until the window closed, then its apology is what rasa utters
     assert result["busy_attempts"] >= 3
     assert result["busy_answer"] == {"events": [], "responses": [{"text": "sorry from the action server"}]}
