@@ -37,6 +37,8 @@ CHOSEN = {
     "blind_f.yml": ["f-track-02", "f-mix-05"],
     "blind_g.yml": ["g-mix-02", "g-tab-07"],
     "blind_h.yml": ["h-hand-03", "h-mix-01"],
+    "blind_i.yml": ["i-prv-02", "i-ord-08"],
+    "blind_j.yml": ["j-ret-01", "j-trk-02"],
     "issue13.yml": [
         "i13-question-not-executed", "i13-invoice-after-failed-payment", "i13-stock-of-the-product-named-now",
         "i13-one-ticket", "i13-two-questions", "i13-tablet-argan-shampoo",
