@@ -590,10 +590,11 @@ def _encoded_calls_sent() -> bool:
     """Whether action calls go out through a session that encodes with :func:`encode_action_call`, and no rasa
     plugin rewrites the call's JSON first (it would see the texts)."""
     from rasa.plugin import plugin_manager
+    from rasa.utils.endpoints import EndpointConfig
 
-    from bot import turn_speedups
-
-    return turn_speedups.encodes_action_calls() and not (
+    # bot.turn_speedups marks the session property it installs (it imports this module, so no import back)
+    session = EndpointConfig.__dict__.get("session")
+    return bool(getattr(session, "encodes_action_calls", False)) and not (
         plugin_manager().hook.prefix_stripping_for_custom_actions.get_hookimpls()
     )
 

@@ -162,11 +162,9 @@ def _session(self: Any) -> _KeptSession:
     return _KeptSession(self)
 
 
-def encodes_action_calls() -> bool:
-    """Whether endpoint requests go through the kept session, whose JSON encoder splices in encoded events."""
-    from rasa.utils.endpoints import EndpointConfig
-
-    return EndpointConfig.__dict__.get("session") is _session
+#: Read by bot.tracker_speedups (which this module imports, so it cannot import this one back): the installed session
+#: property encodes request bodies with ``encode_action_call``.
+_session.encodes_action_calls = True  # type: ignore[attr-defined]
 
 
 async def _request(self: Any, *args: Any, **kwargs: Any) -> Any:
