@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from scripts.stack import ROOT, free_port
+from scripts.stack import ROOT
+from tests.action_server import running_action_server
 from tests.actions.helpers import make_tracker
 from tests.store.conftest import _Cluster, throwaway_cluster
 
@@ -43,37 +44,9 @@ def cluster() -> Iterator[_Cluster]:
 def action_server(cluster: _Cluster, tmp_path: Path) -> Iterator[str]:
     env = {"PATH": "/usr/bin:/bin", "SHOP_DATABASE_URL": cluster.url}
     subprocess.run([str(PYTHON), "-m", "store", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
-    port = free_port()
-    log_path = tmp_path / "actions.log"
-    env |= {
-        "SANIC_HOST": "127.0.0.1",
-        "PYTHONUNBUFFERED": "1",
-        "RECOMMENDER_ARTIFACTS": str(tmp_path / "no-recommender"),
-        "ACTION_SERVER_TOKEN": TOKEN,
-    }
-    with open(log_path, "wb") as out:
-        process = subprocess.Popen(
-            [str(PYTHON), "-m", "actions.server", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):  # noqa: S310
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the action server did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-                time.sleep(0.3)
+    env |= {"RECOMMENDER_ARTIFACTS": str(tmp_path / "no-recommender"), "ACTION_SERVER_TOKEN": TOKEN}
+    with running_action_server(env, tmp_path / "actions.log") as port:
         yield f"http://127.0.0.1:{port}/webhook"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def _call() -> dict[str, Any]:

@@ -9,65 +9,27 @@ from __future__ import annotations
 
 import http.client
 import json
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from scripts.stack import ROOT, free_port
+from tests.action_server import running_action_server
 
-PYTHON = ROOT / ".venv" / "bin" / "python"
 TOKEN = "action-server-token-for-the-guard-test-0"  # noqa: S105 - a test secret
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     var = tmp_path_factory.mktemp("guard-server")
-    port = free_port()
     env = {
         "PATH": "/usr/bin:/bin",
         "SHOP_DATABASE_URL": f"sqlite:///{var / 'shop.db'}",
-        "SANIC_HOST": "127.0.0.1",
-        "PYTHONUNBUFFERED": "1",
         "RECOMMENDER_ARTIFACTS": str(var / "no-recommender"),
         "ACTION_SERVER_TOKEN": TOKEN,
     }
-    log_path = var / "actions.log"
-    with open(log_path, "wb") as out:
-        process = subprocess.Popen(
-            [
-                str(PYTHON),
-                "-m",
-                "actions.server",
-                "--port",
-                str(port),
-                "--actions",
-                "tests.actions.guard_probe_actions",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):  # noqa: S310
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the action server did not start:\n{Path(log_path).read_text(errors='replace')}")
-                time.sleep(0.3)
+    with running_action_server(env, var / "actions.log", ["--actions", "tests.actions.guard_probe_actions"]) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def _call(connection: http.client.HTTPConnection, action: str) -> tuple[int, dict[str, Any]]:

@@ -20,12 +20,11 @@ from sqlalchemy.orm import sessionmaker
 
 import logsafe
 from scripts.demo_stack import seed_demo_shop
-from scripts.stack import ROOT, free_port
+from scripts.stack import ROOT
 from store.db import make_engine
 from store.service import OrderStore
+from tests.action_server import running_action_server
 from tests.actions.helpers import make_tracker
-
-PYTHON = ROOT / ".venv" / "bin" / "python"
 
 # --------------------------------------------------------------------------------------------- logsafe
 
@@ -156,42 +155,20 @@ class ActionServer:
 def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActionServer]:
     var = tmp_path_factory.mktemp("actions")
     shop = seed_demo_shop(var)
-    port = free_port()
     log_path = var / "actions.log"
     env = {
         "PATH": "/usr/bin:/bin",
         "SHOP_DATABASE_URL": shop.db_url,
-        "SANIC_HOST": "127.0.0.1",
-        "PYTHONUNBUFFERED": "1",
         "RECOMMENDER_ARTIFACTS": str(var / "no-recommender"),
         "ACTION_SERVER_TOKEN": ACTION_TOKEN,
     }
-    with open(log_path, "wb") as out:
-        process = subprocess.Popen(
-            [str(PYTHON), "-m", "actions.server", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     engine = make_engine(shop.db_url)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):  # noqa: S310
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the action server did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-                time.sleep(0.3)
-        yield ActionServer(
-            f"http://127.0.0.1:{port}", log_path, shop.path, shop.cases, OrderStore(sessionmaker(engine))
-        )
+        with running_action_server(env, log_path) as port:
+            yield ActionServer(
+                f"http://127.0.0.1:{port}", log_path, shop.path, shop.cases, OrderStore(sessionmaker(engine))
+            )
     finally:
-        process.terminate()
-        process.wait(timeout=20)
         engine.dispose()
 
 
