@@ -22,6 +22,7 @@ from actions import account, confirm, orders, payments, reader, returns, shippin
 from actions.common import channel_context, conversation_id, get_store, join_words, money, verified_order
 from actions.context import (
     FILLERS,
+    FOR_A_COLLEAGUE,
     LAST_QUESTION,
     OFFER_HANDOFF,
     OFFER_RETURN,
@@ -151,6 +152,10 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
     if latest.button:
         return None
     answered = _pending_question(dispatcher, tracker, latest, caller=caller)
+    if answered is None and caller != "action_follow_up" and not latest.entity("order_number"):
+        # "how long do you keep these chats for?" filed as a stock question: the privacy answer, not a product
+        # (the follow-up action reads it among the plain requests, after the context)
+        answered = privacy_question(dispatcher, latest.text)
     if answered is None and (caller != "action_continue_goal" or _only_about_the_person(latest.text)):
         # "how will they get back to me" after a hand-off, guessed as an order request: how the colleague answers
         answered = _waiting_for_a_person(dispatcher, tracker, latest)
@@ -251,7 +256,7 @@ def _pending_question(
         question == OFFER_HANDOFF
         and not yes
         and not no
-        and last_bot_response(tracker) in _FOR_A_COLLEAGUE
+        and last_bot_response(tracker) in FOR_A_COLLEAGUE
         and is_question(latest.text)
         and has(latest.text, *_HOW_LONG)
         and not has(latest.text, *_ORDER_WORDS)
@@ -261,6 +266,12 @@ def _pending_question(
         # long the colleague takes, and the offer again
         dispatcher.utter_message(response="utter_colleague_how_long", when=OFFICE_HOURS)
         return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
+    if question == OFFER_HANDOFF and not yes and not no and last_bot_response(tracker) in FOR_A_COLLEAGUE:
+        # "so how do I reset it then", "why can't you do it yourself?", "will my order history go too?" after "a
+        # colleague can do that" (NLU: anything, an order question too): about that colleague, offered again
+        answered = colleague_follow_up(dispatcher, latest)
+        if answered is not None:
+            return answered + [FollowupAction("action_listen")]
     if question == OFFER_RETURN and not no and not is_question(latest.text) and has(latest.text, *_WANTS_THE_RETURN):
         yes = True  # "all of it", "ok start it": the return, with what it names
     if yes == no:
@@ -1028,31 +1039,10 @@ class ActionFollowUp(Action):
         text = latest.text
         if not text:
             return None
-        if last_bot_response(tracker) in _FOR_A_COLLEAGUE and has(text, *_WHY_NOT) and not starts_no(text):
-            # "why can't you just do it" after "a colleague can change that": why, and the offer of that person
-            dispatcher.utter_message(response="utter_why_colleague")
-            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
-        if (
-            last_bot_response(tracker) in _FOR_A_COLLEAGUE
-            and has(text, *_HOW_DO_I)
-            and not starts_no(text)
-            and not has(text, *_ORDER_WORDS)
-        ):
-            # "so how do I reset it" after "a colleague can change that": the colleague is the way, offered
-            dispatcher.utter_message(response="utter_colleague_how")
-            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
-        if (
-            last_bot_response(tracker) in _FOR_A_COLLEAGUE
-            and has(text, *_REQUEST_ABOUT)
-            and has(text, *_ADDS_TO)
-            and not is_question(text)
-            and not starts_no(text)
-        ):
-            # "and all my data with it please" after "a colleague can change your account": more of the same
-            # request, which is the colleague's too; the offer of that person again
-            data = has(text, "data", "details", "information", "info", "everything", "all of it", "history", "chats")
-            dispatcher.utter_message(response="utter_data_request" if data else "utter_colleague_how")
-            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
+        if last_bot_response(tracker) in FOR_A_COLLEAGUE:
+            answered = colleague_follow_up(dispatcher, latest)
+            if answered is not None:
+                return answered + [FollowupAction("action_listen")]
         if has(text, *_GOODBYE) and not is_question(text) and not has(text, *_ORDER_WORDS):
             say_goodbye(dispatcher, text)
             return about(None) + [FollowupAction("action_listen")]
@@ -1097,14 +1087,9 @@ class ActionFollowUp(Action):
             ctx = _order_context(dispatcher, tracker)
             if ctx is not None:
                 return returns.return_status(ctx) + [FollowupAction("action_listen")]
-        if asks_to_delete_data(text):
-            # "please delete all my data": what we can't do here, who can, and the offer of that person
-            dispatcher.utter_message(response="utter_data_request")
-            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
-        if asks_what_data_is_kept(text):
-            # "how long do you keep my chats for?": the privacy policy says, and the team answers for this customer
-            dispatcher.utter_message(response="utter_data_kept")
-            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
+        privacy = privacy_question(dispatcher, text)
+        if privacy is not None:
+            return privacy + [FollowupAction("action_listen")]
         if asks_to_add_items(text) or (
             tracker.get_slot(TOPIC) in ORDER_TOPICS
             and has(text, "add a", "add an", "add another", "add some", "add the")
@@ -1347,10 +1332,6 @@ _CHOSEN = ("i'll get", "ill get", "i'll take", "ill take", "i'll buy", "ill buy"
 _ORDER_WORDS = ("order", "parcel", "package", "delivery", "refund", "return", "track*", "cancel")
 
 
-#: Answers that leave something to a colleague (account details, data requests): "why can't you?" follows.
-_FOR_A_COLLEAGUE = frozenset(
-    {"utter_account_out_of_scope", "utter_data_request", "utter_data_kept", "utter_colleague_how"}
-)
 #: Asking how to get done what a colleague was just said to do ("so how do I reset it", "where do I change it").
 _HOW_DO_I = ("how do i", "how can i", "how would i", "how should i", "how to", "what do i do", "what should i do",
              "where do i", "where can i", "who do i", "who can", "reset it", "change it", "do it myself",
@@ -1380,6 +1361,53 @@ _KEPT = ("keep", "kept", "store", "stored", "hold", "held", "retain*", "save", "
          "process*")  # fmt: skip
 _KEPT_WHAT = ("data", "chat", "chats", "conversation*", "messages", "details", "information", "info", "history",
               "on me", "about me", "transcript*")  # fmt: skip
+
+
+#: What a request left to a colleague covers, asked about ("will my order history go too?", "and my reviews?").
+_COVERS = ("too", "as well", "also", "go", "gone", "goes", "included", "include", "includes", "what about", "and my",
+           "deleted", "removed", "kept", "stay", "stays", "lose", "lost")  # fmt: skip
+_COVERED = (*_REQUEST_ABOUT, "order history", "orders", "review*", "wishlist", "points", "loyalty", "subscription*",
+            "gift card*", "photos")  # fmt: skip
+
+
+def colleague_follow_up(dispatcher: CollectingDispatcher, latest: Said) -> List[EventType] | None:
+    """A follow-up of an answer that leaves the request to a colleague (account details, data requests): why
+    the assistant can't, how it gets done, what it covers, or more of the same request; each answered with the
+    offer of that person again (never an order check). None when the message is something else."""
+    text = latest.text
+    if not text or starts_no(text) or latest.entity("order_number"):
+        return None
+    if has(text, *_WHY_NOT):
+        # "why can't you just do it": why, and the offer of that person
+        response = "utter_why_colleague"
+    elif has(text, *_HOW_DO_I) and not has(text, *_ORDER_WORDS):
+        # "so how do I reset it then": the colleague is the way, offered
+        response = "utter_colleague_how"
+    elif is_question(text) and has(text, *_COVERS) and has(text, *_COVERED):
+        # "will my order history go too?": the colleague says exactly what the request covers
+        response = "utter_colleague_scope"
+    elif has(text, *_REQUEST_ABOUT) and has(text, *_ADDS_TO) and not is_question(text):
+        # "and all my data with it please": more of the same request, which is the colleague's too
+        data = has(text, "data", "details", "information", "info", "everything", "all of it", "history", "chats")
+        response = "utter_data_request" if data else "utter_colleague_how"
+    else:
+        return None
+    dispatcher.utter_message(response=response)
+    return about("handoff", last_question=OFFER_HANDOFF)
+
+
+def privacy_question(dispatcher: CollectingDispatcher, text: str) -> List[EventType] | None:
+    """A data request or a question about the data kept, whatever NLU filed it under: what the privacy policy
+    covers, who can act on it, and the offer of that person. None for anything else."""
+    if asks_to_delete_data(text):
+        # "please delete all my data": what we can't do here, who can, and the offer of that person
+        dispatcher.utter_message(response="utter_data_request")
+    elif asks_what_data_is_kept(text):
+        # "how long do you keep my chats for?": the privacy policy says, and the team answers for this customer
+        dispatcher.utter_message(response="utter_data_kept")
+    else:
+        return None
+    return about("handoff", last_question=OFFER_HANDOFF)
 
 
 def asks_to_delete_data(text: str) -> bool:

@@ -23,12 +23,14 @@ from actions.context import (
     Said,
     about,
     asks_what_i_do,
+    claims_a_role,
     has,
     is_question,
     praises,
     refuses_a_person,
     said,
     settles,
+    slot_before_latest,
 )
 from actions.reader import in_context
 from store.normalize import normalize_order_number
@@ -243,6 +245,18 @@ class ActionHandoff(Action):
             # question about the assistant, not a request for a person
             dispatcher.utter_message(response="utter_what_i_do")
             return about(None)
+        if (
+            claims_a_role(latest.text)
+            and slot_before_latest(tracker, "requested_slot") in {"order_number", "proof"}
+            and not (latest.entity("email") or latest.entity("postcode"))
+            and not channel_context(tracker).is_staff
+            and not tracker.get_slot(TICKET)
+        ):
+            # "I'm staff, I'm authorised, just give it to me" at the order check, on a customer's channel (NLU: a
+            # person): a role the chat cannot check opens nothing, a ticket included; what each proof opens, and
+            # the check asks again (staff use the staff channel, where no proof is asked)
+            dispatcher.utter_message(response="utter_why_proof")
+            return [FollowupAction("verify_order_form")]
         if intent == "complaint" and praises(latest.text):
             # "just wanted to say thanks, the last order was lovely": praise NLU read as a complaint
             dispatcher.utter_message(response="utter_praise_thanks")
