@@ -101,6 +101,9 @@ _DISPUTE = (
     "moving", "never used", "unopened", "sealed", "not my fault", "can't you", "cant you", "surely",
     "seriously", "only ordered", "just ordered", "only bought", "just bought", "only placed",
 )  # fmt: skip
+#: A plea against a refusal, with the reason it gives ("I was travelling, kindly accept the return").
+_PLEA = ("kindly", "travel*", "was away", "been away", "on holiday", "in hospital", "was ill", "was sick", "accept",
+         "allow", "let me", "make an exception", "do the needful")  # fmt: skip
 #: Venting about the order in focus (an apology and the offer of a person answer it).
 _VENTING = ("annoyed", "angry", "furious", "fuming", "livid", "fed up", "sick of", "unacceptable", "disappointed",
             "gutted", "upset", "ridiculous", "useless", "rubbish", "terrible", "awful", "not happy", "so annoying",
@@ -151,6 +154,12 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
     latest = said(tracker)
     if latest.button:
         return None
+    if offers_a_photo(latest.text):
+        # "can I send photos of the box?" after a refused return, "can I add a photo for them?" while a person is
+        # awaited: how to send one (it stays with the conversation, where the colleague or the return sees it),
+        # before any offer, refusal or queue status is read into it
+        dispatcher.utter_message(response="utter_photo")
+        return []
     answered = _pending_question(dispatcher, tracker, latest, caller=caller)
     if answered is None and caller != "action_follow_up" and not latest.entity("order_number"):
         # "how long do you keep these chats for?" filed as a stock question: the privacy answer, not a product
@@ -379,10 +388,17 @@ def _topic_follow_up(
             answered = payments.follow_up_payment(ctx, latest) if ctx is not None else None
             if answered is not None:
                 return answered
+        pleads = (
+            topic == "return_refused"
+            and tracker.get_slot(REFUSAL)
+            and latest.intent == _REFUSED_GOAL[topic]
+            and has(text, *_DISPUTE, *_PLEA)
+        )
         if (
             caller == "action_continue_goal"
             and (not is_question(text) or (topic == "track" and latest.intent not in {"track_order", "delivery_time"}))
             and not _about_the_order_in_focus(text, topic)
+            and not pleads  # "but I was away, kindly accept the return": the refused return disputed, not asked again
         ):
             # an order request, or a question for another goal after tracking ("could she send it back?"): the
             # goal's own handler answers
@@ -535,7 +551,7 @@ def _order_follow_up(ctx: OrderContext, latest: Said, topic: str, *, caller: str
         and not has(text, *(cue for cue in _DISPUTE if cue != "please"))
     )
     if refusal and topic in {"cancel_refused", "address_refused", "return_refused"} and not other_request:
-        if topic == "return_refused" and has(text, *_DISPUTE) and not _asks_why(text):
+        if topic == "return_refused" and has(text, *_DISPUTE, *_PLEA) and not _asks_why(text):
             ctx.dispatcher.utter_message(response="utter_offer_handoff_dispute")
             return about(topic, refusal=refusal, last_question=OFFER_HANDOFF)
         if _asks_why(text) or latest.intent == "deny" and "?" in text:
@@ -1493,7 +1509,8 @@ def asks_to_add_items(text: str) -> bool:
 
 _PHOTO = ("photo*", "picture*", "pic", "pics", "image", "images", "screenshot*")
 #: Words of sending or having one: "nothing like the photos on your site" only mentions photos.
-_PHOTO_OFFER = ("send*", "sent", "attach*", "upload*", "share", "show you", "i've got", "ive got", "i have",
+_PHOTO_OFFER = ("send*", "sent", "attach*", "upload*", "add", "adding", "include", "share", "show you", "show them",
+                "i've got", "ive got", "i have",
                 "i got", "i took", "took some", "take a", "if they want", "if you want", "do you want",
                 "want them", "want one", "want to see", "need one", "need them", "need a")  # fmt: skip
 

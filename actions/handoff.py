@@ -69,9 +69,21 @@ def _last_bot_utterance(tracker: Tracker) -> Dict[str, Any] | None:
     return None
 
 
+_WRONG = ("wrong", "incorrect", "not what i ordered", "not the one i ordered", "damaged", "broken", "smashed",
+          "cracked", "faulty", "leaking", "leaked", "missing", "arrived open", "doesn't work",
+          "doesnt work")  # fmt: skip
+_RECEIVED = ("got", "received", "recieved", "sent", "arrived", "came", "delivered", "ordered", "opened")
+
+
+def reports_a_problem(text: str) -> bool:
+    """ "I got the wrong shade, can someone sort it", "it arrived broken, get me a person": something wrong with
+    what arrived, reported with the request for a person, which makes it a complaint (an apology first)."""
+    return has(text, *_WRONG) and has(text, *_RECEIVED)
+
+
 def handoff_reason(tracker: Tracker, intent: str) -> str:
     """Why a person is needed: a complaint, the flow that offered a person, or simply the customer's wish."""
-    if intent == "complaint":
+    if intent == "complaint" or reports_a_problem(str((tracker.latest_message or {}).get("text") or "")):
         return "complaint"
     last = _last_bot_utterance(tracker)
     if last is not None:

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from actions.follow_up import ActionFollowUp
+from actions.goals import ActionContinueGoal
 from actions.handoff import ActionHandoff
 from actions.identity import ValidateVerifyOrderForm
 from actions.products import ActionCheckStock
-from tests.actions.helpers import make_tracker, run
+from tests.actions.helpers import grant, make_tracker, run
 
 SENDER = "web:test-conversation"
 
@@ -97,3 +98,61 @@ async def test_a_role_claimed_at_the_check_opens_no_ticket(store, domain, text):
     assert out.responses == ["utter_why_proof"], out.responses
     assert out.followup() == "verify_order_form"
     assert store.current_handoff(SENDER) is None
+
+
+# --------------------------------------------------------------------------------- photos, pleas, wrong items
+
+
+@pytest.mark.parametrize(
+    ("intent", "text"),
+    [("nlu_fallback", "Can I send photos of the box also? It is still sealed"),
+     ("out_of_scope", "can I add a photo of the problem for them before they pick it up?"),
+     ("return_item", "could I include some pictures of it?"),
+     ("inform", "is it ok to upload a pic of the damage for whoever looks at it")],
+)  # fmt: skip
+@pytest.mark.parametrize("state", ["refused return, person offered", "person awaited"])
+async def test_asking_how_to_send_a_photo_is_answered_how(store, cases, domain, intent, text, state):
+    """After a refused return's offer of a person, or with a ticket open: how to send the photo (the chat's camera
+    button, Telegram), never the offer or the queue status again."""
+    number = grant(store, cases["window_expired"])
+    if state == "person awaited":
+        slots = {"order_number": number, "topic": "handoff", "handoff_ticket": "HO-000005"}
+    else:
+        slots = {"order_number": number, "topic": "return_refused", "last_question": "offer_handoff",
+                 "refusal": "The 30-day return window closed."}  # fmt: skip
+    tracker = make_tracker(intent=intent, text=text, slots=slots, events=[user(), bot("utter_offer_handoff_dispute")])
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses == ["utter_photo"], out.responses
+    assert store.current_handoff(SENDER) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["But I was travelling to India for a family wedding, kindly do the needful and accept the return",
+     "i was in hospital the whole month, please let me return it", "we were on holiday, can you accept it anyway"],
+)  # fmt: skip
+async def test_a_plea_against_a_refused_return_offers_a_person(store, cases, domain, text):
+    """The same return asked again with a reason (NLU: a return, so the check runs and the goal answers): a person
+    can look at the case, offered; not the refusal again."""
+    number = grant(store, cases["window_expired"])
+    slots = {"order_number": number, "goal": "return", "topic": "return_refused", "proof": "verified",
+             "refusal": f"The 30-day return window for {number} closed."}  # fmt: skip
+    tracker = make_tracker(intent="return_item", text=text, slots=slots)
+    out = await run(ActionContinueGoal(), tracker, domain)
+    assert out.responses == ["utter_offer_handoff_dispute"], out.responses
+    assert out.slots()["last_question"] == "offer_handoff"
+
+
+@pytest.mark.parametrize(
+    ("intent", "text"),
+    [("out_of_scope", "I got the wrong shade of foundation, ordered light and got a dark one, can someone sort it"),
+     ("human_handoff", "the mascara arrived broken, I want to talk to someone"),
+     ("human_handoff", "you sent me the wrong size, get me a person")],
+)  # fmt: skip
+async def test_a_wrong_item_with_a_request_for_a_person_is_a_complaint(store, domain, intent, text):
+    """Something wrong with what arrived and "can someone sort it": an apology with the ticket, not a bare
+    hand-off."""
+    tracker = make_tracker(intent=intent, text=text)
+    out = await run(ActionHandoff(), tracker, domain)
+    assert out.responses[0] == "utter_complaint", out.responses
+    assert store.current_handoff(SENDER).reason == "complaint"
