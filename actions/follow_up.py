@@ -22,6 +22,7 @@ from actions import account, confirm, orders, payments, reader, returns, shippin
 from actions.common import channel_context, conversation_id, get_store, join_words, money, verified_order
 from actions.context import (
     FILLERS,
+    FOCUS_PRODUCT,
     FOR_A_COLLEAGUE,
     LAST_QUESTION,
     OFFER_HANDOFF,
@@ -53,7 +54,7 @@ from actions.context import (
 )
 from actions.handoff import OFFICE_HOURS, current_ticket, not_understood, say_ticket_status, ticket_gone
 from actions.identity import ValidateVerifyOrderForm
-from actions.product_lookup import brand_in, catalogue, in_focus, meant, tokens
+from actions.product_lookup import brand_in, catalogue, in_focus, meant, shown, tokens
 from actions.products import (
     follow_up_products,
     how_it_comes,
@@ -942,6 +943,19 @@ class ActionFollowUp(Action):
                 online=online_words(chosen.online_stock),
             )  # fmt: skip
             return about("products") + [FollowupAction("action_listen")]
+        if asks_how_to_buy(latest.text):
+            # "ok go on then, how do I order it?" after a product: on the website, never here (nor an order check);
+            # the product is named only when one is in focus, not the first of a list
+            listed = shown(tracker)
+            wanted = in_focus(tracker) if tracker.get_slot(FOCUS_PRODUCT) or len(listed) == 1 else None
+            if wanted is None:
+                dispatcher.utter_message(response="utter_how_to_order_any")
+            else:
+                dispatcher.utter_message(
+                    response="utter_how_to_order", title=wanted.title, price=money(wanted.price),
+                    online=online_words(wanted.online_stock),
+                )  # fmt: skip
+            return about("products") + [FollowupAction("action_listen")]
         if has(latest.text, *_HOW_TO_VERIFY) and (tracker.get_slot("order_number") or tracker.get_slot("proof")):
             dispatcher.utter_message(response="utter_how_to_verify")
             return about(None) + [FollowupAction("action_listen")]
@@ -987,6 +1001,18 @@ class ActionFollowUp(Action):
         ):
             # "and how much does sending it back cost": the part of the returns policy it asks about
             return about("return_policy") + [FollowupAction("action_listen")]
+        if (
+            tracker.get_slot(TOPIC) == "products"
+            and is_question(latest.text)
+            and has(latest.text, *_POINTING)
+            and not has(latest.text, *_ORDER_WORDS)
+            and in_focus(tracker) is not None
+        ):
+            # "and can she use it in the shops?" about the gift cards just shown: a question about the products in
+            # focus that nothing above answered and their data does not say; said so honestly, with a person who
+            # can find out, never "I didn't understand"
+            dispatcher.utter_message(response="utter_product_detail_unknown")
+            return about("products", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
         if latest.intent == "out_of_scope":
             return not_understood(dispatcher, tracker, "utter_out_of_scope") + [FollowupAction("action_listen")]
         return [FollowupAction("action_fallback")]
@@ -1346,6 +1372,23 @@ _CHOSEN = ("i'll get", "ill get", "i'll take", "ill take", "i'll buy", "ill buy"
            "i'll go for", "ill go for", "i'll go with", "ill go with", "i'll have", "get that one", "take that one",
            "buy that one", "going to get", "gonna get", "going to buy", "gonna buy")  # fmt: skip
 _ORDER_WORDS = ("order", "parcel", "package", "delivery", "refund", "return", "track*", "cancel")
+#: Pointing at the product(s) in focus ("can she use it in the shops?", "do they expire?").
+_POINTING = ("it", "its", "it's", "they", "them", "their", "that", "this", "those", "these", "one", "ones")
+#: Asking how to buy ("how do I order it?", "where can I buy one", "can I order it here?"), not about an order placed.
+_HOW_TO_BUY_RE = re.compile(
+    r"\b(?:how|where)\s+(?:do|can|could|would|should)\s+(?:i|we|u|you)\s+(?:go\s+about\s+)?(?:order|buy|get|purchase)"
+    r"(?:ing)?\b|\bhow\s+to\s+(?:order|buy|purchase)\b|\bcan\s+(?:i|u|you)\s+(?:order|buy)\s+(?:it|this|that|one|them)\s+"
+    r"(?:here|from you|through you|in (?:the|this) chat|off you)\b",
+    re.I,
+)
+
+
+def asks_how_to_buy(text: str) -> bool:
+    """ "ok go on then, how do I order it?", "where can I buy one?": how to buy a product, not about an order
+    already placed ("how do I order a return label", "my order")."""
+    return bool(_HOW_TO_BUY_RE.search(text or "")) and not has(
+        text, "my order", "the order", "an order", "my parcel", "return*", "refund*", "cancel*", "track*", "label"
+    )
 
 
 #: Asking how to get done what a colleague was just said to do ("so how do I reset it", "where do I change it").

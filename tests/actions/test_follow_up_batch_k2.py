@@ -12,7 +12,8 @@ from actions.follow_up import ActionFollowUp
 from actions.goals import ActionContinueGoal
 from actions.handoff import ActionHandoff
 from actions.identity import ValidateVerifyOrderForm
-from actions.products import ActionCheckStock
+from actions.product_lookup import catalogue
+from actions.products import ActionCheckStock, ActionRecommendProducts
 from tests.actions.helpers import grant, make_tracker, run
 
 SENDER = "web:test-conversation"
@@ -156,3 +157,86 @@ async def test_a_wrong_item_with_a_request_for_a_person_is_a_complaint(store, do
     out = await run(ActionHandoff(), tracker, domain)
     assert out.responses[0] == "utter_complaint", out.responses
     assert store.current_handoff(SENDER).reason == "complaint"
+
+
+# --------------------------------------------------------------------------------- products
+
+
+def _skus(*titles: str) -> list[str]:
+    cat = catalogue()
+    return [p.sku for p in cat.products if p.title in titles or any(t in p.title for t in titles)][:3]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ok which of the ones you do have is the best value", "what's the best value one you've got then",
+     "which is best value for money?"],
+)  # fmt: skip
+async def test_best_value_with_no_list_shown_names_the_cheapest(store, domain, text):
+    """After "we don't sell X" (no list shown): the cheapest product in stock, with its price; not a gift card."""
+    slots = {"topic": "products", "shown_products": []}
+    tracker = make_tracker(intent="nlu_fallback", text=text, slots=slots)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses[0] == "utter_cheapest", out.responses
+    picked = catalogue().by_sku(out.slots()["shown_products"][0])
+    assert picked is not None and not picked.final_sale and "£" in said(out)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("what about candles or room spray", "spray"), ("and incense or a room spray?", "spray"),
+     ("do you do diffusers or room spray", "spray")],
+)  # fmt: skip
+async def test_a_kind_we_do_not_sell_named_beside_one_we_do_is_not_matched_by_a_shared_word(store, domain, text, kind):
+    """ "candles or room spray" (NLU: the kind "spray"): we don't sell that, said so; not picks of every spray."""
+    entities = [{"entity": "category", "value": kind}]
+    tracker = make_tracker(intent="recommend_product", text=text, entities=entities, slots={"topic": "products"})
+    out = await run(ActionRecommendProducts(), tracker, domain)
+    assert out.responses[0] in {"utter_product_not_sold", "utter_product_not_sold_near"}, out.responses
+
+
+@pytest.mark.parametrize("text", ["ok go on then, how do I order it?", "where can I buy one?",
+                                  "how do i go about ordering it"])  # fmt: skip
+@pytest.mark.parametrize("focused", [True, False])
+async def test_how_to_order_a_product_is_the_website(store, domain, text, focused):
+    """ "how do I order it?" after a product (or a list): on the website, named when one product is in focus."""
+    listed = _skus("Velvet Rose Eau de Parfum")
+    slots = {"topic": "shipping", "shown_products": listed, "product": listed[0] if focused else None}
+    tracker = make_tracker(intent="nlu_fallback", text=text, slots=slots)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses == ["utter_how_to_order" if focused else "utter_how_to_order_any"], out.responses
+
+
+async def test_how_to_order_a_return_label_is_no_shopping_question(store, domain):
+    tracker = make_tracker(intent="nlu_fallback", text="how do I order a return label?", slots={"topic": "products"})
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert "utter_how_to_order" not in out.responses and "utter_how_to_order_any" not in out.responses
+
+
+@pytest.mark.parametrize("text", ["and can she use it in the shops?", "can they be topped up later?",
+                                  "does it come in a nice envelope?"])  # fmt: skip
+async def test_a_question_the_product_data_cannot_answer_is_said_so(store, domain, text):
+    """About the gift cards just shown, a question their data does not answer: said so, with a person who can
+    find out; never "I didn't quite understand"."""
+    slots = {"topic": "products", "shown_products": _skus("Gift Card")}
+    tracker = make_tracker(intent="nlu_fallback", text=text, slots=slots)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses == ["utter_product_detail_unknown"], out.responses
+    assert out.followup() == "action_listen"
+
+
+@pytest.mark.parametrize(
+    ("text", "left_out"),
+    [("he's bald lol so no hair stuff", "Haircare"), ("she doesn't wear makeup, nothing like that", "Makeup"),
+     ("not skincare please, he won't use it", "Skincare")],
+)  # fmt: skip
+async def test_a_kind_left_out_of_gift_picks_is_left_out(store, domain, text, left_out):
+    """During a gift recommendation: the same request (budget kept) without that category."""
+    request = {"mode": "recommend", "category": None, "min_price": None, "max_price": 25.0, "product_query": None,
+               "kind": None}  # fmt: skip
+    slots = {"topic": "products", "rec_request": request, "shown_products": []}
+    tracker = make_tracker(intent="nlu_fallback", text=text, slots=slots)
+    out = await run(ActionFollowUp(), tracker, domain)
+    picks = [catalogue().by_sku(sku) for sku in out.slots().get("shown_products") or []]
+    assert picks, (out.responses, out.events)
+    assert all(p is not None and p.category != left_out and float(p.price) <= 25.0 for p in picks), (out.responses, picks)
