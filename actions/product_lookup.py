@@ -243,8 +243,12 @@ def _unknown_kind_word(query: str, unknown: list[str], vocabulary: set[str]) -> 
     segments: list[list[str]] = [[]]
     for raw in re.findall(r"[\w'&.%-]+|[,;:?!/]", query.lower()):
         raw = raw.strip(".-'")
-        if raw in _HEAD_END or raw in {",", ";", ":", "?", "!", "/", "and", "&"}:
-            segments.append([])
+        if raw in {"or", "/"}:
+            segments.append([])  # alternatives: "candles or room spray"
+        elif raw in _HEAD_END or raw in {",", ";", ":", "?", "!"}:
+            if len(segments) > 1:
+                break  # the alternatives end where the phrase does
+            segments = [[]]
         elif raw and raw not in STOP:
             segments[-1].append(raw)
     segments = [part for part in segments if part]
