@@ -1006,6 +1006,7 @@ class ActionFollowUp(Action):
             and is_question(latest.text)
             and has(latest.text, *_POINTING)
             and not has(latest.text, *_ORDER_WORDS)
+            and not has(latest.text, *_ASKS_US)
             and in_focus(tracker) is not None
         ):
             # "and can she use it in the shops?" about the gift cards just shown: a question about the products in
@@ -1374,6 +1375,9 @@ _CHOSEN = ("i'll get", "ill get", "i'll take", "ill take", "i'll buy", "ill buy"
 _ORDER_WORDS = ("order", "parcel", "package", "delivery", "refund", "return", "track*", "cancel")
 #: Pointing at the product(s) in focus ("can she use it in the shops?", "do they expire?").
 _POINTING = ("it", "its", "it's", "they", "them", "their", "that", "this", "those", "these", "one", "ones")
+#: A request to the shop ("can you put one aside for me?"), not a question about the product's details.
+_ASKS_US = ("can you", "could you", "will you", "would you", "can u", "could u", "can someone", "can somebody",
+            "for me", "reserve*", "put aside", "hold one", "keep one")  # fmt: skip
 #: Asking how to buy ("how do I order it?", "where can I buy one", "can I order it here?"), not about an order placed.
 _HOW_TO_BUY_RE = re.compile(
     r"\b(?:how|where)\s+(?:do|can|could|would|should)\s+(?:i|we|u|you)\s+(?:go\s+about\s+)?(?:order|buy|get|purchase)"

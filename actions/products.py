@@ -727,7 +727,8 @@ class ActionRecommendProducts(Action):
             # "what about candles or room spray" (NLU: the kind "spray"): the words name what we do not sell,
             # which sharing "spray" with a heat protect spray does not make a pick
             found = meant(tracker, latest, refer_back=False)
-            if found.how == "unsold":
+            if found.how == "unsold" and re.search(r"\bor\b", found.unsold or ""):
+                # only alternatives: "fine, a lipstick then, under £20" is the request for lipsticks it tags
                 return not_sold(dispatcher, found)
         return recommend(dispatcher, tracker, request)
 

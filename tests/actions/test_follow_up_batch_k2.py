@@ -207,6 +207,22 @@ async def test_how_to_order_a_product_is_the_website(store, domain, text, focuse
     assert out.responses == ["utter_how_to_order" if focused else "utter_how_to_order_any"], out.responses
 
 
+async def test_a_request_to_put_one_aside_is_no_question_about_the_product(store, domain):
+    slots = {"topic": "products", "shown_products": _skus("Gift Card")}
+    tracker = make_tracker(intent="out_of_scope", text="can you put one aside for me?", slots=slots)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert "utter_product_detail_unknown" not in out.responses, out.responses
+
+
+@pytest.mark.parametrize("text", ["fine, a lipstick then, under £20", "ok a shampoo please"])
+async def test_a_request_with_other_words_is_no_unsold_phrase(store, domain, text):
+    kind = "lipstick" if "lipstick" in text else "shampoo"
+    entities = [{"entity": "category", "value": kind}]
+    tracker = make_tracker(intent="recommend_product", text=text, entities=entities, slots={"topic": "products"})
+    out = await run(ActionRecommendProducts(), tracker, domain)
+    assert out.responses[0] == "utter_recommendations", out.responses
+
+
 async def test_how_to_order_a_return_label_is_no_shopping_question(store, domain):
     tracker = make_tracker(intent="nlu_fallback", text="how do I order a return label?", slots={"topic": "products"})
     out = await run(ActionFollowUp(), tracker, domain)
