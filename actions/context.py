@@ -317,6 +317,14 @@ def wants_a_person(text: str) -> bool:
     return has(rest, *_ASKS_FOR_A_PERSON) or bool(_SOMEONE_TO.search(lower))
 
 
+#: Answers that leave the request to a colleague (account details, data requests), each offering that person:
+#: "why can't you?", "so how do I do it?", "will my order history go too?" follow them.
+FOR_A_COLLEAGUE = frozenset(
+    {"utter_account_out_of_scope", "utter_data_request", "utter_data_kept", "utter_colleague_how",
+     "utter_why_colleague", "utter_colleague_scope"}
+)  # fmt: skip
+
+
 def last_bot_response(tracker: Tracker) -> str | None:
     """The response name (``utter_...``) of the bot's last message before the latest customer message."""
     seen_user = False

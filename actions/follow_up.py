@@ -22,6 +22,8 @@ from actions import account, confirm, orders, payments, reader, returns, shippin
 from actions.common import channel_context, conversation_id, get_store, join_words, money, verified_order
 from actions.context import (
     FILLERS,
+    FOCUS_PRODUCT,
+    FOR_A_COLLEAGUE,
     LAST_QUESTION,
     OFFER_HANDOFF,
     OFFER_RETURN,
@@ -52,7 +54,7 @@ from actions.context import (
 )
 from actions.handoff import OFFICE_HOURS, current_ticket, not_understood, say_ticket_status, ticket_gone
 from actions.identity import ValidateVerifyOrderForm
-from actions.product_lookup import brand_in, catalogue, in_focus, meant, tokens
+from actions.product_lookup import brand_in, catalogue, in_focus, meant, shown, tokens
 from actions.products import (
     follow_up_products,
     how_it_comes,
@@ -100,6 +102,9 @@ _DISPUTE = (
     "moving", "never used", "unopened", "sealed", "not my fault", "can't you", "cant you", "surely",
     "seriously", "only ordered", "just ordered", "only bought", "just bought", "only placed",
 )  # fmt: skip
+#: A plea against a refusal, with the reason it gives ("I was travelling, kindly accept the return").
+_PLEA = ("kindly", "travel*", "was away", "been away", "on holiday", "in hospital", "was ill", "was sick", "accept",
+         "allow", "let me", "make an exception", "do the needful")  # fmt: skip
 #: Venting about the order in focus (an apology and the offer of a person answer it).
 _VENTING = ("annoyed", "angry", "furious", "fuming", "livid", "fed up", "sick of", "unacceptable", "disappointed",
             "gutted", "upset", "ridiculous", "useless", "rubbish", "terrible", "awful", "not happy", "so annoying",
@@ -150,7 +155,17 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
     latest = said(tracker)
     if latest.button:
         return None
+    if offers_a_photo(latest.text):
+        # "can I send photos of the box?" after a refused return, "can I add a photo for them?" while a person is
+        # awaited: how to send one (it stays with the conversation, where the colleague or the return sees it),
+        # before any offer, refusal or queue status is read into it
+        dispatcher.utter_message(response="utter_photo")
+        return []
     answered = _pending_question(dispatcher, tracker, latest, caller=caller)
+    if answered is None and caller != "action_follow_up" and not latest.entity("order_number"):
+        # "how long do you keep these chats for?" filed as a stock question: the privacy answer, not a product
+        # (the follow-up action reads it among the plain requests, after the context)
+        answered = privacy_question(dispatcher, latest.text)
     if answered is None and (caller != "action_continue_goal" or _only_about_the_person(latest.text)):
         # "how will they get back to me" after a hand-off, guessed as an order request: how the colleague answers
         answered = _waiting_for_a_person(dispatcher, tracker, latest)
@@ -251,7 +266,7 @@ def _pending_question(
         question == OFFER_HANDOFF
         and not yes
         and not no
-        and last_bot_response(tracker) in _FOR_A_COLLEAGUE
+        and last_bot_response(tracker) in FOR_A_COLLEAGUE
         and is_question(latest.text)
         and has(latest.text, *_HOW_LONG)
         and not has(latest.text, *_ORDER_WORDS)
@@ -261,6 +276,12 @@ def _pending_question(
         # long the colleague takes, and the offer again
         dispatcher.utter_message(response="utter_colleague_how_long", when=OFFICE_HOURS)
         return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
+    if question == OFFER_HANDOFF and not yes and not no and last_bot_response(tracker) in FOR_A_COLLEAGUE:
+        # "so how do I reset it then", "why can't you do it yourself?", "will my order history go too?" after "a
+        # colleague can do that" (NLU: anything, an order question too): about that colleague, offered again
+        answered = colleague_follow_up(dispatcher, latest)
+        if answered is not None:
+            return answered + [FollowupAction("action_listen")]
     if question == OFFER_RETURN and not no and not is_question(latest.text) and has(latest.text, *_WANTS_THE_RETURN):
         yes = True  # "all of it", "ok start it": the return, with what it names
     if yes == no:
@@ -368,10 +389,17 @@ def _topic_follow_up(
             answered = payments.follow_up_payment(ctx, latest) if ctx is not None else None
             if answered is not None:
                 return answered
+        pleads = (
+            topic == "return_refused"
+            and tracker.get_slot(REFUSAL)
+            and latest.intent == _REFUSED_GOAL[topic]
+            and has(text, *_DISPUTE, *_PLEA)
+        )
         if (
             caller == "action_continue_goal"
             and (not is_question(text) or (topic == "track" and latest.intent not in {"track_order", "delivery_time"}))
             and not _about_the_order_in_focus(text, topic)
+            and not pleads  # "but I was away, kindly accept the return": the refused return disputed, not asked again
         ):
             # an order request, or a question for another goal after tracking ("could she send it back?"): the
             # goal's own handler answers
@@ -524,7 +552,7 @@ def _order_follow_up(ctx: OrderContext, latest: Said, topic: str, *, caller: str
         and not has(text, *(cue for cue in _DISPUTE if cue != "please"))
     )
     if refusal and topic in {"cancel_refused", "address_refused", "return_refused"} and not other_request:
-        if topic == "return_refused" and has(text, *_DISPUTE) and not _asks_why(text):
+        if topic == "return_refused" and has(text, *_DISPUTE, *_PLEA) and not _asks_why(text):
             ctx.dispatcher.utter_message(response="utter_offer_handoff_dispute")
             return about(topic, refusal=refusal, last_question=OFFER_HANDOFF)
         if _asks_why(text) or latest.intent == "deny" and "?" in text:
@@ -915,6 +943,19 @@ class ActionFollowUp(Action):
                 online=online_words(chosen.online_stock),
             )  # fmt: skip
             return about("products") + [FollowupAction("action_listen")]
+        if asks_how_to_buy(latest.text):
+            # "ok go on then, how do I order it?" after a product: on the website, never here (nor an order check);
+            # the product is named only when one is in focus, not the first of a list
+            listed = shown(tracker)
+            wanted = in_focus(tracker) if tracker.get_slot(FOCUS_PRODUCT) or len(listed) == 1 else None
+            if wanted is None:
+                dispatcher.utter_message(response="utter_how_to_order_any")
+            else:
+                dispatcher.utter_message(
+                    response="utter_how_to_order", title=wanted.title, price=money(wanted.price),
+                    online=online_words(wanted.online_stock),
+                )  # fmt: skip
+            return about("products") + [FollowupAction("action_listen")]
         if has(latest.text, *_HOW_TO_VERIFY) and (tracker.get_slot("order_number") or tracker.get_slot("proof")):
             dispatcher.utter_message(response="utter_how_to_verify")
             return about(None) + [FollowupAction("action_listen")]
@@ -960,6 +1001,19 @@ class ActionFollowUp(Action):
         ):
             # "and how much does sending it back cost": the part of the returns policy it asks about
             return about("return_policy") + [FollowupAction("action_listen")]
+        if (
+            tracker.get_slot(TOPIC) == "products"
+            and is_question(latest.text)
+            and has(latest.text, *_POINTING)
+            and not has(latest.text, *_ORDER_WORDS)
+            and not has(latest.text, *_ASKS_US)
+            and in_focus(tracker) is not None
+        ):
+            # "and can she use it in the shops?" about the gift cards just shown: a question about the products in
+            # focus that nothing above answered and their data does not say; said so honestly, with a person who
+            # can find out, never "I didn't understand"
+            dispatcher.utter_message(response="utter_product_detail_unknown")
+            return about("products", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
         if latest.intent == "out_of_scope":
             return not_understood(dispatcher, tracker, "utter_out_of_scope") + [FollowupAction("action_listen")]
         return [FollowupAction("action_fallback")]
@@ -1028,31 +1082,10 @@ class ActionFollowUp(Action):
         text = latest.text
         if not text:
             return None
-        if last_bot_response(tracker) in _FOR_A_COLLEAGUE and has(text, *_WHY_NOT) and not starts_no(text):
-            # "why can't you just do it" after "a colleague can change that": why, and the offer of that person
-            dispatcher.utter_message(response="utter_why_colleague")
-            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
-        if (
-            last_bot_response(tracker) in _FOR_A_COLLEAGUE
-            and has(text, *_HOW_DO_I)
-            and not starts_no(text)
-            and not has(text, *_ORDER_WORDS)
-        ):
-            # "so how do I reset it" after "a colleague can change that": the colleague is the way, offered
-            dispatcher.utter_message(response="utter_colleague_how")
-            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
-        if (
-            last_bot_response(tracker) in _FOR_A_COLLEAGUE
-            and has(text, *_REQUEST_ABOUT)
-            and has(text, *_ADDS_TO)
-            and not is_question(text)
-            and not starts_no(text)
-        ):
-            # "and all my data with it please" after "a colleague can change your account": more of the same
-            # request, which is the colleague's too; the offer of that person again
-            data = has(text, "data", "details", "information", "info", "everything", "all of it", "history", "chats")
-            dispatcher.utter_message(response="utter_data_request" if data else "utter_colleague_how")
-            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
+        if last_bot_response(tracker) in FOR_A_COLLEAGUE:
+            answered = colleague_follow_up(dispatcher, latest)
+            if answered is not None:
+                return answered + [FollowupAction("action_listen")]
         if has(text, *_GOODBYE) and not is_question(text) and not has(text, *_ORDER_WORDS):
             say_goodbye(dispatcher, text)
             return about(None) + [FollowupAction("action_listen")]
@@ -1097,14 +1130,9 @@ class ActionFollowUp(Action):
             ctx = _order_context(dispatcher, tracker)
             if ctx is not None:
                 return returns.return_status(ctx) + [FollowupAction("action_listen")]
-        if asks_to_delete_data(text):
-            # "please delete all my data": what we can't do here, who can, and the offer of that person
-            dispatcher.utter_message(response="utter_data_request")
-            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
-        if asks_what_data_is_kept(text):
-            # "how long do you keep my chats for?": the privacy policy says, and the team answers for this customer
-            dispatcher.utter_message(response="utter_data_kept")
-            return about("handoff", last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
+        privacy = privacy_question(dispatcher, text)
+        if privacy is not None:
+            return privacy + [FollowupAction("action_listen")]
         if asks_to_add_items(text) or (
             tracker.get_slot(TOPIC) in ORDER_TOPICS
             and has(text, "add a", "add an", "add another", "add some", "add the")
@@ -1345,12 +1373,28 @@ _CHOSEN = ("i'll get", "ill get", "i'll take", "ill take", "i'll buy", "ill buy"
            "i'll go for", "ill go for", "i'll go with", "ill go with", "i'll have", "get that one", "take that one",
            "buy that one", "going to get", "gonna get", "going to buy", "gonna buy")  # fmt: skip
 _ORDER_WORDS = ("order", "parcel", "package", "delivery", "refund", "return", "track*", "cancel")
-
-
-#: Answers that leave something to a colleague (account details, data requests): "why can't you?" follows.
-_FOR_A_COLLEAGUE = frozenset(
-    {"utter_account_out_of_scope", "utter_data_request", "utter_data_kept", "utter_colleague_how"}
+#: Pointing at the product(s) in focus ("can she use it in the shops?", "do they expire?").
+_POINTING = ("it", "its", "it's", "they", "them", "their", "that", "this", "those", "these", "one", "ones")
+#: A request to the shop ("can you put one aside for me?"), not a question about the product's details.
+_ASKS_US = ("can you", "could you", "will you", "would you", "can u", "could u", "can someone", "can somebody",
+            "for me", "reserve*", "put aside", "hold one", "keep one")  # fmt: skip
+#: Asking how to buy ("how do I order it?", "where can I buy one", "can I order it here?"), not about an order placed.
+_HOW_TO_BUY_RE = re.compile(
+    r"\b(?:how|where)\s+(?:do|can|could|would|should)\s+(?:i|we|u|you)\s+(?:go\s+about\s+)?(?:order|buy|get|purchase)"
+    r"(?:ing)?\b|\bhow\s+to\s+(?:order|buy|purchase)\b|\bcan\s+(?:i|u|you)\s+(?:order|buy)\s+(?:it|this|that|one|them)\s+"
+    r"(?:here|from you|through you|in (?:the|this) chat|off you)\b",
+    re.I,
 )
+
+
+def asks_how_to_buy(text: str) -> bool:
+    """ "ok go on then, how do I order it?", "where can I buy one?": how to buy a product, not about an order
+    already placed ("how do I order a return label", "my order")."""
+    return bool(_HOW_TO_BUY_RE.search(text or "")) and not has(
+        text, "my order", "the order", "an order", "my parcel", "return*", "refund*", "cancel*", "track*", "label"
+    )
+
+
 #: Asking how to get done what a colleague was just said to do ("so how do I reset it", "where do I change it").
 _HOW_DO_I = ("how do i", "how can i", "how would i", "how should i", "how to", "what do i do", "what should i do",
              "where do i", "where can i", "who do i", "who can", "reset it", "change it", "do it myself",
@@ -1380,6 +1424,53 @@ _KEPT = ("keep", "kept", "store", "stored", "hold", "held", "retain*", "save", "
          "process*")  # fmt: skip
 _KEPT_WHAT = ("data", "chat", "chats", "conversation*", "messages", "details", "information", "info", "history",
               "on me", "about me", "transcript*")  # fmt: skip
+
+
+#: What a request left to a colleague covers, asked about ("will my order history go too?", "and my reviews?").
+_COVERS = ("too", "as well", "also", "go", "gone", "goes", "included", "include", "includes", "what about", "and my",
+           "deleted", "removed", "kept", "stay", "stays", "lose", "lost")  # fmt: skip
+_COVERED = (*_REQUEST_ABOUT, "order history", "orders", "review*", "wishlist", "points", "loyalty", "subscription*",
+            "gift card*", "photos")  # fmt: skip
+
+
+def colleague_follow_up(dispatcher: CollectingDispatcher, latest: Said) -> List[EventType] | None:
+    """A follow-up of an answer that leaves the request to a colleague (account details, data requests): why
+    the assistant can't, how it gets done, what it covers, or more of the same request; each answered with the
+    offer of that person again (never an order check). None when the message is something else."""
+    text = latest.text
+    if not text or starts_no(text) or latest.entity("order_number"):
+        return None
+    if has(text, *_WHY_NOT):
+        # "why can't you just do it": why, and the offer of that person
+        response = "utter_why_colleague"
+    elif has(text, *_HOW_DO_I) and not has(text, *_ORDER_WORDS):
+        # "so how do I reset it then": the colleague is the way, offered
+        response = "utter_colleague_how"
+    elif is_question(text) and has(text, *_COVERS) and has(text, *_COVERED):
+        # "will my order history go too?": the colleague says exactly what the request covers
+        response = "utter_colleague_scope"
+    elif has(text, *_REQUEST_ABOUT) and has(text, *_ADDS_TO) and not is_question(text):
+        # "and all my data with it please": more of the same request, which is the colleague's too
+        data = has(text, "data", "details", "information", "info", "everything", "all of it", "history", "chats")
+        response = "utter_data_request" if data else "utter_colleague_how"
+    else:
+        return None
+    dispatcher.utter_message(response=response)
+    return about("handoff", last_question=OFFER_HANDOFF)
+
+
+def privacy_question(dispatcher: CollectingDispatcher, text: str) -> List[EventType] | None:
+    """A data request or a question about the data kept, whatever NLU filed it under: what the privacy policy
+    covers, who can act on it, and the offer of that person. None for anything else."""
+    if asks_to_delete_data(text):
+        # "please delete all my data": what we can't do here, who can, and the offer of that person
+        dispatcher.utter_message(response="utter_data_request")
+    elif asks_what_data_is_kept(text):
+        # "how long do you keep my chats for?": the privacy policy says, and the team answers for this customer
+        dispatcher.utter_message(response="utter_data_kept")
+    else:
+        return None
+    return about("handoff", last_question=OFFER_HANDOFF)
 
 
 def asks_to_delete_data(text: str) -> bool:
@@ -1465,7 +1556,8 @@ def asks_to_add_items(text: str) -> bool:
 
 _PHOTO = ("photo*", "picture*", "pic", "pics", "image", "images", "screenshot*")
 #: Words of sending or having one: "nothing like the photos on your site" only mentions photos.
-_PHOTO_OFFER = ("send*", "sent", "attach*", "upload*", "share", "show you", "i've got", "ive got", "i have",
+_PHOTO_OFFER = ("send*", "sent", "attach*", "upload*", "add", "adding", "include", "share", "show you", "show them",
+                "i've got", "ive got", "i have",
                 "i got", "i took", "took some", "take a", "if they want", "if you want", "do you want",
                 "want them", "want one", "want to see", "need one", "need them", "need a")  # fmt: skip
 

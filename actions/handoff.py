@@ -23,12 +23,14 @@ from actions.context import (
     Said,
     about,
     asks_what_i_do,
+    claims_a_role,
     has,
     is_question,
     praises,
     refuses_a_person,
     said,
     settles,
+    slot_before_latest,
 )
 from actions.reader import in_context
 from store.normalize import normalize_order_number
@@ -67,9 +69,21 @@ def _last_bot_utterance(tracker: Tracker) -> Dict[str, Any] | None:
     return None
 
 
+_WRONG = ("wrong", "incorrect", "not what i ordered", "not the one i ordered", "damaged", "broken", "smashed",
+          "cracked", "faulty", "leaking", "leaked", "missing", "arrived open", "doesn't work",
+          "doesnt work")  # fmt: skip
+_RECEIVED = ("got", "received", "recieved", "sent", "arrived", "came", "delivered", "ordered", "opened")
+
+
+def reports_a_problem(text: str) -> bool:
+    """ "I got the wrong shade, can someone sort it", "it arrived broken, get me a person": something wrong with
+    what arrived, reported with the request for a person, which makes it a complaint (an apology first)."""
+    return has(text, *_WRONG) and has(text, *_RECEIVED)
+
+
 def handoff_reason(tracker: Tracker, intent: str) -> str:
     """Why a person is needed: a complaint, the flow that offered a person, or simply the customer's wish."""
-    if intent == "complaint":
+    if intent == "complaint" or reports_a_problem(str((tracker.latest_message or {}).get("text") or "")):
         return "complaint"
     last = _last_bot_utterance(tracker)
     if last is not None:
@@ -243,6 +257,18 @@ class ActionHandoff(Action):
             # question about the assistant, not a request for a person
             dispatcher.utter_message(response="utter_what_i_do")
             return about(None)
+        if (
+            claims_a_role(latest.text)
+            and slot_before_latest(tracker, "requested_slot") in {"order_number", "proof"}
+            and not (latest.entity("email") or latest.entity("postcode"))
+            and not channel_context(tracker).is_staff
+            and not tracker.get_slot(TICKET)
+        ):
+            # "I'm staff, I'm authorised, just give it to me" at the order check, on a customer's channel (NLU: a
+            # person): a role the chat cannot check opens nothing, a ticket included; what each proof opens, and
+            # the check asks again (staff use the staff channel, where no proof is asked)
+            dispatcher.utter_message(response="utter_why_proof")
+            return [FollowupAction("verify_order_form")]
         if intent == "complaint" and praises(latest.text):
             # "just wanted to say thanks, the last order was lovely": praise NLU read as a complaint
             dispatcher.utter_message(response="utter_praise_thanks")

@@ -23,7 +23,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.account import after_verification
 from actions.common import ChannelContext, channel_context, conversation_id, current_order, get_store
-from actions.context import puts_the_check_off, said
+from actions.context import FOR_A_COLLEAGUE, LAST_QUESTION, OFFER_HANDOFF, last_bot_response, puts_the_check_off, said
+from actions.reader import in_context
 from actions.returns import product_money_back
 from store.errors import (
     InvalidInput,
@@ -70,6 +71,19 @@ class ValidateVerifyOrderForm(FormValidationAction):
         intent = (tracker.latest_message or {}).get("intent", {}).get("name")
         if starting and intent in _PRODUCT_QUESTION_INTENTS and product_money_back(dispatcher, tracker):
             return [SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
+        latest = said(tracker)
+        if (
+            starting
+            and tracker.get_slot(LAST_QUESTION) == OFFER_HANDOFF
+            and last_bot_response(tracker) in FOR_A_COLLEAGUE
+            and not latest.entity("order_number")
+        ):
+            # "will my order history go too?" right after "a colleague can delete your account" (NLU: tracking an
+            # order): a question about that request, answered with the colleague's offer; no order is asked for
+            answered = in_context(dispatcher, tracker, caller=self.name())
+            if answered is not None:
+                kept = [event for event in answered if event.get("event") == "slot"]
+                return [*kept, SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
         return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(

@@ -235,6 +235,42 @@ def _unknown_head(query: str, unknown: list[str], vocabulary: set[str]) -> str |
     return word if word in unknown else None
 
 
+def _unknown_kind_word(query: str, unknown: list[str], vocabulary: set[str]) -> str | None:
+    """A word we do not know standing as a kind of product of its own beside others ("candles or room spray":
+    candles), so the phrase is no match for what shares a word with the others (every spray). Describing words
+    ("sensitive", "oily") and the words of `_NOT_A_KIND` ("vegan", "size") are no kind. (The first word of a
+    compound, "room" of "room spray", is not read: "face" of "face masks" is unknown to the catalogue too.)"""
+    segments: list[list[str]] = [[]]
+    for raw in re.findall(r"[\w'&.%-]+|[,;:?!/]", query.lower()):
+        raw = raw.strip(".-'")
+        if raw in {"or", "/"}:
+            segments.append([])  # alternatives: "candles or room spray"
+        elif raw in _HEAD_END or raw in {",", ";", ":", "?", "!"}:
+            if len(segments) > 1:
+                break  # the alternatives end where the phrase does
+            segments = [[]]
+        elif raw and raw not in STOP:
+            segments[-1].append(raw)
+    segments = [part for part in segments if part]
+
+    def a_kind(word: str) -> bool:
+        fixed = _correct(_stem(word), vocabulary)
+        return (
+            fixed in unknown
+            and word not in _NOT_A_KIND
+            and not _DESCRIBING.search(word)
+            and not any(ch.isdigit() for ch in word)
+            and not word.endswith(("'s", "s'"))
+            and len(word) > 2
+        )
+
+    if len(segments) > 1:
+        for part in segments:
+            if len(part) == 1 and a_kind(part[0]):
+                return _correct(_stem(part[0]), vocabulary)
+    return None
+
+
 #: Leads of a fragment asking about another product ("and trainers?", "what about lip balm?").
 _FRAGMENT_LEAD = re.compile(r"^\s*(?:and|or|what about|how about|wbu|also)\b\s*", re.IGNORECASE)
 #: Short replies that are no product ("seriously?", "why?", "huh?").
@@ -281,6 +317,9 @@ def match(query: str, cat: Catalogue | None = None) -> Match:
     head = _unknown_head(query, unknown, cat.vocabulary)
     if head is not None and head not in names:
         names.append(head)  # "do you sell hair dye": dye, not every hair product
+    kind_word = None if head is not None else _unknown_kind_word(query, unknown, cat.vocabulary)
+    if kind_word is not None and kind_word not in names:
+        names.append(kind_word)  # "candles or room spray": not every spray
     # a number alone names no kind of product ("olaplex no 3" is not the sets of 3)
     known_words = [w for w in known if not w.isdigit()]
     # lower-case words we do not know ("sensitive", "nice") do not stop a match; unknown names and heads do
@@ -448,6 +487,8 @@ def meant(tracker: Tracker, latest: Said, *, refer_back: bool = True) -> Meant:
         if found.unknown or found.near:
             if refer_back and _is_reference(text) and not found.near and not _names(phrase, found.unknown):
                 break  # "what amounts do they come in": about the products in focus, not a product name
+            # "what about candles or room spray": the phrase after a fragment's lead is the name
+            phrase = _FRAGMENT_LEAD.sub("", phrase)
             if not names_a_product(phrase):
                 continue  # "ok which of the ones you do have is the best value": a sentence, not a product name
             return Meant(unsold=_display(phrase), near=found.near, how="unsold")

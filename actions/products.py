@@ -294,6 +294,7 @@ class Request:
         product_query: The product named, as written, or None.
         kind: A kind of product that is not a catalogue category ("moisturiser", "night cream"): only
             products whose title names it, or None.
+        exclude: A catalogue category the picks must not come from ("he's bald, so no hair stuff"), or None.
     """
 
     mode: str
@@ -302,6 +303,7 @@ class Request:
     max_price: float | None
     product_query: str | None
     kind: str | None = None
+    exclude: str | None = None
 
 
 def _price(text: str) -> float:
@@ -346,6 +348,29 @@ def is_kind(product: ProductInfo | None, kind: str | None) -> bool:
         return False
     title = set(_kind_key(product.title).split())
     return any(set(_kind_key(alt).split()) <= title for alt in kind.split("|") if alt.strip())
+
+
+#: Leaving a kind of product out of the picks ("so no hair stuff", "nothing for the skin", "not makeup").
+_EXCLUDE_RE = re.compile(
+    r"\b(?:no|not|nothing|without|except|minus|apart from|other than|don'?t want|dont want|isn'?t into|not into|"
+    r"(?:doesn'?t|don'?t|won'?t) (?:use|do|need|want|wear|like))\s+"
+    r"(?:any\s+|more\s+|the\s+|for\s+(?:the\s+|his\s+|her\s+)?)?([a-z][\w&-]*)",
+    re.I,
+)
+
+
+def excluded_category(store: OrderStore, text: str | None) -> str | None:
+    """The catalogue category the words leave out of the picks ("he's bald so no hair stuff": Haircare), or
+    None. "hair" names Haircare and "bath" Bath & Body: a category whose name starts with the word."""
+    for found in _EXCLUDE_RE.finditer(text or ""):
+        word = found.group(1).lower()
+        category = _resolve_category(store, word)
+        if category is None and len(word) > 2:
+            key = _category_key(SYNONYMS.get(word, word))
+            category = next((c for c in store.categories() if _category_key(c).startswith(key)), None)
+        if category is not None:
+            return category
+    return None
 
 
 def _resolve_category(store: OrderStore, text: str | None) -> str | None:
@@ -545,7 +570,12 @@ def read_request(tracker: Tracker, store: OrderStore) -> Request:
             low, high = base.min_price, base.max_price
         elif low is None and high is not None and base.min_price is not None and base.min_price < high:
             low = base.min_price
-    return Request(mode, category, low, high, str(product) if product else None, kind)
+    exclude = excluded_category(store, words)
+    if exclude is None and base is not None and not fresh:
+        exclude = base.exclude
+    if exclude is not None and category == exclude:
+        category = None  # "no hair stuff" names hair only to leave it out
+    return Request(mode, category, low, high, str(product) if product else None, kind, exclude)
 
 
 class _Missing:
@@ -626,6 +656,7 @@ def _fits(product: ProductInfo, request: Request, exclude: set[str], shelf: _She
         shelf.in_stock(product.sku)
         and product.sku not in exclude
         and (request.category is None or product.category == request.category)
+        and product.category != request.exclude
         and is_kind(product, request.kind)
         and (request.min_price is None or price >= request.min_price)
         and (request.max_price is None or price <= request.max_price)
@@ -691,7 +722,15 @@ class ActionRecommendProducts(Action):
             found = meant(tracker, latest, refer_back=False)
             if found.product is not None:
                 return stock_answer(dispatcher, tracker, found)
-        return recommend(dispatcher, tracker, read_request(tracker, get_store()))
+        request = read_request(tracker, get_store())
+        if request.mode == "recommend" and request.category is None and latest.entity("category"):
+            # "what about candles or room spray" (NLU: the kind "spray"): the words name what we do not sell,
+            # which sharing "spray" with a heat protect spray does not make a pick
+            found = meant(tracker, latest, refer_back=False)
+            if found.how == "unsold" and re.search(r"\bor\b", found.unsold or ""):
+                # only alternatives: "fine, a lipstick then, under £20" is the request for lipsticks it tags
+                return not_sold(dispatcher, found)
+        return recommend(dispatcher, tracker, request)
 
     @staticmethod
     def _choose(
@@ -702,6 +741,9 @@ class ActionRecommendProducts(Action):
         if request.kind:
             kind = request.kind
             in_stock = lambda sku: shelf.in_stock(sku) and is_kind(shelf.get(sku), kind)  # noqa: E731
+        if request.exclude:
+            excluded, kept = request.exclude, in_stock
+            in_stock = lambda sku: kept(sku) and getattr(shelf.get(sku), "category", None) != excluded  # noqa: E731
         filters = Filters(
             category=request.category,
             min_price=request.min_price,
@@ -899,6 +941,9 @@ def follow_up_products(
         product = meant(tracker, latest).product or in_focus(tracker)
         if product is not None:
             return online_stock_answer(dispatcher, product)
+    if tracker.get_slot(REC_REQUEST) and excluded_category(store, text) is not None and caller != "action_check_stock":
+        # "he's bald lol so no hair stuff" after picks for him: the same request without that kind of product
+        return recommend(dispatcher, tracker, read_request(tracker, store))
     listed = shown(tracker)
     brand = brand_in(text) if has(text, "one", "ones") else None
     if brand is not None and any(p.brand.lower() == brand.lower() for p in listed):
@@ -925,7 +970,11 @@ def follow_up_products(
             found = Meant(products=listed, how="shown")
         if found.product is not None or found.products:
             return _prices(dispatcher, found)
-    if has(text, "cheapest", "lowest price", "least expensive", "most affordable"):
+    if has(text, "cheapest", "lowest price", "least expensive", "most affordable") or (
+        has(text, *_VALUE) and has(text, "which", "one", "ones", "what", "anything", "something")
+    ):
+        # "which of the ones you do have is the best value" with no list shown (after "we don't sell that"): the
+        # cheapest that fits what was asked for
         return _cheapest(dispatcher, tracker, here)
     if caller == "action_check_stock":
         return None  # the stock of what the message names: the action reads it itself
@@ -1148,6 +1197,9 @@ def _cheapest(dispatcher: CollectingDispatcher, tracker: Tracker, here: str | No
         and is_kind(p, kind)
         and (request.max_price is None or float(p.price) <= request.max_price)
         and (request.min_price is None or float(p.price) >= request.min_price)
+        and p.category != request.exclude
+        # nothing asked for ("which is the best value?"): a product, not a final-sale gift card
+        and (request.category is not None or kind is not None or not p.final_sale)
     ]
     if not fitting:
         dispatcher.utter_message(response="utter_no_recommendations", for_category="", price_range="")
