@@ -222,7 +222,7 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
                 delivered_on=day(info.delivered_at),
             )
             return about("track")
-        if not info.shipped and not info.is_lost and has(text, *_TRANSIT_WORDS):
+        if not info.shipped and not info.is_lost and asks_transit(text):
             # "how long does delivery take once it ships?": when it ships, and how long its delivery takes then
             events = say_tracking(ctx, info)
             transit = _transit_time(ctx)
@@ -263,7 +263,25 @@ _DEADLINE = ("the latest", "latest i can", "until when", "till when", "deadline"
 
 #: Words asking how long delivery takes (rather than when the order ships).
 _TRANSIT_WORDS = ("once it ships", "after it ships", "when it ships", "once shipped", "delivery take*",
-                  "delivery usually", "how many days", "take to arrive", "take to come", "take to get")  # fmt: skip
+                  "delivery usually", "how many days", "take to arrive", "take to come", "take to get",
+                  "once it's sent", "once its sent", "once it is sent", "when it's sent", "when its sent",
+                  "when it is sent", "after it's sent", "after it is sent", "once sent", "once dispatched",
+                  "when dispatched", "once it leaves", "how long is delivery", "how long is the delivery",
+                  "how long for delivery", "delivery time", "how long is shipping", "shipping take*")  # fmt: skip
+
+
+#: What else a "how long" may ask about an order that has not shipped (its own answers say those).
+_NOT_TRANSIT = ("cancel*", "refund*", "return*", "hold", "held", "pay*", "money", "address", "invoice")
+
+
+def asks_transit(text: str) -> bool:
+    """The words ask how long delivery takes once the order ships ("and when it is sent, how long is delivery?",
+    "how many days does it take after that?"), not until when something can be done or how long a refund takes."""
+    if has(text, *_TRANSIT_WORDS):
+        return True
+    return has(text, "how long", "how many days", "how many working days", "how quick*", "how fast") and not has(
+        text, *_DEADLINE, *_NOT_TRANSIT
+    )
 
 
 def _transit_time(ctx: OrderContext) -> str | None:
