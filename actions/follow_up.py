@@ -247,6 +247,20 @@ _JUST_NO = frozenset(
 )  # fmt: skip
 
 
+#: The customer will deal with it themselves ("I'll sort it with them myself", "I'll ring the courier").
+_MYSELF = ("myself", "my self", "i'll sort it", "ill sort it", "i will sort it", "i'll deal with", "ill deal with",
+           "i'll call them", "i'll ring them", "i'll contact them", "i'll chase",
+           "ill chase", "i'll call the courier", "i'll ring the courier", "i'll contact the courier",
+           "i'll call royal mail", "sort it with them", "sort it out with them", "deal with them directly",
+           "do it on my own", "handle it on my own")  # fmt: skip
+
+
+def does_it_themselves(text: str) -> bool:
+    """The words say the customer will deal with it themselves: no to the person offered, whatever "sort it"
+    or "fine" in them looked like."""
+    return has(text, *_MYSELF) and not has(text, "can someone", "can somebody", "get someone", "a person")
+
+
 def _says_more_than_no(text: str) -> bool:
     """A no to the offer of a person that goes on to ask something ("no I don't want a person, just tell me the
     new date", "no forget that, can I return it when it comes?")."""
@@ -284,6 +298,9 @@ def _pending_question(
         yes = True
     if question == OFFER_HANDOFF and has(latest.text, *_WANTS_A_PERSON):
         yes = yes or not no
+    if question == OFFER_HANDOFF and does_it_themselves(latest.text):
+        # "fine, what's the tracking number, I'll sort it with them myself": no person, and what it asks for
+        yes, no = False, True
     if question == OFFER_HANDOFF and not yes and not no and has(latest.text, *_WHAT_NEXT):
         # "what happens now?": what the person offered would do, and the offer again
         dispatcher.utter_message(response="utter_handoff_what_next")
