@@ -199,9 +199,19 @@ _TELL_ME_WHEN = ("inform me", "tell me when", "tell me once", "tell me as soon",
                  "send me updates", "get an update when", "give me a shout")  # fmt: skip
 
 
+#: "tell me when it ships", "let me know when it will arrive": the date asked for now, not news later.
+_THE_DATE_NOW = re.compile(
+    r"\b(?:tell|let)\s+me\s+(?:know\s+)?when\s+(?:it|they|that|this|the\s+\w+|my\s+\w+)\s*"
+    r"(?:will|'ll|ll|ships|arrives|comes|goes|leaves|is\s+(?:due|going|coming|shipping|arriving)|does|would|should|"
+    r"can|gets)\b",
+    re.IGNORECASE,
+)
+
+
 def asks_to_be_told(text: str) -> bool:
-    """The words ask to be told when the order's next step happens (its news), not something about it now."""
-    return has(text, *_TELL_ME_WHEN)
+    """The words ask to be told when the order's next step happens (its news), not something about it now ("can
+    you tell me when it ships?" asks for the date)."""
+    return has(text, *_TELL_ME_WHEN) and not _THE_DATE_NOW.search(text)
 
 
 #: A payment taken twice ("charged twice", "two payments", "the extra one").

@@ -295,3 +295,10 @@ def test_the_cancel_form_takes_the_yes_after_the_drop(store, cases, text) -> Non
     tracker = make_tracker(intent="cancel_order", text=text, slots={"order_number": number}, active_loop="cancel_form")
     out = ValidateCancelForm().validate_confirm_cancel(True, CollectingDispatcher(), tracker, {})
     assert out == {"confirm_cancel": True}, out
+
+
+@pytest.mark.parametrize("text", ["can you tell me when it ships?", "can you tell me when it will ship instead?"])
+def test_tell_me_when_it_ships_asks_the_date_not_news(text) -> None:
+    from actions.follow_up import asks_to_be_told
+
+    assert not asks_to_be_told(text)
