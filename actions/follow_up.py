@@ -166,6 +166,8 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
         # "how long do you keep these chats for?" filed as a stock question: the privacy answer, not a product
         # (the follow-up action reads it among the plain requests, after the context)
         answered = privacy_question(dispatcher, latest.text)
+    if answered is None:
+        answered = _double_charge_with_a_person(dispatcher, tracker, latest)
     if answered is None and (caller != "action_continue_goal" or _only_about_the_person(latest.text)):
         # "how will they get back to me" after a hand-off, guessed as an order request: how the colleague answers
         answered = _waiting_for_a_person(dispatcher, tracker, latest)
@@ -203,6 +205,55 @@ def _news_where(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said
     return account.notifications_where(ctx) if ctx is not None else None
 
 
+#: Asking to be told when something about the order happens ("will you inform me when it is done?").
+_TELL_ME_WHEN = ("inform me", "tell me when", "tell me once", "tell me as soon", "let me know when",
+                 "let me know once", "let me know as soon", "notify me", "keep me posted", "keep me updated",
+                 "keep me in the loop", "update me", "message me when", "email me when", "text me when",
+                 "will i be told", "will i be notified", "will i get notified", "will i be informed", "will i hear",
+                 "will i get a message", "will i get an email", "get notified", "be notified", "send me an update",
+                 "send me updates", "get an update when", "give me a shout")  # fmt: skip
+
+
+#: "tell me when it ships", "let me know when it will arrive": the date asked for now, not news later.
+_THE_DATE_NOW = re.compile(
+    r"\b(?:tell|let)\s+me\s+(?:know\s+)?when\s+(?:it|they|that|this|the\s+\w+|my\s+\w+)\s*"
+    r"(?:will|'ll|ll|ships|arrives|comes|goes|leaves|is\s+(?:due|going|coming|shipping|arriving)|does|would|should|"
+    r"can|gets)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_to_be_told(text: str) -> bool:
+    """The words ask to be told when the order's next step happens (its news), not something about it now ("can
+    you tell me when it ships?" asks for the date)."""
+    return has(text, *_TELL_ME_WHEN) and not _THE_DATE_NOW.search(text)
+
+
+#: A payment taken twice ("charged twice", "two payments", "the extra one").
+_DOUBLE_CHARGE = ("twice", "double", "two payments", "two charges", "charged again", "duplicate", "extra one",
+                  "extra payment", "extra charge", "second payment", "second charge", "other payment",
+                  "other charge")  # fmt: skip
+_REFUND_WORDS = ("refund*", "money back", "get it back", "pay back", "paid back", "pay it back", "give back",
+                 "give it back", "reimburs*")  # fmt: skip
+
+
+def _double_charge_with_a_person(
+    dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said
+) -> List[EventType] | None:
+    """ "will they refund the extra one?" with a colleague's ticket open about a payment taken twice: the colleague
+    sorts the second charge out, not a refund of the order (nor a second ticket)."""
+    if not tracker.get_slot(TICKET) or not has(latest.text, *_REFUND_WORDS):
+        return None
+    earlier = [str(e.get("text") or "") for e in tracker.events if e.get("event") == "user"][-8:]
+    if not any(has(text, *_DOUBLE_CHARGE) for text in earlier):
+        return None
+    ticket = current_ticket(tracker)
+    if ticket is None:
+        return None
+    dispatcher.utter_message(response="utter_ticket_double_charge", ticket=ticket.ticket_number)
+    return about("handoff", **{TICKET: ticket.ticket_number})
+
+
 def _only_about_the_person(text: str) -> bool:
     """About the colleague on the ticket and nothing of an order ("how will they get back to me", not "when will
     they refund me")."""
@@ -219,6 +270,20 @@ _JUST_NO = frozenset(
      "just", "please", "pls", "really", "to", "speak", "talk", "with", "the", "me", "pass", "put", "through",
      "transfer", "hand", "sorry", "it", "that", "is", "am", "ll", "i'll", "ill", "for", "there", "at", "moment"}
 )  # fmt: skip
+
+
+#: The customer will deal with it themselves ("I'll sort it with them myself", "I'll ring the courier").
+_MYSELF = ("myself", "my self", "i'll sort it", "ill sort it", "i will sort it", "i'll deal with", "ill deal with",
+           "i'll call them", "i'll ring them", "i'll contact them", "i'll chase",
+           "ill chase", "i'll call the courier", "i'll ring the courier", "i'll contact the courier",
+           "i'll call royal mail", "sort it with them", "sort it out with them", "deal with them directly",
+           "do it on my own", "handle it on my own")  # fmt: skip
+
+
+def does_it_themselves(text: str) -> bool:
+    """The words say the customer will deal with it themselves: no to the person offered, whatever "sort it"
+    or "fine" in them looked like."""
+    return has(text, *_MYSELF) and not has(text, "can someone", "can somebody", "get someone", "a person")
 
 
 def _says_more_than_no(text: str) -> bool:
@@ -258,6 +323,9 @@ def _pending_question(
         yes = True
     if question == OFFER_HANDOFF and has(latest.text, *_WANTS_A_PERSON):
         yes = yes or not no
+    if question == OFFER_HANDOFF and does_it_themselves(latest.text):
+        # "fine, what's the tracking number, I'll sort it with them myself": no person, and what it asks for
+        yes, no = False, True
     if question == OFFER_HANDOFF and not yes and not no and has(latest.text, *_WHAT_NEXT):
         # "what happens now?": what the person offered would do, and the offer again
         dispatcher.utter_message(response="utter_handoff_what_next")
@@ -382,6 +450,10 @@ def _topic_follow_up(
             if ctx is not None:
                 dispatcher.utter_message(response="utter_replacement_offer", order_number=ctx.order_number)
                 return about(topic, last_question=OFFER_HANDOFF)
+        if asks_to_be_told(text) and not has(text, *_WANTS_A_PERSON):
+            # "will you inform me when it is done?" after a refund or a return's answer: order news (turned on once
+            # the e-mail proves the customer), not a reading of the words against the topic
+            return [SlotSet("goal", "notify_on"), FollowupAction("verify_order_form")]
         if topic == "track" and is_question(text) and has(text, *_HOLD):
             # "how long do you hold the order?" after the status of an order waiting for its payment, whatever
             # order request NLU filed it under: until when it is held (None when its payment did not fail)
@@ -505,13 +577,26 @@ def _back_to_the_order(tracker: Tracker, latest: Said) -> bool:
     return has(latest.text, *_MY_ORDER_AGAIN)
 
 
+#: A parcel later than it should be ("late", "delayed", "taking so long").
+_LATE = ("late", "delay*", "taking so long", "taking ages", "taking forever", "so long", "still not here",
+         "not here yet", "held up", "stuck")  # fmt: skip
+
+
+def asks_why_late(text: str) -> bool:
+    """The words ask why the parcel is late ("why is late? I pay for it already", "how come it's delayed when I
+    paid weeks ago"), whatever else they say about paying for it: the delay is the question."""
+    return _asks_why(text) and has(text, *_LATE) and not has(text, "refund*", "cancel*", "return*")
+
+
 def _about_the_order_in_focus(text: str, topic: str) -> bool:
     """What the words say is about the tracked order or the refund in focus, whatever order request NLU filed it
     under: "it's not here" after tracking (a delivered one: the dispute), "not showing on my card" after a refund,
     "when does it arrive" after tracking when it names nothing of another goal."""
     if topic == "track":
-        return orders.not_received(text) or (
-            is_question(text) and orders.asks_when(text) and not has(text, *_OTHER_GOAL_WORDS)
+        return (
+            orders.not_received(text)
+            or asks_why_late(text)
+            or (is_question(text) and orders.asks_when(text) and not has(text, *_OTHER_GOAL_WORDS))
         )
     if topic == "refund":
         return payments.refund_not_seen(text)
@@ -667,6 +752,12 @@ def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Sai
                 note = (
                     f"Yes: if I cancel it, the {money(summary.total, summary.currency)} you paid goes back to your "
                     "original payment method; it usually shows within 5-10 business days."
+                )
+            elif refund_timing and not has(latest.text, *refund_words):
+                # "and how long does that take?": how long, in its own words
+                note = (
+                    "No time at all: it's cancelled the same day, the moment you say yes. You haven't been charged "
+                    "for it, so there are no days to wait for a refund."
                 )
             else:
                 note = (

@@ -28,6 +28,7 @@ from actions.context import (
     about,
     goal_message,
     has,
+    is_question,
     said,
     settles,
     words,
@@ -130,7 +131,7 @@ def checked_goal(tracker: Tracker) -> str:
         asked = goal_message(tracker)
         if asked and not has(asked, *ADDRESS_WORDS):
             # "can i still send back ORD-…?" guessed as an address change: what its words ask
-            guessed = goal_for(tracker, said_text(asked))
+            guessed = _order_question(tracker, asked)
             if guessed != "change_address":
                 return guessed
             # "sorry that's my old postcode, try harry@…": the goal the conversation had before that message
@@ -140,8 +141,18 @@ def checked_goal(tracker: Tracker) -> str:
     asked = goal_message(tracker)
     if not asked or says_cancel(asked):
         return goal
-    guessed = goal_for(tracker, said_text(asked))
+    guessed = _order_question(tracker, asked)
     return "track" if guessed == "cancel" else guessed
+
+
+def _order_question(tracker: Tracker, asked: str) -> str:
+    """What the message that named the order asks of it. An offer of a person made before it, about something
+    else ("a colleague can change your account details"), and no ticket: the order's own question ("I do have an
+    order coming though, ORD-…, will it still go to the old place?"), tracking when its words name no other."""
+    guessed = goal_for(tracker, said_text(asked))
+    if guessed == "handoff" and not tracker.get_slot(TICKET) and is_question(asked):
+        return goal_in_words(asked) or "track"
+    return guessed
 
 
 #: Said before the return offer when the order was asked about because something in it arrived damaged.

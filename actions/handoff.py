@@ -188,8 +188,8 @@ _CHANGE_NAMES = {
     confirm.RETURN: "the return",
 }
 #: The slots of the forms that end in a confirmation, emptied when one is dropped.
-_CONFIRMATION_SLOTS = ("confirm_cancel", "confirm_address", "new_address", "confirm_return", "return_items",
-                       "return_reason")  # fmt: skip
+_CONFIRMATION_SLOTS = ("confirm_cancel", "confirm_address", "new_address", "partial_address", "confirm_return",
+                       "return_items", "return_reason")  # fmt: skip
 
 
 def drop_confirmation(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:

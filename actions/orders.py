@@ -38,7 +38,7 @@ from actions.context import (
 from actions.reader import answer_aside
 from actions.returns import offer_return
 from store.errors import NotAllowed, UnknownDestination
-from store.normalize import normalize_order_number, parse_address
+from store.normalize import normalize_order_number, normalize_postcode, parse_address
 from store.records import TrackingInfo
 
 logger = logging.getLogger(__name__)
@@ -222,7 +222,7 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
                 delivered_on=day(info.delivered_at),
             )
             return about("track")
-        if not info.shipped and not info.is_lost and has(text, *_TRANSIT_WORDS):
+        if not info.shipped and not info.is_lost and asks_transit(text):
             # "how long does delivery take once it ships?": when it ships, and how long its delivery takes then
             events = say_tracking(ctx, info)
             transit = _transit_time(ctx)
@@ -263,7 +263,25 @@ _DEADLINE = ("the latest", "latest i can", "until when", "till when", "deadline"
 
 #: Words asking how long delivery takes (rather than when the order ships).
 _TRANSIT_WORDS = ("once it ships", "after it ships", "when it ships", "once shipped", "delivery take*",
-                  "delivery usually", "how many days", "take to arrive", "take to come", "take to get")  # fmt: skip
+                  "delivery usually", "how many days", "take to arrive", "take to come", "take to get",
+                  "once it's sent", "once its sent", "once it is sent", "when it's sent", "when its sent",
+                  "when it is sent", "after it's sent", "after it is sent", "once sent", "once dispatched",
+                  "when dispatched", "once it leaves", "how long is delivery", "how long is the delivery",
+                  "how long for delivery", "delivery time", "how long is shipping", "shipping take*")  # fmt: skip
+
+
+#: What else a "how long" may ask about an order that has not shipped (its own answers say those).
+_NOT_TRANSIT = ("cancel*", "refund*", "return*", "hold", "held", "pay*", "money", "address", "invoice")
+
+
+def asks_transit(text: str) -> bool:
+    """The words ask how long delivery takes once the order ships ("and when it is sent, how long is delivery?",
+    "how many days does it take after that?"), not until when something can be done or how long a refund takes."""
+    if has(text, *_TRANSIT_WORDS):
+        return True
+    return has(text, "how long", "how many days", "how many working days", "how quick*", "how fast") and not has(
+        text, *_DEADLINE, *_NOT_TRANSIT
+    )
 
 
 def _transit_time(ctx: OrderContext) -> str | None:
@@ -382,12 +400,34 @@ def start_cancel(ctx: OrderContext) -> List[EventType]:
         ctx.tracker, "utter_ask_confirm_cancel"
     )
     # "ok cancel it" (filed as a cancel request) right after the question is its yes; "maybe cancel it" is not
-    confirmed = asked and not latest.button and confirm.is_clear_yes(latest.text, confirm.CANCEL)
+    confirmed = (
+        asked
+        and not latest.button
+        and (confirm.is_clear_yes(latest.text, confirm.CANCEL) or yes_after_dropping(latest.text, confirm.CANCEL))
+    )
     return [
         *about("cancel", last_question=None if confirmed else CONFIRM_CANCEL),
         SlotSet("confirm_cancel", True if confirmed else None),
         FollowupAction("cancel_form"),
     ]
+
+
+#: A sentence dropping the change asked about in between ("nah forget the address", "never mind that").
+_DROPS_THE_OTHER = re.compile(
+    r"^(?:(?:ok|okay|oh|um|hmm|sorry|actually|no|nah|nope|wait|erm|right)\W+)*"
+    r"(?:forget|never\s*mind|nvm|scrap|skip|ignore|leave|drop)\b(?:\s+(?:about\s+)?(?:it|that|this|the|my|"
+    r"changing|change|address|new|delivery|address\s+change|idea))*\W*$",
+    re.IGNORECASE,
+)
+
+
+def yes_after_dropping(text: str, action: str) -> bool:
+    """ "nah forget the address. yes, cancel it": a sentence dropping what was asked in between, then a clear yes
+    to the summary of ``action`` shown before it (`actions.confirm`: the yes sentence alone must be clear)."""
+    sentences = [part.strip() for part in re.split(r"[.!;\n]+", text or "") if part.strip()]
+    if len(sentences) < 2:
+        return False
+    return all(_DROPS_THE_OTHER.match(part) for part in sentences[:-1]) and confirm.is_clear_yes(sentences[-1], action)
 
 
 def _only_proof(latest: Said) -> bool:
@@ -489,6 +529,8 @@ class ValidateCancelForm(FormValidationAction):
         if confirm.undecided(latest.text) and not is_question(latest.text):
             dispatcher.utter_message(response="utter_confirm_unclear")  # "not sure": nothing changes, asked again
             return {"confirm_cancel": None}
+        if yes_after_dropping(latest.text, confirm.CANCEL):
+            return {"confirm_cancel": True}  # "nah forget the address. yes, cancel it": the yes after the drop
         if slot_value is False or takes_it_back(latest.text):
             return {"confirm_cancel": False}  # a no, or "no wait, I don't want to cancel" filed as a yes
         if confirm.read(latest, action=confirm.CANCEL, expected="") is confirm.Reply.YES:
@@ -589,9 +631,14 @@ def start_address_change(ctx: OrderContext) -> List[EventType]:
     return [
         *about("change_address"),
         SlotSet("new_address", address_given(ctx.tracker)),
+        SlotSet(PARTIAL_ADDRESS, None),
         SlotSet("confirm_address", None),
         FollowupAction("address_form"),
     ]
+
+
+#: The street and town of a new address given without its postcode (only the postcode is asked for then).
+PARTIAL_ADDRESS = "partial_address"
 
 
 def address_given(tracker: Tracker) -> str | None:
@@ -703,19 +750,37 @@ class ValidateAddressForm(FormValidationAction):
     def validate_new_address(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        """Accept free text the store can parse into an address with a postcode."""
+        """Accept free text the store can parse into an address with a postcode. A street and town without the
+        postcode are kept, and only the postcode is asked for (`ActionAskNewAddress`); the postcode given next
+        completes them."""
         latest = said(tracker)
+        partial = str(tracker.get_slot(PARTIAL_ADDRESS) or "")
+        forget = {PARTIAL_ADDRESS: None} if partial else {}  # the street kept for its postcode, once it is used
         if keeps_the_address(latest):
             # "nah forget it, keep the address as it is": the change ends with nothing changed (its submit says so)
-            return {"new_address": None, "confirm_address": False, "requested_slot": None}
+            return {"new_address": None, "confirm_address": False, "requested_slot": None, **forget}
         if latest.text and is_question(latest.text) and not latest.entity("postcode"):
             answer_aside(dispatcher, tracker, latest)
             return {"new_address": None}
         text = clean_address(str(slot_value or ""))
-        if not text or len(text) > 300 or parse_address(text, _order_country(tracker)) is None:
-            dispatcher.utter_message(response="utter_address_invalid")
+        country = _order_country(tracker)
+        if partial and text and parse_address(text, country) is not None and not _WHOLE_ADDRESS.match(text):
+            # "LS6 2AB" after "14 Mill Lane, Headingley, Leeds": the address kept, with its postcode
+            postcode = normalize_postcode(text, country)
+            completed = f"{partial} {postcode}" if postcode else ""
+            if completed and parse_address(completed, country) is not None:
+                return {"new_address": completed, **forget}
+        if text and len(text) <= 300 and parse_address(text, country) is not None:
+            return {"new_address": text, **forget}
+        if text and len(text) <= 300 and (latest.entity("address") or _WHOLE_ADDRESS.match(text)):
+            # "It's 14 Mill Lane, Headingley, Leeds": kept, and only its postcode is asked for
+            return {"new_address": None, PARTIAL_ADDRESS: text}
+        if partial:
+            # "yes please" at the postcode question: nothing is changed without it, and it is asked for again
+            dispatcher.utter_message(response="utter_postcode_still_needed")
             return {"new_address": None}
-        return {"new_address": text}
+        dispatcher.utter_message(response="utter_address_invalid")
+        return {"new_address": None}
 
     def validate_confirm_address(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -760,6 +825,25 @@ class ValidateAddressForm(FormValidationAction):
             return {"confirm_address": False}
         _unclear(dispatcher, tracker, latest)
         return {"confirm_address": None}
+
+
+class ActionAskNewAddress(Action):
+    """Asks for the new address, or only for its postcode when the street and town were given without it."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_ask_new_address"
+
+    @settles
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        """The question for the address (or its postcode) of the verified order."""
+        number = verified_order(tracker) or tracker.get_slot("order_number")
+        partial = tracker.get_slot(PARTIAL_ADDRESS)
+        if partial:
+            dispatcher.utter_message(response="utter_ask_postcode", address=partial, order_number=number)
+        else:
+            dispatcher.utter_message(response="utter_ask_new_address", order_number=number)
+        return []
 
 
 class ActionAskConfirmAddress(Action):
@@ -843,7 +927,7 @@ class ActionChangeAddress(Action):
         """Change the address of the verified order (or leave it)."""
         number = verified_order(tracker)
         text = tracker.get_slot("new_address")
-        clear = [SlotSet("new_address", None), SlotSet("confirm_address", None)]
+        clear = [SlotSet("new_address", None), SlotSet("confirm_address", None), SlotSet(PARTIAL_ADDRESS, None)]
         if number is not None and tracker.get_slot("confirm_address") is False:
             # a no at the summary, or the change dropped at the address question: nothing changes
             dispatcher.utter_message(response="utter_address_kept", order_number=number)

@@ -185,6 +185,12 @@ def payment_info(ctx: OrderContext) -> List[EventType]:
     return about("payment")
 
 
+#: Asking how long an unpaid order is kept ("until when you keep the order?", "how long is it held?").
+_HOLD_WORDS = ("until when", "till when", "how long", "how much time", "deadline", "hold", "held", "keep the order",
+               "keep my order", "keep it", "you keep", "reserv*", "bis wann", "wie lange", "jusqu'à quand",
+               "hasta cuándo")  # fmt: skip
+
+
 def follow_up_payment(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     """What customers ask next about a failed payment: until when, another method, charged twice, why."""
     info = ctx.store.payment_info(ctx.conversation_id, ctx.order_number)
@@ -204,6 +210,12 @@ def follow_up_payment(ctx: OrderContext, latest: Said) -> List[EventType] | None
         "link", "where do i pay", "payment page",  # "where's the link?": the one in the order email
     ):  # fmt: skip
         say(response="utter_payment_retry", methods=_methods_text(), held=held or "as soon as you can")
+        if has(latest.text, *_HOLD_WORDS):
+            # "I try again with other card, is ok? And until when you keep the order?": both, the hold in words
+            if held:
+                say(response="utter_payment_held_until", order_number=info.order_number, held=held)
+            else:
+                say(response="utter_payment_hold_expired", order_number=info.order_number)
         return about("payment")
     if has(latest.text, "how long", "until when", "till when", "deadline", "hold", "held", "how much time", "when",
            "wie lange", "bis wann", "reserviert", "combien de temps", "jusqu'à quand", "réservée", "cuánto tiempo",
@@ -340,6 +352,22 @@ def refund_not_seen(text: str) -> bool:
     return has(text, *_REFUND_NOT_SEEN) or not_seen(text)
 
 
+#: How long something takes, in days ("how many days", "how long until", "when will I see it").
+_HOW_MANY_DAYS = ("how many days", "how many working days", "how many business days", "how long", "how soon",
+                  "how quick*", "how many weeks", "until i see", "till i see", "before i see", "when will i see",
+                  "when do i see", "when does it show", "when will it show", "when will it be in", "when will it land",
+                  "when will it reach")  # fmt: skip
+#: Where refunded money is seen ("in the bank", "on my card", "in my account", "on my statement").
+_WHERE_MONEY_SHOWS = ("bank", "account", "statement", "card", "see it", "see the money", "show*", "appear*",
+                      "land*", "reach", "get it", "have it", "receive it", "money")  # fmt: skip
+
+
+def asks_bank_time(text: str) -> bool:
+    """The words ask how long until a refund is seen where the money goes ("how many days until I see it in the
+    bank?", "how long before it shows on my card?"), not how much it is or whether it has come."""
+    return has(text, *_HOW_MANY_DAYS) and has(text, *_WHERE_MONEY_SHOWS) and not has(text, "how much")
+
+
 def follow_up_refund(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     """What customers ask next about a refund: how much, when, it's not in the bank, to another card."""
     refunds = ctx.store.refunds_for(ctx.conversation_id, ctx.order_number)
@@ -362,6 +390,15 @@ def follow_up_refund(ctx: OrderContext, latest: Said) -> List[EventType] | None:
            "goes back to", "go back to", "back to my", "back on my", "back onto", "same card", "card i paid",
            "card i used", "original card", "original payment"):  # fmt: skip
         say(response="utter_refund_same_method", method=refund.method, amount=amount)
+        return about("refund")
+    if asks_bank_time(latest.text):
+        # "and after, how many days until I see it in the bank?": when it is sent, then the bank's own days
+        sent = (
+            f"was sent on {day(refund.completed_at)}"
+            if refund.status == "completed"
+            else f"should be sent by {day(refund.expected_by)}"
+        )
+        say(response="utter_refund_bank_time", amount=amount, method=refund.method, sent=sent)
         return about("refund")
     if has(latest.text, "how much", "amount", "how many", "what will i get", "getting back", "get back"):
         say(response="utter_refund_amount", amount=amount, method=refund.method, order_number=refund.order_number)

@@ -54,12 +54,26 @@ _MONEY = re.compile(
 DEFAULT_COUNTRY = "GB"  # a UK shop: a basket value alone is quoted for the UK
 
 
+#: The kinds of delivery by the method's code in the shop's data, in the words customers use.
+_KINDS = {"standard": "Standard", "express": "Express", "next_day": "Next day", "same_day": "Same day",
+          "economy": "Economy"}  # fmt: skip
+
+
+def method_title(method: ShippingMethodInfo) -> str:
+    """The method with its kind in words when its carrier's name does not say it ("Standard (Royal Mail Tracked
+    48)", "EU Express (DHL Express)"), so "standard or express?" can be told from the answer."""
+    kind = _KINDS.get(method.code)
+    if kind is None or kind.lower() in method.name.lower():
+        return method.name
+    return f"{kind} ({method.name})"
+
+
 def _method_line(method: ShippingMethodInfo) -> str:
     price = "free" if method.price == 0 else money(method.price)
     days = f"{method.min_days}-{method.max_days}" if method.min_days != method.max_days else f"{method.min_days}"
     free = f" (free over {money(method.free_over)})" if method.free_over is not None and method.price != 0 else ""
     unit = "working day" if method.max_days == 1 else "working days"
-    return f"- {method.name}: {price}{free}, {days} {unit}"
+    return f"- {method_title(method)}: {price}{free}, {days} {unit}"
 
 
 def money_in(text: str) -> Decimal | None:
