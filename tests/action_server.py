@@ -52,4 +52,10 @@ def running_action_server(
         yield port
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # sanic's graceful stop waits for open connections; on a loaded box (load 5+) it has overrun 20 s
+            # once. The test's verdict is already in: stop it for good rather than fail the teardown.
+            process.kill()
+            process.wait(timeout=10)
