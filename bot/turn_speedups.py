@@ -7,7 +7,11 @@ Found by profiling rasa on the turn bench's conversations (bench/turn_bench.py),
   plans the sub-graph once per target list and calls the nodes in order, with dask's argument rules (a node gets
   ``(name, output)`` of each node it needs, or the name of one nobody provided).
 * Rule keys. The rule policy decodes a rule's JSON key for every rule it checks against every state it looks at
-  (hundreds of ``json.loads`` a prediction). Decoded keys are now kept (callers get a copy of the list).
+  (hundreds of ``json.loads`` a prediction). Decoded keys are now kept (callers get a copy of the list). Finding the
+  rules that fit the conversation (``_get_possible_keys``, ~5 % of rasa's CPU in the turn bench) decoded, copied
+  and reversed each rule for every state it was checked against, and compared states many rules share once per
+  rule: rules are now prepared once, a shared state is compared once per conversation state, and the walk stops
+  when no remaining rule reaches further back (the same set of rules).
 * Action calls. Rasa opens a new HTTP session, and a new TCP connection, for every call to the action server. Each
   endpoint now keeps one session for the process; idle connections are dropped after 2 s, sooner than the action
   server (Sanic: 5 s) or the load balancer drop theirs, so a request never goes out on a connection being closed.
@@ -30,6 +34,7 @@ tests/bot/test_turn_speedups.py checks each against rasa's own behaviour.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -118,6 +123,98 @@ def _rule_key_to_state(rule_key: str) -> Any:
     the list is copied so a caller reordering it cannot change the kept one.
     """
     return list(_decoded_rule_key(rule_key))
+
+
+#: Rule states as :func:`_possible_keys` compares them, one object per distinct state (see ``_prepared_rule``).
+_rule_states: Dict[Any, Any] = {}
+
+
+@functools.lru_cache(maxsize=8192)
+def _prepared_rule(rule_key: str) -> Tuple[Tuple[bool, Any], ...]:
+    """A rule's states, latest first, each as ``(has a previous action, ((state type, ((key, value), ...)), ...))``.
+
+    Values are what ``RulePolicy._does_rule_match_state`` compares (a list turned into a tuple). Equal states of
+    different rules are one object, so a call of :func:`_possible_keys` compares each distinct state once.
+    """
+    from rasa.shared.core.constants import PREVIOUS_ACTION
+
+    prepared = []
+    for rule_state in reversed(_decoded_rule_key(rule_key)):
+        items = tuple(
+            (
+                state_type,
+                tuple((key, tuple(value) if isinstance(value, list) else value) for key, value in sub_state.items()),
+            )
+            for state_type, sub_state in rule_state.items()
+        )
+        with contextlib.suppress(TypeError):  # a value with a list inside is not shared: compared on its own
+            items = _rule_states.setdefault(items, items)
+        prepared.append((bool(rule_state.get(PREVIOUS_ACTION)), items))
+    return tuple(prepared)
+
+
+def _matches(rule_state: Any, conversation_state: Dict[str, Any], should_not_be_set: str) -> bool:
+    """``RulePolicy._does_rule_match_state`` on a prepared rule state (the same conditions, in the same order)."""
+    for state_type, items in rule_state:
+        conversation_sub_state = conversation_state.get(state_type, {})
+        for key, value_from_rules in items:
+            value_from_conversation = conversation_sub_state.get(key)
+            if (
+                value_from_rules
+                and value_from_rules != should_not_be_set
+                and value_from_conversation != value_from_rules
+            ) or (
+                value_from_rules == should_not_be_set
+                and value_from_conversation
+                and value_from_conversation != should_not_be_set
+            ):
+                return False
+    return True
+
+
+def _possible_keys(self: Any, lookup: Dict[str, str], states: List[Dict[str, Any]]) -> set:
+    """Rasa's ``RulePolicy._get_possible_keys``: the rules whose states fit the conversation's, the same set.
+
+    Rasa checks every remaining rule against each state, newest first, decoding and reversing the rule for every check
+    (``_is_rule_applicable``). Here each rule is prepared once (:func:`_prepared_rule`), a rule state shared by many
+    rules is compared once per conversation state, and the walk stops once no remaining rule is that long (rasa's
+    loop keeps every rule shorter than the turn index). A subclass that changes either check gets rasa's loop.
+    """
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET
+
+    cls = type(self)
+    if (
+        cls._is_rule_applicable is not RulePolicy._is_rule_applicable
+        or cls._does_rule_match_state is not RulePolicy._does_rule_match_state
+    ):
+        return _original["_get_possible_keys"](self, lookup, states)
+    possible = {key: _prepared_rule(key) for key in lookup}
+    longest = max((len(rule) for rule in possible.values()), default=0)
+    for turn_index, state in enumerate(reversed(states)):
+        if turn_index >= longest:
+            break  # every remaining rule is applicable from here on
+        has_previous = bool(state.get(PREVIOUS_ACTION))
+        verdicts: Dict[int, bool] = {}
+        kept = {}
+        for key, rule in possible.items():
+            if turn_index >= len(rule):
+                kept[key] = rule
+                continue
+            rule_has_previous, rule_state = rule[turn_index]
+            if not rule_has_previous and not has_previous:
+                kept[key] = rule
+            elif not rule_has_previous or not has_previous:
+                continue
+            else:
+                verdict = verdicts.get(id(rule_state))
+                if verdict is None:
+                    verdict = verdicts[id(rule_state)] = _matches(rule_state, state, SHOULD_NOT_BE_SET)
+                if verdict:
+                    kept[key] = rule
+        possible = kept
+        longest = max((len(rule) for rule in possible.values()), default=0)
+    return set(possible)
 
 
 # ----------------------------------------------------------------------------------------- action calls
@@ -236,6 +333,7 @@ def _targets() -> Dict[str, Tuple[Any, str, Any]]:
     return {
         "run": (DaskGraphRunner, "run", _run),
         "_rule_key_to_state": (RulePolicy, "_rule_key_to_state", staticmethod(_rule_key_to_state)),
+        "_get_possible_keys": (RulePolicy, "_get_possible_keys", _possible_keys),
         "session": (EndpointConfig, "session", _session),
         "request": (EndpointConfig, "request", _request),
     }

@@ -49,7 +49,7 @@ def run_probe(url: str) -> dict:
 def assert_all_held(result: dict) -> None:
     failed = [name for name, held in result["checks"].items() if not held]
     assert not failed, f"{failed}; stats {result['stats']}"
-    assert len(result["checks"]) == 15
+    assert len(result["checks"]) == 22
 
 
 def test_sqlite_store_matches_rasas_own(tmp_path: Path) -> None:

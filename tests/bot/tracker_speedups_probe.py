@@ -106,6 +106,35 @@ def state_of(tracker: Any) -> dict[str, Any]:
     }
 
 
+#: RulePolicy's lookups of rules (``RULES``, ``RULES_FOR_LOOP_UNHAPPY_PATH``)
+RULE_LOOKUPS = ("rules", "rules_for_loop_unhappy_path")
+
+
+def rule_policy(agent: Any) -> Any:
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()
+    (policy,) = [node._component for node in nodes if isinstance(node._component, RulePolicy)]
+    return policy
+
+
+def rule_keys(policy: Any, tracker: Any, domain: Any, counts: dict[str, int]) -> list[str]:
+    """bot/turn_speedups.py's ``_get_possible_keys`` against rasa's, on the rule policy's full states (both lookups,
+    with the text of the last message and with its intent)."""
+    mismatches = []
+    for use_text in (False, True):
+        with rasas_own():
+            states = policy._prediction_states(tracker, domain, use_text, rule_only_data=policy._get_rule_only_data())
+            theirs = {name: policy._get_possible_keys(policy.lookup[name], states) for name in RULE_LOOKUPS}
+        ours = {name: policy._get_possible_keys(policy.lookup[name], states) for name in RULE_LOOKUPS}
+        counts["rule_lookups"] = counts.get("rule_lookups", 0) + len(ours)
+        counts["rules_found"] = counts.get("rules_found", 0) + sum(len(keys) for keys in ours.values())
+        mismatches.extend(
+            f"possible rule keys ({name}, text {use_text})" for name in ours if ours[name] != theirs[name]
+        )
+    return mismatches
+
+
 def compare(domain: Any, events: list[Any], agent: Any) -> dict[str, Any]:
     tracker = DialogueStateTracker("probe-conversation", domain.slots)
     rule_only = {"slots": ["requested_slot"], "active_loops": ["verify_order_form"]}
@@ -145,6 +174,9 @@ def compare(domain: Any, events: list[Any], agent: Any) -> dict[str, Any]:
                 )
                 if ours_key != theirs_key:
                     mismatches.append(f"prediction before event {index}: ours {ours_key}, rasa's {theirs_key}")
+                mismatches.extend(
+                    f"{m} before event {index}" for m in rule_keys(rule_policy(agent), tracker, domain, counts)
+                )
         tracker.update(event)
     return {"counts": counts, "mismatches": mismatches[:20], "events": len(events)}
 

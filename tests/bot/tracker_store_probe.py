@@ -188,6 +188,32 @@ async def main(url: str) -> None:
         state(await replica_a.retrieve("conv-held")) == state(await rasas.retrieve("conv-held")),
     )
 
+    # 9. a new conversation under its lock (bot.channel: the resend check, then rasa's turn, which creates the tracker
+    # and saves it): the database is asked once whether it has rows, and no row count precedes the writes
+    queries.clear()
+    with lock_held("conv-new"):
+        check("new conversation: nothing stored", await replica_a.retrieve("conv-new") is None)
+        reads = len(queries)
+        await play_turn(replica_a, "conv-new", 0)
+        later = queries[reads:]
+        writes = [q for q in later if q.lstrip().upper().startswith("INSERT")]
+        check(
+            "new conversation under the lock: asked once, then only the insert and its max(id)",
+            reads == 2 and len(writes) == 1 and len(later) == 2,
+        )
+        second = await replica_a.retrieve("conv-new")  # after the save: the kept tracker, no query
+        check("new conversation: the saved turn is read back", second is not None and len(queries) == reads + 2)
+    check("new conversation: rows as rasa reads them", state(second) == state(await rasas.retrieve("conv-new")))
+    check("new conversation: one turn stored", sum(1 for r in rows(engine, "conv-new") if r[0] == "user") == 1)
+    # the same conversation created outside any lock is counted first, as rasa does (nothing known about it)
+    queries.clear()
+    await play_turn(replica_a, "conv-unlocked", 0)
+    check("new conversation without the lock: rows counted first", any("count" in q.lower() for q in queries))
+    check(
+        "new conversation without the lock: rows as rasa reads them",
+        state(await replica_a.retrieve("conv-unlocked")) == state(await rasas.retrieve("conv-unlocked")),
+    )
+
     # 8. memory is bounded
     check("cache bounded", len(replica_a.cached_senders()) <= 2)
     print(json.dumps({"checks": checks, "stats": {"a": replica_a.stats, "b": replica_b.stats}}))

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
@@ -242,3 +244,70 @@ def test_a_kept_line_is_not_doubled_when_written_again(transcript: Transcript) -
     transcript.store_kept(failed)  # a late failure never undoes an answer
     rows, _ = transcript.history(CID, 10)
     assert [(r.role, r.status) for r in rows] == [("user", "answered"), ("bot", None), ("bot", None)]
+
+
+def _rows(transcript: Transcript) -> list[tuple[Any, ...]]:
+    with transcript.sessions() as session:
+        found = session.execute(
+            text(
+                "SELECT conversation_id, role, client_message_id, status, reply_to, body, created_at"
+                " FROM web_messages ORDER BY id"
+            )
+        )
+        return [(*row[:5], row[5] if isinstance(row[5], dict) else json.loads(row[5]), _utc(row[6])) for row in found]
+
+
+def _utc(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def test_every_way_a_turn_line_is_written_stores_the_same_rows(transcript: Transcript) -> None:
+    """Each path of ``store_kept``: the rows (every column), the ids it returns, and what it reads of a stored row."""
+    at = datetime(2026, 12, 7, 21, 0, 5, tzinfo=UTC)
+    statements: list[str] = []
+    engine = transcript.sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    # a claimed message answered (the common turn): its row gets the status, the replies their rows
+    claim = transcript.claim(CID, "msg-1", {"text": "hi"})
+    answered = KeptLine(CID, "msg-1", None, "answered", [{"text": "a"}, {"text": "b"}], row_id=claim.row_id, at=at)
+    statements.clear()
+    assert transcript.store_kept(answered) == claim.row_id
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert reads and not any("body" in s for s in reads)  # the customer row is looked at, its body not read
+    # written again (its commit's answer lost): nothing added; a late failure never undoes an answer
+    assert transcript.store_kept(answered) == claim.row_id
+    assert transcript.store_kept(KeptLine(CID, "msg-1", None, "failed", row_id=claim.row_id, at=at)) == claim.row_id
+    # a line kept through an outage, never stored: the customer row and its replies, at the time it happened
+    kept_id = transcript.store_kept(KeptLine(CID, "msg-2", {"text": "where is it"}, "answered", [{"text": "c"}], at=at))
+    # a failed turn whose message a resend stored first: found by its client id, marked failed, then answered
+    first = transcript.claim(CID, "msg-3", {"text": "again"})
+    assert transcript.store_kept(KeptLine(CID, "msg-3", {"text": "again"}, "failed", at=at)) == first.row_id
+    assert transcript.store_kept(KeptLine(CID, "msg-3", None, "answered", [{"text": "d"}], row_id=first.row_id)) == (
+        first.row_id
+    )
+    # a message without a client id: always a new row; its replies have no reply_to
+    transcript.store_kept(KeptLine(CID, None, {"text": "no id"}, "answered", [{"text": "e"}], at=at))
+    # a row deleted meanwhile: nothing written
+    gone = transcript.claim("other", "msg-9", {"text": "bye"})
+    transcript.forget(["other"])
+    assert (
+        transcript.store_kept(KeptLine("other", "msg-9", None, "answered", [{"text": "f"}], row_id=gone.row_id)) is None
+    )
+    rows = _rows(transcript)
+    assert kept_id is not None and kept_id not in (claim.row_id, first.row_id)
+    assert [row[:6] for row in rows] == [
+        (CID, "user", "msg-1", "answered", None, {"text": "hi"}),
+        (CID, "bot", None, None, "msg-1", {"text": "a"}),
+        (CID, "bot", None, None, "msg-1", {"text": "b"}),
+        (CID, "user", "msg-2", "answered", None, {"text": "where is it"}),
+        (CID, "bot", None, None, "msg-2", {"text": "c"}),
+        (CID, "user", "msg-3", "answered", None, {"text": "again"}),
+        (CID, "bot", None, None, "msg-3", {"text": "d"}),
+        (CID, "user", None, "answered", None, {"text": "no id"}),
+        (CID, "bot", None, None, None, {"text": "e"}),
+    ]
+    # the kept lines' rows carry the time the turn happened, not the time they could be written
+    assert [row[6] == at for row in rows] == [False, True, True, True, True, False, False, True, True]
+    with pytest.raises(ValueError, match="needs the customer's body"):
+        transcript.store_kept(KeptLine(CID, "msg-4", None, "answered", [{"text": "x"}]))
