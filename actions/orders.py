@@ -35,6 +35,7 @@ from actions.context import (
     settles,
     starts_no,
 )
+from actions.form_turns import hedges, say_invalid
 from actions.reader import answer_aside
 from actions.returns import offer_return
 from store.errors import NotAllowed, UnknownDestination
@@ -711,9 +712,12 @@ class ValidateAddressForm(FormValidationAction):
         if latest.text and is_question(latest.text) and not latest.entity("postcode"):
             answer_aside(dispatcher, tracker, latest)
             return {"new_address": None}
+        if hedges(latest):
+            dispatcher.utter_message(response="utter_form_no_rush")  # "hang on, not sure": the question stands
+            return {"new_address": None}
         text = clean_address(str(slot_value or ""))
         if not text or len(text) > 300 or parse_address(text, _order_country(tracker)) is None:
-            dispatcher.utter_message(response="utter_address_invalid")
+            say_invalid(dispatcher, tracker, "utter_address_invalid")
             return {"new_address": None}
         return {"new_address": text}
 

@@ -1,0 +1,155 @@
+"""The classes of failure the eleventh blind batch (tests/conversations/blind_k.yml) showed in conv13's share of
+it, one test per class: the return form's free-text questions trapped the customer ("Which item would you like
+to return?" four times over "only the top one on that list", a reason, "scrap that, I'll hang on to it", "hang
+on, not sure" and a question about a swap)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.orders import ValidateAddressForm
+from actions.returns import ValidateReturnForm
+from tests.actions.helpers import grant, make_tracker
+
+SENDER = "web:test-conversation"
+
+
+def entity(name: str, value: str) -> dict[str, Any]:
+    return {"entity": name, "value": value}
+
+
+def said_words(dispatcher: CollectingDispatcher, domain: dict[str, Any]) -> str:
+    """What the dispatcher said, responses resolved to their text."""
+    out = []
+    for m in dispatcher.messages:
+        if m.get("text"):
+            out.append(m["text"])
+        elif m.get("response"):
+            out.append(" ".join(v["text"] for v in domain["responses"][m["response"]]))
+    return " ".join(out)
+
+
+# --------------------------------------------------------------------------------- stuck forms
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        ("only the top one on that list", 0),
+        ("the first one please", 0),
+        ("just the 2nd item", 1),
+        ("the second one", 1),
+        ("the last one on the list", -1),
+        ("bottom one", -1),
+    ],
+)
+def test_an_item_named_by_its_place_in_the_list_is_picked(store, cases, text, position) -> None:
+    number = grant(store, cases["returnable"])
+    lines = store.return_eligibility(SENDER, number).returnable_lines
+    assert len(lines) > 2
+    tracker = make_tracker(slots={"order_number": number}, active_loop="return_form", text=text, intent="out_of_scope")
+    out = ValidateReturnForm().validate_return_items(text, CollectingDispatcher(), tracker, {})
+    assert out["return_items"] == str(lines[position].line_id), out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "actually scrap that, I'm going to hang on to it",
+        "scrap it, I'll hold onto them",
+        "nah I'm gonna keep it after all",
+        "on second thoughts I'd rather keep it",
+    ],
+)
+@pytest.mark.parametrize("slot", ["return_items", "return_reason"])
+def test_taking_the_return_back_at_any_question_ends_the_form(store, cases, text, slot) -> None:
+    number = grant(store, cases["returnable"])
+    tracker = make_tracker(
+        slots={"order_number": number, "requested_slot": slot},
+        active_loop="return_form",
+        text=text,
+        intent="nlu_fallback",
+    )
+    out = getattr(ValidateReturnForm(), f"validate_{slot}")(text, CollectingDispatcher(), tracker, {})
+    assert out["requested_slot"] is None and out["confirm_return"] is False, out
+
+
+@pytest.mark.parametrize("text", ["hmm hang on, not 100% sure", "let me think a sec", "hold on, not sure yet"])
+@pytest.mark.parametrize("slot", ["return_items", "return_reason", "new_address"])
+def test_a_hedge_at_a_free_text_question_is_not_misunderstood(store, cases, domain, text, slot) -> None:
+    """ "hang on, not sure" is not a wrong answer: nothing has changed, and the form waits (no "I couldn't tell
+    which item you mean" loop)."""
+    number = grant(store, cases["returnable"] if slot != "new_address" else cases["placed"])
+    form, validator = (
+        ("address_form", ValidateAddressForm()) if slot == "new_address" else ("return_form", ValidateReturnForm())
+    )
+    tracker = make_tracker(
+        slots={"order_number": number, "requested_slot": slot}, active_loop=form, text=text, intent="out_of_scope"
+    )
+    dispatcher = CollectingDispatcher()
+    out = getattr(validator, f"validate_{slot}")(text, dispatcher, tracker, domain)
+    assert out[slot] is None
+    responses = [m.get("response") for m in dispatcher.messages]
+    assert responses == ["utter_form_no_rush"], responses
+    assert "nothing has changed" in said_words(dispatcher, domain)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["wrong shade for me", "it's just too dark for me", "doesn't suit my skin tone"],
+)
+def test_a_reason_given_at_the_item_question_is_kept(store, cases, domain, text) -> None:
+    """A reason instead of the item: it is kept and the item asked for (not "I couldn't tell which item")."""
+    number = grant(store, cases["returnable"])
+    tracker = make_tracker(slots={"order_number": number}, active_loop="return_form", text=text)
+    dispatcher = CollectingDispatcher()
+    out = ValidateReturnForm().validate_return_items(text, dispatcher, tracker, domain)
+    assert out["return_items"] is None and out["return_reason"], out
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_return_reason_noted_which_item"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sorry! one more q - could i swap it for a different shade instead?",
+        "can I exchange it for another size?",
+        "rather than a refund can I get it in a different colour",
+    ],
+)
+@pytest.mark.parametrize("intent", ["out_of_scope", "inform", "nlu_fallback"])
+def test_an_exchange_asked_at_the_item_question_is_answered(store, cases, domain, text, intent) -> None:
+    number = grant(store, cases["returnable"])
+    tracker = make_tracker(slots={"order_number": number}, active_loop="return_form", text=text, intent=intent)
+    dispatcher = CollectingDispatcher()
+    out = ValidateReturnForm().validate_return_items(text, dispatcher, tracker, domain)
+    assert out["return_items"] is None, out
+    said = said_words(dispatcher, domain)
+    assert "colleague" in said and "couldn't tell" not in said, said
+
+
+@pytest.mark.parametrize("slot", ["return_items", "new_address"])
+def test_a_second_wrong_answer_in_a_row_offers_a_way_out(store, cases, domain, slot) -> None:
+    """The same "I couldn't tell" twice in a row is a loop: the second time says how to leave it."""
+    number = grant(store, cases["returnable"] if slot != "new_address" else cases["placed"])
+    form, validator, invalid = (
+        ("address_form", ValidateAddressForm(), "utter_address_invalid")
+        if slot == "new_address"
+        else ("return_form", ValidateReturnForm(), "utter_return_items_invalid")
+    )
+    before = [
+        {"event": "user", "text": "zzz", "parse_data": {"intent": {"name": "inform"}}},
+        {"event": "bot", "text": "x", "metadata": {"utter_action": invalid}},
+        {"event": "bot", "text": "y", "metadata": {"utter_action": f"utter_ask_{slot}"}},
+    ]
+    text = "qwxz blorp"
+    tracker = make_tracker(
+        slots={"order_number": number, "requested_slot": slot}, active_loop=form, text=text, events=before
+    )
+    dispatcher = CollectingDispatcher()
+    out = getattr(validator, f"validate_{slot}")(text, dispatcher, tracker, domain)
+    assert out[slot] is None
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_form_way_out"]
+    assert "stop" in said_words(dispatcher, domain)
