@@ -1450,9 +1450,11 @@ _ADD_TO_ORDER = ("add something to my order", "add to my order", "add to the ord
                  "remove an item", "remove something", "remove one", "take one item off", "take something off",
                  "take an item off", "remove it from my order", "remove from my order", "remove from the order",
                  "swap an item", "swap one item", "change an item", "change the size", "change the shade")  # fmt: skip
-#: "can i add a mascara to my order", "could you add the blush to order ORD-…": adding a product to a placed order.
+#: "can i add a mascara to my order", "could you add the blush to order ORD-…", "could I stick a lip liner on the
+#: order too?": adding a product to a placed order.
 _ADD_TO_ORDER_RE = re.compile(
-    r"\b(?:add|put|include|throw)\b(?:\s+[\w'&-]+){0,5}?\s+(?:to|in|into|onto|on)\s+(?:my|the|this|that|an|our|"
+    r"\b(?:add|put|include|throw|stick|pop|chuck|bung|slip|tack|sneak|squeeze)\b(?:\s+[\w'&-]+){0,5}?\s+"
+    r"(?:to|in|into|onto|on|with)\s+(?:my|the|this|that|an|our|"
     r"your|her|his)?\s*(?:existing\s+|current\s+|placed\s+)?(?:order|parcel|package|delivery)\b",
     re.I,
 )

@@ -153,3 +153,28 @@ def test_a_second_wrong_answer_in_a_row_offers_a_way_out(store, cases, domain, s
     assert out[slot] is None
     assert [m.get("response") for m in dispatcher.messages] == ["utter_form_way_out"]
     assert "stop" in said_words(dispatcher, domain)
+
+
+# --------------------------------------------------------------------------------- adding to an order
+
+
+@pytest.mark.parametrize(
+    ("text", "product"),
+    [
+        ("could I stick a lip liner on the order too while I'm at it?", "Lip Liner"),
+        ("can you pop a mascara in with my order as well", "Mascara"),
+        ("chuck a cleanser in the parcel too pls", "Cleanser"),
+        ("is it possible to bung a setting spray onto that order", "Setting Spray"),
+    ],
+)
+@pytest.mark.parametrize("intent", ["out_of_scope", "inform", "nlu_fallback"])
+async def test_adding_a_product_to_a_placed_order_says_it_cannot(store, cases, domain, text, product, intent):
+    """Adding to a placed order in other verbs ("stick", "pop", "chuck", "bung") is never a stock answer."""
+    from actions.follow_up import ActionFollowUp
+    from tests.actions.helpers import run
+
+    number = grant(store, cases["placed"])
+    slots = {"order_number": number, "topic": "cancel", "goal": "cancel"}
+    tracker = make_tracker(intent=intent, text=text, entities=[entity("product", product)], slots=slots)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses and out.responses[0] in {"utter_cannot_add_to_order", "utter_cannot_add_items"}, out.messages
