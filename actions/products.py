@@ -40,11 +40,13 @@ from actions.product_lookup import (
     brand_in,
     catalogue,
     describe,
+    fragment_phrase,
     in_focus,
     kind_of,
     match,
     meant,
     named_before,
+    names_a_product,
     ordinal,
     product_fragment,
     shown,
@@ -993,6 +995,11 @@ def follow_up_products(
             found = meant(tracker, latest, refer_back=False)
             if found.product is not None or found.products or found.unsold:
                 return stock_answer(dispatcher, tracker, found)
+            # "what about teeth whitening strips" names nothing we know at all: a kind we do not sell
+            phrase = fragment_phrase(text)
+            named = match(phrase)
+            if phrase and not named.products and named.unknown and names_a_product(phrase):
+                return not_sold(dispatcher, Meant(unsold=phrase, near=named.near, how="unsold"))
     return None
 
 

@@ -178,3 +178,45 @@ async def test_adding_a_product_to_a_placed_order_says_it_cannot(store, cases, d
     tracker = make_tracker(intent=intent, text=text, entities=[entity("product", product)], slots=slots)
     out = await run(ActionFollowUp(), tracker, domain)
     assert out.responses and out.responses[0] in {"utter_cannot_add_to_order", "utter_cannot_add_items"}, out.messages
+
+
+# --------------------------------------------------------------------------------- products we do not sell
+
+
+@pytest.mark.parametrize(
+    ("phrase", "shares"),
+    [
+        ("false eyelashes", "eyelash"),
+        ("fake eyelashes", "eyelash"),
+        ("mink eyelashes", "eyelash"),
+    ],
+)
+def test_a_kind_we_do_not_sell_sharing_a_word_with_one_we_do_is_unsold(store, phrase, shares) -> None:
+    """ "false eyelashes" is no eyelash curler: a word we do not know in front of a word that is no kind of
+    product here (only part of one: "Eyelash Curler") makes another kind; the curler may be offered as close."""
+    from actions.product_lookup import match
+
+    found = match(phrase)
+    assert not found.products, [p.title for p in found.products]
+    assert found.unknown, found
+
+
+@pytest.mark.parametrize("text", ["do you stock any false eyelashes", "got any fake eyelashes?"])
+async def test_asking_for_a_kind_we_do_not_sell_says_so(store, domain, text) -> None:
+    from actions.products import ActionCheckStock
+    from tests.actions.helpers import run
+
+    out = await run(ActionCheckStock(), make_tracker(intent="check_stock", text=text), domain)
+    assert out.responses[0] in {"utter_product_not_sold", "utter_product_not_sold_near"}, out.messages
+
+
+@pytest.mark.parametrize("text", ["what about teeth whitening strips", "and acrylic nails?", "what about nail glue?"])
+async def test_the_next_kind_we_do_not_sell_after_products_says_so(store, domain, text) -> None:
+    """After "we don't sell false eyelashes", "what about teeth whitening strips" (filed out of scope) is the
+    same question about another kind, not "that's not something I can help with"."""
+    from actions.follow_up import ActionFollowUp
+    from tests.actions.helpers import run
+
+    tracker = make_tracker(intent="out_of_scope", text=text, slots={"topic": "products"})
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses[0] in {"utter_product_not_sold", "utter_product_not_sold_near"}, out.messages
