@@ -159,9 +159,16 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
         answered = _other_orders(dispatcher, tracker)
     if answered is None:
         answered = _news_where(dispatcher, tracker, latest)
+    if answered is None and caller in _PRODUCT_CALLERS and asks_what_we_sell(latest.text):
+        # "what other stuff do you stock besides perfume" (filed as picks of perfume): the kinds we sell
+        answered = say_what_we_sell(dispatcher)
     if answered is None:
         answered = _topic_follow_up(dispatcher, tracker, latest, caller=caller)
     return answered
+
+
+#: The actions that answer a question about products (NLU files "what else do you sell" under any of them).
+_PRODUCT_CALLERS = frozenset({"action_recommend_products", "action_check_stock"})
 
 
 def _other_orders(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
@@ -1126,9 +1133,7 @@ class ActionFollowUp(Action):
             return about(None) + [FollowupAction("action_listen")]
         if asks_what_we_sell(text):
             # "wow ok so what do you actually sell" after "we don't sell jeans": the kinds of product the shop sells
-            categories = sorted({p.category.lower() for p in catalogue().products if p.category})
-            dispatcher.utter_message(response="utter_what_we_sell", categories=join_words(categories))
-            return about("products") + [FollowupAction("action_listen")]
+            return say_what_we_sell(dispatcher) + [FollowupAction("action_listen")]
         return None
 
     @staticmethod
@@ -1486,11 +1491,25 @@ _WHAT_WE_SELL_RE = re.compile(
 )
 
 
+#: "... besides perfume", "... apart from fragrance": what else, past the kind named.
+_BESIDES = re.compile(r"^\s*(?:besides|apart from|other than|aside from|except|as well as|on top of)\b", re.I)
+
+
 def asks_what_we_sell(text: str) -> bool:
-    """ "what do you actually sell", "so what kind of stuff do you stock": what the shop sells, naming no product
-    or need ("what do you have for dry skin" is a request for picks)."""
+    """ "what do you actually sell", "so what kind of stuff do you stock", "what other stuff do you stock besides
+    perfume": what the shop sells, naming no product or need ("what do you have for dry skin" is a request for
+    picks)."""
     found = _WHAT_WE_SELL_RE.search(text or "")
-    return found is not None and not tokens(found.group(1)) and not has(text, *_ORDER_WORDS)
+    if found is None or has(text, *_ORDER_WORDS):
+        return False
+    return not tokens(found.group(1)) or bool(_BESIDES.match(found.group(1)))
+
+
+def say_what_we_sell(dispatcher: CollectingDispatcher) -> List[EventType]:
+    """The kinds of product the shop sells (its catalogue's categories)."""
+    categories = sorted({p.category.lower() for p in catalogue().products if p.category})
+    dispatcher.utter_message(response="utter_what_we_sell", categories=join_words(categories))
+    return about("products")
 
 
 _SHOPPING_WORDS = (

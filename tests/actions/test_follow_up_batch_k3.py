@@ -220,3 +220,23 @@ async def test_the_next_kind_we_do_not_sell_after_products_says_so(store, domain
     tracker = make_tracker(intent="out_of_scope", text=text, slots={"topic": "products"})
     out = await run(ActionFollowUp(), tracker, domain)
     assert out.responses[0] in {"utter_product_not_sold", "utter_product_not_sold_near"}, out.messages
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what other stuff do you stock besides perfume",
+        "what else do you sell apart from fragrance?",
+        "what other things do you guys carry other than makeup",
+    ],
+)
+@pytest.mark.parametrize("intent", ["recommend_product", "check_stock"])
+async def test_what_else_we_sell_besides_a_kind_lists_the_kinds(store, domain, text, intent) -> None:
+    from actions.products import ActionCheckStock, ActionRecommendProducts
+    from tests.actions.helpers import run
+
+    action = ActionRecommendProducts() if intent == "recommend_product" else ActionCheckStock()
+    tracker = make_tracker(intent=intent, text=text, entities=[entity("category", "perfume")])
+    out = await run(action, tracker, domain)
+    assert out.responses == ["utter_what_we_sell"], out.messages
+    assert "skincare" in out.messages[0]["categories"]
