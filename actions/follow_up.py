@@ -59,6 +59,7 @@ from actions.products import (
     online_words,
     read_request,
     recommend,
+    shown_at_price,
     stock_answer,
     tablet_store,
 )
@@ -437,7 +438,8 @@ def _topic_follow_up(
     ):
         # "and gift cards?" / "and klarna?" after the ways to pay: a way to pay, whatever NLU filed it under
         named = payments.named_methods(text)
-        if named:
+        if named and not shown_at_price(tracker, text):
+            # "the 50 quid card" after the gift cards is the £50 card shown, not a question about paying by card
             dispatcher.utter_message(
                 response="utter_payment_methods_named", named=" and ".join(named), methods=payments._methods_text()
             )
@@ -449,7 +451,7 @@ def _topic_follow_up(
     if (
         caller == "action_follow_up"
         and tracker.get_slot("shown_products")
-        and has(text, "they", "them", "those", "it", "one", "ones")
+        and (has(text, "they", "them", "those", "it", "one", "ones") or shown_at_price(tracker, text))
     ):
         # "what amounts do they come in": the products shown a little earlier
         return follow_up_products(dispatcher, tracker, latest, caller=caller)

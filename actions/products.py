@@ -1061,6 +1061,12 @@ _HOW_IT_COMES = ("by email", "by e-mail", "emailed", "email it", "e-mail it", "v
 _SENT_BY_EMAIL = ("email*", "e-mail*", "digital", "digitally", "electronic*", "e-gift*", "ecard", "e-card")
 
 
+def shown_at_price(tracker: Tracker, text: str) -> List[ProductInfo]:
+    """The products just shown at the one price ``text`` names ("the 50 quid card" after the gift cards)."""
+    price = _price_named(text)
+    return [p for p in shown(tracker) if price is not None and p.price == price]
+
+
 def how_it_comes(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
     """ "the £50 one - can it be sent by email?" after the gift cards: how the product(s) meant come, from their
     descriptions (an e-gift card is emailed, a gift card posted), not a delivery quote. None when the message is

@@ -118,6 +118,13 @@ class ActionReturnPolicy(Action):
         if answered is not None:
             return answered
         latest = said(tracker)
+        if (
+            has(latest.text, "it", "them", "this one", "that one", "he", "she")
+            and not has(latest.text, "policy", "policies", "window", "how long", "how many days")
+            and product_money_back(dispatcher, tracker)
+        ):
+            # "what if he never spends it, do I get a refund?" about the gift card being talked about: final sale
+            return about("products")
         if not policy_part(dispatcher, latest):
             say_policy(dispatcher)
         return about("return_policy") + also_asked(dispatcher, tracker, answered_topic="return_policy")

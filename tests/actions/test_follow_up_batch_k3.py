@@ -240,3 +240,35 @@ async def test_what_else_we_sell_besides_a_kind_lists_the_kinds(store, domain, t
     out = await run(action, tracker, domain)
     assert out.responses == ["utter_what_we_sell"], out.messages
     assert "skincare" in out.messages[0]["categories"]
+
+
+@pytest.mark.parametrize("text", ["the 50 quid card", "I'll take the £50 card", "the 50 pound gift card please"])
+async def test_a_card_named_by_its_price_after_the_gift_cards_is_that_card(store, domain, text) -> None:
+    """ "the 50 quid card" after the gift cards were listed (topic: ways to pay) is the £50 card, not "yes, we
+    accept Card"."""
+    from actions.follow_up import ActionFollowUp
+    from actions.product_lookup import catalogue
+    from tests.actions.helpers import run
+
+    cards = [p for p in catalogue().products if p.category == "Gift Cards"]
+    slots = {"topic": "payment_methods", "shown_products": [p.sku for p in cards]}
+    tracker = make_tracker(intent="inform", text=text, entities=[entity("amount", "50")], slots=slots)
+    out = await run(ActionFollowUp(), tracker, domain)
+    said = " ".join(str(v) for m in out.messages for v in m.values())
+    assert "utter_payment_methods_named" not in out.responses and "50.00" in said, out.messages
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["what if he never spends it, do I get a refund?", "and if she doesn't use it can I get my money back?"],
+)
+async def test_money_back_on_a_gift_card_in_focus_filed_as_the_policy_is_final_sale(store, domain, text) -> None:
+    from actions.product_lookup import catalogue
+    from actions.returns import ActionReturnPolicy
+    from tests.actions.helpers import run
+
+    card = next(p for p in catalogue().products if p.category == "Gift Cards")
+    slots = {"topic": "products", "product": card.sku, "shown_products": [card.sku]}
+    out = await run(ActionReturnPolicy(), make_tracker(intent="return_policy", text=text, slots=slots), domain)
+    said = " ".join(str(v) for m in out.messages for v in m.values())
+    assert "final sale" in said and "30 days of delivery. Items" not in said, out.messages
