@@ -386,7 +386,8 @@ CONCERNS: tuple[tuple[tuple[str, ...], str | None, str | None], ...] = (
     (("skincare", "skin care", "his skin", "her skin", "my skin", "face"), "Skincare", None),
     (("haircare", "hair care", "her hair", "his hair", "my hair"), "Haircare", None),
     (("set it", "set my make*", "set my foundation", "setting", "to set", "sets make*", "lock it in",
-      "make it last"), "Makeup", "setting powder|setting|powder"),
+      "make it last", "makeup last", "make-up last", "make up last", "last all day", "stay put", "stay on all day"),
+     "Makeup", "setting powder|setting|powder"),
     (("makeup", "make-up", "make up", "cosmetics"), "Makeup", None),
 )  # fmt: skip
 #: Words that name a kind of product only as part of a longer name, or not at all.
@@ -530,6 +531,11 @@ def read_request(tracker: Tracker, store: OrderStore) -> Request:
             kind = named_category
     # the words of a named product ("like the X Eau de Parfum") say which product, not which kind
     free = words if mode == "recommend" else (_TOGETHER.split(words)[0] if _TOGETHER.search(words) else "")
+    if free and category is not None and kind is None:
+        # "something to set my makeup with" (category makeup): what the use needs, within that category
+        concern_category, concern_kinds = concern_in(free)
+        if concern_kinds and concern_category in {None, category}:
+            kind = concern_kinds
     if free and category is None and kind is None:
         concern_category, concern_kinds = concern_in(free)
         kind = _kind_not_need(free) or concern_kinds

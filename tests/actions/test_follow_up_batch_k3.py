@@ -272,3 +272,22 @@ async def test_money_back_on_a_gift_card_in_focus_filed_as_the_policy_is_final_s
     out = await run(ActionReturnPolicy(), make_tracker(intent="return_policy", text=text, slots=slots), domain)
     said = " ".join(str(v) for m in out.messages for v in m.values())
     assert "final sale" in said and "30 days of delivery. Items" not in said, out.messages
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("and something to set my makeup with?", "makeup"),
+        ("need something to make my make up last all day", "make up"),
+        ("what would you suggest for setting my foundation", "makeup"),
+    ],
+)
+async def test_a_product_asked_for_by_its_use_within_a_category_is_of_that_use(store, domain, text, category):
+    """ "something to set my makeup with" (NLU: picks in makeup) is setting powder, not any makeup."""
+    from actions.products import ActionRecommendProducts
+    from tests.actions.helpers import run
+
+    tracker = make_tracker(intent="recommend_product", text=text, entities=[entity("category", category)])
+    out = await run(ActionRecommendProducts(), tracker, domain)
+    said = " ".join(str(v) for m in out.messages for v in m.values())
+    assert "Setting" in said, out.messages
