@@ -294,16 +294,27 @@ _PRAISE = ("lovely", "love it", "loved it", "loved", "great", "amazing", "brilli
            "excellent", "wonderful", "just wanted to say thanks", "say thank", "thank you so much", "well done",
            "happy with", "so pleased", "delighted", "helpful", "so useful", "really useful", "so quick", "so easy",
            "super quick", "super easy", "quick and easy", "impressed", "good job", "great job", "saved me",
-           "really good")  # fmt: skip
+           "really good", "so much easier", "much easier than", "easier than phoning", "easier than calling",
+           "in no time", "got everything sorted", "sorted me out", "sorted it out so", "so much better than",
+           "spot on", "a lifesaver", "life saver", "lifesaver", "10/10", "five stars", "5 stars")  # fmt: skip
 _GRIEVANCE = ("but", "not", "never", "no ", "broken", "damaged", "wrong", "late", "missing", "complain*", "refund",
               "disappoint*", "annoy*", "angry", "terrible", "awful", "worst", "rubbish", "isn't", "wasn't", "didn't",
               "hasn't", "haven't", "problem", "issue", "sarcas*", "yeah right")  # fmt: skip
 
 
+#: Praise that holds a grievance word ("sorted in no time", "no hassle at all").
+_NOT_GRIEVANCE = re.compile(
+    r"\b(?:in no time(?: at all)?|no (?:hassle|fuss|bother|problems?|issues?|stress|faff)(?: at all)?|not bad)\b",
+    re.IGNORECASE,
+)
+
+
 def praises(text: str) -> bool:
     """Praise with no grievance in it ("your chat thing is really helpful, sorted my return in 2 mins"), which
     is thanked, never apologised to nor misunderstood."""
-    return bool(text) and has(text, *_PRAISE) and not has(text, *_GRIEVANCE)
+    if not text or not has(text, *_PRAISE):
+        return False
+    return not has(_NOT_GRIEVANCE.sub(" ", text), *_GRIEVANCE)
 
 
 def wants_a_person(text: str) -> bool:

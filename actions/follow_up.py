@@ -273,6 +273,10 @@ def _pending_question(
         yes = True  # "all of it", "ok start it": the return, with what it names
     if yes == no:
         return None
+    if no and has(latest.text, *_GOODBYE) and not is_question(latest.text):
+        # "no ta, gtg": the no and the goodbye (not "anything else?" to someone leaving)
+        say_goodbye(dispatcher, latest.text)
+        return about(None)
     if question == OFFER_HANDOFF:
         if yes:
             return [SlotSet(LAST_QUESTION, None), FollowupAction("action_handoff")]
@@ -960,6 +964,9 @@ class ActionFollowUp(Action):
             # offer of a person wherever it lands, as a complaint would
             dispatcher.utter_message(response="utter_complaint_offer")
             return about(None, last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
+        if latest.intent == "deny" and has(latest.text, *_GOODBYE) and not is_question(latest.text):
+            say_goodbye(dispatcher, latest.text)  # "nah I'm good, cya": leaving, not asked "anything else?"
+            return about(None) + [FollowupAction("action_listen")]
         if latest.intent == "deny" or (has(latest.text, *_RESIGNED) and not is_question(latest.text)):
             # "fine whatever" after a refusal or an answer: nothing more to do, nothing misunderstood
             dispatcher.utter_message(response="utter_anything_else")

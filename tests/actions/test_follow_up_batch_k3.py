@@ -291,3 +291,35 @@ async def test_a_product_asked_for_by_its_use_within_a_category_is_of_that_use(s
     out = await run(ActionRecommendProducts(), tracker, domain)
     said = " ".join(str(v) for m in out.messages for v in m.values())
     assert "Setting" in said, out.messages
+
+
+# --------------------------------------------------------------------------------- conversation manners
+
+
+@pytest.mark.parametrize("text", ["no ta, gtg", "nah I'm good, gotta run", "no thanks, bye!", "nope, got to go x"])
+@pytest.mark.parametrize("offer", ["offer_handoff", None])
+async def test_a_no_with_a_goodbye_says_goodbye(store, domain, text, offer) -> None:
+    """ "no ta, gtg" after an offer (or an "anything else?") is someone leaving: goodbye, not "anything else?"."""
+    from actions.follow_up import ActionFollowUp
+    from tests.actions.helpers import run
+
+    slots = {"last_question": offer} if offer else {}
+    out = await run(ActionFollowUp(), make_tracker(intent="deny", text=text, slots=slots), domain)
+    assert out.responses and out.responses[0] in {"utter_goodbye", "utter_goodbye_thanks"}, out.responses
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "honestly this chat is so much easier than phoning, got everything sorted in no time 🙌",
+        "this was way easier than calling you lot, cheers",
+        "you're a lifesaver, sorted me out in no time",
+    ],
+)
+@pytest.mark.parametrize("intent", ["nlu_fallback", "out_of_scope"])
+async def test_praise_of_the_chat_in_other_words_is_thanked(store, domain, text, intent) -> None:
+    from actions.follow_up import ActionFollowUp
+    from tests.actions.helpers import run
+
+    out = await run(ActionFollowUp(), make_tracker(intent=intent, text=text), domain)
+    assert out.responses[:1] in (["utter_praise_help"], ["utter_thank"]), out.responses
