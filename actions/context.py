@@ -417,6 +417,22 @@ _BACK_LATER = ("and come back", "will come back", "come back later", "come back 
                "dont have it on me", "not on me", "don't have it to hand", "dont have it to hand")  # fmt: skip
 
 
+#: Not having the order number at hand ("I don't have the number to hand just now", "can't find my order number").
+_NO_NUMBER = re.compile(
+    r"\b(?:don'?t|do not|haven'?t|have not|can'?t|cannot|couldn'?t|no)\s+(?:have|got|find|see|remember|know)?\s*"
+    r"(?:the|my|an|any|her|his|its|it'?s)?\s*(?:order\s+)?(?:number|ref(?:erence)?|it)\b.*?\b(?:to hand|on me|"
+    r"with me|handy|just now|right now|at the moment|anywhere)\b|\b(?:can'?t|cannot|couldn'?t)\s+find\s+(?:the|my)\s+"
+    r"order\s+(?:number|ref(?:erence)?)\b|\bno idea (?:what|of) (?:the|my) order number\b",
+    re.IGNORECASE,
+)
+
+
+def lacks_the_number(latest: Said) -> bool:
+    """ "I don't have the number to hand just now": no order number yet, and no request for a person."""
+    text = latest.text
+    return bool(text) and not latest.entity("order_number") and bool(_NO_NUMBER.search(text.replace("’", "'")))
+
+
 def puts_the_check_off(latest: Said) -> bool:
     """The customer goes off to find the proof (or to ask for it) or will come back later, giving no proof and
     no order number and asking nothing. Read by the verification form (whatever NLU filed the message under: it

@@ -25,10 +25,13 @@ from actions.context import (
     asks_what_i_do,
     has,
     is_question,
+    lacks_the_number,
     praises,
+    puts_the_check_off,
     refuses_a_person,
     said,
     settles,
+    wants_a_person,
 )
 from actions.reader import in_context
 from store.normalize import normalize_order_number
@@ -243,6 +246,15 @@ class ActionHandoff(Action):
             # question about the assistant, not a request for a person
             dispatcher.utter_message(response="utter_what_i_do")
             return about(None)
+        if not tracker.get_slot(TICKET) and not wants_a_person(latest.text):
+            if lacks_the_number(latest):
+                # "I don't have the number to hand just now" (NLU: a person): where to find it, no ticket
+                dispatcher.utter_message(response="utter_no_number_to_hand")
+                return about(None)
+            if puts_the_check_off(latest) and not has(latest.text, "person", "human", "someone", "colleague"):
+                # "maybe I typed the number wrong, let me dig out the email and come back": take your time
+                dispatcher.utter_message(response="utter_take_your_time")
+                return about(None)
         if intent == "complaint" and praises(latest.text):
             # "just wanted to say thanks, the last order was lovely": praise NLU read as a complaint
             dispatcher.utter_message(response="utter_praise_thanks")

@@ -323,3 +323,31 @@ async def test_praise_of_the_chat_in_other_words_is_thanked(store, domain, text,
 
     out = await run(ActionFollowUp(), make_tracker(intent=intent, text=text), domain)
     assert out.responses[:1] in (["utter_praise_help"], ["utter_thank"]), out.responses
+
+
+@pytest.mark.parametrize(
+    ("text", "response"),
+    [
+        ("Thank you dear. I don't have the number to hand just now.", "utter_no_number_to_hand"),
+        ("I can't find my order number anywhere", "utter_no_number_to_hand"),
+        ("don't have my order number on me right now sorry", "utter_no_number_to_hand"),
+        ("hm maybe i typed the number wrong, let me dig out the email and come back", "utter_take_your_time"),
+        ("hang on I'll find the confirmation email and come back", "utter_take_your_time"),
+    ],
+)
+async def test_going_off_to_find_the_number_filed_as_a_person_opens_no_ticket(store, domain, text, response):
+    from actions.handoff import ActionHandoff
+    from tests.actions.helpers import run
+
+    out = await run(ActionHandoff(), make_tracker(intent="human_handoff", text=text), domain)
+    assert out.responses == [response], out.responses
+    assert store.current_handoff(SENDER) is None
+
+
+async def test_asking_for_a_person_while_lacking_the_number_still_gets_one(store, domain) -> None:
+    from actions.handoff import ActionHandoff
+    from tests.actions.helpers import run
+
+    text = "I don't have the number to hand, can I just speak to a person"
+    out = await run(ActionHandoff(), make_tracker(intent="human_handoff", text=text), domain)
+    assert store.current_handoff(SENDER) is not None, out.responses
