@@ -1353,7 +1353,11 @@ _GOODBYE = ("bye", "bye bye", "byee*", "goodbye", "good bye", "tsch√ºss", "tsch√
 _RESIGNED = ("whatever", "forget it", "never mind", "nevermind", "oh well", "fair enough", "if you say so")
 #: Asking what order news brings.
 _WHICH_NEWS = ("what kind", "which updates", "what updates", "what news", "what will you send", "what messages",
-               "what notifications", "what sort", "what do you send", "what will i get")  # fmt: skip
+               "what notifications", "what sort", "what do you send", "what will i get", "messaging me about",
+               "message me about", "messaging about", "what would you message", "what will you message",
+               "what would you send", "what would you be sending", "what will you be sending", "what would i get",
+               "what would i be getting", "what are the updates", "what sort of updates", "notify me about",
+               "notifying me about", "what kinds")  # fmt: skip
 #: The customer settling on the product in focus.
 _CHOSEN = ("i'll get", "ill get", "i'll take", "ill take", "i'll buy", "ill buy", "i'll order", "ill order",
            "i'll go for", "ill go for", "i'll go with", "ill go with", "i'll have", "get that one", "take that one",

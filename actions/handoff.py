@@ -387,8 +387,11 @@ class ActionHandoffStatus(Action):
             ticket is None
             and context.trusted
             and context.channel == "tablet"
-            and intent != "thank"
-            and not has(text, *_SIGN_OFF)
+            and (
+                has(text, *_WAITS_HERE)
+                and not has(text, "found it", "nvm", "never mind", "sorted", "bye")
+                or (intent != "thank" and not has(text, *_SIGN_OFF))
+            )
         ):
             # A shopper whose call the gateway merged into the tablet's open call ("hello?", "ok I'll wait by the
             # tills"): the colleague is still coming, so the greeting or goodbye NLU guessed is read as waiting
@@ -409,6 +412,12 @@ class ActionHandoffStatus(Action):
             dispatcher.utter_message(response="utter_thank_ticket_open", ticket=ticket.ticket_number)
             return []
         return say_ticket_status(dispatcher, tracker, ticket)
+
+
+#: Thanks that say the shopper waits for the colleague ("Thank you, I'll wait by the skincare"), unlike "nvm found
+#: it, thanks".
+_WAITS_HERE = ("wait", "waiting", "i'll be by", "ill be by", "i'll stay", "ill stay", "stay here", "i'll be at",
+               "ill be at", "i'll be in", "ill be in")  # fmt: skip
 
 
 def misunderstood_before(tracker: Tracker) -> int:

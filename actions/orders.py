@@ -162,6 +162,9 @@ _NOT_RECEIVED = (
     "haven't got", "havent got", "not received", "didn't get", "didnt get", "never got", "never arrived",
     "not arrived", "hasn't arrived", "hasnt arrived", "can't find", "cant find", "not here", "neighbour*",
     "neighbor*", "stolen", "missing", "wasn't delivered", "wasnt delivered", "not delivered", "where is it",
+    "nothing here", "nothing's here", "nothing is here", "nothing came", "nothing's come", "nothing has come",
+    "nothing arrived", "nothing's arrived", "looked everywhere", "searched everywhere", "no sign of it",
+    "no sign of the parcel", "no parcel", "isn't here", "isnt here", "it's not here", "not on my doorstep",
 )  # fmt: skip
 
 

@@ -351,3 +351,63 @@ async def test_asking_for_a_person_while_lacking_the_number_still_gets_one(store
     text = "I don't have the number to hand, can I just speak to a person"
     out = await run(ActionHandoff(), make_tracker(intent="human_handoff", text=text), domain)
     assert store.current_handoff(SENDER) is not None, out.responses
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what would you be messaging me about exactly?",
+        "what would you send me then?",
+        "so what will you be notifying me about",
+    ],
+)
+async def test_what_the_order_news_are_after_turning_them_on(store, cases, domain, text) -> None:
+    """Asked right after "Done: I'll message you ... when there's news": which news, said again (the goal)."""
+    from actions.follow_up import ActionFollowUp
+    from tests.actions.helpers import run
+
+    number = grant(store, cases["in_transit"])
+    before = [
+        {"event": "user", "text": "x", "parse_data": {"intent": {"name": "inform"}}},
+        {"event": "bot", "text": "Done", "metadata": {"utter_action": "utter_notifications_on"}},
+    ]
+    slots = {"order_number": number, "proof": "verified", "goal": "track"}
+    tracker = make_tracker(intent="nlu_fallback", text=text, slots=slots, events=before)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.followup() == "verify_order_form" and out.slots().get("goal") == "notify_on", out.messages
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "there is NOTHING here, I've looked everywhere",
+        "nothing's come mate",
+        "no sign of it at all, searched everywhere",
+    ],
+)
+@pytest.mark.parametrize("intent", ["nlu_fallback", "out_of_scope"])
+async def test_nothing_here_after_a_delivered_order_is_the_dispute(store, cases, domain, text, intent) -> None:
+    """ "there is NOTHING here" after a delivered order (or its dispute) offers a person, never "rephrase"."""
+    from actions.follow_up import ActionFollowUp
+    from tests.actions.helpers import run
+
+    number = grant(store, cases["returnable"])
+    slots = {"order_number": number, "topic": "track", "goal": "track", "proof": "verified"}
+    out = await run(ActionFollowUp(), make_tracker(intent=intent, text=text, slots=slots), domain)
+    assert out.responses == ["utter_delivered_not_received"], out.responses
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Thank you, I'll wait by the skincare", "thanks, I'll be by the perfumes", "cheers, waiting near the tills"],
+)
+async def test_thanks_that_say_where_the_shopper_waits_for_the_colleague(store, domain, text) -> None:
+    """On the tablet, after a colleague was called: the colleague sees where to come, not "anything else?"."""
+    from actions.handoff import ActionHandoffStatus
+    from tests.actions.helpers import run
+
+    slots = {"handoff_ticket": "HO-000999", "topic": "handoff"}
+    tablet = {"channel": "tablet", "store_id": "LDN-01"}
+    tracker = make_tracker("tablet:s9", intent="thank", text=text, slots=slots, metadata=tablet)
+    out = await run(ActionHandoffStatus(), tracker, domain)
+    assert out.responses == ["utter_location_noted"], out.responses
