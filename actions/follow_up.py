@@ -160,6 +160,16 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
         answered = _other_orders(dispatcher, tracker)
     if answered is None:
         answered = _news_where(dispatcher, tracker, latest)
+    if (
+        answered is None
+        and caller in _PRODUCT_CALLERS
+        and tracker.get_slot(TOPIC) == "shipping"
+        and shipping.speed_mode(latest.text) != "all"
+        and not (latest.entity("product") or latest.entity("category"))
+        and not has(latest.text, "product*", "brand*", "one to buy", "gift*")
+    ):
+        # "what's the cheapest option then" while delivery is talked about (NLU: picks): the cheapest delivery
+        answered = shipping.quote(dispatcher, tracker, latest, keep=True, mode=shipping.speed_mode(latest.text))
     if answered is None and caller in _PRODUCT_CALLERS and asks_what_we_sell(latest.text):
         # "what other stuff do you stock besides perfume" (filed as picks of perfume): the kinds we sell
         answered = say_what_we_sell(dispatcher)

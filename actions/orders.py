@@ -206,7 +206,9 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
             tracking_number=info.tracking_number,
         )
         return about("track")
-    if info.shipped and has(text, *_CARRIER):
+    # "who's delivering it and roughly when": both, which the estimate's answer (with the carrier) gives
+    carrier_and_when = has(text, *_WHEN, "roughly", "what time") and not delivered and bool(info.estimated_delivery)
+    if info.shipped and has(text, *_CARRIER) and not carrier_and_when:
         say(
             response="utter_tracking_carrier",
             order_number=info.order_number,
@@ -218,7 +220,7 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     if info.shipped and has(text, "where", "last scan*", "scanned", "location", "latest", "update", "why", "late",
                             "delay*", "weather", "stuck", "moving"):  # fmt: skip
         return say_tracking(ctx, info)
-    if has(text, *_WHEN) or asks_about_a_day(latest):
+    if has(text, *_WHEN) or asks_about_a_day(latest) or carrier_and_when:
         if delivered:
             say(
                 response="utter_tracking_delivered_on",
@@ -590,6 +592,14 @@ def start_address_change(ctx: OrderContext) -> List[EventType]:
             response="utter_address_refused", order_number=ctx.order_number, reason=refusal.message
         )
         return about("address_refused", refusal=refusal.message)
+    latest = said(ctx.tracker)
+    asked = goal_message(ctx.tracker) if _only_proof(latest) else latest.text
+    if not latest.button and is_question(asked) and has(asked, *_DEADLINE):
+        # "what's the latest I could change the address?": until it ships, and when that is; no form is opened
+        ctx.dispatcher.utter_message(
+            text=f"You can change the delivery address of order {ctx.order_number} any time until it ships."
+        )
+        return say_tracking(ctx, ctx.store.tracking(ctx.conversation_id, ctx.order_number))
     return [
         *about("change_address"),
         SlotSet("new_address", address_given(ctx.tracker)),

@@ -411,3 +411,63 @@ async def test_thanks_that_say_where_the_shopper_waits_for_the_colleague(store, 
     tracker = make_tracker("tablet:s9", intent="thank", text=text, slots=slots, metadata=tablet)
     out = await run(ActionHandoffStatus(), tracker, domain)
     assert out.responses == ["utter_location_noted"], out.responses
+
+
+# --------------------------------------------------------------------------------- the order in context
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "she wants to know who's delivering it and roughly when",
+        "which courier is it and when will it arrive?",
+        "who is delivering and what day",
+    ],
+)
+@pytest.mark.parametrize("intent", ["delivery_time", "track_order"])
+async def test_the_carrier_and_when_asked_together_get_both(store, cases, domain, text, intent) -> None:
+    from actions.goals import ActionContinueGoal
+    from actions.shipping import ActionShippingInfo
+    from tests.actions.helpers import run
+
+    number = grant(store, cases["in_transit"])
+    slots = {"order_number": number, "topic": "track", "goal": "track", "proof": "verified"}
+    action = ActionShippingInfo() if intent == "delivery_time" else ActionContinueGoal()
+    out = await run(action, make_tracker(intent=intent, text=text, slots=slots), domain)
+    said = " ".join(str(v) for m in out.messages for v in m.values())
+    assert "estimated delivery" in said.lower() and any(c in said for c in ("Royal Mail", "DPD", "Evri", "DHL")), said
+    assert "utter_tracking_carrier" not in out.responses, out.responses
+
+
+@pytest.mark.parametrize("text", ["what's the cheapest option then", "ok and the cheapest?", "which is quickest"])
+@pytest.mark.parametrize("intent", ["recommend_product", "check_stock"])
+async def test_cheapest_while_delivery_is_talked_about_is_the_delivery(store, domain, text, intent) -> None:
+    from actions.products import ActionCheckStock, ActionRecommendProducts
+    from tests.actions.helpers import run
+
+    action = ActionRecommendProducts() if intent == "recommend_product" else ActionCheckStock()
+    tracker = make_tracker(intent=intent, text=text, slots={"topic": "shipping"})
+    out = await run(action, tracker, domain)
+    said = " ".join(str(v) for m in out.messages for v in m.values())
+    assert "£" in said and "Standard" in said or "Express" in said or "delivery" in said.lower(), out.messages
+    assert not any(r and r.startswith("utter_recommendations") for r in out.responses), out.responses
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what's the latest i could change the address?",
+        "until when can I change the delivery address?",
+        "how long do I have to change where it's going?",
+    ],
+)
+async def test_until_when_the_address_can_change_is_a_question_not_the_form(store, cases, domain, text) -> None:
+    from actions.goals import ActionContinueGoal
+    from tests.actions.helpers import run
+
+    number = grant(store, cases["placed"])
+    slots = {"order_number": number, "goal": "change_address", "proof": "verified"}
+    tracker = make_tracker(intent="change_shipping_address", text=text, slots=slots)
+    out = await run(ActionContinueGoal(), tracker, domain)
+    said = " ".join(str(v) for m in out.messages for v in m.values())
+    assert out.followup() != "address_form" and "until it ships" in said, (out.messages, out.events)
