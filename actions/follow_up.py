@@ -100,6 +100,9 @@ _DISPUTE = (
     "but i", "but it", "but the", "broken", "faulty", "damaged", "ridiculous", "joke", "please", "come on",
     "moving", "never used", "unopened", "sealed", "not my fault", "can't you", "cant you", "surely",
     "seriously", "only ordered", "just ordered", "only bought", "just bought", "only placed",
+    # disbelief at the refusal ("are you kidding, I placed it like 2 days ago")
+    "kidding", "joking", "having a laugh", "you're having me on", "i placed it", "i ordered it", "days ago",
+    "hours ago", "a day ago", "yesterday",
 )  # fmt: skip
 #: Venting about the order in focus (an apology and the offer of a person answer it).
 _VENTING = ("annoyed", "angry", "furious", "fuming", "livid", "fed up", "sick of", "unacceptable", "disappointed",

@@ -471,3 +471,25 @@ async def test_until_when_the_address_can_change_is_a_question_not_the_form(stor
     out = await run(ActionContinueGoal(), tracker, domain)
     said = " ".join(str(v) for m in out.messages for v in m.values())
     assert out.followup() != "address_form" and "until it ships" in said, (out.messages, out.events)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "are you kidding, I placed it like 2 days ago",
+        "are you having a laugh, I placed it hours ago",
+        "I placed it a day ago, how has it shipped already",
+    ],
+)
+@pytest.mark.parametrize("intent", ["track_order", "cancel_order", "nlu_fallback"])
+async def test_disbelief_at_a_refused_cancel_gets_an_apology_and_a_person(store, cases, domain, text, intent):
+    from actions.goals import ActionContinueGoal
+    from tests.actions.helpers import run
+
+    number = grant(store, cases["in_transit"])
+    slots = {
+        "order_number": number, "goal": "track", "proof": "verified", "topic": "cancel_refused",
+        "refusal": "Order has already shipped",
+    }  # fmt: skip
+    out = await run(ActionContinueGoal(), make_tracker(intent=intent, text=text, slots=slots), domain)
+    assert out.responses == ["utter_offer_handoff_refusal"], out.responses
