@@ -173,7 +173,12 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
     ):
         # "what's the cheapest option then" while delivery is talked about (NLU: picks): the cheapest delivery
         answered = shipping.quote(dispatcher, tracker, latest, keep=True, mode=shipping.speed_mode(latest.text))
-    if answered is None and caller in _PRODUCT_CALLERS and asks_what_we_sell(latest.text):
+    if (
+        answered is None
+        and caller in _PRODUCT_CALLERS
+        and asks_what_we_sell(latest.text)
+        and has(latest.text, *_ANYTHING_ELSE_SOLD)
+    ):
         # "what other stuff do you stock besides perfume" (filed as picks of perfume): the kinds we sell
         answered = say_what_we_sell(dispatcher)
     if answered is None:
@@ -181,6 +186,10 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
     return answered
 
 
+#: Words that make "what ... do you have" about the shop's range rather than a kind ("what lipsticks do you have"
+#: asks for lipsticks; "what other stuff do you stock besides perfume" for the range).
+_ANYTHING_ELSE_SOLD = ("else", "other", "stuff", "things", "kind of", "kinds of", "sort of", "sorts of", "type of",
+                       "types of", "products", "range", "categories", "besides", "apart from")  # fmt: skip
 #: The actions that answer a question about products (NLU files "what else do you sell" under any of them).
 _PRODUCT_CALLERS = frozenset({"action_recommend_products", "action_check_stock"})
 

@@ -493,3 +493,13 @@ async def test_disbelief_at_a_refused_cancel_gets_an_apology_and_a_person(store,
     }  # fmt: skip
     out = await run(ActionContinueGoal(), make_tracker(intent=intent, text=text, slots=slots), domain)
     assert out.responses == ["utter_offer_handoff_refusal"], out.responses
+
+
+@pytest.mark.parametrize("text", ["what eye creams do you have", "ok what lipsticks do you have then"])
+async def test_what_kind_do_you_have_is_still_that_kind(store, domain, text) -> None:
+    """ "what lipsticks do you have" names a kind: its products, not the shop's range."""
+    from actions.products import ActionRecommendProducts
+    from tests.actions.helpers import run
+
+    out = await run(ActionRecommendProducts(), make_tracker(intent="recommend_product", text=text), domain)
+    assert "utter_what_we_sell" not in out.responses, out.responses
