@@ -50,6 +50,7 @@ from actions.context import (
     wants_a_person,
     words,
 )
+from actions.form_turns import wants_an_exchange
 from actions.handoff import OFFICE_HOURS, current_ticket, not_understood, say_ticket_status, ticket_gone
 from actions.identity import ValidateVerifyOrderForm
 from actions.product_lookup import brand_in, catalogue, in_focus, meant, tokens
@@ -161,6 +162,10 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
     if answered is None and has(latest.text, *_OTHER_ORDERS) and not latest.entity("order_number"):
         # "do I have any other orders on the way?" with an order in focus (filed as tracking it): not that order
         answered = _other_orders(dispatcher, tracker)
+    if answered is None and wants_an_exchange(latest.text) and not (tracker.active_loop or {}).get("name"):
+        # "could i swap it for a different shade instead?" after stopping a return: how, and who can help
+        dispatcher.utter_message(response="utter_exchange")
+        answered = about(None)
     if answered is None:
         answered = _news_where(dispatcher, tracker, latest)
     if (

@@ -41,7 +41,9 @@ def hedges(latest: Said) -> bool:
 def wants_an_exchange(text: str) -> bool:
     """Swapping an item for another rather than returning it ("can I exchange it for another size?"); a reason
     like "it's a different shade from the picture" is not one."""
-    return bool(text) and (has(text, *_SWAP) or (has(text, *_OTHER_ONE) and has(text, *_INSTEAD)))
+    if not text or has(text, "exchange rate*", "rate of exchange"):
+        return False  # "what's the exchange rate to euros" is about prices
+    return has(text, *_SWAP) or (has(text, *_OTHER_ONE) and has(text, *_INSTEAD))
 
 
 def answer_in_form(dispatcher: CollectingDispatcher, latest: Said) -> bool:

@@ -503,3 +503,16 @@ async def test_what_kind_do_you_have_is_still_that_kind(store, domain, text) -> 
 
     out = await run(ActionRecommendProducts(), make_tracker(intent="recommend_product", text=text), domain)
     assert "utter_what_we_sell" not in out.responses, out.responses
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["sorry! one more q - could i swap it for a different shade instead?", "can I exchange it for a bigger size"],
+)
+async def test_an_exchange_asked_outside_a_form_is_answered(store, domain, text) -> None:
+    """After the return was stopped, a swap is still answered (return and reorder, or a colleague)."""
+    from actions.follow_up import ActionFollowUp
+    from tests.actions.helpers import run
+
+    out = await run(ActionFollowUp(), make_tracker(intent="out_of_scope", text=text, slots={"topic": "return"}), domain)
+    assert out.responses[:1] == ["utter_exchange"], out.responses
