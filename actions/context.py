@@ -294,16 +294,27 @@ _PRAISE = ("lovely", "love it", "loved it", "loved", "great", "amazing", "brilli
            "excellent", "wonderful", "just wanted to say thanks", "say thank", "thank you so much", "well done",
            "happy with", "so pleased", "delighted", "helpful", "so useful", "really useful", "so quick", "so easy",
            "super quick", "super easy", "quick and easy", "impressed", "good job", "great job", "saved me",
-           "really good")  # fmt: skip
+           "really good", "so much easier", "much easier than", "easier than phoning", "easier than calling",
+           "in no time", "got everything sorted", "sorted me out", "sorted it out so", "so much better than",
+           "spot on", "a lifesaver", "life saver", "lifesaver", "10/10", "five stars", "5 stars")  # fmt: skip
 _GRIEVANCE = ("but", "not", "never", "no ", "broken", "damaged", "wrong", "late", "missing", "complain*", "refund",
               "disappoint*", "annoy*", "angry", "terrible", "awful", "worst", "rubbish", "isn't", "wasn't", "didn't",
               "hasn't", "haven't", "problem", "issue", "sarcas*", "yeah right")  # fmt: skip
 
 
+#: Praise that holds a grievance word ("sorted in no time", "no hassle at all").
+_NOT_GRIEVANCE = re.compile(
+    r"\b(?:in no time(?: at all)?|no (?:hassle|fuss|bother|problems?|issues?|stress|faff)(?: at all)?|not bad)\b",
+    re.IGNORECASE,
+)
+
+
 def praises(text: str) -> bool:
     """Praise with no grievance in it ("your chat thing is really helpful, sorted my return in 2 mins"), which
     is thanked, never apologised to nor misunderstood."""
-    return bool(text) and has(text, *_PRAISE) and not has(text, *_GRIEVANCE)
+    if not text or not has(text, *_PRAISE):
+        return False
+    return not has(_NOT_GRIEVANCE.sub(" ", text), *_GRIEVANCE)
 
 
 def wants_a_person(text: str) -> bool:
@@ -412,6 +423,22 @@ _BACK_LATER = ("and come back", "will come back", "come back later", "come back 
                "i'll ask", "ill ask", "let me ask", "need to ask", "have to ask", "go and ask", "ask her", "ask him",
                "ask them", "ask my", "check with", "i'll get it", "ill get it", "don't have it on me",
                "dont have it on me", "not on me", "don't have it to hand", "dont have it to hand")  # fmt: skip
+
+
+#: Not having the order number at hand ("I don't have the number to hand just now", "can't find my order number").
+_NO_NUMBER = re.compile(
+    r"\b(?:don'?t|do not|haven'?t|have not|can'?t|cannot|couldn'?t|no)\s+(?:have|got|find|see|remember|know)?\s*"
+    r"(?:the|my|an|any|her|his|its|it'?s)?\s*(?:order\s+)?(?:number|ref(?:erence)?|it)\b.*?\b(?:to hand|on me|"
+    r"with me|handy|just now|right now|at the moment|anywhere)\b|\b(?:can'?t|cannot|couldn'?t)\s+find\s+(?:the|my)\s+"
+    r"order\s+(?:number|ref(?:erence)?)\b|\bno idea (?:what|of) (?:the|my) order number\b",
+    re.IGNORECASE,
+)
+
+
+def lacks_the_number(latest: Said) -> bool:
+    """ "I don't have the number to hand just now": no order number yet, and no request for a person."""
+    text = latest.text
+    return bool(text) and not latest.entity("order_number") and bool(_NO_NUMBER.search(text.replace("’", "'")))
 
 
 def puts_the_check_off(latest: Said) -> bool:

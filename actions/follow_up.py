@@ -52,6 +52,7 @@ from actions.context import (
     wants_a_person,
     words,
 )
+from actions.form_turns import wants_an_exchange
 from actions.handoff import OFFICE_HOURS, current_ticket, not_understood, say_ticket_status, ticket_gone
 from actions.identity import ValidateVerifyOrderForm
 from actions.product_lookup import brand_in, catalogue, in_focus, meant, shown, tokens
@@ -61,6 +62,7 @@ from actions.products import (
     online_words,
     read_request,
     recommend,
+    shown_at_price,
     stock_answer,
     tablet_store,
 )
@@ -101,6 +103,9 @@ _DISPUTE = (
     "but i", "but it", "but the", "broken", "faulty", "damaged", "ridiculous", "joke", "please", "come on",
     "moving", "never used", "unopened", "sealed", "not my fault", "can't you", "cant you", "surely",
     "seriously", "only ordered", "just ordered", "only bought", "just bought", "only placed",
+    # disbelief at the refusal ("are you kidding, I placed it like 2 days ago")
+    "kidding", "joking", "having a laugh", "you're having me on", "i placed it", "i ordered it", "days ago",
+    "hours ago", "a day ago", "yesterday",
 )  # fmt: skip
 #: A plea against a refusal, with the reason it gives ("I was travelling, kindly accept the return").
 _PLEA = ("kindly", "travel*", "was away", "been away", "on holiday", "in hospital", "was ill", "was sick", "accept",
@@ -174,11 +179,41 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
     if answered is None and has(latest.text, *_OTHER_ORDERS) and not latest.entity("order_number"):
         # "do I have any other orders on the way?" with an order in focus (filed as tracking it): not that order
         answered = _other_orders(dispatcher, tracker)
+    if answered is None and wants_an_exchange(latest.text) and not (tracker.active_loop or {}).get("name"):
+        # "could i swap it for a different shade instead?" after stopping a return: how, and who can help
+        dispatcher.utter_message(response="utter_exchange")
+        answered = about(None)
     if answered is None:
         answered = _news_where(dispatcher, tracker, latest)
+    if (
+        answered is None
+        and caller in _PRODUCT_CALLERS
+        and tracker.get_slot(TOPIC) == "shipping"
+        and shipping.speed_mode(latest.text) != "all"
+        and not (latest.entity("product") or latest.entity("category"))
+        and not has(latest.text, "product*", "brand*", "one to buy", "gift*")
+    ):
+        # "what's the cheapest option then" while delivery is talked about (NLU: picks): the cheapest delivery
+        answered = shipping.quote(dispatcher, tracker, latest, keep=True, mode=shipping.speed_mode(latest.text))
+    if (
+        answered is None
+        and caller in _PRODUCT_CALLERS
+        and asks_what_we_sell(latest.text)
+        and has(latest.text, *_ANYTHING_ELSE_SOLD)
+    ):
+        # "what other stuff do you stock besides perfume" (filed as picks of perfume): the kinds we sell
+        answered = say_what_we_sell(dispatcher)
     if answered is None:
         answered = _topic_follow_up(dispatcher, tracker, latest, caller=caller)
     return answered
+
+
+#: Words that make "what ... do you have" about the shop's range rather than a kind ("what lipsticks do you have"
+#: asks for lipsticks; "what other stuff do you stock besides perfume" for the range).
+_ANYTHING_ELSE_SOLD = ("else", "other", "stuff", "things", "kind of", "kinds of", "sort of", "sorts of", "type of",
+                       "types of", "products", "range", "categories", "besides", "apart from")  # fmt: skip
+#: The actions that answer a question about products (NLU files "what else do you sell" under any of them).
+_PRODUCT_CALLERS = frozenset({"action_recommend_products", "action_check_stock"})
 
 
 def _other_orders(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
@@ -354,6 +389,10 @@ def _pending_question(
         yes = True  # "all of it", "ok start it": the return, with what it names
     if yes == no:
         return None
+    if no and has(latest.text, *_GOODBYE) and not is_question(latest.text):
+        # "no ta, gtg": the no and the goodbye (not "anything else?" to someone leaving)
+        say_goodbye(dispatcher, latest.text)
+        return about(None)
     if question == OFFER_HANDOFF:
         if yes:
             return [SlotSet(LAST_QUESTION, None), FollowupAction("action_handoff")]
@@ -530,7 +569,8 @@ def _topic_follow_up(
     ):
         # "and gift cards?" / "and klarna?" after the ways to pay: a way to pay, whatever NLU filed it under
         named = payments.named_methods(text)
-        if named:
+        if named and not shown_at_price(tracker, text):
+            # "the 50 quid card" after the gift cards is the £50 card shown, not a question about paying by card
             dispatcher.utter_message(
                 response="utter_payment_methods_named", named=" and ".join(named), methods=payments._methods_text()
             )
@@ -542,7 +582,7 @@ def _topic_follow_up(
     if (
         caller == "action_follow_up"
         and tracker.get_slot("shown_products")
-        and has(text, "they", "them", "those", "it", "one", "ones")
+        and (has(text, "they", "them", "those", "it", "one", "ones") or shown_at_price(tracker, text))
     ):
         # "what amounts do they come in": the products shown a little earlier
         return follow_up_products(dispatcher, tracker, latest, caller=caller)
@@ -1083,6 +1123,9 @@ class ActionFollowUp(Action):
             # offer of a person wherever it lands, as a complaint would
             dispatcher.utter_message(response="utter_complaint_offer")
             return about(None, last_question=OFFER_HANDOFF) + [FollowupAction("action_listen")]
+        if latest.intent == "deny" and has(latest.text, *_GOODBYE) and not is_question(latest.text):
+            say_goodbye(dispatcher, latest.text)  # "nah I'm good, cya": leaving, not asked "anything else?"
+            return about(None) + [FollowupAction("action_listen")]
         if latest.intent == "deny" or (has(latest.text, *_RESIGNED) and not is_question(latest.text)):
             # "fine whatever" after a refusal or an answer: nothing more to do, nothing misunderstood
             dispatcher.utter_message(response="utter_anything_else")
@@ -1245,9 +1288,7 @@ class ActionFollowUp(Action):
             return about(None) + [FollowupAction("action_listen")]
         if asks_what_we_sell(text):
             # "wow ok so what do you actually sell" after "we don't sell jeans": the kinds of product the shop sells
-            categories = sorted({p.category.lower() for p in catalogue().products if p.category})
-            dispatcher.utter_message(response="utter_what_we_sell", categories=join_words(categories))
-            return about("products") + [FollowupAction("action_listen")]
+            return say_what_we_sell(dispatcher) + [FollowupAction("action_listen")]
         return None
 
     @staticmethod
@@ -1458,7 +1499,11 @@ _GOODBYE = ("bye", "bye bye", "byee*", "goodbye", "good bye", "tschüss", "tsch�
 _RESIGNED = ("whatever", "forget it", "never mind", "nevermind", "oh well", "fair enough", "if you say so")
 #: Asking what order news brings.
 _WHICH_NEWS = ("what kind", "which updates", "what updates", "what news", "what will you send", "what messages",
-               "what notifications", "what sort", "what do you send", "what will i get")  # fmt: skip
+               "what notifications", "what sort", "what do you send", "what will i get", "messaging me about",
+               "message me about", "messaging about", "what would you message", "what will you message",
+               "what would you send", "what would you be sending", "what will you be sending", "what would i get",
+               "what would i be getting", "what are the updates", "what sort of updates", "notify me about",
+               "notifying me about", "what kinds")  # fmt: skip
 #: The customer settling on the product in focus.
 _CHOSEN = ("i'll get", "ill get", "i'll take", "ill take", "i'll buy", "ill buy", "i'll order", "ill order",
            "i'll go for", "ill go for", "i'll go with", "ill go with", "i'll have", "get that one", "take that one",
@@ -1632,9 +1677,11 @@ _ADD_TO_ORDER = ("add something to my order", "add to my order", "add to the ord
                  "remove an item", "remove something", "remove one", "take one item off", "take something off",
                  "take an item off", "remove it from my order", "remove from my order", "remove from the order",
                  "swap an item", "swap one item", "change an item", "change the size", "change the shade")  # fmt: skip
-#: "can i add a mascara to my order", "could you add the blush to order ORD-…": adding a product to a placed order.
+#: "can i add a mascara to my order", "could you add the blush to order ORD-…", "could I stick a lip liner on the
+#: order too?": adding a product to a placed order.
 _ADD_TO_ORDER_RE = re.compile(
-    r"\b(?:add|put|include|throw)\b(?:\s+[\w'&-]+){0,5}?\s+(?:to|in|into|onto|on)\s+(?:my|the|this|that|an|our|"
+    r"\b(?:add|put|include|throw|stick|pop|chuck|bung|slip|tack|sneak|squeeze)\b(?:\s+[\w'&-]+){0,5}?\s+"
+    r"(?:to|in|into|onto|on|with)\s+(?:my|the|this|that|an|our|"
     r"your|her|his)?\s*(?:existing\s+|current\s+|placed\s+)?(?:order|parcel|package|delivery)\b",
     re.I,
 )
@@ -1667,11 +1714,25 @@ _WHAT_WE_SELL_RE = re.compile(
 )
 
 
+#: "... besides perfume", "... apart from fragrance": what else, past the kind named.
+_BESIDES = re.compile(r"^\s*(?:besides|apart from|other than|aside from|except|as well as|on top of)\b", re.I)
+
+
 def asks_what_we_sell(text: str) -> bool:
-    """ "what do you actually sell", "so what kind of stuff do you stock": what the shop sells, naming no product
-    or need ("what do you have for dry skin" is a request for picks)."""
+    """ "what do you actually sell", "so what kind of stuff do you stock", "what other stuff do you stock besides
+    perfume": what the shop sells, naming no product or need ("what do you have for dry skin" is a request for
+    picks)."""
     found = _WHAT_WE_SELL_RE.search(text or "")
-    return found is not None and not tokens(found.group(1)) and not has(text, *_ORDER_WORDS)
+    if found is None or has(text, *_ORDER_WORDS):
+        return False
+    return not tokens(found.group(1)) or bool(_BESIDES.match(found.group(1)))
+
+
+def say_what_we_sell(dispatcher: CollectingDispatcher) -> List[EventType]:
+    """The kinds of product the shop sells (its catalogue's categories)."""
+    categories = sorted({p.category.lower() for p in catalogue().products if p.category})
+    dispatcher.utter_message(response="utter_what_we_sell", categories=join_words(categories))
+    return about("products")
 
 
 _SHOPPING_WORDS = (

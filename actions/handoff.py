@@ -26,11 +26,14 @@ from actions.context import (
     claims_a_role,
     has,
     is_question,
+    lacks_the_number,
     praises,
+    puts_the_check_off,
     refuses_a_person,
     said,
     settles,
     slot_before_latest,
+    wants_a_person,
 )
 from actions.reader import in_context
 from store.normalize import normalize_order_number
@@ -269,6 +272,15 @@ class ActionHandoff(Action):
             # the check asks again (staff use the staff channel, where no proof is asked)
             dispatcher.utter_message(response="utter_why_proof")
             return [FollowupAction("verify_order_form")]
+        if not tracker.get_slot(TICKET) and not wants_a_person(latest.text):
+            if lacks_the_number(latest):
+                # "I don't have the number to hand just now" (NLU: a person): where to find it, no ticket
+                dispatcher.utter_message(response="utter_no_number_to_hand")
+                return about(None)
+            if puts_the_check_off(latest) and not has(latest.text, "person", "human", "someone", "colleague"):
+                # "maybe I typed the number wrong, let me dig out the email and come back": take your time
+                dispatcher.utter_message(response="utter_take_your_time")
+                return about(None)
         if intent == "complaint" and praises(latest.text):
             # "just wanted to say thanks, the last order was lovely": praise NLU read as a complaint
             dispatcher.utter_message(response="utter_praise_thanks")
@@ -401,8 +413,11 @@ class ActionHandoffStatus(Action):
             ticket is None
             and context.trusted
             and context.channel == "tablet"
-            and intent != "thank"
-            and not has(text, *_SIGN_OFF)
+            and (
+                has(text, *_WAITS_HERE)
+                and not has(text, "found it", "nvm", "never mind", "sorted", "bye")
+                or (intent != "thank" and not has(text, *_SIGN_OFF))
+            )
         ):
             # A shopper whose call the gateway merged into the tablet's open call ("hello?", "ok I'll wait by the
             # tills"): the colleague is still coming, so the greeting or goodbye NLU guessed is read as waiting
@@ -423,6 +438,12 @@ class ActionHandoffStatus(Action):
             dispatcher.utter_message(response="utter_thank_ticket_open", ticket=ticket.ticket_number)
             return []
         return say_ticket_status(dispatcher, tracker, ticket)
+
+
+#: Thanks that say the shopper waits for the colleague ("Thank you, I'll wait by the skincare"), unlike "nvm found
+#: it, thanks".
+_WAITS_HERE = ("wait", "waiting", "i'll be by", "ill be by", "i'll stay", "ill stay", "stay here", "i'll be at",
+               "ill be at", "i'll be in", "ill be in")  # fmt: skip
 
 
 def misunderstood_before(tracker: Tracker) -> int:

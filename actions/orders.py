@@ -35,6 +35,7 @@ from actions.context import (
     settles,
     starts_no,
 )
+from actions.form_turns import hedges, say_invalid
 from actions.reader import answer_aside
 from actions.returns import offer_return
 from store.errors import NotAllowed, UnknownDestination
@@ -161,6 +162,9 @@ _NOT_RECEIVED = (
     "haven't got", "havent got", "not received", "didn't get", "didnt get", "never got", "never arrived",
     "not arrived", "hasn't arrived", "hasnt arrived", "can't find", "cant find", "not here", "neighbour*",
     "neighbor*", "stolen", "missing", "wasn't delivered", "wasnt delivered", "not delivered", "where is it",
+    "nothing here", "nothing's here", "nothing is here", "nothing came", "nothing's come", "nothing has come",
+    "nothing arrived", "nothing's arrived", "looked everywhere", "searched everywhere", "no sign of it",
+    "no sign of the parcel", "no parcel", "isn't here", "isnt here", "it's not here", "not on my doorstep",
 )  # fmt: skip
 
 
@@ -202,7 +206,9 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
             tracking_number=info.tracking_number,
         )
         return about("track")
-    if info.shipped and has(text, *_CARRIER):
+    # "who's delivering it and roughly when": both, which the estimate's answer (with the carrier) gives
+    carrier_and_when = has(text, *_WHEN, "roughly", "what time") and not delivered and bool(info.estimated_delivery)
+    if info.shipped and has(text, *_CARRIER) and not carrier_and_when:
         say(
             response="utter_tracking_carrier",
             order_number=info.order_number,
@@ -214,7 +220,7 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     if info.shipped and has(text, "where", "last scan*", "scanned", "location", "latest", "update", "why", "late",
                             "delay*", "weather", "stuck", "moving"):  # fmt: skip
         return say_tracking(ctx, info)
-    if has(text, *_WHEN) or asks_about_a_day(latest):
+    if has(text, *_WHEN) or asks_about_a_day(latest) or carrier_and_when:
         if delivered:
             say(
                 response="utter_tracking_delivered_on",
@@ -628,6 +634,14 @@ def start_address_change(ctx: OrderContext) -> List[EventType]:
             response="utter_address_refused", order_number=ctx.order_number, reason=refusal.message
         )
         return about("address_refused", refusal=refusal.message)
+    latest = said(ctx.tracker)
+    asked = goal_message(ctx.tracker) if _only_proof(latest) else latest.text
+    if not latest.button and is_question(asked) and has(asked, *_DEADLINE):
+        # "what's the latest I could change the address?": until it ships, and when that is; no form is opened
+        ctx.dispatcher.utter_message(
+            text=f"You can change the delivery address of order {ctx.order_number} any time until it ships."
+        )
+        return say_tracking(ctx, ctx.store.tracking(ctx.conversation_id, ctx.order_number))
     return [
         *about("change_address"),
         SlotSet("new_address", address_given(ctx.tracker)),
@@ -762,6 +776,9 @@ class ValidateAddressForm(FormValidationAction):
         if latest.text and is_question(latest.text) and not latest.entity("postcode"):
             answer_aside(dispatcher, tracker, latest)
             return {"new_address": None}
+        if hedges(latest):
+            dispatcher.utter_message(response="utter_form_no_rush")  # "hang on, not sure": the question stands
+            return {"new_address": None}
         text = clean_address(str(slot_value or ""))
         country = _order_country(tracker)
         if partial and text and parse_address(text, country) is not None and not _WHOLE_ADDRESS.match(text):
@@ -779,7 +796,7 @@ class ValidateAddressForm(FormValidationAction):
             # "yes please" at the postcode question: nothing is changed without it, and it is asked for again
             dispatcher.utter_message(response="utter_postcode_still_needed")
             return {"new_address": None}
-        dispatcher.utter_message(response="utter_address_invalid")
+        say_invalid(dispatcher, tracker, "utter_address_invalid")
         return {"new_address": None}
 
     def validate_confirm_address(

@@ -271,6 +271,21 @@ def _unknown_kind_word(query: str, unknown: list[str], vocabulary: set[str]) -> 
     return None
 
 
+def _unknown_modifier(meaningful: list[str], unknown: list[str], cat: Catalogue) -> str | None:
+    """The word we do not know in front of a known word that is no kind of product here ("false eyelashes":
+    "false", as "eyelash" is only part of "Eyelash Curler"): the phrase names another kind of product, so the
+    word it shares is no match. A kind we sell with a word we do not know ("vegan mascara") is that kind."""
+    if len(meaningful) < 2:
+        return None
+    before, head = meaningful[-2], meaningful[-1]
+    if before not in unknown or head not in cat.vocabulary or before in STOP or before in _NOT_A_KIND:
+        return None
+    if _DESCRIBING.search(before) or any(ch.isdigit() for ch in before):
+        return None
+    kinds = {(tokens(kind_of(p)) or [""])[-1] for p in cat.products}
+    return None if head in kinds else before
+
+
 #: Leads of a fragment asking about another product ("and trainers?", "what about lip balm?").
 _FRAGMENT_LEAD = re.compile(r"^\s*(?:and|or|what about|how about|wbu|also)\b\s*", re.IGNORECASE)
 #: Short replies that are no product ("seriously?", "why?", "huh?").
@@ -280,6 +295,11 @@ _NOT_A_PRODUCT = frozenset(
     right no nah nope yes yeah yep none nothing thanks ta cool fine great nice
     """.split()  # noqa: SIM905 (words read better as words)
 )
+
+
+def fragment_phrase(text: str) -> str:
+    """The product words of a fragment ("what about teeth whitening strips?" -> "teeth whitening strips")."""
+    return _FRAGMENT_LEAD.sub("", (text or "").strip().strip("?!. "), count=1).strip(" ?!.,")
 
 
 def product_fragment(text: str) -> bool:
@@ -320,6 +340,9 @@ def match(query: str, cat: Catalogue | None = None) -> Match:
     kind_word = None if head is not None else _unknown_kind_word(query, unknown, cat.vocabulary)
     if kind_word is not None and kind_word not in names:
         names.append(kind_word)  # "candles or room spray": not every spray
+    modifier = _unknown_modifier(meaningful, unknown, cat)
+    if modifier is not None and modifier not in names:
+        names.append(modifier)  # "false eyelashes": not the eyelash curler
     # a number alone names no kind of product ("olaplex no 3" is not the sets of 3)
     known_words = [w for w in known if not w.isdigit()]
     # lower-case words we do not know ("sensitive", "nice") do not stop a match; unknown names and heads do

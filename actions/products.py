@@ -40,11 +40,13 @@ from actions.product_lookup import (
     brand_in,
     catalogue,
     describe,
+    fragment_phrase,
     in_focus,
     kind_of,
     match,
     meant,
     named_before,
+    names_a_product,
     ordinal,
     product_fragment,
     shown,
@@ -409,7 +411,8 @@ CONCERNS: tuple[tuple[tuple[str, ...], str | None, str | None], ...] = (
     (("skincare", "skin care", "his skin", "her skin", "my skin", "face"), "Skincare", None),
     (("haircare", "hair care", "her hair", "his hair", "my hair"), "Haircare", None),
     (("set it", "set my make*", "set my foundation", "setting", "to set", "sets make*", "lock it in",
-      "make it last"), "Makeup", "setting powder|setting|powder"),
+      "make it last", "makeup last", "make-up last", "make up last", "last all day", "stay put", "stay on all day"),
+     "Makeup", "setting powder|setting|powder"),
     (("makeup", "make-up", "make up", "cosmetics"), "Makeup", None),
 )  # fmt: skip
 #: Words that name a kind of product only as part of a longer name, or not at all.
@@ -553,6 +556,11 @@ def read_request(tracker: Tracker, store: OrderStore) -> Request:
             kind = named_category
     # the words of a named product ("like the X Eau de Parfum") say which product, not which kind
     free = words if mode == "recommend" else (_TOGETHER.split(words)[0] if _TOGETHER.search(words) else "")
+    if free and category is not None and kind is None:
+        # "something to set my makeup with" (category makeup): what the use needs, within that category
+        concern_category, concern_kinds = concern_in(free)
+        if concern_kinds and concern_category in {None, category}:
+            kind = concern_kinds
     if free and category is None and kind is None:
         concern_category, concern_kinds = concern_in(free)
         kind = _kind_not_need(free) or concern_kinds
@@ -1042,6 +1050,11 @@ def follow_up_products(
             found = meant(tracker, latest, refer_back=False)
             if found.product is not None or found.products or found.unsold:
                 return stock_answer(dispatcher, tracker, found)
+            # "what about teeth whitening strips" names nothing we know at all: a kind we do not sell
+            phrase = fragment_phrase(text)
+            named = match(phrase)
+            if phrase and not named.products and named.unknown and names_a_product(phrase):
+                return not_sold(dispatcher, Meant(unsold=phrase, near=named.near, how="unsold"))
     return None
 
 
@@ -1101,6 +1114,12 @@ _HOW_IT_COMES = ("by email", "by e-mail", "emailed", "email it", "e-mail it", "v
 
 #: Sent by e-mail (a question's words, a product description's).
 _SENT_BY_EMAIL = ("email*", "e-mail*", "digital", "digitally", "electronic*", "e-gift*", "ecard", "e-card")
+
+
+def shown_at_price(tracker: Tracker, text: str) -> List[ProductInfo]:
+    """The products just shown at the one price ``text`` names ("the 50 quid card" after the gift cards)."""
+    price = _price_named(text)
+    return [p for p in shown(tracker) if price is not None and p.price == price]
 
 
 def how_it_comes(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:

@@ -39,6 +39,7 @@ from actions.context import (
     words,
 )
 from actions.drafts import clear_return_draft, resume_draft, save_return_draft
+from actions.form_turns import answer_in_form, say_invalid
 from actions.product_lookup import in_focus, shown
 from actions.reader import also_asked, answer_aside, in_context
 from store.errors import NotAllowed
@@ -76,6 +77,10 @@ _STOP_PHRASES = (
     "dont want to return", "do not want to return", "don't want a return", "dont want a return", "no longer want",
     "not returning", "i'll keep", "ill keep", "i will keep", "keep it", "keep them", "don't return", "dont return",
     "don't set it up", "dont set it up", "don't go ahead", "dont go ahead",
+    # keeping it in other words ("actually scrap that, I'm going to hang on to it")
+    "scrap that", "scrap it", "scrap the return", "hang on to it", "hang onto it", "hang on to them",
+    "hang onto them", "hold on to it", "hold onto it", "hold on to them", "hold onto them", "keep hold of it",
+    "going to keep", "gonna keep", "rather keep", "keep hold of them",
     # the same in the languages the shop hears ("stop, finalement je la garde")
     "je la garde", "je le garde", "je les garde", "je vais la garder", "je vais le garder", "je préfère la garder",
     "je préfère le garder", "ich behalte", "ich behalt", "me lo quedo", "me la quedo", "me los quedo",
@@ -113,6 +118,13 @@ class ActionReturnPolicy(Action):
         if answered is not None:
             return answered
         latest = said(tracker)
+        if (
+            has(latest.text, "it", "them", "this one", "that one", "he", "she")
+            and not has(latest.text, "policy", "policies", "window", "how long", "how many days")
+            and product_money_back(dispatcher, tracker)
+        ):
+            # "what if he never spends it, do I get a refund?" about the gift card being talked about: final sale
+            return about("products")
         if not policy_part(dispatcher, latest):
             say_policy(dispatcher)
         return about("return_policy") + also_asked(dispatcher, tracker, answered_topic="return_policy")
@@ -486,6 +498,9 @@ def _pick_lines(text: str, lines: Sequence[ReturnableLine], *, strict: bool = Fa
     by_id = [line.line_id for line in lines if line.line_id in ids]
     if by_id and re.fullmatch(r"[\d,\s]+", text) and not strict:
         return by_id
+    place = None if strict else _place_in_list(text, len(lines))
+    if place is not None:
+        return [lines[place].line_id]
     words = set(re.findall(r"[a-z]{3,}", text)) - {"the", "and", "return", "item", "items", "one", "want", "please"}
     scored = []
     for line in lines:
@@ -496,6 +511,28 @@ def _pick_lines(text: str, lines: Sequence[ReturnableLine], *, strict: bool = Fa
         return None if strict else (by_id or None)
     best = max(score for score, _ in scored)
     return [line_id for score, line_id in scored if score == best]
+
+
+#: A place in the list of buttons ("only the top one on that list", "the 2nd item", "the last one").
+_PLACES = {"first": 0, "1st": 0, "top": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
+           "fifth": 4, "5th": 4, "last": -1, "bottom": -1, "final": -1}  # fmt: skip
+_PLACE_RE = re.compile(
+    r"^(?:(?:only|just|it's|its|it is|the|that|this|um|erm|ok|okay)\s+)*(first|1st|top|second|2nd|third|3rd|fourth|"
+    r"4th|fifth|5th|last|bottom|final)(?:\s+(?:one|item|thing|product|option|button)s?)?\b(?P<rest>.*)$"
+)
+
+
+def _place_in_list(text: str, count: int) -> int | None:
+    """The index of the item named by its place in the list of buttons, or None: the message opens with the
+    place ("the second one", "only the top one on that list") and says nothing else but where it is."""
+    found = _PLACE_RE.match(" ".join(words(text)))
+    if found is None:
+        return None
+    rest = set(words(found.group("rest")))
+    if rest - {"on", "in", "of", "the", "that", "this", "list", "please", "pls", "thanks", "one", "there", "above"}:
+        return None  # "the first one was fine but the blush..." names more than a place
+    index = _PLACES[found.group(1)]
+    return index if -count <= index < count else None
 
 
 #: Words of a reason for sending something back ("not the right colour", "didn't like the smell").
@@ -644,6 +681,9 @@ class ValidateReturnForm(FormValidationAction):
         if stops_return(said(tracker)):
             return _end_return(tracker, "return_items")
         latest = said(tracker)
+        if answer_in_form(dispatcher, latest):
+            # "hang on, not sure" / "could I swap it for another shade?": answered, the question stands
+            return {"return_items": None}
         if latest.intent not in _ITEM_INTENTS and _aside(dispatcher, tracker):
             # "btw do you have the Kindred Colour Cream Blush in stock?": a question about another product that
             # shares a brand with an item here is answered, not taken as the pick; the form asks again
@@ -663,8 +703,15 @@ class ValidateReturnForm(FormValidationAction):
         if not picked:
             if said(tracker).intent == "thank" and not said(tracker).button:
                 dispatcher.utter_message(response="utter_welcome_form")  # "cheers": welcome; the question stands
+            elif not latest.button and not is_question(latest.text) and has(latest.text, *_REASON_CUES) and lines:
+                # "wrong shade for me" is why, not which: kept, and the only item is the one; otherwise asked
+                reason = " ".join(latest.text.split())[:300]
+                if len(lines) == 1:
+                    return {"return_items": str(lines[0].line_id), "return_reason": reason}
+                dispatcher.utter_message(response="utter_return_reason_noted_which_item")
+                return {"return_items": None, "return_reason": reason}
             elif not _aside(dispatcher, tracker):
-                dispatcher.utter_message(response="utter_return_items_invalid")
+                say_invalid(dispatcher, tracker, "utter_return_items_invalid")
             return {"return_items": None}
         items = ",".join(str(i) for i in picked)
         # "all of it, it irritated my skin": the reason given with the pick is kept, and the next question is
@@ -689,6 +736,8 @@ class ValidateReturnForm(FormValidationAction):
         latest = said(tracker)
         if stops_return(latest):
             return _end_return(tracker, "return_reason")
+        if answer_in_form(dispatcher, latest):
+            return {"return_reason": None}
         if _aside(dispatcher, tracker):
             return {"return_reason": None}
         if latest.intent == "thank" and not latest.button:
