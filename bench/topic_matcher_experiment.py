@@ -126,6 +126,11 @@ def norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
+def accepted(label: str | List[str] | None) -> List[str]:
+    """The topics a label accepts: none, one, or a list (several answers would each pass the turn)."""
+    return [] if label is None else [label] if isinstance(label, str) else list(label)
+
+
 def parse_nlu(nlu: str) -> Tuple[str, float]:
     match = re.match(r"(\S+) ([0-9.]+)", nlu or "")
     return (match.group(1), float(match.group(2))) if match else ("", 0.0)
@@ -145,7 +150,7 @@ def gate_open(gate: str, turn: Dict[str, Any]) -> bool:
     raise ValueError(gate)
 
 
-def load_turns(bench: Path, labels_path: Path) -> Tuple[List[Dict[str, Any]], Dict[str, str | None]]:
+def load_turns(bench: Path, labels_path: Path) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
     import json
 
     data = json.loads(bench.read_text())
@@ -195,7 +200,7 @@ def table(turns, labels, topics, gates, thresholds) -> List[Dict[str, Any]]:
             rescued = wrong = hijack = agree = 0
             for turn in failing:
                 if gate_open(gate, turn) and turn["sim"] >= threshold:
-                    if labels[turn["key"]] == turn["topic"]:
+                    if turn["topic"] in accepted(labels[turn["key"]]):
                         rescued += 1
                     else:
                         wrong += 1
@@ -220,7 +225,7 @@ def detail(turns, labels, topics, gate, threshold) -> None:
     for turn in turns:
         if turn["failing"]:
             hit = gate_open(gate, turn) and turn["sim"] >= threshold
-            mark = ("RESCUED" if labels[turn["key"]] == turn["topic"] else "WRONG") if hit else "-"
+            mark = ("RESCUED" if turn["topic"] in accepted(labels[turn["key"]]) else "WRONG") if hit else "-"
             print(
                 f"  {mark:<7} {turn['key']:<10} label={labels[turn['key']]!s:<14} near={turn['topic']:<18}"
                 f" {turn['sim']:.3f} nlu={turn['nlu'][:28]!r:<30} {turn['sent'][:80]!r}"
@@ -253,7 +258,7 @@ def main() -> None:
         raise SystemExit(f"{args.bank}: paraphrases copied from tests/conversations: {copied}")
     bench, labels_name = SETS[args.set]
     turns, labels = load_turns(args.bench or bench, ROOT / "bench" / "data" / labels_name)
-    unknown = {v for v in labels.values() if v} - set(topics)
+    unknown = {name for v in labels.values() for name in accepted(v)} - set(topics)
     if unknown:
         raise SystemExit(f"labels name topics the bank does not have: {sorted(unknown)}")
     encoder = Encoder(args.model)
