@@ -32,6 +32,7 @@ STOP = frozenset(
     today right moment currently also too again then ok okay hi hey so thanks thank tell know if not no yes
     yeah nice good great lovely new recommend recomend reccomend recommended suggest suggestion suggestions
     idea ideas something anything best decent quality really very first second third last 1st 2nd 3rd hello
+    about from by than just only even actually maybe
     ugh hmm hiya cheers ta actually maybe just only ones
     """.split()  # noqa: SIM905 (words read better as words)
 )

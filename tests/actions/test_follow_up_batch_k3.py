@@ -201,6 +201,27 @@ def test_a_kind_we_do_not_sell_sharing_a_word_with_one_we_do_is_unsold(store, ph
     assert found.unknown, found
 
 
+@pytest.mark.parametrize(
+    ("text", "brand"),
+    [
+        ("what about the Solstice one?", "Solstice"),
+        ("how about the Solstice one", "Solstice"),
+        ("just the Crown & Root one", "Crown & Root"),
+        ("maybe the Maison Coco one then", "Maison Coco"),
+        ("anything from Solstice?", "Solstice"),
+    ],
+)
+def test_a_function_word_before_a_brand_is_no_kind_we_do_not_sell(store, text, brand) -> None:
+    """ "what about the Solstice one?" after a list: "about" is no unknown kind of product in front of the brand
+    (the unsold-modifier reading had made it one and matched nothing, so the pick fell to "not something I can help
+    with"); the brand's products are matched."""
+    from actions.product_lookup import match
+
+    found = match(text)
+    assert found.products and not found.unknown, found
+    assert all(brand in p.brand for p in found.products), found
+
+
 @pytest.mark.parametrize("text", ["do you stock any false eyelashes", "got any fake eyelashes?"])
 async def test_asking_for_a_kind_we_do_not_sell_says_so(store, domain, text) -> None:
     from actions.products import ActionCheckStock
