@@ -245,46 +245,6 @@ class Transcript:
                     return self.store_kept(line)
                 raise
             return row_id
-            if row is None:
-                if line.body is None:
-                    raise ValueError("a kept line without a stored row needs the customer's body")
-                row = WebMessage(
-                    conversation_id=line.conversation_id,
-                    role="user",
-                    client_message_id=line.client_message_id,
-                    status=line.status,
-                    body=line.body,
-                    created_at=line.at,
-                )
-                session.add(row)
-            row.status = line.status
-            reply_to = row.client_message_id
-            if line.replies and reply_to is not None:
-                session.execute(
-                    delete(WebMessage).where(
-                        WebMessage.conversation_id == line.conversation_id,
-                        WebMessage.role == "bot",
-                        WebMessage.reply_to == row.client_message_id,
-                    )
-                )
-            session.add_all(
-                WebMessage(
-                    conversation_id=line.conversation_id,
-                    role="bot",
-                    reply_to=reply_to,
-                    body=message,
-                    created_at=line.at,
-                )
-                for message in line.replies
-            )
-            try:
-                session.commit()
-            except IntegrityError:  # another gateway stored this client message meanwhile: write it on top of that
-                session.rollback()
-                if line.row_id is None and line.client_message_id is not None:
-                    return self.store_kept(line)
-                raise
-            return row.id
 
     def history(self, conversation_id: str, limit: int) -> tuple[list[WebMessage], bool]:
         """The newest ``limit`` rows of a conversation, oldest first.
