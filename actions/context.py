@@ -336,17 +336,31 @@ FOR_A_COLLEAGUE = frozenset(
 )  # fmt: skip
 
 
-def last_bot_response(tracker: Tracker) -> str | None:
-    """The response name (``utter_...``) of the bot's last message before the latest customer message."""
+def last_bot_turn(tracker: Tracker) -> list[dict[str, Any]]:
+    """The bot's messages (``bot`` events, oldest first) between the customer's message before the latest one and
+    the latest: what the customer is reacting to."""
+    turn: list[dict[str, Any]] = []
     seen_user = False
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             if seen_user:
-                return None
+                break
             seen_user = True
         elif event.get("event") == "bot" and seen_user:
-            return str((event.get("metadata") or {}).get("utter_action") or "") or None
-    return None
+            turn.append(event)
+    turn.reverse()
+    return turn
+
+
+def response_of(event: dict[str, Any]) -> str | None:
+    """The response name (``utter_...``) a bot event was said from."""
+    return str((event.get("metadata") or {}).get("utter_action") or "") or None
+
+
+def last_bot_response(tracker: Tracker) -> str | None:
+    """The response name (``utter_...``) of the bot's last message before the latest customer message."""
+    turn = last_bot_turn(tracker)
+    return response_of(turn[-1]) if turn else None
 
 
 def last_bot_text(tracker: Tracker) -> str:

@@ -13,7 +13,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import confirm
-from actions.context import Said, has, is_question
+from actions.context import Said, has, is_question, last_bot_turn, response_of
 
 #: Hedges at a free-text question ("hmm hang on, not 100% sure", "hold on", "give me a sec") on top of the
 #: confirmation's (`confirm.undecided`).
@@ -61,17 +61,7 @@ def answer_in_form(dispatcher: CollectingDispatcher, latest: Said) -> bool:
 
 def said_in_last_turn(tracker: Tracker, response: str) -> bool:
     """Whether the bot's turn before the latest customer message used ``response``."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            if seen_user:
-                return False
-            seen_user = True
-        elif (
-            event.get("event") == "bot" and seen_user and (event.get("metadata") or {}).get("utter_action") == response
-        ):
-            return True
-    return False
+    return any(response_of(event) == response for event in last_bot_turn(tracker))
 
 
 def say_invalid(dispatcher: CollectingDispatcher, tracker: Tracker, response: str) -> None:

@@ -27,6 +27,7 @@ from actions.context import (
     has,
     is_question,
     lacks_the_number,
+    last_bot_turn,
     praises,
     puts_the_check_off,
     refuses_a_person,
@@ -61,15 +62,8 @@ NOT_UNDERSTOOD = frozenset({"utter_ask_rephrase", "utter_out_of_scope", "utter_o
 
 def _last_bot_utterance(tracker: Tracker) -> Dict[str, Any] | None:
     """The bot message just before the latest customer message (what the customer is reacting to)."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            if seen_user:
-                return None
-            seen_user = True
-        elif event.get("event") == "bot" and seen_user:
-            return event
-    return None
+    turn = last_bot_turn(tracker)
+    return turn[-1] if turn else None
 
 
 _WRONG = ("wrong", "incorrect", "not what i ordered", "not the one i ordered", "damaged", "broken", "smashed",
