@@ -33,11 +33,19 @@ _RMA_RE = re.compile(r"#?\s*\brma\s*(?:no\.?|number|nr\.?)?\s*[-#:]?\s*(\d{3}\s?
 _ORDER_PREFIXED_RE = re.compile(
     r"(?:\bord(?:er)?(?:\s*(?:no|nr|num|number|id|ref|reference)\b)?\.?\s*(?:(?:is|was|=)\s*)?(?:[#:\-]\s*)*"
     r"|#\s*)"
-    r"(\d{3}[ \-]?\d{3,4}|\d{6,7})(?![\d\w])",
+    r"(\d(?: \d){5}(?![ \-]?\d)|\d{3}[ \-]?\d{3,4}|\d{6,7})(?![\d\w])",
     re.IGNORECASE,
 )
-# A bare 6-digit number standing on its own (not part of a phone number, price, code or longer number).
-_BARE_SIX_RE = re.compile(r"(?<![\w\-+#/.,£$€])(\d{6})(?![\w\-/%]|[.,]\d)")
+# A bare 6-digit number standing on its own (not part of a phone number, price, code or longer number), or dictated
+# digit by digit ("3 0 5 6 6 1").
+_BARE_SIX_RE = re.compile(r"(?<![\w\-+#/.,£$€])(\d{6}|\d(?: \d){5})(?![\w\-/%]|[.,]\d)")
+# Six digits named as a postcode, or right after a country whose postcodes have six digits ("Singapore 520211",
+# "pin code 560001"), are a postcode, not an order number (nlu_data/nlu/regex.yml holds the same list).
+_SIX_DIGIT_POSTCODE_CUE = re.compile(
+    r"\b(?:post\s?code|zip(?:\s?code)?|pin(?:\s?code)?|singapore|india|china|russia|nigeria|vietnam|romania|"
+    r"kazakhstan|belarus)(?:\s+(?:is|was))?[\s,:]*$",
+    re.IGNORECASE,
+)
 _DIGIT_NEIGHBOUR_BEFORE = re.compile(r"\d[\s\-]?$")
 _DIGIT_NEIGHBOUR_AFTER = re.compile(r"^[\s\-]?\d")
 
@@ -74,9 +82,9 @@ def normalize_order_number(text: str | None) -> str | None:
         before, after = cleaned[: match.start()], cleaned[match.end() :]
         if _DIGIT_NEIGHBOUR_BEFORE.search(before) or _DIGIT_NEIGHBOUR_AFTER.search(after):
             continue  # part of a phone number or a longer grouped number
-        if match.group(1).startswith("0"):
+        if match.group(1).startswith("0") or _SIX_DIGIT_POSTCODE_CUE.search(before):
             continue
-        return f"ORD-{match.group(1)}"
+        return f"ORD-{match.group(1).replace(' ', '')}"
     return None
 
 

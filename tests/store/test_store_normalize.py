@@ -43,6 +43,8 @@ from store.normalize import (
         "order 100234 and RMA-500111",
         "hi, it's 100234.",
         "(100234)",
+        "order number 1 0 0 2 3 4",
+        "its 1 0 0 2 3 4 i think",
     ],
 )
 def test_order_number_forms(text: str) -> None:
@@ -69,6 +71,11 @@ def test_order_number_forms(text: str) -> None:
         "AB123456789GB",
         "order 12345",
         "ORD-012345",
+        "Blk 211 Tampines Street 23, Singapore 520211",
+        "my pin code is 560001",
+        "zip 100234",
+        "postcode: 100234",
+        "call 0 7 7 0 0 9 0 0 1 2 3",
     ],
 )
 def test_order_number_rejections(text: str | None) -> None:
