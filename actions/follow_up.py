@@ -18,7 +18,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import account, confirm, orders, payments, reader, returns, shipping
+from actions import account, confirm, orders, payments, questions, reader, returns, shipping
 from actions.common import channel_context, conversation_id, get_store, join_words, money, verified_order
 from actions.context import (
     FILLERS,
@@ -167,10 +167,20 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
         dispatcher.utter_message(response="utter_photo")
         return []
     answered = _pending_question(dispatcher, tracker, latest, caller=caller)
-    if answered is None and caller != "action_follow_up" and not latest.entity("order_number"):
-        # "how long do you keep these chats for?" filed as a stock question: the privacy answer, not a product
-        # (the follow-up action reads it among the plain requests, after the context)
-        answered = privacy_question(dispatcher, latest.text)
+    if answered is None and not latest.entity("order_number") and not _checked_order(tracker):
+        # questions read by their form, whatever NLU filed them under and whatever was talked about: when the
+        # refunded money is seen, why a colleague and not the assistant, what is done with personal data
+        # (actions/questions.py), each answered from the order, offer or ticket in focus, else from policy
+        answered = questions.read_refund_timing(dispatcher, tracker, latest)
+        if answered is None:
+            answered = questions.read_why_a_colleague(dispatcher, tracker, latest)
+        if answered is None and caller != "action_follow_up":
+            # "how long do you keep these chats for?" filed as a stock question: the privacy answer, not a product
+            answered = privacy_question(dispatcher, latest.text)
+        elif answered is None and asks_what_data_is_kept(latest.text):
+            # the follow-up action reads data requests among the plain requests, after the context; a question
+            # about the data kept is answered before any waiting ticket or order check is read into it
+            answered = privacy_question(dispatcher, latest.text)
     if answered is None:
         answered = _double_charge_with_a_person(dispatcher, tracker, latest)
     if answered is None and (caller != "action_continue_goal" or _only_about_the_person(latest.text)):
@@ -1554,14 +1564,6 @@ _DELETE_DATA_RE = re.compile(
 _REQUEST_ABOUT = ("data", "details", "information", "info", "account", "everything", "all of it", "history",
                   "chats", "messages", "address*", "email*", "surname", "name")  # fmt: skip
 _ADDS_TO = ("with it", "as well", "too", "also", "and all", "and my", "and the", "plus", "including", "everything")
-#: What is kept about the customer, for how long, and what is done with it.
-_KEPT = ("keep", "kept", "store", "stored", "hold", "held", "retain*", "save", "saved", "have on me", "know about me",
-         "do with", "use", "used", "using", "share", "shared", "sell", "sold", "happens to", "happen to",
-         "process*")  # fmt: skip
-_KEPT_WHAT = ("data", "chat", "chats", "conversation*", "messages", "details", "information", "info", "history",
-              "on me", "about me", "transcript*")  # fmt: skip
-
-
 #: What a request left to a colleague covers, asked about ("will my order history go too?", "and my reviews?").
 _COVERS = ("too", "as well", "also", "go", "gone", "goes", "included", "include", "includes", "what about", "and my",
            "deleted", "removed", "kept", "stay", "stays", "lose", "lost")  # fmt: skip
@@ -1615,15 +1617,9 @@ def asks_to_delete_data(text: str) -> bool:
 
 
 def asks_what_data_is_kept(text: str) -> bool:
-    """ "how long do you keep my chats for?", "what data do you hold on me?", "what do you do with my data?": a
-    question about the data kept and its use."""
-    return (
-        is_question(text)
-        and has(text, "how long", "what", "which", "do you", "are you", "does it", "is it")
-        and has(text, *_KEPT)
-        and has(text, *_KEPT_WHAT)
-        and not has(text, *_ORDER_WORDS)
-    )
+    """ "how long do you keep my chats for?", "what data do you hold on me?", "will you keep my postcode stored?": a
+    question about the data kept and its use (`actions.questions.asks_about_personal_data`, its table of forms)."""
+    return questions.asks_about_personal_data(text)
 
 
 def asks_why_the_proof(text: str) -> bool:

@@ -1,0 +1,175 @@
+"""Question-keyed readers (round conv14, issue 13): each class of question read by its form, over wordings written
+for this test and unlike batch K's sentences, plus near-misses the reader must leave alone. The readers live in
+actions/questions.py and are asked by `actions.follow_up.in_context` whatever NLU guessed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actions.follow_up import ActionFollowUp
+from actions.goals import ActionContinueGoal
+from actions.questions import asks_about_personal_data, asks_why_not_you, refund_timing
+from tests.actions.helpers import grant, make_tracker, run
+
+
+def bot(text: str) -> dict[str, Any]:
+    return {"event": "bot", "text": text}
+
+
+# ------------------------------------------------------------------------------------------- refund timing
+
+_HOW_LONG = [
+    "any idea when i'll be reimbursed?",
+    "how long til the dosh lands in my bank",
+    "when do i get paid back",
+    "so when's it hitting my account then",
+    "what's the eta on getting my £30 back",
+    "how quickly does the cash come through after that",
+]
+_NOT_SEEN = [
+    "still no sign of the cash on my card",
+    "zilch has turned up on my statement",
+    "my bank says nothing yet",
+    "i've not seen a penny back",
+    "still waiting for my money tbh",
+    "it hasn't landed in my paypal",
+]
+_NOT_REFUND_TIMING = ["how many days do I have to return it", "how long does delivery take to Leeds", "how much is it"]
+
+
+@pytest.mark.parametrize("text", _HOW_LONG)
+def test_how_long_until_the_money_is_back_is_read_by_its_form(text: str) -> None:
+    assert refund_timing(text) == "how_long"
+
+
+@pytest.mark.parametrize("text", _NOT_SEEN)
+def test_money_not_seen_yet_is_read_by_its_form(text: str) -> None:
+    assert refund_timing(text) == "not_seen"
+
+
+@pytest.mark.parametrize("text", _NOT_REFUND_TIMING)
+def test_the_return_window_or_a_delivery_is_no_refund_timing(text: str) -> None:
+    assert refund_timing(text) is None
+
+
+@pytest.mark.parametrize("text", _NOT_SEEN[:3])
+async def test_money_not_seen_after_a_completed_refund_is_the_refund_not_the_parcel(store, cases, domain, text):
+    """After the refund's amount (a delivered order), "nothing in my account" is the refund's bank days, never the
+    delivered parcel's dispute (NLU: out of scope)."""
+    number = grant(store, cases["refunded"])
+    slots = {"order_number": number, "topic": "refund", "goal": "refund_status"}
+    tracker = make_tracker(intent="out_of_scope", text=text, slots=slots)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses[0] == "utter_refund_not_arrived", out.responses
+
+
+@pytest.mark.parametrize("text", _HOW_LONG[:3])
+async def test_how_long_for_the_money_before_any_return_is_the_policy_and_the_offer_stands(store, cases, domain, text):
+    """At the offer of a return (no refund yet; NLU: a refund's status) the policy's days, and the offer stays."""
+    number = grant(store, cases["returnable"])
+    slots = {"order_number": number, "topic": "return", "goal": "return", "last_question": "offer_return"}
+    tracker = make_tracker(intent="refund_status", text=text, slots=slots)
+    out = await run(ActionContinueGoal(), tracker, domain)
+    assert out.responses == ["utter_refund_timing", "utter_return_offer_stands"], out.responses
+
+
+@pytest.mark.parametrize(
+    "text", ["why's this dragging on so long", "how come it's still not done", "what's the hold up"]
+)
+async def test_why_so_slow_with_a_pending_refund_is_its_state_with_an_apology(store, cases, domain, text) -> None:
+    number = grant(store, cases["returned_refund_processing"])
+    slots = {"order_number": number, "topic": "return_status", "goal": "return_status"}
+    tracker = make_tracker(intent="nlu_fallback", text=text, slots=slots)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses[:2] == ["utter_refund_slow", "utter_refund_status"], out.responses
+
+
+async def test_why_so_slow_about_a_parcel_is_not_taken(store, cases, domain) -> None:
+    number = grant(store, cases["delayed"])
+    slots = {"order_number": number, "topic": "track", "goal": "track"}
+    tracker = make_tracker(intent="nlu_fallback", text="why is it taking so long", slots=slots)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert "utter_refund_slow" not in out.responses
+
+
+# ---------------------------------------------------------------------------------------- why a colleague
+
+_WHY_NOT_YOU = [
+    "surely you can sort that yourself?",
+    "what's stopping you from doing it",
+    "are you even allowed to do that",
+    "how come u cant handle it",
+    "will you change it for me or not",
+    "is that not something you can do",
+]
+
+
+@pytest.mark.parametrize("text", _WHY_NOT_YOU)
+def test_why_not_you_is_read_by_its_form(text: str) -> None:
+    assert asks_why_not_you(text)
+
+
+@pytest.mark.parametrize("text", ["why can't I log in", "why is it late"])
+def test_why_the_customer_cannot_is_no_question_to_the_assistant(text: str) -> None:
+    assert not asks_why_not_you(text)
+
+
+@pytest.mark.parametrize("text", _WHY_NOT_YOU[:4])
+async def test_why_not_you_after_a_colleague_was_offered_says_why_and_offers_again(domain, text) -> None:
+    """After "a colleague can look at it... Shall I pass this to them?" (no account answer), NLU unsure."""
+    offer = "A colleague from our team can look at it and put it right. Shall I pass this to them?"
+    tracker = make_tracker(
+        intent="nlu_fallback", text=text, slots={"last_question": "offer_handoff"}, events=[bot(offer)]
+    )
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses[0] == "utter_why_colleague_general", out.responses
+
+
+async def test_why_not_you_with_a_ticket_open_names_the_ticket(domain) -> None:
+    tracker = make_tracker(intent="nlu_fallback", text="surely you can sort that yourself?",
+                           slots={"handoff_ticket": "HO-000004"})  # fmt: skip
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses[0] == "utter_why_colleague_ticket", out.responses
+
+
+async def test_why_not_you_with_no_colleague_in_sight_is_not_taken(store, domain) -> None:
+    tracker = make_tracker(intent="nlu_fallback", text="surely you can sort that yourself?", events=[bot("Hi!")])
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert not {"utter_why_colleague_general", "utter_why_colleague_ticket"} & set(out.responses)
+
+
+# ------------------------------------------------------------------------------------------------ privacy
+
+_PRIVACY = [
+    "is my email gonna be sold to marketers?",
+    "do u lot hang on to my phone number after this",
+    "where does everything I type here end up, is it saved?",
+    "are these chats recorded",
+    "what happens to my card details afterwards?",
+    "does the shop pass my info on to anyone",
+]
+
+
+@pytest.mark.parametrize("text", _PRIVACY)
+def test_a_question_about_personal_data_is_read_by_its_form(text: str) -> None:
+    assert asks_about_personal_data(text)
+
+
+@pytest.mark.parametrize("text", ["do you stock retinol", "can you keep it aside for me", "can you hold my order"])
+def test_stock_or_an_order_is_no_question_about_personal_data(text: str) -> None:
+    assert not asks_about_personal_data(text)
+
+
+async def test_a_privacy_question_while_the_check_waits_gets_the_privacy_answer(domain) -> None:
+    tracker = make_tracker(intent="out_of_scope", text=_PRIVACY[0], slots={"order_number": "ORD-100188"},
+                           active_loop="verify_order_form")  # fmt: skip
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses[0] == "utter_data_kept", out.responses
+
+
+async def test_a_privacy_question_while_a_person_is_awaited_gets_the_privacy_answer(domain) -> None:
+    tracker = make_tracker(intent="nlu_fallback", text=_PRIVACY[3], slots={"handoff_ticket": "HO-000004"})
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses[0] == "utter_data_kept", out.responses
