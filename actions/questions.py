@@ -272,3 +272,28 @@ def asks_about_personal_data(text: str) -> bool:
         return True
     asked = "?" in text or bool(_OPENS_A_QUESTION.match(text))
     return asked and bool(_KEEPING.search(text) and _PERSONAL.search(text) and _ASKS_THE_SHOP.search(text))
+
+
+# --------------------------------------------------------------------------------------------- best value
+
+#: Which product gives the most for the money, in any words ("best value", "most for the money", "bang for my buck",
+#: "cheapest decent one", "which is worth it for the price", "what goes furthest").
+_BEST_VALUE = _any(
+    r"\b(?:best|good|great|better|most)\s+(?:value|deal|price|buy)\b",
+    r"\bvalue\s+for\s+(?:the\s+)?money\b",
+    r"\bmost\s+(?:\w+\s+){0,2}?for\s+(?:the|my|your|ur|our|his|her)?\s*(?:money|cash|price|pound|quid|buck|dosh)\b",
+    r"\bbang\s+for\s+(?:the|my|your|ur|our)?\s*(?:buck|money|pound|quid)\b",
+    r"\b(?:money'?s|moneys)\s+worth\b",
+    r"\bworth\s+(?:it\s+)?(?:the|for the)\s+(?:money|price)\b",
+    r"\bcheapest\s+(?:decent|good|nice|half decent)\b",
+    r"\b(?:go|goes|going)\s+(?:the\s+)?furthest\b",
+    r"\bmost\s+(?:economical|affordable)\b",
+    r"\b(?:least|lowest)\s+(?:expensive|price|cost)\b",
+    r"\bcheapest\b",
+)
+
+
+def asks_best_value(text: str) -> bool:
+    """The words ask which product is the best value ("which gives the most for the money", "bang for my buck?",
+    "cheapest decent one"); the products shown or asked for say which (`actions.products`)."""
+    return bool(_BEST_VALUE.search(_text(text)))

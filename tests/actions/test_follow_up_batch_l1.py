@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from actions.context import FOCUS_PRODUCT, SHOWN_PRODUCTS
 from actions.follow_up import ActionFollowUp
 from actions.goals import ActionContinueGoal
-from actions.questions import asks_about_personal_data, asks_why_not_you, refund_timing
+from actions.product_lookup import catalogue
+from actions.questions import asks_about_personal_data, asks_best_value, asks_why_not_you, refund_timing
 from tests.actions.helpers import grant, make_tracker, run
 
 
@@ -173,3 +175,45 @@ async def test_a_privacy_question_while_a_person_is_awaited_gets_the_privacy_ans
     tracker = make_tracker(intent="nlu_fallback", text=_PRIVACY[3], slots={"handoff_ticket": "HO-000004"})
     out = await run(ActionFollowUp(), tracker, domain)
     assert out.responses[0] == "utter_data_kept", out.responses
+
+
+# --------------------------------------------------------------------------------------------- best value
+
+_BEST_VALUE = [
+    "bang for my buck, which one?",
+    "which one's the cheapest decent one",
+    "what goes furthest for 20 quid",
+    "which one is worth it for the price",
+    "out of those what's the most economical one",
+    "which'd get me the most for my cash",
+]
+
+
+@pytest.mark.parametrize("text", _BEST_VALUE)
+def test_best_value_is_read_by_its_form(text: str) -> None:
+    assert asks_best_value(text)
+
+
+@pytest.mark.parametrize("text", ["which one is in stock", "what's the most popular one"])
+def test_stock_or_popularity_is_no_best_value(text: str) -> None:
+    assert not asks_best_value(text)
+
+
+def _shown() -> dict[str, object]:
+    near = [p.sku for p in catalogue().products if "brush" in p.title.lower()][:3]
+    return {FOCUS_PRODUCT: None, SHOWN_PRODUCTS: near, "topic": "products"}
+
+
+@pytest.mark.parametrize("text", [t for t in _BEST_VALUE if "quid" not in t])
+async def test_best_value_of_a_list_shown_is_its_cheapest_with_its_price(store, domain, text) -> None:
+    out = await run(ActionFollowUp(), make_tracker(intent="nlu_fallback", text=text, slots=_shown()), domain)
+    assert out.responses == ["utter_cheapest_shown"], out.responses
+
+
+@pytest.mark.parametrize("text", _BEST_VALUE[:4])
+async def test_best_value_with_no_list_is_the_cheapest_product_with_its_price(store, domain, text) -> None:
+    """After "sorry, we don't sell that" (no list shown): the cheapest product with its £ price."""
+    slots = {FOCUS_PRODUCT: None, SHOWN_PRODUCTS: None, "topic": "products"}
+    out = await run(ActionFollowUp(), make_tracker(intent="nlu_fallback", text=text, slots=slots), domain)
+    assert out.responses[0] == "utter_cheapest", out.responses
+    assert "£" in out.message("utter_cheapest")["price"]
