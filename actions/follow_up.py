@@ -279,24 +279,36 @@ _DOUBLE_CHARGE = ("twice", "double", "two payments", "two charges", "charged aga
                   "extra payment", "extra charge", "second payment", "second charge", "other payment",
                   "other charge")  # fmt: skip
 _REFUND_WORDS = ("refund*", "money back", "get it back", "pay back", "paid back", "pay it back", "give back",
-                 "give it back", "reimburs*")  # fmt: skip
+                 "give it back", "give me back", "give it me back", "put back", "put it back", "reimburs*",
+                 "repay*", "reverse*", "cancel the second", "cancel the extra")  # fmt: skip
 
 
 def _double_charge_with_a_person(
     dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said
 ) -> List[EventType] | None:
-    """ "will they refund the extra one?" with a colleague's ticket open about a payment taken twice: the colleague
-    sorts the second charge out, not a refund of the order (nor a second ticket)."""
-    if not tracker.get_slot(TICKET) or not has(latest.text, *_REFUND_WORDS):
+    """ "will they refund the extra one?" about a payment taken twice: with a colleague's ticket open, the colleague
+    sorts the second charge out (not a refund of the order, nor a second ticket); with none, a colleague can check
+    the two payments and refund the extra one, offered (the assistant can't refund a payment; nor is it the
+    order's refund or returns policy)."""
+    if not has(latest.text, *_REFUND_WORDS) or latest.entity("order_number"):
         return None
     earlier = [str(e.get("text") or "") for e in tracker.events if e.get("event") == "user"][-8:]
-    if not any(has(text, *_DOUBLE_CHARGE) for text in earlier):
+    if not any(has(text, *_DOUBLE_CHARGE) for text in [*earlier, latest.text]) or not any(
+        has(text, *_DOUBLE_CHARGE) and has(text, *_CHARGED) for text in [*earlier, latest.text]
+    ):
         return None
+    if not tracker.get_slot(TICKET):
+        dispatcher.utter_message(response="utter_double_charge_colleague")
+        return about("payment", last_question=OFFER_HANDOFF)
     ticket = current_ticket(tracker)
     if ticket is None:
         return None
     dispatcher.utter_message(response="utter_ticket_double_charge", ticket=ticket.ticket_number)
     return about("handoff", **{TICKET: ticket.ticket_number})
+
+
+#: Money taken ("charged", "two payments", "my bank shows"): a double charge is a payment's, not two items.
+_CHARGED = ("charg*", "paid", "pay", "payment*", "bank", "card", "taken", "took", "debit*", "statement")
 
 
 def _only_about_the_person(text: str) -> bool:

@@ -165,11 +165,13 @@ def read_refund_timing(dispatcher: CollectingDispatcher, tracker: Tracker, lates
             if form == "why_slow":
                 say(response="utter_refund_slow")
             return payments.refund_status(ctx)  # the return's state, and the refund's days once it is in
-    # no refund yet: the policy's days, and an offer of a return still open stays open
-    say(response="utter_refund_timing", after=refund_after_return())
-    if tracker.get_slot(LAST_QUESTION) == OFFER_RETURN and ctx is not None:
-        say(response="utter_return_offer_stands")
-        return about("return", last_question=OFFER_RETURN)
+    if ctx is not None:
+        # no return yet: the policy's days for a return of this order, and an offer of one still open stays open
+        # (the "ok yes start it" after the answer starts it)
+        say(response="utter_return_refund_time", lead="Refunds come", when=refund_after_return())
+        offer = OFFER_RETURN if tracker.get_slot(LAST_QUESTION) == OFFER_RETURN else None
+        return about("return", last_question=offer)
+    say(response="utter_refund_timing", after=refund_after_return())  # no order in focus: the policy
     return about("refund")
 
 

@@ -13,6 +13,7 @@ from actions.follow_up import ActionFollowUp
 from actions.goals import ActionContinueGoal
 from actions.product_lookup import catalogue
 from actions.questions import asks_about_personal_data, asks_best_value, asks_why_not_you, refund_timing
+from actions.returns import ActionReturnPolicy
 from tests.actions.helpers import grant, make_tracker, run
 
 
@@ -69,12 +70,14 @@ async def test_money_not_seen_after_a_completed_refund_is_the_refund_not_the_par
 
 @pytest.mark.parametrize("text", _HOW_LONG[:3])
 async def test_how_long_for_the_money_before_any_return_is_the_policy_and_the_offer_stands(store, cases, domain, text):
-    """At the offer of a return (no refund yet; NLU: a refund's status) the policy's days, and the offer stays."""
+    """At the offer of a return (no refund yet; NLU: a refund's status) the policy's days, and the offer stays
+    (batch K said the return window again)."""
     number = grant(store, cases["returnable"])
     slots = {"order_number": number, "topic": "return", "goal": "return", "last_question": "offer_return"}
     tracker = make_tracker(intent="refund_status", text=text, slots=slots)
     out = await run(ActionContinueGoal(), tracker, domain)
-    assert out.responses == ["utter_refund_timing", "utter_return_offer_stands"], out.responses
+    assert out.responses == ["utter_return_refund_time"], out.responses
+    assert "last_question" not in out.slots(), out.events  # unchanged: still the offer
 
 
 @pytest.mark.parametrize(
@@ -217,3 +220,38 @@ async def test_best_value_with_no_list_is_the_cheapest_product_with_its_price(st
     out = await run(ActionFollowUp(), make_tracker(intent="nlu_fallback", text=text, slots=slots), domain)
     assert out.responses[0] == "utter_cheapest", out.responses
     assert "£" in out.message("utter_cheapest")["price"]
+
+
+# ------------------------------------------------------------------------------- a double charge's refund
+
+_EXTRA_BACK = [
+    "will you give me back the second payment",
+    "can I have the duplicate charge refunded",
+    "so will the extra £46 be paid back or what",
+    "refund the double one pls",
+    "i want my money back for the other payment",
+    "can u reimburse the extra charge",
+]
+
+
+def user(text: str) -> dict[str, Any]:
+    return {"event": "user", "text": text, "parse_data": {"intent": {"name": "payment_problem"}, "entities": []}}
+
+
+@pytest.mark.parametrize("text", _EXTRA_BACK)
+async def test_the_extra_charge_back_with_no_ticket_is_a_colleague_offered(store, domain, text) -> None:
+    """After "my bank shows two payments" (no ticket; NLU: the returns policy): a colleague checks both payments."""
+    events = [user("pretty sure you took the payment twice, my bank shows it two times"), bot("Payment received.")]
+    tracker = make_tracker(intent="return_policy", text=text, events=events)
+    out = await run(ActionReturnPolicy(), tracker, domain)
+    assert out.responses == ["utter_double_charge_colleague"], out.responses
+
+
+@pytest.mark.parametrize(
+    ("earlier", "text"),
+    [("where is my parcel", "can I get a refund on it"), ("I bought two of them", "refund the extra one please")],
+)
+async def test_a_refund_with_no_payment_taken_twice_is_not_taken(store, domain, earlier, text) -> None:
+    tracker = make_tracker(intent="return_policy", text=text, events=[user(earlier), bot("Okay.")])
+    out = await run(ActionReturnPolicy(), tracker, domain)
+    assert "utter_double_charge_colleague" not in out.responses, out.responses
