@@ -10,7 +10,7 @@ import pytest
 
 from actions.context import FOCUS_PRODUCT, SHOWN_PRODUCTS
 from actions.follow_up import ActionFollowUp
-from actions.goals import ActionContinueGoal
+from actions.goals import ActionContinueGoal, checked_goal
 from actions.product_lookup import catalogue
 from actions.questions import asks_about_personal_data, asks_best_value, asks_why_not_you, refund_timing
 from actions.returns import ActionReturnPolicy
@@ -255,3 +255,52 @@ async def test_a_refund_with_no_payment_taken_twice_is_not_taken(store, domain, 
     tracker = make_tracker(intent="return_policy", text=text, events=[user(earlier), bot("Okay.")])
     out = await run(ActionReturnPolicy(), tracker, domain)
     assert "utter_double_charge_colleague" not in out.responses, out.responses
+
+
+# ------------------------------------------------------------------- a proof given with why the last one failed
+
+#: Each says something of an address (moved, the old flat, the street), which read them as an address change.
+_PROOF_AGAIN = [
+    ("argh that's my old address, it's {postcode}", "postcode"),
+    ("ah that was my previous flat, try {postcode}", "postcode"),
+    ("used to live on that street lol. {postcode}", "postcode"),
+    ("we moved house last year, it'll be {postcode}", "postcode"),
+    ("oops that's the old flat's one. {postcode}", "postcode"),
+    ("sorry, that email was from before I moved: {email}", "email"),
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), _PROOF_AGAIN)
+def test_a_proof_with_why_the_last_failed_keeps_the_checks_goal(cases, text, kind) -> None:
+    """After "where's my parcel ORD-…" and a failed check, the right proof with an explanation (NLU: an address
+    change) answers the tracking, not an address change."""
+    case = cases["delayed"]
+    value = case["email"] if kind == "email" else case.get("postcode") or "L16 4FB"
+    text = text.format(postcode=value, email=value)
+    events = [
+        {"event": "slot", "name": "goal", "value": "track"},
+        user("where's my parcel " + case["order_number"]),
+        bot("I couldn't match that order number with that email or postcode."),
+    ]
+    slots = {"goal": "change_address", "order_number": case["order_number"]}
+    entities = [{"entity": kind, "value": value}]
+    tracker = make_tracker(intent="change_shipping_address", text=text, entities=entities, slots=slots, events=events)
+    assert checked_goal(tracker) == "track"
+
+
+@pytest.mark.parametrize(
+    "text", ["we moved, can you send it to L16 4FB instead", "please change the address to the new flat, L16 4FB"]
+)
+def test_an_address_change_with_a_postcode_stays_an_address_change(text) -> None:
+    events = [{"event": "slot", "name": "goal", "value": "track"}, user("where's ORD-100147"), bot("Couldn't match.")]
+    tracker = make_tracker(intent="change_shipping_address", text=text, entities=[{"entity": "postcode",
+                           "value": "L16 4FB"}], slots={"goal": "change_address"}, events=events)  # fmt: skip
+    assert checked_goal(tracker) == "change_address"
+
+
+async def test_an_order_given_for_a_ticket_that_is_late_says_so_with_an_apology(store, cases, domain) -> None:
+    number = grant(store, cases["delayed"])
+    slots = {"order_number": number, "goal": "handoff", "handoff_ticket": "HO-000007"}
+    tracker = make_tracker(intent="inform", text=f"it's {number}", slots=slots)
+    out = await run(ActionContinueGoal(), tracker, domain)
+    assert out.responses[:2] == ["utter_handoff_order_noted", "utter_handoff_order_problem"], out.responses
