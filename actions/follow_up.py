@@ -171,9 +171,11 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
         # questions read by their form, whatever NLU filed them under and whatever was talked about: when the
         # refunded money is seen, why a colleague and not the assistant, what is done with personal data
         # (actions/questions.py), each answered from the order, offer or ticket in focus, else from policy
-        answered = questions.read_refund_timing(dispatcher, tracker, latest)
+        answered = questions.read_refund_timing(dispatcher, tracker, latest, caller=caller)
         if answered is None:
             answered = questions.read_why_a_colleague(dispatcher, tracker, latest)
+        if answered is None:
+            answered = questions.read_still_returnable(dispatcher, tracker, latest)
         if answered is None and caller != "action_follow_up":
             # "how long do you keep these chats for?" filed as a stock question: the privacy answer, not a product
             answered = privacy_question(dispatcher, latest.text)

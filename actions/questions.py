@@ -11,6 +11,9 @@ them early in `in_context`, so they hold whatever intent NLU guessed.
 Classes:
     refund timing: how long until refunded money is seen, that it has not come yet, why it takes so long.
     why a colleague: why the assistant can't do it itself, asked after a colleague was offered or promised.
+    personal data: what is kept, for how long and what is done with it.
+    best value: which product gives the most for the money.
+    still returnable: whether the order in focus can still go back (its own window, not the policy).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from actions.context import (
     LAST_QUESTION,
     OFFER_HANDOFF,
     OFFER_RETURN,
+    REFUSAL,
     TICKET,
     TOPIC,
     OrderContext,
@@ -37,7 +41,7 @@ from actions.context import (
     last_bot_response,
     last_bot_text,
 )
-from actions.returns import refund_after_return
+from actions.returns import offer_return, refund_after_return
 
 
 def _any(*forms: str) -> re.Pattern[str]:
@@ -125,8 +129,13 @@ def _refund_in_talk(tracker: Tracker, ctx: OrderContext | None) -> bool:
     return bool(re.search(r"\brefund", last_bot_text(tracker), re.I))
 
 
-def read_refund_timing(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+def read_refund_timing(
+    dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said, *, caller: str = "action_follow_up"
+) -> List[EventType] | None:
     """Answer a refund-timing question from the refund of the order in focus, its return, or the policy.
+
+    Args:
+        caller: the action asking; with no order in focus a topic action (the returns policy) answers it itself.
 
     Returns:
         The events of the answer, or None when the message is no refund-timing question.
@@ -171,6 +180,8 @@ def read_refund_timing(dispatcher: CollectingDispatcher, tracker: Tracker, lates
         say(response="utter_return_refund_time", lead="Refunds come", when=refund_after_return())
         offer = OFFER_RETURN if tracker.get_slot(LAST_QUESTION) == OFFER_RETURN else None
         return about("return", last_question=offer)
+    if caller != "action_follow_up":
+        return None  # no order in focus: the topic's own action has the policy's words for it
     say(response="utter_refund_timing", after=refund_after_return())  # no order in focus: the policy
     return about("refund")
 
@@ -299,3 +310,39 @@ def asks_best_value(text: str) -> bool:
     """The words ask which product is the best value ("which gives the most for the money", "bang for my buck?",
     "cheapest decent one"); the products shown or asked for say which (`actions.products`)."""
     return bool(_BEST_VALUE.search(_text(text)))
+
+
+# ------------------------------------------------------------------------------------------ still returnable
+
+#: Whether it can still go back ("can I still return that one?", "is it too late to send it back", "am I still in
+#: time", "has the return window passed", "is it still returnable").
+_STILL_RETURNABLE = _any(
+    r"\b(?:still|yet)\b(?:\W+\w+){0,5}?\W+(?:return\w*|send\w*(?:\W+\w+)?\W+back|take\w*(?:\W+\w+)?\W+back|"
+    r"post\w*(?:\W+\w+)?\W+back|bring\w*(?:\W+\w+)?\W+back)\b",
+    r"\b(?:return\w*|send\w*(?:\W+\w+)?\W+back|refund\w*)\b(?:\W+\w+){0,5}?\W+(?:still|yet|anymore|any more)\b",
+    r"\btoo late\b(?:\W+\w+){0,4}?\W+(?:return|send|to get a refund)",
+    r"\b(?:in|within)\s+(?:the\s+)?(?:time|window|30 days|return window)\b",
+    r"\b(?:return|returns)\s+window\b(?:\W+\w+){0,3}?\W+(?:passed|over|closed|gone|expired|still open|open)\b",
+    r"\bstill\s+(?:returnable|eligible|within)\b",
+)
+#: Pointing at an order of the conversation rather than asking the policy ("that one", "it", "the order").
+_POINTS_AT_AN_ORDER = _any(r"\b(?:that|this|it|them|those|these|the order|my order|that order|the one|one)\b")
+
+
+def asks_if_still_returnable(text: str) -> bool:
+    """The words ask whether something already bought can still go back ("and can I still return that one?", "is
+    it too late to send them back?"), not how returns work ("how do returns work")."""
+    text = _text(text)
+    return bool(_STILL_RETURNABLE.search(text) and _POINTS_AT_AN_ORDER.search(text))
+
+
+def read_still_returnable(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+    """ "Can I still return that one?" with an order in focus: its own window (until when and what, or why not),
+    not the policy. None without an order in focus (the policy answers) or when another order is named."""
+    if not asks_if_still_returnable(latest.text) or latest.entity("order_number") or latest.entity("product"):
+        return None
+    number = verified_order(tracker)
+    if number is None or (tracker.active_loop or {}).get("name") or tracker.get_slot(REFUSAL):
+        return None  # a refusal just given reads "but can I still send it back?" as a plea (actions.follow_up)
+    ctx = OrderContext(dispatcher, tracker, get_store(), conversation_id(tracker), number)
+    return offer_return(ctx)

@@ -12,7 +12,13 @@ from actions.context import FOCUS_PRODUCT, SHOWN_PRODUCTS
 from actions.follow_up import ActionFollowUp
 from actions.goals import ActionContinueGoal, checked_goal
 from actions.product_lookup import catalogue
-from actions.questions import asks_about_personal_data, asks_best_value, asks_why_not_you, refund_timing
+from actions.questions import (
+    asks_about_personal_data,
+    asks_best_value,
+    asks_if_still_returnable,
+    asks_why_not_you,
+    refund_timing,
+)
 from actions.returns import ActionReturnPolicy
 from tests.actions.helpers import grant, make_tracker, run
 
@@ -304,3 +310,39 @@ async def test_an_order_given_for_a_ticket_that_is_late_says_so_with_an_apology(
     tracker = make_tracker(intent="inform", text=f"it's {number}", slots=slots)
     out = await run(ActionContinueGoal(), tracker, domain)
     assert out.responses[:2] == ["utter_handoff_order_noted", "utter_handoff_order_problem"], out.responses
+
+
+# ------------------------------------------------------------------------------------------ still returnable
+
+_STILL = [
+    "is it too late to send them back?",
+    "am I still in time to post it back",
+    "has the return window on it passed",
+    "is that one still returnable",
+    "could i return it still?",
+    "would it be too late to return this",
+]
+
+
+@pytest.mark.parametrize("text", _STILL)
+def test_still_returnable_is_read_by_its_form(text: str) -> None:
+    assert asks_if_still_returnable(text)
+
+
+@pytest.mark.parametrize("text", ["how do returns work", "is it still coming today"])
+def test_how_returns_work_or_a_parcel_still_coming_is_not_still_returnable(text: str) -> None:
+    assert not asks_if_still_returnable(text)
+
+
+@pytest.mark.parametrize("text", _STILL[:4])
+async def test_still_returnable_about_an_old_order_in_focus_is_its_own_window(store, cases, domain, text) -> None:
+    """After tracking an old order (NLU: the returns policy): that order's window has closed, not the policy."""
+    number = grant(store, cases["window_expired"])
+    slots = {"order_number": number, "topic": "track", "goal": "track"}
+    out = await run(ActionReturnPolicy(), make_tracker(intent="return_policy", text=text, slots=slots), domain)
+    assert out.responses == ["utter_return_not_eligible"], out.responses
+
+
+async def test_still_returnable_with_no_order_in_focus_is_the_policy(store, domain) -> None:
+    out = await run(ActionReturnPolicy(), make_tracker(intent="return_policy", text=_STILL[0]), domain)
+    assert "utter_return_not_eligible" not in out.responses, out.responses
