@@ -167,7 +167,7 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
         dispatcher.utter_message(response="utter_photo")
         return []
     answered = _pending_question(dispatcher, tracker, latest, caller=caller)
-    if answered is None and not latest.entity("order_number") and not _checked_order(tracker):
+    if answered is None and not (latest.entity("order_number") or latest.entity("email") or latest.entity("postcode")):
         # questions read by their form, whatever NLU filed them under and whatever was talked about: when the
         # refunded money is seen, why a colleague and not the assistant, what is done with personal data
         # (actions/questions.py), each answered from the order, offer or ticket in focus, else from policy

@@ -60,7 +60,7 @@ def _text(text: str) -> str:
 _MONEY = _any(
     r"\b(?:money|refund(?:ed|s)?|cash|funds|dosh|penny|pennies|reimburs\w*|repaid|credited)\b",
     r"\b(?:paid|pay(?:ing)?|give|giving|get|getting|got|have|see|seeing|receive|receiving)\s+(?:(?:me|it|them|that|"
-    r"this|my|the)\s+)?(?:\w+\s+)?back\b",
+    r"this|my|the)\s+)?(?:\w+\s+)?back\b(?!\s+(?:to|with)\s+(?:me|us|you|him|her|them)\b)",
     r"£\s?\d",
     r"\b(?:in|into|on|onto|to|hit|hits|hitting|reach(?:es|ing)?|land(?:s|ed)? (?:in|on))\s+my\s+(?:bank|account|card|"
     r"statement|paypal)\b",
@@ -175,6 +175,8 @@ def read_refund_timing(
                 say(response="utter_refund_slow")
             return payments.refund_status(ctx)  # the return's state, and the refund's days once it is in
     if ctx is not None:
+        if ctx.store.order_summary(ctx.conversation_id, ctx.order_number).delivered_at is None:
+            return None  # not delivered: no return yet, so the order's own answer (cancel it, or where it is)
         # no return yet: the policy's days for a return of this order, and an offer of one still open stays open
         # (the "ok yes start it" after the answer starts it)
         say(response="utter_return_refund_time", lead="Refunds come", when=refund_after_return())

@@ -45,7 +45,14 @@ _NOT_SEEN = [
     "still waiting for my money tbh",
     "it hasn't landed in my paypal",
 ]
-_NOT_REFUND_TIMING = ["how many days do I have to return it", "how long does delivery take to Leeds", "how much is it"]
+_NOT_REFUND_TIMING = [
+    "how many days do I have to return it",
+    "how long does delivery take to Leeds",
+    "how much is it",
+    # the colleague replying, not money coming back (blind I i-ret-03 and K k-hnd-05 regressed on it)
+    "how long till they get back to me",
+    "when will someone get back to me",
+]
 
 
 @pytest.mark.parametrize("text", _HOW_LONG)
@@ -346,3 +353,39 @@ async def test_still_returnable_about_an_old_order_in_focus_is_its_own_window(st
 async def test_still_returnable_with_no_order_in_focus_is_the_policy(store, domain) -> None:
     out = await run(ActionReturnPolicy(), make_tracker(intent="return_policy", text=_STILL[0]), domain)
     assert "utter_return_not_eligible" not in out.responses, out.responses
+
+
+# ----------------------------------------------------------- read by their form also right after the order check
+
+_CHECKED = {"event": "action", "name": "verify_order_form"}
+
+
+@pytest.mark.parametrize("text", _PRIVACY[:3])
+async def test_a_privacy_question_filed_as_an_order_goal_is_still_the_privacy_answer(store, cases, domain, text):
+    """NLU files "will you keep my postcode stored?" as an address change, so the check runs again (it passes at
+    once) and the goal would answer; the question is about data (k-prv-06)."""
+    number = grant(store, cases["shipped"])
+    slots = {"order_number": number, "goal": "change_address", "topic": "track"}
+    tracker = make_tracker(intent="change_shipping_address", text=text, slots=slots)
+    tracker.events.append(_CHECKED)
+    out = await run(ActionContinueGoal(), tracker, domain)
+    assert out.responses[0] == "utter_data_kept", out.responses
+
+
+@pytest.mark.parametrize("text", _HOW_LONG[:3])
+async def test_refund_days_filed_as_a_refund_goal_right_after_the_check(store, cases, domain, text) -> None:
+    """The same after the check ran on the message (k-ret-05: the return window was said again)."""
+    number = grant(store, cases["returnable"])
+    slots = {"order_number": number, "topic": "return", "goal": "refund_status", "last_question": "offer_return"}
+    tracker = make_tracker(intent="refund_status", text=text, slots=slots)
+    tracker.events.append(_CHECKED)
+    out = await run(ActionContinueGoal(), tracker, domain)
+    assert out.responses == ["utter_return_refund_time"], out.responses
+
+
+async def test_refund_days_for_an_order_not_delivered_is_the_orders_own_answer(store, cases, domain) -> None:
+    number = grant(store, cases["placed"])
+    slots = {"order_number": number, "topic": "track", "goal": "refund_status"}
+    tracker = make_tracker(intent="refund_status", text=_HOW_LONG[0], slots=slots)
+    out = await run(ActionContinueGoal(), tracker, domain)
+    assert "utter_return_refund_time" not in out.responses, out.responses
