@@ -18,7 +18,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import account, confirm, orders, payments, reader, returns, shipping
+from actions import account, confirm, orders, payments, questions, reader, returns, shipping
 from actions.common import channel_context, conversation_id, get_store, join_words, money, verified_order
 from actions.context import (
     FILLERS,
@@ -167,10 +167,22 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
         dispatcher.utter_message(response="utter_photo")
         return []
     answered = _pending_question(dispatcher, tracker, latest, caller=caller)
-    if answered is None and caller != "action_follow_up" and not latest.entity("order_number"):
-        # "how long do you keep these chats for?" filed as a stock question: the privacy answer, not a product
-        # (the follow-up action reads it among the plain requests, after the context)
-        answered = privacy_question(dispatcher, latest.text)
+    if answered is None and not (latest.entity("order_number") or latest.entity("email") or latest.entity("postcode")):
+        # questions read by their form, whatever NLU filed them under and whatever was talked about: when the
+        # refunded money is seen, why a colleague and not the assistant, what is done with personal data
+        # (actions/questions.py), each answered from the order, offer or ticket in focus, else from policy
+        answered = questions.read_refund_timing(dispatcher, tracker, latest, caller=caller)
+        if answered is None:
+            answered = questions.read_why_a_colleague(dispatcher, tracker, latest)
+        if answered is None:
+            answered = questions.read_still_returnable(dispatcher, tracker, latest)
+        if answered is None and caller != "action_follow_up":
+            # "how long do you keep these chats for?" filed as a stock question: the privacy answer, not a product
+            answered = privacy_question(dispatcher, latest.text)
+        elif answered is None and asks_what_data_is_kept(latest.text):
+            # the follow-up action reads data requests among the plain requests, after the context; a question
+            # about the data kept is answered before any waiting ticket or order check is read into it
+            answered = privacy_question(dispatcher, latest.text)
     if answered is None:
         answered = _double_charge_with_a_person(dispatcher, tracker, latest)
     if answered is None and (caller != "action_continue_goal" or _only_about_the_person(latest.text)):
@@ -269,24 +281,36 @@ _DOUBLE_CHARGE = ("twice", "double", "two payments", "two charges", "charged aga
                   "extra payment", "extra charge", "second payment", "second charge", "other payment",
                   "other charge")  # fmt: skip
 _REFUND_WORDS = ("refund*", "money back", "get it back", "pay back", "paid back", "pay it back", "give back",
-                 "give it back", "reimburs*")  # fmt: skip
+                 "give it back", "give me back", "give it me back", "put back", "put it back", "reimburs*",
+                 "repay*", "reverse*", "cancel the second", "cancel the extra")  # fmt: skip
 
 
 def _double_charge_with_a_person(
     dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said
 ) -> List[EventType] | None:
-    """ "will they refund the extra one?" with a colleague's ticket open about a payment taken twice: the colleague
-    sorts the second charge out, not a refund of the order (nor a second ticket)."""
-    if not tracker.get_slot(TICKET) or not has(latest.text, *_REFUND_WORDS):
+    """ "will they refund the extra one?" about a payment taken twice: with a colleague's ticket open, the colleague
+    sorts the second charge out (not a refund of the order, nor a second ticket); with none, a colleague can check
+    the two payments and refund the extra one, offered (the assistant can't refund a payment; nor is it the
+    order's refund or returns policy)."""
+    if not has(latest.text, *_REFUND_WORDS) or latest.entity("order_number"):
         return None
     earlier = [str(e.get("text") or "") for e in tracker.events if e.get("event") == "user"][-8:]
-    if not any(has(text, *_DOUBLE_CHARGE) for text in earlier):
+    if not any(has(text, *_DOUBLE_CHARGE) for text in [*earlier, latest.text]) or not any(
+        has(text, *_DOUBLE_CHARGE) and has(text, *_CHARGED) for text in [*earlier, latest.text]
+    ):
         return None
+    if not tracker.get_slot(TICKET):
+        dispatcher.utter_message(response="utter_double_charge_colleague")
+        return about("payment", last_question=OFFER_HANDOFF)
     ticket = current_ticket(tracker)
     if ticket is None:
         return None
     dispatcher.utter_message(response="utter_ticket_double_charge", ticket=ticket.ticket_number)
     return about("handoff", **{TICKET: ticket.ticket_number})
+
+
+#: Money taken ("charged", "two payments", "my bank shows"): a double charge is a payment's, not two items.
+_CHARGED = ("charg*", "paid", "pay", "payment*", "bank", "card", "taken", "took", "debit*", "statement")
 
 
 def _only_about_the_person(text: str) -> bool:
@@ -1554,14 +1578,6 @@ _DELETE_DATA_RE = re.compile(
 _REQUEST_ABOUT = ("data", "details", "information", "info", "account", "everything", "all of it", "history",
                   "chats", "messages", "address*", "email*", "surname", "name")  # fmt: skip
 _ADDS_TO = ("with it", "as well", "too", "also", "and all", "and my", "and the", "plus", "including", "everything")
-#: What is kept about the customer, for how long, and what is done with it.
-_KEPT = ("keep", "kept", "store", "stored", "hold", "held", "retain*", "save", "saved", "have on me", "know about me",
-         "do with", "use", "used", "using", "share", "shared", "sell", "sold", "happens to", "happen to",
-         "process*")  # fmt: skip
-_KEPT_WHAT = ("data", "chat", "chats", "conversation*", "messages", "details", "information", "info", "history",
-              "on me", "about me", "transcript*")  # fmt: skip
-
-
 #: What a request left to a colleague covers, asked about ("will my order history go too?", "and my reviews?").
 _COVERS = ("too", "as well", "also", "go", "gone", "goes", "included", "include", "includes", "what about", "and my",
            "deleted", "removed", "kept", "stay", "stays", "lose", "lost")  # fmt: skip
@@ -1615,15 +1631,9 @@ def asks_to_delete_data(text: str) -> bool:
 
 
 def asks_what_data_is_kept(text: str) -> bool:
-    """ "how long do you keep my chats for?", "what data do you hold on me?", "what do you do with my data?": a
-    question about the data kept and its use."""
-    return (
-        is_question(text)
-        and has(text, "how long", "what", "which", "do you", "are you", "does it", "is it")
-        and has(text, *_KEPT)
-        and has(text, *_KEPT_WHAT)
-        and not has(text, *_ORDER_WORDS)
-    )
+    """ "how long do you keep my chats for?", "what data do you hold on me?", "will you keep my postcode stored?": a
+    question about the data kept and its use (`actions.questions.asks_about_personal_data`, its table of forms)."""
+    return questions.asks_about_personal_data(text)
 
 
 def asks_why_the_proof(text: str) -> bool:

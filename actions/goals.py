@@ -44,10 +44,16 @@ def handoff_note(ctx: OrderContext) -> List[EventType]:
     """An order given while a ticket is open (the colleague will see it with the ticket), or while the offer
     of a person is open (the offer stands, now with the order)."""
     ticket = ctx.tracker.get_slot(TICKET)
+    info = ctx.store.tracking(ctx.conversation_id, ctx.order_number)
     if ticket:
         ctx.dispatcher.utter_message(response="utter_handoff_order_noted", order_number=ctx.order_number, ticket=ticket)
+        if info.is_lost or info.is_delayed:
+            # an order given for the ticket that is late or lost: what we see, and sorry (the colleague chases it)
+            ctx.dispatcher.utter_message(
+                response="utter_handoff_order_problem", order_number=ctx.order_number, carrier=info.carrier,
+                problem="appears to be lost" if info.is_lost else "is delayed",
+            )  # fmt: skip
         return about("handoff")
-    info = ctx.store.tracking(ctx.conversation_id, ctx.order_number)
     if info.is_lost or info.is_delayed:
         # "it hasn't come": what happened to it (lost, late), the apology and the offer of a person
         return orders.say_tracking(ctx, info)
@@ -129,6 +135,12 @@ def checked_goal(tracker: Tracker) -> str:
             return "add_items"
     if goal == "change_address":
         asked = goal_message(tracker)
+        if asked == latest.text and explains_a_proof(latest):
+            # "oh sorry that's the old flat, we moved. it's L16 4FB" after a failed check (NLU: an address change):
+            # the proof again, so the goal the check was started for
+            before = goal_before(tracker, asked)
+            if before and before != "change_address":
+                return before
         if asked and not has(asked, *ADDRESS_WORDS):
             # "can i still send back ORD-…?" guessed as an address change: what its words ask
             guessed = _order_question(tracker, asked)
@@ -169,6 +181,23 @@ def arrived_damaged(ctx: OrderContext) -> bool:
     if not asked or not has(asked, *DAMAGED_WORDS):
         return False
     return ctx.store.tracking(ctx.conversation_id, ctx.order_number).delivered_at is not None
+
+
+#: Why an earlier proof did not match ("that's the old flat", "we moved", "typo, sorry", "wrong one").
+_PROOF_EXPLAINED = ("old", "previous", "used to", "wrong one", "wrong email", "wrong postcode", "typo", "mistake",
+                    "misspelt", "misspelled", "we moved", "i moved", "moved house", "have moved", "not that one",
+                    "my bad", "try this", "try that", "try again")  # fmt: skip
+#: Asking for the address to change ("can you send it to", "update it to", "redirect it").
+_ASKS_A_CHANGE = ("change", "update", "redirect", "reroute", "deliver it to", "send it to", "ship it to",
+                  "new address", "instead", "can you", "could you", "please send", "forward it")  # fmt: skip
+
+
+def explains_a_proof(latest: Said) -> bool:
+    """A postcode or email given with why the earlier one failed ("oh sorry that's the old flat, we moved. it's
+    L16 4FB"): a proof, not a request to change where the order goes."""
+    if not (latest.entity("postcode") or latest.entity("email")):
+        return False
+    return has(latest.text, *_PROOF_EXPLAINED) and not has(latest.text, *_ASKS_A_CHANGE)
 
 
 def goal_before(tracker: Tracker, text: str) -> str | None:

@@ -52,6 +52,7 @@ from actions.product_lookup import (
     shown,
     tokens,
 )
+from actions.questions import asks_best_value
 from actions.reader import in_context
 from recommender import ArtifactsNotFound, Filters, Recommendation, Recommender, UnknownProduct, get_recommender
 from store.errors import NotAuthorized, ProductNotFound, StoreNotFound
@@ -979,7 +980,7 @@ def follow_up_products(
         if found.product is not None or found.products:
             return _prices(dispatcher, found)
     if has(text, "cheapest", "lowest price", "least expensive", "most affordable") or (
-        has(text, *_VALUE) and has(text, "which", "one", "ones", "what", "anything", "something")
+        asks_best_value(text) and has(text, "which", "one", "ones", "what", "anything", "something")
     ):
         # "which of the ones you do have is the best value" with no list shown (after "we don't sell that"): the
         # cheapest that fits what was asked for
@@ -1070,19 +1071,14 @@ _ASKED_ABROAD = frozenset(
 )
 
 
-#: Asking which product is the best value ("which of the ones you do have is the best value"): the cheapest.
-_VALUE = ("best value", "good value", "value for money", "best deal", "best price", "best bang for")
-
-
 def _compares_shown(latest: Said) -> bool:
     """ "which one is cheaper?", "the cheapest one": a price comparison of the products shown, not a new request
     (it names no product or kind of its own, and points at one of them)."""
     text = latest.text
-    if not has(text, "cheapest", "cheaper", "least expensive", "less expensive", "lowest price", "most affordable",
-               *_VALUE):  # fmt: skip
+    if not (has(text, "cheaper", "less expensive") or asks_best_value(text)):
         return False
-    if not has(text, "which", "one", "ones", "of them", "of those", "of these", "out of"):
-        return False  # "anything cheaper?" asks for more picks
+    if not has(text, "which", "one", "ones", "of them", "of those", "of these", "out of") and not asks_best_value(text):
+        return False  # "anything cheaper?" asks for more picks; "what'd get me the most for my cash" is of the list
     return not (latest.entity("product") or latest.entity("category") or kind_in(text))
 
 
