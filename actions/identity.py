@@ -11,9 +11,10 @@ order number: the store grants and records their access (`OrderStore.grant_staff
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -47,6 +48,20 @@ ACCOUNT_GOALS = frozenset({"channels", "unlink", "notify_on", "notify_off"})
 STOPPED = "verification_locked"
 #: Intents NLU gives a question about a product not bought yet ("can I get my money back if she never uses it?").
 _PRODUCT_QUESTION_INTENTS = frozenset({"request_refund", "refund_status", "return_item"})
+#: ``required_slots`` answers of the form validation running in this task, by what they were read from; emptied
+#: whenever a ``validate_`` method runs (it may verify, grant or count an attempt). rasa-sdk asks ``required_slots``
+#: three times per run (extraction, validation, the next slot): the first two read the same slots from the same
+#: store, so the second reuses the first's answer instead of asking the store again (2-3 queries each time).
+_REQUIRED: contextvars.ContextVar[Dict[Tuple[Any, ...], List[str]] | None] = contextvars.ContextVar(
+    "verify_form_required_slots", default=None
+)
+
+
+def _store_may_change() -> None:
+    """A validation step is about to run: later ``required_slots`` calls of this run ask the store again."""
+    answers = _REQUIRED.get()
+    if answers is not None:
+        answers.clear()
 
 
 def needs_customer(tracker: Tracker) -> bool:
@@ -84,7 +99,11 @@ class ValidateVerifyOrderForm(FormValidationAction):
             if answered is not None:
                 kept = [event for event in answered if event.get("event") == "slot"]
                 return [*kept, SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
-        return await super().run(dispatcher, tracker, domain)
+        token = _REQUIRED.set({})
+        try:
+            return await super().run(dispatcher, tracker, domain)
+        finally:
+            _REQUIRED.reset(token)
 
     async def required_slots(
         self,
@@ -94,12 +113,26 @@ class ValidateVerifyOrderForm(FormValidationAction):
         domain: DomainDict,
     ) -> List[str]:
         """No questions once locked out or paused; no proof asked for an order this conversation proved
-        (unless the goal needs the customer's e-mail and only a postcode was given)."""
-        store = get_store()
-        conv = conversation_id(tracker)
+        (unless the goal needs the customer's e-mail and only a postcode was given).
+
+        Within one run of the form's validation the answer is asked of the store once per validation step (see
+        `_REQUIRED`)."""
         number = current_order(tracker)
         if tracker.get_slot(STOPPED):
             return []
+        answers = _REQUIRED.get()
+        key = (tuple(domain_slots), number, tracker.get_slot("goal"))
+        if answers is not None and key in answers:
+            return list(answers[key])
+        required = self._required_slots(domain_slots, tracker, number)
+        if answers is not None:
+            answers[key] = list(required)
+        return required
+
+    @staticmethod
+    def _required_slots(domain_slots: List[str], tracker: Tracker, number: str | None) -> List[str]:
+        store = get_store()
+        conv = conversation_id(tracker)
         if number and store.is_verified(conv, number):
             return domain_slots if needs_customer(tracker) else ["order_number"]
         if store.attempts_left(conv) <= 0:
@@ -118,6 +151,7 @@ class ValidateVerifyOrderForm(FormValidationAction):
         A new order number starts a new check (the proof is asked again, no attempt is spent on it); an
         order of the customer this conversation proved by e-mail needs no new proof.
         """
+        _store_may_change()
         if tracker.get_slot("requested_slot") == "order_number" and puts_the_check_off(said(tracker)):
             # "ah I don't have it right now, I'll come back later" at "which order?": no answer, the check ends
             return _put_off(dispatcher, "order_number")
@@ -177,6 +211,7 @@ class ValidateVerifyOrderForm(FormValidationAction):
         domain: DomainDict,
     ) -> Dict[str, Any]:
         """Ask the store whether the email or postcode matches the order; it counts the attempts."""
+        _store_may_change()
         store = get_store()
         conv = conversation_id(tracker)
         number = current_order(tracker)

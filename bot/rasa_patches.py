@@ -10,11 +10,23 @@ Even built once, the full validator is 3-6 % of rasa's CPU in the turn bench: ev
 against all 23 ``oneOf`` event schemas. A reply is first checked the short way (:func:`_valid_quickly`), which
 says "valid" exactly when the full schema does; anything it does not accept goes through the full validator,
 so a bad reply fails with the same error as before.
+
+Rasa 3.6 builds the arguments of its structlog debug entries whether or not debug is logged: in the processor, the
+forms and the memoization policy every ``copy.deepcopy`` is such an argument (the events of each action, each
+prediction's states, the latest message), about 1.5 % of rasa's CPU in the turn bench, thrown away at ``INFO``.
+There those modules get a ``copy`` whose ``deepcopy`` copies only while structlog logs debug entries
+(:func:`_debug_logged`); a module where ``copy`` is used for anything else is left as it is
+(:func:`_copies_only_for_debug`). And ``Domain.is_empty``, asked of the model's domain for every message, built an
+empty domain each time to compare with (0.8 %): its answer is kept with the domain's (never changed) data.
 """
 
 from __future__ import annotations
 
+import ast
+import copy
 import functools
+import inspect
+from types import ModuleType
 from typing import Any, Dict
 
 
@@ -104,8 +116,84 @@ def _validate_action_result(self: Any, result: Dict[str, Any]) -> bool:
     return True
 
 
+#: rasa modules whose ``copy.deepcopy`` calls only build structlog debug arguments (checked when applied).
+DEBUG_COPY_MODULES = ("rasa.core.processor", "rasa.core.actions.forms", "rasa.core.policies.memoization")
+
+
+def _debug_logged() -> bool:
+    """Whether structlog's configured loggers log debug entries.
+
+    rasa (``configure_structlog``) makes its loggers with ``make_filtering_bound_logger(level)``, whose ``debug`` is
+    structlog's no-op ``_nop`` above ``DEBUG``. Any other logger class counts as logging debug (copies are made).
+    """
+    import structlog
+
+    debug = getattr(structlog.get_config().get("wrapper_class"), "debug", None)
+    return getattr(debug, "__name__", None) != "_nop"
+
+
+class _DebugCopies:
+    """The ``copy`` module for a rasa module whose deep copies are only ever debug log arguments."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        """``copy.deepcopy(value)`` while debug entries are logged, else ``value`` (the no-op logger drops it)."""
+        return copy.deepcopy(value, memo) if _debug_logged() else value
+
+
+def _copies_only_for_debug(module: ModuleType) -> bool:
+    """Whether every use of the name ``copy`` in ``module``'s source is a ``copy.deepcopy(...)`` argument of a
+    ``structlogger.debug(...)`` call (and the module's ``copy`` is the ``copy`` module)."""
+    if getattr(module, "copy", None) is not copy:
+        return False
+    tree = ast.parse(inspect.getsource(module))
+    in_debug = set()
+    for node in ast.walk(tree):
+        func = node.func if isinstance(node, ast.Call) else None
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "debug"
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "structlogger"
+        ):
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Attribute) and inner.attr == "deepcopy":
+                    in_debug.add(id(inner.value))
+    uses = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and node.id == "copy" and isinstance(node.ctx, ast.Load)
+    ]
+    return all(id(node) in in_debug for node in uses)
+
+
+def _is_empty(self: Any) -> bool:
+    """Rasa's ``Domain.is_empty`` (its data equals an empty domain's), answered once per domain data."""
+    data = self.as_dict()
+    kept = self.__dict__.get("_shop_is_empty")
+    if kept is None or kept[0] is not data:
+        from rasa.shared.core.domain import Domain
+
+        kept = (data, data == Domain.empty().as_dict())
+        self.__dict__["_shop_is_empty"] = kept
+    return bool(kept[1])
+
+
 def apply() -> None:
     """Install the patches (idempotent)."""
+    import importlib
+
     from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.domain import Domain
 
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    Domain.is_empty = _is_empty  # type: ignore[method-assign]
+    for name in DEBUG_COPY_MODULES:
+        module = importlib.import_module(name)
+        if isinstance(getattr(module, "copy", None), _DebugCopies):
+            continue
+        if _copies_only_for_debug(module):
+            module.copy = _DebugCopies()  # type: ignore[attr-defined]

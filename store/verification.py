@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from store import models as m
@@ -36,6 +36,28 @@ from store.records import PausedCheck, VerifiedOrder
 
 #: What failed proofs are counted by (scope -> attempt column, whether a match forgives earlier failures).
 _SCOPES = {"order": ("order_number", True), "source": ("source", False), "proof": ("proof_key", True)}
+
+
+_attempts = m.VerificationAttempt.__table__
+_grants = m.AccessGrant.__table__
+_orders = m.Order.__table__
+#: The conversation's failed (and pending) proofs, for `Verification.attempts_left`: built once like
+#: `store.core.GRANT_TIMES`; the same count as `Verification._failures`.
+FAILURES = select(func.count(_attempts.c.id)).where(
+    _attempts.c.conversation_id == bindparam("conversation_id"), _attempts.c.outcome.in_(COUNTED)
+)
+#: The customer of the conversation's newest live grant of ``customer`` scope, for `Verification.verified_customer`.
+VERIFIED_CUSTOMER = (
+    select(_orders.c.customer_id)
+    .select_from(_orders.join(_grants, _grants.c.order_id == _orders.c.id))
+    .where(
+        _grants.c.conversation_id == bindparam("conversation_id"),
+        _grants.c.scope == "customer",
+        func.coalesce(_grants.c.last_used_at, _grants.c.granted_at) >= bindparam("since"),
+    )
+    .order_by(_grants.c.id.desc())
+    .limit(1)
+)
 
 
 class Verification(StoreCore):
@@ -425,7 +447,8 @@ class Verification(StoreCore):
             0 when locked, otherwise 1..`MAX_FAILED_VERIFICATIONS`.
         """
         with self._session() as session:
-            return max(0, self.limits.per_conversation - self._failures(session, conversation_id))
+            failures = int(session.execute(FAILURES, {"conversation_id": conversation_id}).scalar_one())
+            return max(0, self.limits.per_conversation - failures)
 
     def is_verified(self, conversation_id: str, order_number: str) -> bool:
         """Tell whether the conversation holds a live grant for the order (and mark its grants as used).
@@ -439,11 +462,7 @@ class Verification(StoreCore):
             left idle for ``ProofLimits.grant_idle`` nor revoked (`revoke_grants`) since.
         """
         with self._session() as session:
-            try:
-                self._granted_order(session, conversation_id, order_number)
-            except NotAuthorized:
-                return False
-            return True
+            return self._holds_grant(session, conversation_id, order_number)
 
     def verified_orders(self, conversation_id: str) -> list[str]:
         """List the order numbers the conversation holds grants for.
@@ -477,13 +496,6 @@ class Verification(StoreCore):
         Returns:
             The customer id, or None when the conversation matched no customer's e-mail.
         """
-        live = live_grant(self._live_since(naive(self._now())))
+        params = {"conversation_id": conversation_id, "since": self._live_since(naive(self._now()))}
         with self._session() as session:
-            stmt = (
-                select(m.Order.customer_id)
-                .join(m.AccessGrant, m.AccessGrant.order_id == m.Order.id)
-                .where(m.AccessGrant.conversation_id == conversation_id, m.AccessGrant.scope == "customer", live)
-                .order_by(m.AccessGrant.id.desc())
-                .limit(1)
-            )
-            return session.execute(stmt).scalar_one_or_none()
+            return session.execute(VERIFIED_CUSTOMER, params).scalar_one_or_none()
