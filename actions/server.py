@@ -10,6 +10,12 @@ no preflight). This entry serves the same rasa-sdk app with three changes:
 - ``POST /webhook`` accepts only ``application/json`` (415 otherwise), so no form or text post gets in;
 - no CORS headers at all, and the server binds loopback (``ACTIONS_HOST``, default 127.0.0.1).
 
+It serves in ONE process (Sanic's single-process mode), not Sanic's default manager plus worker: on SIGTERM the
+manager could spin forever at 100% CPU in ``WorkerManager.wait_for_ack`` once its worker was gone
+(sanic-org/sanic#2997), and a stopped stack left it and its spawn_main children eating a core. One process has no
+such handshake: SIGTERM (or Ctrl-C) stops accepting, lets calls in flight finish (up to
+``GRACEFUL_SHUTDOWN_TIMEOUT``, 15 s), and exits; the pid the stack started is the whole server.
+
 What a call then says about its sender is still only believed through the gateway's signed claim
 (`actions.common.channel_context`).
 """
@@ -21,7 +27,6 @@ import hmac
 import logging
 import os
 import sys
-from functools import partial
 
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
@@ -29,7 +34,6 @@ from rasa_sdk.plugin import plugin_manager
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sanic.worker.loader import AppLoader
 
 logger = logging.getLogger("actions.server")
 
@@ -68,8 +72,6 @@ def guard(token: str) -> object:
 
 def build_app(token: str, package: str = "actions") -> Sanic:
     """rasa-sdk's app for the actions in ``package``, behind `guard`, without CORS.
-
-    Module-level so Sanic's worker can rebuild it (``AppLoader`` pickles this factory).
 
     Args:
         token: ``ACTION_SERVER_TOKEN``.
@@ -114,11 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     host = os.environ.get("ACTIONS_HOST", "").strip() or DEFAULT_HOST
-    loader = AppLoader(factory=partial(build_app, token, args.actions))
-    app = loader.load()
-    app.prepare(host=host, port=args.port, workers=1, access_log=False)
+    app = build_app(token, args.actions)
+    # single_process: no manager process to hang in wait_for_ack after SIGTERM (see the module docstring)
+    app.prepare(host=host, port=args.port, access_log=False, single_process=True)
     logger.info("action server on http://%s:%d (calls need rasa's token; GET /health is open)", host, args.port)
-    Sanic.serve(primary=app, app_loader=loader)
+    Sanic.serve_single(app)
     return 0
 
 

@@ -18,12 +18,14 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.long_conversation import cpu_seconds  # noqa: E402
-from bench.turn_bench import conversation_script, log, markdown_table, percentile, run_level  # noqa: E402
+from bench.turn_bench import Turn, conversation_script, log, markdown_table, percentile, run_level  # noqa: E402
 from scripts.cluster import KINDS, Cluster, ClusterConfig  # noqa: E402
 from scripts.stack import StackError  # noqa: E402
 
@@ -87,6 +89,18 @@ def cpu_by_kind(groups: dict[str, list[int]]) -> dict[str, float]:
     return {kind: sum(cpu_seconds(pid) for pid in pids) for kind, pids in groups.items()}
 
 
+#: The gateway's error code in a refused turn's JSON body (``{"error": ..., "code": "busy", ...}``).
+_ERROR_CODE = re.compile(r'"code": "([a-z_]+)"')
+
+
+def error_kind(turn: Turn) -> str:
+    """What went wrong with a turn, short enough to count: ``503 busy``, ``500``, ``wrong answer``, ``no answer``."""
+    if turn.status and turn.status != 200:
+        code = _ERROR_CODE.search(turn.problem)
+        return f"{turn.status} {code.group(1)}" if code else str(turn.status)
+    return "wrong answer" if turn.status == 200 else "no answer"
+
+
 async def run(cluster: Cluster, concurrency: int, conversations: int) -> dict[str, Any]:
     """One level: ``conversations`` conversations, ``concurrency`` at a time, through the balancer."""
     cases, titles = demo_cases(cluster), products(cluster)
@@ -113,6 +127,8 @@ async def run(cluster: Cluster, concurrency: int, conversations: int) -> dict[st
         "first_errors": [f"{t.conversation} step {t.step} {t.text!r}: {t.problem[:200]}" for t in turns if not t.ok][
             :5
         ],
+        # every failed turn by kind: a busy refusal (the gateway's admission control) is not a broken answer
+        "error_kinds": dict(Counter(error_kind(t) for t in turns if not t.ok).most_common()),
     }
 
 
@@ -134,6 +150,9 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "were not a 200 with the expected phrase, and the turns of a conversation not sent after its first error."
     )
     for r in results:
+        if r.get("error_kinds"):
+            kinds_seen = ", ".join(f"{kind} x{n}" for kind, n in r["error_kinds"].items())
+            lines.append(f"  - {r['replicas']} replica(s), c={r['concurrency']}: failed turns by kind: {kinds_seen}")
         for line in r["first_errors"]:
             lines.append(f"  - {r['replicas']} replica(s), c={r['concurrency']}: {line}")
     return "\n".join(lines)

@@ -342,10 +342,10 @@ class Stack:
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM each process, then SIGKILL what is left of each process group; back within about `grace` s.
 
-        Only the leader gets SIGTERM, so it stops its own workers in order (the action server's Sanic manager
-        crashed with a BrokenPipeError when its manager process got SIGTERM beside it). Whatever remains of a
-        group once its leader is gone or past `grace` (a worker left behind, a leader stuck under load) is
-        SIGKILLed: nothing the stack started outlives `stop()`.
+        Only the leader gets SIGTERM, so a process with children stops them in order (the action server's old Sanic
+        manager crashed with a BrokenPipeError when its worker got SIGTERM beside it; it is one process now,
+        actions/server.py). Whatever remains of a group once its leader is gone or past `grace` (a worker left
+        behind, a leader stuck under load) is SIGKILLed: nothing the stack started outlives `stop()`.
         """
         for service in self.services:
             if service.process.poll() is None:

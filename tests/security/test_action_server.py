@@ -26,6 +26,7 @@ import yaml
 
 from connectors.claims import CLAIM_KEY, sign_claim
 from scripts.stack import ROOT, free_port
+from tests.action_server import stop_group
 
 TOKEN = "action-server-test-token-0123456789"
 SECRET = "action-server-test-claims-secret-0123456789"
@@ -99,8 +100,7 @@ def action_server(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path) -> 
                 time.sleep(0.5)
         yield ActionServer(url, shop)
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
+        stop_group(process)  # SIGTERM, then SIGKILL whatever of its group is left: nothing outlives the module
         log.close()
 
 
