@@ -36,6 +36,7 @@ from actions.context import (
     Said,
     about,
     asks_what_i_do,
+    bare_yes,
     claims_a_role,
     has,
     is_question,
@@ -47,6 +48,7 @@ from actions.context import (
     said,
     settles,
     slot_before_latest,
+    standing_offer,
     starts_no,
     starts_yes,
     wants_a_person,
@@ -345,9 +347,13 @@ def _pending_question(
     """A yes or no to the offer the bot just made (a person, a return). A no to the person that asks something
     more is that question, read against the topic (the caller answers it when the topic has no answer)."""
     question = tracker.get_slot(LAST_QUESTION)
+    if question is None and bare_yes(latest):
+        # "fine do it" two turns after "shall I pass you to a person?", a question about it answered in between:
+        # the offer still stands (a few turns, unless turned down or replaced by another question)
+        question = standing_offer(tracker)
     if question not in {OFFER_HANDOFF, OFFER_RETURN}:
         return None
-    yes = latest.intent == "affirm" or starts_yes(latest.text)
+    yes = latest.intent == "affirm" or starts_yes(latest.text) or bare_yes(latest)
     no = latest.intent == "deny" or starts_no(latest.text)
     if _puts_it_off(latest.text):
         yes, no = False, True  # "ok good to know, I'll think about it": not now, whatever NLU filed it under

@@ -1,0 +1,96 @@
+"""The classes of failure blind batch L showed (round conv15, conv15a's share), one test per class, each over
+wordings invented for it (never the batch's sentence), with the near misses the reader must leave alone: what the
+customer is doing (answering an offer made a few turns back, turning a person down, pleading against a no, asking
+something else at the order check, adding to a placed order) read from the conversation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actions.follow_up import ActionFollowUp
+from tests.actions.helpers import make_tracker, run
+
+SENDER = "web:test-conversation"
+
+
+def said(out: Any) -> str:
+    return " ".join(str(v) for m in out.messages for v in m.values())
+
+
+def user(text: str, intent: str = "inform") -> dict[str, Any]:
+    return {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}, "entities": []}}
+
+
+def bot(text: str, response: str | None = None) -> dict[str, Any]:
+    return {"event": "bot", "text": text, "metadata": {"utter_action": response} if response else {}}
+
+
+def slot(name: str, value: Any) -> dict[str, Any]:
+    return {"event": "slot", "name": name, "value": value}
+
+
+def offered(then: list[tuple[str, str]], offer: str = "offer_handoff") -> list[dict[str, Any]]:
+    """A conversation where the bot offered a person (or a return), then answered ``then`` (customer message, its
+    intent) each with an answer that cleared the offer."""
+    events = [
+        user("i can't log in to my account, can you sort it", "out_of_scope"),
+        bot("A colleague can do that. Shall I pass you to a person?", "utter_account_out_of_scope"),
+        slot("last_question", offer),
+    ]
+    for text, intent in then:
+        events += [
+            user(text, intent),
+            bot("an answer about something", "utter_shipping_info"),
+            slot("last_question", None),
+        ]
+    return events
+
+
+# ------------------------------------------------------------------------ 1. an open offer outlives turns between
+
+
+@pytest.mark.parametrize(
+    ("intent", "text"),
+    [
+        ("affirm", "go on then, do it"),
+        ("affirm", "meh alright"),
+        ("nlu_fallback", "k do that then"),
+        ("affirm", "yeah fine, go for it"),
+        ("affirm", "alright then, let's do it"),
+        ("affirm", "sure thing"),
+        ("nlu_fallback", "fine, go ahead"),
+    ],
+)
+async def test_a_yes_two_turns_after_an_offer_of_a_person_takes_it(store, domain, intent, text) -> None:
+    events = offered([("and would that be today", "delivery_time"), ("does it cost anything", "shipping_cost")])
+    tracker = make_tracker(intent=intent, text=text, events=events)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.followup() == "action_handoff", (out.messages, out.events)
+
+
+@pytest.mark.parametrize(
+    ("events", "text"),
+    [
+        # older than a few turns: gone
+        (offered([("a", "inform"), ("b", "inform"), ("c", "inform")]), "go on then, do it"),
+        # turned down in between
+        (offered([("nah, not bothered about a human", "out_of_scope")]), "ok"),
+        # replaced by another yes/no question
+        (
+            offered([("cancel it", "cancel_order")])
+            + [slot("last_question", "confirm_cancel"), slot("last_question", None)],
+            "fine do it",
+        ),
+        # a form asked its own question since
+        (offered([("track ORD-100001", "track_order")]) + [slot("requested_slot", "proof")], "ok go ahead"),
+        # not a bare yes: a new question
+        (offered([("and would that be today", "delivery_time")]), "ok when does it arrive"),
+    ],
+)
+async def test_an_old_refused_or_replaced_offer_is_not_taken(store, domain, events, text) -> None:
+    tracker = make_tracker(intent="affirm", text=text, events=events)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.followup() != "action_handoff", (out.messages, out.events)
+    assert "ticket" not in said(out)
