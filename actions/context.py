@@ -248,6 +248,17 @@ _REFUSES_A_PERSON = re.compile(
     r"(?:person|human|one|anyone|anybody|someone|somebody|agent|colleague|manager|staff|people)"
     r"|(?:don't|dont|do not)\s+(?:pass|put|transfer|hand)\s+me"
     r"|no\s+(?:person|human|people|agent|need for)|without\s+(?:a\s+)?(?:person|human))\b"
+    # "not interested in a human", "not bothered about talking to anyone", "i'd rather not speak to anyone", "no
+    # humans thanks", "keep the people out of it", "not after a person", "don't bother passing me on"
+    r"|\b(?:not\s+(?:interested\s+in|bothered\s+(?:about|with)|after|looking\s+for|keen\s+on)|rather\s+not|"
+    r"no\s+(?:use|point)\s+(?:in|for)|don'?t\s+bother(?:\s+with)?|do\s+not\s+bother(?:\s+with)?|"
+    r"no\s+need\s+(?:of|to))\s+(?:(?:talking|speaking|dealing|chatting|being\s+passed|passing\s+me|"
+    r"getting|involving|bringing\s+in|(?:to\s+)?(?:talk|speak|deal|chat))\s+(?:to|with|in|on|)\s*)?"
+    r"(?:a|an|any|the|some)?\s*(?:person|people|human|humans|anyone|anybody|someone|somebody|agent|agents|"
+    r"colleague|colleagues|staff|manager|real\s+person|me\s+on|me\s+over)\b"
+    r"|\b(?:don'?t|do\s+not|no\s+need\s+to)\s+bother\s+(?:passing|putting|transferring|handing|sending)\s+me\b"
+    r"|\bno\s+(?:humans|persons|agents|colleagues|transfer|hand\s?-?\s?off|handover)\b"
+    r"|\b(?:keep|leave)\s+(?:the\s+)?(?:humans?|people|person|staff|agents?)\s+out\b"
 )
 
 
@@ -278,7 +289,12 @@ _WHAT_I_DO = ("what can you do", "what can you help", "what can u do", "what can
 #: Asking what the assistant can do, in other words ("what can you actually do", "what else can u help with").
 _WHAT_I_DO_RE = re.compile(
     r"\bwhat\b(?:\s+else)?\s+(?:can|could|do)\s+(?:you|u)\s+(?:(?:actually|even|really|exactly|else|then)\s+)?"
-    r"(?:do|help)\b(?!\s+(?:about|with)\s+(?:it|this|that|my|the)\b)",
+    r"(?:do|help)\b(?!\s+(?:about|with)\s+(?:it|this|that|my|the)\b)"
+    # "what are you even for then", "what's the point of you", "what good are you", "what are you good for"
+    r"|\bwhat\s+(?:are|r)\s+(?:you|u)\s+(?:(?:even|actually|really|exactly|then|good)\s+)*for\b"
+    r"|\bwhat'?s\s+the\s+point\s+of\s+(?:you|u|this\s+(?:bot|chat|thing))\b|\bwhat\s+is\s+the\s+point\s+of\s+"
+    r"(?:you|u|this\s+(?:bot|chat|thing))\b|\bwhat\s+(?:good|use)\s+(?:are|r)\s+(?:you|u)\b"
+    r"|\bwhat\s+(?:do|can)\s+(?:you|u)\s+even\s+do\b",
     re.I,
 )
 

@@ -364,6 +364,8 @@ def _pending_question(
         yes = True
     if question == OFFER_HANDOFF and has(latest.text, *_WANTS_A_PERSON):
         yes = yes or not no
+    if question == OFFER_HANDOFF and refuses_a_person(latest.text):
+        yes, no = False, True  # "keep the humans out of it, when does it come": a no, and what it asks after it
     if question == OFFER_HANDOFF and does_it_themselves(latest.text):
         # "fine, what's the tracking number, I'll sort it with them myself": no person, and what it asks for
         yes, no = False, True

@@ -94,3 +94,58 @@ async def test_an_old_refused_or_replaced_offer_is_not_taken(store, domain, even
     out = await run(ActionFollowUp(), tracker, domain)
     assert out.followup() != "action_handoff", (out.messages, out.events)
     assert "ticket" not in said(out)
+
+
+# ------------------------------------------------------------------------------------ 2. a refusal is respected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no humans thanks, so what's the point of you",
+        "not bothered about talking to anyone. what do you even do",
+        "keep the people out of it. what are you good for then",
+        "nope, not after a person. so what can you actually do",
+        "i'd rather not speak to anyone, what are you actually for",
+        "don't bother passing me on, what good are you",
+    ],
+)
+async def test_a_person_turned_down_with_what_are_you_for_opens_no_ticket(store, domain, text) -> None:
+    from actions.handoff import ActionHandoff
+
+    slots = {"topic": "handoff", "last_question": "offer_handoff"}
+    tracker = make_tracker(intent="human_handoff", text=text, slots=slots)
+    out = await run(ActionHandoff(), tracker, domain)
+    assert out.responses == ["utter_what_i_do"], out.messages
+    assert "ticket" not in said(out) and not out.slots().get("handoff_ticket")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no ta, just give me a date",
+        "leave the humans out of it, when's it turning up",
+        "not interested in talking to someone, i only want an arrival day",
+        "nah no agent. when does it land",
+        "don't bother passing me on. i need a day it'll get here",
+        "rather not deal with a person, just the new date",
+    ],
+)
+async def test_a_person_turned_down_for_a_date_gets_the_estimate(store, cases, domain, text) -> None:
+    from tests.actions.helpers import grant
+
+    number = grant(store, cases["delayed"])
+    slots = {"order_number": number, "topic": "track", "goal": "track", "last_question": "offer_handoff"}
+    tracker = make_tracker(intent="out_of_scope", text=text, slots=slots)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert "estimated delivery" in said(out), out.messages
+    assert "ticket" not in said(out) and out.followup() != "action_handoff"
+
+
+@pytest.mark.parametrize(
+    "text", ["is there a person i can talk to", "not happy with this, get me someone", "i would rather talk to a human"]
+)
+def test_asking_for_a_person_is_no_refusal(text) -> None:
+    from actions.context import refuses_a_person
+
+    assert not refuses_a_person(text)
