@@ -112,6 +112,52 @@ _DISPUTE = (
 #: A plea against a refusal, with the reason it gives ("I was travelling, kindly accept the return").
 _PLEA = ("kindly", "travel*", "was away", "been away", "on holiday", "in hospital", "was ill", "was sick", "accept",
          "allow", "let me", "make an exception", "do the needful")  # fmt: skip
+#: Asking for an exception to a no, in any words: the exception itself ("let it slide", "just this once", "be
+#: reasonable"), a reason that asks for one ("I was in hospital", "we had a funeral"), or disbelief at the no.
+_EXCEPTION = re.compile(
+    r"\b(?:let\s+(?:it|this|that|me)\s+(?:slide|go|off|through|pass)|(?:make|do)\s+(?:an?\s+)?(?:exception|one[-\s]off)"
+    r"|just\s+(?:this|the)\s+once|(?:this|one)\s+(?:one\s+)?time\s+only|only\s+(?:this|the)\s+once|be\s+(?:reasonable|fair|"
+    r"flexible|a\s+(?:sport|star|darling|love))|bend\s+(?:the|your)\s+rules?|turn\s+a\s+blind\s+eye|have\s+a\s+heart"
+    r"|cut\s+me\s+(?:some|a\s+bit\s+of)\s+slack|give\s+me\s+a\s+break|(?:good\s?will|goodwill)\s+gesture|as\s+a\s+"
+    r"(?:favou?r|goodwill)|do\s+me\s+a\s+favou?r|i'?m\s+begging|begging\s+you|i\s+beg\s+you|pretty\s+please"
+    r"|overlook\s+(?:it|this|that)|waive\s+(?:it|the)|(?:only|just)\s+(?:a\s+)?(?:few|couple\s+of|one|two|1|2|3)\s+"
+    r"days?\s+(?:late|over|out|past)|(?:only|just)\s+(?:a\s+)?(?:day|week)\s+(?:late|over|out|past)"
+    r"|(?:was|been|were|got)\s+(?:in\s+(?:hospital|the\s+hospital|a\s+and\s+e|hosp)|(?:really\s+)?(?:ill|sick|unwell|poorly)"
+    r"|away|abroad|travell?ing|on\s+holiday|stuck\s+abroad|bereaved)|had\s+(?:covid|surgery|an\s+operation|a\s+baby|"
+    r"a\s+funeral|a\s+bereavement|a\s+family\s+emergency)|family\s+emergency|passed\s+away|funeral|bereavement"
+    r"|surely\s+(?:you|u|there)|(?:can'?t|cannot|could\s*n'?t)\s+(?:you|u)\s+(?:just\s+)?(?:let|make|accept|allow|do|"
+    r"bend|help|take|sort)|(?:are|r)\s+(?:you|u)\s+(?:kidding|joking|serious|having\s+a\s+laugh))",
+    re.I,
+)
+#: The no a plea is against, by the topic it leaves: the refusal itself, or the return policy said for an order.
+_PLEADED_AGAINST = frozenset({"return_refused", "cancel_refused", "address_refused", "return_policy"})
+
+
+def pleads_for_an_exception(text: str) -> bool:
+    """ "I was in hospital most of last month, can't you let it slide", "be reasonable, just this once", "are you
+    kidding": an exception asked for, not a question (why, what now) nor a new request."""
+    if not text or _asks_why(text):
+        return False
+    return bool(_EXCEPTION.search(" ".join(words(text)))) or has(text, "make an exception", "do the needful")
+
+
+def _plea_after_a_no(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+    """A plea for an exception after a no (a refused return, cancel or address change, or the return policy's
+    window said for an order), whatever NLU filed it under: sympathy, and the offer of a person who can look at
+    the case (the chat makes no exceptions). None for anything else, and while a person is already on it."""
+    topic = tracker.get_slot(TOPIC)
+    refusal = tracker.get_slot(REFUSAL)
+    if tracker.get_slot(TICKET) or not (refusal or topic in _PLEADED_AGAINST):
+        return None
+    if latest.entity("order_number") or not pleads_for_an_exception(latest.text):
+        return None
+    if topic in {"cancel_refused", "address_refused"}:
+        dispatcher.utter_message(response="utter_offer_handoff_refusal")
+    else:
+        dispatcher.utter_message(response="utter_offer_handoff_dispute")
+    return about(topic, refusal=refusal, last_question=OFFER_HANDOFF)
+
+
 #: Venting about the order in focus (an apology and the offer of a person answer it).
 _VENTING = ("annoyed", "angry", "furious", "fuming", "livid", "fed up", "sick of", "unacceptable", "disappointed",
             "gutted", "upset", "ridiculous", "useless", "rubbish", "terrible", "awful", "not happy", "so annoying",
@@ -205,6 +251,9 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
     ):
         # "what other stuff do you stock besides perfume" (filed as picks of perfume): the kinds we sell
         answered = say_what_we_sell(dispatcher)
+    if answered is None and (tracker.get_slot(REFUSAL) or tracker.get_slot(TOPIC) in _PLEADED_AGAINST):
+        # "I was in hospital, can't you let it slide" after a no: a person can look at it, offered
+        answered = _plea_after_a_no(dispatcher, tracker, latest)
     if answered is None:
         answered = _topic_follow_up(dispatcher, tracker, latest, caller=caller)
     return answered

@@ -149,3 +149,43 @@ def test_asking_for_a_person_is_no_refusal(text) -> None:
     from actions.context import refuses_a_person
 
     assert not refuses_a_person(text)
+
+
+# ------------------------------------------------------------------------- 3. a plea for an exception after a no
+
+
+@pytest.mark.parametrize(
+    ("topic", "intent", "text"),
+    [
+        ("return_policy", "out_of_scope", "come on be reasonable, just this once"),
+        ("return_policy", "nlu_fallback", "i got stuck abroad for weeks mate, go easy, let me off"),
+        ("return_refused", "return_item", "go on, bend the rules for me"),
+        ("return_refused", "out_of_scope", "we had a family emergency, have a heart"),
+        ("return_policy", "complaint", "it's only 3 days over, cut me some slack"),
+        ("cancel_refused", "cancel_order", "are you kidding, surely you can stop it"),
+        ("address_refused", "nlu_fallback", "be a star and turn a blind eye"),
+    ],
+)
+async def test_a_plea_after_a_no_gets_sympathy_and_a_person(store, domain, topic, intent, text) -> None:
+    refusal = "It was delivered more than 30 days ago." if topic != "return_policy" else None
+    tracker = make_tracker(intent=intent, text=text, slots={"topic": topic, "refusal": refusal})
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses and out.responses[0] in {"utter_offer_handoff_dispute", "utter_offer_handoff_refusal"}, (
+        out.messages
+    )
+    assert out.slots().get("last_question") == "offer_handoff"
+    assert out.followup() != "action_handoff"  # offered, not opened
+
+
+@pytest.mark.parametrize(
+    ("topic", "text"),
+    [
+        ("return_policy", "do you accept returns on sale stuff"),
+        ("return_policy", "can you let me know how long refunds take"),
+        ("products", "be reasonable with the price, anything under 20?"),
+    ],
+)
+async def test_no_plea_without_a_no_or_an_exception(store, domain, topic, text) -> None:
+    tracker = make_tracker(intent="nlu_fallback", text=text, slots={"topic": topic})
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert "utter_offer_handoff_dispute" not in out.responses, out.messages
