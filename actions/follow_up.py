@@ -1614,7 +1614,7 @@ _ADDS_TO = ("with it", "as well", "too", "also", "and all", "and my", "and the",
 #: What is kept about the customer, for how long, and what is done with it.
 _KEPT = ("keep", "kept", "store", "stored", "hold", "held", "retain*", "save", "saved", "have on me", "know about me",
          "do with", "use", "used", "using", "share", "shared", "sell", "sold", "happens to", "happen to",
-         "process*")  # fmt: skip
+         "process*", "see", "sees", "seen", "access*", "read", "reads", "look at", "looks at")  # fmt: skip
 _KEPT_WHAT = ("data", "chat", "chats", "conversation*", "messages", "details", "information", "info", "history",
               "on me", "about me", "transcript*")  # fmt: skip
 
@@ -1676,7 +1676,26 @@ def asks_what_data_is_kept(text: str) -> bool:
     question about the data kept and its use."""
     return (
         is_question(text)
-        and has(text, "how long", "what", "which", "do you", "are you", "does it", "is it")
+        and has(
+            text,
+            "how long",
+            "what",
+            "which",
+            "who",
+            "whom",
+            "do you",
+            "are you",
+            "does it",
+            "is it",
+            "do these",
+            "does this",
+            "are these",
+            "are my",
+            "is my",
+            "can anyone",
+            "can someone",
+            "can staff",
+        )
         and has(text, *_KEPT)
         and has(text, *_KEPT_WHAT)
         and not has(text, *_ORDER_WORDS)

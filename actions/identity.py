@@ -22,9 +22,19 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.account import after_verification
-from actions.common import ChannelContext, channel_context, conversation_id, current_order, get_store
-from actions.context import FOR_A_COLLEAGUE, LAST_QUESTION, OFFER_HANDOFF, last_bot_response, puts_the_check_off, said
-from actions.reader import in_context
+from actions.common import ChannelContext, channel_context, conversation_id, current_order, get_store, verified_order
+from actions.context import (
+    FOR_A_COLLEAGUE,
+    LAST_QUESTION,
+    OFFER_HANDOFF,
+    Said,
+    is_question,
+    last_bot_response,
+    puts_the_check_off,
+    said,
+    words,
+)
+from actions.reader import answer_aside, in_context
 from actions.returns import product_money_back
 from store.errors import (
     InvalidInput,
@@ -84,7 +94,35 @@ class ValidateVerifyOrderForm(FormValidationAction):
             if answered is not None:
                 kept = [event for event in answered if event.get("event") == "slot"]
                 return [*kept, SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
+        if (starting and tracker.get_slot("goal") in ACCOUNT_GOALS) or (
+            tracker.get_slot("requested_slot") == "order_number" and not verified_order(tracker)
+        ):
+            answered = self._not_an_order(dispatcher, tracker, latest)
+            if answered is not None:
+                return answered
         return await super().run(dispatcher, tracker, domain)
+
+    def _not_an_order(self, dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+        """A question or request that is no order number, asked where the check starts on a guess ("who gets to see
+        my personal info?" filed as linked chats) or while it waits for the number ("do you keep these chats?",
+        "wipe everything you have on me"), when no order is in focus: answered from the conversation (the privacy
+        policy, a colleague's offer, a product, a policy), and the check ends instead of "that doesn't look like an
+        order number" to everything. None when it may be the order (digits, an order, e-mail or postcode) or
+        nothing answers it."""
+        text = latest.text
+        if latest.button or not text or any(ch.isdigit() for ch in text):
+            return None
+        if any(latest.entity(name) for name in ("order_number", "rma_number", "email", "postcode")):
+            return None
+        if len(words(text)) < 4 and not is_question(text):
+            return None  # "the pink one", "dunno": not read as a question here
+        answered = in_context(dispatcher, tracker, caller=self.name())
+        if answered is None and is_question(text) and answer_aside(dispatcher, tracker, latest):
+            answered = []
+        if answered is None:
+            return None
+        kept = [event for event in answered if event.get("event") == "slot"]
+        return [*kept, SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
 
     async def required_slots(
         self,

@@ -189,3 +189,53 @@ async def test_no_plea_without_a_no_or_an_exception(store, domain, topic, text) 
     tracker = make_tracker(intent="nlu_fallback", text=text, slots={"topic": topic})
     out = await run(ActionFollowUp(), tracker, domain)
     assert "utter_offer_handoff_dispute" not in out.responses, out.messages
+
+
+# --------------------------------------------------------- 4. the order check does not trap a customer asking else
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how long are my messages kept on your side?",
+        "please erase any details you hold about me",
+        "who has access to the data i put in this chat",
+        "can i attach a photo of the damage instead",
+        "what happens to the info i give you here",
+        "honestly just delete my account and everything on it",
+    ],
+)
+async def test_a_question_at_which_order_is_answered_and_ends_the_check(store, domain, text) -> None:
+    from actions.identity import ValidateVerifyOrderForm
+
+    slots = {"requested_slot": "order_number", "goal": "track"}
+    tracker = make_tracker(intent="nlu_fallback", text=text, slots=slots, active_loop="verify_order_form")
+    out = await run(ValidateVerifyOrderForm(), tracker, domain)
+    assert out.messages and "utter_order_number_invalid" not in out.responses, out.messages
+    assert out.slots().get("verification_locked") is True and out.slots().get("requested_slot", "x") is None
+
+
+@pytest.mark.parametrize(
+    ("intent", "text"),
+    [
+        ("manage_channels", "who gets to look at my details when i talk to you"),
+        ("manage_channels", "do you store what i type in this chat"),
+    ],
+)
+async def test_a_privacy_question_filed_as_linked_chats_starts_no_check(store, domain, intent, text) -> None:
+    from actions.identity import ValidateVerifyOrderForm
+
+    tracker = make_tracker(intent=intent, text=text, slots={"goal": "channels"}, active_loop="verify_order_form")
+    out = await run(ValidateVerifyOrderForm(), tracker, domain)
+    assert out.responses == ["utter_data_kept"], out.messages
+    assert out.slots().get("verification_locked") is True
+
+
+@pytest.mark.parametrize("text", ["it's the one with the lipstick in it", "ORD 100234 i think", "dunno"])
+async def test_an_attempt_at_the_order_stays_in_the_check(store, domain, text) -> None:
+    from actions.identity import ValidateVerifyOrderForm
+
+    slots = {"requested_slot": "order_number", "goal": "track"}
+    tracker = make_tracker(intent="nlu_fallback", text=text, slots=slots, active_loop="verify_order_form")
+    out = await run(ValidateVerifyOrderForm(), tracker, domain)
+    assert not out.slots().get("verification_locked"), (out.messages, out.events)
