@@ -251,6 +251,9 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
     ):
         # "what other stuff do you stock besides perfume" (filed as picks of perfume): the kinds we sell
         answered = say_what_we_sell(dispatcher)
+    if answered is None and not (tracker.active_loop or {}).get("name"):
+        # adding a product to a placed order, in any words, before the topic reads "it" as that order's status
+        answered = _adds_to_an_order(dispatcher, tracker, latest)
     if answered is None and (tracker.get_slot(REFUSAL) or tracker.get_slot(TOPIC) in _PLEADED_AGAINST):
         # "I was in hospital, can't you let it slide" after a no: a person can look at it, offered
         answered = _plea_after_a_no(dispatcher, tracker, latest)
@@ -1763,9 +1766,65 @@ _ADD_TO_ORDER_RE = re.compile(
 )
 
 
-def asks_to_add_items(text: str) -> bool:
-    """Adding something to (or taking it off) a placed order, in any words: no handler can."""
-    return has(text, *_ADD_TO_ORDER) or bool(_ADD_TO_ORDER_RE.search(text or ""))
+#: Verbs that put a product into something ("add", "throw in", "pop", "include", "bundle", ...).
+_PUTTING = (r"(?:add|adding|added|put|putting|include|including|included|throw|thrown|chuck|stick|pop|popped|bung|"
+            r"slip|tack|sneak|squeeze|toss|pack|packed|bundle|combine|tag)")  # fmt: skip
+#: The order a product is put into: by its number, "the same parcel", "my order" (any wording).
+_THE_ORDER = (r"(?:ord\s*-?\s*\d{4,}|(?:the\s+)?same\s+(?:parcel|box|package|order|delivery|shipment|bag)|"
+              r"(?:my|the|this|that|our|her|his|your)\s+(?:existing\s+|current\s+|placed\s+|last\s+|other\s+)?"
+              r"(?:order|parcel|package|delivery|shipment))")  # fmt: skip
+_ADD_TARGET = re.compile(
+    r"\b" + _PUTTING + r"\b(?:\s+[\w'&-]+){0,6}?\s+(?:in\s+with|in|into|onto|on|to|with|along\s+with|together\s+with|"
+    r"as\s+part\s+of)\s+" + _THE_ORDER + r"\b"
+    # "can that lipstick go in the same parcel", "could it ship together with ORD-…"
+    r"|\b(?:go|goes|come|comes|ship|ships|travel|fit|be\s+sent|be\s+added)\b(?:\s+[\w'&-]+){0,3}?\s+(?:in\s+with|"
+    r"along\s+with|together\s+with|in\s+the\s+same)\s+(?:ord\s*-?\s*\d{4,}|(?:parcel|box|package|delivery|"
+    r"shipment|order)|(?:my|the|that|this)\s+(?:existing\s+|current\s+|last\s+|other\s+)?(?:order|parcel|package|"
+    r"delivery|other))\b"
+    r"|\bsame\s+(?:parcel|box|package|delivery|shipment)\s+as\s+(?:my|the|that|this)\s+(?:order|other)",
+    re.I,
+)
+#: Not a product put in the order: an invoice, a note or the address sent with it.
+_NOT_A_PRODUCT = ("invoice", "receipt", "note", "message", "address", "flat number", "house number", "label",
+                  "photo*", "picture*", "basket", "cart", "wishlist", "discount", "code", "voucher")  # fmt: skip
+#: With the order in focus, "add a hand cream to it", "can you pop a mascara in too": the order is "it".
+_ADD_TO_IT = re.compile(
+    r"\b(?:add|put|throw|chuck|stick|pop|bung|slip|tack|sneak|squeeze|include|toss)\b(?:\s+[\w'&-]+){1,5}?\s+"
+    r"(?:(?:in|into|onto|on|to|with)\s+(?:it|that|this|them)\b|in\s+(?:too|as\s+well|also)\b|in\s+with\b)",
+    re.I,
+)
+
+
+def asks_to_add_items(text: str, *, order_in_focus: bool = False) -> bool:
+    """Adding something to (or taking it off) a placed order, in any words: no handler can. With an order in
+    focus "it" is that order ("could you add a hand cream to it", "pop a lip liner in too")."""
+    if not text:
+        return False
+    if has(text, *_ADD_TO_ORDER) or bool(_ADD_TO_ORDER_RE.search(text)):
+        return True
+    if has(text, *_NOT_A_PRODUCT):
+        return False
+    lower = " ".join(words(text))
+    return bool(_ADD_TARGET.search(lower)) or (order_in_focus and bool(_ADD_TO_IT.search(lower)))
+
+
+def _adds_to_an_order(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+    """ "throw an eyeliner in with ORD-…", "could you add a hand cream to it", "can that lipstick go in the same
+    parcel as my order": a placed order can't grow. The order named and not yet checked is checked first (goal
+    `add_items`); the verified one in focus gets its answer; with none, the general answer."""
+    focus = bool(tracker.get_slot("order_number"))
+    if not asks_to_add_items(latest.text, order_in_focus=focus) or has(latest.text, *_DELETE_DATA):
+        return None
+    named = latest.entity("order_number")
+    number = normalize_order_number(named) if named else None
+    ctx = _order_context(dispatcher, tracker)
+    if ctx is not None and (number is None or number == ctx.order_number):
+        return orders.cannot_add_items(ctx)
+    if number is not None:
+        # the order named is checked first, then the answer is about it
+        return [SlotSet("goal", "add_items"), SlotSet("order_number", number), FollowupAction("verify_order_form")]
+    dispatcher.utter_message(response="utter_cannot_add_to_order")
+    return about(None)
 
 
 _PHOTO = ("photo*", "picture*", "pic", "pics", "image", "images", "screenshot*")

@@ -239,3 +239,51 @@ async def test_an_attempt_at_the_order_stays_in_the_check(store, domain, text) -
     tracker = make_tracker(intent="nlu_fallback", text=text, slots=slots, active_loop="verify_order_form")
     out = await run(ValidateVerifyOrderForm(), tracker, domain)
     assert not out.slots().get("verification_locked"), (out.messages, out.events)
+
+
+# --------------------------------------------------------------------------------- 5. adding to a placed order
+
+
+@pytest.mark.parametrize(
+    ("intent", "text"),
+    [
+        ("nlu_fallback", "any chance you could slip a mascara into my parcel"),
+        ("out_of_scope", "bung a lip balm in too would ya"),
+        ("delivery_time", "could the blusher ship together with my last order"),
+        ("nlu_fallback", "can i chuck a concealer onto the existing order"),
+        ("out_of_scope", "stick a nail polish in with it pls"),
+        ("track_order", "would the toner fit in the same box as my order"),
+        ("nlu_fallback", "pop a serum in as well, cheers"),
+    ],
+)
+async def test_adding_a_product_to_the_order_in_focus_is_not_possible(store, cases, domain, intent, text) -> None:
+    from tests.actions.helpers import grant
+
+    number = grant(store, cases["placed"])
+    tracker = make_tracker(intent=intent, text=text, slots={"order_number": number, "topic": "shipping"})
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses == ["utter_cannot_add_items"], out.messages
+
+
+async def test_adding_to_an_order_named_and_not_checked_checks_it_first(store, cases, domain) -> None:
+    number = cases["placed"]["order_number"]
+    text = f"id like the serum included with {number}"
+    entities = [{"entity": "order_number", "value": number}]
+    tracker = make_tracker(intent="nlu_fallback", text=text, entities=entities)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.slots().get("goal") == "add_items" and out.followup() == "verify_order_form", out.events
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "will both items come in one parcel",
+        "does the mascara come in a box",
+        "can you send the invoice with my order",
+        "can i add it to my basket",
+    ],
+)
+def test_no_adding_without_a_product_put_in_the_order(text) -> None:
+    from actions.follow_up import asks_to_add_items
+
+    assert not asks_to_add_items(text, order_in_focus=True)
