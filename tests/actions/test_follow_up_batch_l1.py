@@ -287,3 +287,46 @@ def test_no_adding_without_a_product_put_in_the_order(text) -> None:
     from actions.follow_up import asks_to_add_items
 
     assert not asks_to_add_items(text, order_in_focus=True)
+
+
+# ----------------------------------------------- 6. the reason given with the items, in words no cue list holds
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("all of them - the tone was way off compared to the website", "tone was way off"),
+        ("everything. gave me spots within a day", "gave me spots"),
+        ("both, my sister got me the exact same set for christmas", "sister got me"),
+        ("the lot; honestly it just looks cakey on my skin", "looks cakey"),
+        ("all of it, packaging was crushed when the courier dropped it off", "packaging was crushed"),
+        ("everything please, ordered the wrong formula by accident", "wrong formula"),
+    ],
+)
+def test_a_reason_in_any_words_given_with_the_items_is_kept(store, cases, text, reason) -> None:
+    """Then the next question is the yes to the whole return, and "ok go ahead" sets it up (not "why?" again)."""
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.returns import ValidateReturnForm
+    from tests.actions.helpers import grant
+
+    number = grant(store, cases["returnable"])
+    tracker = make_tracker(slots={"order_number": number}, active_loop="return_form", text=text)
+    out = ValidateReturnForm().validate_return_items(text, CollectingDispatcher(), tracker, {})
+    assert out["return_items"] and reason in (out.get("return_reason") or ""), out
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["all of them, cheers mate", "everything, how long does the refund take?", "both please, not sure yet"],
+)
+def test_a_pick_with_thanks_or_a_question_is_no_reason(store, cases, text) -> None:
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.returns import ValidateReturnForm
+    from tests.actions.helpers import grant
+
+    number = grant(store, cases["returnable"])
+    tracker = make_tracker(slots={"order_number": number}, active_loop="return_form", text=text)
+    out = ValidateReturnForm().validate_return_items(text, CollectingDispatcher(), tracker, {})
+    assert out.get("return_reason") is None, out
