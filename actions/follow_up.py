@@ -1594,7 +1594,10 @@ def asks_how_to_buy(text: str) -> bool:
 #: Asking how to get done what a colleague was just said to do ("so how do I reset it", "where do I change it").
 _HOW_DO_I = ("how do i", "how can i", "how would i", "how should i", "how to", "what do i do", "what should i do",
              "where do i", "where can i", "who do i", "who can", "reset it", "change it", "do it myself",
-             "do that myself", "how does that work")  # fmt: skip
+             "do that myself", "how does that work", "what's the way", "whats the way", "what is the way",
+             "what's the process", "whats the process", "what is the process", "what are the steps", "get it reset",
+             "get it changed", "get it sorted", "get it done", "get that done", "get that changed", "how does one",
+             "how would one", "any other way", "is there a way", "what's my option*", "whats my option*")  # fmt: skip
 _WHY_NOT = ("why", "how come", "what's stopping", "whats stopping", "surely you can", "can't you just",
             "cant you just", "why not")  # fmt: skip
 #: "where is my order" in the languages customers write in (answered in English).

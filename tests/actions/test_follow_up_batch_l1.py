@@ -330,3 +330,26 @@ def test_a_pick_with_thanks_or_a_question_is_no_reason(store, cases, text) -> No
     tracker = make_tracker(slots={"order_number": number}, active_loop="return_form", text=text)
     out = ValidateReturnForm().validate_return_items(text, CollectingDispatcher(), tracker, {})
     assert out.get("return_reason") is None, out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "right so what's the process then",
+        "ok how does one get that changed",
+        "is there a way i can get it sorted",
+        "so what are the steps",
+        "whats my options then",
+        "fine, and what is the way to get that done",
+    ],
+)
+async def test_how_then_after_a_colleague_was_offered_is_that_colleague(store, domain, text) -> None:
+    """Between the offer of a colleague and the yes: how it gets done is the colleague, offered again."""
+    events = [
+        user("change my surname please", "out_of_scope"),
+        bot("A colleague can do that. Shall I pass you to a person?", "utter_account_out_of_scope"),
+    ]
+    tracker = make_tracker(intent="out_of_scope", text=text, events=events, slots={"last_question": "offer_handoff"})
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses == ["utter_colleague_how"], out.messages
+    assert out.slots().get("last_question", "offer_handoff") == "offer_handoff"  # (unchanged: not set again)
