@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 VERIFIED = "verified"
 #: Goals about the customer rather than one order: they need the customer's e-mail, not a postcode.
 ACCOUNT_GOALS = frozenset({"channels", "unlink", "notify_on", "notify_off"})
+#: The intents that start the check for an account goal (NLU's guess: "who sees my info here?" as linked chats).
+_ACCOUNT_INTENTS = frozenset({"manage_channels", "unlink_channel", "notifications_opt_in", "notifications_opt_out"})
 #: Slot set when checks cannot go on in this form run (paused, or put off by the customer): the form ends
 #: instead of asking.
 STOPPED = "verification_locked"
@@ -94,7 +96,7 @@ class ValidateVerifyOrderForm(FormValidationAction):
             if answered is not None:
                 kept = [event for event in answered if event.get("event") == "slot"]
                 return [*kept, SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
-        if (starting and tracker.get_slot("goal") in ACCOUNT_GOALS) or (
+        if (starting and latest.intent in _ACCOUNT_INTENTS) or (
             tracker.get_slot("requested_slot") == "order_number" and not verified_order(tracker)
         ):
             answered = self._not_an_order(dispatcher, tracker, latest)
@@ -116,11 +118,13 @@ class ValidateVerifyOrderForm(FormValidationAction):
             return None
         if len(words(text)) < 4 and not is_question(text):
             return None  # "the pink one", "dunno": not read as a question here
-        answered = in_context(dispatcher, tracker, caller=self.name())
-        if answered is None and is_question(text) and answer_aside(dispatcher, tracker, latest):
+        trial = CollectingDispatcher()  # said only if it answers here
+        answered = in_context(trial, tracker, caller=self.name())
+        if answered is None and is_question(text) and answer_aside(trial, tracker, latest):
             answered = []
-        if answered is None:
-            return None
+        if answered is None or any(event.get("event") == "followup" for event in answered) or not trial.messages:
+            return None  # sent on elsewhere ("will you tell me when it's done?": order news, this very check)
+        dispatcher.messages.extend(trial.messages)
         kept = [event for event in answered if event.get("event") == "slot"]
         return [*kept, SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
 

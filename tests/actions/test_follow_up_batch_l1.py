@@ -353,3 +353,15 @@ async def test_how_then_after_a_colleague_was_offered_is_that_colleague(store, d
     out = await run(ActionFollowUp(), tracker, domain)
     assert out.responses == ["utter_colleague_how"], out.messages
     assert out.slots().get("last_question", "offer_handoff") == "offer_handoff"  # (unchanged: not set again)
+
+
+async def test_order_news_asked_in_words_still_starts_its_check(store, domain) -> None:
+    """Near miss: "will you let me know once it's through?" sent to the check for order news (its goal set by the
+    follow-up, NLU unsure) is that check, not a question that ends it."""
+    from actions.identity import ValidateVerifyOrderForm
+
+    text = "Ok. will you let me know once it's through?"
+    slots = {"goal": "notify_on", "topic": "refund", "order_number": "ORD-100086"}
+    tracker = make_tracker(intent="nlu_fallback", text=text, slots=slots, active_loop="verify_order_form")
+    out = await run(ValidateVerifyOrderForm(), tracker, domain)
+    assert not out.slots().get("verification_locked"), (out.messages, out.events)
