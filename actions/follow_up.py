@@ -1789,7 +1789,9 @@ _ADD_TARGET = re.compile(
 )
 #: Not a product put in the order: an invoice, a note or the address sent with it.
 _NOT_A_PRODUCT = ("invoice", "receipt", "note", "message", "address", "flat number", "house number", "label",
-                  "photo*", "picture*", "basket", "cart", "wishlist", "discount", "code", "voucher")  # fmt: skip
+                  "photo*", "picture*", "basket", "cart", "wishlist", "discount", "code", "voucher", "name",
+                  "company", "vat", "number", "details", "reference", "instructions", "signature", "date",
+                  "tracking", "insurance")  # fmt: skip
 #: With the order in focus, "add a hand cream to it", "can you pop a mascara in too": the order is "it".
 _ADD_TO_IT = re.compile(
     r"\b(?:add|put|throw|chuck|stick|pop|bung|slip|tack|sneak|squeeze|include|toss)\b(?:\s+[\w'&-]+){1,5}?\s+"

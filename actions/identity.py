@@ -53,6 +53,8 @@ VERIFIED = "verified"
 #: Goals about the customer rather than one order: they need the customer's e-mail, not a postcode.
 ACCOUNT_GOALS = frozenset({"channels", "unlink", "notify_on", "notify_off"})
 #: The intents that start the check for an account goal (NLU's guess: "who sees my info here?" as linked chats).
+#: The answers to a question about the data kept or a request to delete it (`actions.follow_up.privacy_question`).
+_PRIVACY_ANSWERS = frozenset({"utter_data_kept", "utter_data_request"})
 _ACCOUNT_INTENTS = frozenset({"manage_channels", "unlink_channel", "notifications_opt_in", "notifications_opt_out"})
 #: Slot set when checks cannot go on in this form run (paused, or put off by the customer): the form ends
 #: instead of asking.
@@ -112,6 +114,7 @@ class ValidateVerifyOrderForm(FormValidationAction):
         order number" to everything. None when it may be the order (digits, an order, e-mail or postcode) or
         nothing answers it."""
         text = latest.text
+        starting = tracker.get_slot("requested_slot") is None
         if latest.button or not text or any(ch.isdigit() for ch in text):
             return None
         if any(latest.entity(name) for name in ("order_number", "rma_number", "email", "postcode")):
@@ -124,6 +127,8 @@ class ValidateVerifyOrderForm(FormValidationAction):
             answered = []
         if answered is None or any(event.get("event") == "followup" for event in answered) or not trial.messages:
             return None  # sent on elsewhere ("will you tell me when it's done?": order news, this very check)
+        if starting and not {m.get("response") for m in trial.messages} & _PRIVACY_ANSWERS:
+            return None  # where the check starts for an account goal, only a privacy question is taken out of it
         dispatcher.messages.extend(trial.messages)
         kept = [event for event in answered if event.get("event") == "slot"]
         return [*kept, SlotSet(STOPPED, True), SlotSet("requested_slot", None)]

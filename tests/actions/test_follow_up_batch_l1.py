@@ -365,3 +365,32 @@ async def test_order_news_asked_in_words_still_starts_its_check(store, domain) -
     tracker = make_tracker(intent="nlu_fallback", text=text, slots=slots, active_loop="verify_order_form")
     out = await run(ValidateVerifyOrderForm(), tracker, domain)
     assert not out.slots().get("verification_locked"), (out.messages, out.events)
+
+
+@pytest.mark.parametrize(
+    ("intent", "text"),
+    [
+        ("notifications_opt_in", "can you send me updates when it's out for delivery?"),
+        ("notifications_opt_in", "could you ping me when it's shipped"),
+        ("manage_channels", "can i get these chats on telegram too?"),
+    ],
+)
+async def test_an_account_request_at_the_start_of_its_check_stays_in_it(store, cases, domain, intent, text) -> None:
+    """Near miss: order news or linked chats asked for (with an order in focus) are the check's own goal."""
+    from actions.identity import ValidateVerifyOrderForm
+    from tests.actions.helpers import grant
+
+    number = grant(store, cases["shipped"])
+    slots = {"goal": "notify_on", "topic": "track", "order_number": number}
+    tracker = make_tracker(intent=intent, text=text, slots=slots, active_loop="verify_order_form")
+    out = await run(ValidateVerifyOrderForm(), tracker, domain)
+    assert not out.slots().get("verification_locked"), (out.messages, out.events)
+
+
+@pytest.mark.parametrize(
+    "text", ["can you put my company name on it?", "could you add my VAT number to it", "pop my flat number on it"]
+)
+def test_details_put_on_the_order_or_invoice_are_no_items(text) -> None:
+    from actions.follow_up import asks_to_add_items
+
+    assert not asks_to_add_items(text, order_in_focus=True)
