@@ -248,6 +248,17 @@ _REFUSES_A_PERSON = re.compile(
     r"(?:person|human|one|anyone|anybody|someone|somebody|agent|colleague|manager|staff|people)"
     r"|(?:don't|dont|do not)\s+(?:pass|put|transfer|hand)\s+me"
     r"|no\s+(?:person|human|people|agent|need for)|without\s+(?:a\s+)?(?:person|human))\b"
+    # "not interested in a human", "not bothered about talking to anyone", "i'd rather not speak to anyone", "no
+    # humans thanks", "keep the people out of it", "not after a person", "don't bother passing me on"
+    r"|\b(?:not\s+(?:interested\s+in|bothered\s+(?:about|with)|after|looking\s+for|keen\s+on)|rather\s+not|"
+    r"no\s+(?:use|point)\s+(?:in|for)|don'?t\s+bother(?:\s+with)?|do\s+not\s+bother(?:\s+with)?|"
+    r"no\s+need\s+(?:of|to))\s+(?:(?:talking|speaking|dealing|chatting|being\s+passed|passing\s+me|"
+    r"getting|involving|bringing\s+in|(?:to\s+)?(?:talk|speak|deal|chat))\s+(?:to|with|in|on|)\s*)?"
+    r"(?:a|an|any|the|some)?\s*(?:person|people|human|humans|anyone|anybody|someone|somebody|agent|agents|"
+    r"colleague|colleagues|staff|manager|real\s+person|me\s+on|me\s+over)\b"
+    r"|\b(?:don'?t|do\s+not|no\s+need\s+to)\s+bother\s+(?:passing|putting|transferring|handing|sending)\s+me\b"
+    r"|\bno\s+(?:humans|persons|agents|colleagues|transfer|hand\s?-?\s?off|handover)\b"
+    r"|\b(?:keep|leave)\s+(?:the\s+)?(?:humans?|people|person|staff|agents?)\s+out\b"
 )
 
 
@@ -278,7 +289,12 @@ _WHAT_I_DO = ("what can you do", "what can you help", "what can u do", "what can
 #: Asking what the assistant can do, in other words ("what can you actually do", "what else can u help with").
 _WHAT_I_DO_RE = re.compile(
     r"\bwhat\b(?:\s+else)?\s+(?:can|could|do)\s+(?:you|u)\s+(?:(?:actually|even|really|exactly|else|then)\s+)?"
-    r"(?:do|help)\b(?!\s+(?:about|with)\s+(?:it|this|that|my|the)\b)",
+    r"(?:do|help)\b(?!\s+(?:about|with)\s+(?:it|this|that|my|the)\b)"
+    # "what are you even for then", "what's the point of you", "what good are you", "what are you good for"
+    r"|\bwhat\s+(?:are|r)\s+(?:you|u)\s+(?:(?:even|actually|really|exactly|then|good)\s+)*for\b"
+    r"|\bwhat'?s\s+the\s+point\s+of\s+(?:you|u|this\s+(?:bot|chat|thing))\b|\bwhat\s+is\s+the\s+point\s+of\s+"
+    r"(?:you|u|this\s+(?:bot|chat|thing))\b|\bwhat\s+(?:good|use)\s+(?:are|r)\s+(?:you|u)\b"
+    r"|\bwhat\s+(?:do|can)\s+(?:you|u)\s+even\s+do\b",
     re.I,
 )
 
@@ -468,3 +484,62 @@ def puts_the_check_off(latest: Said) -> bool:
         and not latest.entity("order_number")
         and has(text, *_BACK_LATER, *THINK_IT_OVER)
     )
+
+
+#: How many customer messages an offer of a person or a return stands for when the talk moves on in between
+#: ("shall I pass you to a person?" ... "how long would that take?" ... "fine, do it").
+OFFER_TURNS = 3
+#: The yes/no offers that outlive the turns in between (`standing_offer`).
+_STANDING = frozenset({OFFER_HANDOFF, OFFER_RETURN})
+#: Words a bare yes to an offer is made of ("fine do it", "ok go ahead", "meh ok", "alright then, please do").
+_BARE_YES = frozenset(
+    {*_YES, "fine", "do", "it", "that", "then", "ahead", "on", "meh", "alright", "allright", "aight", "okey", "okie",
+     "oki", "kk", "k", "go", "for", "lets", "let's", "let", "us", "please", "just",
+     "sounds", "good", "great", "perfect", "cool", "why", "not", "sure", "thing", "that'd", "be", "would", "i",
+     "guess", "suppose", "so", "well", "oh", "right", "yes", "yeah", "pass", "me", "over", "through", "them",
+     "with", "whatever", "lovely", "brill", "nice", "and", "we", "can"}
+)  # fmt: skip
+
+
+def bare_yes(latest: Said) -> bool:
+    """A yes and nothing more ("fine do it", "ok go ahead", "meh ok", "yes please"): no question, nothing named,
+    a handful of words of assent (NLU's affirm counts when the words say no more than that)."""
+    text = latest.text
+    if latest.button or not text or "?" in text or latest.entities or starts_no(text):
+        return False  # (every word is one of assent, so only a "?" makes it a question: "do it?")
+    tokens = words(text)
+    if not tokens or len(tokens) > 6 or not all(t in _BARE_YES for t in tokens):
+        return False
+    return latest.intent == "affirm" or starts_yes(text) or bool({"fine", "meh", "do", "ahead"} & set(tokens))
+
+
+def standing_offer(tracker: Tracker) -> str | None:
+    """The offer of a person or a return the bot made in the last `OFFER_TURNS` customer messages that is still
+    open (None when there is none): the customer neither took it, nor turned it down or a person down, nor was
+    asked another yes/no question or a form's question since, and no ticket was opened. Answers in between clear
+    the `last_question` slot (`about`); this reads the conversation's events instead, so "fine do it" two turns
+    after "shall I pass you to a person?" still takes it."""
+    messages = 0
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            messages += 1
+            if messages > OFFER_TURNS:
+                return None
+            if messages == 1:
+                continue  # the latest message: the one that may answer it
+            text = str(event.get("text") or "")
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            if intent in {"affirm", "deny"} or text.startswith("/") or starts_yes(text) or starts_no(text):
+                return None  # answered (or another question was)
+            if refuses_a_person(text):
+                return None  # "not interested in a human": that offer is turned down
+        elif kind == "slot":
+            name, value = event.get("name"), event.get("value")
+            if name == LAST_QUESTION and value is not None:
+                return str(value) if value in _STANDING else None  # the latest yes/no asked, unless another one
+            if name in {TICKET, "requested_slot"} and value is not None:
+                return None  # a ticket opened, or a form asked its own question since
+        elif kind == "active_loop" and event.get("name"):
+            return None
+    return None

@@ -36,6 +36,7 @@ from actions.context import (
     Said,
     about,
     asks_what_i_do,
+    bare_yes,
     claims_a_role,
     has,
     is_question,
@@ -47,6 +48,7 @@ from actions.context import (
     said,
     settles,
     slot_before_latest,
+    standing_offer,
     starts_no,
     starts_yes,
     wants_a_person,
@@ -110,6 +112,52 @@ _DISPUTE = (
 #: A plea against a refusal, with the reason it gives ("I was travelling, kindly accept the return").
 _PLEA = ("kindly", "travel*", "was away", "been away", "on holiday", "in hospital", "was ill", "was sick", "accept",
          "allow", "let me", "make an exception", "do the needful")  # fmt: skip
+#: Asking for an exception to a no, in any words: the exception itself ("let it slide", "just this once", "be
+#: reasonable"), a reason that asks for one ("I was in hospital", "we had a funeral"), or disbelief at the no.
+_EXCEPTION = re.compile(
+    r"\b(?:let\s+(?:it|this|that|me)\s+(?:slide|go|off|through|pass)|(?:make|do)\s+(?:an?\s+)?(?:exception|one[-\s]off)"
+    r"|just\s+(?:this|the)\s+once|(?:this|one)\s+(?:one\s+)?time\s+only|only\s+(?:this|the)\s+once|be\s+(?:reasonable|fair|"
+    r"flexible|a\s+(?:sport|star|darling|love))|bend\s+(?:the|your)\s+rules?|turn\s+a\s+blind\s+eye|have\s+a\s+heart"
+    r"|cut\s+me\s+(?:some|a\s+bit\s+of)\s+slack|give\s+me\s+a\s+break|(?:good\s?will|goodwill)\s+gesture|as\s+a\s+"
+    r"(?:favou?r|goodwill)|do\s+me\s+a\s+favou?r|i'?m\s+begging|begging\s+you|i\s+beg\s+you|pretty\s+please"
+    r"|overlook\s+(?:it|this|that)|waive\s+(?:it|the)|(?:only|just)\s+(?:a\s+)?(?:few|couple\s+of|one|two|1|2|3)\s+"
+    r"days?\s+(?:late|over|out|past)|(?:only|just)\s+(?:a\s+)?(?:day|week)\s+(?:late|over|out|past)"
+    r"|(?:was|been|were|got)\s+(?:in\s+(?:hospital|the\s+hospital|a\s+and\s+e|hosp)|(?:really\s+)?(?:ill|sick|unwell|poorly)"
+    r"|away|abroad|travell?ing|on\s+holiday|stuck\s+abroad|bereaved)|had\s+(?:covid|surgery|an\s+operation|a\s+baby|"
+    r"a\s+funeral|a\s+bereavement|a\s+family\s+emergency)|family\s+emergency|passed\s+away|funeral|bereavement"
+    r"|surely\s+(?:you|u|there)|(?:can'?t|cannot|could\s*n'?t)\s+(?:you|u)\s+(?:just\s+)?(?:let|make|accept|allow|do|"
+    r"bend|help|take|sort)|(?:are|r)\s+(?:you|u)\s+(?:kidding|joking|serious|having\s+a\s+laugh))",
+    re.I,
+)
+#: The no a plea is against, by the topic it leaves: the refusal itself, or the return policy said for an order.
+_PLEADED_AGAINST = frozenset({"return_refused", "cancel_refused", "address_refused", "return_policy"})
+
+
+def pleads_for_an_exception(text: str) -> bool:
+    """ "I was in hospital most of last month, can't you let it slide", "be reasonable, just this once", "are you
+    kidding": an exception asked for, not a question (why, what now) nor a new request."""
+    if not text or _asks_why(text):
+        return False
+    return bool(_EXCEPTION.search(" ".join(words(text)))) or has(text, "make an exception", "do the needful")
+
+
+def _plea_after_a_no(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+    """A plea for an exception after a no (a refused return, cancel or address change, or the return policy's
+    window said for an order), whatever NLU filed it under: sympathy, and the offer of a person who can look at
+    the case (the chat makes no exceptions). None for anything else, and while a person is already on it."""
+    topic = tracker.get_slot(TOPIC)
+    refusal = tracker.get_slot(REFUSAL)
+    if tracker.get_slot(TICKET) or not (refusal or topic in _PLEADED_AGAINST):
+        return None
+    if latest.entity("order_number") or not pleads_for_an_exception(latest.text):
+        return None
+    if topic in {"cancel_refused", "address_refused"}:
+        dispatcher.utter_message(response="utter_offer_handoff_refusal")
+    else:
+        dispatcher.utter_message(response="utter_offer_handoff_dispute")
+    return about(topic, refusal=refusal, last_question=OFFER_HANDOFF)
+
+
 #: Venting about the order in focus (an apology and the offer of a person answer it).
 _VENTING = ("annoyed", "angry", "furious", "fuming", "livid", "fed up", "sick of", "unacceptable", "disappointed",
             "gutted", "upset", "ridiculous", "useless", "rubbish", "terrible", "awful", "not happy", "so annoying",
@@ -215,6 +263,12 @@ def in_context(dispatcher: CollectingDispatcher, tracker: Tracker, *, caller: st
     ):
         # "what other stuff do you stock besides perfume" (filed as picks of perfume): the kinds we sell
         answered = say_what_we_sell(dispatcher)
+    if answered is None and not (tracker.active_loop or {}).get("name"):
+        # adding a product to a placed order, in any words, before the topic reads "it" as that order's status
+        answered = _adds_to_an_order(dispatcher, tracker, latest)
+    if answered is None and (tracker.get_slot(REFUSAL) or tracker.get_slot(TOPIC) in _PLEADED_AGAINST):
+        # "I was in hospital, can't you let it slide" after a no: a person can look at it, offered
+        answered = _plea_after_a_no(dispatcher, tracker, latest)
     if answered is None:
         answered = _topic_follow_up(dispatcher, tracker, latest, caller=caller)
     return answered
@@ -369,9 +423,13 @@ def _pending_question(
     """A yes or no to the offer the bot just made (a person, a return). A no to the person that asks something
     more is that question, read against the topic (the caller answers it when the topic has no answer)."""
     question = tracker.get_slot(LAST_QUESTION)
+    if question is None and bare_yes(latest):
+        # "fine do it" two turns after "shall I pass you to a person?", a question about it answered in between:
+        # the offer still stands (a few turns, unless turned down or replaced by another question)
+        question = standing_offer(tracker)
     if question not in {OFFER_HANDOFF, OFFER_RETURN}:
         return None
-    yes = latest.intent == "affirm" or starts_yes(latest.text)
+    yes = latest.intent == "affirm" or starts_yes(latest.text) or bare_yes(latest)
     no = latest.intent == "deny" or starts_no(latest.text)
     if _puts_it_off(latest.text):
         yes, no = False, True  # "ok good to know, I'll think about it": not now, whatever NLU filed it under
@@ -382,6 +440,8 @@ def _pending_question(
         yes = True
     if question == OFFER_HANDOFF and has(latest.text, *_WANTS_A_PERSON):
         yes = yes or not no
+    if question == OFFER_HANDOFF and refuses_a_person(latest.text):
+        yes, no = False, True  # "keep the humans out of it, when does it come": a no, and what it asks after it
     if question == OFFER_HANDOFF and does_it_themselves(latest.text):
         # "fine, what's the tracking number, I'll sort it with them myself": no person, and what it asks for
         yes, no = False, True
@@ -1558,7 +1618,10 @@ def asks_how_to_buy(text: str) -> bool:
 #: Asking how to get done what a colleague was just said to do ("so how do I reset it", "where do I change it").
 _HOW_DO_I = ("how do i", "how can i", "how would i", "how should i", "how to", "what do i do", "what should i do",
              "where do i", "where can i", "who do i", "who can", "reset it", "change it", "do it myself",
-             "do that myself", "how does that work")  # fmt: skip
+             "do that myself", "how does that work", "what's the way", "whats the way", "what is the way",
+             "what's the process", "whats the process", "what is the process", "what are the steps", "get it reset",
+             "get it changed", "get it sorted", "get it done", "get that done", "get that changed", "how does one",
+             "how would one", "any other way", "is there a way", "what's my option*", "whats my option*")  # fmt: skip
 _WHY_NOT = ("why", "how come", "what's stopping", "whats stopping", "surely you can", "can't you just",
             "cant you just", "why not")  # fmt: skip
 #: "where is my order" in the languages customers write in (answered in English).
@@ -1578,6 +1641,14 @@ _DELETE_DATA_RE = re.compile(
 _REQUEST_ABOUT = ("data", "details", "information", "info", "account", "everything", "all of it", "history",
                   "chats", "messages", "address*", "email*", "surname", "name")  # fmt: skip
 _ADDS_TO = ("with it", "as well", "too", "also", "and all", "and my", "and the", "plus", "including", "everything")
+#: What is kept about the customer, for how long, and what is done with it.
+_KEPT = ("keep", "kept", "store", "stored", "hold", "held", "retain*", "save", "saved", "have on me", "know about me",
+         "do with", "use", "used", "using", "share", "shared", "sell", "sold", "happens to", "happen to",
+         "process*", "see", "sees", "seen", "access*", "read", "reads", "look at", "looks at")  # fmt: skip
+_KEPT_WHAT = ("data", "chat", "chats", "conversation*", "messages", "details", "information", "info", "history",
+              "on me", "about me", "transcript*")  # fmt: skip
+
+
 #: What a request left to a colleague covers, asked about ("will my order history go too?", "and my reviews?").
 _COVERS = ("too", "as well", "also", "go", "gone", "goes", "included", "include", "includes", "what about", "and my",
            "deleted", "removed", "kept", "stay", "stays", "lose", "lost")  # fmt: skip
@@ -1631,9 +1702,37 @@ def asks_to_delete_data(text: str) -> bool:
 
 
 def asks_what_data_is_kept(text: str) -> bool:
-    """ "how long do you keep my chats for?", "what data do you hold on me?", "will you keep my postcode stored?": a
-    question about the data kept and its use (`actions.questions.asks_about_personal_data`, its table of forms)."""
-    return questions.asks_about_personal_data(text)
+    """ "how long do you keep my chats for?", "what data do you hold on me?", "will you keep my postcode stored?", "who
+    gets to see my personal info?": a question about the data kept and its use (`actions.questions.asks_about_personal_data`,
+    its table of forms, or a question word with a keeping verb and what is kept)."""
+    if questions.asks_about_personal_data(text):
+        return True
+    return (
+        is_question(text)
+        and has(
+            text,
+            "how long",
+            "what",
+            "which",
+            "who",
+            "whom",
+            "do you",
+            "are you",
+            "does it",
+            "is it",
+            "do these",
+            "does this",
+            "are these",
+            "are my",
+            "is my",
+            "can anyone",
+            "can someone",
+            "can staff",
+        )
+        and has(text, *_KEPT)
+        and has(text, *_KEPT_WHAT)
+        and not has(text, *_ORDER_WORDS)
+    )
 
 
 def asks_why_the_proof(text: str) -> bool:
@@ -1697,9 +1796,67 @@ _ADD_TO_ORDER_RE = re.compile(
 )
 
 
-def asks_to_add_items(text: str) -> bool:
-    """Adding something to (or taking it off) a placed order, in any words: no handler can."""
-    return has(text, *_ADD_TO_ORDER) or bool(_ADD_TO_ORDER_RE.search(text or ""))
+#: Verbs that put a product into something ("add", "throw in", "pop", "include", "bundle", ...).
+_PUTTING = (r"(?:add|adding|added|put|putting|include|including|included|throw|thrown|chuck|stick|pop|popped|bung|"
+            r"slip|tack|sneak|squeeze|toss|pack|packed|bundle|combine|tag)")  # fmt: skip
+#: The order a product is put into: by its number, "the same parcel", "my order" (any wording).
+_THE_ORDER = (r"(?:ord\s*-?\s*\d{4,}|(?:the\s+)?same\s+(?:parcel|box|package|order|delivery|shipment|bag)|"
+              r"(?:my|the|this|that|our|her|his|your)\s+(?:existing\s+|current\s+|placed\s+|last\s+|other\s+)?"
+              r"(?:order|parcel|package|delivery|shipment))")  # fmt: skip
+_ADD_TARGET = re.compile(
+    r"\b" + _PUTTING + r"\b(?:\s+[\w'&-]+){0,6}?\s+(?:in\s+with|in|into|onto|on|to|with|along\s+with|together\s+with|"
+    r"as\s+part\s+of)\s+" + _THE_ORDER + r"\b"
+    # "can that lipstick go in the same parcel", "could it ship together with ORD-…"
+    r"|\b(?:go|goes|come|comes|ship|ships|travel|fit|be\s+sent|be\s+added)\b(?:\s+[\w'&-]+){0,3}?\s+(?:in\s+with|"
+    r"along\s+with|together\s+with|in\s+the\s+same)\s+(?:ord\s*-?\s*\d{4,}|(?:parcel|box|package|delivery|"
+    r"shipment|order)|(?:my|the|that|this)\s+(?:existing\s+|current\s+|last\s+|other\s+)?(?:order|parcel|package|"
+    r"delivery|other))\b"
+    r"|\bsame\s+(?:parcel|box|package|delivery|shipment)\s+as\s+(?:my|the|that|this)\s+(?:order|other)",
+    re.I,
+)
+#: Not a product put in the order: an invoice, a note or the address sent with it.
+_NOT_A_PRODUCT = ("invoice", "receipt", "note", "message", "address", "flat number", "house number", "label",
+                  "photo*", "picture*", "basket", "cart", "wishlist", "discount", "code", "voucher", "name",
+                  "company", "vat", "number", "details", "reference", "instructions", "signature", "date",
+                  "tracking", "insurance")  # fmt: skip
+#: With the order in focus, "add a hand cream to it", "can you pop a mascara in too": the order is "it".
+_ADD_TO_IT = re.compile(
+    r"\b(?:add|put|throw|chuck|stick|pop|bung|slip|tack|sneak|squeeze|include|toss)\b(?:\s+[\w'&-]+){1,5}?\s+"
+    r"(?:(?:in|into|onto|on|to|with)\s+(?:it|that|this|them)\b|in\s+(?:too|as\s+well|also)\b|in\s+with\b)",
+    re.I,
+)
+
+
+def asks_to_add_items(text: str, *, order_in_focus: bool = False) -> bool:
+    """Adding something to (or taking it off) a placed order, in any words: no handler can. With an order in
+    focus "it" is that order ("could you add a hand cream to it", "pop a lip liner in too")."""
+    if not text:
+        return False
+    if has(text, *_ADD_TO_ORDER) or bool(_ADD_TO_ORDER_RE.search(text)):
+        return True
+    if has(text, *_NOT_A_PRODUCT):
+        return False
+    lower = " ".join(words(text))
+    return bool(_ADD_TARGET.search(lower)) or (order_in_focus and bool(_ADD_TO_IT.search(lower)))
+
+
+def _adds_to_an_order(dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+    """ "throw an eyeliner in with ORD-…", "could you add a hand cream to it", "can that lipstick go in the same
+    parcel as my order": a placed order can't grow. The order named and not yet checked is checked first (goal
+    `add_items`); the verified one in focus gets its answer; with none, the general answer."""
+    focus = bool(tracker.get_slot("order_number"))
+    if not asks_to_add_items(latest.text, order_in_focus=focus) or has(latest.text, *_DELETE_DATA):
+        return None
+    named = latest.entity("order_number")
+    number = normalize_order_number(named) if named else None
+    ctx = _order_context(dispatcher, tracker)
+    if ctx is not None and (number is None or number == ctx.order_number):
+        return orders.cannot_add_items(ctx)
+    if number is not None:
+        # the order named is checked first, then the answer is about it
+        return [SlotSet("goal", "add_items"), SlotSet("order_number", number), FollowupAction("verify_order_form")]
+    dispatcher.utter_message(response="utter_cannot_add_to_order")
+    return about(None)
 
 
 _PHOTO = ("photo*", "picture*", "pic", "pics", "image", "images", "screenshot*")

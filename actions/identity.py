@@ -23,9 +23,19 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.account import after_verification
-from actions.common import ChannelContext, channel_context, conversation_id, current_order, get_store
-from actions.context import FOR_A_COLLEAGUE, LAST_QUESTION, OFFER_HANDOFF, last_bot_response, puts_the_check_off, said
-from actions.reader import in_context
+from actions.common import ChannelContext, channel_context, conversation_id, current_order, get_store, verified_order
+from actions.context import (
+    FOR_A_COLLEAGUE,
+    LAST_QUESTION,
+    OFFER_HANDOFF,
+    Said,
+    is_question,
+    last_bot_response,
+    puts_the_check_off,
+    said,
+    words,
+)
+from actions.reader import answer_aside, in_context
 from actions.returns import product_money_back
 from store.errors import (
     InvalidInput,
@@ -43,6 +53,10 @@ logger = logging.getLogger(__name__)
 VERIFIED = "verified"
 #: Goals about the customer rather than one order: they need the customer's e-mail, not a postcode.
 ACCOUNT_GOALS = frozenset({"channels", "unlink", "notify_on", "notify_off"})
+#: The intents that start the check for an account goal (NLU's guess: "who sees my info here?" as linked chats).
+#: The answers to a question about the data kept or a request to delete it (`actions.follow_up.privacy_question`).
+_PRIVACY_ANSWERS = frozenset({"utter_data_kept", "utter_data_request"})
+_ACCOUNT_INTENTS = frozenset({"manage_channels", "unlink_channel", "notifications_opt_in", "notifications_opt_out"})
 #: Slot set when checks cannot go on in this form run (paused, or put off by the customer): the form ends
 #: instead of asking.
 STOPPED = "verification_locked"
@@ -99,11 +113,44 @@ class ValidateVerifyOrderForm(FormValidationAction):
             if answered is not None:
                 kept = [event for event in answered if event.get("event") == "slot"]
                 return [*kept, SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
+        if (starting and latest.intent in _ACCOUNT_INTENTS) or (
+            tracker.get_slot("requested_slot") == "order_number" and not verified_order(tracker)
+        ):
+            answered = self._not_an_order(dispatcher, tracker, latest)
+            if answered is not None:
+                return answered
         token = _REQUIRED.set({})
         try:
             return await super().run(dispatcher, tracker, domain)
         finally:
             _REQUIRED.reset(token)
+
+    def _not_an_order(self, dispatcher: CollectingDispatcher, tracker: Tracker, latest: Said) -> List[EventType] | None:
+        """A question or request that is no order number, asked where the check starts on a guess ("who gets to see
+        my personal info?" filed as linked chats) or while it waits for the number ("do you keep these chats?",
+        "wipe everything you have on me"), when no order is in focus: answered from the conversation (the privacy
+        policy, a colleague's offer, a product, a policy), and the check ends instead of "that doesn't look like an
+        order number" to everything. None when it may be the order (digits, an order, e-mail or postcode) or
+        nothing answers it."""
+        text = latest.text
+        starting = tracker.get_slot("requested_slot") is None
+        if latest.button or not text or any(ch.isdigit() for ch in text):
+            return None
+        if any(latest.entity(name) for name in ("order_number", "rma_number", "email", "postcode")):
+            return None
+        if len(words(text)) < 4 and not is_question(text):
+            return None  # "the pink one", "dunno": not read as a question here
+        trial = CollectingDispatcher()  # said only if it answers here
+        answered = in_context(trial, tracker, caller=self.name())
+        if answered is None and is_question(text) and answer_aside(trial, tracker, latest):
+            answered = []
+        if answered is None or any(event.get("event") == "followup" for event in answered) or not trial.messages:
+            return None  # sent on elsewhere ("will you tell me when it's done?": order news, this very check)
+        if starting and not {m.get("response") for m in trial.messages} & _PRIVACY_ANSWERS:
+            return None  # where the check starts for an account goal, only a privacy question is taken out of it
+        dispatcher.messages.extend(trial.messages)
+        kept = [event for event in answered if event.get("event") == "slot"]
+        return [*kept, SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
 
     async def required_slots(
         self,

@@ -151,7 +151,8 @@ _WHEN = (
     "when", "arrive", "arriving", "arrival", "how long", "eta", "estimated", "exactly", "due", "get here",
     "get to me", "coming", "expect", "wann", "quand", "delivery date", "what day", "which day", "come",
     "be here", "turn up", "going to ship", "ship", "dispatch*", "send it", "new date", "what date", "which date",
-    "the date", "the latest", "latest i can", "deadline", "last day", "until when", "till when",
+    "the date", "the latest", "latest i can", "deadline", "last day", "until when", "till when", "a date", "a day",
+    "which date", "arrival day", "turning up", "show up", "showing up", "land", "lands",
 )  # fmt: skip
 _CARRIER = (
     "carrier", "courier", "royal mail", "dpd", "dhl", "ups", "evri", "hermes", "who is delivering",

@@ -570,6 +570,42 @@ def reason_with_pick(text: str, picked: Sequence[ReturnableLine]) -> str | None:
     return reason or None
 
 
+#: Words of a pick, or of no reason at all, that a clause given with the pick may hold ("all of them", "the first
+#: one", "for me", "really").
+_PICK_WORDS = frozenset(
+    """all of it them the a an both everything lot whole order items item first second third last one ones please
+    pls thanks ta just and so ok okay yes yeah i'd i'll id ill like to return send back want would those these
+    that this my for me really too also as well cheers mate thx ty cheers love hun x xx lol haha""".split()  # noqa: SIM905
+)
+
+
+_EXCLUDING = re.compile(r"\s*(?:not|except|but not|apart from|without|minus|bar|only|just)\b", re.IGNORECASE)
+
+
+def described_reason(text: str, lines: Sequence[ReturnableLine]) -> str | None:
+    """The reason given with the pick in words no cue list holds ("all of it, the colour looked nothing like the
+    photos", "both - they were a totally different tone in daylight"): a clause after the first that says something
+    (two words or more besides pick words), is no question, and names no product of the order. None when the
+    message only picks."""
+    if not text:
+        return None
+    clauses = [c.strip(" .:-") for c in _CLAUSE_SPLIT.split(text)]
+    kept = []
+    for clause in clauses[1:]:
+        if not clause or not_a_reason(clause):
+            continue
+        found = set(re.findall(r"[a-z']+", clause.lower()))
+        said_words = found - _PICK_WORDS
+        if len(said_words) < 2 or _EXCLUDING.match(clause) or is_question(clause):
+            continue
+        shared = max((len(found & set(re.findall(r"[a-z]{3,}", ln.title.lower()))) for ln in lines), default=0)
+        if shared > 1 or (shared and len(said_words) < 4):
+            continue  # "the concealer and the blush", "not the highlighter": another pick, not why
+        kept.append(clause)
+    reason = " ".join(" ".join(kept).split())[:300]
+    return reason or None
+
+
 def reason_not_item(text: str, picked: Sequence[ReturnableLine]) -> bool:
     """Whether a message that shares a word or so with a product title is a reason rather than the item: it
     reads as a reason and names no picked product by more than one word of its title."""
@@ -717,6 +753,9 @@ class ValidateReturnForm(FormValidationAction):
         # "all of it, it irritated my skin": the reason given with the pick is kept, and the next question is
         # the yes to the whole return (asking why again made "yes, go ahead" read as a missing reason)
         given = None if latest.button else reason_with_pick(latest.text, [ln for ln in lines if ln.line_id in picked])
+        if given is None and not latest.button:
+            # "all of it, the colour looked nothing like the photos": why, in words no cue list holds
+            given = described_reason(latest.text, lines)
         number = verified_order(tracker)
         if number is not None:
             # Kept per customer until the return is created, so it can be finished on another channel.
