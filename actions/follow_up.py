@@ -1703,8 +1703,8 @@ def asks_to_delete_data(text: str) -> bool:
 
 def asks_what_data_is_kept(text: str) -> bool:
     """ "how long do you keep my chats for?", "what data do you hold on me?", "will you keep my postcode stored?", "who
-    gets to see my personal info?": a question about the data kept and its use (`actions.questions.asks_about_personal_data`,
-    its table of forms, or a question word with a keeping verb and what is kept)."""
+    gets to see my personal info?": a question about the data kept and its use (the table of forms of
+    `actions.questions.asks_about_personal_data`, or a question word with a keeping verb and what is kept)."""
     if questions.asks_about_personal_data(text):
         return True
     return (
