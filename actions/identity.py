@@ -25,7 +25,7 @@ from actions.account import after_verification
 from actions.common import ChannelContext, channel_context, conversation_id, current_order, get_store
 from actions.context import FOR_A_COLLEAGUE, LAST_QUESTION, OFFER_HANDOFF, last_bot_response, puts_the_check_off, said
 from actions.reader import in_context
-from actions.returns import product_money_back
+from actions.returns import policy_part, policy_question, product_money_back
 from store.errors import (
     InvalidInput,
     NotAuthorized,
@@ -72,6 +72,15 @@ class ValidateVerifyOrderForm(FormValidationAction):
         if starting and intent in _PRODUCT_QUESTION_INTENTS and product_money_back(dispatcher, tracker):
             return [SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
         latest = said(tracker)
+        if (
+            starting
+            and not tracker.get_slot("order_number")
+            and policy_question(latest)
+            and policy_part(dispatcher, latest)
+        ):
+            # "what's the usual wait for a refund", "who pays the courier to send it back" with no order in focus
+            # (NLU: a refund or a return of an order): the policy answers it, no order is asked for
+            return [SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
         if (
             starting
             and tracker.get_slot(LAST_QUESTION) == OFFER_HANDOFF
