@@ -23,9 +23,20 @@ from rasa_sdk.types import DomainDict
 
 from actions.account import after_verification
 from actions.common import ChannelContext, channel_context, conversation_id, current_order, get_store
-from actions.context import FOR_A_COLLEAGUE, LAST_QUESTION, OFFER_HANDOFF, last_bot_response, puts_the_check_off, said
+from actions.context import (
+    FOR_A_COLLEAGUE,
+    LAST_QUESTION,
+    OFFER_HANDOFF,
+    TOPIC,
+    has,
+    is_question,
+    last_bot_response,
+    puts_the_check_off,
+    said,
+)
 from actions.reader import in_context
 from actions.returns import policy_part, policy_question, product_money_back
+from actions.shipping import asks_if_tracked
 from store.errors import (
     InvalidInput,
     NotAuthorized,
@@ -80,6 +91,18 @@ class ValidateVerifyOrderForm(FormValidationAction):
         ):
             # "what's the usual wait for a refund", "who pays the courier to send it back" with no order in focus
             # (NLU: a refund or a return of an order): the policy answers it, no order is asked for
+            return [SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
+        if (
+            starting
+            and tracker.get_slot(TOPIC) == "shipping"
+            and not tracker.get_slot("order_number")
+            and not latest.entity("order_number")
+            and is_question(latest.text)
+            and asks_if_tracked(latest.text)
+            and not has(latest.text, "order*", "parcel", "package", "my delivery")
+        ):
+            # "can I track it then?" after a delivery quote (NLU: tracking an order): the options are tracked
+            dispatcher.utter_message(response="utter_shipping_tracked")
             return [SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
         if (
             starting

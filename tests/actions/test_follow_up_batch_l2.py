@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from actions.context import Said
-from actions.follow_up import ActionFollowUp
+from actions.follow_up import ActionFollowUp, _only_about_the_person
 from actions.identity import STOPPED, ValidateVerifyOrderForm
+from actions.orders import asks_transit, asks_which_first
 from actions.returns import policy_question
+from actions.shipping import ActionShippingInfo
 from tests.actions.helpers import grant, make_tracker, run
 
 SENDER = "web:test-conversation"
@@ -108,3 +110,187 @@ async def test_where_to_take_a_return_that_was_set_up_is_its_label(store, cases,
     tracker = make_tracker(intent="nlu_fallback", text=text, slots={"topic": "return_status", "order_number": number})
     out = await run(ActionFollowUp(), tracker, domain)
     assert out.responses == ["utter_return_label"], out.responses
+
+
+# --------------------------------------------------------------------------------- delivery follow-ups
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "and after that, what's the transit time?",
+        "then it's in the mail for how many days",
+        "how quick does it reach me once it goes",
+        "and the days after dispatch?",
+        "once posted, how many working days",
+        "roughly how many days on the road after that",
+    ],
+)
+async def test_how_long_in_the_post_after_a_ship_date_is_its_delivery_days(store, cases, domain, text):
+    """After the ship date of an order not yet shipped, how long the post takes then is its own delivery
+    method's working days, whatever NLU filed it under."""
+    number = grant(store, cases["placed"])
+    tracker = make_tracker(intent="out_of_scope", text=text, slots={"topic": "track", "order_number": number})
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert "working day" in said(out), (out.responses, said(out))
+
+
+@pytest.mark.parametrize(
+    "text", ["and after that how many days do I have to cancel?", "after that can I still change the address?"]
+)
+def test_a_deadline_or_another_request_after_the_ship_date_is_no_transit_question(text):
+    assert not asks_transit(text)
+
+
+_QUOTED = {"topic": "shipping", "shipping_quote": {"country": "CA", "postcode": None, "value": "60.00", "mode": "all"}}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "will I be able to trace it?",
+        "is there a way to see where it is while it's travelling",
+        "can I keep tabs on the parcel",
+        "do you send a link to follow the delivery",
+        "and it's trackable yeah?",
+        "could i keep an eye on it on the way",
+    ],
+)
+@pytest.mark.parametrize("intent", ["out_of_scope", "nlu_fallback"])
+async def test_following_a_quoted_delivery_is_the_tracked_services(store, domain, text, intent):
+    tracker = make_tracker(intent=intent, text=text, slots=_QUOTED)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses == ["utter_shipping_tracked"], out.responses
+
+
+@pytest.mark.parametrize("text", ["can I trace it then?", "will i be able to follow it online"])
+async def test_following_a_quoted_delivery_filed_as_tracking_asks_for_no_order(store, domain, text):
+    tracker = make_tracker(intent="track_order", text=text, slots={**_QUOTED, "requested_slot": None})
+    out = await run(ValidateVerifyOrderForm(), tracker, domain)
+    assert out.responses == ["utter_shipping_tracked"], out.responses
+    assert out.slots().get(STOPPED) is True
+
+
+@pytest.mark.parametrize("text", ["can I track my parcel?", "where's my order then"])
+async def test_tracking_ones_own_order_after_a_quote_is_still_checked(store, domain, text):
+    tracker = make_tracker(intent="track_order", text=text, slots={**_QUOTED, "requested_slot": None})
+    out = await run(ValidateVerifyOrderForm(), tracker, domain)
+    assert "utter_shipping_tracked" not in out.responses
+    assert out.slots().get(STOPPED) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "which of the two lands sooner?",
+        "will mine turn up before the other one?",
+        "whose is coming earlier, mine or my dad's",
+        "which gets here quickest",
+        "of them, what one's due first",
+        "both - which'll be at my door first?",
+    ],
+)
+async def test_which_of_two_checked_orders_comes_first_compares_them(store, cases, domain, text):
+    first = grant(store, cases["in_transit"])
+    second = grant(store, cases["placed"])
+    tracker = make_tracker(intent="out_of_scope", text=text, slots={"topic": "track", "order_number": second})
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses == ["utter_orders_compared"], out.responses
+    assert first.lower() in said(out) and second.lower() in said(out)
+
+
+@pytest.mark.parametrize("text", ["which of them should I return first", "which one was cheaper of the two"])
+def test_which_to_return_or_which_was_cheaper_is_no_arrival_question(text):
+    assert not asks_which_first(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how long till your team gets back to me",
+        "how soon do they usually answer",
+        "when will somebody actually reply",
+        "how long before a human picks it up",
+        "how quick does support respond",
+        "roughly how long until anyone contacts me",
+    ],
+)
+@pytest.mark.parametrize("intent", ["delivery_time", "out_of_scope"])
+async def test_how_long_the_team_takes_with_a_ticket_open_is_its_reply_time(store, domain, text, intent):
+    """With a ticket open, how long until someone answers is the ticket's status and the team's hours, never a
+    delivery time or the return policy, whatever topic came in between."""
+    ticket = store.open_handoff(SENDER, channel="web", reason="customer_asked", summary="")
+    slots = {"handoff_ticket": ticket.ticket_number, "topic": "return_policy"}
+    tracker = make_tracker(intent=intent, text=text, slots=slots)
+    out = await run(ActionShippingInfo() if intent == "delivery_time" else ActionFollowUp(), tracker, domain)
+    assert ticket.ticket_number.lower() in said(out) or "team" in said_words(out, domain), out.responses
+    assert "working days" not in said(out) and "return" not in said_words(out, domain), said(out)
+
+
+@pytest.mark.parametrize("text", ["how long till my refund comes through", "how long does delivery take to spain"])
+def test_how_long_for_a_refund_or_a_delivery_is_not_about_the_team(text):
+    assert not _only_about_the_person(text)
+
+
+_PORTUGAL = {"country": "PT", "postcode": None, "value": None, "mode": "all"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "if my basket's 30 quid what's delivery",
+        "and for an order worth 80, how much to send it",
+        "spending about 25 pounds, what do you charge to post",
+    ],
+)
+async def test_a_basket_value_after_the_policy_and_a_quote_is_the_quote_again(store, domain, text):
+    """The policy and a quote to Portugal in one answer, then a basket value with delivery words: the quote for
+    Portugal with that basket, not the postage of a return."""
+    slots = {
+        "topic": "return_policy",
+        "shipping_quote": {"country": "PT", "postcode": None, "value": None, "mode": "all"},
+    }
+    tracker = make_tracker(intent="shipping_cost", text=text, slots=slots)
+    out = await run(ActionShippingInfo(), tracker, domain)
+    assert out.responses == ["utter_shipping_quote"], out.responses
+    assert out.messages[0]["destination"] == "Portugal"
+
+
+async def test_return_postage_after_the_policy_is_still_the_return_part(store, domain):
+    slots = {
+        "topic": "return_policy",
+        "shipping_quote": {"country": "PT", "postcode": None, "value": None, "mode": "all"},
+    }
+    tracker = make_tracker(
+        intent="shipping_cost", text="and to send it back from portugal, what's that cost", slots=slots
+    )
+    out = await run(ActionShippingInfo(), tracker, domain)
+    assert out.responses == ["utter_return_policy_part"], out.responses
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sorry how much did I pay in the end",
+        "remind me what it came to?",
+        "and the grand total was?",
+        "what did the order cost me altogether",
+        "whats the sum i was charged",
+        "how much was my order again",
+    ],
+)
+async def test_what_the_checked_order_came_to_is_its_total(store, cases, domain, text):
+    number = grant(store, cases["in_transit"])
+    tracker = make_tracker(intent="out_of_scope", text=text, slots={"topic": "address_refused", "order_number": number})
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses == ["utter_order_total"], out.responses
+    summary = store.order_summary(SENDER, number)
+    assert out.messages[0]["total"] == f"£{summary.total:,.2f}"
+
+
+@pytest.mark.parametrize("text", ["how much will the refund total be", "what's the VAT on the total"])
+async def test_a_refund_or_vat_total_is_not_the_order_total(store, cases, domain, text):
+    number = grant(store, cases["in_transit"])
+    tracker = make_tracker(intent="out_of_scope", text=text, slots={"topic": "track", "order_number": number})
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert "utter_order_total" not in out.responses
