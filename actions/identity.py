@@ -34,6 +34,8 @@ from actions.context import (
     puts_the_check_off,
     said,
 )
+from actions.product_lookup import in_focus
+from actions.products import asks_for_delivery, how_to_get_it_delivered
 from actions.reader import in_context
 from actions.returns import policy_part, policy_question, product_money_back
 from actions.shipping import asks_if_tracked
@@ -104,6 +106,19 @@ class ValidateVerifyOrderForm(FormValidationAction):
             # "can I track it then?" after a delivery quote (NLU: tracking an order): the options are tracked
             dispatcher.utter_message(response="utter_shipping_tracked")
             return [SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
+        if (
+            starting
+            and tracker.get_slot(TOPIC) == "products"
+            and not tracker.get_slot("order_number")
+            and not latest.entity("order_number")
+            and asks_for_delivery(latest.text)
+        ):
+            # "could i just get it delivered instead" about the product in focus (NLU: an address change): it is
+            # ordered on the website and delivered; no order is asked for
+            product = in_focus(tracker)
+            if product is not None:
+                how_to_get_it_delivered(dispatcher, product)
+                return [SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
         if (
             starting
             and tracker.get_slot(LAST_QUESTION) == OFFER_HANDOFF

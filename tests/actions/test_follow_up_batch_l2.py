@@ -9,10 +9,18 @@ from typing import Any
 
 import pytest
 
-from actions.context import Said
+from actions.context import Said, praises
 from actions.follow_up import ActionFollowUp, _only_about_the_person
 from actions.identity import STOPPED, ValidateVerifyOrderForm
 from actions.orders import asks_transit, asks_which_first
+from actions.product_lookup import catalogue
+from actions.products import (
+    ActionRecommendProducts,
+    Request,
+    asks_for_delivery,
+    excluded_category,
+    recommend,
+)
 from actions.returns import policy_question
 from actions.shipping import ActionShippingInfo
 from tests.actions.helpers import grant, make_tracker, run
@@ -294,3 +302,286 @@ async def test_a_refund_or_vat_total_is_not_the_order_total(store, cases, domain
     tracker = make_tracker(intent="out_of_scope", text=text, slots={"topic": "track", "order_number": number})
     out = await run(ActionFollowUp(), tracker, domain)
     assert "utter_order_total" not in out.responses
+
+
+# --------------------------------------------------------------------------------- products
+
+
+def _skus(*titles: str) -> list[str]:
+    return [p.sku for p in catalogue().products if any(t in p.title for t in titles)]
+
+
+def _picks(out: Any) -> list[Any]:
+    return [catalogue().by_sku(sku) for sku in out.slots().get("shown_products") or []]
+
+
+async def test_a_department_read_as_a_kind_is_never_said_to_be_unsold(store, domain):
+    """A kind of product that is really one of our departments ("fragrance", "haircare") gets picks from it:
+    "we don't sell X" beside "we sell ... X" can never be said."""
+    for category in store.categories():
+        for kind in (category, category.lower()):
+            request = Request("recommend", None, None, None, None, kind)
+            tracker = make_tracker(intent="recommend_product", text="anything", slots={"topic": "products"})
+            out = await run_recommend(tracker, domain, request)
+            assert "utter_product_not_sold" not in out.responses, (kind, out.responses)
+            assert all(p is not None and p.category == category for p in _picks(out)), (kind, _picks(out))
+
+
+async def run_recommend(tracker: Any, domain: dict[str, Any], request: Any) -> Any:
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from tests.actions.helpers import Outcome
+
+    dispatcher = CollectingDispatcher()
+    events = recommend(dispatcher, tracker, request)
+    return Outcome(dispatcher.messages, list(events))
+
+
+_SIMILAR_SCENTS = {"mode": "similar", "category": None, "min_price": None, "max_price": None,
+                   "product_query": "Atlas Perfumery", "kind": None, "exclude": None}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "budget"),
+    [
+        ("too pricey for me, anything under 45?", 45.0),
+        ("these are too expensive, got something at 30 quid max", 30.0),
+        ("a lower price one maybe? max 40", 40.0),
+        ("not so expensive pls, below 35", 35.0),
+        ("cheaper ones? budget is 50", 50.0),
+        ("hmm less expensive options under £38", 38.0),
+    ],
+)
+async def test_cheaper_after_similar_picks_keeps_their_department_and_budget(store, domain, text, budget):
+    """After picks like a perfume, "cheaper, under N" is more of that department within N, never "we don't
+    sell fragrance"."""
+    shown_skus = [p.sku for p in catalogue().products if p.category == "Fragrance" and float(p.price) > 55][:3]
+    slots = {"topic": "products", "rec_request": _SIMILAR_SCENTS, "shown_products": shown_skus}
+    tracker = make_tracker(intent="recommend_product", text=text, slots=slots)
+    out = await run(ActionRecommendProducts(), tracker, domain)
+    assert "utter_product_not_sold" not in out.responses, out.responses
+    picks = _picks(out)
+    assert picks and all(p.category == "Fragrance" and float(p.price) <= budget for p in picks), picks
+
+
+async def test_cheaper_naming_another_department_takes_that_one(store, domain):
+    shown_skus = [p.sku for p in catalogue().products if p.category == "Fragrance"][:3]
+    slots = {"topic": "products", "rec_request": _SIMILAR_SCENTS, "shown_products": shown_skus}
+    tracker = make_tracker(
+        intent="recommend_product",
+        text="something cheaper in skincare",
+        entities=[{"entity": "category", "value": "skincare"}],
+        slots=slots,
+    )
+    out = await run(ActionRecommendProducts(), tracker, domain)
+    assert all(p.category == "Skincare" for p in _picks(out)), _picks(out)
+
+
+@pytest.mark.parametrize(
+    ("text", "left_out"),
+    [
+        ("ditch the skincare pls", "Skincare"),
+        ("leave the makeup stuff out", "Makeup"),
+        ("steer clear of bath things", "Bath & Body"),
+        ("he's got no hair lol", "Haircare"),
+        ("she never wears makeup so forget about that", "Makeup"),
+        ("drop the hair stuff", "Haircare"),
+    ],
+)
+def test_skipping_a_department_in_any_words_leaves_it_out(store, text, left_out):
+    assert excluded_category(store, text) == left_out
+
+
+@pytest.mark.parametrize("text", ["skip the small talk, what's cheapest?", "drop me a line about the hair oil"])
+def test_skip_or_drop_about_something_else_leaves_nothing_out(store, text):
+    assert excluded_category(store, text) is None
+
+
+def _not_sold_turn(query: str) -> list[dict[str, Any]]:
+    text = (
+        f"Sorry, we don't sell {query}. We sell skincare, makeup, haircare, fragrance, bath & body and beauty "
+        "tools: tell me what you're after and I'll suggest something."
+    )
+    return [user(f"do you sell {query}"), bot("utter_product_not_sold", text)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ok so what's nearest to that",
+        "any dupe for it?",
+        "next best thing then?",
+        "got an equivalent?",
+        "something along those lines maybe",
+        "what would you have instead",
+    ],
+)
+@pytest.mark.parametrize("intent", ["recommend_product", "out_of_scope"])
+async def test_the_closest_to_an_unsold_product_is_of_its_kind(store, domain, text, intent):
+    """After "we don't sell moroccanoil treatment", the nearest thing is from the words of its name (an oil),
+    never the shop's popular picks."""
+    slots = {"topic": "products", "shown_products": []}
+    tracker = make_tracker(intent=intent, text=text, slots=slots, events=_not_sold_turn("moroccanoil treatment"))
+    action = ActionRecommendProducts() if intent == "recommend_product" else ActionFollowUp()
+    out = await run(action, tracker, domain)
+    assert out.responses == ["utter_product_closest"], out.responses
+    assert all("Oil" in p.title for p in _picks(out)), _picks(out)
+
+
+async def test_the_closest_to_a_brand_alone_asks_what_it_is_for(store, domain):
+    slots = {"topic": "products", "shown_products": []}
+    tracker = make_tracker(
+        intent="recommend_product", text="what's the nearest you do", slots=slots, events=_not_sold_turn("Olaplex No.3")
+    )
+    out = await run(ActionRecommendProducts(), tracker, domain)
+    assert out.responses == ["utter_product_no_close_match"], out.responses
+
+
+@pytest.mark.parametrize(
+    ("events", "text"),
+    [
+        (_not_sold_turn("moroccanoil treatment"), "what's the closest shop to me"),
+        ([user(), bot("utter_recommendations")], "any dupe for it?"),
+    ],
+)
+async def test_closest_about_a_place_or_with_nothing_unsold_is_not_the_closest_product(store, domain, events, text):
+    tracker = make_tracker(intent="out_of_scope", text=text, slots={"topic": "products"}, events=events)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert "utter_product_closest" not in out.responses
+
+
+def _focused(*skus: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for sku in skus:
+        events += [
+            user(),
+            {"event": "slot", "name": "focus_product", "value": sku},
+            {"event": "slot", "name": "shown_products", "value": [sku]},
+            bot("utter_stock"),
+        ]
+    return events
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ok which one's cheaper",
+        "out of them, lowest price?",
+        "which is least expensive",
+        "cheapest one of them?",
+        "so which works out cheaper",
+        "which is the best value one",
+    ],
+)
+async def test_which_is_cheaper_of_two_products_asked_one_after_the_other(store, domain, text):
+    first, second = (
+        catalogue().by_title(t) for t in ("Maison Coco Volumising Mascara", "Glow Theory Volumising Mascara")
+    )
+    assert first is not None and second is not None
+    slots = {"topic": "products", "focus_product": second.sku, "shown_products": [second.sku]}
+    tracker = make_tracker(intent="inform", text=text, slots=slots, events=_focused(first.sku, second.sku))
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses == ["utter_cheapest_shown"], out.responses
+    cheaper = min((first, second), key=lambda p: p.price)
+    assert out.messages[0]["title"] == cheaper.title
+
+
+async def test_cheaper_after_one_product_only_asks_for_more_picks(store, domain):
+    only = catalogue().by_title("Glow Theory Volumising Mascara")
+    assert only is not None
+    slots = {"topic": "products", "focus_product": only.sku, "shown_products": [only.sku]}
+    tracker = make_tracker(intent="inform", text="which one's cheaper", slots=slots, events=_focused(only.sku))
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert "utter_cheapest_shown" not in out.responses
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "c'est en stock ?",
+        "¿y hay stock?",
+        "è disponibile?",
+        "is het nog op voorraad?",
+        "haben Sie es noch vorrätig?",
+        "tem em estoque?",
+    ],
+)
+async def test_stock_asked_in_another_language_is_the_product_in_focus(store, domain, text):
+    focus = catalogue().by_title("Kinfolk Skin Caffeine Eye Cream")
+    assert focus is not None
+    slots = {"topic": "products", "focus_product": focus.sku, "shown_products": [focus.sku]}
+    tracker = make_tracker(intent="out_of_scope", text=text, slots=slots)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses == ["utter_stock"], out.responses
+    assert out.messages[0]["title"] == focus.title
+
+
+async def test_stock_abroad_naming_another_product_is_that_product(store, domain):
+    focus = catalogue().by_title("Kinfolk Skin Caffeine Eye Cream")
+    assert focus is not None
+    slots = {"topic": "products", "focus_product": focus.sku, "shown_products": [focus.sku]}
+    text = "und die Glow Theory Volumising Mascara, ist die auf Lager?"
+    named = [{"entity": "product", "value": "Glow Theory Volumising Mascara"}]
+    tracker = make_tracker(intent="out_of_scope", text=text, slots=slots, entities=named)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.messages and out.messages[0].get("title") == "Glow Theory Volumising Mascara", out.messages
+
+
+# --------------------------------------------------------------------------------- praise, tablet
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "far quicker than ringing you lot",
+        "that was painless, nice one",
+        "you're a legend",
+        "miles easier than being on hold",
+        "quick work!",
+        "honestly beats waiting on the phone",
+    ],
+)
+async def test_praise_in_any_words_is_thanked(store, domain, text):
+    tracker = make_tracker(intent="nlu_fallback", text=text)
+    out = await run(ActionFollowUp(), tracker, domain)
+    assert out.responses == ["utter_praise_help"], out.responses
+
+
+@pytest.mark.parametrize(
+    "text", ["that was quick but it's the wrong item", "way better than the last parcel, which came broken"]
+)
+def test_praise_with_a_grievance_is_not_praise(text):
+    assert not praises(text)
+
+
+_TABLET = {"channel": "tablet", "store_id": "LDN-01"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can you just post one to me",
+        "i'd rather have it sent to my flat",
+        "would home delivery work for that",
+        "could it be shipped to me instead?",
+        "is it possible to send it home",
+        "can i get one brought to my door",
+    ],
+)
+@pytest.mark.parametrize("intent", ["change_shipping_address", "out_of_scope"])
+async def test_having_the_product_in_focus_delivered_is_ordering_it_online(store, domain, text, intent):
+    """At the tablet (or anywhere), having the product in focus delivered is ordering it on the website, never an
+    order check or the shelf again."""
+    focus = catalogue().by_title("Kinfolk Skin SPF 50 Daily Moisturiser")
+    assert focus is not None
+    slots = {"topic": "products", "focus_product": focus.sku, "shown_products": [focus.sku], "requested_slot": None}
+    tracker = make_tracker(intent=intent, text=text, slots=slots, metadata=_TABLET, sender="tablet:kiosk-1")
+    action = ValidateVerifyOrderForm() if intent == "change_shipping_address" else ActionFollowUp()
+    out = await run(action, tracker, domain)
+    assert out.responses == ["utter_how_to_order"], out.responses
+    assert out.messages[0]["title"] == focus.title
+
+
+@pytest.mark.parametrize("text", ["when will my order be delivered?", "can you deliver it to my new address instead"])
+def test_an_orders_delivery_is_not_having_the_product_delivered(text):
+    assert not asks_for_delivery(text)
