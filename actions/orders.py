@@ -335,19 +335,22 @@ def asks_which_first(text: str) -> bool:
 
 
 #: Asking what the order cost ("what was the total again", "how much did I pay in the end").
-_TOTAL = ("total", "how much did i pay", "how much did i spend", "how much was it", "how much was my order",
-          "how much was the order", "how much did it cost", "how much did it come to", "what did i pay",
-          "what did i spend", "what did it come to", "what did it cost", "what i paid", "what i spent",
-          "came to", "grand total", "order value", "the amount i paid", "the sum", "altogether", "all together",
-          "all in all", "in all", "cost me")  # fmt: skip
+_TOTAL = ("total", "how much did i pay", "how much did i spend", "how much was my order", "how much was the order",
+          "what did i pay", "what did i spend", "what i paid", "what i spent", "came to", "grand total",
+          "order value", "the amount i paid", "the sum", "altogether", "all together", "all in all",
+          "in all")  # fmt: skip
 
 
 def follow_up_total(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     """ "what was the total again?" about the order in focus: what it came to, items and delivery apart (a
     refund's amount and the VAT are their own answers)."""
     text = latest.text
-    if not has(text, *_TOTAL) or has(
-        text, "refund*", "back", "vat", "tax", "ship it", "to send", "quote", "would", "will", "express", "upgrad*"
+    if (
+        not has(text, *_TOTAL)
+        or latest.entity("product")
+        or has(
+            text, "refund*", "back", "vat", "tax", "ship it", "to send", "quote", "would", "will", "express", "upgrad*"
+        )
     ):
         return None
     summary = ctx.store.order_summary(ctx.conversation_id, ctx.order_number)

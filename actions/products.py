@@ -211,8 +211,8 @@ def unsold_just_named(tracker: Tracker) -> str | None:
 def asks_closest(latest: Said) -> bool:
     """The words ask for the nearest thing we sell to something, naming no product or kind of their own."""
     text = latest.text
-    if not has(text, *_CLOSEST) or has(text, *_A_PLACE):
-        return False
+    if not has(text, *_CLOSEST) or has(text, *_A_PLACE) or concern_in(text) != (None, None):
+        return False  # "what would you suggest instead for damaged hair" names its need: picks for it
     return not (latest.entity("product") or latest.entity("category") or kind_in(text))
 
 
@@ -242,13 +242,12 @@ def closest_to(phrase: str) -> list[ProductInfo]:
     return [p for *_, p in sorted(scored, key=lambda row: row[:3])]
 
 
-def say_closest(dispatcher: CollectingDispatcher, query: str) -> List[EventType]:
-    """The closest products to ``query`` (one we do not sell), or, when its name says nothing we know (a brand
-    alone), what it is used for, asked honestly rather than unrelated picks."""
+def say_closest(dispatcher: CollectingDispatcher, query: str) -> List[EventType] | None:
+    """The closest products to ``query`` (one we do not sell); None when its name says nothing we know (a brand
+    alone): the request is then read as picks like any other."""
     near = closest_to(query)[:3]
     if not near:
-        dispatcher.utter_message(response="utter_product_no_close_match", query=query)
-        return about("products", **{FOCUS_PRODUCT: None, SHOWN_PRODUCTS: []})
+        return None
     dispatcher.utter_message(response="utter_product_closest", query=query, near=describe(near))
     return about("products", **{FOCUS_PRODUCT: None, SHOWN_PRODUCTS: [p.sku for p in near]})
 
@@ -305,10 +304,13 @@ def _stock_for_customers(dispatcher: CollectingDispatcher, store: OrderStore, pr
 
 
 #: Having the product brought to the customer ("could i just get it delivered instead", "can you post one to me").
-_DELIVERED = ("deliver*", "sent to me", "send it to me", "send one to me", "send me one", "send it home",
-              "sent home", "posted to me", "post it to me", "post one to me", "post me one", "ship it to me",
-              "shipped to me", "ship one to me", "to my house", "to my home", "to my door", "home delivery",
-              "mailed to me", "mail it to me", "sent to my", "send it to my")  # fmt: skip
+_DELIVERED = ("get it delivered", "get one delivered", "get them delivered", "have it delivered",
+              "have one delivered", "deliver it", "deliver one", "deliver them", "delivered instead",
+              "delivered to me", "delivered to my", "delivered home", "be delivered", "sent to me", "send it to me",
+              "send one to me", "send me one", "send it home", "sent home", "posted to me", "post it to me",
+              "post one to me", "post me one", "ship it to me", "shipped to me", "ship one to me", "to my house",
+              "to my home", "to my door", "home delivery", "mailed to me", "mail it to me", "sent to my",
+              "send it to my")  # fmt: skip
 
 
 def asks_for_delivery(text: str) -> bool:
@@ -317,7 +319,26 @@ def asks_for_delivery(text: str) -> bool:
     return (
         has(text, *_DELIVERED)
         and has(text, "it", "one", "that", "this", "them", "those", "these")
-        and not has(text, "order*", "parcel", "package", "address", "ord-", "when", "how long", "track*")
+        and not has(
+            text,
+            "order*",
+            "parcel",
+            "package",
+            "address",
+            "ord-",
+            "when",
+            "how long",
+            "track*",
+            "how much",
+            "cost*",
+            "price",
+            "quid",
+            "pounds",
+            "euros",
+            "charge*",
+            "fee",
+        )
+        and "£" not in text
     )
 
 
@@ -1063,10 +1084,11 @@ def follow_up_products(
     context = channel_context(tracker)
     here = tablet_store(context)
     unsold = unsold_just_named(tracker)
-    if unsold is not None and asks_closest(latest):
+    closest = say_closest(dispatcher, unsold) if unsold is not None and asks_closest(latest) else None
+    if closest is not None:
         # "whats the closest thing you have then" right after "we don't sell moroccanoil treatment": the nearest
         # products to that, not popular picks
-        return say_closest(dispatcher, unsold)
+        return closest
     if has(text, *_WHERE):
         product = meant(tracker, latest).product or in_focus(tracker)
         if product is not None:
@@ -1142,11 +1164,11 @@ def follow_up_products(
             # "cheaper, under 60": the budget this message names, else below the cheapest shown
             named_ceiling = read_price_range(text, latest.entity("amount"))[1]
             ceiling = named_ceiling if named_ceiling is not None else float(min(prices)) - 0.01
-            category, kind = request.category, request.kind
+            category, kind = request.category, request.kind or _focus_kind(tracker)
             if category is None and kind is None:
-                # "something cheaper pls" after picks of one department (similar fragrances): that department
+                # "something cheaper pls" after picks of one department and nothing in focus: that department
+                # (a kind that is a department, "fragrance", is made one by `recommend`)
                 category = _shown_department(tracker)
-                kind = None if category is not None else _focus_kind(tracker)
             request = Request("recommend", category, request.min_price, ceiling, None, kind, request.exclude)
         return recommend(dispatcher, tracker, request)
     if caller == "action_recommend_products":

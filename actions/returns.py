@@ -228,8 +228,8 @@ _DROP_OFF = ("drop it off", "drop off", "drop them off", "drop it at", "drop the
 _IN_SHOP = ("in store", "in a shop", "in the shop", "in shop", "to a shop", "instore", "to the shop", "to a store",
             "to the store", "your shop*", "your store*")  # fmt: skip
 #: Asking how soon ("what's the usual wait", "how quick are refunds", "turnaround").
-_HOW_SOON = ("wait", "waiting time", "how quick*", "how fast", "how soon", "turnaround", "turn around",
-             "take to come", "take to arrive", "take to go through")  # fmt: skip
+_HOW_SOON = ("usual wait", "the wait", "wait for", "long wait", "waiting time", "how quick*", "how fast", "how soon",
+             "turnaround", "turn around", "take to come", "take to arrive", "take to go through")  # fmt: skip
 #: Words that make a refund question about refunds in general, not the customer's own one.
 _IN_GENERAL = ("usual*", "normal*", "typical*", "generally", "in general", "on average", "average", "roughly",
                "tend to", "as a rule", "standard", "refunds", "a refund", "any refund", "do you refund",

@@ -85,6 +85,7 @@ async def test_a_policy_question_with_no_order_is_answered_from_the_policy(store
         "has the money for it gone back yet?",
         "i'd like to send it back and get a refund",  # a request, not a question
         "whats the usual delivery time",  # not a return or refund at all
+        "actually wait, do you have the skin tint in stock?",
     ],
 )
 def test_a_question_about_the_customers_own_refund_is_no_policy_question(text):
@@ -428,13 +429,17 @@ async def test_the_closest_to_an_unsold_product_is_of_its_kind(store, domain, te
     assert all("Oil" in p.title for p in _picks(out)), _picks(out)
 
 
-async def test_the_closest_to_a_brand_alone_asks_what_it_is_for(store, domain):
+async def test_the_closest_to_a_brand_alone_or_with_a_need_is_read_as_picks(store, domain):
+    """A name that says nothing we know ("Olaplex No.3") has no closest by its words, and "instead for damaged
+    hair" names its need: both are read as picks like any request, never an empty "closest"."""
     slots = {"topic": "products", "shown_products": []}
-    tracker = make_tracker(
-        intent="recommend_product", text="what's the nearest you do", slots=slots, events=_not_sold_turn("Olaplex No.3")
-    )
-    out = await run(ActionRecommendProducts(), tracker, domain)
-    assert out.responses == ["utter_product_no_close_match"], out.responses
+    for events, text in (
+        (_not_sold_turn("Olaplex No.3"), "what's the nearest you do"),
+        (_not_sold_turn("moroccanoil treatment"), "what would you suggest instead for damaged hair"),
+    ):
+        tracker = make_tracker(intent="recommend_product", text=text, slots=slots, events=events)
+        out = await run(ActionRecommendProducts(), tracker, domain)
+        assert "utter_product_closest" not in out.responses and out.responses, out.responses
 
 
 @pytest.mark.parametrize(
@@ -582,6 +587,13 @@ async def test_having_the_product_in_focus_delivered_is_ordering_it_online(store
     assert out.messages[0]["title"] == focus.title
 
 
-@pytest.mark.parametrize("text", ["when will my order be delivered?", "can you deliver it to my new address instead"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "when will my order be delivered?",
+        "can you deliver it to my new address instead",
+        "how much is delivery if I get the detangling one, its about 16 quid",
+    ],
+)
 def test_an_orders_delivery_is_not_having_the_product_delivered(text):
     assert not asks_for_delivery(text)
