@@ -325,10 +325,23 @@ _NOT_GRIEVANCE = re.compile(
 )
 
 
+#: Praise in a comparison or an exclamation ("way better than waiting on the phone", "that was quick").
+_PRAISE_RE = re.compile(
+    r"\b(?:(?:way|much|so much|loads|far|miles|a lot|heaps|tons)\s+(?:better|quicker|faster|easier|nicer)\s+than|"
+    r"(?:better|quicker|faster|easier)\s+than\s+(?:waiting|phoning|calling|ringing|emailing|being on hold|the phone|"
+    r"a call|on the phone|hold)|"
+    r"that\s+(?:was|is|'s)\s+(?:\w+\s+)?(?:quick|fast|easy|painless|simple|speedy|smooth|handy|efficient)|"
+    r"(?:quick|fast|speedy|painless|easy|smooth)\s+(?:work|service|stuff|reply|response|one)|"
+    r"you(?:'re| are)\s+(?:a\s+)?(?:star|legend|ace|the best|a gem)|nice one|top notch|cracking job|"
+    r"(?:beats|better than)\s+(?:waiting|phoning|calling|being on hold))",
+    re.IGNORECASE,
+)
+
+
 def praises(text: str) -> bool:
     """Praise with no grievance in it ("your chat thing is really helpful, sorted my return in 2 mins"), which
     is thanked, never apologised to nor misunderstood."""
-    if not text or not has(text, *_PRAISE):
+    if not text or not (has(text, *_PRAISE) or _PRAISE_RE.search(text)):
         return False
     return not has(_NOT_GRIEVANCE.sub(" ", text), *_GRIEVANCE)
 

@@ -93,9 +93,17 @@ _ABOUT_THE_PERSON = ("anyone there", "anybody there", "still there", "is anyone"
 #: Asking whether the person is coming, in any word order ("is someone still coming?", "is anybody actually there").
 _PERSON_COMING = re.compile(
     r"\b(?:some|any|no)(?:one|body)\b(?:\s+\w+){0,3}?\s+(?:coming|come|there|here|replying|answering|"
-    r"getting back|looking at|on (?:it|their way))\b",
+    r"getting back|looking at|on (?:it|their way)|repl(?:y|ies|ied)|answers?|responds?|gets? back|gets? in touch|"
+    r"contacts? me|calls? me|emails? me|messages? me|picks? (?:it|this) up)\b",
     re.I,
 )
+#: Someone of the team, in the words customers use ("your lot", "the team", "a human").
+_STAFF = ("someone", "somebody", "anyone", "anybody", "they", "them", "your team", "the team", "colleague*",
+          "a person", "a human", "staff", "agent*", "your lot", "support", "customer service*")  # fmt: skip
+#: What the team does next ("reply", "get back to me", "pick it up").
+_STAFF_DOES = ("repl*", "respond*", "answer*", "get back", "gets back", "getting back", "hear*", "in touch",
+               "contact*", "pick it up", "picks it up", "look at it", "looks at it", "come back", "call*",
+               "email me", "message me", "write back", "writes back", "deal with it")  # fmt: skip
 #: A shopper at a tablet saying where in the shop they are ("I'm by the perfumes", "near the tills").
 _WHERE_I_AM = ("i'm by", "im by", "i am by", "i'm near", "im near", "i am near", "i'm next to", "im next to",
                "i'm at the", "im at the", "i'm in the", "im in the", "i'm standing", "by the", "near the",
@@ -336,7 +344,8 @@ _DOUBLE_CHARGE = ("twice", "double", "two payments", "two charges", "charged aga
                   "other charge")  # fmt: skip
 _REFUND_WORDS = ("refund*", "money back", "get it back", "pay back", "paid back", "pay it back", "give back",
                  "give it back", "give me back", "give it me back", "put back", "put it back", "reimburs*",
-                 "repay*", "reverse*", "cancel the second", "cancel the extra")  # fmt: skip
+                 "repay*", "reverse*", "cancel the second", "cancel the extra", "payment back", "charge back",
+                 "chargeback", "amount back", "one back")  # fmt: skip
 
 
 def _double_charge_with_a_person(
@@ -370,7 +379,8 @@ _CHARGED = ("charg*", "paid", "pay", "payment*", "bank", "card", "taken", "took"
 def _only_about_the_person(text: str) -> bool:
     """About the colleague on the ticket and nothing of an order ("how will they get back to me", not "when will
     they refund me")."""
-    return (has(text, *_ABOUT_THE_PERSON) or bool(_PERSON_COMING.search(text))) and not has(
+    about_the_team = has(text, *_HOW_LONG) and has(text, *_STAFF) and has(text, *_STAFF_DOES)
+    return (has(text, *_ABOUT_THE_PERSON) or bool(_PERSON_COMING.search(text)) or about_the_team) and not has(
         text, "refund*", "deliver*", "arriv*", "return*", "ship*", "track*", "cancel*", "invoice", "pay*", "money"
     )
 
@@ -631,6 +641,15 @@ def _topic_follow_up(
         answered = payments.follow_up_payment(ctx, latest) if ctx is not None else None
         if answered is not None:
             return answered
+    if (
+        topic == "shipping"
+        and shipping.asks_if_tracked(text)
+        and not latest.entity("order_number")
+        and not has(text, "order*", "my parcel", "my package", "my delivery")
+    ):
+        # "can i follow it online", "do i get a tracking link with that" after a quote: the options are tracked
+        dispatcher.utter_message(response="utter_shipping_tracked")
+        return about("shipping")
     if topic == "shipping" and shipping.is_shipping_follow_up(tracker, latest):
         other_question = latest.intent in {"payment_methods", "return_policy", "check_stock", "recommend_product"}
         # "and for 20 quid?" is the quote again for another basket, whatever NLU filed it under
@@ -639,6 +658,10 @@ def _topic_follow_up(
             return None
         return shipping.quote(dispatcher, tracker, latest, keep=True, mode=shipping.follow_up_mode(tracker, latest))
     if topic == "return_policy" and caller in {"action_follow_up", "action_shipping_info", "action_payment_methods"}:
+        if _asks_postage_out(latest):
+            # "say i spend 45 euros, whats postage" after the policy (and a quote given with it): delivery to the
+            # customer, quoted for the place and basket remembered, not the postage of a return
+            return shipping.quote(dispatcher, tracker, latest, keep=True, mode=shipping.follow_up_mode(tracker, latest))
         if returns.policy_part(dispatcher, latest):
             return about("return_policy")
         if not (caller == "action_follow_up" and tracker.get_slot("shown_products")):
@@ -671,6 +694,16 @@ def _topic_follow_up(
         # "what amounts do they come in": the products shown a little earlier
         return follow_up_products(dispatcher, tracker, latest, caller=caller)
     return None
+
+
+def _asks_postage_out(latest: Said) -> bool:
+    """A basket value or a place with delivery words and nothing of sending back ("if my basket's 30 quid what's
+    delivery"): the cost of delivery to the customer, not of a return."""
+    text = latest.text
+    if has(text, "return*", "back", "label", "refund*"):
+        return False
+    named = shipping.value_in(latest) is not None or shipping.destination_in(latest) != (None, None)
+    return named and (latest.intent in {"shipping_cost", "shipping_options", "delivery_time"} or has(text, *_SHIPPING))
 
 
 #: Words of a goal other than tracking: a question with them after tracking is that goal's ("could she send it
@@ -806,7 +839,7 @@ def _order_follow_up(ctx: OrderContext, latest: Said, topic: str, *, caller: str
             return answered
     # any order topic: "when will it arrive?", "how long do I have to pay?"
     summary = ctx.store.order_summary(ctx.conversation_id, ctx.order_number)
-    generic = [orders.follow_up_track, payments.follow_up_refund]
+    generic = [orders.follow_up_total, orders.follow_up_track, payments.follow_up_refund]
     if summary.status == "payment_failed":
         generic.insert(0, payments.follow_up_payment)
     for handler in generic:
@@ -1312,9 +1345,8 @@ class ActionFollowUp(Action):
         if has(text, *THINK_IT_OVER) and not is_question(text):
             dispatcher.utter_message(response="utter_take_your_time")
             return about(None) + [FollowupAction("action_listen")]
-        if has(text, "which one", "which arrives", "which will arrive", "both") and has(
-            text, "first", "arriv*", "come"
-        ):
+        which_one = has(text, "which one", "which arrives", "which will arrive", "both")
+        if orders.asks_which_first(text) or (which_one and has(text, "first", "arriv*", "come")):
             # "which one arrives first?" with two orders open
             ctx = _order_context(dispatcher, tracker)
             verified = ctx.store.verified_orders(ctx.conversation_id) if ctx is not None else []
@@ -1618,10 +1650,11 @@ def asks_how_to_buy(text: str) -> bool:
 #: Asking how to get done what a colleague was just said to do ("so how do I reset it", "where do I change it").
 _HOW_DO_I = ("how do i", "how can i", "how would i", "how should i", "how to", "what do i do", "what should i do",
              "where do i", "where can i", "who do i", "who can", "reset it", "change it", "do it myself",
-             "do that myself", "how does that work", "what's the way", "whats the way", "what is the way",
+             "do that myself", "how does that work", "what's the way", "whats the way", "what is the way", "the way to",
              "what's the process", "whats the process", "what is the process", "what are the steps", "get it reset",
              "get it changed", "get it sorted", "get it done", "get that done", "get that changed", "how does one",
-             "how would one", "any other way", "is there a way", "what's my option*", "whats my option*")  # fmt: skip
+             "how would one", "any other way", "is there a way", "what's my option*", "whats my option*",
+             "how is it done", "how does it get", "sort it then")  # fmt: skip
 _WHY_NOT = ("why", "how come", "what's stopping", "whats stopping", "surely you can", "can't you just",
             "cant you just", "why not")  # fmt: skip
 #: "where is my order" in the languages customers write in (answered in English).
@@ -2047,7 +2080,7 @@ class ActionAskOrderNumber(Action):
                 returns.say_product_returnable(dispatcher, found.product)
                 return about("return_policy")
         topic = tracker.get_slot(TOPIC)
-        if topic == "shipping" and has(text, "tracked", "trackable", "tracking", "track it", "signed for"):
+        if topic == "shipping" and shipping.asks_if_tracked(text):
             # "is it tracked?" after a delivery quote: about the delivery options, not an order of theirs
             dispatcher.utter_message(response="utter_shipping_tracked")
             return about("shipping")

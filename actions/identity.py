@@ -28,15 +28,20 @@ from actions.context import (
     FOR_A_COLLEAGUE,
     LAST_QUESTION,
     OFFER_HANDOFF,
+    TOPIC,
     Said,
+    has,
     is_question,
     last_bot_response,
     puts_the_check_off,
     said,
     words,
 )
+from actions.product_lookup import in_focus
+from actions.products import asks_for_delivery, how_to_get_it_delivered
 from actions.reader import answer_aside, in_context
-from actions.returns import product_money_back
+from actions.returns import policy_part, policy_question, product_money_back
+from actions.shipping import asks_if_tracked
 from store.errors import (
     InvalidInput,
     NotAuthorized,
@@ -101,6 +106,40 @@ class ValidateVerifyOrderForm(FormValidationAction):
         if starting and intent in _PRODUCT_QUESTION_INTENTS and product_money_back(dispatcher, tracker):
             return [SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
         latest = said(tracker)
+        if (
+            starting
+            and not tracker.get_slot("order_number")
+            and policy_question(latest)
+            and policy_part(dispatcher, latest)
+        ):
+            # "what's the usual wait for a refund", "who pays the courier to send it back" with no order in focus
+            # (NLU: a refund or a return of an order): the policy answers it, no order is asked for
+            return [SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
+        if (
+            starting
+            and tracker.get_slot(TOPIC) == "shipping"
+            and not tracker.get_slot("order_number")
+            and not latest.entity("order_number")
+            and is_question(latest.text)
+            and asks_if_tracked(latest.text)
+            and not has(latest.text, "order*", "parcel", "package", "my delivery")
+        ):
+            # "can I track it then?" after a delivery quote (NLU: tracking an order): the options are tracked
+            dispatcher.utter_message(response="utter_shipping_tracked")
+            return [SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
+        if (
+            starting
+            and tracker.get_slot(TOPIC) == "products"
+            and not tracker.get_slot("order_number")
+            and not latest.entity("order_number")
+            and asks_for_delivery(latest.text)
+        ):
+            # "could i just get it delivered instead" about the product in focus (NLU: an address change): it is
+            # ordered on the website and delivered; no order is asked for
+            product = in_focus(tracker)
+            if product is not None:
+                how_to_get_it_delivered(dispatcher, product)
+                return [SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
         if (
             starting
             and tracker.get_slot(LAST_QUESTION) == OFFER_HANDOFF

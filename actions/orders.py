@@ -185,6 +185,11 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     say = ctx.dispatcher.utter_message
     text = latest.text
     delivered = info.delivered_at is not None and not info.is_lost
+    if asks_which_first(text):
+        # "so which of them will i get first" with two orders checked: both orders' dates side by side
+        verified = ctx.store.verified_orders(ctx.conversation_id)
+        if len(verified) > 1:
+            return compare_arrivals(ctx, verified)
     if delivered and has(text, *_NOT_RECEIVED):
         say(
             response="utter_delivered_not_received",
@@ -221,7 +226,7 @@ def follow_up_track(ctx: OrderContext, latest: Said) -> List[EventType] | None:
     if info.shipped and has(text, "where", "last scan*", "scanned", "location", "latest", "update", "why", "late",
                             "delay*", "weather", "stuck", "moving"):  # fmt: skip
         return say_tracking(ctx, info)
-    if has(text, *_WHEN) or asks_about_a_day(latest) or carrier_and_when:
+    if has(text, *_WHEN) or asks_about_a_day(latest) or carrier_and_when or asks_transit(text):
         if delivered:
             say(
                 response="utter_tracking_delivered_on",
@@ -266,7 +271,8 @@ def asks_about_a_day(latest: Said) -> bool:
 
 #: Asking until when something can still be done ("what's the latest I can cancel it?"), not asking for it.
 _DEADLINE = ("the latest", "latest i can", "until when", "till when", "deadline", "last day", "how long do i have",
-             "how long have i got", "how long have i", "by when", "how late")  # fmt: skip
+             "how long have i got", "how long have i", "by when", "how late", "days do i have", "days have i got",
+             "days have i")  # fmt: skip
 
 #: Words asking how long delivery takes (rather than when the order ships).
 _TRANSIT_WORDS = ("once it ships", "after it ships", "when it ships", "once shipped", "delivery take*",
@@ -275,6 +281,11 @@ _TRANSIT_WORDS = ("once it ships", "after it ships", "when it ships", "once ship
                   "when it is sent", "after it's sent", "after it is sent", "once sent", "once dispatched",
                   "when dispatched", "once it leaves", "how long is delivery", "how long is the delivery",
                   "how long for delivery", "delivery time", "how long is shipping", "shipping take*")  # fmt: skip
+#: Words of the time in the post after the ship date ("and then how many days in the post", "what's the transit
+#: time after that"), unless they ask until when something can be done ("after that can I still cancel?").
+_TRANSIT_AFTER = ("in the post", "in the mail", "in transit", "transit time", "on the road", "days after",
+                  "days later", "after that", "once it's out", "once its out", "once it goes", "after it goes",
+                  "after dispatch", "once posted", "after posting")  # fmt: skip
 
 
 #: What else a "how long" may ask about an order that has not shipped (its own answers say those).
@@ -284,11 +295,10 @@ _NOT_TRANSIT = ("cancel*", "refund*", "return*", "hold", "held", "pay*", "money"
 def asks_transit(text: str) -> bool:
     """The words ask how long delivery takes once the order ships ("and when it is sent, how long is delivery?",
     "how many days does it take after that?"), not until when something can be done or how long a refund takes."""
-    if has(text, *_TRANSIT_WORDS):
+    if has(text, *_TRANSIT_WORDS) and not has(text, *_DEADLINE):
         return True
-    return has(text, "how long", "how many days", "how many working days", "how quick*", "how fast") and not has(
-        text, *_DEADLINE, *_NOT_TRANSIT
-    )
+    asks = has(text, "how long", "how many days", "how many working days", "how quick*", "how fast", *_TRANSIT_AFTER)
+    return asks and is_question(text) and not has(text, *_DEADLINE, *_NOT_TRANSIT)
 
 
 def _transit_time(ctx: OrderContext) -> str | None:
@@ -306,6 +316,54 @@ def _transit_time(ctx: OrderContext) -> str | None:
         if method.min_days != method.max_days
         else f"Once it ships, delivery with {method.name} takes {method.min_days} working day(s)."
     )
+
+
+#: Which of several comes first ("which of them will I get first", "is the other one coming sooner?").
+_FIRST = ("first", "sooner", "soonest", "earlier", "earliest", "before the other", "quicker", "quickest", "faster",
+          "fastest")  # fmt: skip
+_WHICH = ("which", "what one", "both", "the other one", "the other order", "of them", "of the two", "mine or",
+          "or mine", "or my")  # fmt: skip
+
+
+def asks_which_first(text: str) -> bool:
+    """The words compare when the orders come ("so which of them will i get first", "will mine land before the
+    other one?"), not which to return, cancel or pay first."""
+    return (
+        has(text, *_FIRST)
+        and has(text, *_WHICH)
+        and not has(text, "return*", "cancel*", "refund*", "cheap*", "pay*", "price*", "cost*", "invoice*")
+    )
+
+
+#: Asking what the order cost ("what was the total again", "how much did I pay in the end").
+_TOTAL = ("total", "how much did i pay", "how much did i spend", "how much was my order", "how much was the order",
+          "what did i pay", "what did i spend", "what i paid", "what i spent", "came to", "grand total",
+          "order value", "the amount i paid", "the sum", "altogether", "all together", "all in all",
+          "in all")  # fmt: skip
+
+
+def follow_up_total(ctx: OrderContext, latest: Said) -> List[EventType] | None:
+    """ "what was the total again?" about the order in focus: what it came to, items and delivery apart (a
+    refund's amount and the VAT are their own answers)."""
+    text = latest.text
+    if (
+        not has(text, *_TOTAL)
+        or latest.entity("product")
+        or has(
+            text, "refund*", "back", "vat", "tax", "ship it", "to send", "quote", "would", "will", "express", "upgrad*"
+        )
+    ):
+        return None
+    summary = ctx.store.order_summary(ctx.conversation_id, ctx.order_number)
+    ctx.dispatcher.utter_message(
+        response="utter_order_total",
+        order_number=summary.order_number,
+        total=money(summary.total, summary.currency),
+        subtotal=money(summary.subtotal, summary.currency),
+        shipping=money(summary.shipping_cost, summary.currency),
+        payment_method=humanize(summary.payment_method),
+    )
+    return about(None)
 
 
 def compare_arrivals(ctx: OrderContext, numbers: List[str]) -> List[EventType]:

@@ -30,7 +30,19 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import ChannelContext, channel_context, conversation_id, get_store, money
-from actions.context import FOCUS_PRODUCT, REC_REQUEST, SHOWN_PRODUCTS, TOPIC, Said, about, has, said, settles
+from actions.context import (
+    FOCUS_PRODUCT,
+    REC_REQUEST,
+    SHOWN_PRODUCTS,
+    TOPIC,
+    Said,
+    about,
+    has,
+    last_bot_response,
+    last_bot_text,
+    said,
+    settles,
+)
 from actions.product_lookup import (
     STOP as STOP_WORDS,
 )
@@ -78,6 +90,10 @@ _NUMBER = r"£?\s*(\d+(?:[.,]\d{1,2})?)\s*(?:£|gbp|pounds?|quid)?"
 _MAX_PRICE = re.compile(
     r"\b(?:under|below|less than|up to|max(?:imum)?|no more than|cheaper than|within|budget(?: of| is)?)\s*" + _NUMBER,
     re.IGNORECASE,
+)
+#: A ceiling said after the number ("30 quid max", "£40 tops", "25 or less").
+_MAX_AFTER = re.compile(
+    _NUMBER + r"\s*(?:max(?:imum)?|tops|or less|or under|or below|at most|at the most|or cheaper)\b", re.IGNORECASE
 )
 _MIN_PRICE = re.compile(r"\b(?:over|above|more than|at least|from)\s*" + _NUMBER, re.IGNORECASE)
 _RANGE = re.compile(r"\bbetween\s*" + _NUMBER + r"\s*(?:and|-|to)\s*" + _NUMBER, re.IGNORECASE)
@@ -175,6 +191,68 @@ def not_sold(dispatcher: CollectingDispatcher, found: Meant) -> List[EventType]:
     return about("products", **{FOCUS_PRODUCT: None, SHOWN_PRODUCTS: []})
 
 
+#: Asking for the nearest thing to one we do not sell ("whats the closest thing you have", "any dupe?").
+_CLOSEST = ("closest", "nearest", "next best", "similar", "equivalent", "comparable", "substitute", "dupe*",
+            "alternative*", "instead", "close to", "like it", "like that", "along those lines", "same sort",
+            "same kind", "same type")  # fmt: skip
+#: "closest" about a place, not a product.
+_A_PLACE = ("shop", "shops", "store", "stores", "branch*", "near me", "to me", "location", "post office")
+_NOT_SOLD_RESPONSES = frozenset({"utter_product_not_sold", "utter_product_not_sold_near"})
+_NOT_SOLD_RE = re.compile(r"we don't sell (.+?)\. ")
+
+
+def unsold_just_named(tracker: Tracker) -> str | None:
+    """What the bot just said the shop does not sell ("Sorry, we don't sell moroccanoil treatment. ..."), or None."""
+    if last_bot_response(tracker) not in _NOT_SOLD_RESPONSES:
+        return None
+    found = _NOT_SOLD_RE.search(last_bot_text(tracker))
+    return found.group(1) if found else None
+
+
+def asks_closest(latest: Said) -> bool:
+    """The words ask for the nearest thing we sell to something, naming no product or kind of their own."""
+    text = latest.text
+    if not has(text, *_CLOSEST) or has(text, *_A_PLACE) or concern_in(text) != (None, None):
+        return False  # "what would you suggest instead for damaged hair" names its need: picks for it
+    return not (latest.entity("product") or latest.entity("category") or kind_in(text))
+
+
+def closest_to(phrase: str) -> list[ProductInfo]:
+    """The products nearest to a product we do not sell, from the words of its name: the words we know, and the
+    kind word a run-together brand name ends in ("moroccanoil" -> oil); in stock first."""
+    cat = catalogue()
+    pieces = []
+    for word in tokens(phrase):
+        if word.isdigit() or len(word) < 3:
+            continue
+        if word in cat.vocabulary:
+            pieces.append(word)
+            continue
+        heads = [v for v in cat.vocabulary if len(v) >= 3 and len(word) - len(v) >= 3 and word.endswith(v)]
+        if heads:
+            pieces.append(max(heads, key=len))
+    if not pieces:
+        return []
+    scored = []
+    for product in cat.products:
+        shared = [w for w in pieces if w in cat.words[product.sku]]
+        if shared:
+            kind_word = tokens(kind_of(product))[-1:]
+            score = len(shared) + sum(0.5 for w in shared if w in kind_word)
+            scored.append((-score, product.online_stock <= 0, product.title, product))
+    return [p for *_, p in sorted(scored, key=lambda row: row[:3])]
+
+
+def say_closest(dispatcher: CollectingDispatcher, query: str) -> List[EventType] | None:
+    """The closest products to ``query`` (one we do not sell); None when its name says nothing we know (a brand
+    alone): the request is then read as picks like any other."""
+    near = closest_to(query)[:3]
+    if not near:
+        return None
+    dispatcher.utter_message(response="utter_product_closest", query=query, near=describe(near))
+    return about("products", **{FOCUS_PRODUCT: None, SHOWN_PRODUCTS: [p.sku for p in near]})
+
+
 def _stock_of_several(
     dispatcher: CollectingDispatcher, store: OrderStore, products: List[ProductInfo], here: str | None
 ) -> List[EventType]:
@@ -224,6 +302,57 @@ def _stock_for_customers(dispatcher: CollectingDispatcher, store: OrderStore, pr
         online=online_words(stock.online),
         stores=", ".join(in_stores) if in_stores else "none at the moment",
     )
+
+
+#: Having the product brought to the customer ("could i just get it delivered instead", "can you post one to me").
+_DELIVERED = ("get it delivered", "get one delivered", "get them delivered", "have it delivered",
+              "have one delivered", "deliver it", "deliver one", "deliver them", "delivered instead",
+              "delivered to me", "delivered to my", "delivered home", "be delivered", "sent to me", "send it to me",
+              "send one to me", "send me one", "send it home", "sent home", "posted to me", "post it to me",
+              "post one to me", "post me one", "ship it to me", "shipped to me", "ship one to me", "to my house",
+              "to my home", "to my door", "home delivery", "mailed to me", "mail it to me", "sent to my",
+              "send it to my")  # fmt: skip
+
+
+def asks_for_delivery(text: str) -> bool:
+    """The words ask to have the product in focus delivered rather than bought here ("could i just get it
+    delivered instead"), not about an order's delivery ("when will my order be delivered")."""
+    return (
+        has(text, *_DELIVERED)
+        and has(text, "it", "one", "that", "this", "them", "those", "these")
+        and not has(
+            text,
+            "order*",
+            "parcel",
+            "package",
+            "address",
+            "ord-",
+            "when",
+            "how long",
+            "track*",
+            "how much",
+            "cost*",
+            "price",
+            "quid",
+            "pounds",
+            "euros",
+            "charge*",
+            "fee",
+        )
+        and "£" not in text
+    )
+
+
+def how_to_get_it_delivered(dispatcher: CollectingDispatcher, product: ProductInfo) -> List[EventType]:
+    """ "could i just get it delivered?" about a product: ordered on the website and delivered (this chat places
+    no orders), with its online stock."""
+    dispatcher.utter_message(
+        response="utter_how_to_order",
+        title=product.title,
+        price=money(product.price),
+        online=online_words(product.online_stock),
+    )
+    return about("products", **{FOCUS_PRODUCT: product.sku, SHOWN_PRODUCTS: [product.sku]})
 
 
 def online_stock_answer(dispatcher: CollectingDispatcher, product: ProductInfo) -> List[EventType]:
@@ -319,7 +448,7 @@ def read_price_range(text: str, amount: str | None) -> tuple[float | None, float
         low, high = sorted((_price(m.group(1)), _price(m.group(2))))
         return low, high
     low = _price(m.group(1)) if (m := _MIN_PRICE.search(text)) else None
-    high = _price(m.group(1)) if (m := _MAX_PRICE.search(text)) else None
+    high = _price(m.group(1)) if (m := _MAX_PRICE.search(text) or _MAX_AFTER.search(text)) else None
     if low is None and high is None and amount and (m := _AMOUNT_VALUE.search(amount)):
         high = _price(m.group(1))
     return low, high
@@ -356,17 +485,26 @@ def is_kind(product: ProductInfo | None, kind: str | None) -> bool:
 #: Leaving a kind of product out of the picks ("so no hair stuff", "nothing for the skin", "not makeup").
 _EXCLUDE_RE = re.compile(
     r"\b(?:no|not|nothing|without|except|minus|apart from|other than|don'?t want|dont want|isn'?t into|not into|"
-    r"(?:doesn'?t|don'?t|won'?t) (?:use|do|need|want|wear|like))\s+"
-    r"(?:any\s+|more\s+|the\s+|for\s+(?:the\s+|his\s+|her\s+)?)?([a-z][\w&-]*)",
+    r"(?:doesn'?t|don'?t|won'?t|never) (?:uses?|do|does|needs?|wants?|wears?|likes?|have|has)|"
+    # "skip the hair products", "ditch the skincare", "leave out the makeup", "steer clear of bath stuff"
+    r"skip|ditch|drop|avoid|exclude|excluding|forget(?: about)?|leave out|leave off|cut out|steer clear of|"
+    r"no need for|rather not have|has no|have no|got no)\s+"
+    r"(?:any\s+|more\s+|the\s+|all\s+(?:the\s+)?|for\s+(?:the\s+|his\s+|her\s+)?)?([a-z][\w&-]*)",
     re.I,
+)
+#: "leave the hair stuff out", "keep makeup off the list": the kind named between the verb and "out"/"off".
+_LEAVE_OUT_RE = re.compile(
+    r"\b(?:leave|keep)\s+(?:the\s+|any\s+|all\s+)?([a-z][\w&-]*)(?:\s+[\w&-]+)?\s+(?:out|off)\b", re.I
 )
 
 
 def excluded_category(store: OrderStore, text: str | None) -> str | None:
     """The catalogue category the words leave out of the picks ("he's bald so no hair stuff": Haircare), or
     None. "hair" names Haircare and "bath" Bath & Body: a category whose name starts with the word."""
-    for found in _EXCLUDE_RE.finditer(text or ""):
-        word = found.group(1).lower()
+    found_words = [m.group(1) for m in _EXCLUDE_RE.finditer(text or "")]
+    found_words += [m.group(1) for m in _LEAVE_OUT_RE.finditer(text or "")]
+    for named in found_words:
+        word = named.lower()
         category = _resolve_category(store, word)
         if category is None and len(word) > 2:
             key = _category_key(SYNONYMS.get(word, word))
@@ -856,8 +994,14 @@ def recommend(dispatcher: CollectingDispatcher, tracker: Tracker, request: Reque
     """
     store = get_store()
     here = _shelf_here(store, channel_context(tracker))
-    remembered = {REC_REQUEST: asdict(request)}
     kind = request.kind
+    department = _resolve_category(store, kind) if kind and "|" not in kind else None
+    if department is not None:
+        # "fragrance" read as a kind of product (the last word of the "Eau de Parfum" in focus) is a department we
+        # sell: its picks, never "we don't sell fragrance" beside the list of what we sell
+        request = dataclasses.replace(request, category=request.category or department, kind=None)
+        kind = None
+    remembered = {REC_REQUEST: asdict(request)}
     sold = kind is None or "|" in kind or any(is_kind(p, kind) for p in catalogue().products)
     if request.mode == "recommend" and kind and not sold:
         # "what about nail polish?": a kind of product the shop does not sell at all is said to be unsold, not
@@ -914,8 +1058,21 @@ _ELSEWHERE = ("nearest", "other shop*", "another shop", "other store*", "another
 #: Ordering the product in focus online rather than taking it from a shelf ("can I order it online instead?").
 _ONLINE = ("online", "on the website", "on your website", "on the web", "website", "web shop", "webshop", "on the app")
 _BUY = ("order", "buy", "get it", "get one", "purchase")
+#: Asking whether it is in stock in the languages shoppers write in ("und ist das auf Lager?", "c'est en stock ?").
+_STOCK_ABROAD = ("auf lager", "vorrätig", "vorratig", "lieferbar", "verfügbar", "verfugbar", "en stock", "disponible*",
+                 "en existencia", "hay stock", "in magazzino", "disponibil*", "op voorraad", "beschikbaar",
+                 "em estoque", "em stock")  # fmt: skip
+#: The other words of such a question, which name no product (stemmed as `tokens` stems them).
+_ASKED_STOCK_ABROAD = frozenset(
+    tokens(
+        "und ist das es der die sie haben habt ihr noch auf lager vorrätig vorratig lieferbar verfügbar verfugbar "
+        "est-ce que c'est il elle vous avez en stock disponible et le la ça ca está esta hay tienen lo y "
+        "è e ce l'avete in magazzino disponibile is het nog op voorraad beschikbaar tem em estoque"
+    )
+)
 _STOCK = ("in stock", "available", "have it", "on the shelf", "here", "in the shop", "in store", "get it",
-          "got it", "have any", "sold out", "left", "how many", "have you got", "in shop", "in this shop")  # fmt: skip
+          "got it", "have any", "sold out", "left", "how many", "have you got", "in shop", "in this shop",
+          *_STOCK_ABROAD)  # fmt: skip
 
 
 def follow_up_products(
@@ -927,6 +1084,12 @@ def follow_up_products(
     store = get_store()
     context = channel_context(tracker)
     here = tablet_store(context)
+    unsold = unsold_just_named(tracker)
+    closest = say_closest(dispatcher, unsold) if unsold is not None and asks_closest(latest) else None
+    if closest is not None:
+        # "whats the closest thing you have then" right after "we don't sell moroccanoil treatment": the nearest
+        # products to that, not popular picks
+        return closest
     if has(text, *_WHERE):
         product = meant(tracker, latest).product or in_focus(tracker)
         if product is not None:
@@ -935,6 +1098,10 @@ def follow_up_products(
         product = meant(tracker, latest).product or in_focus(tracker)
         if product is not None:
             return _elsewhere(dispatcher, store, product, here)
+    if asks_for_delivery(text) and not latest.entity("product"):
+        product = in_focus(tracker)
+        if product is not None:
+            return how_to_get_it_delivered(dispatcher, product)
     shop = _shop_named(store, text)
     if shop is not None and not latest.entity("product"):
         product = in_focus(tracker)
@@ -964,6 +1131,10 @@ def follow_up_products(
     if len(listed) > 1 and _compares_shown(latest):
         # "which one is cheaper?", "the cheapest one, is it here?": among the products just shown
         return _cheapest_shown(dispatcher, store, listed, here, asks_stock=has(text, *_STOCK))
+    discussed = _discussed(tracker) if len(listed) <= 1 and _compares_shown(latest) else []
+    if len(discussed) > 1:
+        # "which is cheaper" after one product's stock and then another's: the two just talked about
+        return _cheapest_shown(dispatcher, store, discussed, here, asks_stock=has(text, *_STOCK))
     if has(text, "how much", "price*", "cost", "how expensive", "what does it cost", "amounts", "values",
            "denomination*", "what sizes", *_PRICE_ABROAD) and not has(text, *_SHIPPING_WORDS):  # fmt: skip
         found = meant(tracker, latest)
@@ -991,15 +1162,24 @@ def follow_up_products(
         request = read_request(tracker, store)
         prices = [p.price for p in shown(tracker)] or [p.price for p in [in_focus(tracker)] if p is not None]
         if prices:
-            ceiling = float(min(prices)) - 0.01
-            request = Request(
-                "recommend", request.category, request.min_price, ceiling, None, request.kind or _focus_kind(tracker)
-            )
+            # "cheaper, under 60": the budget this message names, else below the cheapest shown
+            named_ceiling = read_price_range(text, latest.entity("amount"))[1]
+            ceiling = named_ceiling if named_ceiling is not None else float(min(prices)) - 0.01
+            category, kind = request.category, request.kind or _focus_kind(tracker)
+            if category is None and kind is None:
+                # "something cheaper pls" after picks of one department and nothing in focus: that department
+                # (a kind that is a department, "fragrance", is made one by `recommend`)
+                category = _shown_department(tracker)
+            request = Request("recommend", category, request.min_price, ceiling, None, kind, request.exclude)
         return recommend(dispatcher, tracker, request)
     if caller == "action_recommend_products":
         return None  # a new or continued request: the action reads it itself
     if has(text, *_STOCK) and (latest.intent in {"check_stock"} or caller != "action_shipping_info"):
         found = meant(tracker, latest)
+        if has(text, *_STOCK_ABROAD) and not [w for w in tokens(text) if w not in _ASKED_STOCK_ABROAD]:
+            # "und ist das auf Lager?" after a product: its words name no product, so it is the one in focus
+            focus = in_focus(tracker)
+            found = Meant(product=focus, how="focus") if focus is not None else found
         if found.product is not None or found.products or found.unsold:
             return stock_answer(dispatcher, tracker, found)
     if (
@@ -1079,6 +1259,8 @@ def _compares_shown(latest: Said) -> bool:
         return False
     if not has(text, "which", "one", "ones", "of them", "of those", "of these", "out of") and not asks_best_value(text):
         return False  # "anything cheaper?" asks for more picks; "what'd get me the most for my cash" is of the list
+    if read_price_range(text, None) != (None, None):
+        return False  # "cheaper ones? budget is 50" asks for more picks within a budget
     return not (latest.entity("product") or latest.entity("category") or kind_in(text))
 
 
@@ -1168,6 +1350,31 @@ def meant_kind(kind: str) -> Meant:
     if fitting:
         return Meant(products=fitting, how="kind")
     return Meant(unsold=kind, how="unsold")
+
+
+def _discussed(tracker: Tracker, limit: int = 2) -> list[ProductInfo]:
+    """The last ``limit`` different products put in focus one after the other (newest first): "the mascara, and
+    the Glow Theory one?" talks about two, though each answer showed one."""
+    cat = catalogue()
+    found: list[ProductInfo] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") in {FOCUS_PRODUCT, SHOWN_PRODUCTS}:
+            value = event.get("value")
+            skus = [value] if isinstance(value, str) else list(value or []) if len(value or []) == 1 else []
+            for sku in skus:
+                product = cat.skus.get(str(sku))
+                if product is not None and product not in found:
+                    found.append(product)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _shown_department(tracker: Tracker) -> str | None:
+    """The catalogue category every product just shown (or the one in focus) belongs to, or None."""
+    products = shown(tracker) or [p for p in [in_focus(tracker)] if p is not None]
+    departments = {p.category for p in products if p.category}
+    return departments.pop() if len(departments) == 1 else None
 
 
 def _focus_kind(tracker: Tracker) -> str | None:

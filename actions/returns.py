@@ -212,6 +212,50 @@ def _damaged_part(window_days: int) -> str:
     )
 
 
+#: Sending a parcel back, in any words ("sending back", "posting it back to you", "the return courier").
+_SENDING_BACK = ("send it back", "sending it back", "send back", "sending back", "send them back", "sending them back",
+                 "post it back", "posting it back", "post back", "posting back", "ship it back", "shipping it back",
+                 "back to you", "return*", "courier")  # fmt: skip
+#: Who bears the cost ("who will bear the courier charges", "is it on me", "do I cover the postage").
+_WHO_PAYS = ("cost*", "how much", "pay", "pays", "paid", "charge*", "fee*", "bear", "cover*", "free", "on me",
+             "on you", "foot the bill", "price")  # fmt: skip
+#: Where the parcel goes ("where do i drop it off", "which post office takes it", "can I hand it in anywhere").
+_DROP_OFF = ("drop it off", "drop off", "drop them off", "drop it at", "drop them at", "dropoff", "drop-off",
+             "hand it in", "hand them in", "hand in", "post office", "where do i take", "where can i take",
+             "where should i take", "where do i send", "where should i send", "where to send", "where do i post",
+             "where can i post", "where to post", "take it to", "take them to")  # fmt: skip
+#: Returning in one of the shops ("can I take it back in store?").
+_IN_SHOP = ("in store", "in a shop", "in the shop", "in shop", "to a shop", "instore", "to the shop", "to a store",
+            "to the store", "your shop*", "your store*")  # fmt: skip
+#: Asking how soon ("what's the usual wait", "how quick are refunds", "turnaround").
+_HOW_SOON = ("usual wait", "the wait", "wait for", "long wait", "waiting time", "how quick*", "how fast", "how soon",
+             "turnaround", "turn around", "take to come", "take to arrive", "take to go through")  # fmt: skip
+#: Words that make a refund question about refunds in general, not the customer's own one.
+_IN_GENERAL = ("usual*", "normal*", "typical*", "generally", "in general", "on average", "average", "roughly",
+               "tend to", "as a rule", "standard", "refunds", "a refund", "any refund", "do you refund",
+               "once you get", "once you receive", "after you get", "after you receive")  # fmt: skip
+#: Words about the customer's own case (their refund, their late money): an order is what it needs.
+_OWN_CASE = ("my refund", "my money", "my return", "my order", "my parcel", "still waiting", "still not",
+             "still haven't", "not received", "not had", "haven't had", "haven't got", "havent", "hasn't", "hasnt",
+             "where is", "where's", "wheres", "status", "yet", "ord-", "rma-")  # fmt: skip
+_REFUND = ("refund*", "money back", "paid back", "reimburs*")
+
+
+def policy_question(latest: Said) -> bool:
+    """The words ask what the return policy says, not about the customer's own order: how long refunds usually
+    take, who pays to send things back, where a parcel is dropped off. Needs no order to answer, so no order
+    check is started for it (`ValidateVerifyOrderForm.run`); "when will I get my refund?" is the customer's own
+    case and is not one."""
+    text = latest.text
+    if latest.button or not text or any(latest.entity(n) for n in ("order_number", "rma_number", "email", "postcode")):
+        return False
+    if not is_question(text) or wants_to_return(text) or has(text, *_OWN_CASE):
+        return False
+    if has(text, *_DROP_OFF) or (has(text, *_SENDING_BACK) and has(text, *_WHO_PAYS)):
+        return True
+    return has(text, *_REFUND) and has(text, *_IN_GENERAL)
+
+
 def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
     """Answer the one part of the policy a question is about ("do sale items count", "who pays postage");
     False when it is about the policy as a whole."""
@@ -240,19 +284,19 @@ def policy_part(dispatcher: CollectingDispatcher, latest: Said) -> bool:
         part = _damaged_part(policy.window_days)
     elif has(text, "postage", "post it", "pay to send", "pay for the return", "pay to return", "shipping back",
              "send it back for free", "free return*", "who pays", "cost to return", "return shipping", "label",
-             "print") or (
-        has(text, "send it back", "sending it back", "return*") and has(text, "cost*", "how much", "pay", "charge*")
+             "print") or (has(text, *_DROP_OFF) and not has(text, *_IN_SHOP)) or (
+        has(text, *_SENDING_BACK) and has(text, *_WHO_PAYS)
     ):  # fmt: skip
         part = (
             f"{policy.uk_label} {policy.international_label} Print the label, pack the items and drop the "
             "parcel at any Post Office."
         )
-    elif has(text, "in store", "in a shop", "in the shop", "in shop", "here", "to a shop", "instore"):
+    elif has(text, *_IN_SHOP, "here"):
         part = (
             f"Online orders are returned by post rather than in our shops: {policy.uk_label[:1].lower()}"
             f"{policy.uk_label[1:]} {window}"
         )
-    elif has(text, "how long", "how many days", "time limit", "window", "days", "deadline", "when"):
+    elif has(text, "how long", "how many days", "time limit", "window", "days", "deadline", "when", *_HOW_SOON):
         if has(text, "refund*", "money", "paid back"):  # "how long do refunds take": the refund, not the window
             part = (
                 f"Refunds go back to your original payment method within {policy.refund_min_business_days}-"
@@ -450,7 +494,8 @@ def follow_up_return(ctx: OrderContext, latest: Said) -> List[EventType] | None:
             lead = "Refunds come"
         ctx.dispatcher.utter_message(response="utter_return_refund_time", lead=lead, when=refund_after_return())
         return about("return_status" if returns else "return", last_question=offer)
-    if returns and has(text, "label", "print", "where do i send", "send it", "post it", "address", "lost the"):
+    if returns and has(text, "label", "print", "where do i send", "send it", "post it", "address", "lost the",
+                       *_DROP_OFF):  # fmt: skip
         ret = returns[-1]
         ctx.dispatcher.utter_message(
             response="utter_return_label", rma_number=ret.rma_number, instructions=ret.label_instructions

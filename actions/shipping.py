@@ -248,6 +248,19 @@ _SHIPPING_FOLLOW_UP_WORDS = (
 _POINTS_BACK = ("that", "it", "this one", "that one", "this")
 
 
+#: Asking whether a delivery can be followed ("is it tracked?", "can I follow it online", "will I get a link to see
+#: where it is").
+_TRACKED = ("tracked", "trackable", "tracking", "track it", "track the", "track my", "track them", "signed for",
+            "follow it", "follow the", "follow my", "follow its", "follow them", "trace*", "see where it is",
+            "see where it's", "see where my", "see where the", "keep tabs", "keep an eye on", "where it is on the way",
+            "where it's at", "updates on where")  # fmt: skip
+
+
+def asks_if_tracked(text: str) -> bool:
+    """The words ask whether the delivery being talked about can be followed on its way."""
+    return has(text, *_TRACKED)
+
+
 def follow_up_mode(tracker: Tracker, latest: Said) -> str:
     """The methods a follow-up of a quote asks about: the ones its words name (`speed_mode`), else, when it
     points back at the quote and names no new place or amount ("how fast is that" after the express one), the
