@@ -109,6 +109,7 @@ class ValidateVerifyOrderForm(FormValidationAction):
         if (
             starting
             and not tracker.get_slot("order_number")
+            and not tracker.get_slot("handoff_ticket")  # a ticket open: the check's own turn (below)
             and policy_question(latest)
             and policy_part(dispatcher, latest)
         ):
@@ -152,9 +153,12 @@ class ValidateVerifyOrderForm(FormValidationAction):
             if answered is not None:
                 kept = [event for event in answered if event.get("event") == "slot"]
                 return [*kept, SlotSet(STOPPED, True), SlotSet("requested_slot", None)]
-        if (starting and latest.intent in _ACCOUNT_INTENTS) or (
-            tracker.get_slot("requested_slot") == "order_number" and not verified_order(tracker)
-        ):
+        if (
+            (starting and latest.intent in _ACCOUNT_INTENTS)
+            or (tracker.get_slot("requested_slot") == "order_number" and not verified_order(tracker))
+        ) and not tracker.get_slot("handoff_ticket"):
+            # with a ticket open the check's own turn answers a question about its matter ("will I get a new one or
+            # my money back" after a damage report: the colleague on the ticket settles it; blind M m-hnd-03)
             answered = self._not_an_order(dispatcher, tracker, latest)
             if answered is not None:
                 return answered
