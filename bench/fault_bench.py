@@ -119,7 +119,9 @@ async def inject(cluster: Cluster, gap: float, started: float, faults: list[Faul
     await asyncio.sleep(gap)
 
 
-def report(sent: list[Delivery], faults: list[Fault], verdict: dict[str, Any], started: float, meta: dict[str, Any]) -> str:
+def report(
+    sent: list[Delivery], faults: list[Fault], verdict: dict[str, Any], started: float, meta: dict[str, Any]
+) -> str:
     """The fault timeline, what customers saw around each fault, and the checks."""
     lines = [markdown_table(["at s", "fault", "healed after s"], [[f.at, f.what, f.healed_after] for f in faults])]
     rows = []

@@ -47,6 +47,7 @@ class Delivery:
             (ServerDisconnectedError)``; a wrong answer adds ``wrong answer: ...``.
         answer: the bot's messages of the answer.
         answered: a 200 with the bot's messages came in the end (rightly or not).
+        finished: answered or given up (False while it is being sent).
         ok: answered, with every expected phrase.
         started: the clock when it was first sent.
         seconds: from the first send to the answer (or to giving up).
@@ -60,6 +61,7 @@ class Delivery:
     seen: list[str] = field(default_factory=list)
     answer: list[dict[str, Any]] = field(default_factory=list)
     answered: bool = False
+    finished: bool = False
     ok: bool = False
     started: float = 0.0
     seconds: float = 0.0
@@ -79,7 +81,7 @@ class Delivery:
     def failures(self) -> list[str]:
         """What counts as an error: never answered, a wrong answer, or anything unanswered but ``busy``."""
         out = [s for s in self.seen if not s.split(":")[0].endswith(" busy")]
-        if not self.answered:
+        if self.finished and not self.answered:
             out.append(f"lost: no answer after {self.seconds:.0f} s and {self.attempts} attempts")
         return out
 
@@ -157,6 +159,7 @@ async def deliver(
             break
         await sleep(wait)
     message.seconds = clock() - started
+    message.finished = True
     return message
 
 

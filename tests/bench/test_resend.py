@@ -88,6 +88,8 @@ async def test_busy_twice_then_answered_is_resent_after_the_hint_with_the_same_i
 async def test_busy_forever_is_lost_after_the_bound(serve: Any) -> None:
     gateway = FakeGateway([busy(5)])
     fake = FakeTime()
+    unsent = Delivery("c-1", "hi", ("hello",))
+    assert unsent.failures == []  # not lost while it is still being sent
     message = await send(await serve(gateway), Delivery("c-1", "hi", ("hello",)), fake, give_up_after=120)
     assert not message.answered and not message.ok
     assert message.attempts == 24 and message.busy == 24  # at 0, 5, ... 115 s
