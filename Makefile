@@ -134,7 +134,7 @@ run-cluster: install db model ## PostgreSQL, Redis, HAProxy and REPLICAS (2) of 
 
 BENCH_LOAD_ARGS ?=
 .PHONY: bench-load
-bench-load: $(VENV)/.installed $(VENV_RASA)/.installed ## Load bench through the balancer: 1/8/32/200 conversations, 1 and 2 replicas; p50/p95/p99, turns/s, CPU per turn, errors
+bench-load: $(VENV)/.installed $(VENV_RASA)/.installed ## Load bench through the balancer: 1/8/32/200 conversations, 1 and 2 replicas, resending busy refusals as the widget does; p50/p95/p99, turns/s, CPU per turn, errors, busy answers, resends, answered exactly once
 	$(VENV)/bin/python bench/load_bench.py $(BENCH_LOAD_ARGS)
 
 BENCH_FAULTS_ARGS ?=

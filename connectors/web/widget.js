@@ -19,7 +19,11 @@
   var MAX_PHOTO_BYTES = 8 * 1024 * 1024;
   var TYPING_DELAY_MS = 400; // answers faster than this never show the indicator
   var TYPING_MIN_MS = 700; // once shown, it stays at least this long (no flicker)
-  var RETRYABLE = { rate_limited: true, rasa_unavailable: true, transcript_unavailable: true, rasa_error: true };
+  // Refusals worth trying again (with the same client_message_id): a Retry button that counts down retry_after.
+  // busy: the gateway's admission control had no turn for it; nothing reached rasa (issue 17).
+  var RETRYABLE = {
+    rate_limited: true, busy: true, rasa_unavailable: true, transcript_unavailable: true, rasa_error: true,
+  };
 
   var script = document.currentScript || document.querySelector('script[src*="widget.js"]');
 

@@ -17,6 +17,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from connectors.admission import AdmissionSettings
 from connectors.rasa_client import RasaClient
 from connectors.web import WebChannel
 from connectors.web.settings import WebSettings
@@ -93,10 +94,14 @@ async def browser() -> AsyncIterator[Any]:
 
 @asynccontextmanager
 async def gateway_with(
-    fake_rasa: FakeRasa, allowed_origins: tuple[str, ...] = (), **web_settings: Any
+    fake_rasa: FakeRasa,
+    allowed_origins: tuple[str, ...] = (),
+    admission: AdmissionSettings | None = None,
+    **web_settings: Any,
 ) -> AsyncIterator[tuple[TestClient, WebChannel]]:
     """A gateway with its web channel in reach (to cut connections, read counters)."""
-    settings = make_settings(fake_rasa.url, allowed_origins=allowed_origins)
+    extra = {"admission": admission} if admission is not None else {}
+    settings = make_settings(fake_rasa.url, allowed_origins=allowed_origins, **extra)
     channel = WebChannel(
         WebLimits(max_message_chars=2000), allowed_origins=allowed_origins, settings=WebSettings(**web_settings)
     )
@@ -529,6 +534,34 @@ async def test_a_refused_message_keeps_a_retry_across_a_reload(fake_rasa: FakeRa
         await page.reload()  # answered now: nothing left to retry
         await log.get_by_text("echo: three").wait_for()
         assert await retry.count() == 0
+
+
+async def test_a_message_refused_busy_is_kept_with_a_retry(fake_rasa: FakeRasa, browser: Any) -> None:
+    """The admission control's 503 busy (issue 17): the message stays, Retry after the hint sends it once."""
+    fake_rasa.replies, fake_rasa.delay = bot, 3.0
+    admission = AdmissionSettings.from_env({"GATEWAY_MAX_IN_FLIGHT": "1", "GATEWAY_BUSY_WAIT_SECONDS": "0.1"})
+    async with gateway_with(fake_rasa, admission=admission) as (gateway, _):
+        page = await browser.new_page()
+        await page.goto(str(gateway.make_url("/")))
+        log = page.get_by_role("log", name="Conversation")
+        # another customer's slow turn holds the only turn toward rasa
+        other = asyncio.create_task(
+            gateway.post("/api/web/messages", json={"conversation_id": "someone-else", "text": "slow"})
+        )
+        while not fake_rasa.received:
+            await asyncio.sleep(0.05)
+        await say(page, "hello")
+        await log.get_by_text("I'm answering a lot of people right now").wait_for()
+        retry = log.get_by_role("button", name="Retry sending: hello")
+        await retry.wait_for()
+        assert await retry.is_disabled() and "Retry in" in await retry.inner_text()  # the server's retry_after
+        assert (await other).status == 200
+        fake_rasa.delay = 0.0
+        await playwright_api.expect(retry).to_be_enabled(timeout=10_000)
+        await retry.click()
+        await log.get_by_text("echo: hello").wait_for()
+        assert await retry.count() == 0 and await log.get_by_text("Not delivered").count() == 0
+        assert [b["message"] for b in fake_rasa.received] == ["slow", "hello"]  # answered once
 
 
 TYPING_TRACE_JS = """() => {
