@@ -171,8 +171,11 @@ def read_refund_timing(
             say(response="utter_refund_bank_time", amount=amount, method=refund.method, sent=sent)
             return about("refund")
         if ctx.store.returns_for(ctx.conversation_id, ctx.order_number):
-            if form == "why_slow":
-                say(response="utter_refund_slow")
+            if form != "why_slow":
+                # a return under way and no refund yet: the return's own follow-up answers when its refund comes
+                # and keeps the return in focus for what comes next ("and where do I send it?": its label)
+                return None
+            say(response="utter_refund_slow")
             return payments.refund_status(ctx)  # the return's state, and the refund's days once it is in
     if ctx is not None:
         if ctx.store.order_summary(ctx.conversation_id, ctx.order_number).delivered_at is None:

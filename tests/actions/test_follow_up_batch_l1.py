@@ -7,8 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rasa_sdk.executor import CollectingDispatcher
 
+from actions import questions
 from actions.context import FOCUS_PRODUCT, SHOWN_PRODUCTS
+from actions.context import said as said_of
 from actions.follow_up import ActionFollowUp
 from actions.goals import ActionContinueGoal, checked_goal
 from actions.product_lookup import catalogue
@@ -389,3 +392,16 @@ async def test_refund_days_for_an_order_not_delivered_is_the_orders_own_answer(s
     tracker = make_tracker(intent="refund_status", text=_HOW_LONG[0], slots=slots)
     out = await run(ActionContinueGoal(), tracker, domain)
     assert "utter_return_refund_time" not in out.responses, out.responses
+
+
+@pytest.mark.parametrize("text", _HOW_LONG[:3])
+async def test_how_long_for_the_money_with_a_return_under_way_is_left_to_the_return(store, cases, domain, text):
+    """A return approved and no refund yet: the return's own follow-up answers when its refund comes and keeps the
+    return in focus, so "and where do I send it?" next is its label (F f-ret-05, H h-ret-05 and J j-trk-08 got the
+    order's delivery scan when this reader answered it as a refund's status)."""
+    number = grant(store, cases["return_requested"])
+    slots = {"order_number": number, "topic": "return_status", "goal": "return_status"}
+    tracker = make_tracker(intent="refund_status", text=text, slots=slots)
+    dispatcher = CollectingDispatcher()
+    assert questions.read_refund_timing(dispatcher, tracker, said_of(tracker), caller="action_continue_goal") is None
+    assert not dispatcher.messages
