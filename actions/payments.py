@@ -362,6 +362,18 @@ _WHERE_MONEY_SHOWS = ("bank", "account", "statement", "card", "see it", "see the
                       "land*", "reach", "get it", "have it", "receive it", "money")  # fmt: skip
 
 
+def say_bank_time(dispatcher: CollectingDispatcher, refund: RefundInfo) -> None:
+    """When the refund was (or will be) sent, then the bank's own days to show it."""
+    sent = (
+        f"was sent on {day(refund.completed_at)}"
+        if refund.status == "completed"
+        else f"should be sent by {day(refund.expected_by)}"
+    )
+    dispatcher.utter_message(
+        response="utter_refund_bank_time", amount=money(refund.amount, refund.currency), method=refund.method, sent=sent
+    )
+
+
 def asks_bank_time(text: str) -> bool:
     """The words ask how long until a refund is seen where the money goes ("how many days until I see it in the
     bank?", "how long before it shows on my card?"), not how much it is or whether it has come."""
@@ -393,12 +405,7 @@ def follow_up_refund(ctx: OrderContext, latest: Said) -> List[EventType] | None:
         return about("refund")
     if asks_bank_time(latest.text):
         # "and after, how many days until I see it in the bank?": when it is sent, then the bank's own days
-        sent = (
-            f"was sent on {day(refund.completed_at)}"
-            if refund.status == "completed"
-            else f"should be sent by {day(refund.expected_by)}"
-        )
-        say(response="utter_refund_bank_time", amount=amount, method=refund.method, sent=sent)
+        say_bank_time(ctx.dispatcher, refund)
         return about("refund")
     if has(latest.text, "how much", "amount", "how many", "what will i get", "getting back", "get back"):
         say(response="utter_refund_amount", amount=amount, method=refund.method, order_number=refund.order_number)

@@ -163,12 +163,7 @@ def read_refund_timing(
                 say(response="utter_refund_slow")
                 payments.say_refund(ctx, refund)
                 return about("refund")
-            sent = (
-                f"was sent on {day(refund.completed_at)}"
-                if refund.status == "completed"
-                else f"should be sent by {day(refund.expected_by)}"
-            )
-            say(response="utter_refund_bank_time", amount=amount, method=refund.method, sent=sent)
+            payments.say_bank_time(dispatcher, refund)
             return about("refund")
         if ctx.store.returns_for(ctx.conversation_id, ctx.order_number):
             if form != "why_slow":

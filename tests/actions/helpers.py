@@ -176,3 +176,18 @@ def grant(store: OrderStore, case: dict[str, Any], sender: str = "web:test-conve
     """Verify `case`'s order in conversation `sender` (as the form would) and return its number."""
     store.verify(sender, case["order_number"], case["email"])
     return case["order_number"]
+
+
+def bot(response: str, text: str = "...") -> dict[str, Any]:
+    """An earlier bot message as rasa records it (the response it used)."""
+    return {"event": "bot", "text": text, "metadata": {"utter_action": response}}
+
+
+def user(text: str = "earlier", intent: str = "inform") -> dict[str, Any]:
+    """An earlier customer message as rasa records it."""
+    return {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}, "entities": []}}
+
+
+def said(out: Outcome) -> str:
+    """Everything the action said (texts, response names and their values), lower-cased."""
+    return " ".join(str(v) for m in out.messages for v in m.values() if v).lower()

@@ -6,22 +6,16 @@ refunded order tracked as merely delivered."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from actions.follow_up import ActionAskOrderNumber, ActionFollowUp
 from actions.goals import ActionContinueGoal
 from actions.shipping import ActionShippingInfo
 from store.service import OrderStore
-from tests.actions.helpers import grant, make_tracker, run
+from tests.actions.helpers import bot, grant, make_tracker, run
 
 SENDER = "web:test-conversation"
 
-
-def bot(response: str) -> dict[str, Any]:
-    """An earlier bot message as rasa records it (the response it used)."""
-    return {"event": "bot", "text": "...", "metadata": {"utter_action": response}}
 
 
 # --------------------------------------------------------------------------------- never silent

@@ -13,7 +13,7 @@ from actions.follow_up import ActionFollowUp
 from actions.goals import ActionContinueGoal
 from actions.orders import ActionAskNewAddress, ValidateAddressForm, ValidateCancelForm
 from actions.shipping import ActionShippingInfo
-from tests.actions.helpers import grant, make_tracker, run
+from tests.actions.helpers import grant, make_tracker, run, user
 
 SENDER = "web:test-conversation"
 
@@ -21,9 +21,6 @@ SENDER = "web:test-conversation"
 def said(out: Any) -> str:
     return " ".join(str(v) for m in out.messages for v in m.values())
 
-
-def user(text: str) -> dict[str, Any]:
-    return {"event": "user", "text": text, "parse_data": {"intent": {"name": "inform"}, "entities": []}}
 
 
 # --------------------------------------------------------------------------------- the order's next step

@@ -4,8 +4,6 @@ can act on, photos for a person, product follow-ups after a don't-sell answer, a
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from actions.follow_up import ActionFollowUp
@@ -14,22 +12,12 @@ from actions.handoff import ActionHandoff
 from actions.identity import ValidateVerifyOrderForm
 from actions.product_lookup import catalogue
 from actions.products import ActionCheckStock, ActionRecommendProducts
-from tests.actions.helpers import grant, make_tracker, run
+from tests.actions.helpers import bot, grant, make_tracker, run, said, user
 
 SENDER = "web:test-conversation"
 
 
-def bot(response: str, text: str = "...") -> dict[str, Any]:
-    """An earlier bot message as rasa records it (the response it used)."""
-    return {"event": "bot", "text": text, "metadata": {"utter_action": response}}
 
-
-def user(text: str = "earlier") -> dict[str, Any]:
-    return {"event": "user", "text": text, "parse_data": {"intent": {"name": "inform"}, "entities": []}}
-
-
-def said(out: Any) -> str:
-    return " ".join(str(v) for m in out.messages for v in m.values() if v).lower()
 
 
 # --------------------------------------------------------------------------------- account and privacy

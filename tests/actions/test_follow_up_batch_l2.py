@@ -23,22 +23,12 @@ from actions.products import (
 )
 from actions.returns import policy_question
 from actions.shipping import ActionShippingInfo
-from tests.actions.helpers import grant, make_tracker, run
+from tests.actions.helpers import bot, grant, make_tracker, run, said, user
 
 SENDER = "web:test-conversation"
 
 
-def bot(response: str, text: str = "...") -> dict[str, Any]:
-    """An earlier bot message as rasa records it (the response it used)."""
-    return {"event": "bot", "text": text, "metadata": {"utter_action": response}}
 
-
-def user(text: str = "earlier") -> dict[str, Any]:
-    return {"event": "user", "text": text, "parse_data": {"intent": {"name": "inform"}, "entities": []}}
-
-
-def said(out: Any) -> str:
-    return " ".join(str(v) for m in out.messages for v in m.values() if v).lower()
 
 
 def said_words(out: Any, domain: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from actions.follow_up import ActionFollowUp
-from tests.actions.helpers import make_tracker, run
+from tests.actions.helpers import make_tracker, run, user
 
 SENDER = "web:test-conversation"
 
@@ -18,9 +18,6 @@ SENDER = "web:test-conversation"
 def said(out: Any) -> str:
     return " ".join(str(v) for m in out.messages for v in m.values())
 
-
-def user(text: str, intent: str = "inform") -> dict[str, Any]:
-    return {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}, "entities": []}}
 
 
 def bot(text: str, response: str | None = None) -> dict[str, Any]:
